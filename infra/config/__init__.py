@@ -1,0 +1,6 @@
+"""Typed platform config: models, name derivation and loading."""
+
+from infra.config.loader import ConfigError, load_config, parse_config
+from infra.config.model import PlatformConfig, TeamConfig, TeamEnv
+
+__all__ = ["ConfigError", "PlatformConfig", "TeamConfig", "TeamEnv", "load_config", "parse_config"]

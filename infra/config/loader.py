@@ -1,0 +1,155 @@
+"""Load platform.yaml into the typed model and turn every problem into one readable line."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from infra.config.model import CROSS_CHECK_MARK, PlatformConfig
+
+DEFAULT_CONFIG = Path("platform.yaml")
+CONFIG_ENV_VAR = "PLATFORM_CONFIG"
+
+
+class ConfigError(Exception):
+    """A config that cannot be used; ``problems`` holds one line per problem, each naming its field path."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = problems
+        super().__init__("\n".join(f"{source}: {p}" for p in problems))
+
+    def lines(self) -> list[str]:
+        return [f"{self.source}: {p}" for p in self.problems]
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML loader that rejects duplicate keys, which PyYAML would otherwise silently overwrite."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def resolve_config_path(explicit: Path | None) -> Path:
+    """--config wins, then $PLATFORM_CONFIG, then ./platform.yaml."""
+    if explicit is not None:
+        return explicit
+    from_env = os.environ.get(CONFIG_ENV_VAR)
+    return Path(from_env) if from_env else DEFAULT_CONFIG
+
+
+def load_config(path: Path | None = None) -> PlatformConfig:
+    """Read and validate the config, raising ConfigError with every problem found."""
+    path = resolve_config_path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(source, [f"file not found (set --config or ${CONFIG_ENV_VAR})"]) from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        raise ConfigError(source, [f"cannot read: {exc.__class__.__name__}"]) from None
+    return parse_config(text, source=source)
+
+
+def parse_config(text: str, *, source: str = "platform.yaml") -> PlatformConfig:
+    try:
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(source, [f"{where}invalid YAML: {problem}"]) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(source, ["must be a YAML mapping with keys 'platform' and 'teams'"])
+    try:
+        return PlatformConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(source, format_validation_error(exc)) from None
+
+
+def format_validation_error(exc: ValidationError) -> list[str]:
+    lines: list[str] = []
+    for error in exc.errors(include_url=False):
+        loc = error["loc"]
+        message = error["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        if message.startswith(CROSS_CHECK_MARK):
+            lines.extend(message.removeprefix(CROSS_CHECK_MARK).splitlines())
+            continue
+        if error["type"] == "extra_forbidden":
+            message = "unknown key" + _did_you_mean(loc)
+        elif error["type"] == "missing":
+            message = "required key is missing"
+        elif error["type"] == "literal_error":
+            message = f"{error['input']!r} is not allowed; {message.lower()}"
+        lines.append(f"{format_loc(loc)}: {message}")
+    return lines
+
+
+def format_loc(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "(top level)"
+
+
+def _did_you_mean(loc: tuple[Any, ...]) -> str:
+    parent = _model_at(loc[:-1])
+    if parent is None:
+        return ""
+    close = difflib.get_close_matches(str(loc[-1]), list(parent.model_fields), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else f" (allowed: {', '.join(parent.model_fields)})"
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The config model class that sits at ``loc`` (used to suggest field names)."""
+    current: Any = PlatformConfig
+    for part in loc:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return None
+            current = field.annotation
+        else:
+            current = _container_item(current)
+        current = _unwrap(current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(annotation: Any) -> Any:
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            annotation = args[0]
+        else:
+            return annotation
+
+
+def _container_item(annotation: Any) -> Any:
+    args = typing.get_args(annotation)
+    origin = typing.get_origin(annotation)
+    if origin is dict:
+        return args[1]
+    if origin is list:
+        return args[0]
+    return None

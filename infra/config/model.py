@@ -1,0 +1,438 @@
+"""The typed platform config: one file describes every team and environment.
+
+Every field carries its default and meaning here; `platform schema` turns these models into the JSON Schema
+editors use, and docs/config-reference.md is generated from the same place.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import date
+from functools import cached_property
+from typing import Annotated, Any, Literal
+from uuid import UUID
+from zoneinfo import available_timezones
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from infra.config.cron import quartz_cron_problem
+from infra.config.naming import EnvNames, env_names
+from infra.config.regions import DATABRICKS_REGIONS
+
+PERMANENT_ENVS: tuple[str, ...] = ("dev", "staging", "prod")
+EnvName = Literal["dev", "staging", "prod"]
+
+# Databricks Runtime LTS ML versions the churn wheel is tested against -> spark_version key.
+RUNTIMES: dict[str, str] = {
+    "18.0": "18.0.x-cpu-ml-scala2.13",
+    "17.3": "17.3.x-cpu-ml-scala2.13",
+}
+DEFAULT_RUNTIME = "18.0"
+
+# Marks a root-level error whose lines already carry their own field paths.
+CROSS_CHECK_MARK = "cross-check:\n"
+
+TEAM_NAME = r"^[a-z][a-z0-9]{1,11}$"
+EPHEMERAL_NAME = r"^[a-z][a-z0-9]{1,9}$"
+
+
+class StrictModel(BaseModel):
+    """Base for all config models: unknown keys are errors, values are immutable once loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+def _check_cron(value: str) -> str:
+    problem = quartz_cron_problem(value)
+    if problem:
+        raise ValueError(f"cron expression {value!r} {problem}")
+    return value
+
+
+def _check_region(value: str) -> str:
+    if value not in DATABRICKS_REGIONS:
+        import difflib
+
+        close = difflib.get_close_matches(value.lower().replace(" ", ""), sorted(DATABRICKS_REGIONS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"{value!r} is not an Azure region with Azure Databricks{hint}")
+    return value
+
+
+def _check_network(value: str) -> str:
+    try:
+        network = ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a CIDR network address ({exc})") from None
+    if network.version != 4 or not network.is_private:
+        raise ValueError(f"{value!r} must be a private IPv4 range (10/8, 172.16/12 or 192.168/16)")
+    if not 16 <= network.prefixlen <= 24:
+        raise ValueError(f"{value!r} must be between /16 and /24 so each Databricks subnet gets at least /26")
+    return value
+
+
+QuartzCron = Annotated[str, AfterValidator(_check_cron)]
+Region = Annotated[str, AfterValidator(_check_region)]
+PrivateNetwork = Annotated[str, AfterValidator(_check_network)]
+
+
+class StateBackend(StrictModel):
+    """Where Terraform state lives. Local by default; one azurerm blob per stack when configured."""
+
+    kind: Literal["local", "azurerm"] = "local"
+    """`local`: relative `terraform.<stack>.tfstate` files in the working directory. `azurerm`: blob state."""
+    resource_group_name: str | None = None
+    """Resource group of the state storage account (azurerm only)."""
+    storage_account_name: str | None = None
+    """State storage account (azurerm only). Access uses Entra ID, never account keys."""
+    container_name: str = "tfstate"
+    """Blob container holding state; each stack uses key `<team>/<env>/<component>.tfstate`."""
+
+    @model_validator(mode="after")
+    def _azurerm_needs_account(self) -> StateBackend:
+        if self.kind == "azurerm":
+            missing = [f for f in ("resource_group_name", "storage_account_name") if not getattr(self, f)]
+            if missing:
+                raise ValueError(f"azurerm state backend needs {', '.join(missing)}")
+        return self
+
+
+class PlatformSettings(StrictModel):
+    """Settings shared by every team: naming, subscription, runtime, state."""
+
+    prefix: Annotated[str, Field(pattern=r"^[a-z][a-z0-9]{1,5}$")]
+    """Naming prefix for every resource: 2-6 lowercase letters or digits, starting with a letter."""
+    subscription_id: UUID | None = None
+    """Azure subscription to deploy into. Unset: taken from ARM_SUBSCRIPTION_ID / Azure CLI at deploy time."""
+    tenant_id: UUID | None = None
+    """Entra ID tenant. Unset: taken from ARM_TENANT_ID / Azure CLI at deploy time."""
+    deployer_principal: Annotated[str, Field(min_length=1)]
+    """Application ID of the service principal (or user name) that runs `cdktf deploy`. Authoritative
+    permission resources always include it, so a deploy never locks out its own deployer."""
+    metastore_id: UUID | None = None
+    """Unity Catalog metastore to assign to each workspace. Unset: the region's automatically assigned
+    metastore is used (the default for Azure accounts created since late 2023)."""
+    runtime: Literal["18.0", "17.3"] = DEFAULT_RUNTIME
+    """Databricks Runtime LTS ML version for jobs and clusters: 18.0 (Spark 4.1, MLflow 3.8) or 17.3."""
+    budget_start: date = date(2026, 11, 1)
+    """First month the budgets count from; must be the first day of a month (Azure rule)."""
+    log_retention_days: Annotated[int, Field(ge=30, le=730)] = 30
+    """Log Analytics retention in days (30-730)."""
+    state_backend: StateBackend = StateBackend()
+    """Terraform state location."""
+
+    @field_validator("budget_start")
+    @classmethod
+    def _first_of_month(cls, value: date) -> date:
+        if value.day != 1:
+            raise ValueError(f"{value.isoformat()} must be the first day of a month")
+        return value
+
+    @property
+    def spark_version(self) -> str:
+        return RUNTIMES[self.runtime]
+
+
+class ComputeSettings(StrictModel):
+    """Cluster sizes for one environment; the cluster policy enforces them."""
+
+    node_type: Annotated[str, Field(pattern=r"^Standard_[A-Za-z0-9_]+$")] = "Standard_D4ds_v5"
+    """Azure VM size of driver and workers (e.g. Standard_D4ds_v5)."""
+    min_workers: Annotated[int, Field(ge=0, le=100)] = 1
+    """Autoscale lower bound."""
+    max_workers: Annotated[int, Field(ge=1, le=100)] = 2
+    """Autoscale upper bound; the policy caps every cluster at this."""
+    spot: bool = False
+    """Use spot VMs for workers (falls back to on-demand); the driver stays on-demand."""
+    autotermination_minutes: Annotated[int, Field(ge=10, le=240)] = 30
+    """Idle minutes before an all-purpose cluster stops."""
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ComputeSettings:
+        if self.min_workers > self.max_workers:
+            raise ValueError(f"min_workers ({self.min_workers}) must not exceed max_workers ({self.max_workers})")
+        return self
+
+
+class Schedules(StrictModel):
+    """Quartz cron schedules of the model jobs (Databricks syntax: sec min hour day month weekday)."""
+
+    training: QuartzCron = "0 0 3 ? * MON"
+    """Weekly retraining (train -> validate)."""
+    scoring: QuartzCron = "0 0 5 * * ?"
+    """Daily batch scoring."""
+    monitoring: QuartzCron = "0 0 7 * * ?"
+    """Daily drift and decay monitoring."""
+    timezone: str = "UTC"
+    """IANA time zone of the schedules."""
+    paused: bool = False
+    """Create schedules paused (the default for dev)."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value not in available_timezones():
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. 'Europe/Amsterdam')")
+        return value
+
+
+class Budget(StrictModel):
+    """Monthly cost budget of the environment's resource group."""
+
+    amount: Annotated[float, Field(gt=0)]
+    """Monthly amount in the subscription's billing currency."""
+    alert_thresholds: list[Annotated[int, Field(gt=0, le=1000)]] = [80, 100]
+    """Percentages of the amount at which the notification addresses are mailed."""
+
+    @field_validator("alert_thresholds")
+    @classmethod
+    def _distinct(cls, value: list[int]) -> list[int]:
+        if not value or len(set(value)) != len(value) or len(value) > 5:
+            raise ValueError("must hold 1-5 distinct percentages")
+        return sorted(value)
+
+
+class EnvironmentConfig(StrictModel):
+    """One team environment. Unset fields take the defaults of the environment kind (see ENV_DEFAULTS)."""
+
+    network: PrivateNetwork
+    """Private IPv4 address space of the environment's VNet (/16 to /24); must not overlap any other."""
+    budget: Budget
+    """Monthly budget with alerts."""
+    compute: ComputeSettings = ComputeSettings()
+    """Cluster sizes and the policy bounds."""
+    schedules: Schedules = Schedules()
+    """Job schedules."""
+    interactive_cluster: bool = False
+    """Create an all-purpose cluster for interactive work (default on in dev, off elsewhere)."""
+    instance_pool: bool = False
+    """Keep warm idle instances so job clusters start faster (default on in staging and prod)."""
+    prevent_destroy: bool = False
+    """Protect data resources (storage, key vault, catalog) from `terraform destroy` (default on in prod)."""
+    public_network_access: bool = True
+    """Allow the workspace UI/API from the internet (front-end). Back-end is always private (no public IP)."""
+    require_approval: bool = False
+    """Deploys of this env need a manual approval in CI (default on in prod)."""
+
+
+# Defaults per environment kind, applied under whatever the config sets.
+ENV_DEFAULTS: dict[str, dict[str, Any]] = {
+    "dev": {
+        "interactive_cluster": True,
+        "compute": {"spot": True, "min_workers": 1, "max_workers": 2},
+        "schedules": {"paused": True},
+    },
+    "staging": {"instance_pool": True, "compute": {"spot": True, "min_workers": 1, "max_workers": 4}},
+    "prod": {
+        "instance_pool": True,
+        "prevent_destroy": True,
+        "require_approval": True,
+        "compute": {"spot": False, "min_workers": 2, "max_workers": 8},
+    },
+}
+
+
+def _merge(defaults: dict[str, Any], values: Any) -> Any:
+    if not isinstance(values, dict):
+        return values
+    merged = dict(defaults)
+    for key, value in values.items():
+        merged[key] = _merge(defaults[key], value) if isinstance(defaults.get(key), dict) else value
+    return merged
+
+
+class EphemeralTemplate(StrictModel):
+    """How short-lived test environments of a team are cut: smallest sizes, carved from a network pool."""
+
+    network_pool: PrivateNetwork
+    """Address range split into /24 slots, one per ephemeral environment."""
+    budget: Budget = Budget(amount=100)
+    """Budget of each ephemeral environment."""
+    compute: ComputeSettings = ComputeSettings(min_workers=0, max_workers=1, spot=True, autotermination_minutes=15)
+    """Smallest sizes; job clusters of ephemeral envs use these."""
+    default_ttl_hours: Annotated[int, Field(ge=1, le=168)] = 8
+    """Time to live when `platform env up` gets no --ttl."""
+
+
+class TeamConfig(StrictModel):
+    """A team and its environments."""
+
+    name: Annotated[str, Field(pattern=TEAM_NAME)]
+    """Team identifier used in every name: 2-12 lowercase letters or digits, starting with a letter."""
+    cost_center: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{1,31}$")]
+    """Finance cost center, tagged on every resource."""
+    owner_groups: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
+    """Databricks account groups (synced from Entra ID) that own the team's catalog, jobs and models."""
+    reader_groups: list[Annotated[str, Field(min_length=1)]] = []
+    """Groups that may read the team's data and models."""
+    region: Region = "westeurope"
+    """Azure region of all the team's resources."""
+    notification_emails: Annotated[list[EmailStr], Field(min_length=1)]
+    """Addresses that get job failure and budget alerts."""
+    model_name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")] = "churn"
+    """Registered model name inside the env's catalog schema (`<catalog>.ml.<model_name>`)."""
+    environments: dict[EnvName, EnvironmentConfig]
+    """dev, staging and prod; each is optional but at least one is required."""
+    ephemeral: EphemeralTemplate | None = None
+    """Template for short-lived test environments; none allowed when unset."""
+
+    @field_validator("environments", mode="before")
+    @classmethod
+    def _apply_env_defaults(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return {env: _merge(ENV_DEFAULTS.get(env, {}), settings) for env, settings in value.items()}
+
+    @field_validator("environments")
+    @classmethod
+    def _at_least_one(cls, value: dict[str, EnvironmentConfig]) -> dict[str, EnvironmentConfig]:
+        if not value:
+            raise ValueError("needs at least one of dev, staging, prod")
+        return value
+
+    @model_validator(mode="after")
+    def _groups_distinct(self) -> TeamConfig:
+        both = sorted(set(self.owner_groups) & set(self.reader_groups))
+        if both:
+            raise ValueError(f"groups {both} are both owners and readers; list each group once")
+        return self
+
+
+class PlatformConfig(StrictModel):
+    """The whole platform: shared settings and the teams."""
+
+    platform: PlatformSettings
+    """Settings shared by every team."""
+    teams: Annotated[list[TeamConfig], Field(min_length=1)]
+    """The teams, each with its environments."""
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> PlatformConfig:
+        problems = [*self._duplicate_teams(), *self._overlapping_networks(), *self._name_problems()]
+        if problems:
+            # One line per problem, each starting with its own field path (see infra.config.loader).
+            raise ValueError(CROSS_CHECK_MARK + "\n".join(problems))
+        return self
+
+    def _duplicate_teams(self) -> list[str]:
+        first: dict[str, int] = {}
+        problems = []
+        for index, team in enumerate(self.teams):
+            if team.name in first:
+                problems.append(f"teams[{index}].name: {team.name!r} is already used by teams[{first[team.name]}]")
+            first.setdefault(team.name, index)
+        return problems
+
+    def _overlapping_networks(self) -> list[str]:
+        ranges: list[tuple[str, ipaddress.IPv4Network]] = []
+        for index, team in enumerate(self.teams):
+            for env, settings in team.environments.items():
+                ranges.append((f"teams[{index}].environments.{env}.network", ipaddress.IPv4Network(settings.network)))
+            if team.ephemeral:
+                path = f"teams[{index}].ephemeral.network_pool"
+                ranges.append((path, ipaddress.IPv4Network(team.ephemeral.network_pool)))
+        return [
+            f"{b}: {b_net} overlaps {a_net} of {a}"
+            for i, (a, a_net) in enumerate(ranges)
+            for b, b_net in ranges[i + 1 :]
+            if a_net.overlaps(b_net)
+        ]
+
+    def _name_problems(self) -> list[str]:
+        return [
+            f"teams[{index}].environments.{env}: {problem}"
+            for index, team in enumerate(self.teams)
+            for env in team.environments
+            for problem in env_names(prefix=self.platform.prefix, team=team.name, env=env).problems()
+        ]
+
+    def team(self, name: str) -> TeamConfig:
+        for team in self.teams:
+            if team.name == name:
+                return team
+        raise KeyError(name)
+
+    @cached_property
+    def team_envs(self) -> list[TeamEnv]:
+        """Every permanent team-environment, in config order."""
+        return [TeamEnv.permanent(self, team, env) for team in self.teams for env in team.environments]
+
+
+class TeamEnv(BaseModel):
+    """One resolved team-environment: what the two stacks of an env are built from."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    platform: PlatformSettings
+    team: TeamConfig
+    env: str
+    """dev, staging, prod, or an ephemeral env's name."""
+    kind: Literal["dev", "staging", "prod", "ephemeral"]
+    settings: EnvironmentConfig
+    owner: str | None = None
+    expires_at: str | None = None
+    """ISO-8601 UTC expiry of an ephemeral environment."""
+    base_env: str | None = None
+    """The permanent env an ephemeral env was cut from."""
+
+    @classmethod
+    def permanent(cls, config: PlatformConfig, team: TeamConfig, env: str) -> TeamEnv:
+        return cls(platform=config.platform, team=team, env=env, kind=env, settings=team.environments[env])
+
+    @property
+    def key(self) -> str:
+        return f"{self.team.name}/{self.env}"
+
+    @property
+    def is_ephemeral(self) -> bool:
+        return self.kind == "ephemeral"
+
+    @cached_property
+    def names(self) -> EnvNames:
+        return env_names(prefix=self.platform.prefix, team=self.team.name, env=self.env)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """Tags on every taggable Azure resource and every Databricks cluster of this env."""
+        tags = {
+            "team": self.team.name,
+            "env": self.env,
+            "cost-center": self.team.cost_center,
+            "managed-by": "cdktf-platform",
+        }
+        if self.is_ephemeral:
+            tags |= {"ephemeral": "true", "expires-at": self.expires_at or "", "owner": self.owner or ""}
+            tags["base-env"] = self.base_env or ""
+        return tags
+
+    @property
+    def host_subnet_cidr(self) -> str:
+        return str(self._subnets[0])
+
+    @property
+    def container_subnet_cidr(self) -> str:
+        return str(self._subnets[1])
+
+    @cached_property
+    def _subnets(self) -> list[ipaddress.IPv4Network]:
+        # Quarter the VNet: host and container subnets take the first two quarters, the rest stays free
+        # for private endpoints.
+        network = ipaddress.IPv4Network(self.settings.network)
+        return list(network.subnets(prefixlen_diff=2))[:2]
+
+
+def config_json_schema() -> dict[str, Any]:
+    """The JSON Schema of platform.yaml, for editors (yaml-language-server) and docs."""
+    schema = PlatformConfig.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Databricks platform config (platform.yaml)"
+    return schema
+
