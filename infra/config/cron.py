@@ -54,9 +54,9 @@ def quartz_cron_problem(expression: str) -> str | None:
     """Return why ``expression`` is not a valid Quartz cron expression, or None when it is valid."""
     fields = expression.upper().split()
     if len(fields) == 5:
-        return "is a 5-field Unix cron; Databricks needs Quartz syntax 'sec min hour day month weekday', e.g. '0 0 3 * * ?'"
+        return "5 fields is Unix cron syntax; Databricks needs Quartz syntax 'sec min hour day month weekday', e.g. '0 0 3 * * ?'"
     if len(fields) not in (6, 7):
-        return f"has {len(fields)} fields; Quartz cron needs 6 or 7 (sec min hour day month weekday [year])"
+        return f"{len(fields)} fields; Quartz cron needs 6 or 7 (sec min hour day month weekday [year])"
     for value, (name, low, high, names, specials) in zip(fields, _FIELDS, strict=False):
         problem = _check_field(value, name, low, high, names, specials)
         if problem:

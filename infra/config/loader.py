@@ -68,7 +68,7 @@ def load_config(path: Path | None = None) -> PlatformConfig:
 
 def parse_config(text: str, *, source: str = "platform.yaml") -> PlatformConfig:
     try:
-        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -94,6 +94,10 @@ def format_validation_error(exc: ValidationError) -> list[str]:
             message = "unknown key" + _did_you_mean(loc)
         elif error["type"] == "missing":
             message = "required key is missing"
+        elif error["type"] == "string_pattern_mismatch":
+            pattern = (error.get("ctx") or {}).get("pattern", "")
+            doc = _field_doc(loc)
+            message = f"{error['input']!r} is invalid: " + (doc or f"must match {pattern}")
         elif error["type"] == "literal_error":
             message = f"{error['input']!r} is not allowed; {message.lower()}"
         lines.append(f"{format_loc(loc)}: {message}")
@@ -103,6 +107,8 @@ def format_validation_error(exc: ValidationError) -> list[str]:
 def format_loc(loc: tuple[Any, ...]) -> str:
     path = ""
     for part in loc:
+        if part == "[key]":  # pydantic marks errors in dict keys this way; the key itself is already in loc
+            continue
         if isinstance(part, int):
             path += f"[{part}]"
         else:
@@ -116,6 +122,17 @@ def _did_you_mean(loc: tuple[Any, ...]) -> str:
         return ""
     close = difflib.get_close_matches(str(loc[-1]), list(parent.model_fields), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else f" (allowed: {', '.join(parent.model_fields)})"
+
+
+def _field_doc(loc: tuple[Any, ...]) -> str | None:
+    """First sentence of the field's docstring, which states the rule in words."""
+    parent = _model_at(loc[:-1])
+    field = parent.model_fields.get(str(loc[-1])) if parent else None
+    if field is None or not field.description:
+        return None
+    # Constrained fields start their docstring with the rule, ended by a colon.
+    rule, colon, _ = field.description.partition(":")
+    return rule.strip() if colon else None
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:

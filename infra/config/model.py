@@ -53,7 +53,7 @@ class StrictModel(BaseModel):
 def _check_cron(value: str) -> str:
     problem = quartz_cron_problem(value)
     if problem:
-        raise ValueError(f"cron expression {value!r} {problem}")
+        raise ValueError(f"{value!r} is not a Databricks (Quartz) cron expression: {problem}")
     return value
 
 
@@ -109,7 +109,7 @@ class PlatformSettings(StrictModel):
     """Settings shared by every team: naming, subscription, runtime, state."""
 
     prefix: Annotated[str, Field(pattern=r"^[a-z][a-z0-9]{1,5}$")]
-    """Naming prefix for every resource: 2-6 lowercase letters or digits, starting with a letter."""
+    """2-6 lowercase letters or digits, starting with a letter: the naming prefix of every resource."""
     subscription_id: UUID | None = None
     """Azure subscription to deploy into. Unset: taken from ARM_SUBSCRIPTION_ID / Azure CLI at deploy time."""
     tenant_id: UUID | None = None
@@ -145,7 +145,7 @@ class ComputeSettings(StrictModel):
     """Cluster sizes for one environment; the cluster policy enforces them."""
 
     node_type: Annotated[str, Field(pattern=r"^Standard_[A-Za-z0-9_]+$")] = "Standard_D4ds_v5"
-    """Azure VM size of driver and workers (e.g. Standard_D4ds_v5)."""
+    """An Azure VM size such as Standard_D4ds_v5: the driver and worker node type."""
     min_workers: Annotated[int, Field(ge=0, le=100)] = 1
     """Autoscale lower bound."""
     max_workers: Annotated[int, Field(ge=1, le=100)] = 2
@@ -158,7 +158,9 @@ class ComputeSettings(StrictModel):
     @model_validator(mode="after")
     def _bounds(self) -> ComputeSettings:
         if self.min_workers > self.max_workers:
-            raise ValueError(f"min_workers ({self.min_workers}) must not exceed max_workers ({self.max_workers})")
+            raise ValueError(
+                f"min_workers ({self.min_workers}) must not exceed max_workers ({self.max_workers})"
+            )
         return self
 
 
@@ -256,7 +258,9 @@ class EphemeralTemplate(StrictModel):
     """Address range split into /24 slots, one per ephemeral environment."""
     budget: Budget = Budget(amount=100)
     """Budget of each ephemeral environment."""
-    compute: ComputeSettings = ComputeSettings(min_workers=0, max_workers=1, spot=True, autotermination_minutes=15)
+    compute: ComputeSettings = ComputeSettings(
+        min_workers=0, max_workers=1, spot=True, autotermination_minutes=15
+    )
     """Smallest sizes; job clusters of ephemeral envs use these."""
     default_ttl_hours: Annotated[int, Field(ge=1, le=168)] = 8
     """Time to live when `platform env up` gets no --ttl."""
@@ -266,9 +270,9 @@ class TeamConfig(StrictModel):
     """A team and its environments."""
 
     name: Annotated[str, Field(pattern=TEAM_NAME)]
-    """Team identifier used in every name: 2-12 lowercase letters or digits, starting with a letter."""
+    """2-12 lowercase letters or digits, starting with a letter: the team identifier used in every name."""
     cost_center: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{1,31}$")]
-    """Finance cost center, tagged on every resource."""
+    """2-32 letters, digits or '-': the finance cost center, tagged on every resource."""
     owner_groups: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
     """Databricks account groups (synced from Entra ID) that own the team's catalog, jobs and models."""
     reader_groups: list[Annotated[str, Field(min_length=1)]] = []
@@ -278,7 +282,8 @@ class TeamConfig(StrictModel):
     notification_emails: Annotated[list[EmailStr], Field(min_length=1)]
     """Addresses that get job failure and budget alerts."""
     model_name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")] = "churn"
-    """Registered model name inside the env's catalog schema (`<catalog>.ml.<model_name>`)."""
+    """1-64 lowercase letters, digits or '_', starting with a letter: the registered model's name inside the
+    env's catalog (`<catalog>.ml.<model_name>`)."""
     environments: dict[EnvName, EnvironmentConfig]
     """dev, staging and prod; each is optional but at least one is required."""
     ephemeral: EphemeralTemplate | None = None
@@ -327,7 +332,9 @@ class PlatformConfig(StrictModel):
         problems = []
         for index, team in enumerate(self.teams):
             if team.name in first:
-                problems.append(f"teams[{index}].name: {team.name!r} is already used by teams[{first[team.name]}]")
+                problems.append(
+                    f"teams[{index}].name: {team.name!r} is already used by teams[{first[team.name]}]"
+                )
             first.setdefault(team.name, index)
         return problems
 
@@ -335,7 +342,9 @@ class PlatformConfig(StrictModel):
         ranges: list[tuple[str, ipaddress.IPv4Network]] = []
         for index, team in enumerate(self.teams):
             for env, settings in team.environments.items():
-                ranges.append((f"teams[{index}].environments.{env}.network", ipaddress.IPv4Network(settings.network)))
+                ranges.append(
+                    (f"teams[{index}].environments.{env}.network", ipaddress.IPv4Network(settings.network))
+                )
             if team.ephemeral:
                 path = f"teams[{index}].ephemeral.network_pool"
                 ranges.append((path, ipaddress.IPv4Network(team.ephemeral.network_pool)))
@@ -435,4 +444,3 @@ def config_json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "Databricks platform config (platform.yaml)"
     return schema
-

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 
 # name kind -> (regex the whole name must match, human description of the rule)
 AZURE_NAME_RULES: dict[str, tuple[str, str]] = {
-    "resource_group": (r"[-\w.()]{1,89}[-\w()]", "1-90 letters, digits, '-', '_', '.', '()' not ending in '.'"),
+    "resource_group": (
+        r"[-\w.()]{1,89}[-\w()]",
+        "1-90 letters, digits, '-', '_', '.', '()' not ending in '.'",
+    ),
     "virtual_network": (r"[A-Za-z0-9][-\w.]{0,62}\w", "2-64 letters, digits, '-', '_', '.'"),
     "subnet": (r"[A-Za-z0-9][-\w.]{0,78}\w", "1-80 letters, digits, '-', '_', '.'"),
     "network_security_group": (r"[A-Za-z0-9][-\w.]{0,78}\w", "1-80 letters, digits, '-', '_', '.'"),

@@ -1,0 +1,75 @@
+# Run `make help` for the list of targets. Everything runs inside the project's own environments:
+# .venv (pipenv, Python) and node_modules (npm, the pinned cdktf CLI).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export PIPENV_VENV_IN_PROJECT := 1
+export PIPENV_VERBOSITY := -1
+export CHECKPOINT_DISABLE := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_DIR := .work/demo
+DATA := ml/data/telco_churn.csv.gz
+
+.PHONY: help setup demo test test-fast lint fmt validate schema synth wheel bench clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+setup: $(VENV)/.synced node_modules/.synced ## Install Python (pipenv, .venv/) and Node (npm ci) dependencies; idempotent
+
+$(VENV)/.synced: Pipfile.lock pyproject.toml ml/pyproject.toml
+	@$(PYTHON) -m pipenv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check 'pipenv==2026.10.3'
+	$(PYTHON) -m pipenv sync --dev
+	@touch $@
+
+node_modules/.synced: package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+demo: setup ## Install everything, synthesize every team-env, train/validate/register the churn model locally
+	@$(BIN)/platform validate
+	@$(BIN)/platform synth --out cdktf.out
+	@rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
+	@$(BIN)/churn pipeline --input $(DATA) --workdir $(DEMO_DIR) --metrics-out $(DEMO_DIR)/metrics.json
+	@echo
+	@echo "Next:"
+	@echo "  stacks:   cdktf.out/stacks/<team>-<env>-{platform,workspace}/cdk.tf.json   (platform envs)"
+	@echo "  runs:     $(BIN)/mlflow ui --backend-store-uri sqlite:///$(DEMO_DIR)/mlflow.db   then open http://127.0.0.1:5000"
+	@echo "  metrics:  $(DEMO_DIR)/metrics.json"
+
+test: setup ## Run the whole test suite (what CI runs)
+	$(BIN)/pytest
+
+test-fast: setup ## Run the tests without the slow ones
+	$(BIN)/pytest -m "not slow"
+
+lint: setup ## Lint and check formatting with ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: setup ## Format and auto-fix with ruff
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+validate: setup ## Validate platform.yaml
+	$(BIN)/platform validate
+
+schema: setup ## Regenerate platform.schema.json from the config models
+	$(BIN)/platform schema --out platform.schema.json
+
+wheel: setup ## Build the churn wheel into dist/
+	$(BIN)/python -c "from infra.wheel import build_wheel; print(build_wheel())"
+
+synth: setup ## Build the wheel and synthesize every stack into cdktf.out/
+	$(BIN)/platform synth --out cdktf.out
+
+bench: setup ## Run the benchmarks; results go to bench/*.md
+	$(BIN)/python bench/bench_synth.py
+	$(BIN)/python bench/bench_ml.py
+
+clean: ## Remove generated output (keeps the environments)
+	rm -rf cdktf.out dist ml/build .work .pytest_cache

@@ -1,0 +1,41 @@
+"""Compose the CDKTF app: two stacks per team-environment, wired by cross-stack references."""
+
+from pathlib import Path
+
+from cdktf import App, Aspects
+
+from infra.aspects.security import SecurityBaselineAspect
+from infra.aspects.tagging import TaggingAspect
+from infra.config import PlatformConfig, TeamEnv
+from infra.stacks.contracts import WheelArtifact
+from infra.stacks.platform_stack import PlatformStack
+from infra.stacks.workspace_stack import WorkspaceStack
+
+
+def build_app(
+    config: PlatformConfig,
+    *,
+    outdir: Path,
+    wheel: Path,
+    team_envs: list[TeamEnv] | None = None,
+) -> App:
+    """Build (not yet synthesize) the app for ``team_envs`` (default: every permanent team-env)."""
+    app = App(outdir=str(outdir))
+    artifact = WheelArtifact(wheel)
+    for team_env in team_envs if team_envs is not None else config.team_envs:
+        add_team_env(app, team_env=team_env, wheel=artifact)
+    return app
+
+
+def add_team_env(
+    app: App, *, team_env: TeamEnv, wheel: WheelArtifact
+) -> tuple[PlatformStack, WorkspaceStack]:
+    platform = PlatformStack(app, team_env.names.platform_stack, team_env=team_env)
+    workspace = WorkspaceStack(
+        app, team_env.names.workspace_stack, team_env=team_env, platform=platform.outputs, wheel=wheel
+    )
+    workspace.add_dependency(platform)
+    for stack in (platform, workspace):
+        Aspects.of(stack).add(TaggingAspect(team_env.tags))
+        Aspects.of(stack).add(SecurityBaselineAspect(team_env=team_env))
+    return platform, workspace

@@ -1,0 +1,128 @@
+"""`platform`: validate the config, write its schema, synthesize stacks, list team-envs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from infra.cli.errors import fail, run_cli
+from infra.config import ConfigError, PlatformConfig, load_config
+from infra.config.model import config_json_schema
+
+app = typer.Typer(
+    name="platform",
+    help="Provision Azure Databricks for every team and environment in platform.yaml.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Config file [default: $PLATFORM_CONFIG or ./platform.yaml]."),
+]
+
+
+def _load(config: Path | None) -> PlatformConfig:
+    try:
+        return load_config(config)
+    except ConfigError as exc:
+        fail(*exc.lines())
+
+
+@app.command()
+def validate(config: ConfigOption = None) -> None:
+    """Check the config; print one line per problem (field path and what is wrong) and exit 2 if any."""
+    loaded = _load(config)
+    envs = len(loaded.team_envs)
+    console.print(f"[green]valid[/]: {len(loaded.teams)} teams, {envs} team-envs, {envs * 2} stacks")
+
+
+@app.command()
+def schema(
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")] = None,
+) -> None:
+    """Write the JSON Schema of platform.yaml (editors use it to complete and check the file)."""
+    text = json.dumps(config_json_schema(), indent=2) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text)
+        console.print(f"wrote {out}")
+
+
+@app.command()
+def envs(
+    config: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List team-envs and their stack names."""
+    loaded = _load(config)
+    rows = [
+        {
+            "team": te.team.name,
+            "env": te.env,
+            "region": te.team.region,
+            "platform_stack": te.names.platform_stack,
+            "workspace_stack": te.names.workspace_stack,
+            "resource_group": te.names.resource_group,
+            "catalog": te.names.catalog,
+        }
+        for te in loaded.team_envs
+    ]
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    table = Table("team", "env", "region", "platform stack", "workspace stack", "catalog")
+    for row in rows:
+        table.add_row(
+            row["team"],
+            row["env"],
+            row["region"],
+            row["platform_stack"],
+            row["workspace_stack"],
+            row["catalog"],
+        )
+    console.print(table)
+
+
+@app.command()
+def synth(
+    config: ConfigOption = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = Path("cdktf.out"),
+    wheel: Annotated[
+        Path | None, typer.Option("--wheel", help="Churn wheel to deploy [default: build it from ml/].")
+    ] = None,
+) -> None:
+    """Synthesize both stacks of every team-env into OUT/stacks/<stack>/cdk.tf.json."""
+    from infra.cli.synth import synth_to
+    from infra.wheel import WheelNotFound, build_wheel, find_wheel
+
+    loaded = _load(config)
+    try:
+        wheel_path = find_wheel(wheel) if wheel else build_wheel()
+    except WheelNotFound as exc:
+        fail(str(exc))
+    with console.status(f"synthesizing {len(loaded.team_envs) * 2} stacks"):
+        summaries = synth_to(loaded, out=out, wheel=wheel_path)
+    table = Table(
+        "stack", "team-env", "component", "resources", "outputs", title=f"Synthesized into {out}/stacks"
+    )
+    for s in summaries:
+        table.add_row(s.name, s.team_env, s.component, str(s.resources), str(s.outputs))
+    console.print(table)
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_cli(app, argv)
+
+
+if __name__ == "__main__":
+    main()

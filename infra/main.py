@@ -1,0 +1,26 @@
+"""Entry point of `cdktf synth` / `cdktf deploy` (see cdktf.json): config in, stacks out.
+
+Reads the config from $PLATFORM_CONFIG or ./platform.yaml and the wheel from $CHURN_WHEEL or dist/.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+from infra.app import build_app
+from infra.config import ConfigError, load_config
+from infra.wheel import WheelNotFound, find_wheel
+
+
+def main() -> None:
+    try:
+        config = load_config()
+        wheel = find_wheel(Path(os.environ["CHURN_WHEEL"]) if os.environ.get("CHURN_WHEEL") else None)
+    except (ConfigError, WheelNotFound) as exc:
+        print(str(exc), file=sys.stderr)
+        raise SystemExit(2) from None
+    build_app(config, outdir=Path(os.environ.get("CDKTF_OUTDIR", "cdktf.out")), wheel=wheel).synth()
+
+
+if __name__ == "__main__":
+    main()

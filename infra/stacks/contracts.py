@@ -1,0 +1,55 @@
+"""The values the workspace stack reads from the platform stack.
+
+Each attribute is a Terraform token of a platform-stack resource; cdktf turns every use in the workspace stack
+into a cross-stack reference (an output plus remote state), which is why the two stacks can be deployed in
+order but never in one apply.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlatformOutputs:
+    workspace_url: str
+    """https URL of the Databricks workspace (provider host)."""
+    workspace_resource_id: str
+    """Azure resource ID of the workspace (provider azure_workspace_resource_id)."""
+    workspace_id: str
+    """Numeric Databricks workspace ID (catalog workspace bindings)."""
+    access_connector_id: str
+    """Azure resource ID of the Databricks access connector (storage credential)."""
+    storage_account_name: str
+    """ADLS Gen2 account holding the lake containers."""
+    lake_urls: dict[str, str]
+    """Lake container name -> abfss:// URL of its root, e.g. {"bronze": "abfss://bronze@st...dfs.core.windows.net/"}."""
+    key_vault_id: str
+    """Azure resource ID of the Key Vault (secret scope backend)."""
+    key_vault_uri: str
+    """DNS name (https://...vault.azure.net/) of the Key Vault."""
+
+
+# ADLS Gen2 containers of every team-env. `catalog` is the Unity Catalog managed storage root of the env's
+# catalog (managed tables, models, volumes); `landing` receives raw files; bronze/silver/gold hold the lake
+# layers that data engineers write as external tables. Each gets a Unity Catalog external location.
+LAKE_CONTAINERS: tuple[str, ...] = ("landing", "bronze", "silver", "gold", "catalog")
+
+# Schema inside the env's catalog where the churn jobs keep their tables, model, and artifact volume.
+ML_SCHEMA = "ml"
+ARTIFACTS_VOLUME = "artifacts"
+
+
+@dataclass(frozen=True)
+class WheelArtifact:
+    """The built churn wheel that the workspace stack uploads and the jobs install."""
+
+    path: Path
+
+    @property
+    def filename(self) -> str:
+        return self.path.name
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()

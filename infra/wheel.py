@@ -1,0 +1,38 @@
+"""Locate or build the churn wheel that the workspace stacks deploy."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+DIST = Path("dist")
+ML_PROJECT = Path("ml")
+
+
+class WheelNotFound(Exception):
+    pass
+
+
+def find_wheel(explicit: Path | None = None, *, dist: Path = DIST) -> Path:
+    """The explicit wheel, or the newest churn wheel in dist/."""
+    if explicit is not None:
+        if not explicit.is_file() or explicit.suffix != ".whl":
+            raise WheelNotFound(f"{explicit}: not a wheel file")
+        return explicit
+    wheels = sorted(dist.glob("churn-*.whl"), key=lambda p: p.stat().st_mtime)
+    if not wheels:
+        raise WheelNotFound(f"{dist}/: no churn wheel; run `make wheel` or pass --wheel")
+    return wheels[-1]
+
+
+def build_wheel(*, project: Path = ML_PROJECT, dist: Path = DIST) -> Path:
+    """Build the churn wheel with the current interpreter (no isolated build env: works offline)."""
+    dist.mkdir(parents=True, exist_ok=True)
+    for old in dist.glob("churn-*.whl"):
+        old.unlink()
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist.resolve()), "."],
+        cwd=project,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return find_wheel(dist=dist)

@@ -1,0 +1,64 @@
+"""Session fixtures: the bindings import once and the committed config is synthesized once per test run."""
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Synthesized:
+    """The output of one `app.synth()`: stack JSON as text (for cdktf Testing matchers) and as dicts."""
+
+    outdir: Path
+    app: object
+    _cache: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def stack_names(self) -> list[str]:
+        return sorted(p.name for p in (self.outdir / "stacks").iterdir())
+
+    def text(self, stack: str) -> str:
+        if stack not in self._cache:
+            self._cache[stack] = (self.outdir / "stacks" / stack / "cdk.tf.json").read_text()
+        return self._cache[stack]
+
+    def json(self, stack: str) -> dict:
+        return json.loads(self.text(stack))
+
+    def resources(self, stack: str, resource_type: str) -> dict[str, dict]:
+        """All resources of one type in a stack, by logical name."""
+        return self.json(stack).get("resource", {}).get(resource_type, {})
+
+    def only(self, stack: str, resource_type: str) -> dict:
+        found = self.resources(stack, resource_type)
+        assert len(found) == 1, f"{stack}: expected one {resource_type}, found {sorted(found)}"
+        return next(iter(found.values()))
+
+
+@pytest.fixture(scope="session")
+def platform_config():
+    from infra.config import load_config
+
+    return load_config(ROOT / "platform.yaml")
+
+
+@pytest.fixture(scope="session")
+def fake_wheel(tmp_path_factory) -> Path:
+    """A stand-in wheel with fixed content, so content-addressed paths are stable in snapshots."""
+    wheel = tmp_path_factory.mktemp("dist") / "churn-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"churn wheel stand-in for synth tests\n")
+    return wheel
+
+
+@pytest.fixture(scope="session")
+def synthesized(platform_config, fake_wheel, tmp_path_factory) -> Synthesized:
+    from infra.app import build_app
+
+    outdir = tmp_path_factory.mktemp("cdktf.out")
+    app = build_app(platform_config, outdir=outdir, wheel=fake_wheel)
+    app.synth()
+    return Synthesized(outdir=outdir, app=app)

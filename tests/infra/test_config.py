@@ -1,0 +1,335 @@
+"""The config model: the committed example is valid, and every kind of bad config is named precisely."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from infra.config import ConfigError, parse_config
+from infra.config.model import ENV_DEFAULTS, PlatformConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE: dict = yaml.safe_load((ROOT / "platform.yaml").read_text())
+
+
+def mutated(path: str, value=None, *, delete: bool = False) -> dict:
+    """A copy of the committed config with one value at a dotted path (list indexes as numbers) changed."""
+    config = copy.deepcopy(BASE)
+    *parents, last = [int(p) if p.isdigit() else p for p in path.split(".")]
+    target = config
+    for part in parents:
+        target = target[part]
+    if delete:
+        del target[last]
+    else:
+        target[last] = value
+    return config
+
+
+def problems_of(config: dict | str) -> list[str]:
+    text = config if isinstance(config, str) else yaml.safe_dump(config, sort_keys=False)
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, source="platform.yaml")
+    return caught.value.lines()
+
+
+def test_committed_example_is_valid_and_has_the_promised_shape():
+    config = parse_config((ROOT / "platform.yaml").read_text())
+    assert isinstance(config, PlatformConfig)
+    assert len(config.teams) >= 2 and "churn" in [t.name for t in config.teams]
+    for team in config.teams:
+        assert set(team.environments) == {"dev", "staging", "prod"}
+        assert team.ephemeral is not None
+
+
+def test_env_kind_defaults_apply_under_explicit_values():
+    config = parse_config((ROOT / "platform.yaml").read_text())
+    churn = config.team("churn")
+    assert churn.environments["dev"].schedules.paused is True
+    assert churn.environments["dev"].interactive_cluster is True
+    assert churn.environments["prod"].prevent_destroy is True
+    assert churn.environments["prod"].interactive_cluster is False
+    assert churn.environments["prod"].compute.spot is False
+    # explicit values win over the kind defaults
+    assert churn.environments["prod"].compute.node_type == "Standard_D8ds_v5"
+    assert churn.environments["staging"].schedules.timezone == "Europe/Amsterdam"
+    assert churn.environments["staging"].schedules.paused is ENV_DEFAULTS["staging"].get("schedules", {}).get(
+        "paused", False
+    )
+
+
+def test_derived_names_obey_azure_rules_and_are_stable():
+    config = parse_config((ROOT / "platform.yaml").read_text())
+    names = [te.names for te in config.team_envs]
+    for n in names:
+        assert n.problems() == []
+        assert (
+            3 <= len(n.storage_account) <= 24 and n.storage_account.isalnum() and n.storage_account.islower()
+        )
+        assert 3 <= len(n.key_vault) <= 24
+    assert len({n.storage_account for n in names}) == len(names)
+    assert len({n.key_vault for n in names}) == len(names)
+    again = parse_config((ROOT / "platform.yaml").read_text())
+    assert [te.names for te in again.team_envs] == names
+
+
+def test_long_team_and_env_names_are_shortened_with_a_hash_not_rejected():
+    from infra.config.naming import env_names
+
+    a = env_names(prefix="abcdef", team="abcdefghijkl", env="staging")
+    b = env_names(prefix="abcdef", team="abcdefghijkm", env="staging")
+    assert a.problems() == [] and b.problems() == []
+    assert len(a.storage_account) <= 24 and len(a.key_vault) <= 24
+    assert a.storage_account != b.storage_account and a.key_vault != b.key_vault
+
+
+def test_subnets_are_carved_from_the_env_network():
+    config = parse_config((ROOT / "platform.yaml").read_text())
+    dev = next(te for te in config.team_envs if te.key == "churn/dev")
+    assert (dev.host_subnet_cidr, dev.container_subnet_cidr) == ("10.10.0.0/24", "10.10.1.0/24")
+
+
+# (case id, mutated config, expected field path, expected words in the message)
+BAD_CONFIGS = [
+    ("unknown-top-key", mutated("teamz", []), "teamz", "unknown key"),
+    ("typo-platform-key", mutated("platform.prefx", "dbp"), "platform.prefx", "did you mean 'prefix'"),
+    (
+        "typo-team-key",
+        mutated("teams.0.cost_centre", "x"),
+        "teams[0].cost_centre",
+        "did you mean 'cost_center'",
+    ),
+    (
+        "typo-compute-key",
+        mutated("teams.0.environments.dev.compute.max_worker", 3),
+        "teams[0].environments.dev.compute.max_worker",
+        "did you mean 'max_workers'",
+    ),
+    ("missing-platform", mutated("platform", delete=True), "platform", "required key is missing"),
+    ("missing-teams", mutated("teams", delete=True), "teams", "required key is missing"),
+    ("no-teams", mutated("teams", []), "teams", "at least 1"),
+    ("prefix-uppercase", mutated("platform.prefix", "DBP"), "platform.prefix", "lowercase"),
+    ("prefix-too-long", mutated("platform.prefix", "platform"), "platform.prefix", "2-6"),
+    (
+        "missing-deployer",
+        mutated("platform.deployer_principal", delete=True),
+        "platform.deployer_principal",
+        "required",
+    ),
+    (
+        "bad-subscription",
+        mutated("platform.subscription_id", "my-subscription"),
+        "platform.subscription_id",
+        "UUID",
+    ),
+    ("bad-runtime", mutated("platform.runtime", "16.4"), "platform.runtime", "'16.4' is not allowed"),
+    (
+        "budget-start-mid-month",
+        mutated("platform.budget_start", "2026-11-15"),
+        "platform.budget_start",
+        "first day of a month",
+    ),
+    ("retention-too-short", mutated("platform.log_retention_days", 7), "platform.log_retention_days", "30"),
+    (
+        "azurerm-backend-incomplete",
+        mutated("platform.state_backend", {"kind": "azurerm"}),
+        "platform.state_backend",
+        "resource_group_name, storage_account_name",
+    ),
+    (
+        "bad-backend-kind",
+        mutated("platform.state_backend.kind", "s3"),
+        "platform.state_backend.kind",
+        "'s3' is not allowed",
+    ),
+    ("team-name-uppercase", mutated("teams.0.name", "Churn"), "teams[0].name", "lowercase"),
+    ("team-name-hyphen", mutated("teams.0.name", "churn-ml"), "teams[0].name", "lowercase letters or digits"),
+    ("duplicate-team", mutated("teams.1.name", "churn"), "teams[1].name", "already used by teams[0]"),
+    ("bad-region", mutated("teams.0.region", "westeuropa"), "teams[0].region", "did you mean 'westeurope'"),
+    (
+        "bad-email",
+        mutated("teams.0.notification_emails", ["not-an-email"]),
+        "teams[0].notification_emails[0]",
+        "email",
+    ),
+    (
+        "no-notification-emails",
+        mutated("teams.0.notification_emails", []),
+        "teams[0].notification_emails",
+        "at least 1",
+    ),
+    ("no-owner-groups", mutated("teams.0.owner_groups", []), "teams[0].owner_groups", "at least 1"),
+    (
+        "group-owner-and-reader",
+        mutated("teams.0.reader_groups", ["churn-owners"]),
+        "teams[0]",
+        "both owners and readers",
+    ),
+    (
+        "unknown-env",
+        mutated("teams.0.environments.qa", {"network": "10.99.0.0/22", "budget": {"amount": 1}}),
+        "teams[0].environments.qa",
+        "'qa'",
+    ),
+    ("no-envs", mutated("teams.0.environments", {}), "teams[0].environments", "at least one"),
+    (
+        "missing-network",
+        mutated("teams.0.environments.dev.network", delete=True),
+        "teams[0].environments.dev.network",
+        "required",
+    ),
+    (
+        "network-not-cidr",
+        mutated("teams.0.environments.dev.network", "10.10.0.0"),
+        "teams[0].environments.dev.network",
+        "between /16 and /24",
+    ),
+    (
+        "network-host-bits",
+        mutated("teams.0.environments.dev.network", "10.10.0.1/22"),
+        "teams[0].environments.dev.network",
+        "not a CIDR network",
+    ),
+    (
+        "network-public",
+        mutated("teams.0.environments.dev.network", "8.8.0.0/22"),
+        "teams[0].environments.dev.network",
+        "private IPv4",
+    ),
+    (
+        "network-too-small",
+        mutated("teams.0.environments.dev.network", "10.10.0.0/26"),
+        "teams[0].environments.dev.network",
+        "between /16 and /24",
+    ),
+    (
+        "networks-overlap",
+        mutated("teams.1.environments.dev.network", "10.10.2.0/24"),
+        "teams[1].environments.dev.network",
+        "overlaps 10.10.0.0/22 of teams[0].environments.dev.network",
+    ),
+    (
+        "ephemeral-pool-overlaps",
+        mutated("teams.0.ephemeral.network_pool", "10.10.0.0/18"),
+        "teams[0].ephemeral.network_pool",
+        "overlaps",
+    ),
+    (
+        "min-above-max-workers",
+        mutated("teams.0.environments.dev.compute", {"min_workers": 5, "max_workers": 2}),
+        "teams[0].environments.dev.compute",
+        "min_workers (5) must not exceed max_workers (2)",
+    ),
+    (
+        "negative-workers",
+        mutated("teams.0.environments.dev.compute.max_workers", -1),
+        "teams[0].environments.dev.compute.max_workers",
+        "greater than or equal to 1",
+    ),
+    (
+        "bad-node-type",
+        mutated("teams.0.environments.dev.compute.node_type", "m5.large"),
+        "teams[0].environments.dev.compute.node_type",
+        "Azure VM size",
+    ),
+    (
+        "autotermination-too-short",
+        mutated("teams.0.environments.dev.compute.autotermination_minutes", 0),
+        "teams[0].environments.dev.compute.autotermination_minutes",
+        "greater than or equal to 10",
+    ),
+    (
+        "spot-not-bool",
+        mutated("teams.0.environments.dev.compute.spot", "sometimes"),
+        "teams[0].environments.dev.compute.spot",
+        "boolean",
+    ),
+    (
+        "unix-cron",
+        mutated("teams.0.environments.prod.schedules.training", "0 2 * * 0"),
+        "teams[0].environments.prod.schedules.training",
+        "5 fields is Unix cron syntax",
+    ),
+    (
+        "cron-hour-out-of-range",
+        mutated("teams.0.environments.prod.schedules.scoring", "0 0 25 * * ?"),
+        "teams[0].environments.prod.schedules.scoring",
+        "hours '25' is outside 0-23",
+    ),
+    (
+        "cron-no-question-mark",
+        mutated("teams.0.environments.prod.schedules.monitoring", "0 0 6 * * MON"),
+        "teams[0].environments.prod.schedules.monitoring",
+        "exactly one of day-of-month and day-of-week",
+    ),
+    (
+        "bad-timezone",
+        mutated("teams.0.environments.prod.schedules.timezone", "Europe/Amsterdm"),
+        "teams[0].environments.prod.schedules.timezone",
+        "IANA time zone",
+    ),
+    (
+        "budget-zero",
+        mutated("teams.0.environments.dev.budget.amount", 0),
+        "teams[0].environments.dev.budget.amount",
+        "greater than 0",
+    ),
+    (
+        "budget-duplicate-thresholds",
+        mutated("teams.0.environments.dev.budget.alert_thresholds", [80, 80]),
+        "teams[0].environments.dev.budget.alert_thresholds",
+        "distinct",
+    ),
+    (
+        "missing-budget",
+        mutated("teams.0.environments.dev.budget", delete=True),
+        "teams[0].environments.dev.budget",
+        "required",
+    ),
+    ("bad-model-name", mutated("teams.0.model_name", "Churn Model"), "teams[0].model_name", "invalid"),
+    (
+        "ephemeral-ttl-too-long",
+        mutated("teams.0.ephemeral.default_ttl_hours", 1000),
+        "teams[0].ephemeral.default_ttl_hours",
+        "168",
+    ),
+    ("cost-center-empty", mutated("teams.0.cost_center", ""), "teams[0].cost_center", "invalid"),
+]
+
+
+@pytest.mark.parametrize(
+    ("config", "path", "words"), [c[1:] for c in BAD_CONFIGS], ids=[c[0] for c in BAD_CONFIGS]
+)
+def test_bad_config_names_the_field_and_the_problem(config, path, words):
+    lines = problems_of(config)
+    matching = [line for line in lines if line.startswith(f"platform.yaml: {path}")]
+    assert matching, f"no problem reported at {path}: {lines}"
+    assert any(words.lower() in line.lower() for line in matching), lines
+
+
+def test_there_are_at_least_thirty_distinct_bad_config_cases():
+    assert len({case[0] for case in BAD_CONFIGS}) >= 30
+
+
+def test_every_problem_is_reported_not_just_the_first():
+    config = mutated("platform.prefix", "BAD")
+    config["teams"][0]["region"] = "mars"
+    config["teams"][1]["cost_center"] = ""
+    lines = problems_of(config)
+    assert len(lines) == 3 and all("\n" not in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("platform: [unclosed", "invalid YAML"),
+        ("- just\n- a list\n", "must be a YAML mapping"),
+        ("", "must be a YAML mapping"),
+        ("platform:\n  prefix: a1\nplatform:\n  prefix: b2\n", "duplicate key 'platform'"),
+    ],
+    ids=["syntax-error", "not-a-mapping", "empty-file", "duplicate-key"],
+)
+def test_unreadable_yaml_is_one_line_with_location(text, words):
+    lines = problems_of(text)
+    assert len(lines) == 1 and words in lines[0]
