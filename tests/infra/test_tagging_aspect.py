@@ -1,0 +1,48 @@
+"""The tagging aspect: every taggable resource gets the env's tags, and the platform's tags win."""
+
+import json
+
+from cdktf import App, Aspects, TerraformStack
+
+from infra.aspects.tagging import TaggingAspect
+
+TAGS = {"team": "churn", "env": "dev", "cost-center": "CC-4711", "managed-by": "cdktf-platform"}
+
+
+def test_tags_reach_azure_resources_and_databricks_compute(tmp_path):
+    from cdktf_cdktf_provider_azurerm.provider import AzurermProvider
+    from cdktf_cdktf_provider_azurerm.resource_group import ResourceGroup
+    from cdktf_cdktf_provider_azurerm.subnet import Subnet
+    from cdktf_cdktf_provider_databricks.cluster import Cluster
+    from cdktf_cdktf_provider_databricks.job import Job, JobJobCluster, JobJobClusterNewCluster
+    from cdktf_cdktf_provider_databricks.provider import DatabricksProvider
+
+    app = App(outdir=str(tmp_path))
+    stack = TerraformStack(app, "tagged")
+    AzurermProvider(stack, "azurerm", features=[{}])
+    DatabricksProvider(stack, "databricks")
+    ResourceGroup(
+        stack, "rg", name="rg", location="westeurope", tags={"team": "someone-else", "extra": "kept"}
+    )
+    Subnet(
+        stack,
+        "subnet",
+        name="s",
+        resource_group_name="rg",
+        virtual_network_name="v",
+        address_prefixes=["10.0.0.0/24"],
+    )
+    Cluster(stack, "cluster", spark_version="18.0.x-cpu-ml-scala2.13")
+    new_cluster = JobJobClusterNewCluster(
+        spark_version="18.0.x-cpu-ml-scala2.13", custom_tags={"purpose": "train"}
+    )
+    Job(stack, "job", name="j", job_cluster=[JobJobCluster(job_cluster_key="a", new_cluster=new_cluster)])
+    Aspects.of(stack).add(TaggingAspect(TAGS))
+    app.synth()
+
+    resources = json.loads((tmp_path / "stacks" / "tagged" / "cdk.tf.json").read_text())["resource"]
+    assert resources["azurerm_resource_group"]["rg"]["tags"] == {**TAGS, "extra": "kept"}
+    assert "tags" not in resources["azurerm_subnet"]["subnet"]  # subnets take no tags; none forced on them
+    assert resources["databricks_cluster"]["cluster"]["custom_tags"] == TAGS
+    job_tags = resources["databricks_job"]["job"]["job_cluster"][0]["new_cluster"]["custom_tags"]
+    assert job_tags == {**TAGS, "purpose": "train"}
