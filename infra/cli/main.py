@@ -111,13 +111,22 @@ def synth(
     except WheelNotFound as exc:
         fail(str(exc))
     with console.status(f"synthesizing {len(loaded.team_envs) * 2} stacks"):
-        summaries = synth_to(loaded, out=out, wheel=wheel_path)
+        try:
+            summaries = synth_to(loaded, out=out, wheel=wheel_path)
+        except RuntimeError as exc:  # jsii surfaces validation (policy) failures as RuntimeError
+            fail(*_synth_problems(exc), code=1)
     table = Table(
         "stack", "team-env", "component", "resources", "outputs", title=f"Synthesized into {out}/stacks"
     )
     for s in summaries:
         table.add_row(s.name, s.team_env, s.component, str(s.resources), str(s.outputs))
     console.print(table)
+
+
+def _synth_problems(exc: RuntimeError) -> list[str]:
+    lines = [line.strip() for line in str(exc).splitlines()]
+    problems = [line for line in lines if line.startswith("[")]
+    return ["synth failed; nothing was written", *(problems or lines[:1])]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,143 @@
+"""Synth time and peak memory for 1, 10 and 50 team-envs, from generated configs, in one run.
+
+Each size runs in fresh processes (so the ~8 s import of the provider bindings is counted every time, as a user
+pays it), three times; the table shows medians. Peak memory adds the peak RSS of the Python process and of the
+jsii Node.js process that holds the construct tree. Results: bench/synth.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZES = (1, 10, 50)
+REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
+ENVS = ("dev", "staging", "prod")
+
+CHILD = r"""
+import json, os, sys, time
+from pathlib import Path
+start = time.perf_counter()
+from infra.app import build_app
+from infra.config import load_config
+imported = time.perf_counter()
+config = load_config(Path(sys.argv[1]))
+build_app(config, outdir=Path(sys.argv[2]), wheel=Path(sys.argv[3])).synth()
+done = time.perf_counter()
+
+def peak_kib(pid):
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+def descendants(pid):
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        for child in children:
+            found += [int(child), *descendants(int(child))]
+    return found
+
+peak = peak_kib(os.getpid()) + sum(peak_kib(p) for p in descendants(os.getpid()))
+print(json.dumps({"import_s": imported - start, "synth_s": done - imported, "total_s": done - start,
+                  "peak_mib": peak / 1024, "stacks": len(list(Path(sys.argv[2], "stacks").iterdir()))}))
+"""
+
+
+def generated_config(team_envs: int) -> dict:
+    base = yaml.safe_load((ROOT / "platform.yaml").read_text())
+    teams = []
+    for index in range((team_envs + len(ENVS) - 1) // len(ENVS)):
+        envs = ENVS[: min(len(ENVS), team_envs - index * len(ENVS))]
+        teams.append(
+            {
+                "name": f"team{index:03d}",
+                "cost_center": f"CC-{index:04d}",
+                "owner_groups": [f"team{index:03d}-owners"],
+                "reader_groups": [f"team{index:03d}-readers"],
+                "region": "westeurope",
+                "notification_emails": [f"team{index:03d}@example.com"],
+                "environments": {
+                    env: {"network": f"10.{index}.{position * 4}.0/22", "budget": {"amount": 1000}}
+                    for position, env in enumerate(envs)
+                },
+            }
+        )
+    return {"platform": base["platform"], "teams": teams}
+
+
+def measure(team_envs: int, workdir: Path, wheel: Path) -> list[dict]:
+    config = workdir / f"platform-{team_envs}.yaml"
+    config.write_text(yaml.safe_dump(generated_config(team_envs)))
+    runs = []
+    for repeat in range(REPEATS):
+        outdir = workdir / f"out-{team_envs}-{repeat}"
+        wall = time.perf_counter()
+        result = subprocess.run(
+            [sys.executable, "-c", CHILD, str(config), str(outdir), str(wheel)],
+            cwd=ROOT, capture_output=True, text=True, check=True,
+        )
+        run = json.loads(result.stdout.strip().splitlines()[-1])
+        run["wall_s"] = time.perf_counter() - wall
+        runs.append(run)
+        print(f"  {team_envs:>3} team-envs, run {repeat + 1}: {run['wall_s']:.1f} s, {run['peak_mib']:.0f} MiB",
+              flush=True)
+    return runs
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-synth-") as tmp:
+        workdir = Path(tmp)
+        wheel = workdir / "churn-0.1.0-py3-none-any.whl"
+        wheel.write_bytes(b"benchmark stand-in wheel\n")
+        results = {size: measure(size, workdir, wheel) for size in SIZES}
+
+    def median(size: int, key: str) -> float:
+        return statistics.median(run[key] for run in results[size])
+
+    base = median(1, "wall_s")
+    lines = [
+        "# Synth benchmark",
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d} on {os.cpu_count()} cores by `make bench` (`bench/bench_synth.py`):",
+        f"generated configs, each size synthesized in a fresh process {REPEATS} times; medians.",
+        "Wall time includes interpreter start and the provider-binding import (the fixed cost).",
+        "Peak memory = peak RSS of the Python process + the jsii Node.js process.",
+        "",
+        "| team-envs | stacks | wall (s) | import (s) | build + synth (s) | ratio to 1 team-env | peak memory (MiB) |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for size in SIZES:
+        lines.append(
+            f"| {size} | {results[size][0]['stacks']} | {median(size, 'wall_s'):.1f} | {median(size, 'import_s'):.1f} "
+            f"| {median(size, 'synth_s'):.1f} | {median(size, 'wall_s') / base:.2f}x | {median(size, 'peak_mib'):.0f} |"
+        )
+    ratio = median(50, "wall_s") / base
+    peak = median(50, "peak_mib")
+    lines += [
+        "",
+        f"Targets: 50 team-envs within 1.5x the time of 1 team-env: **{ratio:.2f}x** "
+        f"({'met' if ratio <= 1.5 else 'NOT met'}); peak memory under 1.5 GiB: **{peak:.0f} MiB** "
+        f"({'met' if peak < 1536 else 'NOT met'}).",
+        "",
+    ]
+    (ROOT / "bench" / "synth.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
