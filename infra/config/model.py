@@ -120,6 +120,11 @@ class PlatformSettings(StrictModel):
     metastore_id: UUID | None = None
     """Unity Catalog metastore to assign to each workspace. Unset: the region's automatically assigned
     metastore is used (the default for Azure accounts created since late 2023)."""
+    azure_databricks_sp_object_id: UUID | None = None
+    """Object ID, in this tenant, of the `AzureDatabricks` enterprise application (application ID
+    2ff814a6-3304-4ab8-85cb-cd0e6f879c1d; `az ad sp show --id 2ff814a6-3304-4ab8-85cb-cd0e6f879c1d --query id`).
+    Set: each env's Key Vault grants it `Key Vault Secrets User`, which a Key Vault-backed secret scope needs to
+    read secrets. Unset: no grant; the scope exists but cannot read secrets until an admin grants the role."""
     runtime: Literal["18.0", "17.3"] = DEFAULT_RUNTIME
     """Databricks Runtime LTS ML version for jobs and clusters: 18.0 (Spark 4.1, MLflow 3.8) or 17.3."""
     budget_start: date = date(2026, 11, 1)
