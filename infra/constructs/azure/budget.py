@@ -1,0 +1,61 @@
+"""The env's monthly cost budget on its resource group, with e-mail alerts."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from cdktf_cdktf_provider_azurerm.consumption_budget_resource_group import (
+    ConsumptionBudgetResourceGroup,
+    ConsumptionBudgetResourceGroupNotification,
+    ConsumptionBudgetResourceGroupTimePeriod,
+)
+from cdktf_cdktf_provider_azurerm.resource_group import ResourceGroup
+from constructs import Construct
+
+from infra.config import TeamEnv
+
+
+def budget_start(team_env: TeamEnv) -> date:
+    """First day of the month the budget counts from.
+
+    Azure accepts a past start date only inside the current month, at creation. Permanent envs use the
+    platform's ``budget_start``; an ephemeral env is created at most a week before it expires, so the first of
+    its expiry month is this month or the next (a future start up to twelve months out is allowed).
+    """
+    if team_env.is_ephemeral and team_env.expires_at:
+        expiry = datetime.fromisoformat(team_env.expires_at.replace("Z", "+00:00"))
+        return date(expiry.year, expiry.month, 1)
+    return team_env.platform.budget_start
+
+
+class CostBudget(Construct):
+    """Monthly budget of the env's resource group; one actual-cost alert per configured threshold.
+
+    No ``end_date``: Azure then runs the budget for ten years. ``start_date`` must be RFC 3339 and the first of
+    a month; changing it replaces the budget.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, team_env: TeamEnv, resource_group: ResourceGroup) -> None:
+        super().__init__(scope, id)
+        budget = team_env.settings.budget
+        self.budget = ConsumptionBudgetResourceGroup(
+            self,
+            "budget",
+            name=team_env.names.budget,
+            resource_group_id=resource_group.id,
+            amount=budget.amount,
+            time_grain="Monthly",
+            time_period=ConsumptionBudgetResourceGroupTimePeriod(
+                start_date=f"{budget_start(team_env).isoformat()}T00:00:00Z"
+            ),
+            notification=[
+                ConsumptionBudgetResourceGroupNotification(
+                    enabled=True,
+                    threshold=threshold,
+                    threshold_type="Actual",
+                    operator="GreaterThanOrEqualTo",
+                    contact_emails=[str(email) for email in team_env.team.notification_emails],
+                )
+                for threshold in budget.alert_thresholds
+            ],
+        )

@@ -1,0 +1,123 @@
+"""`<team>-<env>-platform`: every Azure resource of one team-env, and the outputs the workspace stack reads."""
+
+from __future__ import annotations
+
+from cdktf import TerraformOutput, TerraformStack
+from cdktf_cdktf_provider_azurerm.data_azurerm_client_config import DataAzurermClientConfig
+from cdktf_cdktf_provider_azurerm.provider import (
+    AzurermProvider,
+    AzurermProviderFeatures,
+    AzurermProviderFeaturesDatabricksWorkspace,
+    AzurermProviderFeaturesKeyVault,
+    AzurermProviderFeaturesLogAnalyticsWorkspace,
+    AzurermProviderFeaturesResourceGroup,
+    AzurermProviderFeaturesStorage,
+)
+from cdktf_cdktf_provider_azurerm.resource_group import ResourceGroup
+from constructs import Construct
+
+from infra.config import TeamEnv
+from infra.constructs.azure.access_connector import AccessConnector
+from infra.constructs.azure.budget import CostBudget
+from infra.constructs.azure.databricks_workspace import Workspace
+from infra.constructs.azure.key_vault import SecretsVault
+from infra.constructs.azure.lake_storage import LakeStorage
+from infra.constructs.azure.monitoring import Monitoring
+from infra.constructs.azure.network import Network
+from infra.stacks.base import configure_backend
+from infra.stacks.contracts import PlatformOutputs
+
+
+def azurerm_provider(stack: TerraformStack, team_env: TeamEnv) -> AzurermProvider:
+    """Entra ID everywhere (storage included); ephemeral envs are set up to be destroyed without leftovers."""
+    ephemeral = team_env.is_ephemeral
+    platform = team_env.platform
+    return AzurermProvider(
+        stack,
+        "azurerm",
+        # Unset: azurerm 4.x reads ARM_SUBSCRIPTION_ID / ARM_TENANT_ID or the Azure CLI login.
+        subscription_id=str(platform.subscription_id) if platform.subscription_id else None,
+        tenant_id=str(platform.tenant_id) if platform.tenant_id else None,
+        storage_use_azuread=True,
+        features=[
+            AzurermProviderFeatures(
+                # Shared keys are off and the storage firewall denies the runner: manage storage through ARM
+                # only (containers use storage_account_id), never the blob/queue data plane.
+                storage=[AzurermProviderFeaturesStorage(data_plane_available=False)],
+                key_vault=[
+                    AzurermProviderFeaturesKeyVault(
+                        purge_soft_delete_on_destroy=ephemeral, recover_soft_deleted_key_vaults=True
+                    )
+                ],
+                log_analytics_workspace=[
+                    AzurermProviderFeaturesLogAnalyticsWorkspace(permanently_delete_on_destroy=ephemeral)
+                ],
+                databricks_workspace=[AzurermProviderFeaturesDatabricksWorkspace(force_delete=ephemeral)],
+                resource_group=[
+                    AzurermProviderFeaturesResourceGroup(prevent_deletion_if_contains_resources=not ephemeral)
+                ],
+            )
+        ],
+    )
+
+
+class PlatformStack(TerraformStack):
+    """Resource group, network, workspace, lake storage, access connector, Key Vault, monitoring, budget."""
+
+    def __init__(self, scope: Construct, id: str, *, team_env: TeamEnv) -> None:
+        super().__init__(scope, id)
+        configure_backend(self, team_env=team_env, component="platform")
+        azurerm_provider(self, team_env)
+        tenant_id = (
+            str(team_env.platform.tenant_id)
+            if team_env.platform.tenant_id
+            else DataAzurermClientConfig(self, "current").tenant_id
+        )
+
+        resource_group = ResourceGroup(
+            self, "resource-group", name=team_env.names.resource_group, location=team_env.team.region
+        )
+        private_front_end = not team_env.settings.public_network_access
+        network = Network(
+            self, "network", team_env=team_env, resource_group=resource_group, private_endpoints=private_front_end
+        )
+        workspace = Workspace(self, "workspace", team_env=team_env, resource_group=resource_group, network=network)
+        connector = AccessConnector(self, "access-connector", team_env=team_env, resource_group=resource_group)
+        lake = LakeStorage(
+            self,
+            "lake",
+            team_env=team_env,
+            resource_group=resource_group,
+            network=network,
+            access_connector=connector,
+        )
+        secrets = SecretsVault(
+            self, "secrets", team_env=team_env, resource_group=resource_group, tenant_id=tenant_id
+        )
+
+        monitoring = Monitoring(self, "monitoring", team_env=team_env, resource_group=resource_group)
+        monitoring.send_diagnostics("workspace-diagnostics", target_resource_id=workspace.workspace.id)
+        # Storage logs live on the service, not the account: the blob service is where the lake is read.
+        monitoring.send_diagnostics(
+            "lake-diagnostics",
+            target_resource_id=f"{lake.account.id}/blobServices/default",
+            metric_categories=["Transaction"],
+        )
+        monitoring.send_diagnostics(
+            "key-vault-diagnostics", target_resource_id=secrets.vault.id, metric_categories=["AllMetrics"]
+        )
+        CostBudget(self, "budget", team_env=team_env, resource_group=resource_group)
+
+        self.outputs = PlatformOutputs(
+            workspace_url=f"https://{workspace.workspace.workspace_url}",
+            workspace_resource_id=workspace.workspace.id,
+            workspace_id=workspace.workspace.workspace_id,
+            access_connector_id=connector.resource_id,
+            storage_account_name=lake.account.name,
+            lake_urls=lake.lake_urls,
+            key_vault_id=secrets.vault.id,
+            key_vault_uri=secrets.vault.vault_uri,
+        )
+        # For operators (`cdktf output`); the workspace stack gets its values through cross-stack references.
+        TerraformOutput(self, "workspace_url", value=self.outputs.workspace_url)
+        TerraformOutput(self, "resource_group_name", value=resource_group.name)
