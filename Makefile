@@ -11,6 +11,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+CHECKOV_VENV := .venv-checkov
 DEMO_DIR := .work/demo
 DATA := ml/data/telco_churn.csv.gz
 
@@ -19,11 +20,17 @@ DATA := ml/data/telco_churn.csv.gz
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
 
-setup: $(VENV)/.synced node_modules/.synced ## Install Python (pipenv, .venv/) and Node (npm ci) dependencies; idempotent
+setup: $(VENV)/.synced node_modules/.synced $(CHECKOV_VENV)/.synced ## Install Python (.venv/, pipenv), Node (npm ci) and checkov (.venv-checkov/); idempotent
 
 $(VENV)/.synced: Pipfile.lock pyproject.toml ml/pyproject.toml
 	@$(PYTHON) -m pipenv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check 'pipenv==2026.10.3'
 	$(PYTHON) -m pipenv sync --dev
+	@touch $@
+
+# checkov pins clash with the app's, so it lives in its own virtualenv, installed from a full freeze.
+$(CHECKOV_VENV)/.synced: tools/checkov/requirements.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -r tools/checkov/requirements.txt
 	@touch $@
 
 node_modules/.synced: package-lock.json
