@@ -79,10 +79,18 @@ class PlatformStack(TerraformStack):
         )
         private_front_end = not team_env.settings.public_network_access
         network = Network(
-            self, "network", team_env=team_env, resource_group=resource_group, private_endpoints=private_front_end
+            self,
+            "network",
+            team_env=team_env,
+            resource_group=resource_group,
+            private_endpoints=private_front_end,
         )
-        workspace = Workspace(self, "workspace", team_env=team_env, resource_group=resource_group, network=network)
-        connector = AccessConnector(self, "access-connector", team_env=team_env, resource_group=resource_group)
+        workspace = Workspace(
+            self, "workspace", team_env=team_env, resource_group=resource_group, network=network
+        )
+        connector = AccessConnector(
+            self, "access-connector", team_env=team_env, resource_group=resource_group
+        )
         lake = LakeStorage(
             self,
             "lake",

@@ -3,8 +3,8 @@
 import json
 import re
 
-import pytest
 import cdktf
+import pytest
 from cdktf_cdktf_provider_azurerm.consumption_budget_resource_group import ConsumptionBudgetResourceGroup
 from cdktf_cdktf_provider_azurerm.databricks_workspace import DatabricksWorkspace
 from cdktf_cdktf_provider_azurerm.key_vault import KeyVault
@@ -56,7 +56,11 @@ def team_envs(platform_config) -> dict[str, TeamEnv]:
 
 def synth_alone(team_env: TeamEnv) -> dict:
     """One platform stack synthesized on its own (for env shapes the committed config does not have)."""
-    return json.loads(cdktf.Testing.synth(PlatformStack(cdktf.Testing.app(), team_env.names.platform_stack, team_env=team_env)))
+    return json.loads(
+        cdktf.Testing.synth(
+            PlatformStack(cdktf.Testing.app(), team_env.names.platform_stack, team_env=team_env)
+        )
+    )
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +119,10 @@ def test_provider_takes_subscription_and_tenant_from_the_environment_when_config
 
 def test_provider_pins_configured_subscription_and_tenant(team_envs):
     base = team_envs[DEV]
-    ids = {"subscription_id": "11111111-2222-3333-4444-555555555555", "tenant_id": "66666666-7777-8888-9999-000000000000"}
+    ids = {
+        "subscription_id": "11111111-2222-3333-4444-555555555555",
+        "tenant_id": "66666666-7777-8888-9999-000000000000",
+    }
     pinned = base.model_copy(update={"platform": base.platform.model_copy(update=ids)})
     stack = synth_alone(pinned)
     provider = stack["provider"]["azurerm"][0]
@@ -125,7 +132,9 @@ def test_provider_pins_configured_subscription_and_tenant(team_envs):
 
 def test_permanent_envs_never_purge_on_destroy(synthesized):
     features = synthesized.json(PROD)["provider"]["azurerm"][0]["features"][0]
-    assert features["key_vault"] == [{"purge_soft_delete_on_destroy": False, "recover_soft_deleted_key_vaults": True}]
+    assert features["key_vault"] == [
+        {"purge_soft_delete_on_destroy": False, "recover_soft_deleted_key_vaults": True}
+    ]
     assert features["resource_group"] == [{"prevent_deletion_if_contains_resources": True}]
     assert features["databricks_workspace"] == [{"force_delete": False}]
 
@@ -179,7 +188,9 @@ def test_both_databricks_subnets_get_the_nsg_and_the_nat_gateway(synthesized):
         (a["subnet_id"], a["network_security_group_id"])
         for a in synthesized.resources(DEV, "azurerm_subnet_network_security_group_association").values()
     }
-    nat_links = {a["subnet_id"] for a in synthesized.resources(DEV, "azurerm_subnet_nat_gateway_association").values()}
+    nat_links = {
+        a["subnet_id"] for a in synthesized.resources(DEV, "azurerm_subnet_nat_gateway_association").values()
+    }
     assert len(subnets) == 2  # public front end: no private endpoint subnet
     for subnet in subnets:
         subnet_id = ref("azurerm_subnet", subnet, "id")
@@ -224,17 +235,24 @@ def test_workspace_references_the_nsg_associations_so_destroy_removes_it_first(s
     }
     assert params["public_subnet_name"] == ref("azurerm_subnet", host, "name")
     assert params["private_subnet_name"] == ref("azurerm_subnet", container, "name")
-    assert params["public_subnet_network_security_group_association_id"] == associations[ref("azurerm_subnet", host, "id")]
-    assert params["private_subnet_network_security_group_association_id"] == associations[
-        ref("azurerm_subnet", container, "id")
-    ]
+    assert (
+        params["public_subnet_network_security_group_association_id"]
+        == associations[ref("azurerm_subnet", host, "id")]
+    )
+    assert (
+        params["private_subnet_network_security_group_association_id"]
+        == associations[ref("azurerm_subnet", container, "id")]
+    )
     vnet = logical_name(synthesized, DEV, "azurerm_virtual_network")
     assert params["virtual_network_id"] == ref("azurerm_virtual_network", vnet, "id")
 
 
 def test_workspace_waits_for_cluster_egress(synthesized):
     workspace = synthesized.only(DEV, DatabricksWorkspace.TF_RESOURCE_TYPE)
-    egress = {f"azurerm_subnet_nat_gateway_association.{n}" for n in synthesized.resources(DEV, "azurerm_subnet_nat_gateway_association")}
+    egress = {
+        f"azurerm_subnet_nat_gateway_association.{n}"
+        for n in synthesized.resources(DEV, "azurerm_subnet_nat_gateway_association")
+    }
     assert set(workspace["depends_on"]) == egress
 
 
@@ -255,7 +273,10 @@ def test_private_front_end_in_churn_prod_goes_through_private_link(synthesized, 
         synthesized,
         PROD,
         DatabricksWorkspace.TF_RESOURCE_TYPE,
-        {"public_network_access_enabled": False, "network_security_group_rules_required": "NoAzureDatabricksRules"},
+        {
+            "public_network_access_enabled": False,
+            "network_security_group_rules_required": "NoAzureDatabricksRules",
+        },
     )
     workspace = logical_name(synthesized, PROD, DatabricksWorkspace.TF_RESOURCE_TYPE)
     zone = logical_name(synthesized, PROD, "azurerm_private_dns_zone", name="privatelink.azuredatabricks.net")
@@ -282,7 +303,10 @@ def test_private_front_end_in_churn_prod_goes_through_private_link(synthesized, 
         {"virtual_network_id": ref("azurerm_virtual_network", vnet, "id")},
     )
     # Scanner rule: every subnet has an NSG, the endpoint subnet too.
-    linked = {a["subnet_id"] for a in synthesized.resources(PROD, "azurerm_subnet_network_security_group_association").values()}
+    linked = {
+        a["subnet_id"]
+        for a in synthesized.resources(PROD, "azurerm_subnet_network_security_group_association").values()
+    }
     assert ref("azurerm_subnet", endpoint_subnet, "id") in linked
 
 
@@ -327,8 +351,13 @@ def test_lake_storage_replication_is_geo_redundant_in_prod_only(synthesized):
 def test_lake_firewall_admits_databricks_subnets_and_the_access_connector(synthesized, team_envs):
     names = team_envs[DEV].names
     rules = synthesized.only(DEV, StorageAccount.TF_RESOURCE_TYPE)["network_rules"]
-    subnets = [logical_name(synthesized, DEV, "azurerm_subnet", name=n) for n in (names.host_subnet, names.container_subnet)]
-    assert sorted(rules["virtual_network_subnet_ids"]) == sorted(ref("azurerm_subnet", s, "id") for s in subnets)
+    subnets = [
+        logical_name(synthesized, DEV, "azurerm_subnet", name=n)
+        for n in (names.host_subnet, names.container_subnet)
+    ]
+    assert sorted(rules["virtual_network_subnet_ids"]) == sorted(
+        ref("azurerm_subnet", s, "id") for s in subnets
+    )
     connector = logical_name(synthesized, DEV, "azurerm_databricks_access_connector")
     assert rules["private_link_access"] == [
         {"endpoint_resource_id": ref("azurerm_databricks_access_connector", connector, "id")}
@@ -347,12 +376,15 @@ def test_lake_containers_are_created_through_the_control_plane(synthesized):
 
 def test_access_connector_gets_exactly_the_storage_role_unity_catalog_needs(synthesized):
     connector = logical_name(synthesized, DEV, "azurerm_databricks_access_connector")
-    assert synthesized.only(DEV, "azurerm_databricks_access_connector")["identity"] == {"type": "SystemAssigned"}
+    assert synthesized.only(DEV, "azurerm_databricks_access_connector")["identity"] == {
+        "type": "SystemAssigned"
+    }
     account = logical_name(synthesized, DEV, StorageAccount.TF_RESOURCE_TYPE)
     grants = [
         without_metadata(a)
         for a in synthesized.resources(DEV, "azurerm_role_assignment").values()
-        if a["principal_id"] == ref("azurerm_databricks_access_connector", connector, "identity[0].principal_id")
+        if a["principal_id"]
+        == ref("azurerm_databricks_access_connector", connector, "identity[0].principal_id")
     ]
     assert grants == [
         {
@@ -367,7 +399,9 @@ def test_access_connector_gets_exactly_the_storage_role_unity_catalog_needs(synt
 # --- key vault ----------------------------------------------------------------------------------------------
 
 
-def test_key_vault_uses_rbac_purge_protection_and_a_deny_firewall_for_trusted_services(synthesized, team_envs):
+def test_key_vault_uses_rbac_purge_protection_and_a_deny_firewall_for_trusted_services(
+    synthesized, team_envs
+):
     assert has(
         synthesized,
         PROD,
@@ -380,7 +414,9 @@ def test_key_vault_uses_rbac_purge_protection_and_a_deny_firewall_for_trusted_se
             "network_acls": {"default_action": "Deny", "bypass": "AzureServices"},
         },
     )
-    assert "enable_rbac_authorization" not in synthesized.only(PROD, KeyVault.TF_RESOURCE_TYPE)  # deprecated in 4.x
+    assert "enable_rbac_authorization" not in synthesized.only(
+        PROD, KeyVault.TF_RESOURCE_TYPE
+    )  # deprecated in 4.x
 
 
 def test_ephemeral_key_vault_can_be_purged(ephemeral_json):
@@ -402,7 +438,9 @@ def test_databricks_app_gets_secret_read_access_only_when_its_object_id_is_confi
     resources = synth_alone(configured)["resource"]
     vault = next(iter(resources["azurerm_key_vault"]))
     readers = [
-        without_metadata(a) for a in resources["azurerm_role_assignment"].values() if a["principal_id"] == object_id
+        without_metadata(a)
+        for a in resources["azurerm_role_assignment"].values()
+        if a["principal_id"] == object_id
     ]
     assert readers == [
         {
@@ -447,7 +485,8 @@ def test_workspace_storage_and_key_vault_send_diagnostics_to_log_analytics(synth
     vault = logical_name(synthesized, DEV, KeyVault.TF_RESOURCE_TYPE)
     law = logical_name(synthesized, DEV, "azurerm_log_analytics_workspace")
     settings = {
-        s["target_resource_id"]: s for s in synthesized.resources(DEV, "azurerm_monitor_diagnostic_setting").values()
+        s["target_resource_id"]: s
+        for s in synthesized.resources(DEV, "azurerm_monitor_diagnostic_setting").values()
     }
     assert set(settings) == {
         ref(DatabricksWorkspace.TF_RESOURCE_TYPE, workspace, "id"),
@@ -501,7 +540,9 @@ def test_outputs_point_at_the_platform_resources(synthesized):
     account = logical_name(synthesized, DEV, StorageAccount.TF_RESOURCE_TYPE)
     vault = logical_name(synthesized, DEV, KeyVault.TF_RESOURCE_TYPE)
     connector = logical_name(synthesized, DEV, "azurerm_databricks_access_connector")
-    assert resolved["workspace_url"] == "https://" + ref(DatabricksWorkspace.TF_RESOURCE_TYPE, workspace, "workspace_url")
+    assert resolved["workspace_url"] == "https://" + ref(
+        DatabricksWorkspace.TF_RESOURCE_TYPE, workspace, "workspace_url"
+    )
     assert resolved["workspace_resource_id"] == ref(DatabricksWorkspace.TF_RESOURCE_TYPE, workspace, "id")
     assert resolved["workspace_id"] == ref(DatabricksWorkspace.TF_RESOURCE_TYPE, workspace, "workspace_id")
     assert resolved["access_connector_id"] == ref("azurerm_databricks_access_connector", connector, "id")

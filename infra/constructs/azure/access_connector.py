@@ -15,7 +15,9 @@ from infra.config import TeamEnv
 class AccessConnector(Construct):
     """System-assigned identity for the env's Unity Catalog storage credential; no secret to rotate."""
 
-    def __init__(self, scope: Construct, id: str, *, team_env: TeamEnv, resource_group: ResourceGroup) -> None:
+    def __init__(
+        self, scope: Construct, id: str, *, team_env: TeamEnv, resource_group: ResourceGroup
+    ) -> None:
         super().__init__(scope, id)
         self.connector = DatabricksAccessConnector(
             self,

@@ -35,7 +35,9 @@ class CostBudget(Construct):
     a month; changing it replaces the budget.
     """
 
-    def __init__(self, scope: Construct, id: str, *, team_env: TeamEnv, resource_group: ResourceGroup) -> None:
+    def __init__(
+        self, scope: Construct, id: str, *, team_env: TeamEnv, resource_group: ResourceGroup
+    ) -> None:
         super().__init__(scope, id)
         budget = team_env.settings.budget
         self.budget = ConsumptionBudgetResourceGroup(

@@ -7,7 +7,9 @@ from cdktf_cdktf_provider_azurerm.databricks_workspace import (
     DatabricksWorkspaceCustomParameters,
 )
 from cdktf_cdktf_provider_azurerm.private_dns_zone import PrivateDnsZone
-from cdktf_cdktf_provider_azurerm.private_dns_zone_virtual_network_link import PrivateDnsZoneVirtualNetworkLink
+from cdktf_cdktf_provider_azurerm.private_dns_zone_virtual_network_link import (
+    PrivateDnsZoneVirtualNetworkLink,
+)
 from cdktf_cdktf_provider_azurerm.private_endpoint import (
     PrivateEndpoint,
     PrivateEndpointPrivateDnsZoneGroup,
@@ -73,9 +75,15 @@ class Workspace(Construct):
         if not public:
             self.private_endpoint = self._private_link(team_env, resource_group, network)
 
-    def _private_link(self, team_env: TeamEnv, resource_group: ResourceGroup, network: Network) -> PrivateEndpoint:
-        assert network.private_endpoint_subnet is not None, "a private workspace needs the private endpoint subnet"
-        zone = PrivateDnsZone(self, "private-dns-zone", name=PRIVATE_LINK_ZONE, resource_group_name=resource_group.name)
+    def _private_link(
+        self, team_env: TeamEnv, resource_group: ResourceGroup, network: Network
+    ) -> PrivateEndpoint:
+        assert network.private_endpoint_subnet is not None, (
+            "a private workspace needs the private endpoint subnet"
+        )
+        zone = PrivateDnsZone(
+            self, "private-dns-zone", name=PRIVATE_LINK_ZONE, resource_group_name=resource_group.name
+        )
         PrivateDnsZoneVirtualNetworkLink(
             self,
             "private-dns-link",
@@ -98,6 +106,6 @@ class Workspace(Construct):
                 subresource_names=[UI_API_SUBRESOURCE],
             ),
             private_dns_zone_group=PrivateEndpointPrivateDnsZoneGroup(
-                name=PRIVATE_LINK_ZONE, private_dns_zone_ids=[zone.id]
+                name="databricks-ui-api", private_dns_zone_ids=[zone.id]
             ),
         )

@@ -93,7 +93,9 @@ class LakeStorage(Construct):
                 bypass=["AzureServices"],
                 virtual_network_subnet_ids=[network.host_subnet.id, network.container_subnet.id],
                 private_link_access=[
-                    StorageAccountNetworkRulesPrivateLinkAccess(endpoint_resource_id=access_connector.resource_id)
+                    StorageAccountNetworkRulesPrivateLinkAccess(
+                        endpoint_resource_id=access_connector.resource_id
+                    )
                 ],
             ),
             blob_properties=StorageAccountBlobProperties(

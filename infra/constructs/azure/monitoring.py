@@ -21,7 +21,9 @@ DIAGNOSTIC_SETTING_NAME = "to-log-analytics"
 class Monitoring(Construct):
     """One Log Analytics workspace per env; ``send_diagnostics`` routes a resource's logs to it."""
 
-    def __init__(self, scope: Construct, id: str, *, team_env: TeamEnv, resource_group: ResourceGroup) -> None:
+    def __init__(
+        self, scope: Construct, id: str, *, team_env: TeamEnv, resource_group: ResourceGroup
+    ) -> None:
         super().__init__(scope, id)
         self.workspace = LogAnalyticsWorkspace(
             self,
@@ -49,6 +51,9 @@ class Monitoring(Construct):
             name=DIAGNOSTIC_SETTING_NAME,
             target_resource_id=target_resource_id,
             log_analytics_workspace_id=self.workspace.id,
-            enabled_log=[MonitorDiagnosticSettingEnabledLog(category_group=group) for group in log_category_groups],
-            enabled_metric=[MonitorDiagnosticSettingEnabledMetric(category=c) for c in metric_categories] or None,
+            enabled_log=[
+                MonitorDiagnosticSettingEnabledLog(category_group=group) for group in log_category_groups
+            ],
+            enabled_metric=[MonitorDiagnosticSettingEnabledMetric(category=c) for c in metric_categories]
+            or None,
         )
