@@ -148,9 +148,12 @@ def test_ephemeral_envs_purge_soft_deleted_vaults_and_force_delete_on_destroy(ep
 
 
 def test_local_state_is_a_relative_path_per_stack(synthesized):
-    for stack in (DEV, PROD):
-        path = synthesized.json(stack)["terraform"]["backend"]["local"]["path"]
-        assert path == f"terraform.{stack}.tfstate"
+    paths = {stack: synthesized.json(stack)["terraform"]["backend"]["local"]["path"] for stack in (DEV, PROD)}
+    for stack, path in paths.items():
+        # Relative: the synthesized JSON must not carry a machine path.
+        assert not path.startswith("/") and ":" not in path, path
+        assert path.endswith(f"terraform.{stack}.tfstate"), path
+    assert len(set(paths.values())) == len(paths)
 
 
 # --- network ------------------------------------------------------------------------------------------------
