@@ -1,0 +1,1 @@
+"""Constructs of the workspace stack: everything inside one team-env's Databricks workspace."""

@@ -1,0 +1,115 @@
+"""Who is who inside the workspace: the deployer, the team's groups and the principal the jobs run as."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+from uuid import UUID
+
+from cdktf_cdktf_provider_databricks.access_control_rule_set import (
+    AccessControlRuleSet,
+    AccessControlRuleSetGrantRules,
+)
+from cdktf_cdktf_provider_databricks.permissions import PermissionsAccessControl
+from cdktf_cdktf_provider_databricks.service_principal import ServicePrincipal
+from constructs import Construct
+
+PrincipalKind = Literal["group", "service_principal", "user"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A workspace identity, named the way each API wants it.
+
+    Unity Catalog grants and secret ACLs take a plain name (group name, user name or service principal
+    application ID); workspace permissions need to know which of the three it is.
+    """
+
+    name: str
+    kind: PrincipalKind
+
+    @classmethod
+    def group(cls, name: str) -> Principal:
+        return cls(name, "group")
+
+    @classmethod
+    def service_principal(cls, application_id: str) -> Principal:
+        return cls(application_id, "service_principal")
+
+    @classmethod
+    def deployer(cls, deployer_principal: str) -> Principal:
+        """The config's deployer: a service principal application ID, or a user name for a human deploy."""
+        try:
+            UUID(deployer_principal)
+        except ValueError:
+            return cls(deployer_principal, "user")
+        return cls(deployer_principal, "service_principal")
+
+    def can(self, permission_level: str) -> PermissionsAccessControl:
+        """An `access_control` block of `databricks_permissions` for this principal."""
+        if self.kind == "group":
+            return PermissionsAccessControl(group_name=self.name, permission_level=permission_level)
+        if self.kind == "service_principal":
+            return PermissionsAccessControl(
+                service_principal_name=self.name, permission_level=permission_level
+            )
+        return PermissionsAccessControl(user_name=self.name, permission_level=permission_level)
+
+    @property
+    def acl_principal_id(self) -> str:
+        """The form account rule sets use (`groups/…`, `servicePrincipals/…`, `users/…`)."""
+        prefix = {"group": "groups", "service_principal": "servicePrincipals", "user": "users"}[self.kind]
+        return f"{prefix}/{self.name}"
+
+
+class JobServicePrincipal(Construct):
+    """A Databricks-managed service principal that the env's jobs run as, owned by no person.
+
+    `run_as` needs the deploying principal to hold the Service Principal User role on it. The creator only
+    gets the Manager role, which does not include User, so the role is granted here through the
+    service principal's account rule set (authoritative: the deployer keeps Manager explicitly). The rule set
+    name needs the Databricks account ID; without it the grant is left to an account admin.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        display_name: str,
+        deployer: Principal,
+        account_id: str | None,
+    ) -> None:
+        super().__init__(scope, id)
+        # No application_id: Databricks generates one (a Databricks-managed service principal, no Entra ID
+        # app registration, no secret). It may not create clusters or pools; policies bound it.
+        self.service_principal = ServicePrincipal(
+            self,
+            "service-principal",
+            display_name=display_name,
+            allow_cluster_create=False,
+            allow_instance_pool_create=False,
+        )
+        self.principal = Principal.service_principal(self.service_principal.application_id)
+        self.role_grants: AccessControlRuleSet | None = None
+        if account_id:
+            self.role_grants = AccessControlRuleSet(
+                self,
+                "roles",
+                name=(
+                    f"accounts/{account_id}/servicePrincipals/"
+                    f"{self.service_principal.application_id}/ruleSets/default"
+                ),
+                grant_rules=[
+                    AccessControlRuleSetGrantRules(
+                        role="roles/servicePrincipal.manager", principals=[deployer.acl_principal_id]
+                    ),
+                    AccessControlRuleSetGrantRules(
+                        role="roles/servicePrincipal.user", principals=[deployer.acl_principal_id]
+                    ),
+                ],
+            )
+
+    @property
+    def application_id(self) -> str:
+        return self.service_principal.application_id

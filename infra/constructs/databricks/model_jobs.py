@@ -1,0 +1,191 @@
+"""The churn model's scheduled work: the wheel upload and the training, scoring and monitoring jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from cdktf import AssetType, ITerraformDependable, TerraformAsset, TerraformResourceLifecycle
+from cdktf_cdktf_provider_databricks.file import File
+from cdktf_cdktf_provider_databricks.job import (
+    Job,
+    JobEmailNotifications,
+    JobJobCluster,
+    JobNotificationSettings,
+    JobQueue,
+    JobRunAs,
+    JobSchedule,
+    JobTask,
+    JobTaskDependsOn,
+    JobTaskLibrary,
+    JobTaskPythonWheelTask,
+)
+from cdktf_cdktf_provider_databricks.permissions import Permissions
+from constructs import Construct
+
+from infra.config import TeamEnv
+from infra.config.model import Schedules
+from infra.constructs.databricks.compute_policy import ComputePolicy
+from infra.constructs.databricks.identity import Principal
+from infra.constructs.databricks.unity_catalog import UnityCatalogScope
+from infra.stacks.contracts import ML_SCHEMA, WheelArtifact
+
+WHEEL_PACKAGE = "churn"
+WHEEL_ENTRY_POINT = "churn"
+JOB_CLUSTER_KEY = "main"
+# A failed task is retried twice, five minutes apart (transient spot loss, cloud hiccups); a timeout is
+# not retried: a run that hangs once will hang again.
+TASK_RETRIES = 2
+RETRY_INTERVAL_MS = 5 * 60 * 1000
+
+
+@dataclass(frozen=True)
+class ModelJob:
+    """One scheduled job: its tasks (churn CLI subcommands, run in order) and its limits."""
+
+    key: str
+    description: str
+    subcommands: tuple[str, ...]
+    cron: Callable[[Schedules], str]
+    task_timeout_seconds: int
+
+
+MODEL_JOBS: tuple[ModelJob, ...] = (
+    ModelJob(
+        "training",
+        "Ingest the latest raw batch, then train, validate and register a challenger",
+        ("ingest", "train"),
+        lambda s: s.training,
+        3 * 3600,
+    ),
+    ModelJob(
+        "scoring", "Score all customers with the champion model", ("score",), lambda s: s.scoring, 2 * 3600
+    ),
+    ModelJob(
+        "monitoring", "Check drift and decay of the champion", ("monitor",), lambda s: s.monitoring, 3600
+    ),
+)
+
+
+def wheel_task_parameters(
+    subcommand: str, *, catalog: str, model_name: str, experiment_path: str
+) -> list[str]:
+    """The command line every task passes to the churn entry point (a typer CLI with subcommands)."""
+    return [
+        subcommand,
+        "--catalog",
+        catalog,
+        "--schema",
+        ML_SCHEMA,
+        "--model-name",
+        f"{catalog}.{ML_SCHEMA}.{model_name}",
+        "--experiment-path",
+        experiment_path,
+    ]
+
+
+def wheel_volume_path(volume_path: str, wheel: WheelArtifact) -> str:
+    """Content-addressed: a new build lands in a new folder, an unchanged one maps to the same path."""
+    return f"{volume_path}/wheels/{wheel.sha256[:12]}/{wheel.filename}"
+
+
+class ModelJobs(Construct):
+    """Uploads the wheel into the artifact volume and defines the three jobs that run it.
+
+    Jobs run as the job service principal on policy-governed job clusters, one run at a time (later
+    triggers queue), on the env's schedules (paused where the config says so), and mail the team on failure.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        team_env: TeamEnv,
+        wheel: WheelArtifact,
+        artifacts: UnityCatalogScope,
+        experiment_path: str,
+        compute: ComputePolicy,
+        run_as: Principal,
+        owners: Sequence[Principal],
+        readers: Sequence[Principal],
+        deployer: Principal,
+        depends_on: Sequence[ITerraformDependable] = (),
+    ) -> None:
+        super().__init__(scope, id)
+        asset = TerraformAsset(self, "wheel-asset", path=str(wheel.path), type=AssetType.FILE)
+        self.wheel_path = wheel_volume_path(artifacts.volume_path, wheel)
+        self.wheel_file = File(
+            self,
+            "wheel",
+            path=self.wheel_path,
+            source=asset.path,
+            # Upload the new build before the old one is deleted, so a running job never loses its library.
+            lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
+            depends_on=[artifacts.volume],
+        )
+        catalog = team_env.names.catalog
+        schedules = team_env.settings.schedules
+        self.jobs: dict[str, Job] = {}
+        for spec in MODEL_JOBS:
+            tasks = [
+                JobTask(
+                    task_key=subcommand,
+                    depends_on=[JobTaskDependsOn(task_key=previous)] if previous else None,
+                    job_cluster_key=JOB_CLUSTER_KEY,
+                    python_wheel_task=JobTaskPythonWheelTask(
+                        package_name=WHEEL_PACKAGE,
+                        entry_point=WHEEL_ENTRY_POINT,
+                        parameters=wheel_task_parameters(
+                            subcommand,
+                            catalog=catalog,
+                            model_name=team_env.team.model_name,
+                            experiment_path=experiment_path,
+                        ),
+                    ),
+                    library=[JobTaskLibrary(whl=self.wheel_path)],
+                    max_retries=TASK_RETRIES,
+                    min_retry_interval_millis=RETRY_INTERVAL_MS,
+                    retry_on_timeout=False,
+                    timeout_seconds=spec.task_timeout_seconds,
+                )
+                for previous, subcommand in zip((None, *spec.subcommands), spec.subcommands, strict=False)
+            ]
+            job = Job(
+                self,
+                spec.key,
+                name=f"{team_env.names.stem}-{spec.key}",
+                description=spec.description,
+                job_cluster=[
+                    JobJobCluster(
+                        job_cluster_key=JOB_CLUSTER_KEY, new_cluster=compute.job_cluster(run_as=run_as)
+                    )
+                ],
+                task=tasks,
+                schedule=JobSchedule(
+                    quartz_cron_expression=spec.cron(schedules),
+                    timezone_id=schedules.timezone,
+                    pause_status="PAUSED" if schedules.paused else "UNPAUSED",
+                ),
+                max_concurrent_runs=1,
+                queue=JobQueue(enabled=True),
+                # Bounds the whole run, retries included.
+                timeout_seconds=spec.task_timeout_seconds * len(spec.subcommands) * (TASK_RETRIES + 1),
+                email_notifications=JobEmailNotifications(on_failure=list(team_env.team.notification_emails)),
+                notification_settings=JobNotificationSettings(
+                    no_alert_for_skipped_runs=True, no_alert_for_canceled_runs=True
+                ),
+                run_as=JobRunAs(service_principal_name=run_as.name),
+                # The library path is a literal (readable, testable): order the upload, and whatever the runs
+                # need, before the job exists and its schedule can fire.
+                depends_on=[self.wheel_file, artifacts.volume_grants, *depends_on],
+            )
+            Permissions(
+                self,
+                f"{spec.key}-permissions",
+                job_id=job.id,
+                access_control=[p.can("CAN_MANAGE_RUN") for p in owners]
+                + [p.can("CAN_VIEW") for p in readers]
+                + [deployer.can("CAN_MANAGE")],
+            )
+            self.jobs[spec.key] = job

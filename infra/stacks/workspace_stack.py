@@ -1,0 +1,143 @@
+"""`<team>-<env>-workspace`: everything inside one team-env's Databricks workspace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cdktf import Annotations, TerraformStack, Token
+from cdktf_cdktf_provider_databricks.metastore_assignment import MetastoreAssignment
+from cdktf_cdktf_provider_databricks.provider import DatabricksProvider
+from constructs import Construct
+
+from infra.config import TeamEnv
+from infra.constructs.databricks.compute_policy import ComputePolicy
+from infra.constructs.databricks.identity import JobServicePrincipal, Principal
+from infra.constructs.databricks.mlflow_access import MlflowAccess
+from infra.constructs.databricks.model_jobs import ModelJobs
+from infra.constructs.databricks.notebooks import TeamNotebook
+from infra.constructs.databricks.secrets import KeyVaultSecretScope
+from infra.constructs.databricks.team_folder import TeamFolder
+from infra.constructs.databricks.unity_catalog import UnityCatalogScope
+from infra.stacks.base import configure_backend
+from infra.stacks.contracts import PlatformOutputs, WheelArtifact
+
+EXPLORE_NOTEBOOK = Path(__file__).resolve().parents[2] / "ml" / "notebooks" / "churn_explore.py"
+
+
+class WorkspaceStack(TerraformStack):
+    """Unity Catalog scope, compute policy, job identity, jobs, MLflow, secrets and the team notebook.
+
+    The provider is configured from the platform stack's outputs (cross-stack references), so this stack can
+    only be planned after the platform stack has been applied: the workspace must exist before the
+    Databricks provider can authenticate against it.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        team_env: TeamEnv,
+        platform: PlatformOutputs,
+        wheel: WheelArtifact,
+        notebook_source: Path = EXPLORE_NOTEBOOK,
+    ) -> None:
+        super().__init__(scope, id)
+        configure_backend(self, team_env=team_env, component="workspace")
+        # Host plus Azure resource ID, no token: the provider authenticates with Entra ID (Azure CLI, ARM_*
+        # environment or OIDC). The resource ID lets a deployer with Azure rights on the workspace in before it
+        # was ever added to it as a user.
+        DatabricksProvider(
+            self,
+            "databricks",
+            host=platform.workspace_url,
+            azure_workspace_resource_id=platform.workspace_resource_id,
+        )
+        deployer = Principal.deployer(team_env.platform.deployer_principal)
+        owners = [Principal.group(g) for g in team_env.team.owner_groups]
+        readers = [Principal.group(g) for g in team_env.team.reader_groups]
+
+        metastore = []
+        if team_env.platform.metastore_id:
+            metastore.append(
+                MetastoreAssignment(
+                    self,
+                    "metastore-assignment",
+                    metastore_id=str(team_env.platform.metastore_id),
+                    workspace_id=Token.as_number(platform.workspace_id),
+                )
+            )
+
+        identity = JobServicePrincipal(
+            self,
+            "job-identity",
+            display_name=f"{team_env.names.stem}-jobs",
+            deployer=deployer,
+            account_id=str(team_env.platform.account_id) if team_env.platform.account_id else None,
+        )
+        if identity.role_grants is None:
+            Annotations.of(identity).add_warning(
+                "platform.account_id is unset: grant the deployer the Service Principal User role on "
+                f"{team_env.names.stem}-jobs, or creating the jobs (run_as) fails"
+            )
+        job_principal = identity.principal
+        role_grants = [identity.role_grants] if identity.role_grants else []
+
+        unity_catalog = UnityCatalogScope(
+            self,
+            "unity-catalog",
+            team_env=team_env,
+            platform=platform,
+            owners=owners,
+            readers=readers,
+            job_principal=job_principal,
+            depends_on=metastore,
+        )
+        compute = ComputePolicy(
+            self, "compute", team_env=team_env, owners=owners, job_principal=job_principal, deployer=deployer
+        )
+        folder = TeamFolder(
+            self, "team-folder", team_env=team_env, owners=owners, readers=readers, deployer=deployer
+        )
+        mlflow = MlflowAccess(
+            self,
+            "mlflow",
+            team_env=team_env,
+            folder=folder,
+            catalog=unity_catalog,
+            owners=owners,
+            readers=readers,
+            job_principal=job_principal,
+            deployer=deployer,
+            depends_on=role_grants,
+        )
+        ModelJobs(
+            self,
+            "model-jobs",
+            team_env=team_env,
+            wheel=wheel,
+            artifacts=unity_catalog,
+            experiment_path=mlflow.experiment_path,
+            compute=compute,
+            run_as=job_principal,
+            owners=owners,
+            readers=readers,
+            deployer=deployer,
+            depends_on=[mlflow.experiment, mlflow.model, *role_grants],
+        )
+        KeyVaultSecretScope(
+            self,
+            "secret-scope",
+            name=team_env.names.stem,
+            key_vault_id=platform.key_vault_id,
+            key_vault_uri=platform.key_vault_uri,
+            readers=[*owners, job_principal],
+            managers=[deployer],
+        )
+        TeamNotebook(
+            self,
+            "explore-notebook",
+            source=notebook_source,
+            workspace_path=f"{folder.path}/{notebook_source.stem}",
+            depends_on=[folder.directory],
+        )
