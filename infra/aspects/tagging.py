@@ -17,7 +17,8 @@ class TaggingAspect:
     """Sets ``tags`` on azurerm resources and ``custom_tags`` on Databricks clusters, pools and job clusters.
 
     The platform tags win over tags a construct set itself: team, env, cost-center and managed-by must be
-    true for every resource of the env.
+    true for every resource of the env. Clusters drawn from an instance pool are left alone: they inherit the
+    pool's tags, and Databricks rejects cluster tags whose keys the pool already sets.
     """
 
     def __init__(self, tags: dict[str, str]):
@@ -30,11 +31,17 @@ class TaggingAspect:
         if kind.startswith("azurerm_") and hasattr(node, "reset_tags"):
             node.tags = self._merged(resource_config(node).get("tags"))
         elif kind in DATABRICKS_COMPUTE:
-            node.custom_tags = self._merged(resource_config(node).get("custom_tags"))
+            config = resource_config(node)
+            if not config.get("instance_pool_id"):
+                node.custom_tags = self._merged(config.get("custom_tags"))
         elif kind == "databricks_job":
             for index, cluster in enumerate(resource_config(node).get("job_cluster") or []):
-                existing = (cluster.get("new_cluster") or {}).get("custom_tags")
-                node.add_override(f"job_cluster.{index}.new_cluster.custom_tags", self._merged(existing))
+                new_cluster = cluster.get("new_cluster") or {}
+                if not new_cluster.get("instance_pool_id"):
+                    node.add_override(
+                        f"job_cluster.{index}.new_cluster.custom_tags",
+                        self._merged(new_cluster.get("custom_tags")),
+                    )
 
     def _merged(self, existing: Any) -> dict[str, str]:
         return {**(existing if isinstance(existing, dict) else {}), **self.tags}

@@ -88,7 +88,7 @@ class StateBackend(StrictModel):
     """Where Terraform state lives. Local by default; one azurerm blob per stack when configured."""
 
     kind: Literal["local", "azurerm"] = "local"
-    """`local`: relative `terraform.<stack>.tfstate` files in the working directory. `azurerm`: blob state."""
+    """`local`: `terraform.<stack>.tfstate` files beside cdktf.out (the project root). `azurerm`: blob state."""
     resource_group_name: str | None = None
     """Resource group of the state storage account (azurerm only)."""
     storage_account_name: str | None = None
@@ -120,6 +120,10 @@ class PlatformSettings(StrictModel):
     metastore_id: UUID | None = None
     """Unity Catalog metastore to assign to each workspace. Unset: the region's automatically assigned
     metastore is used (the default for Azure accounts created since late 2023)."""
+    account_id: UUID | None = None
+    """Databricks account ID (account console). Set: each env grants the deployer the Service Principal User
+    role on its job service principal, which jobs with `run_as` need. Unset: an account admin must grant that
+    role, or creating the jobs fails."""
     azure_databricks_sp_object_id: UUID | None = None
     """Object ID, in this tenant, of the `AzureDatabricks` enterprise application (application ID
     2ff814a6-3304-4ab8-85cb-cd0e6f879c1d; `az ad sp show --id 2ff814a6-3304-4ab8-85cb-cd0e6f879c1d --query id`).

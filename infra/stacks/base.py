@@ -4,11 +4,18 @@ from cdktf import AzurermBackend, LocalBackend, TerraformStack
 
 from infra.config import TeamEnv
 
+# From a stack's working directory (cdktf.out/stacks/<stack>/) to the directory holding cdktf.out.
+LOCAL_STATE_DIR = "../../.."
+
 
 def configure_backend(stack: TerraformStack, *, team_env: TeamEnv, component: str) -> None:
-    """Local state next to the working directory, or one azurerm blob per stack with Entra ID auth.
+    """Local state in the project root, or one azurerm blob per stack with Entra ID auth.
 
-    The local path is relative so synthesized JSON never carries a machine path.
+    Terraform runs each stack in ``cdktf.out/stacks/<stack>/`` and resolves a relative local path from there.
+    ``../../../`` reaches the directory that holds ``cdktf.out`` from every stack directory alike, which matters
+    twice: the state survives a fresh synth (which replaces ``cdktf.out``), and the workspace stack's remote
+    state data source, which cdktf gives the same path, finds the platform stack's state. The path stays
+    relative so synthesized JSON never carries a machine path.
     """
     backend = team_env.platform.state_backend
     if backend.kind == "azurerm":
@@ -21,4 +28,6 @@ def configure_backend(stack: TerraformStack, *, team_env: TeamEnv, component: st
             use_azuread_auth=True,
         )
     else:
-        LocalBackend(stack, path=f"terraform.{team_env.team.name}-{team_env.env}-{component}.tfstate")
+        LocalBackend(
+            stack, path=f"{LOCAL_STATE_DIR}/terraform.{team_env.team.name}-{team_env.env}-{component}.tfstate"
+        )

@@ -36,7 +36,16 @@ def test_tags_reach_azure_resources_and_databricks_compute(tmp_path):
     new_cluster = JobJobClusterNewCluster(
         spark_version="18.0.x-cpu-ml-scala2.13", custom_tags={"purpose": "train"}
     )
-    Job(stack, "job", name="j", job_cluster=[JobJobCluster(job_cluster_key="a", new_cluster=new_cluster)])
+    pooled = JobJobClusterNewCluster(spark_version="18.0.x-cpu-ml-scala2.13", instance_pool_id="pool-1")
+    Job(
+        stack,
+        "job",
+        name="j",
+        job_cluster=[
+            JobJobCluster(job_cluster_key="a", new_cluster=new_cluster),
+            JobJobCluster(job_cluster_key="pooled", new_cluster=pooled),
+        ],
+    )
     Aspects.of(stack).add(TaggingAspect(TAGS))
     app.synth()
 
@@ -46,3 +55,5 @@ def test_tags_reach_azure_resources_and_databricks_compute(tmp_path):
     assert resources["databricks_cluster"]["cluster"]["custom_tags"] == TAGS
     job_tags = resources["databricks_job"]["job"]["job_cluster"][0]["new_cluster"]["custom_tags"]
     assert job_tags == {**TAGS, "purpose": "train"}
+    # pool-backed clusters inherit the pool's tags; repeating them is rejected by Databricks
+    assert "custom_tags" not in resources["databricks_job"]["job"]["job_cluster"][1]["new_cluster"]
