@@ -15,7 +15,7 @@ CHECKOV_VENV := .venv-checkov
 DEMO_DIR := .work/demo
 DATA := ml/data/telco_churn.csv.gz
 
-.PHONY: help setup demo test test-fast lint fmt validate schema synth wheel bench clean
+.PHONY: help setup demo test test-fast lint fmt validate schema synth scan wheel bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -73,6 +73,9 @@ wheel: setup ## Build the churn wheel into dist/
 
 synth: setup ## Build the wheel and synthesize every stack into cdktf.out/
 	$(BIN)/platform synth --out cdktf.out
+
+scan: setup ## Synthesize, then run checkov (offline) over every stack; lists skips and suppressions with reasons
+	$(BIN)/platform scan --out cdktf.out
 
 bench: setup ## Run the benchmarks; results go to bench/*.md
 	$(BIN)/python bench/bench_synth.py
