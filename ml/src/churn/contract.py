@@ -1,0 +1,275 @@
+"""The data contract for the raw Telco layout, enforced at ingest and at scoring.
+
+Two levels, because they call for different actions:
+- structure (columns present, no unexpected ones, types not changed): a batch that breaks it is rejected
+  whole with a report, before anything is written;
+- rows (missing values, values outside the allowed set or range, malformed lines, duplicated keys,
+  cross-field rules): the offending rows are quarantined with a reason, the rest go on.
+
+A text column (CSV) "changed type" when most of its non-blank values do not parse as the declared type; a few
+unparseable cells are row problems, a column that no longer holds numbers is a structural one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from churn.errors import ContractViolation
+
+ColumnType = Literal["string", "integer", "double"]
+CORRUPT_RECORD_COLUMN = "_corrupt_record"
+QUARANTINE_REASON_COLUMN = "_quarantine_reason"
+
+_INTEGER_TEXT = r"^[+-]?[0-9]+$"
+_DECIMAL_TEXT = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+_SPARK_TYPE_ACCEPTED: dict[str, tuple[type[T.DataType], ...]] = {
+    "string": (T.StringType,),
+    "integer": (T.ByteType, T.ShortType, T.IntegerType, T.LongType),
+    "double": (T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.FloatType, T.DoubleType, T.DecimalType),
+}
+_SPARK_TYPE_PRODUCED: dict[str, T.DataType] = {
+    "string": T.StringType(),
+    "integer": T.IntegerType(),
+    "double": T.DoubleType(),
+}
+
+
+@dataclass(frozen=True)
+class ColumnRule:
+    name: str
+    type: ColumnType
+    nullable: bool = False
+    allowed: tuple[str, ...] | None = None
+    pattern: str | None = None
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True)
+class RowCheck:
+    name: str
+    expr: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Contract:
+    name: str
+    version: int
+    key: str
+    label: str
+    type_change_fraction: float
+    columns: tuple[ColumnRule, ...]
+    row_checks: tuple[RowCheck, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Contract:
+        """The contract shipped with the package, or one from a JSON file."""
+        if path is None:
+            text = resources.files("churn").joinpath("contracts/telco_raw.json").read_text(encoding="utf-8")
+        else:
+            text = Path(path).read_text(encoding="utf-8")
+        spec = json.loads(text)
+        columns = tuple(
+            ColumnRule(**{**c, "allowed": tuple(c["allowed"]) if "allowed" in c else None})
+            for c in spec["columns"]
+        )
+        return cls(
+            name=spec["name"],
+            version=int(spec["version"]),
+            key=spec["key"],
+            label=spec["label"],
+            type_change_fraction=float(spec["type_change_fraction"]),
+            columns=columns,
+            row_checks=tuple(RowCheck(**r) for r in spec.get("row_checks", [])),
+        )
+
+    def expected_columns(self, *, require_label: bool) -> list[ColumnRule]:
+        return [c for c in self.columns if require_label or c.name != self.label]
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+@dataclass(frozen=True)
+class RowSplit:
+    """Rows that passed (typed per the contract) and rows that did not (as landed, with a reason)."""
+
+    valid: DataFrame
+    quarantined: DataFrame
+
+
+def _blank(text: Column) -> Column:
+    return text.isNull() | (F.trim(text) == "")
+
+
+def _parses(rule: ColumnRule, text: Column) -> Column:
+    if rule.type == "integer":
+        return text.rlike(_INTEGER_TEXT) & text.cast("long").between(-(2**31), 2**31 - 1)
+    if rule.type == "double":
+        return text.rlike(_DECIMAL_TEXT)
+    return F.lit(True)
+
+
+def _typed(rule: ColumnRule, text: Column) -> Column:
+    parsed = F.when(~_blank(text) & _parses(rule, text), text)
+    return parsed.cast(_SPARK_TYPE_PRODUCED[rule.type])
+
+
+def check_structure(df: DataFrame, contract: Contract, *, source: str, require_label: bool) -> None:
+    """Raise ContractViolation listing every structural problem of the batch; return if there is none."""
+    problems: list[str] = []
+    names = df.columns
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    problems += [f"column '{n}' appears more than once" for n in duplicated]
+
+    expected = contract.expected_columns(require_label=require_label)
+    allowed_names = set(contract.column_names) | {CORRUPT_RECORD_COLUMN}
+    problems += [f"missing column '{c.name}'" for c in expected if c.name not in names]
+    problems += [f"unexpected column '{n}'" for n in names if n not in allowed_names and n not in duplicated]
+
+    present = {f.name: f.dataType for f in df.schema.fields}
+    text_rules: list[ColumnRule] = []
+    for rule in contract.columns:
+        if rule.name not in present or rule.name in duplicated:
+            continue
+        spark_type = present[rule.name]
+        if isinstance(spark_type, T.StringType):
+            if rule.type != "string":
+                text_rules.append(rule)
+        elif not isinstance(spark_type, _SPARK_TYPE_ACCEPTED[rule.type]):
+            problems.append(
+                f"column '{rule.name}' changed type: expected {rule.type}, got {spark_type.simpleString()}"
+            )
+    if problems:
+        raise ContractViolation(source, problems)
+
+    # One pass over the batch for the row count and, per numeric text column, how much of it parses.
+    aggregates = [F.count(F.lit(1)).alias("rows")]
+    for i, rule in enumerate(text_rules):
+        text = F.trim(F.col(rule.name))
+        unparseable = ~_blank(text) & ~_parses(rule, text)
+        aggregates += [
+            F.sum(F.when(~_blank(text), 1).otherwise(0)).alias(f"filled_{i}"),
+            F.sum(F.when(unparseable, 1).otherwise(0)).alias(f"bad_{i}"),
+            F.first(F.when(unparseable, text), ignorenulls=True).alias(f"example_{i}"),
+        ]
+    stats = df.agg(*aggregates).first()
+    if not stats["rows"]:
+        raise ContractViolation(source, ["no data rows"])
+    for i, rule in enumerate(text_rules):
+        filled, bad = stats[f"filled_{i}"] or 0, stats[f"bad_{i}"] or 0
+        if filled and bad / filled > contract.type_change_fraction:
+            problems.append(
+                f"column '{rule.name}' changed type: {bad} of {filled} values are not {rule.type}"
+                f" (e.g. '{stats[f'example_{i}']}')"
+            )
+    if problems:
+        raise ContractViolation(source, problems)
+
+
+def _value_reasons(rule: ColumnRule, text: Column, typed: Column) -> list[Column]:
+    shown = F.concat(F.lit("'"), text, F.lit("'"))
+    reasons: list[Column] = []
+    if not rule.nullable:
+        reasons.append(F.when(_blank(text), F.lit(f"{rule.name}: missing")))
+    if rule.type != "string":
+        reasons.append(
+            F.when(~_blank(text) & typed.isNull(), F.concat(F.lit(f"{rule.name}: not {rule.type}: "), shown))
+        )
+    if rule.allowed is not None:
+        allowed = ", ".join(rule.allowed)
+        reasons.append(
+            F.when(
+                ~_blank(text) & ~text.isin(list(rule.allowed)),
+                F.concat(F.lit(f"{rule.name}: "), shown, F.lit(f" is not one of {allowed}")),
+            )
+        )
+    if rule.pattern is not None:
+        reasons.append(
+            F.when(
+                ~_blank(text) & ~text.rlike(rule.pattern),
+                F.concat(F.lit(f"{rule.name}: "), shown, F.lit(f" does not match {rule.pattern}")),
+            )
+        )
+    if rule.min is not None or rule.max is not None:
+        low = rule.min if rule.min is not None else float("-inf")
+        high = rule.max if rule.max is not None else float("inf")
+        reasons.append(
+            F.when(
+                typed.isNotNull() & ~typed.between(low, high),
+                F.concat(F.lit(f"{rule.name}: "), text, F.lit(f" outside [{low:g}, {high:g}]")),
+            )
+        )
+    return reasons
+
+
+def split_rows(df: DataFrame, contract: Contract, *, require_label: bool) -> RowSplit:
+    """Split a structurally valid batch into typed valid rows and quarantined rows with their reasons.
+
+    Columns that are not in the contract (ingest metadata such as `_batch_id`) are carried through to both.
+    """
+    rules = [c for c in contract.columns if c.name in df.columns]
+    if require_label and contract.label not in df.columns:
+        raise ValueError("split_rows needs the label column; run check_structure first")
+    passthrough = [c for c in df.columns if c not in contract.column_names and c != CORRUPT_RECORD_COLUMN]
+
+    text = {r.name: F.trim(F.col(r.name).cast("string")) for r in rules}
+    typed = {r.name: _typed(r, text[r.name]) for r in rules}
+    staged = df.select(
+        *[text[r.name].alias(f"__text_{r.name}") for r in rules],
+        *[typed[r.name].alias(r.name) for r in rules],
+        *[F.col(c) for c in passthrough],
+        (
+            F.col(CORRUPT_RECORD_COLUMN)
+            if CORRUPT_RECORD_COLUMN in df.columns
+            else F.lit(None).cast("string")
+        ).alias(CORRUPT_RECORD_COLUMN),
+    )
+
+    reasons: list[Column] = [
+        F.when(F.col(CORRUPT_RECORD_COLUMN).isNotNull(), F.lit("malformed line: wrong number of fields"))
+    ]
+    for rule in rules:
+        reasons += _value_reasons(rule, F.col(f"__text_{rule.name}"), F.col(rule.name))
+    for check in contract.row_checks:
+        # A check that cannot be evaluated (a value it reads is missing) is already reported as missing.
+        reasons.append(F.when(~F.coalesce(F.expr(check.expr), F.lit(True)), F.lit(check.reason)))
+    if contract.key in df.columns:
+        copies = F.count(F.lit(1)).over(Window.partitionBy(F.col(f"__text_{contract.key}")))
+        reasons.append(
+            F.when(
+                ~_blank(F.col(f"__text_{contract.key}")) & (copies > 1),
+                F.concat(
+                    F.lit(f"{contract.key}: appears "), copies.cast("string"), F.lit(" times in this batch")
+                ),
+            )
+        )
+    judged = staged.withColumn(
+        QUARANTINE_REASON_COLUMN, F.concat_ws("; ", F.array_compact(F.array(*reasons)))
+    )
+    valid = judged.filter(F.col(QUARANTINE_REASON_COLUMN) == "").select(
+        *[F.col(r.name) for r in rules], *[F.col(c) for c in passthrough]
+    )
+    # Quarantine rows keep every contract column (absent ones as null) so batches with and without the
+    # label land in one table schema.
+    present = {r.name for r in rules}
+    quarantined = judged.filter(F.col(QUARANTINE_REASON_COLUMN) != "").select(
+        *[
+            (F.col(f"__text_{c}") if c in present else F.lit(None).cast("string")).alias(c)
+            for c in contract.column_names
+        ],
+        *[F.col(c) for c in passthrough],
+        F.col(CORRUPT_RECORD_COLUMN),
+        F.col(QUARANTINE_REASON_COLUMN),
+    )
+    return RowSplit(valid=valid, quarantined=quarantined)

@@ -1,0 +1,139 @@
+"""Scoring job: the `champion` model scores the features table (or a new raw batch that passes the contract)
+with `mlflow.pyfunc.spark_udf`, and predictions are appended with the model version, run id and time.
+
+Nothing here brings the scored rows to the driver: the UDF runs in Spark's Python workers and the result is
+written by the store."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import mlflow
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from churn.contract import Contract
+from churn.errors import ChurnError
+from churn.features import FEATURE_COLUMNS, KEY, build_features
+from churn.jobs import Report, no_report
+from churn.jobs.ingest import contracted_batch
+from churn.runtime import FEATURES, PREDICTIONS, QUARANTINE, Runtime
+from churn.tracking import CHAMPION, THRESHOLD_TAG, champion
+
+# Rows per Arrow batch sent to the scoring UDF: the per-batch cost dominates on small clusters, so fewer,
+# larger batches are faster (see bench/ml.md).
+DEFAULT_ARROW_BATCH_ROWS = 50_000
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    model_name: str
+    model_version: str
+    run_id: str
+    batch_id: str
+    rows_scored: int
+    rows_quarantined: int
+    predictions_table: str
+    predictions_version: int
+
+
+def model_input_columns(model_uri: str) -> list[str]:
+    signature = mlflow.models.get_model_info(model_uri).signature
+    if signature is None:
+        raise ChurnError(f"--model-name: {model_uri} has no signature; retrain it with `churn train`")
+    return signature.inputs.input_names()
+
+
+def check_feature_schema(features: DataFrame, required: list[str], *, source: str) -> None:
+    """The features given to the model must carry the key and every input of the model's signature."""
+    missing = [c for c in [KEY, *required] if c not in features.columns]
+    if missing:
+        raise ChurnError(f"{source}: missing model input columns {', '.join(missing)}")
+
+
+def score_frame(
+    features: DataFrame,
+    *,
+    model_uri: str,
+    input_columns: list[str],
+    threshold: float,
+    provenance: dict[str, str],
+) -> DataFrame:
+    """Lazily add churn probability and prediction to `features` (nothing runs until the frame is written)."""
+    predict_proba = mlflow.pyfunc.spark_udf(
+        features.sparkSession, model_uri, result_type=T.ArrayType(T.DoubleType()), env_manager="local"
+    )
+    probability = predict_proba(F.struct(*[F.col(c) for c in input_columns]))[1]
+    return features.select(
+        F.col(KEY),
+        *[F.col(c) for c in FEATURE_COLUMNS if c in features.columns],
+        probability.alias("churn_probability"),
+        (probability >= F.lit(threshold)).cast("int").alias("churn_prediction"),
+        F.lit(threshold).alias("decision_threshold"),
+        *[F.lit(value).alias(name) for name, value in provenance.items()],
+        F.current_timestamp().alias("scored_at"),
+    )
+
+
+def run_score(
+    runtime: Runtime,
+    *,
+    input_path: str | None = None,
+    arrow_batch_rows: int = DEFAULT_ARROW_BATCH_ROWS,
+    report: Report = no_report,
+) -> ScoreResult:
+    if arrow_batch_rows < 1:
+        raise ChurnError(f"--arrow-batch-rows: {arrow_batch_rows} must be positive")
+    store = runtime.store
+    runtime.tracking.use_registry()
+    report("resolving the champion model")
+    version = champion(runtime.model_name)
+    model_uri = f"models:/{runtime.model_name}@{CHAMPION}"
+    input_columns = model_input_columns(model_uri)
+    threshold = float(version.tags.get(THRESHOLD_TAG, 0.5))
+
+    rows_quarantined = 0
+    if input_path is None:
+        report("reading the features table")
+        features = store.read(FEATURES)
+        source = store.location(FEATURES)
+        batch_id = uuid.uuid4().hex
+    else:
+        report("checking the batch against the data contract")
+        batch = contracted_batch(runtime.spark, input_path, Contract.load(), require_label=False)
+        rows_quarantined = batch.quarantined.count()
+        if rows_quarantined:
+            store.append(QUARANTINE, batch.quarantined)
+        features = build_features(batch.silver)
+        source = input_path
+        batch_id = batch.batch_id
+    check_feature_schema(features, input_columns, source=source)
+
+    report(f"scoring with {runtime.model_name} version {version.version}")
+    runtime.spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(arrow_batch_rows))
+    predictions = score_frame(
+        features,
+        model_uri=model_uri,
+        input_columns=input_columns,
+        threshold=threshold,
+        provenance={
+            "model_name": runtime.model_name,
+            "model_version": str(version.version),
+            "run_id": version.run_id,
+            "batch_id": batch_id,
+            "source": source,
+        },
+    )
+    store.append(PREDICTIONS, predictions)
+    return ScoreResult(
+        model_name=runtime.model_name,
+        model_version=str(version.version),
+        run_id=version.run_id,
+        batch_id=batch_id,
+        rows_scored=features.count(),
+        rows_quarantined=rows_quarantined,
+        predictions_table=store.location(PREDICTIONS),
+        predictions_version=store.version(PREDICTIONS),
+    )

@@ -1,0 +1,106 @@
+"""Where a job runs, built from its parameters: a local work directory, or a Unity Catalog schema on
+Databricks. Everything downstream gets a `Runtime` and does not care which."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from churn.errors import ChurnError
+from churn.storage import LocalDeltaStore, TableStore, UnityCatalogStore, check_identifier
+from churn.tracking import TrackingTarget
+
+BRONZE = "churn_bronze"
+SILVER = "churn_silver"
+QUARANTINE = "churn_quarantine"
+FEATURES = "churn_features"
+PREDICTIONS = "churn_predictions"
+
+DEFAULT_MODEL_NAME = "churn"
+DEFAULT_LOCAL_EXPERIMENT = "churn"
+_LOCAL_MODEL_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+
+
+@dataclass
+class Runtime:
+    store: TableStore
+    tracking: TrackingTarget
+    model_name: str
+
+    @property
+    def spark(self) -> SparkSession:
+        return self.store.spark
+
+
+def local_runtime(
+    workdir: Path, *, model_name: str = DEFAULT_MODEL_NAME, experiment: str | None = None
+) -> Runtime:
+    from churn.spark_session import local_spark
+
+    if not _LOCAL_MODEL_NAME.match(model_name):
+        raise ChurnError(f"--model-name: '{model_name}' is not a valid model name")
+    workdir = Path(workdir)
+    if workdir.exists() and not workdir.is_dir():
+        raise ChurnError(f"--workdir: '{workdir}' exists and is not a directory")
+    return Runtime(
+        store=LocalDeltaStore(local_spark(), workdir),
+        tracking=TrackingTarget.local(workdir, experiment or DEFAULT_LOCAL_EXPERIMENT),
+        model_name=model_name,
+    )
+
+
+def unity_catalog_model_name(catalog: str, schema: str, model_name: str) -> str:
+    """`churn` -> `<catalog>.<schema>.churn`; a full three-level name is kept as given."""
+    parts = model_name.split(".")
+    if len(parts) == 1:
+        parts = [catalog, schema, parts[0]]
+    if len(parts) != 3:
+        raise ChurnError(f"--model-name: '{model_name}' must be a name or catalog.schema.name")
+    for part in parts:
+        check_identifier(part, option="--model-name")
+    return ".".join(parts)
+
+
+def unity_catalog_runtime(
+    catalog: str, schema: str, *, model_name: str = DEFAULT_MODEL_NAME, experiment_path: str | None = None
+) -> Runtime:
+    from churn.spark_session import cluster_spark
+
+    check_identifier(catalog, option="--catalog")
+    check_identifier(schema, option="--schema")
+    qualified = unity_catalog_model_name(catalog, schema, model_name)
+    if experiment_path is not None and not experiment_path.startswith("/"):
+        raise ChurnError(
+            f"--experiment-path: '{experiment_path}' must be a workspace path such as /Shared/churn"
+        )
+    return Runtime(
+        store=UnityCatalogStore(cluster_spark(), catalog, schema),
+        tracking=TrackingTarget.databricks(experiment_path or ""),
+        model_name=qualified,
+    )
+
+
+def runtime_from_options(
+    *,
+    workdir: Path | None,
+    catalog: str | None,
+    schema: str | None,
+    model_name: str,
+    experiment_path: str | None,
+) -> Runtime:
+    """Pick the local store (`--workdir`) or Unity Catalog (`--catalog` and `--schema`), never both."""
+    if workdir is not None and (catalog or schema):
+        raise ChurnError(
+            "--workdir: use either --workdir (local) or --catalog/--schema (Databricks), not both"
+        )
+    if workdir is not None:
+        return local_runtime(workdir, model_name=model_name, experiment=experiment_path)
+    if catalog and schema:
+        return unity_catalog_runtime(catalog, schema, model_name=model_name, experiment_path=experiment_path)
+    if catalog or schema:
+        missing = "--schema" if catalog else "--catalog"
+        raise ChurnError(f"{missing}: required together with {'--catalog' if catalog else '--schema'}")
+    raise ChurnError("--workdir: give --workdir DIR (local) or --catalog and --schema (Databricks)")

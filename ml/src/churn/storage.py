@@ -1,0 +1,210 @@
+"""One table interface, two homes: Delta tables under a local work directory (through `deltalake`, bridged
+with Arrow) and Unity Catalog tables (native Spark Delta on Databricks). Jobs only see `TableStore`."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import uuid
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as pads
+from pyspark.sql import DataFrame, SparkSession
+
+from churn.errors import ChurnError
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def check_identifier(value: str, *, option: str) -> str:
+    if not _IDENTIFIER.match(value or ""):
+        raise ChurnError(
+            f"{option}: '{value}' is not a valid name (letters, digits and _, not starting with a digit)"
+        )
+    return value
+
+
+class TableStore(ABC):
+    """Named Delta tables read and written as Spark DataFrames."""
+
+    spark: SparkSession
+
+    @abstractmethod
+    def location(self, name: str) -> str:
+        """Where the table lives, for lineage (a path or a three-level name)."""
+
+    @abstractmethod
+    def exists(self, name: str) -> bool: ...
+
+    @abstractmethod
+    def read(self, name: str) -> DataFrame: ...
+
+    @abstractmethod
+    def append(self, name: str, df: DataFrame) -> None: ...
+
+    @abstractmethod
+    def overwrite(self, name: str, df: DataFrame) -> None: ...
+
+    @abstractmethod
+    def upsert(self, name: str, df: DataFrame, *, key: str) -> None:
+        """Insert new keys, replace rows of existing keys; creates the table on first use."""
+
+    @abstractmethod
+    def version(self, name: str) -> int:
+        """The table's current Delta version."""
+
+    def declare_primary_key(self, name: str, key: str) -> None:  # noqa: B027 - optional capability
+        """Mark `key` as the table's primary key where the catalog supports it (feature tables)."""
+
+    def require(self, name: str) -> None:
+        if not self.exists(name):
+            raise ChurnError(f"table '{self.location(name)}' does not exist; run `churn ingest` first")
+
+
+class LocalDeltaStore(TableStore):
+    """Delta tables in `<workdir>/tables/<name>`.
+
+    Spark writes the frame to a staging Parquet directory and `deltalake` streams it into the table, so no
+    frame is collected on the driver; reads hand Spark the Parquet files of the current snapshot.
+    """
+
+    def __init__(self, spark: SparkSession, workdir: Path):
+        self.spark = spark
+        self.workdir = Path(workdir)
+        self.tables_dir = self.workdir / "tables"
+        self.staging_dir = self.workdir / "_staging"
+
+    def location(self, name: str) -> str:
+        return str(self.tables_dir / name)
+
+    def exists(self, name: str) -> bool:
+        from deltalake import DeltaTable
+
+        return DeltaTable.is_deltatable(self.location(name))
+
+    def _table(self, name: str):
+        from deltalake import DeltaTable
+
+        self.require(name)
+        return DeltaTable(self.location(name))
+
+    def read(self, name: str) -> DataFrame:
+        table = self._table(name)
+        unsupported = set(table.protocol().reader_features or []) - {"timestampNtz"}
+        files = table.file_uris()
+        if unsupported or not files:
+            # Deletion vectors or column mapping need a Delta reader; so does an empty table's schema.
+            return self.spark.createDataFrame(table.to_pyarrow_table())
+        return self.spark.read.parquet(*files)
+
+    def _staged(self, df: DataFrame):
+        """Write `df` with Spark to a staging directory and yield it as an Arrow stream with nullable fields."""
+        path = self.staging_dir / uuid.uuid4().hex
+        df.write.parquet(str(path))
+        dataset = pads.dataset(str(path), format="parquet")
+        schema = pa.schema([f.with_nullable(True) for f in dataset.schema])
+        batches = (batch.cast(schema) for batch in dataset.to_batches())
+        return path, pa.RecordBatchReader.from_batches(schema, batches)
+
+    def _write(self, name: str, df: DataFrame, mode: str) -> None:
+        from deltalake import write_deltalake
+
+        path, reader = self._staged(df)
+        try:
+            schema_mode = "overwrite" if mode == "overwrite" else None
+            write_deltalake(self.location(name), reader, mode=mode, schema_mode=schema_mode)
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+
+    def append(self, name: str, df: DataFrame) -> None:
+        self._write(name, df, "append")
+
+    def overwrite(self, name: str, df: DataFrame) -> None:
+        self._write(name, df, "overwrite")
+
+    def upsert(self, name: str, df: DataFrame, *, key: str) -> None:
+        if not self.exists(name):
+            self._write(name, df, "append")
+            return
+        path, reader = self._staged(df)
+        try:
+            (
+                self._table(name)
+                .merge(
+                    source=reader,
+                    predicate=f'target."{key}" = source."{key}"',
+                    source_alias="source",
+                    target_alias="target",
+                )
+                .when_matched_update_all()
+                .when_not_matched_insert_all()
+                .execute()
+            )
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+
+    def version(self, name: str) -> int:
+        return int(self._table(name).version())
+
+
+class UnityCatalogStore(TableStore):
+    """Managed Delta tables `<catalog>.<schema>.<name>` through the cluster's Spark session."""
+
+    def __init__(self, spark: SparkSession, catalog: str, schema: str):
+        self.spark = spark
+        self.catalog = check_identifier(catalog, option="--catalog")
+        self.schema = check_identifier(schema, option="--schema")
+
+    def location(self, name: str) -> str:
+        return f"{self.catalog}.{self.schema}.{check_identifier(name, option='table name')}"
+
+    def _quoted(self, name: str) -> str:
+        return ".".join(f"`{part}`" for part in self.location(name).split("."))
+
+    def exists(self, name: str) -> bool:
+        return bool(self.spark.catalog.tableExists(self.location(name)))
+
+    def read(self, name: str) -> DataFrame:
+        self.require(name)
+        return self.spark.table(self.location(name))
+
+    def append(self, name: str, df: DataFrame) -> None:
+        df.write.format("delta").mode("append").saveAsTable(self.location(name))
+
+    def overwrite(self, name: str, df: DataFrame) -> None:
+        df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").saveAsTable(
+            self.location(name)
+        )
+
+    def upsert(self, name: str, df: DataFrame, *, key: str) -> None:
+        if not self.exists(name):
+            self.append(name, df)
+            return
+        view = f"churn_upsert_{uuid.uuid4().hex}"
+        df.createOrReplaceTempView(view)
+        try:
+            self.spark.sql(
+                f"MERGE INTO {self._quoted(name)} AS target USING {view} AS source "
+                f"ON target.`{key}` = source.`{key}` "
+                "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
+            )
+        finally:
+            self.spark.catalog.dropTempView(view)
+
+    def version(self, name: str) -> int:
+        self.require(name)
+        return int(self.spark.sql(f"DESCRIBE HISTORY {self._quoted(name)} LIMIT 1").first()["version"])
+
+    def declare_primary_key(self, name: str, key: str) -> None:
+        # A primary key makes the table usable as a Unity Catalog feature table.
+        table = self._quoted(name)
+        self.spark.sql(f"ALTER TABLE {table} ALTER COLUMN `{key}` SET NOT NULL")
+        existing = self.spark.sql(
+            f"SELECT constraint_name FROM `{self.catalog}`.information_schema.table_constraints "
+            f"WHERE table_schema = '{self.schema}' "
+            f"AND table_name = '{name}' AND constraint_type = 'PRIMARY KEY'"
+        )
+        if existing.isEmpty():
+            self.spark.sql(f"ALTER TABLE {table} ADD CONSTRAINT `{name}_pk` PRIMARY KEY (`{key}`)")

@@ -1,0 +1,90 @@
+"""MLflow wiring: where runs and models go (local SQLite or Databricks + Unity Catalog) and the registry
+aliases. Aliases only, never stages: a new version is `challenger`; the first one is also `champion`."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from churn.errors import ChurnError
+
+CHALLENGER = "challenger"
+CHAMPION = "champion"
+THRESHOLD_TAG = "decision_threshold"
+
+
+@dataclass(frozen=True)
+class TrackingTarget:
+    tracking_uri: str
+    registry_uri: str
+    experiment: str
+    artifact_location: str | None = None
+    local_dir: Path | None = None  # created on first use, so a run rejected early leaves nothing behind
+
+    @classmethod
+    def local(cls, workdir: Path, experiment: str) -> TrackingTarget:
+        workdir = Path(workdir).resolve()
+        uri = f"sqlite:///{workdir / 'mlflow.db'}"
+        return cls(uri, uri, experiment, (workdir / "mlartifacts").as_uri(), workdir)
+
+    @classmethod
+    def databricks(cls, experiment_path: str) -> TrackingTarget:
+        return cls("databricks", "databricks-uc", experiment_path)
+
+    def activate(self) -> str:
+        """Point MLflow at this target and return the experiment id (creating the experiment if needed)."""
+        if not self.experiment:
+            raise ChurnError("--experiment-path: required on Databricks, e.g. /Shared/churn/experiment")
+        self.use_registry()
+        experiment = mlflow.get_experiment_by_name(self.experiment)
+        if experiment is None:
+            experiment_id = mlflow.create_experiment(
+                self.experiment, artifact_location=self.artifact_location
+            )
+        else:
+            experiment_id = experiment.experiment_id
+        mlflow.set_experiment(experiment_id=experiment_id)
+        return experiment_id
+
+    def use_registry(self) -> None:
+        """Point MLflow at the tracking server and registry without choosing an experiment (for scoring)."""
+        if self.local_dir is not None:
+            self.local_dir.mkdir(parents=True, exist_ok=True)
+        # Alembic logs every schema migration of a fresh SQLite store at INFO.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.registry_uri)
+
+
+def register(model_uri: str, model_name: str, *, tags: dict[str, str]) -> tuple[ModelVersion, list[str]]:
+    """Register a new version, alias it `challenger`, and `champion` too when no version holds that yet."""
+    version = mlflow.register_model(model_uri, model_name, tags=tags)
+    client = MlflowClient()
+    client.set_registered_model_alias(model_name, CHALLENGER, version.version)
+    aliases = [CHALLENGER]
+    if alias_version(model_name, CHAMPION) is None:
+        client.set_registered_model_alias(model_name, CHAMPION, version.version)
+        aliases.append(CHAMPION)
+    return version, aliases
+
+
+def alias_version(model_name: str, alias: str) -> ModelVersion | None:
+    try:
+        return MlflowClient().get_model_version_by_alias(model_name, alias)
+    except MlflowException:
+        return None
+
+
+def champion(model_name: str) -> ModelVersion:
+    version = alias_version(model_name, CHAMPION)
+    if version is None:
+        raise ChurnError(
+            f"--model-name: model '{model_name}' has no '{CHAMPION}' version; run `churn train` first"
+        )
+    return version
