@@ -6,30 +6,88 @@ Rules read the resource arguments exactly as they will be synthesized, so what i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import jsii
-from cdktf import IAspect, TerraformResource
+from cdktf import (
+    DefaultTokenResolver,
+    IAspect,
+    StringConcat,
+    TerraformProvider,
+    TerraformResource,
+    TerraformStack,
+    Tokenization,
+)
 from constructs import IConstruct, IValidation
 
 from infra.aspects._resources import resource_config
 from infra.config import TeamEnv
 
 SUPPRESSION_METADATA = "platform:policy-suppression"
+# Where a resource's suppressions are written in cdk.tf.json: Terraform ignores "//" keys, and `platform scan`
+# lists them from the files it scans, so the list matches what is deployed even with --skip-synth.
+SUPPRESSIONS_JSON_KEY = "policy_suppressions"
 MIN_REASON_LENGTH = 15
 
-Check = Callable[[dict[str, Any], TeamEnv], str | None]
+
+class StackIndex:
+    """Resolved arguments of the resources of one stack, by type, for rules that relate two resources
+    (a diagnostic setting to its target, a role assignment to its principal).
+
+    Values are resolved the way they are written to cdk.tf.json, so references read
+    ``${azurerm_key_vault.secrets_vault_97F902B8.id}``. Built on first use, when the tree is complete.
+    """
+
+    def __init__(self, stack: TerraformStack):
+        self._stack = stack
+        self._by_type: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+
+    def resources(self, resource_type: str) -> list[tuple[str, dict[str, Any]]]:
+        """(address, resolved arguments) of every resource of ``resource_type`` in the stack."""
+        if resource_type not in self._by_type:
+            self._by_type[resource_type] = [
+                (address_of(node), _resolved(node, resource_config(node)))
+                for node in self._stack.node.find_all()
+                if isinstance(node, TerraformResource) and node.terraform_resource_type == resource_type
+            ]
+        return self._by_type[resource_type]
+
+
+def _resolved(scope: IConstruct, value: Any) -> Any:
+    return Tokenization.resolve(value, resolver=DefaultTokenResolver(StringConcat()), scope=scope)
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    team_env: TeamEnv
+    address: str
+    """``<type>.<logical id>``: how other resources of the stack reference this one (``${<address>.id}``)."""
+    stack: StackIndex
+
+
+Check = Callable[[dict[str, Any], RuleContext], str | None]
 
 
 @dataclass(frozen=True)
 class Rule:
     id: str
     resource_types: tuple[str, ...]
+    """Terraform resource types (or provider names, for provider rules) the rule applies to."""
     description: str
     check: Check
     """Returns what is wrong with the resource config, or None when it complies."""
+
+
+def address_of(element: TerraformResource | TerraformProvider) -> str:
+    return f"{element.terraform_resource_type}.{element.friendly_unique_id}"
+
+
+def reference(address: str, attribute: str = "id") -> str:
+    """The interpolation cdktf writes for a reference to ``address``'s ``attribute``."""
+    return "${" + f"{address}.{attribute}" + "}"
 
 
 def _first(block: Any) -> dict[str, Any]:
@@ -43,9 +101,9 @@ def _expect(config: dict[str, Any], key: str, wanted: Any, what: str) -> str | N
     return None if config.get(key) == wanted else f"{what} ({key} is {config.get(key)!r}, must be {wanted!r})"
 
 
-def _prevent_destroy_matches_env(config: dict[str, Any], team_env: TeamEnv) -> str | None:
+def _prevent_destroy_matches_env(config: dict[str, Any], ctx: RuleContext) -> str | None:
     protected = bool(_first(config.get("lifecycle")).get("prevent_destroy"))
-    wanted = team_env.settings.prevent_destroy and not team_env.is_ephemeral
+    wanted = ctx.team_env.settings.prevent_destroy and not ctx.team_env.is_ephemeral
     if protected == wanted:
         return None
     if wanted:
@@ -53,7 +111,7 @@ def _prevent_destroy_matches_env(config: dict[str, Any], team_env: TeamEnv) -> s
     return "data resource has lifecycle.prevent_destroy in an env that must be destroyable"
 
 
-def _vnet_injected(config: dict[str, Any], _: TeamEnv) -> str | None:
+def _vnet_injected(config: dict[str, Any], _: RuleContext) -> str | None:
     params = _first(config.get("custom_parameters"))
     needed = [
         "virtual_network_id",
@@ -66,7 +124,7 @@ def _vnet_injected(config: dict[str, Any], _: TeamEnv) -> str | None:
     return f"workspace is not VNet-injected with an NSG (missing {', '.join(missing)})" if missing else None
 
 
-def _storage_network_denied(config: dict[str, Any], _: TeamEnv) -> str | None:
+def _storage_network_denied(config: dict[str, Any], _: RuleContext) -> str | None:
     rules = _first(config.get("network_rules"))
     if rules.get("default_action") != "Deny":
         return "storage firewall must deny by default (network_rules.default_action = Deny)"
@@ -77,7 +135,7 @@ def _storage_network_denied(config: dict[str, Any], _: TeamEnv) -> str | None:
     return None
 
 
-def _soft_delete(config: dict[str, Any], _: TeamEnv) -> str | None:
+def _soft_delete(config: dict[str, Any], _: RuleContext) -> str | None:
     blob = _first(config.get("blob_properties"))
     missing = [
         key for key in ("delete_retention_policy", "container_delete_retention_policy") if not blob.get(key)
@@ -89,8 +147,8 @@ def _soft_delete(config: dict[str, Any], _: TeamEnv) -> str | None:
     )
 
 
-def _purge_protection(config: dict[str, Any], team_env: TeamEnv) -> str | None:
-    wanted = not team_env.is_ephemeral
+def _purge_protection(config: dict[str, Any], ctx: RuleContext) -> str | None:
+    wanted = not ctx.team_env.is_ephemeral
     if bool(config.get("purge_protection_enabled")) == wanted:
         return None
     return (
@@ -100,7 +158,7 @@ def _purge_protection(config: dict[str, Any], team_env: TeamEnv) -> str | None:
     )
 
 
-def _kv_network_denied(config: dict[str, Any], _: TeamEnv) -> str | None:
+def _kv_network_denied(config: dict[str, Any], _: RuleContext) -> str | None:
     return _expect(
         _first(config.get("network_acls")),
         "default_action",
@@ -109,12 +167,12 @@ def _kv_network_denied(config: dict[str, Any], _: TeamEnv) -> str | None:
     )
 
 
-def _job_runs_as_service_principal(config: dict[str, Any], _: TeamEnv) -> str | None:
+def _job_runs_as_service_principal(config: dict[str, Any], _: RuleContext) -> str | None:
     run_as = _first(config.get("run_as"))
     return None if run_as.get("service_principal_name") else "job must run as a service principal (run_as)"
 
 
-def _job_clusters_governed(config: dict[str, Any], _: TeamEnv) -> str | None:
+def _job_clusters_governed(config: dict[str, Any], _: RuleContext) -> str | None:
     clusters = config.get("job_cluster") or []
     ungoverned = [
         c.get("job_cluster_key") for c in clusters if not _first(c.get("new_cluster")).get("policy_id")
@@ -122,12 +180,186 @@ def _job_clusters_governed(config: dict[str, Any], _: TeamEnv) -> str | None:
     return f"job clusters {ungoverned} have no cluster policy" if ungoverned else None
 
 
-def _cluster_governed(config: dict[str, Any], _: TeamEnv) -> str | None:
+def _cluster_governed(config: dict[str, Any], _: RuleContext) -> str | None:
     return None if config.get("policy_id") else "cluster has no cluster policy (policy_id)"
 
 
-def _never(config: dict[str, Any], _: TeamEnv) -> str | None:
+def _never(config: dict[str, Any], _: RuleContext) -> str | None:
     return "personal access tokens are not allowed; use service principals and Entra ID"
+
+
+def _no_secret_values(config: dict[str, Any], _: RuleContext) -> str | None:
+    return (
+        "secret values must not pass through Terraform (they land in config and state); seed them in Key Vault "
+        "out of band and read them through the Key Vault-backed secret scope"
+    )
+
+
+def _front_end_as_configured(config: dict[str, Any], ctx: RuleContext) -> str | None:
+    public = ctx.team_env.settings.public_network_access
+    if config.get("public_network_access_enabled") is not public:
+        return (
+            f"front-end public access must follow the env's public_network_access ({public}); "
+            f"public_network_access_enabled is {config.get('public_network_access_enabled')!r}"
+        )
+    # Azure rejects AllRules without public access; NoAzureDatabricksRules needs the private endpoint path.
+    wanted = "AllRules" if public else "NoAzureDatabricksRules"
+    return _expect(
+        config, "network_security_group_rules_required", wanted, "NSG rule mode must match the front end"
+    )
+
+
+def _trusted_services_bypass(config: dict[str, Any], _: RuleContext) -> str | None:
+    bypass = _first(config.get("network_rules")).get("bypass") or []
+    if "AzureServices" in bypass:
+        return None
+    return f"storage firewall must let trusted Azure services through (network_rules.bypass is {bypass!r})"
+
+
+GEO_REDUNDANT = ("GRS", "RAGRS", "GZRS", "RAGZRS")
+
+
+def _prod_geo_redundant(config: dict[str, Any], ctx: RuleContext) -> str | None:
+    if ctx.team_env.kind != "prod" or config.get("account_replication_type") in GEO_REDUNDANT:
+        return None
+    return (
+        f"prod lake storage must be geo-redundant ({'/'.join(GEO_REDUNDANT)}); "
+        f"account_replication_type is {config.get('account_replication_type')!r}"
+    )
+
+
+MAX_SOFT_DELETE_DAYS = 90
+
+
+def _kv_soft_delete(config: dict[str, Any], ctx: RuleContext) -> str | None:
+    days = config.get("soft_delete_retention_days")
+    if not isinstance(days, int | float) or not 7 <= days <= MAX_SOFT_DELETE_DAYS:
+        return f"soft_delete_retention_days must be set explicitly to 7-90 (is {days!r})"
+    if not ctx.team_env.is_ephemeral and days != MAX_SOFT_DELETE_DAYS:
+        return f"soft delete must keep deleted secrets {MAX_SOFT_DELETE_DAYS} days outside ephemeral envs (is {days})"
+    return None
+
+
+# Storage logs exist per service: the lake is read and written through the blob (and DFS) endpoint, whose
+# requests are logged by the blob service. Other types log at the resource itself.
+DIAGNOSTIC_TARGET_SUFFIX = {"azurerm_storage_account": "/blobServices/default"}
+
+
+def _diagnostics_to_log_analytics(config: dict[str, Any], ctx: RuleContext) -> str | None:
+    resource_type = ctx.address.split(".", 1)[0]
+    target = reference(ctx.address) + DIAGNOSTIC_TARGET_SUFFIX.get(resource_type, "")
+    for _, setting in ctx.stack.resources("azurerm_monitor_diagnostic_setting"):
+        if (
+            setting.get("target_resource_id") == target
+            and setting.get("log_analytics_workspace_id")
+            and setting.get("enabled_log")
+        ):
+            return None
+    return f"no diagnostic setting sends the logs of {target} to a Log Analytics workspace"
+
+
+def _log_analytics_entra_only(config: dict[str, Any], _: RuleContext) -> str | None:
+    return _expect(
+        config,
+        "local_authentication_enabled",
+        False,
+        "Log Analytics must accept Entra ID only (diagnostic settings do not use the workspace keys)",
+    )
+
+
+# The one role Unity Catalog needs on the lake (storage credential, external locations, managed storage).
+UNITY_CATALOG_STORAGE_ROLES = ("Storage Blob Data Contributor",)
+_STORAGE_ACCOUNT_ID = re.compile(r"^\$\{azurerm_storage_account\.[^.}]+\.id\}$")
+
+
+def _connector_has_only_unity_catalog_roles(config: dict[str, Any], ctx: RuleContext) -> str | None:
+    identity = "${" + ctx.address + ".identity"
+    grants = [
+        (assignment.get("role_definition_name"), str(assignment.get("scope")))
+        for _, assignment in ctx.stack.resources("azurerm_role_assignment")
+        if str(assignment.get("principal_id", "")).startswith(identity)
+    ]
+    if not grants:
+        return f"the access connector holds no {' / '.join(UNITY_CATALOG_STORAGE_ROLES)} on the lake storage"
+    wrong = [
+        f"{role or 'a role by ID'} on {scope}"
+        for role, scope in grants
+        if role not in UNITY_CATALOG_STORAGE_ROLES or not _STORAGE_ACCOUNT_ID.match(scope)
+    ]
+    if wrong:
+        return (
+            f"the access connector may hold only {' / '.join(UNITY_CATALOG_STORAGE_ROLES)} on a storage account; "
+            f"it also gets {', '.join(wrong)}"
+        )
+    return None
+
+
+PRIVILEGED_ROLES = (
+    "Owner",
+    "Contributor",
+    "User Access Administrator",
+    "Role Based Access Control Administrator",
+)
+
+
+def _no_privileged_role(config: dict[str, Any], _: RuleContext) -> str | None:
+    role = config.get("role_definition_name")
+    if role is None:
+        return "role assignments must name their role (role_definition_name), so reviews and this rule can read it"
+    if role in PRIVILEGED_ROLES:
+        return (
+            f"stacks must not hand out the privileged role {role!r}; grant a data-plane role on one resource"
+        )
+    return None
+
+
+# Highest level each object type allows; the deployer must keep it, or the next apply locks it out.
+_DEPLOYER_LEVELS = {"cluster_policy_id": ("CAN_USE",)}
+_MANAGE_LEVELS = ("CAN_MANAGE", "IS_OWNER")
+
+
+def _deployer_keeps_access(config: dict[str, Any], ctx: RuleContext) -> str | None:
+    deployer = ctx.team_env.platform.deployer_principal
+    entries = config.get("access_control")
+    if not isinstance(entries, list):
+        return "access_control must be a literal list so the deployer's entry can be checked"
+    levels = sorted(
+        str(entry.get("permission_level"))
+        for entry in entries
+        if isinstance(entry, dict)
+        and deployer in (entry.get("service_principal_name"), entry.get("user_name"), entry.get("group_name"))
+    )
+    wanted = next((lv for key, lv in _DEPLOYER_LEVELS.items() if config.get(key)), _MANAGE_LEVELS)
+    if set(levels) & set(wanted):
+        return None
+    return (
+        f"authoritative permissions must keep the deployer {deployer!r} at {' or '.join(wanted)} "
+        f"(it has {', '.join(levels) or 'no entry'})"
+    )
+
+
+PROVIDER_CREDENTIALS = (
+    "token",
+    "password",
+    "client_secret",
+    "azure_client_secret",
+    "client_certificate",
+    "client_certificate_password",
+    "oidc_token",
+    "oidc_request_token",
+    "actions_id_token_request_token",
+    "google_credentials",
+)
+
+
+def _provider_without_credentials(config: dict[str, Any], _: RuleContext) -> str | None:
+    present = [key for key in PROVIDER_CREDENTIALS if config.get(key) not in (None, "")]
+    if not present:
+        return None
+    return (
+        f"provider configuration carries credentials ({', '.join(present)}); authenticate through the Azure "
+        "CLI, ARM_*/DATABRICKS_* environment variables or OIDC instead"
+    )
 
 
 RULES: tuple[Rule, ...] = (
@@ -149,6 +381,20 @@ RULES: tuple[Rule, ...] = (
         "clusters get no public IP (secure cluster connectivity)",
         lambda c, _: _expect(
             _first(c.get("custom_parameters")), "no_public_ip", True, "clusters must not get public IPs"
+        ),
+    ),
+    Rule(
+        "PLAT-WS-4",
+        ("azurerm_databricks_workspace",),
+        "front-end public access exactly as the env configures it, with the matching NSG rule mode",
+        _front_end_as_configured,
+    ),
+    Rule(
+        "PLAT-WS-5",
+        ("azurerm_databricks_workspace",),
+        "DBFS root has infrastructure (double) encryption",
+        lambda c, _: _expect(
+            c, "infrastructure_encryption_enabled", True, "workspace storage needs infrastructure encryption"
         ),
     ),
     Rule(
@@ -199,6 +445,18 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule("PLAT-ST-8", ("azurerm_storage_account",), "blob and container soft delete", _soft_delete),
     Rule(
+        "PLAT-ST-9",
+        ("azurerm_storage_account",),
+        "firewall lets trusted Azure services through (bypass AzureServices)",
+        _trusted_services_bypass,
+    ),
+    Rule(
+        "PLAT-ST-10",
+        ("azurerm_storage_account",),
+        "prod lake storage is geo-redundant",
+        _prod_geo_redundant,
+    ),
+    Rule(
         "PLAT-KV-1",
         ("azurerm_key_vault",),
         "RBAC authorization instead of access policies",
@@ -207,8 +465,46 @@ RULES: tuple[Rule, ...] = (
     Rule("PLAT-KV-2", ("azurerm_key_vault",), "purge protection outside ephemeral envs", _purge_protection),
     Rule("PLAT-KV-3", ("azurerm_key_vault",), "firewall denies by default", _kv_network_denied),
     Rule(
+        "PLAT-KV-4",
+        ("azurerm_key_vault",),
+        "soft delete retention explicit: 90 days outside ephemeral envs",
+        _kv_soft_delete,
+    ),
+    Rule(
+        "PLAT-MON-1",
+        ("azurerm_databricks_workspace", "azurerm_storage_account", "azurerm_key_vault"),
+        "diagnostics go to Log Analytics (storage: its blob service)",
+        _diagnostics_to_log_analytics,
+    ),
+    Rule(
+        "PLAT-MON-2",
+        ("azurerm_log_analytics_workspace",),
+        "Log Analytics accepts Entra ID only (no workspace shared keys)",
+        _log_analytics_entra_only,
+    ),
+    Rule(
+        "PLAT-IAM-1",
+        ("azurerm_databricks_access_connector",),
+        "access connector holds exactly the Unity Catalog storage role, on storage accounts only",
+        _connector_has_only_unity_catalog_roles,
+    ),
+    Rule(
+        "PLAT-IAM-2",
+        ("azurerm_role_assignment",),
+        "no Owner, Contributor or access-administration role assignments",
+        _no_privileged_role,
+    ),
+    Rule(
         "PLAT-DATA-1",
-        ("azurerm_storage_account", "azurerm_key_vault", "databricks_catalog"),
+        (
+            "azurerm_storage_account",
+            "azurerm_storage_container",
+            "azurerm_key_vault",
+            "databricks_catalog",
+            "databricks_schema",
+            "databricks_volume",
+            "databricks_registered_model",
+        ),
         "prod data resources carry prevent_destroy; ephemeral ones never do",
         _prevent_destroy_matches_env,
     ),
@@ -227,6 +523,24 @@ RULES: tuple[Rule, ...] = (
         ("databricks_cluster",),
         "all-purpose clusters are governed by a cluster policy",
         _cluster_governed,
+    ),
+    Rule(
+        "PLAT-DBX-5",
+        ("databricks_permissions",),
+        "authoritative permissions keep the deploying principal at the object's top level",
+        _deployer_keeps_access,
+    ),
+    Rule(
+        "PLAT-SEC-1",
+        ("azurerm", "databricks"),
+        "provider configurations carry no credentials (CLI, environment or OIDC auth)",
+        _provider_without_credentials,
+    ),
+    Rule(
+        "PLAT-SEC-2",
+        ("databricks_secret", "databricks_service_principal_secret", "azurerm_key_vault_secret"),
+        "no secret values created through Terraform",
+        _no_secret_values,
     ),
 )
 RULES_BY_ID = {rule.id: rule for rule in RULES}
@@ -277,29 +591,62 @@ class _Violations:
         return self.messages
 
 
+def _provider_config(provider: TerraformProvider) -> dict[str, Any]:
+    blocks = provider.to_terraform()["provider"][provider.terraform_resource_type]
+    return _first(blocks)
+
+
 @jsii.implements(IAspect)
 class SecurityBaselineAspect:
-    """Checks every resource against RULES; a violation becomes a validation error that fails synth."""
+    """Checks every resource (and provider) against RULES; a violation becomes a validation error that fails
+    synth. Suppressions that exempt a resource from an applicable rule are written next to it in cdk.tf.json
+    (``"//": {"policy_suppressions": [...]}``), where `platform scan` lists them."""
 
     def __init__(self, *, team_env: TeamEnv, rules: tuple[Rule, ...] = RULES):
         self.team_env = team_env
         self.rules = rules
+        self._indexes: dict[str, StackIndex] = {}
 
     def visit(self, node: IConstruct) -> None:
-        if not isinstance(node, TerraformResource):
+        if not isinstance(node, TerraformResource | TerraformProvider):
             return
+        if isinstance(node, TerraformResource):
+            suppressions = self.applicable_suppressions(node)
+            if suppressions:
+                node.add_override(
+                    f"//.{SUPPRESSIONS_JSON_KEY}",
+                    [{"rule": s.rule_id, "reason": s.reason, "scope": s.path} for s in suppressions],
+                )
         violations = self.violations(node)
         if violations:
             node.node.add_validation(_Violations(violations))
 
-    def violations(self, resource: TerraformResource) -> list[str]:
-        applicable = [r for r in self.rules if resource.terraform_resource_type in r.resource_types]
+    def _applicable(self, element: TerraformResource | TerraformProvider) -> list[Rule]:
+        return [r for r in self.rules if element.terraform_resource_type in r.resource_types]
+
+    def applicable_suppressions(self, element: TerraformResource | TerraformProvider) -> list[Suppression]:
+        """The suppressions above ``element`` that exempt it from a rule that applies to it."""
+        rule_ids = {r.id for r in self._applicable(element)}
+        return [s for s in suppressions_of(element) if s.rule_id in rule_ids]
+
+    def violations(self, element: TerraformResource | TerraformProvider) -> list[str]:
+        applicable = self._applicable(element)
         if not applicable:
             return []
-        suppressed = {s.rule_id for s in suppressions_of(resource)}
-        config = resource_config(resource)
+        suppressed = {s.rule_id for s in suppressions_of(element)}
+        config = (
+            resource_config(element) if isinstance(element, TerraformResource) else _provider_config(element)
+        )
+        ctx = RuleContext(team_env=self.team_env, address=address_of(element), stack=self._index(element))
         return [
             f"{rule.id}: {problem}"
             for rule in applicable
-            if rule.id not in suppressed and (problem := rule.check(config, self.team_env))
+            if rule.id not in suppressed and (problem := rule.check(config, ctx))
         ]
+
+    def _index(self, element: IConstruct) -> StackIndex:
+        stack = TerraformStack.of(element)
+        path = stack.node.path
+        if path not in self._indexes:
+            self._indexes[path] = StackIndex(stack)
+        return self._indexes[path]

@@ -513,6 +513,13 @@ def test_log_analytics_retention_comes_from_config(synthesized, platform_config)
     )
 
 
+def test_log_analytics_accepts_entra_id_only(synthesized):
+    # the 4.x name; `local_authentication_disabled` is deprecated. Diagnostic settings do not use the keys.
+    workspace = synthesized.only(DEV, "azurerm_log_analytics_workspace")
+    assert workspace["local_authentication_enabled"] is False
+    assert "local_authentication_disabled" not in workspace
+
+
 def test_budget_alerts_at_every_threshold_from_the_configured_month(synthesized, team_envs):
     team_env = team_envs[PROD]
     rg = logical_name(synthesized, PROD, "azurerm_resource_group")

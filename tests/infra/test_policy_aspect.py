@@ -1,21 +1,46 @@
 """The security baseline aspect: every rule fails synth on a violating resource, passes a compliant one, and
 honours only suppressions that carry a reason."""
 
+import json
+
 import pytest
 from cdktf import App, Aspects, TerraformResourceLifecycle, TerraformStack
 
 from infra.aspects.security import RULES, SecurityBaselineAspect, all_suppressions, suppress
 from infra.config import TeamEnv
 
+LOG_ANALYTICS = "/subscriptions/0/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/la"
+UC_ROLE = "Storage Blob Data Contributor"
 
-def _storage(scope, **overrides):
-    from cdktf_cdktf_provider_azurerm.storage_account import (
-        StorageAccount,
-        StorageAccountNetworkRulesPrivateLinkAccess,
+
+def _diagnostics(scope, id, target):
+    from cdktf_cdktf_provider_azurerm.monitor_diagnostic_setting import MonitorDiagnosticSetting
+
+    return MonitorDiagnosticSetting(
+        scope,
+        id,
+        name="to-log-analytics",
+        target_resource_id=target,
+        log_analytics_workspace_id=LOG_ANALYTICS,
+        enabled_log=[{"category_group": "allLogs"}],
     )
 
+
+def _firewall(*, default_action="Deny", bypass=("AzureServices",)):
+    from cdktf_cdktf_provider_azurerm.storage_account import StorageAccountNetworkRulesPrivateLinkAccess
+
+    return {
+        "default_action": default_action,
+        "bypass": list(bypass),
+        "private_link_access": [StorageAccountNetworkRulesPrivateLinkAccess(endpoint_resource_id="/ac")],
+    }
+
+
+def _storage(scope, *, id="storage", diagnostics="blob", **overrides):
+    from cdktf_cdktf_provider_azurerm.storage_account import StorageAccount
+
     props = dict(
-        name="stcompliant",
+        name=f"st{id}",
         resource_group_name="rg",
         location="westeurope",
         account_tier="Standard",
@@ -27,20 +52,22 @@ def _storage(scope, **overrides):
         allow_nested_items_to_be_public=False,
         shared_access_key_enabled=False,
         infrastructure_encryption_enabled=True,
-        network_rules={
-            "default_action": "Deny",
-            "private_link_access": [StorageAccountNetworkRulesPrivateLinkAccess(endpoint_resource_id="/ac")],
-        },
+        network_rules=_firewall(),
         blob_properties={
             "delete_retention_policy": {"days": 7},
             "container_delete_retention_policy": {"days": 7},
         },
     )
     props.update(overrides)
-    return StorageAccount(scope, "storage", **props)
+    account = StorageAccount(scope, id, **props)
+    if diagnostics == "blob":
+        _diagnostics(scope, f"{id}-diagnostics", f"{account.id}/blobServices/default")
+    elif diagnostics == "account":
+        _diagnostics(scope, f"{id}-diagnostics", account.id)
+    return account
 
 
-def _key_vault(scope, **overrides):
+def _key_vault(scope, *, diagnostics=True, **overrides):
     from cdktf_cdktf_provider_azurerm.key_vault import KeyVault
 
     props = dict(
@@ -50,14 +77,18 @@ def _key_vault(scope, **overrides):
         tenant_id="00000000-0000-0000-0000-000000000000",
         sku_name="standard",
         rbac_authorization_enabled=True,
+        soft_delete_retention_days=90,
         purge_protection_enabled=True,
         network_acls={"default_action": "Deny", "bypass": "AzureServices"},
     )
     props.update(overrides)
-    return KeyVault(scope, "vault", **props)
+    vault = KeyVault(scope, "vault", **props)
+    if diagnostics:
+        _diagnostics(scope, "vault-diagnostics", vault.id)
+    return vault
 
 
-def _workspace(scope, **custom):
+def _workspace(scope, *, diagnostics=True, custom=None, **overrides):
     from cdktf_cdktf_provider_azurerm.databricks_workspace import DatabricksWorkspace
 
     params = dict(
@@ -68,16 +99,72 @@ def _workspace(scope, **custom):
         public_subnet_network_security_group_association_id="/host-assoc",
         private_subnet_network_security_group_association_id="/container-assoc",
     )
-    params.update(custom)
-    sku = params.pop("sku", "premium")
-    return DatabricksWorkspace(
-        scope,
-        "workspace",
+    params.update(custom or {})
+    props = dict(
         name="dbw",
         resource_group_name="rg",
         location="westeurope",
-        sku=sku,
+        sku="premium",
+        public_network_access_enabled=True,
+        network_security_group_rules_required="AllRules",
+        infrastructure_encryption_enabled=True,
         custom_parameters=params,
+    )
+    props.update(overrides)
+    workspace = DatabricksWorkspace(scope, "workspace", **props)
+    if diagnostics:
+        _diagnostics(scope, "workspace-diagnostics", workspace.id)
+    return workspace
+
+
+def _access_connector(scope, *, grants=((UC_ROLE, "lake"),)):
+    """An access connector and its role assignments: (role, "lake" | any other scope string)."""
+    from cdktf_cdktf_provider_azurerm.databricks_access_connector import DatabricksAccessConnector
+    from cdktf_cdktf_provider_azurerm.role_assignment import RoleAssignment
+
+    lake = _storage(scope, id="lake")
+    connector = DatabricksAccessConnector(
+        scope,
+        "connector",
+        name="ac",
+        resource_group_name="rg",
+        location="westeurope",
+        identity={"type": "SystemAssigned"},
+    )
+    for index, (role, target) in enumerate(grants):
+        RoleAssignment(
+            scope,
+            f"connector-role-{index}",
+            scope=lake.id if target == "lake" else target,
+            role_definition_name=role,
+            principal_id=connector.identity.principal_id,
+            principal_type="ServicePrincipal",
+        )
+    return connector
+
+
+def _role_assignment(scope, *, role="Key Vault Secrets User"):
+    from cdktf_cdktf_provider_azurerm.role_assignment import RoleAssignment
+
+    return RoleAssignment(
+        scope,
+        "role",
+        scope="/subscriptions/0/resourceGroups/rg",
+        role_definition_name=role,
+        principal_id="11111111-1111-1111-1111-111111111111",
+    )
+
+
+def _log_analytics(scope, *, local_auth=False):
+    from cdktf_cdktf_provider_azurerm.log_analytics_workspace import LogAnalyticsWorkspace
+
+    return LogAnalyticsWorkspace(
+        scope,
+        "log-analytics",
+        name="la",
+        resource_group_name="rg",
+        location="westeurope",
+        local_authentication_enabled=local_auth,
     )
 
 
@@ -104,10 +191,35 @@ def _cluster(scope, *, policy=True):
     )
 
 
+def _permissions(scope, *, deployer_level="CAN_MANAGE", policy=False):
+    from cdktf_cdktf_provider_databricks.permissions import Permissions, PermissionsAccessControl
+
+    deployer = scope.node.try_get_context("deployer")
+    acl = [PermissionsAccessControl(group_name="team-owners", permission_level="CAN_MANAGE_RUN")]
+    if deployer_level:
+        acl.append(PermissionsAccessControl(service_principal_name=deployer, permission_level=deployer_level))
+    target = {"cluster_policy_id": "policy-1"} if policy else {"job_id": "123"}
+    return Permissions(scope, f"permissions-{'policy' if policy else 'job'}", access_control=acl, **target)
+
+
 def _token(scope):
     from cdktf_cdktf_provider_databricks.token import Token
 
     return Token(scope, "pat", comment="nope")
+
+
+def _secret(scope):
+    from cdktf_cdktf_provider_databricks.secret import Secret
+
+    return Secret(scope, "secret", key="db-password", scope="team", string_value="value-in-state")
+
+
+def _provider_with_credentials(scope):
+    from cdktf_cdktf_provider_databricks.provider import DatabricksProvider
+
+    return DatabricksProvider(
+        scope, "databricks-pat", alias="pat", host="https://x", token="not-a-real-token"
+    )
 
 
 def _catalog(scope, *, prevent_destroy):
@@ -118,7 +230,7 @@ def _catalog(scope, *, prevent_destroy):
 
 
 def _synth(team_env: TeamEnv, build, tmp_path):
-    app = App(outdir=str(tmp_path))
+    app = App(outdir=str(tmp_path), context={"deployer": team_env.platform.deployer_principal})
     stack = TerraformStack(app, "policy-under-test")
     from cdktf_cdktf_provider_azurerm.provider import AzurermProvider
     from cdktf_cdktf_provider_databricks.provider import DatabricksProvider
@@ -146,27 +258,53 @@ def ephemeral(dev) -> TeamEnv:
     return dev.model_copy(update={"env": "pr42", "kind": "ephemeral", "base_env": "dev"})
 
 
-# rule id -> builder of a resource that violates exactly that rule (in the dev env)
+PROTECTED = TerraformResourceLifecycle(prevent_destroy=True)
+
+# rule id -> (env, builder of resources that violate exactly that rule in that env)
 VIOLATIONS = {
-    "PLAT-WS-1": lambda s: _workspace(s, sku="standard"),
-    "PLAT-WS-2": lambda s: _workspace(s, private_subnet_network_security_group_association_id=None),
-    "PLAT-WS-3": lambda s: _workspace(s, no_public_ip=False),
-    "PLAT-ST-1": lambda s: _storage(s, is_hns_enabled=False),
-    "PLAT-ST-2": lambda s: _storage(s, min_tls_version="TLS1_0"),
-    "PLAT-ST-3": lambda s: _storage(s, https_traffic_only_enabled=False),
-    "PLAT-ST-4": lambda s: _storage(s, allow_nested_items_to_be_public=True),
-    "PLAT-ST-5": lambda s: _storage(s, shared_access_key_enabled=True),
-    "PLAT-ST-6": lambda s: _storage(s, network_rules={"default_action": "Allow"}),
-    "PLAT-ST-7": lambda s: _storage(s, infrastructure_encryption_enabled=False),
-    "PLAT-ST-8": lambda s: _storage(s, blob_properties={"delete_retention_policy": {"days": 7}}),
-    "PLAT-KV-1": lambda s: _key_vault(s, rbac_authorization_enabled=False),
-    "PLAT-KV-2": lambda s: _key_vault(s, purge_protection_enabled=False),
-    "PLAT-KV-3": lambda s: _key_vault(s, network_acls={"default_action": "Allow", "bypass": "AzureServices"}),
-    "PLAT-DATA-1": lambda s: _catalog(s, prevent_destroy=True),
-    "PLAT-DBX-1": _token,
-    "PLAT-DBX-2": lambda s: _job(s, run_as=False),
-    "PLAT-DBX-3": lambda s: _job(s, policy=False),
-    "PLAT-DBX-4": lambda s: _cluster(s, policy=False),
+    "PLAT-WS-1": ("dev", lambda s: _workspace(s, sku="standard")),
+    "PLAT-WS-2": (
+        "dev",
+        lambda s: _workspace(s, custom={"private_subnet_network_security_group_association_id": None}),
+    ),
+    "PLAT-WS-3": ("dev", lambda s: _workspace(s, custom={"no_public_ip": False})),
+    "PLAT-WS-4": ("dev", lambda s: _workspace(s, public_network_access_enabled=False)),
+    "PLAT-WS-5": ("dev", lambda s: _workspace(s, infrastructure_encryption_enabled=False)),
+    "PLAT-ST-1": ("dev", lambda s: _storage(s, is_hns_enabled=False)),
+    "PLAT-ST-2": ("dev", lambda s: _storage(s, min_tls_version="TLS1_0")),
+    "PLAT-ST-3": ("dev", lambda s: _storage(s, https_traffic_only_enabled=False)),
+    "PLAT-ST-4": ("dev", lambda s: _storage(s, allow_nested_items_to_be_public=True)),
+    "PLAT-ST-5": ("dev", lambda s: _storage(s, shared_access_key_enabled=True)),
+    "PLAT-ST-6": (
+        "dev",
+        lambda s: _storage(s, network_rules=_firewall(default_action="Allow")),
+    ),
+    "PLAT-ST-7": ("dev", lambda s: _storage(s, infrastructure_encryption_enabled=False)),
+    "PLAT-ST-8": ("dev", lambda s: _storage(s, blob_properties={"delete_retention_policy": {"days": 7}})),
+    "PLAT-ST-9": ("dev", lambda s: _storage(s, network_rules=_firewall(bypass=[]))),
+    "PLAT-ST-10": ("prod", lambda s: _storage(s, account_replication_type="LRS", lifecycle=PROTECTED)),
+    "PLAT-KV-1": ("dev", lambda s: _key_vault(s, rbac_authorization_enabled=False)),
+    "PLAT-KV-2": ("dev", lambda s: _key_vault(s, purge_protection_enabled=False)),
+    "PLAT-KV-3": (
+        "dev",
+        lambda s: _key_vault(s, network_acls={"default_action": "Allow", "bypass": "AzureServices"}),
+    ),
+    "PLAT-KV-4": ("dev", lambda s: _key_vault(s, soft_delete_retention_days=30)),
+    "PLAT-MON-1": ("dev", lambda s: _key_vault(s, diagnostics=False)),
+    "PLAT-MON-2": ("dev", lambda s: _log_analytics(s, local_auth=True)),
+    "PLAT-IAM-1": (
+        "dev",
+        lambda s: _access_connector(s, grants=[(UC_ROLE, "lake"), ("Storage Blob Data Owner", "lake")]),
+    ),
+    "PLAT-IAM-2": ("dev", lambda s: _role_assignment(s, role="Owner")),
+    "PLAT-DATA-1": ("dev", lambda s: _catalog(s, prevent_destroy=True)),
+    "PLAT-DBX-1": ("dev", _token),
+    "PLAT-DBX-2": ("dev", lambda s: _job(s, run_as=False)),
+    "PLAT-DBX-3": ("dev", lambda s: _job(s, policy=False)),
+    "PLAT-DBX-4": ("dev", lambda s: _cluster(s, policy=False)),
+    "PLAT-DBX-5": ("dev", lambda s: _permissions(s, deployer_level=None)),
+    "PLAT-SEC-1": ("dev", _provider_with_credentials),
+    "PLAT-SEC-2": ("dev", _secret),
 }
 
 
@@ -175,24 +313,91 @@ def test_every_rule_has_a_violation_case():
 
 
 @pytest.mark.parametrize("rule_id", sorted(VIOLATIONS))
-def test_violation_fails_synth_with_the_rule_id(rule_id, dev, tmp_path):
+def test_violation_fails_synth_with_the_rule_id(rule_id, dev, prod, tmp_path):
+    env, build = VIOLATIONS[rule_id]
     with pytest.raises(RuntimeError, match=rule_id) as failed:
-        _synth(dev, VIOLATIONS[rule_id], tmp_path)
+        _synth({"dev": dev, "prod": prod}[env], build, tmp_path)
     other_rules = [r.id for r in RULES if r.id != rule_id and f"{r.id}:" in str(failed.value)]
     assert other_rules == [], "the violating resource should break only its own rule"
 
 
-def test_compliant_resources_synthesize(dev, tmp_path):
-    def build(stack):
-        _storage(stack)
-        _key_vault(stack)
-        _workspace(stack)
-        _job(stack)
-        _cluster(stack)
-        _catalog(stack, prevent_destroy=False)
+def _compliant(stack):
+    _storage(stack)
+    _key_vault(stack)
+    _workspace(stack)
+    _access_connector(stack)
+    _role_assignment(stack)
+    _log_analytics(stack)
+    _job(stack)
+    _cluster(stack)
+    _permissions(stack)
+    _permissions(stack, policy=True, deployer_level="CAN_USE")
+    _catalog(stack, prevent_destroy=False)
 
-    _synth(dev, build, tmp_path)
+
+def test_compliant_resources_synthesize(dev, tmp_path):
+    _synth(dev, _compliant, tmp_path)
     assert (tmp_path / "stacks" / "policy-under-test" / "cdk.tf.json").exists()
+
+
+def test_prod_storage_is_geo_redundant_and_other_envs_may_stay_local(dev, prod, tmp_path):
+    _synth(prod, lambda s: _storage(s, account_replication_type="GRS", lifecycle=PROTECTED), tmp_path / "p")
+    _synth(dev, lambda s: _storage(s, account_replication_type="LRS"), tmp_path / "d")
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda s: _storage(s, diagnostics="account"), "/blobServices/default to a Log Analytics"),
+        (lambda s: _storage(s, diagnostics=None), "/blobServices/default to a Log Analytics"),
+        (lambda s: _workspace(s, diagnostics=False), "azurerm_databricks_workspace.workspace"),
+    ],
+)
+def test_diagnostics_must_target_the_resource_that_logs(build, message, dev, tmp_path):
+    # storage logs live on its blob service: a setting on the account itself does not capture lake reads
+    with pytest.raises(RuntimeError, match=f"PLAT-MON-1: .*{message}"):
+        _synth(dev, build, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("grants", "message"),
+    [
+        ([], "holds no Storage Blob Data Contributor"),
+        ([(UC_ROLE, "/subscriptions/0/resourceGroups/rg")], "on /subscriptions/0/resourceGroups/rg"),
+        ([("Storage Queue Data Contributor", "lake")], "also gets Storage Queue Data Contributor"),
+    ],
+)
+def test_access_connector_gets_exactly_the_unity_catalog_role_on_storage(grants, message, dev, tmp_path):
+    with pytest.raises(RuntimeError, match=f"PLAT-IAM-1: .*{message}"):
+        _synth(dev, lambda s: _access_connector(s, grants=grants), tmp_path)
+
+
+def test_deployer_must_keep_the_top_level_of_each_object(dev, tmp_path):
+    # CAN_VIEW keeps the deployer in the list but would lock it out of managing the job on the next apply
+    with pytest.raises(RuntimeError, match=r"PLAT-DBX-5: .*at CAN_MANAGE or IS_OWNER .*it has CAN_VIEW"):
+        _synth(dev, lambda s: _permissions(s, deployer_level="CAN_VIEW"), tmp_path / "job")
+    # cluster policies only know CAN_USE
+    with pytest.raises(RuntimeError, match=r"PLAT-DBX-5: .*at CAN_USE "):
+        _synth(dev, lambda s: _permissions(s, policy=True, deployer_level="CAN_MANAGE"), tmp_path / "policy")
+
+
+def test_private_front_end_needs_the_private_nsg_rule_mode(prod, tmp_path):
+    private = dict(public_network_access_enabled=False)
+    with pytest.raises(RuntimeError, match="PLAT-WS-4: NSG rule mode"):
+        _synth(prod, lambda s: _workspace(s, **private), tmp_path / "bad")
+    _synth(
+        prod,
+        lambda s: _workspace(s, **private, network_security_group_rules_required="NoAzureDatabricksRules"),
+        tmp_path / "ok",
+    )
+
+
+def test_ephemeral_vaults_may_keep_deleted_secrets_a_week(ephemeral, tmp_path):
+    _synth(
+        ephemeral,
+        lambda s: _key_vault(s, soft_delete_retention_days=7, purge_protection_enabled=False),
+        tmp_path,
+    )
 
 
 def test_prod_data_must_be_protected_and_ephemeral_data_must_not_be(prod, ephemeral, tmp_path):
@@ -214,6 +419,14 @@ def test_suppression_with_a_reason_lets_synth_pass_and_is_listed(dev, tmp_path):
     listed = all_suppressions(app)
     assert [(s.rule_id, s.reason) for s in listed] == [("PLAT-KV-3", reason)]
     assert listed[0].path.endswith("/vault")
+    # written next to the resource in cdk.tf.json (Terraform ignores "//"), where `platform scan` reads it
+    stack = json.loads((tmp_path / "stacks" / "policy-under-test" / "cdk.tf.json").read_text())
+    vault = next(iter(stack["resource"]["azurerm_key_vault"].values()))
+    assert vault["//"]["policy_suppressions"] == [
+        {"rule": "PLAT-KV-3", "reason": reason, "scope": "policy-under-test/vault"}
+    ]
+    assert "metadata" in vault["//"], "cdktf's own metadata survives"
+    assert "policy_suppressions" not in json.dumps(stack["resource"]["azurerm_monitor_diagnostic_setting"])
 
 
 def test_suppression_of_one_rule_does_not_hide_another(dev, tmp_path):

@@ -33,6 +33,9 @@ class Monitoring(Construct):
             resource_group_name=resource_group.name,
             sku="PerGB2018",
             retention_in_days=team_env.platform.log_retention_days,
+            # Entra ID only: no agent may ingest or query with the workspace's shared keys. Diagnostic settings
+            # do not use those keys, so the settings below keep working.
+            local_authentication_enabled=False,
         )
 
     def send_diagnostics(
