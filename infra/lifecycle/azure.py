@@ -1,0 +1,86 @@
+"""Azure resource groups and their tags: the record of which ephemeral envs exist, and the last-resort delete."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from infra.config import PlatformConfig
+from infra.lifecycle.errors import InputProblem, OperationFailed
+
+SUBSCRIPTION_ENV_VARS = ("ARM_SUBSCRIPTION_ID", "AZURE_SUBSCRIPTION_ID")
+
+
+@dataclass(frozen=True)
+class ResourceGroupInfo:
+    name: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+    managed_by: str | None = None
+    """Set on groups another resource owns, e.g. a Databricks workspace's managed resource group."""
+    provisioning_state: str | None = None
+    """`Succeeded`, `Deleting`, ..."""
+
+
+class ResourceGroups(Protocol):
+    def list(self) -> list[ResourceGroupInfo]:
+        """Every resource group of the subscription, with its tags."""
+
+    def delete(self, name: str) -> None:
+        """Delete the group and everything in it; returns when Azure has finished."""
+
+
+class AzureResourceGroups:
+    """The real ResourceGroups: azure-mgmt-resource with whatever credential DefaultAzureCredential finds
+    (Azure CLI login locally, OIDC or managed identity in CI)."""
+
+    def __init__(self, client: Any) -> None:
+        self._groups = client.resource_groups
+
+    @classmethod
+    def for_subscription(cls, subscription_id: str) -> AzureResourceGroups:
+        from azure.identity import DefaultAzureCredential
+        from azure.mgmt.resource.resources import ResourceManagementClient
+
+        return cls(ResourceManagementClient(DefaultAzureCredential(), subscription_id))
+
+    def list(self) -> list[ResourceGroupInfo]:
+        with _azure_errors("listing resource groups"):
+            return [
+                ResourceGroupInfo(
+                    name=group.name,
+                    tags=dict(group.tags or {}),
+                    managed_by=group.managed_by,
+                    provisioning_state=getattr(group.properties, "provisioning_state", None),
+                )
+                for group in self._groups.list()
+            ]
+
+    def delete(self, name: str) -> None:
+        with _azure_errors(f"deleting resource group {name}"):
+            self._groups.begin_delete(name).result()
+
+
+@contextmanager
+def _azure_errors(doing: str) -> Iterator[None]:
+    from azure.core.exceptions import AzureError
+
+    try:
+        yield
+    except AzureError as exc:  # includes credential problems, which surface on the first call
+        message = (getattr(exc, "message", None) or str(exc)).strip().splitlines()
+        raise OperationFailed(f"Azure, {doing}: {message[0] if message else type(exc).__name__}") from None
+
+
+def subscription_id(config: PlatformConfig, environ: Mapping[str, str] = os.environ) -> str:
+    """platform.subscription_id, else the subscription azurerm itself would use (ARM_SUBSCRIPTION_ID)."""
+    if config.platform.subscription_id:
+        return str(config.platform.subscription_id)
+    for name in SUBSCRIPTION_ENV_VARS:
+        if environ.get(name):
+            return environ[name]
+    raise InputProblem(
+        "platform.subscription_id", "unset, and neither ARM_SUBSCRIPTION_ID nor AZURE_SUBSCRIPTION_ID is set"
+    )

@@ -1,0 +1,208 @@
+"""Ephemeral envs: cut from a permanent env and the team's template, and read back from their Azure tags.
+
+An ephemeral env is named by its team and a short NAME (`churn` + `pr123` -> stacks `churn-pr123-platform`,
+`churn-pr123-workspace`, resource group `rg-<prefix>-churn-pr123`). Every name is a pure function of
+(prefix, team, name), the same function permanent envs use, so the stacks can be derived again from the
+resource group's tags on any checkout. Everything needed for that derivation is in the tags: team, env
+(the NAME), base-env, owner, expires-at and network-slot.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import EmailStr, TypeAdapter, ValidationError
+
+from infra.config import PlatformConfig, TeamConfig, TeamEnv
+from infra.config.model import EPHEMERAL_NAME, PERMANENT_ENVS, EnvironmentConfig, EphemeralTemplate
+from infra.config.naming import env_names
+from infra.lifecycle.errors import InputProblem
+from infra.lifecycle.ttl import format_instant
+
+EPHEMERAL_TAG = "ephemeral"
+NETWORK_SLOT_TAG = "network-slot"
+# Every ephemeral env gets one /24 of the team's pool: the smallest range the config accepts, quartered into
+# the two /26 subnets Databricks needs (its minimum) plus room for private endpoints.
+SLOT_PREFIX_LENGTH = 24
+# Tags an ephemeral env's resource group must carry to be derived again (TeamEnv.tags writes them).
+RECORD_TAGS = ("team", "env", "base-env", "owner", "expires-at", NETWORK_SLOT_TAG)
+
+_EMAIL = TypeAdapter(EmailStr)
+
+
+def is_ephemeral_tagged(tags: Mapping[str, str]) -> bool:
+    """What marks a resource group as an ephemeral env's: exactly `ephemeral=true` (TeamEnv.tags writes it).
+
+    Deliberately strict: `True`, `yes` or a missing tag all mean "not ephemeral", so nothing is ever torn
+    down on a guess.
+    """
+    return tags.get(EPHEMERAL_TAG) == "true"
+
+
+class EphemeralTeamEnv(TeamEnv):
+    """A TeamEnv of kind ephemeral that also tags its network slot, so its exact network can be re-derived."""
+
+    network_slot: int
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {**super().tags, NETWORK_SLOT_TAG: str(self.network_slot)}
+
+
+def check_name(config: PlatformConfig, team: TeamConfig, name: str, *, field: str = "NAME") -> None:
+    """Refuse a NAME that is malformed, that a permanent env uses, or whose derived Azure names are invalid."""
+    if not re.fullmatch(EPHEMERAL_NAME, name):
+        raise InputProblem(
+            field,
+            f"{name!r} is invalid: 2-10 lowercase letters or digits, starting with a letter "
+            "(it becomes part of every Azure name of the env)",
+        )
+    if name in PERMANENT_ENVS:
+        raise InputProblem(field, f"{name!r} is the name of a permanent environment; pick another name")
+    names = env_names(prefix=config.platform.prefix, team=team.name, env=name)
+    problems = names.problems()
+    if problems:
+        raise InputProblem(field, f"{name!r} cannot be used: {problems[0]}")
+    permanent_stacks = {
+        s for te in config.team_envs for s in (te.names.platform_stack, te.names.workspace_stack)
+    }
+    if {names.platform_stack, names.workspace_stack} & permanent_stacks:
+        raise InputProblem(field, f"{name!r} would reuse the stacks of a permanent environment")
+
+
+def check_owner(owner: str, *, field: str = "--owner") -> str:
+    try:
+        return str(_EMAIL.validate_python(owner))
+    except ValidationError:
+        raise InputProblem(field, f"{owner!r} is not an e-mail address") from None
+
+
+def template_of(team: TeamConfig, *, field: str) -> EphemeralTemplate:
+    if team.ephemeral is None:
+        raise InputProblem(field, f"team {team.name!r} has no ephemeral template (set teams[].ephemeral)")
+    return team.ephemeral
+
+
+def slot_count(template: EphemeralTemplate) -> int:
+    pool = ipaddress.IPv4Network(template.network_pool)
+    return 2 ** (SLOT_PREFIX_LENGTH - pool.prefixlen)
+
+
+def slot_network(template: EphemeralTemplate, slot: int) -> str:
+    """The /24 of slot number ``slot`` (0-based) in the team's pool."""
+    pool = ipaddress.IPv4Network(template.network_pool)
+    if not 0 <= slot < slot_count(template):
+        raise ValueError(f"slot {slot} is outside {pool} ({slot_count(template)} slots)")
+    first = int(pool.network_address) + slot * 2 ** (32 - SLOT_PREFIX_LENGTH)
+    return str(ipaddress.IPv4Network((first, SLOT_PREFIX_LENGTH)))
+
+
+def first_free_slot(template: EphemeralTemplate, used: set[int]) -> int | None:
+    return next((slot for slot in range(slot_count(template)) if slot not in used), None)
+
+
+def cut(base: TeamEnv, *, name: str, slot: int, owner: str, expires_at: datetime) -> EphemeralTeamEnv:
+    """The ephemeral env NAME cut from ``base``: the template's smallest sizes, budget and network slot.
+
+    Data stays deletable (kind ephemeral, prevent_destroy off); no interactive cluster, no instance pool and
+    paused schedules, because an ephemeral env's jobs run when a test starts them (`platform smoke`).
+    Security settings such as the front-end access mode are kept from the base env.
+    """
+    template = template_of(base.team, field="--from")
+    settings = EnvironmentConfig.model_validate(
+        base.settings.model_dump()
+        | {
+            "network": slot_network(template, slot),
+            "budget": template.budget.model_dump(),
+            "compute": template.compute.model_dump(),
+            "schedules": base.settings.schedules.model_dump() | {"paused": True},
+            "interactive_cluster": False,
+            "instance_pool": False,
+            "prevent_destroy": False,
+            "require_approval": False,
+        }
+    )
+    return EphemeralTeamEnv(
+        platform=base.platform,
+        team=base.team,
+        env=name,
+        kind="ephemeral",
+        settings=settings,
+        owner=owner,
+        expires_at=format_instant(expires_at),
+        base_env=base.env,
+        network_slot=slot,
+    )
+
+
+class UnreadableRecord(ValueError):
+    """A resource group tagged ephemeral whose tags do not describe an env this CLI created."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class EphemeralRecord:
+    """An ephemeral env as Azure records it: its resource group and that group's tags."""
+
+    resource_group: str
+    tags: Mapping[str, str]
+    team: str
+    name: str
+    base_env: str
+    owner: str
+    expires_at: datetime
+    network_slot: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.team}/{self.name}"
+
+    @classmethod
+    def from_tags(cls, resource_group: str, tags: Mapping[str, str], *, prefix: str) -> EphemeralRecord:
+        if not is_ephemeral_tagged(tags):
+            raise UnreadableRecord(f"it is not tagged {EPHEMERAL_TAG}=true")
+        missing = [tag for tag in RECORD_TAGS if not tags.get(tag)]
+        if missing:
+            raise UnreadableRecord(f"tags {', '.join(missing)} are missing")
+        try:
+            expires_at = datetime.fromisoformat(tags["expires-at"])
+        except ValueError:
+            raise UnreadableRecord(f"expires-at {tags['expires-at']!r} is not an ISO-8601 time") from None
+        if expires_at.tzinfo is None:
+            raise UnreadableRecord(f"expires-at {tags['expires-at']!r} has no time zone")
+        if not tags[NETWORK_SLOT_TAG].isdigit():
+            raise UnreadableRecord(f"{NETWORK_SLOT_TAG} {tags[NETWORK_SLOT_TAG]!r} is not a slot number")
+        expected = env_names(prefix=prefix, team=tags["team"], env=tags["env"]).resource_group
+        if resource_group != expected:
+            # Tags copied onto some other group must never make it look like ours.
+            raise UnreadableRecord(
+                f"its tags describe {tags['team']}/{tags['env']}, whose group is {expected}"
+            )
+        return cls(
+            resource_group=resource_group,
+            tags=dict(tags),
+            team=tags["team"],
+            name=tags["env"],
+            base_env=tags["base-env"],
+            owner=tags["owner"],
+            expires_at=expires_at,
+            network_slot=int(tags[NETWORK_SLOT_TAG]),
+        )
+
+    def team_env(self, config: PlatformConfig) -> EphemeralTeamEnv:
+        """The env's TeamEnv derived again from platform.yaml and the tags (what `env up` synthesized)."""
+        field = f"{self.resource_group} (tags)"
+        try:
+            team = config.team(self.team)
+        except KeyError:
+            raise InputProblem(field, f"team {self.team!r} is not in the config any more") from None
+        if self.base_env not in team.environments:
+            raise InputProblem(field, f"team {self.team!r} has no base env {self.base_env!r} any more")
+        template = template_of(team, field=field)
+        if self.network_slot >= slot_count(template):
+            raise InputProblem(field, f"network slot {self.network_slot} is outside {template.network_pool}")
+        base = TeamEnv.permanent(config, team, self.base_env)
+        return cut(base, name=self.name, slot=self.network_slot, owner=self.owner, expires_at=self.expires_at)

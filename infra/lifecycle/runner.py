@@ -1,0 +1,110 @@
+"""Running cdktf (and terraform, to read state) on stacks the platform CLI has already synthesized."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+from infra.lifecycle.errors import OperationFailed
+
+CDKTF = ("npx", "--no-install", "cdktf")
+# The CLI synthesizes exactly the stacks to run before cdktf starts (--skip-synth). A no-op app makes sure
+# cdktf can never synthesize something else instead: cdktf.json's app builds only the permanent envs.
+NOOP_APP = "true"
+
+
+@dataclass(frozen=True)
+class StackCommand:
+    """One `cdktf deploy|destroy` of one stack; str() is the exact command line that runs."""
+
+    action: Literal["deploy", "destroy"]
+    stack: str
+    outdir: Path
+    auto_approve: bool
+
+    def argv(self) -> list[str]:
+        argv = [
+            *CDKTF,
+            self.action,
+            self.stack,
+            "--app",
+            NOOP_APP,
+            "--output",
+            str(self.outdir),
+            "--skip-synth",
+            # One stack per command, in the order the CLI chooses. Without the flag cdktf refuses to deploy a
+            # workspace stack without its platform stack (and to destroy a platform stack without its
+            # workspace stack) in the same command.
+            "--ignore-missing-stack-dependencies",
+        ]
+        if self.auto_approve:
+            argv.append("--auto-approve")
+        return argv
+
+    def __str__(self) -> str:
+        return shlex.join(self.argv())
+
+
+class StackRunner(Protocol):
+    def run(self, command: StackCommand) -> None:
+        """Run ``command`` with its output streaming to the terminal; OperationFailed on a non-zero exit."""
+
+    def has_state(self, stack: str, *, outdir: Path) -> bool:
+        """Whether the stack's Terraform state (wherever its backend keeps it) still holds resources."""
+
+
+Run = Callable[..., subprocess.CompletedProcess]
+
+
+class CdktfRunner:
+    """The real runner: `npx cdktf` for deploy/destroy, `terraform` in the stack directory to read state."""
+
+    def __init__(self, *, run: Run = subprocess.run) -> None:
+        self._run = run
+
+    def run(self, command: StackCommand) -> None:
+        # Inherited stdin/stdout: output streams as cdktf writes it, and without --auto-approve the user
+        # answers cdktf's own approval prompt.
+        result = self._run(command.argv(), check=False)
+        if result.returncode != 0:
+            raise OperationFailed(f"cdktf {command.action} {command.stack} failed (exit {result.returncode})")
+
+    def has_state(self, stack: str, *, outdir: Path) -> bool:
+        chdir = f"-chdir={outdir / 'stacks' / stack}"
+        init = self._run(
+            ["terraform", chdir, "init", "-input=false", "-no-color"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if init.returncode != 0:
+            raise OperationFailed(
+                f"cannot read the state of {stack}: terraform init failed: {_error_line(init)}"
+            )
+        pulled = self._run(["terraform", chdir, "state", "pull"], capture_output=True, text=True, check=False)
+        if pulled.returncode != 0:
+            raise OperationFailed(f"cannot read the state of {stack}: {_error_line(pulled)}")
+        return state_has_resources(pulled.stdout)
+
+
+def state_has_resources(state_json: str) -> bool:
+    """`terraform state pull` prints nothing when there is no state, else the state with its resources."""
+    if not state_json.strip():
+        return False
+    resources = json.loads(state_json).get("resources") or []
+    return any(resource.get("mode") == "managed" for resource in resources)
+
+
+def _error_line(result: subprocess.CompletedProcess) -> str:
+    """Terraform's first `Error:` line (diagnostics come framed in box-drawing characters), else its last line."""
+    text = result.stderr or result.stdout or ""
+    lines = [stripped for line in text.splitlines() if (stripped := line.strip("│╷╵ \t"))]
+    errors = [line for line in lines if line.startswith("Error:")]
+    if errors:
+        return errors[0]
+    return lines[-1] if lines else f"exit {result.returncode}"

@@ -1,0 +1,95 @@
+"""Everything a lifecycle command reaches outside itself, in one place tests replace with fakes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from infra.config import PlatformConfig, TeamEnv
+from infra.lifecycle.azure import AzureResourceGroups, ResourceGroups, subscription_id
+from infra.lifecycle.databricks import SdkTrainingWorkspace, TrainingWorkspace
+from infra.lifecycle.errors import OperationFailed
+from infra.lifecycle.runner import CdktfRunner, StackRunner
+from infra.lifecycle.smoke import SmokeTarget
+
+# The project's cdktf output directory (cdktf.json). Stacks keep no state inside it, so each lifecycle run
+# can replace it with just the stacks it runs.
+DEFAULT_OUTDIR = Path("cdktf.out")
+OWNER_ENV_VAR = "PLATFORM_OWNER"
+
+
+@dataclass
+class Services:
+    runner: StackRunner
+    build_wheel: Callable[[], Path]
+    synthesize: Callable[[PlatformConfig, list[TeamEnv], Path, Path], None]
+    """(config, team_envs, outdir, wheel): write exactly these team-envs' stacks into outdir."""
+    resource_groups: Callable[[PlatformConfig], ResourceGroups]
+    training_workspace: Callable[[PlatformConfig, SmokeTarget], TrainingWorkspace]
+    clock: Callable[[], datetime]
+    sleep: Callable[[float], None]
+    is_interactive: Callable[[], bool]
+    """Whether a person can answer a prompt (stdin is a terminal); False in CI."""
+    ask: Callable[[str], str]
+    default_owner: Callable[[], str | None]
+    outdir: Path = DEFAULT_OUTDIR
+
+
+def real_services() -> Services:
+    return Services(
+        runner=CdktfRunner(),
+        build_wheel=_build_wheel,
+        synthesize=_synthesize,
+        resource_groups=lambda config: AzureResourceGroups.for_subscription(subscription_id(config)),
+        training_workspace=lambda config, target: SdkTrainingWorkspace.for_azure_workspace(
+            target.workspace_resource_id(subscription_id(config))
+        ),
+        clock=lambda: datetime.now(UTC),
+        sleep=time.sleep,
+        is_interactive=sys.stdin.isatty,
+        ask=input,
+        default_owner=_default_owner,
+    )
+
+
+def _build_wheel() -> Path:
+    from infra.wheel import build_wheel
+
+    try:
+        return build_wheel()
+    except subprocess.CalledProcessError as exc:
+        raise OperationFailed(
+            f"building the churn wheel failed (exit {exc.returncode}); try `make wheel`"
+        ) from None
+
+
+def _synthesize(config: PlatformConfig, team_envs: list[TeamEnv], outdir: Path, wheel: Path) -> None:
+    from infra.cli.synth import synth_to
+
+    try:
+        synth_to(config, out=outdir, wheel=wheel, team_envs=team_envs)
+    except RuntimeError as exc:  # jsii raises policy (aspect) violations as RuntimeError
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        problem = next(
+            (line for line in lines if line.startswith("[")), lines[0] if lines else "unknown error"
+        )
+        raise OperationFailed(f"synth failed, nothing was deployed: {problem}") from None
+
+
+def _default_owner() -> str | None:
+    """$PLATFORM_OWNER, else the git user's e-mail: who to ask about an env nobody remembers."""
+    if os.environ.get(OWNER_ENV_VAR):
+        return os.environ[OWNER_ENV_VAR]
+    try:
+        result = subprocess.run(
+            ["git", "config", "user.email"], capture_output=True, text=True, check=False, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() or None

@@ -1,0 +1,129 @@
+"""`platform smoke`: run an env's training job now, follow it to the end, and check it registered a challenger."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from infra.config import PlatformConfig
+from infra.config.model import EPHEMERAL_NAME
+from infra.config.naming import env_names
+from infra.lifecycle.databricks import RunProgress, TrainingWorkspace
+from infra.lifecycle.errors import InputProblem, OperationFailed
+from infra.lifecycle.targets import find_team, split_key
+from infra.lifecycle.ttl import format_duration
+from infra.stacks.contracts import ML_SCHEMA
+
+CHALLENGER_ALIAS = "challenger"
+# The workspace stack names each model job `<stem>-<job key>` (infra/constructs/databricks/model_jobs.py);
+# tests/lifecycle check this against a synthesized workspace stack.
+TRAINING_JOB_KEY = "training"
+
+
+@dataclass(frozen=True)
+class SmokeTarget:
+    """What a smoke run needs to know about one team-env: where its workspace is and what to look for."""
+
+    key: str
+    resource_group: str
+    workspace_name: str
+    job_name: str
+    model_name: str
+
+    def workspace_resource_id(self, subscription_id: str) -> str:
+        return (
+            f"/subscriptions/{subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.Databricks/workspaces/{self.workspace_name}"
+        )
+
+
+def smoke_target(config: PlatformConfig, text: str, *, field: str = "TEAM/ENV") -> SmokeTarget:
+    """TEAM/ENV of a permanent env, or TEAM/NAME of an ephemeral one (its names need no tags)."""
+    team_name, env = split_key(text, field=field)
+    team = find_team(config, team_name, field=field)
+    is_ephemeral_name = team.ephemeral is not None and re.fullmatch(EPHEMERAL_NAME, env)
+    if env not in team.environments and not is_ephemeral_name:
+        envs = ", ".join(team.environments)
+        raise InputProblem(
+            field,
+            f"team {team_name!r} has no environment {env!r} (environments: {envs}, or an ephemeral NAME)",
+        )
+    names = env_names(prefix=config.platform.prefix, team=team.name, env=env)
+    return SmokeTarget(
+        key=f"{team.name}/{env}",
+        resource_group=names.resource_group,
+        workspace_name=names.databricks_workspace,
+        job_name=f"{names.stem}-{TRAINING_JOB_KEY}",
+        model_name=f"{names.catalog}.{ML_SCHEMA}.{team.model_name}",
+    )
+
+
+@dataclass(frozen=True)
+class SmokeResult:
+    run_id: int
+    version: int
+    url: str | None
+    took: timedelta
+
+
+def run_smoke(
+    workspace: TrainingWorkspace,
+    target: SmokeTarget,
+    *,
+    timeout: timedelta,
+    clock: Callable[[], datetime],
+    sleep: Callable[[float], None],
+    poll_seconds: float = 15.0,
+    on_progress: Callable[[RunProgress], None] = lambda progress: None,
+) -> SmokeResult:
+    """Run the training job and wait for it; OperationFailed if it fails, times out or registers no challenger.
+
+    A run still going at the timeout is cancelled, so a smoke test never leaves a cluster running.
+    """
+    job_id = _training_job(workspace, target)
+    before = workspace.alias_version(target.model_name, CHALLENGER_ALIAS)
+    started = clock()
+    run_id = workspace.run_now(job_id)
+    while True:
+        progress = workspace.run(run_id)
+        on_progress(progress)
+        if progress.finished:
+            break
+        if clock() - started >= timeout:
+            workspace.cancel(run_id)
+            where = f": {progress.url}" if progress.url else ""
+            raise OperationFailed(
+                f"{target.job_name} run {run_id} did not finish within {format_duration(timeout)} "
+                f"({progress.state}); cancelled it{where}"
+            )
+        sleep(poll_seconds)
+    if not progress.succeeded:
+        error = workspace.run_error(run_id) or progress.message or "no error message"
+        where = f" ({progress.url})" if progress.url else ""
+        raise OperationFailed(
+            f"{target.job_name} run {run_id} {progress.result or progress.state}: {error}{where}"
+        )
+    after = workspace.alias_version(target.model_name, CHALLENGER_ALIAS)
+    if after is None:
+        raise OperationFailed(
+            f"{target.model_name} has no version with alias {CHALLENGER_ALIAS!r} after run {run_id}"
+        )
+    if before is not None and after <= before:
+        raise OperationFailed(
+            f"{target.model_name}: alias {CHALLENGER_ALIAS!r} still points at version {after}; "
+            f"run {run_id} registered no new version"
+        )
+    return SmokeResult(run_id=run_id, version=after, url=progress.url, took=clock() - started)
+
+
+def _training_job(workspace: TrainingWorkspace, target: SmokeTarget) -> int:
+    ids = workspace.job_ids(target.job_name)
+    if not ids:
+        raise OperationFailed(
+            f"no job named {target.job_name} in the workspace of {target.key}; is its workspace stack deployed?"
+        )
+    if len(ids) > 1:
+        raise OperationFailed(f"{len(ids)} jobs are named {target.job_name} ({', '.join(map(str, ids))})")
+    return ids[0]

@@ -1,0 +1,94 @@
+"""The azure-mgmt-resource adapter over a fake client, and which subscription the lifecycle uses."""
+
+from types import SimpleNamespace
+from uuid import UUID
+
+import pytest
+from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+
+from infra.lifecycle.azure import AzureResourceGroups, ResourceGroupInfo, subscription_id
+from infra.lifecycle.errors import InputProblem, OperationFailed
+
+
+class FakeResourceGroupsOperations:
+    def __init__(self, groups, error=None):
+        self.groups, self.error, self.deleted = groups, error, []
+
+    def list(self):
+        if self.error:
+            raise self.error
+        return iter(self.groups)
+
+    def begin_delete(self, name):
+        if self.error:
+            raise self.error
+        return SimpleNamespace(result=lambda: self.deleted.append(name))
+
+
+def client(groups=(), error=None):
+    return SimpleNamespace(resource_groups=FakeResourceGroupsOperations(list(groups), error))
+
+
+def sdk_group(name, tags=None, managed_by=None, state="Succeeded"):
+    return SimpleNamespace(
+        name=name, tags=tags, managed_by=managed_by, properties=SimpleNamespace(provisioning_state=state)
+    )
+
+
+def test_groups_come_back_with_tags_owner_and_state():
+    fake = client(
+        [
+            sdk_group("rg-dbp-churn-pr1", {"ephemeral": "true"}),
+            sdk_group("rg-untagged", None),
+            sdk_group(
+                "rg-dbp-churn-pr1-dbw-managed", {"ephemeral": "true"}, managed_by="/ws", state="Deleting"
+            ),
+        ]
+    )
+    assert AzureResourceGroups(fake).list() == [
+        ResourceGroupInfo("rg-dbp-churn-pr1", {"ephemeral": "true"}, None, "Succeeded"),
+        ResourceGroupInfo("rg-untagged", {}, None, "Succeeded"),
+        ResourceGroupInfo("rg-dbp-churn-pr1-dbw-managed", {"ephemeral": "true"}, "/ws", "Deleting"),
+    ]
+
+
+def test_delete_waits_for_azure_to_finish():
+    fake = client()
+    AzureResourceGroups(fake).delete("rg-dbp-churn-pr1")
+    assert fake.resource_groups.deleted == ["rg-dbp-churn-pr1"]
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (
+            ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token\nmore detail"),
+            "Azure, listing resource groups: DefaultAzureCredential failed to retrieve a token",
+        ),
+        (
+            HttpResponseError("(AuthorizationFailed) no access"),
+            "Azure, listing resource groups: (AuthorizationFailed) no access",
+        ),
+    ],
+)
+def test_azure_errors_become_one_line_failures(error, message):
+    with pytest.raises(OperationFailed) as failed:
+        AzureResourceGroups(client(error=error)).list()
+    assert str(failed.value) == message
+
+
+def test_subscription_comes_from_the_config_first(config):
+    pinned = config.model_copy(
+        update={"platform": config.platform.model_copy(update={"subscription_id": UUID(int=1)})}
+    )
+    assert subscription_id(pinned, {"ARM_SUBSCRIPTION_ID": "other"}) == "00000000-0000-0000-0000-000000000001"
+
+
+def test_subscription_falls_back_to_the_azurerm_environment(config):
+    assert subscription_id(config, {"ARM_SUBSCRIPTION_ID": "sub-arm"}) == "sub-arm"
+    assert subscription_id(config, {"AZURE_SUBSCRIPTION_ID": "sub-az"}) == "sub-az"
+    with pytest.raises(InputProblem) as problem:
+        subscription_id(config, {})
+    assert str(problem.value) == (
+        "platform.subscription_id: unset, and neither ARM_SUBSCRIPTION_ID nor AZURE_SUBSCRIPTION_ID is set"
+    )

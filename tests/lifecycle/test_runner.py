@@ -1,0 +1,111 @@
+"""The cdktf command lines, and the real runner driven through a fake process launcher."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from infra.lifecycle.errors import OperationFailed
+from infra.lifecycle.runner import CdktfRunner, StackCommand, state_has_resources
+
+
+def test_deploy_command_line_runs_one_presynthesized_stack():
+    command = StackCommand("deploy", "churn-dev-platform", Path("cdktf.out"), auto_approve=True)
+    assert command.argv() == [
+        "npx",
+        "--no-install",
+        "cdktf",
+        "deploy",
+        "churn-dev-platform",
+        "--app",
+        "true",
+        "--output",
+        "cdktf.out",
+        "--skip-synth",
+        "--ignore-missing-stack-dependencies",
+        "--auto-approve",
+    ]
+    assert str(command) == " ".join(command.argv())
+
+
+def test_without_auto_approve_cdktf_asks_itself():
+    command = StackCommand("destroy", "churn-dev-workspace", Path("out dir"), auto_approve=False)
+    assert "--auto-approve" not in command.argv()
+    assert str(command) == (
+        "npx --no-install cdktf destroy churn-dev-workspace --app true --output 'out dir' --skip-synth "
+        "--ignore-missing-stack-dependencies"
+    )
+
+
+class Launcher:
+    """Stands in for subprocess.run: records each call and answers from a script."""
+
+    def __init__(self, *answers: subprocess.CompletedProcess):
+        self.answers = list(answers)
+        self.calls: list[tuple[list[str], dict]] = []
+
+    def __call__(self, argv, **kwargs):
+        self.calls.append((argv, kwargs))
+        return self.answers.pop(0)
+
+
+def done(code=0, stdout="", stderr=""):
+    return subprocess.CompletedProcess([], code, stdout, stderr)
+
+
+def test_run_streams_through_the_terminal_and_fails_on_a_nonzero_exit():
+    launcher = Launcher(done(0), done(1))
+    runner = CdktfRunner(run=launcher)
+    command = StackCommand("deploy", "churn-dev-platform", Path("cdktf.out"), auto_approve=True)
+    runner.run(command)
+    assert launcher.calls[0] == (command.argv(), {"check": False})  # no capture: output streams
+    with pytest.raises(OperationFailed, match=r"^cdktf deploy churn-dev-platform failed \(exit 1\)$"):
+        runner.run(command)
+
+
+STATE_WITH_RESOURCES = json.dumps(
+    {
+        "version": 4,
+        "resources": [
+            {"mode": "data", "type": "azurerm_client_config", "name": "current"},
+            {"mode": "managed", "type": "azurerm_resource_group", "name": "rg"},
+        ],
+    }
+)
+
+
+def test_has_state_initialises_the_stack_directory_and_pulls_its_state():
+    launcher = Launcher(done(0), done(0, stdout=STATE_WITH_RESOURCES))
+    assert CdktfRunner(run=launcher).has_state("churn-pr1-platform", outdir=Path("cdktf.out")) is True
+    assert [argv for argv, _ in launcher.calls] == [
+        ["terraform", "-chdir=cdktf.out/stacks/churn-pr1-platform", "init", "-input=false", "-no-color"],
+        ["terraform", "-chdir=cdktf.out/stacks/churn-pr1-platform", "state", "pull"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("pulled", "expected"),
+    [
+        ("", False),  # no state at all: terraform prints nothing
+        (json.dumps({"version": 4, "resources": []}), False),  # state left empty by a destroy
+        (json.dumps({"version": 4, "resources": [{"mode": "data", "type": "x", "name": "y"}]}), False),
+        (STATE_WITH_RESOURCES, True),
+    ],
+)
+def test_only_managed_resources_count_as_state(pulled, expected):
+    assert state_has_resources(pulled) is expected
+
+
+def test_a_failing_init_is_reported_with_terraforms_error_line():
+    stderr = (
+        "There are some problems with the CLI configuration:\n"
+        "╷\n│ Error: Failed to get existing workspaces: storage account not found\n│\n╵\n"
+    )
+    runner = CdktfRunner(run=Launcher(done(1, stderr=stderr)))
+    with pytest.raises(OperationFailed) as failed:
+        runner.has_state("churn-pr1-workspace", outdir=Path("cdktf.out"))
+    assert str(failed.value) == (
+        "cannot read the state of churn-pr1-workspace: terraform init failed: "
+        "Error: Failed to get existing workspaces: storage account not found"
+    )
