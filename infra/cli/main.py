@@ -129,6 +129,11 @@ def _synth_problems(exc: RuntimeError) -> list[str]:
     return ["synth failed; nothing was written", *(problems or lines[:1])]
 
 
+from infra.cli.lifecycle import register  # noqa: E402  (registers onto `app`, defined above)
+
+register(app)
+
+
 def main(argv: list[str] | None = None) -> None:
     run_cli(app, argv)
 

@@ -1,0 +1,468 @@
+"""The lifecycle commands end to end through `platform ...`, with every external call faked."""
+
+import json
+
+import pytest
+
+from infra.lifecycle.databricks import RunProgress
+from tests.lifecycle.fakes import ephemeral_group, permanent_group
+
+
+def cdktf(action, stack, out, *, auto_approve=True):
+    line = (
+        f"npx --no-install cdktf {action} {stack} --app true --output {out} --skip-synth "
+        "--ignore-missing-stack-dependencies"
+    )
+    return line + (" --auto-approve" if auto_approve else "")
+
+
+def assert_refused(result, fakes, message):
+    """Bad input: exactly one line naming the problem, exit code 2, no traceback, nothing happened."""
+    assert result.code == 2, result
+    assert result.err_lines == [f"error: {message}"]
+    assert "Traceback" not in result.err
+    assert fakes.nothing_happened(), fakes.events
+
+
+# --- deploy / destroy ------------------------------------------------------------------------------------
+
+
+def test_deploy_dry_run_prints_the_exact_stacks_and_commands(cli, fakes):
+    result = cli("deploy", "churn/dev", "--auto-approve", "--dry-run")
+    out = fakes.outdir
+    assert result.code == 0 and result.err == ""
+    assert result.out.splitlines() == [
+        "deploy churn/dev: churn-dev-platform then churn-dev-workspace",
+        "  1. build the churn wheel: ml/ -> dist/",
+        f"  2. synthesize churn-dev-platform and churn-dev-workspace into {out}/stacks",
+        f"  3. {cdktf('deploy', 'churn-dev-platform', out)}",
+        f"  4. {cdktf('deploy', 'churn-dev-workspace', out)}",
+        "dry run: nothing was built, synthesized, deployed or destroyed",
+    ]
+    assert fakes.nothing_happened()
+
+
+def test_deploy_builds_synthesizes_then_deploys_platform_before_workspace(cli, fakes):
+    result = cli("deploy", "churn/dev", "--auto-approve")
+    assert result.code == 0, result.err
+    assert fakes.events == [
+        "build wheel",
+        "synth churn-dev-platform churn-dev-workspace",
+        "deploy churn-dev-platform",
+        "deploy churn-dev-workspace",
+    ]
+    assert [" ".join(c.argv()) for c in fakes.runner.commands] == [
+        cdktf("deploy", "churn-dev-platform", fakes.outdir),
+        cdktf("deploy", "churn-dev-workspace", fakes.outdir),
+    ]
+    assert fakes.synthesized == [(["churn/dev"], fakes.outdir, fakes.wheel)]
+    assert result.out.splitlines()[-1] == "deployed churn/dev"
+
+
+def test_the_dry_run_shows_what_a_real_run_executes(cli, fakes):
+    planned = cli("deploy", "churn/staging", "--auto-approve", "--dry-run").out.splitlines()
+    cli("deploy", "churn/staging", "--auto-approve")
+    assert [line.split(". ", 1)[1] for line in planned[3:5]] == [str(c) for c in fakes.runner.commands]
+
+
+def test_a_failed_platform_deploy_stops_before_the_workspace(cli, fakes):
+    fakes.runner.failing = {"churn-dev-platform"}
+    result = cli("deploy", "churn/dev", "--auto-approve")
+    assert result.code == 1
+    assert result.err_lines == ["error: cdktf deploy churn-dev-platform failed (exit 1)"]
+    assert "deploy churn-dev-workspace" not in fakes.events
+
+
+def test_deploy_without_a_terminal_needs_auto_approve(cli, fakes):
+    result = cli("deploy", "churn/dev")
+    assert_refused(
+        result,
+        fakes,
+        "--auto-approve: required when stdin is not a terminal: cdktf would wait for an approval nobody can give",
+    )
+
+
+def test_at_a_terminal_cdktf_asks_for_approval_itself(cli, fakes):
+    fakes.interactive = True
+    assert cli("deploy", "pricing/dev").code == 0
+    assert [c.auto_approve for c in fakes.runner.commands] == [False, False]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("deploy", "churn"), "TEAM/ENV: 'churn' is not of the form TEAM/ENV, e.g. churn/dev"),
+        (("deploy", "payroll/dev"), "TEAM/ENV: unknown team 'payroll' (teams: churn, pricing)"),
+        (
+            ("deploy", "churn/qa"),
+            "TEAM/ENV: team 'churn' has no environment 'qa' (environments: dev, staging, prod); ephemeral envs are managed with `platform env up/down`",
+        ),
+        (
+            ("destroy", "pricing/pr1"),
+            "TEAM/ENV: team 'pricing' has no environment 'pr1' (environments: dev, staging, prod)",
+        ),
+        (
+            ("destroy", "churn/Prod"),
+            "TEAM/ENV: team 'churn' has no environment 'Prod' (environments: dev, staging, prod)",
+        ),
+    ],
+)
+def test_unknown_targets_are_refused(cli, fakes, args, message):
+    assert_refused(cli(*args, "--auto-approve"), fakes, message)
+
+
+def test_an_invalid_config_is_reported_per_problem(cli, fakes, config_path):
+    config_path.write_text(config_path.read_text().replace("prefix: dbp", "prefix: Bad Prefix"))
+    result = cli("deploy", "churn/dev", "--dry-run")
+    assert result.code == 2 and len(result.err_lines) == 1
+    assert result.err_lines[0].startswith(f"error: {config_path}: platform.prefix: 'Bad Prefix' is invalid")
+    assert fakes.nothing_happened()
+
+
+def test_destroy_runs_workspace_before_platform(cli, fakes):
+    result = cli("destroy", "churn/staging", "--auto-approve")
+    assert result.code == 0, result.err
+    assert fakes.events[2:] == ["destroy churn-staging-workspace", "destroy churn-staging-platform"]
+    assert result.out.splitlines()[-1] == "destroyed churn/staging"
+
+
+def test_destroying_prod_needs_force_prod(cli, fakes):
+    fakes.interactive = True
+    assert_refused(
+        cli("destroy", "churn/prod", "--auto-approve"),
+        fakes,
+        "--force-prod: churn/prod is a production env; destroying it needs --force-prod",
+    )
+
+
+def test_destroying_prod_without_a_terminal_is_refused_even_with_force_prod(cli, fakes):
+    assert_refused(
+        cli("destroy", "churn/prod", "--force-prod", "--auto-approve"),
+        fakes,
+        "--force-prod: destroying churn/prod must be confirmed by typing it, and stdin is not a terminal; refusing",
+    )
+
+
+def test_destroying_prod_refuses_a_wrong_confirmation(cli, fakes):
+    fakes.interactive, fakes.answers = True, ["churn/dev"]
+    result = cli("destroy", "churn/prod", "--force-prod")
+    assert result.code == 2
+    assert result.err_lines == [
+        "error: confirmation: typed 'churn/dev', not 'churn/prod'; nothing was destroyed"
+    ]
+    assert fakes.events == ["ask This destroys churn/prod. Type churn/prod to confirm: "]
+
+
+def test_destroying_prod_proceeds_once_the_key_is_typed_back(cli, fakes):
+    fakes.interactive, fakes.answers = True, ["churn/prod\n"]
+    result = cli("destroy", "churn/prod", "--force-prod")
+    assert result.code == 0, result.err
+    assert fakes.events == [
+        "ask This destroys churn/prod. Type churn/prod to confirm: ",
+        "build wheel",
+        "synth churn-prod-platform churn-prod-workspace",
+        "destroy churn-prod-workspace",
+        "destroy churn-prod-platform",
+    ]
+
+
+def test_destroy_dry_run_of_prod_asks_nothing(cli, fakes):
+    result = cli("destroy", "churn/prod", "--force-prod", "--dry-run")
+    assert result.code == 0
+    assert result.out.splitlines()[0] == "destroy churn/prod: churn-prod-workspace then churn-prod-platform"
+    assert (
+        result.out.splitlines()[3]
+        == f"  3. {cdktf('destroy', 'churn-prod-workspace', fakes.outdir, auto_approve=False)}"
+    )
+    assert fakes.nothing_happened()
+
+
+# --- env up ----------------------------------------------------------------------------------------------
+
+
+def test_env_up_dry_run_allocates_a_slot_and_prints_the_plan(cli, fakes):
+    fakes.groups.groups = [
+        permanent_group(),
+        ephemeral_group(env="pr1", slot="0", expires="2026-11-23T00:00:00Z"),
+    ]
+    result = cli(
+        "env", "up", "pr42", "--from", "churn/dev", "--ttl", "8h", "--owner", "ana@example.com", "--dry-run"
+    )
+    out = fakes.outdir
+    assert result.code == 0, result.err
+    assert result.out.splitlines() == [
+        "create churn/pr42 from churn/dev: network 10.10.65.0/24 (slot 1), owner ana@example.com, "
+        "expires 2026-11-22T20:00:00Z (in 8h)",
+        "deploy churn/pr42: churn-pr42-platform then churn-pr42-workspace",
+        "  1. build the churn wheel: ml/ -> dist/",
+        f"  2. synthesize churn-pr42-platform and churn-pr42-workspace into {out}/stacks",
+        f"  3. {cdktf('deploy', 'churn-pr42-platform', out)}",
+        f"  4. {cdktf('deploy', 'churn-pr42-workspace', out)}",
+        "dry run: nothing was built, synthesized, deployed or destroyed",
+    ]
+    assert fakes.nothing_happened()
+
+
+def test_env_up_deploys_the_ephemeral_env_with_template_defaults(cli, fakes):
+    result = cli("env", "up", "pr42", "--from", "churn/staging")
+    assert result.code == 0, result.err
+    assert fakes.events == [
+        "build wheel",
+        "synth churn-pr42-platform churn-pr42-workspace",
+        "deploy churn-pr42-platform",
+        "deploy churn-pr42-workspace",
+    ]
+    assert all(c.auto_approve for c in fakes.runner.commands)
+    (env,) = fakes.synthesized_envs
+    assert (env.kind, env.base_env, env.owner, env.expires_at) == (
+        "ephemeral",
+        "staging",
+        "dev@example.com",
+        "2026-11-22T20:00:00Z",
+    )
+    assert env.settings.prevent_destroy is False and env.settings.compute.max_workers == 1
+    assert env.tags["ephemeral"] == "true" and env.tags["network-slot"] == "0"
+    assert "update" not in result.out
+    assert result.out.splitlines()[-1] == (
+        "up: churn/pr42; test it with `platform smoke churn/pr42`, remove it with `platform env down pr42`"
+    )
+
+
+def test_env_up_again_updates_the_env_in_its_slot_and_restarts_its_ttl(cli, fakes):
+    fakes.groups.groups = [ephemeral_group(env="pr42", slot="2", expires="2026-11-22T13:00:00Z")]
+    result = cli("env", "up", "pr42", "--from", "churn/dev", "--ttl", "2d")
+    assert result.code == 0, result.err
+    assert result.out.startswith("update churn/pr42 from churn/dev: network 10.10.66.0/24 (slot 2)")
+    assert fakes.synthesized_envs[0].expires_at == "2026-11-24T12:00:00Z"
+
+
+def test_a_failing_env_up_says_how_to_clean_up(cli, fakes):
+    fakes.runner.failing = {"churn-pr42-workspace"}
+    result = cli("env", "up", "pr42", "--from", "churn/dev")
+    assert result.code == 1
+    assert result.err_lines == [
+        "error: cdktf deploy churn-pr42-workspace failed (exit 1); whatever was created is tagged ephemeral "
+        "and expires 2026-11-22T20:00:00Z: `platform env down pr42` removes it now"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("pr42", "--from", "payroll/dev"), "--from: unknown team 'payroll' (teams: churn, pricing)"),
+        (
+            ("pr42", "--from", "churn/qa"),
+            "--from: team 'churn' has no environment 'qa' (environments: dev, staging, prod)",
+        ),
+        (
+            ("pr42", "--from", "pricing/dev"),
+            "--from: team 'pricing' has no ephemeral template (set teams[].ephemeral)",
+        ),
+        (
+            ("PR-42", "--from", "churn/dev"),
+            "NAME: 'PR-42' is invalid: 2-10 lowercase letters or digits, starting with a letter (it becomes part of every Azure name of the env)",
+        ),
+        (
+            ("experiment42", "--from", "churn/dev"),
+            "NAME: 'experiment42' is invalid: 2-10 lowercase letters or digits, starting with a letter (it becomes part of every Azure name of the env)",
+        ),
+        (
+            ("staging", "--from", "churn/dev"),
+            "NAME: 'staging' is the name of a permanent environment; pick another name",
+        ),
+        (
+            ("pr42", "--from", "churn/dev", "--ttl", "8 hours"),
+            "--ttl: '8 hours' is neither a duration like 30m, 8h or 2d nor a UTC time like 2026-11-23T18:00:00Z",
+        ),
+        (
+            ("pr42", "--from", "churn/dev", "--ttl", "2026-11-22T11:00:00Z"),
+            "--ttl: 2026-11-22T11:00:00Z is already past (now 2026-11-22T12:00:00Z)",
+        ),
+        (("pr42", "--from", "churn/dev", "--ttl", "9d"), "--ttl: '9d' is more than the maximum of 7d"),
+        (("pr42", "--from", "churn/dev", "--owner", "ana"), "--owner: 'ana' is not an e-mail address"),
+    ],
+)
+def test_env_up_bad_input(cli, fakes, args, message):
+    assert_refused(cli("env", "up", *args), fakes, message)
+
+
+def test_env_up_refuses_a_name_another_team_uses(cli, fakes):
+    fakes.groups.groups = [
+        ephemeral_group(team="pricing", env="pr42", base="dev", expires="2026-11-23T00:00:00Z")
+    ]
+    assert_refused(
+        cli("env", "up", "pr42", "--from", "churn/dev"),
+        fakes,
+        "NAME: 'pr42' is already the ephemeral env pricing/pr42, cut from pricing/dev (owner dev@example.com); "
+        "pick another name",
+    )
+
+
+def test_env_up_needs_an_owner(cli, fakes):
+    fakes.owner = None
+    assert_refused(
+        cli("env", "up", "pr42", "--from", "churn/dev"),
+        fakes,
+        "--owner: required: neither $PLATFORM_OWNER nor git user.email is set",
+    )
+
+
+def test_env_up_refuses_when_the_pool_is_full(cli, fakes):
+    fakes.groups.groups = [
+        ephemeral_group(env=f"a{i}", slot=str(i), expires="2026-11-23T00:00:00Z") for i in range(4)
+    ]
+    result = cli("env", "up", "pr42", "--from", "churn/dev")
+    assert_refused(
+        result,
+        fakes,
+        "--from: team 'churn' has no free slot in its ephemeral network pool 10.10.64.0/22 (4 envs exist); "
+        "take one down or reap expired ones",
+    )
+
+
+# --- env down / list / reap ------------------------------------------------------------------------------
+
+
+def test_env_down_finds_the_env_by_name_and_destroys_it(cli, fakes):
+    fakes.groups.groups = [permanent_group(), ephemeral_group(env="pr42", expires="2026-11-23T00:00:00Z")]
+    fakes.runner.stacks_with_state = {"churn-pr42-workspace", "churn-pr42-platform"}
+    result = cli("env", "down", "pr42")
+    assert result.code == 0, result.err
+    assert fakes.events == [
+        "build wheel",
+        "synth churn-pr42-platform churn-pr42-workspace",
+        "state? churn-pr42-workspace",
+        "destroy churn-pr42-workspace",
+        "state? churn-pr42-platform",
+        "destroy churn-pr42-platform",
+    ]
+    assert result.out.splitlines()[-1] == "down: churn/pr42"
+
+
+def test_env_down_of_an_unknown_name_is_refused(cli, fakes):
+    fakes.groups.groups = [permanent_group(), ephemeral_group(env="pr1")]
+    assert_refused(
+        cli("env", "down", "dev"), fakes, "NAME: no ephemeral env named 'dev' (ephemeral envs: pr1)"
+    )
+
+
+def test_env_list_shows_only_ephemeral_envs_with_time_left(cli, fakes):
+    fakes.groups.groups = [
+        permanent_group(),
+        ephemeral_group(env="pr2", owner="bo@example.com", expires="2026-11-22T15:30:00Z", slot="1"),
+        ephemeral_group(env="pr1", expires="2026-11-22T10:00:00Z"),
+    ]
+    result = cli("env", "list", "--json")
+    assert result.code == 0
+    assert json.loads(result.out) == [
+        {
+            "name": "pr1",
+            "team": "churn",
+            "base_env": "dev",
+            "owner": "dev@example.com",
+            "expires_at": "2026-11-22T10:00:00Z",
+            "seconds_left": -7200,
+            "resource_group": "rg-dbp-churn-pr1",
+        },
+        {
+            "name": "pr2",
+            "team": "churn",
+            "base_env": "dev",
+            "owner": "bo@example.com",
+            "expires_at": "2026-11-22T15:30:00Z",
+            "seconds_left": 12600,
+            "resource_group": "rg-dbp-churn-pr2",
+        },
+    ]
+    table = cli("env", "list").out
+    assert "expired 2h ago" in table and "3h 30m left" in table and "rg-dbp-churn-dev" not in table
+
+
+def test_env_reap_reports_and_exits_1_when_an_env_fails(cli, fakes):
+    fakes.groups.groups = [permanent_group(), ephemeral_group(env="pr1", expires="2026-11-22T11:00:00Z")]
+    fakes.runner.stacks_with_state = {"churn-pr1-workspace"}
+    fakes.runner.failing = {"churn-pr1-workspace"}
+    result = cli("env", "reap")
+    assert result.code == 1
+    assert result.err_lines == ["error: could not reap churn/pr1 (see above)"]
+    assert "reaped 0, failed 1, not expired 0" in result.out
+
+
+def test_env_reap_with_nothing_due_touches_nothing(cli, fakes):
+    fakes.groups.groups = [permanent_group(), ephemeral_group(env="pr1", expires="2026-11-22T13:00:00Z")]
+    result = cli("env", "reap")
+    assert result.code == 0
+    assert result.out.splitlines() == [
+        "0 of 1 ephemeral envs expired as of 2026-11-22T12:00:00Z",
+        "reaped 0, failed 0, not expired 1",
+    ]
+    assert fakes.nothing_happened()
+
+
+def test_env_reap_can_judge_at_a_past_time(cli, fakes):
+    fakes.groups.groups = [ephemeral_group(env="pr1", expires="2026-11-22T11:00:00Z")]
+    result = cli("env", "reap", "--now", "2026-11-22T10:00:00Z")
+    assert result.code == 0 and "0 of 1 ephemeral envs expired as of 2026-11-22T10:00:00Z" in result.out
+
+
+def test_env_reap_refuses_a_future_now_unless_dry_run(cli, fakes):
+    fakes.groups.groups = [ephemeral_group(env="pr1", expires="2026-11-22T13:00:00Z")]
+    assert_refused(
+        cli("env", "reap", "--now", "2026-11-23T00:00:00Z"),
+        fakes,
+        "--now: 2026-11-23T00:00:00Z is in the future; reaping envs before they expire needs --dry-run "
+        "(or `platform env down NAME`)",
+    )
+    result = cli("env", "reap", "--now", "2026-11-23T00:00:00Z", "--dry-run")
+    assert result.code == 0 and "1 of 1 ephemeral envs expired as of 2026-11-23T00:00:00Z" in result.out
+    assert fakes.nothing_happened()
+
+
+def test_env_reap_rejects_a_now_without_zone(cli, fakes):
+    assert_refused(
+        cli("env", "reap", "--now", "2026-11-22T10:00:00"),
+        fakes,
+        "--now: '2026-11-22T10:00:00' has no time zone; add Z for UTC, e.g. 2026-11-22T10:00:00Z",
+    )
+
+
+# --- smoke -----------------------------------------------------------------------------------------------
+
+
+def test_smoke_passes_and_prints_state_changes_only(cli, fakes):
+    fakes.workspace.jobs = {"dbp-churn-dev-training": [7]}
+    running = RunProgress(run_id=907, state="RUNNING", url="https://adb/run/907")
+    fakes.workspace.progress = [
+        running,
+        running,
+        RunProgress(run_id=907, state="TERMINATED", result="SUCCESS"),
+    ]
+    fakes.workspace.aliases = [1, 2]
+    result = cli("smoke", "churn/dev")
+    assert result.code == 0, result.err
+    assert result.out.splitlines() == [
+        "smoke churn/dev: running dbp-churn-dev-training, timeout 1h",
+        "run 907: RUNNING  https://adb/run/907",
+        "run 907: TERMINATED/SUCCESS",
+        "passed: run 907 succeeded in <1m; dbp_churn_dev.ml.churn version 2 is the challenger",
+    ]
+
+
+def test_smoke_timeout_exits_1_at_once(cli, fakes):
+    fakes.workspace.jobs = {"dbp-churn-dev-training": [7]}
+    fakes.workspace.progress = [RunProgress(run_id=907, state="PENDING")]
+    result = cli("smoke", "churn/dev", "--timeout", "45m")
+    assert result.code == 1
+    assert result.err_lines == [
+        "error: dbp-churn-dev-training run 907 did not finish within 45m (PENDING); cancelled it"
+    ]
+    assert fakes.workspace.cancelled == [907]
+
+
+def test_smoke_bad_timeout_is_refused(cli, fakes):
+    assert_refused(
+        cli("smoke", "churn/dev", "--timeout", "soon"),
+        fakes,
+        "--timeout: 'soon' is not a duration like 30m, 8h or 2d",
+    )
+    assert fakes.workspace.started == []
