@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -125,28 +125,21 @@ def smoke(
         loaded, services = _load(config), services_factory()
         smoke_on = smoke_target(loaded, target)
         limit = parse_duration(timeout, field="--timeout")
-        last: list[str] = []
-
-        def show(progress: RunProgress) -> None:
-            summary = progress.summary()
-            if summary != (last[-1] if last else None):  # print changes only: CI logs stay short
-                last.append(summary)
-                _say(summary + (f"  {progress.url}" if progress.url and len(last) == 1 else ""))
-
         try:
             workspace = services.training_workspace(loaded, smoke_on)
         except ValueError as exc:  # the SDK reports unusable auth or config as ValueError
             raise OperationFailed(f"Databricks: {_first_line(exc)}") from None
         _say(f"smoke {smoke_on.key}: running {smoke_on.job_name}, timeout {format_duration(limit)}")
         try:
-            result = run_smoke(
-                workspace,
-                smoke_on,
-                timeout=limit,
-                clock=services.clock,
-                sleep=services.sleep,
-                on_progress=show,
-            )
+            with _RunFollower(services.clock) as follow:
+                result = run_smoke(
+                    workspace,
+                    smoke_on,
+                    timeout=limit,
+                    clock=services.clock,
+                    sleep=services.sleep,
+                    on_progress=follow,
+                )
         except DatabricksError as exc:
             raise OperationFailed(f"Databricks: {_first_line(exc)}") from None
         _say(
@@ -287,6 +280,36 @@ def env_reap(
         _say(outcome.summary())
         if outcome.failed:
             raise OperationFailed(f"could not reap {', '.join(outcome.failed)} (see above)")
+
+
+class _RunFollower:
+    """Prints each new state of a run (so CI logs stay short); at a terminal also a spinner with the time waited."""
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self._clock = clock
+        self._started = clock()
+        self._last: str | None = None
+        self._linked = False  # the run's page URL is printed once, as soon as it is known
+        self._spinner = console.status("starting the run") if console.is_terminal else None
+
+    def __enter__(self) -> _RunFollower:
+        if self._spinner:
+            self._spinner.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._spinner:
+            self._spinner.stop()
+
+    def __call__(self, progress: RunProgress) -> None:
+        summary = progress.summary()
+        if summary != self._last:
+            self._last = summary
+            link = f"  {progress.url}" if progress.url and not self._linked else ""
+            self._linked = self._linked or bool(link)
+            _say(summary + link)
+        if self._spinner:
+            self._spinner.update(f"{summary}, {format_duration(self._clock() - self._started)} so far")
 
 
 # --- helpers -------------------------------------------------------------------------------------------

@@ -433,15 +433,17 @@ def test_smoke_passes_and_prints_state_changes_only(cli, fakes):
     fakes.workspace.jobs = {"dbp-churn-dev-training": [7]}
     running = RunProgress(run_id=907, state="RUNNING", url="https://adb/run/907")
     fakes.workspace.progress = [
+        RunProgress(run_id=907, state="PENDING"),
         running,
         running,
-        RunProgress(run_id=907, state="TERMINATED", result="SUCCESS"),
+        RunProgress(run_id=907, state="TERMINATED", result="SUCCESS", url="https://adb/run/907"),
     ]
     fakes.workspace.aliases = [1, 2]
     result = cli("smoke", "churn/dev")
     assert result.code == 0, result.err
     assert result.out.splitlines() == [
         "smoke churn/dev: running dbp-churn-dev-training, timeout 1h",
+        "run 907: PENDING",
         "run 907: RUNNING  https://adb/run/907",
         "run 907: TERMINATED/SUCCESS",
         "passed: run 907 succeeded in <1m; dbp_churn_dev.ml.churn version 2 is the challenger",
