@@ -30,6 +30,9 @@ def local_spark(
         # Parquet staged for deltalake must carry microsecond UTC timestamps, not Spark's legacy INT96.
         .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
         .config("spark.sql.warehouse.dir", os.path.join(tempfile.gettempdir(), "churn-spark-warehouse"))
+        # Python workers import MLflow to score; its default logging setup would echo the SQLite store's
+        # schema checks into the job's output once per worker.
+        .config("spark.executorEnv.MLFLOW_CONFIGURE_LOGGING", "false")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .getOrCreate()
