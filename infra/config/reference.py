@@ -167,23 +167,28 @@ def _type_words(annotation: Any) -> str:
     return SCALAR_NAMES.get(annotation, getattr(annotation, "__name__", str(annotation)))
 
 
+# annotated_types constraint -> (its attribute, how the bound reads)
+BOUNDS: tuple[tuple[type, str, str], ...] = (
+    (annotated_types.Ge, "ge", ">= {}"),
+    (annotated_types.Gt, "gt", "> {}"),
+    (annotated_types.Le, "le", "<= {}"),
+    (annotated_types.Lt, "lt", "< {}"),
+    (annotated_types.MinLen, "min_length", "at least {}"),
+    (annotated_types.MaxLen, "max_length", "at most {}"),
+)
+
+
 def _constraint_words(metadata: list[Any], *, of: Any) -> str:
     """Constraints in words; ``of`` is the constrained type (a length bound counts characters of a string)."""
     unit = "character" if of is str else "item"
     words = []
     for item in metadata:
-        if isinstance(item, annotated_types.Ge):
-            words.append(f">= {item.ge}")
-        elif isinstance(item, annotated_types.Gt):
-            words.append(f"> {item.gt}")
-        elif isinstance(item, annotated_types.Le):
-            words.append(f"<= {item.le}")
-        elif isinstance(item, annotated_types.Lt):
-            words.append(f"< {item.lt}")
-        elif isinstance(item, annotated_types.MinLen):
-            words.append(f"at least {item.min_length} {unit}{'' if item.min_length == 1 else 's'}")
-        elif isinstance(item, annotated_types.MaxLen):
-            words.append(f"at most {item.max_length} {unit}{'' if item.max_length == 1 else 's'}")
+        bound = next(((attr, text) for kind, attr, text in BOUNDS if isinstance(item, kind)), None)
+        if bound:
+            attr, text = bound
+            value = getattr(item, attr)
+            length_unit = f" {unit}{'' if value == 1 else 's'}" if attr.endswith("_length") else ""
+            words.append(text.format(value) + length_unit)
         elif getattr(item, "pattern", None):
             words.append(f"matches `{item.pattern}`")
         elif callable(getattr(item, "func", None)):
