@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -12,6 +13,9 @@ from infra.config import PlatformConfig
 from infra.lifecycle.errors import InputProblem, OperationFailed
 
 SUBSCRIPTION_ENV_VARS = ("ARM_SUBSCRIPTION_ID", "AZURE_SUBSCRIPTION_ID")
+LOGIN_HINT = (
+    " (log in with `az login`, or set AZURE_CLIENT_ID and AZURE_TENANT_ID, or use a managed identity)"
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,9 @@ class AzureResourceGroups:
         from azure.identity import DefaultAzureCredential
         from azure.mgmt.resource.resources import ResourceManagementClient
 
+        # On failure azure-identity logs every credential it tried, over a dozen lines; the one-line error
+        # below says what failed and how to log in.
+        logging.getLogger("azure.identity").setLevel(logging.ERROR)
         return cls(ResourceManagementClient(DefaultAzureCredential(), subscription_id))
 
     def list(self) -> list[ResourceGroupInfo]:
@@ -65,13 +72,16 @@ class AzureResourceGroups:
 
 @contextmanager
 def _azure_errors(doing: str) -> Iterator[None]:
-    from azure.core.exceptions import AzureError
+    from azure.core.exceptions import AzureError, ClientAuthenticationError
 
     try:
         yield
     except AzureError as exc:  # includes credential problems, which surface on the first call
         message = (getattr(exc, "message", None) or str(exc)).strip().splitlines()
-        raise OperationFailed(f"Azure, {doing}: {message[0] if message else type(exc).__name__}") from None
+        hint = LOGIN_HINT if isinstance(exc, ClientAuthenticationError) else ""
+        raise OperationFailed(
+            f"Azure, {doing}: {message[0] if message else type(exc).__name__}{hint}"
+        ) from None
 
 
 def subscription_id(config: PlatformConfig, environ: Mapping[str, str] = os.environ) -> str:

@@ -63,7 +63,8 @@ def test_delete_waits_for_azure_to_finish():
     [
         (
             ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token\nmore detail"),
-            "Azure, listing resource groups: DefaultAzureCredential failed to retrieve a token",
+            "Azure, listing resource groups: DefaultAzureCredential failed to retrieve a token (log in with "
+            "`az login`, or set AZURE_CLIENT_ID and AZURE_TENANT_ID, or use a managed identity)",
         ),
         (
             HttpResponseError("(AuthorizationFailed) no access"),
