@@ -132,6 +132,7 @@ def _synth_problems(exc: RuntimeError) -> list[str]:
 from infra.cli.lifecycle import register  # noqa: E402  (registers onto `app`, defined above)
 
 register(app)
+from infra.cli.scan import register as register_scan; register_scan(app)  # noqa: E402, E702, I001  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
