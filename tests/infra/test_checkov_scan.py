@@ -175,6 +175,7 @@ def _scan_args(out):
     ]
 
 
+@pytest.mark.slow  # a full checkov run each
 def test_scan_fails_an_insecure_stack_and_lists_skips_and_suppressions(insecure_out, capsys):
     code, out, err = run(_scan_args(insecure_out), capsys)
     flat = " ".join(out.split())
@@ -187,6 +188,7 @@ def test_scan_fails_an_insecure_stack_and_lists_skips_and_suppressions(insecure_
     assert "PLAT-KV-3" in out and " ".join(KV_REASON.split()) in flat
 
 
+@pytest.mark.slow  # a full checkov run each
 def test_scan_synthesizes_first_unless_told_not_to(insecure_out, tmp_path, capsys, monkeypatch):
     import shutil
 
@@ -220,6 +222,7 @@ def test_nothing_to_scan_is_one_line(tmp_path, capsys):
     assert len(err.splitlines()) == 1 and "no synthesized stacks" in err and "Traceback" not in err
 
 
+@pytest.mark.slow  # a full checkov run each
 def test_unparsable_stack_fails_the_scan(tmp_path, capsys):
     # checkov itself exits 0 on a file it cannot parse; the scan must not
     broken = tmp_path / "stacks" / "broken-dev-platform"
