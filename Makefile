@@ -13,7 +13,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHECKOV_VENV := .venv-checkov
 DEMO_DIR := .work/demo
-DATA := ml/data/telco_churn.csv.gz
+DATA := ml/data/WA_Fn-UseC_-Telco-Customer-Churn.csv.gz
 
 .PHONY: help setup demo test test-fast lint fmt validate schema synth scan wheel bench clean
 
@@ -37,7 +37,7 @@ node_modules/.synced: package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-demo: setup ## Install everything, synthesize every team-env, train/validate/register the churn model locally
+demo: setup ## Install everything, synthesize every team-env, train, evaluate, register and score the churn model locally
 	@$(BIN)/platform validate
 	@$(BIN)/platform synth --out cdktf.out
 	@rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)

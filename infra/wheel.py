@@ -1,11 +1,14 @@
 """Locate or build the churn wheel that the workspace stacks deploy."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 DIST = Path("dist")
 ML_PROJECT = Path("ml")
+# 1980-01-01, the earliest time a zip entry can carry.
+REPRODUCIBLE_EPOCH = "315532800"
 
 
 class WheelNotFound(Exception):
@@ -25,13 +28,18 @@ def find_wheel(explicit: Path | None = None, *, dist: Path = DIST) -> Path:
 
 
 def build_wheel(*, project: Path = ML_PROJECT, dist: Path = DIST) -> Path:
-    """Build the churn wheel with the current interpreter (no isolated build env: works offline)."""
+    """Build the churn wheel with the current interpreter (no isolated build env: works offline).
+
+    File timestamps inside a wheel come from SOURCE_DATE_EPOCH when set; pinning it makes the same source
+    build the same bytes, so the content-addressed upload in the workspace stack changes only with the code.
+    """
     dist.mkdir(parents=True, exist_ok=True)
     for old in dist.glob("churn-*.whl"):
         old.unlink()
     subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist.resolve()), "."],
         cwd=project,
+        env={**os.environ, "SOURCE_DATE_EPOCH": os.environ.get("SOURCE_DATE_EPOCH", REPRODUCIBLE_EPOCH)},
         check=True,
         stdout=subprocess.DEVNULL,
     )
