@@ -62,3 +62,21 @@ def synthesized(platform_config, fake_wheel, tmp_path_factory) -> Synthesized:
     app = build_app(platform_config, outdir=outdir, wheel=fake_wheel)
     app.synth()
     return Synthesized(outdir=outdir, app=app)
+
+
+@pytest.fixture(scope="session")
+def synthesized_ephemeral(platform_config, fake_wheel, tmp_path_factory) -> Synthesized:
+    """One ephemeral env (cut from churn/dev the way `platform env up` does), synthesized once."""
+    from datetime import UTC, datetime, timedelta
+
+    from infra.app import build_app
+    from infra.lifecycle.ephemeral import cut
+
+    base = next(te for te in platform_config.team_envs if te.key == "churn/dev")
+    team_env = cut(
+        base, name="pr1", slot=0, owner="dev@example.com", expires_at=datetime.now(UTC) + timedelta(hours=8)
+    )
+    outdir = tmp_path_factory.mktemp("cdktf.out.ephemeral")
+    app = build_app(platform_config, outdir=outdir, wheel=fake_wheel, team_envs=[team_env])
+    app.synth()
+    return Synthesized(outdir=outdir, app=app)

@@ -25,18 +25,21 @@ def run(argv, capsys):
 
 
 @pytest.fixture(scope="module")
-def scanned(synthesized):
+def scanned(synthesized, synthesized_ephemeral):
+    """Every stack of the committed config, plus one ephemeral env: stack name -> checkov result."""
     assert CHECKOV.is_file(), f"{CHECKOV} is missing: run make setup"
     return {
-        result.name: result for result in scan(synthesized.outdir, checkov=CHECKOV, config=CHECKOV_CONFIG)
+        result.name: result
+        for out in (synthesized.outdir, synthesized_ephemeral.outdir)
+        for result in scan(out, checkov=CHECKOV, config=CHECKOV_CONFIG)
     }
 
 
 # --- the real stacks -------------------------------------------------------------------------------------
 
 
-def test_every_synthesized_stack_passes_checkov(scanned, synthesized):
-    assert sorted(scanned) == synthesized.stack_names
+def test_every_synthesized_stack_passes_checkov(scanned, synthesized, synthesized_ephemeral):
+    assert sorted(scanned) == sorted(synthesized.stack_names + synthesized_ephemeral.stack_names)
     failures = [
         f"{stack}: {finding.check_id} {finding.resource} ({finding.check_name})"
         for stack, result in scanned.items()
@@ -80,6 +83,10 @@ def test_env_dependent_skips_pass_where_the_env_complies(scanned):
     assert outcome("churn-dev-platform", "CKV_AZURE_158") == "fail"
     assert outcome("pricing-prod-platform", "CKV_AZURE_206") == "pass"  # GRS in prod
     assert outcome("pricing-dev-platform", "CKV_AZURE_206") == "fail"
+    permanent = [s for s in scanned if s.endswith("-platform") and s != "churn-pr1-platform"]
+    for check_id in ("CKV_AZURE_110", "CKV_AZURE_42"):  # purge protection: every permanent vault has it
+        assert {outcome(stack, check_id) for stack in permanent} == {"pass"}
+        assert outcome("churn-pr1-platform", check_id) == "fail"
 
 
 # --- the skip list ---------------------------------------------------------------------------------------
