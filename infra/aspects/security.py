@@ -2,6 +2,9 @@
 synth unless the resource carries a suppression for that rule with a written reason.
 
 Rules read the resource arguments exactly as they will be synthesized, so what is checked is what deploys.
+Provider blocks are checked too (no credentials), and rules that relate two resources (a diagnostic setting to
+its target, a role assignment to the access connector) read the other resources of the same stack.
+docs/security.md lists every rule and how to suppress one.
 """
 
 from __future__ import annotations
@@ -269,7 +272,12 @@ def _log_analytics_entra_only(config: dict[str, Any], _: RuleContext) -> str | N
 
 # The one role Unity Catalog needs on the lake (storage credential, external locations, managed storage).
 UNITY_CATALOG_STORAGE_ROLES = ("Storage Blob Data Contributor",)
-_STORAGE_ACCOUNT_ID = re.compile(r"^\$\{azurerm_storage_account\.[^.}]+\.id\}$")
+# A storage account of the stack (reference) or an existing one (ARM ID); nothing broader, nothing narrower.
+_STORAGE_ACCOUNT_ID = re.compile(
+    r"^(\$\{azurerm_storage_account\.[^.}]+\.id\}"
+    r"|/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Storage/storageAccounts/[^/]+)$",
+    re.IGNORECASE,
+)
 
 
 def _connector_has_only_unity_catalog_roles(config: dict[str, Any], ctx: RuleContext) -> str | None:

@@ -364,12 +364,26 @@ def test_diagnostics_must_target_the_resource_that_logs(build, message, dev, tmp
     [
         ([], "holds no Storage Blob Data Contributor"),
         ([(UC_ROLE, "/subscriptions/0/resourceGroups/rg")], "on /subscriptions/0/resourceGroups/rg"),
+        (
+            [
+                (
+                    UC_ROLE,
+                    "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st/x",
+                )
+            ],
+            "on /subscriptions/0/.*/storageAccounts/st/x",
+        ),
         ([("Storage Queue Data Contributor", "lake")], "also gets Storage Queue Data Contributor"),
     ],
 )
 def test_access_connector_gets_exactly_the_unity_catalog_role_on_storage(grants, message, dev, tmp_path):
     with pytest.raises(RuntimeError, match=f"PLAT-IAM-1: .*{message}"):
         _synth(dev, lambda s: _access_connector(s, grants=grants), tmp_path)
+
+
+def test_access_connector_may_use_an_existing_storage_account(dev, tmp_path):
+    existing = "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/stshared"
+    _synth(dev, lambda s: _access_connector(s, grants=[(UC_ROLE, existing)]), tmp_path)
 
 
 def test_deployer_must_keep_the_top_level_of_each_object(dev, tmp_path):
