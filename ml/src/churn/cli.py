@@ -200,7 +200,7 @@ def score(
     ] = None,
     arrow_batch_rows: Annotated[
         int, typer.Option("--arrow-batch-rows", help="Rows per Arrow batch sent to the scoring UDF.")
-    ] = 50_000,
+    ] = 200_000,
 ) -> None:
     """Score with the `champion` model via spark_udf and append to the predictions table."""
     from churn.jobs.score import run_score
