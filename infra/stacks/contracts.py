@@ -37,6 +37,8 @@ LAKE_CONTAINERS: tuple[str, ...] = ("landing", "bronze", "silver", "gold", "cata
 
 # Schema inside the env's catalog where the churn jobs keep their tables, model, and artifact volume.
 ML_SCHEMA = "ml"
+# Folder of the landing container where raw customer extracts arrive; the training job ingests from it.
+RAW_DROP_FOLDER = "telco/"
 ARTIFACTS_VOLUME = "artifacts"
 
 

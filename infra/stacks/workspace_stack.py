@@ -19,7 +19,7 @@ from infra.constructs.databricks.secrets import KeyVaultSecretScope
 from infra.constructs.databricks.team_folder import TeamFolder
 from infra.constructs.databricks.unity_catalog import UnityCatalogScope
 from infra.stacks.base import configure_backend
-from infra.stacks.contracts import PlatformOutputs, WheelArtifact
+from infra.stacks.contracts import RAW_DROP_FOLDER, PlatformOutputs, WheelArtifact
 
 EXPLORE_NOTEBOOK = Path(__file__).resolve().parents[2] / "ml" / "notebooks" / "churn_explore.py"
 
@@ -118,6 +118,7 @@ class WorkspaceStack(TerraformStack):
             wheel=wheel,
             artifacts=unity_catalog,
             experiment_path=mlflow.experiment_path,
+            raw_input=f"{platform.lake_urls['landing']}{RAW_DROP_FOLDER}",
             compute=compute,
             run_as=job_principal,
             owners=owners,

@@ -68,11 +68,16 @@ MODEL_JOBS: tuple[ModelJob, ...] = (
 
 
 def wheel_task_parameters(
-    subcommand: str, *, catalog: str, model_name: str, experiment_path: str
+    subcommand: str, *, catalog: str, model_name: str, experiment_path: str, raw_input: str
 ) -> list[str]:
-    """The command line every task passes to the churn entry point (a typer CLI with subcommands)."""
+    """The command line every task passes to the churn entry point (a typer CLI with subcommands).
+
+    Ingest also reads the raw drops from the landing container, through its Unity Catalog external location.
+    """
+    extra = ["--input", raw_input] if subcommand == "ingest" else []
     return [
         subcommand,
+        *extra,
         "--catalog",
         catalog,
         "--schema",
@@ -105,6 +110,7 @@ class ModelJobs(Construct):
         wheel: WheelArtifact,
         artifacts: UnityCatalogScope,
         experiment_path: str,
+        raw_input: str,
         compute: ComputePolicy,
         run_as: Principal,
         owners: Sequence[Principal],
@@ -141,6 +147,7 @@ class ModelJobs(Construct):
                             catalog=catalog,
                             model_name=team_env.team.model_name,
                             experiment_path=experiment_path,
+                            raw_input=raw_input,
                         ),
                     ),
                     library=[JobTaskLibrary(whl=self.wheel_path)],
