@@ -570,6 +570,17 @@ def suppress(construct: IConstruct, *, rule_id: str, reason: str) -> None:
             f"suppression of {rule_id} needs a reason of at least {MIN_REASON_LENGTH} characters"
         )
     construct.node.add_metadata(SUPPRESSION_METADATA, {"rule": rule_id, "reason": reason.strip()})
+    _SUPPRESSED_PATHS.add(construct.node.path)
+
+
+# Paths of constructs that carry a suppression. Reading metadata costs a round trip to the jsii runtime per
+# scope, so the aspect walks the scopes only for resources under one of these paths. The metadata stays the
+# record; a path here from another app in the same process only costs that walk.
+_SUPPRESSED_PATHS: set[str] = set()
+
+
+def _may_be_suppressed(path: str) -> bool:
+    return any(path == p or path.startswith(f"{p}/") for p in _SUPPRESSED_PATHS)
 
 
 def suppressions_of(construct: IConstruct) -> Iterator[Suppression]:
@@ -614,34 +625,53 @@ class SecurityBaselineAspect:
         self.team_env = team_env
         self.rules = rules
         self._indexes: dict[str, StackIndex] = {}
+        self._rules_by_type: dict[str, list[Rule]] = {}
+        for rule in rules:
+            for resource_type in rule.resource_types:
+                self._rules_by_type.setdefault(resource_type, []).append(rule)
 
     def visit(self, node: IConstruct) -> None:
         if not isinstance(node, TerraformResource | TerraformProvider):
             return
-        if isinstance(node, TerraformResource):
-            suppressions = self.applicable_suppressions(node)
-            if suppressions:
-                node.add_override(
-                    f"//.{SUPPRESSIONS_JSON_KEY}",
-                    [{"rule": s.rule_id, "reason": s.reason, "scope": s.path} for s in suppressions],
-                )
-        violations = self.violations(node)
+        # Every property read is a round trip to the jsii runtime: read the type once, and the rest only for
+        # resources that a rule applies to.
+        applicable = self._rules_by_type.get(node.terraform_resource_type, [])
+        if not applicable:
+            return
+        suppressions = self._suppressions(node, applicable)
+        if suppressions and isinstance(node, TerraformResource):
+            node.add_override(
+                f"//.{SUPPRESSIONS_JSON_KEY}",
+                [{"rule": s.rule_id, "reason": s.reason, "scope": s.path} for s in suppressions],
+            )
+        violations = self._violations(node, applicable, {s.rule_id for s in suppressions})
         if violations:
             node.node.add_validation(_Violations(violations))
 
     def _applicable(self, element: TerraformResource | TerraformProvider) -> list[Rule]:
-        return [r for r in self.rules if element.terraform_resource_type in r.resource_types]
+        return self._rules_by_type.get(element.terraform_resource_type, [])
+
+    def _suppressions(self, element: IConstruct, applicable: list[Rule]) -> list[Suppression]:
+        if not _may_be_suppressed(element.node.path):
+            return []
+        rule_ids = {r.id for r in applicable}
+        return [s for s in suppressions_of(element) if s.rule_id in rule_ids]
 
     def applicable_suppressions(self, element: TerraformResource | TerraformProvider) -> list[Suppression]:
         """The suppressions above ``element`` that exempt it from a rule that applies to it."""
-        rule_ids = {r.id for r in self._applicable(element)}
-        return [s for s in suppressions_of(element) if s.rule_id in rule_ids]
+        return self._suppressions(element, self._applicable(element))
 
     def violations(self, element: TerraformResource | TerraformProvider) -> list[str]:
         applicable = self._applicable(element)
+        return self._violations(
+            element, applicable, {s.rule_id for s in self._suppressions(element, applicable)}
+        )
+
+    def _violations(
+        self, element: TerraformResource | TerraformProvider, applicable: list[Rule], suppressed: set[str]
+    ) -> list[str]:
         if not applicable:
             return []
-        suppressed = {s.rule_id for s in suppressions_of(element)}
         config = (
             resource_config(element) if isinstance(element, TerraformResource) else _provider_config(element)
         )
