@@ -191,6 +191,15 @@ def _never(config: dict[str, Any], _: RuleContext) -> str | None:
     return "personal access tokens are not allowed; use service principals and Entra ID"
 
 
+def _tokens_match_config(config: dict[str, Any], ctx: RuleContext) -> str | None:
+    allowed = ctx.team_env.platform.personal_access_tokens
+    wanted = "true" if allowed else "false"
+    actual = (config.get("custom_config") or {}).get("enableTokensConfig")
+    if actual == wanted:
+        return None
+    return f"workspace setting enableTokensConfig is {actual!r}; platform.personal_access_tokens asks for {wanted!r}"
+
+
 def _no_secret_values(config: dict[str, Any], _: RuleContext) -> str | None:
     return (
         "secret values must not pass through Terraform (they land in config and state); seed them in Key Vault "
@@ -537,6 +546,12 @@ RULES: tuple[Rule, ...] = (
         ("databricks_permissions",),
         "authoritative permissions keep the deploying principal at the object's top level",
         _deployer_keeps_access,
+    ),
+    Rule(
+        "PLAT-DBX-6",
+        ("databricks_workspace_conf",),
+        "personal access tokens are disabled in the workspace unless the config allows them",
+        _tokens_match_config,
     ),
     Rule(
         "PLAT-SEC-1",

@@ -129,6 +129,9 @@ class PlatformSettings(StrictModel):
     2ff814a6-3304-4ab8-85cb-cd0e6f879c1d; `az ad sp show --id 2ff814a6-3304-4ab8-85cb-cd0e6f879c1d --query id`).
     Set: each env's Key Vault grants it `Key Vault Secrets User`, which a Key Vault-backed secret scope needs to
     read secrets. Unset: no grant; the scope exists but cannot read secrets until an admin grants the role."""
+    personal_access_tokens: bool = False
+    """Allow Databricks personal access tokens in the workspaces (some partner integrations need them). Off:
+    nobody can create or use a PAT; people use Entra ID and automation uses service principals."""
     runtime: Literal["18.0", "17.3"] = DEFAULT_RUNTIME
     """Databricks Runtime LTS ML version for jobs and clusters: 18.0 (Spark 4.1, MLflow 3.8) or 17.3."""
     budget_start: date = date(2026, 11, 1)

@@ -18,6 +18,7 @@ from infra.constructs.databricks.notebooks import TeamNotebook
 from infra.constructs.databricks.secrets import KeyVaultSecretScope
 from infra.constructs.databricks.team_folder import TeamFolder
 from infra.constructs.databricks.unity_catalog import UnityCatalogScope
+from infra.constructs.databricks.workspace_settings import WorkspaceSettings
 from infra.stacks.base import configure_backend
 from infra.stacks.contracts import RAW_DROP_FOLDER, PlatformOutputs, WheelArtifact
 
@@ -53,6 +54,7 @@ class WorkspaceStack(TerraformStack):
             host=platform.workspace_url,
             azure_workspace_resource_id=platform.workspace_resource_id,
         )
+        WorkspaceSettings(self, "workspace-settings", team_env=team_env)
         deployer = Principal.deployer(team_env.platform.deployer_principal)
         owners = [Principal.group(g) for g in team_env.team.owner_groups]
         readers = [Principal.group(g) for g in team_env.team.reader_groups]

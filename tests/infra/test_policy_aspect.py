@@ -208,6 +208,12 @@ def _token(scope):
     return Token(scope, "pat", comment="nope")
 
 
+def _workspace_conf(scope, *, tokens: str = "false"):
+    from cdktf_cdktf_provider_databricks.workspace_conf import WorkspaceConf
+
+    return WorkspaceConf(scope, "workspace-conf", custom_config={"enableTokensConfig": tokens})
+
+
 def _secret(scope):
     from cdktf_cdktf_provider_databricks.secret import Secret
 
@@ -303,6 +309,7 @@ VIOLATIONS = {
     "PLAT-DBX-3": ("dev", lambda s: _job(s, policy=False)),
     "PLAT-DBX-4": ("dev", lambda s: _cluster(s, policy=False)),
     "PLAT-DBX-5": ("dev", lambda s: _permissions(s, deployer_level=None)),
+    "PLAT-DBX-6": ("dev", lambda s: _workspace_conf(s, tokens="true")),
     "PLAT-SEC-1": ("dev", _provider_with_credentials),
     "PLAT-SEC-2": ("dev", _secret),
 }
@@ -333,11 +340,21 @@ def _compliant(stack):
     _permissions(stack)
     _permissions(stack, policy=True, deployer_level="CAN_USE")
     _catalog(stack, prevent_destroy=False)
+    _workspace_conf(stack)
 
 
 def test_compliant_resources_synthesize(dev, tmp_path):
     _synth(dev, _compliant, tmp_path)
     assert (tmp_path / "stacks" / "policy-under-test" / "cdk.tf.json").exists()
+
+
+def test_tokens_may_be_enabled_only_when_the_platform_config_allows_them(dev, tmp_path):
+    allowing = dev.model_copy(
+        update={"platform": dev.platform.model_copy(update={"personal_access_tokens": True})}
+    )
+    _synth(allowing, lambda s: _workspace_conf(s, tokens="true"), tmp_path / "allowed")
+    with pytest.raises(RuntimeError, match="PLAT-DBX-6: .*asks for 'true'"):
+        _synth(allowing, _workspace_conf, tmp_path / "mismatch")
 
 
 def test_prod_storage_is_geo_redundant_and_other_envs_may_stay_local(dev, prod, tmp_path):
