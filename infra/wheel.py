@@ -12,7 +12,11 @@ REPRODUCIBLE_EPOCH = "315532800"
 
 
 class WheelNotFound(Exception):
-    pass
+    """No usable wheel where the user pointed (bad input)."""
+
+
+class WheelBuildFailed(Exception):
+    """Building the wheel from ml/ failed; carries the builder's last line."""
 
 
 def find_wheel(explicit: Path | None = None, *, dist: Path = DIST) -> Path:
@@ -36,11 +40,14 @@ def build_wheel(*, project: Path = ML_PROJECT, dist: Path = DIST) -> Path:
     dist.mkdir(parents=True, exist_ok=True)
     for old in dist.glob("churn-*.whl"):
         old.unlink()
-    subprocess.run(
+    result = subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist.resolve()), "."],
         cwd=project,
         env={**os.environ, "SOURCE_DATE_EPOCH": os.environ.get("SOURCE_DATE_EPOCH", REPRODUCIBLE_EPOCH)},
-        check=True,
-        stdout=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
     )
+    if result.returncode != 0:
+        last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or ["no output"]
+        raise WheelBuildFailed(f"{project}: building the churn wheel failed: {last[0]}")
     return find_wheel(dist=dist)

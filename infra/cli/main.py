@@ -103,13 +103,15 @@ def synth(
 ) -> None:
     """Synthesize both stacks of every team-env into OUT/stacks/<stack>/cdk.tf.json."""
     from infra.cli.synth import synth_to
-    from infra.wheel import WheelNotFound, build_wheel, find_wheel
+    from infra.wheel import WheelBuildFailed, WheelNotFound, build_wheel, find_wheel
 
     loaded = _load(config)
     try:
         wheel_path = find_wheel(wheel) if wheel else build_wheel()
     except WheelNotFound as exc:
         fail(str(exc))
+    except WheelBuildFailed as exc:
+        fail(str(exc), code=1)
     with console.status(f"synthesizing {len(loaded.team_envs) * 2} stacks"):
         try:
             summaries = synth_to(loaded, out=out, wheel=wheel_path)

@@ -59,14 +59,12 @@ def real_services() -> Services:
 
 
 def _build_wheel() -> Path:
-    from infra.wheel import build_wheel
+    from infra.wheel import WheelBuildFailed, build_wheel
 
     try:
         return build_wheel()
-    except subprocess.CalledProcessError as exc:
-        raise OperationFailed(
-            f"building the churn wheel failed (exit {exc.returncode}); try `make wheel`"
-        ) from None
+    except WheelBuildFailed as exc:
+        raise OperationFailed(f"{exc}; try `make wheel`") from None
 
 
 def _synthesize(config: PlatformConfig, team_envs: list[TeamEnv], outdir: Path, wheel: Path) -> None:

@@ -29,3 +29,15 @@ def test_find_wheel_takes_the_newest_in_dist_or_explains(tmp_path):
         find_wheel(dist=tmp_path)
     with pytest.raises(WheelNotFound, match="not a wheel file"):
         find_wheel(tmp_path / "churn.tar.gz")
+
+
+def test_a_broken_project_fails_with_the_builders_last_line(tmp_path):
+    from infra.wheel import WheelBuildFailed
+
+    project = tmp_path / "broken"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "churn"\nversion = "not a version"\n')
+    with pytest.raises(WheelBuildFailed, match=r"building the churn wheel failed: .*\S") as failed:
+        build_wheel(project=project, dist=tmp_path / "dist")
+    assert "\n" not in str(failed.value)
+    assert not list((tmp_path / "dist").glob("*.whl"))
