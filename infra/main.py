@@ -7,7 +7,6 @@ import os
 import sys
 from pathlib import Path
 
-from infra.app import build_app
 from infra.config import ConfigError, load_config
 from infra.wheel import WheelNotFound, find_wheel
 
@@ -19,6 +18,8 @@ def main() -> None:
     except (ConfigError, WheelNotFound) as exc:
         print(str(exc), file=sys.stderr)
         raise SystemExit(2) from None
+    from infra.app import build_app  # the provider bindings take ~10 s to import: check the inputs first
+
     build_app(config, outdir=Path(os.environ.get("CDKTF_OUTDIR", "cdktf.out")), wheel=wheel).synth()
 
 
