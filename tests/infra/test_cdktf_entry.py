@@ -32,7 +32,10 @@ def test_entry_point_reports_a_bad_config_in_one_line_and_writes_nothing(tmp_pat
     bad.write_text("platform: {prefix: dbp}\nteams: []\n")
     result = _entry(tmp_path, PLATFORM_CONFIG=str(bad))
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[0] == f"{bad}: platform.deployer_principal: required key is missing"
+    assert (
+        result.stderr.strip().splitlines()[0]
+        == f"{bad}: platform.deployer_principal: required key is missing"
+    )
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
 

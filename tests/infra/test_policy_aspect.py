@@ -353,7 +353,7 @@ def test_tokens_may_be_enabled_only_when_the_platform_config_allows_them(dev, tm
         update={"platform": dev.platform.model_copy(update={"personal_access_tokens": True})}
     )
     _synth(allowing, lambda s: _workspace_conf(s, tokens="true"), tmp_path / "allowed")
-    with pytest.raises(RuntimeError, match="PLAT-DBX-6: .*asks for 'true'"):
+    with pytest.raises(RuntimeError, match=r"PLAT-DBX-6: .*asks for 'true'"):
         _synth(allowing, _workspace_conf, tmp_path / "mismatch")
 
 
