@@ -198,6 +198,35 @@ class Schedules(StrictModel):
         return value
 
 
+class ModelGate(StrictModel):
+    """The validation gate between a new `challenger` and the `champion` (`churn validate` in the training job).
+    Defaults match the churn package's (`churn.thresholds.GateThresholds`)."""
+
+    mode: Literal["enforce", "dry-run"] = "enforce"
+    """enforce: only a passing challenger becomes champion and a failing one fails the job; dry-run: report
+    only, never replace the champion (the default for dev)."""
+    min_roc_auc: Annotated[float, Field(ge=0, le=1)] = 0.80
+    """Absolute floor of the challenger's hold-out ROC AUC."""
+    max_roc_auc_drop: Annotated[float, Field(ge=0, le=1)] = 0.01
+    """Largest ROC AUC the challenger may lose against the champion, both scored on the same hold-out."""
+    max_fairness_gap: Annotated[float, Field(ge=0, le=1)] = 0.40
+    """Largest equalized odds difference (worst TPR or FPR gap between groups) over gender, senior citizen,
+    partner and dependents."""
+
+
+class DriftMonitoring(StrictModel):
+    """Thresholds of the monitoring job (`churn monitor`). Defaults match `churn.thresholds.DriftThresholds`."""
+
+    psi_threshold: Annotated[float, Field(gt=0, le=10)] = 0.2
+    """PSI at or above which a feature or the prediction counts as shifted (0.1 watch, 0.2 act)."""
+    alpha: Annotated[float, Field(gt=0, lt=1)] = 0.01
+    """Family-wise significance of the per-feature KS / chi-squared tests, Bonferroni-split over features."""
+    max_roc_auc_decay: Annotated[float, Field(ge=0, lt=1)] = 0.05
+    """Largest tolerated ROC AUC drop on labelled recent rows against the champion's hold-out ROC AUC."""
+    fail_on_drift: bool = True
+    """Fail the monitoring run when drift is detected, so the team gets the failure mail."""
+
+
 class Budget(StrictModel):
     """Monthly cost budget of the environment's resource group."""
 
@@ -225,6 +254,10 @@ class EnvironmentConfig(StrictModel):
     """Cluster sizes and the policy bounds."""
     schedules: Schedules = Schedules()
     """Job schedules."""
+    model_gate: ModelGate = ModelGate()
+    """Who becomes champion: the validation gate's thresholds and mode (dry-run by default in dev)."""
+    drift: DriftMonitoring = DriftMonitoring()
+    """Drift and decay thresholds of the monitoring job."""
     interactive_cluster: bool = False
     """Create an all-purpose cluster for interactive work (default on in dev, off elsewhere)."""
     instance_pool: bool = False
@@ -243,6 +276,7 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
         "interactive_cluster": True,
         "compute": {"spot": True, "min_workers": 1, "max_workers": 2},
         "schedules": {"paused": True},
+        "model_gate": {"mode": "dry-run"},
     },
     "staging": {"instance_pool": True, "compute": {"spot": True, "min_workers": 1, "max_workers": 4}},
     "prod": {

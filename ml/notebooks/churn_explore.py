@@ -42,7 +42,9 @@ dbutils.library.restartPython()
 from churn.contract import Contract
 from churn.jobs.ingest import contracted_batch, run_ingest
 from churn.jobs.score import run_score
+from churn.jobs.monitor import run_monitor
 from churn.jobs.train import TrainSettings, run_train
+from churn.jobs.validate import run_validate
 from churn.runtime import FEATURES, PREDICTIONS, QUARANTINE, unity_catalog_runtime
 
 runtime = unity_catalog_runtime(
@@ -91,7 +93,7 @@ if runtime.store.exists(QUARANTINE):
 # COMMAND ----------
 
 # MAGIC %md
-# MAGIC ## Train, evaluate, register (the new version becomes `challenger`; the first one also `champion`)
+# MAGIC ## Train, evaluate, register (the new version becomes `challenger`)
 
 # COMMAND ----------
 
@@ -103,9 +105,32 @@ print(f"registered {trained.model_name} version {trained.model_version} as {trai
 # COMMAND ----------
 
 # MAGIC %md
+# MAGIC ## Validation gate: challenger vs champion on the same hold-out (dry-run here: reports, never replaces
+# MAGIC the champion; the first version is installed because there is nothing to protect)
+
+# COMMAND ----------
+
+validated = run_validate(runtime, mode="dry-run", report=print)
+print(validated.decision.message)
+display(spark.createDataFrame([(c.name, c.passed, c.observed, c.limit) for c in validated.decision.checks],
+                              "check string, passed boolean, observed double, limit double"))
+
+# COMMAND ----------
+
+# MAGIC %md
 # MAGIC ## Score every customer with the `champion`
 
 # COMMAND ----------
 
 scored = run_score(runtime, report=print)
 display(runtime.store.read(PREDICTIONS).filter(f"batch_id = '{scored.batch_id}'").orderBy("churn_probability", ascending=False).limit(50))
+
+# COMMAND ----------
+
+# MAGIC %md
+# MAGIC ## Drift: the champion's training features against the batch just scored
+
+# COMMAND ----------
+
+monitored = run_monitor(runtime, reference=None, current=None, report=print)
+print(f"drift detected: {monitored.report.drift_detected} {monitored.report.drifted_features}")

@@ -99,7 +99,7 @@ def test_no_token_or_secret_reaches_the_workspace_stacks(synthesized, workspace_
 def test_jobs_pass_catalog_schema_model_and_experiment_to_the_wheel_cli(synthesized):
     jobs = jobs_by_name(synthesized, DEV)
     assert {name: [t["task_key"] for t in job["task"]] for name, job in jobs.items()} == {
-        "training": ["ingest", "train"],
+        "training": ["ingest", "train", "validate"],
         "scoring": ["score"],
         "monitoring": ["monitor"],
     }
@@ -112,6 +112,8 @@ def test_jobs_pass_catalog_schema_model_and_experiment_to_the_wheel_cli(synthesi
                 remote = r"\$\{data\.terraform_remote_state\.[^}]+\}"
                 assert re.fullmatch(rf"abfss://{remote}@{remote}/telco/", parameters[2]), parameters[2]
                 del parameters[1:3]
+            if task["task_key"] in ("validate", "monitor"):  # their thresholds: see the tests below
+                del parameters[1 : parameters.index("--catalog")]
             assert task["python_wheel_task"] == {
                 "package_name": "churn",
                 "entry_point": "churn",
@@ -127,8 +129,48 @@ def test_jobs_pass_catalog_schema_model_and_experiment_to_the_wheel_cli(synthesi
                     "/Teams/churn/dev/churn",
                 ],
             }
-    train = jobs["training"]["task"][1]
+    train, validate = jobs["training"]["task"][1:]
     assert train["depends_on"] == [{"task_key": "ingest"}]
+    assert validate["depends_on"] == [{"task_key": "train"}]
+
+
+def _task(synthesized, stack: str, key: str) -> dict:
+    tasks = [t for job in jobs_by_name(synthesized, stack).values() for t in job["task"]]
+    (task,) = [t for t in tasks if t["task_key"] == key]
+    return task
+
+
+def _options(task: dict) -> list[str]:
+    parameters = task["python_wheel_task"]["parameters"]
+    return parameters[1 : parameters.index("--catalog")]
+
+
+def test_the_gate_is_a_dry_run_in_dev_and_enforced_elsewhere_with_the_configured_thresholds(synthesized):
+    assert _options(_task(synthesized, DEV, "validate")) == [
+        "--mode", "dry-run", "--min-roc-auc", "0.8", "--max-roc-auc-drop", "0.01", "--max-fairness-gap", "0.4",
+    ]  # fmt: skip
+    for stack in (STAGING, PROD):
+        assert _options(_task(synthesized, stack, "validate"))[:2] == ["--mode", "enforce"]
+
+
+def test_monitoring_fails_its_run_on_drift_so_the_team_is_mailed(synthesized):
+    assert _options(_task(synthesized, PROD, "monitor")) == [
+        "--psi-threshold", "0.2", "--alpha", "0.01", "--max-roc-auc-decay", "0.05", "--fail-on-drift",
+    ]  # fmt: skip
+
+
+def test_gate_and_drift_config_defaults_are_the_churn_packages_defaults():
+    thresholds = pytest.importorskip("churn.thresholds")
+    from infra.config.model import DriftMonitoring, ModelGate
+
+    gate, drift = ModelGate(), DriftMonitoring()
+    package_gate, package_drift = thresholds.GateThresholds(), thresholds.DriftThresholds()
+    assert (gate.min_roc_auc, gate.max_roc_auc_drop, gate.max_fairness_gap) == (
+        package_gate.min_roc_auc, package_gate.max_roc_auc_drop, package_gate.max_fairness_gap,
+    )  # fmt: skip
+    assert (drift.psi_threshold, drift.alpha, drift.max_roc_auc_decay) == (
+        package_drift.psi, package_drift.alpha, package_drift.max_roc_auc_decay,
+    )  # fmt: skip
 
 
 def test_jobs_install_the_wheel_uploaded_under_its_content_hash(synthesized, fake_wheel, workspace_stacks):
@@ -183,7 +225,9 @@ def test_jobs_run_as_the_job_principal_one_run_at_a_time_and_mail_failures(synth
             assert job["email_notifications"]["on_failure"]
             assert job["timeout_seconds"] > 0
             for task in job["task"]:
-                assert task["max_retries"] >= 1 and task["timeout_seconds"] > 0
+                # a refused challenger or detected drift is a verdict: retrying gives the same answer
+                verdict = task["task_key"] in ("validate", "monitor")
+                assert task["max_retries"] == (0 if verdict else 2) and task["timeout_seconds"] > 0
                 assert task["retry_on_timeout"] is False
     assert CdktfTesting.to_have_resource_with_properties(
         synthesized.text(DEV),
@@ -585,16 +629,17 @@ def _parse_with_churn_cli(parameters: list[str]) -> None:
         pytest.param("train"),
         pytest.param("ingest"),
         pytest.param("score"),
-        pytest.param(
-            "monitor",
-            marks=pytest.mark.xfail(
-                strict=True, raises=UsageError, reason="churn has no monitor subcommand yet"
-            ),
-        ),
+        pytest.param("validate"),
+        pytest.param("monitor"),
     ],
 )
-def test_the_churn_cli_accepts_what_each_task_passes(synthesized, subcommand):
+@pytest.mark.parametrize("stack", [DEV, PROD])
+def test_the_churn_cli_accepts_what_each_task_passes(synthesized, subcommand, stack):
     pytest.importorskip("churn.cli")
-    tasks = [t for job in jobs_by_name(synthesized, DEV).values() for t in job["task"]]
-    (task,) = [t for t in tasks if t["task_key"] == subcommand]
-    _parse_with_churn_cli(task["python_wheel_task"]["parameters"])
+    _parse_with_churn_cli(_task(synthesized, stack, subcommand)["python_wheel_task"]["parameters"])
+
+
+def test_the_cli_parse_check_catches_an_option_the_cli_does_not_know():
+    pytest.importorskip("churn.cli")
+    with pytest.raises(UsageError):
+        _parse_with_churn_cli(["monitor", "--no-such-option", "1"])

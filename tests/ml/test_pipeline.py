@@ -45,6 +45,7 @@ def pipeline_run(spark, telco_sample: Path, tmp_path_factory):
     code = run_cli(
         "pipeline", "--input", str(telco_sample), "--workdir", str(workdir),
         "--metrics-out", str(metrics_path), "--cv-folds", "2", "--seed", "3",
+        "--mode", "dry-run",  # 240 hold-out rows are too few for the production floors; test_governance gates
     )  # fmt: skip
     assert code == 0
     return workdir, json.loads(metrics_path.read_text())
@@ -85,14 +86,21 @@ def test_run_is_logged_with_artifacts_and_lineage(pipeline_run):
         "calibration.png",
         "confusion_matrix.png",
         "feature_importance.png",
+        "fairness.png",
+        "holdout_predictions.csv",
     ]:
         assert f"evaluation/{name}" in artifacts
 
 
-def test_first_version_is_champion_and_challenger(pipeline_run):
-    workdir, _ = pipeline_run
+def test_first_version_becomes_champion_and_the_gate_says_why(pipeline_run):
+    workdir, metrics = pipeline_run
     local_runtime(workdir).tracking.activate()
     assert aliases("churn") == {"challenger": "1", "champion": "1"}
+    assert metrics["gate_mode"] == "dry-run" and metrics["champion_version"] == "1"
+    assert metrics["gate_message"].startswith(
+        "no champion yet: version 1 becomes champion (dry-run; the gate"
+    )
+    assert metrics["drift_detected"] is False  # the monitor compared the training features with their scores
 
 
 def test_predictions_carry_model_version_run_and_time(spark, pipeline_run):

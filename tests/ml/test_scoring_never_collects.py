@@ -6,6 +6,7 @@ import pytest
 from churn.jobs.ingest import run_ingest
 from churn.jobs.score import run_score
 from churn.jobs.train import TrainSettings, run_train
+from churn.jobs.validate import run_validate
 from churn.runtime import PREDICTIONS, local_runtime
 from pyspark.sql import DataFrame
 
@@ -28,6 +29,7 @@ def trained_workdir(spark, telco_sample, tmp_path_factory):
     runtime = local_runtime(workdir)
     run_ingest(runtime, str(telco_sample))
     run_train(runtime, TrainSettings(cv_folds=2))
+    run_validate(runtime, mode="dry-run")  # the first version becomes champion whatever the gate says
     return workdir
 
 

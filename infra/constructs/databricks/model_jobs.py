@@ -24,7 +24,7 @@ from cdktf_cdktf_provider_databricks.permissions import Permissions
 from constructs import Construct
 
 from infra.config import TeamEnv
-from infra.config.model import Schedules
+from infra.config.model import DriftMonitoring, ModelGate, Schedules
 from infra.constructs.databricks.compute_policy import ComputePolicy
 from infra.constructs.databricks.identity import Principal
 from infra.constructs.databricks.unity_catalog import UnityCatalogScope
@@ -37,6 +37,9 @@ JOB_CLUSTER_KEY = "main"
 # not retried: a run that hangs once will hang again.
 TASK_RETRIES = 2
 RETRY_INTERVAL_MS = 5 * 60 * 1000
+# Tasks whose exit code 1 is a verdict (gate refused the challenger, drift found): a retry would give the same
+# answer, and the monitor would append its results again.
+VERDICT_TASKS = frozenset({"validate", "monitor"})
 
 
 @dataclass(frozen=True)
@@ -53,8 +56,8 @@ class ModelJob:
 MODEL_JOBS: tuple[ModelJob, ...] = (
     ModelJob(
         "training",
-        "Ingest the latest raw batch, then train, validate and register a challenger",
-        ("ingest", "train"),
+        "Ingest the latest raw batch, train and register a challenger, then let the gate pick the champion",
+        ("ingest", "train", "validate"),
         lambda s: s.training,
         3 * 3600,
     ),
@@ -67,14 +70,45 @@ MODEL_JOBS: tuple[ModelJob, ...] = (
 )
 
 
+def _subcommand_options(
+    subcommand: str, *, raw_input: str, gate: ModelGate, drift: DriftMonitoring
+) -> list[str]:
+    if subcommand == "ingest":
+        return ["--input", raw_input]
+    if subcommand == "validate":
+        return [
+            "--mode", gate.mode,
+            "--min-roc-auc", str(gate.min_roc_auc),
+            "--max-roc-auc-drop", str(gate.max_roc_auc_drop),
+            "--max-fairness-gap", str(gate.max_fairness_gap),
+        ]  # fmt: skip
+    if subcommand == "monitor":
+        return [
+            "--psi-threshold", str(drift.psi_threshold),
+            "--alpha", str(drift.alpha),
+            "--max-roc-auc-decay", str(drift.max_roc_auc_decay),
+            *(["--fail-on-drift"] if drift.fail_on_drift else []),
+        ]  # fmt: skip
+    return []
+
+
 def wheel_task_parameters(
-    subcommand: str, *, catalog: str, model_name: str, experiment_path: str, raw_input: str
+    subcommand: str,
+    *,
+    catalog: str,
+    model_name: str,
+    experiment_path: str,
+    raw_input: str,
+    gate: ModelGate,
+    drift: DriftMonitoring,
 ) -> list[str]:
     """The command line every task passes to the churn entry point (a typer CLI with subcommands).
 
-    Ingest also reads the raw drops from the landing container, through its Unity Catalog external location.
+    Ingest also reads the raw drops from the landing container, through its Unity Catalog external location;
+    validate gets the env's gate thresholds and mode, monitor its drift thresholds (with their defaults, the
+    monitor compares the champion's training features with the latest scored batch).
     """
-    extra = ["--input", raw_input] if subcommand == "ingest" else []
+    extra = _subcommand_options(subcommand, raw_input=raw_input, gate=gate, drift=drift)
     return [
         subcommand,
         *extra,
@@ -148,10 +182,12 @@ class ModelJobs(Construct):
                             model_name=team_env.team.model_name,
                             experiment_path=experiment_path,
                             raw_input=raw_input,
+                            gate=team_env.settings.model_gate,
+                            drift=team_env.settings.drift,
                         ),
                     ),
                     library=[JobTaskLibrary(whl=self.wheel_path)],
-                    max_retries=TASK_RETRIES,
+                    max_retries=0 if subcommand in VERDICT_TASKS else TASK_RETRIES,
                     min_retry_interval_millis=RETRY_INTERVAL_MS,
                     retry_on_timeout=False,
                     timeout_seconds=spec.task_timeout_seconds,

@@ -4,7 +4,10 @@ Every subcommand takes the same job parameters, so one parameter list serves eve
 locally `--workdir DIR` selects Delta tables under DIR and an MLflow SQLite store; on Databricks
 `--catalog C --schema S` selects Unity Catalog tables, the `databricks` tracking server and the UC registry;
 `--model-name` and `--experiment-path` name the registered model and the MLflow experiment.
-Bad arguments or data end with one line on stderr and exit code 2.
+
+Exit codes: 0 done; 1 a verdict, not a fault: an enforced validation gate rejected the challenger
+(`validate`, `pipeline`), drift was found with `monitor --fail-on-drift`, or `reproduce` did not match;
+2 bad arguments or data (one line on stderr, nothing written).
 """
 
 from __future__ import annotations
@@ -23,6 +26,10 @@ from rich.table import Table
 
 from churn.errors import ChurnError
 from churn.jobs import Report
+from churn.thresholds import ENFORCE, GATE_MODES, DriftThresholds, GateThresholds
+
+GATE = GateThresholds()
+DRIFT = DriftThresholds()
 
 try:  # newer typer releases vendor click; older ones (as on some Databricks runtimes) use click itself
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
@@ -31,7 +38,7 @@ except ImportError:
 
 app = typer.Typer(
     name="churn",
-    help="Telco churn model: ingest raw data, train and register, score with the champion.",
+    help="Telco churn model: ingest, train, validate (gate), score with the champion, monitor drift, reproduce.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -68,6 +75,54 @@ HoldoutFraction = Annotated[
 MetricsOut = Annotated[
     Path | None, typer.Option("--metrics-out", help="Write the metrics as JSON to this file.")
 ]
+ReportOut = Annotated[
+    Path | None, typer.Option("--report-out", help="Write the report as JSON to this file.")
+]
+GateMode = Annotated[
+    str, typer.Option("--mode", help="enforce: only a passing challenger becomes champion, exit 1 if it fails; "
+                      "dry-run: report only, never replace the champion.")
+]  # fmt: skip
+MinRocAuc = Annotated[float, typer.Option("--min-roc-auc", help="Gate: floor of the challenger's ROC AUC.")]
+MaxRocAucDrop = Annotated[
+    float, typer.Option("--max-roc-auc-drop", help="Gate: largest ROC AUC loss against the champion.")
+]
+MaxFairnessGap = Annotated[
+    float, typer.Option("--max-fairness-gap", help="Gate: largest equalized odds difference over the groups.")
+]
+PsiThreshold = Annotated[float, typer.Option("--psi-threshold", help="Drift: PSI at which a shift matters.")]
+Alpha = Annotated[
+    float, typer.Option("--alpha", help="Drift: family-wise test level, Bonferroni-split over the features.")
+]
+MaxRocAucDecay = Annotated[
+    float, typer.Option("--max-roc-auc-decay", help="Decay: largest tolerated ROC AUC drop on labelled rows.")
+]
+NumericBins = Annotated[int, typer.Option("--numeric-bins", help="Drift: quantile bins of numeric features.")]
+
+
+def _gate(min_roc_auc: float, max_roc_auc_drop: float, max_fairness_gap: float, mode: str):
+    if mode not in GATE_MODES:
+        raise ChurnError(f"--mode: '{mode}' is not one of {', '.join(GATE_MODES)}")
+    thresholds = GateThresholds(min_roc_auc, max_roc_auc_drop, max_fairness_gap)
+    thresholds.validate()
+    return thresholds
+
+
+def _drift(psi_threshold: float, alpha: float, max_roc_auc_decay: float, numeric_bins: int):
+    thresholds = DriftThresholds(psi_threshold, alpha, max_roc_auc_decay, numeric_bins)
+    thresholds.validate()
+    return thresholds
+
+
+def _gate_table(result) -> Table:
+    table = Table(
+        title=f"validation gate ({result.decision.mode}): {result.decision.message}", title_justify="left"
+    )
+    for column in ("check", "result", "observed", "limit"):
+        table.add_column(column, justify="left" if column == "check" else "right")
+    for check in result.decision.checks:
+        table.add_row(check.name, "pass" if check.passed else "[red]FAIL[/red]", f"{check.observed:.4f}",
+                      f"{check.limit:.4f}")  # fmt: skip
+    return table
 
 
 @contextlib.contextmanager
@@ -95,9 +150,9 @@ def _check_local_input(path: str) -> None:
         raise ChurnError(f"--input: '{path}' does not exist")
 
 
-def _check_metrics_out(path: Path | None) -> None:
+def _check_metrics_out(path: Path | None, option: str = "--metrics-out") -> None:
     if path is not None and path.is_dir():
-        raise ChurnError(f"--metrics-out: '{path}' is a directory, expected a file name")
+        raise ChurnError(f"{option}: '{path}' is a directory, expected a file name")
 
 
 def _runtime(workdir, catalog, schema, model_name, experiment_path):
@@ -232,18 +287,26 @@ def pipeline(
     cv_folds: CvFolds = 5,
     holdout_fraction: HoldoutFraction = 0.2,
     metrics_out: MetricsOut = None,
+    mode: GateMode = ENFORCE,
 ) -> None:
-    """Run ingest -> train -> register -> score in order (locally with --workdir)."""
+    """Run ingest -> train -> validate -> score -> monitor in order (locally with --workdir).
+
+    The gate and drift thresholds are the documented defaults of `validate` and `monitor`. Exits 1 when an
+    enforced gate rejects the challenger (after scoring with the existing champion, if any).
+    """
     from churn.jobs.pipeline import run_pipeline
 
     settings = _train_settings(seed, cv_folds, holdout_fraction)
+    _gate(GATE.min_roc_auc, GATE.max_roc_auc_drop, GATE.max_fairness_gap, mode)
     _check_local_input(input)
     _check_metrics_out(metrics_out)
     runtime = _runtime(workdir, catalog, schema, model_name, experiment_path)
     with progress_steps() as report:
-        result = run_pipeline(runtime, input, settings, report=report)
+        result = run_pipeline(runtime, input, settings, gate=GATE, gate_mode=mode, drift=DRIFT,
+                              report=report)  # fmt: skip
     metrics = result.metrics()
     _write_metrics(metrics, metrics_out)
+    out.print(_gate_table(result.validation))
     out.print(_table(f"{result.train.model_name} v{result.train.model_version}", metrics))
     if workdir is not None:
         out.print(
@@ -251,6 +314,152 @@ def pipeline(
             highlight=False,
             soft_wrap=True,
         )
+    if result.validation.decision.exit_code:
+        raise typer.Exit(result.validation.decision.exit_code)
+
+
+@app.command()
+def validate(
+    workdir: Workdir = None,
+    catalog: Catalog = None,
+    schema: Schema = None,
+    model_name: ModelName = "churn",
+    experiment_path: ExperimentPath = None,
+    mode: GateMode = ENFORCE,
+    min_roc_auc: MinRocAuc = GATE.min_roc_auc,
+    max_roc_auc_drop: MaxRocAucDrop = GATE.max_roc_auc_drop,
+    max_fairness_gap: MaxFairnessGap = GATE.max_fairness_gap,
+    report_out: ReportOut = None,
+) -> None:
+    """Gate the challenger against the champion on the same hold-out; only a passing one becomes champion.
+
+    Exit 1 when the gate fails in enforce mode; the report (JSON + HTML page with plots) is logged to MLflow.
+    """
+    from churn.jobs.validate import run_validate
+
+    thresholds = _gate(min_roc_auc, max_roc_auc_drop, max_fairness_gap, mode)
+    _check_metrics_out(report_out, "--report-out")
+    runtime = _runtime(workdir, catalog, schema, model_name, experiment_path)
+    with progress_steps() as report:
+        result = run_validate(runtime, thresholds, mode=mode, report=report)
+    _write_metrics(result.payload, report_out)
+    out.print(_gate_table(result))
+    rows = {"challenger": result.challenger.version, "champion now": result.champion_version or "none"}
+    rows |= {
+        f"challenger {k}": v for k, v in result.challenger.metrics.items() if k in ("roc_auc", "pr_auc", "f1")
+    }
+    if result.champion is not None:
+        rows |= {
+            f"champion {k}": v for k, v in result.champion.metrics.items() if k in ("roc_auc", "pr_auc", "f1")
+        }
+    rows["validation run"] = result.validation_run_id
+    out.print(_table("models on the challenger's hold-out", rows))
+    if result.decision.exit_code:
+        raise typer.Exit(result.decision.exit_code)
+
+
+@app.command()
+def monitor(
+    reference: Annotated[
+        str | None,
+        typer.Option(
+            "--reference",
+            help="Reference batch: CSV/Parquet/Delta path or table[@version]. "
+            "Default: the champion's training features at their recorded version.",
+        ),
+    ] = None,
+    current: Annotated[
+        str | None,
+        typer.Option(
+            "--current", help="Current batch: path or table[@version]. Default: the latest scored batch."
+        ),
+    ] = None,
+    report_out: ReportOut = None,
+    fail_on_drift: Annotated[
+        bool, typer.Option("--fail-on-drift", help="Exit 1 when drift is detected.")
+    ] = False,
+    workdir: Workdir = None,
+    catalog: Catalog = None,
+    schema: Schema = None,
+    model_name: ModelName = "churn",
+    experiment_path: ExperimentPath = None,
+    psi_threshold: PsiThreshold = DRIFT.psi,
+    alpha: Alpha = DRIFT.alpha,
+    max_roc_auc_decay: MaxRocAucDecay = DRIFT.max_roc_auc_decay,
+    numeric_bins: NumericBins = DRIFT.numeric_bins,
+) -> None:
+    """Feature and prediction drift (PSI + KS / chi-squared) and ROC AUC decay; appends to the monitoring table.
+
+    Without --workdir or --catalog/--schema, both batches must be files and nothing is appended.
+    """
+    from churn.jobs.monitor import check_source, run_monitor
+
+    thresholds = _drift(psi_threshold, alpha, max_roc_auc_decay, numeric_bins)
+    _check_metrics_out(report_out, "--report-out")
+    has_runtime = workdir is not None or bool(catalog or schema)
+    if not has_runtime and (reference is None or current is None):
+        raise ChurnError(
+            "--reference: give --reference and --current files, or --workdir / --catalog and --schema"
+        )
+    check_source("--reference", reference, has_runtime=has_runtime)
+    check_source("--current", current, has_runtime=has_runtime)
+    runtime = _runtime(workdir, catalog, schema, model_name, experiment_path) if has_runtime else None
+    with progress_steps() as report:
+        result = run_monitor(
+            runtime, reference=reference, current=current, thresholds=thresholds, report=report
+        )
+    _write_metrics(result.as_dict(), report_out)
+    drift = result.report
+    table = Table(title=f"drift: {result.current} vs {result.reference}", title_justify="left")
+    for column in ("check", "kind", "PSI", "test", "p-value", "status"):
+        table.add_column(column, justify="left" if column in ("check", "kind", "test") else "right")
+    for f in drift.features + ([drift.prediction] if drift.prediction else []):
+        table.add_row(f.name, f.kind, f"{f.psi:.3f}", f.test, f"{f.p_value:.2g}",
+                      "[red]DRIFT[/red]" if f.drifted else "ok")  # fmt: skip
+    if drift.performance is not None:
+        p = drift.performance
+        table.add_row("roc_auc", "metric", "", f"{p.roc_auc_reference:.3f} -> {p.roc_auc_current:.3f}", "",
+                      "[red]DECAY[/red]" if p.decayed else "ok")  # fmt: skip
+    out.print(table)
+    out.print(f"drift_detected: {drift.drift_detected}" + "".join(f"\nnote: {n}" for n in drift.notes),
+              highlight=False, markup=False)  # fmt: skip
+    if fail_on_drift and drift.drift_detected:
+        raise typer.Exit(1)
+
+
+@app.command()
+def reproduce(
+    run_id: Annotated[
+        str, typer.Argument(metavar="RUN_ID", help="The MLflow run id of a `churn train` run.")
+    ],
+    workdir: Workdir = None,
+    catalog: Catalog = None,
+    schema: Schema = None,
+    model_name: ModelName = "churn",
+    experiment_path: ExperimentPath = None,
+    report_out: ReportOut = None,
+) -> None:
+    """Re-train from a run's record (data versions, seed, settings); exit 1 unless metrics and hold-out
+    predictions match exactly."""
+    from churn.jobs.reproduce import run_reproduce
+
+    _check_metrics_out(report_out, "--report-out")
+    runtime = _runtime(workdir, catalog, schema, model_name, experiment_path)
+    with progress_steps() as report:
+        result = run_reproduce(runtime, run_id, report=report)
+    _write_metrics(result.as_dict(), report_out)
+    rows = {
+        "data at recorded versions": "same content" if result.data_matches else "CHANGED",
+        "metrics differing": len(result.metric_differences),
+        "predictions compared": result.predictions_compared,
+        "max |prediction difference|": result.predictions_max_abs_difference,
+    }
+    rows |= {f"env {k}": f"{a} -> {b}" for k, (a, b) in result.environment_differences.items()}
+    out.print(_table(f"reproduce {run_id}: {'MATCH' if result.matches else 'MISMATCH'}", rows))
+    for problem in result.problems:
+        err.print(f"mismatch: {problem}", highlight=False, markup=False)
+    if not result.matches:
+        raise typer.Exit(1)
 
 
 def main(argv: list[str] | None = None) -> None:

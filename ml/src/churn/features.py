@@ -51,6 +51,16 @@ CATEGORICAL_FEATURES = [
 ]
 FEATURE_COLUMNS = NUMERIC_FEATURES + CATEGORICAL_FEATURES
 
+# silver column -> name in fairness reports: protected or family-status attributes of a customer. Fairness is
+# measured over them; gender is not a model input at all.
+SENSITIVE_ATTRIBUTES = {
+    "gender": "gender",
+    "SeniorCitizen": "senior_citizen",
+    "Partner": "partner",
+    "Dependents": "dependents",
+}
+SENSITIVE_PREFIX = "sensitive_"
+
 
 def to_bronze(raw: DataFrame, *, source: str, batch_id: str, ingested_at: datetime) -> DataFrame:
     """The batch as landed (text), plus where and when it came from."""
@@ -139,6 +149,18 @@ def build_features(silver: DataFrame) -> DataFrame:
 def labels(silver: DataFrame) -> DataFrame:
     """customerID -> churn as 0/1, the training target."""
     return silver.select(F.col(KEY), F.col("Churn").cast("int").alias(LABEL))
+
+
+def sensitive_attributes(silver: DataFrame) -> DataFrame:
+    """customerID -> the attributes fairness is measured over, as readable text (gender, Yes/No flags)."""
+    columns = [F.col(KEY)]
+    for source, name in SENSITIVE_ATTRIBUTES.items():
+        value = F.col(source)
+        if source != "gender":
+            value = F.when(value, F.lit("Yes")).otherwise(F.lit("No"))
+        # Prefixed: `senior_citizen` is also a model input, with another type.
+        columns.append(value.alias(f"{SENSITIVE_PREFIX}{name}"))
+    return silver.select(*columns)
 
 
 def training_frame(features: DataFrame, label_frame: DataFrame) -> DataFrame:

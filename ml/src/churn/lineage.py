@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
 import subprocess
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as installed_version
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +23,32 @@ def content_hash(frame: pd.DataFrame) -> str:
     canonical = frame.sort_values(KEY).reindex(columns=sorted(frame.columns))
     text = canonical.to_csv(index=False, float_format="%.17g", lineterminator="\n")
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# Packages whose versions can change a trained model or its metrics; recorded on every run as `env_<name>`.
+RECORDED_PACKAGES = ("churn", "scikit-learn", "numpy", "pandas", "scipy", "mlflow", "fairlearn", "pyarrow")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in RECORDED_PACKAGES:
+        try:
+            versions[name] = installed_version(name)
+        except PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def code_and_environment(spark_version: str) -> dict[str, str]:
+    """Run tags naming the code and the environment that produced a model."""
+    tags = {
+        "code_git_commit": git_commit(),
+        "env_python": platform.python_version(),
+        "env_spark": spark_version,
+    }
+    tags |= {f"env_{name.replace('-', '_')}": value for name, value in package_versions().items()}
+    tags["code_churn_version"] = tags["env_churn"]
+    return tags
 
 
 def git_commit() -> str:

@@ -92,15 +92,21 @@ class Split:
     y_train: np.ndarray
     x_holdout: pd.DataFrame
     y_holdout: np.ndarray
+    holdout: pd.DataFrame  # the hold-out rows with every column (key, sensitive attributes) for reports
 
 
 def stratified_split(frame: pd.DataFrame, *, holdout_fraction: float, seed: int) -> Split:
-    x = frame[FEATURE_COLUMNS]
+    """Seeded stratified split; the same frame (in the same row order), fraction and seed give the same split."""
     y = frame[LABEL].to_numpy(dtype=int)
-    x_train, x_holdout, y_train, y_holdout = train_test_split(
-        x, y, test_size=holdout_fraction, stratify=y, random_state=seed
+    train, holdout = train_test_split(frame, test_size=holdout_fraction, stratify=y, random_state=seed)
+    train, holdout = train.reset_index(drop=True), holdout.reset_index(drop=True)
+    return Split(
+        train[FEATURE_COLUMNS],
+        train[LABEL].to_numpy(dtype=int),
+        holdout[FEATURE_COLUMNS],
+        holdout[LABEL].to_numpy(dtype=int),
+        holdout,
     )
-    return Split(x_train.reset_index(drop=True), y_train, x_holdout.reset_index(drop=True), y_holdout)
 
 
 def cross_validate(name: str, pipeline: Pipeline, x: pd.DataFrame, y: np.ndarray, *, folds: int, seed: int):

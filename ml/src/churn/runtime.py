@@ -18,6 +18,7 @@ SILVER = "churn_silver"
 QUARANTINE = "churn_quarantine"
 FEATURES = "churn_features"
 PREDICTIONS = "churn_predictions"
+MONITORING = "churn_monitoring"
 
 DEFAULT_MODEL_NAME = "churn"
 DEFAULT_LOCAL_EXPERIMENT = "churn"

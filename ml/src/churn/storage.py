@@ -39,7 +39,8 @@ class TableStore(ABC):
     def exists(self, name: str) -> bool: ...
 
     @abstractmethod
-    def read(self, name: str) -> DataFrame: ...
+    def read(self, name: str, *, version: int | None = None) -> DataFrame:
+        """The table now, or as of an earlier Delta version (time travel, for lineage and reproduction)."""
 
     @abstractmethod
     def append(self, name: str, df: DataFrame) -> None: ...
@@ -84,14 +85,18 @@ class LocalDeltaStore(TableStore):
 
         return DeltaTable.is_deltatable(self.location(name))
 
-    def _table(self, name: str):
+    def _table(self, name: str, version: int | None = None):
         from deltalake import DeltaTable
+        from deltalake.exceptions import DeltaError
 
         self.require(name)
-        return DeltaTable(self.location(name))
+        try:
+            return DeltaTable(self.location(name), version=version)
+        except DeltaError as exc:
+            raise ChurnError(f"table '{self.location(name)}' has no version {version}") from exc
 
-    def read(self, name: str) -> DataFrame:
-        table = self._table(name)
+    def read(self, name: str, *, version: int | None = None) -> DataFrame:
+        table = self._table(name, version)
         unsupported = set(table.protocol().reader_features or []) - {"timestampNtz"}
         files = table.file_uris()
         if unsupported or not files:
@@ -166,9 +171,11 @@ class UnityCatalogStore(TableStore):
     def exists(self, name: str) -> bool:
         return bool(self.spark.catalog.tableExists(self.location(name)))
 
-    def read(self, name: str) -> DataFrame:
+    def read(self, name: str, *, version: int | None = None) -> DataFrame:
         self.require(name)
-        return self.spark.table(self.location(name))
+        if version is None:
+            return self.spark.table(self.location(name))
+        return self.spark.read.option("versionAsOf", version).table(self.location(name))
 
     def append(self, name: str, df: DataFrame) -> None:
         df.write.format("delta").mode("append").saveAsTable(self.location(name))

@@ -1,5 +1,6 @@
 """MLflow wiring: where runs and models go (local SQLite or Databricks + Unity Catalog) and the registry
-aliases. Aliases only, never stages: a new version is `challenger`; the first one is also `champion`."""
+aliases. Aliases only, never stages: a new version is `challenger`; only the validation gate (`promote`)
+moves `champion`."""
 
 from __future__ import annotations
 
@@ -63,15 +64,15 @@ class TrackingTarget:
 
 
 def register(model_uri: str, model_name: str, *, tags: dict[str, str]) -> tuple[ModelVersion, list[str]]:
-    """Register a new version, alias it `challenger`, and `champion` too when no version holds that yet."""
+    """Register a new version and alias it `challenger`."""
     version = mlflow.register_model(model_uri, model_name, tags=tags)
-    client = MlflowClient()
-    client.set_registered_model_alias(model_name, CHALLENGER, version.version)
-    aliases = [CHALLENGER]
-    if alias_version(model_name, CHAMPION) is None:
-        client.set_registered_model_alias(model_name, CHAMPION, version.version)
-        aliases.append(CHAMPION)
-    return version, aliases
+    MlflowClient().set_registered_model_alias(model_name, CHALLENGER, version.version)
+    return version, [CHALLENGER]
+
+
+def promote(model_name: str, version: str) -> None:
+    """Give `version` the `champion` alias (the validation gate's call, after the challenger passed)."""
+    MlflowClient().set_registered_model_alias(model_name, CHAMPION, version)
 
 
 def alias_version(model_name: str, alias: str) -> ModelVersion | None:
@@ -85,6 +86,6 @@ def champion(model_name: str) -> ModelVersion:
     version = alias_version(model_name, CHAMPION)
     if version is None:
         raise ChurnError(
-            f"--model-name: model '{model_name}' has no '{CHAMPION}' version; run `churn train` first"
+            f"--model-name: model '{model_name}' has no '{CHAMPION}' version; run `churn train` and `churn validate` first"
         )
     return version

@@ -1,29 +1,41 @@
-"""Training job: features + labels -> model comparison by stratified CV -> hold-out evaluation -> MLflow run
-with artifacts and lineage -> registered version aliased `challenger` (and `champion` if it is the first)."""
+"""Training job: features + labels -> model comparison by stratified CV -> hold-out evaluation and fairness ->
+MLflow run with artifacts and a reproduction record -> registered version aliased `challenger`.
+
+Who becomes `champion` is the validation gate's decision (`churn validate`), never training's."""
 
 from __future__ import annotations
 
 import json
-import platform
 import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
-import sklearn
 from mlflow.models import infer_signature
+from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from churn import __version__
 from churn.errors import ChurnError
 from churn.evaluation_plots import write_evaluation_artifacts
-from churn.features import FEATURE_COLUMNS, LABEL, labels, training_frame
+from churn.fairness import FairnessReport, fairness_report, plot_fairness
+from churn.features import (
+    FEATURE_COLUMNS,
+    KEY,
+    LABEL,
+    SENSITIVE_ATTRIBUTES,
+    SENSITIVE_PREFIX,
+    labels,
+    sensitive_attributes,
+    training_frame,
+)
 from churn.jobs import Report, no_report
-from churn.lineage import content_hash, git_commit
+from churn.lineage import code_and_environment, content_hash
 from churn.modeling import (
     CANDIDATES,
+    CrossValidation,
     Split,
     cross_validate,
     f1_optimal_threshold,
@@ -32,6 +44,14 @@ from churn.modeling import (
 )
 from churn.runtime import FEATURES, SILVER, Runtime
 from churn.tracking import THRESHOLD_TAG, register
+
+SENSITIVE_COLUMNS = [f"{SENSITIVE_PREFIX}{name}" for name in SENSITIVE_ATTRIBUTES.values()]
+HOLDOUT_PREDICTIONS = "holdout_predictions.csv"
+
+
+def sensitive_groups(rows: pd.DataFrame) -> pd.DataFrame:
+    """The sensitive attributes of `rows`, one column per attribute under its report name."""
+    return rows[SENSITIVE_COLUMNS].rename(columns=lambda c: c.removeprefix(SENSITIVE_PREFIX))
 
 
 @dataclass(frozen=True)
@@ -71,25 +91,63 @@ class TrainResult:
         }
 
 
-def load_training_frame(runtime: Runtime) -> tuple[pd.DataFrame, dict[str, str]]:
-    """The labelled feature rows as pandas (a training set fits in memory by design), plus lineage tags."""
+@dataclass(frozen=True)
+class Fitted:
+    """What one training pass produced, before anything is logged: shared by `train` and `reproduce`."""
+
+    model: Pipeline
+    chosen_model: str
+    threshold: float
+    metrics: dict[str, float]
+    cv_results: dict[str, CrossValidation]
+    split: Split
+    holdout_probability: np.ndarray
+    fairness: FairnessReport
+
+    def holdout_predictions(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                KEY: self.split.holdout[KEY],
+                LABEL: self.split.y_holdout,
+                "churn_probability": self.holdout_probability,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class DataVersions:
+    features: int | None = None
+    labels: int | None = None
+
+
+def load_training_frame(
+    runtime: Runtime, versions: DataVersions = DataVersions()
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Labelled feature rows with the sensitive attributes, as pandas (a training set fits in memory by
+    design), ordered by key so that the split depends only on the data; plus the data lineage tags.
+
+    `versions` reads the tables as of earlier Delta versions (validation and reproduction of a recorded run).
+    """
     store = runtime.store
     store.require(FEATURES)
     store.require(SILVER)
-    versions = {FEATURES: store.version(FEATURES), SILVER: store.version(SILVER)}
-    frame = training_frame(store.read(FEATURES), labels(store.read(SILVER))).toPandas()
+    features_version = versions.features if versions.features is not None else store.version(FEATURES)
+    labels_version = versions.labels if versions.labels is not None else store.version(SILVER)
+    silver = store.read(SILVER, version=labels_version)
+    frame = (
+        training_frame(store.read(FEATURES, version=features_version), labels(silver))
+        .join(sensitive_attributes(silver), on=KEY, how="left")
+        .toPandas()
+        .sort_values(KEY, kind="stable")
+        .reset_index(drop=True)
+    )
     lineage = {
         "data_features_table": store.location(FEATURES),
-        "data_features_version": str(versions[FEATURES]),
+        "data_features_version": str(features_version),
         "data_labels_table": store.location(SILVER),
-        "data_labels_version": str(versions[SILVER]),
+        "data_labels_version": str(labels_version),
         "data_row_count": str(len(frame)),
         "data_content_sha256": content_hash(frame),
-        "code_git_commit": git_commit(),
-        "code_churn_version": __version__,
-        "env_python": platform.python_version(),
-        "env_scikit_learn": sklearn.__version__,
-        "env_mlflow": mlflow.__version__,
     }
     return frame, lineage
 
@@ -104,6 +162,36 @@ def _check_trainable(frame: pd.DataFrame, settings: TrainSettings) -> None:
         )
 
 
+def fit_and_evaluate(frame: pd.DataFrame, settings: TrainSettings, report: Report = no_report) -> Fitted:
+    """Pure and seeded: the same frame and settings give the same model, threshold and metrics."""
+    _check_trainable(frame, settings)
+    split = stratified_split(frame, holdout_fraction=settings.holdout_fraction, seed=settings.seed)
+    # A few thousand rows: OpenMP thread sync costs more than it saves, and on a busy machine two spinning
+    # threads per fit made gradient boosting ~10x slower. One thread is fast everywhere.
+    with threadpool_limits(limits=1, user_api="openmp"):
+        cv_results = {}
+        for name, build in CANDIDATES.items():
+            report(f"cross-validating {name} ({settings.cv_folds} folds)")
+            cv_results[name] = cross_validate(
+                name,
+                build(settings.seed),
+                split.x_train,
+                split.y_train,
+                folds=settings.cv_folds,
+                seed=settings.seed,
+            )
+        best = max(cv_results.values(), key=lambda result: result.mean)
+        threshold = f1_optimal_threshold(split.y_train, best.out_of_fold)
+        report(f"fitting {best.name} and evaluating on the hold-out")
+        model = CANDIDATES[best.name](settings.seed).fit(split.x_train, split.y_train)
+        probability = model.predict_proba(split.x_holdout)[:, 1]
+    metrics = holdout_metrics(split.y_holdout, probability, threshold)
+    metrics["cv_roc_auc_mean"] = best.mean
+    metrics["cv_roc_auc_std"] = best.std
+    fairness = fairness_report(split.y_holdout, probability, threshold, sensitive_groups(split.holdout))
+    return Fitted(model, best.name, threshold, metrics, cv_results, split, probability, fairness)
+
+
 def run_train(
     runtime: Runtime, settings: TrainSettings | None = None, *, report: Report = no_report
 ) -> TrainResult:
@@ -112,40 +200,17 @@ def run_train(
     runtime.tracking.activate()
     report("loading features and labels")
     frame, lineage = load_training_frame(runtime)
-    _check_trainable(frame, settings)
-    split = stratified_split(frame, holdout_fraction=settings.holdout_fraction, seed=settings.seed)
-    # A few thousand rows: OpenMP thread sync costs more than it saves, and on a busy machine two spinning
-    # threads per fit made gradient boosting ~10x slower. One thread is fast everywhere.
-    with threadpool_limits(limits=1, user_api="openmp"):
-        return _train_and_log(runtime, settings, split, lineage, report)
+    fitted = fit_and_evaluate(frame, settings, report)
+    lineage |= code_and_environment(runtime.spark.version)
+    return _log_and_register(runtime, settings, fitted, lineage, report)
 
 
-def _train_and_log(
-    runtime: Runtime, settings: TrainSettings, split: Split, lineage: dict[str, str], report: Report
+def _log_and_register(
+    runtime: Runtime, settings: TrainSettings, fitted: Fitted, lineage: dict[str, str], report: Report
 ) -> TrainResult:
-    cv_results = {}
-    for name, build in CANDIDATES.items():
-        report(f"cross-validating {name} ({settings.cv_folds} folds)")
-        cv_results[name] = cross_validate(
-            name,
-            build(settings.seed),
-            split.x_train,
-            split.y_train,
-            folds=settings.cv_folds,
-            seed=settings.seed,
-        )
-    best = max(cv_results.values(), key=lambda result: result.mean)
-    threshold = f1_optimal_threshold(split.y_train, best.out_of_fold)
-
-    report(f"fitting {best.name} and evaluating on the hold-out")
-    model = CANDIDATES[best.name](settings.seed).fit(split.x_train, split.y_train)
-    probability = model.predict_proba(split.x_holdout)[:, 1]
-    metrics = holdout_metrics(split.y_holdout, probability, threshold)
-    metrics["cv_roc_auc_mean"] = best.mean
-    metrics["cv_roc_auc_std"] = best.std
-
     report("logging the run to MLflow")
-    with mlflow.start_run(run_name=f"train-{best.name}") as run:
+    split, model = fitted.split, fitted.model
+    with mlflow.start_run(run_name=f"train-{fitted.chosen_model}") as run:
         mlflow.set_tags(lineage)
         mlflow.log_params(
             {
@@ -154,34 +219,40 @@ def _train_and_log(
                 "holdout_fraction": settings.holdout_fraction,
                 "train_rows": len(split.y_train),
                 "holdout_rows": len(split.y_holdout),
-                "chosen_model": best.name,
-                "decision_threshold": threshold,
+                "chosen_model": fitted.chosen_model,
+                "decision_threshold": fitted.threshold,
                 "features": ",".join(FEATURE_COLUMNS),
+                "sensitive_attributes": ",".join(SENSITIVE_ATTRIBUTES.values()),
             }
         )
         mlflow.log_params({f"model.{k}": v for k, v in model.named_steps["model"].get_params().items()})
-        mlflow.log_metrics(metrics)
-        for result in cv_results.values():
+        mlflow.log_metrics(fitted.metrics)
+        mlflow.log_metrics(fitted.fairness.metrics())
+        for result in fitted.cv_results.values():
             mlflow.log_metrics(
                 {f"cv_{result.name}_roc_auc_mean": result.mean, f"cv_{result.name}_roc_auc_std": result.std}
             )
         with tempfile.TemporaryDirectory() as tmp:
-            out = Path(tmp)
+            out = Path(tmp) / "evaluation"
             write_evaluation_artifacts(
                 model,
                 split.x_holdout,
                 split.y_holdout,
-                probability,
-                threshold,
-                out / "evaluation",
+                fitted.holdout_probability,
+                fitted.threshold,
+                out,
                 seed=settings.seed,
             )
             cv_table = {
                 r.name: {"fold_roc_auc": r.fold_roc_auc, "mean": r.mean, "std": r.std}
-                for r in cv_results.values()
+                for r in fitted.cv_results.values()
             }
-            (out / "evaluation" / "cross_validation.json").write_text(json.dumps(cv_table, indent=2))
-            mlflow.log_artifacts(str(out / "evaluation"), artifact_path="evaluation")
+            (out / "cross_validation.json").write_text(json.dumps(cv_table, indent=2))
+            (out / "fairness.json").write_text(json.dumps(fitted.fairness.as_dict(), indent=2))
+            plot_fairness(fitted.fairness, out / "fairness.png", title="hold-out rates by group")
+            # Full precision, so `churn reproduce` can demand bit-identical predictions.
+            fitted.holdout_predictions().to_csv(out / HOLDOUT_PREDICTIONS, index=False, float_format="%.17g")
+            mlflow.log_artifacts(str(out), artifact_path="evaluation")
 
         example = split.x_train.head(5)
         with warnings.catch_warnings():
@@ -195,19 +266,19 @@ def _train_and_log(
             input_example=example,
             pyfunc_predict_fn="predict_proba",
         )
-        report("registering the model")
+        report("registering the model as challenger")
         version, aliases = register(
             model_info.model_uri,
             runtime.model_name,
-            tags={THRESHOLD_TAG: f"{threshold:.6f}", "chosen_model": best.name, **lineage},
+            tags={THRESHOLD_TAG: f"{fitted.threshold:.6f}", "chosen_model": fitted.chosen_model, **lineage},
         )
     return TrainResult(
         run_id=run.info.run_id,
         model_name=runtime.model_name,
         model_version=str(version.version),
         aliases=aliases,
-        chosen_model=best.name,
-        decision_threshold=threshold,
-        metrics=metrics,
-        cv={r.name: {"mean": r.mean, "std": r.std} for r in cv_results.values()},
+        chosen_model=fitted.chosen_model,
+        decision_threshold=fitted.threshold,
+        metrics=fitted.metrics,
+        cv={r.name: {"mean": r.mean, "std": r.std} for r in fitted.cv_results.values()},
     )
