@@ -260,6 +260,11 @@ def test_policy_pins_runtime_sizes_access_mode_spot_and_tags_without_a_pool(synt
     assert policy["node_type_id"]["values"] == ["Standard_D4ds_v5"]
     assert policy["autoscale.max_workers"]["maxValue"] == policy["num_workers"]["maxValue"] == 2
     assert policy["autotermination_minutes"]["maxValue"] == 30
+    # job clusters do not support autotermination: no default may be pushed into their specs
+    assert policy["autotermination_minutes"]["isOptional"] is True
+    assert "defaultValue" not in policy["autotermination_minutes"]
+    for job in jobs_by_name(synthesized, DEV).values():
+        assert "autotermination_minutes" not in job["job_cluster"][0]["new_cluster"]
     assert policy["azure_attributes.availability"]["value"] == "SPOT_WITH_FALLBACK_AZURE"
     assert policy["azure_attributes.first_on_demand"]["value"] == 1
     assert set(policy["data_security_mode"]["values"]) == {"SINGLE_USER", "DATA_SECURITY_MODE_DEDICATED"}

@@ -71,11 +71,14 @@ def policy_definition(team_env: TeamEnv, *, instance_pool_id: str | None) -> dic
             "isOptional": True,
         },
         "num_workers": {"type": "range", "minValue": 0, "maxValue": compute.max_workers, "isOptional": True},
+        # Bounded for all-purpose clusters, which always set it; optional and without a default because job
+        # clusters do not support the attribute (provider docs, databricks/terraform-provider-databricks#3640)
+        # and apply_policy_default_values would otherwise push it into every job cluster spec.
         "autotermination_minutes": {
             "type": "range",
             "minValue": 10,
             "maxValue": compute.autotermination_minutes,
-            "defaultValue": compute.autotermination_minutes,
+            "isOptional": True,
         },
     }
     if instance_pool_id is not None:
