@@ -37,7 +37,7 @@ node_modules/.synced: package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-demo: setup ## Install everything, synthesize every team-env, train, evaluate, register and score the churn model locally
+demo: setup ## Install everything, synthesize every team-env, train, validate, register and score the churn model locally
 	@$(BIN)/platform validate
 	@$(BIN)/platform synth --out cdktf.out
 	@rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
