@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import jsii
@@ -46,6 +47,7 @@ class StackIndex:
 
     def __init__(self, stack: TerraformStack):
         self._stack = stack
+        self._nodes_by_type: dict[str, list[TerraformResource]] | None = None
         self._by_type: dict[str, list[tuple[str, dict[str, Any]]]] = {}
 
     def resources(self, resource_type: str) -> list[tuple[str, dict[str, Any]]]:
@@ -53,22 +55,41 @@ class StackIndex:
         if resource_type not in self._by_type:
             self._by_type[resource_type] = [
                 (address_of(node), _resolved(node, resource_config(node)))
-                for node in self._stack.node.find_all()
-                if isinstance(node, TerraformResource) and node.terraform_resource_type == resource_type
+                for node in self._grouped().get(resource_type, [])
             ]
         return self._by_type[resource_type]
+
+    def _grouped(self) -> dict[str, list[TerraformResource]]:
+        # One walk of the tree, one type read per resource: each read is a round trip to the jsii runtime.
+        if self._nodes_by_type is None:
+            self._nodes_by_type = {}
+            for node in self._stack.node.find_all():
+                if isinstance(node, TerraformResource):
+                    self._nodes_by_type.setdefault(node.terraform_resource_type, []).append(node)
+        return self._nodes_by_type
 
 
 def _resolved(scope: IConstruct, value: Any) -> Any:
     return Tokenization.resolve(value, resolver=DefaultTokenResolver(StringConcat()), scope=scope)
 
 
-@dataclass(frozen=True)
 class RuleContext:
-    team_env: TeamEnv
-    address: str
-    """``<type>.<logical id>``: how other resources of the stack reference this one (``${<address>.id}``)."""
-    stack: StackIndex
+    """What a rule may need beyond the resource's own arguments. The address and the stack index cost round
+    trips to the jsii runtime, so they are read only when a rule asks for them."""
+
+    def __init__(self, *, team_env: TeamEnv, element: IConstruct, index: Callable[[], StackIndex]):
+        self.team_env = team_env
+        self._element = element
+        self._index = index
+
+    @cached_property
+    def address(self) -> str:
+        """``<type>.<logical id>``: how other resources of the stack reference this one (``${<address>.id}``)."""
+        return address_of(self._element)
+
+    @cached_property
+    def stack(self) -> StackIndex:
+        return self._index()
 
 
 Check = Callable[[dict[str, Any], RuleContext], str | None]
@@ -667,7 +688,7 @@ class SecurityBaselineAspect:
         return self._rules_by_type.get(element.terraform_resource_type, [])
 
     def _suppressions(self, element: IConstruct, applicable: list[Rule]) -> list[Suppression]:
-        if not _may_be_suppressed(element.node.path):
+        if not _SUPPRESSED_PATHS or not _may_be_suppressed(element.node.path):
             return []
         rule_ids = {r.id for r in applicable}
         return [s for s in suppressions_of(element) if s.rule_id in rule_ids]
@@ -690,7 +711,7 @@ class SecurityBaselineAspect:
         config = (
             resource_config(element) if isinstance(element, TerraformResource) else _provider_config(element)
         )
-        ctx = RuleContext(team_env=self.team_env, address=address_of(element), stack=self._index(element))
+        ctx = RuleContext(team_env=self.team_env, element=element, index=lambda: self._index(element))
         return [
             f"{rule.id}: {problem}"
             for rule in applicable

@@ -29,7 +29,9 @@ class TaggingAspect:
             return
         kind = node.terraform_resource_type
         if kind.startswith("azurerm_") and hasattr(node, "reset_tags"):
-            node.tags = self._merged(resource_config(node).get("tags"))
+            # tags_input is the map the construct set (or None): one property read, where a full
+            # to_terraform() would serialize the whole resource.
+            node.tags = self._merged(node.tags_input)
         elif kind in DATABRICKS_COMPUTE:
             config = resource_config(node)
             if not config.get("instance_pool_id"):
