@@ -54,7 +54,10 @@ def schema(
     if out is None:
         sys.stdout.write(text)
     else:
-        out.write_text(text)
+        try:
+            out.write_text(text)
+        except OSError as exc:
+            fail(f"--out: cannot write {out}: {exc.strerror}")
         console.print(f"wrote {out}")
 
 
@@ -117,6 +120,8 @@ def synth(
             summaries = synth_to(loaded, out=out, wheel=wheel_path)
         except RuntimeError as exc:  # jsii surfaces validation (policy) failures as RuntimeError
             fail(*_synth_problems(exc), code=1)
+        except OSError as exc:
+            fail(f"--out: cannot write {out}: {exc.strerror}")
     table = Table(
         "stack", "team-env", "component", "resources", "outputs", title=f"Synthesized into {out}/stacks"
     )

@@ -97,3 +97,10 @@ def test_installed_entry_point_reports_without_traceback(tmp_path):
         and "invalid YAML" in result.stderr
         and "Traceback" not in result.stderr
     )
+
+
+def test_schema_to_an_unwritable_place_is_one_line(tmp_path, capsys):
+    target = tmp_path / "missing-dir" / "platform.schema.json"
+    code, out, err = run(["schema", "--out", str(target)], capsys)
+    assert code == 2 and out == ""
+    assert err.strip() == f"error: --out: cannot write {target}: No such file or directory"

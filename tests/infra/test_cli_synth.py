@@ -69,3 +69,15 @@ def test_synth_rejects_a_missing_wheel(tmp_path, capsys):
         ["synth", "--config", str(ROOT / "platform.yaml"), "--wheel", str(tmp_path / "x.whl")], capsys
     )
     assert code == 2 and err.strip() == f"error: {tmp_path / 'x.whl'}: not a wheel file"
+
+
+def test_synth_to_an_unwritable_place_is_one_line_and_writes_nothing(tmp_path, fake_wheel, capsys):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the output's parent should be")
+    out_dir = blocker / "cdktf.out"
+    code, _, err = run(
+        ["synth", "--config", str(ROOT / "platform.yaml"), "--out", str(out_dir), "--wheel", str(fake_wheel)],
+        capsys,
+    )
+    assert code == 2 and err.strip().startswith(f"error: --out: cannot write {out_dir}: ")
+    assert [p.name for p in tmp_path.iterdir()] == ["not-a-dir"]
