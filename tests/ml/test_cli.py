@@ -73,3 +73,11 @@ def test_unity_catalog_model_name_must_have_three_parts():
         ChurnError, match=r"--model-name: 'team\.churn' must be a name or catalog\.schema\.name"
     ):
         unity_catalog_model_name("main", "team", "team.churn")
+
+
+def test_a_work_directory_that_is_a_file_is_refused_before_anything_starts(capsys, tmp_path):
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("not a directory")
+    assert "--workdir: '" in fails_with(capsys, "train", "--workdir", str(blocker))
+    assert "is not writable" in fails_with(capsys, "train", "--workdir", str(blocker / "work"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]

@@ -480,6 +480,10 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         err.print("aborted")
         sys.exit(130)
+    except OSError as exc:  # the file system refused (e.g. a work directory it cannot create): one line
+        where = f"'{exc.filename}': " if exc.filename else ""
+        err.print(f"error: {where}{exc.strerror or exc}", highlight=False, soft_wrap=True, markup=False)
+        sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)
 
 

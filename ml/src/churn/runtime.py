@@ -3,6 +3,7 @@ Databricks. Everything downstream gets a `Runtime` and does not care which."""
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +85,15 @@ def unity_catalog_runtime(
     )
 
 
+def _check_workdir(workdir: Path) -> None:
+    """Refuse a work directory that cannot be created or written, before anything is written."""
+    if workdir.exists() and not workdir.is_dir():
+        raise ChurnError(f"--workdir: '{workdir}' exists and is not a directory")
+    existing = next(p for p in (workdir, *workdir.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ChurnError(f"--workdir: cannot create or write '{workdir}' ('{existing}' is not writable)")
+
+
 def runtime_from_options(
     *,
     workdir: Path | None,
@@ -98,6 +108,7 @@ def runtime_from_options(
             "--workdir: use either --workdir (local) or --catalog/--schema (Databricks), not both"
         )
     if workdir is not None:
+        _check_workdir(workdir)
         return local_runtime(workdir, model_name=model_name, experiment=experiment_path)
     if catalog and schema:
         return unity_catalog_runtime(catalog, schema, model_name=model_name, experiment_path=experiment_path)
