@@ -528,6 +528,8 @@ def test_budget_alerts_at_every_threshold_from_the_configured_month(synthesized,
     assert budget["amount"] == team_env.settings.budget.amount
     assert budget["time_grain"] == "Monthly"
     assert budget["time_period"] == {"start_date": f"{team_env.platform.budget_start.isoformat()}T00:00:00Z"}
+    # a later budget_start (needed for new envs) must not replace the budgets of existing ones
+    assert budget["lifecycle"] == {"ignore_changes": ["time_period"]}
     assert [n["threshold"] for n in budget["notification"]] == [50, 80, 100]
     for notification in budget["notification"]:
         assert notification["contact_emails"] == ["churn-team@example.com"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_azurerm.consumption_budget_resource_group import (
     ConsumptionBudgetResourceGroup,
     ConsumptionBudgetResourceGroupNotification,
@@ -32,7 +33,8 @@ class CostBudget(Construct):
     """Monthly budget of the env's resource group; one actual-cost alert per configured threshold.
 
     No ``end_date``: Azure then runs the budget for ten years. ``start_date`` must be RFC 3339 and the first of
-    a month; changing it replaces the budget.
+    a month; changing it replaces the budget, so it is ignored after creation: moving ``platform.budget_start``
+    forward for a new env (Azure refuses past months at creation) leaves the budgets of existing envs alone.
     """
 
     def __init__(
@@ -60,4 +62,5 @@ class CostBudget(Construct):
                 )
                 for threshold in budget.alert_thresholds
             ],
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["time_period"]),
         )
