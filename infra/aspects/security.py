@@ -659,7 +659,6 @@ class SecurityBaselineAspect:
 
     def __init__(self, *, team_env: TeamEnv, rules: tuple[Rule, ...] = RULES):
         self.team_env = team_env
-        self.rules = rules
         self._indexes: dict[str, StackIndex] = {}
         self._rules_by_type: dict[str, list[Rule]] = {}
         for rule in rules:
@@ -684,30 +683,15 @@ class SecurityBaselineAspect:
         if violations:
             node.node.add_validation(_Violations(violations))
 
-    def _applicable(self, element: TerraformResource | TerraformProvider) -> list[Rule]:
-        return self._rules_by_type.get(element.terraform_resource_type, [])
-
     def _suppressions(self, element: IConstruct, applicable: list[Rule]) -> list[Suppression]:
         if not _SUPPRESSED_PATHS or not _may_be_suppressed(element.node.path):
             return []
         rule_ids = {r.id for r in applicable}
         return [s for s in suppressions_of(element) if s.rule_id in rule_ids]
 
-    def applicable_suppressions(self, element: TerraformResource | TerraformProvider) -> list[Suppression]:
-        """The suppressions above ``element`` that exempt it from a rule that applies to it."""
-        return self._suppressions(element, self._applicable(element))
-
-    def violations(self, element: TerraformResource | TerraformProvider) -> list[str]:
-        applicable = self._applicable(element)
-        return self._violations(
-            element, applicable, {s.rule_id for s in self._suppressions(element, applicable)}
-        )
-
     def _violations(
         self, element: TerraformResource | TerraformProvider, applicable: list[Rule], suppressed: set[str]
     ) -> list[str]:
-        if not applicable:
-            return []
         config = (
             resource_config(element) if isinstance(element, TerraformResource) else _provider_config(element)
         )
