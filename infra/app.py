@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from cdktf import App, Aspects
+from cdktf import App
 
 from infra.aspects.security import SecurityBaselineAspect
 from infra.aspects.tagging import TaggingAspect
@@ -36,6 +36,6 @@ def add_team_env(
     )
     workspace.add_dependency(platform)
     for stack in (platform, workspace):
-        Aspects.of(stack).add(TaggingAspect(team_env.tags))
-        Aspects.of(stack).add(SecurityBaselineAspect(team_env=team_env))
+        stack.add_aspect(TaggingAspect(team_env.tags))
+        stack.add_aspect(SecurityBaselineAspect(team_env=team_env))
     return platform, workspace

@@ -1,33 +1,22 @@
 """The security baseline as synth-time rules (after cdk-nag): each rule has a stable ID, and a violation fails
 synth unless the resource carries a suppression for that rule with a written reason.
 
-Rules read the resource arguments exactly as they will be synthesized, so what is checked is what deploys.
-Provider blocks are checked too (no credentials), and rules that relate two resources (a diagnostic setting to
-its target, a role assignment to the access connector) read the other resources of the same stack.
-docs/security.md lists every rule and how to suppress one.
+Rules read the resource arguments exactly as they are synthesized (the stack's configuration as it is written
+to cdk.tf.json), so what is checked is what deploys. Provider blocks are checked too (no credentials), and rules
+that relate two resources (a diagnostic setting to its target, a role assignment to the access connector) read
+the other resources of the same stack. docs/security.md lists every rule and how to suppress one.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
-import jsii
-from cdktf import (
-    DefaultTokenResolver,
-    IAspect,
-    StringConcat,
-    TerraformProvider,
-    TerraformResource,
-    TerraformStack,
-    Tokenization,
-)
-from constructs import IConstruct, IValidation
+from constructs import IConstruct
 
-from infra.aspects._resources import resource_config
+from infra.aspects.stack_aspects import Suppression, SynthesizedBlock, SynthesizedStack, aspect_stack_of
 from infra.config import TeamEnv
 
 SUPPRESSION_METADATA = "platform:policy-suppression"
@@ -38,58 +27,30 @@ MIN_REASON_LENGTH = 15
 
 
 class StackIndex:
-    """Resolved arguments of the resources of one stack, by type, for rules that relate two resources
-    (a diagnostic setting to its target, a role assignment to its principal).
+    """Resources of one synthesized stack by type, for rules that relate two resources (a diagnostic setting
+    to its target, a role assignment to its principal)."""
 
-    Values are resolved the way they are written to cdk.tf.json, so references read
-    ``${azurerm_key_vault.secrets_vault_97F902B8.id}``. Built on first use, when the tree is complete.
-    """
-
-    def __init__(self, stack: TerraformStack):
+    def __init__(self, stack: SynthesizedStack):
         self._stack = stack
-        self._nodes_by_type: dict[str, list[TerraformResource]] | None = None
         self._by_type: dict[str, list[tuple[str, dict[str, Any]]]] = {}
 
     def resources(self, resource_type: str) -> list[tuple[str, dict[str, Any]]]:
-        """(address, resolved arguments) of every resource of ``resource_type`` in the stack."""
+        """(address, arguments) of every resource of ``resource_type`` in the stack."""
         if resource_type not in self._by_type:
             self._by_type[resource_type] = [
-                (address_of(node), _resolved(node, resource_config(node)))
-                for node in self._grouped().get(resource_type, [])
+                (block.address, block.config) for block in self._stack.resources(resource_type)
             ]
         return self._by_type[resource_type]
 
-    def _grouped(self) -> dict[str, list[TerraformResource]]:
-        # One walk of the tree, one type read per resource: each read is a round trip to the jsii runtime.
-        if self._nodes_by_type is None:
-            self._nodes_by_type = {}
-            for node in self._stack.node.find_all():
-                if isinstance(node, TerraformResource):
-                    self._nodes_by_type.setdefault(node.terraform_resource_type, []).append(node)
-        return self._nodes_by_type
 
-
-def _resolved(scope: IConstruct, value: Any) -> Any:
-    return Tokenization.resolve(value, resolver=DefaultTokenResolver(StringConcat()), scope=scope)
-
-
+@dataclass(frozen=True)
 class RuleContext:
-    """What a rule may need beyond the resource's own arguments. The address and the stack index cost round
-    trips to the jsii runtime, so they are read only when a rule asks for them."""
+    """What a rule may need beyond the resource's own arguments."""
 
-    def __init__(self, *, team_env: TeamEnv, element: IConstruct, index: Callable[[], StackIndex]):
-        self.team_env = team_env
-        self._element = element
-        self._index = index
-
-    @cached_property
-    def address(self) -> str:
-        """``<type>.<logical id>``: how other resources of the stack reference this one (``${<address>.id}``)."""
-        return address_of(self._element)
-
-    @cached_property
-    def stack(self) -> StackIndex:
-        return self._index()
+    team_env: TeamEnv
+    address: str
+    """``<type>.<logical id>``: how other resources of the stack reference this one (``${<address>.id}``)."""
+    stack: StackIndex
 
 
 Check = Callable[[dict[str, Any], RuleContext], str | None]
@@ -103,10 +64,6 @@ class Rule:
     description: str
     check: Check
     """Returns what is wrong with the resource config, or None when it complies."""
-
-
-def address_of(element: TerraformResource | TerraformProvider) -> str:
-    return f"{element.terraform_resource_type}.{element.friendly_unique_id}"
 
 
 def reference(address: str, attribute: str = "id") -> str:
@@ -590,13 +547,6 @@ RULES: tuple[Rule, ...] = (
 RULES_BY_ID = {rule.id: rule for rule in RULES}
 
 
-@dataclass(frozen=True)
-class Suppression:
-    rule_id: str
-    reason: str
-    path: str
-
-
 def suppress(construct: IConstruct, *, rule_id: str, reason: str) -> None:
     """Exempt ``construct`` (and everything under it) from one rule. The reason is printed by `make scan`."""
     if rule_id not in RULES_BY_ID:
@@ -605,26 +555,12 @@ def suppress(construct: IConstruct, *, rule_id: str, reason: str) -> None:
         raise ValueError(
             f"suppression of {rule_id} needs a reason of at least {MIN_REASON_LENGTH} characters"
         )
+    stack = aspect_stack_of(construct)
+    if stack is None:
+        raise ValueError("policy suppressions apply to constructs of an AspectStack, where the policy runs")
+    stack.add_suppression(Suppression(rule_id, reason.strip(), construct.node.path))
+    # The construct metadata is the record that tools walking the tree read (all_suppressions).
     construct.node.add_metadata(SUPPRESSION_METADATA, {"rule": rule_id, "reason": reason.strip()})
-    _SUPPRESSED_PATHS.add(construct.node.path)
-
-
-# Paths of constructs that carry a suppression. Reading metadata costs a round trip to the jsii runtime per
-# scope, so the aspect walks the scopes only for resources under one of these paths. The metadata stays the
-# record; a path here from another app in the same process only costs that walk.
-_SUPPRESSED_PATHS: set[str] = set()
-
-
-def _may_be_suppressed(path: str) -> bool:
-    return any(path == p or path.startswith(f"{p}/") for p in _SUPPRESSED_PATHS)
-
-
-def suppressions_of(construct: IConstruct) -> Iterator[Suppression]:
-    """Suppressions on the construct and on every scope above it."""
-    for scope in construct.node.scopes:
-        for entry in scope.node.metadata:
-            if entry.type == SUPPRESSION_METADATA:
-                yield Suppression(entry.data["rule"], entry.data["reason"], scope.node.path)
 
 
 def all_suppressions(root: IConstruct) -> list[Suppression]:
@@ -637,74 +573,51 @@ def all_suppressions(root: IConstruct) -> list[Suppression]:
     ]
 
 
-@jsii.implements(IValidation)
-class _Violations:
-    def __init__(self, messages: list[str]):
-        self.messages = messages
+class PolicyViolations(RuntimeError):
+    """Raised while a stack is synthesized; one ``[<construct path>] <rule id>: <problem>`` line per violation."""
 
-    def validate(self) -> list[str]:
-        return self.messages
-
-
-def _provider_config(provider: TerraformProvider) -> dict[str, Any]:
-    blocks = provider.to_terraform()["provider"][provider.terraform_resource_type]
-    return _first(blocks)
+    def __init__(self, stack: str, violations: list[str]):
+        self.violations = violations
+        super().__init__(f"policy violations in stack {stack}:\n" + "\n".join(violations))
 
 
-@jsii.implements(IAspect)
 class SecurityBaselineAspect:
-    """Checks every resource (and provider) against RULES; a violation becomes a validation error that fails
-    synth. Suppressions that exempt a resource from an applicable rule are written next to it in cdk.tf.json
+    """Checks every resource and provider of a stack against RULES and fails the synth on a violation.
+    Suppressions that exempt a resource from an applicable rule are written next to it in cdk.tf.json
     (``"//": {"policy_suppressions": [...]}``), where `platform scan` lists them."""
 
     def __init__(self, *, team_env: TeamEnv, rules: tuple[Rule, ...] = RULES):
         self.team_env = team_env
-        self._indexes: dict[str, StackIndex] = {}
         self._rules_by_type: dict[str, list[Rule]] = {}
         for rule in rules:
             for resource_type in rule.resource_types:
                 self._rules_by_type.setdefault(resource_type, []).append(rule)
 
-    def visit(self, node: IConstruct) -> None:
-        if not isinstance(node, TerraformResource | TerraformProvider):
-            return
-        # Every property read is a round trip to the jsii runtime: read the type once, and the rest only for
-        # resources that a rule applies to.
-        applicable = self._rules_by_type.get(node.terraform_resource_type, [])
-        if not applicable:
-            return
-        suppressions = self._suppressions(node, applicable)
-        if suppressions and isinstance(node, TerraformResource):
-            node.add_override(
-                f"//.{SUPPRESSIONS_JSON_KEY}",
-                [{"rule": s.rule_id, "reason": s.reason, "scope": s.path} for s in suppressions],
-            )
-        violations = self._violations(node, applicable, {s.rule_id for s in suppressions})
-        if violations:
-            node.node.add_validation(_Violations(violations))
-
-    def _suppressions(self, element: IConstruct, applicable: list[Rule]) -> list[Suppression]:
-        if not _SUPPRESSED_PATHS or not _may_be_suppressed(element.node.path):
-            return []
-        rule_ids = {r.id for r in applicable}
-        return [s for s in suppressions_of(element) if s.rule_id in rule_ids]
-
-    def _violations(
-        self, element: TerraformResource | TerraformProvider, applicable: list[Rule], suppressed: set[str]
-    ) -> list[str]:
-        config = (
-            resource_config(element) if isinstance(element, TerraformResource) else _provider_config(element)
-        )
-        ctx = RuleContext(team_env=self.team_env, element=element, index=lambda: self._index(element))
-        return [
-            f"{rule.id}: {problem}"
-            for rule in applicable
-            if rule.id not in suppressed and (problem := rule.check(config, ctx))
+    def visit(self, stack: SynthesizedStack) -> None:
+        index = StackIndex(stack)
+        violations = [
+            *(v for block in stack.resources() for v in self._check(block, stack, index, is_resource=True)),
+            *(v for block in stack.providers() for v in self._check(block, stack, index, is_resource=False)),
         ]
+        if violations:
+            raise PolicyViolations(stack.name, violations)
 
-    def _index(self, element: IConstruct) -> StackIndex:
-        stack = TerraformStack.of(element)
-        path = stack.node.path
-        if path not in self._indexes:
-            self._indexes[path] = StackIndex(stack)
-        return self._indexes[path]
+    def _check(
+        self, block: SynthesizedBlock, stack: SynthesizedStack, index: StackIndex, *, is_resource: bool
+    ) -> list[str]:
+        applicable = self._rules_by_type.get(block.type)
+        if not applicable:
+            return []
+        rule_ids = {rule.id for rule in applicable}
+        suppressions = [s for s in stack.suppressions_of(block.path) if s.rule_id in rule_ids]
+        if suppressions and is_resource:
+            block.config.setdefault("//", {})[SUPPRESSIONS_JSON_KEY] = [
+                {"rule": s.rule_id, "reason": s.reason, "scope": s.path} for s in suppressions
+            ]
+        suppressed = {s.rule_id for s in suppressions}
+        ctx = RuleContext(team_env=self.team_env, address=block.address, stack=index)
+        return [
+            f"[{block.path}] {rule.id}: {problem}"
+            for rule in applicable
+            if rule.id not in suppressed and (problem := rule.check(block.config, ctx))
+        ]

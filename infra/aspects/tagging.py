@@ -1,18 +1,18 @@
 """Tag every taggable resource with the team-env's tags, so cost and ownership are never missing."""
 
+import importlib
+from functools import cache
 from typing import Any
 
-import jsii
-from cdktf import IAspect, TerraformResource
-from constructs import IConstruct
+from cdktf import TerraformResource
 
-from infra.aspects._resources import resource_config
+from infra.aspects.stack_aspects import SynthesizedStack
 
 # Databricks compute carries tags as custom_tags; Databricks copies them onto the Azure VMs it starts.
 DATABRICKS_COMPUTE = {"databricks_cluster", "databricks_instance_pool"}
+AZURERM_BINDINGS = "cdktf_cdktf_provider_azurerm"
 
 
-@jsii.implements(IAspect)
 class TaggingAspect:
     """Sets ``tags`` on azurerm resources and ``custom_tags`` on Databricks clusters, pools and job clusters.
 
@@ -24,26 +24,41 @@ class TaggingAspect:
     def __init__(self, tags: dict[str, str]):
         self.tags = dict(tags)
 
-    def visit(self, node: IConstruct) -> None:
-        if not isinstance(node, TerraformResource):
-            return
-        kind = node.terraform_resource_type
-        if kind.startswith("azurerm_") and hasattr(node, "reset_tags"):
-            # tags_input is the map the construct set (or None): one property read, where a full
-            # to_terraform() would serialize the whole resource.
-            node.tags = self._merged(node.tags_input)
-        elif kind in DATABRICKS_COMPUTE:
-            config = resource_config(node)
-            if not config.get("instance_pool_id"):
-                node.custom_tags = self._merged(config.get("custom_tags"))
-        elif kind == "databricks_job":
-            for index, cluster in enumerate(resource_config(node).get("job_cluster") or []):
-                new_cluster = cluster.get("new_cluster") or {}
-                if not new_cluster.get("instance_pool_id"):
-                    node.add_override(
-                        f"job_cluster.{index}.new_cluster.custom_tags",
-                        self._merged(new_cluster.get("custom_tags")),
-                    )
+    def visit(self, stack: SynthesizedStack) -> None:
+        for resource in stack.resources():
+            config = resource.config
+            if resource.type.startswith("azurerm_"):
+                if "tags" in config or azurerm_type_takes_tags(resource.type):
+                    config["tags"] = self._merged(config.get("tags"))
+            elif resource.type in DATABRICKS_COMPUTE:
+                if not config.get("instance_pool_id"):
+                    config["custom_tags"] = self._merged(config.get("custom_tags"))
+            elif resource.type == "databricks_job":
+                for cluster in config.get("job_cluster") or []:
+                    for new_cluster in _blocks(cluster.get("new_cluster")):
+                        if not new_cluster.get("instance_pool_id"):
+                            new_cluster["custom_tags"] = self._merged(new_cluster.get("custom_tags"))
 
     def _merged(self, existing: Any) -> dict[str, str]:
         return {**(existing if isinstance(existing, dict) else {}), **self.tags}
+
+
+@cache
+def azurerm_type_takes_tags(resource_type: str) -> bool:
+    """Whether an azurerm resource type has a ``tags`` argument, read from its provider binding (every optional
+    argument has a ``reset_<name>`` method there). The module is already imported when the stack uses the type."""
+    try:
+        module = importlib.import_module(f"{AZURERM_BINDINGS}.{resource_type.removeprefix('azurerm_')}")
+    except ImportError:
+        return False
+    return any(
+        isinstance(member, type) and issubclass(member, TerraformResource) and hasattr(member, "reset_tags")
+        for member in vars(module).values()
+    )
+
+
+def _blocks(value: Any) -> list[dict[str, Any]]:
+    """A nested block synthesizes as a dict or as a list of dicts."""
+    if isinstance(value, dict):
+        return [value]
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []

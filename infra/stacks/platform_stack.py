@@ -16,6 +16,7 @@ from cdktf_cdktf_provider_azurerm.provider import (
 from cdktf_cdktf_provider_azurerm.resource_group import ResourceGroup
 from constructs import Construct
 
+from infra.aspects.stack_aspects import AspectStack
 from infra.config import TeamEnv
 from infra.constructs.azure.access_connector import AccessConnector
 from infra.constructs.azure.budget import CostBudget
@@ -61,7 +62,7 @@ def azurerm_provider(stack: TerraformStack, team_env: TeamEnv) -> AzurermProvide
     )
 
 
-class PlatformStack(TerraformStack):
+class PlatformStack(AspectStack):
     """Resource group, network, workspace, lake storage, access connector, Key Vault, monitoring, budget."""
 
     def __init__(self, scope: Construct, id: str, *, team_env: TeamEnv) -> None:

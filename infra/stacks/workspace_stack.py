@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cdktf import Annotations, TerraformStack, Token
+from cdktf import Annotations, Token
 from cdktf_cdktf_provider_databricks.metastore_assignment import MetastoreAssignment
 from cdktf_cdktf_provider_databricks.provider import DatabricksProvider
 from constructs import Construct
 
+from infra.aspects.stack_aspects import AspectStack
 from infra.config import TeamEnv
 from infra.constructs.databricks.compute_policy import ComputePolicy
 from infra.constructs.databricks.identity import JobServicePrincipal, Principal
@@ -25,7 +26,7 @@ from infra.stacks.contracts import RAW_DROP_FOLDER, PlatformOutputs, WheelArtifa
 EXPLORE_NOTEBOOK = Path(__file__).resolve().parents[2] / "ml" / "notebooks" / "churn_explore.py"
 
 
-class WorkspaceStack(TerraformStack):
+class WorkspaceStack(AspectStack):
     """Unity Catalog scope, compute policy, job identity, jobs, MLflow, secrets and the team notebook.
 
     The provider is configured from the platform stack's outputs (cross-stack references), so this stack can

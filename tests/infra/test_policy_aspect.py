@@ -4,9 +4,10 @@ honours only suppressions that carry a reason."""
 import json
 
 import pytest
-from cdktf import App, Aspects, TerraformResourceLifecycle, TerraformStack
+from cdktf import App, TerraformResourceLifecycle
 
 from infra.aspects.security import RULES, SecurityBaselineAspect, all_suppressions, suppress
+from infra.aspects.stack_aspects import AspectStack
 from infra.config import TeamEnv
 
 LOG_ANALYTICS = "/subscriptions/0/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/la"
@@ -237,14 +238,14 @@ def _catalog(scope, *, prevent_destroy):
 
 def _synth(team_env: TeamEnv, build, tmp_path):
     app = App(outdir=str(tmp_path), context={"deployer": team_env.platform.deployer_principal})
-    stack = TerraformStack(app, "policy-under-test")
+    stack = AspectStack(app, "policy-under-test")
     from cdktf_cdktf_provider_azurerm.provider import AzurermProvider
     from cdktf_cdktf_provider_databricks.provider import DatabricksProvider
 
     AzurermProvider(stack, "azurerm", features=[{}])
     DatabricksProvider(stack, "databricks")
     build(stack)
-    Aspects.of(stack).add(SecurityBaselineAspect(team_env=team_env))
+    stack.add_aspect(SecurityBaselineAspect(team_env=team_env))
     app.synth()
     return app
 
@@ -483,6 +484,30 @@ def test_suppression_of_one_rule_does_not_hide_another(dev, tmp_path):
 )
 def test_suppression_without_reason_or_known_rule_is_refused(rule_id, reason, message, tmp_path):
     app = App(outdir=str(tmp_path))
-    stack = TerraformStack(app, "s")
+    stack = AspectStack(app, "s")
     with pytest.raises(ValueError, match=message):
         suppress(stack, rule_id=rule_id, reason=reason)
+
+
+def test_suppression_outside_an_aspect_stack_is_refused(tmp_path):
+    from cdktf import TerraformStack
+
+    stack = TerraformStack(App(outdir=str(tmp_path)), "plain")
+    with pytest.raises(ValueError, match="AspectStack"):
+        suppress(stack, rule_id="PLAT-KV-3", reason="Open while the build agents move to a fixed range")
+
+
+def test_every_violation_of_a_stack_is_reported_with_its_construct_path(dev, tmp_path):
+    def build(stack):
+        _key_vault(
+            stack,
+            rbac_authorization_enabled=False,
+            network_acls={"default_action": "Allow", "bypass": "None"},
+        )
+
+    with pytest.raises(RuntimeError) as failure:
+        _synth(dev, build, tmp_path)
+    lines = [line for line in str(failure.value).splitlines() if line.startswith("[")]
+    assert [line.split("]")[0] for line in lines] == ["[policy-under-test/vault"] * 2
+    assert sorted(line.split("] ")[1].split(":")[0] for line in lines) == ["PLAT-KV-1", "PLAT-KV-3"]
+    assert not (tmp_path / "stacks" / "policy-under-test" / "cdk.tf.json").exists(), "nothing written"

@@ -2,8 +2,9 @@
 
 import json
 
-from cdktf import App, Aspects, TerraformStack
+from cdktf import App
 
+from infra.aspects.stack_aspects import AspectStack
 from infra.aspects.tagging import TaggingAspect
 
 TAGS = {"team": "churn", "env": "dev", "cost-center": "CC-4711", "managed-by": "cdktf-platform"}
@@ -18,7 +19,7 @@ def test_tags_reach_azure_resources_and_databricks_compute(tmp_path):
     from cdktf_cdktf_provider_databricks.provider import DatabricksProvider
 
     app = App(outdir=str(tmp_path))
-    stack = TerraformStack(app, "tagged")
+    stack = AspectStack(app, "tagged")
     AzurermProvider(stack, "azurerm", features=[{}])
     DatabricksProvider(stack, "databricks")
     ResourceGroup(
@@ -46,7 +47,7 @@ def test_tags_reach_azure_resources_and_databricks_compute(tmp_path):
             JobJobCluster(job_cluster_key="pooled", new_cluster=pooled),
         ],
     )
-    Aspects.of(stack).add(TaggingAspect(TAGS))
+    stack.add_aspect(TaggingAspect(TAGS))
     app.synth()
 
     resources = json.loads((tmp_path / "stacks" / "tagged" / "cdk.tf.json").read_text())["resource"]
