@@ -12,6 +12,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CHECKOV_VENV := .venv-checkov
+JSII_NODE_DIR := tools/jsii-node/node_modules
 DEMO_DIR := .work/demo
 DATA := ml/data/WA_Fn-UseC_-Telco-Customer-Churn.csv.gz
 
@@ -20,7 +21,7 @@ DATA := ml/data/WA_Fn-UseC_-Telco-Customer-Churn.csv.gz
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
 
-setup: $(VENV)/.synced node_modules/.synced $(CHECKOV_VENV)/.synced ## Install Python (.venv/, pipenv), Node (npm ci) and checkov (.venv-checkov/); idempotent
+setup: $(VENV)/.synced node_modules/.synced $(JSII_NODE_DIR)/.synced $(CHECKOV_VENV)/.synced ## Install Python (.venv/, pipenv), Node (npm ci), the jsii Node LTS and checkov (.venv-checkov/); idempotent
 
 $(VENV)/.synced: Pipfile.lock pyproject.toml ml/pyproject.toml
 	@$(PYTHON) -m pipenv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check 'pipenv==2026.10.3'
@@ -36,6 +37,11 @@ $(CHECKOV_VENV)/.synced: tools/checkov/requirements.txt
 node_modules/.synced: package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
+
+# Node 24 LTS for the jsii runtime of the Python bindings (infra/__init__.py); skipped off Linux x64.
+$(JSII_NODE_DIR)/.synced: tools/jsii-node/package-lock.json
+	npm ci --prefix tools/jsii-node --no-audit --no-fund --loglevel=error
+	@mkdir -p $(JSII_NODE_DIR) && touch $@
 
 demo: setup ## Install everything, synthesize every team-env, train, validate, register and score the churn model locally
 	@$(BIN)/platform validate
