@@ -106,6 +106,8 @@ def synth(
 ) -> None:
     """Synthesize both stacks of every team-env into OUT/stacks/<stack>/cdk.tf.json."""
     from infra.cli.synth import synth_to
+    from infra.lifecycle.errors import OperationFailed
+    from infra.lifecycle.lock import exclusive_outdir
     from infra.wheel import WheelBuildFailed, WheelNotFound, build_wheel, find_wheel
 
     loaded = _load(config)
@@ -117,7 +119,10 @@ def synth(
         fail(str(exc), code=1)
     with console.status(f"synthesizing {len(loaded.team_envs) * 2} stacks"):
         try:
-            summaries = synth_to(loaded, out=out, wheel=wheel_path)
+            with exclusive_outdir(out.resolve(), purpose="synth"):
+                summaries = synth_to(loaded, out=out, wheel=wheel_path)
+        except OperationFailed as exc:  # another command holds --out
+            fail(str(exc), code=1)
         except RuntimeError as exc:  # jsii surfaces validation (policy) failures as RuntimeError
             fail(*_synth_problems(exc), code=1)
         except OSError as exc:

@@ -17,6 +17,7 @@ from infra.config import PlatformConfig
 from infra.lifecycle.ephemeral import EPHEMERAL_TAG, EphemeralRecord, is_ephemeral_tagged
 from infra.lifecycle.errors import InputProblem, OperationFailed
 from infra.lifecycle.inventory import Inventory
+from infra.lifecycle.lock import exclusive_outdir
 from infra.lifecycle.rollout import Rollout, prepare
 from infra.lifecycle.services import Services
 from infra.lifecycle.ttl import describe_remaining, format_instant
@@ -63,29 +64,30 @@ def tear_down(
             f"refusing to touch {record.resource_group}: it is not tagged {EPHEMERAL_TAG}=true"
         )
     rollout = teardown_rollout(record, config, services.outdir)
-    report(f"synthesize {' and '.join(rollout.stacks)} into {rollout.outdir}/stacks")
-    prepare(rollout, config, services, wheel=wheel)
-    stateless = []
-    for command in rollout.commands:
-        if services.runner.has_state(command.stack, outdir=rollout.outdir):
-            report(str(command))
-            services.runner.run(command)
-        else:
-            stateless.append(command.stack)
-            report(f"{command.stack}: no state, nothing to destroy")
-    catalog = rollout.team_env.names.catalog
-    leftovers = (
-        f"Unity Catalog objects of {record.key} (catalog {catalog}, its storage credential and external "
-        "locations) live in the metastore, not the resource group: remove them as docs/operations.md describes"
-    )
-    if len(stateless) == len(rollout.commands):
-        report(
-            f"the state of {record.key} is gone: deleting resource group {record.resource_group} by its tags"
+    with exclusive_outdir(rollout.outdir, purpose=f"destroy {record.key}"):
+        report(f"synthesize {' and '.join(rollout.stacks)} into {rollout.outdir}/stacks")
+        prepare(rollout, config, services, wheel=wheel)
+        stateless = []
+        for command in rollout.commands:
+            if services.runner.has_state(command.stack, outdir=rollout.outdir):
+                report(str(command))
+                services.runner.run(command)
+            else:
+                stateless.append(command.stack)
+                report(f"{command.stack}: no state, nothing to destroy")
+        catalog = rollout.team_env.names.catalog
+        leftovers = (
+            f"Unity Catalog objects of {record.key} (catalog {catalog}, its storage credential and external "
+            "locations) live in the metastore, not the resource group: remove them as docs/operations.md describes"
         )
-        services.resource_groups(config).delete(record.resource_group)
-        report(f"deleted resource group {record.resource_group}; {leftovers}")
-    elif rollout.team_env.names.workspace_stack in stateless:
-        report(f"warning: {leftovers}")
+        if len(stateless) == len(rollout.commands):
+            report(
+                f"the state of {record.key} is gone: deleting resource group {record.resource_group} by its tags"
+            )
+            services.resource_groups(config).delete(record.resource_group)
+            report(f"deleted resource group {record.resource_group}; {leftovers}")
+        elif rollout.team_env.names.workspace_stack in stateless:
+            report(f"warning: {leftovers}")
 
 
 @dataclass

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from infra.config import PlatformConfig, TeamEnv
+from infra.lifecycle.lock import exclusive_outdir
 from infra.lifecycle.runner import StackCommand
 
 if TYPE_CHECKING:
@@ -60,12 +61,14 @@ def prepare(
 def execute(
     rollout: Rollout, config: PlatformConfig, services: Services, *, report: Callable[[str], None]
 ) -> None:
-    """Run every step; the first failing cdktf command stops the rollout (OperationFailed)."""
+    """Run every step, holding the output directory; the first failing cdktf command stops the rollout
+    (OperationFailed)."""
     steps = rollout.steps()
-    report(f"[1/{len(steps)}] {steps[0]}")
-    wheel = services.build_wheel()
-    report(f"[2/{len(steps)}] {steps[1]}")
-    prepare(rollout, config, services, wheel=wheel)
-    for number, command in enumerate(rollout.commands, start=3):
-        report(f"[{number}/{len(steps)}] {command}")
-        services.runner.run(command)
+    with exclusive_outdir(rollout.outdir, purpose=f"{rollout.action} {rollout.team_env.key}"):
+        report(f"[1/{len(steps)}] {steps[0]}")
+        wheel = services.build_wheel()
+        report(f"[2/{len(steps)}] {steps[1]}")
+        prepare(rollout, config, services, wheel=wheel)
+        for number, command in enumerate(rollout.commands, start=3):
+            report(f"[{number}/{len(steps)}] {command}")
+            services.runner.run(command)
