@@ -90,4 +90,4 @@ bench: setup ## Run the benchmarks; results go to bench/*.md
 	$(BIN)/python bench/bench_ml.py
 
 clean: ## Remove generated output (keeps the environments)
-	rm -rf cdktf.out dist ml/build .work .pytest_cache
+	rm -rf cdktf.out cdktf.out.lock dist ml/build .work .pytest_cache
