@@ -29,7 +29,8 @@ def test_synth_writes_every_stack_and_prints_resource_counts(tmp_path, fake_whee
     platform = json.loads((out_dir / "stacks" / "churn-prod-platform" / "cdk.tf.json").read_text())
     resources = sum(len(v) for v in platform["resource"].values())
     assert "churn-prod-platform" in out and f"│ {resources} " in out.replace("  ", " ")
-    assert [p.name for p in tmp_path.iterdir()] == ["cdktf.out"], "no staging directories left behind"
+    # no staging directories left behind; the lock file stays (an flock on it is the lock, see lifecycle/lock.py)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cdktf.out", "cdktf.out.lock"]
 
 
 def test_failed_synth_keeps_the_previous_output(tmp_path, fake_wheel, capsys, monkeypatch):
@@ -61,7 +62,7 @@ def test_failed_synth_keeps_the_previous_output(tmp_path, fake_wheel, capsys, mo
         "error: [first/storage] PLAT-ST-2: bad",
     ]
     assert sorted(p.name for p in (out_dir / "stacks").iterdir()) == ["old"]
-    assert [p.name for p in tmp_path.iterdir()] == ["cdktf.out"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cdktf.out", "cdktf.out.lock"]
 
 
 def test_synth_rejects_a_missing_wheel(tmp_path, capsys):
