@@ -21,11 +21,18 @@ DATA := ml/data/WA_Fn-UseC_-Telco-Customer-Churn.csv.gz
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
 
-setup: $(VENV)/.synced node_modules/.synced $(JSII_NODE_DIR)/.synced $(CHECKOV_VENV)/.synced ## Install Python (.venv/, pipenv), Node (npm ci), the jsii Node LTS and checkov (.venv-checkov/); idempotent
+setup: $(VENV)/.synced $(VENV)/.optimized node_modules/.synced $(JSII_NODE_DIR)/.synced $(CHECKOV_VENV)/.synced ## Install Python (.venv/, pipenv), Node (npm ci), the jsii Node LTS and checkov (.venv-checkov/); idempotent
 
 $(VENV)/.synced: Pipfile.lock pyproject.toml ml/pyproject.toml
 	@$(PYTHON) -m pipenv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check 'pipenv==2026.10.3'
 	$(PYTHON) -m pipenv sync --dev
+	@touch $@
+
+# Bytecode for `python -O`, which synth runs under (infra/cli/main.py, cdktf.json): without it every optimized
+# run would recompile the provider bindings. -qq and `|| true`: a few packages ship test files that do not
+# compile, and those are never imported. compileall skips what is already up to date.
+$(VENV)/.optimized: $(VENV)/.synced
+	$(BIN)/python -O -m compileall -qq -j 0 "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" || true
 	@touch $@
 
 # checkov pins clash with the app's, so it lives in its own virtualenv, installed from a full freeze.

@@ -100,7 +100,15 @@ def measure(team_envs: int, workdir: Path, wheel: Path) -> list[dict]:
         outdir = workdir / f"out-{team_envs}-{repeat}"
         wall = time.perf_counter()
         result = subprocess.run(
-            [sys.executable, "-c", CHILD, str(config), str(outdir), str(wheel)],
+            [
+                sys.executable,
+                "-O",
+                "-c",
+                CHILD,
+                str(config),
+                str(outdir),
+                str(wheel),
+            ],  # -O as platform/cdktf synth
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -155,7 +163,7 @@ def main() -> None:
         "",
         f"Marginal cost: {marginal * 1000:.0f} ms of build + synth per added team-env (two stacks, ~70 resources), "
         f"linear in the number of team-envs. CPU per added team-env: {per_team_env('python_cpu_s') * 1000:.0f} ms "
-        f"in Python (mostly the provider bindings' runtime type checks and jsii serialization) and "
+        f"in Python (jsii serializing props and references; under `-O` the bindings skip their type checks) and "
         f"{per_team_env('node_cpu_s') * 1000:.0f} ms in the jsii Node.js processes (the kernel creating the "
         "constructs, cdktf resolving and writing the stacks, the runtime relaying each message); the two take "
         "turns, one round trip per construct created and per property read.",

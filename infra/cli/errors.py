@@ -25,11 +25,15 @@ def fail(*lines: str, code: int = USAGE_EXIT_CODE) -> NoReturn:
 
 
 def run_cli(
-    app: typer.Typer, argv: list[str] | None = None, *, on_error: Callable[[Exception], None] | None = None
+    app: typer.Typer,
+    argv: list[str] | None = None,
+    *,
+    on_error: Callable[[Exception], None] | None = None,
+    prog_name: str | None = None,
 ) -> None:
     """Run a typer app; usage errors become one line and exit code 2 instead of a usage panel."""
     try:
-        result = app(args=argv, standalone_mode=False)
+        result = app(args=argv, standalone_mode=False, prog_name=prog_name)
     except click_exceptions.NoArgsIsHelpError:
         raise SystemExit(0) from None
     except click_exceptions.UsageError as exc:
