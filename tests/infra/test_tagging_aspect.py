@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from cdktf import App
 
 from infra.aspects.stack_aspects import AspectStack
@@ -58,3 +59,9 @@ def test_tags_reach_azure_resources_and_databricks_compute(tmp_path):
     assert job_tags == {**TAGS, "purpose": "train"}
     # pool-backed clusters inherit the pool's tags; repeating them is rejected by Databricks
     assert "custom_tags" not in resources["databricks_job"]["job"]["job_cluster"][1]["new_cluster"]
+
+
+def test_hcl_output_is_refused_rather_than_written_untagged(tmp_path):
+    app = App(outdir=str(tmp_path), hcl_output=True)  # what SYNTH_HCL_OUTPUT=true turns on
+    with pytest.raises(RuntimeError, match="HCL output is not supported"):
+        AspectStack(app, "tagged")

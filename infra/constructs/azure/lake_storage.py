@@ -106,12 +106,14 @@ class LakeStorage(Construct):
             ),
             lifecycle=protection,
         )
+        # Each reference read is a round trip to the jsii runtime: read it once.
+        account_id = self.account.id
         self.containers = {
             name: StorageContainer(
                 self,
                 f"container-{name}",
                 name=name,
-                storage_account_id=self.account.id,
+                storage_account_id=account_id,
                 container_access_type="private",
                 lifecycle=protection,
             )
@@ -120,7 +122,7 @@ class LakeStorage(Construct):
         RoleAssignment(
             self,
             "unity-catalog-access",
-            scope=self.account.id,
+            scope=account_id,
             role_definition_name=UNITY_CATALOG_STORAGE_ROLE,
             principal_id=access_connector.principal_id,
             # A fresh managed identity may not have replicated in Entra ID yet; the type skips that lookup.
@@ -130,7 +132,5 @@ class LakeStorage(Construct):
     @property
     def lake_urls(self) -> dict[str, str]:
         """Container name -> abfss:// root URL, from the account's DFS endpoint host."""
-        return {
-            name: f"abfss://{container.name}@{self.account.primary_dfs_host}/"
-            for name, container in self.containers.items()
-        }
+        host = self.account.primary_dfs_host
+        return {name: f"abfss://{container.name}@{host}/" for name, container in self.containers.items()}

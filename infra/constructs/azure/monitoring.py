@@ -37,6 +37,7 @@ class Monitoring(Construct):
             # do not use those keys, so the settings below keep working.
             local_authentication_enabled=False,
         )
+        self.workspace_id = self.workspace.id  # read once: every read is a round trip to the jsii runtime
 
     def send_diagnostics(
         self,
@@ -53,7 +54,7 @@ class Monitoring(Construct):
             id,
             name=DIAGNOSTIC_SETTING_NAME,
             target_resource_id=target_resource_id,
-            log_analytics_workspace_id=self.workspace.id,
+            log_analytics_workspace_id=self.workspace_id,
             enabled_log=[
                 MonitorDiagnosticSettingEnabledLog(category_group=group) for group in log_category_groups
             ],

@@ -69,6 +69,7 @@ class Network(Construct):
         self.security_group = NetworkSecurityGroup(
             self, "nsg", name=names.network_security_group, location=location, resource_group_name=rg_name
         )
+        self._security_group_id = self.security_group.id  # read once: each read is a jsii round trip
 
         # Databricks' "public" subnet is the host subnet, its "private" subnet the container subnet.
         self.host_subnet = self._databricks_subnet("host", names.host_subnet, team_env.host_subnet_cidr)
@@ -95,15 +96,16 @@ class Network(Construct):
             resource_group_name=rg_name,
             sku_name="Standard",
         )
+        nat_gateway_id = nat_gateway.id  # read once: every read is a round trip to the jsii runtime
         nat_ip = NatGatewayPublicIpAssociation(
-            self, "nat-gateway-ip", nat_gateway_id=nat_gateway.id, public_ip_address_id=egress_ip.id
+            self, "nat-gateway-ip", nat_gateway_id=nat_gateway_id, public_ip_address_id=egress_ip.id
         )
         self.egress_associations = [
             SubnetNatGatewayAssociation(
                 self,
                 f"{role}-egress",
                 subnet_id=subnet.id,
-                nat_gateway_id=nat_gateway.id,
+                nat_gateway_id=nat_gateway_id,
                 depends_on=[nat_ip],
             )
             for role, subnet in (("host", self.host_subnet), ("container", self.container_subnet))
@@ -145,5 +147,5 @@ class Network(Construct):
 
     def _associate_nsg(self, role: str, subnet: Subnet) -> SubnetNetworkSecurityGroupAssociation:
         return SubnetNetworkSecurityGroupAssociation(
-            self, f"{role}-nsg", subnet_id=subnet.id, network_security_group_id=self.security_group.id
+            self, f"{role}-nsg", subnet_id=subnet.id, network_security_group_id=self._security_group_id
         )

@@ -122,7 +122,9 @@ class ComputePolicy(Construct):
         names = team_env.names
         compute = team_env.settings.compute
 
+        # References are read once: each read is a round trip to the jsii runtime.
         self.pool: InstancePool | None = None
+        self.pool_id: str | None = None
         if team_env.settings.instance_pool:
             self.pool = InstancePool(
                 self,
@@ -140,15 +142,16 @@ class ComputePolicy(Construct):
                 preloaded_spark_versions=[team_env.platform.spark_version],
                 custom_tags=dict(team_env.tags),
             )
+            self.pool_id = self.pool.id
             Permissions(
                 self,
                 "pool-permissions",
-                instance_pool_id=self.pool.id,
+                instance_pool_id=self.pool_id,
                 access_control=[p.can("CAN_ATTACH_TO") for p in (*owners, job_principal)]
                 + [deployer.can("CAN_MANAGE")],
             )
 
-        self.definition = policy_definition(team_env, instance_pool_id=self.pool.id if self.pool else None)
+        self.definition = policy_definition(team_env, instance_pool_id=self.pool_id)
         self.policy = ClusterPolicy(
             self,
             "policy",
@@ -156,11 +159,12 @@ class ComputePolicy(Construct):
             description=f"Clusters of {team_env.key}: pinned runtime, sizes, access mode and tags",
             definition=json.dumps(self.definition, sort_keys=True),
         )
+        self.policy_id = self.policy.id
         # CAN_USE is the only permission level of a cluster policy.
         Permissions(
             self,
             "policy-permissions",
-            cluster_policy_id=self.policy.id,
+            cluster_policy_id=self.policy_id,
             access_control=[p.can("CAN_USE") for p in (*owners, job_principal, deployer)],
         )
 
@@ -177,8 +181,8 @@ class ComputePolicy(Construct):
     def _placement(self) -> dict[str, Any]:
         """Node types and spot settings, or the pool; plus the tags when no pool carries them."""
         compute = self.team_env.settings.compute
-        if self.pool is not None:
-            return {"instance_pool_id": self.pool.id, "driver_instance_pool_id": self.pool.id}
+        if self.pool_id is not None:
+            return {"instance_pool_id": self.pool_id, "driver_instance_pool_id": self.pool_id}
         return {
             "node_type_id": compute.node_type,
             "driver_node_type_id": compute.node_type,
@@ -193,7 +197,7 @@ class ComputePolicy(Construct):
             "interactive-cluster",
             cluster_name=f"{self.team_env.names.stem}-interactive",
             spark_version=self.team_env.platform.spark_version,
-            policy_id=self.policy.id,
+            policy_id=self.policy_id,
             apply_policy_default_values=True,
             # Dedicated access assigned to a group: the team shares one ML-runtime cluster, and each member
             # acts with the group's permissions. The provider accepts a group here only with `kind` set.
@@ -213,7 +217,7 @@ class ComputePolicy(Construct):
         """A job cluster governed by the policy, dedicated to the principal the job runs as."""
         return JobJobClusterNewCluster(
             spark_version=self.team_env.platform.spark_version,
-            policy_id=self.policy.id,
+            policy_id=self.policy_id,
             apply_policy_default_values=True,
             data_security_mode="SINGLE_USER",
             single_user_name=run_as.name,

@@ -40,11 +40,12 @@ class KeyVaultSecretScope(Construct):
             keyvault_metadata=SecretScopeKeyvaultMetadata(resource_id=key_vault_id, dns_name=key_vault_uri),
         )
         acls = [(p, "READ") for p in readers] + [(p, "MANAGE") for p in managers]
+        scope_name = self.scope.name  # one round trip to the jsii runtime, not one per ACL
         for index, (principal, permission) in enumerate(acls):
             SecretAcl(
                 self,
                 f"acl-{index}",
-                scope=self.scope.name,
+                scope=scope_name,
                 principal=principal.name,
                 permission=permission,
             )

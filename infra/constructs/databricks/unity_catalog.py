@@ -90,13 +90,14 @@ class UnityCatalogScope(Construct):
         )
 
         self.locations: dict[str, ExternalLocation] = {}
+        credential_name = self.credential.name  # one round trip to the jsii runtime, not one per location
         for container in LAKE_CONTAINERS:
             location = ExternalLocation(
                 self,
                 f"location-{container}",
                 name=f"{names.catalog}_{container}",
                 url=platform.lake_urls[container],
-                credential_name=self.credential.name,
+                credential_name=credential_name,
                 comment=f"{container} container of {team_env.key}",
                 isolation_mode="ISOLATION_MODE_ISOLATED",
                 force_destroy=ephemeral,
@@ -124,18 +125,19 @@ class UnityCatalogScope(Construct):
             # external location: order it explicitly.
             depends_on=[*after_metastore, self.locations[MANAGED_STORAGE_CONTAINER]],
         )
+        catalog_ref = self.catalog.name  # referenced four times below; one read
         WorkspaceBinding(
             self,
             "catalog-binding",
             securable_type="catalog",
-            securable_name=self.catalog.name,
+            securable_name=catalog_ref,
             workspace_id=Token.as_number(platform.workspace_id),
             binding_type="BINDING_TYPE_READ_WRITE",
         )
         Grants(
             self,
             "catalog-grants",
-            catalog=self.catalog.name,
+            catalog=catalog_ref,
             grant=[GrantsGrant(principal=p.name, privileges=CATALOG_PRIVILEGES) for p in (*owners, *readers)]
             + [GrantsGrant(principal=job_principal.name, privileges=CATALOG_PRIVILEGES)],
         )
@@ -143,7 +145,7 @@ class UnityCatalogScope(Construct):
         self.schema = Schema(
             self,
             "schema",
-            catalog_name=self.catalog.name,
+            catalog_name=catalog_ref,
             name=ML_SCHEMA,
             comment="Tables, model and artifacts of the churn jobs",
             force_destroy=ephemeral,
@@ -161,7 +163,7 @@ class UnityCatalogScope(Construct):
         self.volume = Volume(
             self,
             "artifacts-volume",
-            catalog_name=self.catalog.name,
+            catalog_name=catalog_ref,
             schema_name=self.schema.name,
             name=ARTIFACTS_VOLUME,
             volume_type="MANAGED",
