@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from cdktf import TerraformStack
+from cdktf import App, TerraformStack
 from constructs import Construct, IConstruct
 
 
@@ -90,6 +90,13 @@ class AspectStack(TerraformStack):
     """A ``TerraformStack`` whose aspects and policy suppressions are applied to its synthesized configuration."""
 
     def __init__(self, scope: Construct, id: str) -> None:
+        if isinstance(scope, App) and scope.hcl_output:
+            # cdktf writes HCL (SYNTH_HCL_OUTPUT=true) without calling to_terraform: refuse rather than write
+            # stacks that skipped their tags and policy checks.
+            raise RuntimeError(
+                f"{id}: HCL output is not supported; the stack aspects (tags, policy) apply to the JSON "
+                "configuration. Unset SYNTH_HCL_OUTPUT."
+            )
         super().__init__(scope, id)
         self._stack_name = id  # node.id would be a round trip to the jsii runtime on every synth
         self._stack_aspects: list[StackAspect] = []
