@@ -1,8 +1,9 @@
 """Synth time and peak memory for 1, 10 and 50 team-envs, from generated configs, in one run.
 
-Each size runs in fresh processes (so the ~8 s import of the provider bindings is counted every time, as a user
-pays it), three times; the table shows medians. Peak memory adds the peak RSS of the Python process and of the
-jsii Node.js process that holds the construct tree. Results: bench/synth.md.
+Each size runs in fresh processes under `python -O`, as `platform synth` and `cdktf synth` run (so the ~9 s import
+of the provider bindings is counted every time, as a user pays it), five times, the sizes taking turns; the table
+shows medians. Peak memory adds the peak RSS of the Python process and of the jsii Node.js processes.
+Results: bench/synth.md.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = (1, 10, 50)
-REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
+REPEATS = int(os.environ.get("BENCH_REPEATS", "5"))
 ENVS = ("dev", "staging", "prod")
 
 CHILD = r"""
@@ -92,37 +93,28 @@ def generated_config(team_envs: int) -> dict:
     return {"platform": base["platform"], "teams": teams}
 
 
-def measure(team_envs: int, workdir: Path, wheel: Path) -> list[dict]:
+def measure_once(team_envs: int, repeat: int, workdir: Path, wheel: Path) -> dict:
     config = workdir / f"platform-{team_envs}.yaml"
-    config.write_text(yaml.safe_dump(generated_config(team_envs)))
-    runs = []
-    for repeat in range(REPEATS):
-        outdir = workdir / f"out-{team_envs}-{repeat}"
-        wall = time.perf_counter()
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-O",
-                "-c",
-                CHILD,
-                str(config),
-                str(outdir),
-                str(wheel),
-            ],  # -O as platform/cdktf synth
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        )
-        if result.returncode != 0:
-            raise SystemExit(f"synth of {team_envs} team-envs failed:\n{result.stderr[-2000:]}")
-        run = json.loads(result.stdout.strip().splitlines()[-1])
-        run["wall_s"] = time.perf_counter() - wall
-        runs.append(run)
-        print(
-            f"  {team_envs:>3} team-envs, run {repeat + 1}: {run['wall_s']:.1f} s, {run['peak_mib']:.0f} MiB",
-            flush=True,
-        )
-    return runs
+    if not config.exists():
+        config.write_text(yaml.safe_dump(generated_config(team_envs)))
+    outdir = workdir / f"out-{team_envs}-{repeat}"
+    wall = time.perf_counter()
+    result = subprocess.run(
+        # -O, as `platform synth` and cdktf.json's app run it
+        [sys.executable, "-O", "-c", CHILD, str(config), str(outdir), str(wheel)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"synth of {team_envs} team-envs failed:\n{result.stderr[-2000:]}")
+    run = json.loads(result.stdout.strip().splitlines()[-1])
+    run["wall_s"] = time.perf_counter() - wall
+    print(
+        f"  {team_envs:>3} team-envs, run {repeat + 1}: {run['wall_s']:.1f} s, {run['peak_mib']:.0f} MiB",
+        flush=True,
+    )
+    return run
 
 
 def main() -> None:
@@ -130,7 +122,11 @@ def main() -> None:
         workdir = Path(tmp)
         wheel = workdir / "churn-0.1.0-py3-none-any.whl"
         wheel.write_bytes(b"benchmark stand-in wheel\n")
-        results = {size: measure(size, workdir, wheel) for size in SIZES}
+        # Sizes take turns within each repeat, so a slower stretch of a shared machine hits every size alike.
+        results: dict[int, list[dict]] = {size: [] for size in SIZES}
+        for repeat in range(REPEATS):
+            for size in SIZES:
+                results[size].append(measure_once(size, repeat, workdir, wheel))
 
     def median(size: int, key: str) -> float:
         return statistics.median(run[key] for run in results[size])
@@ -140,9 +136,10 @@ def main() -> None:
         "# Synth benchmark",
         "",
         f"Measured {datetime.now(UTC):%Y-%m-%d} on {os.cpu_count()} cores by `make bench` (`bench/bench_synth.py`):",
-        f"generated configs, each size synthesized in a fresh process {REPEATS} times; medians.",
-        "Wall time includes interpreter start and the provider-binding import (the fixed cost).",
-        "Peak memory = peak RSS of the Python process + the jsii Node.js process.",
+        f"generated configs, each size synthesized in a fresh process {REPEATS} times (sizes taking turns); medians.",
+        "Each run is `python -O` (as `platform synth` and cdktf.json run it). Wall time includes interpreter start, the",
+        "provider-binding import and the jsii runtime's shutdown at exit (the fixed cost).",
+        "Peak memory = peak RSS of the Python process + the jsii Node.js processes.",
         "",
         "| team-envs | stacks | wall (s) | import (s) | build + synth (s) | ratio to 1 team-env | peak memory (MiB) |",
         "|---:|---:|---:|---:|---:|---:|---:|",
