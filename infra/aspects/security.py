@@ -26,23 +26,6 @@ SUPPRESSIONS_JSON_KEY = "policy_suppressions"
 MIN_REASON_LENGTH = 15
 
 
-class StackIndex:
-    """Resources of one synthesized stack by type, for rules that relate two resources (a diagnostic setting
-    to its target, a role assignment to its principal)."""
-
-    def __init__(self, stack: SynthesizedStack):
-        self._stack = stack
-        self._by_type: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-
-    def resources(self, resource_type: str) -> list[tuple[str, dict[str, Any]]]:
-        """(address, arguments) of every resource of ``resource_type`` in the stack."""
-        if resource_type not in self._by_type:
-            self._by_type[resource_type] = [
-                (block.address, block.config) for block in self._stack.resources(resource_type)
-            ]
-        return self._by_type[resource_type]
-
-
 @dataclass(frozen=True)
 class RuleContext:
     """What a rule may need beyond the resource's own arguments."""
@@ -50,7 +33,8 @@ class RuleContext:
     team_env: TeamEnv
     address: str
     """``<type>.<logical id>``: how other resources of the stack reference this one (``${<address>.id}``)."""
-    stack: StackIndex
+    stack: SynthesizedStack
+    """The whole stack, for rules that relate two resources (a diagnostic setting to its target)."""
 
 
 Check = Callable[[dict[str, Any], RuleContext], str | None]
@@ -238,7 +222,7 @@ DIAGNOSTIC_TARGET_SUFFIX = {"azurerm_storage_account": "/blobServices/default"}
 def _diagnostics_to_log_analytics(config: dict[str, Any], ctx: RuleContext) -> str | None:
     resource_type = ctx.address.split(".", 1)[0]
     target = reference(ctx.address) + DIAGNOSTIC_TARGET_SUFFIX.get(resource_type, "")
-    for _, setting in ctx.stack.resources("azurerm_monitor_diagnostic_setting"):
+    for setting in (block.config for block in ctx.stack.resources("azurerm_monitor_diagnostic_setting")):
         if (
             setting.get("target_resource_id") == target
             and setting.get("log_analytics_workspace_id")
@@ -271,7 +255,7 @@ def _connector_has_only_unity_catalog_roles(config: dict[str, Any], ctx: RuleCon
     identity = "${" + ctx.address + ".identity"
     grants = [
         (assignment.get("role_definition_name"), str(assignment.get("scope")))
-        for _, assignment in ctx.stack.resources("azurerm_role_assignment")
+        for assignment in (block.config for block in ctx.stack.resources("azurerm_role_assignment"))
         if str(assignment.get("principal_id", "")).startswith(identity)
     ]
     if not grants:
@@ -594,17 +578,14 @@ class SecurityBaselineAspect:
                 self._rules_by_type.setdefault(resource_type, []).append(rule)
 
     def visit(self, stack: SynthesizedStack) -> None:
-        index = StackIndex(stack)
         violations = [
-            *(v for block in stack.resources() for v in self._check(block, stack, index, is_resource=True)),
-            *(v for block in stack.providers() for v in self._check(block, stack, index, is_resource=False)),
+            *(v for block in stack.resources() for v in self._check(block, stack, is_resource=True)),
+            *(v for block in stack.providers() for v in self._check(block, stack, is_resource=False)),
         ]
         if violations:
             raise PolicyViolations(stack.name, violations)
 
-    def _check(
-        self, block: SynthesizedBlock, stack: SynthesizedStack, index: StackIndex, *, is_resource: bool
-    ) -> list[str]:
+    def _check(self, block: SynthesizedBlock, stack: SynthesizedStack, *, is_resource: bool) -> list[str]:
         applicable = self._rules_by_type.get(block.type)
         if not applicable:
             return []
@@ -615,7 +596,7 @@ class SecurityBaselineAspect:
                 {"rule": s.rule_id, "reason": s.reason, "scope": s.path} for s in suppressions
             ]
         suppressed = {s.rule_id for s in suppressions}
-        ctx = RuleContext(team_env=self.team_env, address=block.address, stack=index)
+        ctx = RuleContext(team_env=self.team_env, address=block.address, stack=stack)
         return [
             f"[{block.path}] {rule.id}: {problem}"
             for rule in applicable
