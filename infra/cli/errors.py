@@ -1,7 +1,6 @@
 """How the platform CLI reports bad input: one line on stderr, exit code 2, no traceback."""
 
 import sys
-from collections.abc import Callable
 from typing import NoReturn
 
 import typer
@@ -28,7 +27,6 @@ def run_cli(
     app: typer.Typer,
     argv: list[str] | None = None,
     *,
-    on_error: Callable[[Exception], None] | None = None,
     prog_name: str | None = None,
 ) -> None:
     """Run a typer app; usage errors become one line and exit code 2 instead of a usage panel."""
