@@ -161,7 +161,7 @@ TYPE_CHECKS_ENV_VAR = "PLATFORM_TYPE_CHECKS"
 
 def _run_optimized() -> None:
     """Re-run this command under `python -O`, which skips the `if __debug__:` type checks of the jsii provider
-    bindings: ~40% of the Python time of a synth. The jsii kernel still validates every value it receives, and
+    bindings: about half of the Python time of a synth. The jsii kernel still validates every value it receives, and
     the tests run without -O, so the checks still guard every construct there (docs/architecture.md)."""
     if sys.flags.optimize or os.environ.get(TYPE_CHECKS_ENV_VAR) == "1" or not optimized_bytecode_installed():
         return

