@@ -2,9 +2,8 @@
 
 from pathlib import Path
 
-from cdktf import App
-
 from infra.aspects.security import SecurityBaselineAspect
+from infra.aspects.stack_aspects import AspectApp
 from infra.aspects.tagging import TaggingAspect
 from infra.config import PlatformConfig, TeamEnv
 from infra.stacks.contracts import WheelArtifact
@@ -18,9 +17,9 @@ def build_app(
     outdir: Path,
     wheel: Path,
     team_envs: list[TeamEnv] | None = None,
-) -> App:
+) -> AspectApp:
     """Build (not yet synthesize) the app for ``team_envs`` (default: every permanent team-env)."""
-    app = App(outdir=str(outdir))
+    app = AspectApp(outdir=str(outdir))
     artifact = WheelArtifact(wheel)
     for team_env in team_envs if team_envs is not None else config.team_envs:
         add_team_env(app, team_env=team_env, wheel=artifact)
@@ -28,7 +27,7 @@ def build_app(
 
 
 def add_team_env(
-    app: App, *, team_env: TeamEnv, wheel: WheelArtifact
+    app: AspectApp, *, team_env: TeamEnv, wheel: WheelArtifact
 ) -> tuple[PlatformStack, WorkspaceStack]:
     platform = PlatformStack(app, team_env.names.platform_stack, team_env=team_env)
     workspace = WorkspaceStack(

@@ -14,9 +14,8 @@ from cdktf_cdktf_provider_azurerm.provider import (
     AzurermProviderFeaturesStorage,
 )
 from cdktf_cdktf_provider_azurerm.resource_group import ResourceGroup
-from constructs import Construct
 
-from infra.aspects.stack_aspects import AspectStack
+from infra.aspects.stack_aspects import AspectApp, AspectStack
 from infra.config import TeamEnv
 from infra.constructs.azure.access_connector import AccessConnector
 from infra.constructs.azure.budget import CostBudget
@@ -65,7 +64,7 @@ def azurerm_provider(stack: TerraformStack, team_env: TeamEnv) -> AzurermProvide
 class PlatformStack(AspectStack):
     """Resource group, network, workspace, lake storage, access connector, Key Vault, monitoring, budget."""
 
-    def __init__(self, scope: Construct, id: str, *, team_env: TeamEnv) -> None:
+    def __init__(self, scope: AspectApp, id: str, *, team_env: TeamEnv) -> None:
         super().__init__(scope, id)
         configure_backend(self, team_env=team_env, component="platform")
         azurerm_provider(self, team_env)

@@ -7,9 +7,8 @@ from pathlib import Path
 from cdktf import Annotations, Token
 from cdktf_cdktf_provider_databricks.metastore_assignment import MetastoreAssignment
 from cdktf_cdktf_provider_databricks.provider import DatabricksProvider
-from constructs import Construct
 
-from infra.aspects.stack_aspects import AspectStack
+from infra.aspects.stack_aspects import AspectApp, AspectStack
 from infra.config import TeamEnv
 from infra.constructs.databricks.compute_policy import ComputePolicy
 from infra.constructs.databricks.identity import JobServicePrincipal, Principal
@@ -36,7 +35,7 @@ class WorkspaceStack(AspectStack):
 
     def __init__(
         self,
-        scope: Construct,
+        scope: AspectApp,
         id: str,
         *,
         team_env: TeamEnv,

@@ -147,14 +147,13 @@ KV_REASON = "Open while the build agents move to a fixed egress range (ticket SE
 
 def _insecure_stack(outdir, team_env):
     """A vault with an open firewall: our policy rule is suppressed with a reason, checkov must still fail it."""
-    from cdktf import App
     from cdktf_cdktf_provider_azurerm.provider import AzurermProvider
     from test_policy_aspect import _key_vault  # the compliant vault of the policy tests, with its diagnostics
 
     from infra.aspects.security import SecurityBaselineAspect, suppress
-    from infra.aspects.stack_aspects import AspectStack
+    from infra.aspects.stack_aspects import AspectApp, AspectStack
 
-    app = App(outdir=str(outdir))
+    app = AspectApp(outdir=str(outdir))
     stack = AspectStack(app, "insecure-dev-platform")
     AzurermProvider(stack, "azurerm", features=[{}])
     vault = _key_vault(stack, network_acls={"default_action": "Allow", "bypass": "AzureServices"})

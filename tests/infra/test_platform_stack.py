@@ -2,6 +2,7 @@
 
 import json
 import re
+import tempfile
 
 import cdktf
 import pytest
@@ -10,6 +11,7 @@ from cdktf_cdktf_provider_azurerm.databricks_workspace import DatabricksWorkspac
 from cdktf_cdktf_provider_azurerm.key_vault import KeyVault
 from cdktf_cdktf_provider_azurerm.storage_account import StorageAccount
 
+from infra.aspects.stack_aspects import AspectApp
 from infra.config import TeamEnv
 from infra.config.model import EnvironmentConfig
 from infra.stacks.contracts import LAKE_CONTAINERS
@@ -56,11 +58,11 @@ def team_envs(platform_config) -> dict[str, TeamEnv]:
 
 def synth_alone(team_env: TeamEnv) -> dict:
     """One platform stack synthesized on its own (for env shapes the committed config does not have)."""
-    return json.loads(
-        cdktf.Testing.synth(
-            PlatformStack(cdktf.Testing.app(), team_env.names.platform_stack, team_env=team_env)
+    with tempfile.TemporaryDirectory() as outdir:
+        app = AspectApp(outdir=outdir)
+        return json.loads(
+            cdktf.Testing.synth(PlatformStack(app, team_env.names.platform_stack, team_env=team_env))
         )
-    )
 
 
 @pytest.fixture(scope="module")

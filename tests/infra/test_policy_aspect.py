@@ -7,7 +7,7 @@ import pytest
 from cdktf import App, TerraformResourceLifecycle
 
 from infra.aspects.security import RULES, SecurityBaselineAspect, all_suppressions, suppress
-from infra.aspects.stack_aspects import AspectStack
+from infra.aspects.stack_aspects import AspectApp, AspectStack
 from infra.config import TeamEnv
 
 LOG_ANALYTICS = "/subscriptions/0/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/la"
@@ -237,7 +237,7 @@ def _catalog(scope, *, prevent_destroy):
 
 
 def _synth(team_env: TeamEnv, build, tmp_path):
-    app = App(outdir=str(tmp_path), context={"deployer": team_env.platform.deployer_principal})
+    app = AspectApp(outdir=str(tmp_path), context={"deployer": team_env.platform.deployer_principal})
     stack = AspectStack(app, "policy-under-test")
     from cdktf_cdktf_provider_azurerm.provider import AzurermProvider
     from cdktf_cdktf_provider_databricks.provider import DatabricksProvider
@@ -483,7 +483,7 @@ def test_suppression_of_one_rule_does_not_hide_another(dev, tmp_path):
     ],
 )
 def test_suppression_without_reason_or_known_rule_is_refused(rule_id, reason, message, tmp_path):
-    app = App(outdir=str(tmp_path))
+    app = AspectApp(outdir=str(tmp_path))
     stack = AspectStack(app, "s")
     with pytest.raises(ValueError, match=message):
         suppress(stack, rule_id=rule_id, reason=reason)
@@ -511,3 +511,4 @@ def test_every_violation_of_a_stack_is_reported_with_its_construct_path(dev, tmp
     assert [line.split("]")[0] for line in lines] == ["[policy-under-test/vault"] * 2
     assert sorted(line.split("] ")[1].split(":")[0] for line in lines) == ["PLAT-KV-1", "PLAT-KV-3"]
     assert not (tmp_path / "stacks" / "policy-under-test" / "cdk.tf.json").exists(), "nothing written"
+    assert not (tmp_path / "manifest.json").exists(), "no manifest for cdktf deploy --skip-synth to follow"

@@ -3,9 +3,8 @@
 import json
 
 import pytest
-from cdktf import App
 
-from infra.aspects.stack_aspects import AspectStack
+from infra.aspects.stack_aspects import AspectApp, AspectStack
 from infra.aspects.tagging import TaggingAspect
 
 TAGS = {"team": "churn", "env": "dev", "cost-center": "CC-4711", "managed-by": "cdktf-platform"}
@@ -19,7 +18,7 @@ def test_tags_reach_azure_resources_and_databricks_compute(tmp_path):
     from cdktf_cdktf_provider_databricks.job import Job, JobJobCluster, JobJobClusterNewCluster
     from cdktf_cdktf_provider_databricks.provider import DatabricksProvider
 
-    app = App(outdir=str(tmp_path))
+    app = AspectApp(outdir=str(tmp_path))
     stack = AspectStack(app, "tagged")
     AzurermProvider(stack, "azurerm", features=[{}])
     DatabricksProvider(stack, "databricks")
@@ -62,6 +61,12 @@ def test_tags_reach_azure_resources_and_databricks_compute(tmp_path):
 
 
 def test_hcl_output_is_refused_rather_than_written_untagged(tmp_path):
-    app = App(outdir=str(tmp_path), hcl_output=True)  # what SYNTH_HCL_OUTPUT=true turns on
     with pytest.raises(RuntimeError, match="HCL output is not supported"):
-        AspectStack(app, "tagged")
+        AspectApp(outdir=str(tmp_path), hcl_output=True)  # what SYNTH_HCL_OUTPUT=true turns on
+
+
+def test_an_aspect_stack_outside_an_aspect_app_is_refused(tmp_path):
+    from cdktf import App
+
+    with pytest.raises(TypeError, match="belongs to an AspectApp"):
+        AspectStack(App(outdir=str(tmp_path)), "untagged")

@@ -2,6 +2,7 @@
 
 import json
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from cdktf_cdktf_provider_databricks.job import Job
 from cdktf_cdktf_provider_databricks.provider import DatabricksProvider
 from cdktf_cdktf_provider_databricks.secret_scope import SecretScope
 
+from infra.aspects.stack_aspects import AspectApp
 from infra.config.model import EnvironmentConfig, TeamEnv
 from infra.stacks.contracts import LAKE_CONTAINERS, PlatformOutputs, WheelArtifact
 from infra.stacks.workspace_stack import WorkspaceStack
@@ -503,7 +505,7 @@ FAKE_PLATFORM = PlatformOutputs(
 def build_workspace(team_env: TeamEnv, wheel: Path, **kwargs) -> WorkspaceStack:
     """Just the workspace stack, on literal platform outputs (no cross-stack references)."""
     return WorkspaceStack(
-        CdktfTesting.app(),
+        AspectApp(outdir=tempfile.mkdtemp(prefix="workspace-stack-")),
         team_env.names.workspace_stack,
         team_env=team_env,
         platform=FAKE_PLATFORM,
