@@ -12,3 +12,12 @@ if PINNED_NODE.is_file():
 # Without it (other platforms), jsii prints a page-wide banner on every run under Node 20; the bindings work,
 # and the banner buries our own one-line errors. Users who want it back can set the variable to "".
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+# cdktf captures a JavaScript stack trace for every token it creates; under jsii they only ever show the runtime's
+# own frames, and they cost a fifth of its synth time. token_traces.cjs skips them in the jsii runtime (and does
+# nothing in other Node.js processes, which inherit the variable); PLATFORM_TOKEN_TRACES=1 keeps them.
+TOKEN_TRACES_PRELOAD = Path(__file__).resolve().parent / "token_traces.cjs"
+_quoted = str(TOKEN_TRACES_PRELOAD).replace("\\", "\\\\").replace('"', '\\"')  # NODE_OPTIONS quoting
+_preload = f'--require "{_quoted}"'
+if _preload not in os.environ.get("NODE_OPTIONS", ""):
+    os.environ["NODE_OPTIONS"] = f"{os.environ.get('NODE_OPTIONS', '')} {_preload}".strip()
