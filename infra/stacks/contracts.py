@@ -20,10 +20,9 @@ class PlatformOutputs:
     """Numeric Databricks workspace ID (catalog workspace bindings)."""
     access_connector_id: str
     """Azure resource ID of the Databricks access connector (storage credential)."""
-    storage_account_name: str
-    """ADLS Gen2 account holding the lake containers."""
     lake_urls: dict[str, str]
-    """Lake container name -> abfss:// URL of its root, e.g. {"bronze": "abfss://bronze@st...dfs.core.windows.net/"}."""
+    """Lake container name -> abfss:// URL of its root, e.g. {"bronze": "abfss://bronze@st...dfs.core.windows.net/"};
+    the host is the token, the container names are the fixed LAKE_CONTAINERS."""
     key_vault_id: str
     """Azure resource ID of the Key Vault (secret scope backend)."""
     key_vault_uri: str

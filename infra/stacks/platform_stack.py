@@ -24,6 +24,7 @@ from infra.constructs.azure.key_vault import SecretsVault
 from infra.constructs.azure.lake_storage import LakeStorage
 from infra.constructs.azure.monitoring import Monitoring
 from infra.constructs.azure.network import Network
+from infra.constructs.azure.resource_group import ResourceGroupRef
 from infra.stacks.base import configure_backend
 from infra.stacks.contracts import PlatformOutputs
 
@@ -74,8 +75,10 @@ class PlatformStack(AspectStack):
             else DataAzurermClientConfig(self, "current").tenant_id
         )
 
-        resource_group = ResourceGroup(
-            self, "resource-group", name=team_env.names.resource_group, location=team_env.team.region
+        resource_group = ResourceGroupRef.of(
+            ResourceGroup(
+                self, "resource-group", name=team_env.names.resource_group, location=team_env.team.region
+            )
         )
         private_front_end = not team_env.settings.public_network_access
         network = Network(
@@ -103,27 +106,28 @@ class PlatformStack(AspectStack):
             self, "secrets", team_env=team_env, resource_group=resource_group, tenant_id=tenant_id
         )
 
+        # Each reference read is a round trip to the jsii runtime: read the ones used twice once.
+        workspace_resource_id, vault_id = workspace.workspace.id, secrets.vault.id
         monitoring = Monitoring(self, "monitoring", team_env=team_env, resource_group=resource_group)
-        monitoring.send_diagnostics("workspace-diagnostics", target_resource_id=workspace.workspace.id)
+        monitoring.send_diagnostics("workspace-diagnostics", target_resource_id=workspace_resource_id)
         # Storage logs live on the service, not the account: the blob service is where the lake is read.
         monitoring.send_diagnostics(
             "lake-diagnostics",
-            target_resource_id=f"{lake.account.id}/blobServices/default",
+            target_resource_id=f"{lake.account_id}/blobServices/default",
             metric_categories=["Transaction"],
         )
         monitoring.send_diagnostics(
-            "key-vault-diagnostics", target_resource_id=secrets.vault.id, metric_categories=["AllMetrics"]
+            "key-vault-diagnostics", target_resource_id=vault_id, metric_categories=["AllMetrics"]
         )
         CostBudget(self, "budget", team_env=team_env, resource_group=resource_group)
 
         self.outputs = PlatformOutputs(
             workspace_url=f"https://{workspace.workspace.workspace_url}",
-            workspace_resource_id=workspace.workspace.id,
+            workspace_resource_id=workspace_resource_id,
             workspace_id=workspace.workspace.workspace_id,
             access_connector_id=connector.resource_id,
-            storage_account_name=lake.account.name,
             lake_urls=lake.lake_urls,
-            key_vault_id=secrets.vault.id,
+            key_vault_id=vault_id,
             key_vault_uri=secrets.vault.vault_uri,
         )
         # For operators (`cdktf output`); the workspace stack gets its values through cross-stack references.

@@ -551,7 +551,6 @@ def test_outputs_point_at_the_platform_resources(synthesized):
     stack = synthesized.app.node.find_child(DEV)
     resolved = {k: resolve(stack, v) for k, v in vars(stack.outputs).items()}
     workspace = logical_name(synthesized, DEV, DatabricksWorkspace.TF_RESOURCE_TYPE)
-    account = logical_name(synthesized, DEV, StorageAccount.TF_RESOURCE_TYPE)
     vault = logical_name(synthesized, DEV, KeyVault.TF_RESOURCE_TYPE)
     connector = logical_name(synthesized, DEV, "azurerm_databricks_access_connector")
     assert resolved["workspace_url"] == "https://" + ref(
@@ -560,7 +559,6 @@ def test_outputs_point_at_the_platform_resources(synthesized):
     assert resolved["workspace_resource_id"] == ref(DatabricksWorkspace.TF_RESOURCE_TYPE, workspace, "id")
     assert resolved["workspace_id"] == ref(DatabricksWorkspace.TF_RESOURCE_TYPE, workspace, "workspace_id")
     assert resolved["access_connector_id"] == ref("azurerm_databricks_access_connector", connector, "id")
-    assert resolved["storage_account_name"] == ref(StorageAccount.TF_RESOURCE_TYPE, account, "name")
     assert resolved["key_vault_id"] == ref(KeyVault.TF_RESOURCE_TYPE, vault, "id")
     assert resolved["key_vault_uri"] == ref(KeyVault.TF_RESOURCE_TYPE, vault, "vault_uri")
 
@@ -568,13 +566,12 @@ def test_outputs_point_at_the_platform_resources(synthesized):
 def test_lake_urls_map_every_container_to_its_abfss_root(synthesized):
     stack = synthesized.app.node.find_child(DEV)
     account = logical_name(synthesized, DEV, StorageAccount.TF_RESOURCE_TYPE)
-    containers = {c["name"]: n for n, c in synthesized.resources(DEV, "azurerm_storage_container").items()}
+    containers = {c["name"] for c in synthesized.resources(DEV, "azurerm_storage_container").values()}
     urls = resolve(stack, stack.outputs.lake_urls)
-    assert set(urls) == set(LAKE_CONTAINERS)
+    assert set(urls) == set(LAKE_CONTAINERS) == containers
+    dfs_host = ref(StorageAccount.TF_RESOURCE_TYPE, account, "primary_dfs_host")
     for name, url in urls.items():
-        container_name = ref("azurerm_storage_container", containers[name], "name")
-        dfs_host = ref(StorageAccount.TF_RESOURCE_TYPE, account, "primary_dfs_host")
-        assert url == f"abfss://{container_name}@{dfs_host}/"
+        assert url == f"abfss://{name}@{dfs_host}/"
 
 
 def test_every_output_the_workspace_stack_reads_exists_in_the_platform_stack(synthesized, team_envs):

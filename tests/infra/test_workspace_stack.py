@@ -112,7 +112,7 @@ def test_jobs_pass_catalog_schema_model_and_experiment_to_the_wheel_cli(synthesi
                 # raw drops come from the landing container of this env's own lake (platform stack output)
                 assert parameters[1] == "--input"
                 remote = r"\$\{data\.terraform_remote_state\.[^}]+\}"
-                assert re.fullmatch(rf"abfss://{remote}@{remote}/telco/", parameters[2]), parameters[2]
+                assert re.fullmatch(rf"abfss://landing@{remote}/telco/", parameters[2]), parameters[2]
                 del parameters[1:3]
             if task["task_key"] in ("validate", "monitor"):  # their thresholds: see the tests below
                 del parameters[1 : parameters.index("--catalog")]
@@ -495,7 +495,6 @@ FAKE_PLATFORM = PlatformOutputs(
     workspace_resource_id="/subscriptions/s/resourceGroups/rg/providers/Microsoft.Databricks/workspaces/w",
     workspace_id="1234567890123456",
     access_connector_id="/subscriptions/s/resourceGroups/rg/providers/Microsoft.Databricks/accessConnectors/a",
-    storage_account_name="stfake",
     lake_urls={c: f"abfss://{c}@stfake.dfs.core.windows.net/" for c in LAKE_CONTAINERS},
     key_vault_id="/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv",
     key_vault_uri="https://kv.vault.azure.net/",

@@ -6,17 +6,17 @@ from cdktf_cdktf_provider_azurerm.databricks_access_connector import (
     DatabricksAccessConnector,
     DatabricksAccessConnectorIdentity,
 )
-from cdktf_cdktf_provider_azurerm.resource_group import ResourceGroup
 from constructs import Construct
 
 from infra.config import TeamEnv
+from infra.constructs.azure.resource_group import ResourceGroupRef
 
 
 class AccessConnector(Construct):
     """System-assigned identity for the env's Unity Catalog storage credential; no secret to rotate."""
 
     def __init__(
-        self, scope: Construct, id: str, *, team_env: TeamEnv, resource_group: ResourceGroup
+        self, scope: Construct, id: str, *, team_env: TeamEnv, resource_group: ResourceGroupRef
     ) -> None:
         super().__init__(scope, id)
         self.connector = DatabricksAccessConnector(
@@ -27,10 +27,7 @@ class AccessConnector(Construct):
             resource_group_name=resource_group.name,
             identity=DatabricksAccessConnectorIdentity(type="SystemAssigned"),
         )
-
-    @property
-    def resource_id(self) -> str:
-        return self.connector.id
+        self.resource_id = self.connector.id  # read once: each read is a round trip to the jsii runtime
 
     @property
     def principal_id(self) -> str:

@@ -10,10 +10,10 @@ from cdktf_cdktf_provider_azurerm.consumption_budget_resource_group import (
     ConsumptionBudgetResourceGroupNotification,
     ConsumptionBudgetResourceGroupTimePeriod,
 )
-from cdktf_cdktf_provider_azurerm.resource_group import ResourceGroup
 from constructs import Construct
 
 from infra.config import TeamEnv
+from infra.constructs.azure.resource_group import ResourceGroupRef
 
 
 def budget_start(team_env: TeamEnv) -> date:
@@ -38,7 +38,7 @@ class CostBudget(Construct):
     """
 
     def __init__(
-        self, scope: Construct, id: str, *, team_env: TeamEnv, resource_group: ResourceGroup
+        self, scope: Construct, id: str, *, team_env: TeamEnv, resource_group: ResourceGroupRef
     ) -> None:
         super().__init__(scope, id)
         budget = team_env.settings.budget

@@ -15,11 +15,11 @@ from cdktf_cdktf_provider_azurerm.private_endpoint import (
     PrivateEndpointPrivateDnsZoneGroup,
     PrivateEndpointPrivateServiceConnection,
 )
-from cdktf_cdktf_provider_azurerm.resource_group import ResourceGroup
 from constructs import Construct
 
 from infra.config import TeamEnv
 from infra.constructs.azure.network import Network
+from infra.constructs.azure.resource_group import ResourceGroupRef
 
 # Databricks' private DNS zone; the UI/API sub-resource serves both front-end and back-end private link.
 PRIVATE_LINK_ZONE = "privatelink.azuredatabricks.net"
@@ -41,7 +41,7 @@ class Workspace(Construct):
         id: str,
         *,
         team_env: TeamEnv,
-        resource_group: ResourceGroup,
+        resource_group: ResourceGroupRef,
         network: Network,
     ) -> None:
         super().__init__(scope, id)
@@ -60,7 +60,7 @@ class Workspace(Construct):
             infrastructure_encryption_enabled=True,
             custom_parameters=DatabricksWorkspaceCustomParameters(
                 no_public_ip=True,
-                virtual_network_id=network.virtual_network.id,
+                virtual_network_id=network.virtual_network_id,
                 public_subnet_name=network.host_subnet.name,
                 private_subnet_name=network.container_subnet.name,
                 # Referencing the associations (not just the subnets) orders destroy correctly: the workspace
@@ -76,7 +76,7 @@ class Workspace(Construct):
             self.private_endpoint = self._private_link(team_env, resource_group, network)
 
     def _private_link(
-        self, team_env: TeamEnv, resource_group: ResourceGroup, network: Network
+        self, team_env: TeamEnv, resource_group: ResourceGroupRef, network: Network
     ) -> PrivateEndpoint:
         if network.private_endpoint_subnet is None:  # not an assert: synth runs under python -O
             raise ValueError("a private workspace needs the network's private endpoint subnet")
@@ -89,7 +89,7 @@ class Workspace(Construct):
             name=f"link-{team_env.names.virtual_network}",
             resource_group_name=resource_group.name,
             private_dns_zone_name=zone.name,
-            virtual_network_id=network.virtual_network.id,
+            virtual_network_id=network.virtual_network_id,
         )
         return PrivateEndpoint(
             self,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from cdktf_cdktf_provider_azurerm.key_vault import KeyVault, KeyVaultNetworkAcls
-from cdktf_cdktf_provider_azurerm.resource_group import ResourceGroup
 from cdktf_cdktf_provider_azurerm.role_assignment import RoleAssignment
 from constructs import Construct
 
 from infra.config import TeamEnv
 from infra.constructs.azure.lake_storage import data_protection
+from infra.constructs.azure.resource_group import ResourceGroupRef
 
 # Read-only data-plane role (get/list secrets) for the AzureDatabricks first-party application.
 SECRET_SCOPE_ROLE = "Key Vault Secrets User"
@@ -28,7 +28,7 @@ class SecretsVault(Construct):
         id: str,
         *,
         team_env: TeamEnv,
-        resource_group: ResourceGroup,
+        resource_group: ResourceGroupRef,
         tenant_id: str,
     ) -> None:
         super().__init__(scope, id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from cdktf import TerraformResourceLifecycle
-from cdktf_cdktf_provider_azurerm.resource_group import ResourceGroup
 from cdktf_cdktf_provider_azurerm.role_assignment import RoleAssignment
 from cdktf_cdktf_provider_azurerm.storage_account import (
     StorageAccount,
@@ -19,6 +18,7 @@ from constructs import Construct
 from infra.config import TeamEnv
 from infra.constructs.azure.access_connector import AccessConnector
 from infra.constructs.azure.network import Network
+from infra.constructs.azure.resource_group import ResourceGroupRef
 from infra.stacks.contracts import LAKE_CONTAINERS
 
 # The one data-plane role Unity Catalog needs on the account for storage credentials, external locations and
@@ -60,7 +60,7 @@ class LakeStorage(Construct):
         id: str,
         *,
         team_env: TeamEnv,
-        resource_group: ResourceGroup,
+        resource_group: ResourceGroupRef,
         network: Network,
         access_connector: AccessConnector,
     ) -> None:
@@ -91,7 +91,7 @@ class LakeStorage(Construct):
             network_rules=StorageAccountNetworkRules(
                 default_action="Deny",
                 bypass=["AzureServices"],
-                virtual_network_subnet_ids=[network.host_subnet.id, network.container_subnet.id],
+                virtual_network_subnet_ids=[network.host_subnet_id, network.container_subnet_id],
                 private_link_access=[
                     StorageAccountNetworkRulesPrivateLinkAccess(
                         endpoint_resource_id=access_connector.resource_id
@@ -107,7 +107,7 @@ class LakeStorage(Construct):
             lifecycle=protection,
         )
         # Each reference read is a round trip to the jsii runtime: read it once.
-        account_id = self.account.id
+        account_id = self.account_id = self.account.id
         self.containers = {
             name: StorageContainer(
                 self,
@@ -131,6 +131,11 @@ class LakeStorage(Construct):
 
     @property
     def lake_urls(self) -> dict[str, str]:
-        """Container name -> abfss:// root URL, from the account's DFS endpoint host."""
+        """Container name -> abfss:// root URL, from the account's DFS endpoint host.
+
+        The container names are the fixed LAKE_CONTAINERS, written as text: referencing each container would
+        cost the workspace stack a cross-stack output apiece for a value known at synth time, and the
+        workspace stack is deployed after the whole platform stack anyway.
+        """
         host = self.account.primary_dfs_host
-        return {name: f"abfss://{container.name}@{host}/" for name, container in self.containers.items()}
+        return {name: f"abfss://{name}@{host}/" for name in self.containers}

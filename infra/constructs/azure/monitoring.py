@@ -10,10 +10,10 @@ from cdktf_cdktf_provider_azurerm.monitor_diagnostic_setting import (
     MonitorDiagnosticSettingEnabledLog,
     MonitorDiagnosticSettingEnabledMetric,
 )
-from cdktf_cdktf_provider_azurerm.resource_group import ResourceGroup
 from constructs import Construct
 
 from infra.config import TeamEnv
+from infra.constructs.azure.resource_group import ResourceGroupRef
 
 DIAGNOSTIC_SETTING_NAME = "to-log-analytics"
 
@@ -22,7 +22,7 @@ class Monitoring(Construct):
     """One Log Analytics workspace per env; ``send_diagnostics`` routes a resource's logs to it."""
 
     def __init__(
-        self, scope: Construct, id: str, *, team_env: TeamEnv, resource_group: ResourceGroup
+        self, scope: Construct, id: str, *, team_env: TeamEnv, resource_group: ResourceGroupRef
     ) -> None:
         super().__init__(scope, id)
         self.workspace = LogAnalyticsWorkspace(

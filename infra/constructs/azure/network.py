@@ -8,7 +8,6 @@ from cdktf_cdktf_provider_azurerm.nat_gateway import NatGateway
 from cdktf_cdktf_provider_azurerm.nat_gateway_public_ip_association import NatGatewayPublicIpAssociation
 from cdktf_cdktf_provider_azurerm.network_security_group import NetworkSecurityGroup
 from cdktf_cdktf_provider_azurerm.public_ip import PublicIp
-from cdktf_cdktf_provider_azurerm.resource_group import ResourceGroup
 from cdktf_cdktf_provider_azurerm.subnet import Subnet, SubnetDelegation, SubnetDelegationServiceDelegation
 from cdktf_cdktf_provider_azurerm.subnet_nat_gateway_association import SubnetNatGatewayAssociation
 from cdktf_cdktf_provider_azurerm.subnet_network_security_group_association import (
@@ -18,6 +17,7 @@ from cdktf_cdktf_provider_azurerm.virtual_network import VirtualNetwork
 from constructs import Construct
 
 from infra.config import TeamEnv
+from infra.constructs.azure.resource_group import ResourceGroupRef
 
 DATABRICKS_DELEGATION = "Microsoft.Databricks/workspaces"
 # The actions Azure itself sets for this delegation; listing them keeps plans free of drift.
@@ -50,7 +50,7 @@ class Network(Construct):
         id: str,
         *,
         team_env: TeamEnv,
-        resource_group: ResourceGroup,
+        resource_group: ResourceGroupRef,
         private_endpoints: bool,
     ) -> None:
         super().__init__(scope, id)
@@ -66,18 +66,24 @@ class Network(Construct):
             resource_group_name=rg_name,
             address_space=[team_env.settings.network],
         )
+        # Each reference read is a round trip to the jsii runtime: the ones used more than once are read once.
+        self.virtual_network_id, self._virtual_network_name = (
+            self.virtual_network.id,
+            self.virtual_network.name,
+        )
         self.security_group = NetworkSecurityGroup(
             self, "nsg", name=names.network_security_group, location=location, resource_group_name=rg_name
         )
-        self._security_group_id = self.security_group.id  # read once: each read is a jsii round trip
+        self._security_group_id = self.security_group.id
 
         # Databricks' "public" subnet is the host subnet, its "private" subnet the container subnet.
         self.host_subnet = self._databricks_subnet("host", names.host_subnet, team_env.host_subnet_cidr)
         self.container_subnet = self._databricks_subnet(
             "container", names.container_subnet, team_env.container_subnet_cidr
         )
-        self.host_nsg_association = self._associate_nsg("host", self.host_subnet)
-        self.container_nsg_association = self._associate_nsg("container", self.container_subnet)
+        self.host_subnet_id, self.container_subnet_id = self.host_subnet.id, self.container_subnet.id
+        self.host_nsg_association = self._associate_nsg("host", self.host_subnet_id)
+        self.container_nsg_association = self._associate_nsg("container", self.container_subnet_id)
 
         egress_ip = PublicIp(
             self,
@@ -96,7 +102,7 @@ class Network(Construct):
             resource_group_name=rg_name,
             sku_name="Standard",
         )
-        nat_gateway_id = nat_gateway.id  # read once: every read is a round trip to the jsii runtime
+        nat_gateway_id = nat_gateway.id
         nat_ip = NatGatewayPublicIpAssociation(
             self, "nat-gateway-ip", nat_gateway_id=nat_gateway_id, public_ip_address_id=egress_ip.id
         )
@@ -104,11 +110,11 @@ class Network(Construct):
             SubnetNatGatewayAssociation(
                 self,
                 f"{role}-egress",
-                subnet_id=subnet.id,
+                subnet_id=subnet_id,
                 nat_gateway_id=nat_gateway_id,
                 depends_on=[nat_ip],
             )
-            for role, subnet in (("host", self.host_subnet), ("container", self.container_subnet))
+            for role, subnet_id in (("host", self.host_subnet_id), ("container", self.container_subnet_id))
         ]
 
         self.private_endpoint_subnet: Subnet | None = None
@@ -118,12 +124,12 @@ class Network(Construct):
                 "private-endpoint-subnet",
                 name=f"snet-{names.stem}-pe",
                 resource_group_name=rg_name,
-                virtual_network_name=self.virtual_network.name,
+                virtual_network_name=self._virtual_network_name,
                 address_prefixes=[private_endpoint_cidr(team_env)],
             )
             # Every subnet gets the NSG (scanner rule); endpoint network policies stay at the default,
             # Disabled, so the NSG does not filter traffic to the private endpoints themselves.
-            self._associate_nsg("private-endpoint", self.private_endpoint_subnet)
+            self._associate_nsg("private-endpoint", self.private_endpoint_subnet.id)
 
     def _databricks_subnet(self, role: str, name: str, cidr: str) -> Subnet:
         return Subnet(
@@ -131,7 +137,7 @@ class Network(Construct):
             f"{role}-subnet",
             name=name,
             resource_group_name=self.resource_group_name,
-            virtual_network_name=self.virtual_network.name,
+            virtual_network_name=self._virtual_network_name,
             address_prefixes=[cidr],
             # Lets the lake storage firewall admit cluster traffic from this subnet.
             service_endpoints=["Microsoft.Storage"],
@@ -145,7 +151,7 @@ class Network(Construct):
             ],
         )
 
-    def _associate_nsg(self, role: str, subnet: Subnet) -> SubnetNetworkSecurityGroupAssociation:
+    def _associate_nsg(self, role: str, subnet_id: str) -> SubnetNetworkSecurityGroupAssociation:
         return SubnetNetworkSecurityGroupAssociation(
-            self, f"{role}-nsg", subnet_id=subnet.id, network_security_group_id=self._security_group_id
+            self, f"{role}-nsg", subnet_id=subnet_id, network_security_group_id=self._security_group_id
         )

@@ -67,8 +67,8 @@ class MlflowAccess(Construct):
         self.model = RegisteredModel(
             self,
             "registered-model",
-            catalog_name=catalog.catalog.name,
-            schema_name=catalog.schema.name,
+            catalog_name=catalog.catalog_ref,
+            schema_name=catalog.schema_ref,
             name=model_name,
             owner=job_principal.name,
             comment=f"Churn model of {team_env.key}; aliases challenger and champion are set by the jobs",

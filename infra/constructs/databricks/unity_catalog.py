@@ -125,7 +125,8 @@ class UnityCatalogScope(Construct):
             # external location: order it explicitly.
             depends_on=[*after_metastore, self.locations[MANAGED_STORAGE_CONTAINER]],
         )
-        catalog_ref = self.catalog.name  # referenced four times below; one read
+        # References to the catalog and schema names, read once (each read is a round trip to the jsii runtime).
+        catalog_ref = self.catalog_ref = self.catalog.name
         WorkspaceBinding(
             self,
             "catalog-binding",
@@ -151,6 +152,7 @@ class UnityCatalogScope(Construct):
             force_destroy=ephemeral,
             lifecycle=protect,
         )
+        self.schema_ref = self.schema.name
         Grants(
             self,
             "schema-grants",
@@ -164,7 +166,7 @@ class UnityCatalogScope(Construct):
             self,
             "artifacts-volume",
             catalog_name=catalog_ref,
-            schema_name=self.schema.name,
+            schema_name=self.schema_ref,
             name=ARTIFACTS_VOLUME,
             volume_type="MANAGED",
             comment="Built wheels the jobs install, one content-addressed folder per build",
