@@ -122,19 +122,22 @@ class AspectApp(App):
         manifest_path = outdir / "manifest.json"
         manifest = json.loads(manifest_path.read_text())
         written = {name: outdir / entry["synthesizedStackPath"] for name, entry in manifest["stacks"].items()}
-        rewritten: dict[Path, dict[str, Any]] = {}
         try:
+            rewritten: dict[Path, dict[str, Any]] = {}
             for stack in self._aspect_stacks:
                 path = written[stack.stack_name]
                 document = stack.apply_aspects(json.loads(path.read_text()))
                 if document is not None:
                     rewritten[path] = document
+            for path, document in rewritten.items():
+                staged = path.with_name(f".{path.name}.tmp")
+                staged.write_text(stack_json.dumps(document))
+                staged.replace(path)
         except BaseException:
             for path in [*written.values(), manifest_path]:
                 path.unlink(missing_ok=True)
+                path.with_name(f".{path.name}.tmp").unlink(missing_ok=True)
             raise
-        for path, document in rewritten.items():
-            path.write_text(stack_json.dumps(document))
 
 
 class AspectStack(TerraformStack):
