@@ -8,9 +8,9 @@ form with them: diffs between synths, snapshots and reviews would all show noise
 
 from __future__ import annotations
 
-import json
 import re
 from decimal import Decimal
+from json.encoder import encode_basestring
 from typing import Any
 
 _INDENT = "  "
@@ -25,14 +25,25 @@ def dumps(document: Any) -> str:
 
 
 def _write(value: Any, level: int, out: list[str]) -> None:
-    if isinstance(value, dict):
-        _write_items(
-            ((_string(k) + ": ", value[k]) for k in sorted(value, key=_js_key_order)), "{}", level, out
-        )
-    elif isinstance(value, (list, tuple)):
-        _write_items((("", item) for item in value), "[]", level, out)
-    elif isinstance(value, str):
+    if isinstance(value, str):
         out.append(_string(value))
+    elif isinstance(value, dict):
+        closing = "\n" + _INDENT * level
+        separator = "," + closing + _INDENT
+        out.append("{" + closing + _INDENT if value else "{")
+        for position, key in enumerate(sorted(value, key=_js_key_order)):
+            out.append((separator if position else "") + _string(key) + ": ")
+            _write(value[key], level + 1, out)
+        out.append(closing + "}")  # json-stable-stringify breaks empty containers over two lines too
+    elif isinstance(value, (list, tuple)):
+        closing = "\n" + _INDENT * level
+        separator = "," + closing + _INDENT
+        out.append("[" + closing + _INDENT if value else "[")
+        for position, item in enumerate(value):
+            if position:
+                out.append(separator)
+            _write(item, level + 1, out)
+        out.append(closing + "]")
     elif value is True:
         out.append("true")
     elif value is False:
@@ -47,23 +58,13 @@ def _write(value: Any, level: int, out: list[str]) -> None:
         raise TypeError(f"not JSON: {type(value).__name__}")
 
 
-def _write_items(items, brackets: str, level: int, out: list[str]) -> None:
-    closing = "\n" + _INDENT * level
-    opening = closing + _INDENT
-    out.append(brackets[0])
-    for position, (prefix, item) in enumerate(items):
-        out.append(("," if position else "") + opening + prefix)
-        _write(item, level + 1, out)
-    out.append(closing + brackets[1])  # json-stable-stringify breaks empty containers over two lines too
-
-
 def _js_key_order(key: str) -> bytes:
     # JavaScript sorts strings by UTF-16 code units; big-endian UTF-16 bytes compare the same way.
     return key.encode("utf-16-be", "surrogatepass")
 
 
 def _string(text: str) -> str:
-    encoded = json.dumps(text, ensure_ascii=False)  # escapes exactly what JSON.stringify escapes...
+    encoded = encode_basestring(text)  # escapes exactly what JSON.stringify escapes...
     if _LONE_SURROGATE.search(encoded):  # ...except lone surrogates, which JSON.stringify writes as \udxxx
         encoded = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", encoded)
     return encoded
