@@ -28,22 +28,10 @@ def _write(value: Any, level: int, out: list[str]) -> None:
     if isinstance(value, str):
         out.append(_string(value))
     elif isinstance(value, dict):
-        closing = "\n" + _INDENT * level
-        separator = "," + closing + _INDENT
-        out.append("{" + closing + _INDENT if value else "{")
-        for position, key in enumerate(sorted(value, key=_js_key_order)):
-            out.append((separator if position else "") + _string(key) + ": ")
-            _write(value[key], level + 1, out)
-        out.append(closing + "}")  # json-stable-stringify breaks empty containers over two lines too
+        entries = [(_string(key) + ": ", value[key]) for key in sorted(value, key=_js_key_order)]
+        _write_container("{}", entries, level, out)
     elif isinstance(value, (list, tuple)):
-        closing = "\n" + _INDENT * level
-        separator = "," + closing + _INDENT
-        out.append("[" + closing + _INDENT if value else "[")
-        for position, item in enumerate(value):
-            if position:
-                out.append(separator)
-            _write(item, level + 1, out)
-        out.append(closing + "]")
+        _write_container("[]", [("", item) for item in value], level, out)
     elif value is True:
         out.append("true")
     elif value is False:
@@ -56,6 +44,17 @@ def _write(value: Any, level: int, out: list[str]) -> None:
         out.append(_js_number(value))
     else:
         raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def _write_container(brackets: str, entries: list[tuple[str, Any]], level: int, out: list[str]) -> None:
+    """An object's or array's entries (``"key": `` or nothing, then the value), one per line."""
+    closing = "\n" + _INDENT * level
+    separator = "," + closing + _INDENT
+    out.append(brackets[0] + closing + _INDENT if entries else brackets[0])
+    for position, (prefix, item) in enumerate(entries):
+        out.append((separator if position else "") + prefix)
+        _write(item, level + 1, out)
+    out.append(closing + brackets[1])  # json-stable-stringify breaks empty containers over two lines too
 
 
 def _js_key_order(key: str) -> bytes:
