@@ -2,11 +2,12 @@
 
 from pathlib import Path
 
-from infra.aspects.security import SecurityBaselineAspect
+from infra.aspects.policy import PolicyAspect
+from infra.aspects.policy.packs import AZURE, COMMON, WORKSPACE
 from infra.aspects.stack_aspects import AspectApp
 from infra.aspects.tagging import TaggingAspect
 from infra.config import PlatformConfig, TeamEnv
-from infra.stacks.contracts import WheelArtifact
+from infra.constructs.contracts import WheelArtifact
 from infra.stacks.platform_stack import PlatformStack
 from infra.stacks.workspace_stack import WorkspaceStack
 
@@ -34,7 +35,7 @@ def add_team_env(
         app, team_env.names.workspace_stack, team_env=team_env, platform=platform.outputs, wheel=wheel
     )
     workspace.add_dependency(platform)
-    for stack in (platform, workspace):
+    for stack, packs in ((platform, (*AZURE, COMMON)), (workspace, (*WORKSPACE, COMMON))):
         stack.add_aspect(TaggingAspect(team_env.tags))
-        stack.add_aspect(SecurityBaselineAspect(team_env=team_env))
+        stack.add_aspect(PolicyAspect(team_env=team_env, packs=packs))
     return platform, workspace

@@ -219,7 +219,7 @@ class RecordedSuppression:
 
 def suppressions_in(out: Path) -> list[RecordedSuppression]:
     """Policy-aspect suppressions as written next to each exempted resource in ``out/stacks/*/cdk.tf.json``."""
-    from infra.aspects.security import SUPPRESSIONS_JSON_KEY
+    from infra.aspects.policy import SUPPRESSIONS_JSON_KEY
 
     found = []
     for path in stack_files(out):

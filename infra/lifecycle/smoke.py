@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 from infra.config import PlatformConfig
 from infra.config.model import EPHEMERAL_NAME
 from infra.config.naming import env_names
+from infra.constructs.contracts import ML_SCHEMA
 from infra.lifecycle.databricks import RunProgress, TrainingWorkspace
 from infra.lifecycle.errors import InputProblem, OperationFailed
 from infra.lifecycle.targets import find_team, split_key
 from infra.lifecycle.ttl import format_duration
-from infra.stacks.contracts import ML_SCHEMA
 
 CHALLENGER_ALIAS = "challenger"
 # The workspace stack names each model job `<stem>-<job key>` (infra/constructs/databricks/model_jobs.py);

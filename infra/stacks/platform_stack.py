@@ -25,8 +25,8 @@ from infra.constructs.azure.lake_storage import LakeStorage
 from infra.constructs.azure.monitoring import Monitoring
 from infra.constructs.azure.network import Network
 from infra.constructs.azure.resource_group import ResourceGroupRef
+from infra.constructs.contracts import PlatformOutputs
 from infra.stacks.base import configure_backend
-from infra.stacks.contracts import PlatformOutputs
 
 
 def azurerm_provider(stack: TerraformStack, team_env: TeamEnv) -> AzurermProvider:

@@ -10,6 +10,7 @@ from cdktf_cdktf_provider_databricks.provider import DatabricksProvider
 
 from infra.aspects.stack_aspects import AspectApp, AspectStack
 from infra.config import TeamEnv
+from infra.constructs.contracts import RAW_DROP_FOLDER, PlatformOutputs, WheelArtifact
 from infra.constructs.databricks.compute_policy import ComputePolicy
 from infra.constructs.databricks.identity import JobServicePrincipal, Principal
 from infra.constructs.databricks.mlflow_access import MlflowAccess
@@ -20,7 +21,6 @@ from infra.constructs.databricks.team_folder import TeamFolder
 from infra.constructs.databricks.unity_catalog import UnityCatalogScope
 from infra.constructs.databricks.workspace_settings import WorkspaceSettings
 from infra.stacks.base import configure_backend
-from infra.stacks.contracts import RAW_DROP_FOLDER, PlatformOutputs, WheelArtifact
 
 EXPLORE_NOTEBOOK = Path(__file__).resolve().parents[2] / "ml" / "notebooks" / "churn_explore.py"
 

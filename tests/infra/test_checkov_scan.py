@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra.aspects.security import RULES_BY_ID
+from infra.aspects.policy.packs import all_rules
 from infra.cli.main import main
 from infra.cli.scan import ScanError, load_skips, scan
 
@@ -103,7 +103,7 @@ def test_every_skipped_check_has_a_reason_and_every_reason_a_skipped_check():
 
 def test_skips_name_real_policy_rules():
     for skip in load_skips(CHECKOV_CONFIG):
-        assert set(skip.backed_by) <= set(RULES_BY_ID), skip.check_id
+        assert set(skip.backed_by) <= {rule.id for rule in all_rules()}, skip.check_id
 
 
 def test_config_scans_cdk_tf_json_offline():
@@ -150,7 +150,8 @@ def _insecure_stack(outdir, team_env):
     from cdktf_cdktf_provider_azurerm.provider import AzurermProvider
     from test_policy_aspect import _key_vault  # the compliant vault of the policy tests, with its diagnostics
 
-    from infra.aspects.security import SecurityBaselineAspect, suppress
+    from infra.aspects.policy import PolicyAspect, suppress
+    from infra.aspects.policy.packs import ALL_PACKS
     from infra.aspects.stack_aspects import AspectApp, AspectStack
 
     app = AspectApp(outdir=str(outdir))
@@ -158,7 +159,7 @@ def _insecure_stack(outdir, team_env):
     AzurermProvider(stack, "azurerm", features=[{}])
     vault = _key_vault(stack, network_acls={"default_action": "Allow", "bypass": "AzureServices"})
     suppress(vault, rule_id="PLAT-KV-3", reason=KV_REASON)
-    stack.add_aspect(SecurityBaselineAspect(team_env=team_env))
+    stack.add_aspect(PolicyAspect(team_env=team_env, packs=ALL_PACKS))
     app.synth()
     return outdir
 

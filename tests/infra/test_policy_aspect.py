@@ -6,7 +6,8 @@ import json
 import pytest
 from cdktf import App, TerraformResourceLifecycle
 
-from infra.aspects.security import RULES, SecurityBaselineAspect, all_suppressions, suppress
+from infra.aspects.policy import PolicyAspect, all_suppressions, suppress
+from infra.aspects.policy.packs import ALL_PACKS, all_rules
 from infra.aspects.stack_aspects import AspectApp, AspectStack
 from infra.config import TeamEnv
 
@@ -245,7 +246,7 @@ def _synth(team_env: TeamEnv, build, tmp_path):
     AzurermProvider(stack, "azurerm", features=[{}])
     DatabricksProvider(stack, "databricks")
     build(stack)
-    stack.add_aspect(SecurityBaselineAspect(team_env=team_env))
+    stack.add_aspect(PolicyAspect(team_env=team_env, packs=ALL_PACKS))
     app.synth()
     return app
 
@@ -317,7 +318,7 @@ VIOLATIONS = {
 
 
 def test_every_rule_has_a_violation_case():
-    assert set(VIOLATIONS) == {rule.id for rule in RULES}
+    assert set(VIOLATIONS) == {rule.id for rule in all_rules()}
 
 
 @pytest.mark.parametrize("rule_id", sorted(VIOLATIONS))
@@ -325,7 +326,7 @@ def test_violation_fails_synth_with_the_rule_id(rule_id, dev, prod, tmp_path):
     env, build = VIOLATIONS[rule_id]
     with pytest.raises(RuntimeError, match=rule_id) as failed:
         _synth({"dev": dev, "prod": prod}[env], build, tmp_path)
-    other_rules = [r.id for r in RULES if r.id != rule_id and f"{r.id}:" in str(failed.value)]
+    other_rules = [r.id for r in all_rules() if r.id != rule_id and f"{r.id}:" in str(failed.value)]
     assert other_rules == [], "the violating resource should break only its own rule"
 
 

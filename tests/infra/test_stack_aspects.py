@@ -7,7 +7,7 @@ from cdktf import TerraformOutput
 
 from infra.aspects import stack_json
 from infra.aspects.stack_aspects import AspectApp, AspectStack
-from infra.stacks.contracts import WheelArtifact
+from infra.constructs.contracts import WheelArtifact
 from infra.stacks.platform_stack import PlatformStack
 from infra.stacks.workspace_stack import WorkspaceStack
 

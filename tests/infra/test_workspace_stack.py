@@ -14,7 +14,7 @@ from cdktf_cdktf_provider_databricks.secret_scope import SecretScope
 
 from infra.aspects.stack_aspects import AspectApp
 from infra.config.model import EnvironmentConfig, TeamEnv
-from infra.stacks.contracts import LAKE_CONTAINERS, PlatformOutputs, WheelArtifact
+from infra.constructs.contracts import LAKE_CONTAINERS, PlatformOutputs, WheelArtifact
 from infra.stacks.workspace_stack import WorkspaceStack
 
 try:  # typer vendors click in newer releases

@@ -19,7 +19,7 @@ from infra.config import TeamEnv
 from infra.constructs.azure.access_connector import AccessConnector
 from infra.constructs.azure.network import Network
 from infra.constructs.azure.resource_group import ResourceGroupRef
-from infra.stacks.contracts import LAKE_CONTAINERS
+from infra.constructs.contracts import LAKE_CONTAINERS
 
 # The one data-plane role Unity Catalog needs on the account for storage credentials, external locations and
 # managed storage. The optional file-events feature would need more (queue and Event Grid roles); not granted.

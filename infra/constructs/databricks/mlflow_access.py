@@ -12,10 +12,10 @@ from cdktf_cdktf_provider_databricks.registered_model import RegisteredModel
 from constructs import Construct
 
 from infra.config import TeamEnv
+from infra.constructs.contracts import ML_SCHEMA
 from infra.constructs.databricks.identity import Principal
 from infra.constructs.databricks.team_folder import TeamFolder
 from infra.constructs.databricks.unity_catalog import UnityCatalogScope
-from infra.stacks.contracts import ML_SCHEMA
 
 OWNER_MODEL_PRIVILEGES = ["EXECUTE", "APPLY_TAG"]
 READER_MODEL_PRIVILEGES = ["EXECUTE"]

@@ -25,10 +25,10 @@ from constructs import Construct
 
 from infra.config import TeamEnv
 from infra.config.model import DriftMonitoring, ModelGate, Schedules
+from infra.constructs.contracts import ML_SCHEMA, WheelArtifact
 from infra.constructs.databricks.compute_policy import ComputePolicy
 from infra.constructs.databricks.identity import Principal
 from infra.constructs.databricks.unity_catalog import UnityCatalogScope
-from infra.stacks.contracts import ML_SCHEMA, WheelArtifact
 
 WHEEL_PACKAGE = "churn"
 WHEEL_ENTRY_POINT = "churn"

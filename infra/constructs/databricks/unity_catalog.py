@@ -18,8 +18,8 @@ from cdktf_cdktf_provider_databricks.workspace_binding import WorkspaceBinding
 from constructs import Construct
 
 from infra.config import TeamEnv
+from infra.constructs.contracts import ARTIFACTS_VOLUME, LAKE_CONTAINERS, ML_SCHEMA, PlatformOutputs
 from infra.constructs.databricks.identity import Principal
-from infra.stacks.contracts import ARTIFACTS_VOLUME, LAKE_CONTAINERS, ML_SCHEMA, PlatformOutputs
 
 # The container that is the catalog's managed storage root. It gets an external location (managed storage
 # must lie inside one) but no file grants: only Unity Catalog itself reads and writes there.

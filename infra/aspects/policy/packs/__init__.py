@@ -1,0 +1,20 @@
+"""The rule packs, grouped by what a stack deploys. Each pack module imports the engine, never the reverse."""
+
+from infra.aspects.policy.engine import Rule, RulePack
+from infra.aspects.policy.packs.azure_iam import AZURE_IAM
+from infra.aspects.policy.packs.azure_key_vault import AZURE_KEY_VAULT
+from infra.aspects.policy.packs.azure_monitoring import AZURE_MONITORING
+from infra.aspects.policy.packs.azure_storage import AZURE_STORAGE
+from infra.aspects.policy.packs.azure_workspace import AZURE_WORKSPACE
+from infra.aspects.policy.packs.common import COMMON
+from infra.aspects.policy.packs.databricks import DATABRICKS
+
+AZURE: tuple[RulePack, ...] = (AZURE_WORKSPACE, AZURE_STORAGE, AZURE_KEY_VAULT, AZURE_MONITORING, AZURE_IAM)
+"""The cloud resources of an Azure team-env (its platform stack)."""
+WORKSPACE: tuple[RulePack, ...] = (DATABRICKS,)
+"""Everything inside a Databricks workspace (the workspace stack), whatever the cloud."""
+ALL_PACKS: tuple[RulePack, ...] = (*AZURE, *WORKSPACE, COMMON)
+
+
+def all_rules() -> tuple[Rule, ...]:
+    return tuple(rule for pack in ALL_PACKS for rule in pack.rules)

@@ -1,0 +1,81 @@
+"""Azure Databricks workspace: premium, VNet injection, no public IPs, front end, encryption."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.aspects.policy.engine import Rule, RuleContext, RulePack, expect, first_block
+
+
+def _vnet_injected(config: dict[str, Any], _: RuleContext) -> str | None:
+    params = first_block(config.get("custom_parameters"))
+    needed = [
+        "virtual_network_id",
+        "public_subnet_name",
+        "private_subnet_name",
+        "public_subnet_network_security_group_association_id",
+        "private_subnet_network_security_group_association_id",
+    ]
+    missing = [key for key in needed if not params.get(key)]
+    return f"workspace is not VNet-injected with an NSG (missing {', '.join(missing)})" if missing else None
+
+
+def _front_end_as_configured(config: dict[str, Any], ctx: RuleContext) -> str | None:
+    public = ctx.team_env.settings.public_network_access
+    if config.get("public_network_access_enabled") is not public:
+        return (
+            f"front-end public access must follow the env's public_network_access ({public}); "
+            f"public_network_access_enabled is {config.get('public_network_access_enabled')!r}"
+        )
+    # Azure rejects AllRules without public access; NoAzureDatabricksRules needs the private endpoint path.
+    wanted = "AllRules" if public else "NoAzureDatabricksRules"
+    return expect(
+        config, "network_security_group_rules_required", wanted, "NSG rule mode must match the front end"
+    )
+
+
+AZURE_WORKSPACE = RulePack(
+    "azure_workspace",
+    (
+        Rule(
+            "PLAT-WS-1",
+            ("azurerm_databricks_workspace",),
+            "workspace uses the premium SKU",
+            lambda c, _: expect(c, "sku", "premium", "workspace must be premium (Unity Catalog, ACLs)"),
+        ),
+        Rule(
+            "PLAT-WS-2",
+            ("azurerm_databricks_workspace",),
+            "workspace is VNet-injected with an NSG",
+            _vnet_injected,
+        ),
+        Rule(
+            "PLAT-WS-3",
+            ("azurerm_databricks_workspace",),
+            "clusters get no public IP (secure cluster connectivity)",
+            lambda c, _: expect(
+                first_block(c.get("custom_parameters")),
+                "no_public_ip",
+                True,
+                "clusters must not get public IPs",
+            ),
+        ),
+        Rule(
+            "PLAT-WS-4",
+            ("azurerm_databricks_workspace",),
+            "front-end public access exactly as the env configures it, with the matching NSG rule mode",
+            _front_end_as_configured,
+        ),
+        Rule(
+            "PLAT-WS-5",
+            ("azurerm_databricks_workspace",),
+            "DBFS root has infrastructure (double) encryption",
+            lambda c, _: expect(
+                c,
+                "infrastructure_encryption_enabled",
+                True,
+                "workspace storage needs infrastructure encryption",
+            ),
+        ),
+    ),
+)
