@@ -449,3 +449,17 @@ def test_called_workflows_get_every_permission_their_jobs_ask_for():
                 for scope, level in permissions(called_doc, called_job).items():
                     if level == "write":
                         assert granted.get(scope) == "write", f"{path.name}:{job_id} lacks {scope}: write"
+
+
+def test_make_lint_runs_zizmor_offline_from_its_own_environment():
+    makefile = (ROOT / "Makefile").read_text()
+    recipes = dict(re.findall(r"^([\w$().-]+/?[\w.]*):[^\n]*\n((?:\t[^\n]*\n)+)", makefile, re.MULTILINE))
+    assert "$(ZIZMOR_VENV)/bin/zizmor --offline" in recipes["lint"]
+    assert re.search(r"^setup:.*\$\(ZIZMOR_VENV\)/\.synced", makefile, re.MULTILINE)
+    install = recipes["$(ZIZMOR_VENV)/.synced"]
+    assert "-m venv $(ZIZMOR_VENV)" in install and "-r tools/zizmor/requirements.txt" in install
+    assert re.search(r"^ZIZMOR_VENV := \.venv-zizmor$", makefile, re.MULTILINE)
+    assert ".venv-zizmor/" in (ROOT / ".gitignore").read_text().splitlines()
+    # The pull-request workflow's lint job is `make lint`.
+    lint_job = workflow("checks.yml")["jobs"]["lint"]
+    assert "make lint" in scripts(lint_job)
