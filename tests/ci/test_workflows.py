@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -228,22 +229,25 @@ def test_an_ephemeral_env_is_created_smoked_and_reported_on_the_pull_request():
     on = triggers(doc)
     assert {"labeled", "synchronize", "closed"} <= set(on["pull_request"]["types"])
     assert on["issue_comment"]["types"] == ["created"]
-    up = doc["jobs"]["up"]
-    assert "'ephemeral-env'" in up["if"] and "/ephemeral-env" in up["if"]
-    assert "author_association" in up["if"]  # only people with write access can ask by comment
+    request, up = doc["jobs"]["request"], doc["jobs"]["up"]
+    assert "'ephemeral-env'" in request["if"] and "/ephemeral-env" in request["if"]
+    assert "author_association" in request["if"]  # only people with write access can ask by comment
+    assert "isCrossRepository" in scripts(request) and "PR_FROM_FORK" in scripts(request)
+    assert 'echo "name=pr$PR"' in scripts(request)
+    assert up["needs"] == "request" and up["if"] == "needs.request.outputs.enabled == 'true'"
     script = scripts(up)
     assert re.search(r'platform env up "\$NAME" --from "\$FROM" --ttl "\$TTL" --owner "\$OWNER"', script)
     assert re.search(r'platform smoke "\$TARGET"', script)
     report = up["steps"][-1]
     assert report["if"].startswith("always()")
     assert "gh pr comment" in report["run"]
-    assert 'echo "name=pr$PR"' in script
 
 
 def test_closing_the_pull_request_destroys_its_env():
     doc = workflow("ephemeral.yml")
-    down = doc["jobs"]["down"]
-    assert "github.event.action == 'closed'" in down["if"]
+    find, down = doc["jobs"]["find"], doc["jobs"]["down"]
+    assert "github.event.action == 'closed'" in find["if"]
+    assert down["needs"] == "find" and down["if"] == "needs.find.outputs.found == 'true'"
     assert down["env"]["NAME"] == "pr${{ github.event.pull_request.number }}"
     assert re.search(r'platform env down "\$NAME"', scripts(down))
     assert doc["jobs"]["up"]["concurrency"]["group"].startswith("ephemeral-env-pr")
@@ -266,12 +270,163 @@ def test_the_nightly_retraining_check_holds_the_agreed_bar():
     assert '"roc_auc": 0.84' in script and '"cv_roc_auc_mean": 0.845' in script
 
 
-def test_actions_are_pinned_to_a_major_version_or_a_commit():
+# --- supply chain: what zizmor checks, and what we hold ourselves to beyond it (issue 17) -------------------
+
+
+def test_every_third_party_action_is_pinned_to_a_commit_with_its_release_in_a_comment():
+    # A tag can be moved to other code; a commit cannot. The comment is the release Dependabot compares against.
+    pinned = 0
     for path in CI_FILES:
-        for uses in re.findall(r"uses:\s*(\S+)", path.read_text()):
-            if uses.startswith("./"):
+        for line in path.read_text().splitlines():
+            match = re.search(r"\buses:\s*(\S+)(.*)$", line)
+            if not match or match[1].startswith("./"):
                 continue
-            assert re.fullmatch(r"[\w.-]+/[\w./-]+@(v\d+(\.\d+){0,2}|[0-9a-f]{40})", uses), uses
+            uses, rest = match.groups()
+            assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", uses), (
+                f"{path.name}: {uses} is not a commit"
+            )
+            assert re.fullmatch(r"\s+# v\d+\.\d+\.\d+", rest), f"{path.name}: {uses} has no '# vX.Y.Z'"
+            pinned += 1
+    assert pinned >= 30
+
+
+def test_one_action_is_pinned_to_one_commit_everywhere():
+    releases: dict[str, set[str]] = {}
+    for path in CI_FILES:
+        for action, ref in re.findall(r"\buses:\s*([\w.-]+/[\w./-]+)@(\S+)", path.read_text()):
+            releases.setdefault(action, set()).add(ref)
+    assert {action: refs for action, refs in releases.items() if len(refs) > 1} == {}
+
+
+def steps_of(doc: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+    for job_id, job in doc.get("jobs", {}).items():
+        for step in job.get("steps", []):
+            yield job_id, job, step
+    for step in doc.get("runs", {}).get("steps", []):
+        yield "(action)", {}, step
+
+
+def test_checkouts_leave_no_token_in_git_config_unless_the_job_pushes():
+    checkouts = 0
+    for path in CI_FILES:
+        for job_id, job, step in steps_of(load(path)):
+            if not step.get("uses", "").startswith("actions/checkout@"):
+                continue
+            checkouts += 1
+            if "git push" not in scripts(job):
+                assert (step.get("with") or {}).get("persist-credentials") is False, f"{path.name}:{job_id}"
+    assert checkouts >= 15
+
+
+def logs_in(job: dict[str, Any]) -> bool:
+    return any(step.get("uses", "").startswith("azure/login@") for step in job.get("steps", []))
+
+
+def test_id_token_only_where_a_job_logs_in():
+    for path in WORKFLOW_FILES:
+        doc = load(path)
+        assert doc.get("permissions", {}).get("id-token") is None, f"{path.name}: id-token for every job"
+        for job_id, job in jobs_of(doc):
+            if job.get("permissions", {}).get("id-token") != "write":
+                continue
+            if job.get("uses", "").startswith("./.github/workflows/"):
+                # A called workflow can ask for no more than its caller grants: it must have a job that logs in.
+                assert any(logs_in(called) for _, called in jobs_of(load(ROOT / job["uses"]))), job_id
+            else:
+                assert logs_in(job), f"{path.name}:{job_id} asks for an id-token but never logs in"
+
+
+def test_workflows_grant_only_read_by_default():
+    for path in WORKFLOW_FILES:
+        assert load(path)["permissions"] == {"contents": "read"}, path.name
+
+
+def test_the_job_token_reaches_only_the_steps_that_run_gh():
+    for path in CI_FILES:
+        doc = load(path)
+        assert "GH_TOKEN" not in (doc.get("env") or {}), f"{path.name}: GH_TOKEN for every step"
+        for job_id, job, step in steps_of(doc):
+            assert "GH_TOKEN" not in (job.get("env") or {}), f"{path.name}:{job_id}: GH_TOKEN for every step"
+            runs_gh = re.search(r"^\s*(\S+=\$\()?gh ", step.get("run", ""), re.MULTILINE)
+            if runs_gh:
+                assert step["env"]["GH_TOKEN"] == "${{ github.token }}", f"{path.name}:{job_id}"
+            elif "env" in step:
+                assert "GH_TOKEN" not in step["env"], f"{path.name}:{job_id}: GH_TOKEN but no gh"
+
+
+def test_dependabot_keeps_actions_python_and_node_current():
+    config = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text())
+    updates = {update["package-ecosystem"]: update for update in config["updates"]}
+    assert set(updates) == {"github-actions", "pip", "npm"}
+    assert set(updates["github-actions"]["directories"]) == {"/", "/.github/actions/setup"}
+    for ecosystem, manifests in {
+        "pip": ["Pipfile", "tools/checkov/requirements.txt", "tools/zizmor/requirements.txt"],
+        "npm": ["package.json", "tools/jsii-node/package.json"],
+    }.items():
+        directories = {f"/{Path(manifest).parent}".removesuffix("/.") for manifest in manifests}
+        assert set(updates[ecosystem]["directories"]) == {d or "/" for d in directories}, ecosystem
+        for manifest in manifests:
+            assert (ROOT / manifest).is_file(), manifest
+    for update in updates.values():
+        assert update["cooldown"]["default-days"] >= 7
+
+
+ZIZMOR = ROOT / ".venv-zizmor" / "bin" / "zizmor"
+
+
+def run_zizmor(target: Path) -> list[dict[str, Any]]:
+    assert ZIZMOR.exists(), "zizmor is not installed: run `make setup` (it creates .venv-zizmor/)"
+    with tempfile.TemporaryDirectory() as home:
+        result = subprocess.run(
+            [str(ZIZMOR), "--offline", "--no-progress", "--format", "json", str(target)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+            env={"PATH": "/usr/bin:/bin", "HOME": home},  # no GitHub token: offline audits only
+        )
+    # 0: no findings; 11-14: findings, by highest severity (zizmor docs, "Exit codes"); anything else broke.
+    assert result.returncode in (0, 11, 12, 13, 14), result.stderr
+    return json.loads(result.stdout)
+
+
+def test_zizmor_finds_nothing_in_the_workflows_at_its_default_persona():
+    findings = run_zizmor(ROOT)
+    assert [(finding["ident"], finding["locations"][0]["symbolic"]["key"]) for finding in findings] == []
+
+
+def test_zizmor_is_the_pinned_version():
+    pinned = (ROOT / "tools" / "zizmor" / "requirements.txt").read_text()
+    version = subprocess.run([str(ZIZMOR), "--version"], capture_output=True, text=True, check=True).stdout
+    assert f"zizmor=={version.split()[1]}" in pinned.splitlines()
+
+
+def test_zizmor_reports_a_workflow_that_regresses(tmp_path):
+    workflows = tmp_path / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    text = (WORKFLOWS_DIR / "checks.yml").read_text()
+    text = re.sub(r"actions/checkout@[0-9a-f]{40} # v[\d.]+", "actions/checkout@v4", text, count=1)
+    text = text.replace("        with:\n          persist-credentials: false\n", "", 1)
+    (workflows / "checks.yml").write_text(text)
+    assert {finding["ident"] for finding in run_zizmor(tmp_path)} >= {"unpinned-uses", "artipacked"}
+
+
+def test_every_zizmor_suppression_gives_its_reason():
+    inline = 0
+    for path in CI_FILES:
+        for line in path.read_text().splitlines():
+            if "zizmor: ignore" in line:
+                inline += 1
+                assert re.search(r"# zizmor: ignore\[[\w,-]+\] \S.{20,}", line), (
+                    f"{path.name}: {line.strip()}"
+                )
+    assert inline == 2  # the issue_comment trigger and the setup action's GITHUB_PATH write
+    config_lines = (ROOT / ".github" / "zizmor.yml").read_text().splitlines()
+    rules = yaml.safe_load("\n".join(config_lines))["rules"]
+    assert set(rules) == {"self-repository"}
+    for rule in rules:
+        at = next(i for i, line in enumerate(config_lines) if line.strip() == f"{rule}:")
+        assert config_lines[at + 1].strip().startswith("#"), f"{rule}: no reason above its ignores"
 
 
 def test_every_job_on_a_runner_has_a_timeout():
@@ -294,3 +449,17 @@ def test_called_workflows_get_every_permission_their_jobs_ask_for():
                 for scope, level in permissions(called_doc, called_job).items():
                     if level == "write":
                         assert granted.get(scope) == "write", f"{path.name}:{job_id} lacks {scope}: write"
+
+
+def test_make_lint_runs_zizmor_offline_from_its_own_environment():
+    makefile = (ROOT / "Makefile").read_text()
+    recipes = dict(re.findall(r"^([\w$().-]+/?[\w.]*):[^\n]*\n((?:\t[^\n]*\n)+)", makefile, re.MULTILINE))
+    assert "$(ZIZMOR_VENV)/bin/zizmor --offline" in recipes["lint"]
+    assert re.search(r"^setup:.*\$\(ZIZMOR_VENV\)/\.synced", makefile, re.MULTILINE)
+    install = recipes["$(ZIZMOR_VENV)/.synced"]
+    assert "-m venv $(ZIZMOR_VENV)" in install and "-r tools/zizmor/requirements.txt" in install
+    assert re.search(r"^ZIZMOR_VENV := \.venv-zizmor$", makefile, re.MULTILINE)
+    assert ".venv-zizmor/" in (ROOT / ".gitignore").read_text().splitlines()
+    # The pull-request workflow's lint job is `make lint`.
+    lint_job = workflow("checks.yml")["jobs"]["lint"]
+    assert "make lint" in scripts(lint_job)

@@ -1,0 +1,118 @@
+"""Which GitHub Actions runner each env-changing CI job runs on, from the envs' `deploy_runner` in platform.yaml.
+
+A GitHub-hosted runner cannot reach a workspace whose front end is private (public_network_access false), so the
+jobs that deploy, smoke-test or destroy such an env, or an ephemeral env cut from it, run on the labels the env
+names in `deploy_runner`; every other env uses `ubuntu-latest`. Each runner is printed as a JSON list of labels,
+for `runs-on: ${{ fromJSON(...) }}`:
+
+    matrix ENV        [{"team": ..., "runner": "[...]"}, ...] for every team with ENV (a job matrix's include)
+    runner TEAM/ENV   the runner of that permanent env and of the ephemeral envs cut from it
+    reaper            the one runner that can destroy every ephemeral env the teams' templates allow
+    private-workspace-stacks
+                      the workspace stacks of envs with a private front end, which a GitHub-hosted runner
+                      cannot plan (the pull-request diff reports them instead)
+
+With --github-output KEY the JSON is also appended to $GITHUB_OUTPUT as KEY=JSON. Bad input (a config error, an
+unknown env, private envs that need different runners for one reaper) is one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from infra.config import ConfigError, PlatformConfig, TeamEnv, load_config
+
+HOSTED_RUNNER: list[str] = ["ubuntu-latest"]
+
+
+class RunnerProblem(Exception):
+    """The runner cannot be worked out; the message is the one line to print."""
+
+
+def runner_of(team_env: TeamEnv) -> list[str]:
+    return list(team_env.settings.deploy_runner) or HOSTED_RUNNER
+
+
+def env_matrix(config: PlatformConfig, env: str) -> list[dict[str, str]]:
+    return [
+        {"team": te.team.name, "runner": json.dumps(runner_of(te))}
+        for te in config.team_envs
+        if te.env == env
+    ]
+
+
+def env_runner(config: PlatformConfig, key: str) -> list[str]:
+    for te in config.team_envs:
+        if te.key == key:
+            return runner_of(te)
+    known = ", ".join(te.key for te in config.team_envs)
+    raise RunnerProblem(f"TEAM/ENV: {key!r} is not a permanent env of the config (known: {known})")
+
+
+def reaper_runner(config: PlatformConfig) -> list[str]:
+    """The reaper destroys any team's expired ephemeral envs in one run, so one runner must reach them all."""
+    private = {
+        te.key: runner_of(te)
+        for te in config.team_envs
+        if te.team.ephemeral is not None and not te.settings.public_network_access
+    }
+    runners = {json.dumps(runner) for runner in private.values()}
+    if len(runners) > 1:
+        raise RunnerProblem(
+            "deploy_runner: the nightly reaper runs on one runner, but the private envs with ephemeral templates "
+            f"({', '.join(sorted(private))}) name different runners; give them one runner that reaches them all"
+        )
+    return json.loads(runners.pop()) if runners else HOSTED_RUNNER
+
+
+def private_workspace_stacks(config: PlatformConfig) -> list[str]:
+    return [te.names.workspace_stack for te in config.team_envs if not te.settings.public_network_access]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--config", type=Path, help="platform config [default: $PLATFORM_CONFIG or platform.yaml]"
+    )
+    parser.add_argument("--github-output", metavar="KEY", help="also append KEY=JSON to $GITHUB_OUTPUT")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("matrix").add_argument("env", metavar="ENV")
+    commands.add_parser("runner").add_argument("target", metavar="TEAM/ENV")
+    commands.add_parser("reaper")
+    commands.add_parser("private-workspace-stacks")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+        if args.command == "matrix":
+            result: object = env_matrix(config, args.env)
+        elif args.command == "runner":
+            result = env_runner(config, args.target)
+        elif args.command == "reaper":
+            result = reaper_runner(config)
+        else:
+            result = private_workspace_stacks(config)
+    except ConfigError as exc:
+        for line in exc.lines():
+            print(f"deploy_runners: {line}", file=sys.stderr)
+        return 2
+    except RunnerProblem as exc:
+        print(f"deploy_runners: {exc}", file=sys.stderr)
+        return 2
+    text = json.dumps(result)
+    print(text)
+    if args.github_output:
+        output = os.environ.get("GITHUB_OUTPUT")
+        if not output:
+            print("deploy_runners: --github-output: GITHUB_OUTPUT is not set", file=sys.stderr)
+            return 2
+        with open(output, "a") as out:
+            out.write(f"{args.github_output}={text}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
