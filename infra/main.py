@@ -1,6 +1,6 @@
 """Entry point of `cdktf synth` / `cdktf deploy` (see cdktf.json): config in, stacks out.
 
-Reads the config from $PLATFORM_CONFIG or ./platform.yaml and the wheel from $CHURN_WHEEL or dist/.
+Reads the config from $PLATFORM_CONFIG or ./platform.yaml and the wheel from $CHURN_WHEEL or the project's dist/.
 """
 
 import os
@@ -14,7 +14,8 @@ from infra.wheel import WheelNotFound, find_wheel
 def main() -> None:
     try:
         config = load_config()
-        wheel = find_wheel(Path(os.environ["CHURN_WHEEL"]) if os.environ.get("CHURN_WHEEL") else None)
+        explicit = os.environ.get("CHURN_WHEEL")
+        wheel = find_wheel(Path(explicit) if explicit else None, field="CHURN_WHEEL")
     except (ConfigError, WheelNotFound) as exc:
         print(str(exc), file=sys.stderr)
         raise SystemExit(2) from None

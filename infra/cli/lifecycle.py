@@ -12,7 +12,6 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,12 +19,20 @@ from rich.console import Console
 from rich.table import Table
 
 from infra.cli.errors import fail
-from infra.config import ConfigError, PlatformConfig, load_config
+from infra.cli.options import ConfigOption, load_or_fail
+from infra.config import PlatformConfig
 from infra.lifecycle.allocation import allocate_slot
 from infra.lifecycle.databricks import RunProgress
-from infra.lifecycle.ephemeral import EphemeralTeamEnv, check_name, check_owner, cut, template_of
+from infra.lifecycle.ephemeral import (
+    NETWORK_SLOT_TAG,
+    EphemeralTeamEnv,
+    check_name,
+    check_owner,
+    cut,
+    template_of,
+)
 from infra.lifecycle.errors import InputProblem, OperationFailed
-from infra.lifecycle.inventory import Inventory
+from infra.lifecycle.inventory import AT_RUN_TIME, Inventory, preview_inventory, read_inventory
 from infra.lifecycle.reaper import env_down, reap
 from infra.lifecycle.rollout import Rollout, execute
 from infra.lifecycle.services import Services, real_services
@@ -45,10 +52,6 @@ services_factory: Callable[[], Services] = real_services
 
 console = Console()
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="Config file; default: $PLATFORM_CONFIG or ./platform.yaml."),
-]
 TargetArgument = Annotated[str, typer.Argument(metavar="TEAM/ENV", help="e.g. churn/dev", show_default=False)]
 AutoApproveOption = Annotated[
     bool,
@@ -82,7 +85,7 @@ def deploy(
 ) -> None:
     """Build the wheel, synthesize the env's two stacks, deploy the platform stack then the workspace stack."""
     with _reported():
-        loaded, services = _load(config), services_factory()
+        loaded, services = load_or_fail(config), services_factory()
         rollout = Rollout("deploy", permanent_team_env(loaded, target), services.outdir, auto_approve)
         _run_or_describe(rollout, loaded, services, dry_run=dry_run)
 
@@ -98,7 +101,7 @@ def destroy(
 ) -> None:
     """Destroy the env's workspace stack, then its platform stack. Prod needs --force-prod and a typed confirmation."""
     with _reported():
-        loaded, services = _load(config), services_factory()
+        loaded, services = load_or_fail(config), services_factory()
         team_env = permanent_team_env(loaded, target)
         is_prod = team_env.kind == "prod"
         if is_prod and not force_prod:
@@ -122,7 +125,7 @@ def smoke(
     from databricks.sdk.errors import DatabricksError
 
     with _reported():
-        loaded, services = _load(config), services_factory()
+        loaded, services = load_or_fail(config), services_factory()
         smoke_on = smoke_target(loaded, target)
         limit = parse_duration(timeout, field="--timeout")
         try:
@@ -170,20 +173,33 @@ def env_up(
 ) -> None:
     """Create (or update) an ephemeral env cut from TEAM/ENV with the template's smallest sizes."""
     with _reported():
-        loaded, services = _load(config), services_factory()
+        loaded, services = load_or_fail(config), services_factory()
         base_env = permanent_team_env(loaded, base, field="--from", hint_ephemeral=False)
         template = template_of(base_env.team, field="--from")
         check_name(loaded, base_env.team, name)
         now = services.clock()
         expires_at = expiry_from_ttl(ttl or f"{template.default_ttl_hours}h", now=now)
         owner = check_owner(owner or _default_owner(services))
-        inventory = _inventory(loaded, services)
+        if not dry_run:
+            inventory = _inventory(loaded, services)
+        else:
+            inventory = preview_inventory(loaded, services, warn=_warn)
+            if inventory is None:
+                team_env = cut(base_env, name=name, slot=0, owner=owner, expires_at=expires_at)
+                network = f"{AT_RUN_TIME} (the lowest free /24 of {template.network_pool})"
+                _say(
+                    _describe_env("create or update", team_env, expires_in=expires_at - now, network=network)
+                )
+                _say(_describe_tags(team_env.tags | {NETWORK_SLOT_TAG: AT_RUN_TIME}))
+                _print_dry_run(Rollout("deploy", team_env, services.outdir, auto_approve=True).describe())
+                return
         slot = allocate_slot(base_env, name, inventory, now=now)
         team_env = cut(base_env, name=name, slot=slot, owner=owner, expires_at=expires_at)
         rollout = Rollout("deploy", team_env, services.outdir, auto_approve=True)
         verb = "update" if inventory.named(name) else "create"
         _say(_describe_env(verb, team_env, expires_in=expires_at - now))
         if dry_run:
+            _say(_describe_tags(team_env.tags))
             _print_dry_run(rollout.describe())
             return
         try:
@@ -205,7 +221,7 @@ def env_down_command(
 ) -> None:
     """Destroy the ephemeral env NAME (workspace stack, then platform stack), whatever its expiry."""
     with _reported():
-        loaded, services = _load(config), services_factory()
+        loaded, services = load_or_fail(config), services_factory()
         record = env_down(name, config=loaded, services=services, dry_run=dry_run, report=_say)
         if dry_run:
             _print_dry_run([])
@@ -219,7 +235,7 @@ def env_list(
 ) -> None:
     """List ephemeral envs with their owner and time left (from the resource groups' tags)."""
     with _reported():
-        loaded, services = _load(config), services_factory()
+        loaded, services = load_or_fail(config), services_factory()
         inventory = _inventory(loaded, services)
         now = services.clock()
         for group, why in inventory.unreadable:
@@ -264,7 +280,7 @@ def env_reap(
 ) -> None:
     """Destroy every expired ephemeral env. Never touches a resource group not tagged ephemeral=true."""
     with _reported():
-        loaded, services = _load(config), services_factory()
+        loaded, services = load_or_fail(config), services_factory()
         real_now = services.clock()
         judged_at = parse_instant(now, field="--now") if now else real_now
         if judged_at > real_now and not dry_run:
@@ -325,13 +341,6 @@ def _reported() -> Iterator[None]:
         fail(str(exc), code=1)
 
 
-def _load(config: Path | None) -> PlatformConfig:
-    try:
-        return load_config(config)
-    except ConfigError as exc:
-        fail(*exc.lines())
-
-
 def _say(line: str) -> None:
     # Plain print: rich would wrap long command lines and read `[...]` as markup.
     print(line, flush=True)
@@ -384,12 +393,23 @@ def _default_owner(services: Services) -> str:
 
 
 def _inventory(config: PlatformConfig, services: Services) -> Inventory:
-    return Inventory.read(services.resource_groups(config), prefix=config.platform.prefix)
+    return read_inventory(config, services)
 
 
-def _describe_env(verb: str, team_env: EphemeralTeamEnv, *, expires_in: timedelta) -> str:
+def _describe_env(
+    verb: str, team_env: EphemeralTeamEnv, *, expires_in: timedelta, network: str | None = None
+) -> str:
+    network = network or f"{team_env.settings.network} (slot {team_env.network_slot})"
     return (
         f"{verb} {team_env.key} from {team_env.team.name}/{team_env.base_env}: "
-        f"network {team_env.settings.network} (slot {team_env.network_slot}), owner {team_env.owner}, "
+        f"network {network}, owner {team_env.owner}, "
         f"expires {team_env.expires_at} (in {format_duration(expires_in)})"
     )
+
+
+def _describe_tags(tags: dict[str, str]) -> str:
+    return "tags: " + ", ".join(f"{key}={value}" for key, value in sorted(tags.items()))
+
+
+def _warn(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)

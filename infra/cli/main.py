@@ -1,4 +1,5 @@
-"""`platform`: validate the config, write its schema, synthesize stacks, list team-envs."""
+"""`platform`: the app and its small commands (validate, schema, envs); synth, scan and the lifecycle
+commands live in their own modules and are registered here, so every arrow points from here down."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from infra.cli import lifecycle, scan, synth
 from infra.cli.errors import fail, run_cli
-from infra.config import ConfigError, PlatformConfig, load_config
+from infra.cli.options import ConfigOption, load_or_fail
 from infra.config.model import config_json_schema
 
 app = typer.Typer(
@@ -26,23 +28,11 @@ app = typer.Typer(
 )
 console = Console()
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="Config file [default: $PLATFORM_CONFIG or ./platform.yaml]."),
-]
-
-
-def _load(config: Path | None) -> PlatformConfig:
-    try:
-        return load_config(config)
-    except ConfigError as exc:
-        fail(*exc.lines())
-
 
 @app.command()
 def validate(config: ConfigOption = None) -> None:
     """Check the config; print one line per problem (field path and what is wrong) and exit 2 if any."""
-    loaded = _load(config)
+    loaded = load_or_fail(config)
     envs = len(loaded.team_envs)
     console.print(f"[green]valid[/]: {len(loaded.teams)} teams, {envs} team-envs, {envs * 2} stacks")
 
@@ -69,7 +59,7 @@ def envs(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """List team-envs and their stack names."""
-    loaded = _load(config)
+    loaded = load_or_fail(config)
     rows = [
         {
             "team": te.team.name,
@@ -98,61 +88,15 @@ def envs(
     console.print(table)
 
 
-@app.command()
-def synth(
-    config: ConfigOption = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = Path("cdktf.out"),
-    wheel: Annotated[
-        Path | None, typer.Option("--wheel", help="Churn wheel to deploy [default: build it from ml/].")
-    ] = None,
-) -> None:
-    """Synthesize both stacks of every team-env into OUT/stacks/<stack>/cdk.tf.json."""
-    from infra.cli.synth import synth_to
-    from infra.lifecycle.errors import OperationFailed
-    from infra.lifecycle.lock import exclusive_outdir
-    from infra.wheel import WheelBuildFailed, WheelNotFound, build_wheel, find_wheel
-
-    loaded = _load(config)
-    try:
-        wheel_path = find_wheel(wheel) if wheel else build_wheel()
-    except WheelNotFound as exc:
-        fail(str(exc))
-    except WheelBuildFailed as exc:
-        fail(str(exc), code=1)
-    with console.status(f"synthesizing {len(loaded.team_envs) * 2} stacks"):
-        try:
-            with exclusive_outdir(out.resolve(), purpose="synth"):
-                summaries = synth_to(loaded, out=out, wheel=wheel_path)
-        except OperationFailed as exc:  # another command holds --out
-            fail(str(exc), code=1)
-        except RuntimeError as exc:  # jsii surfaces validation (policy) failures as RuntimeError
-            fail(*_synth_problems(exc), code=1)
-        except OSError as exc:
-            fail(f"--out: cannot write {out}: {exc.strerror}")
-    table = Table(
-        "stack", "team-env", "component", "resources", "outputs", title=f"Synthesized into {out}/stacks"
-    )
-    for s in summaries:
-        table.add_row(s.name, s.team_env, s.component, str(s.resources), str(s.outputs))
-    console.print(table)
-
-
-def _synth_problems(exc: RuntimeError) -> list[str]:
-    lines = [line.strip() for line in str(exc).splitlines()]
-    problems = [line for line in lines if line.startswith("[")]
-    return ["synth failed; nothing was written", *(problems or lines[:1])]
-
-
-from infra.cli.lifecycle import register  # noqa: E402  (registers onto `app`, defined above)
-
-register(app)
-from infra.cli.scan import register as register_scan; register_scan(app)  # noqa: E402, E702, I001  # fmt: skip
+for register in (synth.register, scan.register, lifecycle.register):
+    register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
-    if argv is None:  # the installed `platform` command; tests pass argv and stay in-process
+    installed = argv is None  # the installed `platform` command; tests pass argv and stay in-process
+    if installed:
         _run_optimized()
-    run_cli(app, argv, prog_name="platform")
+    run_cli(app, argv, prog_name="platform", handle_interrupts=installed)
 
 
 # Set to 1 to keep the provider bindings' Python-side type checks on (e.g. while writing a new construct).

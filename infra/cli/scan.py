@@ -24,7 +24,9 @@ from rich.console import Console
 from rich.padding import Padding
 from rich.table import Table
 
+from infra.cli import synth
 from infra.cli.errors import UsageProblem
+from infra.cli.options import ConfigOption, OutOption, WheelOption, default_outdir
 
 DEFAULT_CHECKOV = Path(".venv-checkov/bin/checkov")
 DEFAULT_CHECKOV_CONFIG = Path("policy/checkov.yaml")
@@ -301,21 +303,12 @@ def register(app: typer.Typer) -> None:
 
     @app.command("scan")
     def scan_command(
-        config: Annotated[
-            Path | None,
-            typer.Option(
-                "--config", "-c", help="Config file [default: $PLATFORM_CONFIG or ./platform.yaml]."
-            ),
-        ] = None,
-        out: Annotated[Path, typer.Option("--out", "-o", help="Synth output directory to scan.")] = Path(
-            "cdktf.out"
-        ),
+        config: ConfigOption = None,
+        out: OutOption = None,
         skip_synth: Annotated[
             bool, typer.Option("--skip-synth", help="Scan OUT as it is instead of synthesizing first.")
         ] = False,
-        wheel: Annotated[
-            Path | None, typer.Option("--wheel", help="Churn wheel to deploy [default: build it from ml/].")
-        ] = None,
+        wheel: WheelOption = None,
         checkov_config: Annotated[
             Path,
             typer.Option("--checkov-config", help="checkov config; reasons in checkov-skips.yaml beside it."),
@@ -323,13 +316,12 @@ def register(app: typer.Typer) -> None:
         checkov: Annotated[Path, typer.Option("--checkov", help="checkov executable.")] = DEFAULT_CHECKOV,
     ) -> None:
         """Synthesize, run checkov over every stack, list skips and suppressions; exit 1 on any failed check."""
+        out = out or default_outdir()
         skips = load_skips(checkov_config)
         if not checkov.is_file():
             raise ScanError(f"checkov is not installed ({checkov} is missing); run make setup")
         if not skip_synth:
-            from infra.cli.main import synth
-
-            synth(config=config, out=out, wheel=wheel)
+            synth.synth(config=config, out=out, wheel=wheel)
         with console.status("running checkov"):
             results = scan(out, checkov=checkov, config=checkov_config)
         print_report(results, skips, suppressions_in(out))

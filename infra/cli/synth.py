@@ -1,59 +1,59 @@
-"""Synthesize stacks into a directory atomically: a failed synth leaves the previous output untouched."""
+"""`platform synth`: build the wheel and synthesize every stack, holding the output directory throughout."""
 
-import json
-import shutil
-import tempfile
-from dataclasses import dataclass
-from pathlib import Path
+import typer
+from rich.console import Console
+from rich.table import Table
 
-from infra.config import PlatformConfig, TeamEnv
+from infra import wheel as wheels
+from infra.cli.errors import fail
+from infra.cli.options import ConfigOption, OutOption, WheelOption, default_outdir, load_or_fail
+from infra.lifecycle.errors import InputProblem, OperationFailed
+from infra.lifecycle.lock import exclusive_outdir
+from infra.lifecycle.synthesis import check_outdir, synth_to
 
-
-@dataclass(frozen=True)
-class StackSummary:
-    name: str
-    team_env: str
-    component: str
-    resources: int
-    outputs: int
+console = Console()
 
 
-def synth_to(
-    config: PlatformConfig, *, out: Path, wheel: Path, team_envs: list[TeamEnv] | None = None
-) -> list[StackSummary]:
-    from infra.app import build_app  # the provider bindings take seconds to import; only synth needs them
-
-    out = out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+def synth(config: ConfigOption = None, out: OutOption = None, wheel: WheelOption = None) -> None:
+    """Synthesize both stacks of every team-env into OUT/stacks/<stack>/cdk.tf.json."""
+    loaded = load_or_fail(config)
+    out = out or default_outdir()
     try:
-        build_app(config, outdir=staging, wheel=wheel, team_envs=team_envs).synth()
-        _replace_dir(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    envs = team_envs if team_envs is not None else config.team_envs
-    return summarize(out, envs)
+        check_outdir(out)
+        explicit = wheels.find_wheel(wheel) if wheel else None
+    except (InputProblem, wheels.WheelNotFound) as exc:
+        fail(str(exc))
+    with console.status(f"synthesizing {len(loaded.team_envs) * 2} stacks"):
+        try:
+            # The lock covers everything synth writes, the wheel build included: another command's build
+            # would otherwise replace the wheel under this synth.
+            with exclusive_outdir(out.resolve(), purpose="synth"):
+                wheel_path = explicit or wheels.build_wheel()
+                summaries = synth_to(loaded, out=out, wheel=wheel_path)
+        except OperationFailed as exc:  # another command holds --out
+            fail(str(exc), code=1)
+        except wheels.WheelBuildFailed as exc:
+            fail(str(exc), code=1)
+        except RuntimeError as exc:  # jsii surfaces validation (policy) failures as RuntimeError
+            fail(*_synth_problems(exc), code=1)
+        except OSError as exc:
+            if exc.filename is None:  # not a file of --out: e.g. the jsii kernel's pipe after Ctrl-C
+                raise
+            fail(f"--out: cannot write {out}: {exc.strerror}")
+    table = Table(
+        "stack", "team-env", "component", "resources", "outputs", title=f"Synthesized into {out}/stacks"
+    )
+    for s in summaries:
+        table.add_row(s.name, s.team_env, s.component, str(s.resources), str(s.outputs))
+    console.print(table)
 
 
-def _replace_dir(new: Path, target: Path) -> None:
-    old = target.with_name(f".{target.name}-old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.rename(old)
-    new.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
+def _synth_problems(exc: RuntimeError) -> list[str]:
+    lines = [line.strip() for line in str(exc).splitlines()]
+    problems = [line for line in lines if line.startswith("[")]
+    return ["synth failed; nothing was written", *(problems or lines[:1])]
 
 
-def summarize(out: Path, team_envs: list[TeamEnv]) -> list[StackSummary]:
-    summaries = []
-    for team_env in team_envs:
-        for component, name in (
-            ("platform", team_env.names.platform_stack),
-            ("workspace", team_env.names.workspace_stack),
-        ):
-            document = json.loads((out / "stacks" / name / "cdk.tf.json").read_text())
-            resources = sum(len(blocks) for blocks in document.get("resource", {}).values())
-            summaries.append(
-                StackSummary(name, team_env.key, component, resources, len(document.get("output", {})))
-            )
-    return summaries
+def register(app: typer.Typer) -> None:
+    """Add `platform synth` to the platform CLI."""
+    app.command()(synth)

@@ -13,8 +13,16 @@ from infra.config import PlatformConfig
 from infra.lifecycle.errors import InputProblem, OperationFailed
 
 SUBSCRIPTION_ENV_VARS = ("ARM_SUBSCRIPTION_ID", "AZURE_SUBSCRIPTION_ID")
+# What DefaultAzureCredential accepts (azure-identity's EnvironmentCredential needs a secret or a certificate
+# besides the IDs; WorkloadIdentityCredential a federated token file).
 LOGIN_HINT = (
-    " (log in with `az login`, or set AZURE_CLIENT_ID and AZURE_TENANT_ID, or use a managed identity)"
+    " (log in with `az login`, or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET or "
+    "AZURE_CLIENT_CERTIFICATE_PATH, or AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_FEDERATED_TOKEN_FILE, "
+    "or use a managed identity)"
+)
+FORBIDDEN_HINT = (
+    " (the signed-in identity lacks the role: listing needs Reader on the subscription, deleting a resource "
+    "group Contributor)"
 )
 
 
@@ -66,8 +74,13 @@ class AzureResourceGroups:
             ]
 
     def delete(self, name: str) -> None:
+        from azure.core.exceptions import ResourceNotFoundError
+
         with _azure_errors(f"deleting resource group {name}"):
-            self._groups.begin_delete(name).result()
+            try:
+                self._groups.begin_delete(name).result()
+            except ResourceNotFoundError:  # 404: gone already (deleted by hand, or by an earlier reap)
+                return
 
 
 @contextmanager
@@ -78,7 +91,12 @@ def _azure_errors(doing: str) -> Iterator[None]:
         yield
     except AzureError as exc:  # includes credential problems, which surface on the first call
         message = (getattr(exc, "message", None) or str(exc)).strip().splitlines()
-        hint = LOGIN_HINT if isinstance(exc, ClientAuthenticationError) else ""
+        if isinstance(exc, ClientAuthenticationError):
+            hint = LOGIN_HINT
+        elif getattr(exc, "status_code", None) == 403:
+            hint = FORBIDDEN_HINT
+        else:
+            hint = ""
         raise OperationFailed(
             f"Azure, {doing}: {message[0] if message else type(exc).__name__}{hint}"
         ) from None

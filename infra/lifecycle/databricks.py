@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -71,6 +72,8 @@ class SdkTrainingWorkspace:
         Azure resource ID; the SDK looks the workspace URL up from that ID."""
         from databricks.sdk import WorkspaceClient
 
+        # Without a login the SDK logs a warning before it raises; the CLI's one-line error says it all.
+        logging.getLogger("databricks.sdk").setLevel(logging.ERROR)
         return cls(WorkspaceClient(azure_workspace_resource_id=resource_id))
 
     def job_ids(self, name: str) -> list[int]:
@@ -80,12 +83,15 @@ class SdkTrainingWorkspace:
         return self._client.jobs.run_now(job_id).response.run_id
 
     def run(self, run_id: int) -> RunProgress:
+        from databricks.sdk.service.jobs import RunState
+
         run = self._client.jobs.get_run(run_id)
+        state = run.state or RunState()  # a run just queued can come back without a state
         return RunProgress(
             run_id=run_id,
-            state=_enum_value(run.state.life_cycle_state) or "PENDING",
-            result=_enum_value(run.state.result_state),
-            message=run.state.state_message or "",
+            state=_enum_value(state.life_cycle_state) or "PENDING",
+            result=_enum_value(state.result_state),
+            message=state.state_message or "",
             url=run.run_page_url,
             tasks=tuple(
                 TaskProgress(

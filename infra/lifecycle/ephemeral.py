@@ -53,16 +53,36 @@ class EphemeralTeamEnv(TeamEnv):
         return {**super().tags, NETWORK_SLOT_TAG: str(self.network_slot)}
 
 
-def check_name(config: PlatformConfig, team: TeamConfig, name: str, *, field: str = "NAME") -> None:
-    """Refuse a NAME that is malformed, that a permanent env uses, or whose derived Azure names are invalid."""
+def permanent_env_names(config: PlatformConfig) -> frozenset[str]:
+    """Every name that is, or could become, a permanent env: dev/staging/prod and each env of each team."""
+    return frozenset(PERMANENT_ENVS) | {env for team in config.teams for env in team.environments}
+
+
+def refuse_permanent(name: str, config: PlatformConfig, *, field: str) -> None:
+    """The one guard between an ephemeral command and a permanent env: a NAME that is, or could be, a
+    permanent env's is refused whatever the resource group's tags say. `env up` checks it before creating,
+    and every teardown (`env down`, `env reap`) goes through `EphemeralRecord.team_env`, which checks it
+    before any stack is derived, synthesized or destroyed."""
+    if name in permanent_env_names(config):
+        raise InputProblem(
+            field,
+            f"{name!r} is the name of a permanent environment; ephemeral commands never create or destroy it",
+        )
+
+
+def check_name_format(name: str, *, field: str = "NAME") -> None:
     if not re.fullmatch(EPHEMERAL_NAME, name):
         raise InputProblem(
             field,
             f"{name!r} is invalid: 2-10 lowercase letters or digits, starting with a letter "
             "(it becomes part of every Azure name of the env)",
         )
-    if name in PERMANENT_ENVS:
-        raise InputProblem(field, f"{name!r} is the name of a permanent environment; pick another name")
+
+
+def check_name(config: PlatformConfig, team: TeamConfig, name: str, *, field: str = "NAME") -> None:
+    """Refuse a NAME that is malformed, that a permanent env uses, or whose derived Azure names are invalid."""
+    check_name_format(name, field=field)
+    refuse_permanent(name, config, field=field)
     names = env_names(prefix=config.platform.prefix, team=team.name, env=name)
     problems = names.problems()
     if problems:
@@ -195,6 +215,7 @@ class EphemeralRecord:
     def team_env(self, config: PlatformConfig) -> EphemeralTeamEnv:
         """The env's TeamEnv derived again from platform.yaml and the tags (what `env up` synthesized)."""
         field = f"{self.resource_group} (tags)"
+        refuse_permanent(self.name, config, field=field)  # tags are not trusted to tell prod from a test env
         try:
             team = config.team(self.team)
         except KeyError:

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from infra.config import PlatformConfig
 from infra.lifecycle.azure import ResourceGroupInfo, ResourceGroups
 from infra.lifecycle.ephemeral import EphemeralRecord, UnreadableRecord, is_ephemeral_tagged
-from infra.lifecycle.errors import InputProblem
+from infra.lifecycle.errors import InputProblem, OperationFailed
+
+if TYPE_CHECKING:
+    from infra.lifecycle.services import Services
+
+# How a dry run without Azure marks what only Azure can tell.
+AT_RUN_TIME = "<decided at run time>"
 
 
 @dataclass(frozen=True)
@@ -55,3 +64,19 @@ class Inventory:
 
     def used_slots(self, team: str) -> set[int]:
         return {record.network_slot for record in self.envs if record.team == team}
+
+
+def read_inventory(config: PlatformConfig, services: Services) -> Inventory:
+    return Inventory.read(services.resource_groups(config), prefix=config.platform.prefix)
+
+
+def preview_inventory(
+    config: PlatformConfig, services: Services, *, warn: Callable[[str], None]
+) -> Inventory | None:
+    """The inventory for a dry run, or None (after a warning) when Azure cannot be read: no subscription,
+    no login, no network. A dry run then shows everything else and marks the rest as decided at run time."""
+    try:
+        return read_inventory(config, services)
+    except (InputProblem, OperationFailed) as exc:
+        warn(f"warning: cannot read Azure, so what only Azure knows is {AT_RUN_TIME}: {exc}")
+        return None

@@ -14,15 +14,25 @@ from datetime import datetime
 from pathlib import Path
 
 from infra.config import PlatformConfig
-from infra.lifecycle.ephemeral import EPHEMERAL_TAG, EphemeralRecord, is_ephemeral_tagged
+from infra.config.naming import env_names
+from infra.lifecycle.ephemeral import (
+    EPHEMERAL_TAG,
+    EphemeralRecord,
+    check_name_format,
+    is_ephemeral_tagged,
+    refuse_permanent,
+)
 from infra.lifecycle.errors import InputProblem, OperationFailed
-from infra.lifecycle.inventory import Inventory
+from infra.lifecycle.inventory import AT_RUN_TIME, preview_inventory, read_inventory
 from infra.lifecycle.lock import exclusive_outdir
 from infra.lifecycle.rollout import Rollout, prepare
+from infra.lifecycle.runner import CDKTF, StackCommand
 from infra.lifecycle.services import Services
 from infra.lifecycle.ttl import describe_remaining, format_instant
 
 Report = Callable[[str], None]
+# A teardown reads each stack's state with terraform, then destroys with cdktf (npx).
+TEARDOWN_TOOLS = (CDKTF[0], "terraform")
 
 
 def is_reapable(tags: Mapping[str, str], now: datetime) -> bool:
@@ -54,40 +64,70 @@ def describe_teardown(record: EphemeralRecord, config: PlatformConfig, outdir: P
     ]
 
 
+def describe_teardown_unknown(name: str, config: PlatformConfig, outdir: Path) -> list[str]:
+    """`env down NAME --dry-run` without Azure: which team's env NAME is only its resource group's tags say."""
+    lines = [f"destroy {name}: its team and resource group are {AT_RUN_TIME} (the group tagged env={name})"]
+    for team in config.teams:
+        if team.ephemeral is None:
+            continue
+        names = env_names(prefix=config.platform.prefix, team=team.name, env=name)
+        lines.append(f"  if it is {team.name}/{name} (resource group {names.resource_group}):")
+        lines += [
+            f"    {StackCommand('destroy', stack, outdir, auto_approve=True)}"
+            for stack in (names.workspace_stack, names.platform_stack)
+        ]
+    return lines
+
+
+def describe_reap_unknown(config: PlatformConfig, outdir: Path) -> list[str]:
+    """`env reap --dry-run` without Azure: which envs exist and which have expired only Azure can tell."""
+    example = StackCommand("destroy", "<team>-<name>-workspace", outdir, auto_approve=True)
+    return [
+        f"which ephemeral envs exist and which have expired: {AT_RUN_TIME} (resource groups tagged "
+        f"{EPHEMERAL_TAG}=true)",
+        "for each expired env, oldest first: build the churn wheel, synthesize its two stacks, then",
+        f"  {' '.join(example.argv())}",  # unquoted: the <...> are placeholders
+        "  and the same for <team>-<name>-platform, each only if its state holds resources; when neither does,",
+        "  delete the env's resource group",
+    ]
+
+
 def tear_down(
     record: EphemeralRecord, *, config: PlatformConfig, services: Services, wheel: Path, report: Report
 ) -> None:
     """Destroy both stacks of the env (workspace first). A stack whose state is gone is skipped; when both
-    are gone, the env's resource group is deleted by its tags instead, and the report says so."""
+    are gone, the env's resource group is deleted by its tags instead, and the report says so.
+
+    The caller holds the output directory (lifecycle/lock.py) and built ``wheel`` under that lock.
+    """
     if not is_ephemeral_tagged(record.tags):
         raise OperationFailed(
             f"refusing to touch {record.resource_group}: it is not tagged {EPHEMERAL_TAG}=true"
         )
-    rollout = teardown_rollout(record, config, services.outdir)
-    with exclusive_outdir(rollout.outdir, purpose=f"destroy {record.key}"):
-        report(f"synthesize {' and '.join(rollout.stacks)} into {rollout.outdir}/stacks")
-        prepare(rollout, config, services, wheel=wheel)
-        stateless = []
-        for command in rollout.commands:
-            if services.runner.has_state(command.stack, outdir=rollout.outdir):
-                report(str(command))
-                services.runner.run(command)
-            else:
-                stateless.append(command.stack)
-                report(f"{command.stack}: no state, nothing to destroy")
-        catalog = rollout.team_env.names.catalog
-        leftovers = (
-            f"Unity Catalog objects of {record.key} (catalog {catalog}, its storage credential and external "
-            "locations) live in the metastore, not the resource group: remove them as docs/operations.md describes"
+    rollout = teardown_rollout(record, config, services.outdir)  # refuses a permanent env's name
+    report(f"synthesize {' and '.join(rollout.stacks)} into {rollout.outdir}/stacks")
+    prepare(rollout, config, services, wheel=wheel)
+    stateless = []
+    for command in rollout.commands:
+        if services.runner.has_state(command.stack, outdir=rollout.outdir):
+            report(str(command))
+            services.runner.run(command)
+        else:
+            stateless.append(command.stack)
+            report(f"{command.stack}: no state, nothing to destroy")
+    catalog = rollout.team_env.names.catalog
+    leftovers = (
+        f"Unity Catalog objects of {record.key} (catalog {catalog}, its storage credential and external "
+        "locations) live in the metastore, not the resource group: remove them as docs/operations.md describes"
+    )
+    if len(stateless) == len(rollout.commands):
+        report(
+            f"the state of {record.key} is gone: deleting resource group {record.resource_group} by its tags"
         )
-        if len(stateless) == len(rollout.commands):
-            report(
-                f"the state of {record.key} is gone: deleting resource group {record.resource_group} by its tags"
-            )
-            services.resource_groups(config).delete(record.resource_group)
-            report(f"deleted resource group {record.resource_group}; {leftovers}")
-        elif rollout.team_env.names.workspace_stack in stateless:
-            report(f"warning: {leftovers}")
+        services.resource_groups(config).delete(record.resource_group)
+        report(f"deleted resource group {record.resource_group}; {leftovers}")
+    elif rollout.team_env.names.workspace_stack in stateless:
+        report(f"warning: {leftovers}")
 
 
 @dataclass
@@ -103,8 +143,15 @@ class ReapOutcome:
 def reap(
     *, config: PlatformConfig, services: Services, now: datetime, dry_run: bool, report: Report
 ) -> ReapOutcome:
-    """Tear down every expired ephemeral env; one env failing does not stop the others."""
-    inventory = Inventory.read(services.resource_groups(config), prefix=config.platform.prefix)
+    """Tear down every expired ephemeral env; one env failing, however it fails, does not stop the others."""
+    if dry_run:
+        inventory = preview_inventory(config, services, warn=report)
+        if inventory is None:
+            for line in describe_reap_unknown(config, services.outdir):
+                report(line)
+            return ReapOutcome()
+    else:
+        inventory = read_inventory(config, services)
     for group, why in inventory.unreadable:
         report(f"skipped {group}: tagged {EPHEMERAL_TAG}=true but {why}")
     for group in inventory.deleting:
@@ -112,36 +159,69 @@ def reap(
     due = [record for record in inventory.envs if is_reapable(record.tags, now)]
     outcome = ReapOutcome(not_due=len(inventory.envs) - len(due))
     report(f"{len(due)} of {len(inventory.envs)} ephemeral envs expired as of {format_instant(now)}")
-    wheel = services.build_wheel() if due and not dry_run else None
-    for record in due:
-        report(
-            f"{record.key}: {describe_remaining(record.expires_at, now)}, owner {record.owner}, "
-            f"group {record.resource_group}"
-        )
-        try:
-            if dry_run:
-                for line in describe_teardown(record, config, services.outdir):
-                    report(line)
-                continue
-            tear_down(record, config=config, services=services, wheel=wheel, report=report)
-        except (InputProblem, OperationFailed) as exc:
-            outcome.failed.append(record.key)
-            report(f"failed {record.key}: {exc}")
-        else:
-            outcome.reaped.append(record.key)
+    if dry_run:
+        for record in due:
+            _report_due(record, now, report)
+            try:
+                lines = describe_teardown(record, config, services.outdir)
+            except InputProblem as exc:
+                outcome.failed.append(record.key)
+                lines = [f"  would fail: {exc}"]
+            for line in lines:
+                report(line)
+        return outcome
+    if not due:
+        return outcome
+    services.runner.require(*TEARDOWN_TOOLS)
+    with exclusive_outdir(services.outdir, purpose="reap"):
+        wheel = services.build_wheel()
+        for record in due:
+            _report_due(record, now, report)
+            try:
+                tear_down(record, config=config, services=services, wheel=wheel, report=report)
+            except Exception as exc:
+                outcome.failed.append(record.key)
+                report(f"failed {record.key}: {_one_line(exc)}")
+            else:
+                outcome.reaped.append(record.key)
     return outcome
+
+
+def _report_due(record: EphemeralRecord, now: datetime, report: Report) -> None:
+    report(
+        f"{record.key}: {describe_remaining(record.expires_at, now)}, owner {record.owner}, "
+        f"group {record.resource_group}"
+    )
+
+
+def _one_line(exc: Exception) -> str:
+    if isinstance(exc, InputProblem | OperationFailed):
+        return str(exc)
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 def env_down(
     name: str, *, config: PlatformConfig, services: Services, dry_run: bool, report: Report
-) -> EphemeralRecord:
-    """`env down NAME`: tear the env down whatever its expiry."""
-    inventory = Inventory.read(services.resource_groups(config), prefix=config.platform.prefix)
+) -> EphemeralRecord | None:
+    """`env down NAME`: tear the env down whatever its expiry. NAME is checked before Azure is asked."""
+    check_name_format(name)
+    refuse_permanent(name, config, field="NAME")
+    if dry_run:
+        inventory = preview_inventory(config, services, warn=report)
+        if inventory is None:
+            for line in describe_teardown_unknown(name, config, services.outdir):
+                report(line)
+            return None
+    else:
+        inventory = read_inventory(config, services)
     record = inventory.find(name)
     record.team_env(config)  # a config that can no longer derive the stacks is bad input: refuse up front
     if dry_run:
         for line in describe_teardown(record, config, services.outdir):
             report(line)
         return record
-    tear_down(record, config=config, services=services, wheel=services.build_wheel(), report=report)
+    services.runner.require(*TEARDOWN_TOOLS)
+    with exclusive_outdir(services.outdir, purpose=f"destroy {record.key}"):
+        tear_down(record, config=config, services=services, wheel=services.build_wheel(), report=report)
     return record

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal
 
 from infra.config import PlatformConfig, TeamEnv
 from infra.lifecycle.lock import exclusive_outdir
-from infra.lifecycle.runner import StackCommand
+from infra.lifecycle.runner import CDKTF, StackCommand
 
 if TYPE_CHECKING:
     from infra.lifecycle.services import Services
@@ -62,8 +62,9 @@ def execute(
     rollout: Rollout, config: PlatformConfig, services: Services, *, report: Callable[[str], None]
 ) -> None:
     """Run every step, holding the output directory; the first failing cdktf command stops the rollout
-    (OperationFailed)."""
+    (OperationFailed). A missing npx is refused (MissingTool) before anything is built."""
     steps = rollout.steps()
+    services.runner.require(CDKTF[0])
     with exclusive_outdir(rollout.outdir, purpose=f"{rollout.action} {rollout.team_env.key}"):
         report(f"[1/{len(steps)}] {steps[0]}")
         wheel = services.build_wheel()

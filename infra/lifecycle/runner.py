@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
-from infra.lifecycle.errors import OperationFailed
+from infra.lifecycle.errors import InputProblem, OperationFailed
 
 CDKTF = ("npx", "--no-install", "cdktf")
+# What to install when a tool the lifecycle runs is missing.
+TOOL_HINTS = {
+    "npx": "install Node >= 20, then `make setup` installs the pinned cdktf CLI",
+    "terraform": "install Terraform >= 1.5",
+}
 # The CLI synthesizes exactly the stacks to run before cdktf starts (--skip-synth). A no-op app makes sure
 # cdktf can never synthesize something else instead: cdktf.json's app builds only the permanent envs.
 NOOP_APP = "true"
@@ -50,7 +56,17 @@ class StackCommand:
         return shlex.join(self.argv())
 
 
+class MissingTool(InputProblem):
+    """A program the command runs is not installed: one line naming it, exit code 2."""
+
+    def __init__(self, tool: str):
+        super().__init__(tool, f"not found on PATH; {TOOL_HINTS.get(tool, 'install it')}")
+
+
 class StackRunner(Protocol):
+    def require(self, *tools: str) -> None:
+        """MissingTool for the first of ``tools`` (e.g. npx, terraform) that is not installed."""
+
     def run(self, command: StackCommand) -> None:
         """Run ``command`` with its output streaming to the terminal; OperationFailed on a non-zero exit."""
 
@@ -64,19 +80,26 @@ Run = Callable[..., subprocess.CompletedProcess]
 class CdktfRunner:
     """The real runner: `npx cdktf` for deploy/destroy, `terraform` in the stack directory to read state."""
 
-    def __init__(self, *, run: Run = subprocess.run) -> None:
+    def __init__(self, *, cwd: Path | None = None, run: Run = subprocess.run) -> None:
+        self._cwd = cwd
+        """Where npx runs: the project root, whose node_modules holds the pinned cdktf CLI."""
         self._run = run
+
+    def require(self, *tools: str) -> None:
+        for tool in tools:
+            if shutil.which(tool) is None:
+                raise MissingTool(tool)
 
     def run(self, command: StackCommand) -> None:
         # Inherited stdin/stdout: output streams as cdktf writes it, and without --auto-approve the user
         # answers cdktf's own approval prompt.
-        result = self._run(command.argv(), check=False)
+        result = self._tool(command.argv(), check=False, cwd=self._cwd)
         if result.returncode != 0:
             raise OperationFailed(f"cdktf {command.action} {command.stack} failed (exit {result.returncode})")
 
     def has_state(self, stack: str, *, outdir: Path) -> bool:
         chdir = f"-chdir={outdir / 'stacks' / stack}"
-        init = self._run(
+        init = self._tool(
             ["terraform", chdir, "init", "-input=false", "-no-color"],
             capture_output=True,
             text=True,
@@ -86,10 +109,18 @@ class CdktfRunner:
             raise OperationFailed(
                 f"cannot read the state of {stack}: terraform init failed: {_error_line(init)}"
             )
-        pulled = self._run(["terraform", chdir, "state", "pull"], capture_output=True, text=True, check=False)
+        pulled = self._tool(
+            ["terraform", chdir, "state", "pull"], capture_output=True, text=True, check=False
+        )
         if pulled.returncode != 0:
             raise OperationFailed(f"cannot read the state of {stack}: {_error_line(pulled)}")
         return state_has_resources(pulled.stdout)
+
+    def _tool(self, argv: list[str], **kwargs) -> subprocess.CompletedProcess:
+        try:
+            return self._run(argv, **kwargs)
+        except FileNotFoundError:  # PATH changed since `require`, or nobody asked
+            raise MissingTool(argv[0]) from None
 
 
 def state_has_resources(state_json: str) -> bool:

@@ -17,10 +17,8 @@ from infra.lifecycle.databricks import SdkTrainingWorkspace, TrainingWorkspace
 from infra.lifecycle.errors import OperationFailed
 from infra.lifecycle.runner import CdktfRunner, StackRunner
 from infra.lifecycle.smoke import SmokeTarget
+from infra.project import project_root
 
-# The project's cdktf output directory (cdktf.json). Stacks keep no state inside it, so each lifecycle run
-# can replace it with just the stacks it runs.
-DEFAULT_OUTDIR = Path("cdktf.out")
 OWNER_ENV_VAR = "PLATFORM_OWNER"
 
 
@@ -38,12 +36,15 @@ class Services:
     """Whether a person can answer a prompt (stdin is a terminal); False in CI."""
     ask: Callable[[str], str]
     default_owner: Callable[[], str | None]
-    outdir: Path = DEFAULT_OUTDIR
+    outdir: Path
+    """The project's cdktf output directory (cdktf.json), at the project root. Stacks keep no state inside it,
+    so each lifecycle run can replace it with just the stacks it runs."""
 
 
 def real_services() -> Services:
+    root = project_root()
     return Services(
-        runner=CdktfRunner(),
+        runner=CdktfRunner(cwd=root),
         build_wheel=_build_wheel,
         synthesize=_synthesize,
         resource_groups=lambda config: AzureResourceGroups.for_subscription(subscription_id(config)),
@@ -55,6 +56,7 @@ def real_services() -> Services:
         is_interactive=sys.stdin.isatty,
         ask=input,
         default_owner=_default_owner,
+        outdir=root / "cdktf.out",
     )
 
 
@@ -68,7 +70,7 @@ def _build_wheel() -> Path:
 
 
 def _synthesize(config: PlatformConfig, team_envs: list[TeamEnv], outdir: Path, wheel: Path) -> None:
-    from infra.cli.synth import synth_to
+    from infra.lifecycle.synthesis import synth_to
 
     try:
         synth_to(config, out=outdir, wheel=wheel, team_envs=team_envs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,25 +81,30 @@ def run_smoke(
 ) -> SmokeResult:
     """Run the training job and wait for it; OperationFailed if it fails, times out or registers no challenger.
 
-    A run still going at the timeout is cancelled, so a smoke test never leaves a cluster running.
+    The run is cancelled on every way out before it finishes (the timeout, an SDK error while polling, Ctrl-C),
+    so a smoke test never leaves a cluster running.
     """
     job_id = _training_job(workspace, target)
     before = workspace.alias_version(target.model_name, CHALLENGER_ALIAS)
     started = clock()
     run_id = workspace.run_now(job_id)
-    while True:
-        progress = workspace.run(run_id)
-        on_progress(progress)
-        if progress.finished:
-            break
-        if clock() - started >= timeout:
-            workspace.cancel(run_id)
-            where = f": {progress.url}" if progress.url else ""
-            raise OperationFailed(
-                f"{target.job_name} run {run_id} did not finish within {format_duration(timeout)} "
-                f"({progress.state}); cancelled it{where}"
-            )
-        sleep(poll_seconds)
+    try:
+        progress = _follow(
+            workspace,
+            run_id,
+            job_name=target.job_name,
+            started=started,
+            timeout=timeout,
+            clock=clock,
+            sleep=sleep,
+            poll_seconds=poll_seconds,
+            on_progress=on_progress,
+        )
+    except (
+        BaseException
+    ):  # an SDK error while polling, Ctrl-C, ...: never leave the run (and its cluster) going
+        _cancel_quietly(workspace, run_id)
+        raise
     if not progress.succeeded:
         error = workspace.run_error(run_id) or progress.message or "no error message"
         where = f" ({progress.url})" if progress.url else ""
@@ -116,6 +122,40 @@ def run_smoke(
             f"run {run_id} registered no new version"
         )
     return SmokeResult(run_id=run_id, version=after, url=progress.url, took=clock() - started)
+
+
+def _follow(
+    workspace: TrainingWorkspace,
+    run_id: int,
+    *,
+    job_name: str,
+    started: datetime,
+    timeout: timedelta,
+    clock: Callable[[], datetime],
+    sleep: Callable[[float], None],
+    poll_seconds: float,
+    on_progress: Callable[[RunProgress], None],
+) -> RunProgress:
+    """Poll the run until it finishes; OperationFailed at the timeout (the caller cancels the run)."""
+    while True:
+        progress = workspace.run(run_id)
+        on_progress(progress)
+        if progress.finished:
+            return progress
+        if clock() - started >= timeout:
+            where = f": {progress.url}" if progress.url else ""
+            raise OperationFailed(
+                f"{job_name} run {run_id} did not finish within {format_duration(timeout)} "
+                f"({progress.state}); cancelled it{where}"
+            )
+        sleep(poll_seconds)
+
+
+def _cancel_quietly(workspace: TrainingWorkspace, run_id: int) -> None:
+    """Cancel the run; a failure to cancel (the run already ended, the network is gone) must not hide the
+    error that made us cancel."""
+    with contextlib.suppress(Exception):
+        workspace.cancel(run_id)
 
 
 def _training_job(workspace: TrainingWorkspace, target: SmokeTarget) -> int:

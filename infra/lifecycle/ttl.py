@@ -37,7 +37,9 @@ def parse_instant(text: str, *, field: str) -> datetime:
     except ValueError:
         raise InputProblem(field, f"{text!r} is not an ISO-8601 time like 2026-11-23T18:00:00Z") from None
     if instant.tzinfo is None:
-        raise InputProblem(field, f"{text!r} has no time zone; add Z for UTC, e.g. {text.strip()}Z")
+        # The example is the same time written the way the option accepts it (a date alone plus Z would not be).
+        example = format_instant(instant.replace(tzinfo=UTC))
+        raise InputProblem(field, f"{text!r} has no time zone; add one, e.g. {example} for UTC")
     return instant.astimezone(UTC)
 
 

@@ -206,7 +206,7 @@ def test_scan_synthesizes_first_unless_told_not_to(insecure_out, tmp_path, capsy
         calls.append((config, out, wheel))
         shutil.copytree(insecure_out, out)
 
-    monkeypatch.setattr("infra.cli.main.synth", fake_synth)
+    monkeypatch.setattr("infra.cli.synth.synth", fake_synth)
     out_dir = tmp_path / "cdktf.out"
     config = ROOT / "platform.yaml"
     argv = [a for a in _scan_args(out_dir) if a != "--skip-synth"] + ["--config", str(config)]

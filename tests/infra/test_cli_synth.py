@@ -1,11 +1,18 @@
 """`platform synth`: writes every stack with a summary, and never leaves half-written output."""
 
 import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from infra.cli.main import main
+from infra.lifecycle.synthesis import STAGING_MARKER
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,7 +76,7 @@ def test_synth_rejects_a_missing_wheel(tmp_path, capsys):
     code, _, err = run(
         ["synth", "--config", str(ROOT / "platform.yaml"), "--wheel", str(tmp_path / "x.whl")], capsys
     )
-    assert code == 2 and err.strip() == f"error: {tmp_path / 'x.whl'}: not a wheel file"
+    assert code == 2 and err.strip() == f"error: --wheel: {tmp_path / 'x.whl'} is not a wheel file"
 
 
 def test_synth_to_an_unwritable_place_is_one_line_and_writes_nothing(tmp_path, fake_wheel, capsys):
@@ -82,3 +89,140 @@ def test_synth_to_an_unwritable_place_is_one_line_and_writes_nothing(tmp_path, f
     )
     assert code == 2 and err.strip().startswith(f"error: --out: cannot write {out_dir}: ")
     assert [p.name for p in tmp_path.iterdir()] == ["not-a-dir"]
+
+
+def synth_into(out, wheel, capsys):
+    return run(
+        ["synth", "--config", str(ROOT / "platform.yaml"), "--out", str(out), "--wheel", str(wheel)], capsys
+    )
+
+
+class StacksApp:
+    """Stands in for build_app: writes a small cdk.tf.json per stack, at once (no bindings, no jsii)."""
+
+    def __init__(self, config, *, outdir, wheel, team_envs=None):
+        self.outdir, self.team_envs = Path(outdir), team_envs or config.team_envs
+
+    def synth(self):
+        for team_env in self.team_envs:
+            for stack in (team_env.names.platform_stack, team_env.names.workspace_stack):
+                (self.outdir / "stacks" / stack).mkdir(parents=True)
+                (self.outdir / "stacks" / stack / "cdk.tf.json").write_text('{"resource": {}}')
+
+
+@pytest.fixture
+def quick_app(monkeypatch):
+    monkeypatch.setattr("infra.app.build_app", StacksApp)
+
+
+def test_an_out_that_is_a_file_is_refused_and_left_alone(tmp_path, fake_wheel, capsys, quick_app):
+    target = tmp_path / "notes.txt"
+    target.write_text("keep me")
+    code, _, err = run(
+        ["synth", "--config", str(ROOT / "platform.yaml"), "--out", str(target), "--wheel", str(fake_wheel)],
+        capsys,
+    )
+    assert code == 2
+    assert err.splitlines() == [
+        f"error: --out: {target} exists and is not a directory; refusing to replace it"
+    ]
+    assert target.read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_the_output_directory_gets_the_users_permissions_not_0700(tmp_path, fake_wheel, capsys, quick_app):
+    previous = os.umask(0o022)
+    try:
+        code, _, err = synth_into(tmp_path / "out", fake_wheel, capsys)
+    finally:
+        os.umask(previous)
+    assert code == 0, err
+    assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o755
+
+
+def test_the_next_synth_removes_the_staging_directories_of_killed_ones(
+    tmp_path, fake_wheel, capsys, quick_app
+):
+    killed = tmp_path / ".out-staging-k1ll3d"
+    (killed / "stacks" / "half").mkdir(parents=True)
+    (killed / STAGING_MARKER).write_text("pid 4242\n")
+    someone_elses = tmp_path / ".out-staging-notes"  # not marked as a synth's: never touched
+    someone_elses.mkdir()
+    code, _, err = synth_into(tmp_path / "out", fake_wheel, capsys)
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".out-staging-notes", "out", "out.lock"]
+    assert not (tmp_path / "out" / STAGING_MARKER).exists()
+
+
+def test_git_ignores_the_staging_directories():
+    staging = ".cdktf.out-staging-k1ll3d/stacks/x/cdk.tf.json"
+    ignored = subprocess.run(["git", "check-ignore", "-q", staging], cwd=ROOT, check=False)
+    assert ignored.returncode == 0, f"{staging} is not covered by .gitignore"
+
+
+def test_synth_from_another_directory_reads_and_writes_the_project_files(
+    tmp_path, capsys, monkeypatch, quick_app
+):
+    project = tmp_path / "project"
+    (project / "ml").mkdir(parents=True)
+    (project / "ml" / "pyproject.toml").write_text('[project]\nname = "churn"\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setattr("infra.project.project_root", lambda: project)
+    builds = []
+
+    def builder(argv, *, cwd, **kwargs):
+        builds.append(Path(cwd))
+        outdir = Path(argv[argv.index("--outdir") + 1])
+        (outdir / "churn-0.1.0-py3-none-any.whl").write_bytes(b"wheel")
+        return subprocess.CompletedProcess(argv, 0, "", "")
+
+    monkeypatch.setattr("infra.wheel.subprocess.run", builder)
+    code, _, err = run(["synth", "--config", str(ROOT / "platform.yaml")], capsys)
+    assert code == 0, err
+    assert builds == [project / "ml"]
+    assert list(elsewhere.iterdir()) == []
+    assert sorted(p.name for p in project.iterdir()) == ["cdktf.out", "cdktf.out.lock", "dist", "ml"]
+    assert len(list((project / "cdktf.out" / "stacks").iterdir())) == 12
+
+
+@pytest.mark.slow  # starts the real CLI and waits for the jsii kernel
+def test_ctrl_c_while_the_bindings_load_is_one_line(tmp_path, fake_wheel):
+    out = tmp_path / "cdktf.out"
+    command = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "infra.cli.main",
+            "synth",
+            "--config",
+            str(ROOT / "platform.yaml"),
+            "--out",
+            str(out),
+            "--wheel",
+            str(fake_wheel),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a shell gives it: Ctrl-C reaches node too
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not _children(command.pid) and time.monotonic() < deadline:  # jsii starts its node kernel
+            time.sleep(0.1)
+        assert _children(command.pid), "the jsii kernel never started"
+        time.sleep(0.5)
+        os.killpg(command.pid, signal.SIGINT)
+        _, err_text = command.communicate(timeout=60)
+    finally:
+        if command.poll() is None:
+            os.killpg(command.pid, signal.SIGKILL)
+    assert (command.returncode, err_text) == (130, "error: interrupted\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cdktf.out.lock"]
+
+
+def _children(pid: int) -> list[str]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return path.read_text().split() if path.exists() else []

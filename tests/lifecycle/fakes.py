@@ -1,19 +1,31 @@
 """Fakes for everything the lifecycle reaches outside itself, and helpers that build resource groups.
 
 One `events` list records every external step in order (wheel, synth, cdktf, state reads, Azure deletes),
-so tests can assert the exact sequence a command produced.
+so tests can assert the exact sequence a command produced; `unlocked` lists the steps that ran while the
+output directory's lock was free. The fakes fail the way the real things do: the Azure fake is the real
+adapter over a client raising azure-core's own exceptions, the runner raises what the real runner raises
+for a non-zero exit or a missing tool.
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
-from infra.lifecycle.azure import ResourceGroupInfo
+import requests
+from azure.core.exceptions import HttpResponseError
+from azure.core.pipeline.transport import HttpRequest, RequestsTransportResponse
+
+from infra.lifecycle.azure import AzureResourceGroups, ResourceGroupInfo
 from infra.lifecycle.databricks import RunProgress
 from infra.lifecycle.errors import OperationFailed
-from infra.lifecycle.runner import StackCommand
+from infra.lifecycle.lock import lock_path
+from infra.lifecycle.runner import MissingTool, StackCommand
 from infra.lifecycle.services import Services
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -34,6 +46,37 @@ class Clock:
         self.now += timedelta(seconds=seconds)
 
 
+def outdir_locked(outdir: Path) -> bool:
+    """Whether some open file description holds the flock of lifecycle/lock.py on ``outdir``."""
+    path = lock_path(outdir)
+    if not path.exists():
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+class Events(list):
+    """The external steps in order; each step taken without the output directory's lock is noted too."""
+
+    def __init__(self, outdir: Path):
+        super().__init__()
+        self.outdir = outdir
+        self.unlocked: list[str] = []
+
+    def append(self, event: str) -> None:
+        super().append(event)
+        if not outdir_locked(self.outdir):
+            self.unlocked.append(event)
+
+
 class FakeRunner:
     def __init__(self, events: list[str]):
         self.events = events
@@ -41,32 +84,83 @@ class FakeRunner:
         self.stacks_with_state: set[str] = set()
         self.failing: set[str] = set()
         """Stacks whose cdktf command exits non-zero."""
+        self.state_errors: dict[str, Exception] = {}
+        """Stacks whose state read raises (e.g. an OSError from a broken terraform)."""
+        self.missing: set[str] = set()
+        """Tools (npx, terraform) not on PATH."""
+
+    def require(self, *tools: str) -> None:
+        for tool in tools:
+            if tool in self.missing:
+                raise MissingTool(tool)
 
     def run(self, command: StackCommand) -> None:
         self.commands.append(command)
         self.events.append(f"{command.action} {command.stack}")
-        if command.stack in self.failing:
+        if command.stack in self.failing:  # what CdktfRunner raises on a non-zero exit
             raise OperationFailed(f"cdktf {command.action} {command.stack} failed (exit 1)")
 
     def has_state(self, stack: str, *, outdir: Path) -> bool:
         self.events.append(f"state? {stack}")
+        if stack in self.state_errors:
+            raise self.state_errors[stack]
         return stack in self.stacks_with_state
 
 
+def arm_error(status: int, code: str, message: str, cls: type[HttpResponseError] = HttpResponseError):
+    """An azure-core exception as azure-mgmt-resource raises it: built from a real HTTP response whose body
+    is an ARM error (`map_error` picks ResourceNotFoundError for 404, ResourceExistsError for 409)."""
+    raw = requests.Response()
+    raw.status_code = status
+    raw.reason = {403: "Forbidden", 404: "Not Found", 409: "Conflict"}.get(status, "Error")
+    raw.headers["Content-Type"] = "application/json"
+    raw._content = json.dumps({"error": {"code": code, "message": message}}).encode()
+    request = HttpRequest("GET", "https://management.azure.com/subscriptions/s/resourcegroups")
+    return cls(response=RequestsTransportResponse(request, raw))
+
+
+class SdkResourceGroupsOperations:
+    """The slice of azure-mgmt-resource's `client.resource_groups` the adapter calls, raising SDK errors."""
+
+    def __init__(self, fakes: FakeResourceGroups):
+        self._fakes = fakes
+
+    def list(self):
+        self._fakes.lists += 1
+        if self._fakes.list_error:
+            raise self._fakes.list_error
+        return iter(
+            SimpleNamespace(
+                name=group.name,
+                tags=dict(group.tags) or None,
+                managed_by=group.managed_by,
+                properties=SimpleNamespace(provisioning_state=group.provisioning_state),
+            )
+            for group in self._fakes.groups
+        )
+
+    def begin_delete(self, name: str):
+        self._fakes.events.append(f"delete group {name}")
+        if name in self._fakes.delete_errors:
+            raise self._fakes.delete_errors[name]
+        return SimpleNamespace(result=lambda: self._fakes.deleted.append(name))
+
+
 class FakeResourceGroups:
+    """Resource groups held here, served through the real AzureResourceGroups adapter."""
+
     def __init__(self, events: list[str]):
         self.events = events
         self.groups: list[ResourceGroupInfo] = []
         self.deleted: list[str] = []
         self.lists = 0
+        self.list_error: Exception | None = None
+        """An azure-core exception every list raises (no login, no role, ...)."""
+        self.delete_errors: dict[str, Exception] = {}
+        """Per group: the azure-core exception its delete raises."""
 
-    def list(self) -> list[ResourceGroupInfo]:
-        self.lists += 1
-        return list(self.groups)
-
-    def delete(self, name: str) -> None:
-        self.events.append(f"delete group {name}")
-        self.deleted.append(name)
+    def adapter(self) -> AzureResourceGroups:
+        return AzureResourceGroups(SimpleNamespace(resource_groups=SdkResourceGroupsOperations(self)))
 
 
 class FakeWorkspace:
@@ -80,6 +174,10 @@ class FakeWorkspace:
         """alias_version answers, in call order (before the run, after it)."""
         self.started: list[int] = []
         self.cancelled: list[int] = []
+        self.polls = 0
+        self.poll_errors: dict[int, Exception] = {}
+        """Poll number (1-based) -> the databricks-sdk exception that poll raises."""
+        self.cancel_error: Exception | None = None
 
     def job_ids(self, name: str) -> list[int]:
         return self.jobs.get(name, [])
@@ -89,12 +187,17 @@ class FakeWorkspace:
         return 900 + job_id
 
     def run(self, run_id: int) -> RunProgress:
+        self.polls += 1
+        if self.polls in self.poll_errors:
+            raise self.poll_errors[self.polls]
         return self.progress.pop(0) if len(self.progress) > 1 else self.progress[0]
 
     def run_error(self, run_id: int) -> str | None:
         return self.errors.get(run_id)
 
     def cancel(self, run_id: int) -> None:
+        if self.cancel_error:
+            raise self.cancel_error
         self.cancelled.append(run_id)
 
     def alias_version(self, model: str, alias: str) -> int | None:
@@ -115,6 +218,7 @@ class Fakes:
     synthesized_envs: list = field(default_factory=list)
 
     def __post_init__(self):
+        self.events = Events(self.outdir)
         self.runner = FakeRunner(self.events)
         self.groups = FakeResourceGroups(self.events)
         self.workspace = FakeWorkspace()
@@ -145,7 +249,7 @@ class Fakes:
             runner=self.runner,
             build_wheel=self.build_wheel,
             synthesize=self.synthesize,
-            resource_groups=lambda config: self.groups,
+            resource_groups=lambda config: self.groups.adapter(),
             training_workspace=lambda config, target: self.workspace,
             clock=self.clock,
             sleep=self.clock.sleep,

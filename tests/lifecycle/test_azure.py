@@ -4,10 +4,12 @@ from types import SimpleNamespace
 from uuid import UUID
 
 import pytest
-from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+from azure.core.exceptions import ClientAuthenticationError, ResourceExistsError, ResourceNotFoundError
+from azure.identity._constants import EnvironmentVariables
 
-from infra.lifecycle.azure import AzureResourceGroups, ResourceGroupInfo, subscription_id
+from infra.lifecycle.azure import LOGIN_HINT, AzureResourceGroups, ResourceGroupInfo, subscription_id
 from infra.lifecycle.errors import InputProblem, OperationFailed
+from tests.lifecycle.fakes import arm_error
 
 
 class FakeResourceGroupsOperations:
@@ -63,12 +65,19 @@ def test_delete_waits_for_azure_to_finish():
     [
         (
             ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token\nmore detail"),
-            "Azure, listing resource groups: DefaultAzureCredential failed to retrieve a token (log in with "
-            "`az login`, or set AZURE_CLIENT_ID and AZURE_TENANT_ID, or use a managed identity)",
+            "Azure, listing resource groups: DefaultAzureCredential failed to retrieve a token" + LOGIN_HINT,
         ),
         (
-            HttpResponseError("(AuthorizationFailed) no access"),
-            "Azure, listing resource groups: (AuthorizationFailed) no access",
+            arm_error(
+                403, "AuthorizationFailed", "The client 'ci' does not have authorization to perform action"
+            ),
+            "Azure, listing resource groups: (AuthorizationFailed) The client 'ci' does not have authorization to "
+            "perform action (the signed-in identity lacks the role: listing needs Reader on the subscription, "
+            "deleting a resource group Contributor)",
+        ),
+        (
+            arm_error(500, "InternalServerError", "Encountered internal server error"),
+            "Azure, listing resource groups: (InternalServerError) Encountered internal server error",
         ),
     ],
 )
@@ -76,6 +85,44 @@ def test_azure_errors_become_one_line_failures(error, message):
     with pytest.raises(OperationFailed) as failed:
         AzureResourceGroups(client(error=error)).list()
     assert str(failed.value) == message
+
+
+def test_a_group_already_gone_counts_as_deleted():
+    # azure-mgmt-resource's ResourceGroupsOperations._delete_initial maps a 404 to ResourceNotFoundError
+    gone = arm_error(
+        404,
+        "ResourceGroupNotFound",
+        "Resource group 'rg-dbp-churn-pr1' could not be found.",
+        ResourceNotFoundError,
+    )
+    AzureResourceGroups(client(error=gone)).delete("rg-dbp-churn-pr1")
+
+
+def test_a_locked_group_is_one_line_naming_the_lock():
+    # ... and a 409 to ResourceExistsError, whatever the conflict is (here a delete lock on the group)
+    locked = arm_error(
+        409,
+        "ScopeLocked",
+        "The scope '/subscriptions/s/resourceGroups/rg-dbp-churn-pr1' cannot perform delete operation because "
+        "following scope(s) are locked: '/subscriptions/s/resourceGroups/rg-dbp-churn-pr1'.",
+        ResourceExistsError,
+    )
+    with pytest.raises(OperationFailed) as failed:
+        AzureResourceGroups(client(error=locked)).delete("rg-dbp-churn-pr1")
+    assert str(failed.value).startswith(
+        "Azure, deleting resource group rg-dbp-churn-pr1: (ScopeLocked) The scope '/subscriptions/s/"
+    )
+    assert "\n" not in str(failed.value)
+
+
+@pytest.mark.parametrize(
+    "way_in",
+    [EnvironmentVariables.CLIENT_SECRET_VARS, EnvironmentVariables.CERT_VARS],
+    ids=["client secret", "certificate"],
+)
+def test_the_login_hint_names_every_variable_azure_identity_needs(way_in):
+    # azure-identity's EnvironmentCredential needs all of these; the IDs alone are not enough
+    assert all(name in LOGIN_HINT for name in way_in), way_in
 
 
 def test_subscription_comes_from_the_config_first(config):

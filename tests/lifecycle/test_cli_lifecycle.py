@@ -1,10 +1,19 @@
 """The lifecycle commands end to end through `platform ...`, with every external call faked."""
 
 import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
 
 import pytest
+from azure.core.exceptions import ClientAuthenticationError
+from databricks.sdk.errors import TemporarilyUnavailable
 
+from infra.lifecycle.azure import LOGIN_HINT
 from infra.lifecycle.databricks import RunProgress
+from infra.lifecycle.errors import InputProblem
+from infra.lifecycle.runner import CdktfRunner
 from tests.lifecycle.fakes import ephemeral_group, permanent_group
 
 
@@ -14,6 +23,20 @@ def cdktf(action, stack, out, *, auto_approve=True):
         "--ignore-missing-stack-dependencies"
     )
     return line + (" --auto-approve" if auto_approve else "")
+
+
+def deploy_plan(key, out):
+    """What `--dry-run` prints for deploying the team-env ``key`` (both stacks, auto-approved) into ``out``."""
+    team, env = key.split("/")
+    platform, workspace = f"{team}-{env}-platform", f"{team}-{env}-workspace"
+    return [
+        f"deploy {key}: {platform} then {workspace}",
+        "  1. build the churn wheel: ml/ -> dist/",
+        f"  2. synthesize {platform} and {workspace} into {out}/stacks",
+        f"  3. {cdktf('deploy', platform, out)}",
+        f"  4. {cdktf('deploy', workspace, out)}",
+        "dry run: nothing was built, synthesized, deployed or destroyed",
+    ]
 
 
 def assert_refused(result, fakes, message):
@@ -32,12 +55,7 @@ def test_deploy_dry_run_prints_the_exact_stacks_and_commands(cli, fakes):
     out = fakes.outdir
     assert result.code == 0 and result.err == ""
     assert result.out.splitlines() == [
-        "deploy churn/dev: churn-dev-platform then churn-dev-workspace",
-        "  1. build the churn wheel: ml/ -> dist/",
-        f"  2. synthesize churn-dev-platform and churn-dev-workspace into {out}/stacks",
-        f"  3. {cdktf('deploy', 'churn-dev-platform', out)}",
-        f"  4. {cdktf('deploy', 'churn-dev-workspace', out)}",
-        "dry run: nothing was built, synthesized, deployed or destroyed",
+        *deploy_plan("churn/dev", out),
     ]
     assert fakes.nothing_happened()
 
@@ -193,13 +211,89 @@ def test_env_up_dry_run_allocates_a_slot_and_prints_the_plan(cli, fakes):
     assert result.out.splitlines() == [
         "create churn/pr42 from churn/dev: network 10.10.65.0/24 (slot 1), owner ana@example.com, "
         "expires 2026-11-22T20:00:00Z (in 8h)",
-        "deploy churn/pr42: churn-pr42-platform then churn-pr42-workspace",
-        "  1. build the churn wheel: ml/ -> dist/",
-        f"  2. synthesize churn-pr42-platform and churn-pr42-workspace into {out}/stacks",
-        f"  3. {cdktf('deploy', 'churn-pr42-platform', out)}",
-        f"  4. {cdktf('deploy', 'churn-pr42-workspace', out)}",
+        "tags: base-env=dev, cost-center=CC-4711, env=pr42, ephemeral=true, expires-at=2026-11-22T20:00:00Z, "
+        "managed-by=cdktf-platform, network-slot=1, owner=ana@example.com, team=churn",
+        *deploy_plan("churn/pr42", out),
+    ]
+    assert fakes.nothing_happened()
+
+
+NO_LOGIN = ClientAuthenticationError(
+    "DefaultAzureCredential failed to retrieve a token from the included credentials."
+)
+AT_RUN_TIME = "<decided at run time>"
+
+
+def test_env_up_dry_run_works_offline_and_marks_what_only_azure_knows(cli, fakes):
+    fakes.groups.list_error = NO_LOGIN
+    result = cli("env", "up", "pr42", "--from", "churn/dev", "--owner", "ana@example.com", "--dry-run")
+    out = fakes.outdir
+    assert result.code == 0, result.err
+    assert result.err_lines == [
+        f"warning: cannot read Azure, so what only Azure knows is {AT_RUN_TIME}: Azure, listing resource "
+        "groups: DefaultAzureCredential failed to retrieve a token from the included credentials."
+        + LOGIN_HINT
+    ]
+    assert result.out.splitlines() == [
+        f"create or update churn/pr42 from churn/dev: network {AT_RUN_TIME} (the lowest free /24 of "
+        "10.10.64.0/22), owner ana@example.com, expires 2026-11-22T20:00:00Z (in 8h)",
+        "tags: base-env=dev, cost-center=CC-4711, env=pr42, ephemeral=true, expires-at=2026-11-22T20:00:00Z, "
+        f"managed-by=cdktf-platform, network-slot={AT_RUN_TIME}, owner=ana@example.com, team=churn",
+        *deploy_plan("churn/pr42", out),
+    ]
+    assert fakes.nothing_happened()
+
+
+def test_env_up_without_azure_still_fails_when_it_is_not_a_dry_run(cli, fakes):
+    fakes.groups.list_error = NO_LOGIN
+    result = cli("env", "up", "pr42", "--from", "churn/dev")
+    assert result.code == 1 and len(result.err_lines) == 1
+    assert result.err_lines[0].startswith("error: Azure, listing resource groups: DefaultAzureCredential")
+    assert fakes.nothing_happened()
+
+
+def test_env_down_dry_run_works_offline(cli, fakes):
+    fakes.groups.list_error = NO_LOGIN
+    result = cli("env", "down", "pr42", "--dry-run")
+    out = fakes.outdir
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[1:] == [
+        f"destroy pr42: its team and resource group are {AT_RUN_TIME} (the group tagged env=pr42)",
+        "  if it is churn/pr42 (resource group rg-dbp-churn-pr42):",
+        f"    {cdktf('destroy', 'churn-pr42-workspace', out)}",
+        f"    {cdktf('destroy', 'churn-pr42-platform', out)}",
         "dry run: nothing was built, synthesized, deployed or destroyed",
     ]
+    assert result.out.splitlines()[0].startswith(
+        f"warning: cannot read Azure, so what only Azure knows is {AT_RUN_TIME}"
+    )
+    assert fakes.nothing_happened()
+
+
+def test_env_reap_dry_run_works_offline(cli, fakes, monkeypatch):
+    # no subscription configured either: the real services refuse before any Azure call
+    def no_subscription(config):
+        raise InputProblem(
+            "platform.subscription_id",
+            "unset, and neither ARM_SUBSCRIPTION_ID nor AZURE_SUBSCRIPTION_ID is set",
+        )
+
+    monkeypatch.setattr(
+        "infra.cli.lifecycle.services_factory",
+        lambda: replace(fakes.services(), resource_groups=no_subscription),
+    )
+    result = cli("env", "reap", "--dry-run")
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert lines[0] == (
+        f"warning: cannot read Azure, so what only Azure knows is {AT_RUN_TIME}: platform.subscription_id: unset, "
+        "and neither ARM_SUBSCRIPTION_ID nor AZURE_SUBSCRIPTION_ID is set"
+    )
+    assert (
+        lines[1]
+        == f"which ephemeral envs exist and which have expired: {AT_RUN_TIME} (resource groups tagged ephemeral=true)"
+    )
+    assert f"  {cdktf('destroy', '<team>-<name>-workspace', fakes.outdir)}" in lines
     assert fakes.nothing_happened()
 
 
@@ -268,7 +362,7 @@ def test_a_failing_env_up_says_how_to_clean_up(cli, fakes):
         ),
         (
             ("staging", "--from", "churn/dev"),
-            "NAME: 'staging' is the name of a permanent environment; pick another name",
+            "NAME: 'staging' is the name of a permanent environment; ephemeral commands never create or destroy it",
         ),
         (
             ("pr42", "--from", "churn/dev", "--ttl", "8 hours"),
@@ -342,8 +436,29 @@ def test_env_down_finds_the_env_by_name_and_destroys_it(cli, fakes):
 def test_env_down_of_an_unknown_name_is_refused(cli, fakes):
     fakes.groups.groups = [permanent_group(), ephemeral_group(env="pr1")]
     assert_refused(
-        cli("env", "down", "dev"), fakes, "NAME: no ephemeral env named 'dev' (ephemeral envs: pr1)"
+        cli("env", "down", "pr9"), fakes, "NAME: no ephemeral env named 'pr9' (ephemeral envs: pr1)"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        (
+            "PR-1",
+            "NAME: 'PR-1' is invalid: 2-10 lowercase letters or digits, starting with a letter (it becomes part "
+            "of every Azure name of the env)",
+        ),
+        (
+            "prod",
+            "NAME: 'prod' is the name of a permanent environment; ephemeral commands never create or destroy it",
+        ),
+    ],
+)
+def test_env_down_checks_the_name_before_asking_azure(cli, fakes, name, message):
+    # Even with a permanent env's group carrying ephemeral tags, `env down prod` never gets as far as Azure.
+    fakes.groups.groups = [ephemeral_group(env="prod", expires="2026-11-23T00:00:00Z")]
+    assert_refused(cli("env", "down", name), fakes, message)
+    assert fakes.groups.lists == 0
 
 
 def test_env_list_shows_only_ephemeral_envs_with_time_left(cli, fakes):
@@ -378,14 +493,31 @@ def test_env_list_shows_only_ephemeral_envs_with_time_left(cli, fakes):
     assert "expired 2h ago" in table and "3h 30m left" in table and "rg-dbp-churn-dev" not in table
 
 
-def test_env_reap_reports_and_exits_1_when_an_env_fails(cli, fakes):
-    fakes.groups.groups = [permanent_group(), ephemeral_group(env="pr1", expires="2026-11-22T11:00:00Z")]
-    fakes.runner.stacks_with_state = {"churn-pr1-workspace"}
-    fakes.runner.failing = {"churn-pr1-workspace"}
+def test_env_reap_goes_on_after_any_failure_and_exits_1(cli, fakes):
+    fakes.groups.groups = [
+        permanent_group(),
+        ephemeral_group(env="pr1", expires="2026-11-22T10:00:00Z", slot="0"),
+        ephemeral_group(env="pr2", expires="2026-11-22T11:00:00Z", slot="1"),
+        ephemeral_group(env="pr3", expires="2026-11-22T11:30:00Z", slot="2"),
+    ]
+    fakes.runner.stacks_with_state = {"churn-pr2-workspace", "churn-pr3-workspace", "churn-pr3-platform"}
+    # pr1: terraform breaks in a way nobody planned for; pr2: cdktf exits non-zero
+    fakes.runner.state_errors = {
+        "churn-pr1-workspace": PermissionError(13, "Permission denied", ".terraform")
+    }
+    fakes.runner.failing = {"churn-pr2-workspace"}
     result = cli("env", "reap")
     assert result.code == 1
-    assert result.err_lines == ["error: could not reap churn/pr1 (see above)"]
-    assert "reaped 0, failed 1, not expired 0" in result.out
+    assert result.err_lines == ["error: could not reap churn/pr1, churn/pr2 (see above)"]
+    assert "failed churn/pr1: PermissionError: [Errno 13] Permission denied: '.terraform'" in result.out
+    assert "failed churn/pr2: cdktf destroy churn-pr2-workspace failed (exit 1)" in result.out
+    assert "reaped 1, failed 2, not expired 0" in result.out
+    assert fakes.events[-4:] == [
+        "state? churn-pr3-workspace",
+        "destroy churn-pr3-workspace",
+        "state? churn-pr3-platform",
+        "destroy churn-pr3-platform",
+    ]
 
 
 def test_env_reap_with_nothing_due_touches_nothing(cli, fakes):
@@ -422,8 +554,19 @@ def test_env_reap_rejects_a_now_without_zone(cli, fakes):
     assert_refused(
         cli("env", "reap", "--now", "2026-11-22T10:00:00"),
         fakes,
-        "--now: '2026-11-22T10:00:00' has no time zone; add Z for UTC, e.g. 2026-11-22T10:00:00Z",
+        "--now: '2026-11-22T10:00:00' has no time zone; add one, e.g. 2026-11-22T10:00:00Z for UTC",
     )
+
+
+def test_the_now_hint_suggests_a_value_the_option_accepts(cli, fakes):
+    refused = cli("env", "reap", "--now", "2026-11-22")
+    assert refused.code == 2
+    assert refused.err_lines == [
+        "error: --now: '2026-11-22' has no time zone; add one, e.g. 2026-11-22T00:00:00Z for UTC"
+    ]
+    suggested = refused.err_lines[0].split("e.g. ")[1].split()[0]
+    accepted = cli("env", "reap", "--now", suggested)
+    assert accepted.code == 0, accepted.err
 
 
 # --- smoke -----------------------------------------------------------------------------------------------
@@ -468,3 +611,65 @@ def test_smoke_bad_timeout_is_refused(cli, fakes):
         "--timeout: 'soon' is not a duration like 30m, 8h or 2d",
     )
     assert fakes.workspace.started == []
+
+
+def test_smoke_cancels_the_run_when_databricks_fails_while_polling(cli, fakes):
+    fakes.workspace.jobs = {"dbp-churn-dev-training": [7]}
+    fakes.workspace.progress = [RunProgress(run_id=907, state="RUNNING")]
+    fakes.workspace.poll_errors = {
+        2: TemporarilyUnavailable("Workspace is temporarily unavailable\nretry later")
+    }
+    result = cli("smoke", "churn/dev")
+    assert result.code == 1
+    assert result.err_lines == ["error: Databricks: Workspace is temporarily unavailable"]
+    assert fakes.workspace.cancelled == [907]
+
+
+# --- an incomplete machine -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def empty_path(tmp_path, monkeypatch):
+    """PATH with neither npx nor terraform on it; the real CdktfRunner looks them up."""
+    (tmp_path / "bin").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+
+
+def test_deploy_without_npx_is_one_line_naming_it_and_builds_nothing(cli, fakes, empty_path):
+    fakes.runner = CdktfRunner()
+    assert_refused(
+        cli("deploy", "churn/dev", "--auto-approve"),
+        fakes,
+        "npx: not found on PATH; install Node >= 20, then `make setup` installs the pinned cdktf CLI",
+    )
+
+
+def test_env_down_without_terraform_is_one_line_naming_it(cli, fakes, empty_path, tmp_path):
+    (tmp_path / "bin" / "npx").write_text("#!/bin/sh\n")
+    (tmp_path / "bin" / "npx").chmod(0o755)
+    fakes.groups.groups = [ephemeral_group(env="pr42", expires="2026-11-23T00:00:00Z")]
+    fakes.runner = CdktfRunner()
+    assert_refused(
+        cli("env", "down", "pr42"), fakes, "terraform: not found on PATH; install Terraform >= 1.5"
+    )
+
+
+@pytest.mark.slow  # the real CLI and databricks-sdk's own auth lookup, ~3 s
+def test_smoke_without_credentials_is_one_line(tmp_path, config_path):
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+        "HOME": str(tmp_path),  # no ~/.databrickscfg, no Azure CLI login
+        "ARM_SUBSCRIPTION_ID": "00000000-0000-0000-0000-000000000001",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "infra.cli.main", "smoke", "churn/dev", "--config", str(config_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: Databricks: ")

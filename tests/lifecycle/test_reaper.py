@@ -3,12 +3,14 @@
 from datetime import UTC, datetime
 
 import pytest
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 from infra.lifecycle.azure import ResourceGroupInfo
-from infra.lifecycle.ephemeral import EphemeralRecord
-from infra.lifecycle.errors import OperationFailed
-from infra.lifecycle.reaper import env_down, is_reapable, reap, tear_down
-from tests.lifecycle.fakes import NOW, ephemeral_group, ephemeral_tags, permanent_group
+from infra.lifecycle.ephemeral import EphemeralRecord, permanent_env_names, refuse_permanent
+from infra.lifecycle.errors import InputProblem, OperationFailed
+from infra.lifecycle.reaper import is_reapable, reap, tear_down
+from infra.lifecycle.runner import MissingTool
+from tests.lifecycle.fakes import NOW, arm_error, ephemeral_group, ephemeral_tags, permanent_group
 
 PAST = "2026-11-22T11:00:00Z"
 FUTURE = "2026-11-22T13:00:00Z"
@@ -221,14 +223,71 @@ def test_tear_down_refuses_a_record_not_tagged_ephemeral(config, fakes):
     assert fakes.events == []
 
 
-def test_env_down_tears_down_an_unexpired_env_by_name(config, fakes):
-    fakes.groups.groups = [permanent_group(), ephemeral_group(env="pr2", expires=FUTURE)]
-    fakes.runner.stacks_with_state = {"churn-pr2-workspace", "churn-pr2-platform"}
-    record = env_down(
-        "pr2", config=config, services=fakes.services(), dry_run=False, report=lambda line: None
+@pytest.mark.parametrize("env", ["prod", "staging"])
+def test_a_permanent_envs_group_with_ephemeral_tags_is_never_torn_down(config, fakes, env):
+    # Someone copied an ephemeral env's tags onto churn's permanent group (the name still matches its tags).
+    mis_tagged = ResourceGroupInfo(f"rg-dbp-churn-{env}", ephemeral_tags(env=env, expires=PAST, slot="1"))
+    fakes.groups.groups = [mis_tagged, ephemeral_group(env="pr1", expires=PAST, slot="0")]
+    fakes.runner.stacks_with_state = {f"churn-{env}-platform", f"churn-{env}-workspace", "churn-pr1-platform"}
+    outcome, lines = run_reap(config, fakes)
+    assert outcome.failed == [f"churn/{env}"] and outcome.reaped == ["churn/pr1"]
+    assert not [event for event in fakes.events if f"churn-{env}-" in event or env in event.split()], (
+        fakes.events
     )
-    assert record.key == "churn/pr2"
-    assert [e for e in fakes.events if e.startswith("destroy")] == [
-        "destroy churn-pr2-workspace",
-        "destroy churn-pr2-platform",
+    assert fakes.groups.deleted == []
+    assert (
+        f"failed churn/{env}: rg-dbp-churn-{env} (tags): '{env}' is the name of a permanent environment; "
+        "ephemeral commands never create or destroy it"
+    ) in lines
+    _, preview = run_reap(config, fakes, dry_run=True)
+    assert (
+        f"  would fail: rg-dbp-churn-{env} (tags): '{env}' is the name of a permanent environment; "
+        "ephemeral commands never create or destroy it" in preview
+    )
+
+
+def test_the_guard_refuses_every_name_a_permanent_env_has_or_could_have(config):
+    names = permanent_env_names(config)
+    assert {"dev", "staging", "prod"} <= names
+    assert {team_env.env for team_env in config.team_envs} <= names
+    for name in names:
+        with pytest.raises(InputProblem, match="is the name of a permanent environment"):
+            refuse_permanent(name, config, field="NAME")
+    refuse_permanent("pr1", config, field="NAME")
+
+
+def test_a_failing_group_delete_does_not_stop_the_others(config, fakes):
+    fakes.groups.groups = [
+        ephemeral_group(env="pr1", expires=PAST, slot="0"),
+        ephemeral_group(env="pr2", expires="2026-11-22T11:30:00Z", slot="1"),
     ]
+    # neither has state: both groups are deleted by their tags, and Azure refuses the first (a delete lock)
+    fakes.groups.delete_errors = {
+        "rg-dbp-churn-pr1": arm_error(
+            409, "ScopeLocked", "The scope cannot perform delete operation", ResourceExistsError
+        )
+    }
+    outcome, lines = run_reap(config, fakes)
+    assert outcome.failed == ["churn/pr1"] and outcome.reaped == ["churn/pr2"]
+    assert fakes.groups.deleted == ["rg-dbp-churn-pr2"]
+    assert (
+        "failed churn/pr1: Azure, deleting resource group rg-dbp-churn-pr1: (ScopeLocked) The scope cannot "
+        "perform delete operation"
+    ) in lines
+
+
+def test_a_group_deleted_meanwhile_counts_as_reaped(config, fakes):
+    fakes.groups.groups = [ephemeral_group(env="pr1", expires=PAST)]
+    fakes.groups.delete_errors = {
+        "rg-dbp-churn-pr1": arm_error(404, "ResourceGroupNotFound", "not found", ResourceNotFoundError)
+    }
+    outcome, _ = run_reap(config, fakes)
+    assert outcome.reaped == ["churn/pr1"] and outcome.failed == []
+
+
+def test_reap_without_terraform_refuses_before_touching_anything(config, fakes):
+    fakes.groups.groups = [ephemeral_group(env="pr1", expires=PAST)]
+    fakes.runner.missing = {"terraform"}
+    with pytest.raises(MissingTool, match=r"^terraform: not found on PATH; install Terraform >= 1.5$"):
+        run_reap(config, fakes)
+    assert fakes.events == []

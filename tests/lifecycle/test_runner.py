@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from infra.lifecycle.errors import OperationFailed
-from infra.lifecycle.runner import CdktfRunner, StackCommand, state_has_resources
+from infra.lifecycle.runner import CdktfRunner, MissingTool, StackCommand, state_has_resources
 
 
 def test_deploy_command_line_runs_one_presynthesized_stack():
@@ -54,12 +54,13 @@ def done(code=0, stdout="", stderr=""):
     return subprocess.CompletedProcess([], code, stdout, stderr)
 
 
-def test_run_streams_through_the_terminal_and_fails_on_a_nonzero_exit():
+def test_run_streams_through_the_terminal_from_the_project_root_and_fails_on_a_nonzero_exit(tmp_path):
     launcher = Launcher(done(0), done(1))
-    runner = CdktfRunner(run=launcher)
+    runner = CdktfRunner(cwd=tmp_path, run=launcher)
     command = StackCommand("deploy", "churn-dev-platform", Path("cdktf.out"), auto_approve=True)
     runner.run(command)
-    assert launcher.calls[0] == (command.argv(), {"check": False})  # no capture: output streams
+    # no capture: output streams; npx runs where node_modules holds the pinned cdktf, whatever the caller's cwd
+    assert launcher.calls[0] == (command.argv(), {"check": False, "cwd": tmp_path})
     with pytest.raises(OperationFailed, match=r"^cdktf deploy churn-dev-platform failed \(exit 1\)$"):
         runner.run(command)
 
@@ -109,3 +110,26 @@ def test_a_failing_init_is_reported_with_terraforms_error_line():
         "cannot read the state of churn-pr1-workspace: terraform init failed: "
         "Error: Failed to get existing workspaces: storage account not found"
     )
+
+
+def not_installed(argv, **kwargs):
+    raise FileNotFoundError(2, "No such file or directory", argv[0])
+
+
+def test_a_missing_terraform_or_npx_is_one_line_naming_it():
+    runner = CdktfRunner(run=not_installed)
+    with pytest.raises(MissingTool) as missing:
+        runner.has_state("churn-pr1-platform", outdir=Path("cdktf.out"))
+    assert str(missing.value) == "terraform: not found on PATH; install Terraform >= 1.5"
+    command = StackCommand("deploy", "churn-dev-platform", Path("cdktf.out"), auto_approve=True)
+    with pytest.raises(MissingTool, match=r"^npx: not found on PATH; install Node >= 20, then `make setup`"):
+        runner.run(command)
+
+
+def test_require_looks_the_tools_up_on_path(tmp_path, monkeypatch):
+    (tmp_path / "terraform").write_text("#!/bin/sh\n")
+    (tmp_path / "terraform").chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    CdktfRunner().require("terraform")
+    with pytest.raises(MissingTool, match=r"^npx: not found on PATH"):
+        CdktfRunner().require("terraform", "npx")

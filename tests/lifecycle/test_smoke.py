@@ -4,7 +4,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
-from databricks.sdk.errors import NotFound
+from databricks.sdk.errors import NotFound, TemporarilyUnavailable
 from databricks.sdk.service import catalog, jobs
 
 from infra.lifecycle.databricks import RunProgress, SdkTrainingWorkspace, TaskProgress
@@ -137,6 +137,47 @@ def test_a_run_that_outlives_the_timeout_is_cancelled_without_real_waiting(confi
     assert sum(clock.slept) == 30 * 60  # 120 polls, all on the injected clock
 
 
+UNAVAILABLE = TemporarilyUnavailable("The service at /api/2.2/jobs/runs/get is temporarily unavailable")
+
+
+class Interrupted(Clock):
+    def sleep(self, seconds):
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(
+    ("break_it", "error"),
+    [
+        (lambda workspace, clock: workspace.poll_errors.update({2: UNAVAILABLE}), TemporarilyUnavailable),
+        (lambda workspace, clock: None, KeyboardInterrupt),  # Ctrl-C while waiting between polls
+    ],
+    ids=["sdk error while polling", "ctrl-c"],
+)
+def test_a_run_is_cancelled_on_every_way_out(config, workspace, break_it, error):
+    clock = Interrupted() if error is KeyboardInterrupt else Clock()
+    workspace.progress = [running()]
+    break_it(workspace, clock)
+    with pytest.raises(error):
+        smoke(config, workspace, clock)
+    assert workspace.cancelled == [907]
+
+
+def test_a_failing_cancel_does_not_hide_why_the_run_was_cancelled(config, workspace):
+    workspace.progress = [running()]
+    workspace.poll_errors = {2: UNAVAILABLE}
+    workspace.cancel_error = NotFound("Run 907 does not exist.")
+    with pytest.raises(TemporarilyUnavailable):
+        smoke(config, workspace, Clock())
+
+
+def test_a_finished_run_is_not_cancelled_when_a_later_step_fails(config, workspace):
+    workspace.progress = [finished("SUCCESS")]
+    workspace.aliases = [None, None]
+    with pytest.raises(OperationFailed):
+        smoke(config, workspace, Clock())
+    assert workspace.cancelled == []
+
+
 def test_no_challenger_after_the_run_fails(config, workspace):
     workspace.progress = [finished("SUCCESS")]
     workspace.aliases = [None, None]
@@ -246,3 +287,12 @@ def test_adapter_reads_the_alias_and_treats_a_missing_one_as_none():
     client = FakeSdk(sdk_run(None), {}, None)
     assert SdkTrainingWorkspace(client).alias_version(MODEL, "challenger") is None
     assert client.calls == [("get_by_alias", MODEL, "challenger")]
+
+
+def test_adapter_reads_a_run_without_state_as_pending():
+    # the Jobs API leaves `state` out of a run it has only just queued; jobs.Run makes it None
+    queued = jobs.Run.from_dict({"run_id": 907, "run_page_url": "https://adb/run/907"})
+    assert queued.state is None
+    assert SdkTrainingWorkspace(FakeSdk(queued, {}, None)).run(907) == RunProgress(
+        run_id=907, state="PENDING", url="https://adb/run/907"
+    )

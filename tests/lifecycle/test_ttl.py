@@ -56,7 +56,7 @@ def test_expiry_from_an_absolute_time_converts_to_utc():
         ("2026-11-22T12:00:30Z", "--ttl: 2026-11-22T12:00:30Z is already past (now 2026-11-22T12:00:30Z)"),
         (
             "2026-11-23T18:00:00",
-            "--ttl: '2026-11-23T18:00:00' has no time zone; add Z for UTC, e.g. 2026-11-23T18:00:00Z",
+            "--ttl: '2026-11-23T18:00:00' has no time zone; add one, e.g. 2026-11-23T18:00:00Z for UTC",
         ),
         (
             "2026-13-01T00:00:00Z",

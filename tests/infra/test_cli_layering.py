@@ -1,0 +1,36 @@
+"""Arrows point one way: cli -> lifecycle -> stacks -> constructs/aspects -> config (imports inside functions count)."""
+
+import ast
+from pathlib import Path
+
+INFRA = Path(__file__).resolve().parents[2] / "infra"
+
+
+def imported_modules(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def test_no_cli_module_imports_the_app_that_registers_it():
+    importers = [p.name for p in (INFRA / "cli").glob("*.py") if "infra.cli.main" in imported_modules(p)]
+    assert importers == []
+
+
+def test_nothing_below_the_cli_imports_it():
+    below = [
+        p
+        for layer in ("lifecycle", "stacks", "constructs", "aspects", "config")
+        for p in (INFRA / layer).rglob("*.py")
+    ]
+    importers = [
+        str(p.relative_to(INFRA))
+        for p in below
+        if any(module.startswith("infra.cli") for module in imported_modules(p))
+    ]
+    assert importers == []
