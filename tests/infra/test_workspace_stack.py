@@ -377,8 +377,9 @@ def test_every_permissions_resource_keeps_the_deployer(synthesized, platform_con
             levels = {
                 a.get("service_principal_name"): a["permission_level"] for a in permissions["access_control"]
             }
-            # CAN_USE is the only level a cluster policy has.
-            wanted = "CAN_USE" if "cluster_policy_id" in permissions else "CAN_MANAGE"
+            # CAN_USE is the only level a cluster policy has; the deployer owns the jobs.
+            wanted = {"cluster_policy_id": "CAN_USE", "job_id": "IS_OWNER"}
+            wanted = next((lv for key, lv in wanted.items() if key in permissions), "CAN_MANAGE")
             assert levels.get(deployer) == wanted, f"{stack} {name}"
 
 
@@ -389,6 +390,30 @@ def test_job_permissions_let_owners_run_and_readers_view(synthesized):
         by_group = {a.get("group_name"): a["permission_level"] for a in job_permissions["access_control"]}
         assert by_group["churn-owners"] == "CAN_MANAGE_RUN"
         assert by_group["churn-analysts"] == "CAN_VIEW"
+
+
+def test_every_job_has_exactly_one_owner_and_each_principal_once(
+    synthesized, platform_config, workspace_stacks
+):
+    """databricks 1.99 permissions/permission_definitions.go (addOwnerPermissionIfNeeded): a job ACL without an
+    IS_OWNER entry gets the caller appended as IS_OWNER; the backend keeps one level per principal, so listing
+    the deployer at CAN_MANAGE as well clashes with it. The deployer is the one owner: IS_OWNER is a management
+    level for jobs there, so the deployer is never locked out of its own jobs."""
+    deployer = platform_config.platform.deployer_principal
+    for stack in workspace_stacks:
+        for name, permissions in synthesized.resources(stack, "databricks_permissions").items():
+            principals = [
+                a.get("service_principal_name") or a.get("user_name") or a.get("group_name")
+                for a in permissions["access_control"]
+            ]
+            assert len(principals) == len(set(principals)), f"{stack} {name}"
+            if "job_id" in permissions:
+                owners = [
+                    p
+                    for p, a in zip(principals, permissions["access_control"], strict=True)
+                    if a["permission_level"] == "IS_OWNER"
+                ]
+                assert owners == [deployer], f"{stack} {name}"
 
 
 def test_grants_are_least_privilege(synthesized):
