@@ -30,12 +30,17 @@ from infra.config.regions import DATABRICKS_REGIONS
 PERMANENT_ENVS: tuple[str, ...] = ("dev", "staging", "prod")
 EnvName = Literal["dev", "staging", "prod"]
 
-# Databricks Runtime LTS ML versions the churn wheel is tested against -> spark_version key.
+# Databricks Runtime LTS ML versions the churn wheel is tested against -> spark_version key. 18 LTS ML is the
+# umbrella line `18.x` (the `18.0.x` key was the 18.0 Beta, out of support since June 2026).
 RUNTIMES: dict[str, str] = {
-    "18.0": "18.0.x-cpu-ml-scala2.13",
+    "18": "18.x-cpu-ml-scala2.13",
     "17.3": "17.3.x-cpu-ml-scala2.13",
 }
-DEFAULT_RUNTIME = "18.0"
+DEFAULT_RUNTIME = "18"
+# Runtimes people may still write, with what to write instead.
+RETIRED_RUNTIMES: dict[str, str] = {
+    "18.0": "18.0 was the Databricks Runtime 18 Beta (support ended June 2026); use '18' for 18 LTS ML",
+}
 
 # Marks a root-level error whose lines already carry their own field paths.
 CROSS_CHECK_MARK = "cross-check:\n"
@@ -132,14 +137,24 @@ class PlatformSettings(StrictModel):
     personal_access_tokens: bool = False
     """Allow Databricks personal access tokens in the workspaces (some partner integrations need them). Off:
     nobody can create or use a PAT; people use Entra ID and automation uses service principals."""
-    runtime: Literal["18.0", "17.3"] = DEFAULT_RUNTIME
-    """Databricks Runtime LTS ML version for jobs and clusters: 18.0 (Spark 4.1, MLflow 3.8) or 17.3."""
+    runtime: Literal["18", "17.3"] = DEFAULT_RUNTIME
+    """Databricks Runtime LTS ML line for jobs and clusters: 18 (18 LTS ML, key `18.x-cpu-ml-scala2.13`, Spark
+    4.1, MLflow 3.8) or 17.3 (17.3 LTS ML, `17.3.x-cpu-ml-scala2.13`)."""
     budget_start: date = date(2026, 11, 1)
     """First month the budgets count from; must be the first day of a month (Azure rule)."""
     log_retention_days: Annotated[int, Field(ge=30, le=730)] = 30
     """Log Analytics retention in days (30-730)."""
     state_backend: StateBackend = StateBackend()
     """Terraform state location."""
+
+    @field_validator("runtime", mode="before")
+    @classmethod
+    def _known_runtime(cls, value: Any) -> Any:
+        if isinstance(value, int | float):  # YAML reads `runtime: 17.3` as a number
+            value = str(value)
+        if isinstance(value, str) and value in RETIRED_RUNTIMES:
+            raise ValueError(RETIRED_RUNTIMES[value])
+        return value
 
     @field_validator("budget_start")
     @classmethod

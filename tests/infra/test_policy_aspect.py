@@ -174,7 +174,7 @@ def _job(scope, *, run_as=True, policy=True):
     from cdktf_cdktf_provider_databricks.job import Job, JobJobCluster, JobJobClusterNewCluster
 
     cluster = JobJobClusterNewCluster(
-        spark_version="18.0.x-cpu-ml-scala2.13", num_workers=1, policy_id="policy-1" if policy else None
+        spark_version="18.x-cpu-ml-scala2.13", num_workers=1, policy_id="policy-1" if policy else None
     )
     return Job(
         scope,
@@ -188,9 +188,7 @@ def _job(scope, *, run_as=True, policy=True):
 def _cluster(scope, *, policy=True):
     from cdktf_cdktf_provider_databricks.cluster import Cluster
 
-    return Cluster(
-        scope, "cluster", spark_version="18.0.x-cpu-ml-scala2.13", policy_id="p" if policy else None
-    )
+    return Cluster(scope, "cluster", spark_version="18.x-cpu-ml-scala2.13", policy_id="p" if policy else None)
 
 
 def _permissions(scope, *, deployer_level="IS_OWNER", policy=False, team_level="CAN_MANAGE_RUN", extra=()):

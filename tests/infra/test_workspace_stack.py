@@ -258,7 +258,7 @@ def test_job_clusters_are_governed_by_the_policy_and_dedicated_to_the_job_princi
 def test_policy_pins_runtime_sizes_access_mode_spot_and_tags_without_a_pool(synthesized, platform_config):
     team_env = team_env_of(platform_config, DEV)
     policy = policy_of(synthesized, DEV)
-    assert policy["spark_version"] == {"type": "fixed", "value": "18.0.x-cpu-ml-scala2.13"}
+    assert policy["spark_version"] == {"type": "fixed", "value": "18.x-cpu-ml-scala2.13"}
     assert policy["node_type_id"]["values"] == ["Standard_D4ds_v5"]
     assert policy["autoscale.max_workers"]["maxValue"] == policy["num_workers"]["maxValue"] == 2
     assert policy["autotermination_minutes"]["maxValue"] == 30
@@ -286,7 +286,7 @@ def test_policy_pins_the_pool_where_the_env_has_one(synthesized):
     pool = synthesized.only(PROD, "databricks_instance_pool")
     assert pool["node_type_id"] == "Standard_D8ds_v5"
     assert pool["azure_attributes"] == {"availability": "ON_DEMAND_AZURE"}
-    assert pool["preloaded_spark_versions"] == ["18.0.x-cpu-ml-scala2.13"]
+    assert pool["preloaded_spark_versions"] == ["18.x-cpu-ml-scala2.13"]
     assert (
         synthesized.only(STAGING, "databricks_instance_pool")["azure_attributes"]["availability"]
         == "SPOT_AZURE"
