@@ -132,8 +132,8 @@ class PlatformSettings(StrictModel):
     azure_databricks_sp_object_id: UUID | None = None
     """Object ID, in this tenant, of the `AzureDatabricks` enterprise application (application ID
     2ff814a6-3304-4ab8-85cb-cd0e6f879c1d; `az ad sp show --id 2ff814a6-3304-4ab8-85cb-cd0e6f879c1d --query id`).
-    Set: each env's Key Vault grants it `Key Vault Secrets User`, which a Key Vault-backed secret scope needs to
-    read secrets. Unset: no grant; the scope exists but cannot read secrets until an admin grants the role."""
+    Set: each env's Key Vault grants it `Key Vault Secrets User` and each workspace gets a Key Vault-backed secret
+    scope, which reads secrets through that grant. Unset: no grant and no secret scope (validate warns)."""
     personal_access_tokens: bool = False
     """Allow Databricks personal access tokens in the workspaces (some partner integrations need them). Off:
     nobody can create or use a PAT; people use Entra ID and automation uses service principals."""
@@ -274,7 +274,9 @@ class EnvironmentConfig(StrictModel):
     drift: DriftMonitoring = DriftMonitoring()
     """Drift and decay thresholds of the monitoring job."""
     interactive_cluster: bool = False
-    """Create an all-purpose cluster for interactive work (default on in dev, off elsewhere)."""
+    """Create an all-purpose cluster for interactive work, dedicated to the first owner group. Off by default:
+    a group-assigned cluster needs kind CLASSIC_PREVIEW, which needs the workspace's compute preview enabled
+    (validate warns)."""
     instance_pool: bool = False
     """Keep warm idle instances so job clusters start faster (default on in staging and prod)."""
     prevent_destroy: bool = False
@@ -288,7 +290,6 @@ class EnvironmentConfig(StrictModel):
 # Defaults per environment kind, applied under whatever the config sets.
 ENV_DEFAULTS: dict[str, dict[str, Any]] = {
     "dev": {
-        "interactive_cluster": True,
         "compute": {"spot": True, "min_workers": 1, "max_workers": 2},
         "schedules": {"paused": True},
         "model_gate": {"mode": "dry-run"},

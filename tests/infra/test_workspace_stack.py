@@ -491,19 +491,35 @@ def test_experiment_lives_in_the_team_folder_and_the_job_principal_can_log_to_it
     assert levels[JOB_SP] == "CAN_EDIT" and levels["churn-analysts"] == "CAN_READ"
 
 
-def test_secret_scope_is_backed_by_the_env_key_vault_with_acls(synthesized):
-    assert CdktfTesting.to_have_resource_with_properties(
-        synthesized.text(DEV),
-        SecretScope.TF_RESOURCE_TYPE,
-        {"name": "dbp-churn-dev", "backend_type": "AZURE_KEYVAULT"},
+def test_no_secret_scope_without_the_azuredatabricks_object_id(synthesized, workspace_stacks):
+    """The vault authorizes with Azure RBAC, so a Key Vault-backed scope reads nothing until the AzureDatabricks
+    application holds Key Vault Secrets User on it; the platform stack grants that only to a configured object id.
+    The committed config sets none: no scope at all rather than one that fails every read."""
+    for stack in workspace_stacks:
+        assert not synthesized.resources(stack, "databricks_secret_scope"), stack
+        assert not synthesized.resources(stack, "databricks_secret_acl"), stack
+
+
+def test_secret_scope_is_backed_by_the_env_key_vault_with_acls(platform_config, fake_wheel):
+    base = team_env_of(platform_config, DEV)
+    object_id = "0f0e0d0c-0b0a-4998-8776-655443322110"
+    team_env = base.model_copy(
+        update={"platform": base.platform.model_copy(update={"azure_databricks_sp_object_id": object_id})}
     )
-    scope = synthesized.only(DEV, "databricks_secret_scope")
-    assert "cross-stack-output" in scope["keyvault_metadata"]["resource_id"]
-    assert "cross-stack-output" in scope["keyvault_metadata"]["dns_name"]
-    acls = {
-        a["principal"]: a["permission"] for a in synthesized.resources(DEV, "databricks_secret_acl").values()
+    stack = build_workspace(team_env, fake_wheel)
+    text = CdktfTesting.synth(stack)
+    assert CdktfTesting.to_have_resource_with_properties(
+        text, SecretScope.TF_RESOURCE_TYPE, {"name": "dbp-churn-dev", "backend_type": "AZURE_KEYVAULT"}
+    )
+    resources = json.loads(text)["resource"]
+    (scope,) = resources["databricks_secret_scope"].values()
+    assert scope["keyvault_metadata"] == {
+        "resource_id": FAKE_PLATFORM.key_vault_id,
+        "dns_name": FAKE_PLATFORM.key_vault_uri,
     }
-    assert acls == {"churn-owners": "READ", JOB_SP: "READ", "3f2b6c1e-8d4a-4b7e-9c0d-2a1b3c4d5e6f": "MANAGE"}
+    acls = {a["principal"]: a["permission"] for a in resources["databricks_secret_acl"].values()}
+    job_sp = next(a for a in acls if a.startswith("${databricks_service_principal."))
+    assert acls == {"churn-owners": "READ", job_sp: "READ", "3f2b6c1e-8d4a-4b7e-9c0d-2a1b3c4d5e6f": "MANAGE"}
 
 
 def test_job_principal_is_databricks_managed_and_cannot_create_compute(synthesized):
