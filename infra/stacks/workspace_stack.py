@@ -12,7 +12,7 @@ from infra.aspects.stack_aspects import AspectApp, AspectStack
 from infra.config import TeamEnv
 from infra.constructs.contracts import RAW_DROP_FOLDER, PlatformOutputs, WheelArtifact
 from infra.constructs.databricks.compute_policy import ComputePolicy
-from infra.constructs.databricks.identity import JobServicePrincipal, Principal
+from infra.constructs.databricks.identity import JobServicePrincipal, Principal, WorkspaceGroups
 from infra.constructs.databricks.mlflow_access import MlflowAccess
 from infra.constructs.databricks.model_jobs import ModelJobs
 from infra.constructs.databricks.notebooks import TeamNotebook
@@ -154,3 +154,5 @@ class WorkspaceStack(AspectStack):
             workspace_path=f"{folder.path}/{notebook_source.stem}",
             depends_on=[folder.directory],
         )
+        # Last: every permissions resource, secret ACL and cluster above waits for the team's groups.
+        WorkspaceGroups(self, "team-groups", groups=[*owners, *readers]).precede_acls_in(self)

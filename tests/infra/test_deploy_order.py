@@ -125,6 +125,37 @@ def test_unity_catalog_objects_wait_for_the_metastore_assignment_when_there_is_o
                     assert graph.depends(node.address, assignment.address), f"{name}: {node.address}"
 
 
+def _groups_named(node) -> set[str]:
+    """Groups a workspace ACL resource names: access_control blocks, a secret ACL principal, a dedicated owner."""
+    if node.type == "databricks_permissions":
+        return {a["group_name"] for a in _blocks(node.config.get("access_control")) if a.get("group_name")}
+    if (
+        node.type == "databricks_cluster"
+        and node.config.get("data_security_mode") == "DATA_SECURITY_MODE_DEDICATED"
+    ):
+        return {node.config["single_user_name"]}
+    if node.type == "databricks_secret_acl":
+        return {node.config["principal"]}
+    return set()
+
+
+def test_workspace_acls_wait_for_their_groups_to_be_assigned_to_the_workspace(graphs, platform_config):
+    """With identity federation an account group can be named in workspace ACLs only once it is assigned to the
+    workspace (databricks_permission_assignment, access/resource_permission_assignment.go, v1.99.0)."""
+    groups = {g for team in platform_config.teams for g in (*team.owner_groups, *team.reader_groups)}
+    for name, graph in _stacks(graphs, "-workspace"):
+        assigned = {
+            n.config["group_name"]: n.address for n in graph.of_type("databricks_permission_assignment")
+        }
+        checked = 0
+        for node in graph.nodes.values():
+            for group in _groups_named(node) & groups:
+                checked += 1
+                assert group in assigned, f"{name}: {group} is never assigned to the workspace"
+                assert graph.depends(node.address, assigned[group]), f"{name}: {node.address} before {group}"
+        assert checked, name
+
+
 # ---- Azure network ----
 
 

@@ -517,6 +517,11 @@ def test_secret_scope_is_backed_by_the_env_key_vault_with_acls(platform_config, 
         "resource_id": FAKE_PLATFORM.key_vault_id,
         "dns_name": FAKE_PLATFORM.key_vault_uri,
     }
+    # Secret ACLs name workspace principals: the team's groups must be assigned to the workspace first.
+    assert all(
+        any(d.startswith("databricks_permission_assignment.") for d in a["depends_on"])
+        for a in resources["databricks_secret_acl"].values()
+    )
     acls = {a["principal"]: a["permission"] for a in resources["databricks_secret_acl"].values()}
     job_sp = next(a for a in acls if a.startswith("${databricks_service_principal."))
     assert acls == {"churn-owners": "READ", job_sp: "READ", "3f2b6c1e-8d4a-4b7e-9c0d-2a1b3c4d5e6f": "MANAGE"}
@@ -690,3 +695,14 @@ def test_the_cli_parse_check_catches_an_option_the_cli_does_not_know():
     pytest.importorskip("churn.cli")
     with pytest.raises(UsageError):
         _parse_with_churn_cli(["monitor", "--no-such-option", "1"])
+
+
+def test_team_groups_are_assigned_to_the_workspace_as_users(synthesized, platform_config, workspace_stacks):
+    """databricks 1.99 access/resource_permission_assignment.go: the workspace-level assignment takes the account
+    group by `group_name` (the account-level mws variant needs the account provider and a numeric principal id)."""
+    for stack in workspace_stacks:
+        team = team_env_of(platform_config, stack).team
+        assignments = synthesized.resources(stack, "databricks_permission_assignment").values()
+        assert sorted((a["group_name"], tuple(a["permissions"])) for a in assignments) == sorted(
+            (g, ("USER",)) for g in (*team.owner_groups, *team.reader_groups)
+        ), stack
