@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from infra.config import PlatformConfig, TeamEnv
 from infra.lifecycle.azure import AzureResourceGroups, ResourceGroups, subscription_id
 from infra.lifecycle.databricks import SdkTrainingWorkspace, TrainingWorkspace
 from infra.lifecycle.errors import OperationFailed
+from infra.lifecycle.preflight import MetastoreView, SdkMetastoreView
 from infra.lifecycle.runner import CdktfRunner, StackRunner
 from infra.lifecycle.smoke import SmokeTarget
 
@@ -39,6 +40,10 @@ class Services:
     ask: Callable[[str], str]
     default_owner: Callable[[], str | None]
     outdir: Path = DEFAULT_OUTDIR
+    metastore_view: Callable[[PlatformConfig, TeamEnv], MetastoreView] = field(
+        default=lambda config, team_env: _metastore_view(config, team_env)
+    )
+    """What the deploying identity sees of Unity Catalog in a team-env's workspace (deploy preflight)."""
 
 
 def real_services() -> Services:
@@ -56,6 +61,15 @@ def real_services() -> Services:
         ask=input,
         default_owner=_default_owner,
     )
+
+
+def _metastore_view(config: PlatformConfig, team_env: TeamEnv) -> MetastoreView:
+    names = team_env.names
+    resource_id = (
+        f"/subscriptions/{subscription_id(config)}/resourceGroups/{names.resource_group}"
+        f"/providers/Microsoft.Databricks/workspaces/{names.databricks_workspace}"
+    )
+    return SdkMetastoreView.for_azure_workspace(resource_id)
 
 
 def _build_wheel() -> Path:
