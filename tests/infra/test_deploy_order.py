@@ -85,21 +85,27 @@ def test_nothing_in_an_isolated_catalog_outlives_its_workspace_binding(graphs):
     v1.99.0). The catalog's own Delete re-binds the current workspace before deleting (catalog/resource_catalog.go,
     v1.99.0), but the deletes of its schemas, volumes, models and grants do not: once the binding is gone they
     fail with "not accessible in current workspace" (provider issue 5300). So everything that needs the catalog
-    must be destroyed before the binding, i.e. depend on it."""
+    must be destroyed before the binding, i.e. depend on it. (External locations and the storage credential are
+    isolated too, but the provider binds them to the creating workspace itself, catalog/bindings, and the stack
+    has no binding resource for them that a destroy could remove first.)"""
     for name, graph in _stacks(graphs, "-workspace"):
         bindings = graph.of_type("databricks_workspace_binding")
         assert bindings, name
         for binding in bindings:
-            catalogs = [
+            # Whatever the binding binds (a catalog today; external locations and credentials work the same).
+            securables = [
                 ref
-                for ref in references(binding.config)
-                if ref.startswith("databricks_catalog.") and binding.config.get("securable_type") == "catalog"
+                for ref in references({"name": binding.config.get("securable_name", "")})
+                if ref.startswith(
+                    ("databricks_catalog.", "databricks_external_location.", "databricks_storage_")
+                )
             ]
-            for catalog in catalogs:
-                inside = [a for a in graph.dependents(catalog) if a != binding.address]
-                assert inside, f"{name}: nothing in {catalog}?"
+            assert securables, f"{name}: {binding.address} binds no securable of this stack"
+            for securable in securables:
+                inside = [a for a in graph.dependents(securable) if a != binding.address]
+                assert inside, f"{name}: nothing in {securable}?"
                 outliving = [a for a in inside if not graph.depends(a, binding.address)]
-                assert outliving == [], f"{name}: destroyed after the binding of {catalog}: {outliving}"
+                assert outliving == [], f"{name}: destroyed after the binding of {securable}: {outliving}"
 
 
 def test_no_unity_catalog_object_names_its_catalog_without_depending_on_it(graphs):
