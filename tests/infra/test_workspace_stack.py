@@ -706,3 +706,30 @@ def test_team_groups_are_assigned_to_the_workspace_as_users(synthesized, platfor
         assert sorted((a["group_name"], tuple(a["permissions"])) for a in assignments) == sorted(
             (g, ("USER",)) for g in (*team.owner_groups, *team.reader_groups)
         ), stack
+
+
+def test_the_scope_and_the_vault_grant_it_reads_through_come_together(platform_config, fake_wheel, tmp_path):
+    """No half-feature: with the AzureDatabricks object id the platform stack grants Key Vault Secrets User on
+    the vault and the workspace stack creates the scope on that same vault; without it neither exists."""
+    from infra.app import build_app
+
+    base = team_env_of(platform_config, DEV)
+    object_id = "0f0e0d0c-0b0a-4998-8776-655443322110"
+    team_env = base.model_copy(
+        update={"platform": base.platform.model_copy(update={"azure_databricks_sp_object_id": object_id})}
+    )
+    build_app(platform_config, outdir=tmp_path, wheel=fake_wheel, team_envs=[team_env]).synth()
+    stacks = {
+        name: json.loads((tmp_path / "stacks" / name / "cdk.tf.json").read_text())
+        for name in (team_env.names.platform_stack, team_env.names.workspace_stack)
+    }
+    platform, workspace = stacks[team_env.names.platform_stack], stacks[team_env.names.workspace_stack]
+    (grant,) = [
+        a
+        for a in platform["resource"]["azurerm_role_assignment"].values()
+        if a["role_definition_name"] == "Key Vault Secrets User"
+    ]
+    assert grant["principal_id"] == object_id and grant["scope"].startswith("${azurerm_key_vault.")
+    (scope,) = workspace["resource"]["databricks_secret_scope"].values()
+    output = scope["keyvault_metadata"]["resource_id"].split(".outputs.")[1].rstrip("}")
+    assert platform["output"][output]["value"] == grant["scope"]
