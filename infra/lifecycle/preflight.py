@@ -47,14 +47,8 @@ class MetastoreView(Protocol):
 
 def precondition_problems(team_env: TeamEnv, view: MetastoreView) -> list[str]:
     """One line per precondition the workspace stack would fail on; empty when it can be applied."""
-    problems = []
+    problems: list[str] = []
     caller = view.caller()
-    deployer = team_env.platform.deployer_principal
-    if caller.name != deployer:
-        problems.append(
-            f"platform.deployer_principal is {deployer!r} but the deploy runs as {caller.name!r}: the "
-            "authoritative permissions would leave the caller out; deploy as the deployer or fix the field"
-        )
     configured = str(team_env.platform.metastore_id) if team_env.platform.metastore_id else None
     assigned = view.assigned_metastore()
     if assigned is None and configured is None:

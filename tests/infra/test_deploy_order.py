@@ -276,3 +276,17 @@ def _expressions(config: object) -> list[str]:
     if isinstance(config, list):
         return [e for v in config for e in _expressions(v)]
     return []
+
+
+# ---- Re-creating a destroyed env ----
+
+
+def test_a_re_created_env_recovers_its_soft_deleted_vault(graphs):
+    """azurerm v4.55.0 internal/services/keyvault/key_vault_resource.go (resourceKeyVaultCreate): before creating
+    a vault the provider looks its name up among soft-deleted vaults; with the provider feature
+    `recover_soft_deleted_key_vaults` it creates in `Recover` mode, without it the create fails. Vault names are
+    derived from (prefix, team, env), so every re-created env meets its old vault: the feature must be on."""
+    for name, graph in _stacks(graphs, "-platform"):
+        features = _blocks(graph.nodes["provider.azurerm"].config.get("features"))
+        key_vault = [kv for f in features for kv in _blocks(f.get("key_vault"))]
+        assert key_vault and all(kv.get("recover_soft_deleted_key_vaults") is True for kv in key_vault), name
