@@ -17,6 +17,7 @@ from rich.table import Table
 from infra.cli import lifecycle, scan, synth
 from infra.cli.errors import fail, run_cli
 from infra.cli.options import ConfigOption, load_or_fail
+from infra.config.deployability import deploy_warnings
 from infra.config.model import config_json_schema
 
 app = typer.Typer(
@@ -35,6 +36,8 @@ def validate(config: ConfigOption = None) -> None:
     loaded = load_or_fail(config)
     envs = len(loaded.team_envs)
     console.print(f"[green]valid[/]: {len(loaded.teams)} teams, {envs} team-envs, {envs * 2} stacks")
+    for warning in deploy_warnings(loaded):
+        console.print(f"[yellow]warning[/]: {warning}", soft_wrap=True, markup=True, highlight=False)
 
 
 @app.command()

@@ -32,12 +32,17 @@ from infra.config.regions import DATABRICKS_REGIONS
 PERMANENT_ENVS: tuple[str, ...] = ("dev", "staging", "prod")
 EnvName = Literal["dev", "staging", "prod"]
 
-# Databricks Runtime LTS ML versions the churn wheel is tested against -> spark_version key.
+# Databricks Runtime LTS ML versions the churn wheel is tested against -> spark_version key. 18 LTS ML is the
+# umbrella line `18.x` (the `18.0.x` key was the 18.0 Beta, out of support since June 2026).
 RUNTIMES: dict[str, str] = {
-    "18.0": "18.0.x-cpu-ml-scala2.13",
+    "18": "18.x-cpu-ml-scala2.13",
     "17.3": "17.3.x-cpu-ml-scala2.13",
 }
-DEFAULT_RUNTIME = "18.0"
+DEFAULT_RUNTIME = "18"
+# Runtimes people may still write, with what to write instead.
+RETIRED_RUNTIMES: dict[str, str] = {
+    "18.0": "18.0 was the Databricks Runtime 18 Beta (support ended June 2026); use '18' for 18 LTS ML",
+}
 
 # Marks a root-level error whose lines already carry their own field paths.
 CROSS_CHECK_MARK = "cross-check:\n"
@@ -133,19 +138,29 @@ class PlatformSettings(StrictModel):
     azure_databricks_sp_object_id: UUID | None = None
     """Object ID, in this tenant, of the `AzureDatabricks` enterprise application (application ID
     2ff814a6-3304-4ab8-85cb-cd0e6f879c1d; `az ad sp show --id 2ff814a6-3304-4ab8-85cb-cd0e6f879c1d --query id`).
-    Set: each env's Key Vault grants it `Key Vault Secrets User`, which a Key Vault-backed secret scope needs to
-    read secrets. Unset: no grant; the scope exists but cannot read secrets until an admin grants the role."""
+    Set: each env's Key Vault grants it `Key Vault Secrets User` and each workspace gets a Key Vault-backed secret
+    scope, which reads secrets through that grant. Unset: no grant and no secret scope (validate warns)."""
     personal_access_tokens: bool = False
     """Allow Databricks personal access tokens in the workspaces (some partner integrations need them). Off:
     nobody can create or use a PAT; people use Entra ID and automation uses service principals."""
-    runtime: Literal["18.0", "17.3"] = DEFAULT_RUNTIME
-    """Databricks Runtime LTS ML version for jobs and clusters: 18.0 (Spark 4.1, MLflow 3.8) or 17.3."""
+    runtime: Literal["18", "17.3"] = DEFAULT_RUNTIME
+    """Databricks Runtime LTS ML line for jobs and clusters: 18 (18 LTS ML, key `18.x-cpu-ml-scala2.13`, Spark
+    4.1, MLflow 3.8) or 17.3 (17.3 LTS ML, `17.3.x-cpu-ml-scala2.13`)."""
     budget_start: date = date(2026, 11, 1)
     """First month the budgets count from; must be the first day of a month (Azure rule)."""
     log_retention_days: Annotated[int, Field(ge=30, le=730)] = 30
     """Log Analytics retention in days (30-730)."""
     state_backend: StateBackend = StateBackend()
     """Terraform state location."""
+
+    @field_validator("runtime", mode="before")
+    @classmethod
+    def _known_runtime(cls, value: Any) -> Any:
+        if isinstance(value, int | float):  # YAML reads `runtime: 17.3` as a number
+            value = str(value)
+        if isinstance(value, str) and value in RETIRED_RUNTIMES:
+            raise ValueError(RETIRED_RUNTIMES[value])
+        return value
 
     @field_validator("budget_start")
     @classmethod
@@ -265,7 +280,9 @@ class EnvironmentConfig(StrictModel):
     drift: DriftMonitoring = DriftMonitoring()
     """Drift and decay thresholds of the monitoring job."""
     interactive_cluster: bool = False
-    """Create an all-purpose cluster for interactive work (default on in dev, off elsewhere)."""
+    """Create an all-purpose cluster for interactive work, dedicated to the first owner group. Off by default:
+    a group-assigned cluster needs kind CLASSIC_PREVIEW, which needs the workspace's compute preview enabled
+    (validate warns)."""
     instance_pool: bool = False
     """Keep warm idle instances so job clusters start faster (default on in staging and prod)."""
     prevent_destroy: bool = False
@@ -302,7 +319,6 @@ class EnvironmentConfig(StrictModel):
 # Defaults per environment kind, applied under whatever the config sets.
 ENV_DEFAULTS: dict[str, dict[str, Any]] = {
     "dev": {
-        "interactive_cluster": True,
         "compute": {"spot": True, "min_workers": 1, "max_workers": 2},
         "schedules": {"paused": True},
         "model_gate": {"mode": "dry-run"},

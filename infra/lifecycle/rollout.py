@@ -1,7 +1,8 @@
 """Deploying or destroying one team-env: build the wheel, synthesize its two stacks, run cdktf per stack.
 
 The platform stack creates the workspace the Databricks provider of the workspace stack needs, so deploys run
-platform then workspace and destroys the reverse, each stack in its own cdktf command. `--dry-run` prints
+platform then workspace and destroys the reverse, each stack in its own cdktf command. A deploy checks the
+Unity Catalog preconditions of the workspace stack between the two (`preflight.py`). `--dry-run` prints
 `Rollout.describe()`; a real run executes the same steps, and the cdktf commands are the ones printed.
 """
 
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 from infra.config import PlatformConfig, TeamEnv
 from infra.lifecycle.lock import exclusive_outdir
+from infra.lifecycle.preflight import check_preconditions
 from infra.lifecycle.runner import CDKTF, StackCommand
 
 if TYPE_CHECKING:
@@ -71,5 +73,8 @@ def execute(
         report(f"[2/{len(steps)}] {steps[1]}")
         prepare(rollout, config, services, wheel=wheel)
         for number, command in enumerate(rollout.commands, start=3):
+            if rollout.action == "deploy" and command.stack == rollout.team_env.names.workspace_stack:
+                # The workspace exists now; nothing inside it has been applied yet (infra/lifecycle/preflight.py).
+                check_preconditions(rollout.team_env, services.metastore_view(config, rollout.team_env))
             report(f"[{number}/{len(steps)}] {command}")
             services.runner.run(command)

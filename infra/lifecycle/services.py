@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from infra.config import PlatformConfig, TeamEnv
 from infra.lifecycle.azure import AzureResourceGroups, ResourceGroups, subscription_id
 from infra.lifecycle.databricks import SdkTrainingWorkspace, TrainingWorkspace
 from infra.lifecycle.errors import OperationFailed
+from infra.lifecycle.preflight import MetastoreView, SdkMetastoreView
 from infra.lifecycle.runner import CdktfRunner, StackRunner
 from infra.lifecycle.smoke import SmokeTarget
 from infra.project import project_root
@@ -39,6 +40,10 @@ class Services:
     outdir: Path
     """The project's cdktf output directory (cdktf.json), at the project root. Stacks keep no state inside it,
     so each lifecycle run can replace it with just the stacks it runs."""
+    metastore_view: Callable[[PlatformConfig, TeamEnv], MetastoreView] = field(
+        default=lambda config, team_env: _metastore_view(config, team_env)
+    )
+    """What the deploying identity sees of Unity Catalog in a team-env's workspace (deploy preflight)."""
 
 
 def real_services() -> Services:
@@ -58,6 +63,15 @@ def real_services() -> Services:
         default_owner=_default_owner,
         outdir=root / "cdktf.out",
     )
+
+
+def _metastore_view(config: PlatformConfig, team_env: TeamEnv) -> MetastoreView:
+    names = team_env.names
+    resource_id = (
+        f"/subscriptions/{subscription_id(config)}/resourceGroups/{names.resource_group}"
+        f"/providers/Microsoft.Databricks/workspaces/{names.databricks_workspace}"
+    )
+    return SdkMetastoreView.for_azure_workspace(resource_id)
 
 
 def _build_wheel() -> Path:

@@ -124,6 +124,8 @@ BAD_CONFIGS = [
         "UUID",
     ),
     ("bad-runtime", mutated("platform.runtime", "16.4"), "platform.runtime", "'16.4' is not allowed"),
+    # 18.0.x-cpu-ml-scala2.13 is the 18.0 Beta, out of support: 18 LTS ML is the umbrella key 18.x
+    ("beta-runtime", mutated("platform.runtime", "18.0"), "platform.runtime", "use '18' for 18 LTS ML"),
     (
         "budget-start-mid-month",
         mutated("platform.budget_start", "2026-11-15"),
@@ -333,3 +335,14 @@ def test_every_problem_is_reported_not_just_the_first():
 def test_unreadable_yaml_is_one_line_with_location(text, words):
     lines = problems_of(text)
     assert len(lines) == 1 and words in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("written", "key"),
+    [("18", "18.x-cpu-ml-scala2.13"), (18, "18.x-cpu-ml-scala2.13"), (17.3, "17.3.x-cpu-ml-scala2.13")],
+)
+def test_runtimes_map_to_lts_ml_keys_that_exist(written, key):
+    """18 LTS ML is the umbrella line `18.x-cpu-ml-scala2.13`, 17.3 LTS ML `17.3.x-cpu-ml-scala2.13`; the
+    `18.0.x` key was the 18.0 Beta. YAML reads an unquoted 17.3 as a number: it means the same runtime."""
+    config = parse_config(yaml.safe_dump(mutated("platform.runtime", written)))
+    assert config.platform.spark_version == key

@@ -174,7 +174,7 @@ def _job(scope, *, run_as=True, policy=True):
     from cdktf_cdktf_provider_databricks.job import Job, JobJobCluster, JobJobClusterNewCluster
 
     cluster = JobJobClusterNewCluster(
-        spark_version="18.0.x-cpu-ml-scala2.13", num_workers=1, policy_id="policy-1" if policy else None
+        spark_version="18.x-cpu-ml-scala2.13", num_workers=1, policy_id="policy-1" if policy else None
     )
     return Job(
         scope,
@@ -188,18 +188,17 @@ def _job(scope, *, run_as=True, policy=True):
 def _cluster(scope, *, policy=True):
     from cdktf_cdktf_provider_databricks.cluster import Cluster
 
-    return Cluster(
-        scope, "cluster", spark_version="18.0.x-cpu-ml-scala2.13", policy_id="p" if policy else None
-    )
+    return Cluster(scope, "cluster", spark_version="18.x-cpu-ml-scala2.13", policy_id="p" if policy else None)
 
 
-def _permissions(scope, *, deployer_level="CAN_MANAGE", policy=False):
+def _permissions(scope, *, deployer_level="IS_OWNER", policy=False, team_level="CAN_MANAGE_RUN", extra=()):
     from cdktf_cdktf_provider_databricks.permissions import Permissions, PermissionsAccessControl
 
     deployer = scope.node.try_get_context("deployer")
-    acl = [PermissionsAccessControl(group_name="team-owners", permission_level="CAN_MANAGE_RUN")]
+    acl = [PermissionsAccessControl(group_name="team-owners", permission_level=team_level)]
     if deployer_level:
         acl.append(PermissionsAccessControl(service_principal_name=deployer, permission_level=deployer_level))
+    acl += [PermissionsAccessControl(service_principal_name=deployer, permission_level=lv) for lv in extra]
     target = {"cluster_policy_id": "policy-1"} if policy else {"job_id": "123"}
     return Permissions(scope, f"permissions-{'policy' if policy else 'job'}", access_control=acl, **target)
 
@@ -310,7 +309,9 @@ VIOLATIONS = {
     "PLAT-DBX-2": ("dev", lambda s: _job(s, run_as=False)),
     "PLAT-DBX-3": ("dev", lambda s: _job(s, policy=False)),
     "PLAT-DBX-4": ("dev", lambda s: _cluster(s, policy=False)),
-    "PLAT-DBX-5": ("dev", lambda s: _permissions(s, deployer_level=None)),
+    "PLAT-DBX-5": ("dev", lambda s: _permissions(s, policy=True, team_level="CAN_USE", deployer_level=None)),
+    # The deployer listed twice: the provider-added owner clashes with its other entry (one level each).
+    "PLAT-DBX-7": ("dev", lambda s: _permissions(s, extra=["CAN_MANAGE"])),
     "PLAT-DBX-6": ("dev", lambda s: _workspace_conf(s, tokens="true")),
     "PLAT-SEC-1": ("dev", _provider_with_credentials),
     "PLAT-SEC-2": ("dev", _secret),
@@ -406,8 +407,9 @@ def test_access_connector_may_use_an_existing_storage_account(dev, tmp_path):
 
 
 def test_deployer_must_keep_the_top_level_of_each_object(dev, tmp_path):
-    # CAN_VIEW keeps the deployer in the list but would lock it out of managing the job on the next apply
-    with pytest.raises(RuntimeError, match=r"PLAT-DBX-5: .*at CAN_MANAGE or IS_OWNER .*it has CAN_VIEW"):
+    # CAN_VIEW keeps the deployer in the list but would lock it out of managing the job on the next apply;
+    # jobs are owned by the deployer
+    with pytest.raises(RuntimeError, match=r"PLAT-DBX-5: .*at IS_OWNER .*it has CAN_VIEW"):
         _synth(dev, lambda s: _permissions(s, deployer_level="CAN_VIEW"), tmp_path / "job")
     # cluster policies only know CAN_USE
     with pytest.raises(RuntimeError, match=r"PLAT-DBX-5: .*at CAN_USE "):
@@ -513,3 +515,12 @@ def test_every_violation_of_a_stack_is_reported_with_its_construct_path(dev, tmp
     assert sorted(line.split("] ")[1].split(":")[0] for line in lines) == ["PLAT-KV-1", "PLAT-KV-3"]
     assert not (tmp_path / "stacks" / "policy-under-test" / "cdk.tf.json").exists(), "nothing written"
     assert not (tmp_path / "manifest.json").exists(), "no manifest for cdktf deploy --skip-synth to follow"
+
+
+def test_a_job_has_exactly_one_owner(dev, tmp_path):
+    """databricks 1.99 permissions/permission_definitions.go: a job ACL without IS_OWNER gets the caller added
+    as IS_OWNER (addOwnerPermissionIfNeeded); two owners are refused by the backend."""
+    with pytest.raises(RuntimeError, match=r"PLAT-DBX-7: job permissions must name exactly one IS_OWNER"):
+        _synth(dev, lambda s: _permissions(s, team_level="IS_OWNER"), tmp_path / "two")
+    with pytest.raises(RuntimeError, match=r"PLAT-DBX-7: job permissions must name exactly one IS_OWNER"):
+        _synth(dev, lambda s: _permissions(s, deployer_level="CAN_MANAGE"), tmp_path / "none")

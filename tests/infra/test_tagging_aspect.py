@@ -33,11 +33,11 @@ def test_tags_reach_azure_resources_and_databricks_compute(tmp_path):
         virtual_network_name="v",
         address_prefixes=["10.0.0.0/24"],
     )
-    Cluster(stack, "cluster", spark_version="18.0.x-cpu-ml-scala2.13")
+    Cluster(stack, "cluster", spark_version="18.x-cpu-ml-scala2.13")
     new_cluster = JobJobClusterNewCluster(
-        spark_version="18.0.x-cpu-ml-scala2.13", custom_tags={"purpose": "train"}
+        spark_version="18.x-cpu-ml-scala2.13", custom_tags={"purpose": "train"}
     )
-    pooled = JobJobClusterNewCluster(spark_version="18.0.x-cpu-ml-scala2.13", instance_pool_id="pool-1")
+    pooled = JobJobClusterNewCluster(spark_version="18.x-cpu-ml-scala2.13", instance_pool_id="pool-1")
     Job(
         stack,
         "job",

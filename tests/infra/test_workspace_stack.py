@@ -258,7 +258,7 @@ def test_job_clusters_are_governed_by_the_policy_and_dedicated_to_the_job_princi
 def test_policy_pins_runtime_sizes_access_mode_spot_and_tags_without_a_pool(synthesized, platform_config):
     team_env = team_env_of(platform_config, DEV)
     policy = policy_of(synthesized, DEV)
-    assert policy["spark_version"] == {"type": "fixed", "value": "18.0.x-cpu-ml-scala2.13"}
+    assert policy["spark_version"] == {"type": "fixed", "value": "18.x-cpu-ml-scala2.13"}
     assert policy["node_type_id"]["values"] == ["Standard_D4ds_v5"]
     assert policy["autoscale.max_workers"]["maxValue"] == policy["num_workers"]["maxValue"] == 2
     assert policy["autotermination_minutes"]["maxValue"] == 30
@@ -286,7 +286,7 @@ def test_policy_pins_the_pool_where_the_env_has_one(synthesized):
     pool = synthesized.only(PROD, "databricks_instance_pool")
     assert pool["node_type_id"] == "Standard_D8ds_v5"
     assert pool["azure_attributes"] == {"availability": "ON_DEMAND_AZURE"}
-    assert pool["preloaded_spark_versions"] == ["18.0.x-cpu-ml-scala2.13"]
+    assert pool["preloaded_spark_versions"] == ["18.x-cpu-ml-scala2.13"]
     assert (
         synthesized.only(STAGING, "databricks_instance_pool")["azure_attributes"]["availability"]
         == "SPOT_AZURE"
@@ -377,8 +377,9 @@ def test_every_permissions_resource_keeps_the_deployer(synthesized, platform_con
             levels = {
                 a.get("service_principal_name"): a["permission_level"] for a in permissions["access_control"]
             }
-            # CAN_USE is the only level a cluster policy has.
-            wanted = "CAN_USE" if "cluster_policy_id" in permissions else "CAN_MANAGE"
+            # CAN_USE is the only level a cluster policy has; the deployer owns the jobs.
+            wanted = {"cluster_policy_id": "CAN_USE", "job_id": "IS_OWNER"}
+            wanted = next((lv for key, lv in wanted.items() if key in permissions), "CAN_MANAGE")
             assert levels.get(deployer) == wanted, f"{stack} {name}"
 
 
@@ -389,6 +390,30 @@ def test_job_permissions_let_owners_run_and_readers_view(synthesized):
         by_group = {a.get("group_name"): a["permission_level"] for a in job_permissions["access_control"]}
         assert by_group["churn-owners"] == "CAN_MANAGE_RUN"
         assert by_group["churn-analysts"] == "CAN_VIEW"
+
+
+def test_every_job_has_exactly_one_owner_and_each_principal_once(
+    synthesized, platform_config, workspace_stacks
+):
+    """databricks 1.99 permissions/permission_definitions.go (addOwnerPermissionIfNeeded): a job ACL without an
+    IS_OWNER entry gets the caller appended as IS_OWNER; the backend keeps one level per principal, so listing
+    the deployer at CAN_MANAGE as well clashes with it. The deployer is the one owner: IS_OWNER is a management
+    level for jobs there, so the deployer is never locked out of its own jobs."""
+    deployer = platform_config.platform.deployer_principal
+    for stack in workspace_stacks:
+        for name, permissions in synthesized.resources(stack, "databricks_permissions").items():
+            principals = [
+                a.get("service_principal_name") or a.get("user_name") or a.get("group_name")
+                for a in permissions["access_control"]
+            ]
+            assert len(principals) == len(set(principals)), f"{stack} {name}"
+            if "job_id" in permissions:
+                owners = [
+                    p
+                    for p, a in zip(principals, permissions["access_control"], strict=True)
+                    if a["permission_level"] == "IS_OWNER"
+                ]
+                assert owners == [deployer], f"{stack} {name}"
 
 
 def test_grants_are_least_privilege(synthesized):
@@ -466,19 +491,40 @@ def test_experiment_lives_in_the_team_folder_and_the_job_principal_can_log_to_it
     assert levels[JOB_SP] == "CAN_EDIT" and levels["churn-analysts"] == "CAN_READ"
 
 
-def test_secret_scope_is_backed_by_the_env_key_vault_with_acls(synthesized):
-    assert CdktfTesting.to_have_resource_with_properties(
-        synthesized.text(DEV),
-        SecretScope.TF_RESOURCE_TYPE,
-        {"name": "dbp-churn-dev", "backend_type": "AZURE_KEYVAULT"},
+def test_no_secret_scope_without_the_azuredatabricks_object_id(synthesized, workspace_stacks):
+    """The vault authorizes with Azure RBAC, so a Key Vault-backed scope reads nothing until the AzureDatabricks
+    application holds Key Vault Secrets User on it; the platform stack grants that only to a configured object id.
+    The committed config sets none: no scope at all rather than one that fails every read."""
+    for stack in workspace_stacks:
+        assert not synthesized.resources(stack, "databricks_secret_scope"), stack
+        assert not synthesized.resources(stack, "databricks_secret_acl"), stack
+
+
+def test_secret_scope_is_backed_by_the_env_key_vault_with_acls(platform_config, fake_wheel):
+    base = team_env_of(platform_config, DEV)
+    object_id = "0f0e0d0c-0b0a-4998-8776-655443322110"
+    team_env = base.model_copy(
+        update={"platform": base.platform.model_copy(update={"azure_databricks_sp_object_id": object_id})}
     )
-    scope = synthesized.only(DEV, "databricks_secret_scope")
-    assert "cross-stack-output" in scope["keyvault_metadata"]["resource_id"]
-    assert "cross-stack-output" in scope["keyvault_metadata"]["dns_name"]
-    acls = {
-        a["principal"]: a["permission"] for a in synthesized.resources(DEV, "databricks_secret_acl").values()
+    stack = build_workspace(team_env, fake_wheel)
+    text = CdktfTesting.synth(stack)
+    assert CdktfTesting.to_have_resource_with_properties(
+        text, SecretScope.TF_RESOURCE_TYPE, {"name": "dbp-churn-dev", "backend_type": "AZURE_KEYVAULT"}
+    )
+    resources = json.loads(text)["resource"]
+    (scope,) = resources["databricks_secret_scope"].values()
+    assert scope["keyvault_metadata"] == {
+        "resource_id": FAKE_PLATFORM.key_vault_id,
+        "dns_name": FAKE_PLATFORM.key_vault_uri,
     }
-    assert acls == {"churn-owners": "READ", JOB_SP: "READ", "3f2b6c1e-8d4a-4b7e-9c0d-2a1b3c4d5e6f": "MANAGE"}
+    # Secret ACLs name workspace principals: the team's groups must be assigned to the workspace first.
+    assert all(
+        any(d.startswith("databricks_permission_assignment.") for d in a["depends_on"])
+        for a in resources["databricks_secret_acl"].values()
+    )
+    acls = {a["principal"]: a["permission"] for a in resources["databricks_secret_acl"].values()}
+    job_sp = next(a for a in acls if a.startswith("${databricks_service_principal."))
+    assert acls == {"churn-owners": "READ", job_sp: "READ", "3f2b6c1e-8d4a-4b7e-9c0d-2a1b3c4d5e6f": "MANAGE"}
 
 
 def test_job_principal_is_databricks_managed_and_cannot_create_compute(synthesized):
@@ -649,3 +695,41 @@ def test_the_cli_parse_check_catches_an_option_the_cli_does_not_know():
     pytest.importorskip("churn.cli")
     with pytest.raises(UsageError):
         _parse_with_churn_cli(["monitor", "--no-such-option", "1"])
+
+
+def test_team_groups_are_assigned_to_the_workspace_as_users(synthesized, platform_config, workspace_stacks):
+    """databricks 1.99 access/resource_permission_assignment.go: the workspace-level assignment takes the account
+    group by `group_name` (the account-level mws variant needs the account provider and a numeric principal id)."""
+    for stack in workspace_stacks:
+        team = team_env_of(platform_config, stack).team
+        assignments = synthesized.resources(stack, "databricks_permission_assignment").values()
+        assert sorted((a["group_name"], tuple(a["permissions"])) for a in assignments) == sorted(
+            (g, ("USER",)) for g in (*team.owner_groups, *team.reader_groups)
+        ), stack
+
+
+def test_the_scope_and_the_vault_grant_it_reads_through_come_together(platform_config, fake_wheel, tmp_path):
+    """No half-feature: with the AzureDatabricks object id the platform stack grants Key Vault Secrets User on
+    the vault and the workspace stack creates the scope on that same vault; without it neither exists."""
+    from infra.app import build_app
+
+    base = team_env_of(platform_config, DEV)
+    object_id = "0f0e0d0c-0b0a-4998-8776-655443322110"
+    team_env = base.model_copy(
+        update={"platform": base.platform.model_copy(update={"azure_databricks_sp_object_id": object_id})}
+    )
+    build_app(platform_config, outdir=tmp_path, wheel=fake_wheel, team_envs=[team_env]).synth()
+    stacks = {
+        name: json.loads((tmp_path / "stacks" / name / "cdk.tf.json").read_text())
+        for name in (team_env.names.platform_stack, team_env.names.workspace_stack)
+    }
+    platform, workspace = stacks[team_env.names.platform_stack], stacks[team_env.names.workspace_stack]
+    (grant,) = [
+        a
+        for a in platform["resource"]["azurerm_role_assignment"].values()
+        if a["role_definition_name"] == "Key Vault Secrets User"
+    ]
+    assert grant["principal_id"] == object_id and grant["scope"].startswith("${azurerm_key_vault.")
+    (scope,) = workspace["resource"]["databricks_secret_scope"].values()
+    output = scope["keyvault_metadata"]["resource_id"].split(".outputs.")[1].rstrip("}")
+    assert platform["output"][output]["value"] == grant["scope"]

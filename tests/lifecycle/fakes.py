@@ -205,6 +205,43 @@ class FakeWorkspace:
         return self.aliases.pop(0)
 
 
+class FakeMetastoreView:
+    """A workspace's Unity Catalog as the deployer sees it; healthy by default (deployer owns the metastore)."""
+
+    def __init__(self, caller: str = "3f2b6c1e-8d4a-4b7e-9c0d-2a1b3c4d5e6f"):
+        self.caller_name = caller
+        self.groups: frozenset[str] = frozenset()
+        self.assigned: str | None = "11111111-2222-4333-8444-555555555555"
+        self.owner: str | None = caller
+        self.privileges: dict[str, set[str]] = {}
+        self.reads: list[str] = []
+        self.error: Exception | None = None
+        """Raised by every read, the way the SDK fails (auth, network, API errors)."""
+
+    def caller(self):
+        from infra.lifecycle.preflight import Caller
+
+        self._read("caller")
+        return Caller(self.caller_name, self.groups)
+
+    def assigned_metastore(self) -> str | None:
+        self._read("assigned")
+        return self.assigned
+
+    def metastore_owner(self, metastore_id: str) -> str | None:
+        self._read("owner")
+        return self.owner
+
+    def effective_privileges(self, metastore_id: str) -> dict[str, set[str]]:
+        self._read("privileges")
+        return self.privileges
+
+    def _read(self, what: str) -> None:
+        self.reads.append(what)
+        if self.error is not None:
+            raise self.error
+
+
 @dataclass
 class Fakes:
     tmp: Path
@@ -222,6 +259,7 @@ class Fakes:
         self.runner = FakeRunner(self.events)
         self.groups = FakeResourceGroups(self.events)
         self.workspace = FakeWorkspace()
+        self.metastore = FakeMetastoreView()
         self.wheel = self.tmp / "dist" / "churn-0.1.0-py3-none-any.whl"
 
     @property
@@ -257,6 +295,7 @@ class Fakes:
             ask=self.ask,
             default_owner=lambda: self.owner,
             outdir=self.outdir,
+            metastore_view=lambda config, team_env: self.metastore,
         )
 
     def nothing_happened(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 from uuid import UUID
@@ -10,7 +11,10 @@ from cdktf_cdktf_provider_databricks.access_control_rule_set import (
     AccessControlRuleSet,
     AccessControlRuleSetGrantRules,
 )
-from cdktf_cdktf_provider_databricks.permissions import PermissionsAccessControl
+from cdktf_cdktf_provider_databricks.cluster import Cluster
+from cdktf_cdktf_provider_databricks.permission_assignment import PermissionAssignment
+from cdktf_cdktf_provider_databricks.permissions import Permissions, PermissionsAccessControl
+from cdktf_cdktf_provider_databricks.secret_acl import SecretAcl
 from cdktf_cdktf_provider_databricks.service_principal import ServicePrincipal
 from constructs import Construct
 
@@ -113,3 +117,34 @@ class JobServicePrincipal(Construct):
     @property
     def application_id(self) -> str:
         return self.service_principal.application_id
+
+
+# Workspace objects whose access lists (or dedicated owner) name workspace principals.
+_WORKSPACE_ACL_TYPES = (Permissions, SecretAcl, Cluster)
+
+
+class WorkspaceGroups(Construct):
+    """Adds the team's account groups to the workspace, so workspace ACLs and the team cluster can name them.
+
+    With identity federation an account group exists in a workspace only once it is assigned to it; until then
+    `databricks_permissions`, secret ACLs and a group-dedicated cluster that name it fail. The assignment uses
+    the workspace-level `databricks_permission_assignment` by `group_name` (access/resource_permission_assignment.go,
+    databricks v1.99.0: "can only be used with a workspace-level provider", looks the account group up by name).
+    The account-level `databricks_mws_permission_assignment` needs the account provider and the group's numeric
+    id (mws/resource_mws_permission_assignment.go), which this stack's workspace provider has neither of.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, groups: Sequence[Principal]) -> None:
+        super().__init__(scope, id)
+        self.assignments = [
+            PermissionAssignment(self, f"group-{index}", group_name=group.name, permissions=["USER"])
+            for index, group in enumerate(groups)
+        ]
+
+    def precede_acls_in(self, scope: Construct) -> None:
+        """Order every workspace ACL resource under `scope` after the assignments (create after, destroy before)."""
+        # Plain addresses: `fqn` is a `${...}` reference token, which depends_on does not take.
+        addresses = [f"{a.terraform_resource_type}.{a.friendly_unique_id}" for a in self.assignments]
+        for construct in scope.node.find_all():
+            if isinstance(construct, _WORKSPACE_ACL_TYPES):
+                construct.depends_on = [*(construct.depends_on or []), *addresses]

@@ -223,12 +223,15 @@ class ModelJobs(Construct):
                 # need, before the job exists and its schedule can fire.
                 depends_on=[self.wheel_file, artifacts.volume_grants, *depends_on],
             )
+            # Exactly one IS_OWNER, each principal once: without an owner the provider adds the caller as
+            # IS_OWNER (permissions/permission_definitions.go, v1.99.0), and the backend keeps one level per
+            # principal. The deployer owns the job: IS_OWNER is a management level, so it keeps updating it.
             Permissions(
                 self,
                 f"{spec.key}-permissions",
                 job_id=job.id,
                 access_control=[p.can("CAN_MANAGE_RUN") for p in owners]
                 + [p.can("CAN_VIEW") for p in readers]
-                + [deployer.can("CAN_MANAGE")],
+                + [deployer.can("IS_OWNER")],
             )
             self.jobs[spec.key] = job

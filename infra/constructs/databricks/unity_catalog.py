@@ -127,7 +127,12 @@ class UnityCatalogScope(Construct):
         )
         # References to the catalog and schema names, read once (each read is a round trip to the jsii runtime).
         catalog_ref = self.catalog_ref = self.catalog.name
-        WorkspaceBinding(
+        # Everything that lives in the catalog depends on the binding, so a destroy removes it all before the
+        # binding and the catalog stays reachable from this workspace until then. The binding's delete only
+        # unbinds (catalog/resource_workspace_binding.go, v1.99.0); the catalog's own delete re-binds the
+        # current workspace first (catalog/resource_catalog.go), its contents' deletes do not (provider issue
+        # 5300).
+        self.binding = WorkspaceBinding(
             self,
             "catalog-binding",
             securable_type="catalog",
@@ -141,6 +146,7 @@ class UnityCatalogScope(Construct):
             catalog=catalog_ref,
             grant=[GrantsGrant(principal=p.name, privileges=CATALOG_PRIVILEGES) for p in (*owners, *readers)]
             + [GrantsGrant(principal=job_principal.name, privileges=CATALOG_PRIVILEGES)],
+            depends_on=[self.binding],
         )
 
         self.schema = Schema(
@@ -151,6 +157,9 @@ class UnityCatalogScope(Construct):
             comment="Tables, model and artifacts of the churn jobs",
             force_destroy=ephemeral,
             lifecycle=protect,
+            # The volume, the registered model and every grant below reference the schema: through it they
+            # all come down before the binding.
+            depends_on=[self.binding],
         )
         self.schema_ref = self.schema.name
         Grants(

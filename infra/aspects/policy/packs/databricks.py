@@ -37,9 +37,36 @@ def _tokens_match_config(config: dict[str, Any], ctx: RuleContext) -> str | None
     return f"workspace setting enableTokensConfig is {actual!r}; platform.personal_access_tokens asks for {wanted!r}"
 
 
-# Highest level each object type allows; the deployer must keep it, or the next apply locks it out.
-_DEPLOYER_LEVELS = {"cluster_policy_id": ("CAN_USE",)}
+# Highest level each object type allows; the deployer must keep it, or the next apply locks it out. The
+# deployer owns the jobs it deploys (see _job_has_one_owner).
+_DEPLOYER_LEVELS = {"cluster_policy_id": ("CAN_USE",), "job_id": ("IS_OWNER",)}
 _MANAGE_LEVELS = ("CAN_MANAGE", "IS_OWNER")
+_PRINCIPAL_KEYS = ("service_principal_name", "user_name", "group_name")
+
+
+def _principal(entry: dict[str, Any]) -> str:
+    return next((str(entry[key]) for key in _PRINCIPAL_KEYS if entry.get(key)), "?")
+
+
+def _job_has_one_owner(config: dict[str, Any], _: RuleContext) -> str | None:
+    """databricks 1.99 permissions/permission_definitions.go (addOwnerPermissionIfNeeded): when no entry is
+    IS_OWNER, the provider appends the caller as IS_OWNER; the permissions API keeps one level per principal,
+    so a caller that is also listed at another level gets an apply error or a diff on every plan. Jobs take
+    IS_OWNER (permission_definitions.go, job_id): every job's ACL names exactly one owner and each principal
+    once."""
+    entries = [e for e in config.get("access_control") or [] if isinstance(e, dict)]
+    seen: dict[str, int] = {}
+    for entry in entries:
+        seen[_principal(entry)] = seen.get(_principal(entry), 0) + 1
+    twice = sorted(p for p, count in seen.items() if count > 1)
+    if twice:
+        return f"principals {twice} are listed more than once; the backend keeps one level per principal"
+    if not config.get("job_id"):
+        return None
+    owners = [_principal(e) for e in entries if e.get("permission_level") == "IS_OWNER"]
+    if len(owners) != 1:
+        return f"job permissions must name exactly one IS_OWNER (found {owners or 'none'})"
+    return None
 
 
 def _deployer_keeps_access(config: dict[str, Any], ctx: RuleContext) -> str | None:
@@ -89,6 +116,12 @@ DATABRICKS = RulePack(
             ("databricks_permissions",),
             "authoritative permissions keep the deploying principal at the object's top level",
             _deployer_keeps_access,
+        ),
+        Rule(
+            "PLAT-DBX-7",
+            ("databricks_permissions",),
+            "each principal is listed once, and a job has exactly one IS_OWNER",
+            _job_has_one_owner,
         ),
         Rule(
             "PLAT-DBX-6",

@@ -1,0 +1,36 @@
+"""Config choices that validate but cannot deploy as written: one warning line each, naming the field.
+
+Errors (what can never deploy) live in the models; these are choices that need something outside the config
+(a tenant object id, an account admin, a workspace preview) and leave part of an env missing or failing until
+it is there. `platform validate` prints them; the stacks say the same at synth.
+"""
+
+from __future__ import annotations
+
+from infra.config.model import PlatformConfig
+
+
+def deploy_warnings(config: PlatformConfig) -> list[str]:
+    platform = config.platform
+    warnings = []
+    if platform.azure_databricks_sp_object_id is None:
+        warnings.append(
+            "platform.azure_databricks_sp_object_id: unset, so no env gets a Key Vault-backed secret scope "
+            "(the AzureDatabricks application needs Key Vault Secrets User on the RBAC vault to read it)"
+        )
+    if platform.account_id is None:
+        warnings.append(
+            "platform.account_id: unset, so the deployer is not given the Service Principal User role on the job "
+            "principals; creating the jobs (run_as) fails until an account admin grants it"
+        )
+    for index, team in enumerate(config.teams):
+        for env, settings in team.environments.items():
+            if settings.interactive_cluster:
+                # databricks 1.99 docs/resources/cluster.md: kind CLASSIC_PREVIEW "if corresponding public
+                # preview is enabled"; a group-assigned dedicated cluster needs that kind.
+                warnings.append(
+                    f"teams[{index}].environments.{env}.interactive_cluster: the group-assigned team cluster "
+                    "needs kind CLASSIC_PREVIEW, which the workspace accepts only with the corresponding "
+                    "public preview enabled"
+                )
+    return warnings

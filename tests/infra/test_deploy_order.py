@@ -1,0 +1,292 @@
+"""Create and destroy order of every synthesized stack, on Terraform's dependency graph (tests/terraform_graph.py).
+
+Nothing here can run `terraform destroy` against Azure or Databricks, so the order Terraform would choose is
+checked on the graph it builds from the JSON: references and `depends_on`. Each rule names the provider code
+or Azure behaviour it encodes. The checks are written over resource types, not over names, so new resources
+(another private endpoint, another securable in the catalog) are covered without changing the tests.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.lifecycle.rollout import Rollout
+from tests.terraform_graph import StackGraph, references
+
+# Unity Catalog objects that live inside a catalog and are deleted through the workspace API.
+IN_CATALOG_TYPES = frozenset(
+    {
+        "databricks_schema",
+        "databricks_volume",
+        "databricks_registered_model",
+        "databricks_sql_table",
+        "databricks_grants",
+        "databricks_grant",
+        "databricks_file",
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def graphs(synthesized, synthesized_ephemeral) -> dict[str, StackGraph]:
+    stacks = {name: synthesized.json(name) for name in synthesized.stack_names}
+    stacks |= {name: synthesized_ephemeral.json(name) for name in synthesized_ephemeral.stack_names}
+    return {name: StackGraph(stack) for name, stack in stacks.items()}
+
+
+def _stacks(graphs: dict[str, StackGraph], suffix: str) -> list[tuple[str, StackGraph]]:
+    found = [(name, graph) for name, graph in sorted(graphs.items()) if name.endswith(suffix)]
+    assert found, f"no *{suffix} stack synthesized"
+    return found
+
+
+def _mentions(config: object, literal: str) -> bool:
+    if isinstance(config, str):
+        return literal in config
+    if isinstance(config, dict):
+        return any(_mentions(v, literal) for k, v in config.items() if k not in ("//", "depends_on"))
+    if isinstance(config, list):
+        return any(_mentions(v, literal) for v in config)
+    return False
+
+
+def test_every_stack_has_a_destroy_order(graphs):
+    for name, graph in graphs.items():
+        order = graph.destroy_order()  # raises on a cycle
+        assert len(order) == len(graph.nodes), name
+
+
+def test_graph_model_reads_nested_references_and_depends_on():
+    """The model itself: a reference inside a nested block and a depends_on entry are both edges."""
+    graph = StackGraph(
+        {
+            "provider": {"azurerm": [{"features": [{}]}]},
+            "resource": {
+                "azurerm_subnet": {"s": {"name": "snet"}},
+                "azurerm_thing": {
+                    "t": {"block": [{"deep": {"id": "x-${azurerm_subnet.s.id}"}}]},
+                    "u": {"depends_on": ["azurerm_thing.t"]},
+                },
+            },
+        }
+    )
+    assert graph.depends("azurerm_thing.t", "azurerm_subnet.s")
+    assert graph.depends("azurerm_thing.u", "azurerm_subnet.s")
+    assert graph.depends("azurerm_thing.u", "provider.azurerm")
+    assert not graph.depends("azurerm_subnet.s", "azurerm_thing.t")
+    assert graph.destroy_order().index("azurerm_thing.u") < graph.destroy_order().index("azurerm_subnet.s")
+
+
+# ---- Unity Catalog ----
+
+
+def test_nothing_in_an_isolated_catalog_outlives_its_workspace_binding(graphs):
+    """databricks_workspace_binding's Delete only removes the binding (catalog/resource_workspace_binding.go,
+    v1.99.0). The catalog's own Delete re-binds the current workspace before deleting (catalog/resource_catalog.go,
+    v1.99.0), but the deletes of its schemas, volumes, models and grants do not: once the binding is gone they
+    fail with "not accessible in current workspace" (provider issue 5300). So everything that needs the catalog
+    must be destroyed before the binding, i.e. depend on it. (External locations and the storage credential are
+    isolated too, but the provider binds them to the creating workspace itself, catalog/bindings, and the stack
+    has no binding resource for them that a destroy could remove first.)"""
+    for name, graph in _stacks(graphs, "-workspace"):
+        bindings = graph.of_type("databricks_workspace_binding")
+        assert bindings, name
+        for binding in bindings:
+            # Whatever the binding binds (a catalog today; external locations and credentials work the same).
+            securables = [
+                ref
+                for ref in references({"name": binding.config.get("securable_name", "")})
+                if ref.startswith(
+                    ("databricks_catalog.", "databricks_external_location.", "databricks_storage_")
+                )
+            ]
+            assert securables, f"{name}: {binding.address} binds no securable of this stack"
+            for securable in securables:
+                inside = [a for a in graph.dependents(securable) if a != binding.address]
+                assert inside, f"{name}: nothing in {securable}?"
+                outliving = [a for a in inside if not graph.depends(a, binding.address)]
+                assert outliving == [], f"{name}: destroyed after the binding of {securable}: {outliving}"
+
+
+def test_no_unity_catalog_object_names_its_catalog_without_depending_on_it(graphs):
+    """A literal catalog name (a `/Volumes/<catalog>/...` path, a `catalog.schema.model` name) makes no graph
+    edge: such an object could be created before, or destroyed after, the catalog and its binding."""
+    for name, graph in _stacks(graphs, "-workspace"):
+        for catalog in graph.of_type("databricks_catalog"):
+            catalog_name = catalog.config["name"]
+            for node in graph.nodes.values():
+                if node.type in IN_CATALOG_TYPES and _mentions(node.config, f"/{catalog_name}/"):
+                    assert graph.depends(node.address, catalog.address), f"{name}: {node.address}"
+            for binding in graph.of_type("databricks_workspace_binding"):
+                for node in graph.nodes.values():
+                    if node.type in IN_CATALOG_TYPES and graph.depends(node.address, catalog.address):
+                        assert graph.depends(node.address, binding.address), f"{name}: {node.address}"
+
+
+def test_unity_catalog_objects_wait_for_the_metastore_assignment_when_there_is_one(graphs):
+    for name, graph in _stacks(graphs, "-workspace"):
+        for assignment in graph.of_type("databricks_metastore_assignment"):
+            for rtype in ("databricks_storage_credential", "databricks_catalog"):
+                for node in graph.of_type(rtype):
+                    assert graph.depends(node.address, assignment.address), f"{name}: {node.address}"
+
+
+def _groups_named(node) -> set[str]:
+    """Groups a workspace ACL resource names: access_control blocks, a secret ACL principal, a dedicated owner."""
+    if node.type == "databricks_permissions":
+        return {a["group_name"] for a in _blocks(node.config.get("access_control")) if a.get("group_name")}
+    if (
+        node.type == "databricks_cluster"
+        and node.config.get("data_security_mode") == "DATA_SECURITY_MODE_DEDICATED"
+    ):
+        return {node.config["single_user_name"]}
+    if node.type == "databricks_secret_acl":
+        return {node.config["principal"]}
+    return set()
+
+
+def test_workspace_acls_wait_for_their_groups_to_be_assigned_to_the_workspace(graphs, platform_config):
+    """With identity federation an account group can be named in workspace ACLs only once it is assigned to the
+    workspace (databricks_permission_assignment, access/resource_permission_assignment.go, v1.99.0)."""
+    groups = {g for team in platform_config.teams for g in (*team.owner_groups, *team.reader_groups)}
+    for name, graph in _stacks(graphs, "-workspace"):
+        assigned = {
+            n.config["group_name"]: n.address for n in graph.of_type("databricks_permission_assignment")
+        }
+        checked = 0
+        for node in graph.nodes.values():
+            for group in _groups_named(node) & groups:
+                checked += 1
+                assert group in assigned, f"{name}: {group} is never assigned to the workspace"
+                assert graph.depends(node.address, assigned[group]), f"{name}: {node.address} before {group}"
+        assert checked, name
+
+
+# ---- Azure network ----
+
+
+def _subnets_of(graph: StackGraph, node) -> set[str]:
+    return {ref for ref in references(node.config) if ref.startswith("azurerm_subnet.")}
+
+
+def _associations_of(graph: StackGraph, subnet: str) -> list[str]:
+    return [
+        node.address
+        for rtype in (
+            "azurerm_subnet_network_security_group_association",
+            "azurerm_subnet_nat_gateway_association",
+        )
+        for node in graph.of_type(rtype)
+        if subnet in references(node.config)
+    ]
+
+
+def test_whatever_sits_in_a_subnet_comes_down_before_the_subnet(graphs):
+    """Azure refuses to delete a subnet that still holds a private endpoint, a delegated workspace or an
+    association (InUseSubnetCannotBeDeleted)."""
+    for name, graph in _stacks(graphs, "-platform"):
+        subnets = graph.of_type("azurerm_subnet")
+        assert subnets, name
+        for subnet in subnets:
+            for node in graph.nodes.values():
+                if node.address != subnet.address and _mentions(node.config, subnet.config["name"]):
+                    # A literal subnet name makes no edge: it must still be ordered.
+                    assert graph.depends(node.address, subnet.address), f"{name}: {node.address}"
+        for node in graph.nodes.values():
+            for subnet in _subnets_of(graph, node):
+                assert graph.depends(node.address, subnet), f"{name}: {node.address} vs {subnet}"
+
+
+def test_injected_workspace_comes_down_before_its_subnets_nsg_and_nat_associations(graphs):
+    """A VNet-injected workspace puts a network intent policy on its two delegated subnets: while the
+    workspace exists Azure refuses to change their NSG or NAT gateway association. Terraform must therefore
+    destroy the workspace first, which holds when the workspace depends on every association of its subnets
+    (the NSG association ids in its custom_parameters, the NAT gateway associations through depends_on)."""
+    for name, graph in _stacks(graphs, "-platform"):
+        for workspace in graph.of_type("azurerm_databricks_workspace"):
+            subnets = _subnets_of(graph, workspace)
+            assert len(subnets) == 2, f"{name}: {subnets}"
+            for subnet in subnets:
+                associations = _associations_of(graph, subnet)
+                assert associations, f"{name}: {subnet} has no association"
+                for association in associations:
+                    assert graph.depends(workspace.address, association), f"{name}: {association}"
+
+
+def test_private_endpoints_come_down_before_their_subnet_target_and_dns_zones(graphs):
+    """Every private endpoint (the workspace's ui_api today, browser_authentication and storage ones later)
+    is deleted before the subnet it sits in, the resource it connects to and the DNS zones it registers in."""
+    checked = 0
+    for name, graph in _stacks(graphs, "-platform"):
+        for endpoint in graph.of_type("azurerm_private_endpoint"):
+            checked += 1
+            wanted = _subnets_of(graph, endpoint)
+            assert wanted, f"{name}: {endpoint.address} names no subnet"
+            for connection in _blocks(endpoint.config.get("private_service_connection")):
+                wanted |= references({"target": connection.get("private_connection_resource_id", "")})
+            for group in _blocks(endpoint.config.get("private_dns_zone_group")):
+                wanted |= references(group)
+            for dependency in wanted:
+                assert graph.depends(endpoint.address, dependency), (
+                    f"{name}: {endpoint.address} vs {dependency}"
+                )
+    assert checked, "no private endpoint in any committed stack (prod has a private front end)"
+
+
+# ---- Across the two stacks of a team-env ----
+
+
+def test_workspace_stack_reads_only_platform_outputs_that_exist_and_is_destroyed_first(
+    graphs, platform_config, synthesized
+):
+    """The workspace stack's provider is configured from the platform stack's outputs (terraform_remote_state).
+    A destroy must therefore run while the platform state still holds them: workspace stack first."""
+    for team_env in platform_config.team_envs:
+        names = team_env.names
+        workspace, platform = graphs[names.workspace_stack], graphs[names.platform_stack]
+        outputs = {a.removeprefix("output.") for a in platform.nodes if a.startswith("output.")}
+        remote = [n for n in workspace.nodes.values() if n.type == "terraform_remote_state"]
+        assert len(remote) == 1, names.workspace_stack
+        read = {
+            expression.split(".outputs.", 1)[1].split(".")[0].split("}")[0]
+            for node in workspace.nodes.values()
+            for expression in _expressions(node.config)
+            if f"{remote[0].address}.outputs." in expression
+        }
+        assert read, names.workspace_stack
+        assert read <= outputs, f"{names.workspace_stack} reads missing outputs {sorted(read - outputs)}"
+        provider = workspace.nodes["provider.databricks"]
+        assert workspace.depends(provider.address, remote[0].address)
+        order = Rollout("destroy", team_env, synthesized.outdir, auto_approve=True).stacks
+        assert order.index(names.workspace_stack) < order.index(names.platform_stack)
+
+
+def _blocks(value: object) -> list[dict]:
+    """A nested block as cdktf writes it: one object, or a list of objects."""
+    if isinstance(value, dict):
+        return [value]
+    return [item for item in value or [] if isinstance(item, dict)]
+
+
+def _expressions(config: object) -> list[str]:
+    if isinstance(config, str):
+        return [config]
+    if isinstance(config, dict):
+        return [e for k, v in config.items() if k != "//" for e in _expressions(v)]
+    if isinstance(config, list):
+        return [e for v in config for e in _expressions(v)]
+    return []
+
+
+# ---- Re-creating a destroyed env ----
+
+
+def test_a_re_created_env_recovers_its_soft_deleted_vault(graphs):
+    """azurerm v4.55.0 internal/services/keyvault/key_vault_resource.go (resourceKeyVaultCreate): before creating
+    a vault the provider looks its name up among soft-deleted vaults; with the provider feature
+    `recover_soft_deleted_key_vaults` it creates in `Recover` mode, without it the create fails. Vault names are
+    derived from (prefix, team, env), so every re-created env meets its old vault: the feature must be on."""
+    for name, graph in _stacks(graphs, "-platform"):
+        features = _blocks(graph.nodes["provider.azurerm"].config.get("features"))
+        key_vault = [kv for f in features for kv in _blocks(f.get("key_vault"))]
+        assert key_vault and all(kv.get("recover_soft_deleted_key_vaults") is True for kv in key_vault), name
