@@ -134,8 +134,10 @@ class PlatformSettings(StrictModel):
     nobody can create or use a PAT; people use Entra ID and automation uses service principals."""
     runtime: Literal["18.0", "17.3"] = DEFAULT_RUNTIME
     """Databricks Runtime LTS ML version for jobs and clusters: 18.0 (Spark 4.1, MLflow 3.8) or 17.3."""
-    budget_start: date = date(2026, 11, 1)
-    """First month the budgets count from; must be the first day of a month (Azure rule)."""
+    budget_start: date | None = None
+    """Optional first month (a first day of a month) before which no budget starts. Unset: each env's budget
+    starts on the first of the month of the deploy that creates it, the only past date Azure accepts; a date
+    before that month is moved up to it. The start is kept after creation."""
     log_retention_days: Annotated[int, Field(ge=30, le=730)] = 30
     """Log Analytics retention in days (30-730)."""
     state_backend: StateBackend = StateBackend()
@@ -143,8 +145,8 @@ class PlatformSettings(StrictModel):
 
     @field_validator("budget_start")
     @classmethod
-    def _first_of_month(cls, value: date) -> date:
-        if value.day != 1:
+    def _first_of_month(cls, value: date | None) -> date | None:
+        if value is not None and value.day != 1:
             raise ValueError(f"{value.isoformat()} must be the first day of a month")
         return value
 

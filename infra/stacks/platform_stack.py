@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from cdktf import TerraformOutput, TerraformStack
 from cdktf_cdktf_provider_azurerm.data_azurerm_client_config import DataAzurermClientConfig
 from cdktf_cdktf_provider_azurerm.provider import (
@@ -18,7 +20,7 @@ from cdktf_cdktf_provider_azurerm.resource_group import ResourceGroup
 from infra.aspects.stack_aspects import AspectApp, AspectStack
 from infra.config import TeamEnv
 from infra.constructs.azure.access_connector import AccessConnector
-from infra.constructs.azure.budget import CostBudget
+from infra.constructs.azure.budget import CostBudget, utc_today
 from infra.constructs.azure.databricks_workspace import Workspace
 from infra.constructs.azure.key_vault import SecretsVault
 from infra.constructs.azure.lake_storage import LakeStorage
@@ -65,7 +67,8 @@ def azurerm_provider(stack: TerraformStack, team_env: TeamEnv) -> AzurermProvide
 class PlatformStack(AspectStack):
     """Resource group, network, workspace, lake storage, access connector, Key Vault, monitoring, budget."""
 
-    def __init__(self, scope: AspectApp, id: str, *, team_env: TeamEnv) -> None:
+    def __init__(self, scope: AspectApp, id: str, *, team_env: TeamEnv, today: date | None = None) -> None:
+        """``today`` (default: the UTC date of the synth) sets the month new budgets start in."""
         super().__init__(scope, id)
         configure_backend(self, team_env=team_env, component="platform")
         azurerm_provider(self, team_env)
@@ -119,7 +122,13 @@ class PlatformStack(AspectStack):
         monitoring.send_diagnostics(
             "key-vault-diagnostics", target_resource_id=vault_id, metric_categories=["AllMetrics"]
         )
-        CostBudget(self, "budget", team_env=team_env, resource_group=resource_group)
+        CostBudget(
+            self,
+            "budget",
+            team_env=team_env,
+            resource_group=resource_group,
+            today=today or utc_today(),
+        )
 
         self.outputs = PlatformOutputs(
             workspace_url=f"https://{workspace.workspace.workspace_url}",

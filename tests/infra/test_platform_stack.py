@@ -3,6 +3,7 @@
 import json
 import re
 import tempfile
+from datetime import UTC, date, datetime
 
 import cdktf
 import pytest
@@ -522,15 +523,16 @@ def test_log_analytics_accepts_entra_id_only(synthesized):
     assert "local_authentication_disabled" not in workspace
 
 
-def test_budget_alerts_at_every_threshold_from_the_configured_month(synthesized, team_envs):
+def test_budget_alerts_at_every_threshold_from_the_synth_month(synthesized, team_envs):
     team_env = team_envs[PROD]
     rg = logical_name(synthesized, PROD, "azurerm_resource_group")
     budget = synthesized.only(PROD, ConsumptionBudgetResourceGroup.TF_RESOURCE_TYPE)
     assert budget["resource_group_id"] == ref("azurerm_resource_group", rg, "id")
     assert budget["amount"] == team_env.settings.budget.amount
     assert budget["time_grain"] == "Monthly"
-    assert budget["time_period"] == {"start_date": f"{team_env.platform.budget_start.isoformat()}T00:00:00Z"}
-    # a later budget_start (needed for new envs) must not replace the budgets of existing ones
+    # the session's synth runs "on" SYNTH_TODAY (tests/infra/conftest.py)
+    assert budget["time_period"] == {"start_date": "2026-11-01T00:00:00Z"}
+    # a later synth month must not replace the budgets of existing envs
     assert budget["lifecycle"] == {"ignore_changes": ["time_period"]}
     assert [n["threshold"] for n in budget["notification"]] == [50, 80, 100]
     for notification in budget["notification"]:
@@ -539,9 +541,41 @@ def test_budget_alerts_at_every_threshold_from_the_configured_month(synthesized,
         assert notification["operator"] == "GreaterThanOrEqualTo"
 
 
+def _budget_start_of(stack_json: dict) -> str:
+    budget = next(iter(stack_json["resource"][ConsumptionBudgetResourceGroup.TF_RESOURCE_TYPE].values()))
+    return budget["time_period"]["start_date"]
+
+
+@pytest.mark.parametrize(
+    ("today", "configured", "start"),
+    [
+        # "Past start date should be selected within the timegrain period" (azurerm v4.55.0
+        # website/docs/r/consumption_budget_resource_group.html.markdown, the Consumption API's rule): a new
+        # env deployed months after a fixed config date must start in the deploy's month.
+        (date(2027, 3, 17), None, "2027-03-01T00:00:00Z"),
+        (date(2027, 3, 17), date(2026, 11, 1), "2027-03-01T00:00:00Z"),
+        (date(2027, 3, 17), date(2027, 6, 1), "2027-06-01T00:00:00Z"),  # a later configured month still wins
+    ],
+)
+def test_no_budget_starts_before_the_month_it_is_deployed_in(team_envs, today, configured, start):
+    settings = team_envs[DEV].platform.model_copy(update={"budget_start": configured})
+    team_env = team_envs[DEV].model_copy(update={"platform": settings})
+    with tempfile.TemporaryDirectory() as outdir:
+        stack = PlatformStack(AspectApp(outdir=outdir), "budget-check", team_env=team_env, today=today)
+        assert _budget_start_of(json.loads(cdktf.Testing.synth(stack))) == start
+
+
+def test_committed_config_deploys_a_budget_today(team_envs):
+    # what `platform synth` writes now, on the real clock: never a month Azure refuses
+    this_month = datetime.now(UTC).date().replace(day=1)
+    start = _budget_start_of(synth_alone(team_envs[DEV]))
+    assert date.fromisoformat(start[:10]) >= this_month
+
+
 def test_ephemeral_budget_starts_in_its_expiry_month(ephemeral_json):
-    budget = next(iter(ephemeral_json["resource"]["azurerm_consumption_budget_resource_group"].values()))
-    assert budget["time_period"] == {"start_date": "2026-12-01T00:00:00Z"}
+    # expires 2026-12-02: December, unless the test runs later (never a month before the deploy's)
+    this_month = datetime.now(UTC).date().replace(day=1)
+    assert _budget_start_of(ephemeral_json) == f"{max(date(2026, 12, 1), this_month).isoformat()}T00:00:00Z"
 
 
 # --- outputs for the workspace stack ------------------------------------------------------------------------
