@@ -26,6 +26,7 @@ from infra.constructs.azure.key_vault import SecretsVault
 from infra.constructs.azure.lake_storage import LakeStorage
 from infra.constructs.azure.monitoring import Monitoring
 from infra.constructs.azure.network import Network
+from infra.constructs.azure.private_link import PrivateLinks
 from infra.constructs.azure.resource_group import ResourceGroupRef
 from infra.constructs.contracts import PlatformOutputs
 from infra.stacks.base import configure_backend
@@ -91,8 +92,20 @@ class PlatformStack(AspectStack):
             resource_group=resource_group,
             private_endpoints=private_front_end,
         )
+        private_links = (
+            PrivateLinks(
+                self, "private-links", team_env=team_env, resource_group=resource_group, network=network
+            )
+            if network.private_endpoint_subnet is not None
+            else None
+        )
         workspace = Workspace(
-            self, "workspace", team_env=team_env, resource_group=resource_group, network=network
+            self,
+            "workspace",
+            team_env=team_env,
+            resource_group=resource_group,
+            network=network,
+            private_links=private_links,
         )
         connector = AccessConnector(
             self, "access-connector", team_env=team_env, resource_group=resource_group

@@ -287,20 +287,27 @@ def test_private_front_end_in_churn_prod_goes_through_private_link(synthesized, 
     workspace = logical_name(synthesized, PROD, DatabricksWorkspace.TF_RESOURCE_TYPE)
     zone = logical_name(synthesized, PROD, "azurerm_private_dns_zone", name="privatelink.azuredatabricks.net")
     endpoint_subnet = logical_name(synthesized, PROD, "azurerm_subnet", address_prefixes=["10.10.10.0/24"])
-    assert has(
-        synthesized,
-        PROD,
-        "azurerm_private_endpoint",
-        {
-            "subnet_id": ref("azurerm_subnet", endpoint_subnet, "id"),
-            "private_service_connection": {
-                "private_connection_resource_id": ref(DatabricksWorkspace.TF_RESOURCE_TYPE, workspace, "id"),
-                "subresource_names": ["databricks_ui_api"],
-                "is_manual_connection": False,
+    # the front end (UI/API) and the SSO callback host (browser_authentication): without the second, Entra ID
+    # sign-in to a private workspace never completes
+    for subresource in ("databricks_ui_api", "browser_authentication"):
+        assert has(
+            synthesized,
+            PROD,
+            "azurerm_private_endpoint",
+            {
+                "subnet_id": ref("azurerm_subnet", endpoint_subnet, "id"),
+                "private_service_connection": {
+                    "private_connection_resource_id": ref(
+                        DatabricksWorkspace.TF_RESOURCE_TYPE, workspace, "id"
+                    ),
+                    "subresource_names": [subresource],
+                    "is_manual_connection": False,
+                },
+                "private_dns_zone_group": {
+                    "private_dns_zone_ids": [ref("azurerm_private_dns_zone", zone, "id")]
+                },
             },
-            "private_dns_zone_group": {"private_dns_zone_ids": [ref("azurerm_private_dns_zone", zone, "id")]},
-        },
-    )
+        ), subresource
     vnet = logical_name(synthesized, PROD, "azurerm_virtual_network")
     assert has(
         synthesized,
@@ -314,6 +321,39 @@ def test_private_front_end_in_churn_prod_goes_through_private_link(synthesized, 
         for a in synthesized.resources(PROD, "azurerm_subnet_network_security_group_association").values()
     }
     assert ref("azurerm_subnet", endpoint_subnet, "id") in linked
+
+
+@pytest.mark.parametrize("stack", [PROD])
+def test_every_private_front_end_has_exactly_one_sign_in_endpoint_after_its_ui_endpoint(synthesized, stack):
+    endpoints = synthesized.resources(stack, "azurerm_private_endpoint")
+    by_subresource = {}
+    for name, endpoint in endpoints.items():
+        [subresource] = endpoint["private_service_connection"]["subresource_names"]
+        by_subresource.setdefault(subresource, []).append(name)
+    assert len(by_subresource["browser_authentication"]) == 1
+    assert len(by_subresource["databricks_ui_api"]) == 1
+    [browser], [ui] = by_subresource["browser_authentication"], by_subresource["databricks_ui_api"]
+    # both change the workspace's private endpoint connections: created one after the other
+    assert endpoints[browser]["depends_on"] == [f"azurerm_private_endpoint.{ui}"]
+
+
+# Copied from azurerm v4.55.0 internal/services/network/validate/private_link_subresource_name.go: the provider
+# checks subresource names only against this pattern (the Databricks names come from the Azure API, and the
+# provider's own acceptance tests in internal/services/databricks/databricks_workspace_resource_test.go use
+# "databricks_ui_api"); subresource_names is ForceNew (private_endpoint_resource.go), so a typo costs a
+# re-created endpoint at apply, not a plan error.
+AZURERM_SUBRESOURCE_NAME = re.compile(r"^([a-zA-Z0-9])([\w\.-]{1,61})([a-zA-Z0-9])$")
+
+
+def test_private_endpoint_subresources_are_names_azure_and_the_provider_accept(synthesized):
+    from infra.constructs.azure import databricks_workspace
+
+    assert databricks_workspace.UI_API_SUBRESOURCE == "databricks_ui_api"
+    assert databricks_workspace.BROWSER_AUTH_SUBRESOURCE == "browser_authentication"
+    for stack in synthesized.stack_names:
+        for endpoint in synthesized.resources(stack, "azurerm_private_endpoint").values():
+            for name in endpoint["private_service_connection"]["subresource_names"]:
+                assert AZURERM_SUBRESOURCE_NAME.match(name), (stack, name)
 
 
 # --- lake storage -------------------------------------------------------------------------------------------

@@ -119,6 +119,37 @@ def _workspace(scope, *, diagnostics=True, custom=None, **overrides):
     return workspace
 
 
+def _private_endpoint(scope, target, subresource):
+    from cdktf_cdktf_provider_azurerm.private_endpoint import PrivateEndpoint
+
+    return PrivateEndpoint(
+        scope,
+        f"pe-{subresource}",
+        name=f"pe-{subresource}",
+        resource_group_name="rg",
+        location="westeurope",
+        subnet_id="/pe-subnet",
+        private_service_connection={
+            "name": f"psc-{subresource}",
+            "private_connection_resource_id": target.id,
+            "is_manual_connection": False,
+            "subresource_names": [subresource],
+        },
+    )
+
+
+PRIVATE_WORKSPACE = dict(
+    public_network_access_enabled=False, network_security_group_rules_required="NoAzureDatabricksRules"
+)
+
+
+def _private_workspace(scope, *, subresources=("databricks_ui_api", "browser_authentication")):
+    workspace = _workspace(scope, **PRIVATE_WORKSPACE)
+    for subresource in subresources:
+        _private_endpoint(scope, workspace, subresource)
+    return workspace
+
+
 def _access_connector(scope, *, grants=((UC_ROLE, "lake"),)):
     """An access connector and its role assignments: (role, "lake" | any other scope string)."""
     from cdktf_cdktf_provider_azurerm.databricks_access_connector import DatabricksAccessConnector
@@ -278,6 +309,8 @@ VIOLATIONS = {
     "PLAT-WS-3": ("dev", lambda s: _workspace(s, custom={"no_public_ip": False})),
     "PLAT-WS-4": ("dev", lambda s: _workspace(s, public_network_access_enabled=False)),
     "PLAT-WS-5": ("dev", lambda s: _workspace(s, infrastructure_encryption_enabled=False)),
+    # private front end without the SSO endpoint: nobody can sign in through the browser
+    "PLAT-WS-6": ("prod", lambda s: _private_workspace(s, subresources=("databricks_ui_api",))),
     "PLAT-ST-1": ("dev", lambda s: _storage(s, is_hns_enabled=False)),
     "PLAT-ST-2": ("dev", lambda s: _storage(s, min_tls_version="TLS1_0")),
     "PLAT-ST-3": ("dev", lambda s: _storage(s, https_traffic_only_enabled=False)),
@@ -415,14 +448,30 @@ def test_deployer_must_keep_the_top_level_of_each_object(dev, tmp_path):
 
 
 def test_private_front_end_needs_the_private_nsg_rule_mode(prod, tmp_path):
-    private = dict(public_network_access_enabled=False)
+    def bad(stack):
+        workspace = _workspace(stack, public_network_access_enabled=False)
+        for subresource in ("databricks_ui_api", "browser_authentication"):
+            _private_endpoint(stack, workspace, subresource)
+
     with pytest.raises(RuntimeError, match="PLAT-WS-4: NSG rule mode"):
-        _synth(prod, lambda s: _workspace(s, **private), tmp_path / "bad")
-    _synth(
-        prod,
-        lambda s: _workspace(s, **private, network_security_group_rules_required="NoAzureDatabricksRules"),
-        tmp_path / "ok",
-    )
+        _synth(prod, bad, tmp_path / "bad")
+    _synth(prod, _private_workspace, tmp_path / "ok")
+
+
+def test_private_front_end_needs_both_endpoints_on_its_own_workspace(prod, tmp_path):
+    with pytest.raises(
+        RuntimeError, match=r"PLAT-WS-6: .*needs private endpoints for databricks_ui_api, browser"
+    ):
+        _synth(prod, lambda s: _private_workspace(s, subresources=()), tmp_path / "none")
+
+    def endpoints_on_another_resource(stack):
+        _workspace(stack, **PRIVATE_WORKSPACE)
+        other = _storage(stack, id="other")
+        for subresource in ("databricks_ui_api", "browser_authentication"):
+            _private_endpoint(stack, other, subresource)
+
+    with pytest.raises(RuntimeError, match="PLAT-WS-6"):
+        _synth(prod, endpoints_on_another_resource, tmp_path / "other")
 
 
 def test_ephemeral_vaults_may_keep_deleted_secrets_a_week(ephemeral, tmp_path):

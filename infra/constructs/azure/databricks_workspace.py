@@ -6,24 +6,19 @@ from cdktf_cdktf_provider_azurerm.databricks_workspace import (
     DatabricksWorkspace,
     DatabricksWorkspaceCustomParameters,
 )
-from cdktf_cdktf_provider_azurerm.private_dns_zone import PrivateDnsZone
-from cdktf_cdktf_provider_azurerm.private_dns_zone_virtual_network_link import (
-    PrivateDnsZoneVirtualNetworkLink,
-)
-from cdktf_cdktf_provider_azurerm.private_endpoint import (
-    PrivateEndpoint,
-    PrivateEndpointPrivateDnsZoneGroup,
-    PrivateEndpointPrivateServiceConnection,
-)
+from cdktf_cdktf_provider_azurerm.private_endpoint import PrivateEndpoint
 from constructs import Construct
 
 from infra.config import TeamEnv
 from infra.constructs.azure.network import Network
+from infra.constructs.azure.private_link import PrivateLinks
 from infra.constructs.azure.resource_group import ResourceGroupRef
 
 # Databricks' private DNS zone; the UI/API sub-resource serves both front-end and back-end private link.
 PRIVATE_LINK_ZONE = "privatelink.azuredatabricks.net"
 UI_API_SUBRESOURCE = "databricks_ui_api"
+# SSO callbacks of a private front end (<region>.pl-auth.azuredatabricks.net): one per region and DNS zone.
+BROWSER_AUTH_SUBRESOURCE = "browser_authentication"
 
 
 class Workspace(Construct):
@@ -33,6 +28,10 @@ class Workspace(Construct):
     requires ``network_security_group_rules_required = NoAzureDatabricksRules``: clusters reach the control
     plane through a ``databricks_ui_api`` private endpoint in the same VNet (Databricks' simplified private
     link deployment), resolved through the ``privatelink.azuredatabricks.net`` zone linked to the VNet.
+    Entra ID sign-in to a private front end redirects the browser to the region's ``pl-auth`` host, which only
+    a ``browser_authentication`` endpoint serves: Databricks wants one per region and DNS zone (the "web auth"
+    workspace). Each env has its own zone, linked to its own VNet, so each private env gets its own, on its
+    own workspace; deleting one env never breaks sign-in to another.
     """
 
     def __init__(
@@ -43,6 +42,7 @@ class Workspace(Construct):
         team_env: TeamEnv,
         resource_group: ResourceGroupRef,
         network: Network,
+        private_links: PrivateLinks | None,
     ) -> None:
         super().__init__(scope, id)
         public = team_env.settings.public_network_access
@@ -71,40 +71,25 @@ class Workspace(Construct):
             # Clusters need their egress in place from the first start, and keep it until the workspace is gone.
             depends_on=list(network.egress_associations),
         )
-        self.private_endpoint: PrivateEndpoint | None = None
+        self.private_endpoints: list[PrivateEndpoint] = []
         if not public:
-            self.private_endpoint = self._private_link(team_env, resource_group, network)
-
-    def _private_link(
-        self, team_env: TeamEnv, resource_group: ResourceGroupRef, network: Network
-    ) -> PrivateEndpoint:
-        if network.private_endpoint_subnet is None:  # not an assert: synth runs under python -O
-            raise ValueError("a private workspace needs the network's private endpoint subnet")
-        zone = PrivateDnsZone(
-            self, "private-dns-zone", name=PRIVATE_LINK_ZONE, resource_group_name=resource_group.name
-        )
-        PrivateDnsZoneVirtualNetworkLink(
-            self,
-            "private-dns-link",
-            name=f"link-{team_env.names.virtual_network}",
-            resource_group_name=resource_group.name,
-            private_dns_zone_name=zone.name,
-            virtual_network_id=network.virtual_network_id,
-        )
-        return PrivateEndpoint(
-            self,
-            "ui-api-endpoint",
-            name=f"pe-{team_env.names.databricks_workspace}-ui-api",
-            location=resource_group.location,
-            resource_group_name=resource_group.name,
-            subnet_id=network.private_endpoint_subnet.id,
-            private_service_connection=PrivateEndpointPrivateServiceConnection(
-                name=f"psc-{team_env.names.databricks_workspace}-ui-api",
-                private_connection_resource_id=self.workspace.id,
-                is_manual_connection=False,
-                subresource_names=[UI_API_SUBRESOURCE],
-            ),
-            private_dns_zone_group=PrivateEndpointPrivateDnsZoneGroup(
-                name="databricks-ui-api", private_dns_zone_ids=[zone.id]
-            ),
-        )
+            if private_links is None:  # not an assert: synth runs under python -O
+                raise ValueError("a private workspace needs the env's private links")
+            name, workspace_id = team_env.names.databricks_workspace, self.workspace.id
+            ui_api = private_links.endpoint(
+                "ui-api",
+                target_id=workspace_id,
+                target_name=name,
+                subresource=UI_API_SUBRESOURCE,
+                zone=PRIVATE_LINK_ZONE,
+            )
+            # Both endpoints change the workspace's private endpoint connections: one after the other.
+            browser_auth = private_links.endpoint(
+                "browser-auth",
+                target_id=workspace_id,
+                target_name=name,
+                subresource=BROWSER_AUTH_SUBRESOURCE,
+                zone=PRIVATE_LINK_ZONE,
+                depends_on=[ui_api],
+            )
+            self.private_endpoints = [ui_api, browser_auth]

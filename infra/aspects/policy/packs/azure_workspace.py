@@ -5,6 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from infra.aspects.policy.engine import Rule, RuleContext, RulePack, expect, first_block
+from infra.aspects.policy.packs.azure_private_link import missing_private_endpoints
+
+# The front end (UI and REST API) and Entra ID sign-in (SSO callbacks on <region>.pl-auth.azuredatabricks.net).
+PRIVATE_FRONT_END_SUBRESOURCES = ("databricks_ui_api", "browser_authentication")
 
 
 def _vnet_injected(config: dict[str, Any], _: RuleContext) -> str | None:
@@ -31,6 +35,16 @@ def _front_end_as_configured(config: dict[str, Any], ctx: RuleContext) -> str | 
     wanted = "AllRules" if public else "NoAzureDatabricksRules"
     return expect(
         config, "network_security_group_rules_required", wanted, "NSG rule mode must match the front end"
+    )
+
+
+def _private_front_end_reachable(_: dict[str, Any], ctx: RuleContext) -> str | None:
+    if ctx.team_env.settings.public_network_access:
+        return None
+    return missing_private_endpoints(
+        ctx,
+        PRIVATE_FRONT_END_SUBRESOURCES,
+        "a workspace with a private front end (UI/API and browser sign-in)",
     )
 
 
@@ -76,6 +90,12 @@ AZURE_WORKSPACE = RulePack(
                 True,
                 "workspace storage needs infrastructure encryption",
             ),
+        ),
+        Rule(
+            "PLAT-WS-6",
+            ("azurerm_databricks_workspace",),
+            "a private front end has its UI/API and browser_authentication (SSO) private endpoints",
+            _private_front_end_reachable,
         ),
     ),
 )
