@@ -245,6 +245,39 @@ class Budget(StrictModel):
         return sorted(value)
 
 
+KEY_VAULT_ID = r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/Microsoft\.KeyVault/vaults/[a-zA-Z0-9-]{3,24}$"
+# Versioned: azurerm 4.55.0 parses the workspace's CMK key IDs with ParseNestedItemID, which requires a version.
+VERSIONED_KEY_ID = r"^https://[a-zA-Z0-9-]{3,24}\.vault\.azure\.net/keys/[a-zA-Z0-9-]{1,127}/[0-9a-fA-F]{32}$"
+
+
+class CustomerManagedKey(StrictModel):
+    """The key that encrypts the env's lake, the workspace's managed services and managed disks, and its DBFS
+    root. Unset fields: the stack creates an HSM-backed RSA key in the env's Key Vault with a yearly automatic
+    rotation. Set both fields to use an existing key instead (its vault needs soft delete, purge protection and
+    the trusted-services bypass)."""
+
+    existing_key_id: Annotated[str, Field(pattern=VERSIONED_KEY_ID)] | None = None
+    """Versioned ID of an existing key, `https://<vault>.vault.azure.net/keys/<name>/<version>`."""
+    existing_key_vault_id: Annotated[str, Field(pattern=KEY_VAULT_ID)] | None = None
+    """ARM ID of that key's vault: the role assignments the encrypting identities need are scoped to the key."""
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> CustomerManagedKey:
+        if (self.existing_key_id is None) != (self.existing_key_vault_id is None):
+            raise ValueError("existing_key_id and existing_key_vault_id are set together or not at all")
+        if self.existing_key_id and self.existing_key_vault_id:
+            vault_in_url = self.existing_key_id.removeprefix("https://").split(".", 1)[0]
+            if vault_in_url.lower() != self.existing_key_vault_id.rsplit("/", 1)[1].lower():
+                raise ValueError(
+                    f"existing_key_id is in vault {vault_in_url!r}, not in existing_key_vault_id's vault"
+                )
+        return self
+
+    @property
+    def existing_key_name(self) -> str | None:
+        return self.existing_key_id.split("/")[4] if self.existing_key_id else None
+
+
 class EnvironmentConfig(StrictModel):
     """One team environment. Unset fields take the defaults of the environment kind (see ENV_DEFAULTS)."""
 
@@ -270,6 +303,17 @@ class EnvironmentConfig(StrictModel):
     """Allow the workspace UI/API from the internet (front-end). Back-end is always private (no public IP)."""
     require_approval: bool = False
     """Deploys of this env need a manual approval in CI (default on in prod)."""
+    network_isolation: Literal["service_endpoints", "private"] = "service_endpoints"
+    """How the lake and the Key Vault are reached. `service_endpoints`: their public endpoints, narrowed by
+    deny-by-default firewalls (the Databricks subnets, the access connector, trusted Azure services).
+    `private` (default in prod): private endpoints (lake dfs and blob, vault) in the env's private-endpoint
+    subnet with privatelink DNS zones linked to the VNet, public network access off on both. The workspace stack
+    and a stack-created key are then deployed from a runner that reaches the VNet."""
+    customer_managed_key: CustomerManagedKey | None = None
+    """Encrypt with a customer-managed key (default on in prod; `null` turns it off). Needs
+    `platform.azure_databricks_sp_object_id` (managed services are wrapped by the AzureDatabricks app); a
+    stack-created key also needs `network_isolation: private`. Not applied to ephemeral envs, whose vaults
+    have no purge protection."""
 
 
 # Defaults per environment kind, applied under whatever the config sets.
@@ -285,6 +329,8 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
         "instance_pool": True,
         "prevent_destroy": True,
         "require_approval": True,
+        "network_isolation": "private",
+        "customer_managed_key": {},
         "compute": {"spot": False, "min_workers": 2, "max_workers": 8},
     },
 }
@@ -369,7 +415,12 @@ class PlatformConfig(StrictModel):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> PlatformConfig:
-        problems = [*self._duplicate_teams(), *self._overlapping_networks(), *self._name_problems()]
+        problems = [
+            *self._duplicate_teams(),
+            *self._overlapping_networks(),
+            *self._name_problems(),
+            *self._customer_managed_key_problems(),
+        ]
         if problems:
             # One line per problem, each starting with its own field path (see infra.config.loader).
             raise ValueError(CROSS_CHECK_MARK + "\n".join(problems))
@@ -410,6 +461,26 @@ class PlatformConfig(StrictModel):
             for env in team.environments
             for problem in env_names(prefix=self.platform.prefix, team=team.name, env=env).problems()
         ]
+
+    def _customer_managed_key_problems(self) -> list[str]:
+        problems = []
+        for index, team in enumerate(self.teams):
+            for env, settings in team.environments.items():
+                key = settings.customer_managed_key
+                if key is None:
+                    continue
+                path = f"teams[{index}].environments.{env}.customer_managed_key"
+                if self.platform.azure_databricks_sp_object_id is None:
+                    problems.append(
+                        f"{path}: needs platform.azure_databricks_sp_object_id (the AzureDatabricks app wraps the "
+                        "managed services key)"
+                    )
+                if key.existing_key_id is None and settings.network_isolation != "private":
+                    problems.append(
+                        f"{path}: a key created by the stack needs network_isolation: private (the vault's "
+                        "firewall denies the deploying runner; or set existing_key_id)"
+                    )
+        return problems
 
     def team(self, name: str) -> TeamConfig:
         for team in self.teams:
@@ -469,6 +540,12 @@ class TeamEnv(BaseModel):
             tags |= {"ephemeral": "true", "expires-at": self.expires_at or "", "owner": self.owner or ""}
             tags["base-env"] = self.base_env or ""
         return tags
+
+    @property
+    def customer_managed_key(self) -> CustomerManagedKey | None:
+        """The env's customer-managed key settings. Never for ephemeral envs: Azure requires purge protection on
+        a CMK's vault, and ephemeral vaults have none so that they can be purged on destroy."""
+        return None if self.is_ephemeral else self.settings.customer_managed_key
 
     @property
     def host_subnet_cidr(self) -> str:

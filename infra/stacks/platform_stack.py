@@ -22,6 +22,7 @@ from infra.config import TeamEnv
 from infra.constructs.azure.access_connector import AccessConnector
 from infra.constructs.azure.budget import CostBudget, utc_today
 from infra.constructs.azure.databricks_workspace import Workspace
+from infra.constructs.azure.encryption import EncryptionKey
 from infra.constructs.azure.key_vault import SecretsVault
 from infra.constructs.azure.lake_storage import LakeStorage
 from infra.constructs.azure.monitoring import Monitoring
@@ -73,24 +74,27 @@ class PlatformStack(AspectStack):
         super().__init__(scope, id)
         configure_backend(self, team_env=team_env, component="platform")
         azurerm_provider(self, team_env)
-        tenant_id = (
-            str(team_env.platform.tenant_id)
-            if team_env.platform.tenant_id
-            else DataAzurermClientConfig(self, "current").tenant_id
+        key_settings = team_env.customer_managed_key
+        creates_key = key_settings is not None and key_settings.existing_key_id is None
+        client = (
+            DataAzurermClientConfig(self, "current")
+            if creates_key or not team_env.platform.tenant_id
+            else None
         )
+        tenant_id = str(team_env.platform.tenant_id) if team_env.platform.tenant_id else client.tenant_id
 
         resource_group = ResourceGroupRef.of(
             ResourceGroup(
                 self, "resource-group", name=team_env.names.resource_group, location=team_env.team.region
             )
         )
-        private_front_end = not team_env.settings.public_network_access
+        settings = team_env.settings
         network = Network(
             self,
             "network",
             team_env=team_env,
             resource_group=resource_group,
-            private_endpoints=private_front_end,
+            private_endpoints=not settings.public_network_access or settings.network_isolation == "private",
         )
         private_links = (
             PrivateLinks(
@@ -99,6 +103,26 @@ class PlatformStack(AspectStack):
             if network.private_endpoint_subnet is not None
             else None
         )
+        secrets = SecretsVault(
+            self,
+            "secrets",
+            team_env=team_env,
+            resource_group=resource_group,
+            tenant_id=tenant_id,
+            private_links=private_links,
+            hsm_keys=creates_key,
+        )
+        encryption_key = None
+        if key_settings is not None:
+            encryption_key = EncryptionKey(
+                self,
+                "encryption-key",
+                team_env=team_env,
+                settings=key_settings,
+                vault_id=secrets.vault.id,
+                deployer_object_id=client.object_id if client is not None else None,
+                vault_reachable=list(secrets.private_endpoints),
+            )
         workspace = Workspace(
             self,
             "workspace",
@@ -106,6 +130,7 @@ class PlatformStack(AspectStack):
             resource_group=resource_group,
             network=network,
             private_links=private_links,
+            encryption_key=encryption_key,
         )
         connector = AccessConnector(
             self, "access-connector", team_env=team_env, resource_group=resource_group
@@ -117,9 +142,8 @@ class PlatformStack(AspectStack):
             resource_group=resource_group,
             network=network,
             access_connector=connector,
-        )
-        secrets = SecretsVault(
-            self, "secrets", team_env=team_env, resource_group=resource_group, tenant_id=tenant_id
+            private_links=private_links,
+            encryption_key=encryption_key,
         )
 
         # Each reference read is a round trip to the jsii runtime: read the ones used twice once.

@@ -270,7 +270,16 @@ def test_public_front_end_keeps_databricks_nsg_rules_and_needs_no_private_link(s
         DatabricksWorkspace.TF_RESOURCE_TYPE,
         {"public_network_access_enabled": True, "network_security_group_rules_required": "AllRules"},
     )
-    assert synthesized.resources(stack, "azurerm_private_endpoint") == {}
+    workspace = ref(
+        DatabricksWorkspace.TF_RESOURCE_TYPE,
+        logical_name(synthesized, stack, DatabricksWorkspace.TF_RESOURCE_TYPE),
+        "id",
+    )
+    assert [
+        name
+        for name, endpoint in synthesized.resources(stack, "azurerm_private_endpoint").items()
+        if endpoint["private_service_connection"]["private_connection_resource_id"] == workspace
+    ] == []
 
 
 def test_private_front_end_in_churn_prod_goes_through_private_link(synthesized, team_envs):
@@ -472,11 +481,14 @@ def test_ephemeral_key_vault_can_be_purged(ephemeral_json):
 
 
 def test_databricks_app_gets_secret_read_access_only_when_its_object_id_is_configured(synthesized, team_envs):
+    base = team_envs[DEV]
+    unset = base.model_copy(
+        update={"platform": base.platform.model_copy(update={"azure_databricks_sp_object_id": None})}
+    )
     assert not any(
         a["role_definition_name"] == "Key Vault Secrets User"
-        for a in synthesized.resources(DEV, "azurerm_role_assignment").values()
+        for a in synth_alone(unset)["resource"]["azurerm_role_assignment"].values()
     )
-    base = team_envs[DEV]
     object_id = "0f0e0d0c-0b0a-4998-8776-655443322110"
     configured = base.model_copy(
         update={"platform": base.platform.model_copy(update={"azure_databricks_sp_object_id": object_id})}
@@ -506,7 +518,7 @@ DATA_TYPES = (StorageAccount.TF_RESOURCE_TYPE, KeyVault.TF_RESOURCE_TYPE, "azure
 def test_prod_data_resources_are_protected_from_destroy(synthesized):
     for resource_type in DATA_TYPES:
         for name, config in synthesized.resources(PROD, resource_type).items():
-            assert config.get("lifecycle") == {"prevent_destroy": True}, name
+            assert config["lifecycle"]["prevent_destroy"] is True, name
 
 
 def test_dev_data_resources_stay_destroyable(synthesized):
@@ -661,3 +673,152 @@ def test_platform_stack_holds_no_secret_material(synthesized, team_envs):
     for stack in team_envs:
         text = synthesized.text(stack)
         assert not re.search(r"(?i)(client_secret|access_key|sas_token|password)\"\s*:", text), stack
+
+
+# --- network isolation and customer-managed keys (prod: private + CMK; dev: service endpoints, no key) -------
+
+
+def _by_subresource(synthesized, stack) -> dict[str, dict]:
+    return {
+        endpoint["private_service_connection"]["subresource_names"][0]: endpoint
+        for endpoint in synthesized.resources(stack, "azurerm_private_endpoint").values()
+    }
+
+
+def test_private_prod_reaches_lake_and_vault_only_through_private_endpoints(synthesized):
+    account = logical_name(synthesized, PROD, StorageAccount.TF_RESOURCE_TYPE)
+    vault = logical_name(synthesized, PROD, KeyVault.TF_RESOURCE_TYPE)
+    lake = synthesized.only(PROD, StorageAccount.TF_RESOURCE_TYPE)
+    assert lake["public_network_access_enabled"] is False
+    # subnet rules mean nothing without a public endpoint; the connector rule and the bypass stay
+    assert "virtual_network_subnet_ids" not in lake["network_rules"]
+    assert lake["network_rules"]["bypass"] == ["AzureServices"]
+    assert synthesized.only(PROD, KeyVault.TF_RESOURCE_TYPE)["public_network_access_enabled"] is False
+    endpoints = _by_subresource(synthesized, PROD)
+    zones = {
+        config["name"]: name
+        for name, config in synthesized.resources(PROD, "azurerm_private_dns_zone").items()
+    }
+    for subresource, target, zone in (
+        ("dfs", ref("azurerm_storage_account", account, "id"), "privatelink.dfs.core.windows.net"),
+        ("blob", ref("azurerm_storage_account", account, "id"), "privatelink.blob.core.windows.net"),
+        ("vault", ref("azurerm_key_vault", vault, "id"), "privatelink.vaultcore.azure.net"),
+    ):
+        endpoint = endpoints[subresource]
+        assert endpoint["private_service_connection"]["private_connection_resource_id"] == target
+        assert endpoint["private_dns_zone_group"]["private_dns_zone_ids"] == [
+            ref("azurerm_private_dns_zone", zones[zone], "id")
+        ]
+    vnet = ref("azurerm_virtual_network", logical_name(synthesized, PROD, "azurerm_virtual_network"), "id")
+    links = synthesized.resources(PROD, "azurerm_private_dns_zone_virtual_network_link").values()
+    linked = {link["private_dns_zone_name"] for link in links if link["virtual_network_id"] == vnet}
+    assert linked == {ref("azurerm_private_dns_zone", name, "name") for name in zones.values()}
+
+
+def test_dev_keeps_the_service_endpoint_lake(synthesized):
+    lake = synthesized.only(DEV, StorageAccount.TF_RESOURCE_TYPE)
+    assert lake["public_network_access_enabled"] is True
+    assert len(lake["network_rules"]["virtual_network_subnet_ids"]) == 2
+    assert "identity" not in lake
+
+
+def _role_grants(synthesized, stack) -> dict[str, set[tuple[str, str]]]:
+    grants: dict[str, set[tuple[str, str]]] = {}
+    for a in synthesized.resources(stack, "azurerm_role_assignment").values():
+        grants.setdefault(a["principal_id"], set()).add((a["role_definition_name"], a["scope"]))
+    return grants
+
+
+def test_prod_key_is_hsm_backed_rotated_protected_and_created_through_the_private_endpoint(synthesized):
+    key = synthesized.only(PROD, "azurerm_key_vault_key")
+    vault = logical_name(synthesized, PROD, KeyVault.TF_RESOURCE_TYPE)
+    assert synthesized.only(PROD, KeyVault.TF_RESOURCE_TYPE)["sku_name"] == "premium"  # RSA-HSM needs premium
+    assert (key["key_type"], key["key_vault_id"]) == ("RSA-HSM", ref("azurerm_key_vault", vault, "id"))
+    assert key["rotation_policy"] == {"automatic": {"time_after_creation": "P1Y"}}
+    assert "expiration_date" not in key and "expire_after" not in key["rotation_policy"]
+    assert key["lifecycle"] == {"prevent_destroy": True}
+    grants = _role_grants(synthesized, PROD)
+    creator = grants["${data.azurerm_client_config.current.object_id}"]
+    assert creator == {("Key Vault Crypto Officer", ref("azurerm_key_vault", vault, "id"))}
+    # the deployer creates the key through the data plane: its role and the vault's private endpoint come first
+    [vault_endpoint] = [
+        n
+        for n, e in synthesized.resources(PROD, "azurerm_private_endpoint").items()
+        if e["private_service_connection"]["subresource_names"] == ["vault"]
+    ]
+    [creator_assignment] = [
+        n
+        for n, a in synthesized.resources(PROD, "azurerm_role_assignment").items()
+        if a["role_definition_name"] == "Key Vault Crypto Officer"
+    ]
+    assert sorted(key["depends_on"]) == sorted(
+        [f"azurerm_private_endpoint.{vault_endpoint}", f"azurerm_role_assignment.{creator_assignment}"]
+    )
+
+
+def test_prod_lake_workspace_and_dbfs_use_the_key_with_the_roles_in_place_first(synthesized, platform_config):
+    key = logical_name(synthesized, PROD, "azurerm_key_vault_key")
+    account = logical_name(synthesized, PROD, StorageAccount.TF_RESOURCE_TYPE)
+    workspace_name = logical_name(synthesized, PROD, DatabricksWorkspace.TF_RESOURCE_TYPE)
+    key_scope = ref("azurerm_key_vault_key", key, "resource_versionless_id")
+    grants = _role_grants(synthesized, PROD)
+    user = ("Key Vault Crypto Service Encryption User", key_scope)
+    role_names = {
+        a["principal_id"]: f"azurerm_role_assignment.{n}"
+        for n, a in synthesized.resources(PROD, "azurerm_role_assignment").items()
+        if a["role_definition_name"] == user[0]
+    }
+    lake_identity = ref("azurerm_storage_account", account, "identity[0].principal_id")
+    disk_identity = ref(
+        DatabricksWorkspace.TF_RESOURCE_TYPE, workspace_name, "managed_disk_identity[0].principal_id"
+    )
+    dbfs_identity = ref(
+        DatabricksWorkspace.TF_RESOURCE_TYPE, workspace_name, "storage_account_identity[0].principal_id"
+    )
+    databricks_app = str(platform_config.platform.azure_databricks_sp_object_id)
+    for principal in (lake_identity, disk_identity, dbfs_identity, databricks_app):
+        assert user in grants[principal], principal
+
+    # storage CMK as its own resource with the account's system identity: in azurerm v4.55.0
+    # (internal/services/storage/storage_account_resource.go) the inline customer_managed_key block requires
+    # user_assigned_identity_id; the account ignores the block, as the provider docs of the separate resource say
+    lake = synthesized.only(PROD, StorageAccount.TF_RESOURCE_TYPE)
+    assert lake["identity"] == {"type": "SystemAssigned"}
+    assert lake["lifecycle"]["ignore_changes"] == ["customer_managed_key"]
+    lake_key = synthesized.only(PROD, "azurerm_storage_account_customer_managed_key")
+    assert lake_key["storage_account_id"] == ref("azurerm_storage_account", account, "id")
+    assert lake_key["key_name"] == ref("azurerm_key_vault_key", key, "name")
+    assert "key_version" not in lake_key  # follows rotation
+    assert lake_key["depends_on"] == [role_names[lake_identity]]
+
+    # the workspace's key IDs must be versioned: azurerm v4.55.0 databricks_workspace_resource.go and
+    # databricks_workspace_root_dbfs_customer_managed_key_resource.go parse them with ParseNestedItemID, which
+    # fails without a version (internal/services/keyvault/parse/nested_item.go)
+    workspace = synthesized.only(PROD, DatabricksWorkspace.TF_RESOURCE_TYPE)
+    versioned = ref("azurerm_key_vault_key", key, "id")
+    assert (
+        workspace["customer_managed_key_enabled"] is True
+    )  # the DBFS key resource refuses the workspace without
+    assert workspace["managed_services_cmk_key_vault_key_id"] == versioned
+    assert workspace["managed_disk_cmk_key_vault_key_id"] == versioned
+    assert workspace["managed_disk_cmk_rotation_to_latest_version_enabled"] is True
+    assert role_names[databricks_app] in workspace["depends_on"]  # wraps managed services at creation
+    dbfs = synthesized.only(PROD, "azurerm_databricks_workspace_root_dbfs_customer_managed_key")
+    assert dbfs["workspace_id"] == ref(DatabricksWorkspace.TF_RESOURCE_TYPE, workspace_name, "id")
+    assert dbfs["key_vault_key_id"] == versioned
+    assert dbfs["depends_on"] == [role_names[dbfs_identity]]
+
+
+def test_ephemeral_env_cut_from_prod_gets_no_key_its_vault_could_not_protect(ephemeral, team_envs):
+    # Azure requires purge protection on a CMK's vault; ephemeral vaults have none so they can be purged
+    settings = team_envs[PROD].settings.model_copy(update={"network": ephemeral.settings.network})
+    assert settings.customer_managed_key is not None and settings.network_isolation == "private"
+    resources = synth_alone(ephemeral.model_copy(update={"settings": settings}))["resource"]
+    for resource_type in (
+        "azurerm_key_vault_key",
+        "azurerm_storage_account_customer_managed_key",
+        "azurerm_databricks_workspace_root_dbfs_customer_managed_key",
+    ):
+        assert resource_type not in resources
+    # the private network path is kept: it costs a few endpoints for a few hours
+    assert next(iter(resources["azurerm_storage_account"].values()))["public_network_access_enabled"] is False

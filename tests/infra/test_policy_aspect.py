@@ -54,6 +54,7 @@ def _storage(scope, *, id="storage", diagnostics="blob", **overrides):
         allow_nested_items_to_be_public=False,
         shared_access_key_enabled=False,
         infrastructure_encryption_enabled=True,
+        public_network_access_enabled=True,
         network_rules=_firewall(),
         blob_properties={
             "delete_retention_policy": {"days": 7},
@@ -148,6 +149,88 @@ def _private_workspace(scope, *, subresources=("databricks_ui_api", "browser_aut
     for subresource in subresources:
         _private_endpoint(scope, workspace, subresource)
     return workspace
+
+
+def _private_storage(scope, *, endpoints=("dfs", "blob"), cmk=True, **overrides):
+    """A prod lake as a private env with a customer-managed key must have it."""
+    from cdktf_cdktf_provider_azurerm.storage_account_customer_managed_key import (
+        StorageAccountCustomerManagedKeyA,
+    )
+
+    props = dict(
+        account_replication_type="GRS",
+        lifecycle=PROTECTED,
+        public_network_access_enabled=False,
+        identity={"type": "SystemAssigned"},
+    )
+    account = _storage(scope, id="lake", **(props | overrides))
+    for subresource in endpoints:
+        _private_endpoint(scope, account, subresource)
+    if cmk:
+        StorageAccountCustomerManagedKeyA(
+            scope, "lake-cmk", storage_account_id=account.id, key_vault_id="/kv", key_name="cmk"
+        )
+    return account
+
+
+def _private_vault(scope, *, endpoint=True, **overrides):
+    vault = _key_vault(
+        scope, **({"public_network_access_enabled": False, "lifecycle": PROTECTED} | overrides)
+    )
+    if endpoint:
+        _private_endpoint(scope, vault, "vault")
+    return vault
+
+
+def _key(scope, *, rotation=True, lifecycle=None):
+    from cdktf_cdktf_provider_azurerm.key_vault_key import KeyVaultKey
+
+    return KeyVaultKey(
+        scope,
+        "key",
+        name="cmk",
+        key_vault_id="/kv",
+        key_type="RSA-HSM",
+        key_size=3072,
+        key_opts=["wrapKey", "unwrapKey"],
+        rotation_policy=(
+            rotation if isinstance(rotation, dict) else {"automatic": {"time_after_creation": "P1Y"}}
+        )
+        if rotation
+        else None,
+        lifecycle=lifecycle,
+    )
+
+
+KEY_ID = "https://kv.vault.azure.net/keys/cmk/0123456789abcdef0123456789abcdef"
+CMK_WORKSPACE = dict(
+    customer_managed_key_enabled=True,
+    managed_services_cmk_key_vault_key_id=KEY_ID,
+    managed_disk_cmk_key_vault_key_id=KEY_ID,
+    managed_disk_cmk_rotation_to_latest_version_enabled=True,
+)
+
+
+def _cmk_workspace(scope, *, dbfs=True, **overrides):
+    from cdktf_cdktf_provider_azurerm.databricks_workspace_root_dbfs_customer_managed_key import (
+        DatabricksWorkspaceRootDbfsCustomerManagedKey,
+    )
+
+    workspace = _private_workspace(scope)
+    for key, value in (CMK_WORKSPACE | overrides).items():
+        setattr(workspace, key, value)
+    if dbfs:
+        DatabricksWorkspaceRootDbfsCustomerManagedKey(
+            scope, "dbfs-cmk", workspace_id=workspace.id, key_vault_key_id=KEY_ID
+        )
+    return workspace
+
+
+def _compliant_private(stack):
+    _private_storage(stack)
+    _private_vault(stack)
+    _cmk_workspace(stack)
+    _key(stack, lifecycle=PROTECTED)
 
 
 def _access_connector(scope, *, grants=((UC_ROLE, "lake"),)):
@@ -288,8 +371,20 @@ def dev(platform_config) -> TeamEnv:
 
 
 @pytest.fixture(scope="module")
-def prod(platform_config) -> TeamEnv:
-    return next(te for te in platform_config.team_envs if te.key == "churn/prod")
+def private(platform_config) -> TeamEnv:
+    """churn/prod as committed: private front end, private lake and vault, customer-managed key."""
+    team_env = next(te for te in platform_config.team_envs if te.key == "churn/prod")
+    assert team_env.settings.network_isolation == "private" and team_env.customer_managed_key is not None
+    return team_env
+
+
+@pytest.fixture(scope="module")
+def prod(private) -> TeamEnv:
+    """A prod env on service endpoints without a customer-managed key, for the rules that do not concern those."""
+    settings = private.settings.model_copy(
+        update={"network_isolation": "service_endpoints", "customer_managed_key": None}
+    )
+    return private.model_copy(update={"settings": settings})
 
 
 @pytest.fixture(scope="module")
@@ -331,6 +426,12 @@ VIOLATIONS = {
         lambda s: _key_vault(s, network_acls={"default_action": "Allow", "bypass": "AzureServices"}),
     ),
     "PLAT-KV-4": ("dev", lambda s: _key_vault(s, soft_delete_retention_days=30)),
+    # a private env whose vault still answers on its public endpoint
+    "PLAT-KV-5": ("private", lambda s: _private_vault(s, public_network_access_enabled=True)),
+    "PLAT-KV-6": ("dev", lambda s: _key(s, rotation=False)),
+    "PLAT-ST-11": ("private", lambda s: _private_storage(s, endpoints=("dfs",))),
+    "PLAT-ST-12": ("private", lambda s: _private_storage(s, cmk=False)),
+    "PLAT-WS-7": ("private", lambda s: _cmk_workspace(s, dbfs=False)),
     "PLAT-MON-1": ("dev", lambda s: _key_vault(s, diagnostics=False)),
     "PLAT-MON-2": ("dev", lambda s: _log_analytics(s, local_auth=True)),
     "PLAT-IAM-1": (
@@ -355,10 +456,10 @@ def test_every_rule_has_a_violation_case():
 
 
 @pytest.mark.parametrize("rule_id", sorted(VIOLATIONS))
-def test_violation_fails_synth_with_the_rule_id(rule_id, dev, prod, tmp_path):
+def test_violation_fails_synth_with_the_rule_id(rule_id, dev, prod, private, tmp_path):
     env, build = VIOLATIONS[rule_id]
     with pytest.raises(RuntimeError, match=rule_id) as failed:
-        _synth({"dev": dev, "prod": prod}[env], build, tmp_path)
+        _synth({"dev": dev, "prod": prod, "private": private}[env], build, tmp_path)
     other_rules = [r.id for r in all_rules() if r.id != rule_id and f"{r.id}:" in str(failed.value)]
     assert other_rules == [], "the violating resource should break only its own rule"
 
@@ -474,6 +575,64 @@ def test_private_front_end_needs_both_endpoints_on_its_own_workspace(prod, tmp_p
         _synth(prod, endpoints_on_another_resource, tmp_path / "other")
 
 
+def test_private_cmk_env_synthesizes_when_everything_is_in_place(private, tmp_path):
+    _synth(private, _compliant_private, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (
+            lambda s: _private_storage(s, public_network_access_enabled=True),
+            "PLAT-ST-11: a private lake must",
+        ),
+        (lambda s: _private_storage(s, identity=None), "PLAT-ST-12: .*system-assigned identity"),
+        (
+            lambda s: _cmk_workspace(s, customer_managed_key_enabled=False),
+            "PLAT-WS-7: .*customer_managed_key_en",
+        ),
+        (
+            lambda s: _cmk_workspace(s, managed_disk_cmk_rotation_to_latest_version_enabled=False),
+            "PLAT-WS-7: managed disks must follow",
+        ),
+        (lambda s: _private_vault(s, endpoint=False), "PLAT-KV-5: a private vault needs private endpoints"),
+    ],
+)
+def test_private_and_cmk_rules_name_what_is_missing(build, message, private, tmp_path):
+    with pytest.raises(RuntimeError, match=message):
+        _synth(private, build, tmp_path)
+
+
+def test_vault_keeps_the_trusted_services_path_of_the_secret_scope_in_every_mode(dev, private, tmp_path):
+    # the Key Vault-backed secret scope is read by the AzureDatabricks app as a trusted service: without the
+    # bypass the scope breaks, with public access disabled or not
+    open_acls = {"default_action": "Deny", "bypass": "None"}
+    with pytest.raises(RuntimeError, match="PLAT-KV-5: key vault firewall must let trusted Azure services"):
+        _synth(dev, lambda s: _key_vault(s, network_acls=open_acls), tmp_path / "dev")
+    with pytest.raises(RuntimeError, match="PLAT-KV-5: key vault firewall must let trusted Azure services"):
+        _synth(private, lambda s: _private_vault(s, network_acls=open_acls), tmp_path / "private")
+
+
+def test_key_rotation_must_not_set_an_expiry_the_provider_turns_into_a_replacement(dev, tmp_path):
+    # azurerm v4.55.0 internal/services/keyvault/key_vault_key_resource.go: Read sets expiration_date from the
+    # latest version's Expires; CustomizeDiff ForceNewIfChange("expiration_date") replaces the key when that is
+    # set but config has none. A rotation policy's expire_after sets Expires on every version.
+    expiring = {
+        "automatic": {"time_after_creation": "P1Y"},
+        "expire_after": "P2Y",
+        "notify_before_expiry": "P30D",
+    }
+    with pytest.raises(
+        RuntimeError, match=r"PLAT-KV-6: rotation_policy\.expire_after without expiration_date"
+    ):
+        _synth(dev, lambda s: _key(s, rotation=expiring), tmp_path)
+
+
+def test_service_endpoint_lakes_keep_their_public_endpoint(dev, tmp_path):
+    with pytest.raises(RuntimeError, match="PLAT-ST-11: service-endpoint lakes keep"):
+        _synth(dev, lambda s: _storage(s, public_network_access_enabled=False), tmp_path)
+
+
 def test_ephemeral_vaults_may_keep_deleted_secrets_a_week(ephemeral, tmp_path):
     _synth(
         ephemeral,
@@ -552,7 +711,7 @@ def test_every_violation_of_a_stack_is_reported_with_its_construct_path(dev, tmp
         _key_vault(
             stack,
             rbac_authorization_enabled=False,
-            network_acls={"default_action": "Allow", "bypass": "None"},
+            network_acls={"default_action": "Allow", "bypass": "AzureServices"},
         )
 
     with pytest.raises(RuntimeError) as failure:

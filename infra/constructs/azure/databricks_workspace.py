@@ -6,10 +6,14 @@ from cdktf_cdktf_provider_azurerm.databricks_workspace import (
     DatabricksWorkspace,
     DatabricksWorkspaceCustomParameters,
 )
+from cdktf_cdktf_provider_azurerm.databricks_workspace_root_dbfs_customer_managed_key import (
+    DatabricksWorkspaceRootDbfsCustomerManagedKey,
+)
 from cdktf_cdktf_provider_azurerm.private_endpoint import PrivateEndpoint
 from constructs import Construct
 
 from infra.config import TeamEnv
+from infra.constructs.azure.encryption import EncryptionKey
 from infra.constructs.azure.network import Network
 from infra.constructs.azure.private_link import PrivateLinks
 from infra.constructs.azure.resource_group import ResourceGroupRef
@@ -32,6 +36,13 @@ class Workspace(Construct):
     a ``browser_authentication`` endpoint serves: Databricks wants one per region and DNS zone (the "web auth"
     workspace). Each env has its own zone, linked to its own VNet, so each private env gets its own, on its
     own workspace; deleting one env never breaks sign-in to another.
+
+    With an ``encryption_key`` the workspace encrypts its managed services (notebooks, secrets, queries: wrapped
+    by the AzureDatabricks application, which needs the key role before the workspace is created) and its
+    managed disks (a disk encryption set whose identity exists only after creation, then gets the key role;
+    it follows new key versions), and ``customer_managed_key_enabled`` prepares the DBFS root, whose storage
+    identity gets the key role before ``azurerm_databricks_workspace_root_dbfs_customer_managed_key`` switches
+    it to the key (the provider refuses that resource unless the workspace prepared encryption).
     """
 
     def __init__(
@@ -43,9 +54,19 @@ class Workspace(Construct):
         resource_group: ResourceGroupRef,
         network: Network,
         private_links: PrivateLinks | None,
+        encryption_key: EncryptionKey | None = None,
     ) -> None:
         super().__init__(scope, id)
         public = team_env.settings.public_network_access
+        waits_for = list(network.egress_associations)
+        if encryption_key is not None:
+            databricks_app = team_env.platform.azure_databricks_sp_object_id
+            if databricks_app is None:  # the config refuses this; not an assert: synth runs under python -O
+                raise ValueError("customer-managed keys need platform.azure_databricks_sp_object_id")
+            waits_for.append(
+                encryption_key.grant("databricks-app-key-user", principal_id=str(databricks_app))
+            )
+        key_id = encryption_key.key_id if encryption_key else None
         self.workspace = DatabricksWorkspace(
             self,
             "workspace",
@@ -58,6 +79,10 @@ class Workspace(Construct):
             network_security_group_rules_required="AllRules" if public else "NoAzureDatabricksRules",
             # Second encryption layer on the DBFS root (premium only; set at creation).
             infrastructure_encryption_enabled=True,
+            customer_managed_key_enabled=True if key_id else None,
+            managed_services_cmk_key_vault_key_id=key_id,
+            managed_disk_cmk_key_vault_key_id=key_id,
+            managed_disk_cmk_rotation_to_latest_version_enabled=True if key_id else None,
             custom_parameters=DatabricksWorkspaceCustomParameters(
                 no_public_ip=True,
                 virtual_network_id=network.virtual_network_id,
@@ -68,9 +93,12 @@ class Workspace(Construct):
                 public_subnet_network_security_group_association_id=network.host_nsg_association.id,
                 private_subnet_network_security_group_association_id=network.container_nsg_association.id,
             ),
-            # Clusters need their egress in place from the first start, and keep it until the workspace is gone.
-            depends_on=list(network.egress_associations),
+            # Clusters need their egress in place from the first start, and keep it until the workspace is gone;
+            # the AzureDatabricks app must be able to wrap the managed services key when the workspace is created.
+            depends_on=waits_for,
         )
+        if encryption_key is not None and key_id is not None:
+            self._encrypt_after_creation(encryption_key, key_id)
         self.private_endpoints: list[PrivateEndpoint] = []
         if not public:
             if private_links is None:  # not an assert: synth runs under python -O
@@ -93,3 +121,18 @@ class Workspace(Construct):
                 depends_on=[ui_api],
             )
             self.private_endpoints = [ui_api, browser_auth]
+
+    def _encrypt_after_creation(self, encryption_key: EncryptionKey, key_id: str) -> None:
+        encryption_key.grant(
+            "managed-disk-key-user", principal_id=self.workspace.managed_disk_identity.get(0).principal_id
+        )
+        dbfs_access = encryption_key.grant(
+            "dbfs-key-user", principal_id=self.workspace.storage_account_identity.get(0).principal_id
+        )
+        DatabricksWorkspaceRootDbfsCustomerManagedKey(
+            self,
+            "dbfs-customer-managed-key",
+            workspace_id=self.workspace.id,
+            key_vault_key_id=key_id,
+            depends_on=[dbfs_access],
+        )
