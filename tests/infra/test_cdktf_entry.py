@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +51,15 @@ def test_optimized_entry_point_writes_exactly_what_the_type_checked_synth_writes
     tmp_path, synthesized, fake_wheel
 ):
     """`python -O` only drops the bindings' Python-side type checks: every stack is byte for byte the same."""
-    result = _entry(tmp_path, PLATFORM_CONFIG=str(ROOT / "platform.yaml"), CHURN_WHEEL=str(fake_wheel))
+    from conftest import SYNTH_TODAY  # the session synth's date (budget start month)
+
+    epoch = str(int(datetime.combine(SYNTH_TODAY, datetime.min.time(), UTC).timestamp()))
+    result = _entry(
+        tmp_path,
+        PLATFORM_CONFIG=str(ROOT / "platform.yaml"),
+        CHURN_WHEEL=str(fake_wheel),
+        SOURCE_DATE_EPOCH=epoch,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     written = sorted(p.name for p in (tmp_path / "out" / "stacks").iterdir())
     assert written == synthesized.stack_names

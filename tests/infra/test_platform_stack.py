@@ -617,7 +617,18 @@ def test_no_budget_starts_before_the_month_it_is_deployed_in(team_envs, today, c
         assert _budget_start_of(json.loads(cdktf.Testing.synth(stack))) == start
 
 
-def test_committed_config_deploys_a_budget_today(team_envs):
+def test_synth_date_can_be_pinned_like_any_reproducible_build(team_envs, monkeypatch):
+    from infra.constructs.azure.budget import utc_today
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(int(datetime(2027, 3, 17, 12, tzinfo=UTC).timestamp())))
+    assert utc_today() == date(2027, 3, 17)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
+    with pytest.raises(ValueError, match="SOURCE_DATE_EPOCH must be whole seconds"):
+        utc_today()
+
+
+def test_committed_config_deploys_a_budget_today(team_envs, monkeypatch):
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
     # what `platform synth` writes now, on the real clock: never a month Azure refuses
     this_month = datetime.now(UTC).date().replace(day=1)
     start = _budget_start_of(synth_alone(team_envs[DEV]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, date, datetime
 
 from cdktf import TerraformResourceLifecycle
@@ -17,7 +18,13 @@ from infra.constructs.azure.resource_group import ResourceGroupRef
 
 
 def utc_today() -> date:
-    return datetime.now(UTC).date()
+    """The synth's date: ``SOURCE_DATE_EPOCH`` (the reproducible-builds convention) when set, else today (UTC)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch is None:
+        return datetime.now(UTC).date()
+    if not epoch.isdigit():
+        raise ValueError(f"SOURCE_DATE_EPOCH must be whole seconds since 1970-01-01 (is {epoch!r})")
+    return datetime.fromtimestamp(int(epoch), UTC).date()
 
 
 def budget_start(team_env: TeamEnv, *, today: date) -> date:
