@@ -1,5 +1,6 @@
 """Compose the CDKTF app: two stacks per team-environment, wired by cross-stack references."""
 
+from datetime import date
 from pathlib import Path
 
 from infra.aspects.policy import PolicyAspect
@@ -18,19 +19,23 @@ def build_app(
     outdir: Path,
     wheel: Path,
     team_envs: list[TeamEnv] | None = None,
+    today: date | None = None,
 ) -> AspectApp:
-    """Build (not yet synthesize) the app for ``team_envs`` (default: every permanent team-env)."""
+    """Build (not yet synthesize) the app for ``team_envs`` (default: every permanent team-env).
+
+    ``today`` (default: the synth's UTC date) decides the month new budgets start in; tests pin it.
+    """
     app = AspectApp(outdir=str(outdir))
     artifact = WheelArtifact(wheel)
     for team_env in team_envs if team_envs is not None else config.team_envs:
-        add_team_env(app, team_env=team_env, wheel=artifact)
+        add_team_env(app, team_env=team_env, wheel=artifact, today=today)
     return app
 
 
 def add_team_env(
-    app: AspectApp, *, team_env: TeamEnv, wheel: WheelArtifact
+    app: AspectApp, *, team_env: TeamEnv, wheel: WheelArtifact, today: date | None = None
 ) -> tuple[PlatformStack, WorkspaceStack]:
-    platform = PlatformStack(app, team_env.names.platform_stack, team_env=team_env)
+    platform = PlatformStack(app, team_env.names.platform_stack, team_env=team_env, today=today)
     workspace = WorkspaceStack(
         app, team_env.names.workspace_stack, team_env=team_env, platform=platform.outputs, wheel=wheel
     )

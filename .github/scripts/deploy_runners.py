@@ -1,16 +1,15 @@
 """Which GitHub Actions runner each env-changing CI job runs on, from the envs' `deploy_runner` in platform.yaml.
 
-A GitHub-hosted runner cannot reach a workspace whose front end is private (public_network_access false), so the
-jobs that deploy, smoke-test or destroy such an env, or an ephemeral env cut from it, run on the labels the env
+A GitHub-hosted runner cannot reach a workspace whose front end is private (public_network_access false), nor a
+lake and vault without public endpoints (network_isolation private), so the jobs that deploy, smoke-test or destroy such an env, or an ephemeral env cut from it, run on the labels the env
 names in `deploy_runner`; every other env uses `ubuntu-latest`. Each runner is printed as a JSON list of labels,
 for `runs-on: ${{ fromJSON(...) }}`:
 
     matrix ENV        [{"team": ..., "runner": "[...]"}, ...] for every team with ENV (a job matrix's include)
     runner TEAM/ENV   the runner of that permanent env and of the ephemeral envs cut from it
     reaper            the one runner that can destroy every ephemeral env the teams' templates allow
-    private-workspace-stacks
-                      the workspace stacks of envs with a private front end, which a GitHub-hosted runner
-                      cannot plan (the pull-request diff reports them instead)
+    private-stacks    the stacks a GitHub-hosted runner cannot plan (the pull-request diff reports them instead): the
+                      workspace stack of a private front end, the platform stack of a private lake and vault
 
 With --github-output KEY the JSON is also appended to $GITHUB_OUTPUT as KEY=JSON. Bad input (a config error, an
 unknown env, private envs that need different runners for one reaper) is one line on stderr and exit code 2.
@@ -58,7 +57,7 @@ def reaper_runner(config: PlatformConfig) -> list[str]:
     private = {
         te.key: runner_of(te)
         for te in config.team_envs
-        if te.team.ephemeral is not None and not te.settings.public_network_access
+        if te.team.ephemeral is not None and te.settings.reachable_only_from_its_network
     }
     runners = {json.dumps(runner) for runner in private.values()}
     if len(runners) > 1:
@@ -69,8 +68,14 @@ def reaper_runner(config: PlatformConfig) -> list[str]:
     return json.loads(runners.pop()) if runners else HOSTED_RUNNER
 
 
-def private_workspace_stacks(config: PlatformConfig) -> list[str]:
-    return [te.names.workspace_stack for te in config.team_envs if not te.settings.public_network_access]
+def private_stacks(config: PlatformConfig) -> list[str]:
+    stacks = []
+    for te in config.team_envs:
+        if te.settings.network_isolation == "private":  # refreshing the key reads the vault's data plane
+            stacks.append(te.names.platform_stack)
+        if not te.settings.public_network_access:
+            stacks.append(te.names.workspace_stack)
+    return stacks
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("matrix").add_argument("env", metavar="ENV")
     commands.add_parser("runner").add_argument("target", metavar="TEAM/ENV")
     commands.add_parser("reaper")
-    commands.add_parser("private-workspace-stacks")
+    commands.add_parser("private-stacks")
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config)
@@ -94,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "reaper":
             result = reaper_runner(config)
         else:
-            result = private_workspace_stacks(config)
+            result = private_stacks(config)
     except ConfigError as exc:
         for line in exc.lines():
             print(f"deploy_runners: {line}", file=sys.stderr)

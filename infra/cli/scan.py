@@ -240,6 +240,19 @@ def suppressions_in(out: Path) -> list[RecordedSuppression]:
     return found
 
 
+def skip_outcomes(results: list[StackResult], check_id: str) -> tuple[list[str], list[str]]:
+    """Where a skipped check is not needed (stacks that pass it anyway) and where it hides a failure."""
+    failing = sorted({r.name for r in results if any(f.check_id == check_id for f in r.skipped_failing)})
+    passing = sorted(
+        {
+            r.name
+            for r in results
+            if r.name not in failing and any(f.check_id == check_id for f in r.skipped_passing)
+        }
+    )
+    return passing, failing
+
+
 def _kind(stack: str) -> str:
     return stack.rsplit("-", 1)[-1]
 
@@ -283,7 +296,10 @@ def print_report(
     console.print(f"\n[bold]checkov skips[/] ({len(skips)}, reasons from policy/{SKIPS_FILE_NAME}):")
     for skip in skips:
         backed = f"\nbacked by: {', '.join(skip.backed_by)}" if skip.backed_by else ""
-        _item(f"[bold]{skip.check_id}[/] {skip.title}", skip.reason + backed)
+        passing, failing = skip_outcomes(results, skip.check_id)
+        where = f"\npasses without the skip: {', '.join(passing) or 'none'}"
+        where += f"\nskipped (would fail): {', '.join(failing) or 'none'}"
+        _item(f"[bold]{skip.check_id}[/] {skip.title}", skip.reason + backed + where)
 
     console.print(f"\n[bold]Policy suppressions[/] in the scanned stacks ({len(suppressions)}):")
     for s in suppressions:

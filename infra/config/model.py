@@ -146,8 +146,10 @@ class PlatformSettings(StrictModel):
     runtime: Literal["18", "17.3"] = DEFAULT_RUNTIME
     """Databricks Runtime LTS ML line for jobs and clusters: 18 (18 LTS ML, key `18.x-cpu-ml-scala2.13`, Spark
     4.1, MLflow 3.8) or 17.3 (17.3 LTS ML, `17.3.x-cpu-ml-scala2.13`)."""
-    budget_start: date = date(2026, 11, 1)
-    """First month the budgets count from; must be the first day of a month (Azure rule)."""
+    budget_start: date | None = None
+    """Optional first month (a first day of a month) before which no budget starts. Unset: each env's budget
+    starts on the first of the month of the deploy that creates it, the only past date Azure accepts; a date
+    before that month is moved up to it. The start is kept after creation."""
     log_retention_days: Annotated[int, Field(ge=30, le=730)] = 30
     """Log Analytics retention in days (30-730)."""
     state_backend: StateBackend = StateBackend()
@@ -164,8 +166,8 @@ class PlatformSettings(StrictModel):
 
     @field_validator("budget_start")
     @classmethod
-    def _first_of_month(cls, value: date) -> date:
-        if value.day != 1:
+    def _first_of_month(cls, value: date | None) -> date | None:
+        if value is not None and value.day != 1:
             raise ValueError(f"{value.isoformat()} must be the first day of a month")
         return value
 
@@ -264,6 +266,39 @@ class Budget(StrictModel):
         return sorted(value)
 
 
+KEY_VAULT_ID = r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/Microsoft\.KeyVault/vaults/[a-zA-Z0-9-]{3,24}$"
+# Versioned: azurerm 4.55.0 parses the workspace's CMK key IDs with ParseNestedItemID, which requires a version.
+VERSIONED_KEY_ID = r"^https://[a-zA-Z0-9-]{3,24}\.vault\.azure\.net/keys/[a-zA-Z0-9-]{1,127}/[0-9a-fA-F]{32}$"
+
+
+class CustomerManagedKey(StrictModel):
+    """The key that encrypts the env's lake, the workspace's managed services and managed disks, and its DBFS
+    root. Unset fields: the stack creates an HSM-backed RSA key in the env's Key Vault with a yearly automatic
+    rotation. Set both fields to use an existing key instead (its vault needs soft delete, purge protection and
+    the trusted-services bypass)."""
+
+    existing_key_id: Annotated[str, Field(pattern=VERSIONED_KEY_ID)] | None = None
+    """Versioned ID of an existing key, `https://<vault>.vault.azure.net/keys/<name>/<version>`."""
+    existing_key_vault_id: Annotated[str, Field(pattern=KEY_VAULT_ID)] | None = None
+    """ARM ID of that key's vault: the role assignments the encrypting identities need are scoped to the key."""
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> CustomerManagedKey:
+        if (self.existing_key_id is None) != (self.existing_key_vault_id is None):
+            raise ValueError("existing_key_id and existing_key_vault_id are set together or not at all")
+        if self.existing_key_id and self.existing_key_vault_id:
+            vault_in_url = self.existing_key_id.removeprefix("https://").split(".", 1)[0]
+            if vault_in_url.lower() != self.existing_key_vault_id.rsplit("/", 1)[1].lower():
+                raise ValueError(
+                    f"existing_key_id is in vault {vault_in_url!r}, not in existing_key_vault_id's vault"
+                )
+        return self
+
+    @property
+    def existing_key_name(self) -> str | None:
+        return self.existing_key_id.split("/")[4] if self.existing_key_id else None
+
+
 class EnvironmentConfig(StrictModel):
     """One team environment. Unset fields take the defaults of the environment kind (see ENV_DEFAULTS)."""
 
@@ -291,29 +326,55 @@ class EnvironmentConfig(StrictModel):
     """Allow the workspace UI/API from the internet (front-end). Back-end is always private (no public IP)."""
     require_approval: bool = False
     """Deploys of this env need a manual approval in CI (default on in prod)."""
+    network_isolation: Literal["service_endpoints", "private"] = "service_endpoints"
+    """How the lake and the Key Vault are reached. `service_endpoints`: their public endpoints, narrowed by
+    deny-by-default firewalls (the Databricks subnets, the access connector, trusted Azure services).
+    `private` (default in prod): private endpoints (lake dfs and blob, vault) in the env's private-endpoint
+    subnet with privatelink DNS zones linked to the VNet, public network access off on both. The workspace stack
+    and a stack-created key are then deployed from a runner that reaches the VNet."""
+    customer_managed_key: CustomerManagedKey | None = None
+    """Encrypt with a customer-managed key (default on in prod; `null` turns it off). Needs
+    `platform.azure_databricks_sp_object_id` (managed services are wrapped by the AzureDatabricks app); a
+    stack-created key also needs `network_isolation: private`. Not applied to ephemeral envs, whose vaults
+    have no purge protection."""
+
     deploy_runner: Annotated[list[RunnerLabel], Field(validate_default=True)] = []
     """GitHub Actions runner labels (`runs-on`) of the CI jobs that deploy, smoke-test and destroy this env and
     the ephemeral envs cut from it, e.g. `[self-hosted, churn-prod]`: a runner that reaches the workspace over
     private link (docs/operations.md). Empty: a GitHub-hosted `ubuntu-latest` runner. Required when
-    public_network_access is false, since a GitHub-hosted runner cannot reach a private front end."""
+    public_network_access is false or network_isolation is private, since a GitHub-hosted runner cannot reach
+    a private front end, lake or vault."""
 
     @field_validator("deploy_runner")
     @classmethod
-    def _private_front_end_needs_a_runner(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        if info.data.get("public_network_access", True):
+    def _private_env_needs_a_runner(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        private = [
+            what
+            for what, is_private in (
+                ("public_network_access is false", not info.data.get("public_network_access", True)),
+                ("network_isolation is private", info.data.get("network_isolation") == "private"),
+            )
+            if is_private
+        ]
+        if not private:
             return value
         if not value:
             raise ValueError(
-                "required when public_network_access is false: a GitHub-hosted runner cannot reach a private "
-                "workspace; name the labels of a runner inside its network (docs/operations.md)"
+                f"required when {' and '.join(private)}: a GitHub-hosted runner cannot reach a private workspace, "
+                "lake or vault; name the labels of a runner inside its network (docs/operations.md)"
             )
         hosted = [label for label in value if GITHUB_HOSTED_LABEL.match(label)]
         if hosted:
             raise ValueError(
-                f"{hosted[0]!r} is a GitHub-hosted runner label, which cannot reach a private workspace "
-                "(public_network_access is false); name a runner inside its network"
+                f"{hosted[0]!r} is a GitHub-hosted runner label, which cannot reach this env ({' and '.join(private)}); "
+                "name a runner inside its network"
             )
         return value
+
+    @property
+    def reachable_only_from_its_network(self) -> bool:
+        """A private front end, or a lake and vault without public endpoints: deploys need a runner inside."""
+        return not self.public_network_access or self.network_isolation == "private"
 
 
 # Defaults per environment kind, applied under whatever the config sets.
@@ -328,6 +389,8 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
         "instance_pool": True,
         "prevent_destroy": True,
         "require_approval": True,
+        "network_isolation": "private",
+        "customer_managed_key": {},
         "compute": {"spot": False, "min_workers": 2, "max_workers": 8},
     },
 }
@@ -412,7 +475,12 @@ class PlatformConfig(StrictModel):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> PlatformConfig:
-        problems = [*self._duplicate_teams(), *self._overlapping_networks(), *self._name_problems()]
+        problems = [
+            *self._duplicate_teams(),
+            *self._overlapping_networks(),
+            *self._name_problems(),
+            *self._customer_managed_key_problems(),
+        ]
         if problems:
             # One line per problem, each starting with its own field path (see infra.config.loader).
             raise ValueError(CROSS_CHECK_MARK + "\n".join(problems))
@@ -453,6 +521,26 @@ class PlatformConfig(StrictModel):
             for env in team.environments
             for problem in env_names(prefix=self.platform.prefix, team=team.name, env=env).problems()
         ]
+
+    def _customer_managed_key_problems(self) -> list[str]:
+        problems = []
+        for index, team in enumerate(self.teams):
+            for env, settings in team.environments.items():
+                key = settings.customer_managed_key
+                if key is None:
+                    continue
+                path = f"teams[{index}].environments.{env}.customer_managed_key"
+                if self.platform.azure_databricks_sp_object_id is None:
+                    problems.append(
+                        f"{path}: needs platform.azure_databricks_sp_object_id (the AzureDatabricks app wraps the "
+                        "managed services key)"
+                    )
+                if key.existing_key_id is None and settings.network_isolation != "private":
+                    problems.append(
+                        f"{path}: a key created by the stack needs network_isolation: private (the vault's "
+                        "firewall denies the deploying runner; or set existing_key_id)"
+                    )
+        return problems
 
     def team(self, name: str) -> TeamConfig:
         for team in self.teams:
@@ -512,6 +600,12 @@ class TeamEnv(BaseModel):
             tags |= {"ephemeral": "true", "expires-at": self.expires_at or "", "owner": self.owner or ""}
             tags["base-env"] = self.base_env or ""
         return tags
+
+    @property
+    def customer_managed_key(self) -> CustomerManagedKey | None:
+        """The env's customer-managed key settings. Never for ephemeral envs: Azure requires purge protection on
+        a CMK's vault, and ephemeral vaults have none so that they can be purged on destroy."""
+        return None if self.is_ephemeral else self.settings.customer_managed_key
 
     @property
     def host_subnet_cidr(self) -> str:

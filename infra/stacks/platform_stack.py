@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from cdktf import TerraformOutput, TerraformStack
 from cdktf_cdktf_provider_azurerm.data_azurerm_client_config import DataAzurermClientConfig
 from cdktf_cdktf_provider_azurerm.provider import (
@@ -18,12 +20,14 @@ from cdktf_cdktf_provider_azurerm.resource_group import ResourceGroup
 from infra.aspects.stack_aspects import AspectApp, AspectStack
 from infra.config import TeamEnv
 from infra.constructs.azure.access_connector import AccessConnector
-from infra.constructs.azure.budget import CostBudget
+from infra.constructs.azure.budget import CostBudget, utc_today
 from infra.constructs.azure.databricks_workspace import Workspace
+from infra.constructs.azure.encryption import EncryptionKey
 from infra.constructs.azure.key_vault import SecretsVault
 from infra.constructs.azure.lake_storage import LakeStorage
 from infra.constructs.azure.monitoring import Monitoring
 from infra.constructs.azure.network import Network
+from infra.constructs.azure.private_link import PrivateLinks
 from infra.constructs.azure.resource_group import ResourceGroupRef
 from infra.constructs.contracts import PlatformOutputs
 from infra.stacks.base import configure_backend
@@ -65,31 +69,68 @@ def azurerm_provider(stack: TerraformStack, team_env: TeamEnv) -> AzurermProvide
 class PlatformStack(AspectStack):
     """Resource group, network, workspace, lake storage, access connector, Key Vault, monitoring, budget."""
 
-    def __init__(self, scope: AspectApp, id: str, *, team_env: TeamEnv) -> None:
+    def __init__(self, scope: AspectApp, id: str, *, team_env: TeamEnv, today: date | None = None) -> None:
+        """``today`` (default: the UTC date of the synth) sets the month new budgets start in."""
         super().__init__(scope, id)
         configure_backend(self, team_env=team_env, component="platform")
         azurerm_provider(self, team_env)
-        tenant_id = (
-            str(team_env.platform.tenant_id)
-            if team_env.platform.tenant_id
-            else DataAzurermClientConfig(self, "current").tenant_id
+        key_settings = team_env.customer_managed_key
+        creates_key = key_settings is not None and key_settings.existing_key_id is None
+        client = (
+            DataAzurermClientConfig(self, "current")
+            if creates_key or not team_env.platform.tenant_id
+            else None
         )
+        tenant_id = str(team_env.platform.tenant_id) if team_env.platform.tenant_id else client.tenant_id
 
         resource_group = ResourceGroupRef.of(
             ResourceGroup(
                 self, "resource-group", name=team_env.names.resource_group, location=team_env.team.region
             )
         )
-        private_front_end = not team_env.settings.public_network_access
+        settings = team_env.settings
         network = Network(
             self,
             "network",
             team_env=team_env,
             resource_group=resource_group,
-            private_endpoints=private_front_end,
+            private_endpoints=not settings.public_network_access or settings.network_isolation == "private",
         )
+        private_links = (
+            PrivateLinks(
+                self, "private-links", team_env=team_env, resource_group=resource_group, network=network
+            )
+            if network.private_endpoint_subnet is not None
+            else None
+        )
+        secrets = SecretsVault(
+            self,
+            "secrets",
+            team_env=team_env,
+            resource_group=resource_group,
+            tenant_id=tenant_id,
+            private_links=private_links,
+            hsm_keys=creates_key,
+        )
+        encryption_key = None
+        if key_settings is not None:
+            encryption_key = EncryptionKey(
+                self,
+                "encryption-key",
+                team_env=team_env,
+                settings=key_settings,
+                vault_id=secrets.vault.id,
+                deployer_object_id=client.object_id if client is not None else None,
+                vault_reachable=list(secrets.private_endpoints),
+            )
         workspace = Workspace(
-            self, "workspace", team_env=team_env, resource_group=resource_group, network=network
+            self,
+            "workspace",
+            team_env=team_env,
+            resource_group=resource_group,
+            network=network,
+            private_links=private_links,
+            encryption_key=encryption_key,
         )
         connector = AccessConnector(
             self, "access-connector", team_env=team_env, resource_group=resource_group
@@ -101,9 +142,8 @@ class PlatformStack(AspectStack):
             resource_group=resource_group,
             network=network,
             access_connector=connector,
-        )
-        secrets = SecretsVault(
-            self, "secrets", team_env=team_env, resource_group=resource_group, tenant_id=tenant_id
+            private_links=private_links,
+            encryption_key=encryption_key,
         )
 
         # Each reference read is a round trip to the jsii runtime: read the ones used twice once.
@@ -119,7 +159,13 @@ class PlatformStack(AspectStack):
         monitoring.send_diagnostics(
             "key-vault-diagnostics", target_resource_id=vault_id, metric_categories=["AllMetrics"]
         )
-        CostBudget(self, "budget", team_env=team_env, resource_group=resource_group)
+        CostBudget(
+            self,
+            "budget",
+            team_env=team_env,
+            resource_group=resource_group,
+            today=today or utc_today(),
+        )
 
         self.outputs = PlatformOutputs(
             workspace_url=f"https://{workspace.workspace.workspace_url}",

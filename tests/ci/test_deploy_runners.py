@@ -56,7 +56,8 @@ def test_prod_of_a_private_team_runs_on_its_runner_and_the_others_on_github_host
     result = script("matrix", "prod")
     assert result.returncode == 0, result.stderr
     matrix = {row["team"]: json.loads(row["runner"]) for row in json.loads(result.stdout)}
-    assert matrix == {"churn": private_runner, "pricing": HOSTED}
+    # pricing/prod's front end is public, but its lake and vault are private (prod's default)
+    assert matrix == {"churn": private_runner, "pricing": private_runner}
 
 
 def test_an_ephemeral_env_runs_where_its_template_env_runs(private_runner):
@@ -68,7 +69,8 @@ def test_the_reaper_runs_where_private_ephemeral_envs_can_be_reached(private_run
     assert json.loads(script("reaper").stdout) == private_runner
     # Without an ephemeral template no private ephemeral env can exist: GitHub-hosted is enough.
     config = committed_config()
-    del config["teams"][0]["ephemeral"]
+    for team in config["teams"]:
+        del team["ephemeral"]
     assert json.loads(script("reaper", config=write_config(tmp_path, config)).stdout) == HOSTED
 
 
@@ -100,7 +102,11 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
 
 
 def test_the_pull_request_diff_knows_which_workspace_stacks_it_cannot_plan():
-    assert json.loads(script("private-workspace-stacks").stdout) == ["churn-prod-workspace"]
+    assert json.loads(script("private-stacks").stdout) == [
+        "churn-prod-platform",
+        "churn-prod-workspace",
+        "pricing-prod-platform",
+    ]
 
 
 # --- the workflows, run as a runner would run them ---------------------------------------------------------
@@ -173,7 +179,7 @@ def test_deploy_yml_routes_each_team_env_to_the_runner_its_config_names(tmp_path
     needs = {"targets": {"outputs": job_outputs(targets, steps)}}
     assert runs_on_per_matrix_entry(doc["jobs"]["production"], needs) == {
         "churn": private_runner,
-        "pricing": HOSTED,
+        "pricing": private_runner,
     }
     assert runs_on_per_matrix_entry(doc["jobs"]["staging"], needs) == {"churn": HOSTED, "pricing": HOSTED}
 

@@ -2,11 +2,14 @@
 
 import json
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+# The day the session's synth runs "on": it fixes the month new budgets start in, so snapshots stay stable.
+SYNTH_TODAY = date(2026, 11, 10)
 
 
 @dataclass
@@ -59,7 +62,7 @@ def synthesized(platform_config, fake_wheel, tmp_path_factory) -> Synthesized:
     from infra.app import build_app
 
     outdir = tmp_path_factory.mktemp("cdktf.out")
-    app = build_app(platform_config, outdir=outdir, wheel=fake_wheel)
+    app = build_app(platform_config, outdir=outdir, wheel=fake_wheel, today=SYNTH_TODAY)
     app.synth()
     return Synthesized(outdir=outdir, app=app)
 
@@ -77,6 +80,6 @@ def synthesized_ephemeral(platform_config, fake_wheel, tmp_path_factory) -> Synt
         base, name="pr1", slot=0, owner="dev@example.com", expires_at=datetime.now(UTC) + timedelta(hours=8)
     )
     outdir = tmp_path_factory.mktemp("cdktf.out.ephemeral")
-    app = build_app(platform_config, outdir=outdir, wheel=fake_wheel, team_envs=[team_env])
+    app = build_app(platform_config, outdir=outdir, wheel=fake_wheel, team_envs=[team_env], today=SYNTH_TODAY)
     app.synth()
     return Synthesized(outdir=outdir, app=app)

@@ -51,7 +51,14 @@ def test_optimized_entry_point_writes_exactly_what_the_type_checked_synth_writes
     tmp_path, synthesized, fake_wheel
 ):
     """`python -O` only drops the bindings' Python-side type checks: every stack is byte for byte the same."""
-    result = _entry(tmp_path, PLATFORM_CONFIG=str(ROOT / "platform.yaml"), CHURN_WHEEL=str(fake_wheel))
+    from conftest import SYNTH_TODAY  # the session synth's date (budget start month)
+
+    result = _entry(
+        tmp_path,
+        PLATFORM_CONFIG=str(ROOT / "platform.yaml"),
+        CHURN_WHEEL=str(fake_wheel),
+        PLATFORM_SYNTH_DATE=SYNTH_TODAY.isoformat(),
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     written = sorted(p.name for p in (tmp_path / "out" / "stacks").iterdir())
     assert written == synthesized.stack_names

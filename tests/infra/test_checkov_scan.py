@@ -9,7 +9,7 @@ import yaml
 
 from infra.aspects.policy.packs import all_rules
 from infra.cli.main import main
-from infra.cli.scan import ScanError, load_skips, scan
+from infra.cli.scan import ScanError, load_skips, scan, skip_outcomes
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
@@ -87,6 +87,37 @@ def test_env_dependent_skips_pass_where_the_env_complies(scanned):
     for check_id in ("CKV_AZURE_110", "CKV_AZURE_42"):  # purge protection: every permanent vault has it
         assert {outcome(stack, check_id) for stack in permanent} == {"pass"}
         assert outcome("churn-pr1-platform", check_id) == "fail"
+
+
+# Lake and vault public access and private endpoints (network_isolation), customer-managed keys for the lake and
+# the DBFS root (customer_managed_key): prod envs are private with a key, dev and staging stay cheap.
+ISOLATION_AND_CMK_CHECKS = ("CKV_AZURE_59", "CKV2_AZURE_33", "CKV_AZURE_189", "CKV2_AZURE_32")
+CMK_CHECKS = ("CKV2_AZURE_1", "CKV2_AZURE_48")
+
+
+def test_private_cmk_prod_envs_pass_the_storage_vault_and_key_checks_without_a_skip(scanned):
+    results = list(scanned.values())
+    prod = {"churn-prod-platform", "pricing-prod-platform"}
+    cheap = {
+        "churn-dev-platform",
+        "churn-staging-platform",
+        "pricing-dev-platform",
+        "pricing-staging-platform",
+    }
+    for check_id in ISOLATION_AND_CMK_CHECKS + CMK_CHECKS:
+        passing, failing = skip_outcomes(results, check_id)
+        assert prod <= set(passing), check_id
+        assert cheap <= set(failing), check_id
+    # an ephemeral env cut from dev stays on service endpoints without a key
+    for check_id in ISOLATION_AND_CMK_CHECKS + CMK_CHECKS:
+        assert "churn-pr1-platform" in skip_outcomes(results, check_id)[1], check_id
+
+
+def test_dev_envs_stay_as_cheap_as_before(synthesized):
+    for stack in ("churn-dev-platform", "churn-staging-platform", "pricing-dev-platform"):
+        assert synthesized.resources(stack, "azurerm_private_endpoint") == {}, stack
+        assert synthesized.resources(stack, "azurerm_key_vault_key") == {}, stack
+        assert synthesized.only(stack, "azurerm_key_vault")["sku_name"] == "standard", stack
 
 
 # --- the skip list ---------------------------------------------------------------------------------------

@@ -304,6 +304,10 @@ BAD_CONFIGS = [
     ("config", "path", "words"), [c[1:] for c in BAD_CONFIGS], ids=[c[0] for c in BAD_CONFIGS]
 )
 def test_bad_config_names_the_field_and_the_problem(config, path, words):
+    assert_problem_at(config, path, words)
+
+
+def assert_problem_at(config: dict, path: str, words: str) -> None:
     lines = problems_of(config)
     matching = [line for line in lines if line.startswith(f"platform.yaml: {path}")]
     assert matching, f"no problem reported at {path}: {lines}"
@@ -346,3 +350,79 @@ def test_runtimes_map_to_lts_ml_keys_that_exist(written, key):
     `18.0.x` key was the 18.0 Beta. YAML reads an unquoted 17.3 as a number: it means the same runtime."""
     config = parse_config(yaml.safe_dump(mutated("platform.runtime", written)))
     assert config.platform.spark_version == key
+
+
+KEY_VAULT = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-keys/providers/Microsoft.KeyVault/vaults/kv-keys"
+KEY_ID = "https://kv-keys.vault.azure.net/keys/cmk/0123456789abcdef0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    ("config", "path", "words"),
+    [
+        (
+            mutated("platform.azure_databricks_sp_object_id", delete=True),
+            "teams[0].environments.prod.customer_managed_key",
+            "needs platform.azure_databricks_sp_object_id",
+        ),
+        (
+            mutated("teams.0.environments.prod.network_isolation", "service_endpoints"),
+            "teams[0].environments.prod.customer_managed_key",
+            "needs network_isolation: private",
+        ),
+        (
+            mutated("teams.0.environments.prod.customer_managed_key", {"existing_key_id": KEY_ID}),
+            "teams[0].environments.prod.customer_managed_key",
+            "set together",
+        ),
+        (
+            mutated(
+                "teams.0.environments.prod.customer_managed_key",
+                {
+                    "existing_key_id": KEY_ID.replace("kv-keys", "kv-other"),
+                    "existing_key_vault_id": KEY_VAULT,
+                },
+            ),
+            "teams[0].environments.prod.customer_managed_key",
+            "not in existing_key_vault_id's vault",
+        ),
+        (
+            # azurerm 4.55.0 parses the workspace's CMK IDs with ParseNestedItemID, which requires a version
+            mutated(
+                "teams.0.environments.prod.customer_managed_key",
+                {"existing_key_id": KEY_ID.rsplit("/", 1)[0], "existing_key_vault_id": KEY_VAULT},
+            ),
+            "teams[0].environments.prod.customer_managed_key.existing_key_id",
+            "versioned id",
+        ),
+        (
+            mutated("teams.0.environments.prod.network_isolation", "vnet"),
+            "teams[0].environments.prod.network_isolation",
+            "'service_endpoints' or 'private'",
+        ),
+    ],
+)
+def test_bad_isolation_or_key_config_names_the_field(config, path, words):
+    assert_problem_at(config, path, words)
+
+
+def test_prod_is_private_with_a_key_by_default_and_dev_stays_cheap():
+    config = parse_config((ROOT / "platform.yaml").read_text())
+    for team in config.teams:
+        assert team.environments["prod"].network_isolation == "private"
+        assert team.environments["prod"].customer_managed_key is not None
+        for env in ("dev", "staging"):
+            assert team.environments[env].network_isolation == "service_endpoints"
+            assert team.environments[env].customer_managed_key is None
+    # an existing key (with private isolation not required: the stack creates nothing in a vault) or none at all
+    existing = mutated(
+        "teams.0.environments.prod",
+        BASE["teams"][0]["environments"]["prod"]
+        | {
+            "network_isolation": "service_endpoints",
+            "customer_managed_key": {"existing_key_id": KEY_ID, "existing_key_vault_id": KEY_VAULT},
+        },
+    )
+    churn_prod = parse_config(yaml.safe_dump(existing)).team("churn").environments["prod"]
+    assert churn_prod.customer_managed_key.existing_key_name == "cmk"
+    off = mutated("teams.0.environments.prod.customer_managed_key", None)
+    assert parse_config(yaml.safe_dump(off)).team("churn").environments["prod"].customer_managed_key is None

@@ -37,7 +37,8 @@ def test_a_private_env_without_a_runner_is_one_error_line_naming_the_field(tmp_p
     assert code == 2
     assert len(lines) == 1
     assert (
-        "teams[0].environments.prod.deploy_runner: required when public_network_access is false" in lines[0]
+        "teams[0].environments.prod.deploy_runner: required when public_network_access is false and "
+        "network_isolation is private" in lines[0]
     )
     assert "Traceback" not in lines[0]
 
@@ -49,8 +50,8 @@ def test_a_private_env_cannot_name_a_github_hosted_runner(tmp_path, capsys):
     assert code == 2
     assert lines == [
         f"error: {tmp_path / 'platform.yaml'}: teams[0].environments.prod.deploy_runner: 'ubuntu-latest' is a "
-        "GitHub-hosted runner label, which cannot reach a private workspace (public_network_access is false); "
-        "name a runner inside its network"
+        "GitHub-hosted runner label, which cannot reach this env (public_network_access is false and "
+        "network_isolation is private); name a runner inside its network"
     ]
 
 
@@ -65,9 +66,9 @@ def test_a_label_that_runs_on_cannot_take_is_refused(tmp_path, capsys):
 def test_the_committed_private_env_names_its_runner_and_public_envs_need_none():
     config = parse_config((ROOT / "platform.yaml").read_text())
     runners = {te.key: te.settings.deploy_runner for te in config.team_envs}
-    private = {te.key for te in config.team_envs if not te.settings.public_network_access}
-    assert private == {"churn/prod"}
-    assert runners["churn/prod"] and "self-hosted" in runners["churn/prod"]
+    private = {te.key for te in config.team_envs if te.settings.reachable_only_from_its_network}
+    assert private == {"churn/prod", "pricing/prod"}
+    assert all("self-hosted" in runners[key] for key in private)
     assert all(runners[key] == [] for key in runners.keys() - private)
 
 
@@ -76,3 +77,16 @@ def test_a_public_env_may_name_a_runner_too():
     config["teams"][1]["environments"]["prod"]["deploy_runner"] = ["self-hosted", "pricing"]
     loaded = parse_config(yaml.safe_dump(config))
     assert loaded.team("pricing").environments["prod"].deploy_runner == ["self-hosted", "pricing"]
+
+
+def test_a_private_lake_and_vault_need_a_runner_even_with_a_public_front_end(tmp_path, capsys):
+    """With network_isolation private the stack creates its key through the vault's private endpoint: a
+    GitHub-hosted runner cannot reach it, even when the workspace front end is public."""
+    config = committed()
+    prod = config["teams"][1]["environments"]["prod"]
+    assert prod.get("public_network_access", True) is True
+    del prod["deploy_runner"]
+    code, lines = validate(config, tmp_path, capsys)
+    assert code == 2
+    assert len(lines) == 1
+    assert "teams[1].environments.prod.deploy_runner: required when network_isolation is private" in lines[0]

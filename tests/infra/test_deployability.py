@@ -20,13 +20,21 @@ def config_with(platform: dict | None = None, dev: dict | None = None):
     return parse_config(yaml.safe_dump(raw))
 
 
-def test_committed_config_warns_about_the_secret_scope_and_the_preview_cluster():
+def test_committed_config_warns_about_the_preview_cluster():
     warnings = deploy_warnings(config_with())
-    assert [w.split(":")[0] for w in warnings] == [
-        "platform.azure_databricks_sp_object_id",
-        "teams[0].environments.dev.interactive_cluster",
-    ]
+    assert [w.split(":")[0] for w in warnings] == ["teams[0].environments.dev.interactive_cluster"]
     assert all("\n" not in w for w in warnings)
+
+
+def test_no_azuredatabricks_object_id_warns_that_there_is_no_secret_scope():
+    """Without customer-managed keys (which refuse to validate without it) the object id is optional; unset, the
+    envs get no Key Vault-backed secret scope, and validate says so."""
+    raw = yaml.safe_load(yaml.safe_dump(BASE))
+    del raw["platform"]["azure_databricks_sp_object_id"]
+    for team in raw["teams"]:
+        team["environments"]["prod"]["customer_managed_key"] = None
+    warnings = deploy_warnings(parse_config(yaml.safe_dump(raw)))
+    assert warnings[0].startswith("platform.azure_databricks_sp_object_id:")
 
 
 def test_a_fully_configured_platform_has_no_warnings():
@@ -61,5 +69,5 @@ def test_validate_prints_the_warnings_and_still_exits_0(capsys):
     assert exited.value.code == 0 and err == ""
     lines = out.strip().splitlines()
     assert lines[0].startswith("valid:")
-    assert [line.split(":")[0] for line in lines[1:]] == ["warning", "warning"]
-    assert "platform.azure_databricks_sp_object_id" in lines[1]
+    assert [line.split(":")[0] for line in lines[1:]] == ["warning"]
+    assert "teams[0].environments.dev.interactive_cluster" in lines[1]

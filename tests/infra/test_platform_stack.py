@@ -3,6 +3,7 @@
 import json
 import re
 import tempfile
+from datetime import UTC, date, datetime
 
 import cdktf
 import pytest
@@ -269,7 +270,16 @@ def test_public_front_end_keeps_databricks_nsg_rules_and_needs_no_private_link(s
         DatabricksWorkspace.TF_RESOURCE_TYPE,
         {"public_network_access_enabled": True, "network_security_group_rules_required": "AllRules"},
     )
-    assert synthesized.resources(stack, "azurerm_private_endpoint") == {}
+    workspace = ref(
+        DatabricksWorkspace.TF_RESOURCE_TYPE,
+        logical_name(synthesized, stack, DatabricksWorkspace.TF_RESOURCE_TYPE),
+        "id",
+    )
+    assert [
+        name
+        for name, endpoint in synthesized.resources(stack, "azurerm_private_endpoint").items()
+        if endpoint["private_service_connection"]["private_connection_resource_id"] == workspace
+    ] == []
 
 
 def test_private_front_end_in_churn_prod_goes_through_private_link(synthesized, team_envs):
@@ -286,20 +296,27 @@ def test_private_front_end_in_churn_prod_goes_through_private_link(synthesized, 
     workspace = logical_name(synthesized, PROD, DatabricksWorkspace.TF_RESOURCE_TYPE)
     zone = logical_name(synthesized, PROD, "azurerm_private_dns_zone", name="privatelink.azuredatabricks.net")
     endpoint_subnet = logical_name(synthesized, PROD, "azurerm_subnet", address_prefixes=["10.10.10.0/24"])
-    assert has(
-        synthesized,
-        PROD,
-        "azurerm_private_endpoint",
-        {
-            "subnet_id": ref("azurerm_subnet", endpoint_subnet, "id"),
-            "private_service_connection": {
-                "private_connection_resource_id": ref(DatabricksWorkspace.TF_RESOURCE_TYPE, workspace, "id"),
-                "subresource_names": ["databricks_ui_api"],
-                "is_manual_connection": False,
+    # the front end (UI/API) and the SSO callback host (browser_authentication): without the second, Entra ID
+    # sign-in to a private workspace never completes
+    for subresource in ("databricks_ui_api", "browser_authentication"):
+        assert has(
+            synthesized,
+            PROD,
+            "azurerm_private_endpoint",
+            {
+                "subnet_id": ref("azurerm_subnet", endpoint_subnet, "id"),
+                "private_service_connection": {
+                    "private_connection_resource_id": ref(
+                        DatabricksWorkspace.TF_RESOURCE_TYPE, workspace, "id"
+                    ),
+                    "subresource_names": [subresource],
+                    "is_manual_connection": False,
+                },
+                "private_dns_zone_group": {
+                    "private_dns_zone_ids": [ref("azurerm_private_dns_zone", zone, "id")]
+                },
             },
-            "private_dns_zone_group": {"private_dns_zone_ids": [ref("azurerm_private_dns_zone", zone, "id")]},
-        },
-    )
+        ), subresource
     vnet = logical_name(synthesized, PROD, "azurerm_virtual_network")
     assert has(
         synthesized,
@@ -313,6 +330,39 @@ def test_private_front_end_in_churn_prod_goes_through_private_link(synthesized, 
         for a in synthesized.resources(PROD, "azurerm_subnet_network_security_group_association").values()
     }
     assert ref("azurerm_subnet", endpoint_subnet, "id") in linked
+
+
+@pytest.mark.parametrize("stack", [PROD])
+def test_every_private_front_end_has_exactly_one_sign_in_endpoint_after_its_ui_endpoint(synthesized, stack):
+    endpoints = synthesized.resources(stack, "azurerm_private_endpoint")
+    by_subresource = {}
+    for name, endpoint in endpoints.items():
+        [subresource] = endpoint["private_service_connection"]["subresource_names"]
+        by_subresource.setdefault(subresource, []).append(name)
+    assert len(by_subresource["browser_authentication"]) == 1
+    assert len(by_subresource["databricks_ui_api"]) == 1
+    [browser], [ui] = by_subresource["browser_authentication"], by_subresource["databricks_ui_api"]
+    # both change the workspace's private endpoint connections: created one after the other
+    assert endpoints[browser]["depends_on"] == [f"azurerm_private_endpoint.{ui}"]
+
+
+# Copied from azurerm v4.55.0 internal/services/network/validate/private_link_subresource_name.go: the provider
+# checks subresource names only against this pattern (the Databricks names come from the Azure API, and the
+# provider's own acceptance tests in internal/services/databricks/databricks_workspace_resource_test.go use
+# "databricks_ui_api"); subresource_names is ForceNew (private_endpoint_resource.go), so a typo costs a
+# re-created endpoint at apply, not a plan error.
+AZURERM_SUBRESOURCE_NAME = re.compile(r"^([a-zA-Z0-9])([\w\.-]{1,61})([a-zA-Z0-9])$")
+
+
+def test_private_endpoint_subresources_are_names_azure_and_the_provider_accept(synthesized):
+    from infra.constructs.azure import databricks_workspace
+
+    assert databricks_workspace.UI_API_SUBRESOURCE == "databricks_ui_api"
+    assert databricks_workspace.BROWSER_AUTH_SUBRESOURCE == "browser_authentication"
+    for stack in synthesized.stack_names:
+        for endpoint in synthesized.resources(stack, "azurerm_private_endpoint").values():
+            for name in endpoint["private_service_connection"]["subresource_names"]:
+                assert AZURERM_SUBRESOURCE_NAME.match(name), (stack, name)
 
 
 # --- lake storage -------------------------------------------------------------------------------------------
@@ -431,11 +481,14 @@ def test_ephemeral_key_vault_can_be_purged(ephemeral_json):
 
 
 def test_databricks_app_gets_secret_read_access_only_when_its_object_id_is_configured(synthesized, team_envs):
+    base = team_envs[DEV]
+    unset = base.model_copy(
+        update={"platform": base.platform.model_copy(update={"azure_databricks_sp_object_id": None})}
+    )
     assert not any(
         a["role_definition_name"] == "Key Vault Secrets User"
-        for a in synthesized.resources(DEV, "azurerm_role_assignment").values()
+        for a in synth_alone(unset)["resource"]["azurerm_role_assignment"].values()
     )
-    base = team_envs[DEV]
     object_id = "0f0e0d0c-0b0a-4998-8776-655443322110"
     configured = base.model_copy(
         update={"platform": base.platform.model_copy(update={"azure_databricks_sp_object_id": object_id})}
@@ -465,7 +518,7 @@ DATA_TYPES = (StorageAccount.TF_RESOURCE_TYPE, KeyVault.TF_RESOURCE_TYPE, "azure
 def test_prod_data_resources_are_protected_from_destroy(synthesized):
     for resource_type in DATA_TYPES:
         for name, config in synthesized.resources(PROD, resource_type).items():
-            assert config.get("lifecycle") == {"prevent_destroy": True}, name
+            assert config["lifecycle"]["prevent_destroy"] is True, name
 
 
 def test_dev_data_resources_stay_destroyable(synthesized):
@@ -522,15 +575,16 @@ def test_log_analytics_accepts_entra_id_only(synthesized):
     assert "local_authentication_disabled" not in workspace
 
 
-def test_budget_alerts_at_every_threshold_from_the_configured_month(synthesized, team_envs):
+def test_budget_alerts_at_every_threshold_from_the_synth_month(synthesized, team_envs):
     team_env = team_envs[PROD]
     rg = logical_name(synthesized, PROD, "azurerm_resource_group")
     budget = synthesized.only(PROD, ConsumptionBudgetResourceGroup.TF_RESOURCE_TYPE)
     assert budget["resource_group_id"] == ref("azurerm_resource_group", rg, "id")
     assert budget["amount"] == team_env.settings.budget.amount
     assert budget["time_grain"] == "Monthly"
-    assert budget["time_period"] == {"start_date": f"{team_env.platform.budget_start.isoformat()}T00:00:00Z"}
-    # a later budget_start (needed for new envs) must not replace the budgets of existing ones
+    # the session's synth runs "on" SYNTH_TODAY (tests/infra/conftest.py)
+    assert budget["time_period"] == {"start_date": "2026-11-01T00:00:00Z"}
+    # a later synth month must not replace the budgets of existing envs
     assert budget["lifecycle"] == {"ignore_changes": ["time_period"]}
     assert [n["threshold"] for n in budget["notification"]] == [50, 80, 100]
     for notification in budget["notification"]:
@@ -539,9 +593,54 @@ def test_budget_alerts_at_every_threshold_from_the_configured_month(synthesized,
         assert notification["operator"] == "GreaterThanOrEqualTo"
 
 
+def _budget_start_of(stack_json: dict) -> str:
+    budget = next(iter(stack_json["resource"][ConsumptionBudgetResourceGroup.TF_RESOURCE_TYPE].values()))
+    return budget["time_period"]["start_date"]
+
+
+@pytest.mark.parametrize(
+    ("today", "configured", "start"),
+    [
+        # "Past start date should be selected within the timegrain period" (azurerm v4.55.0
+        # website/docs/r/consumption_budget_resource_group.html.markdown, the Consumption API's rule): a new
+        # env deployed months after a fixed config date must start in the deploy's month.
+        (date(2027, 3, 17), None, "2027-03-01T00:00:00Z"),
+        (date(2027, 3, 17), date(2026, 11, 1), "2027-03-01T00:00:00Z"),
+        (date(2027, 3, 17), date(2027, 6, 1), "2027-06-01T00:00:00Z"),  # a later configured month still wins
+    ],
+)
+def test_no_budget_starts_before_the_month_it_is_deployed_in(team_envs, today, configured, start):
+    settings = team_envs[DEV].platform.model_copy(update={"budget_start": configured})
+    team_env = team_envs[DEV].model_copy(update={"platform": settings})
+    with tempfile.TemporaryDirectory() as outdir:
+        stack = PlatformStack(AspectApp(outdir=outdir), "budget-check", team_env=team_env, today=today)
+        assert _budget_start_of(json.loads(cdktf.Testing.synth(stack))) == start
+
+
+def test_synth_date_can_be_pinned(team_envs, monkeypatch):
+    from infra.constructs.azure.budget import utc_today
+
+    monkeypatch.setenv("PLATFORM_SYNTH_DATE", "2027-03-17")
+    assert utc_today() == date(2027, 3, 17)
+    monkeypatch.setenv("PLATFORM_SYNTH_DATE", "yesterday")
+    with pytest.raises(ValueError, match="PLATFORM_SYNTH_DATE must be a date"):
+        utc_today()
+
+
+def test_committed_config_deploys_a_budget_today(team_envs, monkeypatch):
+    """The workflows pin SOURCE_DATE_EPOCH to 1980 for a reproducible wheel: the budget must not follow it."""
+    monkeypatch.delenv("PLATFORM_SYNTH_DATE", raising=False)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "315532800")
+    # what `platform synth` writes now, on the real clock: never a month Azure refuses
+    this_month = datetime.now(UTC).date().replace(day=1)
+    start = _budget_start_of(synth_alone(team_envs[DEV]))
+    assert date.fromisoformat(start[:10]) >= this_month
+
+
 def test_ephemeral_budget_starts_in_its_expiry_month(ephemeral_json):
-    budget = next(iter(ephemeral_json["resource"]["azurerm_consumption_budget_resource_group"].values()))
-    assert budget["time_period"] == {"start_date": "2026-12-01T00:00:00Z"}
+    # expires 2026-12-02: December, unless the test runs later (never a month before the deploy's)
+    this_month = datetime.now(UTC).date().replace(day=1)
+    assert _budget_start_of(ephemeral_json) == f"{max(date(2026, 12, 1), this_month).isoformat()}T00:00:00Z"
 
 
 # --- outputs for the workspace stack ------------------------------------------------------------------------
@@ -587,3 +686,152 @@ def test_platform_stack_holds_no_secret_material(synthesized, team_envs):
     for stack in team_envs:
         text = synthesized.text(stack)
         assert not re.search(r"(?i)(client_secret|access_key|sas_token|password)\"\s*:", text), stack
+
+
+# --- network isolation and customer-managed keys (prod: private + CMK; dev: service endpoints, no key) -------
+
+
+def _by_subresource(synthesized, stack) -> dict[str, dict]:
+    return {
+        endpoint["private_service_connection"]["subresource_names"][0]: endpoint
+        for endpoint in synthesized.resources(stack, "azurerm_private_endpoint").values()
+    }
+
+
+def test_private_prod_reaches_lake_and_vault_only_through_private_endpoints(synthesized):
+    account = logical_name(synthesized, PROD, StorageAccount.TF_RESOURCE_TYPE)
+    vault = logical_name(synthesized, PROD, KeyVault.TF_RESOURCE_TYPE)
+    lake = synthesized.only(PROD, StorageAccount.TF_RESOURCE_TYPE)
+    assert lake["public_network_access_enabled"] is False
+    # subnet rules mean nothing without a public endpoint; the connector rule and the bypass stay
+    assert "virtual_network_subnet_ids" not in lake["network_rules"]
+    assert lake["network_rules"]["bypass"] == ["AzureServices"]
+    assert synthesized.only(PROD, KeyVault.TF_RESOURCE_TYPE)["public_network_access_enabled"] is False
+    endpoints = _by_subresource(synthesized, PROD)
+    zones = {
+        config["name"]: name
+        for name, config in synthesized.resources(PROD, "azurerm_private_dns_zone").items()
+    }
+    for subresource, target, zone in (
+        ("dfs", ref("azurerm_storage_account", account, "id"), "privatelink.dfs.core.windows.net"),
+        ("blob", ref("azurerm_storage_account", account, "id"), "privatelink.blob.core.windows.net"),
+        ("vault", ref("azurerm_key_vault", vault, "id"), "privatelink.vaultcore.azure.net"),
+    ):
+        endpoint = endpoints[subresource]
+        assert endpoint["private_service_connection"]["private_connection_resource_id"] == target
+        assert endpoint["private_dns_zone_group"]["private_dns_zone_ids"] == [
+            ref("azurerm_private_dns_zone", zones[zone], "id")
+        ]
+    vnet = ref("azurerm_virtual_network", logical_name(synthesized, PROD, "azurerm_virtual_network"), "id")
+    links = synthesized.resources(PROD, "azurerm_private_dns_zone_virtual_network_link").values()
+    linked = {link["private_dns_zone_name"] for link in links if link["virtual_network_id"] == vnet}
+    assert linked == {ref("azurerm_private_dns_zone", name, "name") for name in zones.values()}
+
+
+def test_dev_keeps_the_service_endpoint_lake(synthesized):
+    lake = synthesized.only(DEV, StorageAccount.TF_RESOURCE_TYPE)
+    assert lake["public_network_access_enabled"] is True
+    assert len(lake["network_rules"]["virtual_network_subnet_ids"]) == 2
+    assert "identity" not in lake
+
+
+def _role_grants(synthesized, stack) -> dict[str, set[tuple[str, str]]]:
+    grants: dict[str, set[tuple[str, str]]] = {}
+    for a in synthesized.resources(stack, "azurerm_role_assignment").values():
+        grants.setdefault(a["principal_id"], set()).add((a["role_definition_name"], a["scope"]))
+    return grants
+
+
+def test_prod_key_is_hsm_backed_rotated_protected_and_created_through_the_private_endpoint(synthesized):
+    key = synthesized.only(PROD, "azurerm_key_vault_key")
+    vault = logical_name(synthesized, PROD, KeyVault.TF_RESOURCE_TYPE)
+    assert synthesized.only(PROD, KeyVault.TF_RESOURCE_TYPE)["sku_name"] == "premium"  # RSA-HSM needs premium
+    assert (key["key_type"], key["key_vault_id"]) == ("RSA-HSM", ref("azurerm_key_vault", vault, "id"))
+    assert key["rotation_policy"] == {"automatic": {"time_after_creation": "P1Y"}}
+    assert "expiration_date" not in key and "expire_after" not in key["rotation_policy"]
+    assert key["lifecycle"] == {"prevent_destroy": True}
+    grants = _role_grants(synthesized, PROD)
+    creator = grants["${data.azurerm_client_config.current.object_id}"]
+    assert creator == {("Key Vault Crypto Officer", ref("azurerm_key_vault", vault, "id"))}
+    # the deployer creates the key through the data plane: its role and the vault's private endpoint come first
+    [vault_endpoint] = [
+        n
+        for n, e in synthesized.resources(PROD, "azurerm_private_endpoint").items()
+        if e["private_service_connection"]["subresource_names"] == ["vault"]
+    ]
+    [creator_assignment] = [
+        n
+        for n, a in synthesized.resources(PROD, "azurerm_role_assignment").items()
+        if a["role_definition_name"] == "Key Vault Crypto Officer"
+    ]
+    assert sorted(key["depends_on"]) == sorted(
+        [f"azurerm_private_endpoint.{vault_endpoint}", f"azurerm_role_assignment.{creator_assignment}"]
+    )
+
+
+def test_prod_lake_workspace_and_dbfs_use_the_key_with_the_roles_in_place_first(synthesized, platform_config):
+    key = logical_name(synthesized, PROD, "azurerm_key_vault_key")
+    account = logical_name(synthesized, PROD, StorageAccount.TF_RESOURCE_TYPE)
+    workspace_name = logical_name(synthesized, PROD, DatabricksWorkspace.TF_RESOURCE_TYPE)
+    key_scope = ref("azurerm_key_vault_key", key, "resource_versionless_id")
+    grants = _role_grants(synthesized, PROD)
+    user = ("Key Vault Crypto Service Encryption User", key_scope)
+    role_names = {
+        a["principal_id"]: f"azurerm_role_assignment.{n}"
+        for n, a in synthesized.resources(PROD, "azurerm_role_assignment").items()
+        if a["role_definition_name"] == user[0]
+    }
+    lake_identity = ref("azurerm_storage_account", account, "identity[0].principal_id")
+    disk_identity = ref(
+        DatabricksWorkspace.TF_RESOURCE_TYPE, workspace_name, "managed_disk_identity[0].principal_id"
+    )
+    dbfs_identity = ref(
+        DatabricksWorkspace.TF_RESOURCE_TYPE, workspace_name, "storage_account_identity[0].principal_id"
+    )
+    databricks_app = str(platform_config.platform.azure_databricks_sp_object_id)
+    for principal in (lake_identity, disk_identity, dbfs_identity, databricks_app):
+        assert user in grants[principal], principal
+
+    # storage CMK as its own resource with the account's system identity: in azurerm v4.55.0
+    # (internal/services/storage/storage_account_resource.go) the inline customer_managed_key block requires
+    # user_assigned_identity_id; the account ignores the block, as the provider docs of the separate resource say
+    lake = synthesized.only(PROD, StorageAccount.TF_RESOURCE_TYPE)
+    assert lake["identity"] == {"type": "SystemAssigned"}
+    assert lake["lifecycle"]["ignore_changes"] == ["customer_managed_key"]
+    lake_key = synthesized.only(PROD, "azurerm_storage_account_customer_managed_key")
+    assert lake_key["storage_account_id"] == ref("azurerm_storage_account", account, "id")
+    assert lake_key["key_name"] == ref("azurerm_key_vault_key", key, "name")
+    assert "key_version" not in lake_key  # follows rotation
+    assert lake_key["depends_on"] == [role_names[lake_identity]]
+
+    # the workspace's key IDs must be versioned: azurerm v4.55.0 databricks_workspace_resource.go and
+    # databricks_workspace_root_dbfs_customer_managed_key_resource.go parse them with ParseNestedItemID, which
+    # fails without a version (internal/services/keyvault/parse/nested_item.go)
+    workspace = synthesized.only(PROD, DatabricksWorkspace.TF_RESOURCE_TYPE)
+    versioned = ref("azurerm_key_vault_key", key, "id")
+    assert (
+        workspace["customer_managed_key_enabled"] is True
+    )  # the DBFS key resource refuses the workspace without
+    assert workspace["managed_services_cmk_key_vault_key_id"] == versioned
+    assert workspace["managed_disk_cmk_key_vault_key_id"] == versioned
+    assert workspace["managed_disk_cmk_rotation_to_latest_version_enabled"] is True
+    assert role_names[databricks_app] in workspace["depends_on"]  # wraps managed services at creation
+    dbfs = synthesized.only(PROD, "azurerm_databricks_workspace_root_dbfs_customer_managed_key")
+    assert dbfs["workspace_id"] == ref(DatabricksWorkspace.TF_RESOURCE_TYPE, workspace_name, "id")
+    assert dbfs["key_vault_key_id"] == versioned
+    assert dbfs["depends_on"] == [role_names[dbfs_identity]]
+
+
+def test_ephemeral_env_cut_from_prod_gets_no_key_its_vault_could_not_protect(ephemeral, team_envs):
+    # Azure requires purge protection on a CMK's vault; ephemeral vaults have none so they can be purged
+    settings = team_envs[PROD].settings.model_copy(update={"network": ephemeral.settings.network})
+    assert settings.customer_managed_key is not None and settings.network_isolation == "private"
+    resources = synth_alone(ephemeral.model_copy(update={"settings": settings}))["resource"]
+    for resource_type in (
+        "azurerm_key_vault_key",
+        "azurerm_storage_account_customer_managed_key",
+        "azurerm_databricks_workspace_root_dbfs_customer_managed_key",
+    ):
+        assert resource_type not in resources
+    # the private network path is kept: it costs a few endpoints for a few hours
+    assert next(iter(resources["azurerm_storage_account"].values()))["public_network_access_enabled"] is False

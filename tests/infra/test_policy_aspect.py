@@ -54,6 +54,7 @@ def _storage(scope, *, id="storage", diagnostics="blob", **overrides):
         allow_nested_items_to_be_public=False,
         shared_access_key_enabled=False,
         infrastructure_encryption_enabled=True,
+        public_network_access_enabled=True,
         network_rules=_firewall(),
         blob_properties={
             "delete_retention_policy": {"days": 7},
@@ -117,6 +118,119 @@ def _workspace(scope, *, diagnostics=True, custom=None, **overrides):
     if diagnostics:
         _diagnostics(scope, "workspace-diagnostics", workspace.id)
     return workspace
+
+
+def _private_endpoint(scope, target, subresource):
+    from cdktf_cdktf_provider_azurerm.private_endpoint import PrivateEndpoint
+
+    return PrivateEndpoint(
+        scope,
+        f"pe-{subresource}",
+        name=f"pe-{subresource}",
+        resource_group_name="rg",
+        location="westeurope",
+        subnet_id="/pe-subnet",
+        private_service_connection={
+            "name": f"psc-{subresource}",
+            "private_connection_resource_id": target.id,
+            "is_manual_connection": False,
+            "subresource_names": [subresource],
+        },
+    )
+
+
+PRIVATE_WORKSPACE = dict(
+    public_network_access_enabled=False, network_security_group_rules_required="NoAzureDatabricksRules"
+)
+
+
+def _private_workspace(scope, *, subresources=("databricks_ui_api", "browser_authentication")):
+    workspace = _workspace(scope, **PRIVATE_WORKSPACE)
+    for subresource in subresources:
+        _private_endpoint(scope, workspace, subresource)
+    return workspace
+
+
+def _private_storage(scope, *, endpoints=("dfs", "blob"), cmk=True, **overrides):
+    """A prod lake as a private env with a customer-managed key must have it."""
+    from cdktf_cdktf_provider_azurerm.storage_account_customer_managed_key import (
+        StorageAccountCustomerManagedKeyA,
+    )
+
+    props = dict(
+        account_replication_type="GRS",
+        lifecycle=PROTECTED,
+        public_network_access_enabled=False,
+        identity={"type": "SystemAssigned"},
+    )
+    account = _storage(scope, id="lake", **(props | overrides))
+    for subresource in endpoints:
+        _private_endpoint(scope, account, subresource)
+    if cmk:
+        StorageAccountCustomerManagedKeyA(
+            scope, "lake-cmk", storage_account_id=account.id, key_vault_id="/kv", key_name="cmk"
+        )
+    return account
+
+
+def _private_vault(scope, *, endpoint=True, **overrides):
+    vault = _key_vault(
+        scope, **({"public_network_access_enabled": False, "lifecycle": PROTECTED} | overrides)
+    )
+    if endpoint:
+        _private_endpoint(scope, vault, "vault")
+    return vault
+
+
+def _key(scope, *, rotation=True, lifecycle=None):
+    from cdktf_cdktf_provider_azurerm.key_vault_key import KeyVaultKey
+
+    return KeyVaultKey(
+        scope,
+        "key",
+        name="cmk",
+        key_vault_id="/kv",
+        key_type="RSA-HSM",
+        key_size=3072,
+        key_opts=["wrapKey", "unwrapKey"],
+        rotation_policy=(
+            rotation if isinstance(rotation, dict) else {"automatic": {"time_after_creation": "P1Y"}}
+        )
+        if rotation
+        else None,
+        lifecycle=lifecycle,
+    )
+
+
+KEY_ID = "https://kv.vault.azure.net/keys/cmk/0123456789abcdef0123456789abcdef"
+CMK_WORKSPACE = dict(
+    customer_managed_key_enabled=True,
+    managed_services_cmk_key_vault_key_id=KEY_ID,
+    managed_disk_cmk_key_vault_key_id=KEY_ID,
+    managed_disk_cmk_rotation_to_latest_version_enabled=True,
+)
+
+
+def _cmk_workspace(scope, *, dbfs=True, **overrides):
+    from cdktf_cdktf_provider_azurerm.databricks_workspace_root_dbfs_customer_managed_key import (
+        DatabricksWorkspaceRootDbfsCustomerManagedKey,
+    )
+
+    workspace = _private_workspace(scope)
+    for key, value in (CMK_WORKSPACE | overrides).items():
+        setattr(workspace, key, value)
+    if dbfs:
+        DatabricksWorkspaceRootDbfsCustomerManagedKey(
+            scope, "dbfs-cmk", workspace_id=workspace.id, key_vault_key_id=KEY_ID
+        )
+    return workspace
+
+
+def _compliant_private(stack):
+    _private_storage(stack)
+    _private_vault(stack)
+    _cmk_workspace(stack)
+    _key(stack, lifecycle=PROTECTED)
 
 
 def _access_connector(scope, *, grants=((UC_ROLE, "lake"),)):
@@ -256,8 +370,20 @@ def dev(platform_config) -> TeamEnv:
 
 
 @pytest.fixture(scope="module")
-def prod(platform_config) -> TeamEnv:
-    return next(te for te in platform_config.team_envs if te.key == "churn/prod")
+def private(platform_config) -> TeamEnv:
+    """churn/prod as committed: private front end, private lake and vault, customer-managed key."""
+    team_env = next(te for te in platform_config.team_envs if te.key == "churn/prod")
+    assert team_env.settings.network_isolation == "private" and team_env.customer_managed_key is not None
+    return team_env
+
+
+@pytest.fixture(scope="module")
+def prod(private) -> TeamEnv:
+    """A prod env on service endpoints without a customer-managed key, for the rules that do not concern those."""
+    settings = private.settings.model_copy(
+        update={"network_isolation": "service_endpoints", "customer_managed_key": None}
+    )
+    return private.model_copy(update={"settings": settings})
 
 
 @pytest.fixture(scope="module")
@@ -277,6 +403,8 @@ VIOLATIONS = {
     "PLAT-WS-3": ("dev", lambda s: _workspace(s, custom={"no_public_ip": False})),
     "PLAT-WS-4": ("dev", lambda s: _workspace(s, public_network_access_enabled=False)),
     "PLAT-WS-5": ("dev", lambda s: _workspace(s, infrastructure_encryption_enabled=False)),
+    # private front end without the SSO endpoint: nobody can sign in through the browser
+    "PLAT-WS-6": ("prod", lambda s: _private_workspace(s, subresources=("databricks_ui_api",))),
     "PLAT-ST-1": ("dev", lambda s: _storage(s, is_hns_enabled=False)),
     "PLAT-ST-2": ("dev", lambda s: _storage(s, min_tls_version="TLS1_0")),
     "PLAT-ST-3": ("dev", lambda s: _storage(s, https_traffic_only_enabled=False)),
@@ -297,6 +425,12 @@ VIOLATIONS = {
         lambda s: _key_vault(s, network_acls={"default_action": "Allow", "bypass": "AzureServices"}),
     ),
     "PLAT-KV-4": ("dev", lambda s: _key_vault(s, soft_delete_retention_days=30)),
+    # a private env whose vault still answers on its public endpoint
+    "PLAT-KV-5": ("private", lambda s: _private_vault(s, public_network_access_enabled=True)),
+    "PLAT-KV-6": ("dev", lambda s: _key(s, rotation=False)),
+    "PLAT-ST-11": ("private", lambda s: _private_storage(s, endpoints=("dfs",))),
+    "PLAT-ST-12": ("private", lambda s: _private_storage(s, cmk=False)),
+    "PLAT-WS-7": ("private", lambda s: _cmk_workspace(s, dbfs=False)),
     "PLAT-MON-1": ("dev", lambda s: _key_vault(s, diagnostics=False)),
     "PLAT-MON-2": ("dev", lambda s: _log_analytics(s, local_auth=True)),
     "PLAT-IAM-1": (
@@ -323,10 +457,10 @@ def test_every_rule_has_a_violation_case():
 
 
 @pytest.mark.parametrize("rule_id", sorted(VIOLATIONS))
-def test_violation_fails_synth_with_the_rule_id(rule_id, dev, prod, tmp_path):
+def test_violation_fails_synth_with_the_rule_id(rule_id, dev, prod, private, tmp_path):
     env, build = VIOLATIONS[rule_id]
     with pytest.raises(RuntimeError, match=rule_id) as failed:
-        _synth({"dev": dev, "prod": prod}[env], build, tmp_path)
+        _synth({"dev": dev, "prod": prod, "private": private}[env], build, tmp_path)
     other_rules = [r.id for r in all_rules() if r.id != rule_id and f"{r.id}:" in str(failed.value)]
     assert other_rules == [], "the violating resource should break only its own rule"
 
@@ -417,14 +551,88 @@ def test_deployer_must_keep_the_top_level_of_each_object(dev, tmp_path):
 
 
 def test_private_front_end_needs_the_private_nsg_rule_mode(prod, tmp_path):
-    private = dict(public_network_access_enabled=False)
+    def bad(stack):
+        workspace = _workspace(stack, public_network_access_enabled=False)
+        for subresource in ("databricks_ui_api", "browser_authentication"):
+            _private_endpoint(stack, workspace, subresource)
+
     with pytest.raises(RuntimeError, match="PLAT-WS-4: NSG rule mode"):
-        _synth(prod, lambda s: _workspace(s, **private), tmp_path / "bad")
-    _synth(
-        prod,
-        lambda s: _workspace(s, **private, network_security_group_rules_required="NoAzureDatabricksRules"),
-        tmp_path / "ok",
-    )
+        _synth(prod, bad, tmp_path / "bad")
+    _synth(prod, _private_workspace, tmp_path / "ok")
+
+
+def test_private_front_end_needs_both_endpoints_on_its_own_workspace(prod, tmp_path):
+    with pytest.raises(
+        RuntimeError, match=r"PLAT-WS-6: .*needs private endpoints for databricks_ui_api, browser"
+    ):
+        _synth(prod, lambda s: _private_workspace(s, subresources=()), tmp_path / "none")
+
+    def endpoints_on_another_resource(stack):
+        _workspace(stack, **PRIVATE_WORKSPACE)
+        other = _storage(stack, id="other")
+        for subresource in ("databricks_ui_api", "browser_authentication"):
+            _private_endpoint(stack, other, subresource)
+
+    with pytest.raises(RuntimeError, match="PLAT-WS-6"):
+        _synth(prod, endpoints_on_another_resource, tmp_path / "other")
+
+
+def test_private_cmk_env_synthesizes_when_everything_is_in_place(private, tmp_path):
+    _synth(private, _compliant_private, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (
+            lambda s: _private_storage(s, public_network_access_enabled=True),
+            "PLAT-ST-11: a private lake must",
+        ),
+        (lambda s: _private_storage(s, identity=None), "PLAT-ST-12: .*system-assigned identity"),
+        (
+            lambda s: _cmk_workspace(s, customer_managed_key_enabled=False),
+            "PLAT-WS-7: .*customer_managed_key_en",
+        ),
+        (
+            lambda s: _cmk_workspace(s, managed_disk_cmk_rotation_to_latest_version_enabled=False),
+            "PLAT-WS-7: managed disks must follow",
+        ),
+        (lambda s: _private_vault(s, endpoint=False), "PLAT-KV-5: a private vault needs private endpoints"),
+    ],
+)
+def test_private_and_cmk_rules_name_what_is_missing(build, message, private, tmp_path):
+    with pytest.raises(RuntimeError, match=message):
+        _synth(private, build, tmp_path)
+
+
+def test_vault_keeps_the_trusted_services_path_of_the_secret_scope_in_every_mode(dev, private, tmp_path):
+    # the Key Vault-backed secret scope is read by the AzureDatabricks app as a trusted service: without the
+    # bypass the scope breaks, with public access disabled or not
+    open_acls = {"default_action": "Deny", "bypass": "None"}
+    with pytest.raises(RuntimeError, match="PLAT-KV-5: key vault firewall must let trusted Azure services"):
+        _synth(dev, lambda s: _key_vault(s, network_acls=open_acls), tmp_path / "dev")
+    with pytest.raises(RuntimeError, match="PLAT-KV-5: key vault firewall must let trusted Azure services"):
+        _synth(private, lambda s: _private_vault(s, network_acls=open_acls), tmp_path / "private")
+
+
+def test_key_rotation_must_not_set_an_expiry_the_provider_turns_into_a_replacement(dev, tmp_path):
+    # azurerm v4.55.0 internal/services/keyvault/key_vault_key_resource.go: Read sets expiration_date from the
+    # latest version's Expires; CustomizeDiff ForceNewIfChange("expiration_date") replaces the key when that is
+    # set but config has none. A rotation policy's expire_after sets Expires on every version.
+    expiring = {
+        "automatic": {"time_after_creation": "P1Y"},
+        "expire_after": "P2Y",
+        "notify_before_expiry": "P30D",
+    }
+    with pytest.raises(
+        RuntimeError, match=r"PLAT-KV-6: rotation_policy\.expire_after without expiration_date"
+    ):
+        _synth(dev, lambda s: _key(s, rotation=expiring), tmp_path)
+
+
+def test_service_endpoint_lakes_keep_their_public_endpoint(dev, tmp_path):
+    with pytest.raises(RuntimeError, match="PLAT-ST-11: service-endpoint lakes keep"):
+        _synth(dev, lambda s: _storage(s, public_network_access_enabled=False), tmp_path)
 
 
 def test_ephemeral_vaults_may_keep_deleted_secrets_a_week(ephemeral, tmp_path):
@@ -505,7 +713,7 @@ def test_every_violation_of_a_stack_is_reported_with_its_construct_path(dev, tmp
         _key_vault(
             stack,
             rbac_authorization_enabled=False,
-            network_acls={"default_action": "Allow", "bypass": "None"},
+            network_acls={"default_action": "Allow", "bypass": "AzureServices"},
         )
 
     with pytest.raises(RuntimeError) as failure:

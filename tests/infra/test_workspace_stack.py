@@ -491,13 +491,17 @@ def test_experiment_lives_in_the_team_folder_and_the_job_principal_can_log_to_it
     assert levels[JOB_SP] == "CAN_EDIT" and levels["churn-analysts"] == "CAN_READ"
 
 
-def test_no_secret_scope_without_the_azuredatabricks_object_id(synthesized, workspace_stacks):
+def test_no_secret_scope_without_the_azuredatabricks_object_id(platform_config, fake_wheel):
     """The vault authorizes with Azure RBAC, so a Key Vault-backed scope reads nothing until the AzureDatabricks
     application holds Key Vault Secrets User on it; the platform stack grants that only to a configured object id.
-    The committed config sets none: no scope at all rather than one that fails every read."""
-    for stack in workspace_stacks:
-        assert not synthesized.resources(stack, "databricks_secret_scope"), stack
-        assert not synthesized.resources(stack, "databricks_secret_acl"), stack
+    Without one: no scope at all rather than one that fails every read."""
+    base = team_env_of(platform_config, DEV)
+    team_env = base.model_copy(
+        update={"platform": base.platform.model_copy(update={"azure_databricks_sp_object_id": None})}
+    )
+    resources = json.loads(CdktfTesting.synth(build_workspace(team_env, fake_wheel))).get("resource", {})
+    assert "databricks_secret_scope" not in resources
+    assert "databricks_secret_acl" not in resources
 
 
 def test_secret_scope_is_backed_by_the_env_key_vault_with_acls(platform_config, fake_wheel):

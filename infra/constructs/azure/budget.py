@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import os
+from datetime import UTC, date, datetime
 
 from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_azurerm.consumption_budget_resource_group import (
@@ -15,30 +16,55 @@ from constructs import Construct
 from infra.config import TeamEnv
 from infra.constructs.azure.resource_group import ResourceGroupRef
 
+# Pins the synth's date (YYYY-MM-DD) for reproducible comparisons. Deliberately not SOURCE_DATE_EPOCH: the
+# workflows set that to 1980 for a reproducible wheel, and a budget starting then is refused by Azure.
+SYNTH_DATE_VAR = "PLATFORM_SYNTH_DATE"
 
-def budget_start(team_env: TeamEnv) -> date:
-    """First day of the month the budget counts from.
 
-    Azure accepts a past start date only inside the current month, at creation. Permanent envs use the
-    platform's ``budget_start``; an ephemeral env is created at most a week before it expires, so the first of
-    its expiry month is this month or the next (a future start up to twelve months out is allowed).
+def utc_today() -> date:
+    """The synth's date: ``$PLATFORM_SYNTH_DATE`` when set, else today (UTC)."""
+    pinned = os.environ.get(SYNTH_DATE_VAR)
+    if not pinned:
+        return datetime.now(UTC).date()
+    try:
+        return date.fromisoformat(pinned)
+    except ValueError:
+        raise ValueError(f"{SYNTH_DATE_VAR} must be a date, YYYY-MM-DD (is {pinned!r})") from None
+
+
+def budget_start(team_env: TeamEnv, *, today: date) -> date:
+    """First day of the month the budget counts from; never before the month of ``today``.
+
+    Azure accepts a past start date only inside the current month, at creation, so a fixed date in config breaks
+    every env first deployed after that month. The start is the first of the synth's month (or the later
+    ``platform.budget_start``); ``ignore_changes`` keeps each budget's original start after creation. An
+    ephemeral env is created at most a week before it expires, so the first of its expiry month is this month or
+    the next (a future start up to twelve months out is allowed).
     """
+    this_month = today.replace(day=1)
     if team_env.is_ephemeral and team_env.expires_at:
         expiry = datetime.fromisoformat(team_env.expires_at.replace("Z", "+00:00"))
-        return date(expiry.year, expiry.month, 1)
-    return team_env.platform.budget_start
+        return max(date(expiry.year, expiry.month, 1), this_month)
+    configured = team_env.platform.budget_start
+    return max(configured, this_month) if configured else this_month
 
 
 class CostBudget(Construct):
     """Monthly budget of the env's resource group; one actual-cost alert per configured threshold.
 
     No ``end_date``: Azure then runs the budget for ten years. ``start_date`` must be RFC 3339 and the first of
-    a month; changing it replaces the budget, so it is ignored after creation: moving ``platform.budget_start``
-    forward for a new env (Azure refuses past months at creation) leaves the budgets of existing envs alone.
+    a month; changing it replaces the budget, so it is ignored after creation: a later synth's month (derived
+    from ``today``, which tests pin so snapshots stay stable) leaves the budgets of existing envs alone.
     """
 
     def __init__(
-        self, scope: Construct, id: str, *, team_env: TeamEnv, resource_group: ResourceGroupRef
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        team_env: TeamEnv,
+        resource_group: ResourceGroupRef,
+        today: date,
     ) -> None:
         super().__init__(scope, id)
         budget = team_env.settings.budget
@@ -50,7 +76,7 @@ class CostBudget(Construct):
             amount=budget.amount,
             time_grain="Monthly",
             time_period=ConsumptionBudgetResourceGroupTimePeriod(
-                start_date=f"{budget_start(team_env).isoformat()}T00:00:00Z"
+                start_date=f"{budget_start(team_env, today=today).isoformat()}T00:00:00Z"
             ),
             notification=[
                 ConsumptionBudgetResourceGroupNotification(

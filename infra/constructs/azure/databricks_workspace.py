@@ -6,24 +6,23 @@ from cdktf_cdktf_provider_azurerm.databricks_workspace import (
     DatabricksWorkspace,
     DatabricksWorkspaceCustomParameters,
 )
-from cdktf_cdktf_provider_azurerm.private_dns_zone import PrivateDnsZone
-from cdktf_cdktf_provider_azurerm.private_dns_zone_virtual_network_link import (
-    PrivateDnsZoneVirtualNetworkLink,
+from cdktf_cdktf_provider_azurerm.databricks_workspace_root_dbfs_customer_managed_key import (
+    DatabricksWorkspaceRootDbfsCustomerManagedKey,
 )
-from cdktf_cdktf_provider_azurerm.private_endpoint import (
-    PrivateEndpoint,
-    PrivateEndpointPrivateDnsZoneGroup,
-    PrivateEndpointPrivateServiceConnection,
-)
+from cdktf_cdktf_provider_azurerm.private_endpoint import PrivateEndpoint
 from constructs import Construct
 
 from infra.config import TeamEnv
+from infra.constructs.azure.encryption import EncryptionKey
 from infra.constructs.azure.network import Network
+from infra.constructs.azure.private_link import PrivateLinks
 from infra.constructs.azure.resource_group import ResourceGroupRef
 
 # Databricks' private DNS zone; the UI/API sub-resource serves both front-end and back-end private link.
 PRIVATE_LINK_ZONE = "privatelink.azuredatabricks.net"
 UI_API_SUBRESOURCE = "databricks_ui_api"
+# SSO callbacks of a private front end (<region>.pl-auth.azuredatabricks.net): one per region and DNS zone.
+BROWSER_AUTH_SUBRESOURCE = "browser_authentication"
 
 
 class Workspace(Construct):
@@ -33,6 +32,17 @@ class Workspace(Construct):
     requires ``network_security_group_rules_required = NoAzureDatabricksRules``: clusters reach the control
     plane through a ``databricks_ui_api`` private endpoint in the same VNet (Databricks' simplified private
     link deployment), resolved through the ``privatelink.azuredatabricks.net`` zone linked to the VNet.
+    Entra ID sign-in to a private front end redirects the browser to the region's ``pl-auth`` host, which only
+    a ``browser_authentication`` endpoint serves: Databricks wants one per region and DNS zone (the "web auth"
+    workspace). Each env has its own zone, linked to its own VNet, so each private env gets its own, on its
+    own workspace; deleting one env never breaks sign-in to another.
+
+    With an ``encryption_key`` the workspace encrypts its managed services (notebooks, secrets, queries: wrapped
+    by the AzureDatabricks application, which needs the key role before the workspace is created) and its
+    managed disks (a disk encryption set whose identity exists only after creation, then gets the key role;
+    it follows new key versions), and ``customer_managed_key_enabled`` prepares the DBFS root, whose storage
+    identity gets the key role before ``azurerm_databricks_workspace_root_dbfs_customer_managed_key`` switches
+    it to the key (the provider refuses that resource unless the workspace prepared encryption).
     """
 
     def __init__(
@@ -43,9 +53,20 @@ class Workspace(Construct):
         team_env: TeamEnv,
         resource_group: ResourceGroupRef,
         network: Network,
+        private_links: PrivateLinks | None,
+        encryption_key: EncryptionKey | None = None,
     ) -> None:
         super().__init__(scope, id)
         public = team_env.settings.public_network_access
+        waits_for = list(network.egress_associations)
+        if encryption_key is not None:
+            databricks_app = team_env.platform.azure_databricks_sp_object_id
+            if databricks_app is None:  # the config refuses this; not an assert: synth runs under python -O
+                raise ValueError("customer-managed keys need platform.azure_databricks_sp_object_id")
+            waits_for.append(
+                encryption_key.grant("databricks-app-key-user", principal_id=str(databricks_app))
+            )
+        key_id = encryption_key.key_id if encryption_key else None
         self.workspace = DatabricksWorkspace(
             self,
             "workspace",
@@ -58,6 +79,10 @@ class Workspace(Construct):
             network_security_group_rules_required="AllRules" if public else "NoAzureDatabricksRules",
             # Second encryption layer on the DBFS root (premium only; set at creation).
             infrastructure_encryption_enabled=True,
+            customer_managed_key_enabled=True if key_id else None,
+            managed_services_cmk_key_vault_key_id=key_id,
+            managed_disk_cmk_key_vault_key_id=key_id,
+            managed_disk_cmk_rotation_to_latest_version_enabled=True if key_id else None,
             custom_parameters=DatabricksWorkspaceCustomParameters(
                 no_public_ip=True,
                 virtual_network_id=network.virtual_network_id,
@@ -68,43 +93,46 @@ class Workspace(Construct):
                 public_subnet_network_security_group_association_id=network.host_nsg_association.id,
                 private_subnet_network_security_group_association_id=network.container_nsg_association.id,
             ),
-            # Clusters need their egress in place from the first start, and keep it until the workspace is gone.
-            depends_on=list(network.egress_associations),
+            # Clusters need their egress in place from the first start, and keep it until the workspace is gone;
+            # the AzureDatabricks app must be able to wrap the managed services key when the workspace is created.
+            depends_on=waits_for,
         )
-        self.private_endpoint: PrivateEndpoint | None = None
+        if encryption_key is not None and key_id is not None:
+            self._encrypt_after_creation(encryption_key, key_id)
+        self.private_endpoints: list[PrivateEndpoint] = []
         if not public:
-            self.private_endpoint = self._private_link(team_env, resource_group, network)
+            if private_links is None:  # not an assert: synth runs under python -O
+                raise ValueError("a private workspace needs the env's private links")
+            name, workspace_id = team_env.names.databricks_workspace, self.workspace.id
+            ui_api = private_links.endpoint(
+                "ui-api",
+                target_id=workspace_id,
+                target_name=name,
+                subresource=UI_API_SUBRESOURCE,
+                zone=PRIVATE_LINK_ZONE,
+            )
+            # Both endpoints change the workspace's private endpoint connections: one after the other.
+            browser_auth = private_links.endpoint(
+                "browser-auth",
+                target_id=workspace_id,
+                target_name=name,
+                subresource=BROWSER_AUTH_SUBRESOURCE,
+                zone=PRIVATE_LINK_ZONE,
+                depends_on=[ui_api],
+            )
+            self.private_endpoints = [ui_api, browser_auth]
 
-    def _private_link(
-        self, team_env: TeamEnv, resource_group: ResourceGroupRef, network: Network
-    ) -> PrivateEndpoint:
-        if network.private_endpoint_subnet is None:  # not an assert: synth runs under python -O
-            raise ValueError("a private workspace needs the network's private endpoint subnet")
-        zone = PrivateDnsZone(
-            self, "private-dns-zone", name=PRIVATE_LINK_ZONE, resource_group_name=resource_group.name
+    def _encrypt_after_creation(self, encryption_key: EncryptionKey, key_id: str) -> None:
+        encryption_key.grant(
+            "managed-disk-key-user", principal_id=self.workspace.managed_disk_identity.get(0).principal_id
         )
-        PrivateDnsZoneVirtualNetworkLink(
-            self,
-            "private-dns-link",
-            name=f"link-{team_env.names.virtual_network}",
-            resource_group_name=resource_group.name,
-            private_dns_zone_name=zone.name,
-            virtual_network_id=network.virtual_network_id,
+        dbfs_access = encryption_key.grant(
+            "dbfs-key-user", principal_id=self.workspace.storage_account_identity.get(0).principal_id
         )
-        return PrivateEndpoint(
+        DatabricksWorkspaceRootDbfsCustomerManagedKey(
             self,
-            "ui-api-endpoint",
-            name=f"pe-{team_env.names.databricks_workspace}-ui-api",
-            location=resource_group.location,
-            resource_group_name=resource_group.name,
-            subnet_id=network.private_endpoint_subnet.id,
-            private_service_connection=PrivateEndpointPrivateServiceConnection(
-                name=f"psc-{team_env.names.databricks_workspace}-ui-api",
-                private_connection_resource_id=self.workspace.id,
-                is_manual_connection=False,
-                subresource_names=[UI_API_SUBRESOURCE],
-            ),
-            private_dns_zone_group=PrivateEndpointPrivateDnsZoneGroup(
-                name="databricks-ui-api", private_dns_zone_ids=[zone.id]
-            ),
+            "dbfs-customer-managed-key",
+            workspace_id=self.workspace.id,
+            key_vault_key_id=key_id,
+            depends_on=[dbfs_access],
         )

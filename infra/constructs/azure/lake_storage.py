@@ -9,28 +9,45 @@ from cdktf_cdktf_provider_azurerm.storage_account import (
     StorageAccountBlobProperties,
     StorageAccountBlobPropertiesContainerDeleteRetentionPolicy,
     StorageAccountBlobPropertiesDeleteRetentionPolicy,
+    StorageAccountIdentity,
     StorageAccountNetworkRules,
     StorageAccountNetworkRulesPrivateLinkAccess,
+)
+from cdktf_cdktf_provider_azurerm.storage_account_customer_managed_key import (
+    StorageAccountCustomerManagedKeyA,
 )
 from cdktf_cdktf_provider_azurerm.storage_container import StorageContainer
 from constructs import Construct
 
 from infra.config import TeamEnv
 from infra.constructs.azure.access_connector import AccessConnector
+from infra.constructs.azure.data_protection import data_protection
+from infra.constructs.azure.encryption import EncryptionKey
 from infra.constructs.azure.network import Network
+from infra.constructs.azure.private_link import PrivateLinks
 from infra.constructs.azure.resource_group import ResourceGroupRef
 from infra.constructs.contracts import LAKE_CONTAINERS
 
 # The one data-plane role Unity Catalog needs on the account for storage credentials, external locations and
 # managed storage. The optional file-events feature would need more (queue and Event Grid roles); not granted.
 UNITY_CATALOG_STORAGE_ROLE = "Storage Blob Data Contributor"
+# ADLS Gen2 clients (Spark's abfss://) use the dfs endpoint; blob serves the Blob API and Azure's own tools.
+LAKE_PRIVATE_ENDPOINTS = {
+    "dfs": "privatelink.dfs.core.windows.net",
+    "blob": "privatelink.blob.core.windows.net",
+}
 
 
-def data_protection(team_env: TeamEnv) -> TerraformResourceLifecycle | None:
-    """prevent_destroy for data resources of envs that ask for it; never for ephemeral envs."""
-    if team_env.settings.prevent_destroy and not team_env.is_ephemeral:
-        return TerraformResourceLifecycle(prevent_destroy=True)
-    return None
+def _account_lifecycle(team_env: TeamEnv, *, customer_managed_key: bool) -> TerraformResourceLifecycle | None:
+    # The key is set by azurerm_storage_account_customer_managed_key (system-assigned identity; the inline block
+    # requires a user-assigned one in azurerm 4.55.0): the account must not fight it (provider docs' pattern).
+    protection = data_protection(team_env)
+    if not customer_managed_key:
+        return protection
+    return TerraformResourceLifecycle(
+        prevent_destroy=bool(protection and protection.prevent_destroy) or None,
+        ignore_changes=["customer_managed_key"],
+    )
 
 
 def replication(team_env: TeamEnv) -> str:
@@ -52,6 +69,11 @@ class LakeStorage(Construct):
     firewall nor disabled shared keys block for a deploying runner outside the VNet.
     Blob versioning is not set: Azure does not support it on hierarchical-namespace accounts; blob and
     container soft delete are the recovery mechanism instead.
+
+    With ``network_isolation: private`` public network access is off and clusters reach the lake through
+    ``dfs`` and ``blob`` private endpoints in the VNet (the Databricks SRA's catalog module); the firewall keeps
+    the access connector's resource-instance rule and the trusted-services bypass. With an ``encryption_key``
+    the account gets a system-assigned identity, the key role, and then the key.
     """
 
     def __init__(
@@ -63,10 +85,15 @@ class LakeStorage(Construct):
         resource_group: ResourceGroupRef,
         network: Network,
         access_connector: AccessConnector,
+        private_links: PrivateLinks | None = None,
+        encryption_key: EncryptionKey | None = None,
     ) -> None:
         super().__init__(scope, id)
         protection = data_protection(team_env)
         retention = soft_delete_days(team_env)
+        private = team_env.settings.network_isolation == "private"
+        if private and private_links is None:  # not an assert: synth runs under python -O
+            raise ValueError("a private lake needs the env's private links")
         self.account = StorageAccount(
             self,
             "account",
@@ -85,13 +112,16 @@ class LakeStorage(Construct):
             infrastructure_encryption_enabled=True,
             cross_tenant_replication_enabled=False,
             local_user_enabled=False,
-            # "Enabled from selected networks": the firewall below decides; Disabled would also shut out the
-            # subnets' service endpoints and the access connector rule.
-            public_network_access_enabled=True,
+            # service_endpoints: "Enabled from selected networks", the firewall below decides; Disabled would shut
+            # out the subnets' service endpoints. private: Disabled, the VNet uses the private endpoints.
+            public_network_access_enabled=not private,
+            identity=StorageAccountIdentity(type="SystemAssigned") if encryption_key else None,
             network_rules=StorageAccountNetworkRules(
                 default_action="Deny",
                 bypass=["AzureServices"],
-                virtual_network_subnet_ids=[network.host_subnet_id, network.container_subnet_id],
+                virtual_network_subnet_ids=(
+                    None if private else [network.host_subnet_id, network.container_subnet_id]
+                ),
                 private_link_access=[
                     StorageAccountNetworkRulesPrivateLinkAccess(
                         endpoint_resource_id=access_connector.resource_id
@@ -104,10 +134,29 @@ class LakeStorage(Construct):
                     days=retention
                 ),
             ),
-            lifecycle=protection,
+            lifecycle=_account_lifecycle(team_env, customer_managed_key=encryption_key is not None),
         )
         # Each reference read is a round trip to the jsii runtime: read it once.
         account_id = self.account_id = self.account.id
+        name = team_env.names.storage_account
+        if private and private_links is not None:
+            for subresource, zone in LAKE_PRIVATE_ENDPOINTS.items():
+                private_links.endpoint(
+                    subresource, target_id=account_id, target_name=name, subresource=subresource, zone=zone
+                )
+        if encryption_key is not None:
+            key_access = encryption_key.grant(
+                "lake-key-user", principal_id=self.account.identity.principal_id
+            )
+            StorageAccountCustomerManagedKeyA(
+                self,
+                "customer-managed-key",
+                storage_account_id=account_id,
+                key_vault_id=encryption_key.vault_id,
+                key_name=encryption_key.key_name,
+                # No key_version: the account follows each new version of the rotated key by itself.
+                depends_on=[key_access],
+            )
         self.containers = {
             name: StorageContainer(
                 self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from infra.aspects.policy.engine import Rule, RuleContext, RulePack, expect, first_block
+from infra.aspects.policy.packs.azure_private_link import missing_private_endpoints
 
 
 def _purge_protection(config: dict[str, Any], ctx: RuleContext) -> str | None:
@@ -39,6 +40,34 @@ def _kv_soft_delete(config: dict[str, Any], ctx: RuleContext) -> str | None:
     return None
 
 
+def _network_isolation_as_configured(config: dict[str, Any], ctx: RuleContext) -> str | None:
+    # The Key Vault-backed secret scope (AzureDatabricks) and customer-managed keys (storage, disk encryption
+    # set, AzureDatabricks) reach the vault only as trusted services: the bypass stays in every mode.
+    bypass = first_block(config.get("network_acls")).get("bypass")
+    if bypass != "AzureServices":
+        return (
+            f"key vault firewall must let trusted Azure services through (network_acls.bypass is {bypass!r}): "
+            "the secret scope and customer-managed keys use that path"
+        )
+    if ctx.team_env.settings.network_isolation != "private":
+        return None
+    return expect(
+        config, "public_network_access_enabled", False, "a private vault must disable public network access"
+    ) or missing_private_endpoints(ctx, ("vault",), "a private vault")
+
+
+def _automatic_rotation(config: dict[str, Any], _: RuleContext) -> str | None:
+    policy = first_block(config.get("rotation_policy"))
+    # azurerm 4.55.0 reads a version's expiry back into expiration_date and forces a new key when config has
+    # none (key_vault_key_resource.go): an expire_after would make the plan after each rotation replace the key.
+    if policy.get("expire_after") and not config.get("expiration_date"):
+        return "rotation_policy.expire_after without expiration_date makes azurerm replace the key after rotation"
+    automatic = first_block(policy.get("automatic"))
+    if automatic.get("time_after_creation") or automatic.get("time_before_expiry"):
+        return None
+    return "keys must rotate automatically (rotation_policy.automatic)"
+
+
 AZURE_KEY_VAULT = RulePack(
     "azure_key_vault",
     (
@@ -59,6 +88,19 @@ AZURE_KEY_VAULT = RulePack(
             ("azurerm_key_vault",),
             "soft delete retention explicit: 90 days outside ephemeral envs",
             _kv_soft_delete,
+        ),
+        Rule(
+            "PLAT-KV-5",
+            ("azurerm_key_vault",),
+            "trusted-services bypass always (secret scope, CMK); private isolation = no public access and a "
+            "vault private endpoint",
+            _network_isolation_as_configured,
+        ),
+        Rule(
+            "PLAT-KV-6",
+            ("azurerm_key_vault_key",),
+            "keys rotate automatically, without a rotation expiry that azurerm would turn into a key replacement",
+            _automatic_rotation,
         ),
     ),
 )

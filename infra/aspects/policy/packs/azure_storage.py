@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.aspects.policy.engine import Rule, RuleContext, RulePack, expect, first_block
+from infra.aspects.policy.engine import Rule, RuleContext, RulePack, expect, first_block, reference
+from infra.aspects.policy.packs.azure_private_link import missing_private_endpoints
+
+LAKE_SUBRESOURCES = ("dfs", "blob")
 
 
 def _storage_network_denied(config: dict[str, Any], _: RuleContext) -> str | None:
@@ -47,6 +50,33 @@ def _prod_geo_redundant(config: dict[str, Any], ctx: RuleContext) -> str | None:
         f"prod lake storage must be geo-redundant ({'/'.join(GEO_REDUNDANT)}); "
         f"account_replication_type is {config.get('account_replication_type')!r}"
     )
+
+
+def _network_isolation_as_configured(config: dict[str, Any], ctx: RuleContext) -> str | None:
+    if ctx.team_env.settings.network_isolation != "private":
+        # The subnets' service endpoints and the firewall's subnet rules only work with public access enabled
+        # ("from selected networks"); Disabled would cut the clusters off the lake.
+        return expect(
+            config,
+            "public_network_access_enabled",
+            True,
+            "service-endpoint lakes keep the firewalled endpoint",
+        )
+    return expect(
+        config, "public_network_access_enabled", False, "a private lake must disable public network access"
+    ) or missing_private_endpoints(ctx, LAKE_SUBRESOURCES, "a private lake")
+
+
+def _customer_managed_key(config: dict[str, Any], ctx: RuleContext) -> str | None:
+    if ctx.team_env.customer_managed_key is None:
+        return None
+    if first_block(config.get("identity")).get("type") != "SystemAssigned":
+        return "a lake with a customer-managed key needs its system-assigned identity (identity.type)"
+    target = reference(ctx.address)
+    for key in ctx.stack.resources("azurerm_storage_account_customer_managed_key"):
+        if key.config.get("storage_account_id") == target:
+            return None
+    return f"no azurerm_storage_account_customer_managed_key encrypts {target} with the env's key"
 
 
 AZURE_STORAGE = RulePack(
@@ -110,6 +140,19 @@ AZURE_STORAGE = RulePack(
             ("azurerm_storage_account",),
             "prod lake storage is geo-redundant",
             _prod_geo_redundant,
+        ),
+        Rule(
+            "PLAT-ST-11",
+            ("azurerm_storage_account",),
+            "lake network path as the env's network_isolation: private = no public access, dfs and blob "
+            "private endpoints; service_endpoints = the firewalled public endpoint",
+            _network_isolation_as_configured,
+        ),
+        Rule(
+            "PLAT-ST-12",
+            ("azurerm_storage_account",),
+            "envs with a customer-managed key encrypt the lake with it (system-assigned identity)",
+            _customer_managed_key,
         ),
     ),
 )

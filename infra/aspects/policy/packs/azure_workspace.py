@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.aspects.policy.engine import Rule, RuleContext, RulePack, expect, first_block
+from infra.aspects.policy.engine import Rule, RuleContext, RulePack, expect, first_block, reference
+from infra.aspects.policy.packs.azure_private_link import missing_private_endpoints
+
+# The front end (UI and REST API) and Entra ID sign-in (SSO callbacks on <region>.pl-auth.azuredatabricks.net).
+PRIVATE_FRONT_END_SUBRESOURCES = ("databricks_ui_api", "browser_authentication")
 
 
 def _vnet_injected(config: dict[str, Any], _: RuleContext) -> str | None:
@@ -31,6 +35,41 @@ def _front_end_as_configured(config: dict[str, Any], ctx: RuleContext) -> str | 
     wanted = "AllRules" if public else "NoAzureDatabricksRules"
     return expect(
         config, "network_security_group_rules_required", wanted, "NSG rule mode must match the front end"
+    )
+
+
+def _private_front_end_reachable(_: dict[str, Any], ctx: RuleContext) -> str | None:
+    if ctx.team_env.settings.public_network_access:
+        return None
+    return missing_private_endpoints(
+        ctx,
+        PRIVATE_FRONT_END_SUBRESOURCES,
+        "a workspace with a private front end (UI/API and browser sign-in)",
+    )
+
+
+CMK_ARGUMENTS = ("managed_services_cmk_key_vault_key_id", "managed_disk_cmk_key_vault_key_id")
+
+
+def _customer_managed_key(config: dict[str, Any], ctx: RuleContext) -> str | None:
+    if ctx.team_env.customer_managed_key is None:
+        return None
+    # The DBFS root key resource refuses a workspace that did not prepare encryption (azurerm 4.55.0).
+    if config.get("customer_managed_key_enabled") is not True:
+        return "a workspace with a customer-managed key needs customer_managed_key_enabled = true"
+    missing = [argument for argument in CMK_ARGUMENTS if not config.get(argument)]
+    if missing:
+        return f"the workspace's managed services and disks need the key ({', '.join(missing)} unset)"
+    if config.get("managed_disk_cmk_rotation_to_latest_version_enabled") is not True:
+        return (
+            "managed disks must follow the rotated key (managed_disk_cmk_rotation_to_latest_version_enabled)"
+        )
+    target = reference(ctx.address)
+    for key in ctx.stack.resources("azurerm_databricks_workspace_root_dbfs_customer_managed_key"):
+        if key.config.get("workspace_id") == target:
+            return None
+    return (
+        f"no azurerm_databricks_workspace_root_dbfs_customer_managed_key encrypts the DBFS root of {target}"
     )
 
 
@@ -76,6 +115,19 @@ AZURE_WORKSPACE = RulePack(
                 True,
                 "workspace storage needs infrastructure encryption",
             ),
+        ),
+        Rule(
+            "PLAT-WS-6",
+            ("azurerm_databricks_workspace",),
+            "a private front end has its UI/API and browser_authentication (SSO) private endpoints",
+            _private_front_end_reachable,
+        ),
+        Rule(
+            "PLAT-WS-7",
+            ("azurerm_databricks_workspace",),
+            "envs with a customer-managed key encrypt managed services, managed disks (following rotation) and "
+            "the DBFS root with it",
+            _customer_managed_key,
         ),
     ),
 )

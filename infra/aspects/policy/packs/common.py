@@ -57,6 +57,7 @@ COMMON = RulePack(
                 "azurerm_storage_account",
                 "azurerm_storage_container",
                 "azurerm_key_vault",
+                "azurerm_key_vault_key",
                 "databricks_catalog",
                 "databricks_schema",
                 "databricks_volume",

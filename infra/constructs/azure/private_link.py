@@ -1,0 +1,91 @@
+"""Private endpoints of one env in its private-endpoint subnet, each registered in its privatelink DNS zone."""
+
+from __future__ import annotations
+
+from cdktf import ITerraformDependable
+from cdktf_cdktf_provider_azurerm.private_dns_zone import PrivateDnsZone
+from cdktf_cdktf_provider_azurerm.private_dns_zone_virtual_network_link import (
+    PrivateDnsZoneVirtualNetworkLink,
+)
+from cdktf_cdktf_provider_azurerm.private_endpoint import (
+    PrivateEndpoint,
+    PrivateEndpointPrivateDnsZoneGroup,
+    PrivateEndpointPrivateServiceConnection,
+)
+from constructs import Construct
+
+from infra.config import TeamEnv
+from infra.constructs.azure.network import Network
+from infra.constructs.azure.resource_group import ResourceGroupRef
+
+
+class PrivateLinks(Construct):
+    """One private DNS zone per service, linked to the env's VNet, and the endpoints registered in them.
+
+    The zones are per env (in its resource group, linked to its VNet only), so each env resolves its own
+    endpoints and deleting one env never breaks name resolution in another.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        team_env: TeamEnv,
+        resource_group: ResourceGroupRef,
+        network: Network,
+    ) -> None:
+        super().__init__(scope, id)
+        if network.private_endpoint_subnet is None:  # not an assert: synth runs under python -O
+            raise ValueError("private endpoints need the network's private endpoint subnet")
+        self._team_env, self._resource_group, self._network = team_env, resource_group, network
+        self._subnet_id = network.private_endpoint_subnet.id
+        self._zone_ids: dict[str, str] = {}
+
+    def zone_id(self, zone: str) -> str:
+        """The env's private DNS zone ``zone`` (created on first use), linked to the env's VNet."""
+        if zone not in self._zone_ids:
+            key = zone.replace(".", "-")
+            created = PrivateDnsZone(
+                self, f"zone-{key}", name=zone, resource_group_name=self._resource_group.name
+            )
+            PrivateDnsZoneVirtualNetworkLink(
+                self,
+                f"zone-link-{key}",
+                name=f"link-{self._team_env.names.virtual_network}",
+                resource_group_name=self._resource_group.name,
+                private_dns_zone_name=created.name,
+                virtual_network_id=self._network.virtual_network_id,
+            )
+            self._zone_ids[zone] = created.id
+        return self._zone_ids[zone]
+
+    def endpoint(
+        self,
+        key: str,
+        *,
+        target_id: str,
+        target_name: str,
+        subresource: str,
+        zone: str,
+        depends_on: list[ITerraformDependable] | None = None,
+    ) -> PrivateEndpoint:
+        """A private endpoint ``pe-<target>-<key>`` to ``subresource`` of ``target_id``, its A record in ``zone``."""
+        return PrivateEndpoint(
+            self,
+            f"{key}-endpoint",
+            name=f"pe-{target_name}-{key}",
+            location=self._resource_group.location,
+            resource_group_name=self._resource_group.name,
+            subnet_id=self._subnet_id,
+            private_service_connection=PrivateEndpointPrivateServiceConnection(
+                name=f"psc-{target_name}-{key}",
+                private_connection_resource_id=target_id,
+                is_manual_connection=False,
+                subresource_names=[subresource],
+            ),
+            private_dns_zone_group=PrivateEndpointPrivateDnsZoneGroup(
+                name=subresource.replace("_", "-"), private_dns_zone_ids=[self.zone_id(zone)]
+            ),
+            depends_on=depends_on,
+        )
