@@ -23,7 +23,10 @@ def build_app(
     app = AspectApp(outdir=str(outdir))
     artifact = WheelArtifact(wheel)
     for team_env in team_envs if team_envs is not None else config.team_envs:
-        add_team_env(app, team_env=team_env, wheel=artifact)
+        if team_env.team.cloud == "aws":
+            add_aws_team_env(app, team_env=team_env)
+        else:
+            add_team_env(app, team_env=team_env, wheel=artifact)
     return app
 
 
@@ -39,3 +42,13 @@ def add_team_env(
         stack.add_aspect(TaggingAspect(team_env.tags))
         stack.add_aspect(PolicyAspect(team_env=team_env, packs=packs))
     return platform, workspace
+
+
+def add_aws_team_env(app: AspectApp, *, team_env: TeamEnv) -> None:
+    # The AWS bindings take seconds to import: only configs with an AWS team pay for them.
+    from infra.aspects.policy.packs import AWS
+    from infra.stacks.aws_platform_stack import AwsPlatformStack
+
+    platform = AwsPlatformStack(app, team_env.names.platform_stack, team_env=team_env)
+    platform.add_aspect(TaggingAspect(team_env.tags))
+    platform.add_aspect(PolicyAspect(team_env=team_env, packs=(*AWS, COMMON)))

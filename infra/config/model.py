@@ -19,10 +19,12 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from infra.config.aws import AwsSettings, cloud_problems, region_problem, with_aws_defaults
 from infra.config.cron import quartz_cron_problem
 from infra.config.naming import EnvNames, env_names
 from infra.config.regions import DATABRICKS_REGIONS
@@ -80,7 +82,6 @@ def _check_network(value: str) -> str:
 
 
 QuartzCron = Annotated[str, AfterValidator(_check_cron)]
-Region = Annotated[str, AfterValidator(_check_region)]
 PrivateNetwork = Annotated[str, AfterValidator(_check_network)]
 
 
@@ -156,8 +157,9 @@ class PlatformSettings(StrictModel):
 class ComputeSettings(StrictModel):
     """Cluster sizes for one environment; the cluster policy enforces them."""
 
-    node_type: Annotated[str, Field(pattern=r"^Standard_[A-Za-z0-9_]+$")] = "Standard_D4ds_v5"
-    """An Azure VM size such as Standard_D4ds_v5: the driver and worker node type."""
+    node_type: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")] = "Standard_D4ds_v5"
+    """The driver and worker node type: an Azure VM size such as Standard_D4ds_v5, or on an AWS team an EC2
+    instance type such as m6id.xlarge (the default there)."""
     min_workers: Annotated[int, Field(ge=0, le=100)] = 1
     """Autoscale lower bound."""
     max_workers: Annotated[int, Field(ge=1, le=100)] = 2
@@ -323,8 +325,13 @@ class TeamConfig(StrictModel):
     """Databricks account groups (synced from Entra ID) that own the team's catalog, jobs and models."""
     reader_groups: list[Annotated[str, Field(min_length=1)]] = []
     """Groups that may read the team's data and models."""
-    region: Region = "westeurope"
-    """Azure region of all the team's resources."""
+    cloud: Literal["azure", "aws"] = "azure"
+    """Cloud of the team's workspaces: `azure` (Azure Databricks) or `aws` (Databricks on AWS, see docs/aws.md)."""
+    region: str = "westeurope"
+    """Region of all the team's resources: an Azure region with Azure Databricks, or on an AWS team an AWS region
+    with Databricks (e.g. eu-west-1)."""
+    aws: AwsSettings | None = None
+    """AWS account and network settings; required with `cloud: aws`, refused otherwise."""
     notification_emails: Annotated[list[EmailStr], Field(min_length=1)]
     """Addresses that get job failure and budget alerts."""
     model_name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")] = "churn"
@@ -334,6 +341,20 @@ class TeamConfig(StrictModel):
     """dev, staging and prod; each is optional but at least one is required."""
     ephemeral: EphemeralTemplate | None = None
     """Template for short-lived test environments; none allowed when unset."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_cloud_defaults(cls, value: Any) -> Any:
+        return with_aws_defaults(value)
+
+    @field_validator("region")
+    @classmethod
+    def _region_of_cloud(cls, value: str, info: ValidationInfo) -> str:
+        cloud = info.data.get("cloud", "azure")
+        problem = region_problem(cloud, value)
+        if problem:
+            raise ValueError(problem)
+        return value if cloud == "aws" else _check_region(value)
 
     @field_validator("environments", mode="before")
     @classmethod
@@ -367,7 +388,12 @@ class PlatformConfig(StrictModel):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> PlatformConfig:
-        problems = [*self._duplicate_teams(), *self._overlapping_networks(), *self._name_problems()]
+        problems = [
+            *self._duplicate_teams(),
+            *self._overlapping_networks(),
+            *self._name_problems(),
+            *cloud_problems(self),
+        ]
         if problems:
             # One line per problem, each starting with its own field path (see infra.config.loader).
             raise ValueError(CROSS_CHECK_MARK + "\n".join(problems))
@@ -467,6 +493,14 @@ class TeamEnv(BaseModel):
             tags |= {"ephemeral": "true", "expires-at": self.expires_at or "", "owner": self.owner or ""}
             tags["base-env"] = self.base_env or ""
         return tags
+
+    @property
+    def stacks(self) -> dict[str, str]:
+        """Component -> stack name of this env's stacks, in deploy order."""
+        names = self.names
+        if self.team.cloud == "aws":
+            return {"platform": names.platform_stack}
+        return {"platform": names.platform_stack, "workspace": names.workspace_stack}
 
     @property
     def host_subnet_cidr(self) -> str:
