@@ -86,16 +86,21 @@ PrivateNetwork = Annotated[str, AfterValidator(_check_network)]
 
 
 class StateBackend(StrictModel):
-    """Where Terraform state lives. Local by default; one azurerm blob per stack when configured."""
+    """Where Terraform state lives. Local by default; one azurerm blob or S3 object per stack when configured."""
 
-    kind: Literal["local", "azurerm"] = "local"
-    """`local`: `terraform.<stack>.tfstate` files beside cdktf.out (the project root). `azurerm`: blob state."""
+    kind: Literal["local", "azurerm", "s3"] = "local"
+    """`local`: `terraform.<stack>.tfstate` files beside cdktf.out (the project root). `azurerm`: blob state.
+    `s3`: objects in an S3 bucket, locked with a lock file beside each state (use_lockfile, no DynamoDB)."""
     resource_group_name: str | None = None
     """Resource group of the state storage account (azurerm only)."""
     storage_account_name: str | None = None
     """State storage account (azurerm only). Access uses Entra ID, never account keys."""
     container_name: str = "tfstate"
     """Blob container holding state; each stack uses key `<team>/<env>/<component>.tfstate`."""
+    bucket: str | None = None
+    """S3 bucket holding state (s3 only); each stack uses key `<team>/<env>/<component>.tfstate`."""
+    region: str | None = None
+    """Region of the S3 state bucket (s3 only)."""
 
     @model_validator(mode="after")
     def _azurerm_needs_account(self) -> StateBackend:
@@ -103,6 +108,10 @@ class StateBackend(StrictModel):
             missing = [f for f in ("resource_group_name", "storage_account_name") if not getattr(self, f)]
             if missing:
                 raise ValueError(f"azurerm state backend needs {', '.join(missing)}")
+        if self.kind == "s3":
+            missing = [f for f in ("bucket", "region") if not getattr(self, f)]
+            if missing:
+                raise ValueError(f"s3 state backend needs {', '.join(missing)}")
         return self
 
 

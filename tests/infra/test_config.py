@@ -140,6 +140,12 @@ BAD_CONFIGS = [
         "platform.budget_start",
         "first day of a month",
     ),
+    (
+        "s3-backend-incomplete",
+        mutated("platform.state_backend", {"kind": "s3", "bucket": "tfstate"}),
+        "platform.state_backend",
+        "s3 state backend needs region",
+    ),
     ("retention-too-short", mutated("platform.log_retention_days", 7), "platform.log_retention_days", "30"),
     (
         "azurerm-backend-incomplete",
@@ -149,9 +155,9 @@ BAD_CONFIGS = [
     ),
     (
         "bad-backend-kind",
-        mutated("platform.state_backend.kind", "s3"),
+        mutated("platform.state_backend.kind", "gcs"),
         "platform.state_backend.kind",
-        "'s3' is not allowed",
+        "'gcs' is not allowed",
     ),
     ("team-name-uppercase", mutated("teams.0.name", "Churn"), "teams[0].name", "lowercase"),
     ("team-name-hyphen", mutated("teams.0.name", "churn-ml"), "teams[0].name", "lowercase letters or digits"),
