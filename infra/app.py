@@ -47,8 +47,12 @@ def add_team_env(
 def add_aws_team_env(app: AspectApp, *, team_env: TeamEnv) -> None:
     # The AWS bindings take seconds to import: only configs with an AWS team pay for them.
     from infra.aspects.policy.packs import AWS
+    from infra.stacks.account_stack import AccountStack
     from infra.stacks.aws_platform_stack import AwsPlatformStack
 
-    platform = AwsPlatformStack(app, team_env.names.platform_stack, team_env=team_env)
-    platform.add_aspect(TaggingAspect(team_env.tags))
-    platform.add_aspect(PolicyAspect(team_env=team_env, packs=(*AWS, COMMON)))
+    platform = AwsPlatformStack(app, team_env.stacks["platform"], team_env=team_env)
+    account = AccountStack(app, team_env.stacks["account"], team_env=team_env, platform=platform.outputs)
+    account.add_dependency(platform)
+    for stack, packs in ((platform, (*AWS, COMMON)), (account, (COMMON,))):
+        stack.add_aspect(TaggingAspect(team_env.tags))
+        stack.add_aspect(PolicyAspect(team_env=team_env, packs=packs))

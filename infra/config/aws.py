@@ -170,7 +170,6 @@ class AwsNames:
     flow_log_role: str
     flow_log_group: str
     kms_alias: str
-    account_stack: str
 
 
 def aws_names(team_env: TeamEnv) -> AwsNames:
@@ -186,7 +185,6 @@ def aws_names(team_env: TeamEnv) -> AwsNames:
         flow_log_role=f"{stem}-flow-logs",
         flow_log_group=f"/databricks/{stem}/vpc-flow-logs",
         kms_alias=f"alias/{stem}",
-        account_stack=f"{team_env.team.name}-{team_env.env}-account",
     )
 
 

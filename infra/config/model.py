@@ -508,7 +508,7 @@ class TeamEnv(BaseModel):
         """Component -> stack name of this env's stacks, in deploy order."""
         names = self.names
         if self.team.cloud == "aws":
-            return {"platform": names.platform_stack}
+            return {"platform": names.platform_stack, "account": f"{self.team.name}-{self.env}-account"}
         return {"platform": names.platform_stack, "workspace": names.workspace_stack}
 
     @property

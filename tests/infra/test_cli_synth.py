@@ -25,7 +25,9 @@ def test_synth_writes_every_stack_and_prints_resource_counts(tmp_path, fake_whee
     )
     assert code == 0, err
     stacks = sorted(p.name for p in (out_dir / "stacks").iterdir())
-    assert len(stacks) == 15 and {"churn-prod-workspace", "risk-prod-platform"} <= set(stacks)
+    assert len(stacks) == 18 and {"churn-prod-workspace", "risk-prod-platform", "risk-prod-account"} <= set(
+        stacks
+    )
     platform = json.loads((out_dir / "stacks" / "churn-prod-platform" / "cdk.tf.json").read_text())
     resources = sum(len(v) for v in platform["resource"].values())
     assert "churn-prod-platform" in out and f"│ {resources} " in out.replace("  ", " ")
