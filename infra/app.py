@@ -28,7 +28,10 @@ def build_app(
     app = AspectApp(outdir=str(outdir))
     artifact = WheelArtifact(wheel)
     for team_env in team_envs if team_envs is not None else config.team_envs:
-        add_team_env(app, team_env=team_env, wheel=artifact, today=today)
+        if team_env.team.cloud == "aws":
+            add_aws_team_env(app, team_env=team_env)
+        else:
+            add_team_env(app, team_env=team_env, wheel=artifact, today=today)
     return app
 
 
@@ -44,3 +47,17 @@ def add_team_env(
         stack.add_aspect(TaggingAspect(team_env.tags))
         stack.add_aspect(PolicyAspect(team_env=team_env, packs=packs))
     return platform, workspace
+
+
+def add_aws_team_env(app: AspectApp, *, team_env: TeamEnv) -> None:
+    # The AWS bindings take seconds to import: only configs with an AWS team pay for them.
+    from infra.aspects.policy.packs import AWS
+    from infra.stacks.account_stack import AccountStack
+    from infra.stacks.aws_platform_stack import AwsPlatformStack
+
+    platform = AwsPlatformStack(app, team_env.stacks["platform"], team_env=team_env)
+    account = AccountStack(app, team_env.stacks["account"], team_env=team_env, platform=platform.outputs)
+    account.add_dependency(platform)
+    for stack, packs in ((platform, (*AWS, COMMON)), (account, (COMMON,))):
+        stack.add_aspect(TaggingAspect(team_env.tags))
+        stack.add_aspect(PolicyAspect(team_env=team_env, packs=packs))

@@ -40,7 +40,8 @@ def env_matrix(config: PlatformConfig, env: str) -> list[dict[str, str]]:
     return [
         {"team": te.team.name, "runner": json.dumps(runner_of(te))}
         for te in config.team_envs
-        if te.env == env
+        # AWS teams have no workspace stack yet and `platform deploy` refuses them (docs/aws.md)
+        if te.env == env and te.team.cloud == "azure"
     ]
 
 

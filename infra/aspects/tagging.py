@@ -11,10 +11,12 @@ from infra.aspects.stack_aspects import SynthesizedStack
 # Databricks compute carries tags as custom_tags; Databricks copies them onto the Azure VMs it starts.
 DATABRICKS_COMPUTE = {"databricks_cluster", "databricks_instance_pool"}
 AZURERM_BINDINGS = "cdktf_cdktf_provider_azurerm"
+# Provider prefix of a resource type -> Python bindings whose classes say whether the type takes ``tags``.
+TAGGED_PROVIDERS = {"azurerm_": AZURERM_BINDINGS, "aws_": "cdktf_cdktf_provider_aws"}
 
 
 class TaggingAspect:
-    """Sets ``tags`` on azurerm resources and ``custom_tags`` on Databricks clusters, pools and job clusters.
+    """Sets ``tags`` on azurerm and aws resources and ``custom_tags`` on Databricks clusters, pools and job clusters.
 
     The platform tags win over tags a construct set itself: team, env, cost-center and managed-by must be
     true for every resource of the env. Clusters drawn from an instance pool are left alone: they inherit the
@@ -27,8 +29,8 @@ class TaggingAspect:
     def visit(self, stack: SynthesizedStack) -> None:
         for resource in stack.resources():
             config = resource.config
-            if resource.type.startswith("azurerm_"):
-                if "tags" in config or azurerm_type_takes_tags(resource.type):
+            if resource.type.startswith(("azurerm_", "aws_")):
+                if "tags" in config or type_takes_tags(resource.type):
                     config["tags"] = self._merged(config.get("tags"))
             elif resource.type in DATABRICKS_COMPUTE:
                 if not config.get("instance_pool_id"):
@@ -44,11 +46,15 @@ class TaggingAspect:
 
 
 @cache
-def azurerm_type_takes_tags(resource_type: str) -> bool:
-    """Whether an azurerm resource type has a ``tags`` argument, read from its provider binding (every optional
-    argument has a ``reset_<name>`` method there). The module is already imported when the stack uses the type."""
+def type_takes_tags(resource_type: str) -> bool:
+    """Whether an azurerm or aws resource type has a ``tags`` argument, read from its provider binding (every
+    optional argument has a ``reset_<name>`` method there). The module is already imported when the stack uses
+    the type."""
+    prefix = next((p for p in TAGGED_PROVIDERS if resource_type.startswith(p)), None)
+    if prefix is None:
+        return False
     try:
-        module = importlib.import_module(f"{AZURERM_BINDINGS}.{resource_type.removeprefix('azurerm_')}")
+        module = importlib.import_module(f"{TAGGED_PROVIDERS[prefix]}.{resource_type.removeprefix(prefix)}")
     except ImportError:
         return False
     return any(

@@ -35,7 +35,8 @@ def validate(config: ConfigOption = None) -> None:
     """Check the config; print one line per problem (field path and what is wrong) and exit 2 if any."""
     loaded = load_or_fail(config)
     envs = len(loaded.team_envs)
-    console.print(f"[green]valid[/]: {len(loaded.teams)} teams, {envs} team-envs, {envs * 2} stacks")
+    stacks = sum(len(te.stacks) for te in loaded.team_envs)
+    console.print(f"[green]valid[/]: {len(loaded.teams)} teams, {envs} team-envs, {stacks} stacks")
     for warning in deploy_warnings(loaded):
         console.print(f"[yellow]warning[/]: {warning}", soft_wrap=True, markup=True, highlight=False)
 
@@ -69,7 +70,7 @@ def envs(
             "env": te.env,
             "region": te.team.region,
             "platform_stack": te.names.platform_stack,
-            "workspace_stack": te.names.workspace_stack,
+            "workspace_stack": te.stacks.get("workspace", ""),
             "resource_group": te.names.resource_group,
             "catalog": te.names.catalog,
         }

@@ -23,7 +23,7 @@ def synth(config: ConfigOption = None, out: OutOption = None, wheel: WheelOption
         explicit = wheels.find_wheel(wheel) if wheel else None
     except (InputProblem, wheels.WheelNotFound) as exc:
         fail(str(exc))
-    with console.status(f"synthesizing {len(loaded.team_envs) * 2} stacks"):
+    with console.status(f"synthesizing {sum(len(te.stacks) for te in loaded.team_envs)} stacks"):
         try:
             # The lock covers everything synth writes, the wheel build included: another command's build
             # would otherwise replace the wheel under this synth.

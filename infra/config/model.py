@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from infra.config.aws import AwsSettings, cloud_problems, region_problem, with_aws_defaults
 from infra.config.cron import quartz_cron_problem
 from infra.config.naming import EnvNames, env_names
 from infra.config.regions import DATABRICKS_REGIONS
@@ -91,21 +92,25 @@ GITHUB_HOSTED_LABEL = re.compile(r"^(ubuntu|windows|macos)-")
 RunnerLabel = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
 
 QuartzCron = Annotated[str, AfterValidator(_check_cron)]
-Region = Annotated[str, AfterValidator(_check_region)]
 PrivateNetwork = Annotated[str, AfterValidator(_check_network)]
 
 
 class StateBackend(StrictModel):
-    """Where Terraform state lives. Local by default; one azurerm blob per stack when configured."""
+    """Where Terraform state lives. Local by default; one azurerm blob or S3 object per stack when configured."""
 
-    kind: Literal["local", "azurerm"] = "local"
-    """`local`: `terraform.<stack>.tfstate` files beside cdktf.out (the project root). `azurerm`: blob state."""
+    kind: Literal["local", "azurerm", "s3"] = "local"
+    """`local`: `terraform.<stack>.tfstate` files beside cdktf.out (the project root). `azurerm`: blob state.
+    `s3`: objects in an S3 bucket, locked with a lock file beside each state (use_lockfile, no DynamoDB)."""
     resource_group_name: str | None = None
     """Resource group of the state storage account (azurerm only)."""
     storage_account_name: str | None = None
     """State storage account (azurerm only). Access uses Entra ID, never account keys."""
     container_name: str = "tfstate"
     """Blob container holding state; each stack uses key `<team>/<env>/<component>.tfstate`."""
+    bucket: str | None = None
+    """S3 bucket holding state (s3 only); each stack uses key `<team>/<env>/<component>.tfstate`."""
+    region: str | None = None
+    """Region of the S3 state bucket (s3 only)."""
 
     @model_validator(mode="after")
     def _azurerm_needs_account(self) -> StateBackend:
@@ -113,6 +118,10 @@ class StateBackend(StrictModel):
             missing = [f for f in ("resource_group_name", "storage_account_name") if not getattr(self, f)]
             if missing:
                 raise ValueError(f"azurerm state backend needs {', '.join(missing)}")
+        if self.kind == "s3":
+            missing = [f for f in ("bucket", "region") if not getattr(self, f)]
+            if missing:
+                raise ValueError(f"s3 state backend needs {', '.join(missing)}")
         return self
 
 
@@ -179,8 +188,9 @@ class PlatformSettings(StrictModel):
 class ComputeSettings(StrictModel):
     """Cluster sizes for one environment; the cluster policy enforces them."""
 
-    node_type: Annotated[str, Field(pattern=r"^Standard_[A-Za-z0-9_]+$")] = "Standard_D4ds_v5"
-    """An Azure VM size such as Standard_D4ds_v5: the driver and worker node type."""
+    node_type: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")] = "Standard_D4ds_v5"
+    """The driver and worker node type: an Azure VM size such as Standard_D4ds_v5, or on an AWS team an EC2
+    instance type such as m6id.xlarge (the default there)."""
     min_workers: Annotated[int, Field(ge=0, le=100)] = 1
     """Autoscale lower bound."""
     max_workers: Annotated[int, Field(ge=1, le=100)] = 2
@@ -396,6 +406,10 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+# Per-kind defaults that only an Azure team's stacks implement.
+AZURE_ONLY_ENV_DEFAULTS = ("network_isolation", "customer_managed_key")
+
+
 def _merge(defaults: dict[str, Any], values: Any) -> Any:
     if not isinstance(values, dict):
         return values
@@ -431,8 +445,13 @@ class TeamConfig(StrictModel):
     """Databricks account groups (synced from Entra ID) that own the team's catalog, jobs and models."""
     reader_groups: list[Annotated[str, Field(min_length=1)]] = []
     """Groups that may read the team's data and models."""
-    region: Region = "westeurope"
-    """Azure region of all the team's resources."""
+    cloud: Literal["azure", "aws"] = "azure"
+    """Cloud of the team's workspaces: `azure` (Azure Databricks) or `aws` (Databricks on AWS, see docs/aws.md)."""
+    region: str = "westeurope"
+    """Region of all the team's resources: an Azure region with Azure Databricks, or on an AWS team an AWS region
+    with Databricks (e.g. eu-west-1)."""
+    aws: AwsSettings | None = None
+    """AWS account and network settings; required with `cloud: aws`, refused otherwise."""
     notification_emails: Annotated[list[EmailStr], Field(min_length=1)]
     """Addresses that get job failure and budget alerts."""
     model_name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")] = "churn"
@@ -443,12 +462,32 @@ class TeamConfig(StrictModel):
     ephemeral: EphemeralTemplate | None = None
     """Template for short-lived test environments; none allowed when unset."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_cloud_defaults(cls, value: Any) -> Any:
+        return with_aws_defaults(value)
+
+    @field_validator("region")
+    @classmethod
+    def _region_of_cloud(cls, value: str, info: ValidationInfo) -> str:
+        cloud = info.data.get("cloud", "azure")
+        problem = region_problem(cloud, value)
+        if problem:
+            raise ValueError(problem)
+        return value if cloud == "aws" else _check_region(value)
+
     @field_validator("environments", mode="before")
     @classmethod
-    def _apply_env_defaults(cls, value: Any) -> Any:
+    def _apply_env_defaults(cls, value: Any, info: ValidationInfo) -> Any:
         if not isinstance(value, dict):
             return value
-        return {env: _merge(ENV_DEFAULTS.get(env, {}), settings) for env, settings in value.items()}
+        defaults = ENV_DEFAULTS
+        if info.data.get("cloud") == "aws":  # private endpoints and Key Vault keys are Azure constructs
+            defaults = {
+                env: {k: v for k, v in kind.items() if k not in AZURE_ONLY_ENV_DEFAULTS}
+                for env, kind in ENV_DEFAULTS.items()
+            }
+        return {env: _merge(defaults.get(env, {}), settings) for env, settings in value.items()}
 
     @field_validator("environments")
     @classmethod
@@ -480,6 +519,7 @@ class PlatformConfig(StrictModel):
             *self._overlapping_networks(),
             *self._name_problems(),
             *self._customer_managed_key_problems(),
+            *cloud_problems(self),
         ]
         if problems:
             # One line per problem, each starting with its own field path (see infra.config.loader).
@@ -606,6 +646,14 @@ class TeamEnv(BaseModel):
         """The env's customer-managed key settings. Never for ephemeral envs: Azure requires purge protection on
         a CMK's vault, and ephemeral vaults have none so that they can be purged on destroy."""
         return None if self.is_ephemeral else self.settings.customer_managed_key
+
+    @property
+    def stacks(self) -> dict[str, str]:
+        """Component -> stack name of this env's stacks, in deploy order."""
+        names = self.names
+        if self.team.cloud == "aws":
+            return {"platform": names.platform_stack, "account": f"{self.team.name}-{self.env}-account"}
+        return {"platform": names.platform_stack, "workspace": names.workspace_stack}
 
     @property
     def host_subnet_cidr(self) -> str:

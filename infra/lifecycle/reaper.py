@@ -68,7 +68,9 @@ def describe_teardown_unknown(name: str, config: PlatformConfig, outdir: Path) -
     """`env down NAME --dry-run` without Azure: which team's env NAME is only its resource group's tags say."""
     lines = [f"destroy {name}: its team and resource group are {AT_RUN_TIME} (the group tagged env={name})"]
     for team in config.teams:
-        if team.ephemeral is None:
+        if (
+            team.ephemeral is None or team.cloud != "azure"
+        ):  # ephemeral envs exist only for Azure teams so far
             continue
         names = env_names(prefix=config.platform.prefix, team=team.name, env=name)
         lines.append(f"  if it is {team.name}/{name} (resource group {names.resource_group}):")

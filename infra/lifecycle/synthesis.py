@@ -92,10 +92,7 @@ def _replace_dir(new: Path, target: Path) -> None:
 def summarize(out: Path, team_envs: list[TeamEnv]) -> list[StackSummary]:
     summaries = []
     for team_env in team_envs:
-        for component, name in (
-            ("platform", team_env.names.platform_stack),
-            ("workspace", team_env.names.workspace_stack),
-        ):
+        for component, name in team_env.stacks.items():
             document = json.loads((out / "stacks" / name / "cdk.tf.json").read_text())
             resources = sum(len(blocks) for blocks in document.get("resource", {}).values())
             summaries.append(

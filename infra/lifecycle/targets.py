@@ -20,10 +20,18 @@ def split_key(text: str, *, field: str) -> tuple[str, str]:
 
 def find_team(config: PlatformConfig, name: str, *, field: str) -> TeamConfig:
     try:
-        return config.team(name)
+        team = config.team(name)
     except KeyError:
         known = ", ".join(team.name for team in config.teams)
         raise InputProblem(field, f"unknown team {name!r} (teams: {known})") from None
+    if team.cloud != "azure":
+        # Refused rather than half-run: rollouts, smoke tests and ephemeral envs know only Azure's stacks.
+        raise InputProblem(
+            field,
+            f"team {name!r} runs on {team.cloud}: `platform synth` builds its stacks, but deploy, destroy, smoke "
+            "and ephemeral envs are not wired for it yet (docs/aws.md)",
+        )
+    return team
 
 
 def permanent_team_env(

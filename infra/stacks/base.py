@@ -1,6 +1,6 @@
 """What every stack of a team-env shares: its state backend."""
 
-from cdktf import AzurermBackend, LocalBackend, TerraformStack
+from cdktf import AzurermBackend, LocalBackend, S3Backend, TerraformStack
 
 from infra.config import TeamEnv
 
@@ -9,7 +9,7 @@ LOCAL_STATE_DIR = "../../.."
 
 
 def configure_backend(stack: TerraformStack, *, team_env: TeamEnv, component: str) -> None:
-    """Local state in the project root, or one azurerm blob per stack with Entra ID auth.
+    """Local state in the project root, or one azurerm blob (Entra ID auth) or S3 object (locked) per stack.
 
     Terraform runs each stack in ``cdktf.out/stacks/<stack>/`` and resolves a relative local path from there.
     ``../../../`` reaches the directory that holds ``cdktf.out`` from every stack directory alike, which matters
@@ -18,13 +18,18 @@ def configure_backend(stack: TerraformStack, *, team_env: TeamEnv, component: st
     relative so synthesized JSON never carries a machine path.
     """
     backend = team_env.platform.state_backend
-    if backend.kind == "azurerm":
+    key = f"{team_env.team.name}/{team_env.env}/{component}.tfstate"
+    if backend.kind == "s3":
+        S3Backend(stack, bucket=backend.bucket, key=key, region=backend.region, encrypt=True)
+        # S3-native locking (a `<key>.tflock` object, Terraform >= 1.10); cdktf 0.21's S3Backend predates it.
+        stack.add_override("terraform.backend.s3.use_lockfile", True)
+    elif backend.kind == "azurerm":
         AzurermBackend(
             stack,
             resource_group_name=backend.resource_group_name,
             storage_account_name=backend.storage_account_name,
             container_name=backend.container_name,
-            key=f"{team_env.team.name}/{team_env.env}/{component}.tfstate",
+            key=key,
             use_azuread_auth=True,
         )
     else:

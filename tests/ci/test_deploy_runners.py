@@ -90,7 +90,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
     assert unknown.returncode == 2
     assert unknown.stderr.strip() == (
         "deploy_runners: TEAM/ENV: 'churn/qa' is not a permanent env of the config (known: churn/dev, "
-        "churn/staging, churn/prod, pricing/dev, pricing/staging, pricing/prod)"
+        "churn/staging, churn/prod, pricing/dev, pricing/staging, pricing/prod, risk/dev, risk/staging, risk/prod)"
     )
     config = committed_config()
     del config["teams"][0]["environments"]["prod"]["deploy_runner"]

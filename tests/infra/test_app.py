@@ -1,4 +1,4 @@
-"""The whole app: two stacks per team-env, wired by cross-stack references, deployable in order."""
+"""The whole app: the stacks of every team-env, wired by cross-stack references, deployable in order."""
 
 import json
 import re
@@ -6,26 +6,29 @@ import re
 import pytest
 
 
-def test_every_team_env_has_a_platform_and_a_workspace_stack(synthesized, platform_config):
-    expected = sorted(
-        name
-        for te in platform_config.team_envs
-        for name in (te.names.platform_stack, te.names.workspace_stack)
-    )
+def test_every_team_env_has_the_stacks_of_its_cloud(synthesized, platform_config):
+    expected = sorted(name for te in platform_config.team_envs for name in te.stacks.values())
     assert synthesized.stack_names == expected
-    assert len(expected) == 12
+    assert len(expected) == 18
+    assert {"risk-dev-platform", "risk-dev-account", "churn-dev-platform", "churn-dev-workspace"} <= set(
+        expected
+    )
+
+
+def azure_team_envs(config):
+    return [te for te in config.team_envs if te.team.cloud == "azure"]
 
 
 def test_manifest_orders_workspace_after_its_platform_stack(synthesized, platform_config):
     manifest = json.loads((synthesized.outdir / "manifest.json").read_text())
-    for te in platform_config.team_envs:
+    for te in azure_team_envs(platform_config):
         workspace = manifest["stacks"][te.names.workspace_stack]
         assert workspace["dependencies"] == [te.names.platform_stack]
         assert manifest["stacks"][te.names.platform_stack]["dependencies"] == []
 
 
 def test_workspace_stack_reads_its_own_platform_stack_state(synthesized, platform_config):
-    for te in platform_config.team_envs:
+    for te in azure_team_envs(platform_config):
         workspace = synthesized.json(te.names.workspace_stack)
         remote = workspace["data"]["terraform_remote_state"]
         assert len(remote) == 1, "a workspace stack depends on exactly one platform stack"
@@ -88,3 +91,32 @@ def test_azurerm_backend_gets_one_key_per_stack(platform_config, fake_wheel, tmp
     remote = json.loads((tmp_path / "stacks" / "churn-dev-workspace" / "cdk.tf.json").read_text())["data"]
     state = next(iter(remote["terraform_remote_state"].values()))
     assert state["backend"] == "azurerm" and state["config"]["key"] == "churn/dev/platform.tfstate"
+
+
+def test_azure_only_configs_never_import_the_aws_bindings(tmp_path):
+    """The AWS bindings take seconds to import; only a config with an AWS team may pay for them."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[2]
+    config = yaml.safe_load((root / "platform.yaml").read_text())
+    config["teams"] = [team for team in config["teams"] if team.get("cloud", "azure") == "azure"]
+    azure_only = tmp_path / "azure.yaml"
+    azure_only.write_text(yaml.safe_dump(config))
+    wheel = tmp_path / "churn-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"stand-in")
+    script = (
+        "import sys; from pathlib import Path; from infra.config import load_config; from infra.app import build_app; "
+        f"build_app(load_config(Path({str(azure_only)!r})), outdir=Path({str(tmp_path / 'out')!r}), "
+        f"wheel=Path({str(wheel)!r})); "
+        "print(sorted({m.split('.')[0] for m in sys.modules if m.startswith('cdktf_cdktf_provider')}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-O", "-c", script], capture_output=True, text=True, check=True, cwd=root
+    )
+    assert result.stdout.strip().splitlines()[-1] == str(
+        ["cdktf_cdktf_provider_azurerm", "cdktf_cdktf_provider_databricks"]
+    )

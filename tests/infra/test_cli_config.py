@@ -22,7 +22,7 @@ def run(argv, capsys):
 
 def test_validate_accepts_the_committed_config(capsys):
     code, out, err = run(["validate", "--config", str(ROOT / "platform.yaml")], capsys)
-    assert code == 0 and "valid" in out and "12 stacks" in out and err == ""
+    assert code == 0 and "valid" in out and "18 stacks" in out and err == ""
 
 
 def test_validate_prints_one_line_per_problem_and_exits_2(tmp_path, capsys):
@@ -76,7 +76,7 @@ def test_committed_schema_is_up_to_date(capsys):
 def test_envs_json_lists_stack_names(capsys):
     code, out, _ = run(["envs", "--json", "--config", str(ROOT / "platform.yaml")], capsys)
     rows = json.loads(out)
-    assert code == 0 and len(rows) == 6
+    assert code == 0 and len(rows) == 9
     assert {"team": "churn", "env": "prod"}.items() <= rows[2].items()
     assert rows[2]["platform_stack"] == "churn-prod-platform"
     assert rows[2]["workspace_stack"] == "churn-prod-workspace"

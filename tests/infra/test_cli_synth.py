@@ -32,7 +32,9 @@ def test_synth_writes_every_stack_and_prints_resource_counts(tmp_path, fake_whee
     )
     assert code == 0, err
     stacks = sorted(p.name for p in (out_dir / "stacks").iterdir())
-    assert len(stacks) == 12 and "churn-prod-workspace" in stacks
+    assert len(stacks) == 18 and {"churn-prod-workspace", "risk-prod-platform", "risk-prod-account"} <= set(
+        stacks
+    )
     platform = json.loads((out_dir / "stacks" / "churn-prod-platform" / "cdk.tf.json").read_text())
     resources = sum(len(v) for v in platform["resource"].values())
     assert "churn-prod-platform" in out and f"│ {resources} " in out.replace("  ", " ")
@@ -105,7 +107,7 @@ class StacksApp:
 
     def synth(self):
         for team_env in self.team_envs:
-            for stack in (team_env.names.platform_stack, team_env.names.workspace_stack):
+            for stack in team_env.stacks.values():
                 (self.outdir / "stacks" / stack).mkdir(parents=True)
                 (self.outdir / "stacks" / stack / "cdk.tf.json").write_text('{"resource": {}}')
 
@@ -184,7 +186,7 @@ def test_synth_from_another_directory_reads_and_writes_the_project_files(
     assert builds == [project / "ml"]
     assert list(elsewhere.iterdir()) == []
     assert sorted(p.name for p in project.iterdir()) == ["cdktf.out", "cdktf.out.lock", "dist", "ml"]
-    assert len(list((project / "cdktf.out" / "stacks").iterdir())) == 12
+    assert len(list((project / "cdktf.out" / "stacks").iterdir())) == 18  # 9 team-envs, 2 stacks each
 
 
 @pytest.mark.slow  # starts the real CLI and waits for the jsii kernel

@@ -84,6 +84,16 @@ def test_long_team_and_env_names_are_shortened_with_a_hash_not_rejected():
     assert a.storage_account != b.storage_account and a.key_vault != b.key_vault
 
 
+def test_aws_team_gets_ec2_node_types_where_it_sets_none_and_keeps_explicit_ones():
+    risk = parse_config((ROOT / "platform.yaml").read_text()).team("risk")
+    assert risk.cloud == "aws" and risk.aws.account_id == "123456789012"
+    assert risk.environments["dev"].compute.node_type == "m6id.xlarge"
+    assert risk.environments["prod"].compute.node_type == "r6id.2xlarge"
+    assert risk.ephemeral.compute.node_type == "m6id.large" and risk.ephemeral.compute.max_workers == 1
+    # the env kind defaults still apply under the cloud's node type
+    assert risk.environments["dev"].compute.spot is True and risk.environments["prod"].compute.spot is False
+
+
 def test_subnets_are_carved_from_the_env_network():
     config = parse_config((ROOT / "platform.yaml").read_text())
     dev = next(te for te in config.team_envs if te.key == "churn/dev")
@@ -132,6 +142,12 @@ BAD_CONFIGS = [
         "platform.budget_start",
         "first day of a month",
     ),
+    (
+        "s3-backend-incomplete",
+        mutated("platform.state_backend", {"kind": "s3", "bucket": "tfstate"}),
+        "platform.state_backend",
+        "s3 state backend needs region",
+    ),
     ("retention-too-short", mutated("platform.log_retention_days", 7), "platform.log_retention_days", "30"),
     (
         "azurerm-backend-incomplete",
@@ -141,9 +157,9 @@ BAD_CONFIGS = [
     ),
     (
         "bad-backend-kind",
-        mutated("platform.state_backend.kind", "s3"),
+        mutated("platform.state_backend.kind", "gcs"),
         "platform.state_backend.kind",
-        "'s3' is not allowed",
+        "'gcs' is not allowed",
     ),
     ("team-name-uppercase", mutated("teams.0.name", "Churn"), "teams[0].name", "lowercase"),
     ("team-name-hyphen", mutated("teams.0.name", "churn-ml"), "teams[0].name", "lowercase letters or digits"),
@@ -297,6 +313,48 @@ BAD_CONFIGS = [
         "168",
     ),
     ("cost-center-empty", mutated("teams.0.cost_center", ""), "teams[0].cost_center", "invalid"),
+    # cross-cloud mistakes (teams[2] is the AWS team of the committed config)
+    (
+        "aws-team-azure-region",
+        mutated("teams.2.region", "westeurope"),
+        "teams[2].region",
+        "is an Azure region",
+    ),
+    ("azure-team-aws-region", mutated("teams.0.region", "eu-west-1"), "teams[0].region", "is an AWS region"),
+    ("aws-unknown-region", mutated("teams.2.region", "eu-west-9"), "teams[2].region", "not an AWS region"),
+    (
+        "aws-team-azure-vm-size",
+        mutated("teams.2.environments.dev.compute", {"node_type": "Standard_D4ds_v5"}),
+        "teams[2].environments.dev.compute.node_type",
+        "is an Azure VM size",
+    ),
+    (
+        "azure-team-ec2-type",
+        mutated("teams.0.environments.dev.compute.node_type", "m6id.xlarge"),
+        "teams[0].environments.dev.compute.node_type",
+        "is an EC2 instance type",
+    ),
+    ("aws-team-without-aws", mutated("teams.2.aws", delete=True), "teams[2].aws", "needs aws.account_id"),
+    (
+        "azure-team-with-aws",
+        mutated("teams.0.aws", {"account_id": "123456789012"}),
+        "teams[0].aws",
+        "cloud: azure",
+    ),
+    ("aws-bad-account", mutated("teams.2.aws.account_id", "12345"), "teams[2].aws.account_id", "invalid"),
+    (
+        "aws-typo",
+        mutated("teams.2.aws.acount_id", "1"),
+        "teams[2].aws.acount_id",
+        "did you mean 'account_id'",
+    ),
+    ("unknown-cloud", mutated("teams.2.cloud", "gcp"), "teams[2].cloud", "'gcp' is not allowed"),
+    (
+        "aws-without-databricks-account",
+        mutated("platform.account_id", delete=True),
+        "platform.account_id",
+        "external ID of the cross-account role",
+    ),
 ]
 
 
@@ -407,7 +465,7 @@ def test_bad_isolation_or_key_config_names_the_field(config, path, words):
 
 def test_prod_is_private_with_a_key_by_default_and_dev_stays_cheap():
     config = parse_config((ROOT / "platform.yaml").read_text())
-    for team in config.teams:
+    for team in (t for t in config.teams if t.cloud == "azure"):
         assert team.environments["prod"].network_isolation == "private"
         assert team.environments["prod"].customer_managed_key is not None
         for env in ("dev", "staging"):
@@ -426,3 +484,12 @@ def test_prod_is_private_with_a_key_by_default_and_dev_stays_cheap():
     assert churn_prod.customer_managed_key.existing_key_name == "cmk"
     off = mutated("teams.0.environments.prod.customer_managed_key", None)
     assert parse_config(yaml.safe_dump(off)).team("churn").environments["prod"].customer_managed_key is None
+
+
+def test_aws_teams_get_no_azure_only_prod_defaults():
+    """Private endpoints and Key Vault keys are Azure constructs: an AWS team's prod does not inherit them (and so
+    needs no private-link runner for them)."""
+    config = parse_config((ROOT / "platform.yaml").read_text())
+    (aws,) = (t for t in config.teams if t.cloud == "aws")
+    assert aws.environments["prod"].network_isolation == "service_endpoints"
+    assert aws.environments["prod"].customer_managed_key is None

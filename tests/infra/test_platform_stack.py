@@ -54,7 +54,7 @@ def logical_name(synthesized, stack: str, resource_type: str, **match) -> str:
 
 @pytest.fixture(scope="module")
 def team_envs(platform_config) -> dict[str, TeamEnv]:
-    return {te.names.platform_stack: te for te in platform_config.team_envs}
+    return {te.names.platform_stack: te for te in platform_config.team_envs if te.team.cloud == "azure"}
 
 
 def synth_alone(team_env: TeamEnv) -> dict:

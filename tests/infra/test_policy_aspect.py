@@ -350,14 +350,149 @@ def _catalog(scope, *, prevent_destroy):
     return Catalog(scope, "catalog", name="c", lifecycle=lifecycle)
 
 
+def _bucket(scope, *, flags=None, algorithm="aws:kms", status="Enabled", tls_only=True):
+    from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
+    from cdktf_cdktf_provider_aws.s3_bucket_policy import S3BucketPolicy
+    from cdktf_cdktf_provider_aws.s3_bucket_public_access_block import S3BucketPublicAccessBlock
+    from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
+        S3BucketServerSideEncryptionConfigurationA as Encryption,
+    )
+    from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
+        S3BucketServerSideEncryptionConfigurationRuleA as EncryptionRule,
+    )
+    from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
+        S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA as ByDefault,
+    )
+    from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
+        S3BucketVersioningA,
+        S3BucketVersioningVersioningConfiguration,
+    )
+
+    bucket = S3Bucket(scope, "bucket", bucket="lake")
+    all_blocked = dict.fromkeys(
+        ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"), True
+    )
+    S3BucketPublicAccessBlock(scope, "bucket-pab", bucket=bucket.id, **(all_blocked | (flags or {})))
+    by_default = ByDefault(
+        sse_algorithm=algorithm, kms_master_key_id="arn:key" if algorithm == "aws:kms" else None
+    )
+    Encryption(
+        scope,
+        "bucket-sse",
+        bucket=bucket.id,
+        rule=[EncryptionRule(apply_server_side_encryption_by_default=by_default)],
+    )
+    S3BucketVersioningA(
+        scope,
+        "bucket-versioning",
+        bucket=bucket.id,
+        versioning_configuration=S3BucketVersioningVersioningConfiguration(status=status),
+    )
+    condition = (
+        {"Bool": {"aws:SecureTransport": "false"}}
+        if tls_only
+        else {"Bool": {"aws:MultiFactorAuthPresent": "false"}}
+    )
+    statement = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": "*",
+        "Condition": condition,
+    }
+    S3BucketPolicy(scope, "bucket-policy", bucket=bucket.id, policy=json.dumps({"Statement": [statement]}))
+    return bucket
+
+
+def _kms_key(scope, *, rotation=True):
+    from cdktf_cdktf_provider_aws.kms_key import KmsKey
+
+    return KmsKey(scope, "key", enable_key_rotation=rotation)
+
+
+def _vpc(scope, *, flow_log=True):
+    from cdktf_cdktf_provider_aws.flow_log import FlowLog
+    from cdktf_cdktf_provider_aws.vpc import Vpc
+
+    vpc = Vpc(scope, "vpc", cidr_block="10.0.0.0/22")
+    if flow_log:
+        FlowLog(
+            scope,
+            "flow-log",
+            vpc_id=vpc.id,
+            traffic_type="ALL",
+            log_destination="arn:group",
+            iam_role_arn="arn:role",
+        )
+    return vpc
+
+
+def _sg_rule(scope, *, direction, cidr="0.0.0.0/0", ports=(443, 443)):
+    from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
+    from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
+
+    rule = VpcSecurityGroupIngressRule if direction == "ingress" else VpcSecurityGroupEgressRule
+    return rule(
+        scope,
+        f"{direction}-{ports[0]}",
+        security_group_id="sg-1",
+        ip_protocol="tcp",
+        from_port=ports[0],
+        to_port=ports[1],
+        cidr_ipv4=cidr,
+    )
+
+
+def _security_groups(scope, *, default_rules=False, inline_rules=False):
+    from cdktf_cdktf_provider_aws.default_security_group import (
+        DefaultSecurityGroup,
+        DefaultSecurityGroupIngress,
+    )
+    from cdktf_cdktf_provider_aws.security_group import SecurityGroup, SecurityGroupIngress
+
+    all_tcp = {"from_port": 0, "to_port": 65535, "protocol": "tcp", "cidr_blocks": ["10.0.0.0/22"]}
+    DefaultSecurityGroup(
+        scope,
+        "default-sg",
+        vpc_id="vpc-1",
+        ingress=[DefaultSecurityGroupIngress(**all_tcp)] if default_rules else None,
+    )
+    SecurityGroup(
+        scope,
+        "sg",
+        vpc_id="vpc-1",
+        description="clusters",
+        ingress=[SecurityGroupIngress(**all_tcp)] if inline_rules else None,
+    )
+
+
+def _role(scope, *, external_id=True, actions=("s3:GetObject",)):
+    from cdktf_cdktf_provider_aws.iam_role import IamRole
+    from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::414351767826:root"},
+        "Action": "sts:AssumeRole",
+    }
+    if external_id:
+        statement["Condition"] = {"StringEquals": {"sts:ExternalId": "databricks-account"}}
+    role = IamRole(scope, "iam-role", assume_role_policy=json.dumps({"Statement": [statement]}))
+    grant = {"Effect": "Allow", "Action": list(actions), "Resource": "*"}
+    IamRolePolicy(scope, "iam-role-policy", role=role.id, policy=json.dumps({"Statement": [grant]}))
+    return role
+
+
 def _synth(team_env: TeamEnv, build, tmp_path):
     app = AspectApp(outdir=str(tmp_path), context={"deployer": team_env.platform.deployer_principal})
     stack = AspectStack(app, "policy-under-test")
+    from cdktf_cdktf_provider_aws.provider import AwsProvider
     from cdktf_cdktf_provider_azurerm.provider import AzurermProvider
     from cdktf_cdktf_provider_databricks.provider import DatabricksProvider
 
     AzurermProvider(stack, "azurerm", features=[{}])
     DatabricksProvider(stack, "databricks")
+    AwsProvider(stack, "aws", region="eu-west-1")
     build(stack)
     stack.add_aspect(PolicyAspect(team_env=team_env, packs=ALL_PACKS))
     app.synth()
@@ -448,6 +583,18 @@ VIOLATIONS = {
     "PLAT-DBX-7": ("dev", lambda s: _permissions(s, extra=["CAN_MANAGE"])),
     "PLAT-DBX-6": ("dev", lambda s: _workspace_conf(s, tokens="true")),
     "PLAT-SEC-1": ("dev", _provider_with_credentials),
+    "PLAT-AWS-S3-1": ("dev", lambda s: _bucket(s, flags={"restrict_public_buckets": False})),
+    "PLAT-AWS-S3-2": ("dev", lambda s: _bucket(s, algorithm="AES256")),
+    "PLAT-AWS-S3-3": ("dev", lambda s: _bucket(s, status="Suspended")),
+    "PLAT-AWS-S3-4": ("dev", lambda s: _bucket(s, tls_only=False)),
+    "PLAT-AWS-KMS-1": ("dev", lambda s: _kms_key(s, rotation=False)),
+    "PLAT-AWS-VPC-1": ("dev", lambda s: _vpc(s, flow_log=False)),
+    "PLAT-AWS-VPC-2": ("dev", lambda s: _sg_rule(s, direction="ingress", ports=(22, 22))),
+    "PLAT-AWS-VPC-3": ("dev", lambda s: _sg_rule(s, direction="egress", ports=(0, 65535))),
+    "PLAT-AWS-VPC-4": ("dev", lambda s: _security_groups(s, default_rules=True)),
+    "PLAT-AWS-VPC-5": ("dev", lambda s: _security_groups(s, inline_rules=True)),
+    "PLAT-AWS-IAM-1": ("dev", lambda s: _role(s, external_id=False)),
+    "PLAT-AWS-IAM-2": ("dev", lambda s: _role(s, actions=("*",))),
     "PLAT-SEC-2": ("dev", _secret),
 }
 
@@ -478,6 +625,13 @@ def _compliant(stack):
     _permissions(stack, policy=True, deployer_level="CAN_USE")
     _catalog(stack, prevent_destroy=False)
     _workspace_conf(stack)
+    _bucket(stack)
+    _kms_key(stack)
+    _vpc(stack)
+    _sg_rule(stack, direction="egress", ports=(8443, 8451))
+    _sg_rule(stack, direction="ingress", cidr="10.0.0.0/22", ports=(0, 65535))
+    _security_groups(stack)
+    _role(stack)
 
 
 def test_compliant_resources_synthesize(dev, tmp_path):

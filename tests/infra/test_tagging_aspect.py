@@ -70,3 +70,18 @@ def test_an_aspect_stack_outside_an_aspect_app_is_refused(tmp_path):
 
     with pytest.raises(TypeError, match="belongs to an AspectApp"):
         AspectStack(App(outdir=str(tmp_path)), "untagged")
+
+
+def test_every_taggable_aws_resource_of_an_aws_env_carries_its_tags(synthesized, platform_config):
+    from infra.aspects.tagging import type_takes_tags
+
+    risk_dev = next(te for te in platform_config.team_envs if te.key == "risk/dev")
+    resources = synthesized.json("risk-dev-platform")["resource"]
+    taggable = {kind for kind in resources if type_takes_tags(kind)}
+    # IAM roles and VPC endpoints too: the inventory finds them by these tags (infra/lifecycle/aws.py)
+    assert {"aws_vpc", "aws_s3_bucket", "aws_kms_key", "aws_iam_role", "aws_vpc_endpoint"} <= taggable
+    for kind in taggable:
+        for name, config in resources[kind].items():
+            assert config["tags"] == risk_dev.tags, f"{kind}.{name}"
+    # types without a tags argument stay untouched (Terraform would reject the argument)
+    assert "tags" not in next(iter(resources["aws_s3_bucket_policy"].values()))

@@ -110,7 +110,11 @@ def test_at_a_terminal_cdktf_asks_for_approval_itself(cli, fakes):
     ("args", "message"),
     [
         (("deploy", "churn"), "TEAM/ENV: 'churn' is not of the form TEAM/ENV, e.g. churn/dev"),
-        (("deploy", "payroll/dev"), "TEAM/ENV: unknown team 'payroll' (teams: churn, pricing)"),
+        (("deploy", "payroll/dev"), "TEAM/ENV: unknown team 'payroll' (teams: churn, pricing, risk)"),
+        (
+            ("deploy", "risk/dev"),
+            "TEAM/ENV: team 'risk' runs on aws: `platform synth` builds its stacks, but deploy, destroy, smoke and ephemeral envs are not wired for it yet (docs/aws.md)",
+        ),
         (
             ("deploy", "churn/qa"),
             "TEAM/ENV: team 'churn' has no environment 'qa' (environments: dev, staging, prod); ephemeral envs are managed with `platform env up/down`",
@@ -343,7 +347,7 @@ def test_a_failing_env_up_says_how_to_clean_up(cli, fakes):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("pr42", "--from", "payroll/dev"), "--from: unknown team 'payroll' (teams: churn, pricing)"),
+        (("pr42", "--from", "payroll/dev"), "--from: unknown team 'payroll' (teams: churn, pricing, risk)"),
         (
             ("pr42", "--from", "churn/qa"),
             "--from: team 'churn' has no environment 'qa' (environments: dev, staging, prod)",

@@ -58,7 +58,7 @@ def test_target_names_come_from_the_config(config):
     ("text", "message"),
     [
         ("churn", "TEAM/ENV: 'churn' is not of the form TEAM/ENV, e.g. churn/dev"),
-        ("payroll/dev", "TEAM/ENV: unknown team 'payroll' (teams: churn, pricing)"),
+        ("payroll/dev", "TEAM/ENV: unknown team 'payroll' (teams: churn, pricing, risk)"),
         (
             "churn/Dev",
             "TEAM/ENV: team 'churn' has no environment 'Dev' (environments: dev, staging, prod, or an ephemeral NAME)",

@@ -1,6 +1,9 @@
 """The rule packs, grouped by what a stack deploys. Each pack module imports the engine, never the reverse."""
 
 from infra.aspects.policy.engine import Rule, RulePack
+from infra.aspects.policy.packs.aws_iam import AWS_IAM
+from infra.aspects.policy.packs.aws_network import AWS_NETWORK
+from infra.aspects.policy.packs.aws_storage import AWS_STORAGE
 from infra.aspects.policy.packs.azure_iam import AZURE_IAM
 from infra.aspects.policy.packs.azure_key_vault import AZURE_KEY_VAULT
 from infra.aspects.policy.packs.azure_monitoring import AZURE_MONITORING
@@ -11,9 +14,11 @@ from infra.aspects.policy.packs.databricks import DATABRICKS
 
 AZURE: tuple[RulePack, ...] = (AZURE_WORKSPACE, AZURE_STORAGE, AZURE_KEY_VAULT, AZURE_MONITORING, AZURE_IAM)
 """The cloud resources of an Azure team-env (its platform stack)."""
+AWS: tuple[RulePack, ...] = (AWS_NETWORK, AWS_STORAGE, AWS_IAM)
+"""The cloud resources of an AWS team-env (its platform stack)."""
 WORKSPACE: tuple[RulePack, ...] = (DATABRICKS,)
 """Everything inside a Databricks workspace (the workspace stack), whatever the cloud."""
-ALL_PACKS: tuple[RulePack, ...] = (*AZURE, *WORKSPACE, COMMON)
+ALL_PACKS: tuple[RulePack, ...] = (*AZURE, *AWS, *WORKSPACE, COMMON)
 
 
 def all_rules() -> tuple[Rule, ...]:

@@ -35,6 +35,8 @@ PROVIDER_CREDENTIALS = (
     "oidc_request_token",
     "actions_id_token_request_token",
     "google_credentials",
+    "access_key",
+    "secret_key",
 )
 
 
@@ -58,6 +60,7 @@ COMMON = RulePack(
                 "azurerm_storage_container",
                 "azurerm_key_vault",
                 "azurerm_key_vault_key",
+                "aws_s3_bucket",
                 "databricks_catalog",
                 "databricks_schema",
                 "databricks_volume",
@@ -68,7 +71,7 @@ COMMON = RulePack(
         ),
         Rule(
             "PLAT-SEC-1",
-            ("azurerm", "databricks"),
+            ("azurerm", "aws", "databricks"),
             "provider configurations carry no credentials (CLI, environment or OIDC auth)",
             _provider_without_credentials,
         ),

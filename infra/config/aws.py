@@ -1,0 +1,212 @@
+"""AWS teams: their settings, regions, node types, derived names and the cross-cloud checks.
+
+Kept apart from model.py so Azure-only code never reads it; model.py calls in here for the two places where the
+team's cloud decides (which regions and node types are valid, which node type a fresh env gets).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from infra.config.naming import stable_hash
+from infra.config.regions import DATABRICKS_REGIONS
+
+if TYPE_CHECKING:
+    from infra.config.model import PlatformConfig, TeamConfig, TeamEnv
+
+# AWS regions where Databricks offers E2 workspaces with customer-managed VPCs (Databricks docs, "Databricks
+# clouds and regions", AWS).
+AWS_DATABRICKS_REGIONS: frozenset[str] = frozenset(
+    {
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+        "ca-central-1",
+        "sa-east-1",
+        "eu-central-1",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "eu-north-1",
+        "ap-south-1",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ap-northeast-1",
+        "ap-northeast-2",
+    }
+)
+
+# Databricks' own AWS account: the cross-account role and the root bucket policy trust it (Databricks docs,
+# "Create a cross-account IAM role" and "Create an S3 bucket for workspace deployment").
+DATABRICKS_AWS_ACCOUNT = "414351767826"
+# The Unity Catalog master role that assumes each storage credential's role (Databricks docs, "Create a storage
+# credential for connecting to AWS S3").
+UNITY_CATALOG_MASTER_ROLE = (
+    f"arn:aws:iam::{DATABRICKS_AWS_ACCOUNT}:role/unity-catalog-prod-UCMasterRole-14S5ZJVKOTYTL"
+)
+
+AWS_NODE_TYPE = r"^[a-z][a-z0-9-]*\.[0-9]*[a-z]+$"
+AZURE_NODE_TYPE = r"^Standard_[A-Za-z0-9_]+$"
+DEFAULT_AWS_NODE_TYPE = "m6id.xlarge"
+"""Node type of AWS envs that set none: 4 vCPU, 16 GiB, local NVMe for Spark's disk cache."""
+EPHEMERAL_AWS_NODE_TYPE = "m6id.large"
+
+
+class AwsSettings(BaseModel):
+    """Where an AWS team's resources live (`cloud: aws` only)."""
+
+    # model.StrictModel's settings; model.py imports this module, so it cannot be the base class here.
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    account_id: Annotated[str, Field(pattern=r"^[0-9]{12}$")]
+    """12-digit AWS account that holds the team's VPCs, buckets and roles. The aws provider refuses to run
+    against any other account (allowed_account_ids), so a wrong profile can never deploy elsewhere."""
+    nat_gateway: bool = True
+    """Egress of the cluster subnets through a NAT gateway in a public subnet (Databricks' default customer-managed
+    VPC design). Off: no internet egress; clusters reach AWS through the VPC endpoints only, and the workspace
+    needs back-end PrivateLink, which this platform does not set up."""
+    flow_log_retention_days: Annotated[int, Field(ge=365, le=3653)] = 365
+    """Days the VPC flow logs stay in CloudWatch Logs (at least one year)."""
+
+
+def region_problem(cloud: str, region: str) -> str | None:
+    """Why ``region`` is wrong for a team of ``cloud``, or None."""
+    if cloud == "aws":
+        if region in AWS_DATABRICKS_REGIONS:
+            return None
+        if region in DATABRICKS_REGIONS:
+            return f"{region!r} is an Azure region; an AWS team needs an AWS region with Databricks (e.g. 'eu-west-1')"
+        return f"{region!r} is not an AWS region with Databricks (one of {', '.join(sorted(AWS_DATABRICKS_REGIONS))})"
+    if region in AWS_DATABRICKS_REGIONS:
+        return f"{region!r} is an AWS region; an Azure team needs an Azure region (or set cloud: aws)"
+    return None
+
+
+def node_type_problem(cloud: str, node_type: str) -> str | None:
+    if cloud == "aws" and not re.fullmatch(AWS_NODE_TYPE, node_type):
+        if re.fullmatch(AZURE_NODE_TYPE, node_type):
+            return f"{node_type!r} is an Azure VM size; an AWS team needs an EC2 instance type such as 'm6id.xlarge'"
+        return f"{node_type!r} is not an EC2 instance type such as 'm6id.xlarge'"
+    if cloud == "azure" and not re.fullmatch(AZURE_NODE_TYPE, node_type):
+        if re.fullmatch(AWS_NODE_TYPE, node_type):
+            return f"{node_type!r} is an EC2 instance type; an Azure team needs an Azure VM size such as 'Standard_D4ds_v5'"
+        return f"{node_type!r} is not an Azure VM size such as 'Standard_D4ds_v5'"
+    return None
+
+
+def with_aws_defaults(data: Any) -> Any:
+    """A raw team mapping with AWS node types filled in where an AWS team set none (Azure teams unchanged)."""
+    if not isinstance(data, dict) or data.get("cloud") != "aws":
+        return data
+    data = dict(data)
+    if isinstance(data.get("environments"), dict):
+        data["environments"] = {
+            env: _with_node_type(settings, DEFAULT_AWS_NODE_TYPE)
+            for env, settings in data["environments"].items()
+        }
+    if isinstance(data.get("ephemeral"), dict):
+        ephemeral = dict(data["ephemeral"])
+        compute = ephemeral.get(
+            "compute", {"min_workers": 0, "max_workers": 1, "spot": True, "autotermination_minutes": 15}
+        )
+        ephemeral["compute"] = compute
+        data["ephemeral"] = _with_node_type(ephemeral, EPHEMERAL_AWS_NODE_TYPE)
+    return data
+
+
+def _with_node_type(settings: Any, node_type: str) -> Any:
+    if not isinstance(settings, dict):
+        return settings
+    compute = settings.get("compute", {})
+    if not isinstance(compute, dict) or "node_type" in compute:
+        return settings
+    return {**settings, "compute": {**compute, "node_type": node_type}}
+
+
+def cloud_problems(config: PlatformConfig) -> list[str]:
+    """Cross-cloud mistakes, one line each with its field path (see model.CROSS_CHECK_MARK)."""
+    problems: list[str] = []
+    for index, team in enumerate(config.teams):
+        path = f"teams[{index}]"
+        if team.cloud == "aws":
+            if team.aws is None:
+                problems.append(f"{path}.aws: a team with cloud: aws needs aws.account_id")
+            if config.platform.account_id is None:
+                problems.append(
+                    f"platform.account_id: team {team.name!r} runs on AWS, where the Databricks account ID is "
+                    "the external ID of the cross-account role; set it"
+                )
+        elif team.aws is not None:
+            problems.append(
+                f"{path}.aws: AWS settings on a team with cloud: azure; remove them or set cloud: aws"
+            )
+        computes = [(f"{path}.environments.{env}.compute", s.compute) for env, s in team.environments.items()]
+        if team.ephemeral:
+            computes.append((f"{path}.ephemeral.compute", team.ephemeral.compute))
+        problems += [
+            f"{where}.node_type: {problem}"
+            for where, compute in computes
+            if (problem := node_type_problem(team.cloud, compute.node_type))
+        ]
+    return problems
+
+
+@dataclass(frozen=True, kw_only=True)
+class AwsNames:
+    """Names of one AWS team-env's resources; bucket names are global, so they carry a stable hash."""
+
+    stem: str
+    root_bucket: str
+    lake_bucket: str
+    cross_account_role: str
+    unity_catalog_role: str
+    flow_log_role: str
+    flow_log_group: str
+    kms_alias: str
+
+
+def aws_names(team_env: TeamEnv) -> AwsNames:
+    stem = team_env.names.stem
+    digest = stable_hash(team_env.platform.prefix, team_env.team.name, team_env.env)
+    # S3: 3-63 lowercase letters, digits and '-'; the stem is at most 6+1+12+1+10 = 30 characters.
+    return AwsNames(
+        stem=stem,
+        root_bucket=f"{stem}-root-{digest}",
+        lake_bucket=f"{stem}-lake-{digest}",
+        cross_account_role=f"{stem}-databricks-cross-account",
+        unity_catalog_role=f"{stem}-unity-catalog",
+        flow_log_role=f"{stem}-flow-logs",
+        flow_log_group=f"/databricks/{stem}/vpc-flow-logs",
+        kms_alias=f"alias/{stem}",
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class AwsSubnets:
+    """The VPC quartered: two private cluster subnets in two zones, one public subnet for the NAT gateway; the
+    last quarter stays free (interface endpoints use the private subnets)."""
+
+    private: tuple[str, str]
+    public: str
+    zones: tuple[str, str]
+
+
+def aws_subnets(team_env: TeamEnv) -> AwsSubnets:
+    quarters = list(ipaddress.IPv4Network(team_env.settings.network).subnets(prefixlen_diff=2))
+    region = team_env.team.region
+    return AwsSubnets(
+        private=(str(quarters[0]), str(quarters[1])),
+        public=str(quarters[2]),
+        zones=(f"{region}a", f"{region}b"),
+    )
+
+
+def is_aws(team: TeamConfig) -> bool:
+    return team.cloud == "aws"

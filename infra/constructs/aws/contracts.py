@@ -1,0 +1,21 @@
+"""The values the account stack of an AWS team-env reads from its platform stack (cross-stack references)."""
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True, kw_only=True)
+class AwsPlatformOutputs:
+    vpc_id: str
+    subnet_ids: list[str]
+    """The two private cluster subnets, in two availability zones."""
+    security_group_id: str
+    root_bucket: str
+    """Name of the workspace root bucket (storage configuration)."""
+    cross_account_role_arn: str
+    unity_catalog_role_arn: str
+    """Role of the Unity Catalog storage credential of the lake."""
+    lake_bucket: str
+    kms_key_arn: str
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)

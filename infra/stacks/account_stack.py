@@ -1,0 +1,91 @@
+"""`<team>-<env>-account` of an AWS team: the Databricks account-level resources that turn the platform stack's
+VPC, root bucket and cross-account role into a workspace, read from that stack's outputs.
+
+Databricks on AWS creates workspaces through the account API (`databricks_mws_*`), not through a cloud resource
+as on Azure; these need an account-level provider, so they live apart from both the aws-only platform stack and
+the workspace stack (which needs the workspace to exist before its provider can authenticate).
+"""
+
+from __future__ import annotations
+
+from cdktf import TerraformOutput, Token
+from cdktf_cdktf_provider_databricks.data_databricks_group import DataDatabricksGroup
+from cdktf_cdktf_provider_databricks.metastore_assignment import MetastoreAssignment
+from cdktf_cdktf_provider_databricks.mws_credentials import MwsCredentials
+from cdktf_cdktf_provider_databricks.mws_networks import MwsNetworks
+from cdktf_cdktf_provider_databricks.mws_permission_assignment import MwsPermissionAssignment
+from cdktf_cdktf_provider_databricks.mws_storage_configurations import MwsStorageConfigurations
+from cdktf_cdktf_provider_databricks.mws_workspaces import MwsWorkspaces
+from cdktf_cdktf_provider_databricks.provider import DatabricksProvider
+
+from infra.aspects.stack_aspects import AspectApp, AspectStack
+from infra.config import TeamEnv
+from infra.constructs.aws.contracts import AwsPlatformOutputs
+from infra.stacks.base import configure_backend
+
+ACCOUNT_HOST = "https://accounts.cloud.databricks.com"
+
+
+class AccountStack(AspectStack):
+    """Credentials, storage configuration, network, workspace, metastore assignment, and the team's groups in the
+    workspace (owners as admins, readers as users)."""
+
+    def __init__(self, scope: AspectApp, id: str, *, team_env: TeamEnv, platform: AwsPlatformOutputs) -> None:
+        super().__init__(scope, id)
+        configure_backend(self, team_env=team_env, component="account")
+        account_id = str(team_env.platform.account_id)
+        stem = team_env.names.stem
+        # No token: the provider authenticates with DATABRICKS_CLIENT_ID / _SECRET of an account service principal
+        # or OIDC in CI.
+        DatabricksProvider(self, "databricks", host=ACCOUNT_HOST, account_id=account_id)
+        credentials = MwsCredentials(
+            self, "credentials", credentials_name=stem, role_arn=platform.cross_account_role_arn
+        )
+        storage = MwsStorageConfigurations(
+            self,
+            "storage",
+            account_id=account_id,
+            storage_configuration_name=stem,
+            bucket_name=platform.root_bucket,
+        )
+        network = MwsNetworks(
+            self,
+            "network",
+            account_id=account_id,
+            network_name=stem,
+            vpc_id=platform.vpc_id,
+            subnet_ids=platform.subnet_ids,
+            security_group_ids=[platform.security_group_id],
+        )
+        self.workspace = MwsWorkspaces(
+            self,
+            "workspace",
+            account_id=account_id,
+            workspace_name=team_env.names.databricks_workspace,
+            aws_region=team_env.team.region,
+            credentials_id=credentials.credentials_id,
+            storage_configuration_id=storage.storage_configuration_id,
+            network_id=network.network_id,
+            pricing_tier="PREMIUM",
+        )
+        workspace_id = Token.as_number(self.workspace.workspace_id)
+        if team_env.platform.metastore_id:
+            MetastoreAssignment(
+                self,
+                "metastore-assignment",
+                metastore_id=str(team_env.platform.metastore_id),
+                workspace_id=workspace_id,
+            )
+        for role, groups in (("ADMIN", team_env.team.owner_groups), ("USER", team_env.team.reader_groups)):
+            for group in groups:
+                found = DataDatabricksGroup(self, f"group-{group}", display_name=group)
+                MwsPermissionAssignment(
+                    self,
+                    f"assign-{group}",
+                    workspace_id=workspace_id,
+                    principal_id=Token.as_number(found.id),
+                    permissions=[role],
+                )
+        self.workspace_url = self.workspace.workspace_url
+        TerraformOutput(self, "workspace_url", value=self.workspace_url)
+        TerraformOutput(self, "workspace_id", value=self.workspace.workspace_id)

@@ -1,0 +1,57 @@
+"""`<team>-<env>-platform` of an AWS team: every AWS resource of one team-env, and nothing but the aws provider.
+
+One provider only is what lets the test suite take this stack through real Terraform from a local provider mirror
+(tests/infra/test_aws_terraform.py). The Databricks account resources that use these outputs live in the
+`<team>-<env>-account` stack.
+"""
+
+from __future__ import annotations
+
+from cdktf import TerraformOutput
+from cdktf_cdktf_provider_aws.provider import AwsProvider
+
+from infra.aspects.stack_aspects import AspectApp, AspectStack
+from infra.config import TeamEnv
+from infra.constructs.aws.contracts import AwsPlatformOutputs
+from infra.constructs.aws.cross_account_role import CrossAccountRole
+from infra.constructs.aws.kms import EncryptionKey
+from infra.constructs.aws.network import Network
+from infra.constructs.aws.root_bucket import WorkspaceRootBucket
+from infra.constructs.aws.unity_catalog_storage import UnityCatalogStorage
+from infra.stacks.base import configure_backend
+
+
+class AwsPlatformStack(AspectStack):
+    """KMS key, VPC, workspace root bucket, cross-account role, Unity Catalog role and lake bucket."""
+
+    def __init__(self, scope: AspectApp, id: str, *, team_env: TeamEnv) -> None:
+        super().__init__(scope, id)
+        if team_env.team.aws is None:
+            raise ValueError(f"team {team_env.team.name!r} has no aws settings")
+        account_id = team_env.team.aws.account_id
+        configure_backend(self, team_env=team_env, component="platform")
+        # Credentials come from the environment (AWS_PROFILE, OIDC in CI); allowed_account_ids makes a wrong
+        # profile fail at plan instead of deploying into another account.
+        AwsProvider(self, "aws", region=team_env.team.region, allowed_account_ids=[account_id])
+
+        key = EncryptionKey(self, "key", team_env=team_env, account_id=account_id)
+        key_arn = key.key.arn
+        network = Network(self, "network", team_env=team_env, account_id=account_id, kms_key_arn=key_arn)
+        root = WorkspaceRootBucket(self, "root-bucket", team_env=team_env, kms_key_arn=key_arn)
+        cross_account = CrossAccountRole(self, "cross-account", team_env=team_env, account_id=account_id)
+        storage = UnityCatalogStorage(
+            self, "unity-catalog-storage", team_env=team_env, account_id=account_id, kms_key_arn=key_arn
+        )
+        self.outputs = AwsPlatformOutputs(
+            vpc_id=network.vpc.id,
+            subnet_ids=network.private_subnet_ids,
+            security_group_id=network.security_group.id,
+            root_bucket=root.bucket_name,
+            cross_account_role_arn=cross_account.role.arn,
+            unity_catalog_role_arn=storage.role.arn,
+            lake_bucket=storage.bucket_name,
+            kms_key_arn=key_arn,
+        )
+        # For operators (`cdktf output`); the account stack gets its values through cross-stack references.
+        for name, value in self.outputs.as_dict().items():
+            TerraformOutput(self, name, value=value)
