@@ -45,7 +45,9 @@ def pipeline_run(spark, telco_sample: Path, tmp_path_factory):
     code = run_cli(
         "pipeline", "--input", str(telco_sample), "--workdir", str(workdir),
         "--metrics-out", str(metrics_path), "--cv-folds", "2", "--seed", "3",
-        "--mode", "dry-run",  # 240 hold-out rows are too few for the production floors; test_governance gates
+        # 240 hold-out rows are too noisy for the production floors (test_governance gates); a first champion
+        # must still pass the floors, in dry-run too
+        "--mode", "dry-run", "--min-roc-auc", "0.75", "--max-fairness-gap", "0.6",
     )  # fmt: skip
     assert code == 0
     return workdir, json.loads(metrics_path.read_text())
@@ -97,8 +99,8 @@ def test_first_version_becomes_champion_and_the_gate_says_why(pipeline_run):
     local_runtime(workdir).tracking.activate()
     assert aliases("churn") == {"challenger": "1", "champion": "1"}
     assert metrics["gate_mode"] == "dry-run" and metrics["champion_version"] == "1"
-    assert metrics["gate_message"].startswith(
-        "no champion yet: version 1 becomes champion (dry-run; the gate"
+    assert metrics["gate_message"] == (
+        "no champion yet: version 1 passed the absolute checks and becomes champion (dry-run)"
     )
     assert metrics["drift_detected"] is False  # the monitor compared the training features with their scores
 
@@ -130,7 +132,11 @@ def test_scoring_a_new_batch_checks_the_contract(spark, pipeline_run, telco_raw,
     path = tmp_path / "new_customers.csv"
     batch.to_csv(path, index=False)
 
-    assert run_cli("score", "--workdir", str(workdir), "--input", str(path)) == 0
+    # one bad row in five is above the default ceiling of 10 %: this team accepts up to half
+    assert (
+        run_cli("score", "--workdir", str(workdir), "--input", str(path), "--max-quarantined-share", "0.5")
+        == 0
+    )
 
     store = local_runtime(workdir).store
     quarantined = store.read(QUARANTINE).collect()
@@ -144,7 +150,7 @@ def test_reingesting_the_same_file_does_not_duplicate_customers(spark, pipeline_
     workdir, _ = pipeline_run
     assert run_cli("ingest", "--input", str(telco_sample), "--workdir", str(workdir)) == 0
     store = local_runtime(workdir).store
-    assert store.read(BRONZE).count() == 2400  # bronze keeps every landing
+    assert store.read(BRONZE).count() == 1200  # an unchanged file is not landed twice
     assert store.read(SILVER).count() == 1200
     assert store.read(FEATURES).count() == 1200
 
