@@ -78,8 +78,9 @@ class TrackingTarget:
         """Point MLflow at the tracking server and registry without choosing an experiment (for scoring)."""
         if self.local_dir is not None:
             self.local_dir.mkdir(parents=True, exist_ok=True)
-        # Alembic logs every schema migration of a fresh SQLite store at INFO.
+        # Alembic and MLflow's store log every schema check of the local SQLite store at INFO (twice per run).
         logging.getLogger("alembic").setLevel(logging.WARNING)
+        logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
         quiet_deliberate_choices()
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.registry_uri)
