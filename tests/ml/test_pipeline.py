@@ -173,3 +173,27 @@ def test_scoring_without_a_champion_is_a_clear_error(spark, tmp_path, capsys):
     pd.DataFrame().to_csv(tmp_path / "unused.csv")
     assert run_cli("score", "--workdir", str(tmp_path / "empty"), "--model-name", "nobody") == 2
     assert "model 'nobody' has no 'champion' version" in capsys.readouterr().err
+
+
+def test_scoring_input_with_text_in_a_numeric_column_under_ansi_mode(
+    spark, pipeline_run, telco_raw, tmp_path, capsys
+):
+    workdir, _ = pipeline_run
+    batch = telco_raw.iloc[100:130].drop(columns=["Churn"]).reset_index(drop=True)
+    batch.loc[0, "tenure"] = "abc"  # a plain cast raises CAST_INVALID_INPUT under ANSI mode
+    few, most = tmp_path / "few.csv", tmp_path / "most.csv"
+    batch.to_csv(few, index=False)
+    batch.assign(tenure="twelve").to_csv(most, index=False)
+
+    assert run_cli("score", "--workdir", str(workdir), "--input", str(few)) == 0
+    quarantined = (
+        local_runtime(workdir).store.read(QUARANTINE).filter(f"customerID = '{batch.loc[0, 'customerID']}'")
+    )
+    assert "tenure: not integer: 'abc'" in quarantined.first()["_quarantine_reason"]
+
+    assert run_cli("score", "--workdir", str(workdir), "--input", str(most)) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert (
+        error
+        == f"error: {most}: breaks the data contract: column 'tenure' changed type: 30 of 30 values are not integer (e.g. 'twelve')"
+    )

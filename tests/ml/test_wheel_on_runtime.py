@@ -48,11 +48,9 @@ def write_stub_wheel(folder: Path, dist: metadata.Distribution) -> None:
     info = f"{name}-{version}.dist-info"
     with zipfile.ZipFile(folder / f"{name}-{version}-py3-none-any.whl", "w") as wheel:
         fields = ["Metadata-Version: 2.1", f"Name: {dist.metadata['Name']}", f"Version: {version}"]
-        fields += (
-            [f"Requires-Python: {dist.metadata['Requires-Python']}"]
-            if dist.metadata["Requires-Python"]
-            else []
-        )
+        # .get: importlib_metadata's backport (imported by some packages) raises KeyError for a missing field
+        requires_python = dist.metadata.get("Requires-Python")
+        fields += [f"Requires-Python: {requires_python}"] if requires_python else []
         fields += [f"Provides-Extra: {extra}" for extra in dist.metadata.get_all("Provides-Extra") or []]
         fields += [f"Requires-Dist: {requirement}" for requirement in dist.requires or []]
         wheel.writestr(f"{info}/METADATA", "\n".join(fields) + "\n")
@@ -81,7 +79,7 @@ def find_links(built_wheel: Path, tmp_path_factory) -> Path:
     (folder / built_wheel.name).write_bytes(built_wheel.read_bytes())
     seen = set()
     for dist in metadata.distributions():
-        key = canonical(dist.metadata["Name"] or "")
+        key = canonical(dist.metadata.get("Name") or "")
         if key and key not in seen and key != "churn":
             seen.add(key)
             write_stub_wheel(folder, dist)
