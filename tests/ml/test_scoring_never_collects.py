@@ -64,6 +64,7 @@ def test_scoring_prints_no_mlflow_notice_about_a_deliberate_choice_but_keeps_rea
         run_score(local_runtime(trained_workdir), rescore_all=True)
     messages = [r.getMessage() for r in caplog.records if r.name.startswith("mlflow")]
     assert not [m for m in messages if 'env_manager="local"' in m]  # the cluster is the model's environment
+    assert not [m for m in messages if m.startswith("Selected backend for flavor")]
     real = logging.LogRecord("mlflow.pyfunc", logging.WARNING, __file__, 1, "Detected one or more mismatches", None,
                              None)  # fmt: skip
     assert all(f.filter(real) for f in logging.getLogger("mlflow.pyfunc").filters)

@@ -34,6 +34,8 @@ def quiet_deliberate_choices() -> None:
     logger = logging.getLogger("mlflow.pyfunc")
     if not any(isinstance(f, DeliberateChoiceNotices) for f in logger.filters):
         logger.addFilter(DeliberateChoiceNotices())
+    # spark_udf logs at INFO which backend serves a python_function model: always the same one here.
+    logging.getLogger("mlflow.models.flavor_backend_registry").setLevel(logging.WARNING)
 
 
 CHALLENGER = "challenger"
