@@ -102,7 +102,7 @@ def test_jobs_pass_catalog_schema_model_and_experiment_to_the_wheel_cli(synthesi
     jobs = jobs_by_name(synthesized, DEV)
     assert {name: [t["task_key"] for t in job["task"]] for name, job in jobs.items()} == {
         "training": ["ingest", "train", "validate"],
-        "scoring": ["score"],
+        "scoring": ["score", "monitor"],
         "monitoring": ["monitor"],
     }
     for job in jobs.values():
@@ -134,10 +134,15 @@ def test_jobs_pass_catalog_schema_model_and_experiment_to_the_wheel_cli(synthesi
     train, validate = jobs["training"]["task"][1:]
     assert train["depends_on"] == [{"task_key": "ingest"}]
     assert validate["depends_on"] == [{"task_key": "train"}]
+    # each scored batch (only the customers new since the last run) is checked for drift right after scoring
+    monitor_scored_batch = jobs["scoring"]["task"][1]
+    assert monitor_scored_batch["depends_on"] == [{"task_key": "score"}]
+    assert monitor_scored_batch["max_retries"] == 0  # exit 1 is a verdict (drift found): no retry
 
 
-def _task(synthesized, stack: str, key: str) -> dict:
-    tasks = [t for job in jobs_by_name(synthesized, stack).values() for t in job["task"]]
+def _task(synthesized, stack: str, key: str, job: str | None = None) -> dict:
+    tasks = [t for name, spec in jobs_by_name(synthesized, stack).items() if job in (None, name)
+             for t in spec["task"]]  # fmt: skip
     (task,) = [t for t in tasks if t["task_key"] == key]
     return task
 
@@ -156,9 +161,12 @@ def test_the_gate_is_a_dry_run_in_dev_and_enforced_elsewhere_with_the_configured
 
 
 def test_monitoring_fails_its_run_on_drift_so_the_team_is_mailed(synthesized):
-    assert _options(_task(synthesized, PROD, "monitor")) == [
+    assert _options(_task(synthesized, PROD, "monitor", "monitoring")) == [
         "--psi-threshold", "0.2", "--alpha", "0.01", "--max-roc-auc-decay", "0.05", "--fail-on-drift",
     ]  # fmt: skip
+    assert _options(_task(synthesized, PROD, "monitor", "scoring")) == _options(
+        _task(synthesized, PROD, "monitor", "monitoring")
+    )
 
 
 def test_gate_and_drift_config_defaults_are_the_churn_packages_defaults():
@@ -692,7 +700,11 @@ def _parse_with_churn_cli(parameters: list[str]) -> None:
 @pytest.mark.parametrize("stack", [DEV, PROD])
 def test_the_churn_cli_accepts_what_each_task_passes(synthesized, subcommand, stack):
     pytest.importorskip("churn.cli")
-    _parse_with_churn_cli(_task(synthesized, stack, subcommand)["python_wheel_task"]["parameters"])
+    for job in jobs_by_name(synthesized, stack):
+        if any(t["task_key"] == subcommand for t in jobs_by_name(synthesized, stack)[job]["task"]):
+            _parse_with_churn_cli(
+                _task(synthesized, stack, subcommand, job)["python_wheel_task"]["parameters"]
+            )
 
 
 def test_the_cli_parse_check_catches_an_option_the_cli_does_not_know():

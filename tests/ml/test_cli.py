@@ -81,3 +81,26 @@ def test_a_work_directory_that_is_a_file_is_refused_before_anything_starts(capsy
     assert "--workdir: '" in fails_with(capsys, "train", "--workdir", str(blocker))
     assert "is not writable" in fails_with(capsys, "train", "--workdir", str(blocker / "work"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_monitor_help_keeps_the_table_version_syntax(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # one help line per option: the text is not wrapped
+    with pytest.raises(SystemExit) as exited:
+        main(["monitor", "--help"])
+    assert exited.value.code == 0
+    help_text = capsys.readouterr().out
+    assert "CSV/Parquet/Delta path or table[@version]" in help_text  # rich markup would swallow "[@version]"
+    assert "Current batch: path or table[@version]" in help_text
+
+
+def test_an_internal_error_is_exit_3_never_the_verdict_code(capsys, monkeypatch, tmp_path):
+    import churn.jobs.train
+
+    def broken(*args, **kwargs):
+        raise KeyError("unexpected")
+
+    monkeypatch.setattr(churn.jobs.train, "run_train", broken)
+    with pytest.raises(SystemExit) as exited:
+        main(["train", "--workdir", str(tmp_path)])
+    assert exited.value.code == 3
+    assert "internal error (exit 3): this is a bug in churn" in capsys.readouterr().err

@@ -154,3 +154,32 @@ def test_monitor_bad_inputs_exit_2_with_one_line(tmp_path, capsys):
         assert "\n" not in error and "Traceback" not in error
         assert error.startswith(expected), error
     assert not list(tmp_path.iterdir())
+
+
+def test_monitor_on_two_halves_of_the_raw_file_finds_no_drift(telco_csv, tmp_path, capsys):
+    """Raw layout: TotalCharges is text with blanks; typed through the contract it is numeric, not a category."""
+    raw = pd.read_csv(telco_csv, dtype=str, keep_default_na=False)
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    raw.iloc[: len(raw) // 2].to_csv(first, index=False)
+    raw.iloc[len(raw) // 2 :].to_csv(second, index=False)
+    report_path = tmp_path / "report.json"
+    code = run_cli("monitor", "--reference", str(first), "--current", str(second), "--report-out", str(report_path),
+                   "--fail-on-drift")  # fmt: skip
+    report = json.loads(report_path.read_text())
+    assert report["features"]["TotalCharges"]["kind"] == "numeric"
+    assert report["features"]["tenure"]["kind"] == "numeric"
+    assert (code, report["drift_detected"]) == (0, False), report["drifted_features"]
+
+
+def test_monitor_refuses_a_raw_column_it_cannot_type(telco_raw, tmp_path, capsys):
+    reference, current = tmp_path / "ref.csv", tmp_path / "cur.csv"
+    telco_raw.iloc[:500].to_csv(reference, index=False)
+    telco_raw.iloc[500:1000].assign(MonthlyCharges="n/a\x1b[2J").to_csv(current, index=False)
+    assert run_cli("monitor", "--reference", str(reference), "--current", str(current)) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "Traceback" not in err
+    assert (
+        err.strip()
+        .splitlines()[-1]
+        .startswith("error: --current: column 'MonthlyCharges' cannot be typed as double: 500 of 500")
+    )

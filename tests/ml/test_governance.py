@@ -10,11 +10,12 @@ import json
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 import pytest
 from churn.cli import main
 from churn.features import NUMERIC_FEATURES
 from churn.jobs.train import HOLDOUT_PREDICTIONS
-from churn.runtime import MONITORING, local_runtime
+from churn.runtime import EVALUATION, MONITORING, local_runtime
 from churn.tracking import CHALLENGER, CHAMPION, THRESHOLD_TAG, register
 from mlflow.tracking import MlflowClient
 from sklearn.compose import ColumnTransformer
@@ -79,6 +80,13 @@ def test_gate_promotes_only_passing_challengers(governed, tmp_path):
     assert code == 1 and payload["passed"] is False and payload["promoted"] is False
     assert [c["name"] for c in payload["checks"] if not c["passed"]] == ["roc_auc_floor"]
     assert CHAMPION not in aliases()
+    # ... and dry-run does not install it either: a model below the floors never becomes champion
+    code, payload = validate(workdir, report, "--mode", "dry-run")
+    assert code == 0 and payload["promoted"] is False and CHAMPION not in aliases()
+    assert (
+        payload["message"]
+        == "no champion yet and version 2 failed roc_auc_floor: no champion is set (dry-run)"
+    )
 
     # v3: a real model -> first champion
     assert run_cli("train", "--workdir", str(workdir), "--cv-folds", "2", "--seed", "5") == 0
@@ -93,11 +101,12 @@ def test_gate_promotes_only_passing_challengers(governed, tmp_path):
     code, payload = validate(workdir, report)
     assert code == 1 and aliases()[CHAMPION] == "3"
     failed = {c["name"] for c in payload["checks"] if not c["passed"]}
-    assert failed == {"roc_auc_floor", "roc_auc_drop_vs_champion"}
+    assert failed == {"roc_auc_floor", "roc_auc_drop_vs_champion", "roc_auc_drop_on_pinned_set"}
     assert payload["champion"]["version"] == "3" and payload["holdout"]["rows"] == "240"
-    assert (
-        payload["message"]
-        == "version 4 failed roc_auc_floor, roc_auc_drop_vs_champion; champion stays version 3"
+    assert payload["pinned_evaluation"]["rows"] == 240  # v3's hold-out, pinned when it became champion
+    assert payload["message"] == (
+        "version 4 failed roc_auc_floor, roc_auc_drop_vs_champion, roc_auc_drop_on_pinned_set (240 pinned rows "
+        "the challenger never trained on); champion stays version 3"
     )
 
     # dry-run never moves the champion and never fails the job
@@ -185,3 +194,33 @@ def test_monitor_defaults_compare_champion_training_data_with_the_latest_scores(
     table = local_runtime(governed).store.read(MONITORING).toPandas()
     assert set(table["check"]) == {"feature", "prediction", "performance"}
     assert len(table) == len(payload["features"]) + 2
+
+
+def test_a_model_trained_on_a_broken_feed_is_refused(spark, telco_raw, telco_sample, tmp_path):
+    """Tenure stuck at one value in a re-landed feed: the challenger's own hold-out comes from the broken data,
+    so only the pinned evaluation set and the drift of its training data from the champion's catch it."""
+    workdir, report, landing = tmp_path / "work", tmp_path / "gate.json", tmp_path / "landing"
+    landing.mkdir()
+    sample = pd.read_csv(telco_sample, dtype=str, keep_default_na=False)
+    sample.to_csv(landing / "day1.csv", index=False)
+    assert run_cli("ingest", "--input", str(landing), "--workdir", str(workdir)) == 0
+    assert run_cli("train", "--workdir", str(workdir), "--cv-folds", "2", "--seed", "5") == 0
+    code, payload = validate(workdir, report)
+    assert code == 0 and aliases()[CHAMPION] == "1"
+    pinned = MlflowClient().get_model_version("churn", "1").tags["evaluation_table_version"]
+    evaluation = local_runtime(workdir).store.read(EVALUATION, version=int(pinned))
+    assert evaluation.count() == 240  # the first champion's hold-out, pinned
+
+    sample.assign(tenure="1").to_csv(landing / "day2_broken.csv", index=False)
+    assert run_cli("ingest", "--input", str(landing), "--workdir", str(workdir)) == 0
+    assert run_cli("train", "--workdir", str(workdir), "--cv-folds", "2", "--seed", "5") == 0
+    code, payload = validate(workdir, report)
+
+    assert code == 1 and aliases()[CHAMPION] == "1"
+    failed = {c["name"]: c for c in payload["checks"] if not c["passed"]}
+    assert "training_data_drift" in failed
+    assert "tenure_months" in payload["training_data_drift"]["drifted_features"]
+    assert "tenure_months: PSI" in failed["training_data_drift"]["detail"]
+    assert payload["pinned_evaluation"]["rows"] == 240
+    assert payload["pinned_evaluation"]["champion"]["version"] == "1"
+    assert "training_data_drift (tenure_months: PSI" in payload["message"]

@@ -61,8 +61,15 @@ MODEL_JOBS: tuple[ModelJob, ...] = (
         lambda s: s.training,
         3 * 3600,
     ),
+    # Scoring scores only the customers landed since its last run, as one recorded batch; the monitor then
+    # compares exactly that batch with the champion's training data, so drift in new customers is not averaged
+    # away among everyone scored before.
     ModelJob(
-        "scoring", "Score all customers with the champion model", ("score",), lambda s: s.scoring, 2 * 3600
+        "scoring",
+        "Score the customers new since the last run with the champion model, then check that batch for drift",
+        ("score", "monitor"),
+        lambda s: s.scoring,
+        2 * 3600,
     ),
     ModelJob(
         "monitoring", "Check drift and decay of the champion", ("monitor",), lambda s: s.monitoring, 3600

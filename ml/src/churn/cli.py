@@ -7,7 +7,8 @@ locally `--workdir DIR` selects Delta tables under DIR and an MLflow SQLite stor
 
 Exit codes: 0 done; 1 a verdict, not a fault: an enforced validation gate rejected the challenger
 (`validate`, `pipeline`), drift was found with `monitor --fail-on-drift`, or `reproduce` did not match;
-2 bad arguments or data (one line on stderr, nothing written).
+2 bad arguments or data, or a batch refused by the contract (one line on stderr, nothing written);
+3 an internal error (a bug: traceback on stderr).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
@@ -24,10 +26,12 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from churn.errors import ChurnError
+from churn.errors import ChurnError, printable
 from churn.jobs import Report
 from churn.thresholds import ENFORCE, GATE_MODES, DriftThresholds, GateThresholds
 
+# 0 done, 1 a verdict, 2 bad input or a refused batch; anything else (this code) is a bug.
+INTERNAL_ERROR_EXIT_CODE = 3
 GATE = GateThresholds()
 DRIFT = DriftThresholds()
 
@@ -97,6 +101,19 @@ MaxRocAucDecay = Annotated[
     float, typer.Option("--max-roc-auc-decay", help="Decay: largest tolerated ROC AUC drop on labelled rows.")
 ]
 NumericBins = Annotated[int, typer.Option("--numeric-bins", help="Drift: quantile bins of numeric features.")]
+MaxQuarantinedShare = Annotated[
+    float | None,
+    typer.Option(
+        "--max-quarantined-share",
+        help="Refuse a batch (exit 2, nothing written) when more than this share of its rows breaks the "
+        "contract. Default: the contract's (0.1).",
+    ),
+]
+
+
+def _check_share(value: float | None) -> None:
+    if value is not None and not 0 <= value <= 1:
+        raise ChurnError(f"--max-quarantined-share: {value} must be between 0 and 1")
 
 
 def _gate(min_roc_auc: float, max_roc_auc_drop: float, max_fairness_gap: float, mode: str):
@@ -199,16 +216,21 @@ def ingest(
     schema: Schema = None,
     model_name: ModelName = "churn",
     experiment_path: ExperimentPath = None,
+    max_quarantined_share: MaxQuarantinedShare = None,
 ) -> None:
-    """Check a raw batch against the contract and land it in bronze, quarantine, silver and features."""
+    """Check the new files of a landing folder against the contract and land them in bronze, quarantine,
+    silver and features. Files landed before are skipped; files without Churn land customers to score."""
     from churn.jobs.ingest import run_ingest
 
+    _check_share(max_quarantined_share)
     _check_local_input(input)
     runtime = _runtime(workdir, catalog, schema, model_name, experiment_path)
     with progress_steps() as report:
-        result = run_ingest(runtime, input, report=report)
+        result = run_ingest(runtime, input, max_quarantined_share=max_quarantined_share, report=report)
     versions = {f"{name} version": v for name, v in result.table_versions.items()}
     counts = {
+        "files landed": result.files_landed,
+        "files already landed": result.files_skipped,
         "rows read": result.rows_read,
         "rows valid": result.rows_valid,
         "rows quarantined": result.rows_quarantined,
@@ -256,21 +278,31 @@ def score(
     arrow_batch_rows: Annotated[
         int, typer.Option("--arrow-batch-rows", help="Rows per Arrow batch sent to the scoring UDF.")
     ] = 200_000,
+    rescore_all: Annotated[
+        bool, typer.Option("--all", help="Score every customer again, not only those new since the last run.")
+    ] = False,
+    max_quarantined_share: MaxQuarantinedShare = None,
 ) -> None:
-    """Score with the `champion` model via spark_udf and append to the predictions table."""
+    """Score the customers new since the last scoring run (or a raw CSV) with the `champion` model via
+    spark_udf and append them, as one batch, to the predictions table."""
     from churn.jobs.score import run_score
 
+    _check_share(max_quarantined_share)
     if input is not None:
         _check_local_input(input)
     runtime = _runtime(workdir, catalog, schema, model_name, experiment_path)
     with progress_steps() as report:
-        result = run_score(runtime, input_path=input, arrow_batch_rows=arrow_batch_rows, report=report)
+        result = run_score(runtime, input_path=input, arrow_batch_rows=arrow_batch_rows, rescore_all=rescore_all,
+                           max_quarantined_share=max_quarantined_share, report=report)  # fmt: skip
     summary = {
         "model": f"{result.model_name} v{result.model_version}",
         "rows scored": result.rows_scored,
         "rows quarantined": result.rows_quarantined,
+        "batch": result.batch_id if result.rows_scored else "none (nothing new to score)",
         "predictions table": result.predictions_table,
-        "predictions version": result.predictions_version,
+        "predictions version": result.predictions_version
+        if result.predictions_version is not None
+        else "unchanged",
     }
     out.print(_table("scored", summary))
 
@@ -288,22 +320,28 @@ def pipeline(
     holdout_fraction: HoldoutFraction = 0.2,
     metrics_out: MetricsOut = None,
     mode: GateMode = ENFORCE,
+    min_roc_auc: MinRocAuc = GATE.min_roc_auc,
+    max_roc_auc_drop: MaxRocAucDrop = GATE.max_roc_auc_drop,
+    max_fairness_gap: MaxFairnessGap = GATE.max_fairness_gap,
+    max_quarantined_share: MaxQuarantinedShare = None,
 ) -> None:
     """Run ingest -> train -> validate -> score -> monitor in order (locally with --workdir).
 
-    The gate and drift thresholds are the documented defaults of `validate` and `monitor`. Exits 1 when an
-    enforced gate rejects the challenger (after scoring with the existing champion, if any).
+    The drift thresholds are the documented defaults of `monitor`. Exits 2 when the batch is refused (before
+    training), 1 when an enforced gate rejects the challenger (after scoring with the existing champion, if
+    any).
     """
     from churn.jobs.pipeline import run_pipeline
 
     settings = _train_settings(seed, cv_folds, holdout_fraction)
-    _gate(GATE.min_roc_auc, GATE.max_roc_auc_drop, GATE.max_fairness_gap, mode)
+    gate = _gate(min_roc_auc, max_roc_auc_drop, max_fairness_gap, mode)
+    _check_share(max_quarantined_share)
     _check_local_input(input)
     _check_metrics_out(metrics_out)
     runtime = _runtime(workdir, catalog, schema, model_name, experiment_path)
     with progress_steps() as report:
-        result = run_pipeline(runtime, input, settings, gate=GATE, gate_mode=mode, drift=DRIFT,
-                              report=report)  # fmt: skip
+        result = run_pipeline(runtime, input, settings, gate=gate, gate_mode=mode, drift=DRIFT,
+                              max_quarantined_share=max_quarantined_share, report=report)  # fmt: skip
     metrics = result.metrics()
     _write_metrics(metrics, metrics_out)
     out.print(_gate_table(result.validation))
@@ -364,14 +402,14 @@ def monitor(
         str | None,
         typer.Option(
             "--reference",
-            help="Reference batch: CSV/Parquet/Delta path or table[@version]. "
+            help="Reference batch: CSV/Parquet/Delta path or table\\[@version]. "
             "Default: the champion's training features at their recorded version.",
         ),
     ] = None,
     current: Annotated[
         str | None,
         typer.Option(
-            "--current", help="Current batch: path or table[@version]. Default: the latest scored batch."
+            "--current", help="Current batch: path or table\\[@version]. Default: the latest scored batch."
         ),
     ] = None,
     report_out: ReportOut = None,
@@ -475,15 +513,21 @@ def main(argv: list[str] | None = None) -> None:
         err.print(f"error: {command}{message}", highlight=False, soft_wrap=True, markup=False)
         sys.exit(2)
     except ChurnError as exc:
-        err.print(f"error: {' '.join(str(exc).split())}", highlight=False, soft_wrap=True, markup=False)
+        err.print(f"error: {printable(' '.join(str(exc).split()), limit=2000)}", highlight=False, soft_wrap=True,
+                  markup=False)  # fmt: skip
         sys.exit(2)
     except typer.Abort:
         err.print("aborted")
         sys.exit(130)
     except OSError as exc:  # the file system refused (e.g. a work directory it cannot create): one line
-        where = f"'{exc.filename}': " if exc.filename else ""
+        where = f"'{printable(exc.filename, limit=200)}': " if exc.filename else ""
         err.print(f"error: {where}{exc.strerror or exc}", highlight=False, soft_wrap=True, markup=False)
         sys.exit(2)
+    except Exception:  # a bug, not a verdict: never exit 1, which the jobs read as "gate refused" / "drift"
+        traceback.print_exc()
+        err.print(f"internal error (exit {INTERNAL_ERROR_EXIT_CODE}): this is a bug in churn, please report it",
+                  highlight=False, markup=False)  # fmt: skip
+        sys.exit(INTERNAL_ERROR_EXIT_CODE)
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -22,7 +22,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from churn.errors import ContractViolation
+from churn.errors import ContractViolation, printable
 
 ColumnType = Literal["string", "integer", "double"]
 CORRUPT_RECORD_COLUMN = "_corrupt_record"
@@ -67,6 +67,7 @@ class Contract:
     key: str
     label: str
     type_change_fraction: float
+    max_quarantined_share: float
     columns: tuple[ColumnRule, ...]
     row_checks: tuple[RowCheck, ...] = field(default_factory=tuple)
 
@@ -88,6 +89,7 @@ class Contract:
             key=spec["key"],
             label=spec["label"],
             type_change_fraction=float(spec["type_change_fraction"]),
+            max_quarantined_share=float(spec["max_quarantined_share"]),
             columns=columns,
             row_checks=tuple(RowCheck(**r) for r in spec.get("row_checks", [])),
         )
@@ -113,8 +115,9 @@ def _blank(text: Column) -> Column:
 
 
 def _parses(rule: ColumnRule, text: Column) -> Column:
+    # try_cast: Spark 4 runs in ANSI mode, where `cast` of bad text raises and `&` does not short-circuit.
     if rule.type == "integer":
-        return text.rlike(_INTEGER_TEXT) & text.cast("long").between(-(2**31), 2**31 - 1)
+        return text.rlike(_INTEGER_TEXT) & text.try_cast("long").between(-(2**31), 2**31 - 1)
     if rule.type == "double":
         return text.rlike(_DECIMAL_TEXT)
     return F.lit(True)
@@ -122,11 +125,14 @@ def _parses(rule: ColumnRule, text: Column) -> Column:
 
 def _typed(rule: ColumnRule, text: Column) -> Column:
     parsed = F.when(~_blank(text) & _parses(rule, text), text)
-    return parsed.cast(_SPARK_TYPE_PRODUCED[rule.type])
+    return parsed.try_cast(_SPARK_TYPE_PRODUCED[rule.type])
 
 
-def check_structure(df: DataFrame, contract: Contract, *, source: str, require_label: bool) -> None:
-    """Raise ContractViolation listing every structural problem of the batch; return if there is none."""
+def check_structure(df: DataFrame, contract: Contract, *, source: str, require_label: bool) -> int:
+    """Raise ContractViolation listing every structural problem of the batch; else return its row count.
+
+    Structural: missing, unexpected or duplicated columns, a column whose values no longer parse as its type,
+    and a required (non-nullable) column that is empty in every row (a broken feed, not bad rows)."""
     problems: list[str] = []
     names = df.columns
     duplicated = sorted({n for n in names if names.count(n) > 1})
@@ -153,8 +159,14 @@ def check_structure(df: DataFrame, contract: Contract, *, source: str, require_l
     if problems:
         raise ContractViolation(source, problems)
 
-    # One pass over the batch for the row count and, per numeric text column, how much of it parses.
+    # One pass over the batch for the row count, the filled values of each required column and, per numeric
+    # text column, how much of it parses.
     aggregates = [F.count(F.lit(1)).alias("rows")]
+    required = [r for r in contract.columns if not r.nullable and r.name in present]
+    aggregates += [
+        F.sum(F.when(~_blank(F.col(r.name).cast("string")), 1).otherwise(0)).alias(f"required_{i}")
+        for i, r in enumerate(required)
+    ]
     for i, rule in enumerate(text_rules):
         text = F.trim(F.col(rule.name))
         unparseable = ~_blank(text) & ~_parses(rule, text)
@@ -166,15 +178,21 @@ def check_structure(df: DataFrame, contract: Contract, *, source: str, require_l
     stats = df.agg(*aggregates).first()
     if not stats["rows"]:
         raise ContractViolation(source, ["no data rows"])
+    problems += [
+        f"required column '{r.name}' is empty in every row"
+        for i, r in enumerate(required)
+        if not stats[f"required_{i}"]
+    ]
     for i, rule in enumerate(text_rules):
         filled, bad = stats[f"filled_{i}"] or 0, stats[f"bad_{i}"] or 0
         if filled and bad / filled > contract.type_change_fraction:
             problems.append(
                 f"column '{rule.name}' changed type: {bad} of {filled} values are not {rule.type}"
-                f" (e.g. '{stats[f'example_{i}']}')"
+                f" (e.g. '{printable(stats[f'example_{i}'])}')"
             )
     if problems:
         raise ContractViolation(source, problems)
+    return int(stats["rows"])
 
 
 def _value_reasons(rule: ColumnRule, text: Column, typed: Column) -> list[Column]:

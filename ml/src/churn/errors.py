@@ -14,3 +14,11 @@ class ContractViolation(ChurnError):
         self.source = source
         self.problems = problems
         super().__init__(f"{source}: breaks the data contract: " + "; ".join(problems))
+
+
+def printable(value: object, *, limit: int = 80) -> str:
+    """`value` safe for a one-line message: control and non-printable characters escaped, long text cut.
+
+    File names and cell values come from outside; echoing their bytes could move the cursor or hide text."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(value))
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -147,8 +147,11 @@ def build_features(silver: DataFrame) -> DataFrame:
 
 
 def labels(silver: DataFrame) -> DataFrame:
-    """customerID -> churn as 0/1, the training target."""
-    return silver.select(F.col(KEY), F.col("Churn").cast("int").alias(LABEL))
+    """customerID -> churn as 0/1, the training target; customers landed without a label (to be scored) have
+    none and are left out."""
+    return silver.where(F.col("Churn").isNotNull()).select(
+        F.col(KEY), F.col("Churn").cast("int").alias(LABEL)
+    )
 
 
 def sensitive_attributes(silver: DataFrame) -> DataFrame:

@@ -45,6 +45,21 @@ class Check:
     observed: float
     limit: float
     rule: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the gate knows beyond the challenger's hold-out: both models on the pinned evaluation set (the
+    rows of it the challenger never trained on), and the drift of the challenger's training data from the
+    champion's."""
+
+    pinned_challenger: ModelScores | None = None
+    pinned_champion: ModelScores | None = None
+    pinned_rows: int = 0
+    drifted_features: tuple[str, ...] | None = None  # None: not measured (no champion)
+    drift_detail: str = ""
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,7 +90,10 @@ class GateDecision:
 
 
 def gate_checks(
-    challenger: ModelScores, champion: ModelScores | None, thresholds: GateThresholds
+    challenger: ModelScores,
+    champion: ModelScores | None,
+    thresholds: GateThresholds,
+    evidence: Evidence = Evidence(),
 ) -> list[Check]:
     roc_auc = challenger.metrics["roc_auc"]
     gap = challenger.fairness.max_equalized_odds_difference
@@ -91,34 +109,50 @@ def gate_checks(
             Check("roc_auc_drop_vs_champion", drop <= thresholds.max_roc_auc_drop, drop,
                   thresholds.max_roc_auc_drop, "champion ROC AUC - challenger ROC AUC <= limit")
         )  # fmt: skip
+    if evidence.pinned_challenger is not None and evidence.pinned_champion is not None:
+        drop = evidence.pinned_champion.metrics["roc_auc"] - evidence.pinned_challenger.metrics["roc_auc"]
+        checks.append(
+            Check("roc_auc_drop_on_pinned_set", drop <= thresholds.max_roc_auc_drop, drop,
+                  thresholds.max_roc_auc_drop,
+                  "on the pinned evaluation set: champion ROC AUC - challenger ROC AUC <= limit",
+                  f"{evidence.pinned_rows} pinned rows the challenger never trained on")
+        )  # fmt: skip
+    if evidence.drifted_features is not None:
+        drifted = evidence.drifted_features
+        checks.append(
+            Check("training_data_drift", not drifted, float(len(drifted)), 0.0,
+                  "no feature of the challenger's training data drifted from the champion's training data",
+                  evidence.drift_detail)
+        )  # fmt: skip
     return checks
 
 
 def decide(
-    challenger: ModelScores, champion: ModelScores | None, thresholds: GateThresholds, mode: str
+    challenger: ModelScores,
+    champion: ModelScores | None,
+    thresholds: GateThresholds,
+    mode: str,
+    evidence: Evidence = Evidence(),
 ) -> GateDecision:
-    """Enforce: promote exactly when every check passes. Dry-run: report only, never replace a champion;
-    with no champion at all there is nothing to protect, so the first version is installed to let scoring
-    start (the message says so)."""
+    """Enforce: promote exactly when every check passes. Dry-run: report only, never replace a champion.
+    With no champion, a challenger becomes the first champion only if it passes the absolute checks, in
+    either mode: a model below the floors never scores customers."""
     if mode not in GATE_MODES:
         raise ChurnError(f"--mode: '{mode}' is not one of {', '.join(GATE_MODES)}")
-    checks = gate_checks(challenger, champion, thresholds)
+    checks = gate_checks(challenger, champion, thresholds, evidence)
     passed = all(check.passed for check in checks)
-    failed = ", ".join(check.name for check in checks if not check.passed)
+    failed = ", ".join(
+        check.name + (f" ({check.detail})" if check.detail else "") for check in checks if not check.passed
+    )
     version = f"version {challenger.version}"
     if champion is None:
-        if mode == ENFORCE:
-            promote = passed
-            message = (
-                f"no champion yet: {version} passed the absolute checks and becomes champion"
-                if passed
-                else f"no champion yet and {version} failed {failed}: no champion is set"
-            )
-        else:
-            promote = True
-            message = f"no champion yet: {version} becomes champion (dry-run; the gate would have " + (
-                "passed)" if passed else f"failed {failed})"
-            )
+        promote = passed
+        dry = " (dry-run)" if mode != ENFORCE else ""
+        message = (
+            f"no champion yet: {version} passed the absolute checks and becomes champion{dry}"
+            if passed
+            else f"no champion yet and {version} failed {failed}: no champion is set{dry}"
+        )
     elif mode == ENFORCE:
         promote = passed
         message = (

@@ -20,6 +20,7 @@ QUARANTINE = "churn_quarantine"
 FEATURES = "churn_features"
 PREDICTIONS = "churn_predictions"
 MONITORING = "churn_monitoring"
+EVALUATION = "churn_evaluation"  # the pinned evaluation set the champion is judged on (validate)
 
 DEFAULT_MODEL_NAME = "churn"
 DEFAULT_LOCAL_EXPERIMENT = "churn"

@@ -118,7 +118,8 @@ class LocalDeltaStore(TableStore):
 
         path, reader = self._staged(df)
         try:
-            schema_mode = "overwrite" if mode == "overwrite" else None
+            # Appends may add columns (a batch with the label after one without; new metadata columns).
+            schema_mode = "overwrite" if mode == "overwrite" else "merge"
             write_deltalake(self.location(name), reader, mode=mode, schema_mode=schema_mode)
         finally:
             shutil.rmtree(path, ignore_errors=True)
@@ -178,7 +179,7 @@ class UnityCatalogStore(TableStore):
         return self.spark.read.option("versionAsOf", version).table(self.location(name))
 
     def append(self, name: str, df: DataFrame) -> None:
-        df.write.format("delta").mode("append").saveAsTable(self.location(name))
+        df.write.format("delta").mode("append").option("mergeSchema", "true").saveAsTable(self.location(name))
 
     def overwrite(self, name: str, df: DataFrame) -> None:
         df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").saveAsTable(

@@ -15,6 +15,29 @@ from mlflow.tracking import MlflowClient
 
 from churn.errors import ChurnError
 
+
+class DeliberateChoiceNotices(logging.Filter):
+    """Drops MLflow notices about choices this project makes on purpose; every other record passes.
+
+    - `spark_udf(env_manager="local")`: the job cluster (or the local venv) is the model's environment by
+      design; the wheel's requirements fit the runtime, and MLflow still warns on real version mismatches.
+    """
+
+    DELIBERATE = ('Calling `spark_udf()` with `env_manager="local"` does not recreate',)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.DELIBERATE)
+
+
+def quiet_deliberate_choices() -> None:
+    """Install the filter once on the MLflow loggers that emit those notices."""
+    logger = logging.getLogger("mlflow.pyfunc")
+    if not any(isinstance(f, DeliberateChoiceNotices) for f in logger.filters):
+        logger.addFilter(DeliberateChoiceNotices())
+    # spark_udf logs at INFO which backend serves a python_function model: always the same one here.
+    logging.getLogger("mlflow.models.flavor_backend_registry").setLevel(logging.WARNING)
+
+
 CHALLENGER = "challenger"
 CHAMPION = "champion"
 THRESHOLD_TAG = "decision_threshold"
@@ -57,8 +80,10 @@ class TrackingTarget:
         """Point MLflow at the tracking server and registry without choosing an experiment (for scoring)."""
         if self.local_dir is not None:
             self.local_dir.mkdir(parents=True, exist_ok=True)
-        # Alembic logs every schema migration of a fresh SQLite store at INFO.
+        # Alembic and MLflow's store log every schema check of the local SQLite store at INFO (twice per run).
         logging.getLogger("alembic").setLevel(logging.WARNING)
+        logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
+        quiet_deliberate_choices()
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.registry_uri)
 

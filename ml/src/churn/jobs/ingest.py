@@ -1,22 +1,65 @@
-"""Ingest job: raw CSV -> contract -> bronze, quarantine, silver, features."""
+"""Ingest job: the new files of a landing folder -> contract -> bronze, quarantine, silver, features.
+
+Every file is read by its own header and the files are combined by column name, never by position. A batch is
+the set of files not landed before; its identity is derived from them (path, size, modification time), so a
+re-run lands nothing twice and a failed run can simply be run again. Bronze is written last: a file counts
+as landed only once everything it feeds has been written.
+"""
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
-import uuid
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import reduce
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from churn.contract import CORRUPT_RECORD_COLUMN, Contract, check_structure, split_rows
-from churn.errors import ChurnError, ContractViolation
+from churn.contract import (
+    CORRUPT_RECORD_COLUMN,
+    QUARANTINE_REASON_COLUMN,
+    Contract,
+    check_structure,
+    split_rows,
+)
+from churn.errors import ChurnError, ContractViolation, printable
 from churn.features import KEY, build_features, to_bronze, to_silver
 from churn.jobs import Report, no_report
 from churn.runtime import BRONZE, FEATURES, QUARANTINE, SILVER, Runtime
+
+FILE_ID_COLUMN = "_file_id"
+# Text that a CSV line never holds: control characters other than tab, and the replacement character Spark
+# puts where bytes are not UTF-8. A header line with any of them is a binary file (Parquet, zip, gzip without
+# its suffix), not CSV.
+_BINARY_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    """One file of a landing folder as the file system lists it."""
+
+    path: str
+    size: int
+    modified: datetime
+
+    @property
+    def identity(self) -> str:
+        """Stable for an unchanged file; a rewritten or touched file gets a new one."""
+        return hashlib.sha256(f"{self.path}\0{self.size}\0{self.modified.isoformat()}".encode()).hexdigest()
+
+    @property
+    def shown(self) -> str:
+        return shown(self.path)
+
+
+def shown(path: str) -> str:
+    """A path as the user gave it (local files without Spark's `file:` scheme), safe to print."""
+    return printable(path.removeprefix("file:"), limit=200)
 
 
 @dataclass(frozen=True)
@@ -26,9 +69,16 @@ class ContractedBatch:
     source: str
     batch_id: str
     ingested_at: datetime
-    bronze: DataFrame
-    silver: DataFrame
-    quarantined: DataFrame
+    files: tuple[LandingFile, ...]
+    skipped: tuple[LandingFile, ...]
+    rows_read: int
+    bronze: DataFrame | None
+    silver: DataFrame | None
+    quarantined: DataFrame | None
+
+    @property
+    def empty(self) -> bool:
+        return not self.files
 
 
 @dataclass(frozen=True)
@@ -38,6 +88,8 @@ class IngestResult:
     rows_read: int
     rows_valid: int
     rows_quarantined: int
+    files_landed: int = 0
+    files_skipped: int = 0
     table_versions: dict[str, int] = field(default_factory=dict)
 
 
@@ -45,74 +97,233 @@ def _is_local_path(path: str) -> bool:
     return "://" not in path and not path.startswith("dbfs:")
 
 
-def read_raw_csv(spark: SparkSession, path: str) -> DataFrame:
-    """Every column as text, as landed; lines with the wrong number of fields keep their text in
-    `_corrupt_record` so the contract can quarantine them. `path` may be a file or a folder of drops that
-    share one header."""
+def _unreadable(file: str, exc: Exception) -> ChurnError:
+    text = str(exc)
+    if re.search(r"EOFException|end of input stream|GZIP|ZipException|incorrect header check", text):
+        why = "truncated or corrupt compressed data"
+    elif "MalformedInput" in text or "UTF" in text:
+        why = "not UTF-8 text"
+    else:
+        why = "Spark could not read it"
+    return ChurnError(f"{shown(file)}: cannot be read as CSV ({why}); nothing was written")
+
+
+def list_landing_files(spark: SparkSession, path: str) -> list[LandingFile]:
+    """Every file under `path` (a file or a folder, searched recursively), with size and modification time.
+
+    Spark's binaryFile source lists local, Volume and cloud paths alike; only metadata is read here."""
     if _is_local_path(path) and not os.path.exists(path):
-        raise ChurnError(f"--input: '{path}' does not exist")
-    first_line = spark.read.text(path).limit(1).collect()
-    if not first_line or not first_line[0][0].strip():
-        raise ContractViolation(path, ["no header line"])
-    header = next(csv.reader([first_line[0][0]]))
+        raise ChurnError(f"--input: '{printable(path, limit=200)}' does not exist")
+    try:
+        rows = (
+            spark.read.format("binaryFile")
+            .option("recursiveFileLookup", "true")
+            .load(path)
+            .select("path", "length", "modificationTime")
+            .collect()
+        )
+    except Exception as exc:  # any listing failure is the input's problem, told in one line
+        raise ChurnError(
+            f"--input: cannot list '{printable(path, limit=200)}': {printable(exc, limit=120)}"
+        ) from exc
+    files = [
+        LandingFile(r["path"], int(r["length"]), r["modificationTime"].replace(tzinfo=UTC)) for r in rows
+    ]
+    if not files:
+        raise ChurnError(f"--input: '{printable(path, limit=200)}' holds no files")
+    return sorted(files, key=lambda f: f.path)
+
+
+def _header(spark: SparkSession, file: str) -> list[str]:
+    try:
+        first = spark.read.text(file).limit(1).collect()
+    except Exception as exc:
+        raise _unreadable(file, exc) from exc
+    line = first[0][0].lstrip("\ufeff") if first and first[0][0] else ""
+    if _BINARY_TEXT.search(line):
+        raise ChurnError(f"{shown(file)}: is not CSV text (binary content); nothing was written")
+    if not line.strip():
+        raise ContractViolation(shown(file), ["no header line"])
+    header = next(csv.reader([line]))
     duplicated = sorted({name for name in header if header.count(name) > 1})
     if duplicated:
-        raise ContractViolation(path, [f"column '{name}' appears more than once" for name in duplicated])
+        raise ContractViolation(
+            shown(file),
+            [f"column '{printable(n)}' appears more than once" for n in duplicated],
+        )
+    return header
+
+
+def read_csv_file(spark: SparkSession, file: str) -> DataFrame:
+    """One CSV file, every column as text, named by the file's own header.
+
+    The schema is the file's header in the file's order, so Spark's positional mapping (`enforceSchema`) is
+    exactly the header's; lines with the wrong number of fields keep their text in `_corrupt_record`."""
+    header = _header(spark, file)
     schema = T.StructType(
         [T.StructField(name, T.StringType()) for name in header]
         + [T.StructField(CORRUPT_RECORD_COLUMN, T.StringType())]
     )
     return spark.read.csv(
-        path, header=True, schema=schema, mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT_RECORD_COLUMN
+        file, header=True, schema=schema, mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT_RECORD_COLUMN
     )
+
+
+def read_raw_csv(spark: SparkSession, path: str) -> DataFrame:
+    """Every file under `path` read by its own header and combined by column name (missing ones are null)."""
+    frames = [read_csv_file(spark, f.path) for f in list_landing_files(spark, path)]
+    return reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames)
+
+
+def _checked(spark: SparkSession, file: LandingFile, contract: Contract, *, require_label: bool):
+    raw = read_csv_file(spark, file.path)
+    try:
+        rows = check_structure(raw, contract, source=file.shown, require_label=require_label)
+    except ContractViolation:
+        raise
+    except Exception as exc:  # a file that breaks while Spark reads it is unreadable input
+        raise _unreadable(file.path, exc) from exc
+    return raw, rows
 
 
 def contracted_batch(
-    spark: SparkSession, path: str, contract: Contract, *, require_label: bool
+    spark: SparkSession,
+    path: str,
+    contract: Contract,
+    *,
+    require_label: bool,
+    landed: frozenset[str] = frozenset(),
+    max_quarantined_share: float | None = None,
+    stage: str = "ingest",
 ) -> ContractedBatch:
-    """Read a raw file and apply the contract. Raises ContractViolation before anything is written."""
-    raw = read_raw_csv(spark, path)
-    check_structure(raw, contract, source=path, require_label=require_label)
-    batch_id = uuid.uuid4().hex
+    """Read the files under `path` not `landed` before and apply the contract to each.
+
+    Raises before anything is written: ContractViolation for a structural break (naming the file), ChurnError
+    for an unreadable file or a batch whose quarantined share is above the ceiling. Files without the label
+    column are accepted when `require_label` is false (customers to score); their label is null.
+    """
+    files = list_landing_files(spark, path)
+    new = tuple(f for f in files if f.identity not in landed)
+    skipped = tuple(f for f in files if f.identity in landed)
+    batch_id = hashlib.sha256("\n".join(sorted(f.identity for f in new)).encode()).hexdigest()[:32]
     ingested_at = datetime.now(UTC)
-    bronze = to_bronze(raw, source=path, batch_id=batch_id, ingested_at=ingested_at)
-    split = split_rows(bronze, contract, require_label=require_label)
-    stage = "ingest" if require_label else "score"
-    return ContractedBatch(
+    if not new:
+        return ContractedBatch(path, batch_id, ingested_at, (), skipped, 0, None, None, None)
+
+    bronze, valid, quarantined, rows_read = [], [], [], 0
+    for file in new:
+        raw, rows = _checked(spark, file, contract, require_label=require_label)
+        rows_read += rows
+        landed_rows = to_bronze(
+            raw, source=file.shown, batch_id=batch_id, ingested_at=ingested_at
+        ).withColumn(FILE_ID_COLUMN, F.lit(file.identity))
+        split = split_rows(
+            landed_rows, contract, require_label=require_label and contract.label in raw.columns
+        )
+        bronze.append(landed_rows)
+        labelled = split.valid
+        if contract.label not in labelled.columns:
+            labelled = labelled.withColumn(contract.label, F.lit(None).cast("string"))
+        valid.append(labelled)
+        quarantined.append(split.quarantined.withColumn("_stage", F.lit(stage)))
+
+    def union(frames: list[DataFrame]) -> DataFrame:
+        return reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames)
+
+    batch = ContractedBatch(
         source=path,
         batch_id=batch_id,
         ingested_at=ingested_at,
-        bronze=bronze,
-        silver=to_silver(split.valid),
-        quarantined=split.quarantined.withColumn("_stage", F.lit(stage)),
+        files=new,
+        skipped=skipped,
+        rows_read=rows_read,
+        bronze=union(bronze),
+        silver=to_silver(union(valid)),
+        quarantined=union(quarantined),
     )
+    _check_quarantined_share(batch, contract.max_quarantined_share if max_quarantined_share is None
+                             else max_quarantined_share)  # fmt: skip
+    return batch
 
 
-def run_ingest(runtime: Runtime, input_path: str, *, report: Report = no_report) -> IngestResult:
+def _check_quarantined_share(batch: ContractedBatch, ceiling: float) -> None:
+    """A feed where too many rows break the contract is broken as a whole: refuse it, write nothing."""
+    quarantined = batch.quarantined.cache()
+    count = quarantined.count()
+    if count and count / batch.rows_read > ceiling:
+        top = quarantined.groupBy(QUARANTINE_REASON_COLUMN).count().orderBy(F.desc("count")).first()
+        quarantined.unpersist()
+        raise ChurnError(
+            f"{printable(batch.source, limit=200)}: {count} of {batch.rows_read} rows "
+            f"({count / batch.rows_read:.0%}) break the data contract, above the ceiling of {ceiling:.0%}; "
+            f"most often '{printable(top[QUARANTINE_REASON_COLUMN], limit=120)}'; nothing was written"
+        )
+
+
+def landed_file_ids(runtime: Runtime) -> frozenset[str]:
     store = runtime.store
-    report("checking the data contract")
-    batch = contracted_batch(runtime.spark, input_path, Contract.load(), require_label=True)
+    if not store.exists(BRONZE):
+        return frozenset()
+    bronze = store.read(BRONZE)
+    if FILE_ID_COLUMN not in bronze.columns:
+        return frozenset()
+    return frozenset(r[0] for r in bronze.select(FILE_ID_COLUMN).distinct().collect())
 
-    report("writing bronze")
-    store.append(BRONZE, batch.bronze)
-    rows_read = store.read(BRONZE).filter(F.col("_batch_id") == batch.batch_id).count()
-    report("quarantining rows that break the contract")
+
+def run_ingest(
+    runtime: Runtime,
+    input_path: str,
+    *,
+    max_quarantined_share: float | None = None,
+    report: Report = no_report,
+) -> IngestResult:
+    store = runtime.store
+    report("checking the new files against the data contract")
+    batch = contracted_batch(
+        runtime.spark,
+        input_path,
+        Contract.load(),
+        require_label=False,
+        landed=landed_file_ids(runtime),
+        max_quarantined_share=max_quarantined_share,
+    )
+    if batch.empty:
+        report(f"nothing new: {len(batch.skipped)} file(s) already landed")
+        return IngestResult(input_path, batch.batch_id, 0, 0, 0, 0, len(batch.skipped), _versions(runtime))
+
     rows_quarantined = batch.quarantined.count()
-    if rows_quarantined:
+    already_quarantined = store.exists(QUARANTINE) and not (
+        store.read(QUARANTINE).where(F.col("_batch_id") == batch.batch_id).isEmpty()
+    )
+    if rows_quarantined and not already_quarantined:  # a re-run of a failed batch quarantines nothing twice
+        report("quarantining rows that break the contract")
         store.append(QUARANTINE, batch.quarantined)
     report("writing silver and features")
     store.upsert(SILVER, batch.silver, key=KEY)
-    store.upsert(FEATURES, build_features(batch.silver), key=KEY)
+    features = build_features(batch.silver).select(
+        "*",
+        F.lit(batch.batch_id).alias("_batch_id"),
+        F.lit(batch.ingested_at).cast("timestamp").alias("_ingested_at"),
+    )
+    store.upsert(FEATURES, features, key=KEY)
     store.declare_primary_key(FEATURES, KEY)
-
-    versions = {
-        name: store.version(name) for name in (BRONZE, SILVER, FEATURES, QUARANTINE) if store.exists(name)
-    }
+    report("writing bronze")
+    store.append(BRONZE, batch.bronze)
+    batch.quarantined.unpersist()
     return IngestResult(
         source=input_path,
         batch_id=batch.batch_id,
-        rows_read=rows_read,
-        rows_valid=rows_read - rows_quarantined,
+        rows_read=batch.rows_read,
+        rows_valid=batch.rows_read - rows_quarantined,
         rows_quarantined=rows_quarantined,
-        table_versions=versions,
+        files_landed=len(batch.files),
+        files_skipped=len(batch.skipped),
+        table_versions=_versions(runtime),
     )
+
+
+def _versions(runtime: Runtime) -> dict[str, int]:
+    store = runtime.store
+    return {
+        name: store.version(name) for name in (BRONZE, SILVER, FEATURES, QUARANTINE) if store.exists(name)
+    }

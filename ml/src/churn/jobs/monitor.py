@@ -18,8 +18,9 @@ import mlflow
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
+from churn.contract import Contract
 from churn.drift import LABEL, PREDICTION, DriftReport, DriftThresholds, drift_report
-from churn.errors import ChurnError
+from churn.errors import ChurnError, printable
 from churn.features import FEATURE_COLUMNS, KEY
 from churn.jobs import Report, no_report
 from churn.runtime import FEATURES, MONITORING, PREDICTIONS, SILVER, Runtime
@@ -98,8 +99,45 @@ def check_source(option: str, source: str | None, *, has_runtime: bool) -> None:
     raise ChurnError(f"{option}: '{source}' does not exist")
 
 
+def typed_by_contract(option: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """A raw-layout batch (columns of the data contract, not the model's features) typed as the contract says.
+
+    Raw files hold text: TotalCharges is blank for new customers, so a CSV reader leaves it as text and drift
+    would compare it as a category. Numeric contract columns become numbers (blanks missing; a few cells that
+    do not parse are missing too, as the contract quarantines them), text columns are trimmed. A column that
+    mostly does not parse changed type: one line, exit 2.
+    """
+    if set(FEATURE_COLUMNS) <= set(frame.columns):
+        return frame
+    contract = Contract.load()
+    typed = frame.copy()
+    for rule in (r for r in contract.columns if r.name in frame.columns):
+        column = frame[rule.name]
+        if rule.type != "string" and pd.api.types.is_numeric_dtype(column):
+            continue
+        text = column.astype("string").str.strip()
+        blank = text.isna() | (text == "")
+        if rule.type == "string":
+            typed[rule.name] = text.mask(blank).astype(object)
+            continue
+        numbers = pd.to_numeric(text.mask(blank), errors="coerce")
+        bad = ~blank & numbers.isna()
+        filled = int((~blank).sum())
+        if filled and bad.sum() / filled > contract.type_change_fraction:
+            raise ChurnError(
+                f"{option}: column '{rule.name}' cannot be typed as {rule.type}: {int(bad.sum())} of {filled} "
+                f"values do not parse (e.g. '{printable(text[bad].iloc[0])}')"
+            )
+        typed[rule.name] = numbers.astype(float)
+    return typed
+
+
 def load_batch(option: str, source: str, runtime: Runtime | None) -> pd.DataFrame:
-    """A batch as pandas with only the columns monitoring looks at."""
+    """A batch as pandas with only the columns monitoring looks at, raw layouts typed by the contract."""
+    return typed_by_contract(option, _load_batch(option, source, runtime))
+
+
+def _load_batch(option: str, source: str, runtime: Runtime | None) -> pd.DataFrame:
     match = _TABLE_REFERENCE.match(source)
     if match and not os.path.exists(source):
         if runtime is None:

@@ -58,15 +58,19 @@ def run_pipeline(
     gate: GateThresholds | None = None,
     gate_mode: str = ENFORCE,
     drift: DriftThresholds | None = None,
+    max_quarantined_share: float | None = None,
     report: Report = no_report,
 ) -> PipelineResult:
-    ingested = run_ingest(runtime, input_path, report=report)
+    ingested = run_ingest(runtime, input_path, max_quarantined_share=max_quarantined_share, report=report)
     trained = run_train(runtime, settings or TrainSettings(), report=report)
     validated = run_validate(runtime, gate, mode=gate_mode, report=report)
     scored = monitored = None
     if validated.champion_version is not None:
+        # Only the customers new since the last scoring run; the monitor compares exactly that batch with the
+        # champion's training data.
         scored = run_score(runtime, report=report)
-        monitored = run_monitor(runtime, reference=None, current=None, thresholds=drift, report=report)
+        if scored.rows_scored:
+            monitored = run_monitor(runtime, reference=None, current=None, thresholds=drift, report=report)
     return PipelineResult(ingested, trained, validated, scored, monitored)
 
 

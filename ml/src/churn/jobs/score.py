@@ -1,5 +1,7 @@
-"""Scoring job: the `champion` model scores the features table (or a new raw batch that passes the contract)
-with `mlflow.pyfunc.spark_udf`, and predictions are appended with the model version, run id and time.
+"""Scoring job: the `champion` model scores what is new in the features table since the last scoring run (or
+a new raw batch that passes the contract) with `mlflow.pyfunc.spark_udf`, and predictions are appended with
+the model version, run id, batch id and time. Each scored batch is what the monitor compares with the
+champion's training data, so a few shifted new customers are not averaged away among everyone scored before.
 
 Nothing here brings the scored rows to the driver: the UDF runs in Spark's Python workers and the result is
 written by the store."""
@@ -22,6 +24,8 @@ from churn.jobs.ingest import contracted_batch
 from churn.runtime import FEATURES, PREDICTIONS, QUARANTINE, Runtime
 from churn.tracking import CHAMPION, THRESHOLD_TAG, champion
 
+INGESTED_AT = "_ingested_at"
+FEATURES_INGESTED_AT = "features_ingested_at"
 # Rows per Arrow batch sent to the scoring UDF. Spark's default of 10,000 made 1M rows ~2.5x slower than
 # 200,000 on 2 cores: the per-batch cost dominates (bench/ml.md).
 DEFAULT_ARROW_BATCH_ROWS = 200_000
@@ -36,7 +40,7 @@ class ScoreResult:
     rows_scored: int
     rows_quarantined: int
     predictions_table: str
-    predictions_version: int
+    predictions_version: int | None  # None when there was nothing new to score
 
 
 def model_input_columns(model_uri: str) -> list[str]:
@@ -73,8 +77,28 @@ def score_frame(
         (probability >= F.lit(threshold)).cast("int").alias("churn_prediction"),
         F.lit(threshold).alias("decision_threshold"),
         *[F.lit(value).alias(name) for name, value in provenance.items()],
+        (F.col(INGESTED_AT) if INGESTED_AT in features.columns else F.lit(None))
+        .cast("timestamp")
+        .alias(FEATURES_INGESTED_AT),
         F.current_timestamp().alias("scored_at"),
     )
+
+
+def unscored_features(runtime: Runtime) -> DataFrame:
+    """Rows of the features table landed after the newest one the previous scoring runs scored."""
+    store = runtime.store
+    features = store.read(FEATURES)
+    if not store.exists(PREDICTIONS):
+        return features
+    predictions = store.read(PREDICTIONS)
+    if FEATURES_INGESTED_AT not in predictions.columns or INGESTED_AT not in features.columns:
+        return features
+    scored_through = (
+        predictions.where(F.col("source") == store.location(FEATURES))
+        .agg(F.max(FEATURES_INGESTED_AT))
+        .first()[0]
+    )
+    return features if scored_through is None else features.where(F.col(INGESTED_AT) > F.lit(scored_through))
 
 
 def run_score(
@@ -82,6 +106,8 @@ def run_score(
     *,
     input_path: str | None = None,
     arrow_batch_rows: int = DEFAULT_ARROW_BATCH_ROWS,
+    rescore_all: bool = False,
+    max_quarantined_share: float | None = None,
     report: Report = no_report,
 ) -> ScoreResult:
     if arrow_batch_rows < 1:
@@ -96,20 +122,28 @@ def run_score(
 
     rows_quarantined = 0
     if input_path is None:
-        report("reading the features table")
-        features = store.read(FEATURES)
+        report(
+            "reading " + ("the features table" if rescore_all else "the customers new since the last scoring")
+        )
+        features = store.read(FEATURES) if rescore_all else unscored_features(runtime)
         source = store.location(FEATURES)
         batch_id = uuid.uuid4().hex
     else:
         report("checking the batch against the data contract")
-        batch = contracted_batch(runtime.spark, input_path, Contract.load(), require_label=False)
+        batch = contracted_batch(runtime.spark, input_path, Contract.load(), require_label=False,
+                                 max_quarantined_share=max_quarantined_share, stage="score")  # fmt: skip
         rows_quarantined = batch.quarantined.count()
         if rows_quarantined:
             store.append(QUARANTINE, batch.quarantined)
-        features = build_features(batch.silver)
+        features = build_features(batch.silver).withColumn(INGESTED_AT, F.lit(batch.ingested_at))
         source = input_path
         batch_id = batch.batch_id
     check_feature_schema(features, input_columns, source=source)
+    rows = features.count()
+    if rows == 0:
+        report("nothing new to score")
+        return ScoreResult(runtime.model_name, str(version.version), version.run_id, batch_id, 0,
+                           rows_quarantined, store.location(PREDICTIONS), None)  # fmt: skip
 
     report(f"scoring with {runtime.model_name} version {version.version}")
     runtime.spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(arrow_batch_rows))
@@ -132,7 +166,7 @@ def run_score(
         model_version=str(version.version),
         run_id=version.run_id,
         batch_id=batch_id,
-        rows_scored=features.count(),
+        rows_scored=rows,
         rows_quarantined=rows_quarantined,
         predictions_table=store.location(PREDICTIONS),
         predictions_version=store.version(PREDICTIONS),

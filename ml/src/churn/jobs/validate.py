@@ -1,6 +1,8 @@
 """Validation job: the `challenger` and the current `champion` scored on the challenger's own hold-out
-(rebuilt from the data versions, seed and split recorded on its training run), the gate's checks, the
-`champion` alias moved only for a passing challenger, and a report logged to MLflow."""
+(rebuilt from the data versions, seed and split recorded on its training run) and on the pinned evaluation set
+(a Delta table version recorded with the champion, so a broken new feed cannot make the champion look worse),
+the drift of the challenger's training data from the champion's, the gate's checks, the `champion` alias moved
+only for a passing challenger, and a report logged to MLflow."""
 
 from __future__ import annotations
 
@@ -10,18 +12,27 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
+import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
+from churn.drift import drift_report
 from churn.errors import ChurnError
 from churn.fairness import fairness_report
-from churn.gate import ENFORCE, GateDecision, GateThresholds, ModelScores, decide
+from churn.features import FEATURE_COLUMNS, KEY, LABEL
+from churn.gate import ENFORCE, Evidence, GateDecision, GateThresholds, ModelScores, decide
 from churn.jobs import Report, no_report
 from churn.jobs.train import DataVersions, TrainSettings, load_training_frame, sensitive_groups
 from churn.modeling import Split, holdout_metrics, stratified_split
-from churn.runtime import Runtime
+from churn.runtime import EVALUATION, Runtime
+from churn.thresholds import DriftThresholds
 from churn.tracking import CHALLENGER, CHAMPION, THRESHOLD_TAG, alias_version, promote
 from churn.validation_report import report_payload, write_validation_report
+
+# Model version tag naming the Delta version of the pinned evaluation set the champion is judged on.
+EVALUATION_VERSION_TAG = "evaluation_table_version"
+# Fewer pinned rows than this give a ROC AUC too noisy to compare two models with.
+MIN_PINNED_ROWS = 100
 
 
 @dataclass(frozen=True)
@@ -65,17 +76,85 @@ class RecordedRun:
             ) from exc
 
 
-def rebuild_holdout(runtime: Runtime, recorded: RecordedRun) -> tuple[Split, dict[str, str]]:
+def recorded_frame(runtime: Runtime, recorded: RecordedRun) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The training frame of a recorded run, checked against the content hash it recorded."""
     frame, lineage = load_training_frame(runtime, recorded.versions)
     if lineage["data_content_sha256"] != recorded.content_sha256:
         raise ChurnError(
             f"run {recorded.run_id}: the features/labels at versions {recorded.versions.features}/"
             f"{recorded.versions.labels} no longer hash to the recorded content"
         )
+    return frame, lineage
+
+
+def rebuild_holdout(runtime: Runtime, recorded: RecordedRun) -> tuple[Split, dict[str, str]]:
+    frame, lineage = recorded_frame(runtime, recorded)
     split = stratified_split(
         frame, holdout_fraction=recorded.settings.holdout_fraction, seed=recorded.settings.seed
     )
     return split, lineage
+
+
+def pinned_split(frame: pd.DataFrame) -> Split:
+    """An evaluation-only split: every row is hold-out."""
+    empty = frame.iloc[:0]
+    return Split(empty[FEATURE_COLUMNS], np.array([], dtype=int), frame[FEATURE_COLUMNS],
+                 frame[LABEL].to_numpy(dtype=int), frame)  # fmt: skip
+
+
+def gather_evidence(
+    runtime: Runtime,
+    name: str,
+    challenger_version: ModelVersion,
+    champion_version: ModelVersion,
+    challenger_frame: pd.DataFrame,
+    split: Split,
+) -> Evidence:
+    """The champion-side checks: training-data drift and the pinned evaluation set."""
+    champion_frame, _ = recorded_frame(runtime, RecordedRun.of(champion_version.run_id))
+    drift = drift_report(champion_frame, challenger_frame, FEATURE_COLUMNS, DriftThresholds())
+    detail = "; ".join(f"{f.name}: {f.reason}" for f in drift.features if f.drifted)
+    notes: list[str] = []
+    pinned_version = champion_version.tags.get(EVALUATION_VERSION_TAG)
+    if pinned_version is None or not runtime.store.exists(EVALUATION):
+        notes.append(f"champion version {champion_version.version} has no pinned evaluation set")
+        return Evidence(
+            drifted_features=tuple(drift.drifted_features), drift_detail=detail, notes=tuple(notes)
+        )
+    pinned = runtime.store.read(EVALUATION, version=int(pinned_version)).toPandas()
+    # Rows the challenger trained on would flatter it: only the pinned rows it never saw are compared.
+    trained_on = set(challenger_frame[KEY]) - set(split.holdout[KEY])
+    unseen = pinned[~pinned[KEY].isin(trained_on)].sort_values(KEY).reset_index(drop=True)
+    if len(unseen) < MIN_PINNED_ROWS or unseen[LABEL].nunique() < 2:
+        notes.append(
+            f"pinned evaluation set (version {pinned_version}): only {len(unseen)} of {len(pinned)} rows were "
+            f"not trained on by the challenger (need {MIN_PINNED_ROWS} of both classes); not compared"
+        )
+        return Evidence(
+            drifted_features=tuple(drift.drifted_features), drift_detail=detail, notes=tuple(notes)
+        )
+    evaluation = pinned_split(unseen)
+    return Evidence(
+        pinned_challenger=score_version(name, challenger_version, evaluation)[0],
+        pinned_champion=score_version(name, champion_version, evaluation)[0],
+        pinned_rows=len(unseen),
+        drifted_features=tuple(drift.drifted_features),
+        drift_detail=detail,
+        notes=tuple(notes),
+    )
+
+
+def pin_evaluation_set(runtime: Runtime, name: str, new_champion: str, previous: ModelVersion | None,
+                       split: Split) -> str:  # fmt: skip
+    """Keep the champion's pinned evaluation set; the first champion pins its own hold-out."""
+    if previous is not None and previous.tags.get(EVALUATION_VERSION_TAG) is not None:
+        version = previous.tags[EVALUATION_VERSION_TAG]
+    else:
+        store = runtime.store
+        store.overwrite(EVALUATION, runtime.spark.createDataFrame(split.holdout))
+        version = str(store.version(EVALUATION))
+    MlflowClient().set_model_version_tag(name, new_champion, EVALUATION_VERSION_TAG, version)
+    return version
 
 
 def score_version(model_name: str, version: ModelVersion, split: Split) -> tuple[ModelScores, np.ndarray]:
@@ -114,7 +193,11 @@ def run_validate(
         champion_version = None  # validating the champion again: nothing to compare it with
 
     report(f"rebuilding the hold-out of version {challenger_version.version}")
-    split, lineage = rebuild_holdout(runtime, RecordedRun.of(challenger_version.run_id))
+    recorded = RecordedRun.of(challenger_version.run_id)
+    challenger_frame, lineage = recorded_frame(runtime, recorded)
+    split = stratified_split(
+        challenger_frame, holdout_fraction=recorded.settings.holdout_fraction, seed=recorded.settings.seed
+    )
     report("scoring challenger and champion on it")
     challenger, challenger_probability = score_version(name, challenger_version, split)
     probabilities = {f"challenger v{challenger.version}": challenger_probability}
@@ -123,13 +206,31 @@ def run_validate(
         champion, probabilities[f"champion v{champion_version.version}"] = score_version(
             name, champion_version, split
         )
-    decision = decide(challenger, champion, thresholds, mode)
+    evidence = Evidence()
+    if champion_version is not None:
+        report("comparing with the champion's training data and its pinned evaluation set")
+        evidence = gather_evidence(
+            runtime, name, challenger_version, champion_version, challenger_frame, split
+        )
+    decision = decide(challenger, champion, thresholds, mode, evidence)
 
     report("logging the validation report")
     holdout = {k: v for k, v in lineage.items() if k.startswith("data_")} | {
         "rows": str(len(split.y_holdout))
     }
-    payload = report_payload(name, decision, asdict(thresholds), challenger, champion, holdout)
+    payload = report_payload(name, decision, asdict(thresholds), challenger, champion, holdout) | {
+        "pinned_evaluation": {
+            "rows": evidence.pinned_rows,
+            "challenger": evidence.pinned_challenger.as_dict() if evidence.pinned_challenger else None,
+            "champion": evidence.pinned_champion.as_dict() if evidence.pinned_champion else None,
+        },
+        "training_data_drift": {
+            "drifted_features": list(evidence.drifted_features or []),
+            "detail": evidence.drift_detail,
+            "measured": evidence.drifted_features is not None,
+        },
+        "notes": list(evidence.notes),
+    }
     with mlflow.start_run(run_name=f"validate-v{challenger.version}") as run:
         mlflow.set_tags({"validated_model_version": challenger.version, "validated_run_id": challenger.run_id,
                          "gate_mode": mode, "gate_passed": str(decision.passed).lower(),
@@ -147,6 +248,7 @@ def run_validate(
     # The report is logged before the alias moves: a champion is never without its validation record.
     if decision.promote:
         report(f"promoting version {challenger.version} to {CHAMPION}")
+        pin_evaluation_set(runtime, name, challenger.version, champion_version, split)
         promote(name, challenger.version)
     client = MlflowClient()
     client.set_model_version_tag(
