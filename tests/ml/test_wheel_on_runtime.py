@@ -70,7 +70,7 @@ def write_installed_stub(site_packages: Path, name: str, version: str) -> None:
 
 @pytest.fixture(scope="module")
 def built_wheel(tmp_path_factory) -> Path:
-    return build_wheel(project=ROOT / "ml", dist=tmp_path_factory.mktemp("dist"))
+    return build_wheel(project_dir=ROOT / "ml", dist=tmp_path_factory.mktemp("dist"))
 
 
 @pytest.fixture(scope="module")
