@@ -8,6 +8,7 @@ from infra.aspects.policy.packs import AZURE, COMMON, WORKSPACE
 from infra.aspects.stack_aspects import AspectApp
 from infra.aspects.tagging import TaggingAspect
 from infra.config import PlatformConfig, TeamEnv
+from infra.constructs.azure.workspace_access import azure_workspace_access
 from infra.constructs.contracts import WheelArtifact
 from infra.stacks.platform_stack import PlatformStack
 from infra.stacks.workspace_stack import WorkspaceStack
@@ -29,7 +30,7 @@ def build_app(
     artifact = WheelArtifact(wheel)
     for team_env in team_envs if team_envs is not None else config.team_envs:
         if team_env.team.cloud == "aws":
-            add_aws_team_env(app, team_env=team_env)
+            add_aws_team_env(app, team_env=team_env, wheel=artifact)
         else:
             add_team_env(app, team_env=team_env, wheel=artifact, today=today)
     return app
@@ -39,8 +40,9 @@ def add_team_env(
     app: AspectApp, *, team_env: TeamEnv, wheel: WheelArtifact, today: date | None = None
 ) -> tuple[PlatformStack, WorkspaceStack]:
     platform = PlatformStack(app, team_env.names.platform_stack, team_env=team_env, today=today)
+    access = azure_workspace_access(team_env, platform.outputs)
     workspace = WorkspaceStack(
-        app, team_env.names.workspace_stack, team_env=team_env, platform=platform.outputs, wheel=wheel
+        app, team_env.names.workspace_stack, team_env=team_env, access=access, wheel=wheel
     )
     workspace.add_dependency(platform)
     for stack, packs in ((platform, (*AZURE, COMMON)), (workspace, (*WORKSPACE, COMMON))):
@@ -49,15 +51,29 @@ def add_team_env(
     return platform, workspace
 
 
-def add_aws_team_env(app: AspectApp, *, team_env: TeamEnv) -> None:
+def add_aws_team_env(app: AspectApp, *, team_env: TeamEnv, wheel: WheelArtifact) -> None:
+    """Platform (aws only), account (databricks_mws_*), workspace (the shared Databricks constructs), in order."""
     # The AWS bindings take seconds to import: only configs with an AWS team pay for them.
     from infra.aspects.policy.packs import AWS
+    from infra.constructs.aws.workspace_access import aws_workspace_access
     from infra.stacks.account_stack import AccountStack
     from infra.stacks.aws_platform_stack import AwsPlatformStack
 
     platform = AwsPlatformStack(app, team_env.stacks["platform"], team_env=team_env)
     account = AccountStack(app, team_env.stacks["account"], team_env=team_env, platform=platform.outputs)
     account.add_dependency(platform)
-    for stack, packs in ((platform, (*AWS, COMMON)), (account, (COMMON,))):
+    access = aws_workspace_access(
+        team_env,
+        platform.outputs,
+        workspace_url=account.workspace_url,
+        workspace_id=account.workspace.workspace_id,
+    )
+    workspace = WorkspaceStack(
+        app, team_env.stacks["workspace"], team_env=team_env, access=access, wheel=wheel
+    )
+    workspace.add_dependency(account)
+    workspace.add_dependency(platform)
+    stacks = ((platform, (*AWS, COMMON)), (account, (COMMON,)), (workspace, (*WORKSPACE, COMMON)))
+    for stack, packs in stacks:
         stack.add_aspect(TaggingAspect(team_env.tags))
         stack.add_aspect(PolicyAspect(team_env=team_env, packs=packs))

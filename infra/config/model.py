@@ -652,7 +652,8 @@ class TeamEnv(BaseModel):
         """Component -> stack name of this env's stacks, in deploy order."""
         names = self.names
         if self.team.cloud == "aws":
-            return {"platform": names.platform_stack, "account": f"{self.team.name}-{self.env}-account"}
+            account = f"{self.team.name}-{self.env}-account"
+            return {"platform": names.platform_stack, "account": account, "workspace": names.workspace_stack}
         return {"platform": names.platform_stack, "workspace": names.workspace_stack}
 
     @property

@@ -8,6 +8,7 @@ order but never in one apply.
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,6 +28,32 @@ class PlatformOutputs:
     """Azure resource ID of the Key Vault (secret scope backend)."""
     key_vault_uri: str
     """DNS name (https://...vault.azure.net/) of the Key Vault."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkspaceAccess:
+    """What the workspace stack needs from the cloud side of its team-env, whichever the cloud.
+
+    Built per cloud (infra/constructs/azure/workspace_access.py, infra/constructs/aws/workspace_access.py); the
+    Databricks constructs read only this.
+    """
+
+    provider: dict[str, Any]
+    """Keyword arguments of the workspace-level databricks provider (host plus the cloud's auth hint)."""
+    workspace_id: str
+    """Numeric Databricks workspace ID (catalog workspace bindings, metastore assignment)."""
+    lake_urls: dict[str, str]
+    """Lake layer (LAKE_CONTAINERS) -> URL of its root: abfss:// on Azure, s3:// on AWS."""
+    credential: dict[str, Any]
+    """The storage credential's cloud block as keyword arguments, e.g. {"azure_managed_identity": ...}."""
+    credential_comment: str
+    credential_lifecycle: Any = None
+    """Lifecycle (conditions) of the storage credential, where the cloud needs one."""
+    account_stack_assigns: bool = False
+    """The account stack assigns the metastore and the team's groups to the workspace (AWS); the workspace stack
+    must not assign them again: two resources managing one assignment would overwrite and delete each other's."""
+    key_vault: tuple[str, str] | None = None
+    """Resource ID and URI of the Key Vault behind the secret scope (Azure only)."""
 
 
 # ADLS Gen2 containers of every team-env. `catalog` is the Unity Catalog managed storage root of the env's

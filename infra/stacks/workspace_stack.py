@@ -10,7 +10,7 @@ from cdktf_cdktf_provider_databricks.provider import DatabricksProvider
 
 from infra.aspects.stack_aspects import AspectApp, AspectStack
 from infra.config import TeamEnv
-from infra.constructs.contracts import RAW_DROP_FOLDER, PlatformOutputs, WheelArtifact
+from infra.constructs.contracts import RAW_DROP_FOLDER, WheelArtifact, WorkspaceAccess
 from infra.constructs.databricks.compute_policy import ComputePolicy
 from infra.constructs.databricks.identity import JobServicePrincipal, Principal, WorkspaceGroups
 from infra.constructs.databricks.mlflow_access import MlflowAccess
@@ -32,9 +32,10 @@ EXPLORE_NOTEBOOK = Path(__file__).resolve().parents[2] / "ml" / "notebooks" / "c
 class WorkspaceStack(AspectStack):
     """Unity Catalog scope, compute policy, job identity, jobs, MLflow, secrets and the team notebook.
 
-    The provider is configured from the platform stack's outputs (cross-stack references), so this stack can
-    only be planned after the platform stack has been applied: the workspace must exist before the
-    Databricks provider can authenticate against it.
+    The provider is configured from the stack that creates the workspace (cross-stack references: the platform
+    stack on Azure, the account stack on AWS), so this stack can only be planned after that one has been
+    applied: the workspace must exist before the Databricks provider can authenticate against it. The cloud
+    side comes in as ``access``, built by the team's cloud (``infra/constructs/<cloud>/workspace_access.py``).
     """
 
     def __init__(
@@ -43,34 +44,26 @@ class WorkspaceStack(AspectStack):
         id: str,
         *,
         team_env: TeamEnv,
-        platform: PlatformOutputs,
+        access: WorkspaceAccess,
         wheel: WheelArtifact,
         notebook_source: Path = EXPLORE_NOTEBOOK,
     ) -> None:
         super().__init__(scope, id)
         configure_backend(self, team_env=team_env, component="workspace")
-        # Host plus Azure resource ID, no token: the provider authenticates with Entra ID (Azure CLI, ARM_*
-        # environment or OIDC). The resource ID lets a deployer with Azure rights on the workspace in before it
-        # was ever added to it as a user.
-        DatabricksProvider(
-            self,
-            "databricks",
-            host=platform.workspace_url,
-            azure_workspace_resource_id=platform.workspace_resource_id,
-        )
+        DatabricksProvider(self, "databricks", **access.provider)
         WorkspaceSettings(self, "workspace-settings", team_env=team_env)
         deployer = Principal.deployer(team_env.platform.deployer_principal)
         owners = [Principal.group(g) for g in team_env.team.owner_groups]
         readers = [Principal.group(g) for g in team_env.team.reader_groups]
 
         metastore = []
-        if team_env.platform.metastore_id:
+        if team_env.platform.metastore_id and not access.account_stack_assigns:
             metastore.append(
                 MetastoreAssignment(
                     self,
                     "metastore-assignment",
                     metastore_id=str(team_env.platform.metastore_id),
-                    workspace_id=Token.as_number(platform.workspace_id),
+                    workspace_id=Token.as_number(access.workspace_id),
                 )
             )
 
@@ -93,7 +86,7 @@ class WorkspaceStack(AspectStack):
             self,
             "unity-catalog",
             team_env=team_env,
-            platform=platform,
+            access=access,
             owners=owners,
             readers=readers,
             job_principal=job_principal,
@@ -124,7 +117,7 @@ class WorkspaceStack(AspectStack):
             wheel=wheel,
             artifacts=unity_catalog,
             experiment_path=mlflow.experiment_path,
-            raw_input=f"{platform.lake_urls['landing']}{RAW_DROP_FOLDER}",
+            raw_input=f"{access.lake_urls['landing']}{RAW_DROP_FOLDER}",
             compute=compute,
             run_as=job_principal,
             owners=owners,
@@ -132,21 +125,10 @@ class WorkspaceStack(AspectStack):
             deployer=deployer,
             depends_on=[mlflow.experiment, mlflow.model, *role_grants],
         )
-        # The vault uses Azure RBAC: the scope can read secrets only once the AzureDatabricks application holds
-        # Key Vault Secrets User on it, which the platform stack grants to the object id in the config. Without
-        # that id a scope would exist and fail every read, so there is none (validate and synth say so).
-        if team_env.platform.azure_databricks_sp_object_id is not None:
-            KeyVaultSecretScope(
-                self,
-                "secret-scope",
-                name=team_env.names.stem,
-                key_vault_id=platform.key_vault_id,
-                key_vault_uri=platform.key_vault_uri,
-                readers=[*owners, job_principal],
-                managers=[deployer],
+        if access.key_vault is not None:  # AWS team-envs have no vault, so no scope
+            self._secret_scope(
+                team_env, access.key_vault, readers=[*owners, job_principal], managers=[deployer]
             )
-        else:
-            Annotations.of(self).add_warning(NO_SECRET_SCOPE)
         TeamNotebook(
             self,
             "explore-notebook",
@@ -154,5 +136,32 @@ class WorkspaceStack(AspectStack):
             workspace_path=f"{folder.path}/{notebook_source.stem}",
             depends_on=[folder.directory],
         )
-        # Last: every permissions resource, secret ACL and cluster above waits for the team's groups.
-        WorkspaceGroups(self, "team-groups", groups=[*owners, *readers]).precede_acls_in(self)
+        # Last: every permissions resource, secret ACL and cluster above waits for the team's groups. Where the
+        # account stack assigns them, it is deployed before this stack and destroyed after it.
+        if not access.account_stack_assigns:
+            WorkspaceGroups(self, "team-groups", groups=[*owners, *readers]).precede_acls_in(self)
+
+    def _secret_scope(
+        self,
+        team_env: TeamEnv,
+        key_vault: tuple[str, str],
+        *,
+        readers: list[Principal],
+        managers: list[Principal],
+    ) -> None:
+        # The vault uses Azure RBAC: the scope can read secrets only once the AzureDatabricks application holds
+        # Key Vault Secrets User on it, which the platform stack grants to the object id in the config. Without
+        # that id a scope would exist and fail every read, so there is none (validate and synth say so).
+        if team_env.platform.azure_databricks_sp_object_id is None:
+            Annotations.of(self).add_warning(NO_SECRET_SCOPE)
+            return
+        key_vault_id, key_vault_uri = key_vault
+        KeyVaultSecretScope(
+            self,
+            "secret-scope",
+            name=team_env.names.stem,
+            key_vault_id=key_vault_id,
+            key_vault_uri=key_vault_uri,
+            readers=readers,
+            managers=managers,
+        )

@@ -7,6 +7,7 @@ from cdktf import TerraformOutput
 
 from infra.aspects import stack_json
 from infra.aspects.stack_aspects import AspectApp, AspectStack
+from infra.constructs.azure.workspace_access import azure_workspace_access
 from infra.constructs.contracts import WheelArtifact
 from infra.stacks.platform_stack import PlatformStack
 from infra.stacks.workspace_stack import WorkspaceStack
@@ -40,7 +41,7 @@ def test_writer_reproduces_cdktf_output_byte_for_byte(platform_config, fake_whee
         app,
         team_env.names.workspace_stack,
         team_env=team_env,
-        platform=platform.outputs,
+        access=azure_workspace_access(team_env, platform.outputs),
         wheel=WheelArtifact(fake_wheel),
     )
     TerraformOutput(AspectStack(app, "awkward"), "values", value=AWKWARD_VALUES)

@@ -14,6 +14,7 @@ from cdktf_cdktf_provider_databricks.secret_scope import SecretScope
 
 from infra.aspects.stack_aspects import AspectApp
 from infra.config.model import EnvironmentConfig, TeamEnv
+from infra.constructs.azure.workspace_access import azure_workspace_access
 from infra.constructs.contracts import LAKE_CONTAINERS, PlatformOutputs, WheelArtifact
 from infra.stacks.workspace_stack import WorkspaceStack
 
@@ -31,7 +32,7 @@ JOB_SP = "${databricks_service_principal.job-identity_service-principal_79FB08E3
 @pytest.fixture(scope="session")
 def workspace_stacks(synthesized) -> list[str]:
     stacks = [s for s in synthesized.stack_names if s.endswith("-workspace")]
-    assert len(stacks) == 6
+    assert len(stacks) == 9  # the Azure teams and the AWS team share the Databricks constructs
     return stacks
 
 
@@ -63,8 +64,11 @@ def grants_on(synthesized, stack: str, securable: str, reference: str) -> dict[s
 # --- provider and auth ---------------------------------------------------------------------------------------
 
 
-def test_provider_is_configured_from_the_platform_stack_outputs(synthesized, workspace_stacks):
-    for stack in workspace_stacks:
+def test_provider_is_configured_from_the_platform_stack_outputs(
+    synthesized, platform_config, workspace_stacks
+):
+    # Azure teams; an AWS team's provider reads the account stack (test_aws_workspace_stack.py)
+    for stack in (s for s in workspace_stacks if team_env_of(platform_config, s).team.cloud == "azure"):
         platform = stack.replace("-workspace", "-platform")
         remote_state = f"data.terraform_remote_state.cross-stack-reference-input-{platform}.outputs."
         assert CdktfTesting.to_have_provider_with_properties(
@@ -565,7 +569,7 @@ def build_workspace(team_env: TeamEnv, wheel: Path, **kwargs) -> WorkspaceStack:
         AspectApp(outdir=tempfile.mkdtemp(prefix="workspace-stack-")),
         team_env.names.workspace_stack,
         team_env=team_env,
-        platform=FAKE_PLATFORM,
+        access=azure_workspace_access(team_env, FAKE_PLATFORM),
         wheel=WheelArtifact(wheel),
         **kwargs,
     )
@@ -715,9 +719,12 @@ def test_the_cli_parse_check_catches_an_option_the_cli_does_not_know():
 
 def test_team_groups_are_assigned_to_the_workspace_as_users(synthesized, platform_config, workspace_stacks):
     """databricks 1.99 access/resource_permission_assignment.go: the workspace-level assignment takes the account
-    group by `group_name` (the account-level mws variant needs the account provider and a numeric principal id)."""
+    group by `group_name` (the account-level mws variant needs the account provider and a numeric principal id).
+    Azure teams: an AWS team's account stack assigns them (test_aws_workspace_stack.py)."""
     for stack in workspace_stacks:
         team = team_env_of(platform_config, stack).team
+        if team.cloud == "aws":
+            continue
         assignments = synthesized.resources(stack, "databricks_permission_assignment").values()
         assert sorted((a["group_name"], tuple(a["permissions"])) for a in assignments) == sorted(
             (g, ("USER",)) for g in (*team.owner_groups, *team.reader_groups)

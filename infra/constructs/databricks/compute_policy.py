@@ -8,7 +8,11 @@ from typing import Any
 
 from cdktf_cdktf_provider_databricks.cluster import Cluster
 from cdktf_cdktf_provider_databricks.cluster_policy import ClusterPolicy
-from cdktf_cdktf_provider_databricks.instance_pool import InstancePool, InstancePoolAzureAttributes
+from cdktf_cdktf_provider_databricks.instance_pool import (
+    InstancePool,
+    InstancePoolAwsAttributes,
+    InstancePoolAzureAttributes,
+)
 from cdktf_cdktf_provider_databricks.job import JobJobClusterNewCluster
 from cdktf_cdktf_provider_databricks.permissions import Permissions
 from constructs import Construct
@@ -45,6 +49,24 @@ def azure_availability(compute: ComputeSettings) -> dict[str, Any]:
         "availability": "SPOT_WITH_FALLBACK_AZURE" if compute.spot else "ON_DEMAND_AZURE",
         "first_on_demand": 1,
     }
+
+
+def aws_availability(compute: ComputeSettings) -> dict[str, Any]:
+    """As on Azure, plus `zone_id: auto`: Databricks picks the zone with capacity among the workspace's subnets.
+    No EBS volumes: the AWS node types the config allows by default (m6id, r6id) bring local NVMe disks."""
+    return {
+        "availability": "SPOT_WITH_FALLBACK" if compute.spot else "ON_DEMAND",
+        "first_on_demand": 1,
+        "zone_id": "auto",
+    }
+
+
+def cloud_attributes(team_env: TeamEnv) -> tuple[str, dict[str, Any]]:
+    """The cluster's cloud attribute block (name and value) for the team's cloud."""
+    compute = team_env.settings.compute
+    if team_env.team.cloud == "aws":
+        return "aws_attributes", aws_availability(compute)
+    return "azure_attributes", azure_availability(compute)
 
 
 def policy_definition(team_env: TeamEnv, *, instance_pool_id: str | None) -> dict[str, Any]:
@@ -86,18 +108,34 @@ def policy_definition(team_env: TeamEnv, *, instance_pool_id: str | None) -> dic
         rules |= {"instance_pool_id": pinned, "driver_instance_pool_id": pinned}
         return rules
     node_types = {"type": "allowlist", "values": [compute.node_type], "defaultValue": compute.node_type}
-    availability = azure_availability(compute)
+    block, availability = cloud_attributes(team_env)
     rules |= {
         "node_type_id": node_types,
         "driver_node_type_id": node_types,
-        "azure_attributes.availability": {"type": "fixed", "value": availability["availability"]},
-        "azure_attributes.first_on_demand": {"type": "fixed", "value": availability["first_on_demand"]},
+        **{f"{block}.{key}": {"type": "fixed", "value": value} for key, value in availability.items()},
         # No other pool either: it would bring its own node types.
         "instance_pool_id": {"type": "forbidden", "hidden": True},
         "driver_instance_pool_id": {"type": "forbidden", "hidden": True},
     }
     rules |= {f"custom_tags.{key}": {"type": "fixed", "value": value} for key, value in team_env.tags.items()}
     return rules
+
+
+def pool_attributes(team_env: TeamEnv) -> dict[str, Any]:
+    """Pools know only spot or on-demand (no fallback), for driver and workers alike. On AWS spot is bid at the
+    on-demand price (100 %), the counterpart of Azure's -1 (pay up to on-demand)."""
+    spot = team_env.settings.compute.spot
+    if team_env.team.cloud == "aws":
+        attributes = InstancePoolAwsAttributes(
+            availability="SPOT" if spot else "ON_DEMAND",
+            zone_id="auto",
+            spot_bid_price_percent=100 if spot else None,
+        )
+        return {"aws_attributes": attributes}
+    attributes = InstancePoolAzureAttributes(
+        availability="SPOT_AZURE" if spot else "ON_DEMAND_AZURE", spot_bid_max_price=-1 if spot else None
+    )
+    return {"azure_attributes": attributes}
 
 
 class ComputePolicy(Construct):
@@ -134,11 +172,7 @@ class ComputePolicy(Construct):
                 min_idle_instances=POOL_MIN_IDLE,
                 max_capacity=POOL_CLUSTERS * (compute.max_workers + 1),
                 idle_instance_autotermination_minutes=compute.autotermination_minutes,
-                # Pools know only spot or on-demand (no fallback), for driver and workers alike.
-                azure_attributes=InstancePoolAzureAttributes(
-                    availability="SPOT_AZURE" if compute.spot else "ON_DEMAND_AZURE",
-                    spot_bid_max_price=-1 if compute.spot else None,
-                ),
+                **pool_attributes(team_env),
                 preloaded_spark_versions=[team_env.platform.spark_version],
                 custom_tags=dict(team_env.tags),
             )
@@ -183,10 +217,11 @@ class ComputePolicy(Construct):
         compute = self.team_env.settings.compute
         if self.pool_id is not None:
             return {"instance_pool_id": self.pool_id, "driver_instance_pool_id": self.pool_id}
+        block, availability = cloud_attributes(self.team_env)
         return {
             "node_type_id": compute.node_type,
             "driver_node_type_id": compute.node_type,
-            "azure_attributes": azure_availability(compute),
+            block: availability,
             "custom_tags": dict(self.team_env.tags),
         }
 

@@ -9,16 +9,13 @@ from cdktf_cdktf_provider_databricks.catalog import Catalog
 from cdktf_cdktf_provider_databricks.external_location import ExternalLocation
 from cdktf_cdktf_provider_databricks.grants import Grants, GrantsGrant
 from cdktf_cdktf_provider_databricks.schema import Schema
-from cdktf_cdktf_provider_databricks.storage_credential import (
-    StorageCredential,
-    StorageCredentialAzureManagedIdentity,
-)
+from cdktf_cdktf_provider_databricks.storage_credential import StorageCredential
 from cdktf_cdktf_provider_databricks.volume import Volume
 from cdktf_cdktf_provider_databricks.workspace_binding import WorkspaceBinding
 from constructs import Construct
 
 from infra.config import TeamEnv
-from infra.constructs.contracts import ARTIFACTS_VOLUME, LAKE_CONTAINERS, ML_SCHEMA, PlatformOutputs
+from infra.constructs.contracts import ARTIFACTS_VOLUME, LAKE_CONTAINERS, ML_SCHEMA, WorkspaceAccess
 from infra.constructs.databricks.identity import Principal
 
 # The container that is the catalog's managed storage root. It gets an external location (managed storage
@@ -61,7 +58,7 @@ class UnityCatalogScope(Construct):
         id: str,
         *,
         team_env: TeamEnv,
-        platform: PlatformOutputs,
+        access: WorkspaceAccess,
         owners: Sequence[Principal],
         readers: Sequence[Principal],
         job_principal: Principal,
@@ -79,14 +76,13 @@ class UnityCatalogScope(Construct):
             self,
             "storage-credential",
             name=f"{names.catalog}_lake",
-            comment=f"Access connector of {team_env.key}: the lake storage account of this env only",
-            azure_managed_identity=StorageCredentialAzureManagedIdentity(
-                access_connector_id=platform.access_connector_id
-            ),
+            comment=access.credential_comment,
+            **access.credential,
             # Every team-env shares the region's metastore: isolate so no other workspace can use it.
             isolation_mode="ISOLATION_MODE_ISOLATED",
             force_destroy=ephemeral,
             depends_on=after_metastore,
+            lifecycle=access.credential_lifecycle,
         )
 
         self.locations: dict[str, ExternalLocation] = {}
@@ -96,7 +92,7 @@ class UnityCatalogScope(Construct):
                 self,
                 f"location-{container}",
                 name=f"{names.catalog}_{container}",
-                url=platform.lake_urls[container],
+                url=access.lake_urls[container],
                 credential_name=credential_name,
                 comment=f"{container} container of {team_env.key}",
                 isolation_mode="ISOLATION_MODE_ISOLATED",
@@ -115,7 +111,7 @@ class UnityCatalogScope(Construct):
             "catalog",
             name=names.catalog,
             comment=f"Data, models and artifacts of {team_env.key}",
-            storage_root=platform.lake_urls[MANAGED_STORAGE_CONTAINER],
+            storage_root=access.lake_urls[MANAGED_STORAGE_CONTAINER],
             # ISOLATED binds the catalog to the workspace that creates it; the explicit binding below keeps
             # that visible and read-write in the configuration.
             isolation_mode="ISOLATED",
@@ -137,7 +133,7 @@ class UnityCatalogScope(Construct):
             "catalog-binding",
             securable_type="catalog",
             securable_name=catalog_ref,
-            workspace_id=Token.as_number(platform.workspace_id),
+            workspace_id=Token.as_number(access.workspace_id),
             binding_type="BINDING_TYPE_READ_WRITE",
         )
         Grants(
