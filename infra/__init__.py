@@ -19,5 +19,8 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 TOKEN_TRACES_PRELOAD = Path(__file__).resolve().parent / "token_traces.cjs"
 _quoted = str(TOKEN_TRACES_PRELOAD).replace("\\", "\\\\").replace('"', '\\"')  # NODE_OPTIONS quoting
 _preload = f'--require "{_quoted}"'
-if _preload not in os.environ.get("NODE_OPTIONS", ""):
-    os.environ["NODE_OPTIONS"] = f"{os.environ.get('NODE_OPTIONS', '')} {_preload}".strip()
+# The AWS provider bindings call util.isArray, which Node 22+ reports as deprecated (DEP0044) on every synth: noise
+# a user cannot act on, printed in the middle of our own output.
+for _option in (_preload, "--disable-warning=DEP0044"):
+    if _option not in os.environ.get("NODE_OPTIONS", ""):
+        os.environ["NODE_OPTIONS"] = f"{os.environ.get('NODE_OPTIONS', '')} {_option}".strip()
