@@ -652,8 +652,11 @@ class TeamEnv(BaseModel):
         """Component -> stack name of this env's stacks, in deploy order."""
         names = self.names
         if self.team.cloud == "aws":
-            account = f"{self.team.name}-{self.env}-account"
-            return {"platform": names.platform_stack, "account": account, "workspace": names.workspace_stack}
+            return {
+                "platform": names.platform_stack,
+                "account": names.account_stack,
+                "workspace": names.workspace_stack,
+            }
         return {"platform": names.platform_stack, "workspace": names.workspace_stack}
 
     @property

@@ -65,6 +65,12 @@ class EnvNames:
     catalog: str
     platform_stack: str
     workspace_stack: str
+    account_stack: str
+    """Databricks account-level resources (databricks_mws_*): only AWS team-envs have this stack."""
+
+    def workspace_resource_id(self, subscription_id: str) -> str:
+        """ARM ID of the env's Databricks workspace (what databricks-sdk's azure_workspace_resource_id takes)."""
+        return azure_workspace_resource_id(subscription_id, self.resource_group, self.databricks_workspace)
 
     def problems(self) -> list[str]:
         checks = {
@@ -81,6 +87,13 @@ class EnvNames:
             "uc_identifier": [self.catalog],
         }
         return [p for kind, names in checks.items() for n in names if (p := name_problem(kind, n))]
+
+
+def azure_workspace_resource_id(subscription_id: str, resource_group: str, workspace: str) -> str:
+    return (
+        f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}"
+        f"/providers/Microsoft.Databricks/workspaces/{workspace}"
+    )
 
 
 def env_names(*, prefix: str, team: str, env: str) -> EnvNames:
@@ -107,4 +120,5 @@ def env_names(*, prefix: str, team: str, env: str) -> EnvNames:
         catalog=re.sub(r"[^a-z0-9_]", "_", f"{prefix}_{team}_{env}".lower()),
         platform_stack=f"{team}-{env}-platform",
         workspace_stack=f"{team}-{env}-workspace",
+        account_stack=f"{team}-{env}-account",
     )

@@ -66,12 +66,7 @@ def real_services() -> Services:
 
 
 def _metastore_view(config: PlatformConfig, team_env: TeamEnv) -> MetastoreView:
-    names = team_env.names
-    resource_id = (
-        f"/subscriptions/{subscription_id(config)}/resourceGroups/{names.resource_group}"
-        f"/providers/Microsoft.Databricks/workspaces/{names.databricks_workspace}"
-    )
-    return SdkMetastoreView.for_azure_workspace(resource_id)
+    return SdkMetastoreView.for_azure_workspace(team_env.names.workspace_resource_id(subscription_id(config)))
 
 
 def _build_wheel() -> Path:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from infra.config import PlatformConfig
 from infra.config.model import EPHEMERAL_NAME
-from infra.config.naming import env_names
+from infra.config.naming import azure_workspace_resource_id, env_names
 from infra.constructs.contracts import ML_SCHEMA
 from infra.lifecycle.databricks import RunProgress, TrainingWorkspace
 from infra.lifecycle.errors import InputProblem, OperationFailed
@@ -34,10 +34,7 @@ class SmokeTarget:
     model_name: str
 
     def workspace_resource_id(self, subscription_id: str) -> str:
-        return (
-            f"/subscriptions/{subscription_id}/resourceGroups/{self.resource_group}"
-            f"/providers/Microsoft.Databricks/workspaces/{self.workspace_name}"
-        )
+        return azure_workspace_resource_id(subscription_id, self.resource_group, self.workspace_name)
 
 
 def smoke_target(config: PlatformConfig, text: str, *, field: str = "TEAM/ENV") -> SmokeTarget:
