@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 from infra.config import ConfigError, PlatformConfig, TeamEnv, load_config
+from infra.lifecycle.targets import has_lifecycle
 
 HOSTED_RUNNER: list[str] = ["ubuntu-latest"]
 
@@ -40,8 +41,7 @@ def env_matrix(config: PlatformConfig, env: str) -> list[dict[str, str]]:
     return [
         {"team": te.team.name, "runner": json.dumps(runner_of(te))}
         for te in config.team_envs
-        # AWS teams have no workspace stack yet and `platform deploy` refuses them (docs/aws.md)
-        if te.env == env and te.team.cloud == "azure"
+        if te.env == env and has_lifecycle(te.team)  # `platform deploy` refuses the others
     ]
 
 

@@ -28,6 +28,7 @@ from infra.lifecycle.lock import exclusive_outdir
 from infra.lifecycle.rollout import Rollout, prepare
 from infra.lifecycle.runner import CDKTF, StackCommand
 from infra.lifecycle.services import Services
+from infra.lifecycle.targets import has_lifecycle
 from infra.lifecycle.ttl import describe_remaining, format_instant
 
 Report = Callable[[str], None]
@@ -68,9 +69,7 @@ def describe_teardown_unknown(name: str, config: PlatformConfig, outdir: Path) -
     """`env down NAME --dry-run` without Azure: which team's env NAME is only its resource group's tags say."""
     lines = [f"destroy {name}: its team and resource group are {AT_RUN_TIME} (the group tagged env={name})"]
     for team in config.teams:
-        if (
-            team.ephemeral is None or team.cloud != "azure"
-        ):  # ephemeral envs exist only for Azure teams so far
+        if team.ephemeral is None or not has_lifecycle(team):
             continue
         names = env_names(prefix=config.platform.prefix, team=team.name, env=name)
         lines.append(f"  if it is {team.name}/{name} (resource group {names.resource_group}):")

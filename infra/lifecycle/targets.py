@@ -11,6 +11,15 @@ from infra.lifecycle.errors import InputProblem
 _KEY = re.compile(r"([^/\s]+)/([^/\s]+)")
 
 
+# The clouds whose team-envs the lifecycle commands (deploy, destroy, smoke, ephemeral envs) can run; an AWS team
+# synthesizes, but rollouts, smoke tests and ephemeral envs know only Azure's stacks so far (docs/aws.md).
+LIFECYCLE_CLOUDS = ("azure",)
+
+
+def has_lifecycle(team: TeamConfig) -> bool:
+    return team.cloud in LIFECYCLE_CLOUDS
+
+
 def split_key(text: str, *, field: str) -> tuple[str, str]:
     match = _KEY.fullmatch(text.strip())
     if not match:
@@ -24,8 +33,7 @@ def find_team(config: PlatformConfig, name: str, *, field: str) -> TeamConfig:
     except KeyError:
         known = ", ".join(team.name for team in config.teams)
         raise InputProblem(field, f"unknown team {name!r} (teams: {known})") from None
-    if team.cloud != "azure":
-        # Refused rather than half-run: rollouts, smoke tests and ephemeral envs know only Azure's stacks.
+    if not has_lifecycle(team):  # refused rather than half-run
         raise InputProblem(
             field,
             f"team {name!r} runs on {team.cloud}: `platform synth` builds its stacks, but deploy, destroy, smoke "

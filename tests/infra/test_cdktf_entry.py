@@ -60,7 +60,9 @@ def test_optimized_entry_point_writes_exactly_what_the_type_checked_synth_writes
         PLATFORM_SYNTH_DATE=SYNTH_TODAY.isoformat(),
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "DeprecationWarning" not in result.stderr  # Node 22+ flags the AWS bindings' util.isArray (DEP0044)
+    assert (
+        "DeprecationWarning" not in result.stderr
+    )  # Node 22+ flags the AWS bindings' util.isArray (DEP0044)
     written = sorted(p.name for p in (tmp_path / "out" / "stacks").iterdir())
     assert written == synthesized.stack_names
     for stack in written:
