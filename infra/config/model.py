@@ -247,6 +247,15 @@ class ModelGate(StrictModel):
     partner and dependents."""
 
 
+class DataQuality(StrictModel):
+    """How much of a raw batch may break the data contract before the training job's `churn ingest` refuses the
+    whole batch (exit 2, nothing written, nothing trained). Default matches the churn package's contract."""
+
+    max_quarantined_share: Annotated[float, Field(ge=0, le=1)] = 0.1
+    """Largest share of a batch's rows that may be quarantined (rows that break the contract). Above it the feed
+    is taken as broken rather than dirty."""
+
+
 class DriftMonitoring(StrictModel):
     """Thresholds of the monitoring job (`churn monitor`). Defaults match `churn.thresholds.DriftThresholds`."""
 
@@ -324,6 +333,8 @@ class EnvironmentConfig(StrictModel):
     """Who becomes champion: the validation gate's thresholds and mode (dry-run by default in dev)."""
     drift: DriftMonitoring = DriftMonitoring()
     """Drift and decay thresholds of the monitoring job."""
+    data_quality: DataQuality = DataQuality()
+    """When a raw batch is refused as a broken feed instead of landed with its bad rows quarantined."""
     interactive_cluster: bool = False
     """Create an all-purpose cluster for interactive work, dedicated to the first owner group. Off by default:
     a group-assigned cluster needs kind CLASSIC_PREVIEW, which needs the workspace's compute preview enabled

@@ -258,6 +258,12 @@ BAD_CONFIGS = [
         "greater than or equal to 10",
     ),
     (
+        "quarantine-ceiling-above-one",
+        mutated("teams.0.environments.prod.data_quality", {"max_quarantined_share": 1.5}),
+        "teams[0].environments.prod.data_quality.max_quarantined_share",
+        "less than or equal to 1",
+    ),
+    (
         "spot-not-bool",
         mutated("teams.0.environments.dev.compute.spot", "sometimes"),
         "teams[0].environments.dev.compute.spot",

@@ -117,7 +117,8 @@ def test_jobs_pass_catalog_schema_model_and_experiment_to_the_wheel_cli(synthesi
                 assert parameters[1] == "--input"
                 remote = r"\$\{data\.terraform_remote_state\.[^}]+\}"
                 assert re.fullmatch(rf"abfss://landing@{remote}/telco/", parameters[2]), parameters[2]
-                del parameters[1:3]
+                assert parameters[3:5] == ["--max-quarantined-share", "0.1"]  # see the test below
+                del parameters[1:5]
             if task["task_key"] in ("validate", "monitor"):  # their thresholds: see the tests below
                 del parameters[1 : parameters.index("--catalog")]
             assert task["python_wheel_task"] == {
@@ -164,6 +165,19 @@ def test_the_gate_is_a_dry_run_in_dev_and_enforced_elsewhere_with_the_configured
         assert _options(_task(synthesized, stack, "validate"))[:2] == ["--mode", "enforce"]
 
 
+def test_ingest_refuses_batches_above_the_envs_configured_quarantine_ceiling(platform_config):
+    from infra.constructs.databricks.model_jobs import wheel_task_parameters
+
+    base = next(te for te in platform_config.team_envs if te.key == "churn/prod").settings
+    strict = EnvironmentConfig.model_validate(
+        base.model_dump() | {"data_quality": {"max_quarantined_share": 0.02}}
+    )
+    parameters = wheel_task_parameters(
+        "ingest", catalog="c", model_name="m", experiment_path="/e", raw_input="s3://in/", settings=strict
+    )
+    assert parameters[:5] == ["ingest", "--input", "s3://in/", "--max-quarantined-share", "0.02"]
+
+
 def test_monitoring_fails_its_run_on_drift_so_the_team_is_mailed(synthesized):
     assert _options(_task(synthesized, PROD, "monitor", "monitoring")) == [
         "--psi-threshold", "0.2", "--alpha", "0.01", "--max-roc-auc-decay", "0.05", "--fail-on-drift",
@@ -185,6 +199,13 @@ def test_gate_and_drift_config_defaults_are_the_churn_packages_defaults():
     assert (drift.psi_threshold, drift.alpha, drift.max_roc_auc_decay) == (
         package_drift.psi, package_drift.alpha, package_drift.max_roc_auc_decay,
     )  # fmt: skip
+
+
+def test_the_quarantine_ceiling_default_is_the_churn_contracts():
+    contract = pytest.importorskip("churn.contract")
+    from infra.config.model import DataQuality
+
+    assert DataQuality().max_quarantined_share == contract.Contract.load().max_quarantined_share
 
 
 def test_jobs_install_the_wheel_uploaded_under_its_content_hash(synthesized, fake_wheel, workspace_stacks):

@@ -24,7 +24,7 @@ from cdktf_cdktf_provider_databricks.permissions import Permissions
 from constructs import Construct
 
 from infra.config import TeamEnv
-from infra.config.model import DriftMonitoring, ModelGate, Schedules
+from infra.config.model import EnvironmentConfig, Schedules
 from infra.constructs.contracts import ML_SCHEMA, WheelArtifact
 from infra.constructs.databricks.compute_policy import ComputePolicy
 from infra.constructs.databricks.identity import Principal
@@ -77,11 +77,13 @@ MODEL_JOBS: tuple[ModelJob, ...] = (
 )
 
 
-def _subcommand_options(
-    subcommand: str, *, raw_input: str, gate: ModelGate, drift: DriftMonitoring
-) -> list[str]:
+def _subcommand_options(subcommand: str, *, raw_input: str, settings: EnvironmentConfig) -> list[str]:
+    gate, drift = settings.model_gate, settings.drift
     if subcommand == "ingest":
-        return ["--input", raw_input]
+        return [
+            "--input", raw_input,
+            "--max-quarantined-share", str(settings.data_quality.max_quarantined_share),
+        ]  # fmt: skip
     if subcommand == "validate":
         return [
             "--mode", gate.mode,
@@ -106,16 +108,16 @@ def wheel_task_parameters(
     model_name: str,
     experiment_path: str,
     raw_input: str,
-    gate: ModelGate,
-    drift: DriftMonitoring,
+    settings: EnvironmentConfig,
 ) -> list[str]:
     """The command line every task passes to the churn entry point (a typer CLI with subcommands).
 
-    Ingest also reads the raw drops from the landing container, through its Unity Catalog external location;
-    validate gets the env's gate thresholds and mode, monitor its drift thresholds (with their defaults, the
-    monitor compares the champion's training features with the latest scored batch).
+    Ingest also reads the raw drops from the landing container, through its Unity Catalog external location,
+    and refuses a batch above the env's quarantine ceiling; validate gets the env's gate thresholds and mode,
+    monitor its drift thresholds (with their defaults, the monitor compares the champion's training features
+    with the latest scored batch).
     """
-    extra = _subcommand_options(subcommand, raw_input=raw_input, gate=gate, drift=drift)
+    extra = _subcommand_options(subcommand, raw_input=raw_input, settings=settings)
     return [
         subcommand,
         *extra,
@@ -189,8 +191,7 @@ class ModelJobs(Construct):
                             model_name=team_env.team.model_name,
                             experiment_path=experiment_path,
                             raw_input=raw_input,
-                            gate=team_env.settings.model_gate,
-                            drift=team_env.settings.drift,
+                            settings=team_env.settings,
                         ),
                     ),
                     library=[JobTaskLibrary(whl=self.wheel_path)],
