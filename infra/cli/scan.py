@@ -27,9 +27,22 @@ from rich.table import Table
 from infra.cli import synth
 from infra.cli.errors import UsageProblem
 from infra.cli.options import ConfigOption, OutOption, WheelOption, default_outdir
+from infra.project import project_root
 
-DEFAULT_CHECKOV = Path(".venv-checkov/bin/checkov")
-DEFAULT_CHECKOV_CONFIG = Path("policy/checkov.yaml")
+# Relative to the project root (infra.project), not to the working directory: `platform scan` run from a
+# subdirectory or with --config elsewhere finds the same checkov and skip list as a run at the root.
+CHECKOV_IN_PROJECT = Path(".venv-checkov/bin/checkov")
+CHECKOV_CONFIG_IN_PROJECT = Path("policy/checkov.yaml")
+
+
+def project_checkov() -> Path:
+    return project_root() / CHECKOV_IN_PROJECT
+
+
+def project_checkov_config() -> Path:
+    return project_root() / CHECKOV_CONFIG_IN_PROJECT
+
+
 SKIPS_FILE_NAME = "checkov-skips.yaml"
 CHECKOV_TIMEOUT_SECONDS = 900
 # Offline: no guideline/mapping download, no PyPI update check, never a platform API key.
@@ -174,10 +187,9 @@ def _stack_of(result: dict[str, Any]) -> str:
     return Path(result.get("file_abs_path") or result["file_path"]).parent.name
 
 
-def scan(
-    out: Path, *, checkov: Path = DEFAULT_CHECKOV, config: Path = DEFAULT_CHECKOV_CONFIG
-) -> list[StackResult]:
+def scan(out: Path, *, checkov: Path | None = None, config: Path | None = None) -> list[StackResult]:
     """checkov over every ``out/stacks/*/cdk.tf.json``: one result per stack, in name order."""
+    checkov, config = checkov or project_checkov(), config or project_checkov_config()
     skips = load_skips(config)
     files = stack_files(out)
     results = {path.parent.name: StackResult(path.parent.name) for path in files}
@@ -326,13 +338,26 @@ def register(app: typer.Typer) -> None:
         ] = False,
         wheel: WheelOption = None,
         checkov_config: Annotated[
-            Path,
-            typer.Option("--checkov-config", help="checkov config; reasons in checkov-skips.yaml beside it."),
-        ] = DEFAULT_CHECKOV_CONFIG,
-        checkov: Annotated[Path, typer.Option("--checkov", help="checkov executable.")] = DEFAULT_CHECKOV,
+            Path | None,
+            typer.Option(
+                "--checkov-config",
+                help=f"checkov config; reasons in checkov-skips.yaml beside it. Default: the project's "
+                f"{CHECKOV_CONFIG_IN_PROJECT}.",
+                show_default=False,
+            ),
+        ] = None,
+        checkov: Annotated[
+            Path | None,
+            typer.Option(
+                "--checkov",
+                help=f"checkov executable. Default: the project's {CHECKOV_IN_PROJECT} (make setup).",
+                show_default=False,
+            ),
+        ] = None,
     ) -> None:
         """Synthesize, run checkov over every stack, list skips and suppressions; exit 1 on any failed check."""
         out = out or default_outdir()
+        checkov, checkov_config = checkov or project_checkov(), checkov_config or project_checkov_config()
         skips = load_skips(checkov_config)
         if not checkov.is_file():
             raise ScanError(f"checkov is not installed ({checkov} is missing); run make setup")

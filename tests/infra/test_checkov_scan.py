@@ -260,6 +260,17 @@ def test_missing_checkov_is_one_line_pointing_at_make_setup(insecure_out, tmp_pa
     ]
 
 
+@pytest.mark.slow  # a full checkov run
+def test_scan_from_another_directory_uses_the_projects_checkov_and_skip_list(
+    insecure_out, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)  # neither .venv-checkov nor policy/ is here
+    code, out, err = run(["scan", "--skip-synth", "--out", str(insecure_out)], capsys)
+    assert code == 1, out + err  # the insecure stack's real findings, not "checkov is not installed"
+    assert "scan failed: 1 of 1 stacks have failed checks" in " ".join(out.split())
+    assert all(skip.check_id in out for skip in load_skips(CHECKOV_CONFIG))
+
+
 def test_nothing_to_scan_is_one_line(tmp_path, capsys):
     code, _, err = run(_scan_args(tmp_path / "empty"), capsys)
     assert code == 2
