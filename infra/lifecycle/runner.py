@@ -77,13 +77,37 @@ class StackRunner(Protocol):
 Run = Callable[..., subprocess.CompletedProcess]
 
 
+def run_until_stopped(argv: list[str], **kwargs) -> subprocess.CompletedProcess:
+    """subprocess.run, except that Ctrl-C lets the command stop on its own instead of killing it.
+
+    The command is in our process group, so it got the same SIGINT; cdktf answers it by sending Ctrl-C into
+    terraform's terminal, and terraform then finishes the calls in flight, writes the state and releases the
+    state lock. subprocess.run would SIGKILL cdktf 0.25 s after the interrupt, cutting that short and leaving
+    the lock behind. A second Ctrl-C still kills it.
+    """
+    with subprocess.Popen(argv, **kwargs) as process:
+        try:
+            return subprocess.CompletedProcess(argv, process.wait())
+        except KeyboardInterrupt:
+            try:
+                process.wait()
+            except KeyboardInterrupt:
+                process.kill()
+            raise
+
+
 class CdktfRunner:
     """The real runner: `npx cdktf` for deploy/destroy, `terraform` in the stack directory to read state."""
 
-    def __init__(self, *, cwd: Path | None = None, run: Run = subprocess.run) -> None:
+    def __init__(
+        self, *, cwd: Path | None = None, run: Run = subprocess.run, stream: Run = run_until_stopped
+    ) -> None:
         self._cwd = cwd
         """Where npx runs: the project root, whose node_modules holds the pinned cdktf CLI."""
         self._run = run
+        """Runs the commands whose output is read (terraform state)."""
+        self._stream = stream
+        """Runs cdktf deploy/destroy, output streaming to the terminal."""
 
     def require(self, *tools: str) -> None:
         for tool in tools:
@@ -93,7 +117,7 @@ class CdktfRunner:
     def run(self, command: StackCommand) -> None:
         # Inherited stdin/stdout: output streams as cdktf writes it, and without --auto-approve the user
         # answers cdktf's own approval prompt.
-        result = self._tool(command.argv(), check=False, cwd=self._cwd)
+        result = self._tool(command.argv(), launch=self._stream, cwd=self._cwd)
         if result.returncode != 0:
             raise OperationFailed(f"cdktf {command.action} {command.stack} failed (exit {result.returncode})")
 
@@ -116,9 +140,9 @@ class CdktfRunner:
             raise OperationFailed(f"cannot read the state of {stack}: {_error_line(pulled)}")
         return state_has_resources(pulled.stdout)
 
-    def _tool(self, argv: list[str], **kwargs) -> subprocess.CompletedProcess:
+    def _tool(self, argv: list[str], *, launch: Run | None = None, **kwargs) -> subprocess.CompletedProcess:
         try:
-            return self._run(argv, **kwargs)
+            return (launch or self._run)(argv, **kwargs)
         except FileNotFoundError:  # PATH changed since `require`, or nobody asked
             raise MissingTool(argv[0]) from None
 

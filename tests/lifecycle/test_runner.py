@@ -1,7 +1,12 @@
 """The cdktf command lines, and the real runner driven through a fake process launcher."""
 
 import json
+import os
+import signal
 import subprocess
+import sys
+import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -56,11 +61,11 @@ def done(code=0, stdout="", stderr=""):
 
 def test_run_streams_through_the_terminal_from_the_project_root_and_fails_on_a_nonzero_exit(tmp_path):
     launcher = Launcher(done(0), done(1))
-    runner = CdktfRunner(cwd=tmp_path, run=launcher)
+    runner = CdktfRunner(cwd=tmp_path, stream=launcher)
     command = StackCommand("deploy", "churn-dev-platform", Path("cdktf.out"), auto_approve=True)
     runner.run(command)
     # no capture: output streams; npx runs where node_modules holds the pinned cdktf, whatever the caller's cwd
-    assert launcher.calls[0] == (command.argv(), {"check": False, "cwd": tmp_path})
+    assert launcher.calls[0] == (command.argv(), {"cwd": tmp_path})
     with pytest.raises(OperationFailed, match=r"^cdktf deploy churn-dev-platform failed \(exit 1\)$"):
         runner.run(command)
 
@@ -117,7 +122,7 @@ def not_installed(argv, **kwargs):
 
 
 def test_a_missing_terraform_or_npx_is_one_line_naming_it():
-    runner = CdktfRunner(run=not_installed)
+    runner = CdktfRunner(run=not_installed, stream=not_installed)
     with pytest.raises(MissingTool) as missing:
         runner.has_state("churn-pr1-platform", outdir=Path("cdktf.out"))
     assert str(missing.value) == "terraform: not found on PATH; install Terraform >= 1.5"
@@ -133,3 +138,51 @@ def test_require_looks_the_tools_up_on_path(tmp_path, monkeypatch):
     CdktfRunner().require("terraform")
     with pytest.raises(MissingTool, match=r"^npx: not found on PATH"):
         CdktfRunner().require("terraform", "npx")
+
+
+# Stands in for `npx cdktf deploy`: on SIGINT it takes a moment to stop (terraform writing its state and
+# releasing the lock) before it exits.
+SLOW_TO_STOP_NPX = """#!{python}
+import pathlib, signal, sys, time
+def stop(*_):
+    time.sleep(1.5)
+    pathlib.Path({stopped!r}).write_text("state written, lock released")
+    sys.exit(130)
+signal.signal(signal.SIGINT, stop)
+pathlib.Path({ready!r}).write_text("deploying")
+time.sleep(60)
+"""
+
+DEPLOY_DRIVER = """
+import sys
+from pathlib import Path
+from infra.lifecycle.runner import CdktfRunner, StackCommand
+try:
+    CdktfRunner().run(StackCommand("deploy", "churn-dev-platform", Path("cdktf.out"), auto_approve=True))
+except KeyboardInterrupt:
+    sys.exit(130)
+"""
+
+
+def test_ctrl_c_during_a_deploy_lets_cdktf_stop_cleanly_instead_of_killing_it(tmp_path):
+    ready, stopped = tmp_path / "ready", tmp_path / "stopped"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    npx = bin_dir / "npx"
+    npx.write_text(SLOW_TO_STOP_NPX.format(python=sys.executable, ready=str(ready), stopped=str(stopped)))
+    npx.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    # its own session: the SIGINT a terminal sends to its foreground group goes to the driver and npx alike
+    driver = subprocess.Popen([sys.executable, "-c", textwrap.dedent(DEPLOY_DRIVER)], env=env,
+                              start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while not ready.exists():
+            assert time.monotonic() < deadline and driver.poll() is None, "the fake cdktf never started"
+            time.sleep(0.05)
+        os.killpg(driver.pid, signal.SIGINT)
+        assert driver.wait(timeout=30) == 130
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+    assert stopped.read_text() == "state written, lock released"  # not SIGKILLed 0.25 s after Ctrl-C
