@@ -125,6 +125,61 @@ class StateBackend(StrictModel):
         return self
 
 
+VIRTUAL_NETWORK_ID = r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/Microsoft\.Network/virtualNetworks/[^/]+$"
+RESOURCE_GROUP_ID = r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+$"
+
+
+class HubNetwork(StrictModel):
+    """The hub every private env joins: its VNet (where the self-hosted deploy runner lives) and the
+    privatelink DNS zones all private envs share. Unset: each private env has zones of its own, and a runner
+    network can resolve only one private env (Azure links a VNet to one zone of a name).
+
+    Set: each env whose lake, vault or front end is private (and each ephemeral env cut from one) peers its VNet
+    with the hub in both directions, registers its private endpoints in the hub's zones and links those zones
+    to its own VNet, so one runner in the hub reaches every private env, new ones included. The hub's owner
+    creates the zones `privatelink.azuredatabricks.net`, `privatelink.dfs.core.windows.net`,
+    `privatelink.blob.core.windows.net` and `privatelink.vaultcore.azure.net`, links them to the hub VNet, and
+    keeps one `browser_authentication` endpoint per region in the shared zone (Databricks' web-auth workspace):
+    envs then create none, because a second one would take over the region's `pl-auth` record and deleting it
+    would break sign-in to every private workspace of the region. The deployer needs Network Contributor on the
+    hub VNet and Private DNS Zone Contributor on the zones' resource group."""
+
+    virtual_network_id: Annotated[str, Field(pattern=VIRTUAL_NETWORK_ID)]
+    """ARM ID of the hub VNet. Its address space must not overlap any env's network."""
+    private_dns_zones_resource_group_id: Annotated[str, Field(pattern=RESOURCE_GROUP_ID)]
+    """ARM ID of the resource group that holds the shared privatelink zones, in the hub VNet's subscription."""
+
+    @model_validator(mode="after")
+    def _one_subscription(self) -> HubNetwork:
+        if self.subscription_id != self.private_dns_zones_resource_group_id.split("/")[2].lower():
+            raise ValueError(
+                "private_dns_zones_resource_group_id must be in the hub VNet's subscription "
+                f"({self.subscription_id})"
+            )
+        return self
+
+    @property
+    def subscription_id(self) -> str:
+        return self.virtual_network_id.split("/")[2].lower()
+
+    @property
+    def resource_group_name(self) -> str:
+        return self.virtual_network_id.split("/")[4]
+
+    @property
+    def virtual_network_name(self) -> str:
+        return self.virtual_network_id.split("/")[8]
+
+    @property
+    def private_dns_zones_resource_group_name(self) -> str:
+        return self.private_dns_zones_resource_group_id.split("/")[4]
+
+    def private_dns_zone_id(self, zone: str) -> str:
+        return (
+            f"{self.private_dns_zones_resource_group_id}/providers/Microsoft.Network/privateDnsZones/{zone}"
+        )
+
+
 class PlatformSettings(StrictModel):
     """Settings shared by every team: naming, subscription, runtime, state."""
 
@@ -163,6 +218,9 @@ class PlatformSettings(StrictModel):
     """Log Analytics retention in days (30-730)."""
     state_backend: StateBackend = StateBackend()
     """Terraform state location."""
+    hub_network: HubNetwork | None = None
+    """The hub VNet and shared privatelink DNS zones private envs join (Azure). Unset: private envs are
+    islands with zones of their own, each reachable only from a runner network linked to its zones."""
 
     @field_validator("runtime", mode="before")
     @classmethod

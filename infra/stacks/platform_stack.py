@@ -19,10 +19,12 @@ from cdktf_cdktf_provider_azurerm.resource_group import ResourceGroup
 
 from infra.aspects.stack_aspects import AspectApp, AspectStack
 from infra.config import TeamEnv
+from infra.config.model import HubNetwork
 from infra.constructs.azure.access_connector import AccessConnector
 from infra.constructs.azure.budget import CostBudget, utc_today
 from infra.constructs.azure.databricks_workspace import Workspace
 from infra.constructs.azure.encryption import EncryptionKey
+from infra.constructs.azure.hub_peering import HubPeering
 from infra.constructs.azure.key_vault import SecretsVault
 from infra.constructs.azure.lake_storage import LakeStorage
 from infra.constructs.azure.monitoring import Monitoring
@@ -66,6 +68,23 @@ def azurerm_provider(stack: TerraformStack, team_env: TeamEnv) -> AzurermProvide
     )
 
 
+def hub_provider(stack: TerraformStack, team_env: TeamEnv, hub: HubNetwork) -> AzurermProvider:
+    """azurerm in the hub's subscription, for the hub side of the peering and the links to the hub's zones."""
+    tenant_id = team_env.platform.tenant_id
+    return AzurermProvider(
+        stack,
+        "azurerm-hub",
+        alias="hub",
+        subscription_id=hub.subscription_id,
+        tenant_id=str(tenant_id) if tenant_id else None,
+        storage_use_azuread=True,
+        # The deployer holds only network roles in the hub's subscription: registering resource providers
+        # there (azurerm's default) would be refused, and the hub's network providers are registered already.
+        resource_provider_registrations="none",
+        features=[AzurermProviderFeatures()],
+    )
+
+
 class PlatformStack(AspectStack):
     """Resource group, network, workspace, lake storage, access connector, Key Vault, monitoring, budget."""
 
@@ -96,13 +115,23 @@ class PlatformStack(AspectStack):
             resource_group=resource_group,
             private_endpoints=not settings.public_network_access or settings.network_isolation == "private",
         )
-        private_links = (
-            PrivateLinks(
-                self, "private-links", team_env=team_env, resource_group=resource_group, network=network
+        private_links = None
+        if network.private_endpoint_subnet is not None:
+            hub = team_env.platform.hub_network
+            in_hub = hub_provider(self, team_env, hub) if hub is not None else None
+            if hub is not None and in_hub is not None:
+                HubPeering(
+                    self, "hub-peering", team_env=team_env, network=network, hub=hub, hub_provider=in_hub
+                )
+            private_links = PrivateLinks(
+                self,
+                "private-links",
+                team_env=team_env,
+                resource_group=resource_group,
+                network=network,
+                hub=hub,
+                hub_provider=in_hub,
             )
-            if network.private_endpoint_subnet is not None
-            else None
-        )
         secrets = SecretsVault(
             self,
             "secrets",

@@ -731,6 +731,23 @@ def test_private_front_end_needs_both_endpoints_on_its_own_workspace(prod, tmp_p
         _synth(prod, endpoints_on_another_resource, tmp_path / "other")
 
 
+def test_in_the_hubs_shared_zones_a_private_front_end_has_no_sign_in_endpoint_of_its_own(prod, tmp_path):
+    from infra.config.model import HubNetwork
+
+    subscription = "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups"
+    hub = HubNetwork(
+        virtual_network_id=f"{subscription}/rg-hub/providers/Microsoft.Network/virtualNetworks/vnet-hub",
+        private_dns_zones_resource_group_id=f"{subscription}/rg-hub-dns",
+    )
+    in_hub = prod.model_copy(update={"platform": prod.platform.model_copy(update={"hub_network": hub})})
+    # the region's one browser_authentication endpoint is the hub's: a second one would take over its record
+    with pytest.raises(RuntimeError, match=r"PLAT-WS-6: .*must not have its own browser_authentication"):
+        _synth(in_hub, lambda s: _private_workspace(s), tmp_path / "both")
+    with pytest.raises(RuntimeError, match=r"PLAT-WS-6: .*needs private endpoints for databricks_ui_api"):
+        _synth(in_hub, lambda s: _private_workspace(s, subresources=()), tmp_path / "none")
+    _synth(in_hub, lambda s: _private_workspace(s, subresources=("databricks_ui_api",)), tmp_path / "ui")
+
+
 def test_private_cmk_env_synthesizes_when_everything_is_in_place(private, tmp_path):
     _synth(private, _compliant_private, tmp_path)
 

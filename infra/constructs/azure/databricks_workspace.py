@@ -35,7 +35,8 @@ class Workspace(Construct):
     Entra ID sign-in to a private front end redirects the browser to the region's ``pl-auth`` host, which only
     a ``browser_authentication`` endpoint serves: Databricks wants one per region and DNS zone (the "web auth"
     workspace). Each env has its own zone, linked to its own VNet, so each private env gets its own, on its
-    own workspace; deleting one env never breaks sign-in to another.
+    own workspace; deleting one env never breaks sign-in to another. Envs that share the hub's zones create
+    none: the hub keeps the region's one endpoint (config HubNetwork).
 
     With an ``encryption_key`` the workspace encrypts its managed services (notebooks, secrets, queries: wrapped
     by the AzureDatabricks application, which needs the key role before the workspace is created) and its
@@ -111,16 +112,19 @@ class Workspace(Construct):
                 subresource=UI_API_SUBRESOURCE,
                 zone=PRIVATE_LINK_ZONE,
             )
-            # Both endpoints change the workspace's private endpoint connections: one after the other.
-            browser_auth = private_links.endpoint(
-                "browser-auth",
-                target_id=workspace_id,
-                target_name=name,
-                subresource=BROWSER_AUTH_SUBRESOURCE,
-                zone=PRIVATE_LINK_ZONE,
-                depends_on=[ui_api],
-            )
-            self.private_endpoints = [ui_api, browser_auth]
+            self.private_endpoints = [ui_api]
+            # Envs in the hub's shared zone sign in through the hub's web-auth endpoint of the region.
+            if not private_links.shares_hub_zones:
+                # Both endpoints change the workspace's private endpoint connections: one after the other.
+                browser_auth = private_links.endpoint(
+                    "browser-auth",
+                    target_id=workspace_id,
+                    target_name=name,
+                    subresource=BROWSER_AUTH_SUBRESOURCE,
+                    zone=PRIVATE_LINK_ZONE,
+                    depends_on=[ui_api],
+                )
+                self.private_endpoints.append(browser_auth)
 
     def _encrypt_after_creation(self, encryption_key: EncryptionKey, key_id: str) -> None:
         encryption_key.grant(

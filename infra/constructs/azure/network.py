@@ -67,7 +67,7 @@ class Network(Construct):
             address_space=[team_env.settings.network],
         )
         # Each reference read is a round trip to the jsii runtime: the ones used more than once are read once.
-        self.virtual_network_id, self._virtual_network_name = (
+        self.virtual_network_id, self.virtual_network_name = (
             self.virtual_network.id,
             self.virtual_network.name,
         )
@@ -124,7 +124,7 @@ class Network(Construct):
                 "private-endpoint-subnet",
                 name=f"snet-{names.stem}-pe",
                 resource_group_name=rg_name,
-                virtual_network_name=self._virtual_network_name,
+                virtual_network_name=self.virtual_network_name,
                 address_prefixes=[private_endpoint_cidr(team_env)],
             )
             # Every subnet gets the NSG (scanner rule); endpoint network policies stay at the default,
@@ -137,7 +137,7 @@ class Network(Construct):
             f"{role}-subnet",
             name=name,
             resource_group_name=self.resource_group_name,
-            virtual_network_name=self._virtual_network_name,
+            virtual_network_name=self.virtual_network_name,
             address_prefixes=[cidr],
             # Lets the lake storage firewall admit cluster traffic from this subnet.
             service_endpoints=["Microsoft.Storage"],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cdktf import ITerraformDependable
+from cdktf import ITerraformDependable, TerraformProvider
 from cdktf_cdktf_provider_azurerm.private_dns_zone import PrivateDnsZone
 from cdktf_cdktf_provider_azurerm.private_dns_zone_virtual_network_link import (
     PrivateDnsZoneVirtualNetworkLink,
@@ -15,6 +15,7 @@ from cdktf_cdktf_provider_azurerm.private_endpoint import (
 from constructs import Construct
 
 from infra.config import TeamEnv
+from infra.config.model import HubNetwork
 from infra.constructs.azure.network import Network
 from infra.constructs.azure.resource_group import ResourceGroupRef
 
@@ -22,8 +23,10 @@ from infra.constructs.azure.resource_group import ResourceGroupRef
 class PrivateLinks(Construct):
     """One private DNS zone per service, linked to the env's VNet, and the endpoints registered in them.
 
-    The zones are per env (in its resource group, linked to its VNet only), so each env resolves its own
-    endpoints and deleting one env never breaks name resolution in another.
+    Without a hub the zones are per env (in its resource group, linked to its VNet only), so each env resolves
+    its own endpoints and deleting one env never breaks name resolution in another. With a hub the zones are
+    the hub's, shared by every private env: the env links them to its VNet (through ``hub_provider``, the
+    hub's subscription) and its endpoints add their records there; each endpoint's records go with it.
     """
 
     def __init__(
@@ -34,25 +37,47 @@ class PrivateLinks(Construct):
         team_env: TeamEnv,
         resource_group: ResourceGroupRef,
         network: Network,
+        hub: HubNetwork | None = None,
+        hub_provider: TerraformProvider | None = None,
     ) -> None:
         super().__init__(scope, id)
         if network.private_endpoint_subnet is None:  # not an assert: synth runs under python -O
             raise ValueError("private endpoints need the network's private endpoint subnet")
+        if (hub is None) != (hub_provider is None):
+            raise ValueError("the hub's zones are reached through a provider for the hub's subscription")
         self._team_env, self._resource_group, self._network = team_env, resource_group, network
+        self._hub, self._hub_provider = hub, hub_provider
         self._subnet_id = network.private_endpoint_subnet.id
         self._zone_ids: dict[str, str] = {}
 
+    @property
+    def shares_hub_zones(self) -> bool:
+        return self._hub is not None
+
     def zone_id(self, zone: str) -> str:
-        """The env's private DNS zone ``zone`` (created on first use), linked to the env's VNet."""
+        """The private DNS zone ``zone`` (the env's, created on first use, or the hub's), linked to the env's VNet."""
         if zone not in self._zone_ids:
             key = zone.replace(".", "-")
+            link_name = f"link-{self._team_env.names.virtual_network}"
+            if self._hub is not None:
+                PrivateDnsZoneVirtualNetworkLink(
+                    self,
+                    f"hub-zone-link-{key}",
+                    provider=self._hub_provider,
+                    name=link_name,  # unique per env: the zone is shared
+                    resource_group_name=self._hub.private_dns_zones_resource_group_name,
+                    private_dns_zone_name=zone,
+                    virtual_network_id=self._network.virtual_network_id,
+                )
+                self._zone_ids[zone] = self._hub.private_dns_zone_id(zone)
+                return self._zone_ids[zone]
             created = PrivateDnsZone(
                 self, f"zone-{key}", name=zone, resource_group_name=self._resource_group.name
             )
             PrivateDnsZoneVirtualNetworkLink(
                 self,
                 f"zone-link-{key}",
-                name=f"link-{self._team_env.names.virtual_network}",
+                name=link_name,
                 resource_group_name=self._resource_group.name,
                 private_dns_zone_name=created.name,
                 virtual_network_id=self._network.virtual_network_id,

@@ -5,10 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from infra.aspects.policy.engine import Rule, RuleContext, RulePack, expect, first_block, reference
-from infra.aspects.policy.packs.azure_private_link import missing_private_endpoints
+from infra.aspects.policy.packs.azure_private_link import (
+    missing_private_endpoints,
+    private_endpoint_subresources,
+)
 
 # The front end (UI and REST API) and Entra ID sign-in (SSO callbacks on <region>.pl-auth.azuredatabricks.net).
-PRIVATE_FRONT_END_SUBRESOURCES = ("databricks_ui_api", "browser_authentication")
+UI_API_SUBRESOURCE, BROWSER_AUTH_SUBRESOURCE = "databricks_ui_api", "browser_authentication"
+PRIVATE_FRONT_END_SUBRESOURCES = (UI_API_SUBRESOURCE, BROWSER_AUTH_SUBRESOURCE)
 
 
 def _vnet_injected(config: dict[str, Any], _: RuleContext) -> str | None:
@@ -41,6 +45,12 @@ def _front_end_as_configured(config: dict[str, Any], ctx: RuleContext) -> str | 
 def _private_front_end_reachable(_: dict[str, Any], ctx: RuleContext) -> str | None:
     if ctx.team_env.settings.public_network_access:
         return None
+    if ctx.team_env.platform.hub_network is not None:
+        # The hub keeps the region's one browser_authentication endpoint in the shared zone; another here would
+        # take over its record, and deleting it would break sign-in to every private workspace of the region.
+        if BROWSER_AUTH_SUBRESOURCE in private_endpoint_subresources(ctx):
+            return "a workspace in the hub's shared DNS zones must not have its own browser_authentication endpoint"
+        return missing_private_endpoints(ctx, (UI_API_SUBRESOURCE,), "a workspace with a private front end")
     return missing_private_endpoints(
         ctx,
         PRIVATE_FRONT_END_SUBRESOURCES,
@@ -119,7 +129,8 @@ AZURE_WORKSPACE = RulePack(
         Rule(
             "PLAT-WS-6",
             ("azurerm_databricks_workspace",),
-            "a private front end has its UI/API and browser_authentication (SSO) private endpoints",
+            "a private front end has its UI/API and browser_authentication (SSO) private endpoints; in the hub's "
+            "shared zones the UI/API one only (the hub keeps the region's sign-in endpoint)",
             _private_front_end_reachable,
         ),
         Rule(
