@@ -35,10 +35,14 @@ def test_synth_imports_only_the_resource_modules_its_stacks_use(synthesized, pac
 
 
 def test_a_resource_module_not_yet_imported_is_an_attribute_of_its_package(synthesized):
+    """As with the eager package: `import cdktf_cdktf_provider_databricks as d; d.catalog.Catalog(...)` works."""
     import cdktf_cdktf_provider_databricks as databricks
 
-    assert "cdktf_cdktf_provider_databricks.mws_vpc_endpoint" not in sys.modules  # the stacks never use it
-    assert databricks.mws_vpc_endpoint.MwsVpcEndpoint.__name__ == "MwsVpcEndpoint"
+    package = databricks.__name__
+    unused = min(_resource_modules_of(package) - _imported_resource_modules_of(package))
+    module = getattr(databricks, unused)
+    assert module is sys.modules[f"{package}.{unused}"]
+    assert any(hasattr(value, "__jsii_type__") for value in vars(module).values())  # it defines jsii types
     with pytest.raises(AttributeError, match="no attribute 'no_such_resource'"):
         databricks.no_such_resource  # noqa: B018
 
