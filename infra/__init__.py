@@ -3,6 +3,8 @@
 import os
 from pathlib import Path
 
+from infra import provider_bindings
+
 # The provider bindings run on a jsii runtime in Node.js. `make setup` installs Node 24 LTS for it under
 # tools/jsii-node (the system's Node 20 is past its end of life, and 24 synthesizes ~10% faster); the cdktf
 # CLI keeps the system Node. Set JSII_NODE to choose another binary.
@@ -24,3 +26,6 @@ _preload = f'--require "{_quoted}"'
 for _option in (_preload, "--disable-warning=DEP0044"):
     if _option not in os.environ.get("NODE_OPTIONS", ""):
         os.environ["NODE_OPTIONS"] = f"{os.environ.get('NODE_OPTIONS', '')} {_option}".strip()
+
+# The provider packages import every one of their thousands of resource modules; import only the ones used.
+provider_bindings.install()

@@ -53,7 +53,7 @@ def add_team_env(
 
 def add_aws_team_env(app: AspectApp, *, team_env: TeamEnv, wheel: WheelArtifact) -> None:
     """Platform (aws only), account (databricks_mws_*), workspace (the shared Databricks constructs), in order."""
-    # The AWS bindings take seconds to import: only configs with an AWS team pay for them.
+    # The jsii kernel takes seconds to load the AWS provider's assembly: only configs with an AWS team pay for it.
     from infra.aspects.policy.packs import AWS
     from infra.constructs.aws.workspace_access import aws_workspace_access
     from infra.stacks.account_stack import AccountStack

@@ -19,7 +19,7 @@ def main() -> None:
     except (ConfigError, WheelNotFound) as exc:
         print(str(exc), file=sys.stderr)
         raise SystemExit(2) from None
-    from infra.app import build_app  # the provider bindings take ~10 s to import: check the inputs first
+    from infra.app import build_app  # loading the provider bindings takes seconds: check the inputs first
 
     build_app(config, outdir=Path(os.environ.get("CDKTF_OUTDIR", "cdktf.out")), wheel=wheel).synth()
 
