@@ -21,6 +21,7 @@ import requests
 from azure.core.exceptions import HttpResponseError
 from azure.core.pipeline.transport import HttpRequest, RequestsTransportResponse
 
+from infra.lifecycle.aws import TaggedResource, _aws_errors
 from infra.lifecycle.azure import AzureResourceGroups, ResourceGroupInfo
 from infra.lifecycle.databricks import RunProgress
 from infra.lifecycle.errors import OperationFailed
@@ -88,6 +89,8 @@ class FakeRunner:
         """Stacks whose state read raises (e.g. an OSError from a broken terraform)."""
         self.missing: set[str] = set()
         """Tools (npx, terraform) not on PATH."""
+        self.outputs: dict[str, dict[str, str]] = {}
+        """Stack -> its deployed outputs."""
 
     def require(self, *tools: str) -> None:
         for tool in tools:
@@ -105,6 +108,13 @@ class FakeRunner:
         if stack in self.state_errors:
             raise self.state_errors[stack]
         return stack in self.stacks_with_state
+
+    def output(self, stack: str, name: str, *, outdir: Path) -> str:
+        self.events.append(f"output? {stack} {name}")
+        try:
+            return self.outputs[stack][name]
+        except KeyError:  # what CdktfRunner raises for an output the state does not have
+            raise OperationFailed(f"cannot read output {name} of {stack}: Error: Output not found") from None
 
 
 def arm_error(status: int, code: str, message: str, cls: type[HttpResponseError] = HttpResponseError):
@@ -161,6 +171,38 @@ class FakeResourceGroups:
 
     def adapter(self) -> AzureResourceGroups:
         return AzureResourceGroups(SimpleNamespace(resource_groups=SdkResourceGroupsOperations(self)))
+
+
+class FakeTaggedResources:
+    """The AWS resources of each region and their tags; a listing fails the way AwsTaggedResources reports a
+    botocore error."""
+
+    def __init__(self):
+        self.resources: dict[str, list[TaggedResource]] = {}
+        """Region -> its resources."""
+        self.list_errors: dict[str, Exception] = {}
+        """Region -> the botocore exception listing it raises (no credentials, access denied, ...)."""
+        self.listed: list[tuple[str, dict[str, str]]] = []
+
+    def region(self, region: str) -> FakeRegion:
+        return FakeRegion(self, region)
+
+
+@dataclass
+class FakeRegion:
+    fakes: FakeTaggedResources
+    name: str
+
+    def list(self, tags):
+        self.fakes.listed.append((self.name, dict(tags)))
+        with _aws_errors("listing tagged resources"):
+            if self.name in self.fakes.list_errors:
+                raise self.fakes.list_errors[self.name]
+        return [
+            resource
+            for resource in self.fakes.resources.get(self.name, [])
+            if all(resource.tags.get(key) == value for key, value in tags.items())
+        ]
 
 
 class FakeWorkspace:
@@ -260,6 +302,9 @@ class Fakes:
         self.groups = FakeResourceGroups(self.events)
         self.workspace = FakeWorkspace()
         self.metastore = FakeMetastoreView()
+        self.aws = FakeTaggedResources()
+        self.workspace_urls: list[str | None] = []
+        """The workspace URL each preflight was pointed at (None: an Azure workspace, found by its ARM ID)."""
         self.wheel = self.tmp / "dist" / "churn-0.1.0-py3-none-any.whl"
 
     @property
@@ -273,7 +318,7 @@ class Fakes:
         return self.wheel
 
     def synthesize(self, config, team_envs, outdir, wheel) -> None:
-        stacks = [s for te in team_envs for s in (te.names.platform_stack, te.names.workspace_stack)]
+        stacks = [s for te in team_envs for s in te.stacks.values()]
         self.events.append("synth " + " ".join(stacks))
         self.synthesized.append(([te.key for te in team_envs], outdir, wheel))
         self.synthesized_envs.extend(team_envs)
@@ -295,8 +340,13 @@ class Fakes:
             ask=self.ask,
             default_owner=lambda: self.owner,
             outdir=self.outdir,
-            metastore_view=lambda config, team_env: self.metastore,
+            metastore_view=self.metastore_view,
+            tagged_resources=self.aws.region,
         )
+
+    def metastore_view(self, config, team_env, workspace_url=None):
+        self.workspace_urls.append(workspace_url)
+        return self.metastore
 
     def nothing_happened(self) -> bool:
         """No wheel, no synth, no cdktf, no delete: what every bad-input case must leave behind."""
@@ -341,3 +391,24 @@ def permanent_group(team="churn", env="dev") -> ResourceGroupInfo:
         name=f"rg-dbp-{team}-{env}",
         tags={"team": team, "env": env, "cost-center": "CC-4711", "managed-by": "cdktf-platform"},
     )
+
+
+def aws_env_resources(
+    *, team="risk", env="pr1", base="dev", expires="2026-11-22T10:00:00Z", slot="0", **changed
+) -> list[TaggedResource]:
+    """What `env up` leaves tagged in AWS for one ephemeral env: resources the Resource Groups Tagging API lists
+    and the IAM roles and VPC endpoint only the fallbacks list, each with the env's tags (``changed`` overrides
+    tags on the first resource only, e.g. a resource that missed an update)."""
+    tags = ephemeral_tags(team=team, env=env, base=base, expires=expires, slot=slot) | {
+        "cost-center": "CC-2024"
+    }
+    stem = f"dbp-{team}-{env}"
+    arns = [
+        f"arn:aws:ec2:eu-west-1:123456789012:vpc/vpc-{env}",
+        f"arn:aws:s3:::{stem}-root-0a1b2c",
+        f"arn:aws:iam::123456789012:role/{stem}-databricks-cross-account",
+        f"vpc-endpoint/vpce-{env}",
+    ]
+    return [
+        TaggedResource(arn, {**tags, **(changed if index == 0 else {})}) for index, arn in enumerate(arns)
+    ]
