@@ -128,12 +128,22 @@ def moto_workarounds(stack: dict) -> dict:
 
 
 class TerraformDir:
-    """One synthesized stack copied to a working directory, with the test override beside it."""
+    """One synthesized stack copied to a working directory (or, with ``in_place``, used where it was synthesized),
+    with the test override beside it."""
 
-    def __init__(self, tools: TerraformTools, stack_dir: Path, workdir: Path, moto: MotoServer) -> None:
+    def __init__(
+        self,
+        tools: TerraformTools,
+        stack_dir: Path,
+        workdir: Path,
+        moto: MotoServer,
+        *,
+        in_place: bool = False,
+    ) -> None:
         self.tools = tools
-        self.dir = workdir / stack_dir.name
-        shutil.copytree(stack_dir, self.dir)
+        self.dir = stack_dir if in_place else workdir / stack_dir.name
+        if not in_place:
+            shutil.copytree(stack_dir, self.dir)
         self.cli_config = workdir / "terraform.rc"
         self.cli_config.write_text(
             "provider_installation {\n"
