@@ -114,7 +114,9 @@ class FakeRunner:
         try:
             return self.outputs[stack][name]
         except KeyError:  # what CdktfRunner raises for an output the state does not have
-            raise OperationFailed(f"cannot read output {name} of {stack}: Error: Output not found") from None
+            raise OperationFailed(
+                f'cannot read output {name} of {stack}: Error: Output "{name}" not found'
+            ) from None
 
 
 def arm_error(status: int, code: str, message: str, cls: type[HttpResponseError] = HttpResponseError):

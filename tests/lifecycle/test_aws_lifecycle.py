@@ -247,7 +247,8 @@ def test_env_up_stops_before_the_workspace_stack_when_the_account_stack_has_no_u
     assert result.code == 1
     assert "deploy risk-pr42-workspace" not in fakes.events
     assert result.err_lines == [
-        "error: cannot read output workspace_url of risk-pr42-account: Error: Output not found; whatever was "
+        'error: cannot read output workspace_url of risk-pr42-account: Error: Output "workspace_url" not found; '
+        "whatever was "
         "created is tagged ephemeral and expires 2026-11-22T20:00:00Z: `platform env down pr42` removes it now"
     ]
 
