@@ -386,3 +386,15 @@ def test_smoke_of_an_aws_env_is_refused_in_one_line(cli, fakes):
         "smoke tests are not wired for it yet (docs/aws.md)"
     ]
     assert fakes.workspace.started == []
+
+
+def test_env_down_of_an_azure_env_goes_on_when_only_aws_cannot_be_read(cli, fakes):
+    fakes.groups.groups = [ephemeral_group(env="pr42", expires="2026-11-23T00:00:00Z")]
+    fakes.runner.stacks_with_state = {"churn-pr42-workspace", "churn-pr42-platform"}
+    fakes.aws.list_errors = {REGION: NO_AWS_LOGIN}
+    result = cli("env", "down", "pr42")
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[0] == (
+        f"warning: cannot read AWS eu-west-1 (NAME is found elsewhere): {AWS_UNREAD}"
+    )
+    assert fakes.events[-2:] == ["state? churn-pr42-platform", "destroy churn-pr42-platform"]
