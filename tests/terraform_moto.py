@@ -16,6 +16,7 @@ import os
 import shutil
 import socket
 import subprocess
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,10 +88,19 @@ class MotoServer:
 
     def __enter__(self) -> MotoServer:
         self._server.start()
+        self.reset()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.reset()
         self._server.stop()
+
+    def reset(self) -> None:
+        """Forget every resource: moto keeps them per process, not per server, so the next server (another test
+        module) would find them and fail to create the same names."""
+        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=30):
+            pass
 
     def client_environ(self) -> dict[str, str]:
         """What boto3 (and the reaper) need to talk to this server."""
