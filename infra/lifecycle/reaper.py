@@ -74,7 +74,12 @@ def describe_teardown_unknown(
     name: str, config: PlatformConfig, outdir: Path, sources: set[str]
 ) -> list[str]:
     """`env down NAME --dry-run` when ``sources`` cannot be read: which team's env NAME is only its tags say."""
-    lines = [f"destroy {name}: its team and resource group are {AT_RUN_TIME} (the group tagged env={name})"]
+    if sources == {"Azure"}:
+        lines = [
+            f"destroy {name}: its team and resource group are {AT_RUN_TIME} (the group tagged env={name})"
+        ]
+    else:
+        lines = [f"destroy {name}: its team and where it lives are {AT_RUN_TIME} (what is tagged env={name})"]
     for team in config.teams:
         if team.ephemeral is None or not has_lifecycle(team) or source_of(team) not in sources:
             continue

@@ -321,7 +321,7 @@ def test_env_down_dry_run_offline_lists_the_aws_teams_it_could_be(cli, fakes):
     assert result.code == 0, result.err
     assert result.out.splitlines() == [
         f"warning: cannot read AWS eu-west-1, so what only AWS knows is {AT_RUN_TIME}: {AWS_UNREAD}",
-        f"destroy pr42: its team and resource group are {AT_RUN_TIME} (the group tagged env=pr42)",
+        f"destroy pr42: its team and where it lives are {AT_RUN_TIME} (what is tagged env=pr42)",
         "  if it is risk/pr42 (AWS eu-west-1):",
         f"    {cdktf('destroy', 'risk-pr42-workspace', out)}",
         f"    {cdktf('destroy', 'risk-pr42-account', out)}",
