@@ -199,8 +199,9 @@ def env_up(
             warn_unread(inventory, _warn)
         elif own is not None:
             raise own.error
-        for unread in () if dry_run else inventory.unread:
-            _warn(f"warning: cannot check that {name!r} is unused in {unread.source}: {unread.error}")
+        else:
+            for unread in inventory.unread:
+                _warn(f"warning: cannot check that {name!r} is unused in {unread.source}: {unread.error}")
         if dry_run and own is not None:
             team_env = cut(base_env, name=name, slot=0, owner=owner, expires_at=expires_at)
             network = f"{AT_RUN_TIME} (the lowest free /24 of {template.network_pool})"

@@ -3,8 +3,8 @@
 An ephemeral env is named by its team and a short NAME (`churn` + `pr123` -> stacks `churn-pr123-platform`,
 `churn-pr123-workspace`, resource group `rg-<prefix>-churn-pr123`). Every name is a pure function of
 (prefix, team, name), the same function permanent envs use, so the stacks can be derived again from the
-tags on any checkout (on Azure the resource group's, on AWS those of the env's resources). Everything needed for that derivation is in the tags: team, env
-(the NAME), base-env, owner, expires-at and network-slot.
+tags on any checkout (on Azure the resource group's, on AWS those of the env's resources). Everything needed
+for that derivation is in the tags: team, env (the NAME), base-env, owner, expires-at and network-slot.
 """
 
 from __future__ import annotations

@@ -86,9 +86,8 @@ def describe_teardown_unknown(
         names = env_names(prefix=config.platform.prefix, team=team.name, env=name)
         where = f"resource group {names.resource_group}" if team.cloud == "azure" else f"AWS {team.region}"
         lines.append(f"  if it is {team.name}/{name} ({where}):")
-        account = (
-            [names.account_stack] if team.cloud == "aws" else []
-        )  # the order of TeamEnv.stacks, reversed
+        # TeamEnv.stacks, reversed: only AWS team-envs have an account stack.
+        account = [names.account_stack] if team.cloud == "aws" else []
         lines += [
             f"    {StackCommand('destroy', stack, outdir, auto_approve=True)}"
             for stack in (names.workspace_stack, *account, names.platform_stack)
@@ -128,7 +127,7 @@ def tear_down(
     if not is_ephemeral_tagged(record.tags):
         raise OperationFailed(f"refusing to touch {record.holder}: it is not tagged {EPHEMERAL_TAG}=true")
     rollout = teardown_rollout(record, config, services.outdir)  # refuses a permanent env's name
-    report(f"synthesize {stack_list(list(rollout.team_env.stacks.values()))} into {rollout.outdir}/stacks")
+    report(f"synthesize {stack_list(rollout.stacks)} into {rollout.outdir}/stacks")
     prepare(rollout, config, services, wheel=wheel)
     stateless = []
     for command in rollout.commands:
