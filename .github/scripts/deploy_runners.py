@@ -55,8 +55,13 @@ def env_matrix(config: PlatformConfig, env: str) -> list[dict[str, str]]:
 
 def env_runner(config: PlatformConfig, key: str) -> list[str]:
     for te in config.team_envs:
-        if te.key == key:
-            return runner_of(te)
+        if te.key != key:
+            continue
+        if not deployed_by_ci(te):
+            raise RunnerProblem(
+                f"TEAM/ENV: {key} runs on {te.team.cloud}, which CI does not log in to yet (CI_CLOUDS, docs/aws.md)"
+            )
+        return runner_of(te)
     known = ", ".join(te.key for te in config.team_envs)
     raise RunnerProblem(f"TEAM/ENV: {key!r} is not a permanent env of the config (known: {known})")
 
@@ -66,7 +71,9 @@ def reaper_runner(config: PlatformConfig) -> list[str]:
     private = {
         te.key: runner_of(te)
         for te in config.team_envs
-        if te.team.ephemeral is not None and te.settings.reachable_only_from_its_network
+        if te.team.ephemeral is not None
+        and te.settings.reachable_only_from_its_network
+        and deployed_by_ci(te)
     }
     runners = {json.dumps(runner) for runner in private.values()}
     if len(runners) > 1:
