@@ -7,7 +7,7 @@ be read (no login, no network) is kept with its error, so each command decides w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -52,6 +52,8 @@ class Inventory:
     """Groups of ephemeral envs Azure is already deleting."""
     unread: tuple[Unread, ...] = ()
     """Sources that could not be read: their envs are missing from ``envs``."""
+    sources_read: tuple[str, ...] = ()
+    """Sources that were read."""
 
     @classmethod
     def from_groups(cls, groups: list[ResourceGroupInfo], *, prefix: str) -> Inventory:
@@ -91,13 +93,14 @@ class Inventory:
         return cls(envs=_by_expiry(envs), unreadable=tuple(unreadable), deleting=())
 
     @classmethod
-    def merged(cls, parts: Iterable[Inventory], unread: Iterable[Unread] = ()) -> Inventory:
-        parts = list(parts)
+    def merged(cls, parts: Mapping[str, Inventory], unread: Iterable[Unread] = ()) -> Inventory:
+        """One inventory of the sources read (``parts``, by source) and those that could not be."""
         return cls(
-            envs=_by_expiry([record for part in parts for record in part.envs]),
-            unreadable=tuple(item for part in parts for item in part.unreadable),
-            deleting=tuple(group for part in parts for group in part.deleting),
+            envs=_by_expiry([record for part in parts.values() for record in part.envs]),
+            unreadable=tuple(item for part in parts.values() for item in part.unreadable),
+            deleting=tuple(group for part in parts.values() for group in part.deleting),
             unread=tuple(unread),
+            sources_read=tuple(parts),
         )
 
     def named(self, name: str) -> list[EphemeralRecord]:
@@ -149,12 +152,13 @@ def read_inventory(
 ) -> Inventory:
     """Every source of ``clouds`` (default: all); a source that fails is listed in ``unread``, never raised."""
     wanted = None if clouds is None else {cloud.lower() for cloud in clouds}
-    parts, unread = [], []
+    parts: dict[str, Inventory] = {}
+    unread = []
     for source, read in sources(config, services).items():
         if wanted is not None and source.split()[0].lower() not in wanted:
             continue
         try:
-            parts.append(read())
+            parts[source] = read()
         except (InputProblem, OperationFailed) as exc:
             unread.append(Unread(source, exc))
     return Inventory.merged(parts, unread)

@@ -199,6 +199,8 @@ def reap(
         for unread in inventory.unread:
             for line in describe_reap_unknown(unread.source, services.outdir):
                 report(line)
+        if not inventory.sources_read:
+            return ReapOutcome()
     else:
         for unread in inventory.unread:
             report(f"cannot read {unread.source}, so its ephemeral envs are not reaped: {unread.error}")

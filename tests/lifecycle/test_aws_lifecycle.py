@@ -398,3 +398,25 @@ def test_env_down_of_an_azure_env_goes_on_when_only_aws_cannot_be_read(cli, fake
         f"warning: cannot read AWS eu-west-1 (NAME is found elsewhere): {AWS_UNREAD}"
     )
     assert fakes.events[-2:] == ["state? churn-pr42-platform", "destroy churn-pr42-platform"]
+
+
+def test_reap_dry_run_with_neither_cloud_readable_describes_both_and_counts_nothing(cli, fakes):
+    from azure.core.exceptions import ClientAuthenticationError
+
+    fakes.groups.list_error = ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token.")
+    fakes.aws.list_errors = {REGION: NO_AWS_LOGIN}
+    result = cli("env", "reap", "--dry-run")
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert [line.split(",")[0] for line in lines if line.startswith("warning")] == [
+        "warning: cannot read Azure",
+        "warning: cannot read AWS eu-west-1",
+    ]
+    assert [line for line in lines if line.startswith("which ephemeral envs")] == [
+        f"which ephemeral envs exist and which have expired: {AT_RUN_TIME} (resource groups tagged ephemeral=true)",
+        f"which ephemeral envs exist and which have expired: {AT_RUN_TIME} (resources in eu-west-1 tagged "
+        "ephemeral=true)",
+    ]
+    assert not [line for line in lines if "ephemeral envs expired as of" in line]
+    assert lines[-1] == "dry run: nothing was built, synthesized, deployed or destroyed"
+    assert fakes.nothing_happened()
