@@ -37,7 +37,7 @@ from infra.lifecycle.inventory import AT_RUN_TIME, read_inventory, warn_unread
 from infra.lifecycle.reaper import env_down, reap
 from infra.lifecycle.rollout import Rollout, execute
 from infra.lifecycle.services import Services, real_services
-from infra.lifecycle.smoke import run_smoke, smoke_target
+from infra.lifecycle.smoke import run_smoke, smoke_target, with_workspace_url
 from infra.lifecycle.targets import permanent_team_env
 from infra.lifecycle.ttl import (
     describe_remaining,
@@ -141,6 +141,9 @@ def smoke(
         loaded, services = load_or_fail(config), services_factory()
         smoke_on = smoke_target(loaded, target)
         limit = parse_duration(timeout, field="--timeout")
+        if smoke_on.cloud == "aws":
+            _say(f"smoke {smoke_on.key}: reading the workspace URL from its account stack")
+            smoke_on = with_workspace_url(loaded, smoke_on, services)
         try:
             workspace = services.training_workspace(loaded, smoke_on)
         except ValueError as exc:  # the SDK reports unusable auth or config as ValueError
@@ -225,8 +228,9 @@ def env_up(
                 f"{exc}; whatever was created is tagged ephemeral and expires {team_env.expires_at}: "
                 f"`platform env down {name}` removes it now"
             ) from None
-        test_it = f"test it with `platform smoke {team_env.key}`, " if team_env.team.cloud == "azure" else ""
-        _say(f"up: {team_env.key}; {test_it}remove it with `platform env down {name}`")
+        _say(
+            f"up: {team_env.key}; test it with `platform smoke {team_env.key}`, remove it with `platform env down {name}`"
+        )
 
 
 def env_down_command(

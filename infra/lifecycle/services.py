@@ -58,9 +58,7 @@ def real_services() -> Services:
         build_wheel=_build_wheel,
         synthesize=_synthesize,
         resource_groups=lambda config: AzureResourceGroups.for_subscription(subscription_id(config)),
-        training_workspace=lambda config, target: SdkTrainingWorkspace.for_azure_workspace(
-            target.workspace_resource_id(subscription_id(config))
-        ),
+        training_workspace=_training_workspace,
         clock=lambda: datetime.now(UTC),
         sleep=time.sleep,
         is_interactive=sys.stdin.isatty,
@@ -68,6 +66,12 @@ def real_services() -> Services:
         default_owner=_default_owner,
         outdir=root / "cdktf.out",
     )
+
+
+def _training_workspace(config: PlatformConfig, target: SmokeTarget) -> TrainingWorkspace:
+    if target.workspace_url is not None:
+        return SdkTrainingWorkspace.for_workspace_url(target.workspace_url)
+    return SdkTrainingWorkspace.for_azure_workspace(target.workspace_resource_id(subscription_id(config)))
 
 
 def _metastore_view(config: PlatformConfig, team_env: TeamEnv, workspace_url: str | None) -> MetastoreView:

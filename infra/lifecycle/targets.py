@@ -11,8 +11,7 @@ from infra.lifecycle.errors import InputProblem
 _KEY = re.compile(r"([^/\s]+)/([^/\s]+)")
 
 
-# The clouds whose team-envs the lifecycle commands (deploy, destroy, smoke, ephemeral envs) can run. Smoke tests
-# of AWS team-envs are refused on their own (smoke.py): their workspace URL is known only to the account stack.
+# The clouds whose team-envs the lifecycle commands (deploy, destroy, smoke, ephemeral envs) can run.
 LIFECYCLE_CLOUDS = ("azure", "aws")
 
 

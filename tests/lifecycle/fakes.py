@@ -305,6 +305,8 @@ class Fakes:
         self.workspace = FakeWorkspace()
         self.metastore = FakeMetastoreView()
         self.aws = FakeTaggedResources()
+        self.smoke_targets: list = []
+        """The SmokeTarget each training workspace was opened for."""
         self.workspace_urls: list[str | None] = []
         """The workspace URL each preflight was pointed at (None: an Azure workspace, found by its ARM ID)."""
         self.wheel = self.tmp / "dist" / "churn-0.1.0-py3-none-any.whl"
@@ -335,7 +337,7 @@ class Fakes:
             build_wheel=self.build_wheel,
             synthesize=self.synthesize,
             resource_groups=lambda config: self.groups.adapter(),
-            training_workspace=lambda config, target: self.workspace,
+            training_workspace=self.training_workspace,
             clock=self.clock,
             sleep=self.clock.sleep,
             is_interactive=lambda: self.interactive,
@@ -345,6 +347,10 @@ class Fakes:
             metastore_view=self.metastore_view,
             tagged_resources=self.aws.region,
         )
+
+    def training_workspace(self, config, target):
+        self.smoke_targets.append(target)
+        return self.workspace
 
     def metastore_view(self, config, team_env, workspace_url=None):
         self.workspace_urls.append(workspace_url)

@@ -239,7 +239,9 @@ def test_env_up_takes_the_next_free_slot_and_deploys_platform_account_workspace(
     assert result.out.splitlines()[0].startswith(
         "create risk/pr42 from risk/dev: network 10.30.65.0/24 (slot 1)"
     )
-    assert result.out.splitlines()[-1] == "up: risk/pr42; remove it with `platform env down pr42`"
+    assert result.out.splitlines()[-1] == (
+        "up: risk/pr42; test it with `platform smoke risk/pr42`, remove it with `platform env down pr42`"
+    )
 
 
 def test_env_up_stops_before_the_workspace_stack_when_the_account_stack_has_no_url(cli, fakes):
@@ -378,14 +380,64 @@ def test_deploy_and_destroy_of_a_permanent_aws_env_run_its_three_stacks_in_order
     ]
 
 
-def test_smoke_of_an_aws_env_is_refused_in_one_line(cli, fakes):
+URL = "https://dbc-1a2b3c4d-5e6f.cloud.databricks.com"
+
+
+def passing_run(fakes, job):
+    from infra.lifecycle.databricks import RunProgress
+
+    fakes.workspace.jobs = {job: [7]}
+    fakes.workspace.progress = [RunProgress(run_id=907, state="TERMINATED", result="SUCCESS")]
+    fakes.workspace.aliases = [None, 1]
+
+
+def test_smoke_of_an_aws_env_runs_in_the_workspace_its_account_stack_names(cli, fakes):
+    fakes.runner.outputs = {"risk-dev-account": {"workspace_url": URL}}
+    passing_run(fakes, "dbp-risk-dev-training")
     result = cli("smoke", "risk/dev")
-    assert result.code == 2
-    assert result.err_lines == [
-        "error: TEAM/ENV: team 'risk' runs on aws, whose workspace URL only the account stack's state knows: "
-        "smoke tests are not wired for it yet (docs/aws.md)"
+    assert result.code == 0, result.err
+    # The URL is only in the account stack's state: synthesize the stacks (their backends), read the output.
+    assert fakes.events == [
+        "build wheel",
+        "synth risk-dev-platform risk-dev-account risk-dev-workspace",
+        "output? risk-dev-account workspace_url",
     ]
-    assert fakes.workspace.started == []
+    (target,) = fakes.smoke_targets
+    assert (target.workspace_url, target.job_name, target.model_name) == (
+        URL,
+        "dbp-risk-dev-training",
+        "dbp_risk_dev.ml.churn",
+    )
+    assert fakes.workspace.started == [7]
+    assert result.out.splitlines()[-1].startswith("passed: run 907 succeeded")
+
+
+def test_smoke_of_an_ephemeral_aws_env_derives_its_stacks_from_its_tags(cli, fakes):
+    fakes.aws.resources = {REGION: aws_env_resources(env="pr1", slot="3", expires="2026-11-23T00:00:00Z")}
+    fakes.runner.outputs = {"risk-pr1-account": {"workspace_url": URL}}
+    passing_run(fakes, "dbp-risk-pr1-training")
+    result = cli("smoke", "risk/pr1")
+    assert result.code == 0, result.err
+    (env,) = fakes.synthesized_envs
+    assert (env.key, env.network_slot, env.is_ephemeral) == ("risk/pr1", 3, True)
+    assert fakes.smoke_targets[0].workspace_url == URL
+
+
+def test_smoke_of_an_aws_env_whose_account_stack_has_no_url_fails_before_any_run(cli, fakes):
+    result = cli("smoke", "risk/dev")
+    assert result.code == 1
+    assert result.err_lines == [
+        'error: cannot read output workspace_url of risk-dev-account: Error: Output "workspace_url" not found; '
+        "is the account stack of risk/dev deployed?"
+    ]
+    assert fakes.smoke_targets == [] and fakes.workspace.started == []
+
+
+def test_smoke_of_an_unknown_ephemeral_aws_env_is_refused(cli, fakes):
+    result = cli("smoke", "risk/pr9")
+    assert result.code == 2
+    assert result.err_lines == ["error: TEAM/ENV: no ephemeral env named 'pr9' (ephemeral envs: none)"]
+    assert fakes.events == []
 
 
 def test_env_down_of_an_azure_env_goes_on_when_only_aws_cannot_be_read(cli, fakes):
