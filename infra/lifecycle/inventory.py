@@ -164,22 +164,11 @@ def read_inventory(
     return Inventory.merged(parts, unread)
 
 
-def warn_unread(inventory: Inventory, warn: Callable[[str], None], *, skip: Unread | None = None) -> None:
-    """One line per source a dry run could not read: what only that cloud knows is decided at run time."""
+def warn_unread(inventory: Inventory, warn: Callable[[str], None]) -> None:
+    """One line per source a dry run could not read: what only that cloud knows is decided at run time. A dry
+    run never fails for want of a login, a subscription or a network; it shows what the other sources say."""
     for unread in inventory.unread:
-        if unread is not skip:
-            warn(
-                f"warning: cannot read {unread.source}, so what only {unread.cloud} knows is {AT_RUN_TIME}: "
-                f"{unread.error}"
-            )
-
-
-def preview_inventory(
-    config: PlatformConfig, services: Services, *, warn: Callable[[str], None]
-) -> Inventory:
-    """The inventory for a dry run: never fails for want of a login, a subscription or a network. Each source
-    that cannot be read gets a warning; the dry run shows the rest and marks what it would add as decided at
-    run time."""
-    inventory = read_inventory(config, services)
-    warn_unread(inventory, warn)
-    return inventory
+        warn(
+            f"warning: cannot read {unread.source}, so what only {unread.cloud} knows is {AT_RUN_TIME}: "
+            f"{unread.error}"
+        )
