@@ -21,7 +21,7 @@ import requests
 from azure.core.exceptions import HttpResponseError
 from azure.core.pipeline.transport import HttpRequest, RequestsTransportResponse
 
-from infra.lifecycle.aws import TaggedResource, _aws_errors
+from infra.lifecycle.aws import AwsTaggedResources, TaggedResource
 from infra.lifecycle.azure import AzureResourceGroups, ResourceGroupInfo
 from infra.lifecycle.databricks import RunProgress
 from infra.lifecycle.errors import OperationFailed
@@ -176,35 +176,86 @@ class FakeResourceGroups:
 
 
 class FakeTaggedResources:
-    """The AWS resources of each region and their tags; a listing fails the way AwsTaggedResources reports a
-    botocore error."""
+    """The AWS resources of each region and their tags, served through the real AwsTaggedResources adapter over
+    a stand-in boto3 session: IAM roles only through IAM, VPC endpoints only through EC2, the rest through the
+    Resource Groups Tagging API, as on AWS. A listing fails with botocore's own exceptions."""
 
     def __init__(self):
         self.resources: dict[str, list[TaggedResource]] = {}
         """Region -> its resources."""
         self.list_errors: dict[str, Exception] = {}
-        """Region -> the botocore exception listing it raises (no credentials, access denied, ...)."""
+        """Region -> the botocore exception every call there raises (no credentials, access denied, ...)."""
         self.listed: list[tuple[str, dict[str, str]]] = []
+        """(region, tags) per listing."""
 
-    def region(self, region: str) -> FakeRegion:
-        return FakeRegion(self, region)
+    def region(self, region: str) -> AwsTaggedResources:
+        fakes = self
+
+        class Listing(AwsTaggedResources):
+            def list(self, tags):
+                fakes.listed.append((region, dict(tags)))
+                return super().list(tags)
+
+        return Listing(
+            SimpleNamespace(client=lambda service, region_name: _FakeAwsClient(self, region_name)), region
+        )
 
 
-@dataclass
-class FakeRegion:
-    fakes: FakeTaggedResources
-    name: str
+class _FakeAwsClient:
+    """The slice of the boto3 clients (tagging, iam, ec2, kms) that AwsTaggedResources calls."""
 
-    def list(self, tags):
-        self.fakes.listed.append((self.name, dict(tags)))
-        with _aws_errors("listing tagged resources"):
-            if self.name in self.fakes.list_errors:
-                raise self.fakes.list_errors[self.name]
-        return [
-            resource
-            for resource in self.fakes.resources.get(self.name, [])
-            if all(resource.tags.get(key) == value for key, value in tags.items())
-        ]
+    def __init__(self, fakes: FakeTaggedResources, region: str):
+        self._fakes, self._region = fakes, region
+
+    def _resources(self, kind: str) -> list[TaggedResource]:
+        if self._region in self._fakes.list_errors:
+            raise self._fakes.list_errors[self._region]
+        found = self._fakes.resources.get(self._region, [])
+        roles = [r for r in found if ":role/" in r.arn]
+        endpoints = [r for r in found if r.arn.startswith("vpc-endpoint/")]
+        return {"iam": roles, "ec2": endpoints}.get(kind, [r for r in found if r not in roles + endpoints])
+
+    def get_paginator(self, operation: str):
+        return SimpleNamespace(paginate=lambda **kwargs: [self._page(operation, **kwargs)])
+
+    def _page(self, operation: str, TagFilters=(), Filters=()):
+        if operation == "get_resources":
+            wanted = {f["Key"]: f["Values"] for f in TagFilters}
+            return {
+                "ResourceTagMappingList": [
+                    {"ResourceARN": r.arn, "Tags": _tag_list(r.tags)}
+                    for r in self._resources("tagging")
+                    if all(r.tags.get(key) in values for key, values in wanted.items())
+                ]
+            }
+        if operation == "list_roles":
+            return {
+                "Roles": [{"RoleName": r.arn.rsplit("/", 1)[1], "Arn": r.arn} for r in self._resources("iam")]
+            }
+        if operation == "describe_vpc_endpoints":
+            wanted = {f["Name"].removeprefix("tag:"): f["Values"] for f in Filters}
+            return {
+                "VpcEndpoints": [
+                    {"VpcEndpointId": r.arn.split("/", 1)[1], "State": "available", "Tags": _tag_list(r.tags)}
+                    for r in self._resources("ec2")
+                    if all(r.tags.get(key) in values for key, values in wanted.items())
+                ]
+            }
+        raise AssertionError(f"unexpected paginator {operation}")
+
+    def list_role_tags(self, RoleName: str):
+        (role,) = [r for r in self._resources("iam") if r.arn.endswith(f"/{RoleName}")]
+        return {"Tags": _tag_list(role.tags)}
+
+    def describe_nat_gateways(self, NatGatewayIds):
+        return {"NatGateways": [{"NatGatewayId": id, "State": "available"} for id in NatGatewayIds]}
+
+    def describe_key(self, KeyId: str):
+        return {"KeyMetadata": {"KeyState": "Enabled"}}
+
+
+def _tag_list(tags) -> list[dict[str, str]]:
+    return [{"Key": key, "Value": value} for key, value in tags.items()]
 
 
 class FakeWorkspace:
