@@ -16,6 +16,7 @@ import os
 import shutil
 import socket
 import subprocess
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,10 +88,19 @@ class MotoServer:
 
     def __enter__(self) -> MotoServer:
         self._server.start()
+        self.reset()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.reset()
         self._server.stop()
+
+    def reset(self) -> None:
+        """Forget every resource: moto keeps them per process, not per server, so the next server (another test
+        module) would find them and fail to create the same names."""
+        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=30):
+            pass
 
     def client_environ(self) -> dict[str, str]:
         """What boto3 (and the reaper) need to talk to this server."""
@@ -128,12 +138,22 @@ def moto_workarounds(stack: dict) -> dict:
 
 
 class TerraformDir:
-    """One synthesized stack copied to a working directory, with the test override beside it."""
+    """One synthesized stack copied to a working directory (or, with ``in_place``, used where it was synthesized),
+    with the test override beside it."""
 
-    def __init__(self, tools: TerraformTools, stack_dir: Path, workdir: Path, moto: MotoServer) -> None:
+    def __init__(
+        self,
+        tools: TerraformTools,
+        stack_dir: Path,
+        workdir: Path,
+        moto: MotoServer,
+        *,
+        in_place: bool = False,
+    ) -> None:
         self.tools = tools
-        self.dir = workdir / stack_dir.name
-        shutil.copytree(stack_dir, self.dir)
+        self.dir = stack_dir if in_place else workdir / stack_dir.name
+        if not in_place:
+            shutil.copytree(stack_dir, self.dir)
         self.cli_config = workdir / "terraform.rc"
         self.cli_config.write_text(
             "provider_installation {\n"

@@ -27,6 +27,14 @@ from infra.config import ConfigError, PlatformConfig, TeamEnv, load_config
 from infra.lifecycle.targets import has_lifecycle
 
 HOSTED_RUNNER: list[str] = ["ubuntu-latest"]
+# The clouds the workflows log in to: Azure through azure/login (OIDC). AWS teams have the lifecycle commands, but
+# CI deploys them only once a workflow step authenticates to AWS (aws-actions/configure-aws-credentials, docs/aws.md);
+# until then the matrices leave them out and the workflows' env commands read Azure only (`--cloud azure`).
+CI_CLOUDS = ("azure",)
+
+
+def deployed_by_ci(team_env: TeamEnv) -> bool:
+    return has_lifecycle(team_env.team) and team_env.team.cloud in CI_CLOUDS
 
 
 class RunnerProblem(Exception):
@@ -41,14 +49,19 @@ def env_matrix(config: PlatformConfig, env: str) -> list[dict[str, str]]:
     return [
         {"team": te.team.name, "runner": json.dumps(runner_of(te))}
         for te in config.team_envs
-        if te.env == env and has_lifecycle(te.team)  # `platform deploy` refuses the others
+        if te.env == env and deployed_by_ci(te)
     ]
 
 
 def env_runner(config: PlatformConfig, key: str) -> list[str]:
     for te in config.team_envs:
-        if te.key == key:
-            return runner_of(te)
+        if te.key != key:
+            continue
+        if not deployed_by_ci(te):
+            raise RunnerProblem(
+                f"TEAM/ENV: {key} runs on {te.team.cloud}, which CI does not log in to yet (CI_CLOUDS, docs/aws.md)"
+            )
+        return runner_of(te)
     known = ", ".join(te.key for te in config.team_envs)
     raise RunnerProblem(f"TEAM/ENV: {key!r} is not a permanent env of the config (known: {known})")
 
@@ -58,7 +71,9 @@ def reaper_runner(config: PlatformConfig) -> list[str]:
     private = {
         te.key: runner_of(te)
         for te in config.team_envs
-        if te.team.ephemeral is not None and te.settings.reachable_only_from_its_network
+        if te.team.ephemeral is not None
+        and te.settings.reachable_only_from_its_network
+        and deployed_by_ci(te)
     }
     runners = {json.dumps(runner) for runner in private.values()}
     if len(runners) > 1:

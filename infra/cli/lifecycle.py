@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -32,11 +33,11 @@ from infra.lifecycle.ephemeral import (
     template_of,
 )
 from infra.lifecycle.errors import InputProblem, OperationFailed
-from infra.lifecycle.inventory import AT_RUN_TIME, Inventory, preview_inventory, read_inventory
+from infra.lifecycle.inventory import AT_RUN_TIME, read_inventory, warn_unread
 from infra.lifecycle.reaper import env_down, reap
 from infra.lifecycle.rollout import Rollout, execute
 from infra.lifecycle.services import Services, real_services
-from infra.lifecycle.smoke import run_smoke, smoke_target
+from infra.lifecycle.smoke import run_smoke, smoke_target, with_workspace_url
 from infra.lifecycle.targets import permanent_team_env
 from infra.lifecycle.ttl import (
     describe_remaining,
@@ -46,6 +47,12 @@ from infra.lifecycle.ttl import (
     parse_duration,
     parse_instant,
 )
+
+
+class Cloud(StrEnum):
+    azure = "azure"
+    aws = "aws"
+
 
 # Tests replace this with a factory of fakes.
 services_factory: Callable[[], Services] = real_services
@@ -59,6 +66,12 @@ AutoApproveOption = Annotated[
 ]
 DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="Print the stacks and exact commands that would run; run nothing.")
+]
+CloudOption = Annotated[
+    Cloud | None,
+    typer.Option(
+        "--cloud", help="Read only this cloud's ephemeral envs (e.g. where only one cloud is logged in to)."
+    ),
 ]
 
 
@@ -128,6 +141,9 @@ def smoke(
         loaded, services = load_or_fail(config), services_factory()
         smoke_on = smoke_target(loaded, target)
         limit = parse_duration(timeout, field="--timeout")
+        if smoke_on.cloud == "aws":
+            _say(f"smoke {smoke_on.key}: reading the workspace URL from its account stack")
+            smoke_on = with_workspace_url(loaded, smoke_on, services)
         try:
             workspace = services.training_workspace(loaded, smoke_on)
         except ValueError as exc:  # the SDK reports unusable auth or config as ValueError
@@ -180,19 +196,22 @@ def env_up(
         now = services.clock()
         expires_at = expiry_from_ttl(ttl or f"{template.default_ttl_hours}h", now=now)
         owner = check_owner(owner or _default_owner(services))
-        if not dry_run:
-            inventory = _inventory(loaded, services)
+        inventory = read_inventory(loaded, services)
+        own = inventory.unread_for(base_env.team)  # where the env goes: its slots and whether NAME exists
+        if dry_run:
+            warn_unread(inventory, _warn)
+        elif own is not None:
+            raise own.error
         else:
-            inventory = preview_inventory(loaded, services, warn=_warn)
-            if inventory is None:
-                team_env = cut(base_env, name=name, slot=0, owner=owner, expires_at=expires_at)
-                network = f"{AT_RUN_TIME} (the lowest free /24 of {template.network_pool})"
-                _say(
-                    _describe_env("create or update", team_env, expires_in=expires_at - now, network=network)
-                )
-                _say(_describe_tags(team_env.tags | {NETWORK_SLOT_TAG: AT_RUN_TIME}))
-                _print_dry_run(Rollout("deploy", team_env, services.outdir, auto_approve=True).describe())
-                return
+            for unread in inventory.unread:
+                _warn(f"warning: cannot check that {name!r} is unused in {unread.source}: {unread.error}")
+        if dry_run and own is not None:
+            team_env = cut(base_env, name=name, slot=0, owner=owner, expires_at=expires_at)
+            network = f"{AT_RUN_TIME} (the lowest free /24 of {template.network_pool})"
+            _say(_describe_env("create or update", team_env, expires_in=expires_at - now, network=network))
+            _say(_describe_tags(team_env.tags | {NETWORK_SLOT_TAG: AT_RUN_TIME}))
+            _print_dry_run(Rollout("deploy", team_env, services.outdir, auto_approve=True).describe())
+            return
         slot = allocate_slot(base_env, name, inventory, now=now)
         team_env = cut(base_env, name=name, slot=slot, owner=owner, expires_at=expires_at)
         rollout = Rollout("deploy", team_env, services.outdir, auto_approve=True)
@@ -217,12 +236,15 @@ def env_up(
 def env_down_command(
     name: Annotated[str, typer.Argument(metavar="NAME")],
     dry_run: DryRunOption = False,
+    cloud: CloudOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Destroy the ephemeral env NAME (workspace stack, then platform stack), whatever its expiry."""
+    """Destroy the ephemeral env NAME (workspace stack first, platform stack last), whatever its expiry."""
     with _reported():
         loaded, services = load_or_fail(config), services_factory()
-        record = env_down(name, config=loaded, services=services, dry_run=dry_run, report=_say)
+        record = env_down(
+            name, config=loaded, services=services, dry_run=dry_run, report=_say, clouds=_clouds(cloud)
+        )
         if dry_run:
             _print_dry_run([])
         else:
@@ -231,13 +253,18 @@ def env_down_command(
 
 def env_list(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    cloud: CloudOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """List ephemeral envs with their owner and time left (from the resource groups' tags)."""
+    """List ephemeral envs with their owner and time left (from their tags: Azure resource groups, AWS resources).
+
+    A cloud that cannot be read is one line on stderr; the others are listed, and the exit code is 1."""
     with _reported():
         loaded, services = load_or_fail(config), services_factory()
-        inventory = _inventory(loaded, services)
+        inventory = read_inventory(loaded, services, clouds=_clouds(cloud))
         now = services.clock()
+        for unread in inventory.unread:
+            _warn(f"warning: cannot read {unread.source}, so its ephemeral envs are missing: {unread.error}")
         for group, why in inventory.unreadable:
             print(f"warning: {group} is tagged ephemeral=true but {why}", file=sys.stderr)
         rows = [
@@ -249,25 +276,30 @@ def env_list(
                 "expires_at": format_instant(record.expires_at),
                 "seconds_left": int((record.expires_at - now).total_seconds()),
                 "resource_group": record.resource_group,
+                **({"region": record.region} if record.region else {}),
             }
             for record in inventory.envs
         ]
         if as_json:
             sys.stdout.write(json.dumps(rows, indent=2) + "\n")
-            return
-        table = Table("name", "from", "owner", "expires at", "time left", "resource group")
-        for record in inventory.envs:
-            table.add_row(
-                record.name,
-                f"{record.team}/{record.base_env}",
-                record.owner,
-                format_instant(record.expires_at),
-                describe_remaining(record.expires_at, now),
-                record.resource_group,
+        else:
+            table = Table("name", "from", "owner", "expires at", "time left", "resource group / region")
+            for record in inventory.envs:
+                table.add_row(
+                    record.name,
+                    f"{record.team}/{record.base_env}",
+                    record.owner,
+                    format_instant(record.expires_at),
+                    describe_remaining(record.expires_at, now),
+                    record.resource_group or f"{record.region} (aws)",
+                )
+            # Off a terminal (CI logs) rich would squeeze the table into 80 columns and cut the values.
+            out = console if console.is_terminal else Console(width=200)
+            out.print(table if rows else "no ephemeral envs")
+        if inventory.unread:
+            raise OperationFailed(
+                f"could not read {', '.join(u.source for u in inventory.unread)} (see above)"
             )
-        # Off a terminal (CI logs) rich would squeeze the table into 80 columns and cut the values.
-        out = console if console.is_terminal else Console(width=200)
-        out.print(table if rows else "no ephemeral envs")
 
 
 def env_reap(
@@ -276,9 +308,10 @@ def env_reap(
         str | None,
         typer.Option("--now", metavar="ISO8601", help="Judge expiry at this UTC time instead of now."),
     ] = None,
+    cloud: CloudOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Destroy every expired ephemeral env. Never touches a resource group not tagged ephemeral=true."""
+    """Destroy every expired ephemeral env. Never touches anything not tagged ephemeral=true."""
     with _reported():
         loaded, services = load_or_fail(config), services_factory()
         real_now = services.clock()
@@ -289,7 +322,14 @@ def env_reap(
                 f"{format_instant(judged_at)} is in the future; reaping envs before they expire needs --dry-run "
                 "(or `platform env down NAME`)",
             )
-        outcome = reap(config=loaded, services=services, now=judged_at, dry_run=dry_run, report=_say)
+        outcome = reap(
+            config=loaded,
+            services=services,
+            now=judged_at,
+            dry_run=dry_run,
+            report=_say,
+            clouds=_clouds(cloud),
+        )
         if dry_run:
             _print_dry_run([])
             return
@@ -392,8 +432,8 @@ def _default_owner(services: Services) -> str:
     return owner
 
 
-def _inventory(config: PlatformConfig, services: Services) -> Inventory:
-    return read_inventory(config, services)
+def _clouds(cloud: Cloud | None) -> list[str] | None:
+    return None if cloud is None else [cloud.value]
 
 
 def _describe_env(

@@ -76,6 +76,15 @@ class SdkTrainingWorkspace:
         logging.getLogger("databricks.sdk").setLevel(logging.ERROR)
         return cls(WorkspaceClient(azure_workspace_resource_id=resource_id))
 
+    @classmethod
+    def for_workspace_url(cls, url: str) -> SdkTrainingWorkspace:
+        """An AWS workspace, authenticated like the AWS workspace stack's provider: its URL as host, credentials
+        from the environment (DATABRICKS_CLIENT_ID / _SECRET of a service principal, or OIDC in CI)."""
+        from databricks.sdk import WorkspaceClient
+
+        logging.getLogger("databricks.sdk").setLevel(logging.ERROR)
+        return cls(WorkspaceClient(host=url))
+
     def job_ids(self, name: str) -> list[int]:
         return [job.job_id for job in self._client.jobs.list(name=name)]
 

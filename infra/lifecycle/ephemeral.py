@@ -1,25 +1,27 @@
-"""Ephemeral envs: cut from a permanent env and the team's template, and read back from their Azure tags.
+"""Ephemeral envs: cut from a permanent env and the team's template, and read back from their cloud tags.
 
 An ephemeral env is named by its team and a short NAME (`churn` + `pr123` -> stacks `churn-pr123-platform`,
 `churn-pr123-workspace`, resource group `rg-<prefix>-churn-pr123`). Every name is a pure function of
 (prefix, team, name), the same function permanent envs use, so the stacks can be derived again from the
-resource group's tags on any checkout. Everything needed for that derivation is in the tags: team, env
-(the NAME), base-env, owner, expires-at and network-slot.
+tags on any checkout (on Azure the resource group's, on AWS those of the env's resources). Everything needed
+for that derivation is in the tags: team, env (the NAME), base-env, owner, expires-at and network-slot.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
 from infra.config import PlatformConfig, TeamConfig, TeamEnv
 from infra.config.model import EPHEMERAL_NAME, PERMANENT_ENVS, EnvironmentConfig, EphemeralTemplate
 from infra.config.naming import env_names
+from infra.lifecycle.aws import TaggedResource
 from infra.lifecycle.errors import InputProblem
 from infra.lifecycle.ttl import format_instant
 
@@ -87,10 +89,8 @@ def check_name(config: PlatformConfig, team: TeamConfig, name: str, *, field: st
     problems = names.problems()
     if problems:
         raise InputProblem(field, f"{name!r} cannot be used: {problems[0]}")
-    permanent_stacks = {
-        s for te in config.team_envs for s in (te.names.platform_stack, te.names.workspace_stack)
-    }
-    if {names.platform_stack, names.workspace_stack} & permanent_stacks:
+    permanent_stacks = {stack for te in config.team_envs for stack in te.stacks.values()}
+    if {names.platform_stack, names.account_stack, names.workspace_stack} & permanent_stacks:
         raise InputProblem(field, f"{name!r} would reuse the stacks of a permanent environment")
 
 
@@ -160,14 +160,17 @@ def cut(base: TeamEnv, *, name: str, slot: int, owner: str, expires_at: datetime
 
 
 class UnreadableRecord(ValueError):
-    """A resource group tagged ephemeral whose tags do not describe an env this CLI created."""
+    """Tags marked ephemeral that do not describe an env this CLI created."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class EphemeralRecord:
-    """An ephemeral env as Azure records it: its resource group and that group's tags."""
+    """An ephemeral env as its cloud records it: the tags on what holds it, and what those tags say.
 
-    resource_group: str
+    On Azure an env lives in one resource group, whose tags are the record. AWS has no such container: the
+    record is the set of the env's tagged resources in its team's region, which must all carry the same tags.
+    """
+
     tags: Mapping[str, str]
     team: str
     name: str
@@ -175,51 +178,76 @@ class EphemeralRecord:
     owner: str
     expires_at: datetime
     network_slot: int
+    resource_group: str | None = None
+    """Azure: the env's resource group."""
+    region: str | None = None
+    """AWS: the region its resources were found in."""
+    arns: tuple[str, ...] = ()
+    """AWS: the env's tagged resources, by ARN."""
 
     @property
     def key(self) -> str:
         return f"{self.team}/{self.name}"
 
+    @property
+    def cloud(self) -> str:
+        return "aws" if self.region is not None else "azure"
+
+    @property
+    def where(self) -> str:
+        """Where the env lives, for reports: `group rg-...` or `region eu-west-1 (17 tagged resources)`."""
+        if self.region is None:
+            return f"group {self.resource_group}"
+        return f"region {self.region} ({len(self.arns)} tagged resources)"
+
+    @property
+    def holder(self) -> str:
+        """What carries the tags: the resource group, or the env's resources in the region."""
+        return str(self.resource_group) if self.region is None else f"{self.key} in {self.region}"
+
+    @property
+    def source(self) -> str:
+        """The field named when the tags cannot be derived again."""
+        return f"{self.holder} (tags)"
+
     @classmethod
     def from_tags(cls, resource_group: str, tags: Mapping[str, str], *, prefix: str) -> EphemeralRecord:
-        if not is_ephemeral_tagged(tags):
-            raise UnreadableRecord(f"it is not tagged {EPHEMERAL_TAG}=true")
-        missing = [tag for tag in RECORD_TAGS if not tags.get(tag)]
-        if missing:
-            raise UnreadableRecord(f"tags {', '.join(missing)} are missing")
-        try:
-            expires_at = datetime.fromisoformat(tags["expires-at"])
-        except ValueError:
-            raise UnreadableRecord(f"expires-at {tags['expires-at']!r} is not an ISO-8601 time") from None
-        if expires_at.tzinfo is None:
-            raise UnreadableRecord(f"expires-at {tags['expires-at']!r} has no time zone")
-        if not tags[NETWORK_SLOT_TAG].isdigit():
-            raise UnreadableRecord(f"{NETWORK_SLOT_TAG} {tags[NETWORK_SLOT_TAG]!r} is not a slot number")
+        """The record of an Azure env from its resource group's tags."""
+        fields = _record_fields(tags)
         expected = env_names(prefix=prefix, team=tags["team"], env=tags["env"]).resource_group
         if resource_group != expected:
             # Tags copied onto some other group must never make it look like ours.
             raise UnreadableRecord(
                 f"its tags describe {tags['team']}/{tags['env']}, whose group is {expected}"
             )
-        return cls(
-            resource_group=resource_group,
-            tags=dict(tags),
-            team=tags["team"],
-            name=tags["env"],
-            base_env=tags["base-env"],
-            owner=tags["owner"],
-            expires_at=expires_at,
-            network_slot=int(tags[NETWORK_SLOT_TAG]),
-        )
+        return cls(resource_group=resource_group, **fields)
+
+    @classmethod
+    def from_resources(cls, region: str, resources: Sequence[TaggedResource]) -> EphemeralRecord:
+        """The record of an AWS env from its tagged resources (one team/env); their record tags must agree."""
+        first = resources[0].tags
+        for tag in (EPHEMERAL_TAG, *RECORD_TAGS):
+            values = sorted({resource.tags.get(tag, "") for resource in resources})
+            if len(values) > 1:
+                shown = ", ".join(repr(value) for value in values)
+                raise UnreadableRecord(f"its {len(resources)} resources disagree on {tag} ({shown})")
+        fields = _record_fields(first)
+        return cls(region=region, arns=tuple(sorted(r.arn for r in resources)), **fields)
 
     def team_env(self, config: PlatformConfig) -> EphemeralTeamEnv:
         """The env's TeamEnv derived again from platform.yaml and the tags (what `env up` synthesized)."""
-        field = f"{self.resource_group} (tags)"
+        field = self.source
         refuse_permanent(self.name, config, field=field)  # tags are not trusted to tell prod from a test env
         try:
             team = config.team(self.team)
         except KeyError:
             raise InputProblem(field, f"team {self.team!r} is not in the config any more") from None
+        if team.cloud != self.cloud:
+            raise InputProblem(
+                field, f"team {self.team!r} runs on {team.cloud}, but the tags are on {self.cloud}"
+            )
+        if self.region is not None and team.region != self.region:
+            raise InputProblem(field, f"team {self.team!r} runs in {team.region}, not {self.region}")
         if self.base_env not in team.environments:
             raise InputProblem(field, f"team {self.team!r} has no base env {self.base_env!r} any more")
         template = template_of(team, field=field)
@@ -227,3 +255,29 @@ class EphemeralRecord:
             raise InputProblem(field, f"network slot {self.network_slot} is outside {template.network_pool}")
         base = TeamEnv.permanent(config, team, self.base_env)
         return cut(base, name=self.name, slot=self.network_slot, owner=self.owner, expires_at=self.expires_at)
+
+
+def _record_fields(tags: Mapping[str, str]) -> dict[str, Any]:
+    """What the tags say about the env; UnreadableRecord when they do not describe one `env up` created."""
+    if not is_ephemeral_tagged(tags):
+        raise UnreadableRecord(f"it is not tagged {EPHEMERAL_TAG}=true")
+    missing = [tag for tag in RECORD_TAGS if not tags.get(tag)]
+    if missing:
+        raise UnreadableRecord(f"tags {', '.join(missing)} are missing")
+    try:
+        expires_at = datetime.fromisoformat(tags["expires-at"])
+    except ValueError:
+        raise UnreadableRecord(f"expires-at {tags['expires-at']!r} is not an ISO-8601 time") from None
+    if expires_at.tzinfo is None:
+        raise UnreadableRecord(f"expires-at {tags['expires-at']!r} has no time zone")
+    if not tags[NETWORK_SLOT_TAG].isdigit():
+        raise UnreadableRecord(f"{NETWORK_SLOT_TAG} {tags[NETWORK_SLOT_TAG]!r} is not a slot number")
+    return {
+        "tags": dict(tags),
+        "team": tags["team"],
+        "name": tags["env"],
+        "base_env": tags["base-env"],
+        "owner": tags["owner"],
+        "expires_at": expires_at,
+        "network_slot": int(tags[NETWORK_SLOT_TAG]),
+    }

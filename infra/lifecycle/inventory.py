@@ -1,14 +1,20 @@
-"""Which ephemeral envs exist: read from the resource groups' tags, the only record that survives a checkout."""
+"""Which ephemeral envs exist: read from their tags, the only record that survives a checkout.
+
+Each cloud is its own source. Azure: the subscription's resource groups tagged ephemeral=true. AWS: the resources
+tagged ephemeral=true in each region an AWS team runs in, one env per (team, env) tag pair. A source that cannot
+be read (no login, no network) is kept with its error, so each command decides whether it can go on without it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from infra.config import PlatformConfig
+from infra.config import PlatformConfig, TeamConfig
+from infra.lifecycle.aws import TaggedResource
 from infra.lifecycle.azure import ResourceGroupInfo, ResourceGroups
-from infra.lifecycle.ephemeral import EphemeralRecord, UnreadableRecord, is_ephemeral_tagged
+from infra.lifecycle.ephemeral import EPHEMERAL_TAG, EphemeralRecord, UnreadableRecord, is_ephemeral_tagged
 from infra.lifecycle.errors import InputProblem, OperationFailed
 
 if TYPE_CHECKING:
@@ -19,13 +25,35 @@ AT_RUN_TIME = "<decided at run time>"
 
 
 @dataclass(frozen=True)
+class Unread:
+    """A source of ephemeral envs that could not be read, and why."""
+
+    source: str
+    """`Azure`, or `AWS <region>`."""
+    error: InputProblem | OperationFailed
+
+    @property
+    def cloud(self) -> str:
+        return self.source.split()[0]
+
+
+def source_of(team: TeamConfig) -> str:
+    """Where a team's ephemeral envs are read from."""
+    return f"AWS {team.region}" if team.cloud == "aws" else "Azure"
+
+
+@dataclass(frozen=True)
 class Inventory:
     envs: tuple[EphemeralRecord, ...]
     """Ephemeral envs this CLI created, by expiry."""
     unreadable: tuple[tuple[str, str], ...]
-    """(group, why) for groups tagged ephemeral=true whose tags do not describe such an env."""
+    """(what, why) for groups (or AWS resources) tagged ephemeral=true whose tags do not describe such an env."""
     deleting: tuple[str, ...]
     """Groups of ephemeral envs Azure is already deleting."""
+    unread: tuple[Unread, ...] = ()
+    """Sources that could not be read: their envs are missing from ``envs``."""
+    sources_read: tuple[str, ...] = ()
+    """Sources that were read."""
 
     @classmethod
     def from_groups(cls, groups: list[ResourceGroupInfo], *, prefix: str) -> Inventory:
@@ -41,12 +69,39 @@ class Inventory:
                 envs.append(EphemeralRecord.from_tags(group.name, group.tags, prefix=prefix))
             except UnreadableRecord as exc:
                 unreadable.append((group.name, str(exc)))
-        envs.sort(key=lambda record: (record.expires_at, record.key))
-        return cls(envs=tuple(envs), unreadable=tuple(unreadable), deleting=tuple(deleting))
+        return cls(envs=_by_expiry(envs), unreadable=tuple(unreadable), deleting=tuple(deleting))
 
     @classmethod
     def read(cls, resource_groups: ResourceGroups, *, prefix: str) -> Inventory:
         return cls.from_groups(resource_groups.list(), prefix=prefix)
+
+    @classmethod
+    def from_resources(cls, region: str, resources: Iterable[TaggedResource]) -> Inventory:
+        """One record per (team, env) tag pair among the region's resources tagged ephemeral=true."""
+        by_env: dict[tuple[str, str], list[TaggedResource]] = {}
+        for resource in resources:
+            if is_ephemeral_tagged(resource.tags):
+                key = (resource.tags.get("team", ""), resource.tags.get("env", ""))
+                by_env.setdefault(key, []).append(resource)
+        envs, unreadable = [], []
+        for (team, env), group in sorted(by_env.items()):
+            try:
+                envs.append(EphemeralRecord.from_resources(region, group))
+            except UnreadableRecord as exc:
+                what = f"{team or '<no team>'}/{env or '<no env>'} in {region} ({len(group)} resources)"
+                unreadable.append((what, str(exc)))
+        return cls(envs=_by_expiry(envs), unreadable=tuple(unreadable), deleting=())
+
+    @classmethod
+    def merged(cls, parts: Mapping[str, Inventory], unread: Iterable[Unread] = ()) -> Inventory:
+        """One inventory of the sources read (``parts``, by source) and those that could not be."""
+        return cls(
+            envs=_by_expiry([record for part in parts.values() for record in part.envs]),
+            unreadable=tuple(item for part in parts.values() for item in part.unreadable),
+            deleting=tuple(group for part in parts.values() for group in part.deleting),
+            unread=tuple(unread),
+            sources_read=tuple(parts),
+        )
 
     def named(self, name: str) -> list[EphemeralRecord]:
         return [record for record in self.envs if record.name == name]
@@ -54,6 +109,11 @@ class Inventory:
     def find(self, name: str, *, field: str = "NAME") -> EphemeralRecord:
         """The one ephemeral env called ``name``; `env up` keeps names unique across teams."""
         found = self.named(name)
+        if not found and self.unread:
+            sources = ", ".join(f"{unread.source} ({unread.error})" for unread in self.unread)
+            raise OperationFailed(
+                f"no ephemeral env named {name!r} in what could be read; could not read {sources}"
+            )
         if not found:
             known = ", ".join(record.name for record in self.envs) or "none"
             raise InputProblem(field, f"no ephemeral env named {name!r} (ephemeral envs: {known})")
@@ -65,18 +125,50 @@ class Inventory:
     def used_slots(self, team: str) -> set[int]:
         return {record.network_slot for record in self.envs if record.team == team}
 
+    def unread_for(self, team: TeamConfig) -> Unread | None:
+        """The error of the source holding ``team``'s envs, when it could not be read."""
+        return next((unread for unread in self.unread if unread.source == source_of(team)), None)
 
-def read_inventory(config: PlatformConfig, services: Services) -> Inventory:
-    return Inventory.read(services.resource_groups(config), prefix=config.platform.prefix)
+
+def _by_expiry(envs: list[EphemeralRecord]) -> tuple[EphemeralRecord, ...]:
+    return tuple(sorted(envs, key=lambda record: (record.expires_at, record.key)))
 
 
-def preview_inventory(
-    config: PlatformConfig, services: Services, *, warn: Callable[[str], None]
-) -> Inventory | None:
-    """The inventory for a dry run, or None (after a warning) when Azure cannot be read: no subscription,
-    no login, no network. A dry run then shows everything else and marks the rest as decided at run time."""
-    try:
-        return read_inventory(config, services)
-    except (InputProblem, OperationFailed) as exc:
-        warn(f"warning: cannot read Azure, so what only Azure knows is {AT_RUN_TIME}: {exc}")
-        return None
+def sources(config: PlatformConfig, services: Services) -> dict[str, Callable[[], Inventory]]:
+    """Source -> how to read it: Azure when any team runs on Azure, each region an AWS team runs in."""
+    readers: dict[str, Callable[[], Inventory]] = {}
+    prefix = config.platform.prefix
+    if any(team.cloud == "azure" for team in config.teams):
+        readers["Azure"] = lambda: Inventory.read(services.resource_groups(config), prefix=prefix)
+    for region in sorted({team.region for team in config.teams if team.cloud == "aws"}):
+        readers[f"AWS {region}"] = lambda region=region: Inventory.from_resources(
+            region, services.tagged_resources(region).list({EPHEMERAL_TAG: "true"})
+        )
+    return readers
+
+
+def read_inventory(
+    config: PlatformConfig, services: Services, *, clouds: Iterable[str] | None = None
+) -> Inventory:
+    """Every source of ``clouds`` (default: all); a source that fails is listed in ``unread``, never raised."""
+    wanted = None if clouds is None else {cloud.lower() for cloud in clouds}
+    parts: dict[str, Inventory] = {}
+    unread = []
+    for source, read in sources(config, services).items():
+        if wanted is not None and source.split()[0].lower() not in wanted:
+            continue
+        try:
+            parts[source] = read()
+        except (InputProblem, OperationFailed) as exc:
+            unread.append(Unread(source, exc))
+    return Inventory.merged(parts, unread)
+
+
+def warn_unread(inventory: Inventory, warn: Callable[[str], None]) -> None:
+    """One line per source a dry run could not read: what only that cloud knows is decided at run time. A dry
+    run never fails for want of a login, a subscription or a network; it shows what the other sources say."""
+    for unread in inventory.unread:
+        warn(
+            f"warning: cannot read {unread.source}, so what only {unread.cloud} knows is {AT_RUN_TIME}: "
+            f"{unread.error}"
+        )

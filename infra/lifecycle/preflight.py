@@ -108,6 +108,14 @@ class SdkMetastoreView:
 
         return cls(WorkspaceClient(azure_workspace_resource_id=resource_id))
 
+    @classmethod
+    def for_workspace_url(cls, url: str) -> SdkMetastoreView:
+        """An AWS workspace, authenticated like the AWS workspace stack's provider: its URL as host, credentials
+        from the environment (DATABRICKS_CLIENT_ID / _SECRET of a service principal, or OIDC in CI)."""
+        from databricks.sdk import WorkspaceClient
+
+        return cls(WorkspaceClient(host=url))
+
     def caller(self) -> Caller:
         me = self._client.current_user.me()
         return Caller(me.user_name, frozenset(g.display for g in me.groups or () if g.display))

@@ -1,14 +1,15 @@
 """Tearing ephemeral envs down: `env down NAME` for one, `env reap` for every expired one.
 
 Two rules hold everything here. `is_reapable` is the only decision about what the reaper destroys, and it
-refuses every resource group not tagged `ephemeral=true`. `tear_down` refuses the same groups again right
-before it acts, so `env down` can never reach a permanent env either. The stacks are derived again from the
-group's tags and platform.yaml; nothing on this machine has to remember the env.
+refuses everything not tagged `ephemeral=true`. `tear_down` refuses the same records again right before it
+acts, so `env down` can never reach a permanent env either. The stacks are derived again from the tags (an
+Azure env's resource group, an AWS env's resources) and platform.yaml; nothing on this machine has to remember
+the env.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,9 +24,9 @@ from infra.lifecycle.ephemeral import (
     refuse_permanent,
 )
 from infra.lifecycle.errors import InputProblem, OperationFailed
-from infra.lifecycle.inventory import AT_RUN_TIME, preview_inventory, read_inventory
+from infra.lifecycle.inventory import AT_RUN_TIME, read_inventory, source_of, warn_unread
 from infra.lifecycle.lock import exclusive_outdir
-from infra.lifecycle.rollout import Rollout, prepare
+from infra.lifecycle.rollout import Rollout, prepare, stack_list
 from infra.lifecycle.runner import CDKTF, StackCommand
 from infra.lifecycle.services import Services
 from infra.lifecycle.targets import has_lifecycle
@@ -59,54 +60,74 @@ def describe_teardown(record: EphemeralRecord, config: PlatformConfig, outdir: P
     """What `tear_down` would run, for --dry-run; the last step applies only when the state is gone."""
     rollout = teardown_rollout(record, config, outdir)
     fallback = len(rollout.steps()) + 1
-    return [
-        *rollout.describe(),
-        f"  {fallback}. only if neither stack holds state: delete resource group {record.resource_group}",
-    ]
+    if record.region is None:
+        last = f"only if neither stack holds state: delete resource group {record.resource_group}"
+    else:
+        last = (
+            f"only if {rollout.team_env.names.platform_stack} holds no state: fail with the ARNs of whatever is "
+            f"still tagged env={record.name} in {record.region} (nothing is deleted by guess)"
+        )
+    return [*rollout.describe(), f"  {fallback}. {last}"]
 
 
-def describe_teardown_unknown(name: str, config: PlatformConfig, outdir: Path) -> list[str]:
-    """`env down NAME --dry-run` without Azure: which team's env NAME is only its resource group's tags say."""
-    lines = [f"destroy {name}: its team and resource group are {AT_RUN_TIME} (the group tagged env={name})"]
+def describe_teardown_unknown(
+    name: str, config: PlatformConfig, outdir: Path, sources: set[str]
+) -> list[str]:
+    """`env down NAME --dry-run` when ``sources`` cannot be read: which team's env NAME is only its tags say."""
+    if sources == {"Azure"}:
+        lines = [
+            f"destroy {name}: its team and resource group are {AT_RUN_TIME} (the group tagged env={name})"
+        ]
+    else:
+        lines = [f"destroy {name}: its team and where it lives are {AT_RUN_TIME} (what is tagged env={name})"]
     for team in config.teams:
-        if team.ephemeral is None or not has_lifecycle(team):
+        if team.ephemeral is None or not has_lifecycle(team) or source_of(team) not in sources:
             continue
         names = env_names(prefix=config.platform.prefix, team=team.name, env=name)
-        lines.append(f"  if it is {team.name}/{name} (resource group {names.resource_group}):")
+        where = f"resource group {names.resource_group}" if team.cloud == "azure" else f"AWS {team.region}"
+        lines.append(f"  if it is {team.name}/{name} ({where}):")
+        # TeamEnv.stacks, reversed: only AWS team-envs have an account stack.
+        account = [names.account_stack] if team.cloud == "aws" else []
         lines += [
             f"    {StackCommand('destroy', stack, outdir, auto_approve=True)}"
-            for stack in (names.workspace_stack, names.platform_stack)
+            for stack in (names.workspace_stack, *account, names.platform_stack)
         ]
     return lines
 
 
-def describe_reap_unknown(config: PlatformConfig, outdir: Path) -> list[str]:
-    """`env reap --dry-run` without Azure: which envs exist and which have expired only Azure can tell."""
+def describe_reap_unknown(source: str, outdir: Path) -> list[str]:
+    """`env reap --dry-run` when ``source`` cannot be read: which of its envs exist and have expired it alone
+    can tell."""
     example = StackCommand("destroy", "<team>-<name>-workspace", outdir, auto_approve=True)
+    if source == "Azure":
+        record, stacks, last = "resource groups", "two stacks", "delete the env's resource group"
+        others = "<team>-<name>-platform"
+    else:
+        record, stacks = f"resources in {source.split()[1]}", "three stacks"
+        others = "<team>-<name>-account and <team>-<name>-platform"
+        last = "fail with the ARNs still tagged with the env"
     return [
-        f"which ephemeral envs exist and which have expired: {AT_RUN_TIME} (resource groups tagged "
-        f"{EPHEMERAL_TAG}=true)",
-        "for each expired env, oldest first: build the churn wheel, synthesize its two stacks, then",
+        f"which ephemeral envs exist and which have expired: {AT_RUN_TIME} ({record} tagged {EPHEMERAL_TAG}=true)",
+        f"for each expired env, oldest first: build the churn wheel, synthesize its {stacks}, then",
         f"  {' '.join(example.argv())}",  # unquoted: the <...> are placeholders
-        "  and the same for <team>-<name>-platform, each only if its state holds resources; when neither does,",
-        "  delete the env's resource group",
+        f"  and the same for {others}, each only if its state holds resources; when none does,",
+        f"  {last}",
     ]
 
 
 def tear_down(
     record: EphemeralRecord, *, config: PlatformConfig, services: Services, wheel: Path, report: Report
 ) -> None:
-    """Destroy both stacks of the env (workspace first). A stack whose state is gone is skipped; when both
-    are gone, the env's resource group is deleted by its tags instead, and the report says so.
+    """Destroy the env's stacks (workspace first). A stack whose state is gone is skipped. When the state of
+    everything the cloud holds is gone too, an Azure env's resource group is deleted by its tags instead; an AWS
+    env has no such container, so resources still tagged with it fail the env with their ARNs.
 
     The caller holds the output directory (lifecycle/lock.py) and built ``wheel`` under that lock.
     """
     if not is_ephemeral_tagged(record.tags):
-        raise OperationFailed(
-            f"refusing to touch {record.resource_group}: it is not tagged {EPHEMERAL_TAG}=true"
-        )
+        raise OperationFailed(f"refusing to touch {record.holder}: it is not tagged {EPHEMERAL_TAG}=true")
     rollout = teardown_rollout(record, config, services.outdir)  # refuses a permanent env's name
-    report(f"synthesize {' and '.join(rollout.stacks)} into {rollout.outdir}/stacks")
+    report(f"synthesize {stack_list(rollout.stacks)} into {rollout.outdir}/stacks")
     prepare(rollout, config, services, wheel=wheel)
     stateless = []
     for command in rollout.commands:
@@ -116,19 +137,39 @@ def tear_down(
         else:
             stateless.append(command.stack)
             report(f"{command.stack}: no state, nothing to destroy")
-    catalog = rollout.team_env.names.catalog
+    names = rollout.team_env.names
     leftovers = (
-        f"Unity Catalog objects of {record.key} (catalog {catalog}, its storage credential and external "
+        f"Unity Catalog objects of {record.key} (catalog {names.catalog}, its storage credential and external "
         "locations) live in the metastore, not the resource group: remove them as docs/operations.md describes"
     )
-    if len(stateless) == len(rollout.commands):
+    if record.region is not None:
+        if names.platform_stack in stateless:
+            _fail_on_tagged_leftovers(record, services, report)
+        if names.workspace_stack in stateless:
+            report(f"warning: {leftovers}")
+    elif len(stateless) == len(rollout.commands):
         report(
             f"the state of {record.key} is gone: deleting resource group {record.resource_group} by its tags"
         )
         services.resource_groups(config).delete(record.resource_group)
         report(f"deleted resource group {record.resource_group}; {leftovers}")
-    elif rollout.team_env.names.workspace_stack in stateless:
+    elif names.workspace_stack in stateless:
         report(f"warning: {leftovers}")
+
+
+def _fail_on_tagged_leftovers(record: EphemeralRecord, services: Services, report: Report) -> None:
+    """An AWS env whose platform state is gone: whatever still carries its tags was created outside that state
+    (or the state was lost). Nothing says how to delete it safely, so the env fails with the ARNs."""
+    tags = {EPHEMERAL_TAG: "true", "team": record.team, "env": record.name}
+    left = services.tagged_resources(str(record.region)).list(tags)
+    if not left:
+        report(f"nothing tagged with {record.key} is left in {record.region}")
+        return
+    arns = ", ".join(resource.arn for resource in left)
+    raise OperationFailed(
+        f"no state of {record.key} holds its AWS resources, but {len(left)} are still tagged with it in "
+        f"{record.region}; delete them by hand (nothing is deleted by guess): {arns}"
+    )
 
 
 @dataclass
@@ -142,23 +183,35 @@ class ReapOutcome:
 
 
 def reap(
-    *, config: PlatformConfig, services: Services, now: datetime, dry_run: bool, report: Report
+    *,
+    config: PlatformConfig,
+    services: Services,
+    now: datetime,
+    dry_run: bool,
+    report: Report,
+    clouds: Iterable[str] | None = None,
 ) -> ReapOutcome:
-    """Tear down every expired ephemeral env; one env failing, however it fails, does not stop the others."""
+    """Tear down every expired ephemeral env; one env failing, however it fails, does not stop the others. A
+    cloud that cannot be read is reported and counted as failed; the envs of the others are still reaped."""
+    inventory = read_inventory(config, services, clouds=clouds)
     if dry_run:
-        inventory = preview_inventory(config, services, warn=report)
-        if inventory is None:
-            for line in describe_reap_unknown(config, services.outdir):
+        warn_unread(inventory, report)
+        for unread in inventory.unread:
+            for line in describe_reap_unknown(unread.source, services.outdir):
                 report(line)
+        if not inventory.sources_read:
             return ReapOutcome()
     else:
-        inventory = read_inventory(config, services)
+        for unread in inventory.unread:
+            report(f"cannot read {unread.source}, so its ephemeral envs are not reaped: {unread.error}")
     for group, why in inventory.unreadable:
         report(f"skipped {group}: tagged {EPHEMERAL_TAG}=true but {why}")
     for group in inventory.deleting:
         report(f"skipped {group}: Azure is already deleting it")
     due = [record for record in inventory.envs if is_reapable(record.tags, now)]
     outcome = ReapOutcome(not_due=len(inventory.envs) - len(due))
+    if not dry_run:
+        outcome.failed += [unread.source for unread in inventory.unread]
     report(f"{len(due)} of {len(inventory.envs)} ephemeral envs expired as of {format_instant(now)}")
     if dry_run:
         for record in due:
@@ -190,8 +243,7 @@ def reap(
 
 def _report_due(record: EphemeralRecord, now: datetime, report: Report) -> None:
     report(
-        f"{record.key}: {describe_remaining(record.expires_at, now)}, owner {record.owner}, "
-        f"group {record.resource_group}"
+        f"{record.key}: {describe_remaining(record.expires_at, now)}, owner {record.owner}, {record.where}"
     )
 
 
@@ -203,19 +255,28 @@ def _one_line(exc: Exception) -> str:
 
 
 def env_down(
-    name: str, *, config: PlatformConfig, services: Services, dry_run: bool, report: Report
+    name: str,
+    *,
+    config: PlatformConfig,
+    services: Services,
+    dry_run: bool,
+    report: Report,
+    clouds: Iterable[str] | None = None,
 ) -> EphemeralRecord | None:
-    """`env down NAME`: tear the env down whatever its expiry. NAME is checked before Azure is asked."""
+    """`env down NAME`: tear the env down whatever its expiry. NAME is checked before any cloud is asked."""
     check_name_format(name)
     refuse_permanent(name, config, field="NAME")
+    inventory = read_inventory(config, services, clouds=clouds)
     if dry_run:
-        inventory = preview_inventory(config, services, warn=report)
-        if inventory is None:
-            for line in describe_teardown_unknown(name, config, services.outdir):
+        warn_unread(inventory, report)
+        if not inventory.named(name) and inventory.unread:
+            unread = {unread.source for unread in inventory.unread}
+            for line in describe_teardown_unknown(name, config, services.outdir, unread):
                 report(line)
             return None
-    else:
-        inventory = read_inventory(config, services)
+    elif inventory.unread and inventory.named(name):
+        for unread in inventory.unread:
+            report(f"warning: cannot read {unread.source} (NAME is found elsewhere): {unread.error}")
     record = inventory.find(name)
     record.team_env(config)  # a config that can no longer derive the stacks is bad input: refuse up front
     if dry_run:

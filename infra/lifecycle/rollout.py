@@ -1,8 +1,10 @@
-"""Deploying or destroying one team-env: build the wheel, synthesize its two stacks, run cdktf per stack.
+"""Deploying or destroying one team-env: build the wheel, synthesize its stacks, run cdktf per stack.
 
-The platform stack creates the workspace the Databricks provider of the workspace stack needs, so deploys run
-platform then workspace and destroys the reverse, each stack in its own cdktf command. A deploy checks the
-Unity Catalog preconditions of the workspace stack between the two (`preflight.py`). `--dry-run` prints
+Each stack needs what the one before it created: on Azure the platform stack creates the workspace the
+workspace stack's Databricks provider needs; on AWS the platform stack creates the VPC, buckets and roles, the
+account stack the workspace, the workspace stack what lives inside it. Deploys run the stacks in that order
+(`TeamEnv.stacks`) and destroys the reverse, each stack in its own cdktf command. A deploy checks the Unity
+Catalog preconditions of the workspace stack right before it (`preflight.py`). `--dry-run` prints
 `Rollout.describe()`; a real run executes the same steps, and the cdktf commands are the ones printed.
 """
 
@@ -31,8 +33,7 @@ class Rollout:
 
     @property
     def stacks(self) -> list[str]:
-        names = self.team_env.names
-        order = [names.platform_stack, names.workspace_stack]
+        order = list(self.team_env.stacks.values())
         return order if self.action == "deploy" else order[::-1]
 
     @property
@@ -40,10 +41,9 @@ class Rollout:
         return [StackCommand(self.action, stack, self.outdir, self.auto_approve) for stack in self.stacks]
 
     def steps(self) -> list[str]:
-        platform, workspace = self.team_env.names.platform_stack, self.team_env.names.workspace_stack
         return [
             "build the churn wheel: ml/ -> dist/",
-            f"synthesize {platform} and {workspace} into {self.outdir}/stacks",
+            f"synthesize {stack_list(list(self.team_env.stacks.values()))} into {self.outdir}/stacks",
             *(str(command) for command in self.commands),
         ]
 
@@ -52,10 +52,15 @@ class Rollout:
         return [header, *(f"  {number}. {step}" for number, step in enumerate(self.steps(), start=1))]
 
 
+def stack_list(stacks: list[str]) -> str:
+    """`a and b`, `a, b and c`."""
+    return " and ".join([", ".join(stacks[:-1]), stacks[-1]] if len(stacks) > 1 else stacks)
+
+
 def prepare(
     rollout: Rollout, config: PlatformConfig, services: Services, *, wheel: Path | None = None
 ) -> None:
-    """Build the wheel (unless one is given) and synthesize exactly the rollout's two stacks."""
+    """Build the wheel (unless one is given) and synthesize exactly the rollout's stacks."""
     wheel = wheel or services.build_wheel()
     services.synthesize(config, [rollout.team_env], rollout.outdir, wheel)
 
@@ -75,6 +80,16 @@ def execute(
         for number, command in enumerate(rollout.commands, start=3):
             if rollout.action == "deploy" and command.stack == rollout.team_env.names.workspace_stack:
                 # The workspace exists now; nothing inside it has been applied yet (infra/lifecycle/preflight.py).
-                check_preconditions(rollout.team_env, services.metastore_view(config, rollout.team_env))
+                url = workspace_url(rollout.team_env, services, outdir=rollout.outdir)
+                check_preconditions(rollout.team_env, services.metastore_view(config, rollout.team_env, url))
             report(f"[{number}/{len(steps)}] {command}")
             services.runner.run(command)
+
+
+def workspace_url(team_env: TeamEnv, services: Services, *, outdir: Path) -> str | None:
+    """The URL of an AWS team-env's workspace: Databricks picks its deployment name, so only the deployed account
+    stack knows it (its `workspace_url` output). None on Azure, where the workspace's ARM ID is derived from the
+    names."""
+    if team_env.team.cloud != "aws":
+        return None
+    return services.runner.output(team_env.names.account_stack, "workspace_url", outdir=outdir)

@@ -73,6 +73,9 @@ class StackRunner(Protocol):
     def has_state(self, stack: str, *, outdir: Path) -> bool:
         """Whether the stack's Terraform state (wherever its backend keeps it) still holds resources."""
 
+    def output(self, stack: str, name: str, *, outdir: Path) -> str:
+        """The value of the deployed stack's output ``name`` (read from its state); OperationFailed without it."""
+
 
 Run = Callable[..., subprocess.CompletedProcess]
 
@@ -122,6 +125,28 @@ class CdktfRunner:
             raise OperationFailed(f"cdktf {command.action} {command.stack} failed (exit {result.returncode})")
 
     def has_state(self, stack: str, *, outdir: Path) -> bool:
+        chdir = self._init(stack, outdir, doing="read the state")
+        pulled = self._tool(
+            ["terraform", chdir, "state", "pull"], capture_output=True, text=True, check=False
+        )
+        if pulled.returncode != 0:
+            raise OperationFailed(f"cannot read the state of {stack}: {_error_line(pulled)}")
+        return state_has_resources(pulled.stdout)
+
+    def output(self, stack: str, name: str, *, outdir: Path) -> str:
+        chdir = self._init(stack, outdir, doing=f"read output {name}")
+        shown = self._tool(
+            ["terraform", chdir, "output", "-raw", "-no-color", name],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if shown.returncode != 0 or not shown.stdout.strip():
+            raise OperationFailed(f"cannot read output {name} of {stack}: {_error_line(shown)}")
+        return shown.stdout.strip()
+
+    def _init(self, stack: str, outdir: Path, *, doing: str) -> str:
+        """`terraform init` in the stack's directory (its backend); the -chdir argument for what follows."""
         chdir = f"-chdir={outdir / 'stacks' / stack}"
         init = self._tool(
             ["terraform", chdir, "init", "-input=false", "-no-color"],
@@ -130,15 +155,8 @@ class CdktfRunner:
             check=False,
         )
         if init.returncode != 0:
-            raise OperationFailed(
-                f"cannot read the state of {stack}: terraform init failed: {_error_line(init)}"
-            )
-        pulled = self._tool(
-            ["terraform", chdir, "state", "pull"], capture_output=True, text=True, check=False
-        )
-        if pulled.returncode != 0:
-            raise OperationFailed(f"cannot read the state of {stack}: {_error_line(pulled)}")
-        return state_has_resources(pulled.stdout)
+            raise OperationFailed(f"cannot {doing} of {stack}: terraform init failed: {_error_line(init)}")
+        return chdir
 
     def _tool(self, argv: list[str], *, launch: Run | None = None, **kwargs) -> subprocess.CompletedProcess:
         try:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from infra.config import PlatformConfig, TeamEnv
+from infra.lifecycle.aws import AwsTaggedResources, TaggedResources
 from infra.lifecycle.azure import AzureResourceGroups, ResourceGroups, subscription_id
 from infra.lifecycle.databricks import SdkTrainingWorkspace, TrainingWorkspace
 from infra.lifecycle.errors import OperationFailed
@@ -40,10 +41,14 @@ class Services:
     outdir: Path
     """The project's cdktf output directory (cdktf.json), at the project root. Stacks keep no state inside it,
     so each lifecycle run can replace it with just the stacks it runs."""
-    metastore_view: Callable[[PlatformConfig, TeamEnv], MetastoreView] = field(
-        default=lambda config, team_env: _metastore_view(config, team_env)
+    metastore_view: Callable[[PlatformConfig, TeamEnv, str | None], MetastoreView] = field(
+        default=lambda config, team_env, workspace_url=None: _metastore_view(config, team_env, workspace_url)
     )
-    """What the deploying identity sees of Unity Catalog in a team-env's workspace (deploy preflight)."""
+    """(config, team_env, workspace_url): what the deploying identity sees of Unity Catalog in a team-env's
+    workspace (deploy preflight). An AWS workspace is found by its URL (the account stack's output); an Azure
+    one by its ARM ID, derived from the names (workspace_url None)."""
+    tagged_resources: Callable[[str], TaggedResources] = field(default=AwsTaggedResources.for_region)
+    """Region -> the AWS resources there and their tags (the record of ephemeral AWS envs)."""
 
 
 def real_services() -> Services:
@@ -53,9 +58,7 @@ def real_services() -> Services:
         build_wheel=_build_wheel,
         synthesize=_synthesize,
         resource_groups=lambda config: AzureResourceGroups.for_subscription(subscription_id(config)),
-        training_workspace=lambda config, target: SdkTrainingWorkspace.for_azure_workspace(
-            target.workspace_resource_id(subscription_id(config))
-        ),
+        training_workspace=_training_workspace,
         clock=lambda: datetime.now(UTC),
         sleep=time.sleep,
         is_interactive=sys.stdin.isatty,
@@ -65,7 +68,15 @@ def real_services() -> Services:
     )
 
 
-def _metastore_view(config: PlatformConfig, team_env: TeamEnv) -> MetastoreView:
+def _training_workspace(config: PlatformConfig, target: SmokeTarget) -> TrainingWorkspace:
+    if target.workspace_url is not None:
+        return SdkTrainingWorkspace.for_workspace_url(target.workspace_url)
+    return SdkTrainingWorkspace.for_azure_workspace(target.workspace_resource_id(subscription_id(config)))
+
+
+def _metastore_view(config: PlatformConfig, team_env: TeamEnv, workspace_url: str | None) -> MetastoreView:
+    if workspace_url is not None:
+        return SdkMetastoreView.for_workspace_url(workspace_url)
     return SdkMetastoreView.for_azure_workspace(team_env.names.workspace_resource_id(subscription_id(config)))
 
 

@@ -5,17 +5,24 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from infra.config import PlatformConfig
+from infra.config import PlatformConfig, TeamEnv
 from infra.config.model import EPHEMERAL_NAME
 from infra.config.naming import azure_workspace_resource_id, env_names
 from infra.constructs.contracts import ML_SCHEMA
 from infra.lifecycle.databricks import RunProgress, TrainingWorkspace
 from infra.lifecycle.errors import InputProblem, OperationFailed
+from infra.lifecycle.inventory import read_inventory
+from infra.lifecycle.lock import exclusive_outdir
+from infra.lifecycle.rollout import Rollout, prepare, workspace_url
 from infra.lifecycle.targets import find_team, split_key
 from infra.lifecycle.ttl import format_duration
+
+if TYPE_CHECKING:
+    from infra.lifecycle.services import Services
 
 CHALLENGER_ALIAS = "challenger"
 # The workspace stack names each model job `<stem>-<job key>` (infra/constructs/databricks/model_jobs.py);
@@ -32,6 +39,9 @@ class SmokeTarget:
     workspace_name: str
     job_name: str
     model_name: str
+    cloud: str = "azure"
+    workspace_url: str | None = None
+    """An AWS workspace's URL (with_workspace_url reads it); an Azure workspace is found by its ARM ID."""
 
     def workspace_resource_id(self, subscription_id: str) -> str:
         return azure_workspace_resource_id(subscription_id, self.resource_group, self.workspace_name)
@@ -51,11 +61,42 @@ def smoke_target(config: PlatformConfig, text: str, *, field: str = "TEAM/ENV") 
     names = env_names(prefix=config.platform.prefix, team=team.name, env=env)
     return SmokeTarget(
         key=f"{team.name}/{env}",
+        cloud=team.cloud,
         resource_group=names.resource_group,
         workspace_name=names.databricks_workspace,
         job_name=f"{names.stem}-{TRAINING_JOB_KEY}",
         model_name=f"{names.catalog}.{ML_SCHEMA}.{team.model_name}",
     )
+
+
+def with_workspace_url(config: PlatformConfig, target: SmokeTarget, services: Services) -> SmokeTarget:
+    """An AWS target with its workspace's URL. Databricks picks an AWS workspace's deployment name, so only the
+    account stack's state knows the URL: synthesize the env's stacks (their backends say where the state is) and
+    read the account stack's `workspace_url` output. An ephemeral env is derived again from its tags first."""
+    if target.cloud != "aws":
+        return target
+    team_env = _deployed_team_env(config, target, services)
+    services.runner.require("terraform")
+    rollout = Rollout("deploy", team_env, services.outdir, auto_approve=True)
+    with exclusive_outdir(services.outdir, purpose=f"smoke {team_env.key}"):
+        prepare(rollout, config, services)
+        try:
+            url = workspace_url(team_env, services, outdir=services.outdir)
+        except OperationFailed as exc:
+            raise OperationFailed(f"{exc}; is the account stack of {team_env.key} deployed?") from None
+    return replace(target, workspace_url=url)
+
+
+def _deployed_team_env(config: PlatformConfig, target: SmokeTarget, services: Services) -> TeamEnv:
+    team_name, env = target.key.split("/")
+    team = config.team(team_name)
+    if env in team.environments:
+        return TeamEnv.permanent(config, team, env)
+    inventory = read_inventory(config, services, clouds=["aws"])
+    record = inventory.find(env, field="TEAM/ENV")
+    if record.team != team_name:
+        raise InputProblem("TEAM/ENV", f"the ephemeral env {env!r} is {record.key}, not {target.key}")
+    return record.team_env(config)
 
 
 @dataclass(frozen=True)

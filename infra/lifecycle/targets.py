@@ -11,9 +11,8 @@ from infra.lifecycle.errors import InputProblem
 _KEY = re.compile(r"([^/\s]+)/([^/\s]+)")
 
 
-# The clouds whose team-envs the lifecycle commands (deploy, destroy, smoke, ephemeral envs) can run; an AWS team
-# synthesizes, but rollouts, smoke tests and ephemeral envs know only Azure's stacks so far (docs/aws.md).
-LIFECYCLE_CLOUDS = ("azure",)
+# The clouds whose team-envs the lifecycle commands (deploy, destroy, smoke, ephemeral envs) can run.
+LIFECYCLE_CLOUDS = ("azure", "aws")
 
 
 def has_lifecycle(team: TeamConfig) -> bool:

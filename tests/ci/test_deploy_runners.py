@@ -65,6 +65,14 @@ def test_an_ephemeral_env_runs_where_its_template_env_runs(private_runner):
     assert json.loads(script("runner", "churn/dev").stdout) == HOSTED
 
 
+def test_an_ephemeral_env_from_an_aws_team_is_refused_while_ci_cannot_log_in_to_aws():
+    refused = script("runner", "risk/dev")
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.stderr.splitlines() == [
+        "deploy_runners: TEAM/ENV: risk/dev runs on aws, which CI does not log in to yet (CI_CLOUDS, docs/aws.md)"
+    ]
+
+
 def test_the_reaper_runs_where_private_ephemeral_envs_can_be_reached(private_runner, tmp_path):
     assert json.loads(script("reaper").stdout) == private_runner
     # Without an ephemeral template no private ephemeral env can exist: GitHub-hosted is enough.

@@ -21,6 +21,7 @@ import requests
 from azure.core.exceptions import HttpResponseError
 from azure.core.pipeline.transport import HttpRequest, RequestsTransportResponse
 
+from infra.lifecycle.aws import AwsTaggedResources, TaggedResource
 from infra.lifecycle.azure import AzureResourceGroups, ResourceGroupInfo
 from infra.lifecycle.databricks import RunProgress
 from infra.lifecycle.errors import OperationFailed
@@ -88,6 +89,8 @@ class FakeRunner:
         """Stacks whose state read raises (e.g. an OSError from a broken terraform)."""
         self.missing: set[str] = set()
         """Tools (npx, terraform) not on PATH."""
+        self.outputs: dict[str, dict[str, str]] = {}
+        """Stack -> its deployed outputs."""
 
     def require(self, *tools: str) -> None:
         for tool in tools:
@@ -105,6 +108,15 @@ class FakeRunner:
         if stack in self.state_errors:
             raise self.state_errors[stack]
         return stack in self.stacks_with_state
+
+    def output(self, stack: str, name: str, *, outdir: Path) -> str:
+        self.events.append(f"output? {stack} {name}")
+        try:
+            return self.outputs[stack][name]
+        except KeyError:  # what CdktfRunner raises for an output the state does not have
+            raise OperationFailed(
+                f'cannot read output {name} of {stack}: Error: Output "{name}" not found'
+            ) from None
 
 
 def arm_error(status: int, code: str, message: str, cls: type[HttpResponseError] = HttpResponseError):
@@ -161,6 +173,89 @@ class FakeResourceGroups:
 
     def adapter(self) -> AzureResourceGroups:
         return AzureResourceGroups(SimpleNamespace(resource_groups=SdkResourceGroupsOperations(self)))
+
+
+class FakeTaggedResources:
+    """The AWS resources of each region and their tags, served through the real AwsTaggedResources adapter over
+    a stand-in boto3 session: IAM roles only through IAM, VPC endpoints only through EC2, the rest through the
+    Resource Groups Tagging API, as on AWS. A listing fails with botocore's own exceptions."""
+
+    def __init__(self):
+        self.resources: dict[str, list[TaggedResource]] = {}
+        """Region -> its resources."""
+        self.list_errors: dict[str, Exception] = {}
+        """Region -> the botocore exception every call there raises (no credentials, access denied, ...)."""
+        self.listed: list[tuple[str, dict[str, str]]] = []
+        """(region, tags) per listing."""
+
+    def region(self, region: str) -> AwsTaggedResources:
+        fakes = self
+
+        class Listing(AwsTaggedResources):
+            def list(self, tags):
+                fakes.listed.append((region, dict(tags)))
+                return super().list(tags)
+
+        return Listing(
+            SimpleNamespace(client=lambda service, region_name: _FakeAwsClient(self, region_name)), region
+        )
+
+
+class _FakeAwsClient:
+    """The slice of the boto3 clients (tagging, iam, ec2, kms) that AwsTaggedResources calls."""
+
+    def __init__(self, fakes: FakeTaggedResources, region: str):
+        self._fakes, self._region = fakes, region
+
+    def _resources(self, kind: str) -> list[TaggedResource]:
+        if self._region in self._fakes.list_errors:
+            raise self._fakes.list_errors[self._region]
+        found = self._fakes.resources.get(self._region, [])
+        roles = [r for r in found if ":role/" in r.arn]
+        endpoints = [r for r in found if r.arn.startswith("vpc-endpoint/")]
+        return {"iam": roles, "ec2": endpoints}.get(kind, [r for r in found if r not in roles + endpoints])
+
+    def get_paginator(self, operation: str):
+        return SimpleNamespace(paginate=lambda **kwargs: [self._page(operation, **kwargs)])
+
+    def _page(self, operation: str, TagFilters=(), Filters=()):
+        if operation == "get_resources":
+            wanted = {f["Key"]: f["Values"] for f in TagFilters}
+            return {
+                "ResourceTagMappingList": [
+                    {"ResourceARN": r.arn, "Tags": _tag_list(r.tags)}
+                    for r in self._resources("tagging")
+                    if all(r.tags.get(key) in values for key, values in wanted.items())
+                ]
+            }
+        if operation == "list_roles":
+            return {
+                "Roles": [{"RoleName": r.arn.rsplit("/", 1)[1], "Arn": r.arn} for r in self._resources("iam")]
+            }
+        if operation == "describe_vpc_endpoints":
+            wanted = {f["Name"].removeprefix("tag:"): f["Values"] for f in Filters}
+            return {
+                "VpcEndpoints": [
+                    {"VpcEndpointId": r.arn.split("/", 1)[1], "State": "available", "Tags": _tag_list(r.tags)}
+                    for r in self._resources("ec2")
+                    if all(r.tags.get(key) in values for key, values in wanted.items())
+                ]
+            }
+        raise AssertionError(f"unexpected paginator {operation}")
+
+    def list_role_tags(self, RoleName: str):
+        (role,) = [r for r in self._resources("iam") if r.arn.endswith(f"/{RoleName}")]
+        return {"Tags": _tag_list(role.tags)}
+
+    def describe_nat_gateways(self, NatGatewayIds):
+        return {"NatGateways": [{"NatGatewayId": id, "State": "available"} for id in NatGatewayIds]}
+
+    def describe_key(self, KeyId: str):
+        return {"KeyMetadata": {"KeyState": "Enabled"}}
+
+
+def _tag_list(tags) -> list[dict[str, str]]:
+    return [{"Key": key, "Value": value} for key, value in tags.items()]
 
 
 class FakeWorkspace:
@@ -260,6 +355,11 @@ class Fakes:
         self.groups = FakeResourceGroups(self.events)
         self.workspace = FakeWorkspace()
         self.metastore = FakeMetastoreView()
+        self.aws = FakeTaggedResources()
+        self.smoke_targets: list = []
+        """The SmokeTarget each training workspace was opened for."""
+        self.workspace_urls: list[str | None] = []
+        """The workspace URL each preflight was pointed at (None: an Azure workspace, found by its ARM ID)."""
         self.wheel = self.tmp / "dist" / "churn-0.1.0-py3-none-any.whl"
 
     @property
@@ -273,7 +373,7 @@ class Fakes:
         return self.wheel
 
     def synthesize(self, config, team_envs, outdir, wheel) -> None:
-        stacks = [s for te in team_envs for s in (te.names.platform_stack, te.names.workspace_stack)]
+        stacks = [s for te in team_envs for s in te.stacks.values()]
         self.events.append("synth " + " ".join(stacks))
         self.synthesized.append(([te.key for te in team_envs], outdir, wheel))
         self.synthesized_envs.extend(team_envs)
@@ -288,15 +388,24 @@ class Fakes:
             build_wheel=self.build_wheel,
             synthesize=self.synthesize,
             resource_groups=lambda config: self.groups.adapter(),
-            training_workspace=lambda config, target: self.workspace,
+            training_workspace=self.training_workspace,
             clock=self.clock,
             sleep=self.clock.sleep,
             is_interactive=lambda: self.interactive,
             ask=self.ask,
             default_owner=lambda: self.owner,
             outdir=self.outdir,
-            metastore_view=lambda config, team_env: self.metastore,
+            metastore_view=self.metastore_view,
+            tagged_resources=self.aws.region,
         )
+
+    def training_workspace(self, config, target):
+        self.smoke_targets.append(target)
+        return self.workspace
+
+    def metastore_view(self, config, team_env, workspace_url=None):
+        self.workspace_urls.append(workspace_url)
+        return self.metastore
 
     def nothing_happened(self) -> bool:
         """No wheel, no synth, no cdktf, no delete: what every bad-input case must leave behind."""
@@ -341,3 +450,24 @@ def permanent_group(team="churn", env="dev") -> ResourceGroupInfo:
         name=f"rg-dbp-{team}-{env}",
         tags={"team": team, "env": env, "cost-center": "CC-4711", "managed-by": "cdktf-platform"},
     )
+
+
+def aws_env_resources(
+    *, team="risk", env="pr1", base="dev", expires="2026-11-22T10:00:00Z", slot="0", **changed
+) -> list[TaggedResource]:
+    """What `env up` leaves tagged in AWS for one ephemeral env: resources the Resource Groups Tagging API lists
+    and the IAM roles and VPC endpoint only the fallbacks list, each with the env's tags (``changed`` overrides
+    tags on the first resource only, e.g. a resource that missed an update)."""
+    tags = ephemeral_tags(team=team, env=env, base=base, expires=expires, slot=slot) | {
+        "cost-center": "CC-2024"
+    }
+    stem = f"dbp-{team}-{env}"
+    arns = [
+        f"arn:aws:ec2:eu-west-1:123456789012:vpc/vpc-{env}",
+        f"arn:aws:s3:::{stem}-root-0a1b2c",
+        f"arn:aws:iam::123456789012:role/{stem}-databricks-cross-account",
+        f"vpc-endpoint/vpce-{env}",
+    ]
+    return [
+        TaggedResource(arn, {**tags, **(changed if index == 0 else {})}) for index, arn in enumerate(arns)
+    ]

@@ -112,10 +112,6 @@ def test_at_a_terminal_cdktf_asks_for_approval_itself(cli, fakes):
         (("deploy", "churn"), "TEAM/ENV: 'churn' is not of the form TEAM/ENV, e.g. churn/dev"),
         (("deploy", "payroll/dev"), "TEAM/ENV: unknown team 'payroll' (teams: churn, pricing, risk)"),
         (
-            ("deploy", "risk/dev"),
-            "TEAM/ENV: team 'risk' runs on aws: `platform synth` builds its stacks, but deploy, destroy, smoke and ephemeral envs are not wired for it yet (docs/aws.md)",
-        ),
-        (
             ("deploy", "churn/qa"),
             "TEAM/ENV: team 'churn' has no environment 'qa' (environments: dev, staging, prod); ephemeral envs are managed with `platform env up/down`",
         ),

@@ -90,6 +90,33 @@ def test_has_state_initialises_the_stack_directory_and_pulls_its_state():
     ]
 
 
+def test_output_reads_one_value_of_the_deployed_stack_or_fails_with_terraforms_error():
+    missing = '╷\n│ Error: Output "workspace_url" not found\n│\n│ The output variable requested could not be found\n'
+    launcher = Launcher(
+        done(0), done(0, stdout="https://dbc-1a2b.cloud.databricks.com"), done(0), done(1, stderr=missing)
+    )
+    runner = CdktfRunner(run=launcher)
+    assert runner.output("risk-dev-account", "workspace_url", outdir=Path("cdktf.out")) == (
+        "https://dbc-1a2b.cloud.databricks.com"
+    )
+    assert [argv for argv, _ in launcher.calls] == [
+        ["terraform", "-chdir=cdktf.out/stacks/risk-dev-account", "init", "-input=false", "-no-color"],
+        [
+            "terraform",
+            "-chdir=cdktf.out/stacks/risk-dev-account",
+            "output",
+            "-raw",
+            "-no-color",
+            "workspace_url",
+        ],
+    ]
+    with pytest.raises(OperationFailed) as failed:
+        runner.output("risk-dev-account", "workspace_url", outdir=Path("cdktf.out"))
+    assert str(failed.value) == (
+        'cannot read output workspace_url of risk-dev-account: Error: Output "workspace_url" not found'
+    )
+
+
 @pytest.mark.parametrize(
     ("pulled", "expected"),
     [
