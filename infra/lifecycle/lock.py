@@ -34,8 +34,8 @@ def exclusive_outdir(outdir: Path, *, purpose: str) -> Iterator[None]:
         except BlockingIOError:
             holder = os.pread(fd, 512, 0).decode(errors="replace").strip() or "another process"
             raise OperationFailed(
-                f"{outdir} is in use by {holder}; one deploy, destroy, env up/down, reap or synth runs per "
-                "checkout at a time, so wait for it to finish"
+                f"{outdir} is in use by {holder}; one command that writes the stacks (deploy, destroy, env up/down, "
+                "reap, synth, smoke of an AWS env) runs per checkout at a time, so wait for it to finish"
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(

@@ -1,4 +1,4 @@
-"""One deploy, destroy, env up/down, reap or synth at a time per output directory, and no stale locks."""
+"""One command that writes the stacks at a time per output directory, and no stale locks."""
 
 import os
 import signal
