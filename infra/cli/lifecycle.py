@@ -37,7 +37,7 @@ from infra.lifecycle.inventory import AT_RUN_TIME, read_inventory, warn_unread
 from infra.lifecycle.reaper import env_down, reap
 from infra.lifecycle.rollout import Rollout, execute
 from infra.lifecycle.services import Services, real_services
-from infra.lifecycle.smoke import run_smoke, smoke_target, with_workspace_url
+from infra.lifecycle.smoke import describe_smoke, run_smoke, smoke_target, with_workspace_url
 from infra.lifecycle.targets import permanent_team_env
 from infra.lifecycle.ttl import (
     describe_remaining,
@@ -133,6 +133,10 @@ def smoke(
         str, typer.Option("--timeout", help="Give up (and cancel the run) after 30m, 2h, ...")
     ] = "1h",
     config: ConfigOption = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Print what the smoke test would do; call no cloud or workspace."),
+    ] = False,
 ) -> None:
     """Run the env's training job now, follow it to the end, check it registered a new `challenger`."""
     from databricks.sdk.errors import DatabricksError
@@ -141,6 +145,11 @@ def smoke(
         loaded, services = load_or_fail(config), services_factory()
         smoke_on = smoke_target(loaded, target)
         limit = parse_duration(timeout, field="--timeout")
+        if dry_run:
+            for line in describe_smoke(loaded, smoke_on, timeout=limit, outdir=services.outdir):
+                _say(line)
+            _say("dry run: nothing was built or run")
+            return
         if smoke_on.cloud == "aws":
             _say(f"smoke {smoke_on.key}: reading the workspace URL from its account stack")
             smoke_on = with_workspace_url(loaded, smoke_on, services)

@@ -7,15 +7,17 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from infra.config import PlatformConfig, TeamEnv
 from infra.config.model import EPHEMERAL_NAME
 from infra.config.naming import azure_workspace_resource_id, env_names
 from infra.constructs.contracts import ML_SCHEMA
+from infra.lifecycle.azure import subscription_id
 from infra.lifecycle.databricks import RunProgress, TrainingWorkspace
 from infra.lifecycle.errors import InputProblem, OperationFailed
-from infra.lifecycle.inventory import read_inventory
+from infra.lifecycle.inventory import AT_RUN_TIME, read_inventory
 from infra.lifecycle.lock import exclusive_outdir
 from infra.lifecycle.rollout import Rollout, prepare, workspace_url
 from infra.lifecycle.targets import find_team, split_key
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from infra.lifecycle.services import Services
 
 CHALLENGER_ALIAS = "challenger"
+POLL_SECONDS = 15.0
 # The workspace stack names each model job `<stem>-<job key>` (infra/constructs/databricks/model_jobs.py);
 # tests/lifecycle check this against a synthesized workspace stack.
 TRAINING_JOB_KEY = "training"
@@ -87,6 +90,40 @@ def with_workspace_url(config: PlatformConfig, target: SmokeTarget, services: Se
     return replace(target, workspace_url=url)
 
 
+def describe_smoke(
+    config: PlatformConfig, target: SmokeTarget, *, timeout: timedelta, outdir: Path
+) -> list[str]:
+    """What `platform smoke` would do, for --dry-run: nothing here reads a cloud or calls Databricks."""
+    steps = []
+    if target.cloud == "aws":
+        team_name, env = target.key.split("/")
+        account_stack = env_names(prefix=config.platform.prefix, team=team_name, env=env).account_stack
+        ephemeral = (
+            "" if env in config.team(team_name).environments else " (an ephemeral env: from its AWS tags)"
+        )
+        where = f"the workspace URL in {account_stack}'s state"
+        steps += [
+            f"build the churn wheel and synthesize the env's stacks{ephemeral}, for their state backends",
+            f"terraform -chdir={outdir}/stacks/{account_stack} init -input=false -no-color, then "
+            f"output -raw -no-color workspace_url",
+        ]
+    else:
+        try:
+            where = f"workspace {target.workspace_resource_id(subscription_id(config))}"
+        except InputProblem:
+            where = (
+                f"workspace {target.workspace_name} in {target.resource_group} (subscription {AT_RUN_TIME})"
+            )
+    steps += [
+        f"find job {target.job_name}; note the version {CHALLENGER_ALIAS!r} of {target.model_name} points at",
+        f"run the job now and poll it every {POLL_SECONDS:.0f} s for up to {format_duration(timeout)}; "
+        "cancel the run on a timeout, an error or Ctrl-C",
+        f"pass when the run succeeded and {CHALLENGER_ALIAS!r} points at a newer version",
+    ]
+    header = f"smoke {target.key}: {where}"
+    return [header, *(f"  {number}. {step}" for number, step in enumerate(steps, start=1))]
+
+
 def _deployed_team_env(config: PlatformConfig, target: SmokeTarget, services: Services) -> TeamEnv:
     team_name, env = target.key.split("/")
     team = config.team(team_name)
@@ -114,7 +151,7 @@ def run_smoke(
     timeout: timedelta,
     clock: Callable[[], datetime],
     sleep: Callable[[float], None],
-    poll_seconds: float = 15.0,
+    poll_seconds: float = POLL_SECONDS,
     on_progress: Callable[[RunProgress], None] = lambda progress: None,
 ) -> SmokeResult:
     """Run the training job and wait for it; OperationFailed if it fails, times out or registers no challenger.

@@ -593,6 +593,34 @@ def test_smoke_passes_and_prints_state_changes_only(cli, fakes):
     ]
 
 
+def test_smoke_dry_run_shows_the_workspace_job_and_limits_and_calls_nothing(cli, fakes, monkeypatch):
+    monkeypatch.delenv("ARM_SUBSCRIPTION_ID", raising=False)
+    monkeypatch.delenv("AZURE_SUBSCRIPTION_ID", raising=False)
+    offline = cli("smoke", "churn/dev", "--dry-run", "--timeout", "2h")
+    assert offline.code == 0, offline.err
+    assert offline.out.splitlines() == [
+        "smoke churn/dev: workspace dbw-dbp-churn-dev in rg-dbp-churn-dev (subscription <decided at run time>)",
+        "  1. find job dbp-churn-dev-training; note the version 'challenger' of dbp_churn_dev.ml.churn points at",
+        "  2. run the job now and poll it every 15 s for up to 2h; cancel the run on a timeout, an error or Ctrl-C",
+        "  3. pass when the run succeeded and 'challenger' points at a newer version",
+        "dry run: nothing was built or run",
+    ]
+    subscription = "00000000-0000-0000-0000-0000000000aa"
+    monkeypatch.setenv("ARM_SUBSCRIPTION_ID", subscription)
+    logged_in = cli("smoke", "churn/dev", "--dry-run")
+    assert logged_in.out.splitlines()[0] == (
+        f"smoke churn/dev: workspace /subscriptions/{subscription}/resourceGroups/rg-dbp-churn-dev/providers/"
+        "Microsoft.Databricks/workspaces/dbw-dbp-churn-dev"
+    )
+    aws = cli("smoke", "risk/dev", "--dry-run")
+    assert aws.code == 0, aws.err
+    assert f"  2. terraform -chdir={fakes.outdir}/stacks/risk-dev-account init -input=false -no-color, then " \
+        "output -raw -no-color workspace_url" in aws.out.splitlines()  # fmt: skip
+    assert "find job dbp-risk-dev-training" in aws.out
+    # no wheel, no synth, no terraform, no workspace, no run
+    assert (fakes.events, fakes.smoke_targets, fakes.workspace.started) == ([], [], [])
+
+
 def test_smoke_timeout_exits_1_at_once(cli, fakes):
     fakes.workspace.jobs = {"dbp-churn-dev-training": [7]}
     fakes.workspace.progress = [RunProgress(run_id=907, state="PENDING")]
