@@ -307,7 +307,7 @@ def env_list(
             out.print(table if rows else "no ephemeral envs")
         if inventory.unread:
             raise OperationFailed(
-                f"could not read {', '.join(u.source for u in inventory.unread)} (see above)"
+                f"could not read {', '.join(str(u.source) for u in inventory.unread)} (see above)"
             )
 
 

@@ -25,21 +25,36 @@ AT_RUN_TIME = "<decided at run time>"
 
 
 @dataclass(frozen=True)
+class Source:
+    """Where ephemeral envs are recorded: Azure's resource groups, or the tagged resources of one AWS region."""
+
+    cloud: str
+    """`azure` or `aws`, as teams[].cloud."""
+    region: str | None = None
+    """AWS only."""
+
+    @property
+    def cloud_name(self) -> str:
+        return "AWS" if self.cloud == "aws" else "Azure"
+
+    def __str__(self) -> str:
+        return f"AWS {self.region}" if self.cloud == "aws" else "Azure"
+
+
+AZURE = Source("azure")
+
+
+@dataclass(frozen=True)
 class Unread:
     """A source of ephemeral envs that could not be read, and why."""
 
-    source: str
-    """`Azure`, or `AWS <region>`."""
+    source: Source
     error: InputProblem | OperationFailed
 
-    @property
-    def cloud(self) -> str:
-        return self.source.split()[0]
 
-
-def source_of(team: TeamConfig) -> str:
+def source_of(team: TeamConfig) -> Source:
     """Where a team's ephemeral envs are read from."""
-    return f"AWS {team.region}" if team.cloud == "aws" else "Azure"
+    return Source("aws", team.region) if team.cloud == "aws" else AZURE
 
 
 @dataclass(frozen=True)
@@ -52,7 +67,7 @@ class Inventory:
     """Groups of ephemeral envs Azure is already deleting."""
     unread: tuple[Unread, ...] = ()
     """Sources that could not be read: their envs are missing from ``envs``."""
-    sources_read: tuple[str, ...] = ()
+    sources_read: tuple[Source, ...] = ()
     """Sources that were read."""
 
     @classmethod
@@ -93,7 +108,7 @@ class Inventory:
         return cls(envs=_by_expiry(envs), unreadable=tuple(unreadable), deleting=())
 
     @classmethod
-    def merged(cls, parts: Mapping[str, Inventory], unread: Iterable[Unread] = ()) -> Inventory:
+    def merged(cls, parts: Mapping[Source, Inventory], unread: Iterable[Unread] = ()) -> Inventory:
         """One inventory of the sources read (``parts``, by source) and those that could not be."""
         return cls(
             envs=_by_expiry([record for part in parts.values() for record in part.envs]),
@@ -134,14 +149,14 @@ def _by_expiry(envs: list[EphemeralRecord]) -> tuple[EphemeralRecord, ...]:
     return tuple(sorted(envs, key=lambda record: (record.expires_at, record.key)))
 
 
-def sources(config: PlatformConfig, services: Services) -> dict[str, Callable[[], Inventory]]:
+def sources(config: PlatformConfig, services: Services) -> dict[Source, Callable[[], Inventory]]:
     """Source -> how to read it: Azure when any team runs on Azure, each region an AWS team runs in."""
-    readers: dict[str, Callable[[], Inventory]] = {}
+    readers: dict[Source, Callable[[], Inventory]] = {}
     prefix = config.platform.prefix
     if any(team.cloud == "azure" for team in config.teams):
-        readers["Azure"] = lambda: Inventory.read(services.resource_groups(config), prefix=prefix)
+        readers[AZURE] = lambda: Inventory.read(services.resource_groups(config), prefix=prefix)
     for region in sorted({team.region for team in config.teams if team.cloud == "aws"}):
-        readers[f"AWS {region}"] = lambda region=region: Inventory.from_resources(
+        readers[Source("aws", region)] = lambda region=region: Inventory.from_resources(
             region, services.tagged_resources(region).list({EPHEMERAL_TAG: "true"})
         )
     return readers
@@ -152,10 +167,10 @@ def read_inventory(
 ) -> Inventory:
     """Every source of ``clouds`` (default: all); a source that fails is listed in ``unread``, never raised."""
     wanted = None if clouds is None else {cloud.lower() for cloud in clouds}
-    parts: dict[str, Inventory] = {}
+    parts: dict[Source, Inventory] = {}
     unread = []
     for source, read in sources(config, services).items():
-        if wanted is not None and source.split()[0].lower() not in wanted:
+        if wanted is not None and source.cloud not in wanted:
             continue
         try:
             parts[source] = read()
@@ -169,6 +184,6 @@ def warn_unread(inventory: Inventory, warn: Callable[[str], None]) -> None:
     run never fails for want of a login, a subscription or a network; it shows what the other sources say."""
     for unread in inventory.unread:
         warn(
-            f"warning: cannot read {unread.source}, so what only {unread.cloud} knows is {AT_RUN_TIME}: "
+            f"warning: cannot read {unread.source}, so what only {unread.source.cloud_name} knows is {AT_RUN_TIME}: "
             f"{unread.error}"
         )

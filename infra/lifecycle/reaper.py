@@ -24,7 +24,7 @@ from infra.lifecycle.ephemeral import (
     refuse_permanent,
 )
 from infra.lifecycle.errors import InputProblem, OperationFailed
-from infra.lifecycle.inventory import AT_RUN_TIME, read_inventory, source_of, warn_unread
+from infra.lifecycle.inventory import AT_RUN_TIME, AZURE, Source, read_inventory, source_of, warn_unread
 from infra.lifecycle.lock import exclusive_outdir
 from infra.lifecycle.rollout import Rollout, prepare, stack_list
 from infra.lifecycle.runner import CDKTF, StackCommand
@@ -71,10 +71,10 @@ def describe_teardown(record: EphemeralRecord, config: PlatformConfig, outdir: P
 
 
 def describe_teardown_unknown(
-    name: str, config: PlatformConfig, outdir: Path, sources: set[str]
+    name: str, config: PlatformConfig, outdir: Path, sources: set[Source]
 ) -> list[str]:
     """`env down NAME --dry-run` when ``sources`` cannot be read: which team's env NAME is only its tags say."""
-    if sources == {"Azure"}:
+    if sources == {AZURE}:
         lines = [
             f"destroy {name}: its team and resource group are {AT_RUN_TIME} (the group tagged env={name})"
         ]
@@ -84,7 +84,7 @@ def describe_teardown_unknown(
         if team.ephemeral is None or not has_lifecycle(team) or source_of(team) not in sources:
             continue
         names = env_names(prefix=config.platform.prefix, team=team.name, env=name)
-        where = f"resource group {names.resource_group}" if team.cloud == "azure" else f"AWS {team.region}"
+        where = f"resource group {names.resource_group}" if team.cloud == "azure" else str(source_of(team))
         lines.append(f"  if it is {team.name}/{name} ({where}):")
         # TeamEnv.stacks, reversed: only AWS team-envs have an account stack.
         account = [names.account_stack] if team.cloud == "aws" else []
@@ -95,15 +95,15 @@ def describe_teardown_unknown(
     return lines
 
 
-def describe_reap_unknown(source: str, outdir: Path) -> list[str]:
+def describe_reap_unknown(source: Source, outdir: Path) -> list[str]:
     """`env reap --dry-run` when ``source`` cannot be read: which of its envs exist and have expired it alone
     can tell."""
     example = StackCommand("destroy", "<team>-<name>-workspace", outdir, auto_approve=True)
-    if source == "Azure":
+    if source == AZURE:
         record, stacks, last = "resource groups", "two stacks", "delete the env's resource group"
         others = "<team>-<name>-platform"
     else:
-        record, stacks = f"resources in {source.split()[1]}", "three stacks"
+        record, stacks = f"resources in {source.region}", "three stacks"
         others = "<team>-<name>-account and <team>-<name>-platform"
         last = "fail with the ARNs still tagged with the env"
     return [
@@ -211,7 +211,7 @@ def reap(
     due = [record for record in inventory.envs if is_reapable(record.tags, now)]
     outcome = ReapOutcome(not_due=len(inventory.envs) - len(due))
     if not dry_run:
-        outcome.failed += [unread.source for unread in inventory.unread]
+        outcome.failed += [str(unread.source) for unread in inventory.unread]
     report(f"{len(due)} of {len(inventory.envs)} ephemeral envs expired as of {format_instant(now)}")
     if dry_run:
         for record in due:
