@@ -63,6 +63,9 @@ LAKE_CONTAINERS: tuple[str, ...] = ("landing", "bronze", "silver", "gold", "cata
 
 # Schema inside the env's catalog where the churn jobs keep their tables, model, and artifact volume.
 ML_SCHEMA = "ml"
+# Output of an AWS team-env's account stack: the URL Databricks gave its workspace, which the lifecycle
+# (deploy preflight, smoke) reads from the stack's state.
+WORKSPACE_URL_OUTPUT = "workspace_url"
 # Folder of the landing container where raw customer extracts arrive; the training job ingests from it.
 RAW_DROP_FOLDER = "telco/"
 ARTIFACTS_VOLUME = "artifacts"

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from infra.config import PlatformConfig, TeamEnv
+from infra.constructs.contracts import WORKSPACE_URL_OUTPUT
 from infra.lifecycle.lock import exclusive_outdir
 from infra.lifecycle.preflight import check_preconditions
 from infra.lifecycle.runner import CDKTF, StackCommand
@@ -92,4 +93,4 @@ def workspace_url(team_env: TeamEnv, services: Services, *, outdir: Path) -> str
     names."""
     if team_env.team.cloud != "aws":
         return None
-    return services.runner.output(team_env.names.account_stack, "workspace_url", outdir=outdir)
+    return services.runner.output(team_env.names.account_stack, WORKSPACE_URL_OUTPUT, outdir=outdir)

@@ -134,12 +134,9 @@ class CdktfRunner:
         return state_has_resources(pulled.stdout)
 
     def output(self, stack: str, name: str, *, outdir: Path) -> str:
-        chdir = self._init(stack, outdir, doing=f"read output {name}")
+        self._init(stack, outdir, doing=f"read output {name}")
         shown = self._tool(
-            ["terraform", chdir, "output", "-raw", "-no-color", name],
-            capture_output=True,
-            text=True,
-            check=False,
+            terraform_output_argv(stack, name, outdir=outdir), capture_output=True, text=True, check=False
         )
         if shown.returncode != 0 or not shown.stdout.strip():
             raise OperationFailed(f"cannot read output {name} of {stack}: {_error_line(shown)}")
@@ -147,22 +144,32 @@ class CdktfRunner:
 
     def _init(self, stack: str, outdir: Path, *, doing: str) -> str:
         """`terraform init` in the stack's directory (its backend); the -chdir argument for what follows."""
-        chdir = f"-chdir={outdir / 'stacks' / stack}"
         init = self._tool(
-            ["terraform", chdir, "init", "-input=false", "-no-color"],
-            capture_output=True,
-            text=True,
-            check=False,
+            terraform_init_argv(stack, outdir=outdir), capture_output=True, text=True, check=False
         )
         if init.returncode != 0:
             raise OperationFailed(f"cannot {doing} of {stack}: terraform init failed: {_error_line(init)}")
-        return chdir
+        return _chdir(stack, outdir)
 
     def _tool(self, argv: list[str], *, launch: Run | None = None, **kwargs) -> subprocess.CompletedProcess:
         try:
             return (launch or self._run)(argv, **kwargs)
         except FileNotFoundError:  # PATH changed since `require`, or nobody asked
             raise MissingTool(argv[0]) from None
+
+
+def _chdir(stack: str, outdir: Path) -> str:
+    return f"-chdir={outdir / 'stacks' / stack}"
+
+
+def terraform_init_argv(stack: str, *, outdir: Path) -> list[str]:
+    """`terraform init` in a synthesized stack's directory: its backend, before its state is read."""
+    return ["terraform", _chdir(stack, outdir), "init", "-input=false", "-no-color"]
+
+
+def terraform_output_argv(stack: str, name: str, *, outdir: Path) -> list[str]:
+    """The value of the stack's output ``name``, read from its state (after terraform_init_argv)."""
+    return ["terraform", _chdir(stack, outdir), "output", "-raw", "-no-color", name]
 
 
 def state_has_resources(state_json: str) -> bool:

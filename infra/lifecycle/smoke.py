@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -13,13 +14,14 @@ from typing import TYPE_CHECKING
 from infra.config import PlatformConfig, TeamEnv
 from infra.config.model import EPHEMERAL_NAME
 from infra.config.naming import azure_workspace_resource_id, env_names
-from infra.constructs.contracts import ML_SCHEMA
+from infra.constructs.contracts import ML_SCHEMA, WORKSPACE_URL_OUTPUT
 from infra.lifecycle.azure import subscription_id
 from infra.lifecycle.databricks import RunProgress, TrainingWorkspace
 from infra.lifecycle.errors import InputProblem, OperationFailed
 from infra.lifecycle.inventory import AT_RUN_TIME, read_inventory
 from infra.lifecycle.lock import exclusive_outdir
 from infra.lifecycle.rollout import Rollout, prepare, workspace_url
+from infra.lifecycle.runner import terraform_init_argv, terraform_output_argv
 from infra.lifecycle.targets import find_team, split_key
 from infra.lifecycle.ttl import format_duration
 
@@ -104,8 +106,9 @@ def describe_smoke(
         where = f"the workspace URL in {account_stack}'s state"
         steps += [
             f"build the churn wheel and synthesize the env's stacks{ephemeral}, for their state backends",
-            f"terraform -chdir={outdir}/stacks/{account_stack} init -input=false -no-color, then "
-            f"output -raw -no-color workspace_url",
+            # the runner's own command lines; the second runs in the same directory, so without its -chdir
+            f"{shlex.join(terraform_init_argv(account_stack, outdir=outdir))}, then "
+            f"{shlex.join(terraform_output_argv(account_stack, WORKSPACE_URL_OUTPUT, outdir=outdir)[2:])}",
         ]
     else:
         try:

@@ -21,6 +21,7 @@ from cdktf_cdktf_provider_databricks.provider import DatabricksProvider
 from infra.aspects.stack_aspects import AspectApp, AspectStack
 from infra.config import TeamEnv
 from infra.constructs.aws.contracts import AwsPlatformOutputs
+from infra.constructs.contracts import WORKSPACE_URL_OUTPUT
 from infra.stacks.base import configure_backend
 
 ACCOUNT_HOST = "https://accounts.cloud.databricks.com"
@@ -87,5 +88,5 @@ class AccountStack(AspectStack):
                     permissions=[role],
                 )
         self.workspace_url = self.workspace.workspace_url
-        TerraformOutput(self, "workspace_url", value=self.workspace_url)
+        TerraformOutput(self, WORKSPACE_URL_OUTPUT, value=self.workspace_url)
         TerraformOutput(self, "workspace_id", value=self.workspace.workspace_id)
