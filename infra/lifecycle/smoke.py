@@ -39,7 +39,8 @@ TRAINING_JOB_KEY = "training"
 class SmokeTarget:
     """What a smoke run needs to know about one team-env: where its workspace is and what to look for."""
 
-    key: str
+    team: str
+    env: str
     resource_group: str
     workspace_name: str
     job_name: str
@@ -47,6 +48,10 @@ class SmokeTarget:
     cloud: str = "azure"
     workspace_url: str | None = None
     """An AWS workspace's URL (with_workspace_url reads it); an Azure workspace is found by its ARM ID."""
+
+    @property
+    def key(self) -> str:
+        return f"{self.team}/{self.env}"
 
     def workspace_resource_id(self, subscription_id: str) -> str:
         return azure_workspace_resource_id(subscription_id, self.resource_group, self.workspace_name)
@@ -65,7 +70,8 @@ def smoke_target(config: PlatformConfig, text: str, *, field: str = "TEAM/ENV") 
         )
     names = env_names(prefix=config.platform.prefix, team=team.name, env=env)
     return SmokeTarget(
-        key=f"{team.name}/{env}",
+        team=team.name,
+        env=env,
         cloud=team.cloud,
         resource_group=names.resource_group,
         workspace_name=names.databricks_workspace,
@@ -98,10 +104,13 @@ def describe_smoke(
     """What `platform smoke` would do, for --dry-run: nothing here reads a cloud or calls Databricks."""
     steps = []
     if target.cloud == "aws":
-        team_name, env = target.key.split("/")
-        account_stack = env_names(prefix=config.platform.prefix, team=team_name, env=env).account_stack
+        account_stack = env_names(
+            prefix=config.platform.prefix, team=target.team, env=target.env
+        ).account_stack
         ephemeral = (
-            "" if env in config.team(team_name).environments else " (an ephemeral env: from its AWS tags)"
+            ""
+            if target.env in config.team(target.team).environments
+            else " (an ephemeral env: from its AWS tags)"
         )
         where = f"the workspace URL in {account_stack}'s state"
         steps += [
@@ -128,14 +137,13 @@ def describe_smoke(
 
 
 def _deployed_team_env(config: PlatformConfig, target: SmokeTarget, services: Services) -> TeamEnv:
-    team_name, env = target.key.split("/")
-    team = config.team(team_name)
-    if env in team.environments:
-        return TeamEnv.permanent(config, team, env)
+    team = config.team(target.team)
+    if target.env in team.environments:
+        return TeamEnv.permanent(config, team, target.env)
     inventory = read_inventory(config, services, clouds=["aws"])
-    record = inventory.find(env, field="TEAM/ENV")
-    if record.team != team_name:
-        raise InputProblem("TEAM/ENV", f"the ephemeral env {env!r} is {record.key}, not {target.key}")
+    record = inventory.find(target.env, field="TEAM/ENV")
+    if record.team != target.team:
+        raise InputProblem("TEAM/ENV", f"the ephemeral env {target.env!r} is {record.key}, not {target.key}")
     return record.team_env(config)
 
 
