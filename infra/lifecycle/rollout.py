@@ -49,8 +49,12 @@ class Rollout:
         ]
 
     def describe(self) -> list[str]:
-        header = f"{self.action} {self.team_env.key}: {' then '.join(self.stacks)}"
-        return [header, *(f"  {number}. {step}" for number, step in enumerate(self.steps(), start=1))]
+        return numbered(f"{self.action} {self.team_env.key}: {' then '.join(self.stacks)}", self.steps())
+
+
+def numbered(header: str, steps: list[str]) -> list[str]:
+    """A dry run's plan: the header, then each step numbered from 1, indented under it."""
+    return [header, *(f"  {number}. {step}" for number, step in enumerate(steps, start=1))]
 
 
 def stack_list(stacks: list[str]) -> str:

@@ -20,7 +20,7 @@ from infra.lifecycle.databricks import RunProgress, TrainingWorkspace
 from infra.lifecycle.errors import InputProblem, OperationFailed
 from infra.lifecycle.inventory import AT_RUN_TIME, read_inventory
 from infra.lifecycle.lock import exclusive_outdir
-from infra.lifecycle.rollout import Rollout, prepare, workspace_url
+from infra.lifecycle.rollout import Rollout, numbered, prepare, workspace_url
 from infra.lifecycle.runner import terraform_init_argv, terraform_output_argv
 from infra.lifecycle.targets import find_team, split_key
 from infra.lifecycle.ttl import format_duration
@@ -132,8 +132,7 @@ def describe_smoke(
         "cancel the run on a timeout, an error or Ctrl-C",
         f"pass when the run succeeded and {CHALLENGER_ALIAS!r} points at a newer version",
     ]
-    header = f"smoke {target.key}: {where}"
-    return [header, *(f"  {number}. {step}" for number, step in enumerate(steps, start=1))]
+    return numbered(f"smoke {target.key}: {where}", steps)
 
 
 def _deployed_team_env(config: PlatformConfig, target: SmokeTarget, services: Services) -> TeamEnv:
