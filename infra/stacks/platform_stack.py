@@ -117,9 +117,9 @@ class PlatformStack(AspectStack):
         )
         private_links = None
         if network.private_endpoint_subnet is not None:
-            hub = team_env.platform.hub_network
-            in_hub = hub_provider(self, team_env, hub) if hub is not None else None
-            if hub is not None and in_hub is not None:
+            hub, in_hub = team_env.platform.hub_network, None
+            if hub is not None:
+                in_hub = hub_provider(self, team_env, hub)
                 HubPeering(
                     self, "hub-peering", team_env=team_env, network=network, hub=hub, hub_provider=in_hub
                 )

@@ -58,31 +58,26 @@ class PrivateLinks(Construct):
         """The private DNS zone ``zone`` (the env's, created on first use, or the hub's), linked to the env's VNet."""
         if zone not in self._zone_ids:
             key = zone.replace(".", "-")
-            link_name = f"link-{self._team_env.names.virtual_network}"
             if self._hub is not None:
-                PrivateDnsZoneVirtualNetworkLink(
-                    self,
-                    f"hub-zone-link-{key}",
-                    provider=self._hub_provider,
-                    name=link_name,  # unique per env: the zone is shared
-                    resource_group_name=self._hub.private_dns_zones_resource_group_name,
-                    private_dns_zone_name=zone,
-                    virtual_network_id=self._network.virtual_network_id,
-                )
+                link_id, provider = f"hub-zone-link-{key}", self._hub_provider
+                zone_group, zone_name = self._hub.private_dns_zones_resource_group_name, zone
                 self._zone_ids[zone] = self._hub.private_dns_zone_id(zone)
-                return self._zone_ids[zone]
-            created = PrivateDnsZone(
-                self, f"zone-{key}", name=zone, resource_group_name=self._resource_group.name
-            )
+            else:
+                created = PrivateDnsZone(
+                    self, f"zone-{key}", name=zone, resource_group_name=self._resource_group.name
+                )
+                link_id, provider = f"zone-link-{key}", None
+                zone_group, zone_name = self._resource_group.name, created.name
+                self._zone_ids[zone] = created.id
             PrivateDnsZoneVirtualNetworkLink(
                 self,
-                f"zone-link-{key}",
-                name=link_name,
-                resource_group_name=self._resource_group.name,
-                private_dns_zone_name=created.name,
+                link_id,
+                provider=provider,
+                name=f"link-{self._team_env.names.virtual_network}",  # unique per env: a hub zone is shared
+                resource_group_name=zone_group,
+                private_dns_zone_name=zone_name,
                 virtual_network_id=self._network.virtual_network_id,
             )
-            self._zone_ids[zone] = created.id
         return self._zone_ids[zone]
 
     def endpoint(
