@@ -1,23 +1,19 @@
 """AWS teams: their settings, regions, node types, derived names and the cross-cloud checks.
 
-Kept apart from model.py so Azure-only code never reads it; model.py calls in here for the two places where the
-team's cloud decides (which regions and node types are valid, which node type a fresh env gets).
+Kept apart so Azure-only code never reads it; the team model calls in here for the places where the team's cloud
+decides (which regions and node types are valid, which node type a fresh env gets). Names derived for an AWS
+team-env live in aws_names.py, the checks across teams in cross_checks.py.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from infra.config.naming import stable_hash
+from infra.config.base import StrictModel
 from infra.config.regions import DATABRICKS_REGIONS
-
-if TYPE_CHECKING:
-    from infra.config.model import PlatformConfig, TeamConfig, TeamEnv
 
 # AWS regions where Databricks offers E2 workspaces with customer-managed VPCs (Databricks docs, "Databricks
 # clouds and regions", AWS).
@@ -59,11 +55,8 @@ DEFAULT_AWS_NODE_TYPE = "m6id.xlarge"
 EPHEMERAL_AWS_NODE_TYPE = "m6id.large"
 
 
-class AwsSettings(BaseModel):
+class AwsSettings(StrictModel):
     """Where an AWS team's resources live (`cloud: aws` only)."""
-
-    # model.StrictModel's settings; model.py imports this module, so it cannot be the base class here.
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     account_id: Annotated[str, Field(pattern=r"^[0-9]{12}$")]
     """12-digit AWS account that holds the team's VPCs, buckets and roles. The aws provider refuses to run
@@ -128,85 +121,3 @@ def _with_node_type(settings: Any, node_type: str) -> Any:
     if not isinstance(compute, dict) or "node_type" in compute:
         return settings
     return {**settings, "compute": {**compute, "node_type": node_type}}
-
-
-def cloud_problems(config: PlatformConfig) -> list[str]:
-    """Cross-cloud mistakes, one line each with its field path (see model.CROSS_CHECK_MARK)."""
-    problems: list[str] = []
-    for index, team in enumerate(config.teams):
-        path = f"teams[{index}]"
-        if team.cloud == "aws":
-            if team.aws is None:
-                problems.append(f"{path}.aws: a team with cloud: aws needs aws.account_id")
-            if config.platform.account_id is None:
-                problems.append(
-                    f"platform.account_id: team {team.name!r} runs on AWS, where the Databricks account ID is "
-                    "the external ID of the cross-account role; set it"
-                )
-        elif team.aws is not None:
-            problems.append(
-                f"{path}.aws: AWS settings on a team with cloud: azure; remove them or set cloud: aws"
-            )
-        computes = [(f"{path}.environments.{env}.compute", s.compute) for env, s in team.environments.items()]
-        if team.ephemeral:
-            computes.append((f"{path}.ephemeral.compute", team.ephemeral.compute))
-        problems += [
-            f"{where}.node_type: {problem}"
-            for where, compute in computes
-            if (problem := node_type_problem(team.cloud, compute.node_type))
-        ]
-    return problems
-
-
-@dataclass(frozen=True, kw_only=True)
-class AwsNames:
-    """Names of one AWS team-env's resources; bucket names are global, so they carry a stable hash."""
-
-    stem: str
-    root_bucket: str
-    lake_bucket: str
-    cross_account_role: str
-    unity_catalog_role: str
-    flow_log_role: str
-    flow_log_group: str
-    kms_alias: str
-
-
-def aws_names(team_env: TeamEnv) -> AwsNames:
-    stem = team_env.names.stem
-    digest = stable_hash(team_env.platform.prefix, team_env.team.name, team_env.env)
-    # S3: 3-63 lowercase letters, digits and '-'; the stem is at most 6+1+12+1+10 = 30 characters.
-    return AwsNames(
-        stem=stem,
-        root_bucket=f"{stem}-root-{digest}",
-        lake_bucket=f"{stem}-lake-{digest}",
-        cross_account_role=f"{stem}-databricks-cross-account",
-        unity_catalog_role=f"{stem}-unity-catalog",
-        flow_log_role=f"{stem}-flow-logs",
-        flow_log_group=f"/databricks/{stem}/vpc-flow-logs",
-        kms_alias=f"alias/{stem}",
-    )
-
-
-@dataclass(frozen=True, kw_only=True)
-class AwsSubnets:
-    """The VPC quartered: two private cluster subnets in two zones, one public subnet for the NAT gateway; the
-    last quarter stays free (interface endpoints use the private subnets)."""
-
-    private: tuple[str, str]
-    public: str
-    zones: tuple[str, str]
-
-
-def aws_subnets(team_env: TeamEnv) -> AwsSubnets:
-    quarters = list(ipaddress.IPv4Network(team_env.settings.network).subnets(prefixlen_diff=2))
-    region = team_env.team.region
-    return AwsSubnets(
-        private=(str(quarters[0]), str(quarters[1])),
-        public=str(quarters[2]),
-        zones=(f"{region}a", f"{region}b"),
-    )
-
-
-def is_aws(team: TeamConfig) -> bool:
-    return team.cloud == "aws"

@@ -12,7 +12,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from infra.config.model import CROSS_CHECK_MARK, PlatformConfig
+from infra.config.base import CROSS_CHECK_MARK
+from infra.config.model import PlatformConfig
 
 DEFAULT_CONFIG = Path("platform.yaml")
 CONFIG_ENV_VAR = "PLATFORM_CONFIG"

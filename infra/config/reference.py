@@ -20,22 +20,18 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from infra.config.model import (
-    ENV_DEFAULTS,
-    PERMANENT_ENVS,
-    PlatformConfig,
-    _check_cron,
-    _check_network,
-    _check_region,
-)
+from infra.config.base import PERMANENT_ENVS, check_cron, check_network
+from infra.config.environment import ENV_DEFAULTS
+from infra.config.model import PlatformConfig
+from infra.config.team import check_region
 
 REGENERATE = "python -m infra.config.reference > docs/config-reference.md"
 
 # What the config's own validators accept, in words (they are plain functions without a docstring).
 VALIDATOR_WORDS: dict[Any, str] = {
-    _check_cron: "Quartz cron expression (sec min hour day month weekday)",
-    _check_region: "Azure region that offers Azure Databricks",
-    _check_network: "private IPv4 CIDR, /16 to /24",
+    check_cron: "Quartz cron expression (sec min hour day month weekday)",
+    check_region: "Azure region that offers Azure Databricks",
+    check_network: "private IPv4 CIDR, /16 to /24",
 }
 
 SCALAR_NAMES: dict[Any, str] = {

@@ -19,7 +19,8 @@ from typing import Any
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
 from infra.config import PlatformConfig, TeamConfig, TeamEnv
-from infra.config.model import EPHEMERAL_NAME, PERMANENT_ENVS, EnvironmentConfig, EphemeralTemplate
+from infra.config.base import EPHEMERAL_NAME, PERMANENT_ENVS
+from infra.config.environment import EnvironmentConfig, EphemeralTemplate
 from infra.config.naming import env_names
 from infra.lifecycle.aws import TaggedResource
 from infra.lifecycle.errors import InputProblem

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from infra.config import PlatformConfig, TeamEnv
-from infra.config.model import EPHEMERAL_NAME
+from infra.config.base import EPHEMERAL_NAME
 from infra.config.naming import azure_workspace_resource_id, env_names
 from infra.constructs.contracts import ML_SCHEMA, WORKSPACE_URL_OUTPUT
 from infra.lifecycle.azure import subscription_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from infra.config import PlatformConfig, TeamConfig, TeamEnv
-from infra.config.model import EPHEMERAL_NAME
+from infra.config.base import EPHEMERAL_NAME
 from infra.lifecycle.errors import InputProblem
 
 _KEY = re.compile(r"([^/\s]+)/([^/\s]+)")

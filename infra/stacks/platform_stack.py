@@ -19,7 +19,7 @@ from cdktf_cdktf_provider_azurerm.resource_group import ResourceGroup
 
 from infra.aspects.stack_aspects import AspectApp, AspectStack
 from infra.config import TeamEnv
-from infra.config.model import HubNetwork
+from infra.config.platform_settings import HubNetwork
 from infra.constructs.azure.access_connector import AccessConnector
 from infra.constructs.azure.budget import CostBudget, utc_today
 from infra.constructs.azure.databricks_workspace import Workspace

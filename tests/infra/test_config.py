@@ -7,7 +7,8 @@ import pytest
 import yaml
 
 from infra.config import ConfigError, parse_config
-from infra.config.model import ENV_DEFAULTS, PlatformConfig
+from infra.config.environment import ENV_DEFAULTS
+from infra.config.model import PlatformConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE: dict = yaml.safe_load((ROOT / "platform.yaml").read_text())

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from infra.config.model import StrictModel
+from infra.config.base import StrictModel
 from infra.config.reference import REGENERATE, render_reference
 
 REFERENCE = Path(__file__).resolve().parents[2] / "docs" / "config-reference.md"

@@ -14,7 +14,7 @@ from cdktf_cdktf_provider_azurerm.storage_account import StorageAccount
 
 from infra.aspects.stack_aspects import AspectApp
 from infra.config import TeamEnv
-from infra.config.model import EnvironmentConfig
+from infra.config.environment import EnvironmentConfig
 from infra.constructs.contracts import LAKE_CONTAINERS
 from infra.stacks.platform_stack import PlatformStack
 

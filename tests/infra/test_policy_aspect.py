@@ -732,7 +732,7 @@ def test_private_front_end_needs_both_endpoints_on_its_own_workspace(prod, tmp_p
 
 
 def test_in_the_hubs_shared_zones_a_private_front_end_has_no_sign_in_endpoint_of_its_own(prod, tmp_path):
-    from infra.config.model import HubNetwork
+    from infra.config.platform_settings import HubNetwork
 
     subscription = "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups"
     hub = HubNetwork(

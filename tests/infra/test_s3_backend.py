@@ -11,7 +11,7 @@ import cdktf
 import pytest
 
 from infra.aspects.stack_aspects import AspectApp, AspectStack
-from infra.config.model import StateBackend
+from infra.config.platform_settings import StateBackend
 from infra.stacks.base import configure_backend
 from tests.terraform_moto import MotoServer, TerraformDir, locate_tools
 

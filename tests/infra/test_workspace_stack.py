@@ -13,7 +13,8 @@ from cdktf_cdktf_provider_databricks.provider import DatabricksProvider
 from cdktf_cdktf_provider_databricks.secret_scope import SecretScope
 
 from infra.aspects.stack_aspects import AspectApp
-from infra.config.model import EnvironmentConfig, TeamEnv
+from infra.config.environment import EnvironmentConfig
+from infra.config.model import TeamEnv
 from infra.constructs.azure.workspace_access import azure_workspace_access
 from infra.constructs.contracts import LAKE_CONTAINERS, PlatformOutputs, WheelArtifact
 from infra.stacks.workspace_stack import WorkspaceStack
@@ -189,7 +190,7 @@ def test_monitoring_fails_its_run_on_drift_so_the_team_is_mailed(synthesized):
 
 def test_gate_and_drift_config_defaults_are_the_churn_packages_defaults():
     thresholds = pytest.importorskip("churn.thresholds")
-    from infra.config.model import DriftMonitoring, ModelGate
+    from infra.config.environment import DriftMonitoring, ModelGate
 
     gate, drift = ModelGate(), DriftMonitoring()
     package_gate, package_drift = thresholds.GateThresholds(), thresholds.DriftThresholds()
@@ -203,7 +204,7 @@ def test_gate_and_drift_config_defaults_are_the_churn_packages_defaults():
 
 def test_the_quarantine_ceiling_default_is_the_churn_contracts():
     contract = pytest.importorskip("churn.contract")
-    from infra.config.model import DataQuality
+    from infra.config.environment import DataQuality
 
     assert DataQuality().max_quarantined_share == contract.Contract.load().max_quarantined_share
 

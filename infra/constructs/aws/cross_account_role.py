@@ -7,7 +7,8 @@ from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
 
 from infra.config import TeamEnv
-from infra.config.aws import DATABRICKS_AWS_ACCOUNT, aws_names
+from infra.config.aws import DATABRICKS_AWS_ACCOUNT
+from infra.config.aws_names import aws_names
 from infra.constructs.aws.policy_document import account_root, policy_document
 
 # Databricks docs, "Create a cross-account IAM role", policy for a customer-managed VPC (AWS): what the control

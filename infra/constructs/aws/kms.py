@@ -7,7 +7,8 @@ from cdktf_cdktf_provider_aws.kms_key import KmsKey
 from constructs import Construct
 
 from infra.config import TeamEnv
-from infra.config.aws import DATABRICKS_AWS_ACCOUNT, aws_names
+from infra.config.aws import DATABRICKS_AWS_ACCOUNT
+from infra.config.aws_names import aws_names
 from infra.constructs.aws.policy_document import account_root, policy_document
 
 # Seven days is the shortest wait KMS allows; ephemeral envs are destroyed often and should not keep keys for 30.

@@ -22,7 +22,7 @@ from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurity
 from constructs import Construct
 
 from infra.config import TeamEnv
-from infra.config.aws import aws_names, aws_subnets
+from infra.config.aws_names import aws_names, aws_subnets
 from infra.constructs.aws.policy_document import policy_document
 
 ANYWHERE = "0.0.0.0/0"

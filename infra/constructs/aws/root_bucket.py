@@ -5,7 +5,8 @@ from __future__ import annotations
 from constructs import Construct
 
 from infra.config import TeamEnv
-from infra.config.aws import DATABRICKS_AWS_ACCOUNT, aws_names
+from infra.config.aws import DATABRICKS_AWS_ACCOUNT
+from infra.config.aws_names import aws_names
 from infra.constructs.aws.bucket import SecureBucket
 from infra.constructs.aws.policy_document import account_root
 

@@ -7,7 +7,8 @@ from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
 
 from infra.config import TeamEnv
-from infra.config.aws import UNITY_CATALOG_MASTER_ROLE, aws_names
+from infra.config.aws import UNITY_CATALOG_MASTER_ROLE
+from infra.config.aws_names import aws_names
 from infra.constructs.aws.bucket import SecureBucket
 from infra.constructs.aws.policy_document import account_root, policy_document
 from infra.constructs.contracts import LAKE_CONTAINERS

@@ -12,7 +12,7 @@ from cdktf_cdktf_provider_azurerm.role_assignment import RoleAssignment
 from constructs import Construct
 
 from infra.config import TeamEnv
-from infra.config.model import CustomerManagedKey
+from infra.config.environment import CustomerManagedKey
 from infra.constructs.azure.data_protection import data_protection
 
 # Get, wrapKey and unwrapKey on keys: what storage, disk encryption sets and Databricks need to use a CMK.

@@ -7,7 +7,7 @@ from cdktf_cdktf_provider_azurerm.virtual_network_peering import VirtualNetworkP
 from constructs import Construct
 
 from infra.config import TeamEnv
-from infra.config.model import HubNetwork
+from infra.config.platform_settings import HubNetwork
 from infra.constructs.azure.network import Network
 
 # Only the two VNets talk: the hub's runner reaches the env's private endpoints and nothing routes through.

@@ -15,7 +15,7 @@ from cdktf_cdktf_provider_azurerm.private_endpoint import (
 from constructs import Construct
 
 from infra.config import TeamEnv
-from infra.config.model import HubNetwork
+from infra.config.platform_settings import HubNetwork
 from infra.constructs.azure.network import Network
 from infra.constructs.azure.resource_group import ResourceGroupRef
 

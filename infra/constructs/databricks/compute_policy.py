@@ -18,7 +18,7 @@ from cdktf_cdktf_provider_databricks.permissions import Permissions
 from constructs import Construct
 
 from infra.config import TeamEnv
-from infra.config.model import ComputeSettings
+from infra.config.environment import ComputeSettings
 from infra.constructs.databricks.identity import Principal
 
 # Dedicated (formerly single user) is the Unity Catalog access mode that runs ML runtimes; standard (shared)

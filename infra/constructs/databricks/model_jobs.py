@@ -24,7 +24,7 @@ from cdktf_cdktf_provider_databricks.permissions import Permissions
 from constructs import Construct
 
 from infra.config import TeamEnv
-from infra.config.model import EnvironmentConfig, Schedules
+from infra.config.environment import EnvironmentConfig, Schedules
 from infra.constructs.contracts import ML_SCHEMA, WheelArtifact
 from infra.constructs.databricks.compute_policy import ComputePolicy
 from infra.constructs.databricks.identity import Principal

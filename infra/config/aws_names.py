@@ -1,0 +1,62 @@
+"""Names and subnets derived for one AWS team-env."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from infra.config.naming import stable_hash
+
+if TYPE_CHECKING:
+    from infra.config.model import TeamEnv
+
+
+@dataclass(frozen=True, kw_only=True)
+class AwsNames:
+    """Names of one AWS team-env's resources; bucket names are global, so they carry a stable hash."""
+
+    stem: str
+    root_bucket: str
+    lake_bucket: str
+    cross_account_role: str
+    unity_catalog_role: str
+    flow_log_role: str
+    flow_log_group: str
+    kms_alias: str
+
+
+def aws_names(team_env: TeamEnv) -> AwsNames:
+    stem = team_env.names.stem
+    digest = stable_hash(team_env.platform.prefix, team_env.team.name, team_env.env)
+    # S3: 3-63 lowercase letters, digits and '-'; the stem is at most 6+1+12+1+10 = 30 characters.
+    return AwsNames(
+        stem=stem,
+        root_bucket=f"{stem}-root-{digest}",
+        lake_bucket=f"{stem}-lake-{digest}",
+        cross_account_role=f"{stem}-databricks-cross-account",
+        unity_catalog_role=f"{stem}-unity-catalog",
+        flow_log_role=f"{stem}-flow-logs",
+        flow_log_group=f"/databricks/{stem}/vpc-flow-logs",
+        kms_alias=f"alias/{stem}",
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class AwsSubnets:
+    """The VPC quartered: two private cluster subnets in two zones, one public subnet for the NAT gateway; the
+    last quarter stays free (interface endpoints use the private subnets)."""
+
+    private: tuple[str, str]
+    public: str
+    zones: tuple[str, str]
+
+
+def aws_subnets(team_env: TeamEnv) -> AwsSubnets:
+    quarters = list(ipaddress.IPv4Network(team_env.settings.network).subnets(prefixlen_diff=2))
+    region = team_env.team.region
+    return AwsSubnets(
+        private=(str(quarters[0]), str(quarters[1])),
+        public=str(quarters[2]),
+        zones=(f"{region}a", f"{region}b"),
+    )

@@ -1,0 +1,53 @@
+"""Shared pieces of the config models: the strict base model and the field types several models use."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from infra.config.cron import quartz_cron_problem
+
+PERMANENT_ENVS: tuple[str, ...] = ("dev", "staging", "prod")
+EnvName = Literal["dev", "staging", "prod"]
+
+# Marks a root-level error whose lines already carry their own field paths.
+CROSS_CHECK_MARK = "cross-check:\n"
+
+TEAM_NAME = r"^[a-z][a-z0-9]{1,11}$"
+EPHEMERAL_NAME = r"^[a-z][a-z0-9]{1,9}$"
+
+
+class StrictModel(BaseModel):
+    """Base for all config models: unknown keys are errors, values are immutable once loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+def check_cron(value: str) -> str:
+    problem = quartz_cron_problem(value)
+    if problem:
+        raise ValueError(f"{value!r} is not a Databricks (Quartz) cron expression: {problem}")
+    return value
+
+
+def check_network(value: str) -> str:
+    try:
+        network = ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a CIDR network address ({exc})") from None
+    if network.version != 4 or not network.is_private:
+        raise ValueError(f"{value!r} must be a private IPv4 range (10/8, 172.16/12 or 192.168/16)")
+    if not 16 <= network.prefixlen <= 24:
+        raise ValueError(f"{value!r} must be between /16 and /24 so each Databricks subnet gets at least /26")
+    return value
+
+
+# Labels of GitHub-hosted runner images: they run outside every customer network.
+GITHUB_HOSTED_LABEL = re.compile(r"^(ubuntu|windows|macos)-")
+RunnerLabel = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
+
+QuartzCron = Annotated[str, AfterValidator(check_cron)]
+PrivateNetwork = Annotated[str, AfterValidator(check_network)]

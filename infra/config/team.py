@@ -1,0 +1,98 @@
+"""A team: its identity, groups, cloud and region, model name, environments and ephemeral template."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import EmailStr, Field, ValidationInfo, field_validator, model_validator
+
+from infra.config.aws import AwsSettings, region_problem, with_aws_defaults
+from infra.config.base import TEAM_NAME, EnvName, StrictModel
+from infra.config.environment import (
+    AZURE_ONLY_ENV_DEFAULTS,
+    ENV_DEFAULTS,
+    EnvironmentConfig,
+    EphemeralTemplate,
+    merge_defaults,
+)
+from infra.config.regions import DATABRICKS_REGIONS
+
+
+def check_region(value: str) -> str:
+    if value not in DATABRICKS_REGIONS:
+        import difflib
+
+        close = difflib.get_close_matches(value.lower().replace(" ", ""), sorted(DATABRICKS_REGIONS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"{value!r} is not an Azure region with Azure Databricks{hint}")
+    return value
+
+
+class TeamConfig(StrictModel):
+    """A team and its environments."""
+
+    name: Annotated[str, Field(pattern=TEAM_NAME)]
+    """2-12 lowercase letters or digits, starting with a letter: the team identifier used in every name."""
+    cost_center: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{1,31}$")]
+    """2-32 letters, digits or '-': the finance cost center, tagged on every resource."""
+    owner_groups: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
+    """Databricks account groups (synced from Entra ID) that own the team's catalog, jobs and models."""
+    reader_groups: list[Annotated[str, Field(min_length=1)]] = []  # noqa: RUF012 (pydantic copies defaults)
+    """Groups that may read the team's data and models."""
+    cloud: Literal["azure", "aws"] = "azure"
+    """Cloud of the team's workspaces: `azure` (Azure Databricks) or `aws` (Databricks on AWS, see docs/aws.md)."""
+    region: str = "westeurope"
+    """Region of all the team's resources: an Azure region with Azure Databricks, or on an AWS team an AWS region
+    with Databricks (e.g. eu-west-1)."""
+    aws: AwsSettings | None = None
+    """AWS account and network settings; required with `cloud: aws`, refused otherwise."""
+    notification_emails: Annotated[list[EmailStr], Field(min_length=1)]
+    """Addresses that get job failure and budget alerts."""
+    model_name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")] = "churn"
+    """1-64 lowercase letters, digits or '_', starting with a letter: the registered model's name inside the
+    env's catalog (`<catalog>.ml.<model_name>`)."""
+    environments: dict[EnvName, EnvironmentConfig]
+    """dev, staging and prod; each is optional but at least one is required."""
+    ephemeral: EphemeralTemplate | None = None
+    """Template for short-lived test environments; none allowed when unset."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_cloud_defaults(cls, value: Any) -> Any:
+        return with_aws_defaults(value)
+
+    @field_validator("region")
+    @classmethod
+    def _region_of_cloud(cls, value: str, info: ValidationInfo) -> str:
+        cloud = info.data.get("cloud", "azure")
+        problem = region_problem(cloud, value)
+        if problem:
+            raise ValueError(problem)
+        return value if cloud == "aws" else check_region(value)
+
+    @field_validator("environments", mode="before")
+    @classmethod
+    def _apply_env_defaults(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, dict):
+            return value
+        defaults = ENV_DEFAULTS
+        if info.data.get("cloud") == "aws":  # private endpoints and Key Vault keys are Azure constructs
+            defaults = {
+                env: {k: v for k, v in kind.items() if k not in AZURE_ONLY_ENV_DEFAULTS}
+                for env, kind in ENV_DEFAULTS.items()
+            }
+        return {env: merge_defaults(defaults.get(env, {}), settings) for env, settings in value.items()}
+
+    @field_validator("environments")
+    @classmethod
+    def _at_least_one(cls, value: dict[str, EnvironmentConfig]) -> dict[str, EnvironmentConfig]:
+        if not value:
+            raise ValueError("needs at least one of dev, staging, prod")
+        return value
+
+    @model_validator(mode="after")
+    def _groups_distinct(self) -> TeamConfig:
+        both = sorted(set(self.owner_groups) & set(self.reader_groups))
+        if both:
+            raise ValueError(f"groups {both} are both owners and readers; list each group once")
+        return self
