@@ -521,10 +521,13 @@ def dev(platform_config) -> TeamEnv:
 
 @pytest.fixture(scope="module")
 def private(platform_config) -> TeamEnv:
-    """churn/prod as committed: private front end, private lake and vault, customer-managed key."""
+    """churn/prod as committed (private front end, private lake and vault, customer-managed key), with DNS zones
+    of its own: without the hub it joins in platform.yaml (the hub's shape has its own test below)."""
     team_env = next(te for te in platform_config.team_envs if te.key == "churn/prod")
     assert team_env.settings.network_isolation == "private" and team_env.customer_managed_key is not None
-    return team_env
+    return team_env.model_copy(
+        update={"platform": team_env.platform.model_copy(update={"hub_network": None})}
+    )
 
 
 @pytest.fixture(scope="module")
