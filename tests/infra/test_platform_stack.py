@@ -867,7 +867,7 @@ def test_prod_lake_workspace_and_dbfs_use_the_key_once_their_roles_are_in_effect
     waits = {
         a["principal_id"]: _wait_after(synthesized, PROD, f"azurerm_role_assignment.{n}")
         for n, a in synthesized.resources(PROD, "azurerm_role_assignment").items()
-        if a["role_definition_name"] == user[0] and "managed_disk_identity" not in a["principal_id"]
+        if a["role_definition_name"] == user[0]
     }
     lake_identity = ref("azurerm_storage_account", account, "identity[0].principal_id")
     disk_identity = ref(
@@ -913,8 +913,11 @@ def test_prod_lake_workspace_and_dbfs_use_the_key_once_their_roles_are_in_effect
     ui_api = logical_name(
         synthesized, PROD, "azurerm_private_endpoint", name="pe-" + workspace["name"] + "-ui-api"
     )
-    # its PUT rewrites the workspace: not while the workspace's private endpoint is being created
-    assert sorted(dbfs["depends_on"]) == sorted([waits[dbfs_identity], f"azurerm_private_endpoint.{ui_api}"])
+    # its PUT rewrites the workspace: not while the workspace's private endpoint is being created; and the apply
+    # ends only once the disks' key role is honoured too (clusters encrypt their disks from the first start)
+    assert sorted(dbfs["depends_on"]) == sorted(
+        [waits[dbfs_identity], waits[disk_identity], f"azurerm_private_endpoint.{ui_api}"]
+    )
 
 
 def test_a_customer_key_in_another_subscription_is_looked_up_there(islands):

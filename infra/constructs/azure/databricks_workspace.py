@@ -133,7 +133,9 @@ class Workspace(Construct):
             self._encrypt_after_creation(encryption_key, key_id)
 
     def _encrypt_after_creation(self, encryption_key: EncryptionKey, key_id: str) -> None:
-        encryption_key.grant(
+        # Clusters' disks are encrypted through this grant from their first start (the smoke test right after the
+        # deploy): the platform apply does not end before Key Vault honours it (the DBFS key waits for it).
+        disk_access = encryption_key.grant_then_wait(
             "managed-disk-key-user", principal_id=self.workspace.managed_disk_identity.get(0).principal_id
         )
         dbfs_access = encryption_key.grant_then_wait(
@@ -149,5 +151,5 @@ class Workspace(Construct):
             key_vault_id=encryption_key.vault_id,
             # It updates the workspace (PUT): not while the workspace's private endpoints are being created, which
             # change the same workspace's private endpoint connections.
-            depends_on=[dbfs_access, *self.private_endpoints],
+            depends_on=[dbfs_access, disk_access, *self.private_endpoints],
         )
