@@ -96,7 +96,8 @@ class DriftMonitoring(StrictModel):
 
 
 class Budget(StrictModel):
-    """Monthly cost budget of the environment's resource group."""
+    """Monthly cost budget of what the environment spends (on Azure: its resource group and the workspace's
+    managed resource group, where the clusters run)."""
 
     amount: Annotated[float, Field(gt=0)]
     """Monthly amount in the subscription's billing currency."""
