@@ -359,7 +359,9 @@ def test_nothing_uses_a_key_vault_role_before_key_vault_honours_it(graphs):
     returns once ARM reads the assignment back; Key Vault's data plane authorizes from its own cache, which
     lags (Microsoft documents up to ten minutes), and internal/services/keyvault/key_vault_key_resource.go
     (resourceKeyVaultKeyCreate) does not retry a 403. So between each Key Vault role assignment and whatever
-    relies on it there is a time_sleep (hashicorp/time) that follows that assignment."""
+    relies on it there is a time_sleep (hashicorp/time) that follows that assignment: the provider's own pattern
+    (examples/netapp/nfsv3_volume_cmk_cross_tenant/main.tf, v4.55.0). SRA (azure/tf/modules/hub/keyvault.tf)
+    needs none because it uses vault access policies; our baseline is an RBAC vault (PLAT-KV-1)."""
     checked = 0
     for name, graph in _stacks(graphs, "-platform"):
         for rtype in KEY_USERS:

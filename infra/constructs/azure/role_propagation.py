@@ -8,10 +8,13 @@ minutes; and internal/services/keyvault/key_vault_key_resource.go (resourceKeyVa
 resource that uses a role granted in the same apply waits here first. ``time_sleep`` waits only when it is
 created (and when a grant it follows is replaced), never on later plans or on destroy.
 
-Why not another way: Key Vault access policies take effect at once, but the baseline is an RBAC vault
-(PLAT-KV-1); the identities that use the key (the storage account's, the DBFS root's) exist only once their
-resources do, so no grant can be made ahead of the apply. The deploying runner downloads hashicorp/time from
-the registry with azurerm; nothing in the test suite plans an Azure stack offline.
+The pattern is the provider's own: examples/netapp/nfsv3_volume_cmk_cross_tenant/main.tf (azurerm v4.55.0)
+puts a ``time_sleep`` with ``triggers`` on the resource it waits for in a CMK flow. Databricks' SRA
+(terraform-databricks-sra azure/tf/modules/hub/keyvault.tf) needs no wait because its key vault uses access
+policies, which take effect at once; our baseline is an RBAC vault (PLAT-KV-1), and the identities that use the
+key (the storage account's, the DBFS root's) exist only once their resources do, so no grant can be made ahead
+of the apply. The deploying runner downloads hashicorp/time from the registry with azurerm; nothing in the test
+suite plans an Azure stack offline.
 """
 
 from __future__ import annotations
