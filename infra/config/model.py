@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from infra.config.azure_checks import azure_problems
 from infra.config.base import CROSS_CHECK_MARK, StrictModel
 from infra.config.cross_checks import cloud_problems
 from infra.config.environment import CustomerManagedKey, EnvironmentConfig
@@ -36,6 +37,7 @@ class PlatformConfig(StrictModel):
             *self._name_problems(),
             *self._customer_managed_key_problems(),
             *cloud_problems(self.platform, self.teams),
+            *azure_problems(self.platform, self.teams),
         ]
         if problems:
             # One line per problem, each starting with its own field path (see infra.config.loader).
