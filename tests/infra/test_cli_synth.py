@@ -13,6 +13,7 @@ import pytest
 
 from infra.cli.main import main
 from infra.lifecycle.synthesis import OUTPUT_MARKER, STAGING_MARKER
+from tests.wheels import write_wheel
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -243,7 +244,7 @@ def test_synth_from_another_directory_reads_and_writes_the_project_files(
     def builder(argv, *, cwd, **kwargs):
         builds.append(Path(cwd))
         outdir = Path(argv[argv.index("--outdir") + 1])
-        (outdir / "churn-0.1.0-py3-none-any.whl").write_bytes(b"wheel")
+        write_wheel(outdir / "churn-0.1.0-py3-none-any.whl", {})  # the project has no src/ to ship
         return subprocess.CompletedProcess(argv, 0, "", "")
 
     monkeypatch.setattr("infra.wheel.subprocess.run", builder)
