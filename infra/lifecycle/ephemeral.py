@@ -32,6 +32,8 @@ from infra.lifecycle.ttl import format_instant
 EPHEMERAL_TAG = "ephemeral"
 NETWORK_SLOT_TAG = "network-slot"
 PREFIX_TAG = "platform-prefix"
+# platform.prefix's rule: a tag that breaks it is not trusted into names, state keys or paths.
+PREFIX_PATTERN = r"[a-z][a-z0-9]{1,5}"
 NETWORK_TAG = "network"
 # Every ephemeral env gets one /24 of the team's pool: the smallest range the config accepts, quartered into
 # the two /26 subnets Databricks needs (its minimum) plus room for private endpoints.
@@ -328,6 +330,8 @@ def _record_fields(tags: Mapping[str, str]) -> dict[str, Any]:
         raise UnreadableRecord(f"expires-at {tags['expires-at']!r} has no time zone")
     if not tags[NETWORK_SLOT_TAG].isdigit():
         raise UnreadableRecord(f"{NETWORK_SLOT_TAG} {tags[NETWORK_SLOT_TAG]!r} is not a slot number")
+    if PREFIX_TAG in tags and not re.fullmatch(PREFIX_PATTERN, tags[PREFIX_TAG]):
+        raise UnreadableRecord(f"{PREFIX_TAG} {tags[PREFIX_TAG]!r} is not a platform prefix")
     network = tags.get(NETWORK_TAG)
     if network is not None:
         try:
@@ -348,5 +352,5 @@ def _record_fields(tags: Mapping[str, str]) -> dict[str, Any]:
 
 def _prefix_in_group_name(resource_group: str, team: str, env: str) -> str | None:
     """The prefix in `rg-<prefix>-<team>-<env>` (the platform prefix rule: 2-6 lowercase letters or digits)."""
-    found = re.fullmatch(rf"rg-([a-z][a-z0-9]{{1,5}})-{re.escape(team)}-{re.escape(env)}", resource_group)
+    found = re.fullmatch(rf"rg-({PREFIX_PATTERN})-{re.escape(team)}-{re.escape(env)}", resource_group)
     return found.group(1) if found else None

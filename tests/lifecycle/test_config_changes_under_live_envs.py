@@ -1,13 +1,14 @@
 """The config changes under live ephemeral envs (prefix, pool, template): each stays listed and removable by its own
 tags and state, and `env up` never hands its name or network to a new env."""
 
+import re
 from datetime import UTC, datetime
 
 import pytest
 import yaml
 
 from infra.lifecycle.azure import ResourceGroupInfo
-from infra.lifecycle.ephemeral import cut
+from infra.lifecycle.ephemeral import EphemeralRecord, UnreadableRecord, cut
 from infra.lifecycle.errors import InputProblem
 from infra.lifecycle.reaper import env_down
 from tests.lifecycle.fakes import ephemeral_tags
@@ -159,3 +160,15 @@ def test_a_wrong_prefix_for_env_down_is_refused(config, fakes):
     fakes.groups.groups = [live_env(env="pr1")]
     with pytest.raises(InputProblem, match="'pr1' was created under prefix 'dbp', not 'xyz'"):
         env_down("pr1", config=config, services=fakes.services(), dry_run=False, report=print, prefix="xyz")
+
+
+@pytest.mark.parametrize(
+    ("tags", "why"),
+    [
+        ({"platform-prefix": "../x"}, "platform-prefix '../x' is not a platform prefix"),
+        ({"network": "10.10.64.0/33"}, "network '10.10.64.0/33' is not an IPv4 network"),
+    ],
+)
+def test_prefix_and_network_tags_are_checked_before_they_name_anything(tags, why):
+    with pytest.raises(UnreadableRecord, match=re.escape(why)):
+        EphemeralRecord.from_tags("rg-dbp-churn-pr1", ephemeral_tags() | tags)
