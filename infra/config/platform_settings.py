@@ -27,16 +27,16 @@ class StateBackend(StrictModel):
     """Where Terraform state lives. Local by default; one azurerm blob or S3 object per stack when configured."""
 
     kind: Literal["local", "azurerm", "s3"] = "local"
-    """`local`: `terraform.<stack>.tfstate` files beside cdktf.out (the project root). `azurerm`: blob state.
+    """`local`: `terraform.<prefix>-<stack>.tfstate` files beside cdktf.out (the project root). `azurerm`: blob state.
     `s3`: objects in an S3 bucket, locked with a lock file beside each state (use_lockfile, no DynamoDB)."""
     resource_group_name: str | None = None
     """Resource group of the state storage account (azurerm only)."""
     storage_account_name: str | None = None
     """State storage account (azurerm only). Access uses Entra ID, never account keys."""
     container_name: str = "tfstate"
-    """Blob container holding state; each stack uses key `<team>/<env>/<component>.tfstate`."""
+    """Blob container holding state; each stack uses key `<prefix>/<team>/<env>/<component>.tfstate`."""
     bucket: str | None = None
-    """S3 bucket holding state (s3 only); each stack uses key `<team>/<env>/<component>.tfstate`."""
+    """S3 bucket holding state (s3 only); each stack uses key `<prefix>/<team>/<env>/<component>.tfstate`."""
     region: str | None = None
     """Region of the S3 state bucket (s3 only)."""
 

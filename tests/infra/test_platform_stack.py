@@ -185,7 +185,7 @@ def test_local_state_is_a_relative_path_per_stack(synthesized):
     for stack, path in paths.items():
         # Relative: the synthesized JSON must not carry a machine path.
         assert not path.startswith("/") and ":" not in path, path
-        assert path.endswith(f"terraform.{stack}.tfstate"), path
+        assert path.endswith(f"terraform.dbp-{stack}.tfstate"), path
     assert len(set(paths.values())) == len(paths)
 
 
