@@ -29,6 +29,7 @@ from infra.lifecycle.ephemeral import (
     EphemeralTeamEnv,
     check_name,
     check_owner,
+    check_unique_names,
     cut,
     template_of,
 )
@@ -223,6 +224,7 @@ def env_up(
             return
         slot = allocate_slot(base_env, name, inventory, now=now)
         team_env = cut(base_env, name=name, slot=slot, owner=owner, expires_at=expires_at)
+        check_unique_names(loaded, team_env, inventory.envs)
         rollout = Rollout("deploy", team_env, services.outdir, auto_approve=True)
         verb = "update" if inventory.named(name) else "create"
         _say(_describe_env(verb, team_env, expires_in=expires_at - now))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections import Counter
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -17,6 +19,24 @@ EnvName = Literal["dev", "staging", "prod"]
 CROSS_CHECK_MARK = "cross-check:\n"
 
 TEAM_NAME = r"^[a-z][a-z0-9]{1,11}$"
+# A name that can stand in a field path (`teams.churn.environments.dev`) without reading as more than one part.
+PATH_SAFE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def team_path(name: object, index: int, *, unique: bool = True) -> str:
+    """How every error line names a team: `teams.<name>` (`teams.churn`), the name people know. A team whose
+    name is missing, odd, or shared with another team falls back to its position, `teams[3]`."""
+    if unique and isinstance(name, str) and PATH_SAFE_NAME.match(name):
+        return f"teams.{name}"
+    return f"teams[{index}]"
+
+
+def team_paths(names: Sequence[object]) -> list[str]:
+    """team_path of each team of the list, by position."""
+    counts = Counter(name for name in names if isinstance(name, str))
+    return [team_path(name, index, unique=counts[name] == 1) for index, name in enumerate(names)]
+
+
 EPHEMERAL_NAME = r"^[a-z][a-z0-9]{1,9}$"
 
 
