@@ -163,9 +163,19 @@ BAD_CONFIGS = [
         "'gcs' is not allowed",
     ),
     ("team-name-uppercase", mutated("teams.0.name", "Churn"), "teams.Churn.name", "lowercase"),
-    ("team-name-hyphen", mutated("teams.0.name", "churn-ml"), "teams.churn-ml.name", "lowercase letters or digits"),
+    (
+        "team-name-hyphen",
+        mutated("teams.0.name", "churn-ml"),
+        "teams.churn-ml.name",
+        "lowercase letters or digits",
+    ),
     ("duplicate-team", mutated("teams.1.name", "churn"), "teams[1].name", "already used by teams[0]"),
-    ("bad-region", mutated("teams.0.region", "westeuropa"), "teams.churn.region", "did you mean 'westeurope'"),
+    (
+        "bad-region",
+        mutated("teams.0.region", "westeuropa"),
+        "teams.churn.region",
+        "did you mean 'westeurope'",
+    ),
     (
         "bad-email",
         mutated("teams.0.notification_emails", ["not-an-email"]),
@@ -327,7 +337,12 @@ BAD_CONFIGS = [
         "teams.risk.region",
         "is an Azure region",
     ),
-    ("azure-team-aws-region", mutated("teams.0.region", "eu-west-1"), "teams.churn.region", "is an AWS region"),
+    (
+        "azure-team-aws-region",
+        mutated("teams.0.region", "eu-west-1"),
+        "teams.churn.region",
+        "is an AWS region",
+    ),
     ("aws-unknown-region", mutated("teams.2.region", "eu-west-9"), "teams.risk.region", "not an AWS region"),
     (
         "aws-team-azure-vm-size",

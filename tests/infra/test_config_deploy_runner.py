@@ -89,4 +89,7 @@ def test_a_private_lake_and_vault_need_a_runner_even_with_a_public_front_end(tmp
     code, lines = validate(config, tmp_path, capsys)
     assert code == 2
     assert len(lines) == 1
-    assert "teams.pricing.environments.prod.deploy_runner: required when network_isolation is private" in lines[0]
+    assert (
+        "teams.pricing.environments.prod.deploy_runner: required when network_isolation is private"
+        in lines[0]
+    )

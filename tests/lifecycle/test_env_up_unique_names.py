@@ -36,6 +36,6 @@ def test_env_up_of_an_aws_env_refuses_an_owner_that_iam_tags_cannot_carry(cli, f
     assert_refused(
         cli("env", "up", "pr42", "--from", "risk/dev", "--owner", "o'neil@example.com"),
         fakes,
-        "--owner: \"o'neil@example.com\" holds \"'\", which AWS tag values cannot (letters, digits, spaces, "
+        '--owner: "o\'neil@example.com" holds "\'", which AWS tag values cannot (letters, digits, spaces, '
         "_.:/=+-@); the owner is tagged on the env's IAM roles",
     )
