@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from infra.config.aws import node_type_problem
 from infra.config.base import team_paths
+from infra.config.node_types import node_type_problem
 
 if TYPE_CHECKING:
     from infra.config.platform_settings import PlatformSettings

@@ -16,7 +16,8 @@ class ComputeSettings(StrictModel):
 
     node_type: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")] = "Standard_D4ds_v5"
     """The driver and worker node type: an Azure VM size such as Standard_D4ds_v5, or on an AWS team an EC2
-    instance type such as m6id.xlarge (the default there)."""
+    instance type such as m6id.xlarge (the default there); one of the types Databricks supports on the team's
+    cloud (infra/config/node_types.json, with its source)."""
     min_workers: Annotated[int, Field(ge=0, le=100)] = 1
     """Autoscale lower bound."""
     max_workers: Annotated[int, Field(ge=1, le=100)] = 2
