@@ -95,8 +95,13 @@ def format_validation_error(exc: ValidationError, raw: Any = None) -> list[str]:
             doc = _field_doc(loc)
             message = f"{error['input']!r} is invalid: " + (doc or f"must match {pattern}")
         elif error["type"] == "literal_error":
-            message = f"{error['input']!r} is not allowed; {message.lower()}"
-        if isinstance(error.get("input"), bool) or any(isinstance(part, bool) for part in loc):
+            written = (
+                str(error["input"]).lower() if isinstance(error["input"], bool) else repr(error["input"])
+            )
+            message = f"{written} is not allowed; {message.lower()}"
+        if isinstance(error.get("input"), bool):
+            if loc[-1:] == ("[key]",):  # pydantic writes a boolean key into loc as 1 or 0
+                loc = (*loc[:-2], str(error["input"]).lower())
             message += f" ({YAML_BOOLEAN_HINT})"
         lines.append(f"{format_loc(loc, paths)}: {message}")
     return lines

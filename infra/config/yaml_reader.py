@@ -5,6 +5,7 @@ deeper than Python's stack. Merge keys (`<<: *base`) work as YAML defines them.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Any
 
@@ -15,6 +16,11 @@ MERGE_TAG = "tag:yaml.org,2002:merge"
 # 1,000-team config ~60,000; a billion-laughs document reaches this after a few levels and is refused before
 # anything is built from it.
 MAX_EXPANDED_NODES = 500_000
+
+
+# PyYAML's scanner re-checks every open flow collection at each token, so its time grows with the square of the
+# nesting: 20,000 nested `[` take minutes. A config nests a handful deep; deeper is refused before scanning.
+MAX_FLOW_DEPTH = 50
 
 
 class YamlProblem(Exception):
@@ -41,7 +47,13 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 def read_yaml(text: str) -> Any:
     """The document's data; YamlProblem when it cannot be read safely."""
-    loader = _UniqueKeyLoader(text)
+    depth = _flow_depth(text)
+    if depth > MAX_FLOW_DEPTH:
+        raise YamlProblem(f"invalid YAML: [ ] and {{ }} nested {depth} deep (at most {MAX_FLOW_DEPTH})")
+    try:
+        loader = _UniqueKeyLoader(text)  # the reader refuses control characters here already
+    except yaml.reader.ReaderError as exc:
+        raise YamlProblem(f"{_position(text, exc.position)}invalid YAML: {_reader_problem(exc)}") from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -59,6 +71,33 @@ def read_yaml(text: str) -> Any:
         raise YamlProblem("invalid YAML: nested too deeply") from None
     finally:
         loader.dispose()
+
+
+def _flow_depth(text: str) -> int:
+    """The deepest nesting of [ ] and { } outside quoted strings and comments, in one pass over the few
+    characters that matter."""
+    depth = deepest = skip_to = 0
+    for special in _SPECIAL.finditer(text):
+        at, char = special.start(), special[0]
+        if at < skip_to:
+            continue
+        after_space = at == 0 or text[at - 1] in " \t\r\n"
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+        elif char == "#" and after_space:
+            newline = text.find("\n", at)
+            skip_to = len(text) if newline < 0 else newline
+        elif char in "\"'" and (after_space or text[at - 1] in "[{,:"):
+            closed = _QUOTED[char].match(text, at)
+            skip_to = closed.end() if closed else len(text)
+    return deepest
+
+
+_SPECIAL = re.compile(r"[\[\]{}#\"']")
+_QUOTED = {'"': re.compile(r'"(?:[^"\\]|\\.)*"'), "'": re.compile(r"'(?:[^']|'')*'")}
 
 
 def _check_nodes(root: yaml.Node) -> None:
