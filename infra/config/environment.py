@@ -3,6 +3,7 @@ ephemeral template."""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
@@ -36,6 +37,13 @@ class ComputeSettings(StrictModel):
         return self
 
 
+@cache
+def known_timezones() -> frozenset[str]:
+    """The IANA zones, listed once per process: listing walks the tz database (tens of ms), once per env it was
+    most of `platform validate` of a large config."""
+    return frozenset(available_timezones())
+
+
 class Schedules(StrictModel):
     """Quartz cron schedules of the model jobs (Databricks syntax: sec min hour day month weekday)."""
 
@@ -53,7 +61,7 @@ class Schedules(StrictModel):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        if value not in available_timezones():
+        if value not in known_timezones():
             raise ValueError(f"{value!r} is not an IANA time zone (e.g. 'Europe/Amsterdam')")
         return value
 

@@ -109,15 +109,22 @@ def test_an_alias_bomb_is_refused_quickly_with_bounded_memory():
     ("text", "words"),
     [
         ("platform: &p [*p]\n", "(a cycle)"),
-        ("platform: " + "[" * 20_000 + "]" * 20_000 + "\n", "nested 20000 deep (at most 50)"),
-        ("platform:\n" + "".join(" " * (i + 1) + f"k{i}:\n" for i in range(2_000)), "nested too deeply"),
+        ("platform:\n" + " [\n" * 20_000 + " ]\n" * 20_000, "nested 20000 deep (at most 50)"),
+        # libyaml's recursive composer crashed the process at ~40,000 levels of `- - - ...`
+        ("platform:\n" + "- " * 100_000 + "x\n", "line 2: 200,001 characters long (at most 5,000)"),
     ],
-    ids=["recursive-alias", "deep-flow", "deep-block"],
+    ids=["recursive-alias", "deep-flow", "deep-compact-sequence"],
 )
 def test_recursive_or_very_deep_documents_are_one_line_never_a_hang(text, words):
     started = time.perf_counter()
     (line,) = problems(text)
     assert words in line and time.perf_counter() - started < 5
+
+
+def test_deep_block_nesting_within_the_line_limit_is_read_and_reported_like_any_config():
+    text = "platform:\n" + "".join(" " * (i + 1) + f"k{i}:\n" for i in range(2_000))
+    lines = problems(text)
+    assert "platform.yaml: platform.k0: unknown key" in lines[2]
 
 
 @pytest.mark.parametrize(
