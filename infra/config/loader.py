@@ -129,16 +129,10 @@ def format_validation_error(exc: ValidationError, raw: Any = None) -> list[str]:
     return lines
 
 
-def format_loc(loc: tuple[Any, ...], team_paths: list[str] | None = None) -> str:
+def format_loc(loc: tuple[Any, ...], paths: list[str] | None = None) -> str:
     path, rest = "", loc
-    if (
-        team_paths
-        and len(loc) >= 2
-        and loc[0] == "teams"
-        and type(loc[1]) is int
-        and loc[1] < len(team_paths)
-    ):
-        path, rest = team_paths[loc[1]], loc[2:]
+    if paths and len(loc) >= 2 and loc[0] == "teams" and type(loc[1]) is int and loc[1] < len(paths):
+        path, rest = paths[loc[1]], loc[2:]
     for part in rest:
         if part == "[key]":  # pydantic marks errors in dict keys this way; the key itself is already in loc
             continue
