@@ -182,3 +182,17 @@ def test_a_new_ephemeral_env_collides_with_a_permanent_one(monkeypatch):
     # the readable part of analyticsabc/dev and analyticsabc/devx is the same: dbpanaldev
     (first, *_) = ephemeral_name_collisions(config, ephemeral(config, "analyticsabc", "devx"), [])
     assert "is already permanent env analyticsabc/dev's" in first
+
+
+def test_platform_validate_refuses_a_reserved_bucket_name_in_one_line_with_exit_2(tmp_path, capsys):
+    from infra.cli.main import main
+
+    file = tmp_path / "platform.yaml"
+    file.write_text(yaml.safe_dump(mutated("platform.prefix", "sthree")))
+    with pytest.raises(SystemExit) as exited:
+        main(["validate", "--config", str(file)])
+    out, err = capsys.readouterr()
+    assert exited.value.code == 2 and out == "" and "Traceback" not in err
+    lines = err.splitlines()
+    assert lines and all(line.startswith(f"error: {file}: teams.risk.environments.") for line in lines)
+    assert all("'sthree-' is reserved by S3" in line for line in lines)
