@@ -104,7 +104,12 @@ def config_name_problems(platform: PlatformSettings, teams: list[TeamConfig]) ->
         for env in team.environments:
             identity = EnvIdentity(prefix=platform.prefix, team=team.name, env=env, cloud=team.cloud)
             names += global_names(identity, holder=f"{path}.environments.{env}")
-    problems = [f"{name.holder}: {problem}" for name in names if (problem := rule_problem(name))]
+    # The Azure names' rules are checked with every other Azure name (EnvNames.problems), S3's here.
+    problems = [
+        f"{name.holder}: {problem}"
+        for name in names
+        if name.namespace == S3_BUCKET and (problem := rule_problem(name))
+    ]
     return problems + [
         f"{entry.holder}: {_already(entry, held)}; rename the team or env"
         for entry, held in collisions(names, taken=state_names(platform))
