@@ -59,7 +59,7 @@ CLOUDWATCH_RETENTION_DAYS = [0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 
 FLOW_LOG_RETENTION_DAYS = [days for days in CLOUDWATCH_RETENTION_DAYS if days >= 365]
 
 
-def _cloudwatch_retention(value: int) -> int:
+def check_cloudwatch_retention(value: int) -> int:
     if value not in FLOW_LOG_RETENTION_DAYS:
         raise ValueError(
             f"{value} is not a CloudWatch Logs retention of at least a year; use one of {FLOW_LOG_RETENTION_DAYS}"
@@ -78,7 +78,9 @@ class AwsSettings(StrictModel):
     VPC design). Off: no internet egress; clusters reach AWS through the VPC endpoints only, and the workspace
     needs back-end PrivateLink, which this platform does not set up."""
     flow_log_retention_days: Annotated[
-        int, AfterValidator(_cloudwatch_retention), Field(json_schema_extra={"enum": FLOW_LOG_RETENTION_DAYS})
+        int,
+        AfterValidator(check_cloudwatch_retention),
+        Field(json_schema_extra={"enum": FLOW_LOG_RETENTION_DAYS}),
     ] = 365
     """Days the VPC flow logs stay in CloudWatch Logs: one of CloudWatch's retention values of at least a year
     (365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)."""
