@@ -105,7 +105,8 @@ class DriftMonitoring(StrictModel):
 
 
 class Budget(StrictModel):
-    """Monthly cost budget of the environment's resource group."""
+    """Monthly cost budget of what the environment spends (on Azure: its resource group and the workspace's
+    managed resource group, where the clusters run)."""
 
     amount: Annotated[float, Field(gt=0)]
     """Monthly amount in the subscription's billing currency."""
@@ -191,8 +192,9 @@ class EnvironmentConfig(StrictModel):
     customer_managed_key: CustomerManagedKey | None = None
     """Encrypt with a customer-managed key (default on in prod; `null` turns it off). Needs
     `platform.azure_databricks_sp_object_id` (managed services are wrapped by the AzureDatabricks app); a
-    stack-created key also needs `network_isolation: private`. Not applied to ephemeral envs, whose vaults
-    have no purge protection."""
+    stack-created key also needs `network_isolation: private` and `platform.hub_network` (the deploying runner
+    writes it through the vault's private endpoint). Not applied to ephemeral envs, whose vaults have no purge
+    protection."""
 
     deploy_runner: Annotated[list[RunnerLabel], Field(validate_default=True)] = []  # noqa: RUF012 (pydantic copies defaults)
     """GitHub Actions runner labels (`runs-on`) of the CI jobs that deploy, smoke-test and destroy this env and

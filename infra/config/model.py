@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from infra.config.azure_checks import azure_problems
 from infra.config.base import CROSS_CHECK_MARK, StrictModel, team_paths
 from infra.config.cross_checks import cloud_problems
 from infra.config.environment import CustomerManagedKey, EnvironmentConfig
@@ -39,6 +40,7 @@ class PlatformConfig(StrictModel):
             *config_name_problems(self.platform, self.teams),
             *self._customer_managed_key_problems(paths),
             *cloud_problems(self.platform, self.teams),
+            *azure_problems(self.platform, self.teams),
         ]
         if problems:
             # One line per problem, each starting with its own field path (see infra.config.loader).

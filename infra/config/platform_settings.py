@@ -164,7 +164,8 @@ class PlatformSettings(StrictModel):
     """Terraform state location."""
     hub_network: HubNetwork | None = None
     """The hub VNet and shared privatelink DNS zones private envs join (Azure). Unset: private envs are
-    islands with zones of their own, each reachable only from a runner network linked to its zones."""
+    islands with zones of their own, each reachable only from a runner network linked to its zones; validate
+    then refuses a stack-created key behind a private vault and two private envs naming the same runner."""
 
     @field_validator("runtime", mode="before")
     @classmethod

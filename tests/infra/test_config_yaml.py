@@ -13,6 +13,8 @@ from infra.config import ConfigError, parse_config
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = (ROOT / "platform.yaml").read_text()
+# 1-based line of churn's cost center (`    cost_center: CC-4711`, the value starting in column 18)
+CHURN_COST_CENTER = COMMITTED.splitlines().index("    cost_center: CC-4711") + 1
 
 
 def edited(old: str, new: str) -> str:
@@ -71,9 +73,21 @@ def test_yes_no_on_off_read_as_booleans_get_a_hint_to_quote_them(old, new, path)
 @pytest.mark.parametrize(
     ("text", "where", "words"),
     [
-        (edited("cost_center: CC-4711", "cost_center: CC-4711\x07"), "line 17, column 25", "U+0007"),
-        (edited("cost_center: CC-4711", "cost_center: CC-\x004711"), "line 17, column 21", "U+0000"),
-        (edited("cost_center: CC-4711", 'cost_center: "CC-4711\\x1b"'), "line 17, column 18", "U+001B"),
+        (
+            edited("cost_center: CC-4711", "cost_center: CC-4711\x07"),
+            f"line {CHURN_COST_CENTER}, column 25",
+            "U+0007",
+        ),
+        (
+            edited("cost_center: CC-4711", "cost_center: CC-\x004711"),
+            f"line {CHURN_COST_CENTER}, column 21",
+            "U+0000",
+        ),
+        (
+            edited("cost_center: CC-4711", 'cost_center: "CC-4711\\x1b"'),
+            f"line {CHURN_COST_CENTER}, column 18",
+            "U+001B",
+        ),
     ],
     ids=["raw-bell", "raw-nul", "escaped-escape"],
 )
