@@ -184,7 +184,10 @@ def test_without_a_hub_a_stack_created_key_behind_a_private_vault_is_refused():
     assert len(keys) == 2 and all("platform.hub_network" in line for line in keys), lines
     # both prod envs also name one runner, whose VNet could link only one privatelink.vaultcore.azure.net
     [runner] = [line for line in lines if ".deploy_runner:" in line]
-    assert "teams.pricing.environments.prod.deploy_runner" in runner and "teams.churn.environments.prod" in runner
+    assert (
+        "teams.pricing.environments.prod.deploy_runner" in runner
+        and "teams.churn.environments.prod" in runner
+    )
 
 
 def test_without_a_hub_private_envs_need_a_runner_each():
