@@ -30,6 +30,7 @@ from infra.lifecycle.ephemeral import (
     EphemeralTeamEnv,
     check_name,
     check_owner,
+    check_unique_names,
     cut,
     template_of,
 )
@@ -226,6 +227,7 @@ def env_up(
         # An update keeps the network it was deployed with, even if the pool has moved since.
         deployed = next((record.network for record in inventory.named(name)), None)
         team_env = cut(base_env, name=name, slot=slot, owner=owner, expires_at=expires_at, network=deployed)
+        check_unique_names(loaded, team_env, inventory.envs)
         rollout = Rollout("deploy", team_env, services.outdir, auto_approve=True)
         verb = "update" if inventory.named(name) else "create"
         _say(_describe_env(verb, team_env, expires_in=expires_at - now))

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from infra.config.base import team_paths
+
 if TYPE_CHECKING:
     from infra.config.platform_settings import PlatformSettings
     from infra.config.team import TeamConfig
@@ -24,11 +26,11 @@ def azure_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list[
         return []
     problems: list[str] = []
     runners: dict[tuple[str, ...], str] = {}
-    for index, team in enumerate(teams):
+    for team_path, team in zip(team_paths([team.name for team in teams]), teams, strict=True):
         if team.cloud != "azure":
             continue
         for env, settings in team.environments.items():
-            path = f"teams[{index}].environments.{env}"
+            path = f"{team_path}.environments.{env}"
             key = settings.customer_managed_key
             if key is not None and key.existing_key_id is None and settings.network_isolation == "private":
                 problems.append(

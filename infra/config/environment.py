@@ -3,6 +3,7 @@ ephemeral template."""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
@@ -16,7 +17,8 @@ class ComputeSettings(StrictModel):
 
     node_type: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")] = "Standard_D4ds_v5"
     """The driver and worker node type: an Azure VM size such as Standard_D4ds_v5, or on an AWS team an EC2
-    instance type such as m6id.xlarge (the default there)."""
+    instance type such as m6id.xlarge (the default there); one of the types Databricks supports on the team's
+    cloud (infra/config/node_types.json, with its source)."""
     min_workers: Annotated[int, Field(ge=0, le=100)] = 1
     """Autoscale lower bound."""
     max_workers: Annotated[int, Field(ge=1, le=100)] = 2
@@ -33,6 +35,13 @@ class ComputeSettings(StrictModel):
                 f"min_workers ({self.min_workers}) must not exceed max_workers ({self.max_workers})"
             )
         return self
+
+
+@cache
+def known_timezones() -> frozenset[str]:
+    """The IANA zones, listed once per process: listing walks the tz database (tens of ms), once per env it was
+    most of `platform validate` of a large config."""
+    return frozenset(available_timezones())
 
 
 class Schedules(StrictModel):
@@ -52,7 +61,7 @@ class Schedules(StrictModel):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        if value not in available_timezones():
+        if value not in known_timezones():
             raise ValueError(f"{value!r} is not an IANA time zone (e.g. 'Europe/Amsterdam')")
         return value
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,7 +24,8 @@ from pydantic import EmailStr, TypeAdapter, ValidationError
 from infra.config import PlatformConfig, TeamConfig, TeamEnv
 from infra.config.base import EPHEMERAL_NAME, PERMANENT_ENVS
 from infra.config.environment import EnvironmentConfig, EphemeralTemplate
-from infra.config.naming import env_names
+from infra.config.naming import aws_tag_value_problem, env_names
+from infra.config.unique_names import EnvIdentity, ephemeral_name_collisions
 from infra.lifecycle.aws import TaggedResource
 from infra.lifecycle.errors import InputProblem
 from infra.lifecycle.ttl import format_instant
@@ -105,6 +106,18 @@ def check_name(config: PlatformConfig, team: TeamConfig, name: str, *, field: st
     permanent_stacks = {stack for te in config.team_envs for stack in te.stacks.values()}
     if {names.platform_stack, names.account_stack, names.workspace_stack} & permanent_stacks:
         raise InputProblem(field, f"{name!r} would reuse the stacks of a permanent environment")
+
+
+def check_unique_names(config: PlatformConfig, team_env: TeamEnv, live: Iterable[EphemeralRecord]) -> None:
+    """Refuse an env whose globally unique names (storage, Key Vault, buckets) the cloud refuses or another env,
+    permanent or live, holds; and on AWS an owner the tags of its IAM roles cannot carry."""
+    # Each live env's names derive from the prefix it was created under (its tag), not today's.
+    identities = [EnvIdentity(prefix=r.prefix, team=r.team, env=r.name, cloud=r.cloud) for r in live]
+    problems = ephemeral_name_collisions(config, team_env, identities)
+    if problems:
+        raise InputProblem("NAME", f"{team_env.env!r} cannot be used: {problems[0]}")
+    if team_env.team.cloud == "aws" and (problem := aws_tag_value_problem(team_env.owner or "")):
+        raise InputProblem("--owner", f"{problem}; the owner is tagged on the env's IAM roles")
 
 
 def check_owner(owner: str, *, field: str = "--owner") -> str:

@@ -184,7 +184,10 @@ def test_without_a_hub_a_stack_created_key_behind_a_private_vault_is_refused():
     assert len(keys) == 2 and all("platform.hub_network" in line for line in keys), lines
     # both prod envs also name one runner, whose VNet could link only one privatelink.vaultcore.azure.net
     [runner] = [line for line in lines if ".deploy_runner:" in line]
-    assert "teams[1].environments.prod.deploy_runner" in runner and "teams[0].environments.prod" in runner
+    assert (
+        "teams.pricing.environments.prod.deploy_runner" in runner
+        and "teams.churn.environments.prod" in runner
+    )
 
 
 def test_without_a_hub_private_envs_need_a_runner_each():
@@ -196,7 +199,7 @@ def test_without_a_hub_private_envs_need_a_runner_each():
     with pytest.raises(ConfigError) as caught:
         parse_config(yaml.safe_dump(config), source="platform.yaml")
     [line] = caught.value.lines()
-    assert "teams[1].environments.prod.deploy_runner" in line and "own runner" in line
+    assert "teams.pricing.environments.prod.deploy_runner" in line and "own runner" in line
 
 
 def test_hub_stacks_pass_checkov(hub_synth):
