@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from infra.config.environment import EnvironmentConfig
     from infra.config.platform_settings import PlatformSettings
     from infra.config.team import TeamConfig
 
@@ -47,3 +48,19 @@ def azure_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list[
                 )
             runners.setdefault(labels, path)
     return problems
+
+
+def ephemeral_problem(platform: PlatformSettings, team: TeamConfig, base: EnvironmentConfig) -> str | None:
+    """Why an ephemeral env cut from ``base`` could not be deployed from its base's runner, or None.
+
+    It keeps the base's private settings and runner labels, but without a hub it gets zones of its own, which
+    the runner's VNet (linked to the base's zones of the same names) cannot resolve: the workspace stack would
+    fail after the platform stack was applied. The same rule as two private envs on one runner, above.
+    """
+    if team.cloud != "azure" or platform.hub_network is not None or not base.reachable_only_from_its_network:
+        return None
+    return (
+        "the env is reachable only from its runner's network, and without a hub an ephemeral env cut from it "
+        "gets privatelink zones of its own that this runner's VNet cannot resolve; "
+        f"{HUB_FIX}, or cut it from an env with public_network_access and network_isolation public"
+    )
