@@ -1,4 +1,5 @@
-"""Azure resource groups and their tags: the record of which ephemeral envs exist, and the last-resort delete."""
+"""Azure resource groups and their tags: the record of which ephemeral envs exist, and the last-resort delete
+(the group, and the env's budget, which lives on the subscription outside it)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ FORBIDDEN_HINT = (
     " (the signed-in identity lacks the role: listing needs Reader on the subscription, deleting a resource "
     "group Contributor)"
 )
+# Microsoft.Consumption/budgets, the version azurerm v4.55.0 manages them with
+# (internal/services/consumption/consumption_budget_base.go: go-azure-sdk consumption/2019-10-01/budgets).
+BUDGET_API_VERSION = "2019-10-01"
 
 
 @dataclass(frozen=True)
@@ -43,13 +47,17 @@ class ResourceGroups(Protocol):
     def delete(self, name: str) -> None:
         """Delete the group and everything in it; returns when Azure has finished."""
 
+    def delete_budget(self, name: str) -> None:
+        """Delete the subscription's budget ``name``: an env's budget is not in its group."""
+
 
 class AzureResourceGroups:
     """The real ResourceGroups: azure-mgmt-resource with whatever credential DefaultAzureCredential finds
     (Azure CLI login locally, OIDC or managed identity in CI)."""
 
-    def __init__(self, client: Any) -> None:
-        self._groups = client.resource_groups
+    def __init__(self, client: Any, *, subscription_id: str) -> None:
+        self._groups, self._resources = client.resource_groups, client.resources
+        self._subscription_id = subscription_id
 
     @classmethod
     def for_subscription(cls, subscription_id: str) -> AzureResourceGroups:
@@ -59,7 +67,8 @@ class AzureResourceGroups:
         # On failure azure-identity logs every credential it tried, over a dozen lines; the one-line error
         # below says what failed and how to log in.
         logging.getLogger("azure.identity").setLevel(logging.ERROR)
-        return cls(ResourceManagementClient(DefaultAzureCredential(), subscription_id))
+        client = ResourceManagementClient(DefaultAzureCredential(), subscription_id)
+        return cls(client, subscription_id=subscription_id)
 
     def list(self) -> list[ResourceGroupInfo]:
         with _azure_errors("listing resource groups"):
@@ -80,6 +89,16 @@ class AzureResourceGroups:
             try:
                 self._groups.begin_delete(name).result()
             except ResourceNotFoundError:  # 404: gone already (deleted by hand, or by an earlier reap)
+                return
+
+    def delete_budget(self, name: str) -> None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        budget_id = f"/subscriptions/{self._subscription_id}/providers/Microsoft.Consumption/budgets/{name}"
+        with _azure_errors(f"deleting budget {name}"):
+            try:
+                self._resources.begin_delete_by_id(budget_id, api_version=BUDGET_API_VERSION).result()
+            except ResourceNotFoundError:  # 404: gone already, or never created
                 return
 
 

@@ -61,7 +61,10 @@ def describe_teardown(record: EphemeralRecord, config: PlatformConfig, outdir: P
     rollout = teardown_rollout(record, config, outdir)
     fallback = len(rollout.steps()) + 1
     if record.region is None:
-        last = f"only if neither stack holds state: delete resource group {record.resource_group}"
+        last = (
+            f"only if neither stack holds state: delete resource group {record.resource_group} and budget "
+            f"{rollout.team_env.names.budget}"
+        )
     else:
         last = (
             f"only if {rollout.team_env.names.platform_stack} holds no state: fail with the ARNs of whatever is "
@@ -100,7 +103,7 @@ def describe_reap_unknown(source: Source, outdir: Path) -> list[str]:
     can tell."""
     example = StackCommand("destroy", "<team>-<name>-workspace", outdir, auto_approve=True)
     if source == AZURE:
-        record, stacks, last = "resource groups", "two stacks", "delete the env's resource group"
+        record, stacks, last = "resource groups", "two stacks", "delete the env's resource group and budget"
         others = "<team>-<name>-platform"
     else:
         record, stacks = f"resources in {source.region}", "three stacks"
@@ -151,8 +154,12 @@ def tear_down(
         report(
             f"the state of {record.key} is gone: deleting resource group {record.resource_group} by its tags"
         )
-        services.resource_groups(config).delete(record.resource_group)
-        report(f"deleted resource group {record.resource_group}; {leftovers}")
+        groups = services.resource_groups(config)
+        groups.delete(record.resource_group)
+        # The budget sits on the subscription (it watches the managed resource group too): left behind, it would
+        # block the next `env up` of this NAME, whose budget has the same name.
+        groups.delete_budget(names.budget)
+        report(f"deleted resource group {record.resource_group} and budget {names.budget}; {leftovers}")
     elif names.workspace_stack in stateless:
         report(f"warning: {leftovers}")
 

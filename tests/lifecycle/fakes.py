@@ -30,6 +30,8 @@ from infra.lifecycle.runner import MissingTool, StackCommand
 from infra.lifecycle.services import Services
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+# The subscription the fake Azure adapter works in.
+SUBSCRIPTION = "00000000-0000-4000-8000-000000000001"
 
 
 class Clock:
@@ -158,6 +160,17 @@ class SdkResourceGroupsOperations:
         return SimpleNamespace(result=lambda: self._fakes.deleted.append(name))
 
 
+class SdkResourcesOperations:
+    """The slice of azure-mgmt-resource's `client.resources` the adapter calls (budgets, by ID)."""
+
+    def __init__(self, fakes: FakeResourceGroups):
+        self._fakes = fakes
+
+    def begin_delete_by_id(self, resource_id: str, *, api_version: str):
+        self._fakes.events.append(f"delete {resource_id.removeprefix(f'/subscriptions/{SUBSCRIPTION}')}")
+        return SimpleNamespace(result=lambda: None)
+
+
 class FakeResourceGroups:
     """Resource groups held here, served through the real AzureResourceGroups adapter."""
 
@@ -172,7 +185,10 @@ class FakeResourceGroups:
         """Per group: the azure-core exception its delete raises."""
 
     def adapter(self) -> AzureResourceGroups:
-        return AzureResourceGroups(SimpleNamespace(resource_groups=SdkResourceGroupsOperations(self)))
+        client = SimpleNamespace(
+            resource_groups=SdkResourceGroupsOperations(self), resources=SdkResourcesOperations(self)
+        )
+        return AzureResourceGroups(client, subscription_id=SUBSCRIPTION)
 
 
 class FakeTaggedResources:

@@ -131,11 +131,15 @@ def test_when_the_state_is_gone_the_tagged_group_is_deleted_and_the_report_says_
         "state? churn-pr1-workspace",
         "state? churn-pr1-platform",
         "delete group rg-dbp-churn-pr1",
+        # The budget is on the subscription, outside the group: left behind, it would make the next
+        # `env up pr1` fail on a budget of the same name that already exists.
+        "delete /providers/Microsoft.Consumption/budgets/budget-dbp-churn-pr1",
     ]
     assert "the state of churn/pr1 is gone: deleting resource group rg-dbp-churn-pr1 by its tags" in lines
     assert any(
         line.startswith(
-            "deleted resource group rg-dbp-churn-pr1; Unity Catalog objects of churn/pr1 (catalog dbp_churn_pr1"
+            "deleted resource group rg-dbp-churn-pr1 and budget budget-dbp-churn-pr1; Unity Catalog objects of "
+            "churn/pr1 (catalog dbp_churn_pr1"
         )
         for line in lines
     )
@@ -199,7 +203,8 @@ def test_dry_run_lists_the_exact_commands_and_touches_nothing(config, fakes):
         f"  2. synthesize churn-pr1-platform and churn-pr1-workspace into {out}/stacks",
         f"  3. npx --no-install cdktf destroy churn-pr1-workspace --app true --output {out} --skip-synth --ignore-missing-stack-dependencies --auto-approve",
         f"  4. npx --no-install cdktf destroy churn-pr1-platform --app true --output {out} --skip-synth --ignore-missing-stack-dependencies --auto-approve",
-        "  5. only if neither stack holds state: delete resource group rg-dbp-churn-pr1",
+        "  5. only if neither stack holds state: delete resource group rg-dbp-churn-pr1 and budget "
+        "budget-dbp-churn-pr1",
     ]
 
 
