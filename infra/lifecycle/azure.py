@@ -25,9 +25,14 @@ FORBIDDEN_HINT = (
     " (the signed-in identity lacks the role: listing needs Reader on the subscription, deleting a resource "
     "group Contributor)"
 )
-# Microsoft.Consumption/budgets, the version azurerm v4.55.0 manages them with
-# (internal/services/consumption/consumption_budget_base.go: go-azure-sdk consumption/2019-10-01/budgets).
-BUDGET_API_VERSION = "2019-10-01"
+# API version per resource type deleted by ID, each the one azurerm v4.55.0 manages it with (go-azure-sdk imports
+# of internal/services/consumption/consumption_budget_base.go, network/virtual_network_peering_resource.go,
+# privatedns/private_dns_zone_virtual_network_link_resource.go).
+API_VERSIONS = {
+    "budgets": "2019-10-01",
+    "virtualNetworkPeerings": "2025-01-01",
+    "virtualNetworkLinks": "2024-06-01",
+}
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,9 @@ class ResourceGroups(Protocol):
 
     def delete_budget(self, name: str) -> None:
         """Delete the subscription's budget ``name``: an env's budget is not in its group."""
+
+    def delete_by_id(self, resource_id: str) -> None:
+        """Delete one resource outside the group (of a type in API_VERSIONS); gone already is fine."""
 
 
 class AzureResourceGroups:
@@ -92,12 +100,17 @@ class AzureResourceGroups:
                 return
 
     def delete_budget(self, name: str) -> None:
+        self.delete_by_id(
+            f"/subscriptions/{self._subscription_id}/providers/Microsoft.Consumption/budgets/{name}"
+        )
+
+    def delete_by_id(self, resource_id: str) -> None:
         from azure.core.exceptions import ResourceNotFoundError
 
-        budget_id = f"/subscriptions/{self._subscription_id}/providers/Microsoft.Consumption/budgets/{name}"
-        with _azure_errors(f"deleting budget {name}"):
+        api_version = API_VERSIONS[resource_id.split("/")[-2]]
+        with _azure_errors(f"deleting {resource_id}"):
             try:
-                self._resources.begin_delete_by_id(budget_id, api_version=BUDGET_API_VERSION).result()
+                self._resources.begin_delete_by_id(resource_id, api_version=api_version).result()
             except ResourceNotFoundError:  # 404: gone already, or never created
                 return
 

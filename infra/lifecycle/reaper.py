@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from infra.config import PlatformConfig
+from infra.config import PlatformConfig, TeamEnv
 from infra.config.naming import env_names
 from infra.lifecycle.ephemeral import (
     EPHEMERAL_TAG,
@@ -62,8 +62,9 @@ def describe_teardown(record: EphemeralRecord, config: PlatformConfig, outdir: P
     fallback = len(rollout.steps()) + 1
     if record.region is None:
         last = (
-            f"only if neither stack holds state: delete resource group {record.resource_group} and budget "
+            f"only if neither stack holds state: delete resource group {record.resource_group}, budget "
             f"{rollout.team_env.names.budget}"
+            + (" and the env's side of the hub" if _hub_side_ids(rollout.team_env) else "")
         )
     else:
         last = (
@@ -155,13 +156,25 @@ def tear_down(
             f"the state of {record.key} is gone: deleting resource group {record.resource_group} by its tags"
         )
         groups = services.resource_groups(config)
+        # What the env adds outside its group goes too: left behind, each would block the next `env up` of this
+        # NAME (same names; azurerm refuses to create what exists). The hub's side first, while the VNet exists.
+        hub_side = _hub_side_ids(rollout.team_env)
+        for resource_id in hub_side:
+            groups.delete_by_id(resource_id)
         groups.delete(record.resource_group)
-        # The budget sits on the subscription (it watches the managed resource group too): left behind, it would
-        # block the next `env up` of this NAME, whose budget has the same name.
-        groups.delete_budget(names.budget)
-        report(f"deleted resource group {record.resource_group} and budget {names.budget}; {leftovers}")
+        groups.delete_budget(names.budget)  # on the subscription: it watches the managed resource group too
+        hub = " and its side of the hub" if hub_side else ""
+        report(f"deleted resource group {record.resource_group}, budget {names.budget}{hub}; {leftovers}")
     elif names.workspace_stack in stateless:
         report(f"warning: {leftovers}")
+
+
+def _hub_side_ids(team_env: TeamEnv) -> list[str]:
+    """The hub's peering to the env and the shared zones' links to it, when the env joined the hub."""
+    hub = team_env.platform.hub_network
+    if hub is None or not team_env.settings.reachable_only_from_its_network:
+        return []
+    return hub.env_side_ids(team_env.names.virtual_network)
 
 
 def _fail_on_tagged_leftovers(record: EphemeralRecord, services: Services, report: Report) -> None:

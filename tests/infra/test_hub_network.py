@@ -227,3 +227,22 @@ def test_a_bad_hub_is_one_line_naming_the_field(hub, words):
         parse_config(yaml.safe_dump(with_hub(**hub)), source="platform.yaml")
     lines = caught.value.lines()
     assert len(lines) == 1 and words in lines[0], lines
+
+
+def test_the_reaper_deletes_by_id_exactly_what_an_ephemeral_env_adds_to_the_hub(hub_synth):
+    """When an ephemeral env's state is gone, the reaper deletes its side of the hub by ARM ID
+    (HubNetwork.env_side_ids): the IDs must be those of what its stack creates through the hub provider."""
+    hub = parse_config(yaml.safe_dump(with_hub())).platform.hub_network
+    hub_side = set()
+    for rtype in ("azurerm_virtual_network_peering", "azurerm_private_dns_zone_virtual_network_link"):
+        for resource in hub_synth.resources(EPHEMERAL, rtype).values():
+            if resource.get("provider") != "azurerm.hub":
+                continue
+            if rtype == "azurerm_virtual_network_peering":
+                hub_side.add(f"{HUB_VNET}/virtualNetworkPeerings/{resource['name']}")
+            else:
+                zone = hub.private_dns_zone_id(resource["private_dns_zone_name"])
+                hub_side.add(f"{zone}/virtualNetworkLinks/{resource['name']}")
+    vnet = hub_synth.only(EPHEMERAL, "azurerm_virtual_network")["name"]
+    assert len(hub_side) == 1 + len(ZONES)  # the peering and a link to each shared zone
+    assert hub_side == set(hub.env_side_ids(vnet))

@@ -168,7 +168,7 @@ class SdkResourcesOperations:
 
     def begin_delete_by_id(self, resource_id: str, *, api_version: str):
         self._fakes.events.append(f"delete {resource_id.removeprefix(f'/subscriptions/{SUBSCRIPTION}')}")
-        return SimpleNamespace(result=lambda: None)
+        return SimpleNamespace(result=lambda: self._fakes.deleted_by_id.append((resource_id, api_version)))
 
 
 class FakeResourceGroups:
@@ -178,6 +178,8 @@ class FakeResourceGroups:
         self.events = events
         self.groups: list[ResourceGroupInfo] = []
         self.deleted: list[str] = []
+        self.deleted_by_id: list[tuple[str, str]] = []
+        """(ARM ID, API version) of each resource deleted by ID (budgets, the hub's side of an env)."""
         self.lists = 0
         self.list_error: Exception | None = None
         """An azure-core exception every list raises (no login, no role, ...)."""
