@@ -24,7 +24,7 @@ def azure_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list[
     if platform.hub_network is not None:
         return []
     problems: list[str] = []
-    runners: dict[tuple[str, ...], str] = {}
+    runners: list[tuple[frozenset[str], str]] = []
     for index, team in enumerate(teams):
         if team.cloud != "azure":
             continue
@@ -39,14 +39,17 @@ def azure_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list[
                 )
             if not settings.reachable_only_from_its_network:
                 continue
-            labels = tuple(sorted(settings.deploy_runner))
-            if labels in runners:
+            # GitHub runs a job on any runner that has all of its `runs-on` labels: when one env's labels are a
+            # subset of another's (equal included), every runner of the other env serves both.
+            labels = frozenset(settings.deploy_runner)
+            shared = next((other for seen, other in runners if labels <= seen or seen <= labels), None)
+            if shared is not None:
                 problems.append(
-                    f"{path}.deploy_runner: the same runner as {runners[labels]}, but without a hub each private "
-                    "env has privatelink zones of its own and a runner's VNet links only one zone of a name; "
-                    f"give each private env its own runner, or {HUB_FIX}"
+                    f"{path}.deploy_runner: the same runner as {shared} (one env's labels are a subset of the "
+                    "other's), but without a hub each private env has privatelink zones of its own and a runner's "
+                    f"VNet links only one zone of a name; give each private env its own runner, or {HUB_FIX}"
                 )
-            runners.setdefault(labels, path)
+            runners.append((labels, path))
     return problems
 
 

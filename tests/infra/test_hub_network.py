@@ -246,3 +246,15 @@ def test_the_reaper_deletes_by_id_exactly_what_an_ephemeral_env_adds_to_the_hub(
     vnet = hub_synth.only(EPHEMERAL, "azurerm_virtual_network")["name"]
     assert len(hub_side) == 1 + len(ZONES)  # the peering and a link to each shared zone
     assert hub_side == set(hub.env_side_ids(vnet))
+
+
+def test_without_a_hub_a_runner_label_subset_is_the_same_runner():
+    """GitHub runs a job on any runner carrying all its labels: with `[self-hosted, runner-0]` on one env and
+    `[self-hosted, linux, runner-0]` on another, the second env's runner serves both."""
+    config = _without_hub()
+    config["teams"][1]["environments"]["prod"]["deploy_runner"] = ["self-hosted", "linux", "runner-0"]
+    with pytest.raises(ConfigError) as caught:
+        parse_config(yaml.safe_dump(config), source="platform.yaml")
+    [line] = caught.value.lines()
+    assert "teams[1].environments.prod.deploy_runner: the same runner as teams[0].environments.prod" in line
+    assert line.endswith("or set platform.hub_network (docs/operations.md)")
