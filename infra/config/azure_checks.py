@@ -65,5 +65,5 @@ def ephemeral_problem(platform: PlatformSettings, team: TeamConfig, base: Enviro
     return (
         "the env is reachable only from its runner's network, and without a hub an ephemeral env cut from it "
         "gets privatelink zones of its own that this runner's VNet cannot resolve; "
-        f"{HUB_FIX}, or cut it from an env with public_network_access and network_isolation public"
+        f"{HUB_FIX}, or cut it from an env with public_network_access: true and network_isolation: public"
     )

@@ -349,8 +349,8 @@ def test_env_up_from_a_private_env_without_a_hub_is_refused_before_anything_is_c
         fakes,
         "--from: churn/prod: the env is reachable only from its runner's network, and without a hub an ephemeral "
         "env cut from it gets privatelink zones of its own that this runner's VNet cannot resolve; set "
-        "platform.hub_network (docs/operations.md), or cut it from an env with public_network_access and "
-        "network_isolation public",
+        "platform.hub_network (docs/operations.md), or cut it from an env with public_network_access: true and "
+        "network_isolation: public",
     )
     assert cli("env", "up", "pr42", "--from", "churn/dev").code == 0  # a public base still works
 
