@@ -104,7 +104,8 @@ def describe_reap_unknown(source: Source, outdir: Path) -> list[str]:
     can tell."""
     example = StackCommand("destroy", "<team>-<name>-workspace", outdir, auto_approve=True)
     if source == AZURE:
-        record, stacks, last = "resource groups", "two stacks", "delete the env's resource group and budget"
+        record, stacks = "resource groups", "two stacks"
+        last = "delete the env's resource group, its budget and (in the hub) its side of the hub"
         others = "<team>-<name>-platform"
     else:
         record, stacks = f"resources in {source.region}", "three stacks"
