@@ -23,7 +23,7 @@ LOGIN_HINT = (
 )
 FORBIDDEN_HINT = (
     " (the signed-in identity lacks the role: listing needs Reader on the subscription, deleting a resource "
-    "group Contributor)"
+    "group Contributor, a budget Cost Management Contributor, the hub side network roles in the hub)"
 )
 # API version per resource type deleted by ID, each the one azurerm v4.55.0 manages it with (go-azure-sdk imports
 # of internal/services/consumption/consumption_budget_base.go, network/virtual_network_peering_resource.go,

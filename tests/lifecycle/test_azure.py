@@ -111,7 +111,8 @@ def test_a_budget_already_gone_counts_as_deleted():
             ),
             "Azure, listing resource groups: (AuthorizationFailed) The client 'ci' does not have authorization to "
             "perform action (the signed-in identity lacks the role: listing needs Reader on the subscription, "
-            "deleting a resource group Contributor)",
+            "deleting a resource group Contributor, a budget Cost Management Contributor, the hub side network "
+            "roles in the hub)",
         ),
         (
             arm_error(500, "InternalServerError", "Encountered internal server error"),
