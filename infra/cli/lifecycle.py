@@ -28,6 +28,7 @@ from infra.lifecycle.ephemeral import (
     NETWORK_SLOT_TAG,
     NETWORK_TAG,
     EphemeralTeamEnv,
+    check_deployable_base,
     check_name,
     check_owner,
     check_unique_names,
@@ -203,6 +204,7 @@ def env_up(
         loaded, services = load_or_fail(config), services_factory()
         base_env = permanent_team_env(loaded, base, field="--from", hint_ephemeral=False)
         template = template_of(base_env.team, field="--from")
+        check_deployable_base(base_env, field="--from")
         check_name(loaded, base_env.team, name)
         now = services.clock()
         expires_at = expiry_from_ttl(ttl or f"{template.default_ttl_hours}h", now=now)

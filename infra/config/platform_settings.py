@@ -72,6 +72,15 @@ VIRTUAL_NETWORK_ID = r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/pro
 RESOURCE_GROUP_ID = r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+$"
 
 
+# The privatelink zones the hub's owner keeps for every private env (HubNetwork).
+SHARED_ZONES = (
+    "privatelink.azuredatabricks.net",
+    "privatelink.dfs.core.windows.net",
+    "privatelink.blob.core.windows.net",
+    "privatelink.vaultcore.azure.net",
+)
+
+
 class HubNetwork(StrictModel):
     """The hub every private env joins: its VNet (where the self-hosted deploy runner lives) and the
     privatelink DNS zones all private envs share. Unset: each private env has zones of its own, and a runner
@@ -121,6 +130,27 @@ class HubNetwork(StrictModel):
         return (
             f"{self.private_dns_zones_resource_group_id}/providers/Microsoft.Network/privateDnsZones/{zone}"
         )
+
+    @staticmethod
+    def peering_name(virtual_network: str) -> str:
+        """The hub's peering to the env VNet ``virtual_network``: unique in the hub VNet, as the VNet's name is."""
+        return f"peer-hub-to-{virtual_network}"
+
+    @staticmethod
+    def zone_link_name(virtual_network: str) -> str:
+        """The link of a shared zone to the env VNet ``virtual_network``: unique per env in a shared zone."""
+        return f"link-{virtual_network}"
+
+    def env_side_ids(self, virtual_network: str) -> list[str]:
+        """ARM IDs of what an env with VNet ``virtual_network`` adds to the hub (its peering, its link to each
+        shared zone): outside the env's resource group, so deleting the group leaves them behind."""
+        return [
+            f"{self.virtual_network_id}/virtualNetworkPeerings/{self.peering_name(virtual_network)}",
+            *(
+                f"{self.private_dns_zone_id(zone)}/virtualNetworkLinks/{self.zone_link_name(virtual_network)}"
+                for zone in SHARED_ZONES
+            ),
+        ]
 
 
 class PlatformSettings(StrictModel):

@@ -1,4 +1,5 @@
-"""Azure resource groups and their tags: the record of which ephemeral envs exist, and the last-resort delete."""
+"""Azure resource groups and their tags: the record of which ephemeral envs exist, and the last-resort delete
+(the group, and the env's budget, which lives on the subscription outside it)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,16 @@ LOGIN_HINT = (
 )
 FORBIDDEN_HINT = (
     " (the signed-in identity lacks the role: listing needs Reader on the subscription, deleting a resource "
-    "group Contributor)"
+    "group Contributor, a budget Cost Management Contributor, the hub side network roles in the hub)"
 )
+# API version per resource type deleted by ID, each the one azurerm v4.55.0 manages it with (go-azure-sdk imports
+# of internal/services/consumption/consumption_budget_base.go, network/virtual_network_peering_resource.go,
+# privatedns/private_dns_zone_virtual_network_link_resource.go).
+API_VERSIONS = {
+    "budgets": "2019-10-01",
+    "virtualNetworkPeerings": "2025-01-01",
+    "virtualNetworkLinks": "2024-06-01",
+}
 
 
 @dataclass(frozen=True)
@@ -43,13 +52,20 @@ class ResourceGroups(Protocol):
     def delete(self, name: str) -> None:
         """Delete the group and everything in it; returns when Azure has finished."""
 
+    def delete_budget(self, name: str) -> None:
+        """Delete the subscription's budget ``name``: an env's budget is not in its group."""
+
+    def delete_by_id(self, resource_id: str) -> None:
+        """Delete one resource outside the group (of a type in API_VERSIONS); gone already is fine."""
+
 
 class AzureResourceGroups:
     """The real ResourceGroups: azure-mgmt-resource with whatever credential DefaultAzureCredential finds
     (Azure CLI login locally, OIDC or managed identity in CI)."""
 
-    def __init__(self, client: Any) -> None:
-        self._groups = client.resource_groups
+    def __init__(self, client: Any, *, subscription_id: str) -> None:
+        self._groups, self._resources = client.resource_groups, client.resources
+        self._subscription_id = subscription_id
 
     @classmethod
     def for_subscription(cls, subscription_id: str) -> AzureResourceGroups:
@@ -59,7 +75,8 @@ class AzureResourceGroups:
         # On failure azure-identity logs every credential it tried, over a dozen lines; the one-line error
         # below says what failed and how to log in.
         logging.getLogger("azure.identity").setLevel(logging.ERROR)
-        return cls(ResourceManagementClient(DefaultAzureCredential(), subscription_id))
+        client = ResourceManagementClient(DefaultAzureCredential(), subscription_id)
+        return cls(client, subscription_id=subscription_id)
 
     def list(self) -> list[ResourceGroupInfo]:
         with _azure_errors("listing resource groups"):
@@ -80,6 +97,21 @@ class AzureResourceGroups:
             try:
                 self._groups.begin_delete(name).result()
             except ResourceNotFoundError:  # 404: gone already (deleted by hand, or by an earlier reap)
+                return
+
+    def delete_budget(self, name: str) -> None:
+        self.delete_by_id(
+            f"/subscriptions/{self._subscription_id}/providers/Microsoft.Consumption/budgets/{name}"
+        )
+
+    def delete_by_id(self, resource_id: str) -> None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        api_version = API_VERSIONS[resource_id.split("/")[-2]]
+        with _azure_errors(f"deleting {resource_id}"):
+            try:
+                self._resources.begin_delete_by_id(resource_id, api_version=api_version).result()
+            except ResourceNotFoundError:  # 404: gone already, or never created
                 return
 
 

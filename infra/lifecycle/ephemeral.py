@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
 from infra.config import PlatformConfig, TeamConfig, TeamEnv
+from infra.config.azure_checks import ephemeral_problem
 from infra.config.base import EPHEMERAL_NAME, PERMANENT_ENVS
 from infra.config.environment import EnvironmentConfig, EphemeralTemplate
 from infra.config.naming import aws_tag_value_problem, env_names
@@ -131,6 +132,13 @@ def template_of(team: TeamConfig, *, field: str) -> EphemeralTemplate:
     if team.ephemeral is None:
         raise InputProblem(field, f"team {team.name!r} has no ephemeral template (set teams[].ephemeral)")
     return team.ephemeral
+
+
+def check_deployable_base(base: TeamEnv, *, field: str = "--from") -> None:
+    """Refuse to cut an env that its base's runner could not reach (only `env up`: teardowns never ask)."""
+    problem = ephemeral_problem(base.platform, base.team, base.settings)
+    if problem is not None:
+        raise InputProblem(field, f"{base.key}: {problem}")
 
 
 def slot_count(template: EphemeralTemplate) -> int:

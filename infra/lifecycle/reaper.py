@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from infra.config import PlatformConfig
+from infra.config import PlatformConfig, TeamEnv
 from infra.config.naming import env_names
 from infra.lifecycle.ephemeral import (
     EPHEMERAL_TAG,
@@ -69,7 +69,11 @@ def describe_teardown(record: EphemeralRecord, config: PlatformConfig, outdir: P
     rollout = teardown_rollout(record, config, outdir)
     fallback = len(rollout.steps()) + 1
     if record.region is None:
-        last = f"only if neither stack holds state: delete resource group {record.resource_group}"
+        last = (
+            f"only if neither stack holds state: delete resource group {record.resource_group}, budget "
+            f"{rollout.team_env.names.budget}"
+            + (" and the env's side of the hub" if _hub_side_ids(rollout.team_env) else "")
+        )
     else:
         last = (
             f"only if {rollout.team_env.names.platform_stack} holds no state: fail with the ARNs of whatever is "
@@ -108,7 +112,8 @@ def describe_reap_unknown(source: Source, outdir: Path) -> list[str]:
     can tell."""
     example = StackCommand("destroy", "<team>-<name>-workspace", outdir, auto_approve=True)
     if source == AZURE:
-        record, stacks, last = "resource groups", "two stacks", "delete the env's resource group"
+        record, stacks = "resource groups", "two stacks"
+        last = "delete the env's resource group, its budget and (in the hub) its side of the hub"
         others = "<team>-<name>-platform"
     else:
         record, stacks = f"resources in {source.region}", "three stacks"
@@ -159,10 +164,26 @@ def tear_down(
         report(
             f"the state of {record.key} is gone: deleting resource group {record.resource_group} by its tags"
         )
-        services.resource_groups(config).delete(record.resource_group)
-        report(f"deleted resource group {record.resource_group}; {leftovers}")
+        groups = services.resource_groups(config)
+        # What the env adds outside its group goes too: left behind, each would block the next `env up` of this
+        # NAME (same names; azurerm refuses to create what exists). The hub's side first, while the VNet exists.
+        hub_side = _hub_side_ids(rollout.team_env)
+        for resource_id in hub_side:
+            groups.delete_by_id(resource_id)
+        groups.delete(record.resource_group)
+        groups.delete_budget(names.budget)  # on the subscription: it watches the managed resource group too
+        hub = " and its side of the hub" if hub_side else ""
+        report(f"deleted resource group {record.resource_group}, budget {names.budget}{hub}; {leftovers}")
     elif names.workspace_stack in stateless:
         report(f"warning: {leftovers}")
+
+
+def _hub_side_ids(team_env: TeamEnv) -> list[str]:
+    """The hub's peering to the env and the shared zones' links to it, when the env joined the hub."""
+    hub = team_env.platform.hub_network
+    if hub is None or not team_env.settings.reachable_only_from_its_network:
+        return []
+    return hub.env_side_ids(team_env.names.virtual_network)
 
 
 def _fail_on_tagged_leftovers(record: EphemeralRecord, services: Services, report: Report) -> None:

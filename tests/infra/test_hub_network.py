@@ -117,7 +117,8 @@ def test_public_envs_stay_off_the_hub_but_keep_its_provider(hub_synth):
 
 
 def _without_hub() -> dict:
-    """The committed config without a hub, as validate accepts it: existing keys, one runner per private env."""
+    """The committed config without a hub, as validate accepts it: existing keys, one runner per private env,
+    public front ends."""
     config = yaml.safe_load((ROOT / "platform.yaml").read_text())
     del config["platform"]["hub_network"]
     for index, team in enumerate(config["teams"]):
@@ -130,6 +131,7 @@ def _without_hub() -> dict:
                 f"Microsoft.KeyVault/vaults/{vault}",
             }
             prod["deploy_runner"] = ["self-hosted", f"runner-{index}"]
+            prod["public_network_access"] = True
     return config
 
 
@@ -170,8 +172,10 @@ def test_moving_onto_the_hub_replaces_each_zone_link_in_place(hub_synth, island_
         return by_zone
 
     own, shared = links(island_synth), links(hub_synth)
-    assert set(own) == set(shared) == set(ZONES)
-    assert own == shared
+    assert set(shared) == set(ZONES)
+    # Without the hub the front end stays public (azure_checks), so the env links its lake and vault zones only.
+    assert set(own) == set(ZONES) - {"privatelink.azuredatabricks.net"}
+    assert own == {zone: shared[zone] for zone in own}
 
 
 def test_without_a_hub_a_stack_created_key_behind_a_private_vault_is_refused():
@@ -230,3 +234,56 @@ def test_a_bad_hub_is_one_line_naming_the_field(hub, words):
         parse_config(yaml.safe_dump(with_hub(**hub)), source="platform.yaml")
     lines = caught.value.lines()
     assert len(lines) == 1 and words in lines[0], lines
+
+
+def test_the_reaper_deletes_by_id_exactly_what_an_ephemeral_env_adds_to_the_hub(hub_synth):
+    """When an ephemeral env's state is gone, the reaper deletes its side of the hub by ARM ID
+    (HubNetwork.env_side_ids): the IDs must be those of what its stack creates through the hub provider."""
+    hub = parse_config(yaml.safe_dump(with_hub())).platform.hub_network
+    hub_side = set()
+    for rtype in ("azurerm_virtual_network_peering", "azurerm_private_dns_zone_virtual_network_link"):
+        for resource in hub_synth.resources(EPHEMERAL, rtype).values():
+            if resource.get("provider") != "azurerm.hub":
+                continue
+            if rtype == "azurerm_virtual_network_peering":
+                hub_side.add(f"{HUB_VNET}/virtualNetworkPeerings/{resource['name']}")
+            else:
+                zone = hub.private_dns_zone_id(resource["private_dns_zone_name"])
+                hub_side.add(f"{zone}/virtualNetworkLinks/{resource['name']}")
+    vnet = hub_synth.only(EPHEMERAL, "azurerm_virtual_network")["name"]
+    assert len(hub_side) == 1 + len(ZONES)  # the peering and a link to each shared zone
+    assert hub_side == set(hub.env_side_ids(vnet))
+
+
+def test_without_a_hub_a_runner_label_subset_is_the_same_runner():
+    """GitHub runs a job on any runner carrying all its labels: with `[self-hosted, runner-0]` on one env and
+    `[self-hosted, linux, runner-0]` on another, the second env's runner serves both."""
+    config = _without_hub()
+    config["teams"][1]["environments"]["prod"]["deploy_runner"] = ["self-hosted", "linux", "runner-0"]
+    with pytest.raises(ConfigError) as caught:
+        parse_config(yaml.safe_dump(config), source="platform.yaml")
+    [line] = caught.value.lines()
+    assert (
+        "teams.pricing.environments.prod.deploy_runner: the same runner as teams.churn.environments.prod"
+        in line
+    )
+    assert line.endswith("or set platform.hub_network (docs/operations.md)")
+
+
+def test_without_a_hub_a_private_front_end_is_refused():
+    """A private front end resolves through the env's privatelink.azuredatabricks.net zone. Without a hub that
+    zone is created in the platform stack's own apply and linked to the env's VNet only, so the runner that
+    then deploys the workspace stack cannot resolve the workspace: validate refuses it instead of a half deploy."""
+    config = _without_hub()
+    config["teams"][0]["environments"]["prod"]["public_network_access"] = False
+    with pytest.raises(ConfigError) as caught:
+        parse_config(yaml.safe_dump(config), source="platform.yaml")
+    [line] = caught.value.lines()
+    assert (
+        "platform.yaml: teams.churn.environments.prod.public_network_access:" in line
+        and "hub_network" in line
+    )
+    config["platform"]["hub_network"] = yaml.safe_load((ROOT / "platform.yaml").read_text())["platform"][
+        "hub_network"
+    ]
+    parse_config(yaml.safe_dump(config))  # with the hub the same env is accepted

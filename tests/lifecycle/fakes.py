@@ -30,6 +30,8 @@ from infra.lifecycle.runner import MissingTool, StackCommand
 from infra.lifecycle.services import Services
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+# The subscription the fake Azure adapter works in.
+SUBSCRIPTION = "00000000-0000-4000-8000-000000000001"
 
 
 class Clock:
@@ -158,6 +160,17 @@ class SdkResourceGroupsOperations:
         return SimpleNamespace(result=lambda: self._fakes.deleted.append(name))
 
 
+class SdkResourcesOperations:
+    """The slice of azure-mgmt-resource's `client.resources` the adapter calls (budgets, by ID)."""
+
+    def __init__(self, fakes: FakeResourceGroups):
+        self._fakes = fakes
+
+    def begin_delete_by_id(self, resource_id: str, *, api_version: str):
+        self._fakes.events.append(f"delete {resource_id.removeprefix(f'/subscriptions/{SUBSCRIPTION}')}")
+        return SimpleNamespace(result=lambda: self._fakes.deleted_by_id.append((resource_id, api_version)))
+
+
 class FakeResourceGroups:
     """Resource groups held here, served through the real AzureResourceGroups adapter."""
 
@@ -165,6 +178,8 @@ class FakeResourceGroups:
         self.events = events
         self.groups: list[ResourceGroupInfo] = []
         self.deleted: list[str] = []
+        self.deleted_by_id: list[tuple[str, str]] = []
+        """(ARM ID, API version) of each resource deleted by ID (budgets, the hub's side of an env)."""
         self.lists = 0
         self.list_error: Exception | None = None
         """An azure-core exception every list raises (no login, no role, ...)."""
@@ -172,7 +187,10 @@ class FakeResourceGroups:
         """Per group: the azure-core exception its delete raises."""
 
     def adapter(self) -> AzureResourceGroups:
-        return AzureResourceGroups(SimpleNamespace(resource_groups=SdkResourceGroupsOperations(self)))
+        client = SimpleNamespace(
+            resource_groups=SdkResourceGroupsOperations(self), resources=SdkResourcesOperations(self)
+        )
+        return AzureResourceGroups(client, subscription_id=SUBSCRIPTION)
 
 
 class FakeTaggedResources:

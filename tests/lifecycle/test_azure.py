@@ -27,8 +27,30 @@ class FakeResourceGroupsOperations:
         return SimpleNamespace(result=lambda: self.deleted.append(name))
 
 
+class FakeResourcesOperations:
+    """The slice of `client.resources` the adapter calls: a generic delete by ID, with an API version."""
+
+    def __init__(self, error=None):
+        self.error, self.deleted = error, []
+
+    def begin_delete_by_id(self, resource_id, *, api_version):
+        if self.error:
+            raise self.error
+        return SimpleNamespace(result=lambda: self.deleted.append((resource_id, api_version)))
+
+
+SUBSCRIPTION = "00000000-0000-4000-8000-000000000001"
+
+
 def client(groups=(), error=None):
-    return SimpleNamespace(resource_groups=FakeResourceGroupsOperations(list(groups), error))
+    return SimpleNamespace(
+        resource_groups=FakeResourceGroupsOperations(list(groups), error),
+        resources=FakeResourcesOperations(error),
+    )
+
+
+def adapter(fake):
+    return AzureResourceGroups(fake, subscription_id=SUBSCRIPTION)
 
 
 def sdk_group(name, tags=None, managed_by=None, state="Succeeded"):
@@ -47,7 +69,7 @@ def test_groups_come_back_with_tags_owner_and_state():
             ),
         ]
     )
-    assert AzureResourceGroups(fake).list() == [
+    assert adapter(fake).list() == [
         ResourceGroupInfo("rg-dbp-churn-pr1", {"ephemeral": "true"}, None, "Succeeded"),
         ResourceGroupInfo("rg-untagged", {}, None, "Succeeded"),
         ResourceGroupInfo("rg-dbp-churn-pr1-dbw-managed", {"ephemeral": "true"}, "/ws", "Deleting"),
@@ -56,8 +78,24 @@ def test_groups_come_back_with_tags_owner_and_state():
 
 def test_delete_waits_for_azure_to_finish():
     fake = client()
-    AzureResourceGroups(fake).delete("rg-dbp-churn-pr1")
+    adapter(fake).delete("rg-dbp-churn-pr1")
     assert fake.resource_groups.deleted == ["rg-dbp-churn-pr1"]
+
+
+def test_an_envs_budget_is_deleted_on_the_subscription_with_azurerms_api_version():
+    fake = client()
+    adapter(fake).delete_budget("budget-dbp-churn-pr1")
+    assert fake.resources.deleted == [
+        (
+            f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Consumption/budgets/budget-dbp-churn-pr1",
+            "2019-10-01",
+        )
+    ]
+
+
+def test_a_budget_already_gone_counts_as_deleted():
+    gone = arm_error(404, "NotFound", "Budget not found.", ResourceNotFoundError)
+    adapter(client(error=gone)).delete_budget("budget-dbp-churn-pr1")
 
 
 @pytest.mark.parametrize(
@@ -73,7 +111,8 @@ def test_delete_waits_for_azure_to_finish():
             ),
             "Azure, listing resource groups: (AuthorizationFailed) The client 'ci' does not have authorization to "
             "perform action (the signed-in identity lacks the role: listing needs Reader on the subscription, "
-            "deleting a resource group Contributor)",
+            "deleting a resource group Contributor, a budget Cost Management Contributor, the hub side network "
+            "roles in the hub)",
         ),
         (
             arm_error(500, "InternalServerError", "Encountered internal server error"),
@@ -83,7 +122,7 @@ def test_delete_waits_for_azure_to_finish():
 )
 def test_azure_errors_become_one_line_failures(error, message):
     with pytest.raises(OperationFailed) as failed:
-        AzureResourceGroups(client(error=error)).list()
+        adapter(client(error=error)).list()
     assert str(failed.value) == message
 
 
@@ -95,7 +134,7 @@ def test_a_group_already_gone_counts_as_deleted():
         "Resource group 'rg-dbp-churn-pr1' could not be found.",
         ResourceNotFoundError,
     )
-    AzureResourceGroups(client(error=gone)).delete("rg-dbp-churn-pr1")
+    adapter(client(error=gone)).delete("rg-dbp-churn-pr1")
 
 
 def test_a_locked_group_is_one_line_naming_the_lock():
@@ -108,7 +147,7 @@ def test_a_locked_group_is_one_line_naming_the_lock():
         ResourceExistsError,
     )
     with pytest.raises(OperationFailed) as failed:
-        AzureResourceGroups(client(error=locked)).delete("rg-dbp-churn-pr1")
+        adapter(client(error=locked)).delete("rg-dbp-churn-pr1")
     assert str(failed.value).startswith(
         "Azure, deleting resource group rg-dbp-churn-pr1: (ScopeLocked) The scope '/subscriptions/s/"
     )

@@ -7,6 +7,7 @@ import sys
 from dataclasses import replace
 
 import pytest
+import yaml
 from azure.core.exceptions import ClientAuthenticationError
 from databricks.sdk.errors import TemporarilyUnavailable
 
@@ -322,6 +323,41 @@ def test_env_up_deploys_the_ephemeral_env_with_template_defaults(cli, fakes):
     assert result.out.splitlines()[-1] == (
         "up: churn/pr42; test it with `platform smoke churn/pr42`, remove it with `platform env down pr42`"
     )
+
+
+def test_env_up_from_a_private_env_joins_the_hub_and_deploys(cli, fakes):
+    """The committed config has a hub: an ephemeral env cut from private prod peers with it, so its runner (the
+    hub's) reaches it, and both stacks deploy in the one run."""
+    result = cli("env", "up", "pr42", "--from", "churn/prod")
+    assert result.code == 0, result.err
+    assert fakes.events[-2:] == ["deploy churn-pr42-platform", "deploy churn-pr42-workspace"]
+    (env,) = fakes.synthesized_envs
+    assert env.settings.public_network_access is False and env.platform.hub_network is not None
+
+
+def test_env_up_from_a_private_env_without_a_hub_is_refused_before_anything_is_created(
+    cli, fakes, config_path
+):
+    """Without a hub the ephemeral env gets zones of its own, which the base's runner (linked to the base's zones
+    of the same names) cannot resolve: the workspace stack would fail after the platform stack was applied."""
+    raw = yaml.safe_load(config_path.read_text())
+    del raw["platform"]["hub_network"]
+    for team in raw["teams"][
+        :2
+    ]:  # validate's own hub refusals: no created key, a runner each, public front end
+        team["environments"]["prod"]["customer_managed_key"] = None
+        team["environments"]["prod"]["deploy_runner"] = ["self-hosted", f"{team['name']}-prod"]
+        team["environments"]["prod"]["public_network_access"] = True
+    config_path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    assert_refused(
+        cli("env", "up", "pr42", "--from", "churn/prod", "--dry-run"),
+        fakes,
+        "--from: churn/prod: the env is reachable only from its runner's network, and without a hub an ephemeral "
+        "env cut from it gets privatelink zones of its own that this runner's VNet cannot resolve; set "
+        "platform.hub_network (docs/operations.md), or cut it from an env with public_network_access: true and "
+        "network_isolation: service_endpoints",
+    )
+    assert cli("env", "up", "pr42", "--from", "churn/dev").code == 0  # a public base still works
 
 
 def test_env_up_again_updates_the_env_in_its_slot_and_restarts_its_ttl(cli, fakes):

@@ -131,11 +131,49 @@ def test_when_the_state_is_gone_the_tagged_group_is_deleted_and_the_report_says_
         "state? churn-pr1-workspace",
         "state? churn-pr1-platform",
         "delete group rg-dbp-churn-pr1",
+        # The budget is on the subscription, outside the group: left behind, it would make the next
+        # `env up pr1` fail on a budget of the same name that already exists.
+        "delete /providers/Microsoft.Consumption/budgets/budget-dbp-churn-pr1",
     ]
     assert "the state of churn/pr1 is gone: deleting resource group rg-dbp-churn-pr1 by its tags" in lines
     assert any(
         line.startswith(
-            "deleted resource group rg-dbp-churn-pr1; Unity Catalog objects of churn/pr1 (catalog dbp_churn_pr1"
+            "deleted resource group rg-dbp-churn-pr1, budget budget-dbp-churn-pr1; Unity Catalog objects of "
+            "churn/pr1 (catalog dbp_churn_pr1"
+        )
+        for line in lines
+    )
+
+
+def test_when_the_state_of_an_env_in_the_hub_is_gone_its_side_of_the_hub_is_deleted_too(config, fakes):
+    """Cut from private prod, the env peered with the hub and linked the hub's shared zones to its VNet: those
+    live in the hub, not in the env's group. Left behind, the next `env up pr1` fails on a peering and links of
+    the same names (and the hub keeps a dead peering)."""
+    fakes.groups.groups = [ephemeral_group(env="pr1", base="prod", expires=PAST)]
+    outcome, lines = run_reap(config, fakes)
+    assert outcome.reaped == ["churn/pr1"]
+    hub = config.platform.hub_network
+    vnet = "vnet-dbp-churn-pr1"
+    zones = f"{hub.private_dns_zones_resource_group_id}/providers/Microsoft.Network/privateDnsZones"
+    assert fakes.groups.deleted_by_id[:5] == [
+        (f"{hub.virtual_network_id}/virtualNetworkPeerings/peer-hub-to-{vnet}", "2025-01-01"),
+        *(
+            (f"{zones}/{zone}/virtualNetworkLinks/link-{vnet}", "2024-06-01")
+            for zone in (
+                "privatelink.azuredatabricks.net",
+                "privatelink.dfs.core.windows.net",
+                "privatelink.blob.core.windows.net",
+                "privatelink.vaultcore.azure.net",
+            )
+        ),
+    ]
+    assert fakes.events[-2:] == [
+        "delete group rg-dbp-churn-pr1",
+        "delete /providers/Microsoft.Consumption/budgets/budget-dbp-churn-pr1",
+    ]
+    assert any(
+        line.startswith(
+            "deleted resource group rg-dbp-churn-pr1, budget budget-dbp-churn-pr1 and its side of the hub;"
         )
         for line in lines
     )
@@ -199,7 +237,8 @@ def test_dry_run_lists_the_exact_commands_and_touches_nothing(config, fakes):
         f"  2. synthesize churn-pr1-platform and churn-pr1-workspace into {out}/stacks",
         f"  3. npx --no-install cdktf destroy churn-pr1-workspace --app true --output {out} --skip-synth --ignore-missing-stack-dependencies --auto-approve",
         f"  4. npx --no-install cdktf destroy churn-pr1-platform --app true --output {out} --skip-synth --ignore-missing-stack-dependencies --auto-approve",
-        "  5. only if neither stack holds state: delete resource group rg-dbp-churn-pr1",
+        "  5. only if neither stack holds state: delete resource group rg-dbp-churn-pr1, budget "
+        "budget-dbp-churn-pr1",
     ]
 
 

@@ -50,7 +50,7 @@ class HubPeering(Construct):
             self,
             "from-hub",
             provider=hub_provider,
-            name=f"peer-hub-to-{vnet}",  # unique in the hub VNet: the env's VNet name is
+            name=hub.peering_name(vnet),  # the reaper deletes it by this name when the env's state is gone
             resource_group_name=hub.resource_group_name,
             virtual_network_name=hub.virtual_network_name,
             remote_virtual_network_id=network.virtual_network_id,

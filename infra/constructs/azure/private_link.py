@@ -78,7 +78,8 @@ class PrivateLinks(Construct):
                 self,
                 f"zone-link-{key}",
                 provider=provider,
-                name=f"link-{self._team_env.names.virtual_network}",  # unique per env: a hub zone is shared
+                # Unique per env in a shared zone; the reaper deletes a hub zone's link by this name.
+                name=HubNetwork.zone_link_name(self._team_env.names.virtual_network),
                 resource_group_name=zone_group,
                 private_dns_zone_name=zone_name,
                 virtual_network_id=self._network.virtual_network_id,
