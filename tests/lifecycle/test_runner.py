@@ -181,9 +181,12 @@ time.sleep(60)
 """
 
 DEPLOY_DRIVER = """
-import sys
+import signal, sys
 from pathlib import Path
 from infra.lifecycle.runner import CdktfRunner, StackCommand
+# A suite started in the background (`make test &`, nohup) runs with SIGINT ignored, and Python then keeps it
+# ignored: the driver would never see the Ctrl-C this test sends. Set the terminal's disposition ourselves.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 try:
     CdktfRunner().run(StackCommand("deploy", "churn-dev-platform", Path("cdktf.out"), auto_approve=True))
 except KeyboardInterrupt:
