@@ -97,7 +97,7 @@ def deploy(
     config: ConfigOption = None,
 ) -> None:
     """Build the wheel, synthesize the env's two stacks, deploy the platform stack then the workspace stack."""
-    with _reported():
+    with reported():
         loaded, services = load_or_fail(config), services_factory()
         rollout = Rollout("deploy", permanent_team_env(loaded, target), services.outdir, auto_approve)
         _run_or_describe(rollout, loaded, services, dry_run=dry_run)
@@ -113,7 +113,7 @@ def destroy(
     config: ConfigOption = None,
 ) -> None:
     """Destroy the env's workspace stack, then its platform stack. Prod needs --force-prod and a typed confirmation."""
-    with _reported():
+    with reported():
         loaded, services = load_or_fail(config), services_factory()
         team_env = permanent_team_env(loaded, target)
         is_prod = team_env.kind == "prod"
@@ -141,7 +141,7 @@ def smoke(
     """Run the env's training job now, follow it to the end, check it registered a new `challenger`."""
     from databricks.sdk.errors import DatabricksError
 
-    with _reported():
+    with reported():
         loaded, services = load_or_fail(config), services_factory()
         smoke_on = smoke_target(loaded, target)
         limit = parse_duration(timeout, field="--timeout")
@@ -197,7 +197,7 @@ def env_up(
     config: ConfigOption = None,
 ) -> None:
     """Create (or update) an ephemeral env cut from TEAM/ENV with the template's smallest sizes."""
-    with _reported():
+    with reported():
         loaded, services = load_or_fail(config), services_factory()
         base_env = permanent_team_env(loaded, base, field="--from", hint_ephemeral=False)
         template = template_of(base_env.team, field="--from")
@@ -249,7 +249,7 @@ def env_down_command(
     config: ConfigOption = None,
 ) -> None:
     """Destroy the ephemeral env NAME (workspace stack first, platform stack last), whatever its expiry."""
-    with _reported():
+    with reported():
         loaded, services = load_or_fail(config), services_factory()
         record = env_down(
             name, config=loaded, services=services, dry_run=dry_run, report=_say, clouds=_clouds(cloud)
@@ -268,7 +268,7 @@ def env_list(
     """List ephemeral envs with their owner and time left (from their tags: Azure resource groups, AWS resources).
 
     A cloud that cannot be read is one line on stderr; the others are listed, and the exit code is 1."""
-    with _reported():
+    with reported():
         loaded, services = load_or_fail(config), services_factory()
         inventory = read_inventory(loaded, services, clouds=_clouds(cloud))
         now = services.clock()
@@ -321,7 +321,7 @@ def env_reap(
     config: ConfigOption = None,
 ) -> None:
     """Destroy every expired ephemeral env. Never touches anything not tagged ephemeral=true."""
-    with _reported():
+    with reported():
         loaded, services = load_or_fail(config), services_factory()
         real_now = services.clock()
         judged_at = parse_instant(now, field="--now") if now else real_now
@@ -381,7 +381,7 @@ class _RunFollower:
 
 
 @contextmanager
-def _reported() -> Iterator[None]:
+def reported() -> Iterator[None]:
     try:
         yield
     except InputProblem as exc:

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from infra.cli import lifecycle, scan, synth
+from infra.cli import lifecycle, plan, scan, synth
 from infra.cli.errors import fail, run_cli
 from infra.cli.options import ConfigOption, load_or_fail
 from infra.config.deployability import deploy_warnings
@@ -92,7 +92,7 @@ def envs(
     console.print(table)
 
 
-for register in (synth.register, scan.register, lifecycle.register):
+for register in (synth.register, scan.register, lifecycle.register, plan.register):
     register(app)
 
 

@@ -22,6 +22,8 @@ TOOL_HINTS = {
 # The CLI synthesizes exactly the stacks to run before cdktf starts (--skip-synth). A no-op app makes sure
 # cdktf can never synthesize something else instead: cdktf.json's app builds only the permanent envs.
 NOOP_APP = "true"
+# `platform plan` saves each stack's plan here, in the stack's directory: `terraform apply tfplan` applies exactly it.
+PLAN_FILE = "tfplan"
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,10 @@ class StackRunner(Protocol):
 
     def output(self, stack: str, name: str, *, outdir: Path) -> str:
         """The value of the deployed stack's output ``name`` (read from its state); OperationFailed without it."""
+
+    def plan(self, stack: str, *, outdir: Path) -> str:
+        """`terraform plan` of the synthesized stack, saved as PLAN_FILE in its directory; the plan as
+        `terraform show -json` prints it. OperationFailed when Terraform cannot plan it."""
 
 
 Run = Callable[..., subprocess.CompletedProcess]
@@ -142,6 +148,23 @@ class CdktfRunner:
             raise OperationFailed(f"cannot read output {name} of {stack}: {_error_line(shown)}")
         return shown.stdout.strip()
 
+    def plan(self, stack: str, *, outdir: Path) -> str:
+        self._init(stack, outdir, doing="plan")
+        planned = self._tool(
+            terraform_plan_argv(stack, outdir=outdir), capture_output=True, text=True, check=False
+        )
+        if planned.returncode not in (0, 2):  # -detailed-exitcode: 0 no changes, 2 changes, 1 error
+            raise OperationFailed(f"cannot plan {stack}: {_error_line(planned)}")
+        shown = self._tool(
+            ["terraform", _chdir(stack, outdir), "show", "-json", "-no-color", PLAN_FILE],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if shown.returncode != 0:
+            raise OperationFailed(f"cannot read the plan of {stack}: {_error_line(shown)}")
+        return shown.stdout
+
     def _init(self, stack: str, outdir: Path, *, doing: str) -> str:
         """`terraform init` in the stack's directory (its backend); the -chdir argument for what follows."""
         init = self._tool(
@@ -165,6 +188,19 @@ def _chdir(stack: str, outdir: Path) -> str:
 def terraform_init_argv(stack: str, *, outdir: Path) -> list[str]:
     """`terraform init` in a synthesized stack's directory: its backend, before its state is read."""
     return ["terraform", _chdir(stack, outdir), "init", "-input=false", "-no-color"]
+
+
+def terraform_plan_argv(stack: str, *, outdir: Path) -> list[str]:
+    """Plan the stack into PLAN_FILE (after terraform_init_argv); exit 0 without changes, 2 with, 1 on error."""
+    return [
+        "terraform",
+        _chdir(stack, outdir),
+        "plan",
+        "-input=false",
+        "-no-color",
+        "-detailed-exitcode",
+        f"-out={PLAN_FILE}",
+    ]
 
 
 def terraform_output_argv(stack: str, name: str, *, outdir: Path) -> list[str]:

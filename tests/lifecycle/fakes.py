@@ -91,6 +91,8 @@ class FakeRunner:
         """Tools (npx, terraform) not on PATH."""
         self.outputs: dict[str, dict[str, str]] = {}
         """Stack -> its deployed outputs."""
+        self.plans: dict[str, dict] = {}
+        """Stack -> the `terraform show -json` of its plan (default: no changes, deployed if it has state)."""
 
     def require(self, *tools: str) -> None:
         for tool in tools:
@@ -109,6 +111,14 @@ class FakeRunner:
             raise self.state_errors[stack]
         return stack in self.stacks_with_state
 
+    def plan(self, stack: str, *, outdir: Path) -> str:
+        self.events.append(f"plan {stack}")
+        if stack in self.failing:  # what CdktfRunner raises when terraform plan fails
+            raise OperationFailed(f"cannot plan {stack}: Error: Unsupported argument")
+        if stack in self.plans:
+            return json.dumps(self.plans[stack])
+        return json.dumps(plan_json(deployed=stack in self.stacks_with_state))
+
     def output(self, stack: str, name: str, *, outdir: Path) -> str:
         self.events.append(f"output? {stack} {name}")
         try:
@@ -117,6 +127,27 @@ class FakeRunner:
             raise OperationFailed(
                 f'cannot read output {name} of {stack}: Error: Output "{name}" not found'
             ) from None
+
+
+def plan_json(*, deployed: bool, changes: list[tuple[str, list[str]]] = ()) -> dict:
+    """A `terraform show -json PLANFILE` document: (address, actions) per resource change; with ``deployed`` the
+    prior state holds one managed resource."""
+    prior = {"values": {"root_module": {"resources": [{"mode": "managed", "type": "x", "name": "y"}]}}}
+    return {
+        "format_version": "1.2",
+        "terraform_version": "1.11.4",
+        **({"prior_state": prior} if deployed else {}),
+        "resource_changes": [
+            {
+                "address": address,
+                "mode": "managed",
+                "type": address.split(".")[0],
+                "name": address.split(".")[1],
+                "change": {"actions": actions},
+            }
+            for address, actions in changes
+        ],
+    }
 
 
 def arm_error(status: int, code: str, message: str, cls: type[HttpResponseError] = HttpResponseError):

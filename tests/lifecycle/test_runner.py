@@ -216,3 +216,23 @@ def test_ctrl_c_during_a_deploy_lets_cdktf_stop_cleanly_instead_of_killing_it(tm
         if driver.poll() is None:
             os.killpg(driver.pid, signal.SIGKILL)
     assert stopped.read_text() == "state written, lock released"  # not SIGKILLed 0.25 s after Ctrl-C
+
+
+def test_plan_saves_the_plan_in_the_stack_directory_and_reads_it_back_as_json():
+    shown = json.dumps({"format_version": "1.2", "resource_changes": []})
+    launcher = Launcher(done(0), done(2, stdout="Plan: 1 to add"), done(0, stdout=shown))
+    assert CdktfRunner(run=launcher).plan("risk-dev-platform", outdir=Path("cdktf.out")) == shown
+    chdir = "-chdir=cdktf.out/stacks/risk-dev-platform"
+    assert [argv for argv, _ in launcher.calls] == [
+        ["terraform", chdir, "init", "-input=false", "-no-color"],
+        ["terraform", chdir, "plan", "-input=false", "-no-color", "-detailed-exitcode", "-out=tfplan"],
+        ["terraform", chdir, "show", "-json", "-no-color", "tfplan"],
+    ]
+
+
+def test_a_plan_terraform_cannot_make_is_one_line_with_its_error():
+    error = '╷\n│ Error: Unsupported argument\n│\n│ An argument named "bogus" is not expected here.\n╵\n'
+    runner = CdktfRunner(run=Launcher(done(0), done(1, stderr=error)))
+    with pytest.raises(OperationFailed) as failed:
+        runner.plan("risk-dev-platform", outdir=Path("cdktf.out"))
+    assert str(failed.value) == "cannot plan risk-dev-platform: Error: Unsupported argument"
