@@ -13,6 +13,7 @@ must not miss. `StackPlan.as_json()` is the documented `--json` shape (docs/oper
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -92,6 +93,8 @@ class StackPlan:
     """Replacements and destroys of STATEFUL_TYPES, the first thing to read."""
     waits_for: str | None = None
     plan_file: Path | None = None
+    stack_sha256: str | None = None
+    """The hash of the synthesized cdk.tf.json that was planned: `platform apply` refuses a stack that differs."""
 
     @property
     def has_changes(self) -> bool:
@@ -110,6 +113,7 @@ class StackPlan:
             "flagged": [{"address": f.address, "type": f.type, "action": f.kind} for f in self.flagged],
             **{kind: dict(sorted(self.counts[kind].items())) for kind in KINDS},
             "plan_file": None if self.plan_file is None else str(self.plan_file),
+            "stack_sha256": self.stack_sha256,
         }
 
     def describe(self) -> list[str]:
@@ -126,7 +130,14 @@ class StackPlan:
         return lines
 
 
-def summarize(stack: str, plan_json: str, *, plan_file: Path | None = None) -> StackPlan:
+def stack_sha256(outdir: Path, stack: str) -> str:
+    """The hash of a synthesized stack's cdk.tf.json."""
+    return hashlib.sha256((outdir / "stacks" / stack / "cdk.tf.json").read_bytes()).hexdigest()
+
+
+def summarize(
+    stack: str, plan_json: str, *, plan_file: Path | None = None, sha256: str | None = None
+) -> StackPlan:
     """The summary of one stack's `terraform show -json PLANFILE`."""
     plan = json.loads(plan_json)
     counts: dict[Kind, Counter[str]] = {kind: Counter() for kind in KINDS}
@@ -148,6 +159,7 @@ def summarize(stack: str, plan_json: str, *, plan_file: Path | None = None) -> S
         counts={kind: dict(counter) for kind, counter in counts.items()},
         flagged=flagged,
         plan_file=plan_file,
+        stack_sha256=sha256,
     )
 
 
@@ -176,7 +188,9 @@ class TeamEnvPlan:
         }
 
 
-def plan_stacks(stacks: Iterable[str], runner_plan: Callable[[str], tuple[str, Path]]) -> list[StackPlan]:
+def plan_stacks(
+    stacks: Iterable[str], runner_plan: Callable[[str], tuple[str, Path]], *, outdir: Path | None = None
+) -> list[StackPlan]:
     """Plan each stack in order until one leaves the next without what it needs (not deployed, or about to
     create the workspace); the rest wait for that stack."""
     results: list[StackPlan] = []
@@ -186,7 +200,8 @@ def plan_stacks(stacks: Iterable[str], runner_plan: Callable[[str], tuple[str, P
             results.append(StackPlan(stack=stack, status="waiting", waits_for=blocker))
             continue
         plan_json, plan_file = runner_plan(stack)
-        planned = summarize(stack, plan_json, plan_file=plan_file)
+        sha256 = stack_sha256(outdir, stack) if outdir is not None else None
+        planned = summarize(stack, plan_json, plan_file=plan_file, sha256=sha256)
         results.append(planned)
         if not planned.deployed or planned.creates_foundation():
             blocker = stack
@@ -209,4 +224,4 @@ def plan_team_env(
             plan_json = services.runner.plan(stack, outdir=rollout.outdir)
             return plan_json, rollout.outdir / "stacks" / stack / PLAN_FILE
 
-        return TeamEnvPlan(team_env.key, plan_stacks(rollout.stacks, runner_plan))
+        return TeamEnvPlan(team_env.key, plan_stacks(rollout.stacks, runner_plan, outdir=rollout.outdir))

@@ -78,6 +78,10 @@ class StackRunner(Protocol):
     def output(self, stack: str, name: str, *, outdir: Path) -> str:
         """The value of the deployed stack's output ``name`` (read from its state); OperationFailed without it."""
 
+    def apply_plan(self, stack: str, *, outdir: Path) -> None:
+        """`terraform apply` of the saved PLAN_FILE in the stack's directory, output streaming; OperationFailed on a
+        non-zero exit (Terraform refuses a plan whose state changed since it was made)."""
+
     def plan(self, stack: str, *, outdir: Path) -> str:
         """`terraform plan` of the synthesized stack, saved as PLAN_FILE in its directory; the plan as
         `terraform show -json` prints it. OperationFailed when Terraform cannot plan it."""
@@ -165,6 +169,14 @@ class CdktfRunner:
             raise OperationFailed(f"cannot read the plan of {stack}: {_error_line(shown)}")
         return shown.stdout
 
+    def apply_plan(self, stack: str, *, outdir: Path) -> None:
+        self._init(stack, outdir, doing="apply the plan")
+        applied = self._tool(terraform_apply_plan_argv(stack, outdir=outdir), launch=self._stream)
+        if applied.returncode != 0:
+            raise OperationFailed(
+                f"terraform apply {PLAN_FILE} of {stack} failed (exit {applied.returncode})"
+            )
+
     def _init(self, stack: str, outdir: Path, *, doing: str) -> str:
         """`terraform init` in the stack's directory (its backend); the -chdir argument for what follows."""
         init = self._tool(
@@ -201,6 +213,11 @@ def terraform_plan_argv(stack: str, *, outdir: Path) -> list[str]:
         "-detailed-exitcode",
         f"-out={PLAN_FILE}",
     ]
+
+
+def terraform_apply_plan_argv(stack: str, *, outdir: Path) -> list[str]:
+    """Apply exactly the saved PLAN_FILE (after terraform_init_argv): no new plan, no prompt."""
+    return ["terraform", _chdir(stack, outdir), "apply", "-input=false", PLAN_FILE]
 
 
 def terraform_output_argv(stack: str, name: str, *, outdir: Path) -> list[str]:

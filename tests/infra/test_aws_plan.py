@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from infra.lifecycle.plan import plan_stacks
-from infra.lifecycle.runner import PLAN_FILE, CdktfRunner
+from infra.lifecycle.runner import PLAN_FILE, CdktfRunner, run_until_stopped
 from tests.terraform_moto import MotoServer, TerraformDir, locate_tools
 
 TEAM_ENV = ("risk-dev-platform", "risk-dev-account", "risk-dev-workspace")
@@ -32,7 +32,10 @@ def test_plan_summarizes_real_terraform_plans_and_the_saved_plan_applies(synthes
     stack.write_override()
     # The lifecycle's own runner, launching the located terraform with the moto test environment.
     environ = stack.environ() | {"PATH": f"{stack.tools.terraform.parent}:{stack.environ()['PATH']}"}
-    runner = CdktfRunner(run=functools.partial(subprocess.run, env=environ))
+    runner = CdktfRunner(
+        run=functools.partial(subprocess.run, env=environ),
+        stream=functools.partial(run_until_stopped, env=environ, stdout=subprocess.DEVNULL),
+    )
 
     def runner_plan(name: str):
         return runner.plan(name, outdir=outdir), outdir / "stacks" / name / PLAN_FILE
@@ -47,7 +50,7 @@ def test_plan_summarizes_real_terraform_plans_and_the_saved_plan_applies(synthes
     assert (account.status, account.waits_for) == ("waiting", TEAM_ENV[0])
     assert (workspace.status, workspace.waits_for) == ("waiting", TEAM_ENV[0])
 
-    stack.run("apply", "-input=false", PLAN_FILE)  # exactly the plan that was summarized
+    runner.apply_plan(TEAM_ENV[0], outdir=outdir)  # exactly the plan that was summarized
     (clean,) = plan_stacks(TEAM_ENV[:1], runner_plan)
     assert clean.deployed and not clean.has_changes
 

@@ -111,6 +111,11 @@ class FakeRunner:
             raise self.state_errors[stack]
         return stack in self.stacks_with_state
 
+    def apply_plan(self, stack: str, *, outdir: Path) -> None:
+        self.events.append(f"apply {stack} {(outdir / 'stacks' / stack / 'tfplan').read_text()}")
+        if stack in self.failing:
+            raise OperationFailed(f"terraform apply tfplan of {stack} failed (exit 1)")
+
     def plan(self, stack: str, *, outdir: Path) -> str:
         self.events.append(f"plan {stack}")
         if stack in self.failing:  # what CdktfRunner raises when terraform plan fails
@@ -379,6 +384,8 @@ class Fakes:
     synthesized: list[tuple[list[str], Path, Path]] = field(default_factory=list)
     """(team-env keys, outdir, wheel) per synth."""
     synthesized_envs: list = field(default_factory=list)
+    stack_documents: dict[str, str] = field(default_factory=dict)
+    """Stack -> the cdk.tf.json the fake synth writes (default: one naming the stack)."""
 
     def __post_init__(self):
         self.events = Events(self.outdir)
@@ -406,6 +413,11 @@ class Fakes:
     def synthesize(self, config, team_envs, outdir, wheel) -> None:
         stacks = [s for te in team_envs for s in te.stacks.values()]
         self.events.append("synth " + " ".join(stacks))
+        for stack in stacks:  # what a plan hashes and a saved plan is checked against
+            (outdir / "stacks" / stack).mkdir(parents=True, exist_ok=True)
+            (outdir / "stacks" / stack / "cdk.tf.json").write_text(
+                self.stack_documents.get(stack, f'{{"{stack}": 1}}')
+            )
         self.synthesized.append(([te.key for te in team_envs], outdir, wheel))
         self.synthesized_envs.extend(team_envs)
 

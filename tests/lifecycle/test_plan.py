@@ -4,6 +4,7 @@ runs the same against moto with real Terraform)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from infra.lifecycle.plan import kind_of, summarize
@@ -103,6 +104,7 @@ def test_a_workspace_stack_waits_for_a_platform_stack_that_is_not_deployed(cli, 
         "replace": {},
         "destroy": {},
         "plan_file": str(fakes.outdir / "stacks" / "churn-dev-platform" / "tfplan"),
+        "stack_sha256": hashlib.sha256(b'{"churn-dev-platform": 1}').hexdigest(),  # what the fake synth wrote
     }
     assert workspace["status"] == "waiting" and workspace["waits_for"] == "churn-dev-platform"
     assert "planning churn-dev-platform" in result.err
@@ -151,3 +153,73 @@ def test_an_unknown_target_is_refused_before_anything_runs(cli, fakes):
     result = cli("plan", "churn/qa")
     assert result.code == 2 and len(result.err_lines) == 1 and "no environment 'qa'" in result.err
     assert fakes.nothing_happened()
+
+
+# --- platform apply: exactly the saved plans ---------------------------------------------------------------
+
+
+def saved_plan(cli, fakes, tmp_path, target="churn/dev"):
+    """Run `platform plan TARGET --json` and keep what a CI plan job uploads: plan.json and each tfplan."""
+    result = cli("plan", target, "--json")
+    assert result.code == 0, result.err
+    kept = tmp_path / "planned"
+    (kept / "stacks").mkdir(parents=True)
+    (kept / "plan.json").write_text(result.out)
+    for stack in json.loads(result.out)["stacks"]:
+        if stack["status"] == "planned":
+            (kept / "stacks" / stack["stack"]).mkdir()
+            (kept / "stacks" / stack["stack"] / "tfplan").write_text(f"saved plan of {stack['stack']}")
+    fakes.events.clear()
+    return kept
+
+
+def test_apply_applies_exactly_the_saved_plans_in_order_after_the_preflight(cli, fakes, tmp_path):
+    fakes.runner.stacks_with_state |= {"churn-dev-platform", "churn-dev-workspace"}
+    kept = saved_plan(cli, fakes, tmp_path)
+    result = cli("apply", "churn/dev", "--plan-dir", str(kept))
+    assert result.code == 0, result.err
+    assert fakes.events == [
+        "build wheel",
+        "synth churn-dev-platform churn-dev-workspace",
+        "apply churn-dev-platform saved plan of churn-dev-platform",
+        "apply churn-dev-workspace saved plan of churn-dev-workspace",
+    ]
+    assert fakes.workspace_urls == [None]  # the Unity Catalog preflight ran before the workspace stack
+    assert result.out.splitlines()[-1] == "applied churn-dev-platform, churn-dev-workspace of churn/dev"
+
+
+def test_apply_refuses_every_stack_when_one_changed_since_its_plan(cli, fakes, tmp_path):
+    fakes.runner.stacks_with_state |= {"churn-dev-platform", "churn-dev-workspace"}
+    kept = saved_plan(cli, fakes, tmp_path)
+    fakes.stack_documents["churn-dev-workspace"] = '{"churn-dev-workspace": 2}'  # the code moved on
+    result = cli("apply", "churn/dev", "--plan-dir", str(kept))
+    assert result.code == 1
+    assert result.err_lines == [
+        "error: churn-dev-workspace changed since the plan was shown; nothing was applied: plan again"
+    ]
+    assert not [event for event in fakes.events if event.startswith("apply ")]
+
+
+def test_apply_leaves_waiting_stacks_for_the_next_plan(cli, fakes, tmp_path):
+    kept = saved_plan(cli, fakes, tmp_path)  # nothing deployed: the workspace stack waits
+    result = cli("apply", "churn/dev", "--plan-dir", str(kept))
+    assert result.code == 0, result.err
+    assert [e for e in fakes.events if e.startswith("apply ")] == [
+        "apply churn-dev-platform saved plan of churn-dev-platform"
+    ]
+    assert result.err_lines == [
+        "warning: churn-dev-workspace was not planned (it needed churn-dev-platform deployed first): "
+        "plan and apply again to deploy it"
+    ]
+
+
+def test_apply_refuses_a_plan_of_another_env_or_a_missing_one_before_anything_runs(cli, fakes, tmp_path):
+    kept = saved_plan(cli, fakes, tmp_path)
+    other = cli("apply", "churn/staging", "--plan-dir", str(kept))
+    assert other.code == 2 and other.err_lines == [
+        f"error: --plan-dir: {kept}/plan.json is the plan of churn/dev, not churn/staging"
+    ]
+    (kept / "stacks" / "churn-dev-platform" / "tfplan").unlink()
+    missing = cli("apply", "churn/dev", "--plan-dir", str(kept))
+    assert missing.code == 2 and "no saved plan for churn-dev-platform" in missing.err
+    assert fakes.events == []

@@ -236,3 +236,17 @@ def test_a_plan_terraform_cannot_make_is_one_line_with_its_error():
     with pytest.raises(OperationFailed) as failed:
         runner.plan("risk-dev-platform", outdir=Path("cdktf.out"))
     assert str(failed.value) == "cannot plan risk-dev-platform: Error: Unsupported argument"
+
+
+def test_apply_plan_applies_the_saved_plan_with_output_streaming_and_fails_on_a_nonzero_exit():
+    captured, streamed = Launcher(done(0), done(0)), Launcher(done(0), done(1))
+    runner = CdktfRunner(run=captured, stream=streamed)
+    runner.apply_plan("risk-dev-platform", outdir=Path("cdktf.out"))
+    assert streamed.calls[0] == (
+        ["terraform", "-chdir=cdktf.out/stacks/risk-dev-platform", "apply", "-input=false", "tfplan"],
+        {},
+    )
+    with pytest.raises(
+        OperationFailed, match=r"^terraform apply tfplan of risk-dev-platform failed \(exit 1\)$"
+    ):
+        runner.apply_plan("risk-dev-platform", outdir=Path("cdktf.out"))
