@@ -25,7 +25,10 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / ".github" / "scripts" / "deploy_runners.py"
 WORKFLOWS = ROOT / ".github" / "workflows"
 HOSTED = ["ubuntu-latest"]
-ENV_CHANGING = re.compile(r"^\s*platform (deploy|destroy|smoke|env (up|down|reap))\b", re.MULTILINE)
+# Command lines that reach into an env (plan reads its state and cloud resources) or change it.
+ENV_CHANGING = re.compile(
+    r"^\s*platform (plan|apply|deploy|destroy|smoke|env (up|down|reap))\b", re.MULTILINE
+)
 
 
 CONFIGS = {"committed": committed_config, "onboarded": onboarded_config}
