@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from infra.cli.errors import fail
-from infra.cli.options import ConfigOption, load_or_fail
+from infra.cli.options import ConfigOption, full_width, load_or_fail
 from infra.config import PlatformConfig
 from infra.lifecycle.allocation import allocate_slot
 from infra.lifecycle.databricks import RunProgress
@@ -302,9 +302,7 @@ def env_list(
                     describe_remaining(record.expires_at, now),
                     record.resource_group or f"{record.region} (aws)",
                 )
-            # Off a terminal (CI logs) rich would squeeze the table into 80 columns and cut the values.
-            out = console if console.is_terminal else Console(width=200)
-            out.print(table if rows else "no ephemeral envs")
+            full_width(console).print(table if rows else "no ephemeral envs")
         if inventory.unread:
             raise OperationFailed(
                 f"could not read {', '.join(str(u.source) for u in inventory.unread)} (see above)"

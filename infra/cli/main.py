@@ -13,12 +13,23 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperOption
 
 from infra.cli import lifecycle, plan, scan, synth
 from infra.cli.errors import fail, run_cli
-from infra.cli.options import ConfigOption, load_or_fail
+from infra.cli.options import ConfigOption, full_width, load_or_fail
 from infra.config.deployability import deploy_warnings
 from infra.config.model import config_json_schema
+
+_option_type = TyperOption.display_type_rich
+
+
+def _flag_shows_no_value(self: TyperOption, ctx: typer.Context) -> str | None:
+    """--dry-run takes no value: typer's help would show it (and --help) as `<bool>`, as if it needed one."""
+    return None if self.is_flag else _option_type(self, ctx)
+
+
+TyperOption.display_type_rich = _flag_shows_no_value
 
 app = typer.Typer(
     name="platform",
@@ -89,15 +100,20 @@ def envs(
             row["workspace_stack"],
             row["catalog"],
         )
-    console.print(table)
+    full_width(console).print(table)
 
 
 for register in (synth.register, scan.register, lifecycle.register, plan.register):
     register(app)
 
 
+# cdktf and terraform ask checkpoint.hashicorp.com for updates on every run unless this is set.
+CHECKPOINT_ENV_VAR = "CHECKPOINT_DISABLE"
+
+
 def main(argv: list[str] | None = None) -> None:
     installed = argv is None  # the installed `platform` command; tests pass argv and stay in-process
+    os.environ.setdefault(CHECKPOINT_ENV_VAR, "1")  # every tool the command starts inherits it
     if installed:
         _run_optimized()
     run_cli(app, argv, prog_name="platform", handle_interrupts=installed)

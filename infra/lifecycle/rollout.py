@@ -74,9 +74,10 @@ def execute(
     rollout: Rollout, config: PlatformConfig, services: Services, *, report: Callable[[str], None]
 ) -> None:
     """Run every step, holding the output directory; the first failing cdktf command stops the rollout
-    (OperationFailed). A missing npx is refused (MissingTool) before anything is built."""
+    (OperationFailed). A missing npx, or a missing or too old Terraform (which cdktf runs), is refused
+    (MissingTool) before anything is built."""
     steps = rollout.steps()
-    services.runner.require(CDKTF[0])
+    services.runner.require(CDKTF[0], "terraform")
     with exclusive_outdir(rollout.outdir, purpose=f"{rollout.action} {rollout.team_env.key}"):
         report(f"[1/{len(steps)}] {steps[0]}")
         wheel = services.build_wheel()

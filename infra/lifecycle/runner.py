@@ -15,9 +15,10 @@ from infra.lifecycle.errors import InputProblem, OperationFailed
 
 CDKTF = ("npx", "--no-install", "cdktf")
 # What to install when a tool the lifecycle runs is missing.
+MIN_TERRAFORM = (1, 5)
 TOOL_HINTS = {
     "npx": "install Node >= 20, then `make setup` installs the pinned cdktf CLI",
-    "terraform": "install Terraform >= 1.5",
+    "terraform": f"install Terraform >= {'.'.join(map(str, MIN_TERRAFORM))}",
 }
 # The CLI synthesizes exactly the stacks to run before cdktf starts (--skip-synth). A no-op app makes sure
 # cdktf can never synthesize something else instead: cdktf.json's app builds only the permanent envs.
@@ -59,15 +60,16 @@ class StackCommand:
 
 
 class MissingTool(InputProblem):
-    """A program the command runs is not installed: one line naming it, exit code 2."""
+    """A program the command runs is not installed (or, given ``found``, too old): one line naming it, exit 2."""
 
-    def __init__(self, tool: str):
-        super().__init__(tool, f"not found on PATH; {TOOL_HINTS.get(tool, 'install it')}")
+    def __init__(self, tool: str, *, found: str | None = None):
+        problem = "not found on PATH" if found is None else found
+        super().__init__(tool, f"{problem}; {TOOL_HINTS.get(tool, 'install it')}")
 
 
 class StackRunner(Protocol):
     def require(self, *tools: str) -> None:
-        """MissingTool for the first of ``tools`` (e.g. npx, terraform) that is not installed."""
+        """MissingTool for the first of ``tools`` (e.g. npx, terraform) that is not installed, or too old."""
 
     def run(self, command: StackCommand) -> None:
         """Run ``command`` with its output streaming to the terminal; OperationFailed on a non-zero exit."""
@@ -126,6 +128,20 @@ class CdktfRunner:
         for tool in tools:
             if shutil.which(tool) is None:
                 raise MissingTool(tool)
+            if tool == "terraform":
+                self._require_terraform_version()
+
+    def _require_terraform_version(self) -> None:
+        shown = self._tool(["terraform", "version", "-json"], capture_output=True, text=True, check=False)
+        try:
+            version = json.loads(shown.stdout)["terraform_version"]
+            major_minor = tuple(int(part) for part in version.split(".")[:2])
+        except (ValueError, KeyError, TypeError):  # `version -json` arrived in 0.13
+            raise MissingTool(
+                "terraform", found="cannot tell its version (`terraform version -json`)"
+            ) from None
+        if major_minor < MIN_TERRAFORM:
+            raise MissingTool("terraform", found=f"Terraform {version} is too old")
 
     def run(self, command: StackCommand) -> None:
         # Inherited stdin/stdout: output streams as cdktf writes it, and without --auto-approve the user

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -682,6 +683,30 @@ def test_env_down_without_terraform_is_one_line_naming_it(cli, fakes, empty_path
     )
 
 
+def put_on_path(bin_dir, name, script="#!/bin/sh\n"):
+    (bin_dir / name).write_text(script)
+    (bin_dir / name).chmod(0o755)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("deploy", "churn/dev", "--auto-approve"),
+        ("destroy", "churn/dev", "--auto-approve"),
+        ("env", "up", "pr42", "--from", "churn/dev"),
+    ],
+)
+def test_commands_that_run_cdktf_check_terraform_before_building_anything(
+    cli, fakes, empty_path, tmp_path, args
+):
+    put_on_path(tmp_path / "bin", "npx")
+    fakes.runner = CdktfRunner()
+    assert_refused(cli(*args), fakes, "terraform: not found on PATH; install Terraform >= 1.5")
+    # cdktf runs terraform: one too old for the stacks is refused the same way, naming its version
+    put_on_path(tmp_path / "bin", "terraform", '#!/bin/sh\necho \'{"terraform_version": "1.4.7"}\'\n')
+    assert_refused(cli(*args), fakes, "terraform: Terraform 1.4.7 is too old; install Terraform >= 1.5")
+
+
 @pytest.mark.slow  # the real CLI and databricks-sdk's own auth lookup, ~3 s
 def test_smoke_without_credentials_is_one_line(tmp_path, config_path):
     env = {
@@ -701,3 +726,32 @@ def test_smoke_without_credentials_is_one_line(tmp_path, config_path):
     assert result.returncode == 1
     [line] = result.stderr.splitlines()
     assert line.startswith("error: Databricks: ")
+
+
+# --- what a person and a CI log read -----------------------------------------------------------------------
+
+
+def test_help_keeps_the_defaults_and_shows_no_value_for_flags(capsys, monkeypatch):
+    from infra.cli.main import main
+
+    monkeypatch.setenv("COLUMNS", "200")
+    with pytest.raises(SystemExit):
+        main(["deploy", "--help"])
+    out = capsys.readouterr().out
+    assert "Config file [default: $PLATFORM_CONFIG or ./platform.yaml]." in out  # not eaten as markup
+    assert "<bool>" not in out
+    assert re.search(r"--dry-run\s+Print the stacks", out)
+
+
+def test_the_cli_turns_off_the_hashicorp_update_check_for_what_it_starts(cli, monkeypatch):
+    monkeypatch.delenv("CHECKPOINT_DISABLE", raising=False)
+    assert cli("envs", "--json").code == 0
+    assert os.environ["CHECKPOINT_DISABLE"] == "1"
+
+
+def test_tables_use_the_full_width_off_a_terminal(cli, config):
+    result = cli("envs")  # captured: not a terminal, as in a CI log
+    assert result.code == 0
+    for te in config.team_envs:
+        row = next(line for line in result.out.splitlines() if f" {te.names.platform_stack} " in line)
+        assert te.names.catalog in row and te.stacks["workspace"] in row

@@ -159,7 +159,7 @@ def test_a_missing_terraform_or_npx_is_one_line_naming_it():
 
 
 def test_require_looks_the_tools_up_on_path(tmp_path, monkeypatch):
-    (tmp_path / "terraform").write_text("#!/bin/sh\n")
+    (tmp_path / "terraform").write_text("#!/bin/sh\necho '{\"terraform_version\": \"1.11.4\"}'\n")
     (tmp_path / "terraform").chmod(0o755)
     monkeypatch.setenv("PATH", str(tmp_path))
     CdktfRunner().require("terraform")
@@ -250,3 +250,28 @@ def test_apply_plan_applies_the_saved_plan_with_output_streaming_and_fails_on_a_
         OperationFailed, match=r"^terraform apply tfplan of risk-dev-platform failed \(exit 1\)$"
     ):
         runner.apply_plan("risk-dev-platform", outdir=Path("cdktf.out"))
+
+
+@pytest.mark.parametrize(
+    ("shown", "problem"),
+    [
+        (done(0, stdout='{"terraform_version": "1.11.4", "platform": "linux_amd64"}'), None),
+        (done(0, stdout='{"terraform_version": "1.4.7"}'), "terraform: Terraform 1.4.7 is too old"),
+        (done(1, stderr="flag provided but not defined: -json"), "terraform: cannot tell its version"),
+    ],
+)
+def test_require_checks_the_terraform_version(tmp_path, monkeypatch, shown, problem):
+    (tmp_path / "terraform").write_text("#!/bin/sh\n")
+    (tmp_path / "terraform").chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    launcher = Launcher(shown)
+    runner = CdktfRunner(run=launcher)
+    if problem is None:
+        runner.require("terraform")
+    else:
+        with pytest.raises(MissingTool) as refused:
+            runner.require("terraform")
+        assert str(refused.value).startswith(problem) and str(refused.value).endswith(
+            "install Terraform >= 1.5"
+        )
+    assert launcher.calls[0][0] == ["terraform", "version", "-json"]
