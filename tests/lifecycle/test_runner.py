@@ -159,7 +159,7 @@ def test_a_missing_terraform_or_npx_is_one_line_naming_it():
 
 
 def test_require_looks_the_tools_up_on_path(tmp_path, monkeypatch):
-    (tmp_path / "terraform").write_text("#!/bin/sh\necho '{\"terraform_version\": \"1.11.4\"}'\n")
+    (tmp_path / "terraform").write_text('#!/bin/sh\necho \'{"terraform_version": "1.11.4"}\'\n')
     (tmp_path / "terraform").chmod(0o755)
     monkeypatch.setenv("PATH", str(tmp_path))
     CdktfRunner().require("terraform")
