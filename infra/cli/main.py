@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -18,7 +19,9 @@ from typer.core import TyperOption
 from infra.cli import lifecycle, plan, scan, synth
 from infra.cli.errors import fail, run_cli
 from infra.cli.options import ConfigOption, full_width, load_or_fail
+from infra.config import ConfigError, load_config
 from infra.config.deployability import deploy_warnings
+from infra.config.loader import resolve_config_path
 from infra.config.model import config_json_schema
 
 _option_type = TyperOption.display_type_rich
@@ -42,14 +45,55 @@ console = Console()
 
 
 @app.command()
-def validate(config: ConfigOption = None) -> None:
+def validate(
+    config: ConfigOption = None,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print the verdict as JSON on stdout, each problem with its field path."),
+    ] = False,
+) -> None:
     """Check the config; print one line per problem (field path and what is wrong) and exit 2 if any."""
+    if as_json:
+        _validate_json(config)
+        return
     loaded = load_or_fail(config)
     envs = len(loaded.team_envs)
     stacks = sum(len(te.stacks) for te in loaded.team_envs)
     console.print(f"[green]valid[/]: {len(loaded.teams)} teams, {envs} team-envs, {stacks} stacks")
     for warning in deploy_warnings(loaded):
         console.print(f"[yellow]warning[/]: {warning}", soft_wrap=True, markup=True, highlight=False)
+
+
+# A problem line starts with the field path it is about (`teams[0].environments.dev.network: ...`).
+_FIELD_PATH = re.compile(r"^(?P<field>[A-Za-z_][\w.\[\]-]*): (?P<message>.*)$", re.DOTALL)
+
+
+def split_problem(problem: str) -> dict[str, str | None]:
+    """`{"field": path or None, "message": ...}` of one problem line of the config."""
+    matched = _FIELD_PATH.match(problem)
+    if matched is None:
+        return {"field": None, "message": problem}
+    return {"field": matched["field"], "message": matched["message"]}
+
+
+def _validate_json(config: Path | None) -> None:
+    """`validate --json`: the verdict on stdout; exit 2 when the config has problems, as without --json."""
+    try:
+        loaded = load_config(config)
+    except ConfigError as exc:
+        problems = [split_problem(problem) for problem in exc.problems]
+        verdict = {"valid": False, "config": exc.source, "problems": problems}
+        sys.stdout.write(json.dumps(verdict, indent=2) + "\n")
+        raise SystemExit(2) from None
+    verdict = {
+        "valid": True,
+        "config": str(resolve_config_path(config)),
+        "teams": len(loaded.teams),
+        "team_envs": len(loaded.team_envs),
+        "stacks": sorted(stack for te in loaded.team_envs for stack in te.stacks.values()),
+        "warnings": [split_problem(warning) for warning in deploy_warnings(loaded)],
+    }
+    sys.stdout.write(json.dumps(verdict, indent=2) + "\n")
 
 
 @app.command()

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from infra.cli.main import main
-from tests.onboarding import committed_config, counts, team_envs
+from tests.onboarding import committed_config, counts, stack_names, team_envs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -106,3 +106,30 @@ def test_schema_to_an_unwritable_place_is_one_line(tmp_path, capsys):
     code, out, err = run(["schema", "--out", str(target)], capsys)
     assert code == 2 and out == ""
     assert err.strip() == f"error: --out: cannot write {target}: No such file or directory"
+
+
+def test_validate_json_gives_each_problem_its_field_path_and_exits_2(tmp_path, capsys):
+    config = yaml.safe_load((ROOT / "platform.yaml").read_text())
+    config["platform"]["prefix"] = "Bad Prefix"
+    config["teams"][0]["environments"]["dev"]["compute"]["max_workerz"] = 3
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    code, out, err = run(["validate", "--json", "--config", str(bad)], capsys)
+    verdict = json.loads(out)
+    assert code == 2 and err == ""
+    assert verdict["valid"] is False and verdict["config"] == str(bad)
+    fields = [problem["field"] for problem in verdict["problems"]]
+    assert fields == ["platform.prefix", "teams[0].environments.dev.compute.max_workerz"]
+    assert verdict["problems"][1]["message"] == "unknown key (did you mean 'max_workers'?)"
+
+
+def test_validate_json_lists_what_the_config_deploys(capsys):
+    code, out, _ = run(["validate", "--json", "--config", str(ROOT / "platform.yaml")], capsys)
+    verdict = json.loads(out)
+    assert code == 0 and verdict["valid"] is True
+    assert (verdict["teams"], verdict["team_envs"]) == (
+        len(committed_config()["teams"]),
+        len(team_envs(committed_config())),
+    )
+    assert verdict["stacks"] == stack_names(committed_config())
+    assert all(warning["field"] for warning in verdict["warnings"])
