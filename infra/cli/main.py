@@ -117,16 +117,20 @@ def envs(
     config: ConfigOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """List team-envs and their stack names."""
+    """List team-envs, their stacks in deploy order and where their resources live."""
     loaded = load_or_fail(config)
     rows = [
         {
             "team": te.team.name,
             "env": te.env,
+            "cloud": te.team.cloud,
             "region": te.team.region,
+            "stacks": list(te.stacks.values()),
             "platform_stack": te.names.platform_stack,
+            "account_stack": te.stacks.get("account"),
             "workspace_stack": te.stacks.get("workspace", ""),
-            "resource_group": te.names.resource_group,
+            # An AWS env has no resource group: its resources are found by their tags in its region.
+            "resource_group": te.names.resource_group if te.team.cloud == "azure" else None,
             "catalog": te.names.catalog,
         }
         for te in loaded.team_envs
@@ -134,14 +138,15 @@ def envs(
     if as_json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
-    table = Table("team", "env", "region", "platform stack", "workspace stack", "catalog")
+    table = Table("team", "env", "cloud", "region", "stacks (deploy order)", "resource group", "catalog")
     for row in rows:
         table.add_row(
             row["team"],
             row["env"],
+            row["cloud"],
             row["region"],
-            row["platform_stack"],
-            row["workspace_stack"],
+            ", ".join(row["stacks"]),
+            row["resource_group"] or "-",
             row["catalog"],
         )
     full_width(console).print(table)

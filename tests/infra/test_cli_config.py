@@ -133,3 +133,15 @@ def test_validate_json_lists_what_the_config_deploys(capsys):
     )
     assert verdict["stacks"] == stack_names(committed_config())
     assert all(warning["field"] for warning in verdict["warnings"])
+
+
+def test_envs_shows_an_aws_env_with_its_account_stack_and_no_resource_group(capsys):
+    code, out, _ = run(["envs", "--json", "--config", str(ROOT / "platform.yaml")], capsys)
+    rows = {(row["team"], row["env"]): row for row in json.loads(out)}
+    assert code == 0
+    risk = rows["risk", "dev"]
+    assert risk["cloud"] == "aws" and risk["resource_group"] is None
+    assert risk["stacks"] == ["risk-dev-platform", "risk-dev-account", "risk-dev-workspace"]
+    assert risk["account_stack"] == "risk-dev-account"
+    churn = rows["churn", "dev"]
+    assert churn["resource_group"] == "rg-dbp-churn-dev" and churn["account_stack"] is None
