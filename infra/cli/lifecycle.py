@@ -67,6 +67,9 @@ AutoApproveOption = Annotated[
 DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="Print the stacks and exact commands that would run; run nothing.")
 ]
+DryRunJsonOption = Annotated[
+    bool, typer.Option("--json", help="With --dry-run: print the stacks, steps and commands as JSON.")
+]
 CloudOption = Annotated[
     Cloud | None,
     typer.Option(
@@ -94,13 +97,14 @@ def deploy(
     target: TargetArgument,
     auto_approve: AutoApproveOption = False,
     dry_run: DryRunOption = False,
+    as_json: DryRunJsonOption = False,
     config: ConfigOption = None,
 ) -> None:
     """Build the wheel, synthesize the env's two stacks, deploy the platform stack then the workspace stack."""
     with reported():
         loaded, services = load_or_fail(config), services_factory()
         rollout = Rollout("deploy", permanent_team_env(loaded, target), services.outdir, auto_approve)
-        _run_or_describe(rollout, loaded, services, dry_run=dry_run)
+        _run_or_describe(rollout, loaded, services, dry_run=dry_run, as_json=as_json)
 
 
 def destroy(
@@ -110,6 +114,7 @@ def destroy(
     ] = False,
     auto_approve: AutoApproveOption = False,
     dry_run: DryRunOption = False,
+    as_json: DryRunJsonOption = False,
     config: ConfigOption = None,
 ) -> None:
     """Destroy the env's workspace stack, then its platform stack. Prod needs --force-prod and a typed confirmation."""
@@ -124,7 +129,7 @@ def destroy(
         if is_prod and not dry_run:
             _confirm_by_typing(team_env.key, services)
         rollout = Rollout("destroy", team_env, services.outdir, auto_approve)
-        _run_or_describe(rollout, loaded, services, dry_run=dry_run)
+        _run_or_describe(rollout, loaded, services, dry_run=dry_run, as_json=as_json)
 
 
 def smoke(
@@ -404,7 +409,14 @@ def _first_line(exc: Exception) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
-def _run_or_describe(rollout: Rollout, config: PlatformConfig, services: Services, *, dry_run: bool) -> None:
+def _run_or_describe(
+    rollout: Rollout, config: PlatformConfig, services: Services, *, dry_run: bool, as_json: bool = False
+) -> None:
+    if as_json and not dry_run:
+        raise InputProblem("--json", "only with --dry-run: a real run streams cdktf's own output")
+    if as_json:
+        sys.stdout.write(json.dumps(rollout.as_json(), indent=2) + "\n")
+        return
     if dry_run:
         _print_dry_run(rollout.describe())
         return

@@ -51,6 +51,17 @@ class Rollout:
     def describe(self) -> list[str]:
         return numbered(f"{self.action} {self.team_env.key}: {' then '.join(self.stacks)}", self.steps())
 
+    def as_json(self) -> dict:
+        """`--dry-run --json`: the same steps, and each cdktf command as the argv that would run."""
+        return {
+            "action": self.action,
+            "target": self.team_env.key,
+            "stacks": self.stacks,
+            "outdir": str(self.outdir),
+            "steps": self.steps(),
+            "commands": [command.argv() for command in self.commands],
+        }
+
 
 def numbered(header: str, steps: list[str]) -> list[str]:
     """A dry run's plan: the header, then each step numbered from 1, indented under it."""

@@ -755,3 +755,26 @@ def test_tables_use_the_full_width_off_a_terminal(cli, config):
     for te in config.team_envs:
         row = next(line for line in result.out.splitlines() if f" {te.names.catalog} " in line)
         assert ", ".join(te.stacks.values()) in row  # every stack whole, on the env's one line
+
+
+def test_deploy_and_destroy_dry_runs_print_json_for_scripts(cli, fakes):
+    result = cli("deploy", "risk/dev", "--auto-approve", "--dry-run", "--json")
+    assert result.code == 0 and result.err == ""
+    planned = json.loads(result.out)
+    assert planned["action"] == "deploy" and planned["target"] == "risk/dev"
+    assert planned["stacks"] == ["risk-dev-platform", "risk-dev-account", "risk-dev-workspace"]
+    assert planned["outdir"] == str(fakes.outdir)
+    # the argv of each command is exactly what the runner would start
+    assert [" ".join(argv) for argv in planned["commands"]] == planned["steps"][2:]
+    assert planned["commands"][0][:5] == ["npx", "--no-install", "cdktf", "deploy", "risk-dev-platform"]
+    destroyed = json.loads(cli("destroy", "risk/dev", "--dry-run", "--json").out)
+    assert destroyed["stacks"] == planned["stacks"][::-1] and "--auto-approve" not in destroyed["commands"][0]
+    assert fakes.nothing_happened()
+
+
+def test_json_without_dry_run_is_refused_before_anything_runs(cli, fakes):
+    assert_refused(
+        cli("deploy", "churn/dev", "--auto-approve", "--json"),
+        fakes,
+        "--json: only with --dry-run: a real run streams cdktf's own output",
+    )
