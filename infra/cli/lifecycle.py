@@ -7,6 +7,7 @@ command, Azure call or Databricks run is one line and exit code 1. Every externa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -142,11 +143,20 @@ def smoke(
         bool,
         typer.Option("--dry-run", help="Print what the smoke test would do; call no cloud or workspace."),
     ] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="On success print run id, URLs and model version as JSON; progress to stderr."
+        ),
+    ] = False,
 ) -> None:
     """Run the env's training job now, follow it to the end, check it registered a new `challenger`."""
     from databricks.sdk.errors import DatabricksError
 
-    with reported():
+    stdout = sys.stdout
+    # With --json, stdout carries only the JSON; the progress lines go to stderr.
+    progress_to = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
+    with reported(), progress_to:
         loaded, services = load_or_fail(config), services_factory()
         smoke_on = smoke_target(loaded, target)
         limit = parse_duration(timeout, field="--timeout")
@@ -179,6 +189,18 @@ def smoke(
             f"passed: run {result.run_id} succeeded in {format_duration(result.took)}; "
             f"{smoke_on.model_name} version {result.version} is the challenger"
         )
+        if as_json:
+            passed = {
+                "target": smoke_on.key,
+                "job": smoke_on.job_name,
+                "run_id": result.run_id,
+                "run_url": result.url,
+                "workspace_url": smoke_on.workspace_url,
+                "model_name": smoke_on.model_name,
+                "version": result.version,
+                "took_seconds": int(result.took.total_seconds()),
+            }
+            stdout.write(json.dumps(passed, indent=2) + "\n")
 
 
 def env_up(

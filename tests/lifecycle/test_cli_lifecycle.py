@@ -594,6 +594,27 @@ def test_smoke_passes_and_prints_state_changes_only(cli, fakes):
     ]
 
 
+def test_smoke_json_gives_a_script_the_run_its_url_and_the_model_version(cli, fakes):
+    fakes.workspace.jobs = {"dbp-churn-dev-training": [7]}
+    fakes.workspace.progress = [
+        RunProgress(run_id=907, state="TERMINATED", result="SUCCESS", url="https://adb/run/907"),
+    ]
+    fakes.workspace.aliases = [1, 2]
+    result = cli("smoke", "churn/dev", "--json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out) == {
+        "target": "churn/dev",
+        "job": "dbp-churn-dev-training",
+        "run_id": 907,
+        "run_url": "https://adb/run/907",
+        "workspace_url": None,  # an Azure workspace is found by its resource ID
+        "model_name": "dbp_churn_dev.ml.churn",
+        "version": 2,
+        "took_seconds": 0,
+    }
+    assert result.err.splitlines()[-1].startswith("passed: run 907 succeeded")  # progress went to stderr
+
+
 def test_smoke_dry_run_shows_the_workspace_job_and_limits_and_calls_nothing(cli, fakes, monkeypatch):
     monkeypatch.delenv("ARM_SUBSCRIPTION_ID", raising=False)
     monkeypatch.delenv("AZURE_SUBSCRIPTION_ID", raising=False)
