@@ -276,3 +276,31 @@ def test_drift_opens_one_issue_per_stack_updates_it_and_closes_it_when_gone(tmp_
     assert "platform plan churn/prod" in body and "2 to change" in body
     searches = [call for call in gh_calls(log) if call[1] == "list"]
     assert len(searches) == 3 and all(call[call.index("--state") + 1] == "open" for call in searches)
+
+
+# --- the ephemeral env's pull-request comment ---------------------------------------------------------------
+
+
+def test_the_ephemeral_env_comment_links_its_workspace_and_training_run(tmp_path):
+    up = workflow("ephemeral.yml")["jobs"]["up"]
+    smoke = step_by_id(up, "smoke")
+    report = up["steps"][-1]
+    smoked = {
+        "target": "churn/pr7",
+        "run_id": 907,
+        "run_url": "https://adb-1234.5.azuredatabricks.net/?o=1234#job/11/run/907",
+        "workspace_url": None,
+        "model_name": "dbp_churn_pr7.ml.churn",
+        "version": 2,
+    }
+    stand_in(tmp_path / "bin", "platform", f"echo 'run 907: RUNNING' >&2\n{emits(smoked)}")
+    env = {"PR": "7", "NAME": "pr7", "FROM": "churn/dev", "TARGET": "churn/pr7", "SHA": "0123456789abcdef"}
+    run_step(smoke, tmp_path, env=env)
+    log = fake_gh(tmp_path, answers={})
+    run_step(report, tmp_path, env=env | {"UP": "success", "SMOKE": "success", "RUN_URL": "https://gh/run/1"})
+    comment = (tmp_path / "workspace" / "comment.md").read_text()
+    assert "Workspace: https://adb-1234.5.azuredatabricks.net. " in comment
+    assert "Training run: https://adb-1234.5.azuredatabricks.net/?o=1234#job/11/run/907" in comment
+    assert "dbp_churn_pr7.ml.churn version 2 is the challenger" in comment
+    assert "run 907: RUNNING" in comment  # the progress is still the log shown below
+    assert gh_calls(log) == [["pr", "comment", "7", "--body-file", "comment.md"]]
