@@ -56,6 +56,7 @@ def test_plan_summarizes_real_terraform_plans_and_the_saved_plan_applies(synthes
 
     document = json.loads((stack_dir / "cdk.tf.json").read_text())
     (address, bucket), *_ = document["resource"]["aws_s3_bucket"].items()
+    # `bucket` forces a new resource (terraform-provider-aws v5.100.0, website/docs/r/s3_bucket.html.markdown)
     bucket["bucket"] = f"{bucket['bucket']}-renamed"
     (stack_dir / "cdk.tf.json").write_text(json.dumps(document))
     (renamed,) = plan_stacks(TEAM_ENV[:1], runner_plan)
