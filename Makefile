@@ -17,12 +17,27 @@ JSII_NODE_DIR := tools/jsii-node/node_modules
 DEMO_DIR := .work/demo
 DATA := ml/data/WA_Fn-UseC_-Telco-Customer-Churn.csv.gz
 
-.PHONY: help setup demo test test-fast lint fmt validate schema synth scan wheel bench clean
+.PHONY: help setup terraform-check demo test test-fast lint fmt validate schema synth scan wheel bench clean
 
+# Colour only at a terminal: a pipe or a CI log gets plain text.
 help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+	@if [ -t 1 ]; then on='\033[36m'; off='\033[0m'; else on=; off=; fi; \
+	grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -v on="$$on" -v off="$$off" 'BEGIN {FS = ":.*## "} {printf "  %s%-15s%s %s\n", on, $$1, off, $$2}'
 
-setup: $(VENV)/.synced $(VENV)/.optimized node_modules/.synced $(JSII_NODE_DIR)/.synced $(CHECKOV_VENV)/.synced $(ZIZMOR_VENV)/.synced ## Install Python (.venv/, pipenv), Node (npm ci), the jsii Node LTS, checkov (.venv-checkov/) and zizmor (.venv-zizmor/); idempotent
+# The lifecycle commands need Terraform >= TERRAFORM_MIN; the real-Terraform tests need TERRAFORM_TESTED.x.
+TERRAFORM_MIN := 1.5
+TERRAFORM_TESTED := 1.11
+terraform-check: ## Say in one line when Terraform is missing or too old (setup runs it; never fails)
+	@v=$$(terraform version -json 2>/dev/null | sed -n 's/.*"terraform_version": *"\([^"]*\)".*/\1/p'); \
+	if [ -z "$$v" ]; then \
+	  echo "warning: terraform not found on PATH: install Terraform $(TERRAFORM_TESTED) (deploys need >= $(TERRAFORM_MIN), make test needs $(TERRAFORM_TESTED).x)" >&2; \
+	elif [ "$$(printf '%s\n' "$(TERRAFORM_MIN)" "$$v" | sort -V | head -1)" != "$(TERRAFORM_MIN)" ]; then \
+	  echo "warning: Terraform $$v is older than $(TERRAFORM_MIN): install Terraform $(TERRAFORM_TESTED)" >&2; \
+	elif [ "$${v%.*}" != "$(TERRAFORM_TESTED)" ]; then \
+	  echo "warning: Terraform $$v: make test's real-Terraform tests need $(TERRAFORM_TESTED).x" >&2; \
+	fi
+
+setup: terraform-check $(VENV)/.synced $(VENV)/.optimized node_modules/.synced $(JSII_NODE_DIR)/.synced $(CHECKOV_VENV)/.synced $(ZIZMOR_VENV)/.synced ## Install Python (.venv/, pipenv), Node (npm ci), the jsii Node LTS, checkov (.venv-checkov/) and zizmor (.venv-zizmor/); idempotent
 
 $(VENV)/.synced: Pipfile.lock pyproject.toml ml/pyproject.toml
 	@$(PYTHON) -m pipenv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check 'pipenv==2026.10.3'

@@ -5,7 +5,9 @@ Where the tools are (a fresh CI machine of this kind finds them the same way):
 - PLATFORM_TERRAFORM: the terraform binary (default: `terraform` on PATH); Terraform 1.11.x.
 - PLATFORM_TF_PROVIDER_MIRROR: a filesystem mirror holding registry.terraform.io/hashicorp/aws/<AWS_PROVIDER>
   (default: the first of MIRROR_CANDIDATES that holds it, i.e. Terraform's implied local mirror directories and
-  /opt/tf-plugins).
+  /opt/tf-plugins). Offline machines need one. Where none is found (and none is named), Terraform installs the
+  pinned provider from the registry the normal way, into the project-local PLUGIN_CACHE, once per machine: a
+  platform engineer's machine with a network needs no mirror.
 - PLATFORM_SKIP_TERRAFORM=1 skips these tests instead of failing, outside CI only (CI=true never skips).
 """
 
@@ -32,6 +34,7 @@ MIRROR_CANDIDATES = (
     "/usr/share/terraform/plugins",
 )
 PROVIDER_PATH = f"registry.terraform.io/hashicorp/aws/{AWS_PROVIDER}/linux_amd64"
+PLUGIN_CACHE = Path(__file__).resolve().parents[1] / ".work" / "terraform-plugins"
 MOTO_SERVICES = ("ec2", "s3", "iam", "kms", "sts", "logs", "ssm", "resourcegroupstaggingapi")
 FAKE_KEY = "testing"
 
@@ -39,7 +42,19 @@ FAKE_KEY = "testing"
 @dataclass(frozen=True)
 class TerraformTools:
     terraform: Path
-    mirror: Path
+    mirror: Path | None
+    """None: no local mirror; Terraform installs the provider from the registry into PLUGIN_CACHE."""
+
+    def cli_config(self) -> str:
+        """The Terraform CLI configuration (TF_CLI_CONFIG_FILE) that installs the aws provider from the mirror, or
+        from the registry through the project's plugin cache."""
+        if self.mirror is None:
+            return f'plugin_cache_dir = "{PLUGIN_CACHE}"\n'
+        return (
+            "provider_installation {\n"
+            f'  filesystem_mirror {{\n    path = "{self.mirror}"\n    include = ["registry.terraform.io/hashicorp/aws"]\n  }}\n'
+            '  direct {\n    exclude = ["registry.terraform.io/hashicorp/aws"]\n  }\n}\n'
+        )
 
 
 def _missing(what: str) -> None:
@@ -55,15 +70,22 @@ def locate_tools() -> TerraformTools:
     version = json.loads(_run([terraform, "version", "-json"]).stdout)["terraform_version"]
     if not version.startswith(TERRAFORM_MINOR):
         _missing(f"{terraform} is Terraform {version}; these tests need {TERRAFORM_MINOR}x")
-    explicit = os.environ.get("PLATFORM_TF_PROVIDER_MIRROR")
-    candidates = [explicit] if explicit else MIRROR_CANDIDATES
-    for candidate in candidates:
+    return TerraformTools(Path(terraform), provider_mirror(os.environ.get("PLATFORM_TF_PROVIDER_MIRROR")))
+
+
+def provider_mirror(explicit: str | None, candidates: tuple[str, ...] = MIRROR_CANDIDATES) -> Path | None:
+    """The mirror to install the aws provider from: the one named (which must hold it), else the first candidate
+    that holds it, else None (the registry, through PLUGIN_CACHE)."""
+    for candidate in [explicit] if explicit else candidates:
         mirror = Path(candidate).expanduser()
         if (mirror / PROVIDER_PATH).is_dir():
-            return TerraformTools(Path(terraform), mirror)
-    where = f"PLATFORM_TF_PROVIDER_MIRROR={explicit}" if explicit else ", ".join(MIRROR_CANDIDATES)
-    _missing(f"no filesystem mirror with hashicorp/aws {AWS_PROVIDER} ({PROVIDER_PATH}) in {where}")
-    raise AssertionError("unreachable")
+            return mirror
+    if explicit:
+        _missing(
+            f"no filesystem mirror with hashicorp/aws {AWS_PROVIDER} ({PROVIDER_PATH}) in "
+            f"PLATFORM_TF_PROVIDER_MIRROR={explicit}"
+        )
+    return None
 
 
 def _run(argv: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
@@ -155,11 +177,9 @@ class TerraformDir:
         if not in_place:
             shutil.copytree(stack_dir, self.dir)
         self.cli_config = workdir / "terraform.rc"
-        self.cli_config.write_text(
-            "provider_installation {\n"
-            f'  filesystem_mirror {{\n    path = "{tools.mirror}"\n    include = ["registry.terraform.io/hashicorp/aws"]\n  }}\n'
-            '  direct {\n    exclude = ["registry.terraform.io/hashicorp/aws"]\n  }\n}\n'
-        )
+        self.cli_config.write_text(tools.cli_config())
+        if tools.mirror is None:
+            PLUGIN_CACHE.mkdir(parents=True, exist_ok=True)  # Terraform uses the cache only if it exists
         self.moto = moto
 
     def write_override(self, *, backend: dict | None = None) -> None:
@@ -180,7 +200,8 @@ class TerraformDir:
             "TF_CLI_CONFIG_FILE": str(self.cli_config),
             "TF_IN_AUTOMATION": "1",
             "CHECKPOINT_DISABLE": "1",
-            "TF_PLUGIN_CACHE_DIR": "",
+            # The CLI config decides where providers come from; a user's own cache setting must not.
+            "TF_PLUGIN_CACHE_DIR": str(PLUGIN_CACHE) if self.tools.mirror is None else "",
         }
         # Never a real account: only the fake keys of the override file.
         for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):

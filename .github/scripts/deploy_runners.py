@@ -8,8 +8,12 @@ for `runs-on: ${{ fromJSON(...) }}`:
     matrix ENV        [{"team": ..., "runner": "[...]"}, ...] for every team with ENV (a job matrix's include)
     runner TEAM/ENV   the runner of that permanent env and of the ephemeral envs cut from it
     reaper            the one runner that can destroy every ephemeral env the teams' templates allow
-    private-stacks    the stacks a GitHub-hosted runner cannot plan (the pull-request diff reports them instead): the
-                      workspace stack of a private front end, the platform stack of a private lake and vault
+    private-stacks    the stacks a GitHub-hosted runner cannot plan: the workspace stack of a private front end, the
+                      platform stack of a private lake and vault
+    plan-matrix STACK...  [{"team", "env", "target", "runner"}, ...]: the team-envs those stacks belong to, each with
+                      the runner that reaches them (the pull-request plan); stacks of clouds CI does not log in to
+                      are left out
+    permanent         the same for every permanent env CI deploys (the nightly drift check)
 
 With --github-output KEY the JSON is also appended to $GITHUB_OUTPUT as KEY=JSON. Bad input (a config error, an
 unknown env, private envs that need different runners for one reaper) is one line on stderr and exit code 2.
@@ -84,6 +88,26 @@ def reaper_runner(config: PlatformConfig) -> list[str]:
     return json.loads(runners.pop()) if runners else HOSTED_RUNNER
 
 
+def target_row(team_env: TeamEnv) -> dict[str, str]:
+    return {
+        "team": team_env.team.name,
+        "env": team_env.env,
+        "target": team_env.key,
+        "runner": json.dumps(runner_of(team_env)),
+    }
+
+
+def plan_matrix(config: PlatformConfig, stacks: list[str]) -> list[dict[str, str]]:
+    wanted = set(stacks)
+    return [
+        target_row(te) for te in config.team_envs if deployed_by_ci(te) and wanted & set(te.stacks.values())
+    ]
+
+
+def permanent_matrix(config: PlatformConfig) -> list[dict[str, str]]:
+    return [target_row(te) for te in config.team_envs if deployed_by_ci(te)]
+
+
 def private_stacks(config: PlatformConfig) -> list[str]:
     stacks = []
     for te in config.team_envs:
@@ -105,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("runner").add_argument("target", metavar="TEAM/ENV")
     commands.add_parser("reaper")
     commands.add_parser("private-stacks")
+    commands.add_parser("plan-matrix").add_argument("stacks", metavar="STACK", nargs="*")
+    commands.add_parser("permanent")
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config)
@@ -114,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
             result = env_runner(config, args.target)
         elif args.command == "reaper":
             result = reaper_runner(config)
+        elif args.command == "plan-matrix":
+            result = plan_matrix(config, args.stacks)
+        elif args.command == "permanent":
+            result = permanent_matrix(config)
         else:
             result = private_stacks(config)
     except ConfigError as exc:

@@ -7,6 +7,7 @@ command, Azure call or Databricks run is one line and exit code 1. Every externa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -20,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from infra.cli.errors import fail
-from infra.cli.options import ConfigOption, load_or_fail
+from infra.cli.options import ConfigOption, full_width, load_or_fail
 from infra.config import PlatformConfig
 from infra.lifecycle.allocation import allocate_slot
 from infra.lifecycle.databricks import RunProgress
@@ -70,6 +71,9 @@ AutoApproveOption = Annotated[
 DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="Print the stacks and exact commands that would run; run nothing.")
 ]
+DryRunJsonOption = Annotated[
+    bool, typer.Option("--json", help="With --dry-run: print the stacks, steps and commands as JSON.")
+]
 CloudOption = Annotated[
     Cloud | None,
     typer.Option(
@@ -97,13 +101,14 @@ def deploy(
     target: TargetArgument,
     auto_approve: AutoApproveOption = False,
     dry_run: DryRunOption = False,
+    as_json: DryRunJsonOption = False,
     config: ConfigOption = None,
 ) -> None:
     """Build the wheel, synthesize the env's two stacks, deploy the platform stack then the workspace stack."""
-    with _reported():
+    with reported():
         loaded, services = load_or_fail(config), services_factory()
         rollout = Rollout("deploy", permanent_team_env(loaded, target), services.outdir, auto_approve)
-        _run_or_describe(rollout, loaded, services, dry_run=dry_run)
+        _run_or_describe(rollout, loaded, services, dry_run=dry_run, as_json=as_json)
 
 
 def destroy(
@@ -113,10 +118,11 @@ def destroy(
     ] = False,
     auto_approve: AutoApproveOption = False,
     dry_run: DryRunOption = False,
+    as_json: DryRunJsonOption = False,
     config: ConfigOption = None,
 ) -> None:
     """Destroy the env's workspace stack, then its platform stack. Prod needs --force-prod and a typed confirmation."""
-    with _reported():
+    with reported():
         loaded, services = load_or_fail(config), services_factory()
         team_env = permanent_team_env(loaded, target)
         is_prod = team_env.kind == "prod"
@@ -127,7 +133,7 @@ def destroy(
         if is_prod and not dry_run:
             _confirm_by_typing(team_env.key, services)
         rollout = Rollout("destroy", team_env, services.outdir, auto_approve)
-        _run_or_describe(rollout, loaded, services, dry_run=dry_run)
+        _run_or_describe(rollout, loaded, services, dry_run=dry_run, as_json=as_json)
 
 
 def smoke(
@@ -140,11 +146,20 @@ def smoke(
         bool,
         typer.Option("--dry-run", help="Print what the smoke test would do; call no cloud or workspace."),
     ] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="On success print run id, URLs and model version as JSON; progress to stderr."
+        ),
+    ] = False,
 ) -> None:
     """Run the env's training job now, follow it to the end, check it registered a new `challenger`."""
     from databricks.sdk.errors import DatabricksError
 
-    with _reported():
+    stdout = sys.stdout
+    # With --json, stdout carries only the JSON; the progress lines go to stderr.
+    progress_to = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
+    with reported(), progress_to:
         loaded, services = load_or_fail(config), services_factory()
         smoke_on = smoke_target(loaded, target)
         limit = parse_duration(timeout, field="--timeout")
@@ -177,6 +192,18 @@ def smoke(
             f"passed: run {result.run_id} succeeded in {format_duration(result.took)}; "
             f"{smoke_on.model_name} version {result.version} is the challenger"
         )
+        if as_json:
+            passed = {
+                "target": smoke_on.key,
+                "job": smoke_on.job_name,
+                "run_id": result.run_id,
+                "run_url": result.url,
+                "workspace_url": smoke_on.workspace_url,
+                "model_name": smoke_on.model_name,
+                "version": result.version,
+                "took_seconds": int(result.took.total_seconds()),
+            }
+            stdout.write(json.dumps(passed, indent=2) + "\n")
 
 
 def env_up(
@@ -200,7 +227,7 @@ def env_up(
     config: ConfigOption = None,
 ) -> None:
     """Create (or update) an ephemeral env cut from TEAM/ENV with the template's smallest sizes."""
-    with _reported():
+    with reported():
         loaded, services = load_or_fail(config), services_factory()
         base_env = permanent_team_env(loaded, base, field="--from", hint_ephemeral=False)
         template = template_of(base_env.team, field="--from")
@@ -264,7 +291,7 @@ def env_down_command(
     config: ConfigOption = None,
 ) -> None:
     """Destroy the ephemeral env NAME (workspace stack first, platform stack last), whatever its expiry."""
-    with _reported():
+    with reported():
         loaded, services = load_or_fail(config), services_factory()
         record = env_down(
             name,
@@ -289,7 +316,7 @@ def env_list(
     """List ephemeral envs with their owner and time left (from their tags: Azure resource groups, AWS resources).
 
     A cloud that cannot be read is one line on stderr; the others are listed, and the exit code is 1."""
-    with _reported():
+    with reported():
         loaded, services = load_or_fail(config), services_factory()
         inventory = read_inventory(loaded, services, clouds=_clouds(cloud))
         now = services.clock()
@@ -324,9 +351,7 @@ def env_list(
                     describe_remaining(record.expires_at, now),
                     record.resource_group or f"{record.region} (aws)",
                 )
-            # Off a terminal (CI logs) rich would squeeze the table into 80 columns and cut the values.
-            out = console if console.is_terminal else Console(width=200)
-            out.print(table if rows else "no ephemeral envs")
+            full_width(console).print(table if rows else "no ephemeral envs")
         if inventory.unread:
             raise OperationFailed(
                 f"could not read {', '.join(str(u.source) for u in inventory.unread)} (see above)"
@@ -343,7 +368,7 @@ def env_reap(
     config: ConfigOption = None,
 ) -> None:
     """Destroy every expired ephemeral env. Never touches anything not tagged ephemeral=true."""
-    with _reported():
+    with reported():
         loaded, services = load_or_fail(config), services_factory()
         real_now = services.clock()
         judged_at = parse_instant(now, field="--now") if now else real_now
@@ -403,7 +428,7 @@ class _RunFollower:
 
 
 @contextmanager
-def _reported() -> Iterator[None]:
+def reported() -> Iterator[None]:
     try:
         yield
     except InputProblem as exc:
@@ -428,7 +453,14 @@ def _first_line(exc: Exception) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
-def _run_or_describe(rollout: Rollout, config: PlatformConfig, services: Services, *, dry_run: bool) -> None:
+def _run_or_describe(
+    rollout: Rollout, config: PlatformConfig, services: Services, *, dry_run: bool, as_json: bool = False
+) -> None:
+    if as_json and not dry_run:
+        raise InputProblem("--json", "only with --dry-run: a real run streams cdktf's own output")
+    if as_json:
+        sys.stdout.write(json.dumps(rollout.as_json(), indent=2) + "\n")
+        return
     if dry_run:
         _print_dry_run(rollout.describe())
         return

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -13,12 +14,25 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperOption
 
-from infra.cli import lifecycle, scan, synth
+from infra.cli import lifecycle, plan, scan, synth
 from infra.cli.errors import fail, run_cli
-from infra.cli.options import ConfigOption, load_or_fail
+from infra.cli.options import ConfigOption, full_width, load_or_fail
+from infra.config import ConfigError, load_config
 from infra.config.deployability import deploy_warnings
+from infra.config.loader import resolve_config_path
 from infra.config.model import config_json_schema
+
+_option_type = TyperOption.display_type_rich
+
+
+def _flag_shows_no_value(self: TyperOption, ctx: typer.Context) -> str | None:
+    """--dry-run takes no value: typer's help would show it (and --help) as `<bool>`, as if it needed one."""
+    return None if self.is_flag else _option_type(self, ctx)
+
+
+TyperOption.display_type_rich = _flag_shows_no_value
 
 app = typer.Typer(
     name="platform",
@@ -31,14 +45,55 @@ console = Console()
 
 
 @app.command()
-def validate(config: ConfigOption = None) -> None:
+def validate(
+    config: ConfigOption = None,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print the verdict as JSON on stdout, each problem with its field path."),
+    ] = False,
+) -> None:
     """Check the config; print one line per problem (field path and what is wrong) and exit 2 if any."""
+    if as_json:
+        _validate_json(config)
+        return
     loaded = load_or_fail(config)
     envs = len(loaded.team_envs)
     stacks = sum(len(te.stacks) for te in loaded.team_envs)
     console.print(f"[green]valid[/]: {len(loaded.teams)} teams, {envs} team-envs, {stacks} stacks")
     for warning in deploy_warnings(loaded):
         console.print(f"[yellow]warning[/]: {warning}", soft_wrap=True, markup=True, highlight=False)
+
+
+# A problem line starts with the field path it is about (`teams[0].environments.dev.network: ...`).
+_FIELD_PATH = re.compile(r"^(?P<field>[A-Za-z_][\w.\[\]-]*): (?P<message>.*)$", re.DOTALL)
+
+
+def split_problem(problem: str) -> dict[str, str | None]:
+    """`{"field": path or None, "message": ...}` of one problem line of the config."""
+    matched = _FIELD_PATH.match(problem)
+    if matched is None:
+        return {"field": None, "message": problem}
+    return {"field": matched["field"], "message": matched["message"]}
+
+
+def _validate_json(config: Path | None) -> None:
+    """`validate --json`: the verdict on stdout; exit 2 when the config has problems, as without --json."""
+    try:
+        loaded = load_config(config)
+    except ConfigError as exc:
+        problems = [split_problem(problem) for problem in exc.problems]
+        verdict = {"valid": False, "config": exc.source, "problems": problems}
+        sys.stdout.write(json.dumps(verdict, indent=2) + "\n")
+        raise SystemExit(2) from None
+    verdict = {
+        "valid": True,
+        "config": str(resolve_config_path(config)),
+        "teams": len(loaded.teams),
+        "team_envs": len(loaded.team_envs),
+        "stacks": sorted(stack for te in loaded.team_envs for stack in te.stacks.values()),
+        "warnings": [split_problem(warning) for warning in deploy_warnings(loaded)],
+    }
+    sys.stdout.write(json.dumps(verdict, indent=2) + "\n")
 
 
 @app.command()
@@ -62,16 +117,20 @@ def envs(
     config: ConfigOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """List team-envs and their stack names."""
+    """List team-envs, their stacks in deploy order and where their resources live."""
     loaded = load_or_fail(config)
     rows = [
         {
             "team": te.team.name,
             "env": te.env,
+            "cloud": te.team.cloud,
             "region": te.team.region,
+            "stacks": list(te.stacks.values()),
             "platform_stack": te.names.platform_stack,
+            "account_stack": te.stacks.get("account"),
             "workspace_stack": te.stacks.get("workspace", ""),
-            "resource_group": te.names.resource_group,
+            # An AWS env has no resource group: its resources are found by their tags in its region.
+            "resource_group": te.names.resource_group if te.team.cloud == "azure" else None,
             "catalog": te.names.catalog,
         }
         for te in loaded.team_envs
@@ -79,25 +138,31 @@ def envs(
     if as_json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
-    table = Table("team", "env", "region", "platform stack", "workspace stack", "catalog")
+    table = Table("team", "env", "cloud", "region", "stacks (deploy order)", "resource group", "catalog")
     for row in rows:
         table.add_row(
             row["team"],
             row["env"],
+            row["cloud"],
             row["region"],
-            row["platform_stack"],
-            row["workspace_stack"],
+            ", ".join(row["stacks"]),
+            row["resource_group"] or "-",
             row["catalog"],
         )
-    console.print(table)
+    full_width(console).print(table)
 
 
-for register in (synth.register, scan.register, lifecycle.register):
+for register in (synth.register, scan.register, lifecycle.register, plan.register):
     register(app)
+
+
+# cdktf and terraform ask checkpoint.hashicorp.com for updates on every run unless this is set.
+CHECKPOINT_ENV_VAR = "CHECKPOINT_DISABLE"
 
 
 def main(argv: list[str] | None = None) -> None:
     installed = argv is None  # the installed `platform` command; tests pass argv and stay in-process
+    os.environ.setdefault(CHECKPOINT_ENV_VAR, "1")  # every tool the command starts inherits it
     if installed:
         _run_optimized()
     run_cli(app, argv, prog_name="platform", handle_interrupts=installed)

@@ -52,6 +52,17 @@ class Rollout:
     def describe(self) -> list[str]:
         return numbered(f"{self.action} {self.team_env.key}: {' then '.join(self.stacks)}", self.steps())
 
+    def as_json(self) -> dict:
+        """`--dry-run --json`: the same steps, and each cdktf command as the argv that would run."""
+        return {
+            "action": self.action,
+            "target": self.team_env.key,
+            "stacks": self.stacks,
+            "outdir": str(self.outdir),
+            "steps": self.steps(),
+            "commands": [command.argv() for command in self.commands],
+        }
+
 
 def numbered(header: str, steps: list[str]) -> list[str]:
     """A dry run's plan: the header, then each step numbered from 1, indented under it."""
@@ -76,9 +87,10 @@ def execute(
     rollout: Rollout, config: PlatformConfig, services: Services, *, report: Callable[[str], None]
 ) -> None:
     """Run every step, holding the output directory; the first failing cdktf command stops the rollout
-    (OperationFailed). A missing npx is refused (MissingTool) before anything is built."""
+    (OperationFailed). A missing npx, or a missing or too old Terraform (which cdktf runs), is refused
+    (MissingTool) before anything is built."""
     steps = rollout.steps()
-    services.runner.require(CDKTF[0])
+    services.runner.require(CDKTF[0], "terraform")
     refuse_unmoved_local_state(rollout.team_env, outdir=rollout.outdir)
     with exclusive_outdir(rollout.outdir, purpose=f"{rollout.action} {rollout.team_env.key}"):
         report(f"[1/{len(steps)}] {steps[0]}")

@@ -15,13 +15,16 @@ from infra.lifecycle.errors import InputProblem, OperationFailed
 
 CDKTF = ("npx", "--no-install", "cdktf")
 # What to install when a tool the lifecycle runs is missing.
+MIN_TERRAFORM = (1, 5)
 TOOL_HINTS = {
     "npx": "install Node >= 20, then `make setup` installs the pinned cdktf CLI",
-    "terraform": "install Terraform >= 1.5",
+    "terraform": f"install Terraform >= {'.'.join(map(str, MIN_TERRAFORM))}",
 }
 # The CLI synthesizes exactly the stacks to run before cdktf starts (--skip-synth). A no-op app makes sure
 # cdktf can never synthesize something else instead: cdktf.json's app builds only the permanent envs.
 NOOP_APP = "true"
+# `platform plan` saves each stack's plan here, in the stack's directory: `terraform apply tfplan` applies exactly it.
+PLAN_FILE = "tfplan"
 
 
 @dataclass(frozen=True)
@@ -57,15 +60,16 @@ class StackCommand:
 
 
 class MissingTool(InputProblem):
-    """A program the command runs is not installed: one line naming it, exit code 2."""
+    """A program the command runs is not installed (or, given ``found``, too old): one line naming it, exit 2."""
 
-    def __init__(self, tool: str):
-        super().__init__(tool, f"not found on PATH; {TOOL_HINTS.get(tool, 'install it')}")
+    def __init__(self, tool: str, *, found: str | None = None):
+        problem = "not found on PATH" if found is None else found
+        super().__init__(tool, f"{problem}; {TOOL_HINTS.get(tool, 'install it')}")
 
 
 class StackRunner(Protocol):
     def require(self, *tools: str) -> None:
-        """MissingTool for the first of ``tools`` (e.g. npx, terraform) that is not installed."""
+        """MissingTool for the first of ``tools`` (e.g. npx, terraform) that is not installed, or too old."""
 
     def run(self, command: StackCommand) -> None:
         """Run ``command`` with its output streaming to the terminal; OperationFailed on a non-zero exit."""
@@ -75,6 +79,14 @@ class StackRunner(Protocol):
 
     def output(self, stack: str, name: str, *, outdir: Path) -> str:
         """The value of the deployed stack's output ``name`` (read from its state); OperationFailed without it."""
+
+    def apply_plan(self, stack: str, *, outdir: Path) -> None:
+        """`terraform apply` of the saved PLAN_FILE in the stack's directory, output streaming; OperationFailed on a
+        non-zero exit (Terraform refuses a plan whose state changed since it was made)."""
+
+    def plan(self, stack: str, *, outdir: Path) -> str:
+        """`terraform plan` of the synthesized stack, saved as PLAN_FILE in its directory; the plan as
+        `terraform show -json` prints it. OperationFailed when Terraform cannot plan it."""
 
 
 Run = Callable[..., subprocess.CompletedProcess]
@@ -116,6 +128,20 @@ class CdktfRunner:
         for tool in tools:
             if shutil.which(tool) is None:
                 raise MissingTool(tool)
+            if tool == "terraform":
+                self._require_terraform_version()
+
+    def _require_terraform_version(self) -> None:
+        shown = self._tool(["terraform", "version", "-json"], capture_output=True, text=True, check=False)
+        try:
+            version = json.loads(shown.stdout)["terraform_version"]
+            major_minor = tuple(int(part) for part in version.split(".")[:2])
+        except (ValueError, KeyError, TypeError):  # `version -json` arrived in 0.13
+            raise MissingTool(
+                "terraform", found="cannot tell its version (`terraform version -json`)"
+            ) from None
+        if major_minor < MIN_TERRAFORM:
+            raise MissingTool("terraform", found=f"Terraform {version} is too old")
 
     def run(self, command: StackCommand) -> None:
         # Inherited stdin/stdout: output streams as cdktf writes it, and without --auto-approve the user
@@ -142,6 +168,31 @@ class CdktfRunner:
             raise OperationFailed(f"cannot read output {name} of {stack}: {_error_line(shown)}")
         return shown.stdout.strip()
 
+    def plan(self, stack: str, *, outdir: Path) -> str:
+        self._init(stack, outdir, doing="plan")
+        planned = self._tool(
+            terraform_plan_argv(stack, outdir=outdir), capture_output=True, text=True, check=False
+        )
+        if planned.returncode not in (0, 2):  # -detailed-exitcode: 0 no changes, 2 changes, 1 error
+            raise OperationFailed(f"cannot plan {stack}: {_error_line(planned)}")
+        shown = self._tool(
+            ["terraform", _chdir(stack, outdir), "show", "-json", "-no-color", PLAN_FILE],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if shown.returncode != 0:
+            raise OperationFailed(f"cannot read the plan of {stack}: {_error_line(shown)}")
+        return shown.stdout
+
+    def apply_plan(self, stack: str, *, outdir: Path) -> None:
+        self._init(stack, outdir, doing="apply the plan")
+        applied = self._tool(terraform_apply_plan_argv(stack, outdir=outdir), launch=self._stream)
+        if applied.returncode != 0:
+            raise OperationFailed(
+                f"terraform apply {PLAN_FILE} of {stack} failed (exit {applied.returncode})"
+            )
+
     def _init(self, stack: str, outdir: Path, *, doing: str) -> str:
         """`terraform init` in the stack's directory (its backend); the -chdir argument for what follows."""
         init = self._tool(
@@ -165,6 +216,24 @@ def _chdir(stack: str, outdir: Path) -> str:
 def terraform_init_argv(stack: str, *, outdir: Path) -> list[str]:
     """`terraform init` in a synthesized stack's directory: its backend, before its state is read."""
     return ["terraform", _chdir(stack, outdir), "init", "-input=false", "-no-color"]
+
+
+def terraform_plan_argv(stack: str, *, outdir: Path) -> list[str]:
+    """Plan the stack into PLAN_FILE (after terraform_init_argv); exit 0 without changes, 2 with, 1 on error."""
+    return [
+        "terraform",
+        _chdir(stack, outdir),
+        "plan",
+        "-input=false",
+        "-no-color",
+        "-detailed-exitcode",
+        f"-out={PLAN_FILE}",
+    ]
+
+
+def terraform_apply_plan_argv(stack: str, *, outdir: Path) -> list[str]:
+    """Apply exactly the saved PLAN_FILE (after terraform_init_argv): no new plan, no prompt."""
+    return ["terraform", _chdir(stack, outdir), "apply", "-input=false", PLAN_FILE]
 
 
 def terraform_output_argv(stack: str, name: str, *, outdir: Path) -> list[str]:

@@ -18,15 +18,29 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.onboarding import committed_config, onboarded_config
+from tests.onboarding import write_config as write_config_to
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / ".github" / "scripts" / "deploy_runners.py"
 WORKFLOWS = ROOT / ".github" / "workflows"
 HOSTED = ["ubuntu-latest"]
-ENV_CHANGING = re.compile(r"^\s*platform (deploy|destroy|smoke|env (up|down|reap))\b", re.MULTILINE)
+# Command lines that reach into an env (plan reads its state and cloud resources) or change it.
+ENV_CHANGING = re.compile(
+    r"^\s*platform (plan|apply|deploy|destroy|smoke|env (up|down|reap))\b", re.MULTILINE
+)
 
 
-def committed_config() -> dict[str, Any]:
-    return yaml.safe_load((ROOT / "platform.yaml").read_text())
+CONFIGS = {"committed": committed_config, "onboarded": onboarded_config}
+
+
+def expected_runners(config: dict[str, Any], env: str) -> dict[str, list[str]]:
+    """Team -> the runner its ENV names in the config (GitHub-hosted without one), for the Azure teams CI deploys."""
+    return {
+        team["name"]: team["environments"][env].get("deploy_runner") or HOSTED
+        for team in config["teams"]
+        if team.get("cloud", "azure") == "azure" and env in team["environments"]
+    }
 
 
 @pytest.fixture(scope="module")
@@ -47,17 +61,20 @@ def script(*args: str, config: Path | None = None) -> subprocess.CompletedProces
 
 
 def write_config(tmp_path: Path, config: dict[str, Any]) -> Path:
-    path = tmp_path / "platform.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
+    return write_config_to(tmp_path / "platform.yaml", config)
 
 
-def test_prod_of_a_private_team_runs_on_its_runner_and_the_others_on_github_hosted(private_runner):
-    result = script("matrix", "prod")
+@pytest.mark.parametrize("which", CONFIGS)
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_each_azure_team_env_runs_on_the_runner_its_config_names(which, env, private_runner, tmp_path):
+    config = CONFIGS[which]()
+    result = script("matrix", env, config=write_config(tmp_path, config))
     assert result.returncode == 0, result.stderr
     matrix = {row["team"]: json.loads(row["runner"]) for row in json.loads(result.stdout)}
+    assert matrix == expected_runners(config, env)
     # pricing/prod's front end is public, but its lake and vault are private (prod's default)
-    assert matrix == {"churn": private_runner, "pricing": private_runner}
+    if env == "prod":
+        assert matrix["churn"] == matrix["pricing"] == private_runner
 
 
 def test_an_ephemeral_env_runs_where_its_template_env_runs(private_runner):
@@ -90,15 +107,17 @@ def test_a_reaper_that_would_need_two_runners_is_refused_in_one_line(tmp_path):
     assert result.returncode == 2 and result.stdout == ""
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("deploy_runners: deploy_runner: the nightly reaper runs on one runner")
-    assert "churn/prod, pricing/prod" in line
+    assert "churn/prod" in line and "pricing/prod" in line
 
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path):
     unknown = script("runner", "churn/qa")
     assert unknown.returncode == 2
+    known = ", ".join(
+        f"{team['name']}/{env}" for team in committed_config()["teams"] for env in team["environments"]
+    )
     assert unknown.stderr.strip() == (
-        "deploy_runners: TEAM/ENV: 'churn/qa' is not a permanent env of the config (known: churn/dev, "
-        "churn/staging, churn/prod, pricing/dev, pricing/staging, pricing/prod, risk/dev, risk/staging, risk/prod)"
+        f"deploy_runners: TEAM/ENV: 'churn/qa' is not a permanent env of the config (known: {known})"
     )
     config = committed_config()
     del config["teams"][0]["environments"]["prod"]["deploy_runner"]
@@ -109,12 +128,21 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
     assert "Traceback" not in broken.stderr
 
 
-def test_the_pull_request_diff_knows_which_workspace_stacks_it_cannot_plan():
-    assert json.loads(script("private-stacks").stdout) == [
-        "churn-prod-platform",
-        "churn-prod-workspace",
-        "pricing-prod-platform",
-    ]
+@pytest.mark.parametrize("which", CONFIGS)
+def test_the_pull_request_diff_knows_which_stacks_only_a_private_runner_can_plan(which, tmp_path):
+    config = CONFIGS[which]()
+    private = json.loads(script("private-stacks", config=write_config(tmp_path, config)).stdout)
+    # churn/prod: private front end, lake and vault; pricing/prod: public front end, private lake and vault
+    assert {"churn-prod-platform", "churn-prod-workspace", "pricing-prod-platform"} <= set(private)
+    assert "pricing-prod-workspace" not in private
+    # every private stack belongs to an env that names the runner inside its network
+    with_runner = {
+        f"{team['name']}-{env}"
+        for team in config["teams"]
+        for env, settings in team["environments"].items()
+        if settings.get("deploy_runner")
+    }
+    assert {stack.rsplit("-", 1)[0] for stack in private} <= with_runner
 
 
 # --- the workflows, run as a runner would run them ---------------------------------------------------------
@@ -124,7 +152,9 @@ def workflow(name: str) -> dict[str, Any]:
     return yaml.safe_load((WORKFLOWS / name).read_text())
 
 
-def run_step(step: dict[str, Any], tmp_path: Path, *, env: dict[str, str] | None = None) -> dict[str, str]:
+def run_step(
+    step: dict[str, Any], tmp_path: Path, *, env: dict[str, str] | None = None, config: Path | None = None
+) -> dict[str, str]:
     """Run one `run:` step with bash in a checkout-like directory; return what it wrote to $GITHUB_OUTPUT."""
     output = tmp_path / f"output-{step.get('id', 'step')}"
     output.write_text("")
@@ -132,8 +162,8 @@ def run_step(step: dict[str, Any], tmp_path: Path, *, env: dict[str, str] | None
     workspace = tmp_path / "workspace"
     if not workspace.exists():
         workspace.mkdir()
-        for name in (".github", "platform.yaml"):
-            (workspace / name).symlink_to(ROOT / name)
+        (workspace / ".github").symlink_to(ROOT / ".github")
+        (workspace / "platform.yaml").symlink_to(config or ROOT / "platform.yaml")
     fake_bin = tmp_path / "bin"
     path = os.pathsep.join([str(fake_bin), str(Path(sys.executable).parent), os.environ["PATH"]])
     step_env = {**os.environ, "PATH": path, "GITHUB_OUTPUT": str(output), **(env or {})}
@@ -180,16 +210,16 @@ def runs_on_per_matrix_entry(job: dict[str, Any], needs: dict[str, Any]) -> dict
     return {entry["team"]: from_json(job["runs-on"], {"matrix": entry}) for entry in entries}
 
 
-def test_deploy_yml_routes_each_team_env_to_the_runner_its_config_names(tmp_path, private_runner):
+@pytest.mark.parametrize("which", CONFIGS)
+def test_deploy_yml_routes_each_team_env_to_the_runner_its_config_names(which, tmp_path):
+    config = CONFIGS[which]()
+    path = write_config_to(tmp_path / f"{which}.yaml", config)
     doc = workflow("deploy.yml")
     targets = doc["jobs"]["targets"]
-    steps = {"envs": run_step(step_by_id(targets, "envs"), tmp_path)}
+    steps = {"envs": run_step(step_by_id(targets, "envs"), tmp_path, config=path)}
     needs = {"targets": {"outputs": job_outputs(targets, steps)}}
-    assert runs_on_per_matrix_entry(doc["jobs"]["production"], needs) == {
-        "churn": private_runner,
-        "pricing": private_runner,
-    }
-    assert runs_on_per_matrix_entry(doc["jobs"]["staging"], needs) == {"churn": HOSTED, "pricing": HOSTED}
+    assert runs_on_per_matrix_entry(doc["jobs"]["production"], needs) == expected_runners(config, "prod")
+    assert runs_on_per_matrix_entry(doc["jobs"]["staging"], needs) == expected_runners(config, "staging")
 
 
 def test_nightly_reaps_and_retrains_on_runners_that_reach_the_envs(tmp_path, private_runner):
@@ -198,10 +228,8 @@ def test_nightly_reaps_and_retrains_on_runners_that_reach_the_envs(tmp_path, pri
     steps = {"envs": run_step(step_by_id(azure, "envs"), tmp_path)}
     needs = {"azure": {"outputs": job_outputs(azure, steps)}}
     assert from_json(doc["jobs"]["reap"]["runs-on"], {"needs": needs}) == private_runner
-    assert runs_on_per_matrix_entry(doc["jobs"]["retrain-staging"], needs) == {
-        "churn": HOSTED,
-        "pricing": HOSTED,
-    }
+    expected = expected_runners(committed_config(), "staging")
+    assert runs_on_per_matrix_entry(doc["jobs"]["retrain-staging"], needs) == expected
 
 
 @pytest.mark.parametrize(("template", "expected"), [("churn/prod", "private"), ("churn/dev", "hosted")])

@@ -25,7 +25,7 @@ WORKFLOW_FILES = sorted(WORKFLOWS_DIR.glob("*.yml"))
 CI_FILES = [*WORKFLOW_FILES, *sorted((ROOT / ".github" / "actions").glob("*/action.yml"))]
 
 # Command lines that create, change, destroy or run things in an env (messages that merely name them don't count).
-ENV_CHANGING = re.compile(r"^\s*platform (deploy|destroy|smoke|env (up|down|reap))\b", re.MULTILINE)
+ENV_CHANGING = re.compile(r"^\s*platform (deploy|apply|destroy|smoke|env (up|down|reap))\b", re.MULTILINE)
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -143,7 +143,8 @@ def test_azure_login_is_oidc_with_variables_and_an_id_token():
                     "subscription-id": "${{ vars.AZURE_SUBSCRIPTION_ID }}",
                 }, f"{path.name}:{job_id}"
                 assert permissions(doc, job).get("id-token") == "write", f"{path.name}:{job_id}"
-    assert logins >= 6  # diff, staging, production, ephemeral up and down, reaper, staging retraining
+    # pull-request plan, staging and prod plan and apply, ephemeral up and down, reaper, drift, staging retraining
+    assert logins >= 10
 
 
 def test_jobs_that_change_an_env_log_in_to_azure_first():
@@ -163,12 +164,41 @@ def test_production_waits_for_staging_and_a_manual_approval():
     staging, production = doc["jobs"]["staging"], doc["jobs"]["production"]
     assert environment_name(staging) == "staging"
     assert environment_name(production) == "production"
-    assert "staging" in production["needs"]
-    assert re.search(r'platform deploy "\$TARGET" --auto-approve', scripts(staging))
+    assert "staging" in production["needs"] and "staging" in doc["jobs"]["plan-prod"]["needs"]
+    assert (
+        "needs.staging.result == 'success'" in production["if"]
+    )  # !cancelled() alone would run after a failure
+    assert re.search(r'platform apply "\$TARGET" --plan-dir planned', scripts(staging))
     assert re.search(r'platform smoke "\$TARGET"', scripts(staging))
-    deploy_step = next(step for step in production["steps"] if "platform deploy" in step.get("run", ""))
-    assert deploy_step["env"]["TARGET"].endswith("/prod")
+    apply_step = next(step for step in production["steps"] if "platform apply" in step.get("run", ""))
+    assert apply_step["env"]["TARGET"].endswith("/prod")
     assert "smoke" not in scripts(production)
+    assert "platform deploy" not in scripts(staging) + scripts(production)  # nothing applied unseen
+
+
+@pytest.mark.parametrize(("env", "apply_job"), [("staging", "staging"), ("prod", "production")])
+def test_each_env_applies_exactly_the_plan_its_plan_job_showed_after_the_approval(env, apply_job):
+    jobs = workflow("deploy.yml")["jobs"]
+    plan, apply = jobs[f"plan-{env}"], jobs[apply_job]
+    # The plan job shows the plan before the environment's reviewers are asked: it has no environment itself.
+    assert environment_name(plan) is None and environment_name(apply) in ("staging", "production")
+    assert f"plan-{env}" in apply["needs"]
+    assert re.search(r'platform plan "\$TARGET" --json > planned/plan\.json', scripts(plan))
+    assert "GITHUB_STEP_SUMMARY" in scripts(plan)
+    upload = next(
+        step for step in plan["steps"] if step.get("uses", "").startswith("actions/upload-artifact@")
+    )
+    download = next(s for s in apply["steps"] if s.get("uses", "").startswith("actions/download-artifact@"))
+    assert upload["with"]["name"] == download["with"]["name"] == f"plan-${{{{ matrix.team }}}}-{env}"
+    assert upload["with"]["path"] == download["with"]["path"] == "planned"
+    assert upload["with"]["include-hidden-files"] is True  # .terraform.lock.hcl: the providers the plan used
+    steps = [step.get("uses", "") + step.get("run", "") for step in apply["steps"]]
+    assert steps.index(download["uses"]) < next(i for i, s in enumerate(steps) if "platform apply" in s)
+    assert (
+        plan["concurrency"]["group"]
+        == apply["concurrency"]["group"]
+        == f"platform-env-${{{{ matrix.team }}}}-{env}"
+    )
 
 
 def test_deploys_run_after_the_checks():
@@ -208,20 +238,24 @@ def test_pull_request_checks_lint_test_synth_and_scan():
         assert any(command in script for script in commands.values()), command
 
 
-def test_the_diff_runs_only_when_oidc_is_configured_and_says_so_otherwise():
-    job = workflow("checks.yml")["jobs"]["diff"]
-    steps = job["steps"]
+def test_the_pull_request_plan_runs_only_when_oidc_is_configured_and_says_so_otherwise():
+    jobs = workflow("checks.yml")["jobs"]
+    steps = jobs["plan-targets"]["steps"]
     gate = steps[0]
     assert gate["id"] == "oidc"
-    assert "::notice title=cdktf diff skipped::" in gate["run"]
+    assert "::notice title=platform plan skipped::" in gate["run"]
     assert "GITHUB_STEP_SUMMARY" in gate["run"]
     for step in steps[1:]:
         assert "if" in step and "steps." in step["if"], (
             f"ungated step: {step.get('name') or step.get('uses')}"
         )
-    diff_step = next(step for step in steps if step.get("name") == "cdktf diff")
-    assert "--skip-synth" in diff_step["run"]
-    assert diff_step["env"]["CHANGED"] == "${{ steps.stacks.outputs.changed }}"
+    targets = next(step for step in steps if step.get("id") == "targets")
+    assert targets["env"]["CHANGED"] == "${{ steps.stacks.outputs.changed }}"
+    assert "plan-matrix" in targets["run"]
+    # the plan jobs run only for targets the gated step found
+    assert "needs.plan-targets.outputs.targets != '[]'" in jobs["plan"]["if"]
+    assert re.search(r'platform plan "\$TARGET" --json', scripts(jobs["plan"]))
+    assert "gh pr comment" in scripts(jobs["plan-comment"])
 
 
 def test_an_ephemeral_env_is_created_smoked_and_reported_on_the_pull_request():

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -69,3 +71,52 @@ def test_optimized_entry_point_writes_exactly_what_the_type_checked_synth_writes
         assert (tmp_path / "out" / "stacks" / stack / "cdk.tf.json").read_text() == synthesized.text(stack), (
             stack
         )
+
+
+class Synth:
+    def __init__(self):
+        self.wheels = []
+
+    def build_app(self, config, *, outdir, wheel):
+        self.wheels.append(wheel)
+        return self
+
+    def synth(self):
+        pass
+
+
+def test_npx_cdktf_synth_builds_the_wheel_from_ml_unless_churn_wheel_names_one(
+    tmp_path, monkeypatch, fake_wheel
+):
+    import infra.app
+    import infra.main
+
+    built = tmp_path / "dist" / "churn-0.1.0-py3-none-any.whl"
+    builds = []
+    monkeypatch.setattr(infra.main, "build_wheel", lambda: builds.append("ml/") or built)
+    synth = Synth()
+    monkeypatch.setattr(infra.app, "build_app", synth.build_app)
+    monkeypatch.setenv("PLATFORM_CONFIG", str(ROOT / "platform.yaml"))
+    monkeypatch.setenv("CDKTF_OUTDIR", str(tmp_path / "out"))
+    infra.main.main()  # a fresh checkout, or dist/ older than ml/: never a stale wheel
+    assert builds == ["ml/"] and synth.wheels == [built]
+    monkeypatch.setenv("CHURN_WHEEL", str(fake_wheel))
+    infra.main.main()
+    assert builds == ["ml/"] and synth.wheels == [built, fake_wheel]
+
+
+def test_npx_cdktf_synth_names_the_way_out_when_the_wheel_cannot_be_built(tmp_path, monkeypatch, capsys):
+    import infra.main
+    from infra.wheel import WheelBuildFailed
+
+    def broken():
+        raise WheelBuildFailed("building the churn wheel failed: SyntaxError in churn/train.py")
+
+    monkeypatch.setattr(infra.main, "build_wheel", broken)
+    monkeypatch.setenv("PLATFORM_CONFIG", str(ROOT / "platform.yaml"))
+    with pytest.raises(SystemExit) as exited:
+        infra.main.main()
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "building the churn wheel failed: SyntaxError in churn/train.py; fix ml/, or set CHURN_WHEEL to a built churn wheel"
+    ]

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from infra.cli.main import main
+from tests.onboarding import committed_config, counts, stack_names, team_envs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,7 +23,7 @@ def run(argv, capsys):
 
 def test_validate_accepts_the_committed_config(capsys):
     code, out, err = run(["validate", "--config", str(ROOT / "platform.yaml")], capsys)
-    assert code == 0 and "valid" in out and "21 stacks" in out and err == ""
+    assert code == 0 and out.startswith(f"valid: {counts(committed_config())}") and err == ""
 
 
 def test_validate_prints_one_line_per_problem_and_exits_2(tmp_path, capsys):
@@ -77,10 +78,11 @@ def test_committed_schema_is_up_to_date(capsys):
 def test_envs_json_lists_stack_names(capsys):
     code, out, _ = run(["envs", "--json", "--config", str(ROOT / "platform.yaml")], capsys)
     rows = json.loads(out)
-    assert code == 0 and len(rows) == 9
-    assert {"team": "churn", "env": "prod"}.items() <= rows[2].items()
-    assert rows[2]["platform_stack"] == "churn-prod-platform"
-    assert rows[2]["workspace_stack"] == "churn-prod-workspace"
+    assert code == 0
+    assert [(row["team"], row["env"]) for row in rows] == team_envs(committed_config())
+    churn_prod = next(row for row in rows if (row["team"], row["env"]) == ("churn", "prod"))
+    assert churn_prod["platform_stack"] == "churn-prod-platform"
+    assert churn_prod["workspace_stack"] == "churn-prod-workspace"
 
 
 def test_installed_entry_point_reports_without_traceback(tmp_path):
@@ -105,3 +107,42 @@ def test_schema_to_an_unwritable_place_is_one_line(tmp_path, capsys):
     code, out, err = run(["schema", "--out", str(target)], capsys)
     assert code == 2 and out == ""
     assert err.strip() == f"error: --out: cannot write {target}: No such file or directory"
+
+
+def test_validate_json_gives_each_problem_its_field_path_and_exits_2(tmp_path, capsys):
+    config = yaml.safe_load((ROOT / "platform.yaml").read_text())
+    config["platform"]["prefix"] = "Bad Prefix"
+    config["teams"][0]["environments"]["dev"]["compute"]["max_workerz"] = 3
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    code, out, err = run(["validate", "--json", "--config", str(bad)], capsys)
+    verdict = json.loads(out)
+    assert code == 2 and err == ""
+    assert verdict["valid"] is False and verdict["config"] == str(bad)
+    fields = [problem["field"] for problem in verdict["problems"]]
+    assert fields == ["platform.prefix", "teams.churn.environments.dev.compute.max_workerz"]
+    assert verdict["problems"][1]["message"] == "unknown key (did you mean 'max_workers'?)"
+
+
+def test_validate_json_lists_what_the_config_deploys(capsys):
+    code, out, _ = run(["validate", "--json", "--config", str(ROOT / "platform.yaml")], capsys)
+    verdict = json.loads(out)
+    assert code == 0 and verdict["valid"] is True
+    assert (verdict["teams"], verdict["team_envs"]) == (
+        len(committed_config()["teams"]),
+        len(team_envs(committed_config())),
+    )
+    assert verdict["stacks"] == stack_names(committed_config())
+    assert all(warning["field"] for warning in verdict["warnings"])
+
+
+def test_envs_shows_an_aws_env_with_its_account_stack_and_no_resource_group(capsys):
+    code, out, _ = run(["envs", "--json", "--config", str(ROOT / "platform.yaml")], capsys)
+    rows = {(row["team"], row["env"]): row for row in json.loads(out)}
+    assert code == 0
+    risk = rows["risk", "dev"]
+    assert risk["cloud"] == "aws" and risk["resource_group"] is None
+    assert risk["stacks"] == ["risk-dev-platform", "risk-dev-account", "risk-dev-workspace"]
+    assert risk["account_stack"] == "risk-dev-account"
+    churn = rows["churn", "dev"]
+    assert churn["resource_group"] == "rg-dbp-churn-dev" and churn["account_stack"] is None

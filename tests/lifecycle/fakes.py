@@ -93,6 +93,8 @@ class FakeRunner:
         """Tools (npx, terraform) not on PATH."""
         self.outputs: dict[str, dict[str, str]] = {}
         """Stack -> its deployed outputs."""
+        self.plans: dict[str, dict] = {}
+        """Stack -> the `terraform show -json` of its plan (default: no changes, deployed if it has state)."""
 
     def require(self, *tools: str) -> None:
         for tool in tools:
@@ -111,6 +113,19 @@ class FakeRunner:
             raise self.state_errors[stack]
         return stack in self.stacks_with_state
 
+    def apply_plan(self, stack: str, *, outdir: Path) -> None:
+        self.events.append(f"apply {stack} {(outdir / 'stacks' / stack / 'tfplan').read_text()}")
+        if stack in self.failing:
+            raise OperationFailed(f"terraform apply tfplan of {stack} failed (exit 1)")
+
+    def plan(self, stack: str, *, outdir: Path) -> str:
+        self.events.append(f"plan {stack}")
+        if stack in self.failing:  # what CdktfRunner raises when terraform plan fails
+            raise OperationFailed(f"cannot plan {stack}: Error: Unsupported argument")
+        if stack in self.plans:
+            return json.dumps(self.plans[stack])
+        return json.dumps(plan_json(deployed=stack in self.stacks_with_state))
+
     def output(self, stack: str, name: str, *, outdir: Path) -> str:
         self.events.append(f"output? {stack} {name}")
         try:
@@ -119,6 +134,27 @@ class FakeRunner:
             raise OperationFailed(
                 f'cannot read output {name} of {stack}: Error: Output "{name}" not found'
             ) from None
+
+
+def plan_json(*, deployed: bool, changes: list[tuple[str, list[str]]] = ()) -> dict:
+    """A `terraform show -json PLANFILE` document: (address, actions) per resource change; with ``deployed`` the
+    prior state holds one managed resource."""
+    prior = {"values": {"root_module": {"resources": [{"mode": "managed", "type": "x", "name": "y"}]}}}
+    return {
+        "format_version": "1.2",
+        "terraform_version": "1.11.4",
+        **({"prior_state": prior} if deployed else {}),
+        "resource_changes": [
+            {
+                "address": address,
+                "mode": "managed",
+                "type": address.split(".")[0],
+                "name": address.split(".")[1],
+                "change": {"actions": actions},
+            }
+            for address, actions in changes
+        ],
+    }
 
 
 def arm_error(status: int, code: str, message: str, cls: type[HttpResponseError] = HttpResponseError):
@@ -366,6 +402,8 @@ class Fakes:
     synthesized: list[tuple[list[str], Path, Path]] = field(default_factory=list)
     """(team-env keys, outdir, wheel) per synth."""
     synthesized_envs: list = field(default_factory=list)
+    stack_documents: dict[str, str] = field(default_factory=dict)
+    """Stack -> the cdk.tf.json the fake synth writes (default: one naming the stack)."""
 
     def __post_init__(self):
         self.events = Events(self.outdir)
@@ -393,6 +431,11 @@ class Fakes:
     def synthesize(self, config, team_envs, outdir, wheel) -> None:
         stacks = [s for te in team_envs for s in te.stacks.values()]
         self.events.append("synth " + " ".join(stacks))
+        for stack in stacks:  # what a plan hashes and a saved plan is checked against
+            (outdir / "stacks" / stack).mkdir(parents=True, exist_ok=True)
+            (outdir / "stacks" / stack / "cdk.tf.json").write_text(
+                self.stack_documents.get(stack, f'{{"{stack}": 1}}')
+            )
         self.synthesized.append(([te.key for te in team_envs], outdir, wheel))
         self.synthesized_envs.extend(team_envs)
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -633,6 +634,27 @@ def test_smoke_passes_and_prints_state_changes_only(cli, fakes):
     ]
 
 
+def test_smoke_json_gives_a_script_the_run_its_url_and_the_model_version(cli, fakes):
+    fakes.workspace.jobs = {"dbp-churn-dev-training": [7]}
+    fakes.workspace.progress = [
+        RunProgress(run_id=907, state="TERMINATED", result="SUCCESS", url="https://adb/run/907"),
+    ]
+    fakes.workspace.aliases = [1, 2]
+    result = cli("smoke", "churn/dev", "--json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out) == {
+        "target": "churn/dev",
+        "job": "dbp-churn-dev-training",
+        "run_id": 907,
+        "run_url": "https://adb/run/907",
+        "workspace_url": None,  # an Azure workspace is found by its resource ID
+        "model_name": "dbp_churn_dev.ml.churn",
+        "version": 2,
+        "took_seconds": 0,
+    }
+    assert result.err.splitlines()[-1].startswith("passed: run 907 succeeded")  # progress went to stderr
+
+
 def test_smoke_dry_run_shows_the_workspace_job_and_limits_and_calls_nothing(cli, fakes, monkeypatch):
     monkeypatch.delenv("ARM_SUBSCRIPTION_ID", raising=False)
     monkeypatch.delenv("AZURE_SUBSCRIPTION_ID", raising=False)
@@ -722,6 +744,30 @@ def test_env_down_without_terraform_is_one_line_naming_it(cli, fakes, empty_path
     )
 
 
+def put_on_path(bin_dir, name, script="#!/bin/sh\n"):
+    (bin_dir / name).write_text(script)
+    (bin_dir / name).chmod(0o755)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("deploy", "churn/dev", "--auto-approve"),
+        ("destroy", "churn/dev", "--auto-approve"),
+        ("env", "up", "pr42", "--from", "churn/dev"),
+    ],
+)
+def test_commands_that_run_cdktf_check_terraform_before_building_anything(
+    cli, fakes, empty_path, tmp_path, args
+):
+    put_on_path(tmp_path / "bin", "npx")
+    fakes.runner = CdktfRunner()
+    assert_refused(cli(*args), fakes, "terraform: not found on PATH; install Terraform >= 1.5")
+    # cdktf runs terraform: one too old for the stacks is refused the same way, naming its version
+    put_on_path(tmp_path / "bin", "terraform", '#!/bin/sh\necho \'{"terraform_version": "1.4.7"}\'\n')
+    assert_refused(cli(*args), fakes, "terraform: Terraform 1.4.7 is too old; install Terraform >= 1.5")
+
+
 @pytest.mark.slow  # the real CLI and databricks-sdk's own auth lookup, ~3 s
 def test_smoke_without_credentials_is_one_line(tmp_path, config_path):
     env = {
@@ -741,3 +787,55 @@ def test_smoke_without_credentials_is_one_line(tmp_path, config_path):
     assert result.returncode == 1
     [line] = result.stderr.splitlines()
     assert line.startswith("error: Databricks: ")
+
+
+# --- what a person and a CI log read -----------------------------------------------------------------------
+
+
+def test_help_keeps_the_defaults_and_shows_no_value_for_flags(capsys, monkeypatch):
+    from infra.cli.main import main
+
+    monkeypatch.setenv("COLUMNS", "200")
+    with pytest.raises(SystemExit):
+        main(["deploy", "--help"])
+    out = capsys.readouterr().out
+    assert "Config file [default: $PLATFORM_CONFIG or ./platform.yaml]." in out  # not eaten as markup
+    assert "<bool>" not in out
+    assert re.search(r"--dry-run\s+Print the stacks", out)
+
+
+def test_the_cli_turns_off_the_hashicorp_update_check_for_what_it_starts(cli, monkeypatch):
+    monkeypatch.delenv("CHECKPOINT_DISABLE", raising=False)
+    assert cli("envs", "--json").code == 0
+    assert os.environ["CHECKPOINT_DISABLE"] == "1"
+
+
+def test_tables_use_the_full_width_off_a_terminal(cli, config):
+    result = cli("envs")  # captured: not a terminal, as in a CI log
+    assert result.code == 0
+    for te in config.team_envs:
+        row = next(line for line in result.out.splitlines() if f" {te.names.catalog} " in line)
+        assert ", ".join(te.stacks.values()) in row  # every stack whole, on the env's one line
+
+
+def test_deploy_and_destroy_dry_runs_print_json_for_scripts(cli, fakes):
+    result = cli("deploy", "risk/dev", "--auto-approve", "--dry-run", "--json")
+    assert result.code == 0 and result.err == ""
+    planned = json.loads(result.out)
+    assert planned["action"] == "deploy" and planned["target"] == "risk/dev"
+    assert planned["stacks"] == ["risk-dev-platform", "risk-dev-account", "risk-dev-workspace"]
+    assert planned["outdir"] == str(fakes.outdir)
+    # the argv of each command is exactly what the runner would start
+    assert [" ".join(argv) for argv in planned["commands"]] == planned["steps"][2:]
+    assert planned["commands"][0][:5] == ["npx", "--no-install", "cdktf", "deploy", "risk-dev-platform"]
+    destroyed = json.loads(cli("destroy", "risk/dev", "--dry-run", "--json").out)
+    assert destroyed["stacks"] == planned["stacks"][::-1] and "--auto-approve" not in destroyed["commands"][0]
+    assert fakes.nothing_happened()
+
+
+def test_json_without_dry_run_is_refused_before_anything_runs(cli, fakes):
+    assert_refused(
+        cli("deploy", "churn/dev", "--auto-approve", "--json"),
+        fakes,
+        "--json: only with --dry-run: a real run streams cdktf's own output",
+    )

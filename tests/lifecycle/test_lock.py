@@ -117,7 +117,8 @@ def test_platform_synth_refuses_an_outdir_in_use(tmp_path, capsys):
     wheel = tmp_path / "churn-0.1.0-py3-none-any.whl"
     wheel.write_bytes(b"stand-in")
     with exclusive_outdir(out, purpose="deploy churn/dev"), pytest.raises(SystemExit) as exited:
-        main(["synth", "--out", str(out), "--wheel", str(wheel)])
+        # the config named: the suite may run from anywhere (and with any $PLATFORM_CONFIG)
+        main(["synth", "--config", str(ROOT / "platform.yaml"), "--out", str(out), "--wheel", str(wheel)])
     assert exited.value.code == 1
     assert "in use by" in capsys.readouterr().err
     assert not out.exists()

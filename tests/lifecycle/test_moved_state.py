@@ -34,3 +34,12 @@ def test_once_moved_the_deploy_runs(cli, fakes):
     result = cli("deploy", "churn/dev", "--auto-approve")
     assert result.code == 0, result.err
     assert fakes.events[-1] == "deploy churn-dev-workspace"
+
+
+def test_plan_refuses_too_rather_than_show_a_deployed_env_as_all_new(cli, fakes):
+    root = fakes.outdir.parent
+    (root / "terraform.churn-dev-platform.tfstate").write_text('{"version": 4, "resources": []}')
+    result = cli("plan", "churn/dev")
+    assert result.code == 1 and len(result.err_lines) == 1
+    assert "mv " in result.err and "terraform.dbp-churn-dev-platform.tfstate" in result.err
+    assert fakes.nothing_happened(), fakes.events

@@ -159,7 +159,7 @@ def test_a_missing_terraform_or_npx_is_one_line_naming_it():
 
 
 def test_require_looks_the_tools_up_on_path(tmp_path, monkeypatch):
-    (tmp_path / "terraform").write_text("#!/bin/sh\n")
+    (tmp_path / "terraform").write_text('#!/bin/sh\necho \'{"terraform_version": "1.11.4"}\'\n')
     (tmp_path / "terraform").chmod(0o755)
     monkeypatch.setenv("PATH", str(tmp_path))
     CdktfRunner().require("terraform")
@@ -181,9 +181,12 @@ time.sleep(60)
 """
 
 DEPLOY_DRIVER = """
-import sys
+import signal, sys
 from pathlib import Path
 from infra.lifecycle.runner import CdktfRunner, StackCommand
+# A suite started in the background (`make test &`, nohup) runs with SIGINT ignored, and Python then keeps it
+# ignored: the driver would never see the Ctrl-C this test sends. Set the terminal's disposition ourselves.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 try:
     CdktfRunner().run(StackCommand("deploy", "churn-dev-platform", Path("cdktf.out"), auto_approve=True))
 except KeyboardInterrupt:
@@ -213,3 +216,62 @@ def test_ctrl_c_during_a_deploy_lets_cdktf_stop_cleanly_instead_of_killing_it(tm
         if driver.poll() is None:
             os.killpg(driver.pid, signal.SIGKILL)
     assert stopped.read_text() == "state written, lock released"  # not SIGKILLed 0.25 s after Ctrl-C
+
+
+def test_plan_saves_the_plan_in_the_stack_directory_and_reads_it_back_as_json():
+    shown = json.dumps({"format_version": "1.2", "resource_changes": []})
+    launcher = Launcher(done(0), done(2, stdout="Plan: 1 to add"), done(0, stdout=shown))
+    assert CdktfRunner(run=launcher).plan("risk-dev-platform", outdir=Path("cdktf.out")) == shown
+    chdir = "-chdir=cdktf.out/stacks/risk-dev-platform"
+    assert [argv for argv, _ in launcher.calls] == [
+        ["terraform", chdir, "init", "-input=false", "-no-color"],
+        ["terraform", chdir, "plan", "-input=false", "-no-color", "-detailed-exitcode", "-out=tfplan"],
+        ["terraform", chdir, "show", "-json", "-no-color", "tfplan"],
+    ]
+
+
+def test_a_plan_terraform_cannot_make_is_one_line_with_its_error():
+    error = '╷\n│ Error: Unsupported argument\n│\n│ An argument named "bogus" is not expected here.\n╵\n'
+    runner = CdktfRunner(run=Launcher(done(0), done(1, stderr=error)))
+    with pytest.raises(OperationFailed) as failed:
+        runner.plan("risk-dev-platform", outdir=Path("cdktf.out"))
+    assert str(failed.value) == "cannot plan risk-dev-platform: Error: Unsupported argument"
+
+
+def test_apply_plan_applies_the_saved_plan_with_output_streaming_and_fails_on_a_nonzero_exit():
+    captured, streamed = Launcher(done(0), done(0)), Launcher(done(0), done(1))
+    runner = CdktfRunner(run=captured, stream=streamed)
+    runner.apply_plan("risk-dev-platform", outdir=Path("cdktf.out"))
+    assert streamed.calls[0] == (
+        ["terraform", "-chdir=cdktf.out/stacks/risk-dev-platform", "apply", "-input=false", "tfplan"],
+        {},
+    )
+    with pytest.raises(
+        OperationFailed, match=r"^terraform apply tfplan of risk-dev-platform failed \(exit 1\)$"
+    ):
+        runner.apply_plan("risk-dev-platform", outdir=Path("cdktf.out"))
+
+
+@pytest.mark.parametrize(
+    ("shown", "problem"),
+    [
+        (done(0, stdout='{"terraform_version": "1.11.4", "platform": "linux_amd64"}'), None),
+        (done(0, stdout='{"terraform_version": "1.4.7"}'), "terraform: Terraform 1.4.7 is too old"),
+        (done(1, stderr="flag provided but not defined: -json"), "terraform: cannot tell its version"),
+    ],
+)
+def test_require_checks_the_terraform_version(tmp_path, monkeypatch, shown, problem):
+    (tmp_path / "terraform").write_text("#!/bin/sh\n")
+    (tmp_path / "terraform").chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    launcher = Launcher(shown)
+    runner = CdktfRunner(run=launcher)
+    if problem is None:
+        runner.require("terraform")
+    else:
+        with pytest.raises(MissingTool) as refused:
+            runner.require("terraform")
+        assert str(refused.value).startswith(problem) and str(refused.value).endswith(
+            "install Terraform >= 1.5"
+        )
+    assert launcher.calls[0][0] == ["terraform", "version", "-json"]

@@ -1,0 +1,97 @@
+"""Markdown from `platform plan --json` files (docs/operations.md, "Reviewing a plan"), for CI to post.
+
+    markdown FILE...        one section per team-env, one line per stack, stateful replacements and destroys
+                            first; starts with MARKER so a workflow finds and updates its own comment
+    drift --out DIR FILE... for every stack with changes, DIR/<stack>.md (the body of its drift issue); prints
+                            `drifted <stack>` or `clean <stack>` per planned stack, in order
+
+Standard library only: CI runs it with whatever python3 the runner has.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+MARKER = "<!-- platform-plan -->"
+KINDS = ("add", "change", "replace", "destroy")
+
+
+def stack_lines(stack: dict) -> list[str]:
+    name = f"`{stack['stack']}`"
+    if stack["status"] == "waiting":
+        return [f"- {name}: not planned yet, it needs `{stack['waits_for']}` deployed first"]
+    if not stack["has_changes"]:
+        return [f"- {name}: no changes"]
+    totals = ", ".join(f"{sum(stack[kind].values())} to {kind}" for kind in KINDS)
+    lines = [f"- {name}: {totals}"]
+    lines += [
+        f"  - :warning: **{flagged['action']}** `{flagged['address']}` (holds data or identity)"
+        for flagged in stack["flagged"]
+    ]
+    for kind in KINDS:
+        lines += [f"  - {kind} {count} `{rtype}`" for rtype, count in sorted(stack[kind].items())]
+    return lines
+
+
+def markdown(plans: list[dict]) -> str:
+    lines = [MARKER, "## platform plan", ""]
+    if not plans:
+        lines.append("No team-env's stacks change in this pull request.")
+    for plan in sorted(plans, key=lambda p: p["target"]):
+        lines += [f"### {plan['target']}", ""]
+        for stack in plan["stacks"]:
+            lines += stack_lines(stack)
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def drift(plans: list[dict], out: Path) -> list[str]:
+    out.mkdir(parents=True, exist_ok=True)
+    verdicts = []
+    for plan in plans:
+        for stack in plan["stacks"]:
+            if stack["status"] != "planned":
+                continue
+            if stack["has_changes"]:
+                body = [
+                    f"The nightly plan of `{plan['target']}` found changes the code does not make: the deployed "
+                    "stack drifted (or a merged change was never applied).",
+                    "",
+                    *stack_lines(stack),
+                    "",
+                    f"Review with `platform plan {plan['target']}`; this issue is updated every night while the "
+                    "drift lasts.",
+                ]
+                (out / f"{stack['stack']}.md").write_text("\n".join(body) + "\n")
+                verdicts.append(f"drifted {stack['stack']}")
+            else:
+                verdicts.append(f"clean {stack['stack']}")
+    return verdicts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("markdown").add_argument("files", nargs="*", type=Path)
+    drift_parser = commands.add_parser("drift")
+    drift_parser.add_argument("--out", type=Path, required=True)
+    drift_parser.add_argument("files", nargs="*", type=Path)
+    args = parser.parse_args(argv)
+    try:
+        plans = [json.loads(path.read_text()) for path in args.files]
+    except (OSError, ValueError) as exc:
+        print(f"plan_report: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "markdown":
+        sys.stdout.write(markdown(plans))
+    else:
+        for line in drift(plans, args.out):
+            print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,102 @@
+"""`platform apply TEAM/ENV --plan-dir DIR`: apply exactly the plans `platform plan` showed, or nothing.
+
+DIR is what the plan step kept: `plan.json` (`platform plan --json`) and `stacks/<stack>/tfplan` for every
+planned stack. The stacks are synthesized again from this checkout; each must hash to the `stack_sha256` its
+plan was made from, or nothing is applied (the code changed between plan and apply: plan again). Then each saved
+plan is copied into its stack's directory and applied in deploy order (`terraform apply tfplan`, which itself
+refuses a plan whose state changed since), with the deploy's Unity Catalog preflight before the workspace stack.
+Stacks the plan left waiting are not applied: they are planned (and shown) in the next run.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from infra.config import PlatformConfig, TeamEnv
+from infra.lifecycle.errors import InputProblem, OperationFailed
+from infra.lifecycle.lock import exclusive_outdir
+from infra.lifecycle.plan import stack_sha256
+from infra.lifecycle.preflight import check_preconditions
+from infra.lifecycle.rollout import Rollout, prepare, workspace_url
+from infra.lifecycle.runner import PLAN_FILE
+
+if TYPE_CHECKING:
+    from infra.lifecycle.services import Services
+
+PLAN_SUMMARY = "plan.json"
+# Terraform records the providers init selected; applying a saved plan needs the same ones.
+KEPT_WITH_PLAN = (PLAN_FILE, ".terraform.lock.hcl")
+
+
+@dataclass(frozen=True)
+class SavedPlan:
+    """The planned stacks of one team-env (in deploy order) and the ones left waiting."""
+
+    planned: list[tuple[str, str]]
+    """(stack, sha256 of the cdk.tf.json it was planned from)"""
+    waiting: list[tuple[str, str]]
+    """(stack, the stack it waits for)"""
+
+
+def read_saved_plan(plan_dir: Path, team_env: TeamEnv) -> SavedPlan:
+    """The saved plan of ``team_env`` in ``plan_dir``; InputProblem (field --plan-dir) when it is not one."""
+    summary = plan_dir / PLAN_SUMMARY
+    try:
+        document = json.loads(summary.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputProblem("--plan-dir", f"cannot read {summary}: {exc}") from None
+    if document.get("target") != team_env.key:
+        raise InputProblem(
+            "--plan-dir", f"{summary} is the plan of {document.get('target')}, not {team_env.key}"
+        )
+    stacks = document.get("stacks") or []
+    expected = list(team_env.stacks.values())
+    if [s.get("stack") for s in stacks] != expected:
+        raise InputProblem("--plan-dir", f"{summary} does not plan {', '.join(expected)} in that order")
+    planned = [(s["stack"], s["stack_sha256"]) for s in stacks if s["status"] == "planned"]
+    for stack, _ in planned:
+        if not (plan_dir / "stacks" / stack / PLAN_FILE).is_file():
+            raise InputProblem(
+                "--plan-dir", f"no saved plan for {stack} ({plan_dir}/stacks/{stack}/{PLAN_FILE})"
+            )
+    waiting = [(s["stack"], s["waits_for"]) for s in stacks if s["status"] == "waiting"]
+    return SavedPlan(planned=planned, waiting=waiting)
+
+
+def apply_saved_plan(
+    team_env: TeamEnv,
+    config: PlatformConfig,
+    services: Services,
+    *,
+    plan_dir: Path,
+    report: Callable[[str], None],
+) -> SavedPlan:
+    """Synthesize, check every planned stack is unchanged, then apply the saved plans in order. Nothing is applied
+    when one stack differs (OperationFailed)."""
+    saved = read_saved_plan(plan_dir, team_env)
+    services.runner.require("terraform")
+    rollout = Rollout("deploy", team_env, services.outdir, auto_approve=True)
+    with exclusive_outdir(rollout.outdir, purpose=f"apply {team_env.key}"):
+        report(f"apply {team_env.key}: building the wheel and synthesizing {', '.join(rollout.stacks)}")
+        prepare(rollout, config, services)
+        changed = [stack for stack, sha in saved.planned if stack_sha256(rollout.outdir, stack) != sha]
+        if changed:
+            raise OperationFailed(
+                f"{', '.join(changed)} changed since the plan was shown; nothing was applied: plan again"
+            )
+        for stack, _ in saved.planned:
+            for name in KEPT_WITH_PLAN:
+                if (plan_dir / "stacks" / stack / name).is_file():
+                    shutil.copy2(plan_dir / "stacks" / stack / name, rollout.outdir / "stacks" / stack / name)
+        for stack, _ in saved.planned:
+            if stack == team_env.names.workspace_stack:
+                url = workspace_url(team_env, services, outdir=rollout.outdir)
+                check_preconditions(team_env, services.metastore_view(config, team_env, url))
+            report(f"applying the saved plan of {stack}")
+            services.runner.apply_plan(stack, outdir=rollout.outdir)
+    return saved
