@@ -19,6 +19,7 @@ from pathlib import Path
 
 from infra.config import PlatformConfig, TeamEnv
 from infra.lifecycle.errors import InputProblem
+from infra.lifecycle.lock import foreign_lock_file
 
 # The file that marks a directory as a synth's staging directory, so only those are ever removed.
 STAGING_MARKER = ".platform-synth-staging"
@@ -47,6 +48,8 @@ def check_outdir(out: Path, *, field: str = "--out") -> None:
             f"{out} is not the output of a synth ({foreign}) and a synth replaces its output whole; refusing: "
             "name a new or empty directory, or a previous synth output",
         )
+    if problem := foreign_lock_file(out.resolve()):  # the lock beside the output, which synth rewrites
+        raise InputProblem(field, f"{problem}; name another output directory or move that file away")
 
 
 def is_synth_output(path: Path) -> bool:

@@ -251,6 +251,18 @@ def test_a_users_folder_that_only_looks_like_a_synth_output_is_refused_and_kept(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]
 
 
+def test_a_users_file_at_the_outputs_lock_path_is_refused_before_anything_is_written(
+    tmp_path, fake_wheel, capsys, quick_app
+):
+    users = tmp_path / "poetry.lock"  # `--out poetry` beside a project's poetry.lock
+    users.write_text("[[package]]\nname = 'keep-me'\n")
+    code, _, err = synth_into(tmp_path / "poetry", fake_wheel, capsys)
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert err.startswith(f"error: --out: {users} holds something other than a platform CLI lock note")
+    assert users.read_text() == "[[package]]\nname = 'keep-me'\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["poetry.lock"]
+
+
 def test_the_output_directory_gets_the_users_permissions_not_0700(tmp_path, fake_wheel, capsys, quick_app):
     previous = os.umask(0o022)
     try:
