@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
 from infra.config import PlatformConfig, TeamConfig, TeamEnv
-from infra.config.base import EPHEMERAL_NAME, PERMANENT_ENVS
+from infra.config.base import EPHEMERAL_NAME, PERMANENT_ENVS, TEAM_NAME, check_network
 from infra.config.environment import EnvironmentConfig, EphemeralTemplate
 from infra.config.naming import env_names
 from infra.lifecycle.aws import TaggedResource
@@ -296,15 +296,19 @@ class EphemeralRecord:
             template = team.ephemeral or EphemeralTemplate(network_pool=self.network)
         base = TeamEnv.permanent(config, team, self.base_env)
         base = base.model_copy(update={"platform": base.platform.model_copy(update={"prefix": self.prefix})})
-        return cut(
-            base,
-            name=self.name,
-            slot=self.network_slot,
-            owner=self.owner,
-            expires_at=self.expires_at,
-            network=self.network,
-            template=template,
-        )
+        try:
+            return cut(
+                base,
+                name=self.name,
+                slot=self.network_slot,
+                owner=self.owner,
+                expires_at=self.expires_at,
+                network=self.network,
+                template=template,
+            )
+        except ValidationError as exc:  # the tags and today's config do not make an env the config accepts
+            first = exc.errors()[0]
+            raise InputProblem(field, f"the env cannot be derived again: {first['msg']}") from None
 
     def occupied_network(self, template: EphemeralTemplate | None) -> str | None:
         """The network the env holds: its tag, else its slot in ``template``'s pool (None when unknown)."""
@@ -328,16 +332,19 @@ def _record_fields(tags: Mapping[str, str]) -> dict[str, Any]:
         raise UnreadableRecord(f"expires-at {tags['expires-at']!r} is not an ISO-8601 time") from None
     if expires_at.tzinfo is None:
         raise UnreadableRecord(f"expires-at {tags['expires-at']!r} has no time zone")
-    if not tags[NETWORK_SLOT_TAG].isdigit():
+    # team and env become stack names, directories under cdktf.out/stacks and state keys: AWS tag values may hold
+    # `/` and `.`, so a tag such as env=../../x must never get that far.
+    if not re.fullmatch(TEAM_NAME, tags["team"]):
+        raise UnreadableRecord(f"team {tags['team']!r} is not a team name")
+    if not re.fullmatch(EPHEMERAL_NAME, tags["env"]):
+        raise UnreadableRecord(f"env {tags['env']!r} is not an ephemeral env name")
+    if not tags[NETWORK_SLOT_TAG].isascii() or not tags[NETWORK_SLOT_TAG].isdigit():
         raise UnreadableRecord(f"{NETWORK_SLOT_TAG} {tags[NETWORK_SLOT_TAG]!r} is not a slot number")
     if PREFIX_TAG in tags and not re.fullmatch(PREFIX_PATTERN, tags[PREFIX_TAG]):
         raise UnreadableRecord(f"{PREFIX_TAG} {tags[PREFIX_TAG]!r} is not a platform prefix")
     network = tags.get(NETWORK_TAG)
     if network is not None:
-        try:
-            network = str(ipaddress.IPv4Network(network))
-        except ValueError:
-            raise UnreadableRecord(f"{NETWORK_TAG} {network!r} is not an IPv4 network") from None
+        network = _deployed_network(network)
     return {
         "tags": dict(tags),
         "team": tags["team"],
@@ -348,6 +355,19 @@ def _record_fields(tags: Mapping[str, str]) -> dict[str, Any]:
         "network_slot": int(tags[NETWORK_SLOT_TAG]),
         "network": network,
     }
+
+
+def _deployed_network(tag: str) -> str:
+    """The network tag as `env up` writes it: one /24 slot the config's network rule accepts."""
+    try:
+        network = check_network(tag)
+    except ValueError as exc:
+        raise UnreadableRecord(f"{NETWORK_TAG} {tag!r} is not an env's network: {exc}") from None
+    if ipaddress.IPv4Network(network).prefixlen != SLOT_PREFIX_LENGTH:
+        raise UnreadableRecord(
+            f"{NETWORK_TAG} {tag!r} is not an env's network: not a /{SLOT_PREFIX_LENGTH} slot"
+        )
+    return network
 
 
 def _prefix_in_group_name(resource_group: str, team: str, env: str) -> str | None:

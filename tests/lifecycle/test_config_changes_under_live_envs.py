@@ -11,7 +11,7 @@ from infra.lifecycle.azure import ResourceGroupInfo
 from infra.lifecycle.ephemeral import EphemeralRecord, UnreadableRecord, cut
 from infra.lifecycle.errors import InputProblem
 from infra.lifecycle.reaper import env_down
-from tests.lifecycle.fakes import ephemeral_tags
+from tests.lifecycle.fakes import aws_env_resources, ephemeral_tags
 
 PAST = "2026-11-22T11:00:00Z"  # before the fakes' clock
 LATER = "2026-11-23T00:00:00Z"
@@ -166,9 +166,42 @@ def test_a_wrong_prefix_for_env_down_is_refused(config, fakes):
     ("tags", "why"),
     [
         ({"platform-prefix": "../x"}, "platform-prefix '../x' is not a platform prefix"),
-        ({"network": "10.10.64.0/33"}, "network '10.10.64.0/33' is not an IPv4 network"),
+        ({"network": "10.10.64.0/33"}, "network '10.10.64.0/33' is not an env's network"),
     ],
 )
 def test_prefix_and_network_tags_are_checked_before_they_name_anything(tags, why):
     with pytest.raises(UnreadableRecord, match=re.escape(why)):
         EphemeralRecord.from_tags("rg-dbp-churn-pr1", ephemeral_tags() | tags)
+
+
+# --- tags that no `env up` wrote ----------------------------------------------------------------------------
+
+
+def test_an_aws_env_tag_that_climbs_out_of_the_stacks_directory_is_never_synthesized(cli, fakes):
+    # AWS tag values may hold `/` and `.`: env=../../pwn once became the stack `risk-../../pwn-platform`,
+    # synthesized into cdktf.out/stacks/risk-../../pwn-platform (outside stacks/) and looked up in state.
+    fakes.aws.resources = {"eu-west-1": aws_env_resources(env="../../pwn", expires=PAST)}
+    result = cli("env", "reap")
+    assert result.code == 0, result.err
+    assert (
+        "skipped risk/../../pwn in eu-west-1 (4 resources): tagged ephemeral=true but env '../../pwn' is not an "
+        "ephemeral env name"
+    ) in result.out.splitlines()
+    assert fakes.events == [] and fakes.synthesized_envs == []
+
+
+@pytest.mark.parametrize("network", ["8.8.8.0/24", "10.0.0.0/8"])
+def test_a_network_tag_the_config_would_refuse_is_unreadable_not_a_traceback(cli, fakes, network):
+    fakes.groups.groups = [live_env(env="pr1", expires=PAST, tagged_prefix=True, network=network)]
+    fakes.runner.stacks_with_state = {"churn-pr1-workspace", "churn-pr1-platform"}
+    reaped = cli("env", "reap")
+    assert reaped.code == 0, reaped.err
+    assert any(
+        line.startswith(
+            f"skipped rg-dbp-churn-pr1: tagged ephemeral=true but network '{network}' is not an env's"
+        )
+        for line in reaped.out.splitlines()
+    ), reaped.out
+    down = cli("env", "down", "pr1")
+    assert down.code == 2 and len(down.err_lines) == 1, down.err
+    assert fakes.events == [] and fakes.groups.deleted == []
