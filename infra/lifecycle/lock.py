@@ -21,6 +21,14 @@ from infra.lifecycle.errors import OperationFailed
 
 # What a lock file of ours holds while held, or after its holder was killed; released, it is empty.
 HOLDER_NOTE = b"pid "
+# The lock files this process holds: the cdktf and terraform it starts inherit them (runner.py), so a command
+# killed while terraform applies keeps the directory locked until terraform, still running, ends.
+_held: set[int] = set()
+
+
+def held_lock_fds() -> tuple[int, ...]:
+    """The file descriptors of the output locks this process holds, for its child processes to inherit."""
+    return tuple(sorted(_held))
 
 
 def lock_path(outdir: Path) -> Path:
@@ -70,9 +78,11 @@ def exclusive_outdir(outdir: Path, *, purpose: str) -> Iterator[None]:
         os.pwrite(
             fd, f"pid {os.getpid()} ({purpose}, since {datetime.now(UTC):%Y-%m-%d %H:%M} UTC)".encode(), 0
         )
+        _held.add(fd)
         try:
             yield
         finally:
+            _held.discard(fd)
             os.ftruncate(fd, 0)
     finally:
         os.close(fd)  # releases the flock

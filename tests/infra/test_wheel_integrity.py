@@ -192,7 +192,7 @@ def test_a_builder_left_running_by_a_killed_build_keeps_the_lock(project, tmp_pa
     finally:
         if driver.poll() is None:
             driver.kill()
-        if builder is not None and builder_gone(builder, timeout=0) is False:
+        if builder is not None and not builder_gone(builder, timeout=0) and _is_fake_builder(builder):
             os.kill(builder, signal.SIGKILL)
 
 
@@ -223,3 +223,11 @@ def builder_gone(pid: int, *, timeout: float = 10) -> bool:
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.05)
+
+
+def _is_fake_builder(pid: int) -> bool:
+    """Whether ``pid`` is still the fake builder this test started (never signal a pid reused since)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:2] == [b"sleep", b"60"]
+    except FileNotFoundError:
+        return False
