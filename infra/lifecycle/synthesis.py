@@ -40,6 +40,11 @@ class StackSummary:
 
 def check_outdir(out: Path, *, field: str = "--out") -> None:
     """Refuse an output path that a synth would replace but did not write: a file, or a directory of the user's."""
+    if out.parts and out.parts[0].startswith("~"):
+        # `--out=~/x` or `--out '~/x'`: the shell left ~ alone, and a directory named `~` invites an `rm -rf ~`.
+        raise InputProblem(
+            field, f"{out} starts with ~, which the shell did not expand; write the path out, e.g. $HOME/..."
+        )
     if out.exists() and not out.is_dir():
         raise InputProblem(field, f"{out} exists and is not a directory; refusing to replace it")
     if out.is_dir() and (foreign := _not_synth_output(out)):

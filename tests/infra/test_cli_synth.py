@@ -263,6 +263,18 @@ def test_a_users_file_at_the_outputs_lock_path_is_refused_before_anything_is_wri
     assert sorted(p.name for p in tmp_path.iterdir()) == ["poetry.lock"]
 
 
+@pytest.mark.parametrize("out", ["~", "~/out", "~ops/out"])
+def test_an_out_with_a_tilde_the_shell_did_not_expand_is_refused(
+    tmp_path, fake_wheel, capsys, quick_app, monkeypatch, out
+):
+    monkeypatch.chdir(tmp_path)  # `platform synth --out=~/out`: bash expands no ~ after `--out=`
+    code, _, err = synth_into(Path(out), fake_wheel, capsys)
+    assert code == 2 and err.splitlines() == [
+        f"error: --out: {out} starts with ~, which the shell did not expand; write the path out, e.g. $HOME/..."
+    ]
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_output_directory_gets_the_users_permissions_not_0700(tmp_path, fake_wheel, capsys, quick_app):
     previous = os.umask(0o022)
     try:
