@@ -1,5 +1,13 @@
 """State from before keys carried the platform prefix: deploy and destroy refuse until it is moved, and say how."""
 
+import subprocess
+
+import pytest
+
+from infra.config import TeamEnv
+from infra.lifecycle.errors import OperationFailed
+from infra.lifecycle.moved_state import refuse_unmoved_local_state
+
 
 def test_deploy_refuses_while_the_envs_local_state_has_its_unprefixed_name(cli, fakes):
     root = fakes.outdir.parent  # where the stacks' relative local state path points
@@ -34,3 +42,16 @@ def test_once_moved_the_deploy_runs(cli, fakes):
     result = cli("deploy", "churn/dev", "--auto-approve")
     assert result.code == 0, result.err
     assert fakes.events[-1] == "deploy churn-dev-workspace"
+
+
+def test_the_printed_mv_moves_the_state_from_a_checkout_whose_path_has_spaces(config, tmp_path):
+    root = tmp_path / "Jane Doe's platform"
+    root.mkdir()
+    (root / "terraform.churn-dev-platform.tfstate").write_text('{"version": 4}')
+    team_env = TeamEnv.permanent(config, config.team("churn"), "dev")
+    with pytest.raises(OperationFailed) as refused:
+        refuse_unmoved_local_state(team_env, outdir=root / "cdktf.out")
+    printed = str(refused.value).split("move it first: ", 1)[1]
+    subprocess.run(printed, shell=True, check=True)  # as the user pastes it into a shell
+    assert sorted(p.name for p in root.iterdir()) == ["terraform.dbp-churn-dev-platform.tfstate"]
+    refuse_unmoved_local_state(team_env, outdir=root / "cdktf.out")  # moved: no refusal
