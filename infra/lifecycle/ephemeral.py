@@ -253,7 +253,9 @@ class EphemeralRecord:
         cls, region: str, resources: Sequence[TaggedResource], *, default_prefix: str
     ) -> EphemeralRecord:
         """The record of an AWS env from its tagged resources (one team/env); their record tags must agree.
-        Envs from before the prefix tag are taken to be of ``default_prefix`` (the config's)."""
+        Envs from before the prefix tag get it from their resources' names (`<prefix>-<team>-<env>-...` buckets
+        and roles), as Azure envs from their group's; only if no name tells is it ``default_prefix`` (the
+        config's)."""
         first = resources[0].tags
         for tag in (EPHEMERAL_TAG, *RECORD_TAGS, PREFIX_TAG, NETWORK_TAG):
             values = sorted({resource.tags.get(tag, "") for resource in resources})
@@ -261,7 +263,11 @@ class EphemeralRecord:
                 shown = ", ".join(repr(value) for value in values)
                 raise UnreadableRecord(f"its {len(resources)} resources disagree on {tag} ({shown})")
         fields = _record_fields(first)
-        prefix = first.get(PREFIX_TAG) or default_prefix
+        prefix = (
+            first.get(PREFIX_TAG)
+            or _prefix_in_resource_names([r.arn for r in resources], fields["team"], fields["name"])
+            or default_prefix
+        )
         return cls(region=region, arns=tuple(sorted(r.arn for r in resources)), prefix=prefix, **fields)
 
     def is_of(self, config: PlatformConfig) -> bool:
@@ -368,6 +374,16 @@ def _deployed_network(tag: str) -> str:
             f"{NETWORK_TAG} {tag!r} is not an env's network: not a /{SLOT_PREFIX_LENGTH} slot"
         )
     return network
+
+
+def _prefix_in_resource_names(arns: Sequence[str], team: str, env: str) -> str | None:
+    """The one prefix in the names `<prefix>-<team>-<env>-...` of an AWS env's buckets and roles (aws_names.py);
+    None if no name carries one. Names that disagree are no env this CLI created."""
+    stem = rf"(?:^|[:/])({PREFIX_PATTERN})-{re.escape(team)}-{re.escape(env)}-"
+    found = {match.group(1) for arn in arns if (match := re.search(stem, arn))}
+    if len(found) > 1:
+        raise UnreadableRecord(f"its resources' names carry different prefixes ({', '.join(sorted(found))})")
+    return found.pop() if found else None
 
 
 def _prefix_in_group_name(resource_group: str, team: str, env: str) -> str | None:

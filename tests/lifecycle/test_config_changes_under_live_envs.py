@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 import yaml
 
+from infra.lifecycle.aws import TaggedResource
 from infra.lifecycle.azure import ResourceGroupInfo
 from infra.lifecycle.ephemeral import EphemeralRecord, UnreadableRecord, cut
 from infra.lifecycle.errors import InputProblem
@@ -205,3 +206,32 @@ def test_a_network_tag_the_config_would_refuse_is_unreadable_not_a_traceback(cli
     down = cli("env", "down", "pr1")
     assert down.code == 2 and len(down.err_lines) == 1, down.err
     assert fakes.events == [] and fakes.groups.deleted == []
+
+
+def another_platforms_aws_env(prefix: str, **tags):
+    """An AWS env of the platform ``prefix`` from before the prefix tag: only its names say whose it is."""
+    return [
+        TaggedResource(resource.arn.replace("dbp-risk-", f"{prefix}-risk-"), resource.tags)
+        for resource in aws_env_resources(**tags)
+    ]
+
+
+def test_an_aws_env_from_before_the_prefix_tag_is_another_platforms_when_its_names_say_so(cli, fakes):
+    # Two platforms share the AWS account; sbx's env carries no platform-prefix tag, but its buckets and roles
+    # are named sbx-risk-pr1-...: it was once taken for this config's (dbp) and its teardown tried.
+    fakes.aws.resources = {"eu-west-1": another_platforms_aws_env("sbx", env="pr1", expires=PAST)}
+    result = cli("env", "reap")
+    assert result.code == 0, result.err
+    assert any(
+        line.startswith(
+            "skipped risk/pr1 (region eu-west-1 (4 tagged resources)): created under prefix 'sbx'"
+        )
+        for line in result.out.splitlines()
+    ), result.out
+    assert fakes.events == [] and fakes.synthesized_envs == []
+
+
+def test_an_aws_env_whose_names_disagree_on_the_prefix_is_unreadable():
+    mixed = [*aws_env_resources()[:2], *another_platforms_aws_env("sbx")[2:]]
+    with pytest.raises(UnreadableRecord, match=r"names carry different prefixes \(dbp, sbx\)"):
+        EphemeralRecord.from_resources("eu-west-1", mixed, default_prefix="dbp")
