@@ -235,3 +235,32 @@ def test_an_aws_env_whose_names_disagree_on_the_prefix_is_unreadable():
     mixed = [*aws_env_resources()[:2], *another_platforms_aws_env("sbx")[2:]]
     with pytest.raises(UnreadableRecord, match=r"names carry different prefixes \(dbp, sbx\)"):
         EphemeralRecord.from_resources("eu-west-1", mixed, default_prefix="dbp")
+
+
+@pytest.mark.parametrize(
+    "group",
+    [
+        live_env(env="pr1", tagged_prefix=True, network="8.8.8.0/24"),  # a tag no `env up` wrote
+        ResourceGroupInfo(name="rg-dbp-churn-pr1", tags=ephemeral_tags(env="pr1", expires="tomorrow")),
+        ResourceGroupInfo(name="rg-dbp-churn-pr1", tags=ephemeral_tags(env="pr9")),  # tags of another env
+    ],
+    ids=["network-tag", "expires-at", "other-envs-tags"],
+)
+def test_env_up_never_deploys_over_a_live_env_whose_tags_cannot_be_read(cli, fakes, group):
+    fakes.groups.groups = [group]
+    result = cli("env", "up", "pr1", "--from", "churn/dev", "--owner", "ana@example.com")
+    assert result.code == 2
+    assert result.err_lines == [
+        "error: NAME: 'pr1' may be held by a live env whose tags cannot be read (rg-dbp-churn-pr1); fix its tags "
+        "or remove it by hand, or pick another name"
+    ]
+    assert fakes.events == []
+
+
+def test_an_aws_env_whose_tags_cannot_be_read_keeps_its_name_too(cli, fakes):
+    fakes.aws.resources = {"eu-west-1": aws_env_resources(env="pr1", **{"network-slot": "x"})}
+    result = cli("env", "up", "pr1", "--from", "risk/dev", "--owner", "ana@example.com")
+    assert result.code == 2 and result.err_lines[0].startswith(
+        "error: NAME: 'pr1' may be held by a live env whose tags cannot be read (risk/pr1 in eu-west-1 (4 resources))"
+    ), result.err
+    assert fakes.events == []
