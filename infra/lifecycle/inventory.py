@@ -133,16 +133,22 @@ class Inventory:
             sources_read=tuple(parts),
         )
 
-    def refuse_unreadable_holder(self, name: str, *, field: str = "NAME") -> None:
-        """InputProblem if an env whose tags cannot be read holds ``name``: `env up` would deploy over it."""
+    def refuse_unreadable_holder(
+        self,
+        name: str,
+        *,
+        field: str = "NAME",
+        advice: str = "fix its tags or remove it by hand, or pick another name",
+    ) -> None:
+        """InputProblem if an env whose tags cannot be read holds ``name``: `env up` would deploy over it, and
+        `env down` cannot derive what to destroy."""
         if name in self.unreadable_names:
             holders = (
                 ", ".join(what for what, _ in self.unreadable if name in what) or "see `platform env list`"
             )
             raise InputProblem(
                 field,
-                f"{name!r} may be held by a live env whose tags cannot be read ({holders}); fix its tags "
-                "or remove it by hand, or pick another name",
+                f"{name!r} may be held by a live env whose tags cannot be read ({holders}); {advice}",
             )
 
     def named(self, name: str) -> list[EphemeralRecord]:
@@ -157,6 +163,9 @@ class Inventory:
                 f"no ephemeral env named {name!r} in what could be read; could not read {sources}"
             )
         if not found:
+            self.refuse_unreadable_holder(
+                name, field=field, advice="nothing is destroyed on a guess: fix its tags or remove it by hand"
+            )
             known = ", ".join(record.name for record in self.envs) or "none"
             raise InputProblem(field, f"no ephemeral env named {name!r} (ephemeral envs: {known})")
         if len(found) > 1:

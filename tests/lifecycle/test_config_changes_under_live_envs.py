@@ -264,3 +264,14 @@ def test_an_aws_env_whose_tags_cannot_be_read_keeps_its_name_too(cli, fakes):
         "error: NAME: 'pr1' may be held by a live env whose tags cannot be read (risk/pr1 in eu-west-1 (4 resources))"
     ), result.err
     assert fakes.events == []
+
+
+def test_env_down_of_a_name_an_unreadable_env_holds_says_so_instead_of_none(cli, fakes):
+    fakes.groups.groups = [live_env(env="pr1", tagged_prefix=True, network="8.8.8.0/24")]
+    result = cli("env", "down", "pr1")
+    assert result.code == 2
+    assert result.err_lines == [
+        "error: NAME: 'pr1' may be held by a live env whose tags cannot be read (rg-dbp-churn-pr1); nothing is "
+        "destroyed on a guess: fix its tags or remove it by hand"
+    ]
+    assert fakes.events == [] and fakes.groups.deleted == []
