@@ -10,6 +10,7 @@ refused rather than truncated.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 from collections.abc import Iterator
@@ -63,8 +64,10 @@ def exclusive_outdir(outdir: Path, *, purpose: str) -> Iterator[None]:
         raise OperationFailed(f"{problem}; move it away or name another output directory")
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-    except OSError as exc:  # a symlink put there since the check (ELOOP), or no permission
-        raise OperationFailed(f"{path}: cannot open it as a lock file ({exc.strerror})") from None
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise  # an unwritable place: the caller names its field (synth: `--out: cannot write ...`)
+        raise OperationFailed(f"{path} is a symlink, not a lock file of the platform CLI") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

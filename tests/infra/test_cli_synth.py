@@ -1,5 +1,6 @@
 """`platform synth`: writes every stack with a summary, and never leaves half-written output."""
 
+import errno
 import json
 import os
 import signal
@@ -273,6 +274,23 @@ def test_an_out_with_a_tilde_the_shell_did_not_expand_is_refused(
         f"error: --out: {out} starts with ~, which the shell did not expand; write the path out, e.g. $HOME/..."
     ]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_out_whose_lock_cannot_be_written_is_an_input_problem(tmp_path, fake_wheel, capsys, monkeypatch):
+    # as a read-only parent directory behaves for anyone but root
+    real_open = os.open
+
+    def read_only(path, *args, **kwargs):
+        if str(path).endswith("out.lock"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("infra.lifecycle.lock.os.open", read_only)
+    code, _, err = synth_into(tmp_path / "out", fake_wheel, capsys)
+    assert (code, err.splitlines()) == (
+        2,
+        [f"error: --out: cannot write {tmp_path / 'out'}: Permission denied"],
+    )
 
 
 def test_the_output_directory_gets_the_users_permissions_not_0700(tmp_path, fake_wheel, capsys, quick_app):
