@@ -20,6 +20,8 @@ REPRODUCIBLE_EPOCH = "315532800"
 # One build per checkout at a time: setuptools builds in the project's build/ whatever --outdir says.
 BUILD_LOCK = ".wheel-build.lock"
 BUILD_LOCK_WAIT_SECONDS = 600.0
+# The private directory in dist/ each build writes its wheel into (only builds holding the lock touch them).
+PRIVATE_PREFIX = ".build-"
 
 
 class WheelNotFound(Exception):
@@ -67,13 +69,18 @@ def build_wheel(*, project_dir: Path | None = None, dist: Path | None = None) ->
     if not (project_dir / "pyproject.toml").is_file():
         raise WheelBuildFailed(f"{project_dir}: no pyproject.toml, so no churn wheel can be built there")
     dist.mkdir(parents=True, exist_ok=True)
-    with _build_lock(project_dir):
+    with _build_lock(project_dir) as lock_fd:
         shutil.rmtree(project_dir / "build", ignore_errors=True)  # setuptools' scratch, never the user's
-        private = Path(tempfile.mkdtemp(prefix=".build-", dir=dist))
+        for killed in dist.glob(f"{PRIVATE_PREFIX}*"):  # private dirs of builds killed before their cleanup
+            shutil.rmtree(killed, ignore_errors=True)
+        private = Path(tempfile.mkdtemp(prefix=PRIVATE_PREFIX, dir=dist))
         try:
             result = subprocess.run(
                 [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(private), "."],
                 cwd=project_dir,
+                # The builder holds the lock too: if this process is killed, the builder still runs in build/
+                # and the next build must wait for it, not wipe build/ under it.
+                pass_fds=(lock_fd,),
                 env={
                     **os.environ,
                     "SOURCE_DATE_EPOCH": os.environ.get("SOURCE_DATE_EPOCH", REPRODUCIBLE_EPOCH),
@@ -104,9 +111,10 @@ def build_wheel(*, project_dir: Path | None = None, dist: Path | None = None) ->
 
 
 @contextmanager
-def _build_lock(project_dir: Path) -> Iterator[None]:
-    """Hold the checkout's build lock (an flock: the kernel drops it with the process), waiting for a build
-    in progress to finish; WheelBuildFailed if it takes longer than BUILD_LOCK_WAIT_SECONDS."""
+def _build_lock(project_dir: Path) -> Iterator[int]:
+    """Hold the checkout's build lock (an flock: the kernel drops it when the last process holding the file
+    ends), waiting for a build in progress to finish; WheelBuildFailed if it takes longer than
+    BUILD_LOCK_WAIT_SECONDS. Yields the lock's file descriptor, for the builder to inherit."""
     wait = BUILD_LOCK_WAIT_SECONDS
     try:
         fd = os.open(project_dir / BUILD_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
@@ -125,7 +133,7 @@ def _build_lock(project_dir: Path) -> Iterator[None]:
                         "wait for it or stop it"
                     ) from None
                 time.sleep(0.1)
-        yield
+        yield fd
     finally:
         os.close(fd)
 

@@ -23,6 +23,7 @@ def allocate_slot(base: TeamEnv, name: str, inventory: Inventory, *, now: dateti
     their network in a tag, so a pool moved under them still counts).
     """
     prefix = base.platform.prefix
+    inventory.refuse_unreadable_holder(name)
     for record in inventory.named(name):
         if record.prefix != prefix:
             raise InputProblem(

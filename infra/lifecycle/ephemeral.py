@@ -23,7 +23,7 @@ from pydantic import EmailStr, TypeAdapter, ValidationError
 
 from infra.config import PlatformConfig, TeamConfig, TeamEnv
 from infra.config.azure_checks import ephemeral_problem
-from infra.config.base import EPHEMERAL_NAME, PERMANENT_ENVS
+from infra.config.base import EPHEMERAL_NAME, PERMANENT_ENVS, TEAM_NAME, check_network
 from infra.config.environment import EnvironmentConfig, EphemeralTemplate
 from infra.config.naming import aws_tag_value_problem, env_names
 from infra.config.unique_names import EnvIdentity, ephemeral_name_collisions
@@ -274,7 +274,9 @@ class EphemeralRecord:
         cls, region: str, resources: Sequence[TaggedResource], *, default_prefix: str
     ) -> EphemeralRecord:
         """The record of an AWS env from its tagged resources (one team/env); their record tags must agree.
-        Envs from before the prefix tag are taken to be of ``default_prefix`` (the config's)."""
+        Envs from before the prefix tag get it from their resources' names (`<prefix>-<team>-<env>-...` buckets
+        and roles), as Azure envs from their group's; only if no name tells is it ``default_prefix`` (the
+        config's)."""
         first = resources[0].tags
         for tag in (EPHEMERAL_TAG, *RECORD_TAGS, PREFIX_TAG, NETWORK_TAG):
             values = sorted({resource.tags.get(tag, "") for resource in resources})
@@ -282,7 +284,11 @@ class EphemeralRecord:
                 shown = ", ".join(repr(value) for value in values)
                 raise UnreadableRecord(f"its {len(resources)} resources disagree on {tag} ({shown})")
         fields = _record_fields(first)
-        prefix = first.get(PREFIX_TAG) or default_prefix
+        prefix = (
+            first.get(PREFIX_TAG)
+            or _prefix_in_resource_names([r.arn for r in resources], fields["team"], fields["name"])
+            or default_prefix
+        )
         return cls(region=region, arns=tuple(sorted(r.arn for r in resources)), prefix=prefix, **fields)
 
     def is_of(self, config: PlatformConfig) -> bool:
@@ -317,15 +323,19 @@ class EphemeralRecord:
             template = team.ephemeral or EphemeralTemplate(network_pool=self.network)
         base = TeamEnv.permanent(config, team, self.base_env)
         base = base.model_copy(update={"platform": base.platform.model_copy(update={"prefix": self.prefix})})
-        return cut(
-            base,
-            name=self.name,
-            slot=self.network_slot,
-            owner=self.owner,
-            expires_at=self.expires_at,
-            network=self.network,
-            template=template,
-        )
+        try:
+            return cut(
+                base,
+                name=self.name,
+                slot=self.network_slot,
+                owner=self.owner,
+                expires_at=self.expires_at,
+                network=self.network,
+                template=template,
+            )
+        except ValidationError as exc:  # the tags and today's config do not make an env the config accepts
+            first = exc.errors()[0]
+            raise InputProblem(field, f"the env cannot be derived again: {first['msg']}") from None
 
     def occupied_network(self, template: EphemeralTemplate | None) -> str | None:
         """The network the env holds: its tag, else its slot in ``template``'s pool (None when unknown)."""
@@ -349,16 +359,19 @@ def _record_fields(tags: Mapping[str, str]) -> dict[str, Any]:
         raise UnreadableRecord(f"expires-at {tags['expires-at']!r} is not an ISO-8601 time") from None
     if expires_at.tzinfo is None:
         raise UnreadableRecord(f"expires-at {tags['expires-at']!r} has no time zone")
-    if not tags[NETWORK_SLOT_TAG].isdigit():
+    # team and env become stack names, directories under cdktf.out/stacks and state keys: AWS tag values may hold
+    # `/` and `.`, so a tag such as env=../../x must never get that far.
+    if not re.fullmatch(TEAM_NAME, tags["team"]):
+        raise UnreadableRecord(f"team {tags['team']!r} is not a team name")
+    if not re.fullmatch(EPHEMERAL_NAME, tags["env"]):
+        raise UnreadableRecord(f"env {tags['env']!r} is not an ephemeral env name")
+    if not tags[NETWORK_SLOT_TAG].isascii() or not tags[NETWORK_SLOT_TAG].isdigit():
         raise UnreadableRecord(f"{NETWORK_SLOT_TAG} {tags[NETWORK_SLOT_TAG]!r} is not a slot number")
     if PREFIX_TAG in tags and not re.fullmatch(PREFIX_PATTERN, tags[PREFIX_TAG]):
         raise UnreadableRecord(f"{PREFIX_TAG} {tags[PREFIX_TAG]!r} is not a platform prefix")
     network = tags.get(NETWORK_TAG)
     if network is not None:
-        try:
-            network = str(ipaddress.IPv4Network(network))
-        except ValueError:
-            raise UnreadableRecord(f"{NETWORK_TAG} {network!r} is not an IPv4 network") from None
+        network = _deployed_network(network)
     return {
         "tags": dict(tags),
         "team": tags["team"],
@@ -369,6 +382,29 @@ def _record_fields(tags: Mapping[str, str]) -> dict[str, Any]:
         "network_slot": int(tags[NETWORK_SLOT_TAG]),
         "network": network,
     }
+
+
+def _deployed_network(tag: str) -> str:
+    """The network tag as `env up` writes it: one /24 slot the config's network rule accepts."""
+    try:
+        network = check_network(tag)
+    except ValueError as exc:
+        raise UnreadableRecord(f"{NETWORK_TAG} {tag!r} is not an env's network: {exc}") from None
+    if ipaddress.IPv4Network(network).prefixlen != SLOT_PREFIX_LENGTH:
+        raise UnreadableRecord(
+            f"{NETWORK_TAG} {tag!r} is not an env's network: not a /{SLOT_PREFIX_LENGTH} slot"
+        )
+    return network
+
+
+def _prefix_in_resource_names(arns: Sequence[str], team: str, env: str) -> str | None:
+    """The one prefix in the names `<prefix>-<team>-<env>-...` of an AWS env's buckets and roles (aws_names.py);
+    None if no name carries one. Names that disagree are no env this CLI created."""
+    stem = rf"(?:^|[:/])({PREFIX_PATTERN})-{re.escape(team)}-{re.escape(env)}-"
+    found = {match.group(1) for arn in arns if (match := re.search(stem, arn))}
+    if len(found) > 1:
+        raise UnreadableRecord(f"its resources' names carry different prefixes ({', '.join(sorted(found))})")
+    return found.pop() if found else None
 
 
 def _prefix_in_group_name(resource_group: str, team: str, env: str) -> str | None:

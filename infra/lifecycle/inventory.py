@@ -7,6 +7,7 @@ be read (no login, no network) is kept with its error, so each command decides w
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -67,13 +68,16 @@ class Inventory:
     """Groups of ephemeral envs Azure is already deleting."""
     unread: tuple[Unread, ...] = ()
     """Sources that could not be read: their envs are missing from ``envs``."""
+    unreadable_names: tuple[str, ...] = ()
+    """The env names the unreadable ones still hold (their `env` tag; on Azure also their group's name): live,
+    billing, and not to be deployed over by `env up`."""
     sources_read: tuple[Source, ...] = ()
     """Sources that were read."""
 
     @classmethod
     def from_groups(cls, groups: list[ResourceGroupInfo]) -> Inventory:
         """Every ephemeral env of the subscription, whatever prefix it was created under (record.prefix)."""
-        envs, unreadable, deleting = [], [], []
+        envs, unreadable, deleting, held = [], [], [], []
         for group in groups:
             # A Databricks workspace's managed group copies the workspace's tags but is deleted with it.
             if not is_ephemeral_tagged(group.tags) or group.managed_by:
@@ -85,7 +89,13 @@ class Inventory:
                 envs.append(EphemeralRecord.from_tags(group.name, group.tags))
             except UnreadableRecord as exc:
                 unreadable.append((group.name, str(exc)))
-        return cls(envs=_by_expiry(envs), unreadable=tuple(unreadable), deleting=tuple(deleting))
+                held += [group.tags.get("env", ""), *env_in_group_name(group.name)]
+        return cls(
+            envs=_by_expiry(envs),
+            unreadable=tuple(unreadable),
+            deleting=tuple(deleting),
+            unreadable_names=_names(held),
+        )
 
     @classmethod
     def read(cls, resource_groups: ResourceGroups) -> Inventory:
@@ -99,14 +109,17 @@ class Inventory:
             if is_ephemeral_tagged(resource.tags):
                 key = (resource.tags.get("team", ""), resource.tags.get("env", ""))
                 by_env.setdefault(key, []).append(resource)
-        envs, unreadable = [], []
+        envs, unreadable, held = [], [], []
         for (team, env), group in sorted(by_env.items()):
             try:
                 envs.append(EphemeralRecord.from_resources(region, group, default_prefix=prefix))
             except UnreadableRecord as exc:
                 what = f"{team or '<no team>'}/{env or '<no env>'} in {region} ({len(group)} resources)"
                 unreadable.append((what, str(exc)))
-        return cls(envs=_by_expiry(envs), unreadable=tuple(unreadable), deleting=())
+                held.append(env)
+        return cls(
+            envs=_by_expiry(envs), unreadable=tuple(unreadable), deleting=(), unreadable_names=_names(held)
+        )
 
     @classmethod
     def merged(cls, parts: Mapping[Source, Inventory], unread: Iterable[Unread] = ()) -> Inventory:
@@ -115,9 +128,28 @@ class Inventory:
             envs=_by_expiry([record for part in parts.values() for record in part.envs]),
             unreadable=tuple(item for part in parts.values() for item in part.unreadable),
             deleting=tuple(group for part in parts.values() for group in part.deleting),
+            unreadable_names=_names(name for part in parts.values() for name in part.unreadable_names),
             unread=tuple(unread),
             sources_read=tuple(parts),
         )
+
+    def refuse_unreadable_holder(
+        self,
+        name: str,
+        *,
+        field: str = "NAME",
+        advice: str = "fix its tags or remove it by hand, or pick another name",
+    ) -> None:
+        """InputProblem if an env whose tags cannot be read holds ``name``: `env up` would deploy over it, and
+        `env down` cannot derive what to destroy."""
+        if name in self.unreadable_names:
+            holders = (
+                ", ".join(what for what, _ in self.unreadable if name in what) or "see `platform env list`"
+            )
+            raise InputProblem(
+                field,
+                f"{name!r} may be held by a live env whose tags cannot be read ({holders}); {advice}",
+            )
 
     def named(self, name: str) -> list[EphemeralRecord]:
         return [record for record in self.envs if record.name == name]
@@ -131,6 +163,9 @@ class Inventory:
                 f"no ephemeral env named {name!r} in what could be read; could not read {sources}"
             )
         if not found:
+            self.refuse_unreadable_holder(
+                name, field=field, advice="nothing is destroyed on a guess: fix its tags or remove it by hand"
+            )
             known = ", ".join(record.name for record in self.envs) or "none"
             raise InputProblem(field, f"no ephemeral env named {name!r} (ephemeral envs: {known})")
         if len(found) > 1:
@@ -191,3 +226,13 @@ def warn_unread(inventory: Inventory, warn: Callable[[str], None]) -> None:
             f"warning: cannot read {unread.source}, so what only {unread.source.cloud_name} knows is {AT_RUN_TIME}: "
             f"{unread.error}"
         )
+
+
+def env_in_group_name(group: str) -> list[str]:
+    """The env in an env group's name `rg-<prefix>-<team>-<env>` (naming.py), if the name has that shape."""
+    found = re.fullmatch(r"rg-[a-z][a-z0-9]{1,5}-[a-z][a-z0-9]{1,11}-([a-z][a-z0-9]{1,9})", group)
+    return [found.group(1)] if found else []
+
+
+def _names(names: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted({name for name in names if name}))

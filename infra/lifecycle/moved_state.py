@@ -5,6 +5,7 @@ exist), a destroy or a reap would find nothing to destroy and leave the env bill
 cannot be looked at without the cloud; docs/operations.md says how to move it.
 """
 
+import shlex
 from pathlib import Path
 
 from infra.config import TeamEnv
@@ -18,7 +19,7 @@ def refuse_unmoved_local_state(team_env: TeamEnv, *, outdir: Path) -> None:
         return
     root = outdir.parent  # where the stacks' relative local backend path points (stacks/state_layout.py)
     moves = [
-        f"mv {root / old} {root / new}"
+        f"mv {shlex.quote(str(root / old))} {shlex.quote(str(root / new))}"  # a checkout path may hold spaces
         for component in team_env.stacks
         if (root / (old := unprefixed_local_state_file(team_env, component))).is_file()
         and not (root / (new := local_state_file(team_env, component))).exists()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from infra.lifecycle.errors import InputProblem, OperationFailed
+from infra.lifecycle.lock import held_lock_fds
 
 CDKTF = ("npx", "--no-install", "cdktf")
 # What to install when a tool the lifecycle runs is missing.
@@ -203,6 +204,10 @@ class CdktfRunner:
         return _chdir(stack, outdir)
 
     def _tool(self, argv: list[str], *, launch: Run | None = None, **kwargs) -> subprocess.CompletedProcess:
+        if (
+            held := held_lock_fds()
+        ):  # killed, we leave cdktf running: it keeps the output locked until it ends
+            kwargs["pass_fds"] = held
         try:
             return (launch or self._run)(argv, **kwargs)
         except FileNotFoundError:  # PATH changed since `require`, or nobody asked

@@ -5,7 +5,8 @@ and swapped in when complete. A synth killed halfway leaves its staging director
 holds the output's lock (lifecycle/lock.py) and so knows no other synth is writing, removes every marked one.
 
 The swap removes the previous output, so it only ever replaces a directory that a synth wrote: one holding
-nothing but what cdktf writes (`manifest.json`, `stacks/`) and the output marker. `--out .` (a checkout, with
+nothing but what cdktf writes (a `manifest.json` that parses as cdktf's, `stacks/` with only the stacks it lists)
+and the output marker. `--out .` (a checkout, with
 its `.git` and config) or any other directory of the user's is refused before anything is built.
 """
 
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from infra.config import PlatformConfig, TeamEnv
 from infra.lifecycle.errors import InputProblem
+from infra.lifecycle.lock import foreign_lock_file
 
 # The file that marks a directory as a synth's staging directory, so only those are ever removed.
 STAGING_MARKER = ".platform-synth-staging"
@@ -38,26 +40,75 @@ class StackSummary:
 
 def check_outdir(out: Path, *, field: str = "--out") -> None:
     """Refuse an output path that a synth would replace but did not write: a file, or a directory of the user's."""
+    if out.parts and out.parts[0].startswith("~"):
+        # `--out=~/x` or `--out '~/x'`: the shell left ~ alone, and a directory named `~` invites an `rm -rf ~`.
+        raise InputProblem(
+            field, f"{out} starts with ~, which the shell did not expand; write the path out, e.g. $HOME/..."
+        )
     if out.exists() and not out.is_dir():
         raise InputProblem(field, f"{out} exists and is not a directory; refusing to replace it")
-    if out.is_dir() and not is_synth_output(out):
-        foreign = sorted(
-            entry.name for entry in out.iterdir() if entry.name not in {OUTPUT_MARKER, *CDKTF_OUTPUT}
-        )
-        shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+    if out.is_dir() and (foreign := _not_synth_output(out)):
         raise InputProblem(
             field,
-            f"{out} is not the output of a synth (it holds {shown or 'stacks/ without manifest.json'}) and a synth "
-            "replaces its output whole; refusing: name a new or empty directory, or a previous synth output",
+            f"{out} is not the output of a synth ({foreign}) and a synth replaces its output whole; refusing: "
+            "name a new or empty directory, or a previous synth output",
         )
+    if problem := foreign_lock_file(out.resolve()):  # the lock beside the output, which synth rewrites
+        raise InputProblem(field, f"{problem}; name another output directory or move that file away")
 
 
 def is_synth_output(path: Path) -> bool:
-    """Whether ``path`` is empty or holds only a synth's output (ours, marked, or cdktf's with its manifest)."""
+    """Whether ``path`` is empty or holds only a synth's output (ours or `npx cdktf synth`'s)."""
+    return _not_synth_output(path) is None
+
+
+def _not_synth_output(path: Path) -> str | None:
+    """Why ``path`` is not a synth's output, or None if it is (or is empty).
+
+    Names alone prove nothing: a user's folder can hold a `manifest.json` and `stacks/` notes, or a copied
+    marker. So cdktf's manifest must parse and list stacks, and `stacks/` may hold only their directories.
+    """
     entries = {entry.name for entry in path.iterdir()}
-    if not entries <= {OUTPUT_MARKER, *CDKTF_OUTPUT}:
-        return False
-    return not entries or bool(entries & {OUTPUT_MARKER, "manifest.json"})
+    foreign = sorted(entries - {OUTPUT_MARKER, *CDKTF_OUTPUT})
+    if foreign:
+        return "it holds " + _few(foreign)
+    if not entries:
+        return None
+    manifest = path / "manifest.json"
+    if not manifest.is_file() or manifest.is_symlink():
+        return "it holds " + _few(sorted(entries)) + " without cdktf's manifest.json"
+    listed = _manifest_stacks(manifest)
+    if listed is None:
+        return "its manifest.json is not cdktf's: no stacks listed"
+    stacks = path / "stacks"
+    if stacks.is_symlink() or (stacks.exists() and not stacks.is_dir()):
+        return "its stacks is not a directory"
+    unlisted = sorted(
+        entry.name
+        for entry in (stacks.iterdir() if stacks.is_dir() else [])
+        if entry.name not in listed or entry.is_symlink() or not entry.is_dir()
+    )
+    if unlisted:
+        return f"its stacks/ holds {_few(unlisted)}, which its manifest.json does not list as stacks"
+    return None
+
+
+def _manifest_stacks(manifest: Path) -> set[str] | None:
+    """The stack names in cdktf's manifest (`{"version": ..., "stacks": {name: {...}}}`), None if it is not one."""
+    try:
+        document = json.loads(manifest.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(document, dict) or not isinstance(document.get("version"), str):
+        return None
+    stacks = document.get("stacks")
+    if not isinstance(stacks, dict):
+        return None
+    return set(stacks)
+
+
+def _few(names: list[str]) -> str:
+    return ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
 
 
 def synth_to(

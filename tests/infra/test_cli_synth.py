@@ -1,5 +1,6 @@
 """`platform synth`: writes every stack with a summary, and never leaves half-written output."""
 
+import errno
 import json
 import os
 import signal
@@ -49,7 +50,7 @@ def test_failed_synth_keeps_the_previous_output(tmp_path, fake_wheel, capsys, mo
     out_dir = tmp_path / "cdktf.out"
     (out_dir / "stacks" / "old").mkdir(parents=True)
     (out_dir / "stacks" / "old" / "cdk.tf.json").write_text("{}")
-    (out_dir / "manifest.json").write_text("{}")
+    write_manifest(out_dir, ["old"])
 
     class HalfWrittenApp:
         def __init__(self, outdir):
@@ -114,6 +115,20 @@ class StacksApp:
             for stack in team_env.stacks.values():
                 (self.outdir / "stacks" / stack).mkdir(parents=True)
                 (self.outdir / "stacks" / stack / "cdk.tf.json").write_text('{"resource": {}}')
+        write_manifest(self.outdir, [s for te in self.team_envs for s in te.stacks.values()])
+
+
+def write_manifest(out: Path, stacks: list[str]) -> None:
+    """The manifest.json cdktf 0.21 writes beside stacks/ (trimmed to the fields that identify it)."""
+    listed = {
+        name: {
+            "name": name,
+            "workingDirectory": f"stacks/{name}",
+            "synthesizedStackPath": f"stacks/{name}/cdk.tf.json",
+        }
+        for name in stacks
+    }
+    (out / "manifest.json").write_text(json.dumps({"version": "0.21.0", "stacks": listed}))
 
 
 @pytest.fixture
@@ -185,7 +200,10 @@ def test_a_previous_synth_output_is_replaced_and_only_it(tmp_path, fake_wheel, c
     (users_old / "keep.txt").write_text("keep me")
     assert synth_into(out, fake_wheel, capsys)[0] == 0
     assert (out / OUTPUT_MARKER).is_file()
-    (out / "stacks" / "gone-team-dev-platform").mkdir()  # a stack the config no longer has
+    # a stack of an earlier config, which the earlier synth wrote and listed
+    (out / "stacks" / "gone-team-dev-platform").mkdir()
+    listed = json.loads((out / "manifest.json").read_text())["stacks"]
+    write_manifest(out, [*listed, "gone-team-dev-platform"])
     code, _, err = synth_into(out, fake_wheel, capsys)
     assert code == 0, err
     assert not (out / "stacks" / "gone-team-dev-platform").exists()
@@ -196,10 +214,86 @@ def test_a_previous_synth_output_is_replaced_and_only_it(tmp_path, fake_wheel, c
 def test_an_output_of_npx_cdktf_synth_is_replaced(tmp_path, fake_wheel, capsys, quick_app):
     out = tmp_path / "cdktf.out"
     (out / "stacks" / "churn-dev-platform" / ".terraform").mkdir(parents=True)
-    (out / "manifest.json").write_text('{"version": "0.21.0"}')
+    write_manifest(out, ["churn-dev-platform", "churn-dev-workspace"])
     code, _, err = synth_into(out, fake_wheel, capsys)
     assert code == 0, err
     assert not (out / "stacks" / "churn-dev-platform" / ".terraform").exists()
+
+
+def a_users_folder(root: Path, files: dict[str, str]) -> dict[str, str]:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return files
+
+
+def files_under(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): p.read_text() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        # a web app's folder: its own manifest.json (not cdktf's) and stacks/ notes
+        {"manifest.json": '{"name": "my app", "start_url": "/"}', "stacks/notes.md": "keep me"},
+        # cdktf-like manifest written by hand, but stacks/ holds notes it does not list
+        {"manifest.json": '{"version": "1", "stacks": {}}', "stacks/notes.md": "keep me"},
+        # the synth marker copied into a folder of notes
+        {OUTPUT_MARKER: "copied\n", "stacks/notes.md": "keep me", "stacks/todo/list.md": "keep me too"},
+    ],
+    ids=["users-manifest", "unlisted-stacks", "copied-marker"],
+)
+def test_a_users_folder_that_only_looks_like_a_synth_output_is_refused_and_kept(
+    tmp_path, fake_wheel, capsys, quick_app, files
+):
+    mine = tmp_path / "mine"
+    a_users_folder(mine, files)
+    code, _, err = synth_into(mine, fake_wheel, capsys)
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert err.startswith(f"error: --out: {mine} is not the output of a synth (") and "refusing" in err
+    assert files_under(mine) == files
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]
+
+
+def test_a_users_file_at_the_outputs_lock_path_is_refused_before_anything_is_written(
+    tmp_path, fake_wheel, capsys, quick_app
+):
+    users = tmp_path / "poetry.lock"  # `--out poetry` beside a project's poetry.lock
+    users.write_text("[[package]]\nname = 'keep-me'\n")
+    code, _, err = synth_into(tmp_path / "poetry", fake_wheel, capsys)
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert err.startswith(f"error: --out: {users} holds something other than a platform CLI lock note")
+    assert users.read_text() == "[[package]]\nname = 'keep-me'\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["poetry.lock"]
+
+
+@pytest.mark.parametrize("out", ["~", "~/out", "~ops/out"])
+def test_an_out_with_a_tilde_the_shell_did_not_expand_is_refused(
+    tmp_path, fake_wheel, capsys, quick_app, monkeypatch, out
+):
+    monkeypatch.chdir(tmp_path)  # `platform synth --out=~/out`: bash expands no ~ after `--out=`
+    code, _, err = synth_into(Path(out), fake_wheel, capsys)
+    assert code == 2 and err.splitlines() == [
+        f"error: --out: {out} starts with ~, which the shell did not expand; write the path out, e.g. $HOME/..."
+    ]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_out_whose_lock_cannot_be_written_is_an_input_problem(tmp_path, fake_wheel, capsys, monkeypatch):
+    # as a read-only parent directory behaves for anyone but root
+    real_open = os.open
+
+    def read_only(path, *args, **kwargs):
+        if str(path).endswith("out.lock"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("infra.lifecycle.lock.os.open", read_only)
+    code, _, err = synth_into(tmp_path / "out", fake_wheel, capsys)
+    assert (code, err.splitlines()) == (
+        2,
+        [f"error: --out: cannot write {tmp_path / 'out'}: Permission denied"],
+    )
 
 
 def test_the_output_directory_gets_the_users_permissions_not_0700(tmp_path, fake_wheel, capsys, quick_app):

@@ -1,7 +1,11 @@
 """A built wheel is used only when complete: one build per checkout at a time, checked against the source."""
 
+import fcntl
+import os
 import shutil
+import signal
 import subprocess
+import sys
 import threading
 import time
 import zipfile
@@ -147,3 +151,83 @@ def test_a_module_deleted_from_the_source_does_not_ride_along_from_an_earlier_bu
     with zipfile.ZipFile(wheel) as archive:
         assert "churn/retired.py" not in archive.namelist()
         assert "churn/gate.py" in archive.namelist()
+
+
+# Runs build_wheel in its own process with a builder that outlives it, as `python -m build` outlives a SIGKILLed
+# `platform synth`: the real subprocess.run with build_wheel's own arguments, only the command swapped.
+KILLED_BUILD = """
+import subprocess, sys
+from pathlib import Path
+import infra.wheel as wheels
+real_run, pidfile = subprocess.run, sys.argv[2]
+def builder(argv, **kwargs):
+    return real_run(["sh", "-c", f"echo $$ > {pidfile}.tmp && mv {pidfile}.tmp {pidfile} && exec sleep 60"], **kwargs)
+wheels.subprocess.run = builder
+wheels.build_wheel(project_dir=Path(sys.argv[1]), dist=Path(sys.argv[3]))
+"""
+
+
+def test_a_builder_left_running_by_a_killed_build_keeps_the_lock(project, tmp_path):
+    pidfile, dist = tmp_path / "builder.pid", tmp_path / "dist"
+    driver = subprocess.Popen(
+        [sys.executable, "-c", KILLED_BUILD, str(project), str(pidfile), str(dist)], cwd=ROOT, env=child_env()
+    )
+    builder = None
+    try:
+        deadline = time.monotonic() + 30
+        while not pidfile.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        builder = int(pidfile.read_text())
+        driver.kill()  # SIGKILL: no cleanup runs; its builder goes on writing in ml/build
+        driver.wait(timeout=10)
+        fd = os.open(project / ".wheel-build.lock", os.O_RDWR)
+        try:
+            with pytest.raises(BlockingIOError):  # a next build must wait for the orphaned builder
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.kill(builder, signal.SIGKILL)
+            builder_gone(builder)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # and no longer than it runs
+        finally:
+            os.close(fd)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+        if builder is not None and not builder_gone(builder, timeout=0) and _is_fake_builder(builder):
+            os.kill(builder, signal.SIGKILL)
+
+
+def test_the_next_build_removes_the_private_directory_of_a_killed_one(project, tmp_path, monkeypatch):
+    dist = tmp_path / "dist"
+    killed = dist / ".build-k1ll3d"  # where a build SIGKILLed mid-way had its builder write
+    killed.mkdir(parents=True)
+    (killed / WHEEL).write_bytes(b"half a wheel")
+    monkeypatch.setattr("infra.wheel.subprocess.run", setuptools_like_builder([], [], threading.Event()))
+    build_wheel(project_dir=project, dist=dist)
+    assert sorted(p.name for p in dist.iterdir()) == [WHEEL]
+
+
+def child_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "ml" / "src")])}
+
+
+def builder_gone(pid: int, *, timeout: float = 10) -> bool:
+    """Whether process ``pid`` has ended (an orphan: init reaps it), waiting up to ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state == "Z":
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
+def _is_fake_builder(pid: int) -> bool:
+    """Whether ``pid`` is still the fake builder this test started (never signal a pid reused since)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:2] == [b"sleep", b"60"]
+    except FileNotFoundError:
+        return False

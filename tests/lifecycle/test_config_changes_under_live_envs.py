@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 import pytest
 import yaml
 
+from infra.lifecycle.aws import TaggedResource
 from infra.lifecycle.azure import ResourceGroupInfo
 from infra.lifecycle.ephemeral import EphemeralRecord, UnreadableRecord, cut
 from infra.lifecycle.errors import InputProblem
 from infra.lifecycle.reaper import env_down
-from tests.lifecycle.fakes import ephemeral_tags
+from tests.lifecycle.fakes import aws_env_resources, ephemeral_tags
 
 PAST = "2026-11-22T11:00:00Z"  # before the fakes' clock
 LATER = "2026-11-23T00:00:00Z"
@@ -166,9 +167,111 @@ def test_a_wrong_prefix_for_env_down_is_refused(config, fakes):
     ("tags", "why"),
     [
         ({"platform-prefix": "../x"}, "platform-prefix '../x' is not a platform prefix"),
-        ({"network": "10.10.64.0/33"}, "network '10.10.64.0/33' is not an IPv4 network"),
+        ({"network": "10.10.64.0/33"}, "network '10.10.64.0/33' is not an env's network"),
     ],
 )
 def test_prefix_and_network_tags_are_checked_before_they_name_anything(tags, why):
     with pytest.raises(UnreadableRecord, match=re.escape(why)):
         EphemeralRecord.from_tags("rg-dbp-churn-pr1", ephemeral_tags() | tags)
+
+
+# --- tags that no `env up` wrote ----------------------------------------------------------------------------
+
+
+def test_an_aws_env_tag_that_climbs_out_of_the_stacks_directory_is_never_synthesized(cli, fakes):
+    # AWS tag values may hold `/` and `.`: env=../../pwn once became the stack `risk-../../pwn-platform`,
+    # synthesized into cdktf.out/stacks/risk-../../pwn-platform (outside stacks/) and looked up in state.
+    fakes.aws.resources = {"eu-west-1": aws_env_resources(env="../../pwn", expires=PAST)}
+    result = cli("env", "reap")
+    assert result.code == 0, result.err
+    assert (
+        "skipped risk/../../pwn in eu-west-1 (4 resources): tagged ephemeral=true but env '../../pwn' is not an "
+        "ephemeral env name"
+    ) in result.out.splitlines()
+    assert fakes.events == [] and fakes.synthesized_envs == []
+
+
+@pytest.mark.parametrize("network", ["8.8.8.0/24", "10.0.0.0/8"])
+def test_a_network_tag_the_config_would_refuse_is_unreadable_not_a_traceback(cli, fakes, network):
+    fakes.groups.groups = [live_env(env="pr1", expires=PAST, tagged_prefix=True, network=network)]
+    fakes.runner.stacks_with_state = {"churn-pr1-workspace", "churn-pr1-platform"}
+    reaped = cli("env", "reap")
+    assert reaped.code == 0, reaped.err
+    assert any(
+        line.startswith(
+            f"skipped rg-dbp-churn-pr1: tagged ephemeral=true but network '{network}' is not an env's"
+        )
+        for line in reaped.out.splitlines()
+    ), reaped.out
+    down = cli("env", "down", "pr1")
+    assert down.code == 2 and len(down.err_lines) == 1, down.err
+    assert fakes.events == [] and fakes.groups.deleted == []
+
+
+def another_platforms_aws_env(prefix: str, **tags):
+    """An AWS env of the platform ``prefix`` from before the prefix tag: only its names say whose it is."""
+    return [
+        TaggedResource(resource.arn.replace("dbp-risk-", f"{prefix}-risk-"), resource.tags)
+        for resource in aws_env_resources(**tags)
+    ]
+
+
+def test_an_aws_env_from_before_the_prefix_tag_is_another_platforms_when_its_names_say_so(cli, fakes):
+    # Two platforms share the AWS account; sbx's env carries no platform-prefix tag, but its buckets and roles
+    # are named sbx-risk-pr1-...: it was once taken for this config's (dbp) and its teardown tried.
+    fakes.aws.resources = {"eu-west-1": another_platforms_aws_env("sbx", env="pr1", expires=PAST)}
+    result = cli("env", "reap")
+    assert result.code == 0, result.err
+    assert any(
+        line.startswith(
+            "skipped risk/pr1 (region eu-west-1 (4 tagged resources)): created under prefix 'sbx'"
+        )
+        for line in result.out.splitlines()
+    ), result.out
+    assert fakes.events == [] and fakes.synthesized_envs == []
+
+
+def test_an_aws_env_whose_names_disagree_on_the_prefix_is_unreadable():
+    mixed = [*aws_env_resources()[:2], *another_platforms_aws_env("sbx")[2:]]
+    with pytest.raises(UnreadableRecord, match=r"names carry different prefixes \(dbp, sbx\)"):
+        EphemeralRecord.from_resources("eu-west-1", mixed, default_prefix="dbp")
+
+
+@pytest.mark.parametrize(
+    "group",
+    [
+        live_env(env="pr1", tagged_prefix=True, network="8.8.8.0/24"),  # a tag no `env up` wrote
+        ResourceGroupInfo(name="rg-dbp-churn-pr1", tags=ephemeral_tags(env="pr1", expires="tomorrow")),
+        ResourceGroupInfo(name="rg-dbp-churn-pr1", tags=ephemeral_tags(env="pr9")),  # tags of another env
+    ],
+    ids=["network-tag", "expires-at", "other-envs-tags"],
+)
+def test_env_up_never_deploys_over_a_live_env_whose_tags_cannot_be_read(cli, fakes, group):
+    fakes.groups.groups = [group]
+    result = cli("env", "up", "pr1", "--from", "churn/dev", "--owner", "ana@example.com")
+    assert result.code == 2
+    assert result.err_lines == [
+        "error: NAME: 'pr1' may be held by a live env whose tags cannot be read (rg-dbp-churn-pr1); fix its tags "
+        "or remove it by hand, or pick another name"
+    ]
+    assert fakes.events == []
+
+
+def test_an_aws_env_whose_tags_cannot_be_read_keeps_its_name_too(cli, fakes):
+    fakes.aws.resources = {"eu-west-1": aws_env_resources(env="pr1", **{"network-slot": "x"})}
+    result = cli("env", "up", "pr1", "--from", "risk/dev", "--owner", "ana@example.com")
+    assert result.code == 2 and result.err_lines[0].startswith(
+        "error: NAME: 'pr1' may be held by a live env whose tags cannot be read (risk/pr1 in eu-west-1 (4 resources))"
+    ), result.err
+    assert fakes.events == []
+
+
+def test_env_down_of_a_name_an_unreadable_env_holds_says_so_instead_of_none(cli, fakes):
+    fakes.groups.groups = [live_env(env="pr1", tagged_prefix=True, network="8.8.8.0/24")]
+    result = cli("env", "down", "pr1")
+    assert result.code == 2
+    assert result.err_lines == [
+        "error: NAME: 'pr1' may be held by a live env whose tags cannot be read (rg-dbp-churn-pr1); nothing is "
+        "destroyed on a guess: fix its tags or remove it by hand"
+    ]
+    assert fakes.events == [] and fakes.groups.deleted == []

@@ -122,3 +122,30 @@ def test_platform_synth_refuses_an_outdir_in_use(tmp_path, capsys):
     assert exited.value.code == 1
     assert "in use by" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("kind", ["a file of the user's", "a symlink"])
+def test_a_lock_path_that_is_not_a_lock_of_ours_is_refused_and_left_alone(tmp_path, kind):
+    outdir = tmp_path / "poetry"
+    users = tmp_path / "poetry.lock"  # a file of the user's that happens to sit at <outdir>.lock
+    if kind == "a symlink":
+        notes = tmp_path / "notes.txt"
+        notes.write_text("keep me")
+        users.symlink_to(notes)
+    else:
+        users.write_text("[[package]]\nname = 'keep-me'\n")
+    before = users.read_text()
+    refused = pytest.raises(OperationFailed, match=r"poetry\.lock .*(symlink|something other)")
+    with refused, exclusive_outdir(outdir, purpose="deploy churn/dev"):
+        pytest.fail("ran under a lock file that is not ours")
+    assert users.read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["poetry.lock", *(["notes.txt"] * (kind == "a symlink"))]
+    )
+
+
+def test_a_lock_file_left_by_a_killed_holder_is_still_ours(tmp_path):
+    outdir = tmp_path / "cdktf.out"
+    lock_path(outdir).write_text("pid 4242 (deploy churn/dev, since 2026-12-06 01:00 UTC)")
+    with exclusive_outdir(outdir, purpose="synth"):
+        assert lock_path(outdir).read_text().startswith(f"pid {os.getpid()} (synth, ")

@@ -1,5 +1,13 @@
 """State from before keys carried the platform prefix: deploy and destroy refuse until it is moved, and say how."""
 
+import subprocess
+
+import pytest
+
+from infra.config import TeamEnv
+from infra.lifecycle.errors import OperationFailed
+from infra.lifecycle.moved_state import refuse_unmoved_local_state
+
 
 def test_deploy_refuses_while_the_envs_local_state_has_its_unprefixed_name(cli, fakes):
     root = fakes.outdir.parent  # where the stacks' relative local state path points
@@ -43,3 +51,16 @@ def test_plan_refuses_too_rather_than_show_a_deployed_env_as_all_new(cli, fakes)
     assert result.code == 1 and len(result.err_lines) == 1
     assert "mv " in result.err and "terraform.dbp-churn-dev-platform.tfstate" in result.err
     assert fakes.nothing_happened(), fakes.events
+
+
+def test_the_printed_mv_moves_the_state_from_a_checkout_whose_path_has_spaces(config, tmp_path):
+    root = tmp_path / "Jane Doe's platform"
+    root.mkdir()
+    (root / "terraform.churn-dev-platform.tfstate").write_text('{"version": 4}')
+    team_env = TeamEnv.permanent(config, config.team("churn"), "dev")
+    with pytest.raises(OperationFailed) as refused:
+        refuse_unmoved_local_state(team_env, outdir=root / "cdktf.out")
+    printed = str(refused.value).split("move it first: ", 1)[1]
+    subprocess.run(printed, shell=True, check=True)  # as the user pastes it into a shell
+    assert sorted(p.name for p in root.iterdir()) == ["terraform.dbp-churn-dev-platform.tfstate"]
+    refuse_unmoved_local_state(team_env, outdir=root / "cdktf.out")  # moved: no refusal

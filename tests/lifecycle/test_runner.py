@@ -1,5 +1,6 @@
 """The cdktf command lines, and the real runner driven through a fake process launcher."""
 
+import fcntl
 import json
 import os
 import signal
@@ -275,3 +276,69 @@ def test_require_checks_the_terraform_version(tmp_path, monkeypatch, shown, prob
             "install Terraform >= 1.5"
         )
     assert launcher.calls[0][0] == ["terraform", "version", "-json"]
+
+
+# A deploy holding the output lock, as rollout.execute runs it.
+LOCKED_DEPLOY_DRIVER = """
+import sys
+from pathlib import Path
+from infra.lifecycle.lock import exclusive_outdir
+from infra.lifecycle.runner import CdktfRunner, StackCommand
+outdir = Path(sys.argv[1])
+with exclusive_outdir(outdir, purpose="deploy churn/dev"):
+    CdktfRunner().run(StackCommand("deploy", "churn-dev-platform", outdir, auto_approve=True))
+"""
+# Stands in for `npx cdktf deploy`: applies for a while, and goes on when the platform CLI is killed.
+APPLYING_NPX = """#!/bin/sh
+echo $$ > {pidfile}.tmp && mv {pidfile}.tmp {pidfile}
+exec sleep 60
+"""
+
+
+def test_a_deploy_killed_while_cdktf_applies_keeps_the_output_locked_until_cdktf_ends(tmp_path):
+    from infra.lifecycle.lock import lock_path
+
+    outdir, pidfile, bin_dir = tmp_path / "cdktf.out", tmp_path / "npx.pid", tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "npx").write_text(APPLYING_NPX.format(pidfile=pidfile))
+    (bin_dir / "npx").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    driver = subprocess.Popen([sys.executable, "-c", LOCKED_DEPLOY_DRIVER, str(outdir)], env=env)
+    npx = None
+    try:
+        deadline = time.monotonic() + 30
+        while not pidfile.exists():
+            assert time.monotonic() < deadline and driver.poll() is None, "the fake cdktf never started"
+            time.sleep(0.05)
+        npx = int(pidfile.read_text())
+        driver.kill()  # SIGKILL (OOM killer, `kill -9`): cdktf and terraform go on applying in cdktf.out
+        driver.wait(timeout=10)
+        fd = os.open(lock_path(outdir), os.O_RDWR)
+        try:
+            # the next deploy/synth must not replace cdktf.out under the running terraform
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.kill(npx, signal.SIGKILL)
+            deadline = time.monotonic() + 10
+            while True:  # released as soon as cdktf ends
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    assert time.monotonic() < deadline, "the lock outlived the cdktf that held it"
+                    time.sleep(0.05)
+        finally:
+            os.close(fd)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+        if npx is not None and _is_fake_npx(npx):
+            os.kill(npx, signal.SIGKILL)
+
+
+def _is_fake_npx(pid: int) -> bool:
+    """Whether ``pid`` is still the fake cdktf this test started (never signal a pid reused since)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:2] == [b"sleep", b"60"]
+    except FileNotFoundError:
+        return False
