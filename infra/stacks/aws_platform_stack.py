@@ -22,7 +22,8 @@ from infra.stacks.base import configure_backend
 
 
 class AwsPlatformStack(AspectStack):
-    """KMS key, VPC, workspace root bucket, cross-account role, Unity Catalog role and lake bucket."""
+    """KMS key, VPC, workspace root bucket, cross-account role and lake bucket (the Unity Catalog role lives in the
+    workspace stack, beside the credential it trusts)."""
 
     def __init__(self, scope: AspectApp, id: str, *, team_env: TeamEnv) -> None:
         super().__init__(scope, id)
@@ -39,16 +40,13 @@ class AwsPlatformStack(AspectStack):
         network = Network(self, "network", team_env=team_env, account_id=account_id, kms_key_arn=key_arn)
         root = WorkspaceRootBucket(self, "root-bucket", team_env=team_env, kms_key_arn=key_arn)
         cross_account = CrossAccountRole(self, "cross-account", team_env=team_env, account_id=account_id)
-        storage = UnityCatalogStorage(
-            self, "unity-catalog-storage", team_env=team_env, account_id=account_id, kms_key_arn=key_arn
-        )
+        storage = UnityCatalogStorage(self, "unity-catalog-storage", team_env=team_env, kms_key_arn=key_arn)
         self.outputs = AwsPlatformOutputs(
             vpc_id=network.vpc.id,
             subnet_ids=network.private_subnet_ids,
             security_group_id=network.security_group.id,
             root_bucket=root.bucket_name,
             cross_account_role_arn=cross_account.role.arn,
-            unity_catalog_role_arn=storage.role.arn,
             lake_bucket=storage.bucket_name,
             kms_key_arn=key_arn,
         )

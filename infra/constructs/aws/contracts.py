@@ -12,8 +12,6 @@ class AwsPlatformOutputs:
     root_bucket: str
     """Name of the workspace root bucket (storage configuration)."""
     cross_account_role_arn: str
-    unity_catalog_role_arn: str
-    """Role of the Unity Catalog storage credential of the lake."""
     lake_bucket: str
     kms_key_arn: str
 
