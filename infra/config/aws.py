@@ -8,12 +8,15 @@ team-env live in aws_names.py, the checks across teams in cross_checks.py.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field
 
 from infra.config.base import StrictModel
 from infra.config.regions import DATABRICKS_REGIONS
+
+if TYPE_CHECKING:
+    from infra.config.team import TeamConfig
 
 # AWS regions where Databricks offers E2 workspaces with customer-managed VPCs (Databricks docs, "Databricks
 # clouds and regions", AWS).
@@ -63,8 +66,8 @@ class AwsSettings(StrictModel):
     against any other account (allowed_account_ids), so a wrong profile can never deploy elsewhere."""
     nat_gateway: bool = True
     """Egress of the cluster subnets through a NAT gateway in a public subnet (Databricks' default customer-managed
-    VPC design). Off: no internet egress; clusters reach AWS through the VPC endpoints only, and the workspace
-    needs back-end PrivateLink, which this platform does not set up."""
+    VPC design). `false` is refused: without it clusters reach the control plane only over back-end PrivateLink,
+    which this platform does not set up on AWS yet."""
     flow_log_retention_days: Annotated[int, Field(ge=365, le=3653)] = 365
     """Days the VPC flow logs stay in CloudWatch Logs (at least one year)."""
 
@@ -121,3 +124,44 @@ def _with_node_type(settings: Any, node_type: str) -> Any:
     if not isinstance(compute, dict) or "node_type" in compute:
         return settings
     return {**settings, "compute": {**compute, "node_type": node_type}}
+
+
+# Env settings an AWS team-env cannot deliver yet: each validates on Azure, and on AWS would deploy something
+# other than configured (a public workspace, no customer key). Refused until implemented as SRA does.
+NOT_ON_AWS_YET = (
+    (
+        "public_network_access",
+        lambda settings: not settings.public_network_access,
+        "false needs front-end PrivateLink, which AWS teams do not get yet; set it to true (docs/aws.md)",
+    ),
+    (
+        "network_isolation",
+        lambda settings: settings.network_isolation == "private",
+        "private needs back-end PrivateLink (databricks_mws_vpc_endpoint), which AWS teams do not get yet; "
+        "remove it or set service_endpoints (docs/aws.md)",
+    ),
+    (
+        "customer_managed_key",
+        lambda settings: settings.customer_managed_key is not None,
+        "workspace CMK (databricks_mws_customer_managed_keys) is not implemented for AWS teams yet; remove it "
+        "(the env's buckets are already SSE-KMS with the env's own key, docs/aws.md)",
+    ),
+)
+
+
+def aws_team_problems(path: str, team: TeamConfig) -> list[str]:
+    """What an AWS team's config asks for that its stacks cannot deliver, one line each with the field and the fix."""
+    if team.cloud != "aws":
+        return []
+    problems = [
+        f"{path}.environments.{env}.{field}: {why}"
+        for env, settings in team.environments.items()
+        for field, asked, why in NOT_ON_AWS_YET
+        if asked(settings)
+    ]
+    if team.aws is not None and not team.aws.nat_gateway:
+        problems.append(
+            f"{path}.aws.nat_gateway: false leaves the clusters no path to the Databricks control plane (that "
+            "needs back-end PrivateLink, not set up on AWS yet); set it to true"
+        )
+    return problems

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from infra.config.aws import node_type_problem
+from infra.config.aws import aws_team_problems, node_type_problem
 
 if TYPE_CHECKING:
     from infra.config.platform_settings import PlatformSettings
@@ -16,6 +16,7 @@ def cloud_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list[
     problems: list[str] = []
     for index, team in enumerate(teams):
         path = f"teams[{index}]"
+        problems += aws_team_problems(path, team)
         if team.cloud == "aws":
             if team.aws is None:
                 problems.append(f"{path}.aws: a team with cloud: aws needs aws.account_id")

@@ -83,7 +83,7 @@ class PlatformConfig(StrictModel):
         for index, team in enumerate(self.teams):
             for env, settings in team.environments.items():
                 key = settings.customer_managed_key
-                if key is None:
+                if key is None or team.cloud == "aws":  # AWS: refused as a whole (infra/config/aws.py)
                     continue
                 path = f"teams[{index}].environments.{env}.customer_managed_key"
                 if self.platform.azure_databricks_sp_object_id is None:
