@@ -32,7 +32,7 @@ MIRROR_CANDIDATES = (
     "/usr/share/terraform/plugins",
 )
 PROVIDER_PATH = f"registry.terraform.io/hashicorp/aws/{AWS_PROVIDER}/linux_amd64"
-MOTO_SERVICES = ("ec2", "s3", "iam", "kms", "sts", "logs", "ssm", "resourcegroupstaggingapi")
+MOTO_SERVICES = ("ec2", "s3", "iam", "kms", "sts", "logs", "ssm", "budgets", "resourcegroupstaggingapi")
 FAKE_KEY = "testing"
 
 

@@ -165,3 +165,51 @@ def aws_team_problems(path: str, team: TeamConfig) -> list[str]:
             "needs back-end PrivateLink, not set up on AWS yet); set it to true"
         )
     return problems
+
+
+# Default per-region quotas of an AWS account (Amazon VPC quotas): every env has one VPC and one NAT gateway with an
+# Elastic IP, and most accounts keep their default VPC, which counts too.
+DEFAULT_VPC_QUOTA = 5
+DEFAULT_EIP_QUOTA = 5
+
+
+def aws_deploy_warnings(teams: list[TeamConfig]) -> list[str]:
+    """What validates but may stop a deploy on an AWS account's defaults: one warning line each."""
+    by_place: dict[tuple[str, str], list[tuple[int, TeamConfig]]] = {}
+    for index, team in enumerate(teams):
+        if team.cloud == "aws" and team.aws is not None:
+            by_place.setdefault((team.aws.account_id, team.region), []).append((index, team))
+    warnings = []
+    for (account, region), placed in by_place.items():
+        # A team with an ephemeral template runs at least one ephemeral env beside its permanent ones.
+        envs = sum(len(team.environments) + (1 if team.ephemeral else 0) for _, team in placed)
+        vpcs, eips = envs + 1, envs  # + the default VPC
+        if vpcs > DEFAULT_VPC_QUOTA or eips > DEFAULT_EIP_QUOTA:
+            first = placed[0][0]
+            teams_named = ", ".join(repr(team.name) for _, team in placed)
+            warnings.append(
+                f"teams[{first}].region: {envs} envs of {teams_named} (one ephemeral env counted per template) "
+                f"need {vpcs} VPCs with the default one and {eips} Elastic IPs in {region} of AWS account {account}, "
+                f"above the default quotas ({DEFAULT_VPC_QUOTA} VPCs, {DEFAULT_EIP_QUOTA} Elastic IPs per region); "
+                "request increases (Service Quotas) before deploying them all"
+            )
+    return warnings + _shared_account_warnings(teams)
+
+
+def _shared_account_warnings(teams: list[TeamConfig]) -> list[str]:
+    """Budgets filter on the env tag within one account: two teams' same-named envs there count each other's spend."""
+    by_account: dict[str, list[tuple[int, TeamConfig]]] = {}
+    for index, team in enumerate(teams):
+        if team.cloud == "aws" and team.aws is not None:
+            by_account.setdefault(team.aws.account_id, []).append((index, team))
+    warnings = []
+    for account, placed in by_account.items():
+        env_names = [env for _, team in placed for env in team.environments]
+        shared = sorted({env for env in env_names if env_names.count(env) > 1})
+        if shared:
+            warnings.append(
+                f"teams[{placed[-1][0]}].aws.account_id: teams {', '.join(repr(t.name) for _, t in placed)} share "
+                f"AWS account {account}, so the budgets of their {'/'.join(shared)} envs (filtered on the env tag) "
+                "count each other's spend; give each AWS team its own account"
+            )
+    return warnings

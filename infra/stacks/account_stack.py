@@ -70,13 +70,16 @@ class AccountStack(AspectStack):
             pricing_tier="PREMIUM",
         )
         workspace_id = Token.as_number(self.workspace.workspace_id)
+        metastore = []
         if team_env.platform.metastore_id:
-            MetastoreAssignment(
-                self,
-                "metastore-assignment",
-                metastore_id=str(team_env.platform.metastore_id),
-                workspace_id=workspace_id,
-            )
+            metastore = [
+                MetastoreAssignment(
+                    self,
+                    "metastore-assignment",
+                    metastore_id=str(team_env.platform.metastore_id),
+                    workspace_id=workspace_id,
+                )
+            ]
         for role, groups in (("ADMIN", team_env.team.owner_groups), ("USER", team_env.team.reader_groups)):
             for group in groups:
                 found = DataDatabricksGroup(self, f"group-{group}", display_name=group)
@@ -86,6 +89,9 @@ class AccountStack(AspectStack):
                     workspace_id=workspace_id,
                     principal_id=Token.as_number(found.id),
                     permissions=[role],
+                    # Account groups can be assigned only to a workspace with Unity Catalog (identity
+                    # federation), which the metastore assignment turns on.
+                    depends_on=metastore or None,
                 )
         self.workspace_url = self.workspace.workspace_url
         TerraformOutput(self, WORKSPACE_URL_OUTPUT, value=self.workspace_url)

@@ -12,6 +12,7 @@ from cdktf_cdktf_provider_aws.provider import AwsProvider
 
 from infra.aspects.stack_aspects import AspectApp, AspectStack
 from infra.config import TeamEnv
+from infra.constructs.aws.budget import EnvBudget
 from infra.constructs.aws.contracts import AwsPlatformOutputs
 from infra.constructs.aws.cross_account_role import CrossAccountRole
 from infra.constructs.aws.kms import EncryptionKey
@@ -22,7 +23,7 @@ from infra.stacks.base import configure_backend
 
 
 class AwsPlatformStack(AspectStack):
-    """KMS key, VPC, workspace root bucket, cross-account role and lake bucket (the Unity Catalog role lives in the
+    """KMS key, VPC, workspace root bucket, cross-account role, lake bucket and the env's budget (the Unity Catalog role lives in the
     workspace stack, beside the credential it trusts)."""
 
     def __init__(self, scope: AspectApp, id: str, *, team_env: TeamEnv) -> None:
@@ -41,6 +42,7 @@ class AwsPlatformStack(AspectStack):
         root = WorkspaceRootBucket(self, "root-bucket", team_env=team_env, kms_key_arn=key_arn)
         cross_account = CrossAccountRole(self, "cross-account", team_env=team_env, account_id=account_id)
         storage = UnityCatalogStorage(self, "unity-catalog-storage", team_env=team_env, kms_key_arn=key_arn)
+        EnvBudget(self, "budget", team_env=team_env)
         self.outputs = AwsPlatformOutputs(
             vpc_id=network.vpc.id,
             subnet_ids=network.private_subnet_ids,

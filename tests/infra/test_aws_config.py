@@ -63,3 +63,50 @@ def test_no_nat_gateway_without_private_link_is_refused(tmp_path, capsys):
 def test_the_committed_aws_team_still_validates(tmp_path, capsys):
     code, out, err = validate(copy.deepcopy(COMMITTED), tmp_path, capsys)
     assert code == 0 and "valid" in out and "error" not in err
+
+
+def second_aws_team(config: dict, *, account: str, envs: dict) -> dict:
+    team = copy.deepcopy(aws_team(config))
+    team |= {"name": "fraud", "owner_groups": ["fraud-owners"], "reader_groups": [], "environments": envs}
+    team["aws"] = {"account_id": account}
+    team.pop("ephemeral", None)
+    config["teams"].append(team)
+    return config
+
+
+def test_envs_beyond_the_default_vpc_and_eip_quotas_of_one_account_and_region_warn(tmp_path, capsys):
+    # risk: dev, staging, prod + one ephemeral env = 4 VPCs, plus the default VPC = 5: at the quota, no warning.
+    code, out, _ = validate(copy.deepcopy(COMMITTED), tmp_path, capsys)
+    assert code == 0 and "quotas" not in out
+    config = second_aws_team(
+        copy.deepcopy(COMMITTED),
+        account=aws_team(COMMITTED)["aws"]["account_id"],
+        envs={"staging": {"network": "10.40.0.0/22", "budget": {"amount": 100}}},
+    )
+    code, out, _ = validate(config, tmp_path, capsys)
+    (line,) = [line for line in out.splitlines() if "quotas" in line]
+    assert code == 0  # a warning, not an error: the account may have raised quotas
+    assert line.startswith(f"warning: teams[{AWS_TEAM}].region: 5 envs of 'risk', 'fraud'")
+    assert "need 6 VPCs" in line and "5 Elastic IPs" in line and "request increases" in line
+
+
+def test_the_same_teams_in_their_own_accounts_do_not_warn(tmp_path, capsys):
+    config = second_aws_team(
+        copy.deepcopy(COMMITTED),
+        account="210987654321",
+        envs={"staging": {"network": "10.40.0.0/22", "budget": {"amount": 100}}},
+    )
+    code, out, _ = validate(config, tmp_path, capsys)
+    assert code == 0 and "quotas" not in out and "budgets" not in out
+
+
+def test_two_teams_sharing_an_account_warn_that_their_budgets_overlap(tmp_path, capsys):
+    config = second_aws_team(
+        copy.deepcopy(COMMITTED),
+        account=aws_team(COMMITTED)["aws"]["account_id"],
+        envs={"dev": {"network": "10.40.0.0/22", "budget": {"amount": 100}}},
+    )
+    code, out, _ = validate(config, tmp_path, capsys)
+    (line,) = [line for line in out.splitlines() if "budgets" in line]
+    assert code == 0 and ".aws.account_id: teams 'risk', 'fraud' share AWS account" in line
+    assert "dev envs" in line

@@ -200,8 +200,13 @@ def test_the_account_stack_assigns_metastore_and_groups_not_the_workspace_stack(
     # of the same group would overwrite the role and delete the assignment on destroy
     assert "databricks_permission_assignment" not in workspace
     assert len(resources("risk-dev-account")["databricks_mws_permission_assignment"]) == 2
-    (assignment,) = resources("risk-dev-account")["databricks_metastore_assignment"].values()
+    account = resources("risk-dev-account")
+    ((name, assignment),) = account["databricks_metastore_assignment"].items()
     assert assignment["metastore_id"] == "11111111-2222-4333-8444-555555555555"
+    # account groups reach a workspace only through identity federation, which the metastore assignment enables:
+    # every group assignment waits for it (and goes before it on destroy)
+    for group in account["databricks_mws_permission_assignment"].values():
+        assert group["depends_on"] == [f"databricks_metastore_assignment.{name}"]
 
 
 def _unpoliced_job(document):
