@@ -12,6 +12,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CHECKOV_VENV := .venv-checkov
+PARLIAMENT_VENV := .venv-parliament
 ZIZMOR_VENV := .venv-zizmor
 JSII_NODE_DIR := tools/jsii-node/node_modules
 DEMO_DIR := .work/demo
@@ -22,7 +23,7 @@ DATA := ml/data/WA_Fn-UseC_-Telco-Customer-Churn.csv.gz
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
 
-setup: $(VENV)/.synced $(VENV)/.optimized node_modules/.synced $(JSII_NODE_DIR)/.synced $(CHECKOV_VENV)/.synced $(ZIZMOR_VENV)/.synced ## Install Python (.venv/, pipenv), Node (npm ci), the jsii Node LTS, checkov (.venv-checkov/) and zizmor (.venv-zizmor/); idempotent
+setup: $(VENV)/.synced $(VENV)/.optimized node_modules/.synced $(JSII_NODE_DIR)/.synced $(CHECKOV_VENV)/.synced $(ZIZMOR_VENV)/.synced $(PARLIAMENT_VENV)/.synced ## Install Python (.venv/, pipenv), Node (npm ci), the jsii Node LTS, checkov (.venv-checkov/), zizmor (.venv-zizmor/) and parliament (.venv-parliament/); idempotent
 
 $(VENV)/.synced: Pipfile.lock pyproject.toml ml/pyproject.toml
 	@$(PYTHON) -m pipenv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check 'pipenv==2026.10.3'
@@ -40,6 +41,13 @@ $(VENV)/.optimized: $(VENV)/.synced
 $(CHECKOV_VENV)/.synced: tools/checkov/requirements.txt
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -r tools/checkov/requirements.txt
+	@touch $@
+
+# parliament, the IAM policy linter (it ships the IAM action catalogue) the AWS policy tests run, in its own
+# virtualenv too, pinned by tools/parliament/requirements.txt.
+$(PARLIAMENT_VENV)/.synced: tools/parliament/requirements.txt
+	$(PYTHON) -m venv $(PARLIAMENT_VENV)
+	$(PARLIAMENT_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -r tools/parliament/requirements.txt
 	@touch $@
 
 # zizmor, the GitHub Actions security scanner, likewise in its own virtualenv, pinned by tools/zizmor/requirements.txt.
