@@ -1,6 +1,8 @@
 """What the synthesized AWS platform stack derives from the account and the config (the moto run in
 test_aws_terraform.py applies it for real)."""
 
+import copy
+
 import pytest
 
 DEV, PROD = "risk-dev-platform", "risk-prod-platform"
@@ -38,3 +40,12 @@ def test_each_env_gets_a_budget_on_its_env_tag_mailing_the_team(
         assert (
             notification["threshold_type"] == "PERCENTAGE" and notification["notification_type"] == "ACTUAL"
         )
+
+
+def test_policy_refuses_a_subnet_that_would_follow_the_zone_list(synthesized):
+    (aspect_stack,) = [s for s in synthesized.app._aspect_stacks if s.stack_name == DEV]
+    document = synthesized.json(DEV)
+    assert aspect_stack.apply_aspects(copy.deepcopy(document)) is not None  # compliant as synthesized
+    next(iter(document["resource"]["aws_subnet"].values())).pop("lifecycle")
+    with pytest.raises(RuntimeError, match="PLAT-AWS-VPC-6"):
+        aspect_stack.apply_aspects(document)
