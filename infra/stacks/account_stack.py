@@ -8,7 +8,7 @@ the workspace stack (which needs the workspace to exist before its provider can 
 
 from __future__ import annotations
 
-from cdktf import TerraformOutput, Token
+from cdktf import TerraformOutput, TerraformResourceLifecycle, Token
 from cdktf_cdktf_provider_databricks.data_databricks_group import DataDatabricksGroup
 from cdktf_cdktf_provider_databricks.metastore_assignment import MetastoreAssignment
 from cdktf_cdktf_provider_databricks.mws_credentials import MwsCredentials
@@ -27,6 +27,10 @@ from infra.stacks.base import configure_backend
 ACCOUNT_HOST = "https://accounts.cloud.databricks.com"
 
 
+def protect_workspace(team_env: TeamEnv) -> bool:
+    return team_env.settings.prevent_destroy and not team_env.is_ephemeral
+
+
 class AccountStack(AspectStack):
     """Credentials, storage configuration, network, workspace, metastore assignment, and the team's groups in the
     workspace (owners as admins, readers as users)."""
@@ -39,8 +43,16 @@ class AccountStack(AspectStack):
         # No token: the provider authenticates with DATABRICKS_CLIENT_ID / _SECRET of an account service principal
         # or OIDC in CI.
         DatabricksProvider(self, "databricks", host=ACCOUNT_HOST, account_id=account_id)
+        # Every argument of these three forces a replacement, and Databricks refuses to delete a configuration a
+        # live workspace uses: the apply would fail halfway. Where the env protects its data (prod), Terraform
+        # refuses such a plan up front instead (docs/aws.md, "Changing the network or credentials").
+        in_use = TerraformResourceLifecycle(prevent_destroy=True) if protect_workspace(team_env) else None
         credentials = MwsCredentials(
-            self, "credentials", credentials_name=stem, role_arn=platform.cross_account_role_arn
+            self,
+            "credentials",
+            credentials_name=stem,
+            role_arn=platform.cross_account_role_arn,
+            lifecycle=in_use,
         )
         storage = MwsStorageConfigurations(
             self,
@@ -48,6 +60,7 @@ class AccountStack(AspectStack):
             account_id=account_id,
             storage_configuration_name=stem,
             bucket_name=platform.root_bucket,
+            lifecycle=in_use,
         )
         network = MwsNetworks(
             self,
@@ -57,6 +70,7 @@ class AccountStack(AspectStack):
             vpc_id=platform.vpc_id,
             subnet_ids=platform.subnet_ids,
             security_group_ids=[platform.security_group_id],
+            lifecycle=in_use,
         )
         self.workspace = MwsWorkspaces(
             self,
