@@ -142,9 +142,12 @@ NOT_ON_AWS_YET = (
     ),
     (
         "customer_managed_key",
-        lambda settings: settings.customer_managed_key is not None,
-        "workspace CMK (databricks_mws_customer_managed_keys) is not implemented for AWS teams yet; remove it "
-        "(the env's buckets are already SSE-KMS with the env's own key, docs/aws.md)",
+        lambda settings: (
+            settings.customer_managed_key is not None
+            and settings.customer_managed_key.existing_key_id is not None
+        ),
+        "existing_key_id names an Azure Key Vault key; on AWS the stack creates the workspace keys: use "
+        "customer_managed_key: {} (docs/aws.md)",
     ),
 )
 

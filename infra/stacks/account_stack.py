@@ -12,6 +12,10 @@ from cdktf import TerraformOutput, TerraformResourceLifecycle, Token
 from cdktf_cdktf_provider_databricks.data_databricks_group import DataDatabricksGroup
 from cdktf_cdktf_provider_databricks.metastore_assignment import MetastoreAssignment
 from cdktf_cdktf_provider_databricks.mws_credentials import MwsCredentials
+from cdktf_cdktf_provider_databricks.mws_customer_managed_keys import (
+    MwsCustomerManagedKeys,
+    MwsCustomerManagedKeysAwsKeyInfo,
+)
 from cdktf_cdktf_provider_databricks.mws_networks import MwsNetworks
 from cdktf_cdktf_provider_databricks.mws_permission_assignment import MwsPermissionAssignment
 from cdktf_cdktf_provider_databricks.mws_storage_configurations import MwsStorageConfigurations
@@ -72,6 +76,7 @@ class AccountStack(AspectStack):
             security_group_ids=[platform.security_group_id],
             lifecycle=in_use,
         )
+        keys = self._customer_managed_keys(account_id, platform)
         self.workspace = MwsWorkspaces(
             self,
             "workspace",
@@ -81,7 +86,9 @@ class AccountStack(AspectStack):
             credentials_id=credentials.credentials_id,
             storage_configuration_id=storage.storage_configuration_id,
             network_id=network.network_id,
-            pricing_tier="PREMIUM",
+            # Customer-managed keys need the Enterprise tier (Databricks docs, "Configure customer-managed keys").
+            pricing_tier="ENTERPRISE" if keys else "PREMIUM",
+            **keys,
         )
         workspace_id = Token.as_number(self.workspace.workspace_id)
         metastore = []
@@ -110,3 +117,32 @@ class AccountStack(AspectStack):
         self.workspace_url = self.workspace.workspace_url
         TerraformOutput(self, WORKSPACE_URL_OUTPUT, value=self.workspace_url)
         TerraformOutput(self, "workspace_id", value=self.workspace.workspace_id)
+
+    def _customer_managed_keys(self, account_id: str, platform: AwsPlatformOutputs) -> dict[str, str]:
+        """Registers the platform stack's workspace keys (envs with customer_managed_key): the workspace arguments."""
+        if platform.workspace_storage_key_arn is None or platform.managed_services_key_arn is None:
+            return {}
+        registered = {}
+        for use_case, arn, alias, argument in (
+            (
+                "STORAGE",
+                platform.workspace_storage_key_arn,
+                platform.workspace_storage_key_alias,
+                "storage_customer_managed_key_id",
+            ),
+            (
+                "MANAGED_SERVICES",
+                platform.managed_services_key_arn,
+                platform.managed_services_key_alias,
+                "managed_services_customer_managed_key_id",
+            ),
+        ):
+            key = MwsCustomerManagedKeys(
+                self,
+                f"key-{use_case.lower().replace('_', '-')}",
+                account_id=account_id,
+                aws_key_info=MwsCustomerManagedKeysAwsKeyInfo(key_arn=arn, key_alias=alias),
+                use_cases=[use_case],
+            )
+            registered[argument] = key.customer_managed_key_id
+        return registered

@@ -19,6 +19,7 @@ from infra.constructs.aws.kms import EncryptionKey
 from infra.constructs.aws.network import Network
 from infra.constructs.aws.root_bucket import WorkspaceRootBucket
 from infra.constructs.aws.unity_catalog_storage import UnityCatalogStorage
+from infra.constructs.aws.workspace_keys import WorkspaceKeys
 from infra.stacks.base import configure_backend
 
 
@@ -43,6 +44,15 @@ class AwsPlatformStack(AspectStack):
         cross_account = CrossAccountRole(self, "cross-account", team_env=team_env, account_id=account_id)
         storage = UnityCatalogStorage(self, "unity-catalog-storage", team_env=team_env, kms_key_arn=key_arn)
         EnvBudget(self, "budget", team_env=team_env)
+        keys = None
+        if team_env.customer_managed_key is not None:
+            keys = WorkspaceKeys(
+                self,
+                "workspace-keys",
+                team_env=team_env,
+                account_id=account_id,
+                cross_account_role_arn=cross_account.role.arn,
+            )
         self.outputs = AwsPlatformOutputs(
             vpc_id=network.vpc.id,
             subnet_ids=network.private_subnet_ids,
@@ -51,7 +61,12 @@ class AwsPlatformStack(AspectStack):
             cross_account_role_arn=cross_account.role.arn,
             lake_bucket=storage.bucket_name,
             kms_key_arn=key_arn,
+            workspace_storage_key_arn=keys.storage.arn if keys else None,
+            workspace_storage_key_alias=keys.storage_alias if keys else None,
+            managed_services_key_arn=keys.managed_services.arn if keys else None,
+            managed_services_key_alias=keys.managed_services_alias if keys else None,
         )
         # For operators (`cdktf output`); the account stack gets its values through cross-stack references.
         for name, value in self.outputs.as_dict().items():
-            TerraformOutput(self, name, value=value)
+            if value is not None:
+                TerraformOutput(self, name, value=value)

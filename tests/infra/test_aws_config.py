@@ -32,7 +32,17 @@ def aws_team(config: dict) -> dict:
     [
         ("public_network_access", False, "needs front-end PrivateLink"),
         ("network_isolation", "private", "needs back-end PrivateLink"),
-        ("customer_managed_key", {}, "databricks_mws_customer_managed_keys"),
+        (
+            "customer_managed_key",
+            {
+                "existing_key_id": "https://kv1.vault.azure.net/keys/k/0123456789abcdef0123456789abcdef",
+                "existing_key_vault_id": (
+                    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"
+                    "Microsoft.KeyVault/vaults/kv1"
+                ),
+            },
+            "names an Azure Key Vault key",
+        ),
     ],
 )
 def test_settings_the_aws_stacks_would_ignore_are_refused_in_one_line(tmp_path, capsys, field, value, words):
@@ -63,6 +73,14 @@ def test_no_nat_gateway_without_private_link_is_refused(tmp_path, capsys):
 def test_the_committed_aws_team_still_validates(tmp_path, capsys):
     code, out, err = validate(copy.deepcopy(COMMITTED), tmp_path, capsys)
     assert code == 0 and "valid" in out and "error" not in err
+
+
+def test_a_stack_created_workspace_key_validates_on_aws(tmp_path, capsys):
+    # implemented (docs/aws.md, "Customer-managed keys"): the refusal is gone for this form only
+    config = copy.deepcopy(COMMITTED)
+    aws_team(config)["environments"]["prod"]["customer_managed_key"] = {}
+    code, out, err = validate(config, tmp_path, capsys)
+    assert code == 0 and "valid" in out and err == ""
 
 
 def second_aws_team(config: dict, *, account: str, envs: dict) -> dict:

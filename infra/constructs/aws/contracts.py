@@ -14,6 +14,11 @@ class AwsPlatformOutputs:
     cross_account_role_arn: str
     lake_bucket: str
     kms_key_arn: str
+    workspace_storage_key_arn: str | None = None
+    """Customer-managed keys of the workspace (envs with customer_managed_key), with their aliases."""
+    workspace_storage_key_alias: str | None = None
+    managed_services_key_arn: str | None = None
+    managed_services_key_alias: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
