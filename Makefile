@@ -12,6 +12,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CHECKOV_VENV := .venv-checkov
+PARLIAMENT_VENV := .venv-parliament
 ZIZMOR_VENV := .venv-zizmor
 JSII_NODE_DIR := tools/jsii-node/node_modules
 DEMO_DIR := .work/demo
@@ -37,7 +38,7 @@ terraform-check: ## Say in one line when Terraform is missing or too old (setup 
 	  echo "warning: Terraform $$v: make test's real-Terraform tests need $(TERRAFORM_TESTED).x" >&2; \
 	fi
 
-setup: terraform-check $(VENV)/.synced $(VENV)/.optimized node_modules/.synced $(JSII_NODE_DIR)/.synced $(CHECKOV_VENV)/.synced $(ZIZMOR_VENV)/.synced ## Install Python (.venv/, pipenv), Node (npm ci), the jsii Node LTS, checkov (.venv-checkov/) and zizmor (.venv-zizmor/); idempotent
+setup: terraform-check $(VENV)/.synced $(VENV)/.optimized node_modules/.synced $(JSII_NODE_DIR)/.synced $(CHECKOV_VENV)/.synced $(ZIZMOR_VENV)/.synced $(PARLIAMENT_VENV)/.synced ## Install Python (.venv/, pipenv), Node (npm ci), the jsii Node LTS, checkov (.venv-checkov/), zizmor (.venv-zizmor/) and parliament (.venv-parliament/); idempotent
 
 $(VENV)/.synced: Pipfile.lock pyproject.toml ml/pyproject.toml
 	@$(PYTHON) -m pipenv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check 'pipenv==2026.10.3'
@@ -55,6 +56,13 @@ $(VENV)/.optimized: $(VENV)/.synced
 $(CHECKOV_VENV)/.synced: tools/checkov/requirements.txt
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -r tools/checkov/requirements.txt
+	@touch $@
+
+# parliament, the IAM policy linter (it ships the IAM action catalogue) the AWS policy tests run, in its own
+# virtualenv too, pinned by tools/parliament/requirements.txt.
+$(PARLIAMENT_VENV)/.synced: tools/parliament/requirements.txt
+	$(PYTHON) -m venv $(PARLIAMENT_VENV)
+	$(PARLIAMENT_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -r tools/parliament/requirements.txt
 	@touch $@
 
 # zizmor, the GitHub Actions security scanner, likewise in its own virtualenv, pinned by tools/zizmor/requirements.txt.

@@ -7,12 +7,15 @@ team-env live in aws_names.py, the checks across teams in cross_checks.py.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator, Field
 
-from infra.config.base import StrictModel
+from infra.config.base import StrictModel, team_paths
 from infra.config.regions import DATABRICKS_REGIONS
+
+if TYPE_CHECKING:
+    from infra.config.team import TeamConfig
 
 # AWS regions where Databricks offers E2 workspaces with customer-managed VPCs (Databricks docs, "Databricks
 # clouds and regions", AWS).
@@ -75,8 +78,8 @@ class AwsSettings(StrictModel):
     against any other account (allowed_account_ids), so a wrong profile can never deploy elsewhere."""
     nat_gateway: bool = True
     """Egress of the cluster subnets through a NAT gateway in a public subnet (Databricks' default customer-managed
-    VPC design). Off: no internet egress; clusters reach AWS through the VPC endpoints only, and the workspace
-    needs back-end PrivateLink, which this platform does not set up."""
+    VPC design). `false` is refused: without it clusters reach the control plane only over back-end PrivateLink,
+    which this platform does not set up on AWS yet."""
     flow_log_retention_days: Annotated[
         int,
         AfterValidator(check_cloudwatch_retention),
@@ -126,3 +129,95 @@ def _with_node_type(settings: Any, node_type: str) -> Any:
     if not isinstance(compute, dict) or "node_type" in compute:
         return settings
     return {**settings, "compute": {**compute, "node_type": node_type}}
+
+
+# Env settings an AWS team-env cannot deliver yet: each validates on Azure, and on AWS would deploy something
+# other than configured (a public workspace, no customer key). Refused until implemented as SRA does.
+NOT_ON_AWS_YET = (
+    (
+        "public_network_access",
+        lambda settings: not settings.public_network_access,
+        "false needs front-end PrivateLink, which AWS teams do not get yet; set it to true (docs/aws.md)",
+    ),
+    (
+        "network_isolation",
+        lambda settings: settings.network_isolation == "private",
+        "private needs back-end PrivateLink (databricks_mws_vpc_endpoint), which AWS teams do not get yet; "
+        "remove it or set service_endpoints (docs/aws.md)",
+    ),
+    (
+        "customer_managed_key",
+        lambda settings: (
+            settings.customer_managed_key is not None
+            and settings.customer_managed_key.existing_key_id is not None
+        ),
+        "existing_key_id names an Azure Key Vault key; on AWS the stack creates the workspace keys: use "
+        "customer_managed_key: {} (docs/aws.md)",
+    ),
+)
+
+
+def aws_team_problems(path: str, team: TeamConfig) -> list[str]:
+    """What an AWS team's config asks for that its stacks cannot deliver, one line each with the field and the fix."""
+    if team.cloud != "aws":
+        return []
+    problems = [
+        f"{path}.environments.{env}.{field}: {why}"
+        for env, settings in team.environments.items()
+        for field, asked, why in NOT_ON_AWS_YET
+        if asked(settings)
+    ]
+    if team.aws is not None and not team.aws.nat_gateway:
+        problems.append(
+            f"{path}.aws.nat_gateway: false leaves the clusters no path to the Databricks control plane (that "
+            "needs back-end PrivateLink, not set up on AWS yet); set it to true"
+        )
+    return problems
+
+
+# Default per-region quotas of an AWS account (Amazon VPC quotas): every env has one VPC and one NAT gateway with an
+# Elastic IP, and most accounts keep their default VPC, which counts too.
+DEFAULT_VPC_QUOTA = 5
+DEFAULT_EIP_QUOTA = 5
+
+
+def aws_deploy_warnings(teams: list[TeamConfig]) -> list[str]:
+    """What validates but may stop a deploy on an AWS account's defaults: one warning line each."""
+    by_place: dict[tuple[str, str], list[tuple[str, TeamConfig]]] = {}
+    for path, team in zip(team_paths([team.name for team in teams]), teams, strict=True):
+        if team.cloud == "aws" and team.aws is not None:
+            by_place.setdefault((team.aws.account_id, team.region), []).append((path, team))
+    warnings = []
+    for (account, region), placed in by_place.items():
+        # A team with an ephemeral template runs at least one ephemeral env beside its permanent ones.
+        envs = sum(len(team.environments) + (1 if team.ephemeral else 0) for _, team in placed)
+        vpcs, eips = envs + 1, envs  # + the default VPC
+        if vpcs > DEFAULT_VPC_QUOTA or eips > DEFAULT_EIP_QUOTA:
+            first = placed[0][0]
+            teams_named = ", ".join(repr(team.name) for _, team in placed)
+            warnings.append(
+                f"{first}.region: {envs} envs of {teams_named} (one ephemeral env counted per template) "
+                f"need {vpcs} VPCs with the default one and {eips} Elastic IPs in {region} of AWS account {account}, "
+                f"above the default quotas ({DEFAULT_VPC_QUOTA} VPCs, {DEFAULT_EIP_QUOTA} Elastic IPs per region); "
+                "request increases (Service Quotas) before deploying them all"
+            )
+    return warnings + _shared_account_warnings(teams)
+
+
+def _shared_account_warnings(teams: list[TeamConfig]) -> list[str]:
+    """Budgets filter on the env tag within one account: two teams' same-named envs there count each other's spend."""
+    by_account: dict[str, list[tuple[str, TeamConfig]]] = {}
+    for path, team in zip(team_paths([team.name for team in teams]), teams, strict=True):
+        if team.cloud == "aws" and team.aws is not None:
+            by_account.setdefault(team.aws.account_id, []).append((path, team))
+    warnings = []
+    for account, placed in by_account.items():
+        env_names = [env for _, team in placed for env in team.environments]
+        shared = sorted({env for env in env_names if env_names.count(env) > 1})
+        if shared:
+            warnings.append(
+                f"{placed[-1][0]}.aws.account_id: teams {', '.join(repr(t.name) for _, t in placed)} share "
+                f"AWS account {account}, so the budgets of their {'/'.join(shared)} envs (filtered on the env tag) "
+                "count each other's spend; give each AWS team its own account"
+            )
+    return warnings

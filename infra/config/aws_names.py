@@ -54,18 +54,14 @@ def aws_names(team_env: TeamEnv) -> AwsNames:
 @dataclass(frozen=True, kw_only=True)
 class AwsSubnets:
     """The VPC quartered: two private cluster subnets in two zones, one public subnet for the NAT gateway; the
-    last quarter stays free (interface endpoints use the private subnets)."""
+    last quarter stays free (interface endpoints use the private subnets). The zones are not derived here: zone
+    letters map to different zones in each account and not every letter exists, so the network reads the
+    region's available zones from the aws provider."""
 
     private: tuple[str, str]
     public: str
-    zones: tuple[str, str]
 
 
 def aws_subnets(team_env: TeamEnv) -> AwsSubnets:
     quarters = list(ipaddress.IPv4Network(team_env.settings.network).subnets(prefixlen_diff=2))
-    region = team_env.team.region
-    return AwsSubnets(
-        private=(str(quarters[0]), str(quarters[1])),
-        public=str(quarters[2]),
-        zones=(f"{region}a", f"{region}b"),
-    )
+    return AwsSubnets(private=(str(quarters[0]), str(quarters[1])), public=str(quarters[2]))

@@ -7,6 +7,7 @@ it is there. `platform validate` prints them; the stacks say the same at synth.
 
 from __future__ import annotations
 
+from infra.config.aws import aws_deploy_warnings
 from infra.config.base import team_paths
 from infra.config.model import PlatformConfig
 
@@ -34,4 +35,4 @@ def deploy_warnings(config: PlatformConfig) -> list[str]:
                     "needs kind CLASSIC_PREVIEW, which the workspace accepts only with the corresponding "
                     "public preview enabled"
                 )
-    return warnings
+    return warnings + aws_deploy_warnings(config.teams)

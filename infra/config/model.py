@@ -95,7 +95,7 @@ class PlatformConfig(StrictModel):
         for team_path, team in zip(paths, self.teams, strict=True):
             for env, settings in team.environments.items():
                 key = settings.customer_managed_key
-                if key is None:
+                if key is None or team.cloud == "aws":  # AWS: refused as a whole (infra/config/aws.py)
                     continue
                 path = f"{team_path}.environments.{env}.customer_managed_key"
                 if self.platform.azure_databricks_sp_object_id is None:

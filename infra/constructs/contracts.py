@@ -6,9 +6,12 @@ order but never in one apply.
 """
 
 import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from constructs import Construct
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,8 +50,11 @@ class WorkspaceAccess:
     credential: dict[str, Any]
     """The storage credential's cloud block as keyword arguments, e.g. {"azure_managed_identity": ...}."""
     credential_comment: str
-    credential_lifecycle: Any = None
-    """Lifecycle (conditions) of the storage credential, where the cloud needs one."""
+    cloud_provider: Callable[[Construct], Any] | None = None
+    """Adds the cloud's own provider to the stack, where cloud resources must live beside the credential (AWS)."""
+    credential_trust: Callable[[Construct, Any], Sequence[Any]] | None = None
+    """Creates the cloud side that trusts the storage credential once it exists (AWS: the IAM role trusting the
+    credential's external ID) and returns what the external locations must wait for."""
     account_stack_assigns: bool = False
     """The account stack assigns the metastore and the team's groups to the workspace (AWS); the workspace stack
     must not assign them again: two resources managing one assignment would overwrite and delete each other's."""

@@ -8,10 +8,14 @@ the workspace stack (which needs the workspace to exist before its provider can 
 
 from __future__ import annotations
 
-from cdktf import TerraformOutput, Token
+from cdktf import TerraformOutput, TerraformResourceLifecycle, Token
 from cdktf_cdktf_provider_databricks.data_databricks_group import DataDatabricksGroup
 from cdktf_cdktf_provider_databricks.metastore_assignment import MetastoreAssignment
 from cdktf_cdktf_provider_databricks.mws_credentials import MwsCredentials
+from cdktf_cdktf_provider_databricks.mws_customer_managed_keys import (
+    MwsCustomerManagedKeys,
+    MwsCustomerManagedKeysAwsKeyInfo,
+)
 from cdktf_cdktf_provider_databricks.mws_networks import MwsNetworks
 from cdktf_cdktf_provider_databricks.mws_permission_assignment import MwsPermissionAssignment
 from cdktf_cdktf_provider_databricks.mws_storage_configurations import MwsStorageConfigurations
@@ -27,6 +31,10 @@ from infra.stacks.base import configure_backend
 ACCOUNT_HOST = "https://accounts.cloud.databricks.com"
 
 
+def protect_workspace(team_env: TeamEnv) -> bool:
+    return team_env.settings.prevent_destroy and not team_env.is_ephemeral
+
+
 class AccountStack(AspectStack):
     """Credentials, storage configuration, network, workspace, metastore assignment, and the team's groups in the
     workspace (owners as admins, readers as users)."""
@@ -39,8 +47,16 @@ class AccountStack(AspectStack):
         # No token: the provider authenticates with DATABRICKS_CLIENT_ID / _SECRET of an account service principal
         # or OIDC in CI.
         DatabricksProvider(self, "databricks", host=ACCOUNT_HOST, account_id=account_id)
+        # Every argument of these three forces a replacement, and Databricks refuses to delete a configuration a
+        # live workspace uses: the apply would fail halfway. Where the env protects its data (prod), Terraform
+        # refuses such a plan up front instead (docs/aws.md, "Changing the network or credentials").
+        in_use = TerraformResourceLifecycle(prevent_destroy=True) if protect_workspace(team_env) else None
         credentials = MwsCredentials(
-            self, "credentials", credentials_name=stem, role_arn=platform.cross_account_role_arn
+            self,
+            "credentials",
+            credentials_name=stem,
+            role_arn=platform.cross_account_role_arn,
+            lifecycle=in_use,
         )
         storage = MwsStorageConfigurations(
             self,
@@ -48,6 +64,7 @@ class AccountStack(AspectStack):
             account_id=account_id,
             storage_configuration_name=stem,
             bucket_name=platform.root_bucket,
+            lifecycle=in_use,
         )
         network = MwsNetworks(
             self,
@@ -57,7 +74,9 @@ class AccountStack(AspectStack):
             vpc_id=platform.vpc_id,
             subnet_ids=platform.subnet_ids,
             security_group_ids=[platform.security_group_id],
+            lifecycle=in_use,
         )
+        keys = self._customer_managed_keys(account_id, platform)
         self.workspace = MwsWorkspaces(
             self,
             "workspace",
@@ -67,16 +86,21 @@ class AccountStack(AspectStack):
             credentials_id=credentials.credentials_id,
             storage_configuration_id=storage.storage_configuration_id,
             network_id=network.network_id,
-            pricing_tier="PREMIUM",
+            # Customer-managed keys need the Enterprise tier (Databricks docs, "Configure customer-managed keys").
+            pricing_tier="ENTERPRISE" if keys else "PREMIUM",
+            **keys,
         )
         workspace_id = Token.as_number(self.workspace.workspace_id)
+        metastore = []
         if team_env.platform.metastore_id:
-            MetastoreAssignment(
-                self,
-                "metastore-assignment",
-                metastore_id=str(team_env.platform.metastore_id),
-                workspace_id=workspace_id,
-            )
+            metastore = [
+                MetastoreAssignment(
+                    self,
+                    "metastore-assignment",
+                    metastore_id=str(team_env.platform.metastore_id),
+                    workspace_id=workspace_id,
+                )
+            ]
         for role, groups in (("ADMIN", team_env.team.owner_groups), ("USER", team_env.team.reader_groups)):
             for group in groups:
                 found = DataDatabricksGroup(self, f"group-{group}", display_name=group)
@@ -86,7 +110,39 @@ class AccountStack(AspectStack):
                     workspace_id=workspace_id,
                     principal_id=Token.as_number(found.id),
                     permissions=[role],
+                    # Account groups can be assigned only to a workspace with Unity Catalog (identity
+                    # federation), which the metastore assignment turns on.
+                    depends_on=metastore or None,
                 )
         self.workspace_url = self.workspace.workspace_url
         TerraformOutput(self, WORKSPACE_URL_OUTPUT, value=self.workspace_url)
         TerraformOutput(self, "workspace_id", value=self.workspace.workspace_id)
+
+    def _customer_managed_keys(self, account_id: str, platform: AwsPlatformOutputs) -> dict[str, str]:
+        """Registers the platform stack's workspace keys (envs with customer_managed_key): the workspace arguments."""
+        if platform.workspace_storage_key_arn is None or platform.managed_services_key_arn is None:
+            return {}
+        registered = {}
+        for use_case, arn, alias, argument in (
+            (
+                "STORAGE",
+                platform.workspace_storage_key_arn,
+                platform.workspace_storage_key_alias,
+                "storage_customer_managed_key_id",
+            ),
+            (
+                "MANAGED_SERVICES",
+                platform.managed_services_key_arn,
+                platform.managed_services_key_alias,
+                "managed_services_customer_managed_key_id",
+            ),
+        ):
+            key = MwsCustomerManagedKeys(
+                self,
+                f"key-{use_case.lower().replace('_', '-')}",
+                account_id=account_id,
+                aws_key_info=MwsCustomerManagedKeysAwsKeyInfo(key_arn=arn, key_alias=alias),
+                use_cases=[use_case],
+            )
+            registered[argument] = key.customer_managed_key_id
+        return registered

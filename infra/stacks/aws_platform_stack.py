@@ -12,17 +12,20 @@ from cdktf_cdktf_provider_aws.provider import AwsProvider
 
 from infra.aspects.stack_aspects import AspectApp, AspectStack
 from infra.config import TeamEnv
+from infra.constructs.aws.budget import EnvBudget
 from infra.constructs.aws.contracts import AwsPlatformOutputs
 from infra.constructs.aws.cross_account_role import CrossAccountRole
 from infra.constructs.aws.kms import EncryptionKey
 from infra.constructs.aws.network import Network
 from infra.constructs.aws.root_bucket import WorkspaceRootBucket
 from infra.constructs.aws.unity_catalog_storage import UnityCatalogStorage
+from infra.constructs.aws.workspace_keys import WorkspaceKeys
 from infra.stacks.base import configure_backend
 
 
 class AwsPlatformStack(AspectStack):
-    """KMS key, VPC, workspace root bucket, cross-account role, Unity Catalog role and lake bucket."""
+    """KMS key, VPC, workspace root bucket, cross-account role, lake bucket and the env's budget (the Unity Catalog role lives in the
+    workspace stack, beside the credential it trusts)."""
 
     def __init__(self, scope: AspectApp, id: str, *, team_env: TeamEnv) -> None:
         super().__init__(scope, id)
@@ -39,19 +42,31 @@ class AwsPlatformStack(AspectStack):
         network = Network(self, "network", team_env=team_env, account_id=account_id, kms_key_arn=key_arn)
         root = WorkspaceRootBucket(self, "root-bucket", team_env=team_env, kms_key_arn=key_arn)
         cross_account = CrossAccountRole(self, "cross-account", team_env=team_env, account_id=account_id)
-        storage = UnityCatalogStorage(
-            self, "unity-catalog-storage", team_env=team_env, account_id=account_id, kms_key_arn=key_arn
-        )
+        storage = UnityCatalogStorage(self, "unity-catalog-storage", team_env=team_env, kms_key_arn=key_arn)
+        EnvBudget(self, "budget", team_env=team_env)
+        keys = None
+        if team_env.customer_managed_key is not None:
+            keys = WorkspaceKeys(
+                self,
+                "workspace-keys",
+                team_env=team_env,
+                account_id=account_id,
+                cross_account_role_arn=cross_account.role.arn,
+            )
         self.outputs = AwsPlatformOutputs(
             vpc_id=network.vpc.id,
             subnet_ids=network.private_subnet_ids,
             security_group_id=network.security_group.id,
             root_bucket=root.bucket_name,
             cross_account_role_arn=cross_account.role.arn,
-            unity_catalog_role_arn=storage.role.arn,
             lake_bucket=storage.bucket_name,
             kms_key_arn=key_arn,
+            workspace_storage_key_arn=keys.storage.arn if keys else None,
+            workspace_storage_key_alias=keys.storage_alias if keys else None,
+            managed_services_key_arn=keys.managed_services.arn if keys else None,
+            managed_services_key_alias=keys.managed_services_alias if keys else None,
         )
         # For operators (`cdktf output`); the account stack gets its values through cross-stack references.
         for name, value in self.outputs.as_dict().items():
-            TerraformOutput(self, name, value=value)
+            if value is not None:
+                TerraformOutput(self, name, value=value)

@@ -51,6 +51,8 @@ class WorkspaceStack(AspectStack):
         super().__init__(scope, id)
         configure_backend(self, team_env=team_env, component="workspace")
         DatabricksProvider(self, "databricks", **access.provider)
+        if access.cloud_provider is not None:  # AWS: the role that trusts the storage credential lives here
+            access.cloud_provider(self)
         WorkspaceSettings(self, "workspace-settings", team_env=team_env)
         deployer = Principal.deployer(team_env.platform.deployer_principal)
         owners = [Principal.group(g) for g in team_env.team.owner_groups]

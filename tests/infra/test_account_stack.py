@@ -61,3 +61,16 @@ def test_team_groups_are_assigned_to_the_workspace(synthesized, group, role):
         a for a in assignments.values() if f"data.databricks_group.{group_address}.id" in a["principal_id"]
     ]
     assert [a["permissions"] for a in mine] == [[role]]
+
+
+@pytest.mark.parametrize(("stack", "protected"), [("risk-prod-account", True), ("risk-dev-account", False)])
+def test_prod_refuses_at_plan_to_replace_what_its_live_workspace_uses(synthesized, stack, protected):
+    # Replacing the network, credentials or storage configuration of a live workspace plans a delete Databricks
+    # refuses (docs/aws.md); where the env protects its data, prevent_destroy makes Terraform refuse the plan instead.
+    for rtype in (
+        "databricks_mws_networks",
+        "databricks_mws_credentials",
+        "databricks_mws_storage_configurations",
+    ):
+        lifecycle = synthesized.only(stack, rtype).get("lifecycle", {})
+        assert lifecycle.get("prevent_destroy", False) is protected

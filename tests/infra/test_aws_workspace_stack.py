@@ -44,39 +44,79 @@ def test_provider_points_at_the_workspace_the_account_stack_created(synthesized)
     assert cross_stack_value(synthesized, binding["workspace_id"]).endswith(".workspace_id}")
 
 
+def _catalog_role(synthesized, stack):
+    ((name, role),) = synthesized.resources(stack, "aws_iam_role").items()
+    return f"aws_iam_role.{name}", role
+
+
 @pytest.mark.parametrize("stack", [DEV, PROD])
-def test_storage_credential_uses_the_unity_catalog_role_of_its_platform_stack(synthesized, stack):
+def test_storage_credential_names_the_role_arn_before_the_role_exists(synthesized, platform_config, stack):
+    # The credential comes first, with the ARN its role will have (SRA aws/tf/modules/databricks_workspace/
+    # unity_catalog_catalog_creation/main.tf: "Storage Credential (created before role)"): the role name is fixed.
+    account = team_env(platform_config, "risk/dev").team.aws.account_id
     credential = synthesized.only(stack, "databricks_storage_credential")
-    assert "azure_managed_identity" not in credential
-    role_arn = credential["aws_iam_role"]["role_arn"]
+    assert "lifecycle" not in credential  # no postcondition pinning the external ID to the account ID
+    _, role = _catalog_role(synthesized, stack)
+    assert credential["aws_iam_role"]["role_arn"] == f"arn:aws:iam::{account}:role/{role['name']}"
+    # the role is in the workspace stack, beside the credential it trusts, and no longer in the platform stack
     platform = stack.replace("-workspace", "-platform")
-    assert role_arn.startswith(f"{REMOTE}{platform}.")
-    roles = synthesized.resources(platform, "aws_iam_role")
-    uc_role = next(name for name, role in roles.items() if "unity-catalog" in role["name"])
-    assert cross_stack_value(synthesized, role_arn) == f"${{aws_iam_role.{uc_role}.arn}}"
-
-
-def test_storage_credential_stops_on_an_external_id_the_role_does_not_trust(synthesized, platform_config):
-    # aws_iam_role.external_id is computed: Databricks issues it when the credential is created
-    # (catalog/resource_storage_credential.go: AwsIamRoleResponse; docs/resources/storage_credential.md, databricks
-    # provider v1.99.0). The role in the platform stack trusts the Databricks account ID; the postcondition turns a
-    # mismatch into one error before any external location is validated against the role.
-    account_id = str(platform_config.platform.account_id)
-    credential = synthesized.only(DEV, "databricks_storage_credential")
-    (check,) = credential["lifecycle"]["postcondition"]
-    assert check["condition"] == f'${{self.aws_iam_role[0].external_id == "{account_id}"}}'
-    assert "${self.aws_iam_role[0].external_id}" in check["error_message"]
-    role = next(
-        r
-        for r in synthesized.resources("risk-dev-platform", "aws_iam_role").values()
-        if "unity-catalog" in r["name"]
-    )
-    trusted = [
-        s["Condition"]["StringEquals"]["sts:ExternalId"]
-        for s in json.loads(role["assume_role_policy"])["Statement"]
-        if "StringEquals" in s.get("Condition", {})
+    assert not [
+        r for r in synthesized.resources(platform, "aws_iam_role").values() if "unity-catalog" in r["name"]
     ]
-    assert trusted == [account_id]
+    assert list(synthesized.json(stack)["provider"]) == ["aws", "databricks"]
+    (aws,) = synthesized.json(stack)["provider"]["aws"]
+    assert aws["allowed_account_ids"] == [account]
+
+
+@pytest.mark.parametrize("stack", [DEV, PROD])
+def test_role_trusts_only_the_external_id_databricks_issued_to_the_credential(
+    synthesized, platform_config, stack
+):
+    # Databricks issues each storage credential its own external ID (computed aws_iam_role[0].external_id,
+    # catalog/resource_storage_credential.go, databricks provider v1.99.0; provider issue 2986). The trust is the
+    # one the provider's databricks_aws_unity_catalog_assume_role_policy builds (aws/
+    # data_aws_unity_catalog_assume_role_policy.go, v1.99.0): the UC master role and the role itself, both with
+    # that external ID; SRA feeds it the credential's external_id, as here.
+    from infra.config.aws import UNITY_CATALOG_MASTER_ROLE
+
+    account = team_env(platform_config, "risk/dev").team.aws.account_id
+    (credential_name,) = synthesized.resources(stack, "databricks_storage_credential")
+    issued = f"${{databricks_storage_credential.{credential_name}.aws_iam_role[0].external_id}}"
+    _, role = _catalog_role(synthesized, stack)
+    statements = {s["Sid"]: s for s in json.loads(role["assume_role_policy"])["Statement"]}
+    assert set(statements) == {"UnityCatalogAssumeRole", "ExplicitSelfRoleAssumption"}
+    for statement in statements.values():
+        assert statement["Condition"]["StringEquals"] == {"sts:ExternalId": issued}
+    assert statements["UnityCatalogAssumeRole"]["Principal"] == {"AWS": UNITY_CATALOG_MASTER_ROLE}
+    assert statements["ExplicitSelfRoleAssumption"]["Principal"] == {"AWS": f"arn:aws:iam::{account}:root"}
+    assert statements["ExplicitSelfRoleAssumption"]["Condition"]["ArnLike"] == {
+        "aws:PrincipalArn": f"arn:aws:iam::{account}:role/{role['name']}"
+    }
+    assert str(platform_config.platform.account_id) not in role["assume_role_policy"]
+
+
+@pytest.mark.parametrize("stack", [DEV, PROD])
+def test_locations_wait_for_the_trust_and_iam_propagation_and_go_first_on_destroy(synthesized, stack):
+    # SRA (same file) creates credential -> role from its external_id -> time_sleep 60s -> external location; we
+    # have no hashicorp/time binding, so the wait is a terraform_data with a local-exec sleep.
+    from tests.terraform_graph import StackGraph
+
+    graph = StackGraph(synthesized.json(stack))
+    (credential,) = (n.address for n in graph.of_type("databricks_storage_credential"))
+    role, _ = _catalog_role(synthesized, stack)
+    (policy,) = (n.address for n in graph.of_type("aws_iam_role_policy"))
+    (wait,) = graph.of_type("terraform_data")
+    assert wait.config["provisioner"] == [{"local-exec": {"command": "sleep 60"}}]
+    assert graph.depends(role, credential)
+    assert graph.depends(wait.address, role) and graph.depends(wait.address, policy)
+    locations = [n.address for n in graph.of_type("databricks_external_location")]
+    assert len(locations) == 5
+    for location in locations:
+        assert graph.depends(location, wait.address)  # created after, destroyed before the role and its trust
+    (catalog,) = (n.address for n in graph.of_type("databricks_catalog"))
+    assert graph.depends(catalog, wait.address)
+    order = graph.destroy_order()
+    assert max(order.index(loc) for loc in locations) < order.index(role) < order.index(credential)
 
 
 @pytest.mark.parametrize("stack", [DEV, PROD])
@@ -160,8 +200,13 @@ def test_the_account_stack_assigns_metastore_and_groups_not_the_workspace_stack(
     # of the same group would overwrite the role and delete the assignment on destroy
     assert "databricks_permission_assignment" not in workspace
     assert len(resources("risk-dev-account")["databricks_mws_permission_assignment"]) == 2
-    (assignment,) = resources("risk-dev-account")["databricks_metastore_assignment"].values()
+    account = resources("risk-dev-account")
+    ((name, assignment),) = account["databricks_metastore_assignment"].items()
     assert assignment["metastore_id"] == "11111111-2222-4333-8444-555555555555"
+    # account groups reach a workspace only through identity federation, which the metastore assignment enables:
+    # every group assignment waits for it (and goes before it on destroy)
+    for group in account["databricks_mws_permission_assignment"].values():
+        assert group["depends_on"] == [f"databricks_metastore_assignment.{name}"]
 
 
 def _unpoliced_job(document):

@@ -481,6 +481,21 @@ def _security_groups(scope, *, default_rules=False, inline_rules=False):
     )
 
 
+def _subnet_following_the_zone_list(scope):
+    from cdktf import Fn
+    from cdktf_cdktf_provider_aws.data_aws_availability_zones import DataAwsAvailabilityZones
+    from cdktf_cdktf_provider_aws.subnet import Subnet
+
+    zones = DataAwsAvailabilityZones(scope, "zones", state="available")
+    Subnet(
+        scope,
+        "subnet",
+        vpc_id="vpc-1",
+        cidr_block="10.0.0.0/24",
+        availability_zone=Fn.element(zones.names, 0),
+    )
+
+
 def _role(scope, *, external_id=True, actions=("s3:GetObject",)):
     from cdktf_cdktf_provider_aws.iam_role import IamRole
     from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
@@ -613,6 +628,7 @@ VIOLATIONS = {
     "PLAT-AWS-VPC-3": ("dev", lambda s: _sg_rule(s, direction="egress", ports=(0, 65535))),
     "PLAT-AWS-VPC-4": ("dev", lambda s: _security_groups(s, default_rules=True)),
     "PLAT-AWS-VPC-5": ("dev", lambda s: _security_groups(s, inline_rules=True)),
+    "PLAT-AWS-VPC-6": ("dev", _subnet_following_the_zone_list),
     "PLAT-AWS-IAM-1": ("dev", lambda s: _role(s, external_id=False)),
     "PLAT-AWS-IAM-2": ("dev", lambda s: _role(s, actions=("*",))),
     "PLAT-SEC-2": ("dev", _secret),

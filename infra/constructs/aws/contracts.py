@@ -12,10 +12,13 @@ class AwsPlatformOutputs:
     root_bucket: str
     """Name of the workspace root bucket (storage configuration)."""
     cross_account_role_arn: str
-    unity_catalog_role_arn: str
-    """Role of the Unity Catalog storage credential of the lake."""
     lake_bucket: str
     kms_key_arn: str
+    workspace_storage_key_arn: str | None = None
+    """Customer-managed keys of the workspace (envs with customer_managed_key), with their aliases."""
+    workspace_storage_key_alias: str | None = None
+    managed_services_key_arn: str | None = None
+    managed_services_key_alias: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

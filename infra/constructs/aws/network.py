@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from cdktf import Fn, TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.data_aws_availability_zones import (
+    DataAwsAvailabilityZones,
+    DataAwsAvailabilityZonesFilter,
+)
 from cdktf_cdktf_provider_aws.default_security_group import DefaultSecurityGroup
 from cdktf_cdktf_provider_aws.eip import Eip
 from cdktf_cdktf_provider_aws.flow_log import FlowLog
@@ -36,6 +41,9 @@ DATABRICKS_EGRESS_PORTS: tuple[tuple[int, int, str], ...] = (
     (2443, 2443, "fips"),
     (8443, 8451, "control-plane"),
 )
+# A zone that is briefly not "available" drops out of the data source's list and shifts the others: a subnet in
+# use must never be replaced for that, so once created it stays in its zone.
+STAY_IN_ZONE = TerraformResourceLifecycle(ignore_changes=["availability_zone"])
 # Interface endpoints Databricks recommends so cluster traffic to STS and Kinesis stays inside the VPC.
 INTERFACE_ENDPOINTS = ("sts", "kinesis-streams")
 
@@ -62,9 +70,25 @@ class Network(Construct):
         )
         vpc_id = self.vpc.id
         DefaultSecurityGroup(self, "default-security-group", vpc_id=vpc_id)
+        # Zone letters map to different zones per account and some do not exist: take the region's first two
+        # available zones, leaving out Local and Wavelength Zones (opt-in), where Databricks does not run.
+        zones = DataAwsAvailabilityZones(
+            self,
+            "zones",
+            state="available",
+            filter=[DataAwsAvailabilityZonesFilter(name="opt-in-status", values=["opt-in-not-required"])],
+        )
+        self.zones = [Fn.element(zones.names, index) for index in range(len(subnets.private))]
         self.private_subnets = [
-            Subnet(self, f"private-{index}", vpc_id=vpc_id, cidr_block=cidr, availability_zone=zone)
-            for index, (cidr, zone) in enumerate(zip(subnets.private, subnets.zones, strict=True))
+            Subnet(
+                self,
+                f"private-{index}",
+                vpc_id=vpc_id,
+                cidr_block=cidr,
+                availability_zone=zone,
+                lifecycle=STAY_IN_ZONE,
+            )
+            for index, (cidr, zone) in enumerate(zip(subnets.private, self.zones, strict=True))
         ]
         self.private_subnet_ids = [subnet.id for subnet in self.private_subnets]
         private_routes = RouteTable(self, "private-routes", vpc_id=vpc_id)
@@ -74,7 +98,7 @@ class Network(Construct):
             )
         if team_env.team.aws is not None and team_env.team.aws.nat_gateway:
             self._nat_egress(
-                vpc_id=vpc_id, public_cidr=subnets.public, zone=subnets.zones[0], routes=private_routes
+                vpc_id=vpc_id, public_cidr=subnets.public, zone=self.zones[0], routes=private_routes
             )
 
         self.security_group = SecurityGroup(
@@ -135,7 +159,14 @@ class Network(Construct):
 
     def _nat_egress(self, *, vpc_id: str, public_cidr: str, zone: str, routes: RouteTable) -> None:
         gateway = InternetGateway(self, "internet-gateway", vpc_id=vpc_id)
-        public = Subnet(self, "public", vpc_id=vpc_id, cidr_block=public_cidr, availability_zone=zone)
+        public = Subnet(
+            self,
+            "public",
+            vpc_id=vpc_id,
+            cidr_block=public_cidr,
+            availability_zone=zone,
+            lifecycle=STAY_IN_ZONE,
+        )
         public_routes = RouteTable(self, "public-routes", vpc_id=vpc_id)
         RouteTableAssociation(
             self, "public-subnet-routes", subnet_id=public.id, route_table_id=public_routes.id

@@ -82,8 +82,9 @@ class UnityCatalogScope(Construct):
             isolation_mode="ISOLATION_MODE_ISOLATED",
             force_destroy=ephemeral,
             depends_on=after_metastore,
-            lifecycle=access.credential_lifecycle,
         )
+        # Where the cloud must trust the credential Databricks just created (AWS), locations wait for that trust.
+        trusted = list(access.credential_trust(self, self.credential)) if access.credential_trust else []
 
         self.locations: dict[str, ExternalLocation] = {}
         credential_name = self.credential.name  # one round trip to the jsii runtime, not one per location
@@ -97,6 +98,7 @@ class UnityCatalogScope(Construct):
                 comment=f"{container} container of {team_env.key}",
                 isolation_mode="ISOLATION_MODE_ISOLATED",
                 force_destroy=ephemeral,
+                depends_on=trusted or None,
             )
             self.locations[container] = location
             if container == MANAGED_STORAGE_CONTAINER:

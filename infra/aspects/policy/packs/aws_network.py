@@ -25,6 +25,18 @@ def _no_open_ingress(config: dict[str, Any], _: RuleContext) -> str | None:
     return None
 
 
+def _stays_in_its_zone(config: dict[str, Any], _: RuleContext) -> str | None:
+    # aws_availability_zones lists what is available now: a zone briefly unavailable, or a new one, changes the
+    # list, and a subnet taking its zone from it must not be replaced for that (docs/aws.md).
+    zone = str(config.get("availability_zone", ""))
+    ignored = (config.get("lifecycle") or {}).get("ignore_changes") or []
+    if "aws_availability_zones" in zone and "availability_zone" not in ignored:
+        return (
+            "subnet takes its zone from aws_availability_zones without ignore_changes = [availability_zone]"
+        )
+    return None
+
+
 def _documented_egress(config: dict[str, Any], _: RuleContext) -> str | None:
     if config.get("cidr_ipv4") not in OPEN and config.get("cidr_ipv6") not in OPEN:
         return None
@@ -72,6 +84,12 @@ AWS_NETWORK = RulePack(
         ),
         Rule(
             "PLAT-AWS-VPC-5", ("aws_security_group",), "no inline security group rules", _inline_rules_refused
+        ),
+        Rule(
+            "PLAT-AWS-VPC-6",
+            ("aws_subnet",),
+            "a subnet placed from the zone list keeps its zone when the list changes",
+            _stays_in_its_zone,
         ),
     ),
 )

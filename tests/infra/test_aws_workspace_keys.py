@@ -1,0 +1,81 @@
+"""Workspace customer-managed keys on AWS (`customer_managed_key: {}` on an AWS env): two keys with SRA's policies
+in the platform stack (aws/tf/modules/sra/cmk.tf), registered by the account stack with
+databricks_mws_customer_managed_keys and used by the workspace on the Enterprise tier."""
+
+import json
+
+import pytest
+
+from tests.aws_policy_checks import ACCEPTED, documents, kms_root_problems, parliament_findings
+
+ACCOUNT = "123456789012"
+
+
+@pytest.fixture(scope="module")
+def cmk_stacks(platform_config, fake_wheel, tmp_path_factory):
+    from infra.app import build_app
+
+    prod = next(te for te in platform_config.team_envs if te.key == "risk/prod")
+    settings = prod.settings.model_copy(update={"customer_managed_key": {}})
+    outdir = tmp_path_factory.mktemp("cmk")
+    build_app(
+        platform_config,
+        outdir=outdir,
+        wheel=fake_wheel,
+        team_envs=[prod.model_copy(update={"settings": settings})],
+    ).synth()
+
+    def stack(name):
+        return json.loads((outdir / "stacks" / name / "cdk.tf.json").read_text())
+
+    return stack("risk-prod-platform"), stack("risk-prod-account")
+
+
+def test_the_committed_aws_envs_stay_premium_without_workspace_keys(synthesized):
+    workspace = synthesized.only("risk-prod-account", "databricks_mws_workspaces")
+    assert workspace["pricing_tier"] == "PREMIUM" and "storage_customer_managed_key_id" not in workspace
+    assert "databricks_mws_customer_managed_keys" not in synthesized.json("risk-prod-account")["resource"]
+
+
+def test_workspace_uses_both_keys_on_the_enterprise_tier(cmk_stacks):
+    platform, account = cmk_stacks
+    registered = account["resource"]["databricks_mws_customer_managed_keys"]
+    by_use = {tuple(k["use_cases"]): (name, k) for name, k in registered.items()}
+    assert set(by_use) == {("STORAGE",), ("MANAGED_SERVICES",)}
+    (workspace,) = account["resource"]["databricks_mws_workspaces"].values()
+    assert workspace["pricing_tier"] == "ENTERPRISE"
+    for use, argument in (
+        (("STORAGE",), "storage_customer_managed_key_id"),
+        (
+            ("MANAGED_SERVICES",),
+            "managed_services_customer_managed_key_id",
+        ),
+    ):
+        name, key = by_use[use]
+        assert (
+            workspace[argument] == f"${{databricks_mws_customer_managed_keys.{name}.customer_managed_key_id}}"
+        )
+        assert key["aws_key_info"]["key_arn"].startswith("${data.terraform_remote_state.")
+    assert len(platform["resource"]["aws_kms_key"]) == 3  # the env's key plus the two workspace keys
+
+
+def test_key_policies_are_the_documented_ones_and_keep_the_account_root(cmk_stacks):
+    platform, _ = cmk_stacks
+    assert kms_root_problems(platform, account=ACCOUNT) == []
+    policies = {
+        key["description"]: {s["Sid"]: s for s in json.loads(key["policy"])["Statement"]}
+        for key in platform["resource"]["aws_kms_key"].values()
+    }
+    storage = policies["Databricks workspace storage"]
+    assert storage["DatabricksWorkspaceStorage"]["Principal"] == {"AWS": "arn:aws:iam::414351767826:root"}
+    assert (
+        "aws:PrincipalTag/DatabricksAccountId"
+        in storage["DatabricksWorkspaceStorage"]["Condition"]["StringEquals"]
+    )
+    volumes = storage["ClusterVolumes"]
+    assert volumes["Principal"]["AWS"].startswith("${aws_iam_role.")  # the cross-account role, created first
+    assert volumes["Condition"] == {"ForAnyValue:StringLike": {"kms:ViaService": "ec2.*.amazonaws.com"}}
+    managed = policies["Databricks workspace managed services"]["DatabricksManagedServices"]
+    assert managed["Action"] == ["kms:Encrypt", "kms:Decrypt"]
+    found = parliament_findings(list(documents(platform, account=ACCOUNT, region="eu-west-1")))
+    assert [f for f in found if not any(a.matches(f) for a in ACCEPTED)] == []
