@@ -42,9 +42,19 @@ class _UniqueKeyLoader(_SafeLoader):
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
-        for key_node, _ in node.value:
+        for key_node, value_node in node.value:
             if key_node.tag == MERGE_TAG:
                 continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                # `? [a, b]` or an alias to a mapping as a key: valid YAML, unhashable in Python (a TypeError
+                # traceback from `key in seen`), and no key of the config is anything but a word. An alias shares
+                # its anchor's position, so the line named is the value's.
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    "the key of this value is a list or a mapping; a key must be a plain word",
+                    value_node.start_mark,
+                )
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
@@ -81,11 +91,22 @@ def read_yaml(text: str) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
+        if mark and _tab_at(text, mark.line, mark.column):
+            problem += " (a tab: YAML indents with spaces only; replace the tab with spaces)"
         raise YamlProblem(f"{where}invalid YAML: {problem}") from None
     except RecursionError:
         raise YamlProblem("invalid YAML: nested too deeply") from None
     finally:
         loader.dispose()
+
+
+def _tab_at(text: str, line: int, column: int) -> bool:
+    """Whether the scanner stopped at a tab (or on a line indented with one): its message alone does not say."""
+    lines = text.splitlines()
+    if line >= len(lines):
+        return False
+    current = lines[line]
+    return current[column : column + 1] == "\t" or "\t" in current[: len(current) - len(current.lstrip())]
 
 
 def _flow_depth(text: str) -> int:

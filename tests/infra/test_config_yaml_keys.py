@@ -1,0 +1,48 @@
+"""YAML keys that are not words, and tabs: both valid-looking to the person who wrote them, both used to end in a
+TypeError traceback or a message that does not say what to change."""
+
+import pytest
+
+from infra.cli.main import main
+from infra.config import ConfigError, parse_config
+from tests.infra.test_config_yaml import COMMITTED, edited
+
+NON_WORD_KEYS = [
+    # an alias to a mapping used as a key: the alias shares its anchor's position, so the value's line is named
+    ("platform: &p\n  prefix: dbp\n? *p\n: 1\nteams: []\n", "line 4"),
+    ("? [platform, teams]\n: 1\n", "line 2"),
+    ("platform:\n  ? {prefix: dbp}\n  : 1\n", "line 3"),
+]
+
+
+@pytest.mark.parametrize(("text", "where"), NON_WORD_KEYS)
+def test_a_list_or_mapping_as_a_key_is_one_line_naming_where(text, where):
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, source="platform.yaml")
+    [line] = caught.value.lines()
+    assert line.startswith(f"platform.yaml: {where}, ") and "a key must be a plain word" in line
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        edited("  prefix: dbp", "\tprefix: dbp"),
+        COMMITTED.replace("    cost_center: CC-4711", "    cost_center: CC-4711\n\tregion: westeurope", 1),
+    ],
+)
+def test_a_tab_in_the_indentation_says_to_use_spaces(text):
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, source="platform.yaml")
+    [line] = caught.value.lines()
+    assert "YAML indents with spaces only" in line
+
+
+@pytest.mark.parametrize("text", [case[0] for case in NON_WORD_KEYS])
+def test_platform_validate_refuses_a_non_word_key_with_exit_2_and_no_traceback(text, tmp_path, capsys):
+    file = tmp_path / "platform.yaml"
+    file.write_text(text)
+    with pytest.raises(SystemExit) as exited:
+        main(["validate", "--config", str(file)])
+    out, err = capsys.readouterr()
+    assert exited.value.code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith(f"error: {file}: line ") and "Traceback" not in err
