@@ -63,6 +63,22 @@ class _UniqueKeyLoader(_SafeLoader):
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        """`2026-02-30`, `2026-13-01` or an hour 25 match YAML's timestamp pattern, and PyYAML then raises the
+        datetime module's ValueError: a traceback without a line. Said here as YAML, with the node's position."""
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"{node.value!r} reads as a date but is no such date ({exc}); correct it, or quote it if it is text",
+                node.start_mark,
+            ) from None
+
+
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:timestamp", _UniqueKeyLoader.construct_yaml_timestamp)
+
 
 def read_yaml(text: str) -> Any:
     """The document's data; YamlProblem when it cannot be read safely."""

@@ -1,5 +1,5 @@
-"""YAML keys that are not words, and tabs: both valid-looking to the person who wrote them, both used to end in a
-TypeError traceback or a message that does not say what to change."""
+"""YAML that looks right to the person who wrote it: keys that are not words, tabs, dates that do not exist. Each
+used to end in a traceback (exit 1) or a message that does not say what to change."""
 
 import pytest
 
@@ -46,3 +46,26 @@ def test_platform_validate_refuses_a_non_word_key_with_exit_2_and_no_traceback(t
     out, err = capsys.readouterr()
     assert exited.value.code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith(f"error: {file}: line ") and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "words"),
+    [
+        ("  log_retention_days: 30", "  log_retention_days: 30\n  budget_start: 2026-13-01", "'2026-13-01'"),
+        ("  log_retention_days: 30", "  log_retention_days: 30\n  budget_start: 2027-02-30", "'2027-02-30'"),
+        ("    cost_center: CC-4711", "    cost_center: 2026-02-28 25:00:00", "hour must be in 0..23"),
+    ],
+)
+def test_a_date_that_does_not_exist_is_one_line_with_its_position_through_validate(
+    old, new, words, tmp_path, capsys
+):
+    text = edited(old, new)
+    line_number = text.splitlines().index(new.splitlines()[-1]) + 1
+    file = tmp_path / "platform.yaml"
+    file.write_text(text)
+    with pytest.raises(SystemExit) as exited:
+        main(["validate", "--config", str(file)])
+    out, err = capsys.readouterr()
+    assert exited.value.code == 2 and out == "" and "Traceback" not in err
+    assert err.count("\n") == 1 and err.startswith(f"error: {file}: line {line_number}, ")
+    assert words in err and "no such date" in err
