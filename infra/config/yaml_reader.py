@@ -99,7 +99,7 @@ def read_yaml(text: str) -> Any:
         node = loader.get_single_node()
         if node is None:
             return None
-        _check_nodes(node)
+        _check_nodes(node, loader)
         return loader.construct_document(node)
     except yaml.reader.ReaderError as exc:
         raise YamlProblem(f"{_position(text, exc.position)}invalid YAML: {_reader_problem(exc)}") from None
@@ -112,6 +112,10 @@ def read_yaml(text: str) -> Any:
         raise YamlProblem(f"{where}invalid YAML: {problem}") from None
     except RecursionError:
         raise YamlProblem("invalid YAML: nested too deeply") from None
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+        # PyYAML's constructors raise these for values its resolver let through; _check_tag and the timestamp
+        # constructor catch the known ones with a position. Any other is still one line, never a traceback.
+        raise YamlProblem(f"invalid YAML: a value cannot be read ({exc.__class__.__name__}: {exc})") from None
     finally:
         loader.dispose()
 
@@ -152,7 +156,7 @@ _SPECIAL = re.compile(r"[\[\]{}#\"']")
 _QUOTED = {'"': re.compile(r'"(?:[^"\\]|\\.)*"'), "'": re.compile(r"'(?:[^']|'')*'")}
 
 
-def _check_nodes(root: yaml.Node) -> None:
+def _check_nodes(root: yaml.Node, loader: _UniqueKeyLoader) -> None:
     """Walk the composed graph once per distinct node (aliases share nodes), counting what each node expands to:
     a cycle, a control character or an expansion past MAX_EXPANDED_NODES is refused at the node that causes it."""
     size: dict[int, int] = {}
@@ -174,6 +178,7 @@ def _check_nodes(root: yaml.Node) -> None:
             continue
         if key in on_path:
             raise YamlProblem(f"{_mark(node)}an alias refers to a value that contains it (a cycle)")
+        _check_tag(node, loader)
         if isinstance(node, yaml.ScalarNode):
             _check_scalar(node)
             size[key] = 1
@@ -189,6 +194,31 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     if isinstance(node, yaml.MappingNode):
         return [part for pair in node.value for part in pair]
     return []
+
+
+_CORE = "tag:yaml.org,2002:"
+_COLLECTION_TAGS = {yaml.MappingNode: _CORE + "map", yaml.SequenceNode: _CORE + "seq"}
+_SCALAR_TAGS = {_CORE + t for t in ("str", "int", "float", "bool", "null", "timestamp", "merge")}
+_FLOAT_FROM = {_CORE + "float": _CORE + "int"}  # `!!float 800` reads a whole number as a float
+
+
+def _check_tag(node: yaml.Node, loader: _UniqueKeyLoader) -> None:
+    """An explicit tag the value does not fit (`!!int abc`, `!!bool maybe`, `!!map [1]`) makes PyYAML's constructors
+    raise ValueError, KeyError or TypeError: a traceback. The config needs no tag beyond what YAML infers, so a
+    value must read as its tag would read it untagged; other tags (`!!set`, `!!binary`, `!local`) are refused."""
+    if isinstance(node, yaml.ScalarNode):
+        fits = node.tag == _CORE + "str" or (
+            node.tag in _SCALAR_TAGS
+            and loader.resolve(yaml.ScalarNode, node.value, (True, False))
+            in (node.tag, _FLOAT_FROM.get(node.tag))
+        )
+    else:
+        fits = node.tag == _COLLECTION_TAGS[type(node)]
+    if not fits:
+        tag = node.tag.replace(_CORE, "!!")
+        raise YamlProblem(
+            f"{_mark(node)}the tag {tag} does not fit this value; remove the tag (platform.yaml needs none)"
+        )
 
 
 # Unicode control characters (category Cc) other than tab and newline.

@@ -69,3 +69,40 @@ def test_a_date_that_does_not_exist_is_one_line_with_its_position_through_valida
     assert exited.value.code == 2 and out == "" and "Traceback" not in err
     assert err.count("\n") == 1 and err.startswith(f"error: {file}: line {line_number}, ")
     assert words in err and "no such date" in err
+
+
+# Explicit tags a value does not fit: PyYAML's constructors raised ValueError (!!int abc), KeyError (!!bool maybe),
+# AttributeError (!!timestamp nope), IndexError (!!float "") or TypeError (!!map [1], !!set [1]).
+MISFIT_TAGS = [
+    "!!int abc",
+    "!!bool maybe",
+    "!!timestamp nope",
+    '!!float ""',
+    "!!map [1]",
+    "!!set [1]",
+    "!!int 0x",
+]
+
+
+@pytest.mark.parametrize("tagged", MISFIT_TAGS)
+def test_an_explicit_tag_the_value_does_not_fit_is_one_line_at_the_value(tagged, tmp_path, capsys):
+    text = edited("    cost_center: CC-4711", f"    cost_center: {tagged}")
+    file = tmp_path / "platform.yaml"
+    file.write_text(text)
+    with pytest.raises(SystemExit) as exited:
+        main(["validate", "--config", str(file)])
+    out, err = capsys.readouterr()
+    assert exited.value.code == 2 and out == "" and "Traceback" not in err
+    line = text.splitlines().index(f"    cost_center: {tagged}") + 1
+    assert (
+        err
+        == f"error: {file}: line {line}, column 18: the tag {tagged.split()[0]} does not fit this value; "
+        + ("remove the tag (platform.yaml needs none)\n")
+    )
+
+
+def test_tags_that_fit_their_value_still_read():
+    text = edited("    cost_center: CC-4711", '    cost_center: !!str "CC-4711"')
+    text = text.replace("        budget: {amount: 800}", "        budget: {amount: !!float 800}", 1)
+    churn = parse_config(text).team("churn")
+    assert churn.cost_center == "CC-4711" and churn.environments["dev"].budget.amount == 800
