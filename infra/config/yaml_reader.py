@@ -23,6 +23,12 @@ MAX_FLOW_DEPTH = 50
 # libyaml composes recursively in C: about 40,000 levels of `- - - ...` crash the process. Block nesting needs a
 # column (or two characters of one line) per level, so bounding the line length bounds it far below that.
 MAX_LINE_LENGTH = 5_000
+# libyaml composes ~150,000 nodes a second on a busy runner and the checks walk them again: a 5 MB list of
+# one-letter items took 15 s before being refused. The words, `- ` items and `[`/`{` of the text outside comments
+# bound its values from above (a quoted phrase counts once per word); a regex counts them in C in under a second.
+# 1,000 teams have ~64,000 words; a quarter million bounds composing and checking to a few seconds here.
+MAX_WORDS = 250_000
+_WORD = re.compile(r"(?:(?<=\s)|^)#[^\n]*|[\[{]|-(?=\s)|[^\s\[\]{},#:-][^\s\[\]{},]*", re.MULTILINE)
 
 
 class YamlProblem(Exception):
@@ -82,6 +88,9 @@ _UniqueKeyLoader.add_constructor("tag:yaml.org,2002:timestamp", _UniqueKeyLoader
 
 def read_yaml(text: str) -> Any:
     """The document's data; YamlProblem when it cannot be read safely."""
+    words = sum(1 for word in _WORD.finditer(text) if word[0] != "#")
+    if words > MAX_WORDS:
+        raise YamlProblem(f"about {words:,} values (at most {MAX_WORDS:,}); is this the platform config?")
     longest = max(map(len, text.splitlines()), default=0)
     if longest > MAX_LINE_LENGTH:
         number = next(n for n, line in enumerate(text.splitlines(), 1) if len(line) == longest)
@@ -162,19 +171,25 @@ def _check_nodes(root: yaml.Node, loader: _UniqueKeyLoader) -> None:
     size: dict[int, int] = {}
     on_path: set[int] = set()
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    shared = False  # a node reached twice: the document uses aliases
     while stack:
         node, children_done = stack.pop()
         key = id(node)
         if children_done:
             on_path.discard(key)
             size[key] = 1 + sum(size[id(child)] for child in _children(node))
-            if size[key] > MAX_EXPANDED_NODES:
+            if size[key] > MAX_EXPANDED_NODES and shared:
                 raise YamlProblem(
                     f"{_mark(node)}aliases expand to more than {MAX_EXPANDED_NODES:,} values (an alias bomb?); "
                     "write the values out or alias smaller parts"
                 )
+            if size[key] > MAX_EXPANDED_NODES:
+                raise YamlProblem(
+                    f"{_mark(node)}holds more than {MAX_EXPANDED_NODES:,} values; no config needs that"
+                )
             continue
         if key in size:
+            shared = True
             continue
         if key in on_path:
             raise YamlProblem(f"{_mark(node)}an alias refers to a value that contains it (a cycle)")
@@ -185,7 +200,10 @@ def _check_nodes(root: yaml.Node, loader: _UniqueKeyLoader) -> None:
             continue
         on_path.add(key)
         stack.append((node, True))
-        stack.extend((child, False) for child in _children(node) if id(child) not in size)
+        children = _children(node)
+        fresh = [(child, False) for child in children if id(child) not in size]
+        shared = shared or len(fresh) < len(children)
+        stack.extend(fresh)
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:

@@ -1,11 +1,13 @@
 """YAML that looks right to the person who wrote it: keys that are not words, tabs, dates that do not exist. Each
 used to end in a traceback (exit 1) or a message that does not say what to change."""
 
+import time
+
 import pytest
 
 from infra.cli.main import main
 from infra.config import ConfigError, parse_config
-from tests.infra.test_config_yaml import COMMITTED, edited
+from tests.infra.test_config_yaml import COMMITTED, edited, problems
 
 NON_WORD_KEYS = [
     # an alias to a mapping used as a key: the alias shares its anchor's position, so the value's line is named
@@ -106,3 +108,16 @@ def test_tags_that_fit_their_value_still_read():
     text = text.replace("        budget: {amount: 800}", "        budget: {amount: !!float 800}", 1)
     churn = parse_config(text).team("churn")
     assert churn.cost_center == "CC-4711" and churn.environments["dev"].budget.amount == 800
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["x:\n" + "- a\n" * 1_250_000, "x:\n" + "- []\n" * 500_000, "x:\n" + ("- " * 2_400 + "a\n") * 200],
+    ids=["5-MB-list", "empty-flow-lists", "deep-dashes"],
+)
+def test_a_document_far_larger_than_any_config_is_refused_in_one_line_before_it_is_composed(text):
+    # Composing 1.25 million nodes took ~10 s here, and the line then called a plain list "an alias bomb".
+    started = time.perf_counter()
+    (line,) = problems(text)
+    assert "is this the platform config?" in line and "alias" not in line
+    assert time.perf_counter() - started < 4
