@@ -58,9 +58,25 @@ def _other(cloud: str) -> str:
     return "aws" if cloud == "azure" else "azure"
 
 
+# EC2 families of the catalogue with no instance store (EBS only). Databricks fails to create a cluster of such a
+# type unless aws_attributes attach an EBS volume ("For node types with no instance store, at least one EBS volume
+# needs to be specified; otherwise, cluster creation will fail": AwsAttributes.EbsVolumeCount in
+# terraform-provider-databricks internal/service/compute_tf/model.go), and the stacks attach none: they rely on
+# the local NVMe disks of the `d` families (docs/aws.md).
+EBS_ONLY_FAMILIES = frozenset(
+    "c5 c5a c5n c6a c6g c6i c7g c7i m5 m5a m5n m6a m6g m6i m6in m7g m7i p3 r5 r5a r5n r6a r6g r6i r7g r7i".split()  # noqa: SIM905
+)
+
+
 def node_type_problem(cloud: str, node_type: str) -> str | None:
     """Why ``node_type`` can never run a cluster of a ``cloud`` team, or None (a well-formed type the catalogue
     lacks is not a problem here: see node_type_warning)."""
+    if (
+        cloud == "aws"
+        and node_type.partition(".")[0] in EBS_ONLY_FAMILIES
+        and SHAPES[cloud].fullmatch(node_type)
+    ):
+        return _ebs_only(node_type)
     if node_type in node_types(cloud) or SHAPES[cloud].fullmatch(node_type):
         return None
     other = _other(cloud)
@@ -79,7 +95,28 @@ def node_type_warning(cloud: str, node_type: str) -> str | None:
     return (
         f"{node_type!r} is not in the catalogue of {KINDS[cloud]} Databricks supports"
         f"{_closest(cloud, node_type, fallback=False)}; check it with `databricks clusters list-node-types` "
-        "and add it to infra/config/node_types.json"
+        "and add it to infra/config/node_types.json" + _maybe_ebs_only(cloud, node_type)
+    )
+
+
+def _maybe_ebs_only(cloud: str, node_type: str) -> str:
+    """EC2 marks local NVMe with a `d` after the generation (m6id, c7gd, md-fleet); storage-optimized `i` families
+    and some GPU families have it without one, so for an unknown family this is a caution, not a verdict."""
+    family = node_type.partition(".")[0]
+    if cloud != "aws" or "d" in re.sub(r"^[a-z]+\d*", "", family.replace("-fleet", "")) or family[0] in "i":
+        return ""
+    if family.endswith("-fleet") and "d" in family:
+        return ""
+    return "; if it has no local disk, Databricks needs an EBS volume, which these stacks do not attach"
+
+
+def _ebs_only(node_type: str) -> str:
+    family, _, size = node_type.partition(".")
+    local = [f"{family}d.{size}", f"{family[:-1]}dn.{size}"]  # m5 -> m5d, m6in -> m6idn
+    such = next((t for t in local if t in node_types("aws")), "m6id.xlarge")
+    return (
+        f"{node_type!r} has no local disk (EBS only), and Databricks creates no cluster of it without an EBS "
+        f"volume, which these stacks do not attach; use a type with local NVMe disks such as {such!r}"
     )
 
 

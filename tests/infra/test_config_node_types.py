@@ -61,3 +61,27 @@ def test_the_warning_suggests_the_same_size_in_a_known_version_not_a_look_alike(
     )
     [warning] = [w for w in deploy_warnings(config) if "Standard_D8ds_v6" in w]
     assert "did you mean 'Standard_D8ds_v5'?" in warning
+
+
+# Databricks: "For node types with no instance store, at least one EBS volume needs to be specified; otherwise,
+# cluster creation will fail" (AwsAttributes.EbsVolumeCount, terraform-provider-databricks
+# internal/service/compute_tf/model.go); the AWS stacks attach no EBS volume (docs/aws.md).
+EBS_ONLY = [
+    ("teams.2.environments.dev.compute", {"node_type": "m5.large"}, "teams.risk.environments.dev.compute", "'m5d.large'"),
+    ("teams.2.environments.prod.compute.node_type", "r6i.2xlarge", "teams.risk.environments.prod.compute", "'r6id.2xlarge'"),
+    ("teams.2.ephemeral.compute", {"node_type": "m6in.xlarge"}, "teams.risk.ephemeral.compute", "'m6idn.xlarge'"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("path", "value", "where", "instead"), EBS_ONLY)
+def test_an_ebs_only_ec2_type_is_refused_with_its_local_disk_variant(
+    path, value, where, instead, tmp_path, capsys
+):
+    file = tmp_path / "platform.yaml"
+    file.write_text(yaml.safe_dump(mutated(path, value)))
+    with pytest.raises(SystemExit) as exited:
+        main(["validate", "--config", str(file)])
+    out, err = capsys.readouterr()
+    assert exited.value.code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith(f"error: {file}: {where}.node_type: ") and "no local disk (EBS only)" in err
+    assert f"such as {instead}" in err
