@@ -10,6 +10,8 @@ from __future__ import annotations
 from infra.config.aws import aws_deploy_warnings
 from infra.config.base import team_paths
 from infra.config.model import PlatformConfig
+from infra.config.node_types import node_type_warning
+from infra.config.team import TeamConfig
 
 
 def deploy_warnings(config: PlatformConfig) -> list[str]:
@@ -26,6 +28,7 @@ def deploy_warnings(config: PlatformConfig) -> list[str]:
             "principals; creating the jobs (run_as) fails until an account admin grants it"
         )
     for path, team in zip(team_paths([team.name for team in config.teams]), config.teams, strict=True):
+        warnings += _node_type_warnings(path, team)
         for env, settings in team.environments.items():
             if settings.interactive_cluster:
                 # databricks 1.99 docs/resources/cluster.md: kind CLASSIC_PREVIEW "if corresponding public
@@ -36,3 +39,15 @@ def deploy_warnings(config: PlatformConfig) -> list[str]:
                     "public preview enabled"
                 )
     return warnings + aws_deploy_warnings(config.teams)
+
+
+def _node_type_warnings(path: str, team: TeamConfig) -> list[str]:
+    """Well-formed node types the catalogue lacks: new families deploy, so they are not refused (node_types.py)."""
+    computes = [(f"{path}.environments.{env}.compute", s.compute) for env, s in team.environments.items()]
+    if team.ephemeral:
+        computes.append((f"{path}.ephemeral.compute", team.ephemeral.compute))
+    return [
+        f"{where}.node_type: {warning}"
+        for where, compute in computes
+        if (warning := node_type_warning(team.cloud, compute.node_type))
+    ]

@@ -17,8 +17,10 @@ class ComputeSettings(StrictModel):
 
     node_type: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")] = "Standard_D4ds_v5"
     """The driver and worker node type: an Azure VM size such as Standard_D4ds_v5, or on an AWS team an EC2
-    instance type such as m6id.xlarge (the default there); one of the types Databricks supports on the team's
-    cloud (infra/config/node_types.json, with its source)."""
+    instance type with local disks such as m6id.xlarge (the default there; EBS-only families such as m5 or r6i are
+    refused: the stacks attach no EBS volume); the other cloud's types and malformed names are refused,
+    a well-formed type missing from the catalogue of types Databricks supports (infra/config/node_types.json, a
+    partial snapshot with its source) is a warning."""
     min_workers: Annotated[int, Field(ge=0, le=100)] = 1
     """Autoscale lower bound."""
     max_workers: Annotated[int, Field(ge=1, le=100)] = 2
