@@ -95,6 +95,21 @@ class DriftMonitoring(StrictModel):
     """Fail the monitoring run when drift is detected, so the team gets the failure mail."""
 
 
+class Serving(StrictModel):
+    """The env's model serving endpoint for the champion (`<prefix>-<team>-<env>-champion`). Terraform creates it
+    without a served model, so a first deploy never needs a registered version; the training job's validate task
+    puts the champion on it (docs/workspace-stack.md, "Serving")."""
+
+    enabled: bool = True
+    """Create the endpoint and let the validate task serve the champion on it."""
+    workload_size: Literal["Small", "Medium", "Large"] = "Small"
+    """Provisioned concurrency range of the served champion: Small 4, Medium 8-16, Large 16-64."""
+    scale_to_zero: bool = False
+    """Scale the served champion down to zero when idle (the default for dev; always on in ephemeral envs)."""
+    rate_limit_per_minute: Annotated[int, Field(ge=1, le=100_000)] = 600
+    """Calls per minute the whole endpoint accepts (AI Gateway rate limit keyed on the endpoint)."""
+
+
 class Budget(StrictModel):
     """Monthly cost budget of the environment's resource group."""
 
@@ -161,6 +176,8 @@ class EnvironmentConfig(StrictModel):
     """Drift and decay thresholds of the monitoring job."""
     data_quality: DataQuality = DataQuality()
     """When a raw batch is refused as a broken feed instead of landed with its bad rows quarantined."""
+    serving: Serving = Serving()
+    """The champion's model serving endpoint (scale to zero by default in dev)."""
     interactive_cluster: bool = False
     """Create an all-purpose cluster for interactive work, dedicated to the first owner group. Off by default:
     a group-assigned cluster needs kind CLASSIC_PREVIEW, which needs the workspace's compute preview enabled
@@ -230,6 +247,7 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
         "compute": {"spot": True, "min_workers": 1, "max_workers": 2},
         "schedules": {"paused": True},
         "model_gate": {"mode": "dry-run"},
+        "serving": {"scale_to_zero": True},
     },
     "staging": {"instance_pool": True, "compute": {"spot": True, "min_workers": 1, "max_workers": 4}},
     "prod": {

@@ -109,6 +109,7 @@ def wheel_task_parameters(
     experiment_path: str,
     raw_input: str,
     settings: EnvironmentConfig,
+    extra_options: Sequence[str] = (),
 ) -> list[str]:
     """The command line every task passes to the churn entry point (a typer CLI with subcommands).
 
@@ -117,7 +118,7 @@ def wheel_task_parameters(
     monitor its drift thresholds (with their defaults, the monitor compares the champion's training features
     with the latest scored batch).
     """
-    extra = _subcommand_options(subcommand, raw_input=raw_input, settings=settings)
+    extra = [*_subcommand_options(subcommand, raw_input=raw_input, settings=settings), *extra_options]
     return [
         subcommand,
         *extra,
@@ -159,8 +160,10 @@ class ModelJobs(Construct):
         owners: Sequence[Principal],
         readers: Sequence[Principal],
         deployer: Principal,
+        validate_options: Sequence[str] = (),
         depends_on: Sequence[ITerraformDependable] = (),
     ) -> None:
+        """``validate_options``: extra options of the validate task (where the gate serves the champion)."""
         super().__init__(scope, id)
         asset = TerraformAsset(self, "wheel-asset", path=str(wheel.path), type=AssetType.FILE)
         self.wheel_path = wheel_volume_path(artifacts.volume_path, wheel)
@@ -192,6 +195,7 @@ class ModelJobs(Construct):
                             experiment_path=experiment_path,
                             raw_input=raw_input,
                             settings=team_env.settings,
+                            extra_options=validate_options if subcommand == "validate" else (),
                         ),
                     ),
                     library=[JobTaskLibrary(whl=self.wheel_path)],

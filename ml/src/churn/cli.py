@@ -368,13 +368,33 @@ def validate(
     max_roc_auc_drop: MaxRocAucDrop = GATE.max_roc_auc_drop,
     max_fairness_gap: MaxFairnessGap = GATE.max_fairness_gap,
     report_out: ReportOut = None,
+    serving_endpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--serving-endpoint", help="Databricks: serve the champion on this endpoint after the gate."
+        ),
+    ] = None,
+    serving_workload_size: Annotated[
+        str, typer.Option("--serving-workload-size", help="Small, Medium or Large.")
+    ] = "Small",
+    serving_scale_to_zero: Annotated[
+        bool,
+        typer.Option("--serving-scale-to-zero/--no-serving-scale-to-zero", help="Scale to zero when idle."),
+    ] = False,
 ) -> None:
     """Gate the challenger against the champion on the same hold-out; only a passing one becomes champion.
 
     Exit 1 when the gate fails in enforce mode; the report (JSON + HTML page with plots) is logged to MLflow.
+    With --serving-endpoint, the endpoint is then pointed at the champion (whether or not it changed).
     """
     from churn.jobs.validate import run_validate
+    from churn.serving import ServingTarget, serve_champion
 
+    serving = (
+        ServingTarget(serving_endpoint, serving_workload_size, serving_scale_to_zero)
+        if serving_endpoint
+        else None
+    )
     thresholds = _gate(min_roc_auc, max_roc_auc_drop, max_fairness_gap, mode)
     _check_metrics_out(report_out, "--report-out")
     runtime = _runtime(workdir, catalog, schema, model_name, experiment_path)
@@ -392,6 +412,9 @@ def validate(
         }
     rows["validation run"] = result.validation_run_id
     out.print(_table("models on the challenger's hold-out", rows))
+    served = serve_champion(serving, result.model_name, result.champion_version)
+    if served:
+        out.print(served)
     if result.decision.exit_code:
         raise typer.Exit(result.decision.exit_code)
 
