@@ -16,6 +16,7 @@ from infra.constructs.databricks.identity import JobServicePrincipal, Principal,
 from infra.constructs.databricks.mlflow_access import MlflowAccess
 from infra.constructs.databricks.model_jobs import ModelJobs
 from infra.constructs.databricks.notebooks import TeamNotebook
+from infra.constructs.databricks.quality_monitor import PredictionsMonitor
 from infra.constructs.databricks.secrets import KeyVaultSecretScope
 from infra.constructs.databricks.serving import ChampionEndpoint
 from infra.constructs.databricks.team_folder import TeamFolder
@@ -124,6 +125,14 @@ class WorkspaceStack(AspectStack):
                 deployer=deployer,
                 depends_on=[mlflow.model, mlflow.model_grants, unity_catalog.schema_grants],
             )
+        predictions = PredictionsMonitor(
+            self,
+            "predictions-monitor",
+            team_env=team_env,
+            catalog=unity_catalog,
+            folder=folder,
+            job_principal=job_principal,
+        )
         ModelJobs(
             self,
             "model-jobs",
@@ -145,6 +154,8 @@ class WorkspaceStack(AspectStack):
                 mlflow.model,
                 *role_grants,
                 *([endpoint.permissions] if endpoint else []),
+                # Scoring appends to the declared predictions table rather than creating its own.
+                predictions.table,
             ],
         )
         if access.key_vault is not None:  # AWS team-envs have no vault, so no scope
