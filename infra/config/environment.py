@@ -92,7 +92,11 @@ class DriftMonitoring(StrictModel):
     max_roc_auc_decay: Annotated[float, Field(ge=0, lt=1)] = 0.05
     """Largest tolerated ROC AUC drop on labelled recent rows against the champion's hold-out ROC AUC."""
     fail_on_drift: bool = True
-    """Fail the monitoring run when drift is detected, so the team gets the failure mail."""
+    """Fail the monitoring run when drift is detected, so the team gets the failure mail. With
+    `retrain_cooldown_days` set, only the scoring job's monitor fails; the monitoring job retrains instead."""
+    retrain_cooldown_days: Annotated[int, Field(ge=1, le=90)] | None = 7
+    """Confirmed drift in the monitoring job runs the training job, unless a model version was registered within
+    this many days (the guard against retrain loops). `null`: the monitoring job never retrains."""
 
 
 class Serving(StrictModel):

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from infra.config.environment import EnvironmentConfig
-from tests.infra.test_workspace_stack import jobs_by_name, synth_workspace, team_env_of
+from tests.infra.test_workspace_stack import jobs_by_name, synth_workspace, team_env_of, wheel_tasks
 from tests.terraform_graph import StackGraph
 
 ENDPOINT = "databricks_model_serving"
@@ -93,7 +93,7 @@ def test_the_validate_task_serves_the_champion_scaled_to_zero_in_dev_only(synthe
         assert ("--serving-scale-to-zero" in parameters) is dev, stack
         assert ("--no-serving-scale-to-zero" in parameters) is not dev, stack
         # Only validate serves: the other tasks know nothing of the endpoint.
-        others = [t for job in jobs_by_name(synthesized, stack).values() for t in job["task"]]
+        others = [t for job in jobs_by_name(synthesized, stack).values() for t in wheel_tasks(job)]
         assert all(
             "--serving-endpoint" not in t["python_wheel_task"]["parameters"]
             for t in others

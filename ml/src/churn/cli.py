@@ -439,6 +439,14 @@ def monitor(
     fail_on_drift: Annotated[
         bool, typer.Option("--fail-on-drift", help="Exit 1 when drift is detected.")
     ] = False,
+    retrain_cooldown_days: Annotated[
+        int | None,
+        typer.Option(
+            "--retrain-cooldown-days",
+            help="Decide whether drift retrains now (no version registered within this many days) and set the "
+            "job's task value `retrain`.",
+        ),
+    ] = None,
     workdir: Workdir = None,
     catalog: Catalog = None,
     schema: Schema = None,
@@ -464,6 +472,11 @@ def monitor(
         )
     check_source("--reference", reference, has_runtime=has_runtime)
     check_source("--current", current, has_runtime=has_runtime)
+    if retrain_cooldown_days is not None and (retrain_cooldown_days < 1 or not has_runtime):
+        raise ChurnError(
+            "--retrain-cooldown-days: needs a positive number of days and the registry (--workdir or "
+            "--catalog/--schema)"
+        )
     runtime = _runtime(workdir, catalog, schema, model_name, experiment_path) if has_runtime else None
     with progress_steps() as report:
         result = run_monitor(
@@ -484,6 +497,16 @@ def monitor(
     out.print(table)
     out.print(f"drift_detected: {drift.drift_detected}" + "".join(f"\nnote: {n}" for n in drift.notes),
               highlight=False, markup=False)  # fmt: skip
+    if retrain_cooldown_days is not None:
+        from datetime import UTC, datetime
+
+        from churn.retrain import decide_retrain, last_registered, publish
+
+        decision = decide_retrain(drift_detected=drift.drift_detected, now=datetime.now(UTC),
+                                  last_trained_at=last_registered(runtime.model_name),
+                                  cooldown_days=retrain_cooldown_days)  # fmt: skip
+        publish(decision)
+        out.print(f"retrain: {decision.task_value} ({decision.reason})", highlight=False, markup=False)
     if fail_on_drift and drift.drift_detected:
         raise typer.Exit(1)
 
