@@ -512,6 +512,31 @@ def monitor(
 
 
 @app.command()
+def serve(
+    workdir: Annotated[
+        Path, typer.Option("--workdir", help="Local work directory of `churn pipeline` (read only).")
+    ],
+    model_name: ModelName = "churn",
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on (loopback by default).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 5001,
+    timeout: Annotated[int, typer.Option("--timeout", help="Seconds one request may take.")] = 60,
+) -> None:
+    """Serve the local champion with MLflow's scoring server: POST /invocations, GET /ping. Ctrl-C stops it."""
+    from churn.serve import check_port, local_champion
+    from churn.serve import serve as run_server
+
+    check_port(port)
+    if timeout < 1:
+        raise ChurnError(f"--timeout: {timeout} must be at least 1 second")
+    champion = local_champion(workdir, model_name)
+    err.print(f"serving {model_name} version {champion.version} on http://{host}:{port}/invocations",
+              highlight=False, markup=False)  # fmt: skip
+    run_server(champion, host=host, port=port, timeout_seconds=timeout)
+
+
+@app.command()
 def reproduce(
     run_id: Annotated[
         str, typer.Argument(metavar="RUN_ID", help="The MLflow run id of a `churn train` run.")
