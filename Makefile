@@ -102,6 +102,7 @@ scan: setup ## Synthesize, then run checkov (offline) over every stack; lists sk
 
 bench: setup ## Run the benchmarks; results go to bench/*.md
 	$(BIN)/python bench/bench_synth.py
+	$(BIN)/python bench/bench_validate.py
 	$(BIN)/python bench/bench_ml.py
 
 clean: ## Remove generated output (keeps the environments)

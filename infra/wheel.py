@@ -1,17 +1,25 @@
 """Locate or build the churn wheel that the workspace stacks deploy."""
 
+import fcntl
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from infra import project
+from infra.wheel_check import IncompleteWheel, check_wheel
 
 WHEEL_GLOB = "churn-*.whl"
 # 1980-01-01, the earliest time a zip entry can carry.
 REPRODUCIBLE_EPOCH = "315532800"
+# One build per checkout at a time: setuptools builds in the project's build/ whatever --outdir says.
+BUILD_LOCK = ".wheel-build.lock"
+BUILD_LOCK_WAIT_SECONDS = 600.0
 
 
 class WheelNotFound(Exception):
@@ -42,6 +50,12 @@ def find_wheel(explicit: Path | None = None, *, dist: Path | None = None, field:
 def build_wheel(*, project_dir: Path | None = None, dist: Path | None = None) -> Path:
     """Build the churn wheel with the current interpreter (no isolated build env: works offline).
 
+    setuptools stages every build in the project's ``build/``, whatever the output directory: two builds of one
+    checkout at once (a synth into another --out while a deploy runs) interleave there and can ship a wheel
+    with files missing. So a build holds the checkout's build lock (``<project>/.wheel-build.lock``; a second
+    build waits), starts from an empty ``build/`` (a module deleted from the source must not ride along), and
+    the finished wheel is checked against the source (wheel_check.py) before it is moved into dist/.
+
     The builder writes into a private directory beside dist/ and the finished wheel is renamed into place, so
     dist/ always holds a complete wheel: a command reading it while another one builds never finds it gone
     or half-written. File timestamps inside a wheel come from SOURCE_DATE_EPOCH when set; pinning it makes the
@@ -53,29 +67,67 @@ def build_wheel(*, project_dir: Path | None = None, dist: Path | None = None) ->
     if not (project_dir / "pyproject.toml").is_file():
         raise WheelBuildFailed(f"{project_dir}: no pyproject.toml, so no churn wheel can be built there")
     dist.mkdir(parents=True, exist_ok=True)
-    private = Path(tempfile.mkdtemp(prefix=".build-", dir=dist))
-    try:
-        result = subprocess.run(
-            [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(private), "."],
-            cwd=project_dir,
-            env={**os.environ, "SOURCE_DATE_EPOCH": os.environ.get("SOURCE_DATE_EPOCH", REPRODUCIBLE_EPOCH)},
-            capture_output=True,
-            text=True,
-        )
-        if result.returncode != 0:
-            last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or ["no output"]
-            raise WheelBuildFailed(f"{project_dir}: building the churn wheel failed: {last[0]}")
-        built = sorted(private.glob(WHEEL_GLOB))
-        if len(built) != 1:
-            raise WheelBuildFailed(f"{project_dir}: the build wrote {len(built)} churn wheels, expected one")
-        target = dist / built[0].name
-        os.replace(built[0], target)  # atomic on one filesystem: readers see the old wheel or the new one
-    finally:
-        shutil.rmtree(private, ignore_errors=True)
+    with _build_lock(project_dir):
+        shutil.rmtree(project_dir / "build", ignore_errors=True)  # setuptools' scratch, never the user's
+        private = Path(tempfile.mkdtemp(prefix=".build-", dir=dist))
+        try:
+            result = subprocess.run(
+                [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(private), "."],
+                cwd=project_dir,
+                env={
+                    **os.environ,
+                    "SOURCE_DATE_EPOCH": os.environ.get("SOURCE_DATE_EPOCH", REPRODUCIBLE_EPOCH),
+                },
+                capture_output=True,
+                text=True,
+            )
+            if result.returncode != 0:
+                last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or ["no output"]
+                raise WheelBuildFailed(f"{project_dir}: building the churn wheel failed: {last[0]}")
+            built = sorted(private.glob(WHEEL_GLOB))
+            if len(built) != 1:
+                raise WheelBuildFailed(
+                    f"{project_dir}: the build wrote {len(built)} churn wheels, expected one"
+                )
+            try:
+                check_wheel(built[0], project_dir=project_dir)
+            except IncompleteWheel as exc:
+                raise WheelBuildFailed(f"{project_dir}: the built wheel is not usable: {exc}") from None
+            target = dist / built[0].name
+            os.replace(built[0], target)  # atomic on one filesystem: readers see the old wheel or the new one
+        finally:
+            shutil.rmtree(private, ignore_errors=True)
     for stale in dist.glob(WHEEL_GLOB):  # wheels of older versions
         if stale != target:
             stale.unlink(missing_ok=True)
     return target
+
+
+@contextmanager
+def _build_lock(project_dir: Path) -> Iterator[None]:
+    """Hold the checkout's build lock (an flock: the kernel drops it with the process), waiting for a build
+    in progress to finish; WheelBuildFailed if it takes longer than BUILD_LOCK_WAIT_SECONDS."""
+    wait = BUILD_LOCK_WAIT_SECONDS
+    try:
+        fd = os.open(project_dir / BUILD_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise WheelBuildFailed(f"{project_dir}: cannot create {BUILD_LOCK}: {exc.strerror}") from None
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise WheelBuildFailed(
+                        f"{project_dir}: another build of this checkout has held {BUILD_LOCK} for {wait:.0f} s; "
+                        "wait for it or stop it"
+                    ) from None
+                time.sleep(0.1)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _mtime(path: Path) -> float | None:

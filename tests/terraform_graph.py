@@ -73,8 +73,9 @@ class StackGraph:
         for address, node in self.nodes.items():
             wanted = references(node.config) | set(node.config.get("depends_on") or [])
             if not address.startswith(("provider.", "output.")):
+                # `"provider": "azurerm.hub"` names the node `provider.azurerm.hub`.
                 provider = node.config.get("provider")
-                wanted.add(provider if provider else f"provider.{node.type.split('_', 1)[0]}")
+                wanted.add(f"provider.{provider}" if provider else f"provider.{node.type.split('_', 1)[0]}")
             self.edges[address] = {ref for ref in wanted if ref in self.nodes and ref != address}
 
     def of_type(self, rtype: str) -> list[Node]:

@@ -26,9 +26,11 @@ from infra.lifecycle.allocation import allocate_slot
 from infra.lifecycle.databricks import RunProgress
 from infra.lifecycle.ephemeral import (
     NETWORK_SLOT_TAG,
+    NETWORK_TAG,
     EphemeralTeamEnv,
     check_name,
     check_owner,
+    check_unique_names,
     cut,
     template_of,
 )
@@ -218,11 +220,14 @@ def env_up(
             team_env = cut(base_env, name=name, slot=0, owner=owner, expires_at=expires_at)
             network = f"{AT_RUN_TIME} (the lowest free /24 of {template.network_pool})"
             _say(_describe_env("create or update", team_env, expires_in=expires_at - now, network=network))
-            _say(_describe_tags(team_env.tags | {NETWORK_SLOT_TAG: AT_RUN_TIME}))
+            _say(_describe_tags(team_env.tags | {NETWORK_SLOT_TAG: AT_RUN_TIME, NETWORK_TAG: AT_RUN_TIME}))
             _print_dry_run(Rollout("deploy", team_env, services.outdir, auto_approve=True).describe())
             return
         slot = allocate_slot(base_env, name, inventory, now=now)
-        team_env = cut(base_env, name=name, slot=slot, owner=owner, expires_at=expires_at)
+        # An update keeps the network it was deployed with, even if the pool has moved since.
+        deployed = next((record.network for record in inventory.named(name)), None)
+        team_env = cut(base_env, name=name, slot=slot, owner=owner, expires_at=expires_at, network=deployed)
+        check_unique_names(loaded, team_env, inventory.envs)
         rollout = Rollout("deploy", team_env, services.outdir, auto_approve=True)
         verb = "update" if inventory.named(name) else "create"
         _say(_describe_env(verb, team_env, expires_in=expires_at - now))
@@ -246,13 +251,27 @@ def env_down_command(
     name: Annotated[str, typer.Argument(metavar="NAME")],
     dry_run: DryRunOption = False,
     cloud: CloudOption = None,
+    prefix: Annotated[
+        str | None,
+        typer.Option(
+            "--prefix",
+            help="The env was created under this platform prefix, before platform.prefix changed "
+            "[default: platform.prefix].",
+        ),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Destroy the ephemeral env NAME (workspace stack first, platform stack last), whatever its expiry."""
     with _reported():
         loaded, services = load_or_fail(config), services_factory()
         record = env_down(
-            name, config=loaded, services=services, dry_run=dry_run, report=_say, clouds=_clouds(cloud)
+            name,
+            config=loaded,
+            services=services,
+            dry_run=dry_run,
+            report=_say,
+            clouds=_clouds(cloud),
+            prefix=prefix,
         )
         if dry_run:
             _print_dry_run([])
@@ -284,6 +303,7 @@ def env_list(
                 "owner": record.owner,
                 "expires_at": format_instant(record.expires_at),
                 "seconds_left": int((record.expires_at - now).total_seconds()),
+                "prefix": record.prefix,
                 "resource_group": record.resource_group,
                 **({"region": record.region} if record.region else {}),
             }

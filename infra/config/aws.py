@@ -1,16 +1,15 @@
 """AWS teams: their settings, regions, node types, derived names and the cross-cloud checks.
 
 Kept apart so Azure-only code never reads it; the team model calls in here for the places where the team's cloud
-decides (which regions and node types are valid, which node type a fresh env gets). Names derived for an AWS
+decides (which regions are valid, which node type a fresh env gets; node_types.py checks the node types). Names derived for an AWS
 team-env live in aws_names.py, the checks across teams in cross_checks.py.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from infra.config.base import StrictModel
 from infra.config.regions import DATABRICKS_REGIONS
@@ -48,11 +47,24 @@ UNITY_CATALOG_MASTER_ROLE = (
     f"arn:aws:iam::{DATABRICKS_AWS_ACCOUNT}:role/unity-catalog-prod-UCMasterRole-14S5ZJVKOTYTL"
 )
 
-AWS_NODE_TYPE = r"^[a-z][a-z0-9-]*\.[0-9]*[a-z]+$"
-AZURE_NODE_TYPE = r"^Standard_[A-Za-z0-9_]+$"
 DEFAULT_AWS_NODE_TYPE = "m6id.xlarge"
 """Node type of AWS envs that set none: 4 vCPU, 16 GiB, local NVMe for Spark's disk cache."""
 EPHEMERAL_AWS_NODE_TYPE = "m6id.large"
+
+
+# The retention values CloudWatch Logs accepts: the aws provider v5.100.0 validates retention_in_days against
+# exactly this list (internal/service/logs/group.go, validation.IntInSlice); `terraform validate` with 366 says
+# "expected retention_in_days to be one of [0 1 3 5 7 ... 3288 3653], got 366".
+CLOUDWATCH_RETENTION_DAYS = [0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]  # fmt: skip
+FLOW_LOG_RETENTION_DAYS = [days for days in CLOUDWATCH_RETENTION_DAYS if days >= 365]
+
+
+def check_cloudwatch_retention(value: int) -> int:
+    if value not in FLOW_LOG_RETENTION_DAYS:
+        raise ValueError(
+            f"{value} is not a CloudWatch Logs retention of at least a year; use one of {FLOW_LOG_RETENTION_DAYS}"
+        )
+    return value
 
 
 class AwsSettings(StrictModel):
@@ -65,8 +77,13 @@ class AwsSettings(StrictModel):
     """Egress of the cluster subnets through a NAT gateway in a public subnet (Databricks' default customer-managed
     VPC design). Off: no internet egress; clusters reach AWS through the VPC endpoints only, and the workspace
     needs back-end PrivateLink, which this platform does not set up."""
-    flow_log_retention_days: Annotated[int, Field(ge=365, le=3653)] = 365
-    """Days the VPC flow logs stay in CloudWatch Logs (at least one year)."""
+    flow_log_retention_days: Annotated[
+        int,
+        AfterValidator(check_cloudwatch_retention),
+        Field(json_schema_extra={"enum": FLOW_LOG_RETENTION_DAYS}),
+    ] = 365
+    """Days the VPC flow logs stay in CloudWatch Logs: one of CloudWatch's retention values of at least a year
+    (365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)."""
 
 
 def region_problem(cloud: str, region: str) -> str | None:
@@ -79,18 +96,6 @@ def region_problem(cloud: str, region: str) -> str | None:
         return f"{region!r} is not an AWS region with Databricks (one of {', '.join(sorted(AWS_DATABRICKS_REGIONS))})"
     if region in AWS_DATABRICKS_REGIONS:
         return f"{region!r} is an AWS region; an Azure team needs an Azure region (or set cloud: aws)"
-    return None
-
-
-def node_type_problem(cloud: str, node_type: str) -> str | None:
-    if cloud == "aws" and not re.fullmatch(AWS_NODE_TYPE, node_type):
-        if re.fullmatch(AZURE_NODE_TYPE, node_type):
-            return f"{node_type!r} is an Azure VM size; an AWS team needs an EC2 instance type such as 'm6id.xlarge'"
-        return f"{node_type!r} is not an EC2 instance type such as 'm6id.xlarge'"
-    if cloud == "azure" and not re.fullmatch(AZURE_NODE_TYPE, node_type):
-        if re.fullmatch(AWS_NODE_TYPE, node_type):
-            return f"{node_type!r} is an EC2 instance type; an Azure team needs an Azure VM size such as 'Standard_D4ds_v5'"
-        return f"{node_type!r} is not an Azure VM size such as 'Standard_D4ds_v5'"
     return None
 
 

@@ -26,14 +26,23 @@ class AwsNames:
     kms_alias: str
 
 
+def bucket_names(*, prefix: str, team: str, env: str) -> tuple[str, str]:
+    """The (root, lake) S3 bucket names of one identity; unique_names.py checks them without a TeamEnv."""
+    stem = f"{prefix}-{team}-{env}"
+    digest = stable_hash(prefix, team, env)
+    # S3: 3-63 lowercase letters, digits and '-'; the stem is at most 6+1+12+1+10 = 30 characters.
+    return f"{stem}-root-{digest}", f"{stem}-lake-{digest}"
+
+
 def aws_names(team_env: TeamEnv) -> AwsNames:
     stem = team_env.names.stem
-    digest = stable_hash(team_env.platform.prefix, team_env.team.name, team_env.env)
-    # S3: 3-63 lowercase letters, digits and '-'; the stem is at most 6+1+12+1+10 = 30 characters.
+    root_bucket, lake_bucket = bucket_names(
+        prefix=team_env.platform.prefix, team=team_env.team.name, env=team_env.env
+    )
     return AwsNames(
         stem=stem,
-        root_bucket=f"{stem}-root-{digest}",
-        lake_bucket=f"{stem}-lake-{digest}",
+        root_bucket=root_bucket,
+        lake_bucket=lake_bucket,
         cross_account_role=f"{stem}-databricks-cross-account",
         unity_catalog_role=f"{stem}-unity-catalog",
         flow_log_role=f"{stem}-flow-logs",

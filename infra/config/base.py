@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections import Counter
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -17,13 +19,32 @@ EnvName = Literal["dev", "staging", "prod"]
 CROSS_CHECK_MARK = "cross-check:\n"
 
 TEAM_NAME = r"^[a-z][a-z0-9]{1,11}$"
+# A name that can stand in a field path (`teams.churn.environments.dev`) without reading as more than one part.
+PATH_SAFE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def team_path(name: object, index: int, *, unique: bool = True) -> str:
+    """How every error line names a team: `teams.<name>` (`teams.churn`), the name people know. A team whose
+    name is missing, odd, or shared with another team falls back to its position, `teams[3]`."""
+    if unique and isinstance(name, str) and PATH_SAFE_NAME.match(name):
+        return f"teams.{name}"
+    return f"teams[{index}]"
+
+
+def team_paths(names: Sequence[object]) -> list[str]:
+    """team_path of each team of the list, by position."""
+    counts = Counter(name for name in names if isinstance(name, str))
+    return [team_path(name, index, unique=counts[name] == 1) for index, name in enumerate(names)]
+
+
 EPHEMERAL_NAME = r"^[a-z][a-z0-9]{1,9}$"
 
 
 class StrictModel(BaseModel):
     """Base for all config models: unknown keys are errors, values are immutable once loaded."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    # allow_inf_nan off: YAML's .inf and .nan are floats, and no amount, threshold or share may be either.
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True, allow_inf_nan=False)
 
 
 def check_cron(value: str) -> str:
@@ -33,12 +54,17 @@ def check_cron(value: str) -> str:
     return value
 
 
+RFC1918 = tuple(ipaddress.IPv4Network(block) for block in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+
+
 def check_network(value: str) -> str:
     try:
         network = ipaddress.ip_network(value, strict=True)
     except ValueError as exc:
         raise ValueError(f"{value!r} is not a CIDR network address ({exc})") from None
-    if network.version != 4 or not network.is_private:
+    # is_private also holds for ranges no VNet or VPC can route for Databricks (100.64/10 carrier-grade NAT,
+    # 198.18/15 benchmarking, 169.254/16 link-local, 127/8, 0/8): only RFC 1918 space is accepted.
+    if network.version != 4 or not any(network.subnet_of(block) for block in RFC1918):
         raise ValueError(f"{value!r} must be a private IPv4 range (10/8, 172.16/12 or 192.168/16)")
     if not 16 <= network.prefixlen <= 24:
         raise ValueError(f"{value!r} must be between /16 and /24 so each Databricks subnet gets at least /26")

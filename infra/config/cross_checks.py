@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from infra.config.aws import node_type_problem
+from infra.config.base import team_paths
+from infra.config.node_types import node_type_problem
 
 if TYPE_CHECKING:
     from infra.config.platform_settings import PlatformSettings
@@ -14,8 +15,7 @@ if TYPE_CHECKING:
 def cloud_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list[str]:
     """Cross-cloud mistakes, one line each with its field path (see base.CROSS_CHECK_MARK)."""
     problems: list[str] = []
-    for index, team in enumerate(teams):
-        path = f"teams[{index}]"
+    for path, team in zip(team_paths([team.name for team in teams]), teams, strict=True):
         if team.cloud == "aws":
             if team.aws is None:
                 problems.append(f"{path}.aws: a team with cloud: aws needs aws.account_id")

@@ -7,6 +7,7 @@ it is there. `platform validate` prints them; the stacks say the same at synth.
 
 from __future__ import annotations
 
+from infra.config.base import team_paths
 from infra.config.model import PlatformConfig
 
 
@@ -23,13 +24,13 @@ def deploy_warnings(config: PlatformConfig) -> list[str]:
             "platform.account_id: unset, so the deployer is not given the Service Principal User role on the job "
             "principals; creating the jobs (run_as) fails until an account admin grants it"
         )
-    for index, team in enumerate(config.teams):
+    for path, team in zip(team_paths([team.name for team in config.teams]), config.teams, strict=True):
         for env, settings in team.environments.items():
             if settings.interactive_cluster:
                 # databricks 1.99 docs/resources/cluster.md: kind CLASSIC_PREVIEW "if corresponding public
                 # preview is enabled"; a group-assigned dedicated cluster needs that kind.
                 warnings.append(
-                    f"teams[{index}].environments.{env}.interactive_cluster: the group-assigned team cluster "
+                    f"{path}.environments.{env}.interactive_cluster: the group-assigned team cluster "
                     "needs kind CLASSIC_PREVIEW, which the workspace accepts only with the corresponding "
                     "public preview enabled"
                 )

@@ -3,6 +3,7 @@ ephemeral template."""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
@@ -16,7 +17,8 @@ class ComputeSettings(StrictModel):
 
     node_type: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")] = "Standard_D4ds_v5"
     """The driver and worker node type: an Azure VM size such as Standard_D4ds_v5, or on an AWS team an EC2
-    instance type such as m6id.xlarge (the default there)."""
+    instance type such as m6id.xlarge (the default there); one of the types Databricks supports on the team's
+    cloud (infra/config/node_types.json, with its source)."""
     min_workers: Annotated[int, Field(ge=0, le=100)] = 1
     """Autoscale lower bound."""
     max_workers: Annotated[int, Field(ge=1, le=100)] = 2
@@ -33,6 +35,13 @@ class ComputeSettings(StrictModel):
                 f"min_workers ({self.min_workers}) must not exceed max_workers ({self.max_workers})"
             )
         return self
+
+
+@cache
+def known_timezones() -> frozenset[str]:
+    """The IANA zones, listed once per process: listing walks the tz database (tens of ms), once per env it was
+    most of `platform validate` of a large config."""
+    return frozenset(available_timezones())
 
 
 class Schedules(StrictModel):
@@ -52,7 +61,7 @@ class Schedules(StrictModel):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        if value not in available_timezones():
+        if value not in known_timezones():
             raise ValueError(f"{value!r} is not an IANA time zone (e.g. 'Europe/Amsterdam')")
         return value
 
@@ -115,7 +124,8 @@ class Serving(StrictModel):
 
 
 class Budget(StrictModel):
-    """Monthly cost budget of the environment's resource group."""
+    """Monthly cost budget of what the environment spends (on Azure: its resource group and the workspace's
+    managed resource group, where the clusters run)."""
 
     amount: Annotated[float, Field(gt=0)]
     """Monthly amount in the subscription's billing currency."""
@@ -203,8 +213,9 @@ class EnvironmentConfig(StrictModel):
     customer_managed_key: CustomerManagedKey | None = None
     """Encrypt with a customer-managed key (default on in prod; `null` turns it off). Needs
     `platform.azure_databricks_sp_object_id` (managed services are wrapped by the AzureDatabricks app); a
-    stack-created key also needs `network_isolation: private`. Not applied to ephemeral envs, whose vaults
-    have no purge protection."""
+    stack-created key also needs `network_isolation: private` and `platform.hub_network` (the deploying runner
+    writes it through the vault's private endpoint). Not applied to ephemeral envs, whose vaults have no purge
+    protection."""
 
     deploy_runner: Annotated[list[RunnerLabel], Field(validate_default=True)] = []  # noqa: RUF012 (pydantic copies defaults)
     """GitHub Actions runner labels (`runs-on`) of the CI jobs that deploy, smoke-test and destroy this env and

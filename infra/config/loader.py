@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import difflib
+import gc
 import os
 import types
 import typing
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
-from infra.config.base import CROSS_CHECK_MARK
+from infra.config.base import CROSS_CHECK_MARK, team_paths
 from infra.config.model import PlatformConfig
+from infra.config.yaml_reader import YamlProblem, read_yaml
 
 DEFAULT_CONFIG = Path("platform.yaml")
 CONFIG_ENV_VAR = "PLATFORM_CONFIG"
@@ -29,21 +32,6 @@ class ConfigError(Exception):
 
     def lines(self) -> list[str]:
         return [f"{self.source}: {p}" for p in self.problems]
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML loader that rejects duplicate keys, which PyYAML would otherwise silently overwrite."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
 
 
 def resolve_config_path(explicit: Path | None) -> Path:
@@ -68,22 +56,51 @@ def load_config(path: Path | None = None) -> PlatformConfig:
 
 
 def parse_config(text: str, *, source: str = "platform.yaml") -> PlatformConfig:
+    with _collector_paused():
+        return _parse(text, source=source)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Reading a config allocates a node, a value and a model per YAML value and frees none of them until the
+    end, so the cyclic garbage collector only re-scans what is still alive: paused, a 1,000-team config reads in
+    half the time. Memory stays bounded by the document (read_yaml refuses alias bombs before building)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
     try:
-        raw = yaml.load(text, Loader=_UniqueKeyLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(source, [f"{where}invalid YAML: {problem}"]) from None
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _parse(text: str, *, source: str) -> PlatformConfig:
+    try:
+        raw = read_yaml(text)
+    except YamlProblem as exc:
+        raise ConfigError(source, [str(exc)]) from None
     if not isinstance(raw, dict):
         raise ConfigError(source, ["must be a YAML mapping with keys 'platform' and 'teams'"])
     try:
         return PlatformConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(source, format_validation_error(exc)) from None
+        raise ConfigError(source, format_validation_error(exc, raw)) from None
 
 
-def format_validation_error(exc: ValidationError) -> list[str]:
+# YAML 1.1 (PyYAML) reads these unquoted words as booleans.
+YAML_BOOLEAN_HINT = "YAML reads unquoted yes/no/on/off/true/false as a boolean; quote the value, e.g. 'no'"
+
+
+def format_validation_error(exc: ValidationError, raw: Any = None) -> list[str]:
+    """One line per error, each starting with its field path; a team is named `teams.<name>` (from ``raw``, the
+    document as read) so the line says which team without counting list items."""
+    teams = raw.get("teams") if isinstance(raw, dict) else None
+    names = (
+        [team.get("name") if isinstance(team, dict) else None for team in teams]
+        if isinstance(teams, list)
+        else []
+    )
+    paths = team_paths(names)
     lines: list[str] = []
     for error in exc.errors(include_url=False):
         loc = error["loc"]
@@ -100,19 +117,29 @@ def format_validation_error(exc: ValidationError) -> list[str]:
             doc = _field_doc(loc)
             message = f"{error['input']!r} is invalid: " + (doc or f"must match {pattern}")
         elif error["type"] == "literal_error":
-            message = f"{error['input']!r} is not allowed; {message.lower()}"
-        lines.append(f"{format_loc(loc)}: {message}")
+            written = (
+                str(error["input"]).lower() if isinstance(error["input"], bool) else repr(error["input"])
+            )
+            message = f"{written} is not allowed; {message.lower()}"
+        if isinstance(error.get("input"), bool):
+            if loc[-1:] == ("[key]",):  # pydantic writes a boolean key into loc as 1 or 0
+                loc = (*loc[:-2], str(error["input"]).lower())
+            message += f" ({YAML_BOOLEAN_HINT})"
+        lines.append(f"{format_loc(loc, paths)}: {message}")
     return lines
 
 
-def format_loc(loc: tuple[Any, ...]) -> str:
-    path = ""
-    for part in loc:
+def format_loc(loc: tuple[Any, ...], paths: list[str] | None = None) -> str:
+    path, rest = "", loc
+    if paths and len(loc) >= 2 and loc[0] == "teams" and type(loc[1]) is int and loc[1] < len(paths):
+        path, rest = paths[loc[1]], loc[2:]
+    for part in rest:
         if part == "[key]":  # pydantic marks errors in dict keys this way; the key itself is already in loc
             continue
-        if isinstance(part, int):
+        if type(part) is int:
             path += f"[{part}]"
         else:
+            part = str(part).lower() if isinstance(part, bool) else part
             path += f".{part}" if path else str(part)
     return path or "(top level)"
 

@@ -12,12 +12,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from infra.config.base import CROSS_CHECK_MARK, StrictModel
+from infra.config.azure_checks import azure_problems
+from infra.config.base import CROSS_CHECK_MARK, StrictModel, team_paths
 from infra.config.cross_checks import cloud_problems
 from infra.config.environment import CustomerManagedKey, EnvironmentConfig
 from infra.config.naming import EnvNames, env_names
 from infra.config.platform_settings import PlatformSettings
 from infra.config.team import TeamConfig
+from infra.config.unique_names import EnvIdentity, config_name_problems
 
 
 class PlatformConfig(StrictModel):
@@ -30,12 +32,15 @@ class PlatformConfig(StrictModel):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> PlatformConfig:
+        paths = team_paths([team.name for team in self.teams])
         problems = [
             *self._duplicate_teams(),
-            *self._overlapping_networks(),
-            *self._name_problems(),
-            *self._customer_managed_key_problems(),
+            *self._overlapping_networks(paths),
+            *self._name_problems(paths),
+            *config_name_problems(self.platform, self.teams),
+            *self._customer_managed_key_problems(paths),
             *cloud_problems(self.platform, self.teams),
+            *azure_problems(self.platform, self.teams),
         ]
         if problems:
             # One line per problem, each starting with its own field path (see infra.config.loader).
@@ -53,39 +58,46 @@ class PlatformConfig(StrictModel):
             first.setdefault(team.name, index)
         return problems
 
-    def _overlapping_networks(self) -> list[str]:
+    def _overlapping_networks(self, paths: list[str]) -> list[str]:
         ranges: list[tuple[str, ipaddress.IPv4Network]] = []
-        for index, team in enumerate(self.teams):
+        for path, team in zip(paths, self.teams, strict=True):
             for env, settings in team.environments.items():
-                ranges.append(
-                    (f"teams[{index}].environments.{env}.network", ipaddress.IPv4Network(settings.network))
-                )
+                ranges.append((f"{path}.environments.{env}.network", ipaddress.IPv4Network(settings.network)))
             if team.ephemeral:
-                path = f"teams[{index}].ephemeral.network_pool"
-                ranges.append((path, ipaddress.IPv4Network(team.ephemeral.network_pool)))
+                ranges.append(
+                    (f"{path}.ephemeral.network_pool", ipaddress.IPv4Network(team.ephemeral.network_pool))
+                )
+        # Sorted by first address, a range can only overlap ranges that start before the widest end seen so far:
+        # a sweep, not every pair (3,000 envs would be 4.5 million comparisons).
+        order = sorted(range(len(ranges)), key=lambda i: int(ranges[i][1].network_address))
+        problems: list[tuple[int, int]] = []
+        open_ranges: list[int] = []
+        for i in order:
+            start = int(ranges[i][1].network_address)
+            open_ranges = [j for j in open_ranges if int(ranges[j][1].broadcast_address) >= start]
+            problems += [(min(i, j), max(i, j)) for j in open_ranges]
+            open_ranges.append(i)
         return [
-            f"{b}: {b_net} overlaps {a_net} of {a}"
-            for i, (a, a_net) in enumerate(ranges)
-            for b, b_net in ranges[i + 1 :]
-            if a_net.overlaps(b_net)
+            f"{ranges[b][0]}: {ranges[b][1]} overlaps {ranges[a][1]} of {ranges[a][0]}"
+            for a, b in sorted(problems)
         ]
 
-    def _name_problems(self) -> list[str]:
+    def _name_problems(self, paths: list[str]) -> list[str]:
         return [
-            f"teams[{index}].environments.{env}: {problem}"
-            for index, team in enumerate(self.teams)
+            f"{path}.environments.{env}: {problem}"
+            for path, team in zip(paths, self.teams, strict=True)
             for env in team.environments
             for problem in env_names(prefix=self.platform.prefix, team=team.name, env=env).problems()
         ]
 
-    def _customer_managed_key_problems(self) -> list[str]:
+    def _customer_managed_key_problems(self, paths: list[str]) -> list[str]:
         problems = []
-        for index, team in enumerate(self.teams):
+        for team_path, team in zip(paths, self.teams, strict=True):
             for env, settings in team.environments.items():
                 key = settings.customer_managed_key
                 if key is None:
                     continue
-                path = f"teams[{index}].environments.{env}.customer_managed_key"
+                path = f"{team_path}.environments.{env}.customer_managed_key"
                 if self.platform.azure_databricks_sp_object_id is None:
                     problems.append(
                         f"{path}: needs platform.azure_databricks_sp_object_id (the AzureDatabricks app wraps the "
@@ -134,6 +146,13 @@ class TeamEnv(BaseModel):
     @property
     def key(self) -> str:
         return f"{self.team.name}/{self.env}"
+
+    @property
+    def identity(self) -> EnvIdentity:
+        """What every name of this env is derived from (unique_names checks its globally unique ones)."""
+        return EnvIdentity(
+            prefix=self.platform.prefix, team=self.team.name, env=self.env, cloud=self.team.cloud
+        )
 
     @property
     def is_ephemeral(self) -> bool:

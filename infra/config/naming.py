@@ -2,11 +2,14 @@
 
 Names are pure functions of (prefix, team, env): the same config always yields the same names, so a fresh
 checkout can find every resource again. Globally unique names (storage accounts, key vaults) get a short
-stable hash of the full identity, so two platforms with similar prefixes never collide.
+stable hash of the full identity: 48 bits for storage accounts, 44 for Key Vaults, so two identities that share
+their readable part (teams with a long common prefix, ephemeral names that differ late) still get different names;
+unique_names.py checks the whole config (and each new ephemeral env) for the collisions left.
 """
 
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass
 
 # name kind -> (regex the whole name must match, human description of the rule)
@@ -30,6 +33,47 @@ AZURE_NAME_RULES: dict[str, tuple[str, str]] = {
     # Unity Catalog identifiers are kept to plain lowercase so they never need quoting in SQL.
     "uc_identifier": (r"[a-z][a-z0-9_]{0,254}", "lowercase letters, digits, '_', starting with a letter"),
 }
+
+
+# S3 general purpose bucket naming rules (AWS S3 User Guide, "General purpose bucket naming rules"): the
+# prefixes and suffixes are reserved for access points, Object Lambda, Multi-Region Access Points, directory
+# and table buckets; S3 refuses them at create time, after the plan looked fine.
+S3_BUCKET = r"(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
+S3_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+S3_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+# IAM (and most AWS) tag values: Unicode letters, digits, white space and _ . : / = + - @, at most 256
+# (IAM User Guide, "Tagging IAM resources"); an address such as o'neil@example.com is refused.
+AWS_TAG_VALUE_SYMBOLS = frozenset("_.:/=+-@")
+
+
+def s3_bucket_problem(name: str) -> str | None:
+    """Why S3 refuses ``name`` as a bucket name, or None."""
+    if not re.fullmatch(S3_BUCKET, name):
+        return (
+            f"S3 bucket name {name!r} is invalid: must be 3-63 lowercase letters, digits, '.' and '-', starting "
+            "and ending with a letter or digit, without '..'"
+        )
+    if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", name):
+        return f"S3 bucket name {name!r} is invalid: must not be formatted as an IP address"
+    reserved = [p for p in S3_RESERVED_PREFIXES if name.startswith(p)]
+    reserved += [s for s in S3_RESERVED_SUFFIXES if name.endswith(s)]
+    if reserved:
+        return f"S3 bucket name {name!r} is invalid: {reserved[0]!r} is reserved by S3"
+    return None
+
+
+def aws_tag_value_problem(value: str) -> str | None:
+    """Why AWS (IAM roles included) refuses ``value`` as a tag value, or None."""
+    if len(value) > 256:
+        return f"{value[:20]!r}... is longer than the 256 characters an AWS tag value may have"
+    bad = sorted({c for c in value if c not in AWS_TAG_VALUE_SYMBOLS and not _letter_digit_or_space(c)})
+    if bad:
+        return f"{value!r} holds {''.join(bad)!r}, which AWS tag values cannot (letters, digits, spaces, _.:/=+-@)"
+    return None
+
+
+def _letter_digit_or_space(char: str) -> bool:
+    return unicodedata.category(char)[0] in "LNZ"
 
 
 def stable_hash(*parts: str, length: int = 6) -> str:
@@ -99,8 +143,13 @@ def azure_workspace_resource_id(subscription_id: str, resource_group: str, works
 def env_names(*, prefix: str, team: str, env: str) -> EnvNames:
     """Derive the names of one team-environment. ``env`` is dev/staging/prod or an ephemeral env's name."""
     stem = f"{prefix}-{team}-{env}"
-    digest = stable_hash(prefix, team, env)
-    compact = re.sub(r"[^a-z0-9]", "", f"{prefix}{team}{env}".lower())
+    digest = stable_hash(prefix, team, env, length=12)
+    owner_part = re.sub(r"[^a-z0-9]", "", f"{prefix}{team}".lower())
+    env_part = re.sub(r"[^a-z0-9]", "", env.lower())[:3]
+
+    def readable(length: int) -> str:  # the start of prefix+team, then of the env, so dev and prod read apart
+        return owner_part[: length - len(env_part)] + env_part
+
     return EnvNames(
         stem=stem,
         resource_group=f"rg-{stem}",
@@ -111,10 +160,10 @@ def env_names(*, prefix: str, team: str, env: str) -> EnvNames:
         network_security_group=f"nsg-{stem}-dbw",
         databricks_workspace=f"dbw-{stem}",
         access_connector=f"dbac-{stem}",
-        # st + up to 16 readable chars + 6 hash chars = at most 24.
-        storage_account=f"st{compact[:16]}{digest}",
-        # kv- + up to 16 readable chars + - + 4 hash chars = at most 24.
-        key_vault=f"kv-{compact[:16]}-{digest[:4]}",
+        # st + up to 10 readable chars + 12 hash chars (48 bits) = at most 24.
+        storage_account=f"st{readable(10)}{digest[:12]}",
+        # kv- + up to 9 readable chars + - + 11 hash chars (44 bits) = at most 24.
+        key_vault=f"kv-{readable(9)}-{digest[:11]}",
         log_analytics_workspace=f"log-{stem}",
         budget=f"budget-{stem}",
         catalog=re.sub(r"[^a-z0-9_]", "_", f"{prefix}_{team}_{env}".lower()),

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import Field, field_validator, model_validator
 
 from infra.config.base import StrictModel
+from infra.config.naming import s3_bucket_problem
 
 # Databricks Runtime LTS ML versions the churn wheel is tested against -> spark_version key. 18 LTS ML is the
 # umbrella line `18.x` (the `18.0.x` key was the 18.0 Beta, out of support since June 2026).
@@ -27,18 +28,32 @@ class StateBackend(StrictModel):
     """Where Terraform state lives. Local by default; one azurerm blob or S3 object per stack when configured."""
 
     kind: Literal["local", "azurerm", "s3"] = "local"
-    """`local`: `terraform.<stack>.tfstate` files beside cdktf.out (the project root). `azurerm`: blob state.
+    """`local`: `terraform.<prefix>-<stack>.tfstate` files beside cdktf.out (the project root). `azurerm`: blob state.
     `s3`: objects in an S3 bucket, locked with a lock file beside each state (use_lockfile, no DynamoDB)."""
-    resource_group_name: str | None = None
-    """Resource group of the state storage account (azurerm only)."""
-    storage_account_name: str | None = None
-    """State storage account (azurerm only). Access uses Entra ID, never account keys."""
-    container_name: str = "tfstate"
-    """Blob container holding state; each stack uses key `<team>/<env>/<component>.tfstate`."""
+    resource_group_name: Annotated[str, Field(pattern=r"^[-\w.()]{0,89}[-\w()]$")] | None = None
+    """1-90 letters, digits, '-', '_', '.', '()', not ending in '.': the resource group of the state storage
+    account (azurerm only)."""
+    storage_account_name: Annotated[str, Field(pattern=r"^[a-z0-9]{3,24}$")] | None = None
+    """3-24 lowercase letters and digits: the state storage account (azurerm only). Access uses Entra ID, never
+    account keys. It must not be one an env derives (validate checks)."""
+    container_name: Annotated[str, Field(pattern=r"^[a-z0-9](-?[a-z0-9])+$", min_length=3, max_length=63)] = (
+        "tfstate"
+    )
+    """3-63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit: the blob
+    container holding state; each stack uses key `<prefix>/<team>/<env>/<component>.tfstate`."""
     bucket: str | None = None
-    """S3 bucket holding state (s3 only); each stack uses key `<team>/<env>/<component>.tfstate`."""
-    region: str | None = None
-    """Region of the S3 state bucket (s3 only)."""
+    """S3 bucket holding state (s3 only), named by S3's bucket rules; each stack uses key
+    `<prefix>/<team>/<env>/<component>.tfstate`. It must not be one an env derives (validate checks)."""
+    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")] | None = None
+    """An AWS region such as eu-west-1: the region of the S3 state bucket (s3 only)."""
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket_rules(cls, value: str | None) -> str | None:
+        problem = value and s3_bucket_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @model_validator(mode="after")
     def _azurerm_needs_account(self) -> StateBackend:
@@ -141,14 +156,16 @@ class PlatformSettings(StrictModel):
     budget_start: date | None = None
     """Optional first month (a first day of a month) before which no budget starts. Unset: each env's budget
     starts on the first of the month of the deploy that creates it, the only past date Azure accepts; a date
-    before that month is moved up to it. The start is kept after creation."""
+    before that month is moved up to it, and Azure accepts none more than 12 months ahead. The start is kept after
+    creation."""
     log_retention_days: Annotated[int, Field(ge=30, le=730)] = 30
     """Log Analytics retention in days (30-730)."""
     state_backend: StateBackend = StateBackend()
     """Terraform state location."""
     hub_network: HubNetwork | None = None
     """The hub VNet and shared privatelink DNS zones private envs join (Azure). Unset: private envs are
-    islands with zones of their own, each reachable only from a runner network linked to its zones."""
+    islands with zones of their own, each reachable only from a runner network linked to its zones; validate
+    then refuses a stack-created key behind a private vault and two private envs naming the same runner."""
 
     @field_validator("runtime", mode="before")
     @classmethod
@@ -164,6 +181,12 @@ class PlatformSettings(StrictModel):
     def _first_of_month(cls, value: date | None) -> date | None:
         if value is not None and value.day != 1:
             raise ValueError(f"{value.isoformat()} must be the first day of a month")
+        today = datetime.now(UTC).date()
+        if value is not None and value > today.replace(year=today.year + 1, day=1):
+            # Azure refuses a budget whose start is more than a year ahead (the apply fails, not the plan).
+            raise ValueError(
+                f"{value.isoformat()} is more than a year ahead; Azure budgets start at most 12 months from now"
+            )
         return value
 
     @property

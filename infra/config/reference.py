@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from infra.config.aws import check_cloudwatch_retention
 from infra.config.base import PERMANENT_ENVS, check_cron, check_network
 from infra.config.environment import ENV_DEFAULTS
 from infra.config.model import PlatformConfig
@@ -31,7 +32,8 @@ REGENERATE = "python -m infra.config.reference > docs/config-reference.md"
 VALIDATOR_WORDS: dict[Any, str] = {
     check_cron: "Quartz cron expression (sec min hour day month weekday)",
     check_region: "Azure region that offers Azure Databricks",
-    check_network: "private IPv4 CIDR, /16 to /24",
+    check_network: "private IPv4 CIDR (RFC 1918), /16 to /24",
+    check_cloudwatch_retention: "a CloudWatch Logs retention of at least 365 days",
 }
 
 SCALAR_NAMES: dict[Any, str] = {

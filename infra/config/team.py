@@ -90,6 +90,18 @@ class TeamConfig(StrictModel):
             raise ValueError("needs at least one of dev, staging, prod")
         return value
 
+    @field_validator("owner_groups", "reader_groups")
+    @classmethod
+    def _each_group_once(cls, value: list[str]) -> list[str]:
+        twice = sorted({group for group in value if value.count(group) > 1})
+        if twice:
+            # A repeat is a slip that grants fold silently (databricks v1.99.0 catalog/resource_grants.go keys
+            # configured grants by principal): refuse it where it is written.
+            raise ValueError(
+                f"{', '.join(repr(g) for g in twice)} listed more than once; list each group once"
+            )
+        return value
+
     @model_validator(mode="after")
     def _groups_distinct(self) -> TeamConfig:
         both = sorted(set(self.owner_groups) & set(self.reader_groups))

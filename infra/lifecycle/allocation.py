@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import datetime
 
 from infra.config import TeamEnv
-from infra.lifecycle.ephemeral import first_free_slot, slot_count, template_of
+from infra.lifecycle.ephemeral import slot_count, slot_network, template_of
 from infra.lifecycle.errors import InputProblem
 from infra.lifecycle.inventory import Inventory
 from infra.lifecycle.ttl import format_instant
@@ -16,10 +17,20 @@ def allocate_slot(base: TeamEnv, name: str, inventory: Inventory, *, now: dateti
 
     A NAME that already exists, cut from the same base env, keeps its slot: running `env up` again updates
     the env and restarts its TTL (one env per pull request, redeployed on every push). Names are unique across
-    teams, because `env down NAME` finds an env by name alone. A new env takes the lowest free /24 of its
-    team's pool.
+    teams, because `env down NAME` finds an env by name alone, and across prefixes: a live env created under
+    another prefix (before the config's changed, or by another platform) keeps its name. A new env takes the
+    lowest /24 of its team's pool that no live env of the team holds, by slot number or by network (envs carry
+    their network in a tag, so a pool moved under them still counts).
     """
+    prefix = base.platform.prefix
     for record in inventory.named(name):
+        if record.prefix != prefix:
+            raise InputProblem(
+                "NAME",
+                f"{name!r} is held by the live ephemeral env {record.key} created under prefix {record.prefix!r} "
+                f"({record.where}); take it down first (`platform env down {name} --prefix {record.prefix}`) "
+                "or pick another name",
+            )
         if (record.team, record.base_env) != (base.team.name, base.env):
             raise InputProblem(
                 "NAME",
@@ -34,7 +45,21 @@ def allocate_slot(base: TeamEnv, name: str, inventory: Inventory, *, now: dateti
             )
         return record.network_slot
     template = template_of(base.team, field="--from")
-    slot = first_free_slot(template, inventory.used_slots(base.team.name))
+    used = inventory.used_slots(base.team.name, prefix=prefix)
+    held = [
+        ipaddress.IPv4Network(network)
+        for record in inventory.envs
+        if record.team == base.team.name and (network := record.occupied_network(template)) is not None
+    ]
+    slot = next(
+        (
+            slot
+            for slot in range(slot_count(template))
+            if slot not in used
+            and not any(ipaddress.IPv4Network(slot_network(template, slot)).overlaps(other) for other in held)
+        ),
+        None,
+    )
     if slot is None:
         raise InputProblem(
             "--from",

@@ -71,7 +71,8 @@ class Inventory:
     """Sources that were read."""
 
     @classmethod
-    def from_groups(cls, groups: list[ResourceGroupInfo], *, prefix: str) -> Inventory:
+    def from_groups(cls, groups: list[ResourceGroupInfo]) -> Inventory:
+        """Every ephemeral env of the subscription, whatever prefix it was created under (record.prefix)."""
         envs, unreadable, deleting = [], [], []
         for group in groups:
             # A Databricks workspace's managed group copies the workspace's tags but is deleted with it.
@@ -81,17 +82,17 @@ class Inventory:
                 deleting.append(group.name)
                 continue
             try:
-                envs.append(EphemeralRecord.from_tags(group.name, group.tags, prefix=prefix))
+                envs.append(EphemeralRecord.from_tags(group.name, group.tags))
             except UnreadableRecord as exc:
                 unreadable.append((group.name, str(exc)))
         return cls(envs=_by_expiry(envs), unreadable=tuple(unreadable), deleting=tuple(deleting))
 
     @classmethod
-    def read(cls, resource_groups: ResourceGroups, *, prefix: str) -> Inventory:
-        return cls.from_groups(resource_groups.list(), prefix=prefix)
+    def read(cls, resource_groups: ResourceGroups) -> Inventory:
+        return cls.from_groups(resource_groups.list())
 
     @classmethod
-    def from_resources(cls, region: str, resources: Iterable[TaggedResource]) -> Inventory:
+    def from_resources(cls, region: str, resources: Iterable[TaggedResource], *, prefix: str) -> Inventory:
         """One record per (team, env) tag pair among the region's resources tagged ephemeral=true."""
         by_env: dict[tuple[str, str], list[TaggedResource]] = {}
         for resource in resources:
@@ -101,7 +102,7 @@ class Inventory:
         envs, unreadable = [], []
         for (team, env), group in sorted(by_env.items()):
             try:
-                envs.append(EphemeralRecord.from_resources(region, group))
+                envs.append(EphemeralRecord.from_resources(region, group, default_prefix=prefix))
             except UnreadableRecord as exc:
                 what = f"{team or '<no team>'}/{env or '<no env>'} in {region} ({len(group)} resources)"
                 unreadable.append((what, str(exc)))
@@ -137,8 +138,11 @@ class Inventory:
             raise InputProblem(field, f"{name!r} names more than one ephemeral env ({keys})")
         return found[0]
 
-    def used_slots(self, team: str) -> set[int]:
-        return {record.network_slot for record in self.envs if record.team == team}
+    def used_slots(self, team: str, *, prefix: str) -> set[int]:
+        """Slot numbers ``team``'s live envs of ``prefix`` hold (envs of other prefixes count by network)."""
+        return {
+            record.network_slot for record in self.envs if record.team == team and record.prefix == prefix
+        }
 
     def unread_for(self, team: TeamConfig) -> Unread | None:
         """The error of the source holding ``team``'s envs, when it could not be read."""
@@ -154,10 +158,10 @@ def sources(config: PlatformConfig, services: Services) -> dict[Source, Callable
     readers: dict[Source, Callable[[], Inventory]] = {}
     prefix = config.platform.prefix
     if any(team.cloud == "azure" for team in config.teams):
-        readers[AZURE] = lambda: Inventory.read(services.resource_groups(config), prefix=prefix)
+        readers[AZURE] = lambda: Inventory.read(services.resource_groups(config))
     for region in sorted({team.region for team in config.teams if team.cloud == "aws"}):
         readers[Source("aws", region)] = lambda region=region: Inventory.from_resources(
-            region, services.tagged_resources(region).list({EPHEMERAL_TAG: "true"})
+            region, services.tagged_resources(region).list({EPHEMERAL_TAG: "true"}), prefix=prefix
         )
     return readers
 

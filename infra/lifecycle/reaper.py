@@ -24,7 +24,15 @@ from infra.lifecycle.ephemeral import (
     refuse_permanent,
 )
 from infra.lifecycle.errors import InputProblem, OperationFailed
-from infra.lifecycle.inventory import AT_RUN_TIME, AZURE, Source, read_inventory, source_of, warn_unread
+from infra.lifecycle.inventory import (
+    AT_RUN_TIME,
+    AZURE,
+    Inventory,
+    Source,
+    read_inventory,
+    source_of,
+    warn_unread,
+)
 from infra.lifecycle.lock import exclusive_outdir
 from infra.lifecycle.rollout import Rollout, prepare, stack_list
 from infra.lifecycle.runner import CDKTF, StackCommand
@@ -208,8 +216,12 @@ def reap(
         report(f"skipped {group}: tagged {EPHEMERAL_TAG}=true but {why}")
     for group in inventory.deleting:
         report(f"skipped {group}: Azure is already deleting it")
-    due = [record for record in inventory.envs if is_reapable(record.tags, now)]
-    outcome = ReapOutcome(not_due=len(inventory.envs) - len(due))
+    expired = [record for record in inventory.envs if is_reapable(record.tags, now)]
+    due = [record for record in expired if record.is_of(config)]
+    for record in expired:
+        if not record.is_of(config):  # ours before a prefix change, or another platform's: never on a guess
+            report(f"skipped {record.key} ({record.where}): {other_prefix(record, config)}")
+    outcome = ReapOutcome(not_due=len(inventory.envs) - len(expired))
     if not dry_run:
         outcome.failed += [str(unread.source) for unread in inventory.unread]
     report(f"{len(due)} of {len(inventory.envs)} ephemeral envs expired as of {format_instant(now)}")
@@ -241,6 +253,15 @@ def reap(
     return outcome
 
 
+def other_prefix(record: EphemeralRecord, config: PlatformConfig) -> str:
+    """Why an env of another prefix is not torn down without being named, and how to name it."""
+    return (
+        f"created under prefix {record.prefix!r}, not this config's {config.platform.prefix!r}; if it is this "
+        f"platform's, from before the prefix changed, remove it with "
+        f"`platform env down {record.name} --prefix {record.prefix}`"
+    )
+
+
 def _report_due(record: EphemeralRecord, now: datetime, report: Report) -> None:
     report(
         f"{record.key}: {describe_remaining(record.expires_at, now)}, owner {record.owner}, {record.where}"
@@ -254,6 +275,25 @@ def _one_line(exc: Exception) -> str:
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
+def _named_env(
+    inventory: Inventory, name: str, config: PlatformConfig, *, prefix: str | None
+) -> EphemeralRecord:
+    """The env NAME of ``prefix`` (default: the config's); one of another prefix only when named with it."""
+    wanted = prefix or config.platform.prefix
+    named = inventory.named(name)
+    mine = [record for record in named if record.prefix == wanted]
+    if named and not mine:
+        other = named[0]
+        if prefix is not None:
+            raise InputProblem(
+                "--prefix", f"{name!r} was created under prefix {other.prefix!r}, not {prefix!r}"
+            )
+        raise InputProblem("NAME", f"{other.key} ({other.where}) was {other_prefix(other, config)}")
+    if len(mine) == 1:
+        return mine[0]
+    return inventory.find(name)
+
+
 def env_down(
     name: str,
     *,
@@ -262,8 +302,13 @@ def env_down(
     dry_run: bool,
     report: Report,
     clouds: Iterable[str] | None = None,
+    prefix: str | None = None,
 ) -> EphemeralRecord | None:
-    """`env down NAME`: tear the env down whatever its expiry. NAME is checked before any cloud is asked."""
+    """`env down NAME`: tear the env down whatever its expiry. NAME is checked before any cloud is asked.
+
+    An env created under another prefix than the config's (``prefix`` names it) is torn down by its own tags:
+    its names and state keys under that prefix, its network as deployed.
+    """
     check_name_format(name)
     refuse_permanent(name, config, field="NAME")
     inventory = read_inventory(config, services, clouds=clouds)
@@ -277,7 +322,7 @@ def env_down(
     elif inventory.unread and inventory.named(name):
         for unread in inventory.unread:
             report(f"warning: cannot read {unread.source} (NAME is found elsewhere): {unread.error}")
-    record = inventory.find(name)
+    record = _named_env(inventory, name, config, prefix=prefix)
     record.team_env(config)  # a config that can no longer derive the stacks is bad input: refuse up front
     if dry_run:
         for line in describe_teardown(record, config, services.outdir):

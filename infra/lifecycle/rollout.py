@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Literal
 from infra.config import PlatformConfig, TeamEnv
 from infra.constructs.contracts import WORKSPACE_URL_OUTPUT
 from infra.lifecycle.lock import exclusive_outdir
+from infra.lifecycle.moved_state import refuse_unmoved_local_state
 from infra.lifecycle.preflight import check_preconditions
 from infra.lifecycle.runner import CDKTF, StackCommand
 
@@ -66,6 +67,7 @@ def prepare(
     rollout: Rollout, config: PlatformConfig, services: Services, *, wheel: Path | None = None
 ) -> None:
     """Build the wheel (unless one is given) and synthesize exactly the rollout's stacks."""
+    refuse_unmoved_local_state(rollout.team_env, outdir=rollout.outdir)
     wheel = wheel or services.build_wheel()
     services.synthesize(config, [rollout.team_env], rollout.outdir, wheel)
 
@@ -77,6 +79,7 @@ def execute(
     (OperationFailed). A missing npx is refused (MissingTool) before anything is built."""
     steps = rollout.steps()
     services.runner.require(CDKTF[0])
+    refuse_unmoved_local_state(rollout.team_env, outdir=rollout.outdir)
     with exclusive_outdir(rollout.outdir, purpose=f"{rollout.action} {rollout.team_env.key}"):
         report(f"[1/{len(steps)}] {steps[0]}")
         wheel = services.build_wheel()

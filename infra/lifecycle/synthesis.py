@@ -3,6 +3,10 @@
 The stacks are written into a staging directory beside the output (`.<out>-staging-*`, marked by a file inside)
 and swapped in when complete. A synth killed halfway leaves its staging directory behind; the next synth, which
 holds the output's lock (lifecycle/lock.py) and so knows no other synth is writing, removes every marked one.
+
+The swap removes the previous output, so it only ever replaces a directory that a synth wrote: one holding
+nothing but what cdktf writes (`manifest.json`, `stacks/`) and the output marker. `--out .` (a checkout, with
+its `.git` and config) or any other directory of the user's is refused before anything is built.
 """
 
 import json
@@ -17,6 +21,10 @@ from infra.lifecycle.errors import InputProblem
 
 # The file that marks a directory as a synth's staging directory, so only those are ever removed.
 STAGING_MARKER = ".platform-synth-staging"
+# The file every synth output carries, so a later synth knows the directory is its own to replace.
+OUTPUT_MARKER = ".platform-synth-output"
+# What cdktf writes into its output directory; an output of `npx cdktf synth` holds these and nothing else.
+CDKTF_OUTPUT = frozenset({"manifest.json", "stacks"})
 
 
 @dataclass(frozen=True)
@@ -29,9 +37,27 @@ class StackSummary:
 
 
 def check_outdir(out: Path, *, field: str = "--out") -> None:
-    """Refuse an output path that exists and is not a directory: a synth would replace it with one."""
+    """Refuse an output path that a synth would replace but did not write: a file, or a directory of the user's."""
     if out.exists() and not out.is_dir():
         raise InputProblem(field, f"{out} exists and is not a directory; refusing to replace it")
+    if out.is_dir() and not is_synth_output(out):
+        foreign = sorted(
+            entry.name for entry in out.iterdir() if entry.name not in {OUTPUT_MARKER, *CDKTF_OUTPUT}
+        )
+        shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise InputProblem(
+            field,
+            f"{out} is not the output of a synth (it holds {shown or 'stacks/ without manifest.json'}) and a synth "
+            "replaces its output whole; refusing: name a new or empty directory, or a previous synth output",
+        )
+
+
+def is_synth_output(path: Path) -> bool:
+    """Whether ``path`` is empty or holds only a synth's output (ours, marked, or cdktf's with its manifest)."""
+    entries = {entry.name for entry in path.iterdir()}
+    if not entries <= {OUTPUT_MARKER, *CDKTF_OUTPUT}:
+        return False
+    return not entries or bool(entries & {OUTPUT_MARKER, "manifest.json"})
 
 
 def synth_to(
@@ -49,6 +75,9 @@ def synth_to(
         (staging / STAGING_MARKER).write_text(f"pid {os.getpid()}\n")
         build_app(config, outdir=staging, wheel=wheel, team_envs=team_envs).synth()
         (staging / STAGING_MARKER).unlink()
+        (staging / OUTPUT_MARKER).write_text(
+            "written by `platform synth`; a synth replaces this directory whole\n"
+        )
         # mkdtemp makes the directory private (0700); the output is as readable as any directory the user makes.
         staging.chmod(0o777 & ~_umask())
         _replace_dir(staging, out)
@@ -81,10 +110,13 @@ def _umask() -> int:
 
 
 def _replace_dir(new: Path, target: Path) -> None:
-    old = target.with_name(f".{target.name}-old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.rename(old)
+    """Swap ``new`` in for ``target`` (checked to be a synth output) and remove only what was swapped out."""
+    if not target.exists():
+        new.rename(target)
+        return
+    # A fresh name for the old output: a fixed one (`.<out>-old`) could be a directory of the user's.
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=target.parent))
+    target.rename(old)  # rename(2) replaces the empty directory mkdtemp made
     new.rename(target)
     shutil.rmtree(old, ignore_errors=True)
 

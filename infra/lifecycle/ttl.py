@@ -20,6 +20,7 @@ MIN_TTL = timedelta(minutes=30)
 # which Azure only accepts when creation and expiry are at most a week apart; a week is also long enough for
 # any test environment.
 MAX_TTL = timedelta(days=7)
+_OUT_OF_RANGE = "outside the times that can be written (years 0001 to 9999, UTC)"
 
 
 def parse_duration(text: str, *, field: str) -> timedelta:
@@ -40,7 +41,10 @@ def parse_instant(text: str, *, field: str) -> datetime:
         # The example is the same time written the way the option accepts it (a date alone plus Z would not be).
         example = format_instant(instant.replace(tzinfo=UTC))
         raise InputProblem(field, f"{text!r} has no time zone; add one, e.g. {example} for UTC")
-    return instant.astimezone(UTC)
+    try:
+        return instant.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00-01:00 is in year 10000 in UTC
+        raise InputProblem(field, f"{text!r} is {_OUT_OF_RANGE}") from None
 
 
 def expiry_from_ttl(ttl: str, *, now: datetime, field: str = "--ttl") -> datetime:
@@ -48,7 +52,10 @@ def expiry_from_ttl(ttl: str, *, now: datetime, field: str = "--ttl") -> datetim
     text = ttl.strip()
     now = now.replace(microsecond=0)  # expiry tags carry whole seconds; 30m must stay 30m
     if _DURATION.fullmatch(text):
-        expires = now + parse_duration(text, field=field)
+        try:
+            expires = now + parse_duration(text, field=field)
+        except OverflowError:
+            raise InputProblem(field, f"{ttl!r} from {format_instant(now)} is {_OUT_OF_RANGE}") from None
     elif "T" in text:
         expires = parse_instant(text, field=field)
     else:
@@ -71,8 +78,10 @@ def expiry_from_ttl(ttl: str, *, now: datetime, field: str = "--ttl") -> datetim
 
 
 def format_instant(instant: datetime) -> str:
-    """UTC, whole seconds, `Z` suffix: the form of the `expires-at` tag."""
-    return instant.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """UTC, whole seconds, `Z` suffix: the form of the `expires-at` tag. Four-digit years always (strftime's %Y
+    writes year 1 as `1`, which fromisoformat cannot read back)."""
+    utc = instant.astimezone(UTC).replace(microsecond=0, tzinfo=None)
+    return f"{utc.isoformat()}Z"
 
 
 def format_duration(span: timedelta) -> str:

@@ -3,9 +3,7 @@
 from cdktf import AzurermBackend, LocalBackend, S3Backend, TerraformStack
 
 from infra.config import TeamEnv
-
-# From a stack's working directory (cdktf.out/stacks/<stack>/) to the directory holding cdktf.out.
-LOCAL_STATE_DIR = "../../.."
+from infra.stacks.state_layout import LOCAL_STATE_DIR, local_state_file, state_key
 
 
 def configure_backend(stack: TerraformStack, *, team_env: TeamEnv, component: str) -> None:
@@ -15,10 +13,11 @@ def configure_backend(stack: TerraformStack, *, team_env: TeamEnv, component: st
     ``../../../`` reaches the directory that holds ``cdktf.out`` from every stack directory alike, which matters
     twice: the state survives a fresh synth (which replaces ``cdktf.out``), and the workspace stack's remote
     state data source, which cdktf gives the same path, finds the platform stack's state. The path stays
-    relative so synthesized JSON never carries a machine path.
+    relative so synthesized JSON never carries a machine path. Keys and files carry the platform's prefix
+    (state_layout.py).
     """
     backend = team_env.platform.state_backend
-    key = f"{team_env.team.name}/{team_env.env}/{component}.tfstate"
+    key = state_key(team_env, component)
     if backend.kind == "s3":
         S3Backend(stack, bucket=backend.bucket, key=key, region=backend.region, encrypt=True)
         # S3-native locking (a `<key>.tflock` object, Terraform >= 1.10); cdktf 0.21's S3Backend predates it.
@@ -33,6 +32,4 @@ def configure_backend(stack: TerraformStack, *, team_env: TeamEnv, component: st
             use_azuread_auth=True,
         )
     else:
-        LocalBackend(
-            stack, path=f"{LOCAL_STATE_DIR}/terraform.{team_env.team.name}-{team_env.env}-{component}.tfstate"
-        )
+        LocalBackend(stack, path=f"{LOCAL_STATE_DIR}/{local_state_file(team_env, component)}")

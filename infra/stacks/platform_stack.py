@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from cdktf import TerraformOutput, TerraformStack
+from cdktf import ITerraformDependable, TerraformOutput, TerraformStack
 from cdktf_cdktf_provider_azurerm.data_azurerm_client_config import DataAzurermClientConfig
 from cdktf_cdktf_provider_azurerm.provider import (
     AzurermProvider,
@@ -25,7 +25,7 @@ from infra.constructs.azure.budget import CostBudget, utc_today
 from infra.constructs.azure.databricks_workspace import Workspace
 from infra.constructs.azure.encryption import EncryptionKey
 from infra.constructs.azure.hub_peering import HubPeering
-from infra.constructs.azure.key_vault import SecretsVault
+from infra.constructs.azure.key_vault import VAULT_PRIVATE_LINK_ZONE, SecretsVault
 from infra.constructs.azure.lake_storage import LakeStorage
 from infra.constructs.azure.monitoring import Monitoring
 from infra.constructs.azure.network import Network
@@ -68,14 +68,26 @@ def azurerm_provider(stack: TerraformStack, team_env: TeamEnv) -> AzurermProvide
     )
 
 
-def hub_provider(stack: TerraformStack, team_env: TeamEnv, hub: HubNetwork) -> AzurermProvider:
-    """azurerm in the hub's subscription, for the hub side of the peering and the links to the hub's zones."""
-    tenant_id = team_env.platform.tenant_id
+def hub_provider(stack: TerraformStack, team_env: TeamEnv, hub: HubNetwork | None) -> AzurermProvider:
+    """azurerm in the hub's subscription, for the hub side of the peering and the links to the hub's zones.
+
+    Emitted in every Azure platform stack, hub or not, private or not: hub-side resources left in state when an
+    env turns public or the hub is removed are destroyed through the provider configuration they were created
+    with (``azurerm.hub``), and without one Terraform cannot plan at all. Without a hub it is configured for the
+    env's own subscription: azurerm deletes by the resource ID kept in state, which names the hub's
+    subscription, so the same deployer credentials still remove the orphans.
+    """
+    platform = team_env.platform
+    tenant_id = platform.tenant_id
+    if hub is not None:
+        subscription_id: str | None = hub.subscription_id
+    else:
+        subscription_id = str(platform.subscription_id) if platform.subscription_id else None
     return AzurermProvider(
         stack,
         "azurerm-hub",
         alias="hub",
-        subscription_id=hub.subscription_id,
+        subscription_id=subscription_id,
         tenant_id=str(tenant_id) if tenant_id else None,
         storage_use_azuread=True,
         # The deployer holds only network roles in the hub's subscription: registering resource providers
@@ -95,12 +107,16 @@ class PlatformStack(AspectStack):
         azurerm_provider(self, team_env)
         key_settings = team_env.customer_managed_key
         creates_key = key_settings is not None and key_settings.existing_key_id is None
+        platform = team_env.platform
         client = (
             DataAzurermClientConfig(self, "current")
-            if creates_key or not team_env.platform.tenant_id
+            if creates_key or not platform.tenant_id or not platform.subscription_id
             else None
         )
-        tenant_id = str(team_env.platform.tenant_id) if team_env.platform.tenant_id else client.tenant_id
+        tenant_id = str(platform.tenant_id) if platform.tenant_id else client.tenant_id
+        subscription_id = (
+            str(platform.subscription_id) if platform.subscription_id else client.subscription_id
+        )
 
         resource_group = ResourceGroupRef.of(
             ResourceGroup(
@@ -115,14 +131,14 @@ class PlatformStack(AspectStack):
             resource_group=resource_group,
             private_endpoints=not settings.public_network_access or settings.network_isolation == "private",
         )
-        private_links = None
+        hub = platform.hub_network
+        in_hub = hub_provider(self, team_env, hub)
+        private_links, hub_path = None, []
         if network.private_endpoint_subnet is not None:
-            hub, in_hub = team_env.platform.hub_network, None
             if hub is not None:
-                in_hub = hub_provider(self, team_env, hub)
-                HubPeering(
+                hub_path = HubPeering(
                     self, "hub-peering", team_env=team_env, network=network, hub=hub, hub_provider=in_hub
-                )
+                ).both_directions
             private_links = PrivateLinks(
                 self,
                 "private-links",
@@ -130,7 +146,7 @@ class PlatformStack(AspectStack):
                 resource_group=resource_group,
                 network=network,
                 hub=hub,
-                hub_provider=in_hub,
+                hub_provider=in_hub if hub is not None else None,
             )
         secrets = SecretsVault(
             self,
@@ -143,6 +159,11 @@ class PlatformStack(AspectStack):
         )
         encryption_key = None
         if key_settings is not None:
+            # A created key is written through the vault's data plane from the runner in the hub: the vault's
+            # endpoint and its A record, the zone's link to the env's VNet and both peerings must exist first.
+            vault_reachable: list[ITerraformDependable] = list(secrets.private_endpoints)
+            if secrets.private_endpoints and private_links is not None:
+                vault_reachable += [private_links.zone_link(VAULT_PRIVATE_LINK_ZONE), *hub_path]
             encryption_key = EncryptionKey(
                 self,
                 "encryption-key",
@@ -150,7 +171,7 @@ class PlatformStack(AspectStack):
                 settings=key_settings,
                 vault_id=secrets.vault.id,
                 deployer_object_id=client.object_id if client is not None else None,
-                vault_reachable=list(secrets.private_endpoints),
+                vault_reachable=vault_reachable,
             )
         workspace = Workspace(
             self,
@@ -192,6 +213,7 @@ class PlatformStack(AspectStack):
             self,
             "budget",
             team_env=team_env,
+            subscription_id=subscription_id,
             resource_group=resource_group,
             today=today or utc_today(),
         )

@@ -105,7 +105,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
     broken = script("matrix", "prod", config=write_config(tmp_path, config))
     assert broken.returncode == 2
     assert len(broken.stderr.strip().splitlines()) == 1
-    assert "teams[0].environments.prod.deploy_runner: required" in broken.stderr
+    assert "teams.churn.environments.prod.deploy_runner: required" in broken.stderr
     assert "Traceback" not in broken.stderr
 
 

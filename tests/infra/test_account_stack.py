@@ -24,7 +24,7 @@ def test_account_resources_read_the_platform_stack_outputs(synthesized):
     referenced = remote_outputs(account)
     assert referenced and referenced <= set(synthesized.json(PLATFORM)["output"])
     remote = next(iter(account["data"]["terraform_remote_state"].values()))
-    assert remote["config"]["path"] == "../../../terraform.risk-dev-platform.tfstate"
+    assert remote["config"]["path"] == "../../../terraform.dbp-risk-dev-platform.tfstate"
     credentials = synthesized.only(ACCOUNT, "databricks_mws_credentials")
     network = synthesized.only(ACCOUNT, "databricks_mws_networks")
     for value in (credentials["role_arn"], network["vpc_id"], network["security_group_ids"][0]):

@@ -36,7 +36,7 @@ def test_workspace_stack_reads_its_own_platform_stack_state(synthesized, platfor
         # the same relative path the platform stack writes its state to (both run in cdktf.out/stacks/<stack>/)
         platform_backend = synthesized.json(te.names.platform_stack)["terraform"]["backend"]["local"]
         assert state["config"]["path"] == platform_backend["path"]
-        assert state["config"]["path"] == f"../../../terraform.{te.team.name}-{te.env}-platform.tfstate"
+        assert state["config"]["path"] == f"../../../terraform.dbp-{te.team.name}-{te.env}-platform.tfstate"
         platform = synthesized.json(te.names.platform_stack)
         outputs = set(platform["output"])
         referenced = set(re.findall(r"outputs\.(cross-stack-output-[\w.-]+?)[}\s]", json.dumps(workspace)))
@@ -54,7 +54,7 @@ def test_databricks_provider_points_at_the_workspace_from_the_platform_stack(syn
 def test_state_backend_is_relative_and_per_stack(synthesized, stack):
     backend = synthesized.json(stack)["terraform"]["backend"]
     # cdktf runs terraform in cdktf.out/stacks/<stack>/: state lands next to cdktf.out and survives a re-synth
-    assert backend == {"local": {"path": f"../../../terraform.{stack}.tfstate"}}
+    assert backend == {"local": {"path": f"../../../terraform.dbp-{stack}.tfstate"}}
 
 
 def test_no_machine_paths_or_secrets_in_synthesized_json(synthesized):
@@ -82,14 +82,14 @@ def test_azurerm_backend_gets_one_key_per_stack(platform_config, fake_wheel, tmp
         stack = json.loads((tmp_path / "stacks" / f"churn-dev-{component}" / "cdk.tf.json").read_text())
         assert stack["terraform"]["backend"]["azurerm"] == {
             "container_name": "tfstate",
-            "key": f"churn/dev/{component}.tfstate",
+            "key": f"dbp/churn/dev/{component}.tfstate",
             "resource_group_name": "rg-tfstate",
             "storage_account_name": "sttfstate",
             "use_azuread_auth": True,
         }
     remote = json.loads((tmp_path / "stacks" / "churn-dev-workspace" / "cdk.tf.json").read_text())["data"]
     state = next(iter(remote["terraform_remote_state"].values()))
-    assert state["backend"] == "azurerm" and state["config"]["key"] == "churn/dev/platform.tfstate"
+    assert state["backend"] == "azurerm" and state["config"]["key"] == "dbp/churn/dev/platform.tfstate"
 
 
 def test_azure_only_configs_never_import_the_aws_bindings(tmp_path):
@@ -119,3 +119,47 @@ def test_azure_only_configs_never_import_the_aws_bindings(tmp_path):
     assert result.stdout.strip().splitlines()[-1] == str(
         ["cdktf_cdktf_provider_azurerm", "cdktf_cdktf_provider_databricks"]
     )
+
+
+@pytest.mark.parametrize(
+    ("backend", "where"),
+    [
+        ({"kind": "local"}, lambda b: b["local"]["path"]),
+        (
+            {"kind": "azurerm", "resource_group_name": "rg-tfstate", "storage_account_name": "sttfstate"},
+            lambda b: b["azurerm"]["key"],
+        ),
+        ({"kind": "s3", "bucket": "shared-tfstate", "region": "eu-west-1"}, lambda b: b["s3"]["key"]),
+    ],
+    ids=["local", "azurerm", "s3"],
+)
+def test_two_platforms_sharing_a_state_store_never_share_a_state_key(
+    platform_config, fake_wheel, tmp_path, backend, where
+):
+    """Prefixes dbp and sbx, same team and env, one container (or checkout): each stack keeps its own state,
+    and each workspace stack reads its own platform's state, never the other's."""
+    from infra.app import build_app
+
+    keys = {}
+    for prefix in ("dbp", "sbx"):
+        settings = platform_config.platform.model_copy(
+            update={
+                "prefix": prefix,
+                "state_backend": platform_config.platform.state_backend.model_validate(backend),
+            }
+        )
+        team_env = platform_config.team_envs[0].model_copy(update={"platform": settings})
+        out = tmp_path / prefix
+        build_app(platform_config, outdir=out, wheel=fake_wheel, team_envs=[team_env]).synth()
+        stacks = {
+            c: json.loads((out / "stacks" / f"churn-dev-{c}" / "cdk.tf.json").read_text())
+            for c in ("platform", "workspace")
+        }
+        keys[prefix] = {c: where(stack["terraform"]["backend"]) for c, stack in stacks.items()}
+        remote = next(iter(stacks["workspace"]["data"]["terraform_remote_state"].values()))["config"]
+        assert remote.get("key", remote.get("path")) == keys[prefix]["platform"]
+        assert all(
+            f"{prefix}/churn/dev/" in key or f"terraform.{prefix}-churn-dev-" in key
+            for key in keys[prefix].values()
+        )
+    assert not set(keys["dbp"].values()) & set(keys["sbx"].values())

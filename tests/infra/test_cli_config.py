@@ -37,7 +37,8 @@ def test_validate_prints_one_line_per_problem_and_exits_2(tmp_path, capsys):
     assert len(lines) == 2
     assert lines[0].startswith(f"error: {bad}: platform.prefix: 'Bad Prefix' is invalid")
     assert (
-        "teams[0].environments.dev.compute.max_workerz: unknown key (did you mean 'max_workers'?)" in lines[1]
+        "teams.churn.environments.dev.compute.max_workerz: unknown key (did you mean 'max_workers'?)"
+        in lines[1]
     )
     assert "Traceback" not in err
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from infra.cli.main import main
-from infra.lifecycle.synthesis import STAGING_MARKER
+from infra.lifecycle.synthesis import OUTPUT_MARKER, STAGING_MARKER
+from tests.wheels import write_wheel
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,6 +46,7 @@ def test_failed_synth_keeps_the_previous_output(tmp_path, fake_wheel, capsys, mo
     out_dir = tmp_path / "cdktf.out"
     (out_dir / "stacks" / "old").mkdir(parents=True)
     (out_dir / "stacks" / "old" / "cdk.tf.json").write_text("{}")
+    (out_dir / "manifest.json").write_text("{}")
 
     class HalfWrittenApp:
         def __init__(self, outdir):
@@ -131,6 +133,72 @@ def test_an_out_that_is_a_file_is_refused_and_left_alone(tmp_path, fake_wheel, c
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
+def a_checkout(root: Path) -> dict[str, str]:
+    """A directory as `--out .` finds it in a checkout: repository, config, code. Returns path -> content."""
+    files = {".git/HEAD": "ref: refs/heads/main\n", "platform.yaml": "teams: []\n", "infra/app.py": "x = 1\n"}
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return files
+
+
+def test_synth_out_dot_in_a_checkout_is_refused_and_removes_nothing(
+    tmp_path, fake_wheel, capsys, quick_app, monkeypatch
+):
+    checkout = tmp_path / "checkout"
+    files = a_checkout(checkout)
+    monkeypatch.chdir(checkout)
+    code, _, err = synth_into(Path("."), fake_wheel, capsys)
+    assert code == 2
+    assert err.splitlines() == [
+        "error: --out: . is not the output of a synth (it holds .git, infra, platform.yaml) and a synth replaces "
+        "its output whole; refusing: name a new or empty directory, or a previous synth output"
+    ]
+    assert {str(p.relative_to(checkout)) for p in checkout.rglob("*") if p.is_file()} == set(files)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkout"]  # no staging, no lock beside it
+
+
+def test_scan_out_of_a_users_directory_is_refused_before_synth(tmp_path, fake_wheel, capsys, quick_app):
+    mine = tmp_path / "reports"
+    (mine / "stacks").mkdir(parents=True)  # a stacks/ folder, but no manifest: not cdktf's output
+    (mine / "stacks" / "notes.md").write_text("keep me")
+    checkov = tmp_path / "checkov"
+    checkov.write_text("#!/bin/sh\nexit 0\n")
+    code, _, err = run(
+        [
+            *("scan", "--config", str(ROOT / "platform.yaml"), "--out", str(mine)),
+            *("--wheel", str(fake_wheel), "--checkov", str(checkov)),
+        ],
+        capsys,
+    )
+    assert code == 2 and "--out: " in err and "refusing" in err and len(err.splitlines()) == 1
+    assert (mine / "stacks" / "notes.md").read_text() == "keep me"
+
+
+def test_a_previous_synth_output_is_replaced_and_only_it(tmp_path, fake_wheel, capsys, quick_app):
+    out = tmp_path / "out"
+    users_old = tmp_path / ".out-old"  # the name the swap once used for the previous output: not ours
+    users_old.mkdir()
+    (users_old / "keep.txt").write_text("keep me")
+    assert synth_into(out, fake_wheel, capsys)[0] == 0
+    assert (out / OUTPUT_MARKER).is_file()
+    (out / "stacks" / "gone-team-dev-platform").mkdir()  # a stack the config no longer has
+    code, _, err = synth_into(out, fake_wheel, capsys)
+    assert code == 0, err
+    assert not (out / "stacks" / "gone-team-dev-platform").exists()
+    assert (users_old / "keep.txt").read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".out-old", "out", "out.lock"]
+
+
+def test_an_output_of_npx_cdktf_synth_is_replaced(tmp_path, fake_wheel, capsys, quick_app):
+    out = tmp_path / "cdktf.out"
+    (out / "stacks" / "churn-dev-platform" / ".terraform").mkdir(parents=True)
+    (out / "manifest.json").write_text('{"version": "0.21.0"}')
+    code, _, err = synth_into(out, fake_wheel, capsys)
+    assert code == 0, err
+    assert not (out / "stacks" / "churn-dev-platform" / ".terraform").exists()
+
+
 def test_the_output_directory_gets_the_users_permissions_not_0700(tmp_path, fake_wheel, capsys, quick_app):
     previous = os.umask(0o022)
     try:
@@ -176,7 +244,7 @@ def test_synth_from_another_directory_reads_and_writes_the_project_files(
     def builder(argv, *, cwd, **kwargs):
         builds.append(Path(cwd))
         outdir = Path(argv[argv.index("--outdir") + 1])
-        (outdir / "churn-0.1.0-py3-none-any.whl").write_bytes(b"wheel")
+        write_wheel(outdir / "churn-0.1.0-py3-none-any.whl", {})  # the project has no src/ to ship
         return subprocess.CompletedProcess(argv, 0, "", "")
 
     monkeypatch.setattr("infra.wheel.subprocess.run", builder)

@@ -37,7 +37,7 @@ def test_a_private_env_without_a_runner_is_one_error_line_naming_the_field(tmp_p
     assert code == 2
     assert len(lines) == 1
     assert (
-        "teams[0].environments.prod.deploy_runner: required when public_network_access is false and "
+        "teams.churn.environments.prod.deploy_runner: required when public_network_access is false and "
         "network_isolation is private" in lines[0]
     )
     assert "Traceback" not in lines[0]
@@ -49,7 +49,7 @@ def test_a_private_env_cannot_name_a_github_hosted_runner(tmp_path, capsys):
     code, lines = validate(config, tmp_path, capsys)
     assert code == 2
     assert lines == [
-        f"error: {tmp_path / 'platform.yaml'}: teams[0].environments.prod.deploy_runner: 'ubuntu-latest' is a "
+        f"error: {tmp_path / 'platform.yaml'}: teams.churn.environments.prod.deploy_runner: 'ubuntu-latest' is a "
         "GitHub-hosted runner label, which cannot reach this env (public_network_access is false and "
         "network_isolation is private); name a runner inside its network"
     ]
@@ -60,7 +60,7 @@ def test_a_label_that_runs_on_cannot_take_is_refused(tmp_path, capsys):
     config["teams"][0]["environments"]["prod"]["deploy_runner"] = ["self-hosted", "two words"]
     code, lines = validate(config, tmp_path, capsys)
     assert code == 2 and len(lines) == 1
-    assert "teams[0].environments.prod.deploy_runner[1]: 'two words' is invalid" in lines[0]
+    assert "teams.churn.environments.prod.deploy_runner[1]: 'two words' is invalid" in lines[0]
 
 
 def test_the_committed_private_env_names_its_runner_and_public_envs_need_none():
@@ -89,4 +89,7 @@ def test_a_private_lake_and_vault_need_a_runner_even_with_a_public_front_end(tmp
     code, lines = validate(config, tmp_path, capsys)
     assert code == 2
     assert len(lines) == 1
-    assert "teams[1].environments.prod.deploy_runner: required when network_isolation is private" in lines[0]
+    assert (
+        "teams.pricing.environments.prod.deploy_runner: required when network_isolation is private"
+        in lines[0]
+    )

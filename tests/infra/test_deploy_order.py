@@ -61,6 +61,16 @@ def test_every_stack_has_a_destroy_order(graphs):
         assert len(order) == len(graph.nodes), name
 
 
+def test_graph_model_orders_a_resource_after_its_aliased_provider():
+    graph = StackGraph(
+        {
+            "provider": {"azurerm": [{"features": [{}]}, {"alias": "hub", "features": [{}]}]},
+            "resource": {"azurerm_thing": {"t": {"provider": "azurerm.hub"}}},
+        }
+    )
+    assert graph.depends("azurerm_thing.t", "provider.azurerm.hub")
+
+
 def test_graph_model_reads_nested_references_and_depends_on():
     """The model itself: a reference inside a nested block and a depends_on entry are both edges."""
     graph = StackGraph(
@@ -320,3 +330,95 @@ def test_a_re_created_env_recovers_its_soft_deleted_vault(graphs):
         features = _blocks(graph.nodes["provider.azurerm"].config.get("features"))
         key_vault = [kv for f in features for kv in _blocks(f.get("key_vault"))]
         assert key_vault and all(kv.get("recover_soft_deleted_key_vaults") is True for kv in key_vault), name
+
+
+# ---- Azure customer-managed keys: first apply ----
+
+# What calls Key Vault with a role granted in the same apply: the deployer creating the key, the storage
+# service wrapping the lake's key, the AzureDatabricks app wrapping managed services at workspace creation,
+# the DBFS root's storage wrapping its key.
+KEY_USERS = (
+    "azurerm_key_vault_key",
+    "azurerm_storage_account_customer_managed_key",
+    "azurerm_databricks_workspace",
+    "azurerm_databricks_workspace_root_dbfs_customer_managed_key",
+)
+
+
+def _key_vault_grants(graph: StackGraph, address: str) -> list[str]:
+    return [
+        a
+        for a in graph.ancestors(address)
+        if graph.nodes[a].type == "azurerm_role_assignment"
+        and str(graph.nodes[a].config.get("role_definition_name", "")).startswith("Key Vault Crypto")
+    ]
+
+
+def test_nothing_uses_a_key_vault_role_before_key_vault_honours_it(graphs):
+    """azurerm v4.55.0 internal/services/authorization/role_assignment_resource.go (retryRoleAssignmentsClient)
+    returns once ARM reads the assignment back; Key Vault's data plane authorizes from its own cache, which
+    lags (Microsoft documents up to ten minutes), and internal/services/keyvault/key_vault_key_resource.go
+    (resourceKeyVaultKeyCreate) does not retry a 403. So between each Key Vault role assignment and whatever
+    relies on it there is a time_sleep (hashicorp/time) that follows that assignment: the provider's own pattern
+    (examples/netapp/nfsv3_volume_cmk_cross_tenant/main.tf, v4.55.0). SRA (azure/tf/modules/hub/keyvault.tf)
+    needs none because it uses vault access policies; our baseline is an RBAC vault (PLAT-KV-1)."""
+    checked = 0
+    for name, graph in _stacks(graphs, "-platform"):
+        for rtype in KEY_USERS:
+            for user in graph.of_type(rtype):
+                for grant in _key_vault_grants(graph, user.address):
+                    checked += 1
+                    waits = [
+                        a
+                        for a in graph.ancestors(user.address)
+                        if graph.nodes[a].type == "time_sleep" and graph.depends(a, grant)
+                    ]
+                    assert waits, f"{name}: {user.address} uses {grant} the moment it exists"
+                    for wait in waits:
+                        assert graph.nodes[wait].config["create_duration"] == "10m", wait
+    assert checked >= 8, "the committed prod envs create keys: their users were not found"
+
+
+def _peerings(graph: StackGraph) -> list[str]:
+    return [n.address for n in graph.of_type("azurerm_virtual_network_peering")]
+
+
+def test_a_created_key_waits_for_the_runners_path_to_its_private_vault(graphs):
+    """The runner in the hub writes the key through the vault's private endpoint: it resolves the endpoint's A
+    record (written by the endpoint's zone group) through the hub's zone, which the env links to its VNet, and
+    reaches it over both halves of the peering. All of them exist before the key is created."""
+    checked = 0
+    for name, graph in _stacks(graphs, "-platform"):
+        for key in graph.of_type("azurerm_key_vault_key"):
+            vault = next(iter(references({"v": key.config["key_vault_id"]})))
+            endpoints = [
+                e.address
+                for e in graph.of_type("azurerm_private_endpoint")
+                if vault in references(e.config.get("private_service_connection", {}))
+            ]
+            links = [
+                n.address
+                for n in graph.of_type("azurerm_private_dns_zone_virtual_network_link")
+                if "privatelink.vaultcore.azure.net" in str(n.config["private_dns_zone_name"])
+            ]
+            peerings = _peerings(graph)
+            assert endpoints and links and len(peerings) == 2, name
+            for needed in (*endpoints, *links, *peerings):
+                checked += 1
+                assert graph.depends(key.address, needed), f"{name}: the key before {needed}"
+    assert checked, "no created key behind a private vault in the committed config"
+
+
+def test_the_dbfs_key_update_waits_for_the_workspaces_private_endpoints(graphs):
+    """azurerm_databricks_workspace_root_dbfs_customer_managed_key updates the workspace itself (a PUT of the
+    workspace, azurerm v4.55.0 databricks_workspace_root_dbfs_customer_managed_key_resource.go); the workspace's
+    private endpoints change the same workspace's connections. One after the other."""
+    checked = 0
+    for name, graph in _stacks(graphs, "-platform"):
+        for dbfs in graph.of_type("azurerm_databricks_workspace_root_dbfs_customer_managed_key"):
+            workspace = next(iter(references({"w": dbfs.config["workspace_id"]})))
+            for endpoint in graph.of_type("azurerm_private_endpoint"):
+                if workspace in references(endpoint.config.get("private_service_connection", {})):
+                    checked += 1
+                    assert graph.depends(dbfs.address, endpoint.address), f"{name}: {endpoint.address}"
+    assert checked, "no private CMK workspace in the committed config"

@@ -22,7 +22,7 @@ def config_with(platform: dict | None = None, dev: dict | None = None):
 
 def test_committed_config_warns_about_the_preview_cluster():
     warnings = deploy_warnings(config_with())
-    assert [w.split(":")[0] for w in warnings] == ["teams[0].environments.dev.interactive_cluster"]
+    assert [w.split(":")[0] for w in warnings] == ["teams.churn.environments.dev.interactive_cluster"]
     assert all("\n" not in w for w in warnings)
 
 
@@ -71,4 +71,4 @@ def test_validate_prints_the_warnings_and_still_exits_0(capsys):
     lines = out.strip().splitlines()
     assert lines[0].startswith("valid:")
     assert [line.split(":")[0] for line in lines[1:]] == ["warning"]
-    assert "teams[0].environments.dev.interactive_cluster" in lines[1]
+    assert "teams.churn.environments.dev.interactive_cluster" in lines[1]

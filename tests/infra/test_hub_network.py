@@ -107,9 +107,99 @@ def test_envs_in_the_shared_zone_leave_sign_in_to_the_hubs_web_auth_endpoint(hub
     assert "browser_authentication" not in subresources and "databricks_ui_api" in subresources
 
 
-def test_public_envs_stay_off_the_hub(hub_synth):
+def test_public_envs_stay_off_the_hub_but_keep_its_provider(hub_synth):
+    """An env that turns public (or whose hub is removed) still has hub-side resources in state, recorded with
+    provider azurerm.hub: Terraform plans their destroy only through a provider block of that alias, so it is
+    emitted whatever the env's network; with a hub, in the hub's subscription."""
     assert not hub_synth.resources(DEV, "azurerm_virtual_network_peering")
-    assert all(p.get("alias") != "hub" for p in hub_synth.json(DEV)["provider"]["azurerm"])
+    assert not hub_synth.resources(DEV, "azurerm_private_dns_zone_virtual_network_link")
+    assert _hub_provider(hub_synth, DEV)["subscription_id"] == HUB_SUBSCRIPTION
+
+
+def _without_hub() -> dict:
+    """The committed config without a hub, as validate accepts it: existing keys, one runner per private env."""
+    config = yaml.safe_load((ROOT / "platform.yaml").read_text())
+    del config["platform"]["hub_network"]
+    for index, team in enumerate(config["teams"]):
+        prod = team["environments"]["prod"]
+        if team.get("cloud") != "aws":
+            vault = f"kv{team['name']}keys"
+            prod["customer_managed_key"] = {
+                "existing_key_id": f"https://{vault}.vault.azure.net/keys/cmk/{'0' * 32}",
+                "existing_key_vault_id": f"/subscriptions/{HUB_SUBSCRIPTION}/resourceGroups/rg-keys/providers/"
+                f"Microsoft.KeyVault/vaults/{vault}",
+            }
+            prod["deploy_runner"] = ["self-hosted", f"runner-{index}"]
+    return config
+
+
+@pytest.fixture(scope="module")
+def island_synth(fake_wheel, tmp_path_factory) -> Synthesized:
+    from infra.app import build_app
+
+    config = parse_config(yaml.safe_dump(_without_hub()))
+    team_envs = [te for te in config.team_envs if te.key in ("churn/prod", "churn/dev")]
+    outdir = tmp_path_factory.mktemp("cdktf.out.islands")
+    app = build_app(config, outdir=outdir, wheel=fake_wheel, team_envs=team_envs, today=SYNTH_TODAY)
+    app.synth()
+    return Synthesized(outdir=outdir, app=app)
+
+
+@pytest.mark.parametrize("stack", [PROD, DEV])
+def test_without_a_hub_the_hub_alias_stays_for_what_state_still_holds(island_synth, stack):
+    """Removing platform.hub_network leaves peerings and zone links in state under azurerm.hub. The alias stays,
+    in the env's own subscription: azurerm deletes by the ID kept in state (it names the hub's subscription)."""
+    hub = _hub_provider(island_synth, stack)
+    main = next(p for p in island_synth.json(stack)["provider"]["azurerm"] if not p.get("alias"))
+    assert hub.get("subscription_id") == main.get("subscription_id")
+    assert hub["resource_provider_registrations"] == "none"
+
+
+def test_moving_onto_the_hub_replaces_each_zone_link_in_place(hub_synth, island_synth):
+    """Azure links a VNet to one zone of a name. Joining the hub swaps the env's own zones for the hub's: under
+    one address the link is replaced, which deletes the old link before creating the new; under two, Terraform
+    would create the hub link while the env's own still exists, and Azure refuses it."""
+
+    def links(synthesized: Synthesized) -> dict[str, str]:
+        found = synthesized.resources(PROD, "azurerm_private_dns_zone_virtual_network_link")
+        zones = {n: z["name"] for n, z in synthesized.resources(PROD, "azurerm_private_dns_zone").items()}
+        by_zone = {}
+        for name, link in found.items():
+            zone = link["private_dns_zone_name"]
+            by_zone[zones.get(zone.split(".")[1], zone)] = name
+        return by_zone
+
+    own, shared = links(island_synth), links(hub_synth)
+    assert set(own) == set(shared) == set(ZONES)
+    assert own == shared
+
+
+def test_without_a_hub_a_stack_created_key_behind_a_private_vault_is_refused():
+    config = yaml.safe_load((ROOT / "platform.yaml").read_text())
+    del config["platform"]["hub_network"]
+    with pytest.raises(ConfigError) as caught:
+        parse_config(yaml.safe_dump(config), source="platform.yaml")
+    lines = caught.value.lines()
+    keys = [line for line in lines if ".customer_managed_key:" in line]
+    assert len(keys) == 2 and all("platform.hub_network" in line for line in keys), lines
+    # both prod envs also name one runner, whose VNet could link only one privatelink.vaultcore.azure.net
+    [runner] = [line for line in lines if ".deploy_runner:" in line]
+    assert (
+        "teams.pricing.environments.prod.deploy_runner" in runner
+        and "teams.churn.environments.prod" in runner
+    )
+
+
+def test_without_a_hub_private_envs_need_a_runner_each():
+    config = _without_hub()
+    parse_config(yaml.safe_dump(config))  # an existing key and a runner per private env: accepted
+    config["teams"][1]["environments"]["prod"]["deploy_runner"] = config["teams"][0]["environments"]["prod"][
+        "deploy_runner"
+    ]
+    with pytest.raises(ConfigError) as caught:
+        parse_config(yaml.safe_dump(config), source="platform.yaml")
+    [line] = caught.value.lines()
+    assert "teams.pricing.environments.prod.deploy_runner" in line and "own runner" in line
 
 
 def test_hub_stacks_pass_checkov(hub_synth):

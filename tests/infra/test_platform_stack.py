@@ -7,16 +7,17 @@ from datetime import UTC, date, datetime
 
 import cdktf
 import pytest
-from cdktf_cdktf_provider_azurerm.consumption_budget_resource_group import ConsumptionBudgetResourceGroup
+from cdktf_cdktf_provider_azurerm.consumption_budget_subscription import ConsumptionBudgetSubscription
 from cdktf_cdktf_provider_azurerm.databricks_workspace import DatabricksWorkspace
 from cdktf_cdktf_provider_azurerm.key_vault import KeyVault
 from cdktf_cdktf_provider_azurerm.storage_account import StorageAccount
 
 from infra.aspects.stack_aspects import AspectApp
 from infra.config import TeamEnv
-from infra.config.environment import EnvironmentConfig
+from infra.config.environment import CustomerManagedKey, EnvironmentConfig
 from infra.constructs.contracts import LAKE_CONTAINERS
 from infra.stacks.platform_stack import PlatformStack
+from tests.infra.conftest import SYNTH_TODAY, Synthesized
 
 DEV, PROD = "churn-dev-platform", "churn-prod-platform"
 PUBLIC_PROD = "pricing-prod-platform"  # prod with the default public front end
@@ -55,6 +56,35 @@ def logical_name(synthesized, stack: str, resource_type: str, **match) -> str:
 @pytest.fixture(scope="module")
 def team_envs(platform_config) -> dict[str, TeamEnv]:
     return {te.names.platform_stack: te for te in platform_config.team_envs if te.team.cloud == "azure"}
+
+
+# A customer key in another subscription than the envs' (config: existing_key_id / existing_key_vault_id).
+FOREIGN_VAULT = "/subscriptions/99999999-8888-4777-8666-555555555555/resourceGroups/rg-keys/providers/Microsoft.KeyVault/vaults/kv-keys"
+FOREIGN_KEY = "https://kv-keys.vault.azure.net/keys/cmk/0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def islands(platform_config, fake_wheel, tmp_path_factory) -> Synthesized:
+    """The private prod envs as validate accepts them without platform.hub_network: zones of their own, and an
+    existing key (a stack-created one needs the hub), here in another subscription."""
+    from infra.app import build_app
+
+    platform = platform_config.platform.model_copy(update={"hub_network": None})
+    key = CustomerManagedKey(existing_key_id=FOREIGN_KEY, existing_key_vault_id=FOREIGN_VAULT)
+    team_envs = [
+        te.model_copy(
+            update={
+                "platform": platform,
+                "settings": te.settings.model_copy(update={"customer_managed_key": key}),
+            }
+        )
+        for te in platform_config.team_envs
+        if te.key in ("churn/prod", "pricing/prod")
+    ]
+    outdir = tmp_path_factory.mktemp("cdktf.out.islands")
+    app = build_app(platform_config, outdir=outdir, wheel=fake_wheel, team_envs=team_envs, today=SYNTH_TODAY)
+    app.synth()
+    return Synthesized(outdir=outdir, app=app)
 
 
 def synth_alone(team_env: TeamEnv) -> dict:
@@ -155,7 +185,7 @@ def test_local_state_is_a_relative_path_per_stack(synthesized):
     for stack, path in paths.items():
         # Relative: the synthesized JSON must not carry a machine path.
         assert not path.startswith("/") and ":" not in path, path
-        assert path.endswith(f"terraform.{stack}.tfstate"), path
+        assert path.endswith(f"terraform.dbp-{stack}.tfstate"), path
     assert len(set(paths.values())) == len(paths)
 
 
@@ -282,7 +312,9 @@ def test_public_front_end_keeps_databricks_nsg_rules_and_needs_no_private_link(s
     ] == []
 
 
-def test_private_front_end_in_churn_prod_goes_through_private_link(synthesized, team_envs):
+def test_private_front_end_in_churn_prod_goes_through_private_link(islands, team_envs):
+    """Without a hub: the env's own zone, its own sign-in endpoint (the hub's shape: test_hub_network.py)."""
+    synthesized = islands
     assert team_envs[PROD].settings.public_network_access is False
     assert has(
         synthesized,
@@ -333,8 +365,8 @@ def test_private_front_end_in_churn_prod_goes_through_private_link(synthesized, 
 
 
 @pytest.mark.parametrize("stack", [PROD])
-def test_every_private_front_end_has_exactly_one_sign_in_endpoint_after_its_ui_endpoint(synthesized, stack):
-    endpoints = synthesized.resources(stack, "azurerm_private_endpoint")
+def test_every_private_front_end_has_exactly_one_sign_in_endpoint_after_its_ui_endpoint(islands, stack):
+    endpoints = islands.resources(stack, "azurerm_private_endpoint")
     by_subresource = {}
     for name, endpoint in endpoints.items():
         [subresource] = endpoint["private_service_connection"]["subresource_names"]
@@ -577,9 +609,7 @@ def test_log_analytics_accepts_entra_id_only(synthesized):
 
 def test_budget_alerts_at_every_threshold_from_the_synth_month(synthesized, team_envs):
     team_env = team_envs[PROD]
-    rg = logical_name(synthesized, PROD, "azurerm_resource_group")
-    budget = synthesized.only(PROD, ConsumptionBudgetResourceGroup.TF_RESOURCE_TYPE)
-    assert budget["resource_group_id"] == ref("azurerm_resource_group", rg, "id")
+    budget = synthesized.only(PROD, ConsumptionBudgetSubscription.TF_RESOURCE_TYPE)
     assert budget["amount"] == team_env.settings.budget.amount
     assert budget["time_grain"] == "Monthly"
     # the session's synth runs "on" SYNTH_TODAY (tests/infra/conftest.py)
@@ -593,8 +623,32 @@ def test_budget_alerts_at_every_threshold_from_the_synth_month(synthesized, team
         assert notification["operator"] == "GreaterThanOrEqualTo"
 
 
+@pytest.mark.parametrize("stack", [DEV, PROD])
+def test_budget_counts_the_clusters_in_the_workspaces_managed_resource_group(synthesized, team_envs, stack):
+    """Cluster VMs run in the workspace's managed resource group: a budget on the env's own group never sees
+    them. The subscription budget filters on both groups (azurerm v4.55.0
+    internal/services/consumption/consumption_budget_base.go: filter.dimension, name ResourceGroupName, In)."""
+    names = team_envs[stack].names
+    budget = synthesized.only(stack, ConsumptionBudgetSubscription.TF_RESOURCE_TYPE)
+    rg = logical_name(synthesized, stack, "azurerm_resource_group")
+    workspace = synthesized.only(stack, DatabricksWorkspace.TF_RESOURCE_TYPE)
+    assert workspace["managed_resource_group_name"] == names.managed_resource_group
+    assert budget["filter"] == {
+        "dimension": [
+            {
+                "name": "ResourceGroupName",
+                "operator": "In",
+                "values": [ref("azurerm_resource_group", rg, "name"), names.managed_resource_group],
+            }
+        ]
+    }
+    # subscription_id unset in the committed config: the deploy's own subscription, as ARM's ID
+    assert budget["subscription_id"] == "/subscriptions/${data.azurerm_client_config.current.subscription_id}"
+    assert not synthesized.resources(stack, "azurerm_consumption_budget_resource_group")
+
+
 def _budget_start_of(stack_json: dict) -> str:
-    budget = next(iter(stack_json["resource"][ConsumptionBudgetResourceGroup.TF_RESOURCE_TYPE].values()))
+    budget = next(iter(stack_json["resource"][ConsumptionBudgetSubscription.TF_RESOURCE_TYPE].values()))
     return budget["time_period"]["start_date"]
 
 
@@ -698,7 +752,8 @@ def _by_subresource(synthesized, stack) -> dict[str, dict]:
     }
 
 
-def test_private_prod_reaches_lake_and_vault_only_through_private_endpoints(synthesized):
+def test_private_prod_reaches_lake_and_vault_only_through_private_endpoints(islands):
+    synthesized = islands  # the env's own zones; in the hub's: test_hub_network.py
     account = logical_name(synthesized, PROD, StorageAccount.TF_RESOURCE_TYPE)
     vault = logical_name(synthesized, PROD, KeyVault.TF_RESOURCE_TYPE)
     lake = synthesized.only(PROD, StorageAccount.TF_RESOURCE_TYPE)
@@ -742,7 +797,21 @@ def _role_grants(synthesized, stack) -> dict[str, set[tuple[str, str]]]:
     return grants
 
 
-def test_prod_key_is_hsm_backed_rotated_protected_and_created_through_the_private_endpoint(synthesized):
+def _waits(synthesized, stack) -> dict[str, str]:
+    """time_sleep address -> the role assignment address it follows (its one trigger)."""
+    found = {}
+    for name, wait in synthesized.resources(stack, "time_sleep").items():
+        [grant] = wait["triggers"].values()
+        found[f"time_sleep.{name}"] = REFERENCE.match(grant).group(1, 2)
+    return {wait: ".".join(grant) for wait, grant in found.items()}
+
+
+def _wait_after(synthesized, stack, grant: str) -> str:
+    [wait] = [w for w, g in _waits(synthesized, stack).items() if g == grant]
+    return wait
+
+
+def test_prod_key_is_hsm_backed_rotated_protected_and_created_through_the_hub(synthesized):
     key = synthesized.only(PROD, "azurerm_key_vault_key")
     vault = logical_name(synthesized, PROD, KeyVault.TF_RESOURCE_TYPE)
     assert synthesized.only(PROD, KeyVault.TF_RESOURCE_TYPE)["sku_name"] == "premium"  # RSA-HSM needs premium
@@ -753,7 +822,8 @@ def test_prod_key_is_hsm_backed_rotated_protected_and_created_through_the_privat
     grants = _role_grants(synthesized, PROD)
     creator = grants["${data.azurerm_client_config.current.object_id}"]
     assert creator == {("Key Vault Crypto Officer", ref("azurerm_key_vault", vault, "id"))}
-    # the deployer creates the key through the data plane: its role and the vault's private endpoint come first
+    # The runner in the hub creates the key through the vault's data plane: the role in effect there (the wait),
+    # the endpoint with its A record, the vault zone's link to the env's VNet and both peerings come first.
     [vault_endpoint] = [
         n
         for n, e in synthesized.resources(PROD, "azurerm_private_endpoint").items()
@@ -764,20 +834,38 @@ def test_prod_key_is_hsm_backed_rotated_protected_and_created_through_the_privat
         for n, a in synthesized.resources(PROD, "azurerm_role_assignment").items()
         if a["role_definition_name"] == "Key Vault Crypto Officer"
     ]
+    [vault_link] = [
+        n
+        for n, link in synthesized.resources(PROD, "azurerm_private_dns_zone_virtual_network_link").items()
+        if link["private_dns_zone_name"] == "privatelink.vaultcore.azure.net"
+    ]
+    peerings = [
+        f"azurerm_virtual_network_peering.{n}"
+        for n in synthesized.resources(PROD, "azurerm_virtual_network_peering")
+    ]
+    assert len(peerings) == 2
     assert sorted(key["depends_on"]) == sorted(
-        [f"azurerm_private_endpoint.{vault_endpoint}", f"azurerm_role_assignment.{creator_assignment}"]
+        [
+            _wait_after(synthesized, PROD, f"azurerm_role_assignment.{creator_assignment}"),
+            f"azurerm_private_endpoint.{vault_endpoint}",
+            f"azurerm_private_dns_zone_virtual_network_link.{vault_link}",
+            *peerings,
+        ]
     )
 
 
-def test_prod_lake_workspace_and_dbfs_use_the_key_with_the_roles_in_place_first(synthesized, platform_config):
+def test_prod_lake_workspace_and_dbfs_use_the_key_once_their_roles_are_in_effect(
+    synthesized, platform_config
+):
     key = logical_name(synthesized, PROD, "azurerm_key_vault_key")
     account = logical_name(synthesized, PROD, StorageAccount.TF_RESOURCE_TYPE)
     workspace_name = logical_name(synthesized, PROD, DatabricksWorkspace.TF_RESOURCE_TYPE)
+    vault = ref("azurerm_key_vault", logical_name(synthesized, PROD, KeyVault.TF_RESOURCE_TYPE), "id")
     key_scope = ref("azurerm_key_vault_key", key, "resource_versionless_id")
     grants = _role_grants(synthesized, PROD)
     user = ("Key Vault Crypto Service Encryption User", key_scope)
-    role_names = {
-        a["principal_id"]: f"azurerm_role_assignment.{n}"
+    waits = {
+        a["principal_id"]: _wait_after(synthesized, PROD, f"azurerm_role_assignment.{n}")
         for n, a in synthesized.resources(PROD, "azurerm_role_assignment").items()
         if a["role_definition_name"] == user[0]
     }
@@ -802,7 +890,7 @@ def test_prod_lake_workspace_and_dbfs_use_the_key_with_the_roles_in_place_first(
     assert lake_key["storage_account_id"] == ref("azurerm_storage_account", account, "id")
     assert lake_key["key_name"] == ref("azurerm_key_vault_key", key, "name")
     assert "key_version" not in lake_key  # follows rotation
-    assert lake_key["depends_on"] == [role_names[lake_identity]]
+    assert lake_key["depends_on"] == [waits[lake_identity]]
 
     # the workspace's key IDs must be versioned: azurerm v4.55.0 databricks_workspace_resource.go and
     # databricks_workspace_root_dbfs_customer_managed_key_resource.go parse them with ParseNestedItemID, which
@@ -814,12 +902,36 @@ def test_prod_lake_workspace_and_dbfs_use_the_key_with_the_roles_in_place_first(
     )  # the DBFS key resource refuses the workspace without
     assert workspace["managed_services_cmk_key_vault_key_id"] == versioned
     assert workspace["managed_disk_cmk_key_vault_key_id"] == versioned
+    assert (
+        workspace["managed_services_cmk_key_vault_id"] == workspace["managed_disk_cmk_key_vault_id"] == vault
+    )
     assert workspace["managed_disk_cmk_rotation_to_latest_version_enabled"] is True
-    assert role_names[databricks_app] in workspace["depends_on"]  # wraps managed services at creation
+    assert waits[databricks_app] in workspace["depends_on"]  # wraps managed services at creation
     dbfs = synthesized.only(PROD, "azurerm_databricks_workspace_root_dbfs_customer_managed_key")
     assert dbfs["workspace_id"] == ref(DatabricksWorkspace.TF_RESOURCE_TYPE, workspace_name, "id")
-    assert dbfs["key_vault_key_id"] == versioned
-    assert dbfs["depends_on"] == [role_names[dbfs_identity]]
+    assert (dbfs["key_vault_key_id"], dbfs["key_vault_id"]) == (versioned, vault)
+    ui_api = logical_name(
+        synthesized, PROD, "azurerm_private_endpoint", name="pe-" + workspace["name"] + "-ui-api"
+    )
+    # its PUT rewrites the workspace: not while the workspace's private endpoint is being created; and the apply
+    # ends only once the disks' key role is honoured too (clusters encrypt their disks from the first start)
+    assert sorted(dbfs["depends_on"]) == sorted(
+        [waits[dbfs_identity], waits[disk_identity], f"azurerm_private_endpoint.{ui_api}"]
+    )
+
+
+def test_a_customer_key_in_another_subscription_is_looked_up_there(islands):
+    """azurerm v4.55.0 internal/services/databricks/databricks_workspace_resource.go and
+    databricks_workspace_root_dbfs_customer_managed_key_resource.go resolve a key's vault from its URL in the
+    subscription of *_key_vault_id, or in the workspace's when it is unset: a key elsewhere is then not found."""
+    for stack in (PROD, PUBLIC_PROD):
+        workspace = islands.only(stack, DatabricksWorkspace.TF_RESOURCE_TYPE)
+        assert workspace["managed_services_cmk_key_vault_key_id"] == FOREIGN_KEY
+        assert workspace["managed_services_cmk_key_vault_id"] == FOREIGN_VAULT
+        assert workspace["managed_disk_cmk_key_vault_id"] == FOREIGN_VAULT
+        dbfs = islands.only(stack, "azurerm_databricks_workspace_root_dbfs_customer_managed_key")
+        assert (dbfs["key_vault_key_id"], dbfs["key_vault_id"]) == (FOREIGN_KEY, FOREIGN_VAULT)
+        assert "azurerm_key_vault_key" not in islands.json(stack)["resource"]
 
 
 def test_ephemeral_env_cut_from_prod_gets_no_key_its_vault_could_not_protect(ephemeral, team_envs):

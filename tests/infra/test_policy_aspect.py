@@ -284,8 +284,15 @@ def _log_analytics(scope, *, local_auth=False):
     )
 
 
-def _job(scope, *, run_as=True, policy=True):
-    from cdktf_cdktf_provider_databricks.job import Job, JobJobCluster, JobJobClusterNewCluster
+def _job(scope, *, run_as=True, policy=True, tasks=(("ingest", None), ("train", "ingest"))):
+    """A job with ``tasks``: (task_key, the task_key it depends on or None)."""
+    from cdktf_cdktf_provider_databricks.job import (
+        Job,
+        JobJobCluster,
+        JobJobClusterNewCluster,
+        JobTask,
+        JobTaskDependsOn,
+    )
 
     cluster = JobJobClusterNewCluster(
         spark_version="18.x-cpu-ml-scala2.13", num_workers=1, policy_id="policy-1" if policy else None
@@ -296,6 +303,14 @@ def _job(scope, *, run_as=True, policy=True):
         name="train",
         run_as={"service_principal_name": "app-id"} if run_as else None,
         job_cluster=[JobJobCluster(job_cluster_key="main", new_cluster=cluster)],
+        task=[
+            JobTask(
+                task_key=key,
+                job_cluster_key="main",
+                depends_on=[JobTaskDependsOn(task_key=after)] if after else None,
+            )
+            for key, after in tasks
+        ],
     )
 
 
@@ -536,10 +551,13 @@ def dev(platform_config) -> TeamEnv:
 
 @pytest.fixture(scope="module")
 def private(platform_config) -> TeamEnv:
-    """churn/prod as committed: private front end, private lake and vault, customer-managed key."""
+    """churn/prod as committed (private front end, private lake and vault, customer-managed key), with DNS zones
+    of its own: without the hub it joins in platform.yaml (the hub's shape has its own test below)."""
     team_env = next(te for te in platform_config.team_envs if te.key == "churn/prod")
     assert team_env.settings.network_isolation == "private" and team_env.customer_managed_key is not None
-    return team_env
+    return team_env.model_copy(
+        update={"platform": team_env.platform.model_copy(update={"hub_network": None})}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -607,6 +625,8 @@ VIOLATIONS = {
     "PLAT-DBX-1": ("dev", _token),
     "PLAT-DBX-2": ("dev", lambda s: _job(s, run_as=False)),
     "PLAT-DBX-3": ("dev", lambda s: _job(s, policy=False)),
+    # the scoring job as it was: score runs before monitor, but the provider reads [monitor, score] back
+    "PLAT-DBX-8": ("dev", lambda s: _job(s, tasks=(("score", None), ("monitor", "score")))),
     "PLAT-DBX-4": ("dev", lambda s: _cluster(s, policy=False)),
     "PLAT-DBX-5": ("dev", lambda s: _permissions(s, policy=True, team_level="CAN_USE", deployer_level=None)),
     # The deployer listed twice: the provider-added owner clashes with its other entry (one level each).
@@ -938,3 +958,24 @@ def test_a_job_has_exactly_one_owner(dev, tmp_path):
         _synth(dev, lambda s: _permissions(s, team_level="IS_OWNER"), tmp_path / "two")
     with pytest.raises(RuntimeError, match=r"PLAT-DBX-7: job permissions must name exactly one IS_OWNER"):
         _synth(dev, lambda s: _permissions(s, deployer_level="CAN_MANAGE"), tmp_path / "none")
+
+
+def test_synthesized_jobs_declare_their_tasks_in_the_order_the_provider_reads_them(synthesized):
+    """databricks v1.99.0 jobs/resource_job.go (adjustTasks -> sortTasksByKey) sorts the tasks it reads back by
+    task_key: a job declared in another order plans an update forever. Every job of every workspace stack is in
+    that order (the scoring job runs score before monitor through depends_on, not through its position)."""
+    checked = 0
+    for stack in synthesized.stack_names:
+        for name, job in synthesized.resources(stack, "databricks_job").items():
+            keys = [task["task_key"] for task in job["task"]]
+            assert keys == sorted(keys), f"{stack}: {name} {keys}"
+            checked += len(keys) > 1
+    assert checked, "no multi-task job synthesized"
+    scoring = next(
+        job
+        for stack in synthesized.stack_names
+        for job in synthesized.resources(stack, "databricks_job").values()
+        if job["name"].endswith("-scoring")
+    )
+    monitor = next(t for t in scoring["task"] if t["task_key"] == "monitor")
+    assert [d["task_key"] for d in monitor["depends_on"]] == ["score"]

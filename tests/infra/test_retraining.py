@@ -42,7 +42,7 @@ def test_confirmed_drift_runs_the_training_job(synthesized, platform_config):
 
 def test_the_monitoring_jobs_tasks_are_declared_in_task_key_order(synthesized):
     """jobs/resource_job.go (v1.99.0) sorts a job's tasks by task_key when it reads them: any other declared
-    order shows a diff on every plan. (The other jobs' order is being reworked separately.)"""
+    order shows a diff on every plan (PLAT-DBX-8 checks every job)."""
     for stack in _workspace_stacks(synthesized):
         keys = [t["task_key"] for t in jobs_by_name(synthesized, stack)["monitoring"]["task"]]
         assert keys == sorted(keys) == ["drift_confirmed", "monitor", "retrain"], stack

@@ -62,7 +62,7 @@ def test_s3_backend_has_one_key_per_stack_encryption_and_the_lockfile(risk_dev, 
     backend = small_stack(risk_dev, tmp_path)["terraform"]["backend"]["s3"]
     assert backend == {
         "bucket": STATE_BUCKET,
-        "key": "risk/dev/platform.tfstate",
+        "key": "dbp/risk/dev/platform.tfstate",
         "region": "eu-west-1",
         "encrypt": True,
         "use_lockfile": True,
@@ -90,7 +90,7 @@ def test_state_lands_in_the_bucket_and_a_concurrent_run_is_refused_on_the_lock(r
     stack.run("init", "-input=false")
     stack.run("apply", "-auto-approve", "-input=false")
 
-    state = json.loads(s3.get_object(Bucket=STATE_BUCKET, Key="risk/dev/platform.tfstate")["Body"].read())
+    state = json.loads(s3.get_object(Bucket=STATE_BUCKET, Key="dbp/risk/dev/platform.tfstate")["Body"].read())
     assert [r["type"] for r in state["resources"]] == ["aws_ssm_parameter"]
     assert not (stack.dir / "terraform.tfstate").exists()
 
@@ -104,7 +104,7 @@ def test_state_lands_in_the_bucket_and_a_concurrent_run_is_refused_on_the_lock(r
         stderr=subprocess.DEVNULL,
     )
     try:
-        lock_key = "risk/dev/platform.tfstate.tflock"
+        lock_key = "dbp/risk/dev/platform.tfstate.tflock"
         deadline = time.monotonic() + 60
         while not _exists(s3, lock_key):
             assert time.monotonic() < deadline, "terraform console never took the lock"

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from infra.wheel import WheelBuildFailed, WheelNotFound, build_wheel, find_wheel
+from tests.wheels import source_tree_files, write_wheel
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,17 +54,19 @@ def test_the_wheel_in_dist_stays_readable_while_another_build_runs(tmp_path, mon
     older_version.write_bytes(b"older")
     seen_during_build = []
 
+    new_wheel = write_wheel(tmp_path / old.name, source_tree_files(ROOT / "ml" / "src")).read_bytes()
+
     def builder(argv, **kwargs):
         seen_during_build.append(old.read_bytes())  # raises if the build removed it first
         outdir = Path(argv[argv.index("--outdir") + 1])
         assert outdir != dist and outdir.parent == dist  # private, and on dist's filesystem for the rename
-        (outdir / old.name).write_bytes(b"new wheel")
+        (outdir / old.name).write_bytes(new_wheel)
         return subprocess.CompletedProcess(argv, 0, "", "")
 
     monkeypatch.setattr("infra.wheel.subprocess.run", builder)
     built = build_wheel(project_dir=ROOT / "ml", dist=dist)
     assert seen_during_build == [b"old wheel"]
-    assert built == old and built.read_bytes() == b"new wheel"
+    assert built == old and built.read_bytes() == new_wheel
     assert sorted(p.name for p in dist.iterdir()) == [old.name]  # no private build dir, no stale version
 
 

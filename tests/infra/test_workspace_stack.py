@@ -112,7 +112,7 @@ def test_jobs_pass_catalog_schema_model_and_experiment_to_the_wheel_cli(synthesi
     jobs = jobs_by_name(synthesized, DEV)
     assert {name: [t["task_key"] for t in job["task"]] for name, job in jobs.items()} == {
         "training": ["ingest", "train", "validate"],
-        "scoring": ["score", "monitor"],
+        "scoring": ["monitor", "score"],  # task_key order (PLAT-DBX-8); depends_on runs score first
         "monitoring": ["drift_confirmed", "monitor", "retrain"],  # task_key order (see test_retraining.py)
     }
     for job in jobs.values():
@@ -146,7 +146,7 @@ def test_jobs_pass_catalog_schema_model_and_experiment_to_the_wheel_cli(synthesi
     assert train["depends_on"] == [{"task_key": "ingest"}]
     assert validate["depends_on"] == [{"task_key": "train"}]
     # each scored batch (only the customers new since the last run) is checked for drift right after scoring
-    monitor_scored_batch = jobs["scoring"]["task"][1]
+    (monitor_scored_batch,) = [t for t in jobs["scoring"]["task"] if t["task_key"] == "monitor"]
     assert monitor_scored_batch["depends_on"] == [{"task_key": "score"}]
     assert monitor_scored_batch["max_retries"] == 0  # exit 1 is a verdict (drift found): no retry
 

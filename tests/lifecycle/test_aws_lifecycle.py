@@ -40,7 +40,7 @@ def test_tagged_resources_are_grouped_into_one_record_per_env():
         *aws_env_resources(env="pr2", slot="1", expires="2026-11-23T00:00:00Z"),
         TaggedResource("arn:aws:s3:::someone-elses-bucket", {"owner": "ops@example.com"}),  # not ephemeral
     ]
-    inventory = Inventory.from_resources(REGION, resources)
+    inventory = Inventory.from_resources(REGION, resources, prefix="dbp")
     assert [(r.key, r.region, r.network_slot, len(r.arns)) for r in inventory.envs] == [
         ("risk/pr1", REGION, 0, 4),
         ("risk/pr2", REGION, 1, 4),
@@ -67,7 +67,7 @@ def test_tagged_resources_are_grouped_into_one_record_per_env():
     ],
 )
 def test_resources_of_one_env_that_disagree_are_skipped_with_the_reason(changed, why):
-    inventory = Inventory.from_resources(REGION, aws_env_resources(**changed))
+    inventory = Inventory.from_resources(REGION, aws_env_resources(**changed), prefix="dbp")
     assert inventory.envs == ()
     assert inventory.unreadable == (("risk/pr1 in eu-west-1 (4 resources)", why),)
 
@@ -82,6 +82,7 @@ def test_tags_that_do_not_describe_an_env_are_skipped_with_the_reason():
                 "arn:aws:s3:::b", {**ephemeral_tags(team="risk", env="pr7"), "expires-at": "tomorrow"}
             ),
         ],
+        prefix="dbp",
     )
     assert inventory.envs == ()
     assert inventory.unreadable == (
@@ -102,7 +103,7 @@ def test_tags_that_do_not_describe_an_env_are_skipped_with_the_reason():
     ],
 )
 def test_an_aws_record_must_match_its_teams_cloud_and_region(config, team, region, message):
-    record = EphemeralRecord.from_resources(region, aws_env_resources(team=team))
+    record = EphemeralRecord.from_resources(region, aws_env_resources(team=team), default_prefix="dbp")
     with pytest.raises(InputProblem) as problem:
         record.team_env(config)
     assert str(problem.value) == message
@@ -284,7 +285,8 @@ def test_env_up_dry_run_of_an_aws_env_offline_marks_what_only_aws_knows(cli, fak
         f"create or update risk/pr42 from risk/dev: network {AT_RUN_TIME} (the lowest free /24 of "
         "10.30.64.0/18), owner ana@example.com, expires 2026-11-22T20:00:00Z (in 8h)",
         "tags: base-env=dev, cost-center=CC-2024, env=pr42, ephemeral=true, expires-at=2026-11-22T20:00:00Z, "
-        f"managed-by=cdktf-platform, network-slot={AT_RUN_TIME}, owner=ana@example.com, team=risk",
+        f"managed-by=cdktf-platform, network={AT_RUN_TIME}, network-slot={AT_RUN_TIME}, owner=ana@example.com, "
+        "platform-prefix=dbp, team=risk",
         f"deploy risk/pr42: {platform} then {account} then {workspace}",
         "  1. build the churn wheel: ml/ -> dist/",
         f"  2. synthesize {platform}, {account} and {workspace} into {out}/stacks",

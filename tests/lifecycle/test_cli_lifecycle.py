@@ -212,7 +212,8 @@ def test_env_up_dry_run_allocates_a_slot_and_prints_the_plan(cli, fakes):
         "create churn/pr42 from churn/dev: network 10.10.65.0/24 (slot 1), owner ana@example.com, "
         "expires 2026-11-22T20:00:00Z (in 8h)",
         "tags: base-env=dev, cost-center=CC-4711, env=pr42, ephemeral=true, expires-at=2026-11-22T20:00:00Z, "
-        "managed-by=cdktf-platform, network-slot=1, owner=ana@example.com, team=churn",
+        "managed-by=cdktf-platform, network=10.10.65.0/24, network-slot=1, owner=ana@example.com, "
+        "platform-prefix=dbp, team=churn",
         *deploy_plan("churn/pr42", out),
     ]
     assert fakes.nothing_happened()
@@ -238,7 +239,8 @@ def test_env_up_dry_run_works_offline_and_marks_what_only_azure_knows(cli, fakes
         f"create or update churn/pr42 from churn/dev: network {AT_RUN_TIME} (the lowest free /24 of "
         "10.10.64.0/22), owner ana@example.com, expires 2026-11-22T20:00:00Z (in 8h)",
         "tags: base-env=dev, cost-center=CC-4711, env=pr42, ephemeral=true, expires-at=2026-11-22T20:00:00Z, "
-        f"managed-by=cdktf-platform, network-slot={AT_RUN_TIME}, owner=ana@example.com, team=churn",
+        f"managed-by=cdktf-platform, network={AT_RUN_TIME}, network-slot={AT_RUN_TIME}, owner=ana@example.com, "
+        "platform-prefix=dbp, team=churn",
         *deploy_plan("churn/pr42", out),
     ]
     assert fakes.nothing_happened()
@@ -477,6 +479,7 @@ def test_env_list_shows_only_ephemeral_envs_with_time_left(cli, fakes):
             "owner": "dev@example.com",
             "expires_at": "2026-11-22T10:00:00Z",
             "seconds_left": -7200,
+            "prefix": "dbp",
             "resource_group": "rg-dbp-churn-pr1",
         },
         {
@@ -486,6 +489,7 @@ def test_env_list_shows_only_ephemeral_envs_with_time_left(cli, fakes):
             "owner": "bo@example.com",
             "expires_at": "2026-11-22T15:30:00Z",
             "seconds_left": 12600,
+            "prefix": "dbp",
             "resource_group": "rg-dbp-churn-pr2",
         },
     ]

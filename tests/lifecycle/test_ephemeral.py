@@ -72,12 +72,14 @@ def test_tags_carry_everything_the_reaper_needs(config):
         "owner": "dev@example.com",
         "base-env": "dev",
         "network-slot": "3",
+        "platform-prefix": "dbp",
+        "network": "10.10.67.0/24",
     }
 
 
 def test_an_env_derived_again_from_its_tags_equals_the_one_that_was_cut(config):
     env = cut(churn_dev(config), name="pr42", slot=3, owner="dev@example.com", expires_at=EXPIRES)
-    record = EphemeralRecord.from_tags(env.names.resource_group, env.tags, prefix="dbp")
+    record = EphemeralRecord.from_tags(env.names.resource_group, env.tags)
     again = record.team_env(config)
     assert again == env
     assert again.tags == env.tags and again.names == env.names
@@ -132,7 +134,7 @@ def test_slots_are_consecutive_24s_of_the_pool(config):
 
 
 def inventory(*groups):
-    return Inventory.from_groups(list(groups), prefix="dbp")
+    return Inventory.from_groups(list(groups))
 
 
 def test_a_new_env_takes_the_lowest_free_slot_of_its_own_team(config):
@@ -163,7 +165,7 @@ def test_an_expired_env_is_not_revived_under_the_reapers_feet(config):
         ("rg-dbp-churn-pr1", "expires-at 'tomorrow' is not an ISO-8601 time"),
         ("rg-dbp-churn-pr1", "expires-at '2026-11-22T10:00:00' has no time zone"),
         ("rg-dbp-churn-pr1", "network-slot 'x' is not a slot number"),
-        ("rg-payroll", "its tags describe churn/pr1, whose group is rg-dbp-churn-pr1"),
+        ("rg-payroll", "its tags describe churn/pr1, whose group is rg-<prefix>-churn-pr1"),
     ],
 )
 def test_tags_that_do_not_describe_one_of_our_envs_are_unreadable(group, why):
@@ -179,7 +181,7 @@ def test_tags_that_do_not_describe_one_of_our_envs_are_unreadable(group, why):
     elif "slot" in why:
         tags["network-slot"] = "x"
     with pytest.raises(UnreadableRecord) as problem:
-        EphemeralRecord.from_tags(group, tags, prefix="dbp")
+        EphemeralRecord.from_tags(group, tags)
     assert str(problem.value) == why
 
 
@@ -199,7 +201,7 @@ def test_tags_that_do_not_describe_one_of_our_envs_are_unreadable(group, why):
     ],
 )
 def test_an_env_the_config_can_no_longer_derive_is_reported(config, tags, message):
-    record = EphemeralRecord.from_tags(f"rg-dbp-{tags['team']}-pr1", tags, prefix="dbp")
+    record = EphemeralRecord.from_tags(f"rg-dbp-{tags['team']}-pr1", tags)
     with pytest.raises(InputProblem) as problem:
         record.team_env(config)
     assert str(problem.value) == message

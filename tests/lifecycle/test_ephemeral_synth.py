@@ -67,7 +67,7 @@ def test_the_resource_group_carries_the_record_the_reaper_derives_the_env_from(s
     (group,) = synthesized.platform["resource"]["azurerm_resource_group"].values()
     assert group["name"] == "rg-dbp-churn-pr7"
     assert group["tags"] == env.tags
-    record = EphemeralRecord.from_tags(group["name"], group["tags"], prefix=config.platform.prefix)
+    record = EphemeralRecord.from_tags(group["name"], group["tags"])
     assert record.team_env(config) == env
 
 

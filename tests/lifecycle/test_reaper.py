@@ -100,7 +100,7 @@ def test_reap_destroys_only_expired_ephemeral_envs_workspace_first(config, fakes
     assert all(command.auto_approve and command.outdir == fakes.outdir for command in fakes.runner.commands)
     assert fakes.groups.deleted == []
     assert (
-        "skipped rg-payroll: tagged ephemeral=true but its tags describe churn/pr9, whose group is rg-dbp-churn-pr9"
+        "skipped rg-payroll: tagged ephemeral=true but its tags describe churn/pr9, whose group is rg-<prefix>-churn-pr9"
         in lines
     )
     assert "skipped rg-dbp-churn-pr4: Azure is already deleting it" in lines
@@ -214,7 +214,7 @@ def test_an_injected_clock_decides_what_is_due(config, fakes):
 
 
 def test_tear_down_refuses_a_record_not_tagged_ephemeral(config, fakes):
-    record = EphemeralRecord.from_tags("rg-dbp-churn-pr1", ephemeral_tags(), prefix="dbp")
+    record = EphemeralRecord.from_tags("rg-dbp-churn-pr1", ephemeral_tags())
     forged = EphemeralRecord(**{**record.__dict__, "tags": {**record.tags, "ephemeral": "false"}})
     with pytest.raises(
         OperationFailed, match="refusing to touch rg-dbp-churn-pr1: it is not tagged ephemeral=true"

@@ -107,3 +107,65 @@ def test_remaining_time_reads_both_ways():
     expires = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)
     assert describe_remaining(expires, datetime(2026, 11, 22, 12, 0, tzinfo=UTC)) == "3h left"
     assert describe_remaining(expires, datetime(2026, 11, 22, 17, 30, tzinfo=UTC)) == "expired 2h 30m ago"
+
+
+# --- the ends of the calendar ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "9999-12-31T23:59:59-01:00",  # year 10000 in UTC
+            "--now: '9999-12-31T23:59:59-01:00' is outside the times that can be written (years 0001 to 9999, UTC)",
+        ),
+        (
+            "0001-01-01T00:00:00+01:00",  # year 0 in UTC
+            "--now: '0001-01-01T00:00:00+01:00' is outside the times that can be written (years 0001 to 9999, UTC)",
+        ),
+    ],
+)
+def test_instants_past_the_ends_of_the_calendar_are_one_line(text, message):
+    with pytest.raises(InputProblem) as problem:
+        parse_instant(text, field="--now")
+    assert str(problem.value) == message
+
+
+def test_a_ttl_that_runs_past_the_calendar_is_one_line():
+    last_minute = datetime(9999, 12, 31, 23, 59, tzinfo=UTC)
+    with pytest.raises(InputProblem) as problem:
+        expiry_from_ttl("30m", now=last_minute)
+    assert str(problem.value) == (
+        "--ttl: '30m' from 9999-12-31T23:59:00Z is outside the times that can be written (years 0001 to 9999, UTC)"
+    )
+
+
+def test_early_years_are_written_with_four_digits_and_read_back():
+    first = datetime(1, 1, 1, tzinfo=UTC)
+    assert format_instant(first) == "0001-01-01T00:00:00Z"
+    assert parse_instant(format_instant(first), field="--now") == first
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("env", "reap", "--dry-run", "--now", "9999-12-31T23:59:59-01:00"),
+        (
+            "env",
+            "up",
+            "pr5",
+            "--from",
+            "churn/dev",
+            "--owner",
+            "a@example.com",
+            "--ttl",
+            "0001-01-01T00:00:00+01:00",
+        ),
+    ],
+    ids=["reap --now", "env up --ttl"],
+)
+def test_times_past_the_calendar_are_one_line_from_the_cli(cli, fakes, args):
+    result = cli(*args)
+    assert result.code == 2 and "Traceback" not in result.err
+    assert len(result.err_lines) == 1 and "outside the times that can be written" in result.err
+    assert fakes.events == []

@@ -1,4 +1,5 @@
-"""The env's monthly cost budget on its resource group, with e-mail alerts."""
+"""The env's monthly cost budget over its two resource groups (its own and the workspace's managed one), with
+e-mail alerts."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import os
 from datetime import UTC, date, datetime
 
 from cdktf import TerraformResourceLifecycle
-from cdktf_cdktf_provider_azurerm.consumption_budget_resource_group import (
-    ConsumptionBudgetResourceGroup,
-    ConsumptionBudgetResourceGroupNotification,
-    ConsumptionBudgetResourceGroupTimePeriod,
+from cdktf_cdktf_provider_azurerm.consumption_budget_subscription import (
+    ConsumptionBudgetSubscription,
+    ConsumptionBudgetSubscriptionFilter,
+    ConsumptionBudgetSubscriptionFilterDimension,
+    ConsumptionBudgetSubscriptionNotification,
+    ConsumptionBudgetSubscriptionTimePeriod,
 )
 from constructs import Construct
 
@@ -50,7 +53,13 @@ def budget_start(team_env: TeamEnv, *, today: date) -> date:
 
 
 class CostBudget(Construct):
-    """Monthly budget of the env's resource group; one actual-cost alert per configured threshold.
+    """Monthly budget of what the env spends; one actual-cost alert per configured threshold.
+
+    The workspace's clusters run (and are billed) in its managed resource group, which Databricks creates and
+    guards with a deny assignment: a budget scoped to the env's resource group never sees them. So the budget
+    sits on the subscription, filtered to the env's resource group and the managed one (azurerm v4.55.0
+    internal/services/consumption/consumption_budget_base.go: ``filter.dimension`` ``ResourceGroupName``, operator
+    ``In``); the deployer needs Cost Management Contributor on the subscription.
 
     No ``end_date``: Azure then runs the budget for ten years. ``start_date`` must be RFC 3339 and the first of
     a month; changing it replaces the budget, so it is ignored after creation: a later synth's month (derived
@@ -63,23 +72,34 @@ class CostBudget(Construct):
         id: str,
         *,
         team_env: TeamEnv,
+        subscription_id: str,
         resource_group: ResourceGroupRef,
         today: date,
     ) -> None:
+        """``subscription_id``: the bare ID (GUID) of the subscription the env deploys into."""
         super().__init__(scope, id)
         budget = team_env.settings.budget
-        self.budget = ConsumptionBudgetResourceGroup(
+        self.budget = ConsumptionBudgetSubscription(
             self,
             "budget",
-            name=team_env.names.budget,
-            resource_group_id=resource_group.id,
+            name=team_env.names.budget,  # unique in the subscription: derived from (prefix, team, env)
+            subscription_id=f"/subscriptions/{subscription_id}",
             amount=budget.amount,
             time_grain="Monthly",
-            time_period=ConsumptionBudgetResourceGroupTimePeriod(
+            filter=ConsumptionBudgetSubscriptionFilter(
+                dimension=[
+                    ConsumptionBudgetSubscriptionFilterDimension(
+                        name="ResourceGroupName",
+                        operator="In",
+                        values=[resource_group.name, team_env.names.managed_resource_group],
+                    )
+                ]
+            ),
+            time_period=ConsumptionBudgetSubscriptionTimePeriod(
                 start_date=f"{budget_start(team_env, today=today).isoformat()}T00:00:00Z"
             ),
             notification=[
-                ConsumptionBudgetResourceGroupNotification(
+                ConsumptionBudgetSubscriptionNotification(
                     enabled=True,
                     threshold=threshold,
                     threshold_type="Actual",

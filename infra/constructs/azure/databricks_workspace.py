@@ -65,9 +65,13 @@ class Workspace(Construct):
             if databricks_app is None:  # the config refuses this; not an assert: synth runs under python -O
                 raise ValueError("customer-managed keys need platform.azure_databricks_sp_object_id")
             waits_for.append(
-                encryption_key.grant("databricks-app-key-user", principal_id=str(databricks_app))
+                encryption_key.grant_then_wait("databricks-app-key-user", principal_id=str(databricks_app))
             )
         key_id = encryption_key.key_id if encryption_key else None
+        # azurerm v4.55.0 databricks_workspace_resource.go looks each key's vault up by its URL in the
+        # subscription of *_cmk_key_vault_id, or the workspace's when unset: always name it, so an existing key
+        # in another subscription is found.
+        key_vault_id = encryption_key.vault_id if encryption_key else None
         self.workspace = DatabricksWorkspace(
             self,
             "workspace",
@@ -82,7 +86,9 @@ class Workspace(Construct):
             infrastructure_encryption_enabled=True,
             customer_managed_key_enabled=True if key_id else None,
             managed_services_cmk_key_vault_key_id=key_id,
+            managed_services_cmk_key_vault_id=key_vault_id,
             managed_disk_cmk_key_vault_key_id=key_id,
+            managed_disk_cmk_key_vault_id=key_vault_id,
             managed_disk_cmk_rotation_to_latest_version_enabled=True if key_id else None,
             custom_parameters=DatabricksWorkspaceCustomParameters(
                 no_public_ip=True,
@@ -98,8 +104,6 @@ class Workspace(Construct):
             # the AzureDatabricks app must be able to wrap the managed services key when the workspace is created.
             depends_on=waits_for,
         )
-        if encryption_key is not None and key_id is not None:
-            self._encrypt_after_creation(encryption_key, key_id)
         self.private_endpoints: list[PrivateEndpoint] = []
         if not public:
             if private_links is None:  # not an assert: synth runs under python -O
@@ -125,12 +129,16 @@ class Workspace(Construct):
                     depends_on=[ui_api],
                 )
                 self.private_endpoints.append(browser_auth)
+        if encryption_key is not None and key_id is not None:
+            self._encrypt_after_creation(encryption_key, key_id)
 
     def _encrypt_after_creation(self, encryption_key: EncryptionKey, key_id: str) -> None:
-        encryption_key.grant(
+        # Clusters' disks are encrypted through this grant from their first start (the smoke test right after the
+        # deploy): the platform apply does not end before Key Vault honours it (the DBFS key waits for it).
+        disk_access = encryption_key.grant_then_wait(
             "managed-disk-key-user", principal_id=self.workspace.managed_disk_identity.get(0).principal_id
         )
-        dbfs_access = encryption_key.grant(
+        dbfs_access = encryption_key.grant_then_wait(
             "dbfs-key-user", principal_id=self.workspace.storage_account_identity.get(0).principal_id
         )
         DatabricksWorkspaceRootDbfsCustomerManagedKey(
@@ -138,5 +146,10 @@ class Workspace(Construct):
             "dbfs-customer-managed-key",
             workspace_id=self.workspace.id,
             key_vault_key_id=key_id,
-            depends_on=[dbfs_access],
+            # The same lookup as the workspace's (databricks_workspace_root_dbfs_customer_managed_key_resource.go,
+            # azurerm v4.55.0): in this vault's subscription, not the workspace's.
+            key_vault_id=encryption_key.vault_id,
+            # It updates the workspace (PUT): not while the workspace's private endpoints are being created, which
+            # change the same workspace's private endpoint connections.
+            depends_on=[dbfs_access, disk_access, *self.private_endpoints],
         )

@@ -14,6 +14,7 @@ from constructs import Construct
 from infra.config import TeamEnv
 from infra.config.environment import CustomerManagedKey
 from infra.constructs.azure.data_protection import data_protection
+from infra.constructs.azure.role_propagation import RolesPropagated
 
 # Get, wrapKey and unwrapKey on keys: what storage, disk encryption sets and Databricks need to use a CMK.
 KEY_USER_ROLE = "Key Vault Crypto Service Encryption User"
@@ -58,8 +59,9 @@ class EncryptionKey(Construct):
             return
         if deployer_object_id is None:  # not an assert: synth runs under python -O
             raise ValueError("a key created by the stack needs the deploying principal's object ID")
-        # The deployer creates the key through the vault's data plane: it needs the role, and (private vault)
-        # the private endpoint with its DNS record in place.
+        # The deployer creates the key through the vault's data plane: it needs the role (in effect there, not
+        # only in ARM), and (private vault) a network path: ``vault_reachable`` (the endpoint with its DNS
+        # record, the zone's link, the hub peerings).
         creator = RoleAssignment(
             self,
             "deployer-key-creator",
@@ -80,10 +82,16 @@ class EncryptionKey(Construct):
             rotation_policy=KeyVaultKeyRotationPolicy(
                 automatic=KeyVaultKeyRotationPolicyAutomatic(time_after_creation=ROTATE_AFTER)
             ),
-            depends_on=[creator, *vault_reachable],
+            depends_on=[RolesPropagated(self, "creator-propagated", grants=[creator]).wait, *vault_reachable],
         )
         self.key_id, self.vault_id, self.key_name = key.id, vault_id, key.name
         self._scope = key.resource_versionless_id
+
+    def grant_then_wait(self, id: str, *, principal_id: str) -> ITerraformDependable:
+        """``grant``, and the wait until Key Vault honours it: what a resource that uses the key depends on."""
+        return RolesPropagated(
+            self, f"{id}-propagated", grants=[self.grant(id, principal_id=principal_id)]
+        ).wait
 
     def grant(self, id: str, *, principal_id: str) -> RoleAssignment:
         """Let ``principal_id`` wrap and unwrap with the key (every version; scoped to the key alone)."""

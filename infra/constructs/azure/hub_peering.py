@@ -56,3 +56,8 @@ class HubPeering(Construct):
             remote_virtual_network_id=network.virtual_network_id,
             **ONLY_THE_TWO_NETWORKS,
         )
+
+    @property
+    def both_directions(self) -> list[VirtualNetworkPeering]:
+        """A peering carries traffic once both sides exist: what a call through it waits for."""
+        return [self.to_hub, self.from_hub]

@@ -145,7 +145,7 @@ class LakeStorage(Construct):
                     subresource, target_id=account_id, target_name=name, subresource=subresource, zone=zone
                 )
         if encryption_key is not None:
-            key_access = encryption_key.grant(
+            key_access = encryption_key.grant_then_wait(
                 "lake-key-user", principal_id=self.account.identity.principal_id
             )
             StorageAccountCustomerManagedKeyA(

@@ -49,6 +49,7 @@ class PrivateLinks(Construct):
         self._hub, self._hub_provider = hub, hub_provider
         self._subnet_id = network.private_endpoint_subnet.id
         self._zone_ids: dict[str, str] = {}
+        self._zone_links: dict[str, PrivateDnsZoneVirtualNetworkLink] = {}
 
     @property
     def shares_hub_zones(self) -> bool:
@@ -59,19 +60,23 @@ class PrivateLinks(Construct):
         if zone not in self._zone_ids:
             key = zone.replace(".", "-")
             if self._hub is not None:
-                link_id, provider = f"hub-zone-link-{key}", self._hub_provider
+                provider = self._hub_provider
                 zone_group, zone_name = self._hub.private_dns_zones_resource_group_name, zone
                 self._zone_ids[zone] = self._hub.private_dns_zone_id(zone)
             else:
                 created = PrivateDnsZone(
                     self, f"zone-{key}", name=zone, resource_group_name=self._resource_group.name
                 )
-                link_id, provider = f"zone-link-{key}", None
+                provider = None
                 zone_group, zone_name = self._resource_group.name, created.name
                 self._zone_ids[zone] = created.id
-            PrivateDnsZoneVirtualNetworkLink(
+            # One address for the link to the env's own zone and to the hub's: moving an env onto the hub (or
+            # off it) changes the link's zone, which forces a replacement, and a replacement deletes the old link
+            # before it creates the new one. Two addresses would create the new link first, and Azure refuses a
+            # second link of one VNet to a zone of the same name.
+            self._zone_links[zone] = PrivateDnsZoneVirtualNetworkLink(
                 self,
-                link_id,
+                f"zone-link-{key}",
                 provider=provider,
                 name=f"link-{self._team_env.names.virtual_network}",  # unique per env: a hub zone is shared
                 resource_group_name=zone_group,
@@ -79,6 +84,11 @@ class PrivateLinks(Construct):
                 virtual_network_id=self._network.virtual_network_id,
             )
         return self._zone_ids[zone]
+
+    def zone_link(self, zone: str) -> PrivateDnsZoneVirtualNetworkLink:
+        """The link of ``zone`` to the env's VNet: the env resolves its endpoints in ``zone`` once it exists."""
+        self.zone_id(zone)
+        return self._zone_links[zone]
 
     def endpoint(
         self,

@@ -220,6 +220,9 @@ class ModelJobs(Construct):
         retrain_cooldown = team_env.settings.drift.retrain_cooldown_days
         self.jobs: dict[str, Job] = {}
         for spec in MODEL_JOBS:
+            # Declared in task_key order, run order comes from depends_on: the provider sorts the tasks it reads
+            # back by key (jobs/resource_job.go adjustTasks, databricks v1.99.0), so any other order plans an
+            # update on every run (policy rule PLAT-DBX-8).
             tasks = [
                 JobTask(
                     task_key=subcommand,
@@ -245,7 +248,9 @@ class ModelJobs(Construct):
                     retry_on_timeout=False,
                     timeout_seconds=spec.task_timeout_seconds,
                 )
-                for previous, subcommand in zip((None, *spec.subcommands), spec.subcommands, strict=False)
+                for previous, subcommand in sorted(
+                    zip((None, *spec.subcommands), spec.subcommands, strict=False), key=lambda pair: pair[1]
+                )
             ]
             if spec.key == RETRAIN_JOB and retrain_cooldown is not None:
                 # In `task_key` order, the order the provider reads tasks back in (jobs/resource_job.go,

@@ -20,6 +20,24 @@ def _job_clusters_governed(config: dict[str, Any], _: RuleContext) -> str | None
     return f"job clusters {ungoverned} have no cluster policy" if ungoverned else None
 
 
+def _tasks_in_key_order(config: dict[str, Any], _: RuleContext) -> str | None:
+    """databricks v1.99.0 jobs/resource_job.go (JobSettings.adjustTasks, sortTasksByKey; jobs/jobs_api_go_sdk.go
+    for the Go SDK path): on every read the provider sorts a job's tasks by task_key, and each task's
+    depends_on by task_key. Declared in any other order, every plan shows an update and every apply rewrites
+    the job. Run order comes from depends_on, not from the declaration order."""
+    tasks = [t for t in config.get("task") or [] if isinstance(t, dict)]
+    keys = [str(t.get("task_key")) for t in tasks]
+    if keys != sorted(keys):
+        return (
+            f"tasks {keys} must be declared in task_key order {sorted(keys)} (the provider reads them sorted)"
+        )
+    for task in tasks:
+        upstream = [str(d.get("task_key")) for d in task.get("depends_on") or [] if isinstance(d, dict)]
+        if upstream != sorted(upstream):
+            return f"task {task.get('task_key')!r}: depends_on {upstream} must be in task_key order"
+    return None
+
+
 def _cluster_governed(config: dict[str, Any], _: RuleContext) -> str | None:
     return None if config.get("policy_id") else "cluster has no cluster policy (policy_id)"
 
@@ -104,6 +122,12 @@ DATABRICKS = RulePack(
             ("databricks_job",),
             "job clusters are governed by a cluster policy",
             _job_clusters_governed,
+        ),
+        Rule(
+            "PLAT-DBX-8",
+            ("databricks_job",),
+            "a job declares its tasks (and each task's depends_on) in task_key order, as the provider reads them",
+            _tasks_in_key_order,
         ),
         Rule(
             "PLAT-DBX-4",
