@@ -103,7 +103,26 @@ class DriftMonitoring(StrictModel):
     max_roc_auc_decay: Annotated[float, Field(ge=0, lt=1)] = 0.05
     """Largest tolerated ROC AUC drop on labelled recent rows against the champion's hold-out ROC AUC."""
     fail_on_drift: bool = True
-    """Fail the monitoring run when drift is detected, so the team gets the failure mail."""
+    """Fail the monitoring run when drift is detected, so the team gets the failure mail. With
+    `retrain_cooldown_days` set, only the scoring job's monitor fails; the monitoring job retrains instead."""
+    retrain_cooldown_days: Annotated[int, Field(ge=1, le=90)] | None = 7
+    """Confirmed drift in the monitoring job runs the training job, unless a model version was registered within
+    this many days (the guard against retrain loops). `null`: the monitoring job never retrains."""
+
+
+class Serving(StrictModel):
+    """The env's model serving endpoint for the champion (`<prefix>-<team>-<env>-champion`). Terraform creates it
+    without a served model, so a first deploy never needs a registered version; the training job's validate task
+    puts the champion on it (docs/workspace-stack.md, "Serving")."""
+
+    enabled: bool = True
+    """Create the endpoint and let the validate task serve the champion on it."""
+    workload_size: Literal["Small", "Medium", "Large"] = "Small"
+    """Provisioned concurrency range of the served champion: Small 4, Medium 8-16, Large 16-64."""
+    scale_to_zero: bool = False
+    """Scale the served champion down to zero when idle (the default for dev; always on in ephemeral envs)."""
+    rate_limit_per_minute: Annotated[int, Field(ge=1, le=100_000)] = 600
+    """Calls per minute the whole endpoint accepts (AI Gateway rate limit keyed on the endpoint)."""
 
 
 class Budget(StrictModel):
@@ -173,6 +192,8 @@ class EnvironmentConfig(StrictModel):
     """Drift and decay thresholds of the monitoring job."""
     data_quality: DataQuality = DataQuality()
     """When a raw batch is refused as a broken feed instead of landed with its bad rows quarantined."""
+    serving: Serving = Serving()
+    """The champion's model serving endpoint (scale to zero by default in dev)."""
     interactive_cluster: bool = False
     """Create an all-purpose cluster for interactive work, dedicated to the first owner group. Off by default:
     a group-assigned cluster needs kind CLASSIC_PREVIEW, which needs the workspace's compute preview enabled
@@ -243,6 +264,7 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
         "compute": {"spot": True, "min_workers": 1, "max_workers": 2},
         "schedules": {"paused": True},
         "model_gate": {"mode": "dry-run"},
+        "serving": {"scale_to_zero": True},
     },
     "staging": {"instance_pool": True, "compute": {"spot": True, "min_workers": 1, "max_workers": 4}},
     "prod": {

@@ -16,7 +16,9 @@ from infra.constructs.databricks.identity import JobServicePrincipal, Principal,
 from infra.constructs.databricks.mlflow_access import MlflowAccess
 from infra.constructs.databricks.model_jobs import ModelJobs
 from infra.constructs.databricks.notebooks import TeamNotebook
+from infra.constructs.databricks.quality_monitor import PredictionsMonitor
 from infra.constructs.databricks.secrets import KeyVaultSecretScope
+from infra.constructs.databricks.serving import ChampionEndpoint
 from infra.constructs.databricks.team_folder import TeamFolder
 from infra.constructs.databricks.unity_catalog import UnityCatalogScope
 from infra.constructs.databricks.workspace_settings import WorkspaceSettings
@@ -112,6 +114,27 @@ class WorkspaceStack(AspectStack):
             deployer=deployer,
             depends_on=role_grants,
         )
+        endpoint = None
+        if team_env.settings.serving.enabled:
+            endpoint = ChampionEndpoint(
+                self,
+                "serving",
+                team_env=team_env,
+                catalog=unity_catalog,
+                owners=owners,
+                readers=readers,
+                job_principal=job_principal,
+                deployer=deployer,
+                depends_on=[mlflow.model, mlflow.model_grants, unity_catalog.schema_grants],
+            )
+        predictions = PredictionsMonitor(
+            self,
+            "predictions-monitor",
+            team_env=team_env,
+            catalog=unity_catalog,
+            folder=folder,
+            job_principal=job_principal,
+        )
         ModelJobs(
             self,
             "model-jobs",
@@ -125,7 +148,17 @@ class WorkspaceStack(AspectStack):
             owners=owners,
             readers=readers,
             deployer=deployer,
-            depends_on=[mlflow.experiment, mlflow.model, *role_grants],
+            validate_options=endpoint.validate_options if endpoint else (),
+            # The validate task moves the endpoint's served version: the endpoint and the job principal's
+            # CAN_MANAGE on it exist before the job can run.
+            depends_on=[
+                mlflow.experiment,
+                mlflow.model,
+                *role_grants,
+                *([endpoint.permissions] if endpoint else []),
+                # Scoring appends to the declared predictions table rather than creating its own.
+                predictions.table,
+            ],
         )
         if access.key_vault is not None:  # AWS team-envs have no vault, so no scope
             self._secret_scope(

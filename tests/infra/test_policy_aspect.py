@@ -332,6 +332,36 @@ def _permissions(scope, *, deployer_level="IS_OWNER", policy=False, team_level="
     return Permissions(scope, f"permissions-{'policy' if policy else 'job'}", access_control=acl, **target)
 
 
+def _serving_endpoint(scope, *, rate_limit=True, inference_table=True):
+    from cdktf_cdktf_provider_databricks.model_serving import (
+        ModelServing,
+        ModelServingAiGateway,
+        ModelServingAiGatewayInferenceTableConfig,
+        ModelServingAiGatewayRateLimits,
+    )
+
+    gateway = ModelServingAiGateway(
+        inference_table_config=ModelServingAiGatewayInferenceTableConfig(
+            enabled=inference_table, catalog_name="c", schema_name="ml"
+        ),
+        rate_limits=[ModelServingAiGatewayRateLimits(calls=100, key="endpoint", renewal_period="minute")]
+        if rate_limit
+        else None,
+    )
+    return ModelServing(scope, "endpoint", name="team-champion", ai_gateway=gateway)
+
+
+def _serving_permissions(scope, *, group="team-owners"):
+    from cdktf_cdktf_provider_databricks.permissions import Permissions, PermissionsAccessControl
+
+    deployer = scope.node.try_get_context("deployer")
+    acl = [
+        PermissionsAccessControl(service_principal_name=deployer, permission_level="CAN_MANAGE"),
+        PermissionsAccessControl(group_name=group, permission_level="CAN_QUERY"),
+    ]
+    return Permissions(scope, "permissions-endpoint", serving_endpoint_id="e-1", access_control=acl)
+
+
 def _token(scope):
     from cdktf_cdktf_provider_databricks.token import Token
 
@@ -632,6 +662,9 @@ VIOLATIONS = {
     "PLAT-AWS-IAM-1": ("dev", lambda s: _role(s, external_id=False)),
     "PLAT-AWS-IAM-2": ("dev", lambda s: _role(s, actions=("*",))),
     "PLAT-SEC-2": ("dev", _secret),
+    "PLAT-SRV-1": ("dev", lambda s: _serving_endpoint(s, rate_limit=False)),
+    "PLAT-SRV-2": ("dev", lambda s: _serving_endpoint(s, inference_table=False)),
+    "PLAT-SRV-3": ("dev", lambda s: _serving_permissions(s, group="users")),
 }
 
 
@@ -668,6 +701,8 @@ def _compliant(stack):
     _sg_rule(stack, direction="ingress", cidr="10.0.0.0/22", ports=(0, 65535))
     _security_groups(stack)
     _role(stack)
+    _serving_endpoint(stack)
+    _serving_permissions(stack)
 
 
 def test_compliant_resources_synthesize(dev, tmp_path):

@@ -42,6 +42,11 @@ def team_env_of(config, stack: str) -> TeamEnv:
     return next(t for t in config.team_envs if t.names.workspace_stack == stack)
 
 
+def wheel_tasks(job: dict) -> list[dict]:
+    """The tasks that run the churn wheel (not the monitoring job's condition and run-job tasks)."""
+    return [t for t in job["task"] if "python_wheel_task" in t]
+
+
 def jobs_by_name(synthesized, stack: str) -> dict[str, dict]:
     return {
         job["name"].rsplit("-", 1)[1]: job for job in synthesized.resources(stack, "databricks_job").values()
@@ -109,10 +114,10 @@ def test_jobs_pass_catalog_schema_model_and_experiment_to_the_wheel_cli(synthesi
     assert {name: [t["task_key"] for t in job["task"]] for name, job in jobs.items()} == {
         "training": ["ingest", "train", "validate"],
         "scoring": ["monitor", "score"],  # task_key order (PLAT-DBX-8); depends_on runs score first
-        "monitoring": ["monitor"],
+        "monitoring": ["drift_confirmed", "monitor", "retrain"],  # task_key order (see test_retraining.py)
     }
     for job in jobs.values():
-        for task in job["task"]:
+        for task in wheel_tasks(job):
             parameters = task["python_wheel_task"]["parameters"]
             if task["task_key"] == "ingest":
                 # raw drops come from the landing container of this env's own lake (platform stack output)
@@ -160,7 +165,8 @@ def _options(task: dict) -> list[str]:
 
 
 def test_the_gate_is_a_dry_run_in_dev_and_enforced_elsewhere_with_the_configured_thresholds(synthesized):
-    assert _options(_task(synthesized, DEV, "validate")) == [
+    # The gate's options first; the serving options that follow are tested in test_serving.py.
+    assert _options(_task(synthesized, DEV, "validate"))[:8] == [
         "--mode", "dry-run", "--min-roc-auc", "0.8", "--max-roc-auc-drop", "0.01", "--max-fairness-gap", "0.4",
     ]  # fmt: skip
     for stack in (STAGING, PROD):
@@ -180,13 +186,15 @@ def test_ingest_refuses_batches_above_the_envs_configured_quarantine_ceiling(pla
     assert parameters[:5] == ["ingest", "--input", "s3://in/", "--max-quarantined-share", "0.02"]
 
 
-def test_monitoring_fails_its_run_on_drift_so_the_team_is_mailed(synthesized):
+def test_scoring_fails_its_run_on_drift_so_the_team_is_mailed_and_monitoring_decides_on_retraining(
+    synthesized,
+):
+    thresholds = ["--psi-threshold", "0.2", "--alpha", "0.01", "--max-roc-auc-decay", "0.05"]
+    assert _options(_task(synthesized, PROD, "monitor", "scoring")) == [*thresholds, "--fail-on-drift"]
+    # The monitoring job's monitor sets the `retrain` task value instead of failing (test_retraining.py).
     assert _options(_task(synthesized, PROD, "monitor", "monitoring")) == [
-        "--psi-threshold", "0.2", "--alpha", "0.01", "--max-roc-auc-decay", "0.05", "--fail-on-drift",
+        *thresholds, "--retrain-cooldown-days", "7",
     ]  # fmt: skip
-    assert _options(_task(synthesized, PROD, "monitor", "scoring")) == _options(
-        _task(synthesized, PROD, "monitor", "monitoring")
-    )
 
 
 def test_gate_and_drift_config_defaults_are_the_churn_packages_defaults():
@@ -220,7 +228,7 @@ def test_jobs_install_the_wheel_uploaded_under_its_content_hash(synthesized, fak
         assert upload["source"].startswith("assets/") and upload["source"].endswith(fake_wheel.name)
         assert upload["lifecycle"] == {"create_before_destroy": True}
         for job in synthesized.resources(stack, "databricks_job").values():
-            assert all(task["library"] == [{"whl": upload["path"]}] for task in job["task"])
+            assert all(task["library"] == [{"whl": upload["path"]}] for task in wheel_tasks(job))
             assert any(dep.startswith("databricks_file.") for dep in job["depends_on"])
 
 
@@ -261,7 +269,7 @@ def test_jobs_run_as_the_job_principal_one_run_at_a_time_and_mail_failures(synth
             assert job["max_concurrent_runs"] == 1 and job["queue"] == {"enabled": True}
             assert job["email_notifications"]["on_failure"]
             assert job["timeout_seconds"] > 0
-            for task in job["task"]:
+            for task in wheel_tasks(job):
                 # a refused challenger or detected drift is a verdict: retrying gives the same answer
                 verdict = task["task_key"] in ("validate", "monitor")
                 assert task["max_retries"] == (0 if verdict else 2) and task["timeout_seconds"] > 0
@@ -284,7 +292,7 @@ def test_job_clusters_are_governed_by_the_policy_and_dedicated_to_the_job_princi
             assert spec["policy_id"] == f"${{databricks_cluster_policy.{policy}.id}}"
             assert spec["apply_policy_default_values"] is True
             assert spec["data_security_mode"] == "SINGLE_USER" and spec["single_user_name"] == JOB_SP
-            assert all(task["job_cluster_key"] == cluster["job_cluster_key"] for task in job["task"])
+            assert all(task["job_cluster_key"] == cluster["job_cluster_key"] for task in wheel_tasks(job))
 
 
 # --- compute policy, pool, interactive cluster ------------------------------------------------------------------

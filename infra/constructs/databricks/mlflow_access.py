@@ -80,7 +80,7 @@ class MlflowAccess(Construct):
             depends_on=list(depends_on),
         )
         self.model_full_name = f"{catalog.catalog_name}.{ML_SCHEMA}.{model_name}"
-        Grants(
+        self.model_grants = Grants(
             self,
             "registered-model-grants",
             model=self.model.id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from cdktf import AssetType, ITerraformDependable, TerraformAsset, TerraformResourceLifecycle
+from cdktf import AssetType, ITerraformDependable, TerraformAsset, TerraformResourceLifecycle, Token
 from cdktf_cdktf_provider_databricks.file import File
 from cdktf_cdktf_provider_databricks.job import (
     Job,
@@ -16,9 +16,11 @@ from cdktf_cdktf_provider_databricks.job import (
     JobRunAs,
     JobSchedule,
     JobTask,
+    JobTaskConditionTask,
     JobTaskDependsOn,
     JobTaskLibrary,
     JobTaskPythonWheelTask,
+    JobTaskRunJobTask,
 )
 from cdktf_cdktf_provider_databricks.permissions import Permissions
 from constructs import Construct
@@ -40,6 +42,11 @@ RETRY_INTERVAL_MS = 5 * 60 * 1000
 # Tasks whose exit code 1 is a verdict (gate refused the challenger, drift found): a retry would give the same
 # answer, and the monitor would append its results again.
 VERDICT_TASKS = frozenset({"validate", "monitor"})
+# The monitoring job's retraining: `churn monitor --retrain-cooldown-days` sets the task value `retrain`
+# (churn.retrain), a condition task reads it, and on "true" the training job runs.
+RETRAIN_JOB = "monitoring"
+DRIFT_CONFIRMED_TASK = "drift_confirmed"
+RETRAIN_TASK = "retrain"
 
 
 @dataclass(frozen=True)
@@ -77,7 +84,32 @@ MODEL_JOBS: tuple[ModelJob, ...] = (
 )
 
 
-def _subcommand_options(subcommand: str, *, raw_input: str, settings: EnvironmentConfig) -> list[str]:
+def job_timeout_seconds(spec: ModelJob) -> int:
+    """Bounds the whole run, retries included."""
+    return spec.task_timeout_seconds * len(spec.subcommands) * (TASK_RETRIES + 1)
+
+
+def retrain_tasks(*, training_job_id: str) -> list[JobTask]:
+    """The condition on the monitor's task value and the run of the training job it gates."""
+    return [
+        JobTask(
+            task_key=DRIFT_CONFIRMED_TASK,
+            depends_on=[JobTaskDependsOn(task_key="monitor")],
+            condition_task=JobTaskConditionTask(
+                left="{{tasks.monitor.values.retrain}}", op="EQUAL_TO", right="true"
+            ),
+        ),
+        JobTask(
+            task_key=RETRAIN_TASK,
+            depends_on=[JobTaskDependsOn(task_key=DRIFT_CONFIRMED_TASK, outcome="true")],
+            run_job_task=JobTaskRunJobTask(job_id=Token.as_number(training_job_id)),
+        ),
+    ]
+
+
+def _subcommand_options(
+    subcommand: str, *, raw_input: str, settings: EnvironmentConfig, retrain_cooldown_days: int | None = None
+) -> list[str]:
     gate, drift = settings.model_gate, settings.drift
     if subcommand == "ingest":
         return [
@@ -96,7 +128,10 @@ def _subcommand_options(subcommand: str, *, raw_input: str, settings: Environmen
             "--psi-threshold", str(drift.psi_threshold),
             "--alpha", str(drift.alpha),
             "--max-roc-auc-decay", str(drift.max_roc_auc_decay),
-            *(["--fail-on-drift"] if drift.fail_on_drift else []),
+            # Where drift retrains, the monitor decides instead of failing (the scoring job's monitor still
+            # fails on drift, so the team is mailed).
+            *(["--retrain-cooldown-days", str(retrain_cooldown_days)] if retrain_cooldown_days
+              else ["--fail-on-drift"] if drift.fail_on_drift else []),
         ]  # fmt: skip
     return []
 
@@ -109,6 +144,8 @@ def wheel_task_parameters(
     experiment_path: str,
     raw_input: str,
     settings: EnvironmentConfig,
+    extra_options: Sequence[str] = (),
+    retrain_cooldown_days: int | None = None,
 ) -> list[str]:
     """The command line every task passes to the churn entry point (a typer CLI with subcommands).
 
@@ -117,7 +154,10 @@ def wheel_task_parameters(
     monitor its drift thresholds (with their defaults, the monitor compares the champion's training features
     with the latest scored batch).
     """
-    extra = _subcommand_options(subcommand, raw_input=raw_input, settings=settings)
+    options = _subcommand_options(
+        subcommand, raw_input=raw_input, settings=settings, retrain_cooldown_days=retrain_cooldown_days
+    )
+    extra = [*options, *extra_options]
     return [
         subcommand,
         *extra,
@@ -159,8 +199,10 @@ class ModelJobs(Construct):
         owners: Sequence[Principal],
         readers: Sequence[Principal],
         deployer: Principal,
+        validate_options: Sequence[str] = (),
         depends_on: Sequence[ITerraformDependable] = (),
     ) -> None:
+        """``validate_options``: extra options of the validate task (where the gate serves the champion)."""
         super().__init__(scope, id)
         asset = TerraformAsset(self, "wheel-asset", path=str(wheel.path), type=AssetType.FILE)
         self.wheel_path = wheel_volume_path(artifacts.volume_path, wheel)
@@ -175,6 +217,7 @@ class ModelJobs(Construct):
         )
         catalog = team_env.names.catalog
         schedules = team_env.settings.schedules
+        retrain_cooldown = team_env.settings.drift.retrain_cooldown_days
         self.jobs: dict[str, Job] = {}
         for spec in MODEL_JOBS:
             # Declared in task_key order, run order comes from depends_on: the provider sorts the tasks it reads
@@ -195,6 +238,8 @@ class ModelJobs(Construct):
                             experiment_path=experiment_path,
                             raw_input=raw_input,
                             settings=team_env.settings,
+                            extra_options=validate_options if subcommand == "validate" else (),
+                            retrain_cooldown_days=retrain_cooldown if spec.key == RETRAIN_JOB else None,
                         ),
                     ),
                     library=[JobTaskLibrary(whl=self.wheel_path)],
@@ -207,6 +252,13 @@ class ModelJobs(Construct):
                     zip((None, *spec.subcommands), spec.subcommands, strict=False), key=lambda pair: pair[1]
                 )
             ]
+            if spec.key == RETRAIN_JOB and retrain_cooldown is not None:
+                # In `task_key` order, the order the provider reads tasks back in (jobs/resource_job.go,
+                # v1.99.0, sorts them by key): any other order shows a diff on every plan.
+                tasks = sorted(
+                    [*tasks, *retrain_tasks(training_job_id=self.jobs["training"].id)],
+                    key=lambda t: t.task_key,
+                )
             job = Job(
                 self,
                 spec.key,
@@ -225,8 +277,9 @@ class ModelJobs(Construct):
                 ),
                 max_concurrent_runs=1,
                 queue=JobQueue(enabled=True),
-                # Bounds the whole run, retries included.
-                timeout_seconds=spec.task_timeout_seconds * len(spec.subcommands) * (TASK_RETRIES + 1),
+                timeout_seconds=job_timeout_seconds(spec)
+                # A retrain waits for the whole training run.
+                + (job_timeout_seconds(MODEL_JOBS[0]) if spec.key == RETRAIN_JOB and retrain_cooldown else 0),
                 email_notifications=JobEmailNotifications(on_failure=list(team_env.team.notification_emails)),
                 notification_settings=JobNotificationSettings(
                     no_alert_for_skipped_runs=True, no_alert_for_canceled_runs=True
@@ -236,6 +289,8 @@ class ModelJobs(Construct):
                 # need, before the job exists and its schedule can fire.
                 depends_on=[self.wheel_file, artifacts.volume_grants, *depends_on],
             )
+            # The monitoring job, run as the job principal, starts the training job: CAN_MANAGE_RUN on it.
+            runners = [run_as] if spec.key == "training" and retrain_cooldown is not None else []
             # Exactly one IS_OWNER, each principal once: without an owner the provider adds the caller as
             # IS_OWNER (permissions/permission_definitions.go, v1.99.0), and the backend keeps one level per
             # principal. The deployer owns the job: IS_OWNER is a management level, so it keeps updating it.
@@ -243,7 +298,7 @@ class ModelJobs(Construct):
                 self,
                 f"{spec.key}-permissions",
                 job_id=job.id,
-                access_control=[p.can("CAN_MANAGE_RUN") for p in owners]
+                access_control=[p.can("CAN_MANAGE_RUN") for p in (*owners, *runners)]
                 + [p.can("CAN_VIEW") for p in readers]
                 + [deployer.can("IS_OWNER")],
             )

@@ -160,7 +160,7 @@ class UnityCatalogScope(Construct):
             depends_on=[self.binding],
         )
         self.schema_ref = self.schema.name
-        Grants(
+        self.schema_grants = Grants(
             self,
             "schema-grants",
             schema=self.schema.id,

@@ -368,13 +368,33 @@ def validate(
     max_roc_auc_drop: MaxRocAucDrop = GATE.max_roc_auc_drop,
     max_fairness_gap: MaxFairnessGap = GATE.max_fairness_gap,
     report_out: ReportOut = None,
+    serving_endpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--serving-endpoint", help="Databricks: serve the champion on this endpoint after the gate."
+        ),
+    ] = None,
+    serving_workload_size: Annotated[
+        str, typer.Option("--serving-workload-size", help="Small, Medium or Large.")
+    ] = "Small",
+    serving_scale_to_zero: Annotated[
+        bool,
+        typer.Option("--serving-scale-to-zero/--no-serving-scale-to-zero", help="Scale to zero when idle."),
+    ] = False,
 ) -> None:
     """Gate the challenger against the champion on the same hold-out; only a passing one becomes champion.
 
     Exit 1 when the gate fails in enforce mode; the report (JSON + HTML page with plots) is logged to MLflow.
+    With --serving-endpoint, the endpoint is then pointed at the champion (whether or not it changed).
     """
     from churn.jobs.validate import run_validate
+    from churn.serving import ServingTarget, serve_champion
 
+    serving = (
+        ServingTarget(serving_endpoint, serving_workload_size, serving_scale_to_zero)
+        if serving_endpoint
+        else None
+    )
     thresholds = _gate(min_roc_auc, max_roc_auc_drop, max_fairness_gap, mode)
     _check_metrics_out(report_out, "--report-out")
     runtime = _runtime(workdir, catalog, schema, model_name, experiment_path)
@@ -392,6 +412,9 @@ def validate(
         }
     rows["validation run"] = result.validation_run_id
     out.print(_table("models on the challenger's hold-out", rows))
+    served = serve_champion(serving, result.model_name, result.champion_version)
+    if served:
+        out.print(served)
     if result.decision.exit_code:
         raise typer.Exit(result.decision.exit_code)
 
@@ -416,6 +439,14 @@ def monitor(
     fail_on_drift: Annotated[
         bool, typer.Option("--fail-on-drift", help="Exit 1 when drift is detected.")
     ] = False,
+    retrain_cooldown_days: Annotated[
+        int | None,
+        typer.Option(
+            "--retrain-cooldown-days",
+            help="Decide whether drift retrains now (no version registered within this many days) and set the "
+            "job's task value `retrain`.",
+        ),
+    ] = None,
     workdir: Workdir = None,
     catalog: Catalog = None,
     schema: Schema = None,
@@ -441,6 +472,11 @@ def monitor(
         )
     check_source("--reference", reference, has_runtime=has_runtime)
     check_source("--current", current, has_runtime=has_runtime)
+    if retrain_cooldown_days is not None and (retrain_cooldown_days < 1 or not has_runtime):
+        raise ChurnError(
+            "--retrain-cooldown-days: needs a positive number of days and the registry (--workdir or "
+            "--catalog/--schema)"
+        )
     runtime = _runtime(workdir, catalog, schema, model_name, experiment_path) if has_runtime else None
     with progress_steps() as report:
         result = run_monitor(
@@ -461,8 +497,43 @@ def monitor(
     out.print(table)
     out.print(f"drift_detected: {drift.drift_detected}" + "".join(f"\nnote: {n}" for n in drift.notes),
               highlight=False, markup=False)  # fmt: skip
+    if retrain_cooldown_days is not None:
+        from datetime import UTC, datetime
+
+        from churn.retrain import decide_retrain, last_registered, publish
+
+        decision = decide_retrain(drift_detected=drift.drift_detected, now=datetime.now(UTC),
+                                  last_trained_at=last_registered(runtime.model_name),
+                                  cooldown_days=retrain_cooldown_days)  # fmt: skip
+        publish(decision)
+        out.print(f"retrain: {decision.task_value} ({decision.reason})", highlight=False, markup=False)
     if fail_on_drift and drift.drift_detected:
         raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    workdir: Annotated[
+        Path, typer.Option("--workdir", help="Local work directory of `churn pipeline` (read only).")
+    ],
+    model_name: ModelName = "churn",
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on (loopback by default).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 5001,
+    timeout: Annotated[int, typer.Option("--timeout", help="Seconds one request may take.")] = 60,
+) -> None:
+    """Serve the local champion with MLflow's scoring server: POST /invocations, GET /ping. Ctrl-C stops it."""
+    from churn.serve import check_port, local_champion
+    from churn.serve import serve as run_server
+
+    check_port(port)
+    if timeout < 1:
+        raise ChurnError(f"--timeout: {timeout} must be at least 1 second")
+    champion = local_champion(workdir, model_name)
+    err.print(f"serving {model_name} version {champion.version} on http://{host}:{port}/invocations",
+              highlight=False, markup=False)  # fmt: skip
+    run_server(champion, host=host, port=port, timeout_seconds=timeout)
 
 
 @app.command()

@@ -1,0 +1,77 @@
+"""Whether confirmed drift should retrain the model now, and the task value that tells the monitoring job.
+
+The monitoring job runs `churn monitor --retrain-cooldown-days N`, then a condition task reads the task value
+`retrain` and, when it is "true", runs the training job (infra/constructs/databricks/model_jobs.py). The guard
+against retrain loops: no retrain while the newest registered version (`challenger` or `champion`) is younger
+than the cooldown. A retrain whose challenger fails the gate still registers a version, so drift that training
+cannot fix triggers one retrain per cooldown, not one per monitoring run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from churn.errors import ChurnError
+from churn.tracking import CHALLENGER, CHAMPION, alias_version
+
+RETRAIN_TASK_VALUE = "retrain"
+# Set by Databricks on every cluster: where task values exist at all.
+RUNTIME_ENV_VAR = "DATABRICKS_RUNTIME_VERSION"
+
+
+@dataclass(frozen=True)
+class RetrainDecision:
+    retrain: bool
+    reason: str
+
+    @property
+    def task_value(self) -> str:
+        return "true" if self.retrain else "false"
+
+
+def decide_retrain(
+    *, drift_detected: bool, last_trained_at: datetime | None, now: datetime, cooldown_days: int
+) -> RetrainDecision:
+    if cooldown_days < 1:
+        raise ChurnError(f"--retrain-cooldown-days: {cooldown_days} must be at least 1")
+    if not drift_detected:
+        return RetrainDecision(False, "no drift")
+    if last_trained_at is not None and now - last_trained_at < timedelta(days=cooldown_days):
+        return RetrainDecision(
+            False,
+            f"drift, but the newest version was registered {last_trained_at:%Y-%m-%d %H:%M} UTC, within the "
+            f"{cooldown_days}-day cooldown",
+        )
+    return RetrainDecision(True, "drift confirmed and no version registered within the cooldown")
+
+
+def last_registered(model_name: str) -> datetime | None:
+    """When the newest of the `challenger` and `champion` versions was registered (None: neither exists)."""
+    stamps = [
+        version.creation_timestamp
+        for version in (alias_version(model_name, CHALLENGER), alias_version(model_name, CHAMPION))
+        if version is not None and version.creation_timestamp is not None
+    ]
+    return datetime.fromtimestamp(max(stamps) / 1000, tz=UTC) if stamps else None
+
+
+def publish(decision: RetrainDecision, set_task_value: Callable[[str, str], None] | None = None) -> bool:
+    """Set the `retrain` task value on Databricks; locally there are no task values (returns False)."""
+    if set_task_value is None:
+        if not os.environ.get(RUNTIME_ENV_VAR):
+            return False
+        try:
+            from databricks.sdk.runtime import dbutils
+        except ImportError as exc:  # on a cluster this is a broken runtime, not a verdict
+            raise ChurnError(
+                "--retrain-cooldown-days: dbutils is not available to set the task value"
+            ) from exc
+
+        def set_task_value(key: str, value: str) -> None:
+            dbutils.jobs.taskValues.set(key=key, value=value)
+
+    set_task_value(RETRAIN_TASK_VALUE, decision.task_value)
+    return True

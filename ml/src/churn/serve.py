@@ -1,0 +1,83 @@
+"""`churn serve`: the local champion behind MLflow's own scoring server (`mlflow models serve`'s server for a
+python_function model), on loopback by default.
+
+The work directory is only read: a mistyped path is refused in one line instead of being created with an empty
+MLflow store. Requests follow MLflow's scoring protocol: POST /invocations with `dataframe_split` or
+`dataframe_records` JSON (or CSV) of the model's 23 inputs; GET /ping and /health for readiness. MLflow
+answers malformed bodies and wrong columns with 4xx and keeps serving.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from churn.errors import ChurnError
+from churn.tracking import CHAMPION, TrackingTarget, champion
+
+LOOPBACK = "127.0.0.1"
+STORE_FILE = "mlflow.db"  # TrackingTarget.local's SQLite store
+
+
+@dataclass(frozen=True)
+class ServedChampion:
+    model_uri: str
+    version: str
+
+
+def local_champion(workdir: Path, model_name: str) -> ServedChampion:
+    """The champion of a local work directory, without creating anything there."""
+    workdir = Path(workdir)
+    if not workdir.is_dir():
+        raise ChurnError(f"--workdir: '{workdir}' is not a directory; give the one `churn pipeline` used")
+    if not (workdir / STORE_FILE).is_file():
+        raise ChurnError(
+            f"--workdir: '{workdir}' has no MLflow store ({STORE_FILE}); run `churn pipeline` there"
+        )
+    TrackingTarget.local(workdir, "churn").use_registry()
+    version = champion(model_name)
+    return ServedChampion(f"models:/{model_name}@{CHAMPION}", str(version.version))
+
+
+def check_port(port: int) -> None:
+    if not 1 <= port <= 65535:
+        raise ChurnError(f"--port: {port} is not a TCP port (1-65535)")
+
+
+def server_command(
+    model_path: str, *, host: str, port: int, timeout_seconds: int
+) -> tuple[list[str], dict[str, str]]:
+    """uvicorn on MLflow's scoring app (through churn.scoring_app), with the environment MLflow's own `get_cmd`
+    gives it (the model path, the request timeout). Run with this interpreter: `uvicorn` by name is not on PATH
+    when the venv is used without activating it."""
+    from mlflow.pyfunc import scoring_server
+
+    _, env = scoring_server.get_cmd(model_path, port, host, timeout_seconds, 1)
+    argv = [sys.executable, "-m", "uvicorn", "--host", host, "--port", str(port), "--workers", "1",
+            "churn.scoring_app:app"]  # fmt: skip
+    return argv, env
+
+
+def serve(model: ServedChampion, *, host: str, port: int, timeout_seconds: int) -> None:
+    """Run the scoring server until it stops (Ctrl-C stops it cleanly); a server that fails is one line."""
+    from mlflow.artifacts import download_artifacts
+
+    argv, env = server_command(
+        download_artifacts(artifact_uri=model.model_uri),
+        host=host,
+        port=port,
+        timeout_seconds=timeout_seconds,
+    )
+    server = subprocess.Popen(argv, env=env)
+    try:
+        code = server.wait()
+    except KeyboardInterrupt:
+        server.terminate()
+        server.wait(timeout=30)
+        return
+    if code not in (0, -signal.SIGTERM, -signal.SIGINT):
+        raise ChurnError(f"--port: the scoring server on {host}:{port} stopped (exit {code}); is the port in use? "
+                         "Its log is above")  # fmt: skip
