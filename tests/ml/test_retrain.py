@@ -102,3 +102,27 @@ def test_a_version_whose_alias_was_moved_back_by_hand_still_counts(tmp_path, mon
         client.set_registered_model_alias("churn", alias, old.version)
     newest = client.get_model_version("churn", new.version).creation_timestamp
     assert last_registered("churn") == datetime.fromtimestamp(newest / 1000, tz=UTC)
+
+
+def test_every_page_of_the_registry_counts(monkeypatch):
+    """The Unity Catalog registry answers search_model_versions in pages: the newest version may be on a later
+    one."""
+    from types import SimpleNamespace
+
+    import mlflow.tracking
+    from mlflow.store.entities.paged_list import PagedList
+
+    day = 24 * 3600 * 1000
+    pages = {None: PagedList([SimpleNamespace(creation_timestamp=1 * day)], "p2"),
+             "p2": PagedList([SimpleNamespace(creation_timestamp=9 * day)], None)}  # fmt: skip
+
+    class PagedRegistry:
+        def search_model_versions(self, filter_string, page_token=None):
+            assert filter_string == "name = 'cat.ml.churn'"
+            return pages[page_token]
+
+        def get_model_version_by_alias(self, name, alias):  # what an alias-only count would ask
+            raise mlflow.exceptions.MlflowException("no alias")
+
+    monkeypatch.setattr(mlflow.tracking, "MlflowClient", PagedRegistry)
+    assert last_registered("cat.ml.churn") == datetime.fromtimestamp(9 * 24 * 3600, tz=UTC)
