@@ -32,7 +32,7 @@ def test_the_predictions_table_exists_before_the_first_scoring_run_and_keeps_wha
     scoring's own columns, merged in by its first append, must be ignored, never planned away."""
     for stack in _workspace_stacks(synthesized):
         _, table = _predictions_table(synthesized, stack)
-        assert (table["table_type"], table["data_source_format"]) == ("MANAGED", "DELTA")
+        assert table["table_type"] == "MANAGED"
         assert [(c["name"], c["type"]) for c in table["column"]] == list(MONITORED_COLUMNS)
         assert table["lifecycle"]["ignore_changes"] == ["column"]
         assert table["owner"].startswith("${databricks_service_principal."), "the scoring job owns it"
@@ -105,3 +105,18 @@ def test_monitor_after_its_table_and_schema_and_destroyed_before_them(graphs):
             n.address for n in graph.of_type("databricks_job") if n.config["name"].endswith("-scoring")
         )
         assert graph.depends(scoring, table), f"{name}: scoring must append to the declared table"
+
+
+def test_declaring_the_table_never_replaces_predictions_scoring_already_wrote(synthesized):
+    """The provider creates a MANAGED table with data_source_format DELTA by `CREATE OR REPLACE TABLE`
+    (catalog/resource_sql_table.go, v1.99.0, buildTableCreateStatement: "Use CREATE OR REPLACE for managed Delta
+    tables"): an env whose scoring job created churn_predictions before the table was declared would have it
+    emptied by its next deploy. Without the format the statement is a plain CREATE TABLE (Delta is the default
+    for managed tables), which fails on an existing table instead of wiping it (docs/workspace-stack.md says how
+    to import it), and the provider suppresses the diff of an unset format (SqlTableInfo.CustomizeSchema)."""
+    for stack in _workspace_stacks(synthesized):
+        _, table = _predictions_table(synthesized, stack)
+        replaces = (
+            table["table_type"] == "MANAGED" and str(table.get("data_source_format", "")).upper() == "DELTA"
+        )
+        assert not replaces, f"{stack}: the first deploy would CREATE OR REPLACE {PREDICTIONS_TABLE}"

@@ -84,3 +84,45 @@ def test_monitor_refuses_a_retrain_decision_it_cannot_make(capsys, tmp_path, arg
     batch.write_text("a,b\n1,2\n")
     error = fails_with(capsys, "monitor", "--reference", str(batch), "--current", str(batch), *args)
     assert "--retrain-cooldown-days" in error and why in error
+
+
+def test_a_version_whose_alias_was_moved_back_by_hand_still_counts(tmp_path, monkeypatch):
+    """A retrain registered version 2, then someone rolled `challenger` (and `champion`) back to version 1 by
+    hand: the cooldown still counts from version 2, or the next drifting run retrains again (the loop)."""
+    monkeypatch.chdir(tmp_path)
+    from churn.tracking import TrackingTarget
+    from mlflow.tracking import MlflowClient
+
+    TrackingTarget.local(tmp_path, "churn").use_registry()
+    client = MlflowClient()
+    client.create_registered_model("churn")
+    old = client.create_model_version("churn", source=(tmp_path / "m1").as_uri())
+    new = client.create_model_version("churn", source=(tmp_path / "m2").as_uri())
+    for alias in ("champion", "challenger"):
+        client.set_registered_model_alias("churn", alias, old.version)
+    newest = client.get_model_version("churn", new.version).creation_timestamp
+    assert last_registered("churn") == datetime.fromtimestamp(newest / 1000, tz=UTC)
+
+
+def test_every_page_of_the_registry_counts(monkeypatch):
+    """The Unity Catalog registry answers search_model_versions in pages: the newest version may be on a later
+    one."""
+    from types import SimpleNamespace
+
+    import mlflow.tracking
+    from mlflow.store.entities.paged_list import PagedList
+
+    day = 24 * 3600 * 1000
+    pages = {None: PagedList([SimpleNamespace(creation_timestamp=1 * day)], "p2"),
+             "p2": PagedList([SimpleNamespace(creation_timestamp=9 * day)], None)}  # fmt: skip
+
+    class PagedRegistry:
+        def search_model_versions(self, filter_string, page_token=None):
+            assert filter_string == "name = 'cat.ml.churn'"
+            return pages[page_token]
+
+        def get_model_version_by_alias(self, name, alias):  # what an alias-only count would ask
+            raise mlflow.exceptions.MlflowException("no alias")
+
+    monkeypatch.setattr(mlflow.tracking, "MlflowClient", PagedRegistry)
+    assert last_registered("cat.ml.churn") == datetime.fromtimestamp(9 * 24 * 3600, tz=UTC)

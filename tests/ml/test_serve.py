@@ -3,6 +3,7 @@ requests with probabilities and malformed ones with a clear 4xx, keeps serving, 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -169,3 +170,52 @@ def test_a_mistyped_workdir_is_refused_and_not_created(capsys, tmp_path):
 
 def test_a_port_out_of_range_is_refused(capsys, tmp_path):
     assert "--port" in fails_with(capsys, "serve", "--workdir", str(tmp_path), "--port", "70000")
+
+
+def test_a_port_in_use_is_refused_in_one_line_before_the_model_loads(capfd, workdir):
+    """Checked at the file-descriptor level: uvicorn's own startup log must not reach the user."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        error = fails_with(capfd, "serve", "--workdir", str(workdir), "--port", str(port))
+    assert error == f"error: --port: 127.0.0.1:{port} is in use; pick another port"
+
+
+def _children(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in children.read_text().split()] if children.exists() else []
+
+
+def test_a_sigterm_to_churn_serve_alone_stops_the_scoring_server_too(workdir, tmp_path):
+    """A supervisor (or `kill <pid>`) signals only the process it started: the uvicorn child must not outlive
+    it, orphaned and holding the port."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "churn.cli", "serve", "--workdir", str(workdir), "--port", str(port)],
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            try:
+                if _request(f"http://127.0.0.1:{port}/ping")[0] == 200:
+                    break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, "churn serve did not start"
+            time.sleep(0.5)
+        (child,) = _children(process.pid)
+        os.kill(process.pid, signal.SIGTERM)  # this process only, not its group
+        process.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while Path(f"/proc/{child}").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not Path(f"/proc/{child}").exists(), "the scoring server outlived churn serve"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)

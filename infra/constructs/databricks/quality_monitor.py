@@ -89,7 +89,11 @@ class PredictionsMonitor(Construct):
             schema_name=catalog.schema_ref,
             name=PREDICTIONS_TABLE,
             table_type="MANAGED",
-            data_source_format="DELTA",
+            # No data_source_format: the provider creates a MANAGED table declared DELTA with `CREATE OR REPLACE
+            # TABLE` (catalog/resource_sql_table.go, v1.99.0, buildTableCreateStatement), which would silently
+            # empty the predictions an env's scoring runs already wrote. Without it the statement is a plain
+            # `CREATE TABLE` (a managed table is Delta by default), which refuses an existing table instead; the
+            # provider suppresses the diff of an unset format against the DELTA it reads back.
             comment="Churn predictions, one row per scored customer and batch (churn score)",
             column=[SqlTableColumn(name=name, type=kind, nullable=True) for name, kind in MONITORED_COLUMNS],
             # The scoring job appends (and evolves the schema): it owns the table, like the registered model.

@@ -524,13 +524,14 @@ def serve(
     timeout: Annotated[int, typer.Option("--timeout", help="Seconds one request may take.")] = 60,
 ) -> None:
     """Serve the local champion with MLflow's scoring server: POST /invocations, GET /ping. Ctrl-C stops it."""
-    from churn.serve import check_port, local_champion
+    from churn.serve import check_port, check_port_free, local_champion
     from churn.serve import serve as run_server
 
     check_port(port)
     if timeout < 1:
         raise ChurnError(f"--timeout: {timeout} must be at least 1 second")
     champion = local_champion(workdir, model_name)
+    check_port_free(host, port)
     err.print(f"serving {model_name} version {champion.version} on http://{host}:{port}/invocations",
               highlight=False, markup=False)  # fmt: skip
     run_server(champion, host=host, port=port, timeout_seconds=timeout)

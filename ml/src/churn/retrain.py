@@ -2,8 +2,8 @@
 
 The monitoring job runs `churn monitor --retrain-cooldown-days N`, then a condition task reads the task value
 `retrain` and, when it is "true", runs the training job (infra/constructs/databricks/model_jobs.py). The guard
-against retrain loops: no retrain while the newest registered version (`challenger` or `champion`) is younger
-than the cooldown. A retrain whose challenger fails the gate still registers a version, so drift that training
+against retrain loops: no retrain while the newest registered version (any version, whatever its aliases) is
+younger than the cooldown. A retrain whose challenger fails the gate still registers a version, so drift that training
 cannot fix triggers one retrain per cooldown, not one per monitoring run.
 """
 
@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from churn.errors import ChurnError
-from churn.tracking import CHALLENGER, CHAMPION, alias_version
 
 RETRAIN_TASK_VALUE = "retrain"
 # Set by Databricks on every cluster: where task values exist at all.
@@ -49,12 +48,26 @@ def decide_retrain(
 
 
 def last_registered(model_name: str) -> datetime | None:
-    """When the newest of the `challenger` and `champion` versions was registered (None: neither exists)."""
-    stamps = [
-        version.creation_timestamp
-        for version in (alias_version(model_name, CHALLENGER), alias_version(model_name, CHAMPION))
-        if version is not None and version.creation_timestamp is not None
-    ]
+    """When the newest version of the model was registered, whatever its aliases (None: no version yet).
+
+    Every version counts, not only the `challenger` and `champion` ones: a retrain whose alias was moved back by
+    hand (or removed) still registered a version, and counting only aliased versions would retrain again on the
+    next run (the loop the cooldown exists to stop)."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    client, stamps, token = MlflowClient(), [], None
+    while True:  # the Unity Catalog registry pages its answers
+        try:
+            page = client.search_model_versions(f"name = '{model_name}'", page_token=token)
+        except MlflowException as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise
+        stamps += [v.creation_timestamp for v in page if v.creation_timestamp is not None]
+        token = page.token
+        if not token:
+            break
     return datetime.fromtimestamp(max(stamps) / 1000, tz=UTC) if stamps else None
 
 

@@ -9,7 +9,9 @@ answers malformed bodies and wrong columns with 4xx and keeps serving.
 
 from __future__ import annotations
 
+import errno
 import signal
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -47,6 +49,22 @@ def check_port(port: int) -> None:
         raise ChurnError(f"--port: {port} is not a TCP port (1-65535)")
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Refuse a taken port before the model is loaded, rather than after with uvicorn's log. Bound with
+    SO_REUSEADDR as uvicorn binds, so a port in TIME_WAIT that uvicorn could take is not refused."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (OSError, UnicodeError) as exc:
+        raise ChurnError(f"--host: cannot listen on '{host}': {exc}") from exc
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            why = "is in use" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc.strerror})"
+            raise ChurnError(f"--port: {host}:{port} {why}; pick another port") from exc
+
+
 def server_command(
     model_path: str, *, host: str, port: int, timeout_seconds: int
 ) -> tuple[list[str], dict[str, str]]:
@@ -61,6 +79,10 @@ def server_command(
     return argv, env
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def serve(model: ServedChampion, *, host: str, port: int, timeout_seconds: int) -> None:
     """Run the scoring server until it stops (Ctrl-C stops it cleanly); a server that fails is one line."""
     from mlflow.artifacts import download_artifacts
@@ -72,12 +94,17 @@ def serve(model: ServedChampion, *, host: str, port: int, timeout_seconds: int) 
         timeout_seconds=timeout_seconds,
     )
     server = subprocess.Popen(argv, env=env)
+    # A SIGTERM to this process alone (a supervisor, `kill <pid>`) must stop the server too: Python's default
+    # action would end this process and leave uvicorn running on the port, orphaned.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         code = server.wait()
     except KeyboardInterrupt:
         server.terminate()
         server.wait(timeout=30)
         return
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if code not in (0, -signal.SIGTERM, -signal.SIGINT):
         raise ChurnError(f"--port: the scoring server on {host}:{port} stopped (exit {code}); is the port in use? "
                          "Its log is above")  # fmt: skip
