@@ -33,10 +33,17 @@ def test_pipeline_runs_on_the_newest_allowed_versions(tmp_path: Path):
     env_dir = tmp_path / "newest"
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
+    # Nothing of this checkout may be importable there: a PYTHONPATH (or the checkout as working directory)
+    # would make pip take the source tree's churn as already installed.
+    clean = {
+        name: value for name, value in os.environ.items() if not name.startswith(("PYTHON", "VIRTUAL_ENV"))
+    }
     install = subprocess.run(
         [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", f"{wheel}[local]"],
         capture_output=True,
         text=True,
+        env=clean,
+        cwd=tmp_path,
         timeout=900,
     )
     assert install.returncode == 0, install.stderr[-3000:]
@@ -47,12 +54,7 @@ def test_pipeline_runs_on_the_newest_allowed_versions(tmp_path: Path):
     sample.write_text("\n".join(lines[: SAMPLE_ROWS + 1]) + "\n")
     workdir = tmp_path / "work"
     metrics = tmp_path / "metrics.json"
-    env = {
-        **os.environ,
-        "PYSPARK_PYTHON": str(python),
-        "PYSPARK_DRIVER_PYTHON": str(python),
-        "PYTHONPATH": "",
-    }
+    env = {**clean, "PYSPARK_PYTHON": str(python), "PYSPARK_DRIVER_PYTHON": str(python)}
     run = subprocess.run(
         [
             str(env_dir / "bin" / "churn"),
@@ -67,6 +69,7 @@ def test_pipeline_runs_on_the_newest_allowed_versions(tmp_path: Path):
         capture_output=True,
         text=True,
         env=env,
+        cwd=tmp_path,
         timeout=900,
     )
     assert run.returncode == 0, (run.stdout[-2000:], run.stderr[-3000:])
