@@ -88,7 +88,10 @@ def register(app: typer.Typer) -> None:
     app.command()(destroy)
     app.command()(smoke)
     env_app = typer.Typer(
-        name="env", help="Short-lived test environments: up, down, list, reap.", no_args_is_help=True
+        rich_markup_mode="rich",  # explicit: the default differs across typer versions, and `\[` is an escape only in this mode
+        name="env",
+        help="Short-lived test environments: up, down, list, reap.",
+        no_args_is_help=True,
     )
     env_app.command("up")(env_up)
     env_app.command("down")(env_down_command)

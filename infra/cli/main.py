@@ -14,7 +14,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
-from typer.core import TyperOption
 
 from infra.cli import lifecycle, plan, scan, synth
 from infra.cli.errors import fail, run_cli
@@ -24,17 +23,8 @@ from infra.config.deployability import deploy_warnings
 from infra.config.loader import resolve_config_path
 from infra.config.model import config_json_schema
 
-_option_type = TyperOption.display_type_rich
-
-
-def _flag_shows_no_value(self: TyperOption, ctx: typer.Context) -> str | None:
-    """--dry-run takes no value: typer's help would show it (and --help) as `<bool>`, as if it needed one."""
-    return None if self.is_flag else _option_type(self, ctx)
-
-
-TyperOption.display_type_rich = _flag_shows_no_value
-
 app = typer.Typer(
+    rich_markup_mode="rich",  # explicit: the default differs across typer versions, and `\[` is an escape only in this mode
     name="platform",
     help="Provision Azure Databricks for every team and environment in platform.yaml.",
     no_args_is_help=True,

@@ -41,6 +41,7 @@ except ImportError:
     from click.exceptions import NoArgsIsHelpError, UsageError
 
 app = typer.Typer(
+    rich_markup_mode="rich",  # explicit: the default differs across typer versions, and `\[` is an escape only in this mode
     name="churn",
     help="Telco churn model: ingest, train, validate (gate), score with the champion, monitor drift, reproduce.",
     no_args_is_help=True,
