@@ -172,7 +172,8 @@ def _check_metrics_out(path: Path | None, option: str = "--metrics-out") -> None
         raise ChurnError(f"{option}: '{path}' is a directory, expected a file name")
 
 
-def _runtime(workdir, catalog, schema, model_name, experiment_path):
+def _runtime(workdir, catalog, schema, model_name, experiment_path, *, existing: bool = True):
+    """`existing`: the command reads a work directory made by `ingest`/`pipeline`, so it must not create one."""
     from churn.runtime import runtime_from_options
 
     return runtime_from_options(
@@ -181,6 +182,7 @@ def _runtime(workdir, catalog, schema, model_name, experiment_path):
         schema=schema,
         model_name=model_name,
         experiment_path=experiment_path,
+        existing_workdir=existing,
     )
 
 
@@ -224,7 +226,7 @@ def ingest(
 
     _check_share(max_quarantined_share)
     _check_local_input(input)
-    runtime = _runtime(workdir, catalog, schema, model_name, experiment_path)
+    runtime = _runtime(workdir, catalog, schema, model_name, experiment_path, existing=False)
     with progress_steps() as report:
         result = run_ingest(runtime, input, max_quarantined_share=max_quarantined_share, report=report)
     versions = {f"{name} version": v for name, v in result.table_versions.items()}
@@ -338,7 +340,7 @@ def pipeline(
     _check_share(max_quarantined_share)
     _check_local_input(input)
     _check_metrics_out(metrics_out)
-    runtime = _runtime(workdir, catalog, schema, model_name, experiment_path)
+    runtime = _runtime(workdir, catalog, schema, model_name, experiment_path, existing=False)
     with progress_steps() as report:
         result = run_pipeline(runtime, input, settings, gate=gate, gate_mode=mode, drift=DRIFT,
                               max_quarantined_share=max_quarantined_share, report=report)  # fmt: skip
