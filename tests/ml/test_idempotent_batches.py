@@ -88,3 +88,40 @@ def test_two_ingests_of_one_file_at_the_same_time_land_it_once(spark, telco_raw,
     assert store.read(BRONZE).count() == 300
     assert store.read(SILVER).count() == 299
     assert store.read(QUARANTINE).count() == 1
+
+
+def test_two_ingests_that_both_find_the_file_new_land_it_once(spark, telco_raw, tmp_path, monkeypatch):
+    """The race made certain: each run, once it has looked up what is landed, waits for the other to have
+    looked too (at most 20 s). Without a lock both find the file new and both land it; with it, the second
+    looks only after the first has written, finds it landed and lands nothing."""
+    import threading
+
+    import churn.jobs.ingest as ingest_job
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    telco_raw.iloc[:200].to_csv(landing / "day1.csv", index=False)
+    runtime = local_runtime(tmp_path / "work")
+    looked, real = [], ingest_job.landed_file_ids
+    both_looked = threading.Event()
+
+    def landed_then_wait(rt):
+        ids = real(rt)
+        looked.append(ids)
+        if len(looked) == 2:
+            both_looked.set()
+        both_looked.wait(timeout=20)
+        return ids
+
+    monkeypatch.setattr(ingest_job, "landed_file_ids", landed_then_wait)
+    results = []
+    runs = [
+        threading.Thread(target=lambda: results.append(run_ingest(runtime, str(landing)))) for _ in range(2)
+    ]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join(timeout=600)
+
+    assert sorted(r.files_landed for r in results) == [0, 1]
+    assert runtime.store.read(BRONZE).count() == 200
