@@ -259,7 +259,8 @@ class UnityCatalogStore(TableStore):
             self.append(name, df)
             return
         # replaceWhere reads the batch's rows, so a concurrent writer of the same batch makes one of the two
-        # commits fail with a conflict (Delta optimistic concurrency) instead of landing it twice.
+        # commits fail with a conflict (Delta optimistic concurrency: read, write, validate and commit;
+        # https://docs.delta.io/concurrency-control) instead of landing it twice.
         predicate = " AND ".join(f"`{column}` = {_sql_text(value)}" for column, value in batch.items())
         df.write.format("delta").mode("overwrite").option("replaceWhere", predicate).option(
             "mergeSchema", "true"
