@@ -120,3 +120,26 @@ def test_a_model_trained_on_inverted_labels_with_a_small_holdout_does_not_replac
     assert "pinned_set_comparison" in capsys.readouterr().out  # the table names it too
     local_runtime(workdir).tracking.activate()
     assert MlflowClient().get_registered_model("churn").aliases[CHAMPION] == 1
+
+
+def test_the_judgement_thresholds_are_job_parameters(tmp_path, capsys, monkeypatch):
+    """The platform maps them per env as `churn validate` / `churn pipeline` options (issue 23)."""
+    import churn.jobs.validate
+
+    assert run_cli("validate", "--workdir", str(tmp_path), "--min-training-rows", "0") == 2
+    assert (
+        capsys.readouterr().err.strip().splitlines()[-1] == "error: --min-training-rows: 0 must be at least 1"
+    )
+    assert run_cli("validate", "--workdir", str(tmp_path), "--max-roc-auc", "1.5") == 2
+    assert "--max-roc-auc: 1.5 must be between 0 and 1" in capsys.readouterr().err
+
+    seen = []
+    monkeypatch.setattr(
+        churn.jobs.validate, "run_validate", lambda runtime, thresholds, **_: seen.append(thresholds) or 1 / 0
+    )
+    (tmp_path / "tables").mkdir()
+    options = ["--min-training-rows", "50", "--min-minority-share", "0.1", "--max-roc-auc", "0.9",
+               "--min-pinned-agreement", "0.3", "--min-pinned-rows", "20"]  # fmt: skip
+    assert run_cli("validate", "--workdir", str(tmp_path), *options) == 3  # the stub raised after recording
+    assert seen == [GateThresholds(min_training_rows=50, min_minority_share=0.1, max_roc_auc=0.9,
+                                   min_pinned_agreement=0.3, min_pinned_rows=20)]  # fmt: skip
