@@ -301,6 +301,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "ml.md")
+    parser.add_argument("--batch-rows", type=int, default=1_000_000,
+                        help="Rows of the batch timed through ingest, score and monitor (0: skip).")  # fmt: skip
     args = parser.parse_args()
     if args.repeats < 1:
         raise SystemExit("--repeats: must be at least 1")
@@ -314,8 +316,18 @@ def main() -> None:
         spark = local_spark("churn-bench", driver_memory="6g")
         features = bench_features(spark, work, args.repeats)
         scoring = bench_scoring(spark, work, pipeline["workdir"], args.repeats)
+        batch_lines: list[str] = []
+        if args.batch_rows:
+            from bench_ml_batch import bench_batch, render_batch, write_landing_folder
+
+            landing = write_landing_folder(spark, work / "batch-landing", args.batch_rows)
+            load = f"Load average before the batch: {os.getloadavg()[0]:.1f} (the machine is shared)."
+            batch_lines = render_batch(
+                bench_batch(pipeline["workdir"], landing, work), args.batch_rows, load=load
+            )
         spark.stop()
-    args.out.write_text(render(pipeline, features, scoring, repeats=args.repeats, started=started))
+    page = render(pipeline, features, scoring, repeats=args.repeats, started=started)
+    args.out.write_text("\n".join([page.rstrip("\n"), "", *batch_lines]))
     print(f"wrote {args.out}")
 
 

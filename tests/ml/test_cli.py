@@ -79,7 +79,9 @@ def test_a_work_directory_that_is_a_file_is_refused_before_anything_starts(capsy
     blocker = tmp_path / "notes.txt"
     blocker.write_text("not a directory")
     assert "--workdir: '" in fails_with(capsys, "train", "--workdir", str(blocker))
-    assert "is not writable" in fails_with(capsys, "train", "--workdir", str(blocker / "work"))
+    assert "is not writable" in fails_with(
+        capsys, "pipeline", "--input", __file__, "--workdir", str(blocker / "work")
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
@@ -100,6 +102,7 @@ def test_an_internal_error_is_exit_3_never_the_verdict_code(capsys, monkeypatch,
         raise KeyError("unexpected")
 
     monkeypatch.setattr(churn.jobs.train, "run_train", broken)
+    (tmp_path / "tables").mkdir()  # a work directory made by `churn ingest`
     with pytest.raises(SystemExit) as exited:
         main(["train", "--workdir", str(tmp_path)])
     assert exited.value.code == 3

@@ -101,12 +101,17 @@ def test_gate_promotes_only_passing_challengers(governed, tmp_path):
     code, payload = validate(workdir, report)
     assert code == 1 and aliases()[CHAMPION] == "3"
     failed = {c["name"] for c in payload["checks"] if not c["passed"]}
-    assert failed == {"roc_auc_floor", "roc_auc_drop_vs_champion", "roc_auc_drop_on_pinned_set"}
+    assert failed == {
+        "roc_auc_floor",
+        "roc_auc_drop_vs_champion",
+        "roc_auc_drop_on_pinned_set",
+        "pinned_agreement",
+    }
     assert payload["champion"]["version"] == "3" and payload["holdout"]["rows"] == "240"
     assert payload["pinned_evaluation"]["rows"] == 240  # v3's hold-out, pinned when it became champion
     assert payload["message"] == (
         "version 4 failed roc_auc_floor, roc_auc_drop_vs_champion, roc_auc_drop_on_pinned_set (240 pinned rows "
-        "the challenger never trained on); champion stays version 3"
+        "the challenger never trained on), pinned_agreement (240 pinned rows); champion stays version 3"
     )
 
     # dry-run never moves the champion and never fails the job

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import mlflow
-import pandas as pd
 import pytest
 from churn.cli import main
 from churn.runtime import BRONZE, FEATURES, PREDICTIONS, QUARANTINE, SILVER, local_runtime
@@ -170,8 +169,8 @@ def test_structurally_broken_batch_writes_nothing(spark, telco_raw, tmp_path, ca
 
 
 def test_scoring_without_a_champion_is_a_clear_error(spark, tmp_path, capsys):
-    pd.DataFrame().to_csv(tmp_path / "unused.csv")
-    assert run_cli("score", "--workdir", str(tmp_path / "empty"), "--model-name", "nobody") == 2
+    (tmp_path / "ingested" / "tables").mkdir(parents=True)  # a work directory `churn ingest` made
+    assert run_cli("score", "--workdir", str(tmp_path / "ingested"), "--model-name", "nobody") == 2
     assert "model 'nobody' has no 'champion' version" in capsys.readouterr().err
 
 

@@ -94,6 +94,26 @@ MaxRocAucDrop = Annotated[
 MaxFairnessGap = Annotated[
     float, typer.Option("--max-fairness-gap", help="Gate: largest equalized odds difference over the groups.")
 ]
+MinTrainingRows = Annotated[
+    int, typer.Option("--min-training-rows", help="Gate: fewest labelled rows the challenger learned from.")
+]
+MinMinorityShare = Annotated[
+    float,
+    typer.Option("--min-minority-share", help="Gate: smallest share of the rarer class in training data."),
+]
+MaxRocAuc = Annotated[
+    float, typer.Option("--max-roc-auc", help="Gate: ROC AUC ceiling; above it a leaked label is suspected.")
+]
+MinPinnedAgreement = Annotated[
+    float,
+    typer.Option(
+        "--min-pinned-agreement", help="Gate: smallest rank correlation with the champion (pinned set)."
+    ),
+]
+MinPinnedRows = Annotated[
+    int,
+    typer.Option("--min-pinned-rows", help="Gate: fewest pinned rows for a comparison with the champion."),
+]
 PsiThreshold = Annotated[float, typer.Option("--psi-threshold", help="Drift: PSI at which a shift matters.")]
 Alpha = Annotated[
     float, typer.Option("--alpha", help="Drift: family-wise test level, Bonferroni-split over the features.")
@@ -117,10 +137,11 @@ def _check_share(value: float | None) -> None:
         raise ChurnError(f"--max-quarantined-share: {value} must be between 0 and 1")
 
 
-def _gate(min_roc_auc: float, max_roc_auc_drop: float, max_fairness_gap: float, mode: str):
+def _gate(min_roc_auc: float, max_roc_auc_drop: float, max_fairness_gap: float, mode: str, **judgement):
+    """`judgement`: the GateThresholds fields of the judgement checks (training rows, class balance, ...)."""
     if mode not in GATE_MODES:
         raise ChurnError(f"--mode: '{mode}' is not one of {', '.join(GATE_MODES)}")
-    thresholds = GateThresholds(min_roc_auc, max_roc_auc_drop, max_fairness_gap)
+    thresholds = GateThresholds(min_roc_auc, max_roc_auc_drop, max_fairness_gap, **judgement)
     thresholds.validate()
     return thresholds
 
@@ -173,7 +194,8 @@ def _check_metrics_out(path: Path | None, option: str = "--metrics-out") -> None
         raise ChurnError(f"{option}: '{path}' is a directory, expected a file name")
 
 
-def _runtime(workdir, catalog, schema, model_name, experiment_path):
+def _runtime(workdir, catalog, schema, model_name, experiment_path, *, existing: bool = True):
+    """`existing`: the command reads a work directory made by `ingest`/`pipeline`, so it must not create one."""
     from churn.runtime import runtime_from_options
 
     return runtime_from_options(
@@ -182,6 +204,7 @@ def _runtime(workdir, catalog, schema, model_name, experiment_path):
         schema=schema,
         model_name=model_name,
         experiment_path=experiment_path,
+        existing_workdir=existing,
     )
 
 
@@ -225,7 +248,7 @@ def ingest(
 
     _check_share(max_quarantined_share)
     _check_local_input(input)
-    runtime = _runtime(workdir, catalog, schema, model_name, experiment_path)
+    runtime = _runtime(workdir, catalog, schema, model_name, experiment_path, existing=False)
     with progress_steps() as report:
         result = run_ingest(runtime, input, max_quarantined_share=max_quarantined_share, report=report)
     versions = {f"{name} version": v for name, v in result.table_versions.items()}
@@ -324,6 +347,11 @@ def pipeline(
     min_roc_auc: MinRocAuc = GATE.min_roc_auc,
     max_roc_auc_drop: MaxRocAucDrop = GATE.max_roc_auc_drop,
     max_fairness_gap: MaxFairnessGap = GATE.max_fairness_gap,
+    min_training_rows: MinTrainingRows = GATE.min_training_rows,
+    min_minority_share: MinMinorityShare = GATE.min_minority_share,
+    max_roc_auc: MaxRocAuc = GATE.max_roc_auc,
+    min_pinned_agreement: MinPinnedAgreement = GATE.min_pinned_agreement,
+    min_pinned_rows: MinPinnedRows = GATE.min_pinned_rows,
     max_quarantined_share: MaxQuarantinedShare = None,
 ) -> None:
     """Run ingest -> train -> validate -> score -> monitor in order (locally with --workdir).
@@ -335,11 +363,13 @@ def pipeline(
     from churn.jobs.pipeline import run_pipeline
 
     settings = _train_settings(seed, cv_folds, holdout_fraction)
-    gate = _gate(min_roc_auc, max_roc_auc_drop, max_fairness_gap, mode)
+    gate = _gate(min_roc_auc, max_roc_auc_drop, max_fairness_gap, mode,
+                 min_training_rows=min_training_rows, min_minority_share=min_minority_share, max_roc_auc=max_roc_auc,
+                 min_pinned_agreement=min_pinned_agreement, min_pinned_rows=min_pinned_rows)  # fmt: skip
     _check_share(max_quarantined_share)
     _check_local_input(input)
     _check_metrics_out(metrics_out)
-    runtime = _runtime(workdir, catalog, schema, model_name, experiment_path)
+    runtime = _runtime(workdir, catalog, schema, model_name, experiment_path, existing=False)
     with progress_steps() as report:
         result = run_pipeline(runtime, input, settings, gate=gate, gate_mode=mode, drift=DRIFT,
                               max_quarantined_share=max_quarantined_share, report=report)  # fmt: skip
@@ -368,6 +398,11 @@ def validate(
     min_roc_auc: MinRocAuc = GATE.min_roc_auc,
     max_roc_auc_drop: MaxRocAucDrop = GATE.max_roc_auc_drop,
     max_fairness_gap: MaxFairnessGap = GATE.max_fairness_gap,
+    min_training_rows: MinTrainingRows = GATE.min_training_rows,
+    min_minority_share: MinMinorityShare = GATE.min_minority_share,
+    max_roc_auc: MaxRocAuc = GATE.max_roc_auc,
+    min_pinned_agreement: MinPinnedAgreement = GATE.min_pinned_agreement,
+    min_pinned_rows: MinPinnedRows = GATE.min_pinned_rows,
     report_out: ReportOut = None,
     serving_endpoint: Annotated[
         str | None,
@@ -396,7 +431,9 @@ def validate(
         if serving_endpoint
         else None
     )
-    thresholds = _gate(min_roc_auc, max_roc_auc_drop, max_fairness_gap, mode)
+    thresholds = _gate(min_roc_auc, max_roc_auc_drop, max_fairness_gap, mode,
+                       min_training_rows=min_training_rows, min_minority_share=min_minority_share, max_roc_auc=max_roc_auc,
+                       min_pinned_agreement=min_pinned_agreement, min_pinned_rows=min_pinned_rows)  # fmt: skip
     _check_metrics_out(report_out, "--report-out")
     runtime = _runtime(workdir, catalog, schema, model_name, experiment_path)
     with progress_steps() as report:

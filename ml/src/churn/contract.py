@@ -6,6 +6,10 @@ Two levels, because they call for different actions:
 - rows (missing values, values outside the allowed set or range, malformed lines, duplicated keys,
   cross-field rules): the offending rows are quarantined with a reason, the rest go on.
 
+One row per customer: a key that occurs more than once in one batch (one file or several) is quarantined in
+every copy, since the batch cannot tell which is right; across batches the latest batch wins (silver and
+features are upserted by key). docs/ml-lifecycle.md states the rule.
+
 A text column (CSV) "changed type" when most of its non-blank values do not parse as the declared type; a few
 unparseable cells are row problems, a column that no longer holds numbers is a structural one.
 """
@@ -27,6 +31,8 @@ from churn.errors import ContractViolation, printable
 ColumnType = Literal["string", "integer", "double"]
 CORRUPT_RECORD_COLUMN = "_corrupt_record"
 QUARANTINE_REASON_COLUMN = "_quarantine_reason"
+KEY_TEXT_COLUMN = "__key_text"
+KEY_COPIES_COLUMN = "__key_copies"
 
 _INTEGER_TEXT = r"^[+-]?[0-9]+$"
 _DECIMAL_TEXT = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
@@ -231,9 +237,31 @@ def _value_reasons(rule: ColumnRule, text: Column, typed: Column) -> list[Column
     return reasons
 
 
-def split_rows(df: DataFrame, contract: Contract, *, require_label: bool) -> RowSplit:
+def key_copies(frames: list[DataFrame], contract: Contract) -> DataFrame:
+    """The keys that occur more than once across `frames` (the files of one batch), with their count.
+
+    Small (only repeated keys), so split_rows joins it to each file: a customer sent twice in one batch is
+    caught whether both copies sit in one file or in two."""
+    keys = [f.select(F.trim(F.col(contract.key).cast("string")).alias(KEY_TEXT_COLUMN)) for f in frames]
+    union = keys[0]
+    for other in keys[1:]:
+        union = union.unionByName(other)
+    return (
+        union.where(~_blank(F.col(KEY_TEXT_COLUMN)))
+        .groupBy(KEY_TEXT_COLUMN)
+        .agg(F.count(F.lit(1)).alias(KEY_COPIES_COLUMN))
+        .where(F.col(KEY_COPIES_COLUMN) > 1)
+    )
+
+
+def split_rows(
+    df: DataFrame, contract: Contract, *, require_label: bool, batch_key_copies: DataFrame | None = None
+) -> RowSplit:
     """Split a structurally valid batch into typed valid rows and quarantined rows with their reasons.
 
+    One row per customer per batch: every copy of a key that occurs more than once in the batch is
+    quarantined (which copy is right cannot be told from the batch). `batch_key_copies` (from `key_copies`)
+    counts keys across all files of the batch; without it only `df` itself is counted.
     Columns that are not in the contract (ingest metadata such as `_batch_id`) are carried through to both.
     """
     rules = [c for c in contract.columns if c.name in df.columns]
@@ -263,7 +291,15 @@ def split_rows(df: DataFrame, contract: Contract, *, require_label: bool) -> Row
         # A check that cannot be evaluated (a value it reads is missing) is already reported as missing.
         reasons.append(F.when(~F.coalesce(F.expr(check.expr), F.lit(True)), F.lit(check.reason)))
     if contract.key in df.columns:
-        copies = F.count(F.lit(1)).over(Window.partitionBy(F.col(f"__text_{contract.key}")))
+        if batch_key_copies is None:
+            copies = F.count(F.lit(1)).over(Window.partitionBy(F.col(f"__text_{contract.key}")))
+        else:
+            staged = staged.join(
+                F.broadcast(batch_key_copies),
+                on=F.col(f"__text_{contract.key}") == F.col(KEY_TEXT_COLUMN),
+                how="left",
+            ).drop(KEY_TEXT_COLUMN)
+            copies = F.coalesce(F.col(KEY_COPIES_COLUMN), F.lit(1))
         reasons.append(
             F.when(
                 ~_blank(F.col(f"__text_{contract.key}")) & (copies > 1),

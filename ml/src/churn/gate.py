@@ -54,9 +54,13 @@ class Evidence:
     rows of it the challenger never trained on), and the drift of the challenger's training data from the
     champion's."""
 
+    training_rows: int | None = None  # labelled rows the challenger was trained and held out on
+    minority_share: float | None = None  # share of the rarer class in them
     pinned_challenger: ModelScores | None = None
     pinned_champion: ModelScores | None = None
     pinned_rows: int = 0
+    pinned_agreement: float | None = None  # Spearman rank correlation of the two models' probabilities
+    pinned_problem: str = ""  # why the pinned comparison could not be made (with a champion)
     drifted_features: tuple[str, ...] | None = None  # None: not measured (no champion)
     drift_detail: str = ""
     notes: tuple[str, ...] = ()
@@ -102,7 +106,27 @@ def gate_checks(
               "challenger ROC AUC >= floor"),
         Check("fairness_gap", gap <= thresholds.max_fairness_gap, gap, thresholds.max_fairness_gap,
               "worst equalized odds difference over the sensitive attributes <= limit"),
+        Check("roc_auc_leak_ceiling", roc_auc <= thresholds.max_roc_auc, roc_auc, thresholds.max_roc_auc,
+              "challenger ROC AUC <= ceiling: a near-perfect score is a leaked label to investigate"),
     ]  # fmt: skip
+    if evidence.training_rows is not None:
+        rows = evidence.training_rows
+        checks.append(
+            Check("training_rows_floor", rows >= thresholds.min_training_rows, float(rows),
+                  float(thresholds.min_training_rows), "labelled training rows >= floor")
+        )  # fmt: skip
+    if evidence.minority_share is not None:
+        share = evidence.minority_share
+        checks.append(
+            Check("class_balance_floor", share >= thresholds.min_minority_share, share,
+                  thresholds.min_minority_share, "share of the rarer class in the training data >= floor")
+        )  # fmt: skip
+    if champion is not None and evidence.pinned_problem:
+        # A comparison that cannot be made is not a comparison passed.
+        checks.append(
+            Check("pinned_set_comparison", False, float(evidence.pinned_rows), float(thresholds.min_pinned_rows),
+                  "challenger and champion compared on the pinned evaluation set", evidence.pinned_problem)
+        )  # fmt: skip
     if champion is not None:
         drop = champion.metrics["roc_auc"] - roc_auc
         checks.append(
@@ -116,6 +140,14 @@ def gate_checks(
                   thresholds.max_roc_auc_drop,
                   "on the pinned evaluation set: champion ROC AUC - challenger ROC AUC <= limit",
                   f"{evidence.pinned_rows} pinned rows the challenger never trained on")
+        )  # fmt: skip
+    if evidence.pinned_agreement is not None:
+        agreement = evidence.pinned_agreement
+        checks.append(
+            Check("pinned_agreement", agreement >= thresholds.min_pinned_agreement, agreement,
+                  thresholds.min_pinned_agreement,
+                  "Spearman rank correlation of challenger and champion probabilities on the pinned set >= floor",
+                  f"{evidence.pinned_rows} pinned rows")
         )  # fmt: skip
     if evidence.drifted_features is not None:
         drifted = evidence.drifted_features

@@ -95,6 +95,16 @@ def _check_workdir(workdir: Path) -> None:
         raise ChurnError(f"--workdir: cannot create or write '{workdir}' ('{existing}' is not writable)")
 
 
+def _check_existing_workdir(workdir: Path) -> None:
+    if not workdir.is_dir():
+        raise ChurnError(f"--workdir: '{workdir}' does not exist; check the path or run `churn ingest` first")
+    if not (workdir / "tables").is_dir():
+        raise ChurnError(
+            f"--workdir: '{workdir}' is not a churn work directory (no tables); "
+            "check the path or run `churn ingest` first"
+        )
+
+
 def runtime_from_options(
     *,
     workdir: Path | None,
@@ -102,13 +112,19 @@ def runtime_from_options(
     schema: str | None,
     model_name: str,
     experiment_path: str | None,
+    existing_workdir: bool = False,
 ) -> Runtime:
-    """Pick the local store (`--workdir`) or Unity Catalog (`--catalog` and `--schema`), never both."""
+    """Pick the local store (`--workdir`) or Unity Catalog (`--catalog` and `--schema`), never both.
+
+    `existing_workdir`: the command works on what `ingest` made there, so a mistyped path is refused instead of
+    being created (with an empty MLflow store) and reported as a missing model."""
     if workdir is not None and (catalog or schema):
         raise ChurnError(
             "--workdir: use either --workdir (local) or --catalog/--schema (Databricks), not both"
         )
     if workdir is not None:
+        if existing_workdir:
+            _check_existing_workdir(workdir)
         _check_workdir(workdir)
         return local_runtime(workdir, model_name=model_name, experiment=experiment_path)
     if catalog and schema:

@@ -3,18 +3,24 @@ with Arrow) and Unity Catalog tables (native Spark Delta on Databricks). Jobs on
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import re
 import shutil
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as pads
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from churn.errors import ChurnError
 
+LOCK_FILE = "churn.lock"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -24,6 +30,20 @@ def check_identifier(value: str, *, option: str) -> str:
             f"{option}: '{value}' is not a valid name (letters, digits and _, not starting with a digit)"
         )
     return value
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _require_unique_keys(name: str, key: str, *, rows: int, distinct: int) -> None:
+    """An upsert source with a key twice would write both copies (new key) or fail mid-merge (existing key):
+    refuse it before writing. Callers quarantine repeated keys first, so this guards the rule, not data."""
+    if rows != distinct:
+        raise ChurnError(
+            f"table '{name}': {rows - distinct} repeated {key} value(s) in one write; "
+            "each key must come once per batch"
+        )
 
 
 class TableStore(ABC):
@@ -47,6 +67,15 @@ class TableStore(ABC):
 
     @abstractmethod
     def overwrite(self, name: str, df: DataFrame) -> None: ...
+
+    @abstractmethod
+    def replace_batch(self, name: str, df: DataFrame, *, batch: dict[str, str]) -> None:
+        """Replace the rows of one batch (rows whose `batch` columns hold those values) with `df`, in one
+        commit (Delta's replaceWhere); creates the table on first use. Writing a batch again leaves one copy."""
+
+    def exclusive(self) -> contextlib.AbstractContextManager[None]:
+        """Held around a job's read-decide-write sequence so concurrent runs of one batch land it once."""
+        return contextlib.nullcontext()
 
     @abstractmethod
     def upsert(self, name: str, df: DataFrame, *, key: str) -> None:
@@ -130,12 +159,51 @@ class LocalDeltaStore(TableStore):
     def overwrite(self, name: str, df: DataFrame) -> None:
         self._write(name, df, "overwrite")
 
-    def upsert(self, name: str, df: DataFrame, *, key: str) -> None:
-        if not self.exists(name):
-            self._write(name, df, "append")
-            return
+    def replace_batch(self, name: str, df: DataFrame, *, batch: dict[str, str]) -> None:
+        from deltalake import write_deltalake
+
         path, reader = self._staged(df)
         try:
+            if not self.exists(name):
+                write_deltalake(self.location(name), reader, mode="append", schema_mode="merge")
+                return
+            predicate = " AND ".join(f'"{column}" = {_sql_text(value)}' for column, value in batch.items())
+            write_deltalake(
+                self.location(name), reader, mode="overwrite", predicate=predicate, schema_mode="merge"
+            )
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        # One writer at a time per work directory: deltalake's optimistic commits alone would let two runs that
+        # both found a batch new each land it (the second append does not conflict with the first).
+        created = not self.workdir.exists()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        lock = self.workdir / LOCK_FILE
+        try:
+            with open(lock, "a") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+        finally:
+            # A refused first batch leaves no work directory behind: nothing was written.
+            if created and {p.name for p in self.workdir.iterdir()} <= {LOCK_FILE}:
+                lock.unlink(missing_ok=True)
+                self.workdir.rmdir()
+
+    def upsert(self, name: str, df: DataFrame, *, key: str) -> None:
+        from deltalake import write_deltalake
+
+        path, reader = self._staged(df)
+        try:
+            keys = pads.dataset(str(path), format="parquet").to_table(columns=[key]).column(key)
+            _require_unique_keys(name, key, rows=len(keys), distinct=pc.count_distinct(keys).as_py())
+            if not self.exists(name):
+                write_deltalake(self.location(name), reader, mode="append", schema_mode="merge")
+                return
             (
                 self._table(name)
                 .merge(
@@ -186,7 +254,21 @@ class UnityCatalogStore(TableStore):
             self.location(name)
         )
 
+    def replace_batch(self, name: str, df: DataFrame, *, batch: dict[str, str]) -> None:
+        if not self.exists(name):
+            self.append(name, df)
+            return
+        # replaceWhere reads the batch's rows, so a concurrent writer of the same batch makes one of the two
+        # commits fail with a conflict (Delta optimistic concurrency: read, write, validate and commit;
+        # https://docs.delta.io/concurrency-control) instead of landing it twice.
+        predicate = " AND ".join(f"`{column}` = {_sql_text(value)}" for column, value in batch.items())
+        df.write.format("delta").mode("overwrite").option("replaceWhere", predicate).option(
+            "mergeSchema", "true"
+        ).saveAsTable(self.location(name))
+
     def upsert(self, name: str, df: DataFrame, *, key: str) -> None:
+        counts = df.agg(F.count(F.lit(1)).alias("rows"), F.count_distinct(key).alias("distinct")).first()
+        _require_unique_keys(name, key, rows=counts["rows"], distinct=counts["distinct"])
         if not self.exists(name):
             self.append(name, df)
             return

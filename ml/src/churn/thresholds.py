@@ -27,15 +27,41 @@ class GateThresholds:
     """Largest equalized odds difference (worst TPR or FPR gap between groups) over the sensitive
     attributes. A policy limit, not a law of nature: the Telco model measures ~0.37 (churners with dependents
     are caught at about half the rate of those without), so 0.40 blocks any model that widens it."""
+    min_training_rows: int = 1000
+    """Fewest labelled rows the challenger may be trained and held out on: below it the hold-out ROC AUC is
+    too noisy to trust (80 rows leave a 16-row hold-out)."""
+    min_minority_share: float = 0.05
+    """Smallest share of the rarer class in the training data (Telco: ~26.5 % churners); below it the feed
+    lost a class, not customers."""
+    max_roc_auc: float = 0.97
+    """Ceiling of the hold-out ROC AUC: churn is not that predictable (honest range 0.82-0.85), so a
+    near-perfect score is a leaked label or key to investigate, not a better model."""
+    min_pinned_agreement: float = 0.5
+    """Smallest Spearman rank correlation between challenger and champion probabilities on the pinned
+    evaluation set: two models of the same task rank customers alike; a model trained on inverted or shuffled
+    labels does not (near or below 0)."""
+    min_pinned_rows: int = 100
+    """Fewest pinned rows (of both classes, not trained on by the challenger) for a comparison; with a
+    champion and fewer, the comparison cannot be made and the gate blocks in enforce mode."""
 
     def validate(self) -> None:
         for option, value in (
             ("--min-roc-auc", self.min_roc_auc),
             ("--max-roc-auc-drop", self.max_roc_auc_drop),
             ("--max-fairness-gap", self.max_fairness_gap),
+            ("--min-minority-share", self.min_minority_share),
+            ("--max-roc-auc", self.max_roc_auc),
         ):
             if not 0 <= value <= 1:
                 raise ChurnError(f"{option}: {value} must be between 0 and 1")
+        if not -1 <= self.min_pinned_agreement <= 1:
+            raise ChurnError(f"--min-pinned-agreement: {self.min_pinned_agreement} must be between -1 and 1")
+        for option, count in (
+            ("--min-training-rows", self.min_training_rows),
+            ("--min-pinned-rows", self.min_pinned_rows),
+        ):
+            if count < 1:
+                raise ChurnError(f"{option}: {count} must be at least 1")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from churn.contract import (
     QUARANTINE_REASON_COLUMN,
     Contract,
     check_structure,
+    key_copies,
     split_rows,
 )
 from churn.errors import ChurnError, ContractViolation, printable
@@ -36,6 +37,9 @@ FILE_ID_COLUMN = "_file_id"
 # Text that a CSV line never holds: control characters other than tab, and the replacement character Spark
 # puts where bytes are not UTF-8. A header line with any of them is a binary file (Parquet, zip, gzip without
 # its suffix), not CSV.
+_GLOB_CHARACTERS = re.compile(r"([\[\]{}*?\\])")
+# Files Hadoop and Spark write beside the data (job commit markers, checksums): skipped on purpose.
+_COMMIT_MARKER = re.compile(r"^(_SUCCESS|_committed_.*|_started_.*|\..*\.crc)$")
 _BINARY_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
 
 
@@ -108,17 +112,51 @@ def _unreadable(file: str, exc: Exception) -> ChurnError:
     return ChurnError(f"{shown(file)}: cannot be read as CSV ({why}); nothing was written")
 
 
+def spark_path(path: str) -> str:
+    """`path` with Hadoop's glob characters escaped: a file named `batch[1].csv` or `{a}.csv` is that file."""
+    return _GLOB_CHARACTERS.sub(r"\\\1", path)
+
+
+def _names_spark_cannot_read(path: str) -> list[str]:
+    """Files (or folders) under a local `path` that Spark would skip without a word (a name starting with `_`
+    or `.`) or fail on with a Java stack trace (a `:` in the name, which Hadoop paths cannot hold); Hadoop's own
+    commit markers (`_SUCCESS`, `.crc` checksums) are meant to be skipped and are not listed."""
+    found: list[str] = []
+    for folder, folders, files in os.walk(path):
+        for name in [*folders, *files]:
+            if _COMMIT_MARKER.match(name):
+                continue
+            if name.startswith(("_", ".")) or ":" in name:
+                found.append(os.path.join(folder, name))
+    if os.path.isfile(path):
+        name = os.path.basename(path)
+        if (name.startswith(("_", ".")) or ":" in name) and not _COMMIT_MARKER.match(name):
+            found.append(path)
+    return sorted(found)
+
+
 def list_landing_files(spark: SparkSession, path: str) -> list[LandingFile]:
     """Every file under `path` (a file or a folder, searched recursively), with size and modification time.
 
-    Spark's binaryFile source lists local, Volume and cloud paths alike; only metadata is read here."""
+    Spark's binaryFile source lists local, Volume and cloud paths alike; only metadata is read here. Every
+    local file is either listed or named in the error: Spark hides names starting with `_` or `.` and cannot
+    open names with `:`, so those are refused, one line, naming them (rename them to land them)."""
     if _is_local_path(path) and not os.path.exists(path):
         raise ChurnError(f"--input: '{printable(path, limit=200)}' does not exist")
+    if _is_local_path(path):
+        hidden = _names_spark_cannot_read(path)
+        if hidden:
+            shown_names = ", ".join(f"'{printable(name, limit=200)}'" for name in hidden[:5])
+            more = f" and {len(hidden) - 5} more" if len(hidden) > 5 else ""
+            raise ChurnError(
+                f"--input: Spark cannot read {shown_names}{more}: a name starting with '_' or '.' is skipped and "
+                "a ':' is not allowed in a Hadoop path; rename them; nothing was written"
+            )
     try:
         rows = (
             spark.read.format("binaryFile")
             .option("recursiveFileLookup", "true")
-            .load(path)
+            .load(spark_path(path))
             .select("path", "length", "modificationTime")
             .collect()
         )
@@ -136,7 +174,7 @@ def list_landing_files(spark: SparkSession, path: str) -> list[LandingFile]:
 
 def _header(spark: SparkSession, file: str) -> list[str]:
     try:
-        first = spark.read.text(file).limit(1).collect()
+        first = spark.read.text(spark_path(file)).limit(1).collect()
     except Exception as exc:
         raise _unreadable(file, exc) from exc
     line = first[0][0].lstrip("\ufeff") if first and first[0][0] else ""
@@ -165,7 +203,11 @@ def read_csv_file(spark: SparkSession, file: str) -> DataFrame:
         + [T.StructField(CORRUPT_RECORD_COLUMN, T.StringType())]
     )
     return spark.read.csv(
-        file, header=True, schema=schema, mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT_RECORD_COLUMN
+        spark_path(file),
+        header=True,
+        schema=schema,
+        mode="PERMISSIVE",
+        columnNameOfCorruptRecord=CORRUPT_RECORD_COLUMN,
     )
 
 
@@ -210,15 +252,21 @@ def contracted_batch(
     if not new:
         return ContractedBatch(path, batch_id, ingested_at, (), skipped, 0, None, None, None)
 
-    bronze, valid, quarantined, rows_read = [], [], [], 0
-    for file in new:
-        raw, rows = _checked(spark, file, contract, require_label=require_label)
-        rows_read += rows
+    checked = [(file, *_checked(spark, file, contract, require_label=require_label)) for file in new]
+    rows_read = sum(rows for _, _, rows in checked)
+    # One row per customer per batch: a key repeated anywhere in the batch, in one file or across two, is
+    # quarantined in every copy (contract.py).
+    repeated_keys = key_copies([raw for _, raw, _ in checked], contract).cache()
+    bronze, valid, quarantined = [], [], []
+    for file, raw, _ in checked:
         landed_rows = to_bronze(
             raw, source=file.shown, batch_id=batch_id, ingested_at=ingested_at
         ).withColumn(FILE_ID_COLUMN, F.lit(file.identity))
         split = split_rows(
-            landed_rows, contract, require_label=require_label and contract.label in raw.columns
+            landed_rows,
+            contract,
+            require_label=require_label and contract.label in raw.columns,
+            batch_key_copies=repeated_keys,
         )
         bronze.append(landed_rows)
         labelled = split.valid
@@ -277,6 +325,14 @@ def run_ingest(
     max_quarantined_share: float | None = None,
     report: Report = no_report,
 ) -> IngestResult:
+    # Held from "which files are new" to the last write: two runs over one folder land each file once.
+    with runtime.store.exclusive():
+        return _ingest(runtime, input_path, max_quarantined_share=max_quarantined_share, report=report)
+
+
+def _ingest(
+    runtime: Runtime, input_path: str, *, max_quarantined_share: float | None, report: Report
+) -> IngestResult:
     store = runtime.store
     report("checking the new files against the data contract")
     batch = contracted_batch(
@@ -292,12 +348,13 @@ def run_ingest(
         return IngestResult(input_path, batch.batch_id, 0, 0, 0, 0, len(batch.skipped), _versions(runtime))
 
     rows_quarantined = batch.quarantined.count()
-    already_quarantined = store.exists(QUARANTINE) and not (
-        store.read(QUARANTINE).where(F.col("_batch_id") == batch.batch_id).isEmpty()
-    )
-    if rows_quarantined and not already_quarantined:  # a re-run of a failed batch quarantines nothing twice
+    # Every write is keyed by the batch id (replace the batch's rows, or upsert by customer), so a re-run
+    # of a failed batch, or a second run that raced this one, leaves one copy.
+    if rows_quarantined:
         report("quarantining rows that break the contract")
-        store.append(QUARANTINE, batch.quarantined)
+        store.replace_batch(
+            QUARANTINE, batch.quarantined, batch={"_batch_id": batch.batch_id, "_stage": "ingest"}
+        )
     report("writing silver and features")
     store.upsert(SILVER, batch.silver, key=KEY)
     features = build_features(batch.silver).select(
@@ -308,7 +365,7 @@ def run_ingest(
     store.upsert(FEATURES, features, key=KEY)
     store.declare_primary_key(FEATURES, KEY)
     report("writing bronze")
-    store.append(BRONZE, batch.bronze)
+    store.replace_batch(BRONZE, batch.bronze, batch={"_batch_id": batch.batch_id})
     batch.quarantined.unpersist()
     return IngestResult(
         source=input_path,

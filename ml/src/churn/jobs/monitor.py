@@ -21,7 +21,7 @@ from mlflow.tracking import MlflowClient
 from churn.contract import Contract
 from churn.drift import LABEL, PREDICTION, DriftReport, DriftThresholds, drift_report
 from churn.errors import ChurnError, printable
-from churn.features import FEATURE_COLUMNS, KEY
+from churn.features import FEATURE_COLUMNS, KEY, NUMERIC_FEATURES
 from churn.jobs import Report, no_report
 from churn.runtime import FEATURES, MONITORING, PREDICTIONS, SILVER, Runtime
 from churn.tracking import CHAMPION, alias_version
@@ -107,29 +107,39 @@ def typed_by_contract(option: str, frame: pd.DataFrame) -> pd.DataFrame:
     do not parse are missing too, as the contract quarantines them), text columns are trimmed. A column that
     mostly does not parse changed type: one line, exit 2.
     """
-    if set(FEATURE_COLUMNS) <= set(frame.columns):
-        return frame
     contract = Contract.load()
     typed = frame.copy()
+    if set(FEATURE_COLUMNS) <= set(frame.columns):
+        # A feature-layout file (CSV written by hand or by another tool) can hold text in a numeric feature.
+        for name in (n for n in NUMERIC_FEATURES if not pd.api.types.is_numeric_dtype(frame[n])):
+            typed[name] = _numbers(option, name, "number", frame[name], contract.type_change_fraction)
+        return typed
     for rule in (r for r in contract.columns if r.name in frame.columns):
         column = frame[rule.name]
         if rule.type != "string" and pd.api.types.is_numeric_dtype(column):
             continue
-        text = column.astype("string").str.strip()
-        blank = text.isna() | (text == "")
         if rule.type == "string":
-            typed[rule.name] = text.mask(blank).astype(object)
+            text = column.astype("string").str.strip()
+            typed[rule.name] = text.mask(text.isna() | (text == "")).astype(object)
             continue
-        numbers = pd.to_numeric(text.mask(blank), errors="coerce")
-        bad = ~blank & numbers.isna()
-        filled = int((~blank).sum())
-        if filled and bad.sum() / filled > contract.type_change_fraction:
-            raise ChurnError(
-                f"{option}: column '{rule.name}' cannot be typed as {rule.type}: {int(bad.sum())} of {filled} "
-                f"values do not parse (e.g. '{printable(text[bad].iloc[0])}')"
-            )
-        typed[rule.name] = numbers.astype(float)
+        typed[rule.name] = _numbers(option, rule.name, rule.type, column, contract.type_change_fraction)
     return typed
+
+
+def _numbers(option: str, name: str, kind: str, column: pd.Series, type_change_fraction: float) -> pd.Series:
+    """Text as numbers: blanks and a few unparseable cells become missing; a column that mostly does not
+    parse changed type (one line, exit 2)."""
+    text = column.astype("string").str.strip()
+    blank = text.isna() | (text == "")
+    numbers = pd.to_numeric(text.mask(blank), errors="coerce")
+    bad = ~blank & numbers.isna()
+    filled = int((~blank).sum())
+    if filled and bad.sum() / filled > type_change_fraction:
+        raise ChurnError(
+            f"{option}: column '{name}' cannot be typed as {kind}: {int(bad.sum())} of {filled} "
+            f"values do not parse (e.g. '{printable(text[bad].iloc[0])}')"
+        )
+    return numbers.astype(float)
 
 
 def load_batch(option: str, source: str, runtime: Runtime | None) -> pd.DataFrame:

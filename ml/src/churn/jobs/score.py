@@ -8,7 +8,7 @@ written by the store."""
 
 from __future__ import annotations
 
-import uuid
+import hashlib
 from dataclasses import dataclass
 
 import mlflow
@@ -84,21 +84,32 @@ def score_frame(
     )
 
 
-def unscored_features(runtime: Runtime) -> DataFrame:
-    """Rows of the features table landed after the newest one the previous scoring runs scored."""
+def unscored_features(runtime: Runtime) -> tuple[DataFrame, object]:
+    """Rows of the features table landed after the newest one the previous scoring runs scored, and that
+    newest time (None when nothing was scored before)."""
     store = runtime.store
     features = store.read(FEATURES)
     if not store.exists(PREDICTIONS):
-        return features
+        return features, None
     predictions = store.read(PREDICTIONS)
     if FEATURES_INGESTED_AT not in predictions.columns or INGESTED_AT not in features.columns:
-        return features
+        return features, None
     scored_through = (
         predictions.where(F.col("source") == store.location(FEATURES))
         .agg(F.max(FEATURES_INGESTED_AT))
         .first()[0]
     )
-    return features if scored_through is None else features.where(F.col(INGESTED_AT) > F.lit(scored_through))
+    if scored_through is None:
+        return features, None
+    return features.where(F.col(INGESTED_AT) > F.lit(scored_through)), scored_through
+
+
+def features_batch_id(runtime: Runtime, scored_through: object, *, rescore_all: bool) -> str:
+    """What is scored from the features table is fixed by its version and what was scored before: the same
+    inputs give the same batch id, so scoring them again replaces that batch instead of adding a copy."""
+    what = "all" if rescore_all else str(scored_through)
+    identity = f"{runtime.store.location(FEATURES)}@{runtime.store.version(FEATURES)}:{what}"
+    return hashlib.sha256(identity.encode()).hexdigest()[:32]
 
 
 def run_score(
@@ -116,25 +127,45 @@ def run_score(
     runtime.tracking.use_registry()
     report("resolving the champion model")
     version = champion(runtime.model_name)
-    model_uri = f"models:/{runtime.model_name}@{CHAMPION}"
-    input_columns = model_input_columns(model_uri)
-    threshold = float(version.tags.get(THRESHOLD_TAG, 0.5))
+    input_columns = model_input_columns(f"models:/{runtime.model_name}@{CHAMPION}")
 
+    # Held from "what is new" to the last write, so two runs over one batch score it once.
+    with store.exclusive():
+        return _score(runtime, version, input_columns, input_path=input_path, arrow_batch_rows=arrow_batch_rows,
+                      rescore_all=rescore_all, max_quarantined_share=max_quarantined_share, report=report)  # fmt: skip
+
+
+def _score(
+    runtime: Runtime,
+    version,
+    input_columns: list[str],
+    *,
+    input_path: str | None,
+    arrow_batch_rows: int,
+    rescore_all: bool,
+    max_quarantined_share: float | None,
+    report: Report,
+) -> ScoreResult:
+    store = runtime.store
+    model_uri = f"models:/{runtime.model_name}@{CHAMPION}"
+    threshold = float(version.tags.get(THRESHOLD_TAG, 0.5))
     rows_quarantined = 0
     if input_path is None:
         report(
             "reading " + ("the features table" if rescore_all else "the customers new since the last scoring")
         )
-        features = store.read(FEATURES) if rescore_all else unscored_features(runtime)
+        features, scored_through = (store.read(FEATURES), None) if rescore_all else unscored_features(runtime)
         source = store.location(FEATURES)
-        batch_id = uuid.uuid4().hex
+        batch_id = features_batch_id(runtime, scored_through, rescore_all=rescore_all)
     else:
         report("checking the batch against the data contract")
         batch = contracted_batch(runtime.spark, input_path, Contract.load(), require_label=False,
                                  max_quarantined_share=max_quarantined_share, stage="score")  # fmt: skip
         rows_quarantined = batch.quarantined.count()
         if rows_quarantined:
-            store.append(QUARANTINE, batch.quarantined)
+            store.replace_batch(
+                QUARANTINE, batch.quarantined, batch={"_batch_id": batch.batch_id, "_stage": "score"}
+            )
         features = build_features(batch.silver).withColumn(INGESTED_AT, F.lit(batch.ingested_at))
         source = input_path
         batch_id = batch.batch_id
@@ -160,7 +191,7 @@ def run_score(
             "source": source,
         },
     )
-    store.append(PREDICTIONS, predictions)
+    store.replace_batch(PREDICTIONS, predictions, batch={"batch_id": batch_id})
     return ScoreResult(
         model_name=runtime.model_name,
         model_version=str(version.version),

@@ -141,6 +141,14 @@ def load_training_frame(
         .sort_values(KEY, kind="stable")
         .reset_index(drop=True)
     )
+    customers = frame[KEY].nunique()
+    if customers != len(frame):
+        # One row per customer (contract.py): a table written before that rule, or by another writer.
+        raise ChurnError(
+            f"training data: {len(frame)} rows for {customers} customers in '{store.location(FEATURES)}' "
+            f"(version {features_version}) and '{store.location(SILVER)}' (version {labels_version}); "
+            "each customer must have one row: re-ingest into a fresh work directory or schema"
+        )
     lineage = {
         "data_features_table": store.location(FEATURES),
         "data_features_version": str(features_version),

@@ -7,7 +7,7 @@ only for a passing challenger, and a report logged to MLflow."""
 from __future__ import annotations
 
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import mlflow
@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
+from scipy.stats import spearmanr
 
 from churn.drift import drift_report
 from churn.errors import ChurnError
@@ -31,8 +32,6 @@ from churn.validation_report import report_payload, write_validation_report
 
 # Model version tag naming the Delta version of the pinned evaluation set the champion is judged on.
 EVALUATION_VERSION_TAG = "evaluation_table_version"
-# Fewer pinned rows than this give a ROC AUC too noisy to compare two models with.
-MIN_PINNED_ROWS = 100
 
 
 @dataclass(frozen=True)
@@ -109,39 +108,48 @@ def gather_evidence(
     champion_version: ModelVersion,
     challenger_frame: pd.DataFrame,
     split: Split,
+    thresholds: GateThresholds,
 ) -> Evidence:
     """The champion-side checks: training-data drift and the pinned evaluation set."""
     champion_frame, _ = recorded_frame(runtime, RecordedRun.of(champion_version.run_id))
     drift = drift_report(champion_frame, challenger_frame, FEATURE_COLUMNS, DriftThresholds())
-    detail = "; ".join(f"{f.name}: {f.reason}" for f in drift.features if f.drifted)
-    notes: list[str] = []
+    drifted = Evidence(
+        drifted_features=tuple(drift.drifted_features),
+        drift_detail="; ".join(f"{f.name}: {f.reason}" for f in drift.features if f.drifted),
+    )
     pinned_version = champion_version.tags.get(EVALUATION_VERSION_TAG)
     if pinned_version is None or not runtime.store.exists(EVALUATION):
-        notes.append(f"champion version {champion_version.version} has no pinned evaluation set")
-        return Evidence(
-            drifted_features=tuple(drift.drifted_features), drift_detail=detail, notes=tuple(notes)
-        )
+        problem = f"champion version {champion_version.version} has no pinned evaluation set"
+        return replace(drifted, pinned_problem=problem, notes=(problem,))
     pinned = runtime.store.read(EVALUATION, version=int(pinned_version)).toPandas()
     # Rows the challenger trained on would flatter it: only the pinned rows it never saw are compared.
     trained_on = set(challenger_frame[KEY]) - set(split.holdout[KEY])
     unseen = pinned[~pinned[KEY].isin(trained_on)].sort_values(KEY).reset_index(drop=True)
-    if len(unseen) < MIN_PINNED_ROWS or unseen[LABEL].nunique() < 2:
-        notes.append(
+    if len(unseen) < thresholds.min_pinned_rows or unseen[LABEL].nunique() < 2:
+        problem = (
             f"pinned evaluation set (version {pinned_version}): only {len(unseen)} of {len(pinned)} rows were "
-            f"not trained on by the challenger (need {MIN_PINNED_ROWS} of both classes); not compared"
+            f"not trained on by the challenger (need {thresholds.min_pinned_rows} of both classes)"
         )
-        return Evidence(
-            drifted_features=tuple(drift.drifted_features), drift_detail=detail, notes=tuple(notes)
+        return replace(
+            drifted, pinned_rows=len(unseen), pinned_problem=problem, notes=(f"{problem}; not compared",)
         )
     evaluation = pinned_split(unseen)
-    return Evidence(
-        pinned_challenger=score_version(name, challenger_version, evaluation)[0],
-        pinned_champion=score_version(name, champion_version, evaluation)[0],
+    pinned_challenger, challenger_probability = score_version(name, challenger_version, evaluation)
+    pinned_champion, champion_probability = score_version(name, champion_version, evaluation)
+    return replace(
+        drifted,
+        pinned_challenger=pinned_challenger,
+        pinned_champion=pinned_champion,
         pinned_rows=len(unseen),
-        drifted_features=tuple(drift.drifted_features),
-        drift_detail=detail,
-        notes=tuple(notes),
+        pinned_agreement=rank_agreement(challenger_probability, champion_probability),
     )
+
+
+def rank_agreement(first: np.ndarray, second: np.ndarray) -> float:
+    """Spearman rank correlation; 0 when either model gives every row the same score (no ranking to share)."""
+    if np.ptp(first) == 0 or np.ptp(second) == 0:
+        return 0.0
+    return float(spearmanr(first, second).statistic)
 
 
 def pin_evaluation_set(runtime: Runtime, name: str, new_champion: str, previous: ModelVersion | None,
@@ -210,8 +218,12 @@ def run_validate(
     if champion_version is not None:
         report("comparing with the champion's training data and its pinned evaluation set")
         evidence = gather_evidence(
-            runtime, name, challenger_version, champion_version, challenger_frame, split
+            runtime, name, challenger_version, champion_version, challenger_frame, split, thresholds
         )
+    churn_share = float(challenger_frame[LABEL].mean()) if len(challenger_frame) else 0.0
+    evidence = replace(
+        evidence, training_rows=len(challenger_frame), minority_share=min(churn_share, 1 - churn_share)
+    )
     decision = decide(challenger, champion, thresholds, mode, evidence)
 
     report("logging the validation report")
@@ -219,8 +231,12 @@ def run_validate(
         "rows": str(len(split.y_holdout))
     }
     payload = report_payload(name, decision, asdict(thresholds), challenger, champion, holdout) | {
+        "training_data": {"rows": evidence.training_rows, "minority_share": evidence.minority_share},
         "pinned_evaluation": {
             "rows": evidence.pinned_rows,
+            "compared": not evidence.pinned_problem and evidence.pinned_challenger is not None,
+            "problem": evidence.pinned_problem or None,
+            "rank_agreement": evidence.pinned_agreement,
             "challenger": evidence.pinned_challenger.as_dict() if evidence.pinned_challenger else None,
             "champion": evidence.pinned_champion.as_dict() if evidence.pinned_champion else None,
         },
