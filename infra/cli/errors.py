@@ -12,6 +12,9 @@ try:  # typer >= 0.20 vendors click; older versions use the click package
 except ImportError:  # pragma: no cover
     from click import exceptions as click_exceptions
 
+# click < 8.2 (the pinned 8.1.8, as on Runtime 18 LTS ML) prints the help for a bare command and exits itself.
+_NO_ARGS_IS_HELP = getattr(click_exceptions, "NoArgsIsHelpError", ())
+
 USAGE_EXIT_CODE = 2
 # What a shell reports for a command ended by Ctrl-C (128 + SIGINT).
 INTERRUPTED_EXIT_CODE = 128 + signal.SIGINT
@@ -85,7 +88,7 @@ def run_cli(
         if not _Interrupts.received:
             raise
         interrupted()
-    except click_exceptions.NoArgsIsHelpError:
+    except _NO_ARGS_IS_HELP:
         raise SystemExit(0) from None
     except click_exceptions.UsageError as exc:
         fail(exc.format_message())

@@ -21,8 +21,8 @@ from packaging.requirements import Requirement
 ROOT = Path(__file__).resolve().parents[2]
 RUNTIME_LIST = ROOT / "ml" / "runtimes" / "databricks-18-lts-ml.txt"
 # Reached through the wheel's own requirements on every import path the jobs take (scikit-learn's model
-# persistence and parallelism, MLflow's model serialisation).
-TRANSITIVE = ("joblib", "cloudpickle")
+# persistence and parallelism, MLflow's model serialisation, typer's command line).
+TRANSITIVE = ("joblib", "cloudpickle", "click")
 
 
 def canonical(name: str) -> str:

@@ -35,10 +35,18 @@ INTERNAL_ERROR_EXIT_CODE = 3
 GATE = GateThresholds()
 DRIFT = DriftThresholds()
 
-try:  # newer typer releases vendor click; older ones (as on some Databricks runtimes) use click itself
+try:  # newer typer releases vendor click; older ones (Runtime 18 LTS ML's typer 0.20) use click itself
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
 except ImportError:
-    from click.exceptions import NoArgsIsHelpError, UsageError
+    from click.exceptions import UsageError
+
+    try:
+        from click.exceptions import NoArgsIsHelpError
+    except ImportError:  # click < 8.2 (the runtime ships 8.1.8) prints the help and exits by itself
+
+        class NoArgsIsHelpError(UsageError):  # type: ignore[no-redef]
+            """Never raised by this click version."""
+
 
 app = typer.Typer(
     rich_markup_mode="rich",  # explicit: the default differs across typer versions, and `\[` is an escape only in this mode
