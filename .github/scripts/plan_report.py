@@ -33,6 +33,8 @@ def stack_lines(stack: dict) -> list[str]:
     ]
     for kind in KINDS:
         lines += [f"  - {kind} {count} `{rtype}`" for rtype, count in sorted(stack[kind].items())]
+    if stack.get("outputs"):
+        lines.append(f"  - outputs change: {', '.join(f'`{name}`' for name in stack['outputs'])}")
     return lines
 
 

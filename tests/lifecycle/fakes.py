@@ -136,9 +136,11 @@ class FakeRunner:
             ) from None
 
 
-def plan_json(*, deployed: bool, changes: list[tuple[str, list[str]]] = ()) -> dict:
-    """A `terraform show -json PLANFILE` document: (address, actions) per resource change; with ``deployed`` the
-    prior state holds one managed resource."""
+def plan_json(
+    *, deployed: bool, changes: list[tuple[str, list[str]]] = (), outputs: dict[str, list[str]] | None = None
+) -> dict:
+    """A `terraform show -json PLANFILE` document: (address, actions) per resource change, actions per root
+    output; with ``deployed`` the prior state holds one managed resource."""
     prior = {"values": {"root_module": {"resources": [{"mode": "managed", "type": "x", "name": "y"}]}}}
     return {
         "format_version": "1.2",
@@ -154,6 +156,7 @@ def plan_json(*, deployed: bool, changes: list[tuple[str, list[str]]] = ()) -> d
             }
             for address, actions in changes
         ],
+        "output_changes": {name: {"actions": actions} for name, actions in (outputs or {}).items()},
     }
 
 

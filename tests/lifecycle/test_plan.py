@@ -103,6 +103,7 @@ def test_a_workspace_stack_waits_for_a_platform_stack_that_is_not_deployed(cli, 
         "change": {},
         "replace": {},
         "destroy": {},
+        "outputs": [],
         "plan_file": str(fakes.outdir / "stacks" / "churn-dev-platform" / "tfplan"),
         "stack_sha256": hashlib.sha256(b'{"churn-dev-platform": 1}').hexdigest(),  # what the fake synth wrote
     }
@@ -223,3 +224,39 @@ def test_apply_refuses_a_plan_of_another_env_or_a_missing_one_before_anything_ru
     missing = cli("apply", "churn/dev", "--plan-dir", str(kept))
     assert missing.code == 2 and "no saved plan for churn-dev-platform" in missing.err
     assert fakes.events == []
+
+
+# --- output changes: what later stacks read through terraform_remote_state --------------------------------
+
+
+def test_a_plan_that_only_changes_outputs_has_changes_like_terraforms_exit_code():
+    # Terraform 1.11.4, checked on this machine: a plan whose only change is a new root output exits 2 under
+    # -detailed-exitcode, with `output_changes.<name>.actions == ["create"]` and every resource `no-op`.
+    planned = plan_json(
+        deployed=True,
+        changes=[("azurerm_resource_group.rg", ["no-op"])],
+        outputs={"cross-stack-output-lake": ["create"], "workspace_url": ["no-op"]},
+    )
+    summary = summarize("churn-dev-platform", json.dumps(planned))
+    assert summary.has_changes and summary.outputs == ["cross-stack-output-lake"]
+    assert summary.describe() == [
+        "churn-dev-platform: 0 to add, 0 to change, 0 to replace, 0 to destroy",
+        "  outputs change: cross-stack-output-lake",
+    ]
+
+
+def test_a_workspace_stack_waits_while_the_platform_plan_changes_the_outputs_it_reads(cli, fakes):
+    # The workspace stack reads the platform's cross-stack outputs from its state (terraform_remote_state): planned
+    # now, it would plan against the old values, or fail on an output the state does not have yet.
+    fakes.runner.stacks_with_state |= {"churn-dev-platform", "churn-dev-workspace"}
+    fakes.runner.plans["churn-dev-platform"] = plan_json(
+        deployed=True,
+        changes=[("azurerm_storage_container.models", ["create"])],
+        outputs={"cross-stack-output-azurerm_storage_containermodelsid": ["create"]},
+    )
+    result = cli("plan", "churn/dev", "--json")
+    assert result.code == 0, result.err
+    assert "plan churn-dev-workspace" not in fakes.events
+    platform, workspace = json.loads(result.out)["stacks"]
+    assert platform["outputs"] == ["cross-stack-output-azurerm_storage_containermodelsid"]
+    assert workspace["status"] == "waiting" and workspace["waits_for"] == "churn-dev-platform"
