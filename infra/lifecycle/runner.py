@@ -81,6 +81,9 @@ class StackRunner(Protocol):
     def output(self, stack: str, name: str, *, outdir: Path) -> str:
         """The value of the deployed stack's output ``name`` (read from its state); OperationFailed without it."""
 
+    def state_version(self, stack: str, *, outdir: Path) -> StateVersion:
+        """The lineage and serial of the stack's current state (("", 0) when it has none)."""
+
     def apply_plan(self, stack: str, *, outdir: Path) -> None:
         """`terraform apply` of the saved PLAN_FILE in the stack's directory, output streaming; OperationFailed on a
         non-zero exit (Terraform refuses a plan whose state changed since it was made)."""
@@ -91,6 +94,26 @@ class StackRunner(Protocol):
 
 
 Run = Callable[..., subprocess.CompletedProcess]
+
+
+@dataclass(frozen=True)
+class StateVersion:
+    """Which state a plan was made from: Terraform refuses to apply a saved plan whose state's lineage or serial
+    differs from the current state's ("Saved plan is stale")."""
+
+    lineage: str
+    serial: int
+
+    @classmethod
+    def of(cls, state_json: str) -> StateVersion:
+        """From a state file's JSON (`terraform state pull`, or the `tfstate` inside a plan file); ("", 0) for none."""
+        if not state_json.strip():
+            return cls("", 0)
+        state = json.loads(state_json)
+        return cls(state.get("lineage") or "", int(state.get("serial") or 0))
+
+    def __str__(self) -> str:
+        return f"serial {self.serial}"
 
 
 def run_until_stopped(argv: list[str], **kwargs) -> subprocess.CompletedProcess:
@@ -152,13 +175,19 @@ class CdktfRunner:
             raise OperationFailed(f"cdktf {command.action} {command.stack} failed (exit {result.returncode})")
 
     def has_state(self, stack: str, *, outdir: Path) -> bool:
+        return state_has_resources(self._pull_state(stack, outdir))
+
+    def state_version(self, stack: str, *, outdir: Path) -> StateVersion:
+        return StateVersion.of(self._pull_state(stack, outdir))
+
+    def _pull_state(self, stack: str, outdir: Path) -> str:
         chdir = self._init(stack, outdir, doing="read the state")
         pulled = self._tool(
             ["terraform", chdir, "state", "pull"], capture_output=True, text=True, check=False
         )
         if pulled.returncode != 0:
             raise OperationFailed(f"cannot read the state of {stack}: {_error_line(pulled)}")
-        return state_has_resources(pulled.stdout)
+        return pulled.stdout
 
     def output(self, stack: str, name: str, *, outdir: Path) -> str:
         self._init(stack, outdir, doing=f"read output {name}")

@@ -8,7 +8,8 @@ import hashlib
 import json
 
 from infra.lifecycle.plan import kind_of, summarize
-from tests.lifecycle.fakes import plan_json
+from infra.lifecycle.runner import StateVersion
+from tests.lifecycle.fakes import fake_state_version, plan_json, write_plan_file
 
 CHANGES = [
     ("azurerm_subnet.host", ["create"]),
@@ -169,7 +170,12 @@ def saved_plan(cli, fakes, tmp_path, target="churn/dev"):
     for stack in json.loads(result.out)["stacks"]:
         if stack["status"] == "planned":
             (kept / "stacks" / stack["stack"]).mkdir()
-            (kept / "stacks" / stack["stack"] / "tfplan").write_text(f"saved plan of {stack['stack']}")
+            made_from = fake_state_version(stack["stack"], deployed=stack["deployed"])
+            write_plan_file(
+                kept / "stacks" / stack["stack"] / "tfplan",
+                made_from=made_from,
+                content=f"saved plan of {stack['stack']}",
+            )
     fakes.events.clear()
     return kept
 
@@ -182,6 +188,8 @@ def test_apply_applies_exactly_the_saved_plans_in_order_after_the_preflight(cli,
     assert fakes.events == [
         "build wheel",
         "synth churn-dev-platform churn-dev-workspace",
+        "serial? churn-dev-platform",
+        "serial? churn-dev-workspace",
         "apply churn-dev-platform saved plan of churn-dev-platform",
         "apply churn-dev-workspace saved plan of churn-dev-workspace",
     ]
@@ -260,3 +268,37 @@ def test_a_workspace_stack_waits_while_the_platform_plan_changes_the_outputs_it_
     platform, workspace = json.loads(result.out)["stacks"]
     assert platform["outputs"] == ["cross-stack-output-azurerm_storage_containermodelsid"]
     assert workspace["status"] == "waiting" and workspace["waits_for"] == "churn-dev-platform"
+
+
+def test_apply_refuses_every_stack_when_one_state_moved_since_its_plan(cli, fakes, tmp_path):
+    # Terraform would refuse the workspace's stale plan itself ("Saved plan is stale", checked on this machine
+    # with Terraform 1.11.4), but only after the platform's plan was applied: half a rollout.
+    fakes.runner.stacks_with_state |= {"churn-dev-platform", "churn-dev-workspace"}
+    kept = saved_plan(cli, fakes, tmp_path)
+    fakes.runner.state_versions["churn-dev-workspace"] = StateVersion("lineage-of-churn-dev-workspace", 2)
+    result = cli("apply", "churn/dev", "--plan-dir", str(kept))
+    assert result.code == 1
+    assert result.err_lines == [
+        "error: the state of churn-dev-workspace (planned at serial 1, now serial 2) changed since the plan was "
+        "made; nothing was applied: plan again"
+    ]
+    assert not [event for event in fakes.events if event.startswith("apply ")]
+
+
+def test_apply_refuses_a_plan_made_before_the_stack_was_first_deployed_by_someone_else(cli, fakes, tmp_path):
+    kept = saved_plan(cli, fakes, tmp_path)  # nothing deployed: the platform's plan was made from no state
+    fakes.runner.state_versions["churn-dev-platform"] = StateVersion("another-lineage", 1)
+    result = cli("apply", "churn/dev", "--plan-dir", str(kept))
+    assert result.code == 1 and "churn-dev-platform (planned at serial 0, now serial 1)" in result.err
+    assert not [event for event in fakes.events if event.startswith("apply ")]
+
+
+def test_apply_refuses_a_file_that_is_not_a_terraform_plan_before_anything_runs(cli, fakes, tmp_path):
+    kept = saved_plan(cli, fakes, tmp_path)
+    (kept / "stacks" / "churn-dev-platform" / "tfplan").write_text("not a plan")
+    result = cli("apply", "churn/dev", "--plan-dir", str(kept))
+    assert result.code == 2 and len(result.err_lines) == 1
+    assert result.err_lines[0].startswith(
+        f"error: --plan-dir: {kept}/stacks/churn-dev-platform/tfplan is not a Terraform plan file"
+    )
+    assert fakes.events == []
