@@ -234,11 +234,7 @@ def test_drift_opens_one_issue_per_stack_updates_it_and_closes_it_when_gone(tmp_
     # open issues: churn-prod-platform (still drifting) and pricing-prod-platform (drift gone)
     log = fake_gh(
         tmp_path,
-        answers={
-            "Drift: churn-prod-platform": "11",
-            "Drift: pricing-prod-platform": "12",
-            "Drift: churn-prod-workspace": "",
-        },
+        answers={"issue list": open_issues({11: "churn-prod-platform", 12: "pricing-prod-platform"})},
     )
     run_step(step, tmp_path, env={"REPO": "org/platform"})
     changes = [call for call in gh_calls(log) if call[1] != "list"]
@@ -274,8 +270,49 @@ def test_drift_opens_one_issue_per_stack_updates_it_and_closes_it_when_gone(tmp_
     ]
     body = (drift_dir / "issues" / "churn-prod-platform.md").read_text()
     assert "platform plan churn/prod" in body and "2 to change" in body
-    searches = [call for call in gh_calls(log) if call[1] == "list"]
-    assert len(searches) == 3 and all(call[call.index("--state") + 1] == "open" for call in searches)
+    (listing,) = [call for call in gh_calls(log) if call[1] == "list"]
+    assert listing[listing.index("--state") + 1] == "open" and "--search" not in listing
+
+
+def open_issues(titled: dict[int, str]) -> str:
+    """What `gh issue list --json number,title` prints: open drift issues by number, and someone else's issue."""
+    issues = [{"number": n, "title": f"Drift: {stack}"} for n, stack in titled.items()]
+    return json.dumps([*issues, {"number": 3, "title": "Drift: churn-prod-platform is odd, see logs"}])
+
+
+def test_an_issue_created_moments_ago_is_updated_not_duplicated(tmp_path):
+    # GitHub's search index lags behind a just-created issue: a search would miss it and open a second one.
+    # The listing of open issues does not lag; when a title repeats anyway, the oldest issue is the one kept.
+    step = step_by_id(workflow("nightly.yml")["jobs"]["drift-report"], "report")
+    drift_dir = checkout(tmp_path) / "drift"
+    drift_dir.mkdir()
+    plan = drift_plan("churn/prod", {"churn-prod-platform": True})
+    (drift_dir / "plan-churn-prod.json").write_text(json.dumps(plan))
+    log = fake_gh(
+        tmp_path, answers={"issue list": open_issues({31: "churn-prod-platform", 30: "churn-prod-platform"})}
+    )
+    run_step(step, tmp_path, env={"REPO": "org/platform"})
+    assert [call[:3] for call in gh_calls(log) if call[1] != "list"] == [["issue", "edit", "30"]]
+
+
+def test_two_drift_reports_never_run_at_once():
+    job = workflow("nightly.yml")["jobs"]["drift-report"]
+    assert job["concurrency"] == {"group": "drift-report", "cancel-in-progress": False}
+
+
+def test_a_failed_plan_of_one_env_does_not_hide_the_drift_of_the_others(tmp_path):
+    # The drift job uploads its JSON even when `platform plan` failed and wrote nothing to it.
+    step = step_by_id(workflow("nightly.yml")["jobs"]["drift-report"], "report")
+    drift_dir = checkout(tmp_path) / "drift"
+    drift_dir.mkdir()
+    (drift_dir / "plan-churn-prod.json").write_text("")
+    plan = drift_plan("pricing/prod", {"pricing-prod-platform": True})
+    (drift_dir / "plan-pricing-prod.json").write_text(json.dumps(plan))
+    log = fake_gh(tmp_path, answers={"issue list": "[]"})
+    run_step(step, tmp_path, env={"REPO": "org/platform"})
+    assert [call[:2] + call[-4:-2] for call in gh_calls(log) if call[1] != "list"] == [
+        ["issue", "create", "--title", "Drift: pricing-prod-platform"]
+    ]
 
 
 # --- the ephemeral env's pull-request comment ---------------------------------------------------------------
