@@ -114,6 +114,35 @@ def test_the_pull_request_plans_changed_private_envs_on_their_runner(tmp_path):
     assert runners == {"churn/prod": churn_prod, "pricing/dev": HOSTED}
 
 
+def test_pull_request_code_never_gets_the_deploying_apps_identity(tmp_path):
+    # The plan job runs the pull request's code (on a private env's runner, too): with the deploying app's client
+    # ID its token would carry deploy rights on every env. It logs in as its own read-only app, or not at all.
+    jobs = workflow("checks.yml")["jobs"]
+    gate = step_by_id(jobs["plan-targets"], "oidc")
+    # the gate alone reads the deploying app's ID, to refuse a plan app that is the same app
+    assert gate["env"]["DEPLOY_CLIENT_ID"] == "${{ vars.AZURE_CLIENT_ID }}"
+    text = json.dumps([jobs["plan-targets"], jobs["plan"]])
+    assert text.count("vars.AZURE_CLIENT_ID") == 1
+    login = next(s for s in jobs["plan"]["steps"] if s.get("uses", "").startswith("azure/login@"))
+    assert (
+        login["with"]["client-id"]
+        == jobs["plan"]["env"]["ARM_CLIENT_ID"]
+        == "${{ vars.AZURE_PLAN_CLIENT_ID }}"
+    )
+    ids = {
+        "ARM_TENANT_ID": "t",
+        "ARM_SUBSCRIPTION_ID": "s",
+        "FROM_FORK": "false",
+        "GITHUB_STEP_SUMMARY": "/dev/null",
+    }
+    assert run_step(gate, tmp_path, env=ids | {"ARM_CLIENT_ID": "plan", "DEPLOY_CLIENT_ID": "deploy"}) == {
+        "enabled": "true"
+    }
+    for plan_id in ("", "deploy"):  # not configured, or the deploying app itself
+        shown = run_step(gate, tmp_path, env=ids | {"ARM_CLIENT_ID": plan_id, "DEPLOY_CLIENT_ID": "deploy"})
+        assert shown == {"enabled": "false"}
+
+
 def test_the_plan_comment_is_updated_not_duplicated(tmp_path):
     step = next(s for s in workflow("checks.yml")["jobs"]["plan-comment"]["steps"] if "run" in s)
     workspace = checkout(tmp_path)
