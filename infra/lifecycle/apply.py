@@ -63,6 +63,21 @@ def is_stale(made_from: StateVersion, current: StateVersion) -> bool:
     return (not first_plan and made_from.lineage != current.lineage) or made_from.serial != current.serial
 
 
+def _is_plan_summary(document: object) -> bool:
+    """The fields `platform apply` reads, with their types (a hand-edited or truncated file is refused)."""
+    if not isinstance(document, dict) or not isinstance(document.get("stacks"), list):
+        return False
+    for stack in document["stacks"]:
+        if not isinstance(stack, dict) or not isinstance(stack.get("stack"), str):
+            return False
+        if stack.get("status") == "planned" and isinstance(stack.get("stack_sha256"), str):
+            continue
+        if stack.get("status") == "waiting" and isinstance(stack.get("waits_for"), str):
+            continue
+        return False
+    return True
+
+
 def read_saved_plan(plan_dir: Path, team_env: TeamEnv) -> SavedPlan:
     """The saved plan of ``team_env`` in ``plan_dir``; InputProblem (field --plan-dir) when it is not one."""
     summary = plan_dir / PLAN_SUMMARY
@@ -70,11 +85,13 @@ def read_saved_plan(plan_dir: Path, team_env: TeamEnv) -> SavedPlan:
         document = json.loads(summary.read_text())
     except (OSError, ValueError) as exc:
         raise InputProblem("--plan-dir", f"cannot read {summary}: {exc}") from None
+    if not _is_plan_summary(document):
+        raise InputProblem("--plan-dir", f"{summary} is not the output of `platform plan --json`")
     if document.get("target") != team_env.key:
         raise InputProblem(
             "--plan-dir", f"{summary} is the plan of {document.get('target')}, not {team_env.key}"
         )
-    stacks = document.get("stacks") or []
+    stacks = document["stacks"]
     expected = list(team_env.stacks.values())
     if [s.get("stack") for s in stacks] != expected:
         raise InputProblem("--plan-dir", f"{summary} does not plan {', '.join(expected)} in that order")

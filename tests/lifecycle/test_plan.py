@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 
+import pytest
+
 from infra.lifecycle.plan import kind_of, summarize
 from infra.lifecycle.runner import StateVersion
 from tests.lifecycle.fakes import fake_state_version, plan_json, write_plan_file
@@ -301,4 +303,34 @@ def test_apply_refuses_a_file_that_is_not_a_terraform_plan_before_anything_runs(
     assert result.err_lines[0].startswith(
         f"error: --plan-dir: {kept}/stacks/churn-dev-platform/tfplan is not a Terraform plan file"
     )
+    assert fakes.events == []
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        [1],
+        {
+            "target": "churn/dev",
+            "stacks": [{"stack": "churn-dev-platform"}, {"stack": "churn-dev-workspace"}],
+        },
+        {
+            "target": "churn/dev",
+            "stacks": [
+                {"stack": "churn-dev-platform", "status": "planned", "stack_sha256": "ab"},
+                {"stack": "churn-dev-workspace", "status": "waiting"},
+            ],
+        },
+        {"target": "churn/dev", "stacks": "churn-dev-platform"},
+    ],
+)
+def test_apply_refuses_a_plan_summary_that_is_not_platform_plans_output_in_one_line(
+    cli, fakes, tmp_path, document
+):
+    (tmp_path / "plan.json").write_text(json.dumps(document))
+    result = cli("apply", "churn/dev", "--plan-dir", str(tmp_path))
+    assert result.code == 2
+    assert result.err_lines == [
+        f"error: --plan-dir: {tmp_path}/plan.json is not the output of `platform plan --json`"
+    ]
     assert fakes.events == []
