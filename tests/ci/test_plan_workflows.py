@@ -370,3 +370,30 @@ def test_the_ephemeral_env_comment_links_its_workspace_and_training_run(tmp_path
     assert "dbp_churn_pr7.ml.churn version 2 is the challenger" in comment
     assert "run 907: RUNNING" in comment  # the progress is still the log shown below
     assert gh_calls(log) == [["pr", "comment", "7", "--body-file", "comment.md"]]
+
+
+def test_the_saved_plans_are_deleted_once_every_apply_is_done(tmp_path):
+    # A saved plan holds the state it was made from, secrets included (azurerm reads the Log Analytics
+    # workspace's shared keys into state: internal/services/loganalytics/log_analytics_workspace_resource.go):
+    # an artifact anyone who reads the repository can download for as long as it is kept.
+    jobs = workflow("deploy.yml")["jobs"]
+    forget = jobs["forget-plans"]
+    assert set(forget["needs"]) == {"targets", "staging", "production"}
+    assert "always()" in forget["if"]  # also after a failed, cancelled or rejected apply
+    assert forget["permissions"] == {"actions": "write"}
+    uploads = [
+        step["with"]["retention-days"]
+        for job in ("plan-staging", "plan-prod")
+        for step in jobs[job]["steps"]
+        if step.get("uses", "").startswith("actions/upload-artifact@")
+    ]
+    assert uploads == [1, 7]  # staging applies at once; prod waits for its reviewers at most a week
+    (step,) = forget["steps"]
+    log = fake_gh(tmp_path, answers={"actions/runs/77/artifacts": "101\n102"})
+    run_step(step, tmp_path, env={"REPO": "org/platform", "RUN_ID": "77"})
+    listing, *deletes = gh_calls(log)
+    assert 'select(.name | startswith("plan-"))' in listing[listing.index("--jq") + 1]
+    assert deletes == [
+        ["api", "-X", "DELETE", "repos/org/platform/actions/artifacts/101"],
+        ["api", "-X", "DELETE", "repos/org/platform/actions/artifacts/102"],
+    ]
