@@ -54,6 +54,19 @@ STATEFUL_TYPES = frozenset(
         "databricks_storage_credential",
         "databricks_registered_model",
         "databricks_mlflow_experiment",
+        # logs: the diagnostics and flow logs an investigation reads
+        "azurerm_log_analytics_workspace",
+        "aws_cloudwatch_log_group",
+        # a managed table's data goes with it (the declared predictions table)
+        "databricks_sql_table",
+        # secrets, and the identity jobs run as (a new one gets a new application ID: every grant is lost)
+        "databricks_secret_scope",
+        "databricks_service_principal",
+        # without it an isolated catalog, and all in it, is unreachable from the workspace (provider issue 5300)
+        "databricks_workspace_binding",
+        # the workspace's root storage and its encryption key
+        "databricks_mws_storage_configurations",
+        "databricks_mws_customer_managed_keys",
     }
 )
 # Resources an earlier stack creates that a later stack's provider or remote state needs to exist.

@@ -334,3 +334,19 @@ def test_apply_refuses_a_plan_summary_that_is_not_platform_plans_output_in_one_l
         f"error: --plan-dir: {tmp_path}/plan.json is not the output of `platform plan --json`"
     ]
     assert fakes.events == []
+
+
+def test_destroying_logs_table_data_secrets_identities_or_a_catalog_binding_is_called_out():
+    changes = [
+        ("azurerm_log_analytics_workspace.logs", ["delete"]),
+        ("aws_cloudwatch_log_group.flow_logs", ["delete"]),
+        ("databricks_sql_table.predictions", ["delete"]),
+        ("databricks_secret_scope.team", ["delete"]),
+        ("databricks_service_principal.jobs", ["delete", "create"]),
+        ("databricks_workspace_binding.catalog", ["delete"]),
+        ("databricks_mws_storage_configurations.root", ["delete", "create"]),
+        ("databricks_mws_customer_managed_keys.workspace", ["delete"]),
+        ("databricks_job.train", ["delete"]),  # recreated from code, holds nothing
+    ]
+    summary = summarize("risk-dev-workspace", json.dumps(plan_json(deployed=True, changes=changes)))
+    assert sorted(f.address for f in summary.flagged) == sorted(address for address, _ in changes[:-1])
