@@ -76,7 +76,7 @@ def stand_in(bin_dir: Path, name: str, script: str) -> None:
 
 def fake_gh(tmp_path: Path, *, answers: dict[str, str]) -> Path:
     """A `gh` that appends each call's arguments (one JSON list per line) to a log and prints the answer of the
-    first `answers` key found in its arguments."""
+    first `answers` key found in its arguments; given `--jq` and a JSON answer, filtered by jq as gh would."""
     log = tmp_path / "gh.log"
     program = tmp_path / "fake_gh.py"
     program.write_text(
@@ -86,6 +86,10 @@ def fake_gh(tmp_path: Path, *, answers: dict[str, str]) -> Path:
         "    out.write(json.dumps(args) + '\\n')\n"
         f"for key, answer in {answers!r}.items():\n"
         "    if key in ' '.join(args):\n"
+        "        if '--jq' in args and answer.startswith('['):\n"
+        "            import subprocess\n"
+        "            answer = subprocess.run(['jq', '-r', args[args.index('--jq') + 1]], input=answer,\n"
+        "                                    capture_output=True, text=True, check=True).stdout.rstrip()\n"
         "        print(answer)\n"
         "        break\n"
     )
@@ -141,6 +145,30 @@ def test_pull_request_code_never_gets_the_deploying_apps_identity(tmp_path):
     for plan_id in ("", "deploy"):  # not configured, or the deploying app itself
         shown = run_step(gate, tmp_path, env=ids | {"ARM_CLIENT_ID": plan_id, "DEPLOY_CLIENT_ID": "deploy"})
         assert shown == {"enabled": "false"}
+
+
+def test_the_plan_comment_updates_only_its_own_comment(tmp_path):
+    # Someone's comment that starts with the marker must not receive the plan: its author could edit it later
+    # into a plan that was never made.
+    step = next(s for s in workflow("checks.yml")["jobs"]["plan-comment"]["steps"] if "run" in s)
+    workspace = checkout(tmp_path)
+    (workspace / "planned").mkdir()
+    (workspace / "planned" / "plan-churn-prod.json").write_text(json.dumps(PLAN))
+    comments = [
+        {"id": 5, "user": {"login": "mallory"}, "body": "<!-- platform-plan -->\nno changes, approve"},
+        {
+            "id": 9,
+            "user": {"login": "github-actions[bot]"},
+            "body": "<!-- platform-plan -->\n## platform plan",
+        },
+    ]
+    log = fake_gh(tmp_path, answers={"issues/7/comments": json.dumps(comments)})
+    run_step(step, tmp_path, env={"PR": "7", "REPO": "org/platform", "PLAN_RESULT": "success"})
+    assert gh_calls(log)[-1][:4] == ["api", "-X", "PATCH", "repos/org/platform/issues/comments/9"]
+    log.unlink()
+    fake_gh(tmp_path, answers={"issues/7/comments": json.dumps(comments[:1])})
+    run_step(step, tmp_path, env={"PR": "7", "REPO": "org/platform", "PLAN_RESULT": "success"})
+    assert gh_calls(log)[-1][:3] == ["pr", "comment", "7"]
 
 
 def test_the_plan_comment_is_updated_not_duplicated(tmp_path):
