@@ -6,7 +6,7 @@
                             for every stack with changes, DIR/<stack>.md (the body of its drift issue); prints
                             `drifted <stack> [NUMBER]` or `clean <stack> [NUMBER]` per planned stack, in order,
                             NUMBER being its open `Drift: <stack>` issue in ISSUES (`gh issue list --json
-                            number,title`: a listing, not a search, whose index can lag behind a just-created issue)
+                            number,title,author`: a listing, not a search, whose index can lag behind a just-created issue)
 
 A FILE that is not a plan (a plan that failed wrote nothing) is skipped with a warning, so one broken env does not
 hide the others' plans and drift.
@@ -97,10 +97,13 @@ def load_plans(files: list[Path]) -> list[dict]:
 
 
 def open_drift_issues(path: Path) -> dict[str, str]:
-    """Title -> number of the open issues titled `Drift: ...` (the lowest number when a title repeats)."""
+    """Title -> number of the open issues titled `Drift: ...` that a bot (this workflow) opened, the lowest number
+    when a title repeats. A person's issue of that title is left alone: its author could edit our report."""
     issues = sorted(json.loads(path.read_text()), key=lambda issue: int(issue["number"]), reverse=True)
     return {
-        issue["title"]: str(issue["number"]) for issue in issues if issue["title"].startswith(DRIFT_TITLE)
+        issue["title"]: str(issue["number"])
+        for issue in issues
+        if issue["title"].startswith(DRIFT_TITLE) and (issue.get("author") or {}).get("is_bot") is True
     }
 
 

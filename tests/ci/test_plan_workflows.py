@@ -332,9 +332,18 @@ def test_drift_opens_one_issue_per_stack_updates_it_and_closes_it_when_gone(tmp_
 
 
 def open_issues(titled: dict[int, str]) -> str:
-    """What `gh issue list --json number,title` prints: open drift issues by number, and someone else's issue."""
-    issues = [{"number": n, "title": f"Drift: {stack}"} for n, stack in titled.items()]
-    return json.dumps([*issues, {"number": 3, "title": "Drift: churn-prod-platform is odd, see logs"}])
+    """What `gh issue list --json number,title,author` prints: the open drift issues this workflow opened, by
+    number, and people's issues: one about a stack, one with a drift issue's exact title."""
+    bot = {"login": "app/github-actions", "is_bot": True}
+    person = {"login": "mallory", "is_bot": False}
+    issues = [{"number": n, "title": f"Drift: {stack}", "author": bot} for n, stack in titled.items()]
+    return json.dumps(
+        [
+            *issues,
+            {"number": 3, "title": "Drift: churn-prod-platform is odd, see logs", "author": person},
+            {"number": 2, "title": "Drift: churn-prod-platform", "author": person},
+        ]
+    )
 
 
 def test_an_issue_created_moments_ago_is_updated_not_duplicated(tmp_path):
