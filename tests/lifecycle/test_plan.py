@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 
-from infra.lifecycle.plan import kind_of, summarize
+from infra.lifecycle.plan import TeamEnvPlan, kind_of, summarize
 from infra.lifecycle.runner import StateVersion
 from tests.lifecycle.fakes import fake_state_version, plan_json, write_plan_file
 
@@ -350,3 +351,18 @@ def test_destroying_logs_table_data_secrets_identities_or_a_catalog_binding_is_c
     ]
     summary = summarize("risk-dev-workspace", json.dumps(plan_json(deployed=True, changes=changes)))
     assert sorted(f.address for f in summary.flagged) == sorted(address for address, _ in changes[:-1])
+
+
+def test_the_documented_json_shape_has_exactly_the_fields_plan_prints():
+    # docs/operations.md promises "fields are only ever added": a CI step written from the docs must find each.
+    docs = (Path(__file__).parents[2] / "docs" / "operations.md").read_text()
+    section = docs[docs.index("## Reviewing a plan") :]
+    documented = json.loads(
+        section[
+            section.index("```json") + len("```json") : section.index("```\n", section.index("```json") + 7)
+        ]
+    )
+    planned = summarize("churn-prod-platform", json.dumps(plan_json(deployed=True)), sha256="ab")
+    printed = TeamEnvPlan("churn/prod", [planned]).as_json()
+    assert documented.keys() == printed.keys()
+    assert documented["stacks"][0].keys() == printed["stacks"][0].keys()
