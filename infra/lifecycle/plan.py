@@ -235,10 +235,16 @@ def plan_stacks(
 
 
 def plan_team_env(
-    team_env: TeamEnv, config: PlatformConfig, services: Services, *, report: Callable[[str], None]
+    team_env: TeamEnv,
+    config: PlatformConfig,
+    services: Services,
+    *,
+    report: Callable[[str], None],
+    lock: bool = True,
 ) -> TeamEnvPlan:
     """Build the wheel, synthesize the team-env's stacks and plan them in deploy order, holding the output
-    directory. Terraform missing is refused (MissingTool) before anything is built."""
+    directory. Terraform missing is refused (MissingTool) before anything is built. Without ``lock`` the plans
+    take no state lock: a preview never applied, which then never fails a deploy that wants the lock."""
     services.runner.require("terraform")
     # Planning against a fresh state key while the env's state sits unmoved would show everything as new.
     refuse_unmoved_local_state(team_env, outdir=services.outdir)
@@ -249,7 +255,7 @@ def plan_team_env(
 
         def runner_plan(stack: str) -> tuple[str, Path]:
             report(f"planning {stack}")
-            plan_json = services.runner.plan(stack, outdir=rollout.outdir)
+            plan_json = services.runner.plan(stack, outdir=rollout.outdir, lock=lock)
             return plan_json, rollout.outdir / "stacks" / stack / PLAN_FILE
 
         return TeamEnvPlan(team_env.key, plan_stacks(rollout.stacks, runner_plan, outdir=rollout.outdir))

@@ -26,6 +26,8 @@ TOOL_HINTS = {
 NOOP_APP = "true"
 # `platform plan` saves each stack's plan here, in the stack's directory: `terraform apply tfplan` applies exactly it.
 PLAN_FILE = "tfplan"
+# How long a plan or a saved plan's apply waits for another run's state lock (Terraform's default: not at all).
+LOCK_TIMEOUT = "10m"
 
 
 @dataclass(frozen=True)
@@ -88,9 +90,10 @@ class StackRunner(Protocol):
         """`terraform apply` of the saved PLAN_FILE in the stack's directory, output streaming; OperationFailed on a
         non-zero exit (Terraform refuses a plan whose state changed since it was made)."""
 
-    def plan(self, stack: str, *, outdir: Path) -> str:
+    def plan(self, stack: str, *, outdir: Path, lock: bool = True) -> str:
         """`terraform plan` of the synthesized stack, saved as PLAN_FILE in its directory; the plan as
-        `terraform show -json` prints it. OperationFailed when Terraform cannot plan it."""
+        `terraform show -json` prints it. OperationFailed when Terraform cannot plan it. Without ``lock`` the
+        state lock is not taken (a preview that is never applied)."""
 
 
 Run = Callable[..., subprocess.CompletedProcess]
@@ -198,10 +201,10 @@ class CdktfRunner:
             raise OperationFailed(f"cannot read output {name} of {stack}: {_error_line(shown)}")
         return shown.stdout.strip()
 
-    def plan(self, stack: str, *, outdir: Path) -> str:
+    def plan(self, stack: str, *, outdir: Path, lock: bool = True) -> str:
         self._init(stack, outdir, doing="plan")
         planned = self._tool(
-            terraform_plan_argv(stack, outdir=outdir), capture_output=True, text=True, check=False
+            terraform_plan_argv(stack, outdir=outdir, lock=lock), capture_output=True, text=True, check=False
         )
         if planned.returncode not in (0, 2):  # -detailed-exitcode: 0 no changes, 2 changes, 1 error
             raise OperationFailed(f"cannot plan {stack}: {_error_line(planned)}")
@@ -252,8 +255,9 @@ def terraform_init_argv(stack: str, *, outdir: Path) -> list[str]:
     return ["terraform", _chdir(stack, outdir), "init", "-input=false", "-no-color"]
 
 
-def terraform_plan_argv(stack: str, *, outdir: Path) -> list[str]:
-    """Plan the stack into PLAN_FILE (after terraform_init_argv); exit 0 without changes, 2 with, 1 on error."""
+def terraform_plan_argv(stack: str, *, outdir: Path, lock: bool = True) -> list[str]:
+    """Plan the stack into PLAN_FILE (after terraform_init_argv); exit 0 without changes, 2 with, 1 on error.
+    A locked plan waits LOCK_TIMEOUT for another run's lock instead of failing at once."""
     return [
         "terraform",
         _chdir(stack, outdir),
@@ -261,13 +265,22 @@ def terraform_plan_argv(stack: str, *, outdir: Path) -> list[str]:
         "-input=false",
         "-no-color",
         "-detailed-exitcode",
+        f"-lock-timeout={LOCK_TIMEOUT}" if lock else "-lock=false",
         f"-out={PLAN_FILE}",
     ]
 
 
 def terraform_apply_plan_argv(stack: str, *, outdir: Path) -> list[str]:
-    """Apply exactly the saved PLAN_FILE (after terraform_init_argv): no new plan, no prompt."""
-    return ["terraform", _chdir(stack, outdir), "apply", "-input=false", PLAN_FILE]
+    """Apply exactly the saved PLAN_FILE (after terraform_init_argv): no new plan, no prompt; a plan or drift check
+    holding the state lock is waited for (LOCK_TIMEOUT), not a failed apply halfway through a rollout."""
+    return [
+        "terraform",
+        _chdir(stack, outdir),
+        "apply",
+        "-input=false",
+        f"-lock-timeout={LOCK_TIMEOUT}",
+        PLAN_FILE,
+    ]
 
 
 def terraform_output_argv(stack: str, name: str, *, outdir: Path) -> list[str]:

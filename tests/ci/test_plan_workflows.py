@@ -147,6 +147,13 @@ def test_pull_request_code_never_gets_the_deploying_apps_identity(tmp_path):
         assert shown == {"enabled": "false"}
 
 
+def test_the_pull_request_plan_takes_no_state_lock():
+    # Never applied, it must not hold the lock a deploy's apply needs, nor need write access to the state.
+    plan = workflow("checks.yml")["jobs"]["plan"]
+    (step,) = [s for s in plan["steps"] if "platform plan" in s.get("run", "")]
+    assert 'platform plan "$TARGET" --json --no-lock' in step["run"]
+
+
 def test_the_plan_comment_updates_only_its_own_comment(tmp_path):
     # Someone's comment that starts with the marker must not receive the plan: its author could edit it later
     # into a plan that was never made.

@@ -128,8 +128,8 @@ class FakeRunner:
         if stack in self.failing:
             raise OperationFailed(f"terraform apply tfplan of {stack} failed (exit 1)")
 
-    def plan(self, stack: str, *, outdir: Path) -> str:
-        self.events.append(f"plan {stack}")
+    def plan(self, stack: str, *, outdir: Path, lock: bool = True) -> str:
+        self.events.append(f"plan {stack}" if lock else f"plan {stack} without the lock")
         if stack in self.failing:  # what CdktfRunner raises when terraform plan fails
             raise OperationFailed(f"cannot plan {stack}: Error: Unsupported argument")
         if stack in self.plans:

@@ -366,3 +366,16 @@ def test_the_documented_json_shape_has_exactly_the_fields_plan_prints():
     printed = TeamEnvPlan("churn/prod", [planned]).as_json()
     assert documented.keys() == printed.keys()
     assert documented["stacks"][0].keys() == printed["stacks"][0].keys()
+
+
+def test_a_preview_plan_takes_no_state_lock(cli, fakes):
+    # A pull request's plan is never applied: holding the state lock, it could only fail a deploy's apply.
+    fakes.runner.stacks_with_state |= {"churn-dev-platform", "churn-dev-workspace"}
+    assert cli("plan", "churn/dev", "--no-lock").code == 0
+    assert fakes.events[-2:] == [
+        "plan churn-dev-platform without the lock",
+        "plan churn-dev-workspace without the lock",
+    ]
+    fakes.events.clear()
+    assert cli("plan", "churn/dev").code == 0
+    assert fakes.events[-2:] == ["plan churn-dev-platform", "plan churn-dev-workspace"]

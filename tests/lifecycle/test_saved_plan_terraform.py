@@ -5,9 +5,12 @@ installed."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import subprocess
+import threading
+import time
 
 import pytest
 
@@ -56,3 +59,36 @@ def test_a_plan_is_stale_exactly_when_terraform_refuses_it(tmp_path):
     assert is_stale(second, runner.state_version(STACK, outdir=outdir))
     with pytest.raises(OperationFailed):  # Terraform agrees: "Saved plan is stale"
         apply_kept("two")
+
+
+def test_an_apply_waits_for_a_plans_state_lock_and_a_preview_takes_none(tmp_path):
+    # A pull request's plan or a drift check holding the state lock must not fail a deploy's apply halfway
+    # through a rollout (Terraform's default -lock-timeout is 0s); a preview never applied takes no lock at all.
+    outdir = tmp_path / "cdktf.out"
+    stack_dir = outdir / "stacks" / STACK
+    stack_dir.mkdir(parents=True)
+    (stack_dir / "cdk.tf.json").write_text(
+        json.dumps({"resource": {"terraform_data": {"m": {"input": "a"}}}})
+    )
+    runner = CdktfRunner(stream=lambda argv, **kw: run_until_stopped(argv, stdout=subprocess.DEVNULL, **kw))
+    runner.plan(STACK, outdir=outdir)
+    runner.apply_plan(STACK, outdir=outdir)
+    (stack_dir / "cdk.tf.json").write_text(
+        json.dumps({"resource": {"terraform_data": {"m": {"input": "b"}}}})
+    )
+    runner.plan(STACK, outdir=outdir)
+
+    # Another Terraform run holds the lock as the local backend takes it: a POSIX record lock on the state file,
+    # and who holds it beside it (without that file Terraform gives up at once, whatever the timeout).
+    holder = {"ID": "0-0", "Operation": "OperationTypePlan", "Who": "ci@runner", "Path": "terraform.tfstate"}
+    (stack_dir / ".terraform.tfstate.lock.info").write_text(json.dumps(holder))
+    with open(stack_dir / "terraform.tfstate", "r+") as state:
+        fcntl.lockf(state, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        shutil.copy2(stack_dir / PLAN_FILE, tmp_path / "kept.tfplan")
+        assert "resource_changes" in runner.plan(STACK, outdir=outdir, lock=False)  # no lock taken
+        shutil.copy2(tmp_path / "kept.tfplan", stack_dir / PLAN_FILE)
+        threading.Timer(3, fcntl.lockf, args=(state, fcntl.LOCK_UN)).start()  # the other run ends
+        started = time.monotonic()
+        runner.apply_plan(STACK, outdir=outdir)  # waited for the lock instead of failing
+    assert time.monotonic() - started >= 2.5
+    assert runner.state_version(STACK, outdir=outdir).serial > 1
