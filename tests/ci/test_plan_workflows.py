@@ -368,6 +368,18 @@ def test_an_issue_created_moments_ago_is_updated_not_duplicated(tmp_path):
     assert [call[:3] for call in gh_calls(log) if call[1] != "list"] == [["issue", "edit", "30"]]
 
 
+def test_a_drift_check_never_cancels_a_deploy_waiting_for_its_env():
+    # GitHub keeps one pending job per concurrency group and cancels the one already waiting when another queues
+    # (docs.github.com, "Control the concurrency of workflows and jobs"): in the env's group, the nightly drift
+    # check would cancel a deploy's pending plan or apply of that env.
+    deploy_groups = {
+        job["concurrency"]["group"] for job in workflow("deploy.yml")["jobs"].values() if "concurrency" in job
+    }
+    drift_group = workflow("nightly.yml")["jobs"]["drift"]["concurrency"]["group"]
+    assert deploy_groups and all(group.startswith("platform-env-") for group in deploy_groups)
+    assert not drift_group.startswith("platform-env-") and "matrix.env" in drift_group
+
+
 def test_two_drift_reports_never_run_at_once():
     job = workflow("nightly.yml")["jobs"]["drift-report"]
     assert job["concurrency"] == {"group": "drift-report", "cancel-in-progress": False}
