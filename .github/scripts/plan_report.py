@@ -2,8 +2,14 @@
 
     markdown FILE...        one section per team-env, one line per stack, stateful replacements and destroys
                             first; starts with MARKER so a workflow finds and updates its own comment
-    drift --out DIR FILE... for every stack with changes, DIR/<stack>.md (the body of its drift issue); prints
-                            `drifted <stack>` or `clean <stack>` per planned stack, in order
+    drift --out DIR --open-issues ISSUES FILE...
+                            for every stack with changes, DIR/<stack>.md (the body of its drift issue); prints
+                            `drifted <stack> [NUMBER]` or `clean <stack> [NUMBER]` per planned stack, in order,
+                            NUMBER being its open `Drift: <stack>` issue in ISSUES (`gh issue list --json
+                            number,title,author`: a listing, not a search, whose index can lag behind a just-created issue)
+
+A FILE that is not a plan (a plan that failed wrote nothing) is skipped with a warning, so one broken env does not
+hide the others' plans and drift.
 
 Standard library only: CI runs it with whatever python3 the runner has.
 """
@@ -16,6 +22,7 @@ import sys
 from pathlib import Path
 
 MARKER = "<!-- platform-plan -->"
+DRIFT_TITLE = "Drift: "
 KINDS = ("add", "change", "replace", "destroy")
 
 
@@ -33,6 +40,8 @@ def stack_lines(stack: dict) -> list[str]:
     ]
     for kind in KINDS:
         lines += [f"  - {kind} {count} `{rtype}`" for rtype, count in sorted(stack[kind].items())]
+    if stack.get("outputs"):
+        lines.append(f"  - outputs change: {', '.join(f'`{name}`' for name in stack['outputs'])}")
     return lines
 
 
@@ -48,13 +57,14 @@ def markdown(plans: list[dict]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def drift(plans: list[dict], out: Path) -> list[str]:
+def drift(plans: list[dict], out: Path, open_issues: dict[str, str]) -> list[str]:
     out.mkdir(parents=True, exist_ok=True)
     verdicts = []
     for plan in plans:
         for stack in plan["stacks"]:
             if stack["status"] != "planned":
                 continue
+            number = open_issues.get(f"{DRIFT_TITLE}{stack['stack']}", "")
             if stack["has_changes"]:
                 body = [
                     f"The nightly plan of `{plan['target']}` found changes the code does not make: the deployed "
@@ -66,10 +76,35 @@ def drift(plans: list[dict], out: Path) -> list[str]:
                     "drift lasts.",
                 ]
                 (out / f"{stack['stack']}.md").write_text("\n".join(body) + "\n")
-                verdicts.append(f"drifted {stack['stack']}")
+                verdicts.append(f"drifted {stack['stack']} {number}".rstrip())
             else:
-                verdicts.append(f"clean {stack['stack']}")
+                verdicts.append(f"clean {stack['stack']} {number}".rstrip())
     return verdicts
+
+
+def load_plans(files: list[Path]) -> list[dict]:
+    plans = []
+    for path in files:
+        try:
+            plan = json.loads(path.read_text())
+            if not isinstance(plan, dict) or "stacks" not in plan:
+                raise ValueError("not a `platform plan --json` document")
+        except (OSError, ValueError) as exc:
+            print(f"::warning title=plan_report::skipping {path}: {exc}", file=sys.stderr)
+            continue
+        plans.append(plan)
+    return plans
+
+
+def open_drift_issues(path: Path) -> dict[str, str]:
+    """Title -> number of the open issues titled `Drift: ...` that a bot (this workflow) opened, the lowest number
+    when a title repeats. A person's issue of that title is left alone: its author could edit our report."""
+    issues = sorted(json.loads(path.read_text()), key=lambda issue: int(issue["number"]), reverse=True)
+    return {
+        issue["title"]: str(issue["number"])
+        for issue in issues
+        if issue["title"].startswith(DRIFT_TITLE) and (issue.get("author") or {}).get("is_bot") is True
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,18 +113,20 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("markdown").add_argument("files", nargs="*", type=Path)
     drift_parser = commands.add_parser("drift")
     drift_parser.add_argument("--out", type=Path, required=True)
+    drift_parser.add_argument("--open-issues", type=Path, required=True)
     drift_parser.add_argument("files", nargs="*", type=Path)
     args = parser.parse_args(argv)
-    try:
-        plans = [json.loads(path.read_text()) for path in args.files]
-    except (OSError, ValueError) as exc:
-        print(f"plan_report: {exc}", file=sys.stderr)
-        return 2
+    plans = load_plans(args.files)
     if args.command == "markdown":
         sys.stdout.write(markdown(plans))
-    else:
-        for line in drift(plans, args.out):
-            print(line)
+        return 0
+    try:
+        open_issues = open_drift_issues(args.open_issues)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"plan_report: cannot read the open issues in {args.open_issues}: {exc}", file=sys.stderr)
+        return 2
+    for line in drift(plans, args.out, open_issues):
+        print(line)
     return 0
 
 

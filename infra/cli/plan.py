@@ -36,6 +36,13 @@ def plan(
     fail_on_changes: Annotated[
         bool, typer.Option("--fail-on-changes", help="Exit 1 when any stack would change (drift checks).")
     ] = False,
+    no_lock: Annotated[
+        bool,
+        typer.Option(
+            "--no-lock",
+            help="Take no state lock: a preview that is never applied (pull requests); needs only read access.",
+        ),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Synthesize TEAM/ENV's stacks and run `terraform plan` on each in deploy order; summarize each plan."""
@@ -46,7 +53,7 @@ def plan(
     with lifecycle.reported():
         loaded, services = load_or_fail(config), lifecycle.services_factory()
         team_env = permanent_team_env(loaded, target)
-        result = plan_team_env(team_env, loaded, services, report=progress)
+        result = plan_team_env(team_env, loaded, services, report=progress, lock=not no_lock)
         if as_json:
             sys.stdout.write(json.dumps(result.as_json(), indent=2) + "\n")
         else:

@@ -3,8 +3,10 @@
 DIR is what the plan step kept: `plan.json` (`platform plan --json`) and `stacks/<stack>/tfplan` for every
 planned stack. The stacks are synthesized again from this checkout; each must hash to the `stack_sha256` its
 plan was made from, or nothing is applied (the code changed between plan and apply: plan again). Then each saved
-plan is copied into its stack's directory and applied in deploy order (`terraform apply tfplan`, which itself
-refuses a plan whose state changed since), with the deploy's Unity Catalog preflight before the workspace stack.
+plan is copied into its stack's directory and applied in deploy order, with the deploy's Unity Catalog preflight before the workspace stack.
+Terraform refuses to apply a plan whose state changed since it was made ("Saved plan is stale"), but only when
+it reaches that stack, after the stacks before it were applied; so every stack's state is checked against the
+one its plan was made from (the `tfstate` inside the plan file) before any is applied.
 Stacks the plan left waiting are not applied: they are planned (and shown) in the next run.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +26,7 @@ from infra.lifecycle.lock import exclusive_outdir
 from infra.lifecycle.plan import stack_sha256
 from infra.lifecycle.preflight import check_preconditions
 from infra.lifecycle.rollout import Rollout, prepare, workspace_url
-from infra.lifecycle.runner import PLAN_FILE
+from infra.lifecycle.runner import PLAN_FILE, StateVersion
 
 if TYPE_CHECKING:
     from infra.lifecycle.services import Services
@@ -41,6 +44,38 @@ class SavedPlan:
     """(stack, sha256 of the cdk.tf.json it was planned from)"""
     waiting: list[tuple[str, str]]
     """(stack, the stack it waits for)"""
+    made_from: dict[str, StateVersion]
+    """Planned stack -> the state its plan was made from."""
+
+
+def planned_state(plan_file: Path) -> StateVersion:
+    """The state a saved plan was made from: Terraform keeps a snapshot of it as `tfstate` in the plan (a zip)."""
+    try:
+        with zipfile.ZipFile(plan_file) as archive:
+            return StateVersion.of(archive.read("tfstate").decode())
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise InputProblem("--plan-dir", f"{plan_file} is not a Terraform plan file ({exc})") from None
+
+
+def is_stale(made_from: StateVersion, current: StateVersion) -> bool:
+    """Terraform's own test: another lineage (unless the plan was made without state), or another serial."""
+    first_plan = made_from == StateVersion("", 0)
+    return (not first_plan and made_from.lineage != current.lineage) or made_from.serial != current.serial
+
+
+def _is_plan_summary(document: object) -> bool:
+    """The fields `platform apply` reads, with their types (a hand-edited or truncated file is refused)."""
+    if not isinstance(document, dict) or not isinstance(document.get("stacks"), list):
+        return False
+    for stack in document["stacks"]:
+        if not isinstance(stack, dict) or not isinstance(stack.get("stack"), str):
+            return False
+        if stack.get("status") == "planned" and isinstance(stack.get("stack_sha256"), str):
+            continue
+        if stack.get("status") == "waiting" and isinstance(stack.get("waits_for"), str):
+            continue
+        return False
+    return True
 
 
 def read_saved_plan(plan_dir: Path, team_env: TeamEnv) -> SavedPlan:
@@ -50,11 +85,13 @@ def read_saved_plan(plan_dir: Path, team_env: TeamEnv) -> SavedPlan:
         document = json.loads(summary.read_text())
     except (OSError, ValueError) as exc:
         raise InputProblem("--plan-dir", f"cannot read {summary}: {exc}") from None
+    if not _is_plan_summary(document):
+        raise InputProblem("--plan-dir", f"{summary} is not the output of `platform plan --json`")
     if document.get("target") != team_env.key:
         raise InputProblem(
             "--plan-dir", f"{summary} is the plan of {document.get('target')}, not {team_env.key}"
         )
-    stacks = document.get("stacks") or []
+    stacks = document["stacks"]
     expected = list(team_env.stacks.values())
     if [s.get("stack") for s in stacks] != expected:
         raise InputProblem("--plan-dir", f"{summary} does not plan {', '.join(expected)} in that order")
@@ -65,7 +102,8 @@ def read_saved_plan(plan_dir: Path, team_env: TeamEnv) -> SavedPlan:
                 "--plan-dir", f"no saved plan for {stack} ({plan_dir}/stacks/{stack}/{PLAN_FILE})"
             )
     waiting = [(s["stack"], s["waits_for"]) for s in stacks if s["status"] == "waiting"]
-    return SavedPlan(planned=planned, waiting=waiting)
+    made_from = {stack: planned_state(plan_dir / "stacks" / stack / PLAN_FILE) for stack, _ in planned}
+    return SavedPlan(planned=planned, waiting=waiting, made_from=made_from)
 
 
 def apply_saved_plan(
@@ -93,6 +131,15 @@ def apply_saved_plan(
             for name in KEPT_WITH_PLAN:
                 if (plan_dir / "stacks" / stack / name).is_file():
                     shutil.copy2(plan_dir / "stacks" / stack / name, rollout.outdir / "stacks" / stack / name)
+        stale = []
+        for stack, _ in saved.planned:
+            current = services.runner.state_version(stack, outdir=rollout.outdir)
+            if is_stale(saved.made_from[stack], current):
+                stale.append(f"{stack} (planned at {saved.made_from[stack]}, now {current})")
+        if stale:
+            raise OperationFailed(
+                f"the state of {', '.join(stale)} changed since the plan was made; nothing was applied: plan again"
+            )
         for stack, _ in saved.planned:
             if stack == team_env.names.workspace_stack:
                 url = workspace_url(team_env, services, outdir=rollout.outdir)

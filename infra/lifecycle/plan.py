@@ -4,7 +4,9 @@ The stacks are planned in deploy order (`TeamEnv.stacks`) through the deploy's r
 saved plan file in each synthesized stack's directory, read back with `terraform show -json`. A stack whose
 provider or remote state comes from an earlier stack cannot be planned until that stack is deployed (an Azure
 workspace stack needs its workspace; an AWS account stack needs the platform stack's VPC and roles); such a stack
-is reported as waiting, not planned against nothing.
+is reported as waiting, not planned against nothing. The same holds while an earlier stack's plan changes its
+outputs: a later stack reads them through `terraform_remote_state` (cdktf's cross-stack references), so its plan
+would be made from the old values, or fail on a new output that is not in the state yet.
 
 Each summary counts adds, changes, replacements and destroys by resource type, and lists first the
 replacements and destroys of resources that hold data or identity (STATEFUL_TYPES): those are what a reviewer
@@ -52,6 +54,19 @@ STATEFUL_TYPES = frozenset(
         "databricks_storage_credential",
         "databricks_registered_model",
         "databricks_mlflow_experiment",
+        # logs: the diagnostics and flow logs an investigation reads
+        "azurerm_log_analytics_workspace",
+        "aws_cloudwatch_log_group",
+        # a managed table's data goes with it (the declared predictions table)
+        "databricks_sql_table",
+        # secrets, and the identity jobs run as (a new one gets a new application ID: every grant is lost)
+        "databricks_secret_scope",
+        "databricks_service_principal",
+        # without it an isolated catalog, and all in it, is unreachable from the workspace (provider issue 5300)
+        "databricks_workspace_binding",
+        # the workspace's root storage and its encryption key
+        "databricks_mws_storage_configurations",
+        "databricks_mws_customer_managed_keys",
     }
 )
 # Resources an earlier stack creates that a later stack's provider or remote state needs to exist.
@@ -92,6 +107,8 @@ class StackPlan:
     """Kind -> resource type -> how many resources of that type change that way."""
     flagged: list[Flagged] = field(default_factory=list)
     """Replacements and destroys of STATEFUL_TYPES, the first thing to read."""
+    outputs: list[str] = field(default_factory=list)
+    """Root outputs the plan creates, changes or removes: later stacks read them from this stack's state."""
     waits_for: str | None = None
     plan_file: Path | None = None
     stack_sha256: str | None = None
@@ -99,7 +116,8 @@ class StackPlan:
 
     @property
     def has_changes(self) -> bool:
-        return any(self.counts[kind] for kind in KINDS)
+        """Changes to resources or outputs: what `terraform plan -detailed-exitcode` exits 2 for."""
+        return bool(self.outputs) or any(self.counts[kind] for kind in KINDS)
 
     def creates_foundation(self) -> bool:
         return any(t in FOUNDATION_TYPES for kind in ("add", "replace") for t in self.counts[kind])
@@ -113,6 +131,7 @@ class StackPlan:
             "has_changes": self.has_changes,
             "flagged": [{"address": f.address, "type": f.type, "action": f.kind} for f in self.flagged],
             **{kind: dict(sorted(self.counts[kind].items())) for kind in KINDS},
+            "outputs": list(self.outputs),
             "plan_file": None if self.plan_file is None else str(self.plan_file),
             "stack_sha256": self.stack_sha256,
         }
@@ -128,6 +147,8 @@ class StackPlan:
         for kind in KINDS:
             for resource_type, count in sorted(self.counts[kind].items()):
                 lines.append(f"  {kind} {count} {resource_type}")
+        if self.outputs:
+            lines.append(f"  outputs change: {', '.join(self.outputs)}")
         return lines
 
 
@@ -153,12 +174,16 @@ def summarize(
         if kind in ("replace", "destroy") and change["type"] in STATEFUL_TYPES:
             flagged.append(Flagged(change["address"], change["type"], kind))
     flagged.sort(key=lambda f: (f.kind != "destroy", f.address))  # destroys, then replacements
+    outputs = sorted(
+        name for name, change in (plan.get("output_changes") or {}).items() if change["actions"] != ["no-op"]
+    )
     return StackPlan(
         stack=stack,
         status="planned",
         deployed=_has_managed_resources(plan.get("prior_state")),
         counts={kind: dict(counter) for kind, counter in counts.items()},
         flagged=flagged,
+        outputs=outputs,
         plan_file=plan_file,
         stack_sha256=sha256,
     )
@@ -192,8 +217,8 @@ class TeamEnvPlan:
 def plan_stacks(
     stacks: Iterable[str], runner_plan: Callable[[str], tuple[str, Path]], *, outdir: Path | None = None
 ) -> list[StackPlan]:
-    """Plan each stack in order until one leaves the next without what it needs (not deployed, or about to
-    create the workspace); the rest wait for that stack."""
+    """Plan each stack in order until one leaves the next without what it needs (not deployed, about to
+    create the workspace, or about to change the outputs later stacks read); the rest wait for that stack."""
     results: list[StackPlan] = []
     blocker: str | None = None
     for stack in stacks:
@@ -204,16 +229,22 @@ def plan_stacks(
         sha256 = stack_sha256(outdir, stack) if outdir is not None else None
         planned = summarize(stack, plan_json, plan_file=plan_file, sha256=sha256)
         results.append(planned)
-        if not planned.deployed or planned.creates_foundation():
+        if not planned.deployed or planned.creates_foundation() or planned.outputs:
             blocker = stack
     return results
 
 
 def plan_team_env(
-    team_env: TeamEnv, config: PlatformConfig, services: Services, *, report: Callable[[str], None]
+    team_env: TeamEnv,
+    config: PlatformConfig,
+    services: Services,
+    *,
+    report: Callable[[str], None],
+    lock: bool = True,
 ) -> TeamEnvPlan:
     """Build the wheel, synthesize the team-env's stacks and plan them in deploy order, holding the output
-    directory. Terraform missing is refused (MissingTool) before anything is built."""
+    directory. Terraform missing is refused (MissingTool) before anything is built. Without ``lock`` the plans
+    take no state lock: a preview never applied, which then never fails a deploy that wants the lock."""
     services.runner.require("terraform")
     # Planning against a fresh state key while the env's state sits unmoved would show everything as new.
     refuse_unmoved_local_state(team_env, outdir=services.outdir)
@@ -224,7 +255,7 @@ def plan_team_env(
 
         def runner_plan(stack: str) -> tuple[str, Path]:
             report(f"planning {stack}")
-            plan_json = services.runner.plan(stack, outdir=rollout.outdir)
+            plan_json = services.runner.plan(stack, outdir=rollout.outdir, lock=lock)
             return plan_json, rollout.outdir / "stacks" / stack / PLAN_FILE
 
         return TeamEnvPlan(team_env.key, plan_stacks(rollout.stacks, runner_plan, outdir=rollout.outdir))

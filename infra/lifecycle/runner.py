@@ -26,6 +26,8 @@ TOOL_HINTS = {
 NOOP_APP = "true"
 # `platform plan` saves each stack's plan here, in the stack's directory: `terraform apply tfplan` applies exactly it.
 PLAN_FILE = "tfplan"
+# How long a plan or a saved plan's apply waits for another run's state lock (Terraform's default: not at all).
+LOCK_TIMEOUT = "10m"
 
 
 @dataclass(frozen=True)
@@ -81,16 +83,40 @@ class StackRunner(Protocol):
     def output(self, stack: str, name: str, *, outdir: Path) -> str:
         """The value of the deployed stack's output ``name`` (read from its state); OperationFailed without it."""
 
+    def state_version(self, stack: str, *, outdir: Path) -> StateVersion:
+        """The lineage and serial of the stack's current state (("", 0) when it has none)."""
+
     def apply_plan(self, stack: str, *, outdir: Path) -> None:
         """`terraform apply` of the saved PLAN_FILE in the stack's directory, output streaming; OperationFailed on a
         non-zero exit (Terraform refuses a plan whose state changed since it was made)."""
 
-    def plan(self, stack: str, *, outdir: Path) -> str:
+    def plan(self, stack: str, *, outdir: Path, lock: bool = True) -> str:
         """`terraform plan` of the synthesized stack, saved as PLAN_FILE in its directory; the plan as
-        `terraform show -json` prints it. OperationFailed when Terraform cannot plan it."""
+        `terraform show -json` prints it. OperationFailed when Terraform cannot plan it. Without ``lock`` the
+        state lock is not taken (a preview that is never applied)."""
 
 
 Run = Callable[..., subprocess.CompletedProcess]
+
+
+@dataclass(frozen=True)
+class StateVersion:
+    """Which state a plan was made from: Terraform refuses to apply a saved plan whose state's lineage or serial
+    differs from the current state's ("Saved plan is stale")."""
+
+    lineage: str
+    serial: int
+
+    @classmethod
+    def of(cls, state_json: str) -> StateVersion:
+        """From a state file's JSON (`terraform state pull`, or the `tfstate` inside a plan file); ("", 0) for none."""
+        if not state_json.strip():
+            return cls("", 0)
+        state = json.loads(state_json)
+        return cls(state.get("lineage") or "", int(state.get("serial") or 0))
+
+    def __str__(self) -> str:
+        return f"serial {self.serial}"
 
 
 def run_until_stopped(argv: list[str], **kwargs) -> subprocess.CompletedProcess:
@@ -152,13 +178,19 @@ class CdktfRunner:
             raise OperationFailed(f"cdktf {command.action} {command.stack} failed (exit {result.returncode})")
 
     def has_state(self, stack: str, *, outdir: Path) -> bool:
+        return state_has_resources(self._pull_state(stack, outdir))
+
+    def state_version(self, stack: str, *, outdir: Path) -> StateVersion:
+        return StateVersion.of(self._pull_state(stack, outdir))
+
+    def _pull_state(self, stack: str, outdir: Path) -> str:
         chdir = self._init(stack, outdir, doing="read the state")
         pulled = self._tool(
             ["terraform", chdir, "state", "pull"], capture_output=True, text=True, check=False
         )
         if pulled.returncode != 0:
             raise OperationFailed(f"cannot read the state of {stack}: {_error_line(pulled)}")
-        return state_has_resources(pulled.stdout)
+        return pulled.stdout
 
     def output(self, stack: str, name: str, *, outdir: Path) -> str:
         self._init(stack, outdir, doing=f"read output {name}")
@@ -169,10 +201,10 @@ class CdktfRunner:
             raise OperationFailed(f"cannot read output {name} of {stack}: {_error_line(shown)}")
         return shown.stdout.strip()
 
-    def plan(self, stack: str, *, outdir: Path) -> str:
+    def plan(self, stack: str, *, outdir: Path, lock: bool = True) -> str:
         self._init(stack, outdir, doing="plan")
         planned = self._tool(
-            terraform_plan_argv(stack, outdir=outdir), capture_output=True, text=True, check=False
+            terraform_plan_argv(stack, outdir=outdir, lock=lock), capture_output=True, text=True, check=False
         )
         if planned.returncode not in (0, 2):  # -detailed-exitcode: 0 no changes, 2 changes, 1 error
             raise OperationFailed(f"cannot plan {stack}: {_error_line(planned)}")
@@ -223,8 +255,9 @@ def terraform_init_argv(stack: str, *, outdir: Path) -> list[str]:
     return ["terraform", _chdir(stack, outdir), "init", "-input=false", "-no-color"]
 
 
-def terraform_plan_argv(stack: str, *, outdir: Path) -> list[str]:
-    """Plan the stack into PLAN_FILE (after terraform_init_argv); exit 0 without changes, 2 with, 1 on error."""
+def terraform_plan_argv(stack: str, *, outdir: Path, lock: bool = True) -> list[str]:
+    """Plan the stack into PLAN_FILE (after terraform_init_argv); exit 0 without changes, 2 with, 1 on error.
+    A locked plan waits LOCK_TIMEOUT for another run's lock instead of failing at once."""
     return [
         "terraform",
         _chdir(stack, outdir),
@@ -232,13 +265,22 @@ def terraform_plan_argv(stack: str, *, outdir: Path) -> list[str]:
         "-input=false",
         "-no-color",
         "-detailed-exitcode",
+        f"-lock-timeout={LOCK_TIMEOUT}" if lock else "-lock=false",
         f"-out={PLAN_FILE}",
     ]
 
 
 def terraform_apply_plan_argv(stack: str, *, outdir: Path) -> list[str]:
-    """Apply exactly the saved PLAN_FILE (after terraform_init_argv): no new plan, no prompt."""
-    return ["terraform", _chdir(stack, outdir), "apply", "-input=false", PLAN_FILE]
+    """Apply exactly the saved PLAN_FILE (after terraform_init_argv): no new plan, no prompt; a plan or drift check
+    holding the state lock is waited for (LOCK_TIMEOUT), not a failed apply halfway through a rollout."""
+    return [
+        "terraform",
+        _chdir(stack, outdir),
+        "apply",
+        "-input=false",
+        f"-lock-timeout={LOCK_TIMEOUT}",
+        PLAN_FILE,
+    ]
 
 
 def terraform_output_argv(stack: str, name: str, *, outdir: Path) -> list[str]:

@@ -76,7 +76,7 @@ def stand_in(bin_dir: Path, name: str, script: str) -> None:
 
 def fake_gh(tmp_path: Path, *, answers: dict[str, str]) -> Path:
     """A `gh` that appends each call's arguments (one JSON list per line) to a log and prints the answer of the
-    first `answers` key found in its arguments."""
+    first `answers` key found in its arguments; given `--jq` and a JSON answer, filtered by jq as gh would."""
     log = tmp_path / "gh.log"
     program = tmp_path / "fake_gh.py"
     program.write_text(
@@ -86,6 +86,10 @@ def fake_gh(tmp_path: Path, *, answers: dict[str, str]) -> Path:
         "    out.write(json.dumps(args) + '\\n')\n"
         f"for key, answer in {answers!r}.items():\n"
         "    if key in ' '.join(args):\n"
+        "        if '--jq' in args and answer.startswith('['):\n"
+        "            import subprocess\n"
+        "            answer = subprocess.run(['jq', '-r', args[args.index('--jq') + 1]], input=answer,\n"
+        "                                    capture_output=True, text=True, check=True).stdout.rstrip()\n"
         "        print(answer)\n"
         "        break\n"
     )
@@ -112,6 +116,66 @@ def test_the_pull_request_plans_changed_private_envs_on_their_runner(tmp_path):
     churn_prod = committed_config()["teams"][0]["environments"]["prod"]["deploy_runner"]
     # churn/prod is private: planned on its runner, not skipped; risk is AWS, which CI does not log in to yet
     assert runners == {"churn/prod": churn_prod, "pricing/dev": HOSTED}
+
+
+def test_pull_request_code_never_gets_the_deploying_apps_identity(tmp_path):
+    # The plan job runs the pull request's code (on a private env's runner, too): with the deploying app's client
+    # ID its token would carry deploy rights on every env. It logs in as its own read-only app, or not at all.
+    jobs = workflow("checks.yml")["jobs"]
+    gate = step_by_id(jobs["plan-targets"], "oidc")
+    # the gate alone reads the deploying app's ID, to refuse a plan app that is the same app
+    assert gate["env"]["DEPLOY_CLIENT_ID"] == "${{ vars.AZURE_CLIENT_ID }}"
+    text = json.dumps([jobs["plan-targets"], jobs["plan"]])
+    assert text.count("vars.AZURE_CLIENT_ID") == 1
+    login = next(s for s in jobs["plan"]["steps"] if s.get("uses", "").startswith("azure/login@"))
+    assert (
+        login["with"]["client-id"]
+        == jobs["plan"]["env"]["ARM_CLIENT_ID"]
+        == "${{ vars.AZURE_PLAN_CLIENT_ID }}"
+    )
+    ids = {
+        "ARM_TENANT_ID": "t",
+        "ARM_SUBSCRIPTION_ID": "s",
+        "FROM_FORK": "false",
+        "GITHUB_STEP_SUMMARY": "/dev/null",
+    }
+    assert run_step(gate, tmp_path, env=ids | {"ARM_CLIENT_ID": "plan", "DEPLOY_CLIENT_ID": "deploy"}) == {
+        "enabled": "true"
+    }
+    for plan_id in ("", "deploy"):  # not configured, or the deploying app itself
+        shown = run_step(gate, tmp_path, env=ids | {"ARM_CLIENT_ID": plan_id, "DEPLOY_CLIENT_ID": "deploy"})
+        assert shown == {"enabled": "false"}
+
+
+def test_the_pull_request_plan_takes_no_state_lock():
+    # Never applied, it must not hold the lock a deploy's apply needs, nor need write access to the state.
+    plan = workflow("checks.yml")["jobs"]["plan"]
+    (step,) = [s for s in plan["steps"] if "platform plan" in s.get("run", "")]
+    assert 'platform plan "$TARGET" --json --no-lock' in step["run"]
+
+
+def test_the_plan_comment_updates_only_its_own_comment(tmp_path):
+    # Someone's comment that starts with the marker must not receive the plan: its author could edit it later
+    # into a plan that was never made.
+    step = next(s for s in workflow("checks.yml")["jobs"]["plan-comment"]["steps"] if "run" in s)
+    workspace = checkout(tmp_path)
+    (workspace / "planned").mkdir()
+    (workspace / "planned" / "plan-churn-prod.json").write_text(json.dumps(PLAN))
+    comments = [
+        {"id": 5, "user": {"login": "mallory"}, "body": "<!-- platform-plan -->\nno changes, approve"},
+        {
+            "id": 9,
+            "user": {"login": "github-actions[bot]"},
+            "body": "<!-- platform-plan -->\n## platform plan",
+        },
+    ]
+    log = fake_gh(tmp_path, answers={"issues/7/comments": json.dumps(comments)})
+    run_step(step, tmp_path, env={"PR": "7", "REPO": "org/platform", "PLAN_RESULT": "success"})
+    assert gh_calls(log)[-1][:4] == ["api", "-X", "PATCH", "repos/org/platform/issues/comments/9"]
+    log.unlink()
+    fake_gh(tmp_path, answers={"issues/7/comments": json.dumps(comments[:1])})
+    run_step(step, tmp_path, env={"PR": "7", "REPO": "org/platform", "PLAN_RESULT": "success"})
+    assert gh_calls(log)[-1][:3] == ["pr", "comment", "7"]
 
 
 def test_the_plan_comment_is_updated_not_duplicated(tmp_path):
@@ -234,11 +298,7 @@ def test_drift_opens_one_issue_per_stack_updates_it_and_closes_it_when_gone(tmp_
     # open issues: churn-prod-platform (still drifting) and pricing-prod-platform (drift gone)
     log = fake_gh(
         tmp_path,
-        answers={
-            "Drift: churn-prod-platform": "11",
-            "Drift: pricing-prod-platform": "12",
-            "Drift: churn-prod-workspace": "",
-        },
+        answers={"issue list": open_issues({11: "churn-prod-platform", 12: "pricing-prod-platform"})},
     )
     run_step(step, tmp_path, env={"REPO": "org/platform"})
     changes = [call for call in gh_calls(log) if call[1] != "list"]
@@ -274,8 +334,70 @@ def test_drift_opens_one_issue_per_stack_updates_it_and_closes_it_when_gone(tmp_
     ]
     body = (drift_dir / "issues" / "churn-prod-platform.md").read_text()
     assert "platform plan churn/prod" in body and "2 to change" in body
-    searches = [call for call in gh_calls(log) if call[1] == "list"]
-    assert len(searches) == 3 and all(call[call.index("--state") + 1] == "open" for call in searches)
+    (listing,) = [call for call in gh_calls(log) if call[1] == "list"]
+    assert listing[listing.index("--state") + 1] == "open" and "--search" not in listing
+
+
+def open_issues(titled: dict[int, str]) -> str:
+    """What `gh issue list --json number,title,author` prints: the open drift issues this workflow opened, by
+    number, and people's issues: one about a stack, one with a drift issue's exact title."""
+    bot = {"login": "app/github-actions", "is_bot": True}
+    person = {"login": "mallory", "is_bot": False}
+    issues = [{"number": n, "title": f"Drift: {stack}", "author": bot} for n, stack in titled.items()]
+    return json.dumps(
+        [
+            *issues,
+            {"number": 3, "title": "Drift: churn-prod-platform is odd, see logs", "author": person},
+            {"number": 2, "title": "Drift: churn-prod-platform", "author": person},
+        ]
+    )
+
+
+def test_an_issue_created_moments_ago_is_updated_not_duplicated(tmp_path):
+    # GitHub's search index lags behind a just-created issue: a search would miss it and open a second one.
+    # The listing of open issues does not lag; when a title repeats anyway, the oldest issue is the one kept.
+    step = step_by_id(workflow("nightly.yml")["jobs"]["drift-report"], "report")
+    drift_dir = checkout(tmp_path) / "drift"
+    drift_dir.mkdir()
+    plan = drift_plan("churn/prod", {"churn-prod-platform": True})
+    (drift_dir / "plan-churn-prod.json").write_text(json.dumps(plan))
+    log = fake_gh(
+        tmp_path, answers={"issue list": open_issues({31: "churn-prod-platform", 30: "churn-prod-platform"})}
+    )
+    run_step(step, tmp_path, env={"REPO": "org/platform"})
+    assert [call[:3] for call in gh_calls(log) if call[1] != "list"] == [["issue", "edit", "30"]]
+
+
+def test_a_drift_check_never_cancels_a_deploy_waiting_for_its_env():
+    # GitHub keeps one pending job per concurrency group and cancels the one already waiting when another queues
+    # (docs.github.com, "Control the concurrency of workflows and jobs"): in the env's group, the nightly drift
+    # check would cancel a deploy's pending plan or apply of that env.
+    deploy_groups = {
+        job["concurrency"]["group"] for job in workflow("deploy.yml")["jobs"].values() if "concurrency" in job
+    }
+    drift_group = workflow("nightly.yml")["jobs"]["drift"]["concurrency"]["group"]
+    assert deploy_groups and all(group.startswith("platform-env-") for group in deploy_groups)
+    assert not drift_group.startswith("platform-env-") and "matrix.env" in drift_group
+
+
+def test_two_drift_reports_never_run_at_once():
+    job = workflow("nightly.yml")["jobs"]["drift-report"]
+    assert job["concurrency"] == {"group": "drift-report", "cancel-in-progress": False}
+
+
+def test_a_failed_plan_of_one_env_does_not_hide_the_drift_of_the_others(tmp_path):
+    # The drift job uploads its JSON even when `platform plan` failed and wrote nothing to it.
+    step = step_by_id(workflow("nightly.yml")["jobs"]["drift-report"], "report")
+    drift_dir = checkout(tmp_path) / "drift"
+    drift_dir.mkdir()
+    (drift_dir / "plan-churn-prod.json").write_text("")
+    plan = drift_plan("pricing/prod", {"pricing-prod-platform": True})
+    (drift_dir / "plan-pricing-prod.json").write_text(json.dumps(plan))
+    log = fake_gh(tmp_path, answers={"issue list": "[]"})
+    run_step(step, tmp_path, env={"REPO": "org/platform"})
+    assert [call[:2] + call[-4:-2] for call in gh_calls(log) if call[1] != "list"] == [
+        ["issue", "create", "--title", "Drift: pricing-prod-platform"]
+    ]
 
 
 # --- the ephemeral env's pull-request comment ---------------------------------------------------------------
@@ -304,3 +426,30 @@ def test_the_ephemeral_env_comment_links_its_workspace_and_training_run(tmp_path
     assert "dbp_churn_pr7.ml.churn version 2 is the challenger" in comment
     assert "run 907: RUNNING" in comment  # the progress is still the log shown below
     assert gh_calls(log) == [["pr", "comment", "7", "--body-file", "comment.md"]]
+
+
+def test_the_saved_plans_are_deleted_once_every_apply_is_done(tmp_path):
+    # A saved plan holds the state it was made from, secrets included (azurerm reads the Log Analytics
+    # workspace's shared keys into state: internal/services/loganalytics/log_analytics_workspace_resource.go):
+    # an artifact anyone who reads the repository can download for as long as it is kept.
+    jobs = workflow("deploy.yml")["jobs"]
+    forget = jobs["forget-plans"]
+    assert set(forget["needs"]) == {"targets", "staging", "production"}
+    assert "always()" in forget["if"]  # also after a failed, cancelled or rejected apply
+    assert forget["permissions"] == {"actions": "write"}
+    uploads = [
+        step["with"]["retention-days"]
+        for job in ("plan-staging", "plan-prod")
+        for step in jobs[job]["steps"]
+        if step.get("uses", "").startswith("actions/upload-artifact@")
+    ]
+    assert uploads == [1, 7]  # staging applies at once; prod waits for its reviewers at most a week
+    (step,) = forget["steps"]
+    log = fake_gh(tmp_path, answers={"actions/runs/77/artifacts": "101\n102"})
+    run_step(step, tmp_path, env={"REPO": "org/platform", "RUN_ID": "77"})
+    listing, *deletes = gh_calls(log)
+    assert 'select(.name | startswith("plan-"))' in listing[listing.index("--jq") + 1]
+    assert deletes == [
+        ["api", "-X", "DELETE", "repos/org/platform/actions/artifacts/101"],
+        ["api", "-X", "DELETE", "repos/org/platform/actions/artifacts/102"],
+    ]

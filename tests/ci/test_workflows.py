@@ -137,8 +137,14 @@ def test_azure_login_is_oidc_with_variables_and_an_id_token():
                 if not step.get("uses", "").startswith("azure/login@"):
                     continue
                 logins += 1
+                # pull-request code logs in as the read-only plan app (test_plan_workflows.py)
+                client = (
+                    "AZURE_PLAN_CLIENT_ID"
+                    if (path.name, job_id) == ("checks.yml", "plan")
+                    else "AZURE_CLIENT_ID"
+                )
                 assert step["with"] == {
-                    "client-id": "${{ vars.AZURE_CLIENT_ID }}",
+                    "client-id": f"${{{{ vars.{client} }}}}",
                     "tenant-id": "${{ vars.AZURE_TENANT_ID }}",
                     "subscription-id": "${{ vars.AZURE_SUBSCRIPTION_ID }}",
                 }, f"{path.name}:{job_id}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,7 +27,7 @@ from infra.lifecycle.azure import AzureResourceGroups, ResourceGroupInfo
 from infra.lifecycle.databricks import RunProgress
 from infra.lifecycle.errors import OperationFailed
 from infra.lifecycle.lock import lock_path
-from infra.lifecycle.runner import MissingTool, StackCommand
+from infra.lifecycle.runner import MissingTool, StackCommand, StateVersion
 from infra.lifecycle.services import Services
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -95,6 +96,8 @@ class FakeRunner:
         """Stack -> its deployed outputs."""
         self.plans: dict[str, dict] = {}
         """Stack -> the `terraform show -json` of its plan (default: no changes, deployed if it has state)."""
+        self.state_versions: dict[str, StateVersion] = {}
+        """Stack -> its current state's lineage and serial (default: fake_state_version)."""
 
     def require(self, *tools: str) -> None:
         for tool in tools:
@@ -113,13 +116,20 @@ class FakeRunner:
             raise self.state_errors[stack]
         return stack in self.stacks_with_state
 
+    def state_version(self, stack: str, *, outdir: Path) -> StateVersion:
+        self.events.append(f"serial? {stack}")
+        return self.state_versions.get(stack) or fake_state_version(
+            stack, deployed=stack in self.stacks_with_state
+        )
+
     def apply_plan(self, stack: str, *, outdir: Path) -> None:
-        self.events.append(f"apply {stack} {(outdir / 'stacks' / stack / 'tfplan').read_text()}")
+        with zipfile.ZipFile(outdir / "stacks" / stack / "tfplan") as saved:
+            self.events.append(f"apply {stack} {saved.read('tfplan').decode()}")
         if stack in self.failing:
             raise OperationFailed(f"terraform apply tfplan of {stack} failed (exit 1)")
 
-    def plan(self, stack: str, *, outdir: Path) -> str:
-        self.events.append(f"plan {stack}")
+    def plan(self, stack: str, *, outdir: Path, lock: bool = True) -> str:
+        self.events.append(f"plan {stack}" if lock else f"plan {stack} without the lock")
         if stack in self.failing:  # what CdktfRunner raises when terraform plan fails
             raise OperationFailed(f"cannot plan {stack}: Error: Unsupported argument")
         if stack in self.plans:
@@ -136,9 +146,24 @@ class FakeRunner:
             ) from None
 
 
-def plan_json(*, deployed: bool, changes: list[tuple[str, list[str]]] = ()) -> dict:
-    """A `terraform show -json PLANFILE` document: (address, actions) per resource change; with ``deployed`` the
-    prior state holds one managed resource."""
+def fake_state_version(stack: str, *, deployed: bool) -> StateVersion:
+    """What a fake stack's state is at: none, or serial 1 of a lineage named after the stack."""
+    return StateVersion(f"lineage-of-{stack}", 1) if deployed else StateVersion("", 0)
+
+
+def write_plan_file(path: Path, *, made_from: StateVersion, content: str) -> None:
+    """A saved plan as Terraform writes it: a zip whose `tfstate` is the state the plan was made from."""
+    state = {"version": 4, "serial": made_from.serial, "lineage": made_from.lineage, "resources": []}
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("tfplan", content)
+        archive.writestr("tfstate", json.dumps(state))
+
+
+def plan_json(
+    *, deployed: bool, changes: list[tuple[str, list[str]]] = (), outputs: dict[str, list[str]] | None = None
+) -> dict:
+    """A `terraform show -json PLANFILE` document: (address, actions) per resource change, actions per root
+    output; with ``deployed`` the prior state holds one managed resource."""
     prior = {"values": {"root_module": {"resources": [{"mode": "managed", "type": "x", "name": "y"}]}}}
     return {
         "format_version": "1.2",
@@ -154,6 +179,7 @@ def plan_json(*, deployed: bool, changes: list[tuple[str, list[str]]] = ()) -> d
             }
             for address, actions in changes
         ],
+        "output_changes": {name: {"actions": actions} for name, actions in (outputs or {}).items()},
     }
 
 

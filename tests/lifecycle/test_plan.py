@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
-from infra.lifecycle.plan import kind_of, summarize
-from tests.lifecycle.fakes import plan_json
+import pytest
+
+from infra.lifecycle.plan import TeamEnvPlan, kind_of, summarize
+from infra.lifecycle.runner import StateVersion
+from tests.lifecycle.fakes import fake_state_version, plan_json, write_plan_file
 
 CHANGES = [
     ("azurerm_subnet.host", ["create"]),
@@ -103,6 +107,7 @@ def test_a_workspace_stack_waits_for_a_platform_stack_that_is_not_deployed(cli, 
         "change": {},
         "replace": {},
         "destroy": {},
+        "outputs": [],
         "plan_file": str(fakes.outdir / "stacks" / "churn-dev-platform" / "tfplan"),
         "stack_sha256": hashlib.sha256(b'{"churn-dev-platform": 1}').hexdigest(),  # what the fake synth wrote
     }
@@ -168,7 +173,12 @@ def saved_plan(cli, fakes, tmp_path, target="churn/dev"):
     for stack in json.loads(result.out)["stacks"]:
         if stack["status"] == "planned":
             (kept / "stacks" / stack["stack"]).mkdir()
-            (kept / "stacks" / stack["stack"] / "tfplan").write_text(f"saved plan of {stack['stack']}")
+            made_from = fake_state_version(stack["stack"], deployed=stack["deployed"])
+            write_plan_file(
+                kept / "stacks" / stack["stack"] / "tfplan",
+                made_from=made_from,
+                content=f"saved plan of {stack['stack']}",
+            )
     fakes.events.clear()
     return kept
 
@@ -181,6 +191,8 @@ def test_apply_applies_exactly_the_saved_plans_in_order_after_the_preflight(cli,
     assert fakes.events == [
         "build wheel",
         "synth churn-dev-platform churn-dev-workspace",
+        "serial? churn-dev-platform",
+        "serial? churn-dev-workspace",
         "apply churn-dev-platform saved plan of churn-dev-platform",
         "apply churn-dev-workspace saved plan of churn-dev-workspace",
     ]
@@ -223,3 +235,147 @@ def test_apply_refuses_a_plan_of_another_env_or_a_missing_one_before_anything_ru
     missing = cli("apply", "churn/dev", "--plan-dir", str(kept))
     assert missing.code == 2 and "no saved plan for churn-dev-platform" in missing.err
     assert fakes.events == []
+
+
+# --- output changes: what later stacks read through terraform_remote_state --------------------------------
+
+
+def test_a_plan_that_only_changes_outputs_has_changes_like_terraforms_exit_code():
+    # Terraform 1.11.4, checked on this machine: a plan whose only change is a new root output exits 2 under
+    # -detailed-exitcode, with `output_changes.<name>.actions == ["create"]` and every resource `no-op`.
+    planned = plan_json(
+        deployed=True,
+        changes=[("azurerm_resource_group.rg", ["no-op"])],
+        outputs={"cross-stack-output-lake": ["create"], "workspace_url": ["no-op"]},
+    )
+    summary = summarize("churn-dev-platform", json.dumps(planned))
+    assert summary.has_changes and summary.outputs == ["cross-stack-output-lake"]
+    assert summary.describe() == [
+        "churn-dev-platform: 0 to add, 0 to change, 0 to replace, 0 to destroy",
+        "  outputs change: cross-stack-output-lake",
+    ]
+
+
+def test_a_workspace_stack_waits_while_the_platform_plan_changes_the_outputs_it_reads(cli, fakes):
+    # The workspace stack reads the platform's cross-stack outputs from its state (terraform_remote_state): planned
+    # now, it would plan against the old values, or fail on an output the state does not have yet.
+    fakes.runner.stacks_with_state |= {"churn-dev-platform", "churn-dev-workspace"}
+    fakes.runner.plans["churn-dev-platform"] = plan_json(
+        deployed=True,
+        changes=[("azurerm_storage_container.models", ["create"])],
+        outputs={"cross-stack-output-azurerm_storage_containermodelsid": ["create"]},
+    )
+    result = cli("plan", "churn/dev", "--json")
+    assert result.code == 0, result.err
+    assert "plan churn-dev-workspace" not in fakes.events
+    platform, workspace = json.loads(result.out)["stacks"]
+    assert platform["outputs"] == ["cross-stack-output-azurerm_storage_containermodelsid"]
+    assert workspace["status"] == "waiting" and workspace["waits_for"] == "churn-dev-platform"
+
+
+def test_apply_refuses_every_stack_when_one_state_moved_since_its_plan(cli, fakes, tmp_path):
+    # Terraform would refuse the workspace's stale plan itself ("Saved plan is stale", checked on this machine
+    # with Terraform 1.11.4), but only after the platform's plan was applied: half a rollout.
+    fakes.runner.stacks_with_state |= {"churn-dev-platform", "churn-dev-workspace"}
+    kept = saved_plan(cli, fakes, tmp_path)
+    fakes.runner.state_versions["churn-dev-workspace"] = StateVersion("lineage-of-churn-dev-workspace", 2)
+    result = cli("apply", "churn/dev", "--plan-dir", str(kept))
+    assert result.code == 1
+    assert result.err_lines == [
+        "error: the state of churn-dev-workspace (planned at serial 1, now serial 2) changed since the plan was "
+        "made; nothing was applied: plan again"
+    ]
+    assert not [event for event in fakes.events if event.startswith("apply ")]
+
+
+def test_apply_refuses_a_plan_made_before_the_stack_was_first_deployed_by_someone_else(cli, fakes, tmp_path):
+    kept = saved_plan(cli, fakes, tmp_path)  # nothing deployed: the platform's plan was made from no state
+    fakes.runner.state_versions["churn-dev-platform"] = StateVersion("another-lineage", 1)
+    result = cli("apply", "churn/dev", "--plan-dir", str(kept))
+    assert result.code == 1 and "churn-dev-platform (planned at serial 0, now serial 1)" in result.err
+    assert not [event for event in fakes.events if event.startswith("apply ")]
+
+
+def test_apply_refuses_a_file_that_is_not_a_terraform_plan_before_anything_runs(cli, fakes, tmp_path):
+    kept = saved_plan(cli, fakes, tmp_path)
+    (kept / "stacks" / "churn-dev-platform" / "tfplan").write_text("not a plan")
+    result = cli("apply", "churn/dev", "--plan-dir", str(kept))
+    assert result.code == 2 and len(result.err_lines) == 1
+    assert result.err_lines[0].startswith(
+        f"error: --plan-dir: {kept}/stacks/churn-dev-platform/tfplan is not a Terraform plan file"
+    )
+    assert fakes.events == []
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        [1],
+        {
+            "target": "churn/dev",
+            "stacks": [{"stack": "churn-dev-platform"}, {"stack": "churn-dev-workspace"}],
+        },
+        {
+            "target": "churn/dev",
+            "stacks": [
+                {"stack": "churn-dev-platform", "status": "planned", "stack_sha256": "ab"},
+                {"stack": "churn-dev-workspace", "status": "waiting"},
+            ],
+        },
+        {"target": "churn/dev", "stacks": "churn-dev-platform"},
+    ],
+)
+def test_apply_refuses_a_plan_summary_that_is_not_platform_plans_output_in_one_line(
+    cli, fakes, tmp_path, document
+):
+    (tmp_path / "plan.json").write_text(json.dumps(document))
+    result = cli("apply", "churn/dev", "--plan-dir", str(tmp_path))
+    assert result.code == 2
+    assert result.err_lines == [
+        f"error: --plan-dir: {tmp_path}/plan.json is not the output of `platform plan --json`"
+    ]
+    assert fakes.events == []
+
+
+def test_destroying_logs_table_data_secrets_identities_or_a_catalog_binding_is_called_out():
+    changes = [
+        ("azurerm_log_analytics_workspace.logs", ["delete"]),
+        ("aws_cloudwatch_log_group.flow_logs", ["delete"]),
+        ("databricks_sql_table.predictions", ["delete"]),
+        ("databricks_secret_scope.team", ["delete"]),
+        ("databricks_service_principal.jobs", ["delete", "create"]),
+        ("databricks_workspace_binding.catalog", ["delete"]),
+        ("databricks_mws_storage_configurations.root", ["delete", "create"]),
+        ("databricks_mws_customer_managed_keys.workspace", ["delete"]),
+        ("databricks_job.train", ["delete"]),  # recreated from code, holds nothing
+    ]
+    summary = summarize("risk-dev-workspace", json.dumps(plan_json(deployed=True, changes=changes)))
+    assert sorted(f.address for f in summary.flagged) == sorted(address for address, _ in changes[:-1])
+
+
+def test_the_documented_json_shape_has_exactly_the_fields_plan_prints():
+    # docs/operations.md promises "fields are only ever added": a CI step written from the docs must find each.
+    docs = (Path(__file__).parents[2] / "docs" / "operations.md").read_text()
+    section = docs[docs.index("## Reviewing a plan") :]
+    documented = json.loads(
+        section[
+            section.index("```json") + len("```json") : section.index("```\n", section.index("```json") + 7)
+        ]
+    )
+    planned = summarize("churn-prod-platform", json.dumps(plan_json(deployed=True)), sha256="ab")
+    printed = TeamEnvPlan("churn/prod", [planned]).as_json()
+    assert documented.keys() == printed.keys()
+    assert documented["stacks"][0].keys() == printed["stacks"][0].keys()
+
+
+def test_a_preview_plan_takes_no_state_lock(cli, fakes):
+    # A pull request's plan is never applied: holding the state lock, it could only fail a deploy's apply.
+    fakes.runner.stacks_with_state |= {"churn-dev-platform", "churn-dev-workspace"}
+    assert cli("plan", "churn/dev", "--no-lock").code == 0
+    assert fakes.events[-2:] == [
+        "plan churn-dev-platform without the lock",
+        "plan churn-dev-workspace without the lock",
+    ]
+    fakes.events.clear()
+    assert cli("plan", "churn/dev").code == 0
+    assert fakes.events[-2:] == ["plan churn-dev-platform", "plan churn-dev-workspace"]

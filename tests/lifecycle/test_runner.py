@@ -226,7 +226,16 @@ def test_plan_saves_the_plan_in_the_stack_directory_and_reads_it_back_as_json():
     chdir = "-chdir=cdktf.out/stacks/risk-dev-platform"
     assert [argv for argv, _ in launcher.calls] == [
         ["terraform", chdir, "init", "-input=false", "-no-color"],
-        ["terraform", chdir, "plan", "-input=false", "-no-color", "-detailed-exitcode", "-out=tfplan"],
+        [
+            "terraform",
+            chdir,
+            "plan",
+            "-input=false",
+            "-no-color",
+            "-detailed-exitcode",
+            "-lock-timeout=10m",
+            "-out=tfplan",
+        ],
         ["terraform", chdir, "show", "-json", "-no-color", "tfplan"],
     ]
 
@@ -244,7 +253,14 @@ def test_apply_plan_applies_the_saved_plan_with_output_streaming_and_fails_on_a_
     runner = CdktfRunner(run=captured, stream=streamed)
     runner.apply_plan("risk-dev-platform", outdir=Path("cdktf.out"))
     assert streamed.calls[0] == (
-        ["terraform", "-chdir=cdktf.out/stacks/risk-dev-platform", "apply", "-input=false", "tfplan"],
+        [
+            "terraform",
+            "-chdir=cdktf.out/stacks/risk-dev-platform",
+            "apply",
+            "-input=false",
+            "-lock-timeout=10m",
+            "tfplan",
+        ],
         {},
     )
     with pytest.raises(
