@@ -157,6 +157,28 @@ NOT_ON_AWS_YET = (
 )
 
 
+# The private settings of NOT_ON_AWS_YET as written (before the env validates): an env asking for them is first
+# told to name a deploy_runner (environment.py), a fix that only leads to the AWS refusal, so they are refused before.
+_PRIVATE_AS_WRITTEN = {
+    "public_network_access": lambda value: value is False,
+    "network_isolation": lambda value: value == "private",
+}
+
+
+def private_settings_refused(environments: Any) -> list[str]:
+    """`<env>.<field>: why` for each private setting an AWS team's envs ask for (raw mapping, before validation)."""
+    if not isinstance(environments, dict):
+        return []
+    whys = {field: why for field, _, why in NOT_ON_AWS_YET}
+    return [
+        f"{env}.{field}: {whys[field]}"
+        for env, settings in environments.items()
+        if isinstance(settings, dict)
+        for field, asked in _PRIVATE_AS_WRITTEN.items()
+        if field in settings and asked(settings[field])
+    ]
+
+
 def aws_team_problems(path: str, team: TeamConfig) -> list[str]:
     """What an AWS team's config asks for that its stacks cannot deliver, one line each with the field and the fix."""
     if team.cloud != "aws":

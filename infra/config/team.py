@@ -6,8 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import EmailStr, Field, ValidationInfo, field_validator, model_validator
 
-from infra.config.aws import AwsSettings, region_problem, with_aws_defaults
-from infra.config.base import TEAM_NAME, EnvName, StrictModel
+from infra.config.aws import AwsSettings, private_settings_refused, region_problem, with_aws_defaults
+from infra.config.base import RELATIVE_MARK, TEAM_NAME, EnvName, StrictModel
 from infra.config.environment import (
     AZURE_ONLY_ENV_DEFAULTS,
     ENV_DEFAULTS,
@@ -77,6 +77,8 @@ class TeamConfig(StrictModel):
             return value
         defaults = ENV_DEFAULTS
         if info.data.get("cloud") == "aws":  # private endpoints and Key Vault keys are Azure constructs
+            if refused := private_settings_refused(value):
+                raise ValueError(RELATIVE_MARK + "\n".join(refused))
             defaults = {
                 env: {k: v for k, v in kind.items() if k not in AZURE_ONLY_ENV_DEFAULTS}
                 for env, kind in ENV_DEFAULTS.items()

@@ -60,6 +60,29 @@ def test_settings_the_aws_stacks_would_ignore_are_refused_in_one_line(tmp_path, 
     assert code == 2 and out == "" and path in line and words in line
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("public_network_access", False, "needs front-end PrivateLink"),
+        ("network_isolation", "private", "needs back-end PrivateLink"),
+    ],
+)
+def test_a_private_aws_env_without_a_runner_is_told_the_aws_refusal_not_to_add_a_runner(
+    tmp_path, capsys, field, value, words
+):
+    # Before: validate said "deploy_runner: required when ... name the labels of a runner inside its network";
+    # following that fix only led to this refusal. The line that holds is the one to show first.
+    config = copy.deepcopy(COMMITTED)
+    prod = aws_team(config)["environments"]["prod"]
+    prod[field] = value
+    prod.pop("deploy_runner", None)
+    code, out, err = validate(config, tmp_path, capsys)
+    (line,) = err.strip().splitlines()
+    assert code == 2 and out == ""
+    assert f"teams.risk.environments.prod.{field}: " in line and words in line
+    assert "deploy_runner" not in line
+
+
 def test_no_nat_gateway_without_private_link_is_refused(tmp_path, capsys):
     config = copy.deepcopy(COMMITTED)
     aws_team(config)["aws"]["nat_gateway"] = False
