@@ -89,6 +89,10 @@ class AccountStack(AspectStack):
             # Customer-managed keys need the Enterprise tier (Databricks docs, "Configure customer-managed keys").
             pricing_tier="ENTERPRISE" if keys else "PREMIUM",
             **keys,
+            # The tier is set at creation only: the provider plans a change in place but its update never sends
+            # it (mws/resource_mws_workspaces.go v1.99.0, workspaceRunningUpdatesAllowed / UpdateRunning), so the
+            # same change would show on every plan and drift check without ever happening (docs/aws.md).
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["pricing_tier"]),
         )
         workspace_id = Token.as_number(self.workspace.workspace_id)
         metastore = []

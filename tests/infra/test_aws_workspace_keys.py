@@ -59,6 +59,23 @@ def test_workspace_uses_both_keys_on_the_enterprise_tier(cmk_stacks):
     assert len(platform["resource"]["aws_kms_key"]) == 3  # the env's key plus the two workspace keys
 
 
+@pytest.mark.parametrize("keys", [False, True], ids=["premium", "enterprise"])
+def test_the_pricing_tier_is_set_when_the_workspace_is_created_and_never_planned_again(
+    cmk_stacks, synthesized, keys
+):
+    # databricks provider v1.99.0, mws/resource_mws_workspaces.go: pricing_tier is Optional+Computed, so not
+    # ForceNew, and Update sends only workspaceRunningUpdatesAllowed (credentials, network, both key IDs, private
+    # access settings, custom tags) through UpdateRunning. Turning customer_managed_key on for a live workspace
+    # planned PREMIUM -> ENTERPRISE in place, which the apply never sent, and every later plan (and the nightly
+    # drift check) showed it again. The keys themselves are updatable and stay planned.
+    if keys:
+        (workspace,) = cmk_stacks[1]["resource"]["databricks_mws_workspaces"].values()
+    else:
+        workspace = synthesized.only("risk-prod-account", "databricks_mws_workspaces")
+    assert workspace["lifecycle"]["ignore_changes"] == ["pricing_tier"]
+    assert ("storage_customer_managed_key_id" in workspace) is keys
+
+
 def test_key_policies_are_the_documented_ones_and_keep_the_account_root(cmk_stacks):
     platform, _ = cmk_stacks
     assert kms_root_problems(platform, account=ACCOUNT) == []
