@@ -157,6 +157,10 @@ NOT_ON_AWS_YET = (
 )
 
 
+# Email subscribers of one AWS budget notification (AWS Budgets API, NotificationWithSubscribers: one SNS topic and
+# up to 10 email addresses); the env's budget mails every notification_emails address at each threshold.
+BUDGET_EMAIL_SUBSCRIBERS = 10
+
 # The private settings of NOT_ON_AWS_YET as written (before the env validates): an env asking for them is first
 # told to name a deploy_runner (environment.py), a fix that only leads to the AWS refusal, so they are refused before.
 _PRIVATE_AS_WRITTEN = {
@@ -189,6 +193,12 @@ def aws_team_problems(path: str, team: TeamConfig) -> list[str]:
         for field, asked, why in NOT_ON_AWS_YET
         if asked(settings)
     ]
+    if len(team.notification_emails) > BUDGET_EMAIL_SUBSCRIBERS:
+        problems.append(
+            f"{path}.notification_emails: {len(team.notification_emails)} addresses, but an AWS budget alert mails "
+            f"at most {BUDGET_EMAIL_SUBSCRIBERS} (the budget would fail at apply); list at most "
+            f"{BUDGET_EMAIL_SUBSCRIBERS}, e.g. a team distribution list"
+        )
     if team.aws is not None and not team.aws.nat_gateway:
         problems.append(
             f"{path}.aws.nat_gateway: false leaves the clusters no path to the Databricks control plane (that "

@@ -47,7 +47,7 @@ class TeamConfig(StrictModel):
     aws: AwsSettings | None = None
     """AWS account and network settings; required with `cloud: aws`, refused otherwise."""
     notification_emails: Annotated[list[EmailStr], Field(min_length=1)]
-    """Addresses that get job failure and budget alerts."""
+    """Addresses that get job failure and budget alerts (AWS teams: at most 10, what an AWS budget alert mails)."""
     model_name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")] = "churn"
     """1-64 lowercase letters, digits or '_', starting with a letter: the registered model's name inside the
     env's catalog (`<catalog>.ml.<model_name>`)."""

@@ -83,6 +83,20 @@ def test_a_private_aws_env_without_a_runner_is_told_the_aws_refusal_not_to_add_a
     assert "deploy_runner" not in line
 
 
+def test_more_budget_addresses_than_an_aws_budget_mails_are_refused(tmp_path, capsys):
+    # AWS Budgets takes at most 10 email subscribers per notification (API reference,
+    # NotificationWithSubscribers); the aws provider sets no limit (internal/service/budgets/budget.go), so the 11th address failed the apply.
+    config = copy.deepcopy(COMMITTED)
+    aws_team(config)["notification_emails"] = [f"person{i}@example.com" for i in range(11)]
+    code, out, err = validate(config, tmp_path, capsys)
+    (line,) = err.strip().splitlines()
+    assert code == 2 and out == ""
+    assert "teams.risk.notification_emails: 11 addresses, but an AWS budget alert mails at most 10" in line
+    aws_team(config)["notification_emails"] = aws_team(config)["notification_emails"][:10]
+    code, _, _ = validate(config, tmp_path, capsys)
+    assert code == 0
+
+
 def test_no_nat_gateway_without_private_link_is_refused(tmp_path, capsys):
     config = copy.deepcopy(COMMITTED)
     aws_team(config)["aws"]["nat_gateway"] = False
