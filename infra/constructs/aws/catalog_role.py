@@ -27,7 +27,18 @@ from infra.constructs.aws.policy_document import account_root, policy_document
 # Databricks validates the location by assuming the role. The hashicorp/time provider is not among our pinned
 # bindings, so a terraform_data with a local-exec sleep (built into Terraform) does the same wait.
 IAM_PROPAGATION_SECONDS = 60
-LAKE_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket", "s3:GetBucketLocation"]
+# The bucket actions of the provider's databricks_aws_unity_catalog_policy (aws/data_aws_unity_catalog_policy.go,
+# v1.99.0), multipart uploads included so a failed large write can be cleaned up.
+LAKE_ACTIONS = [
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:ListBucket",
+    "s3:GetBucketLocation",
+    "s3:ListBucketMultipartUploads",
+    "s3:ListMultipartUploadParts",
+    "s3:AbortMultipartUpload",
+]
 
 
 def unity_catalog_role_arn(team_env: TeamEnv) -> str:
