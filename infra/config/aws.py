@@ -167,20 +167,30 @@ _PRIVATE_AS_WRITTEN = {
     "public_network_access": lambda value: value is False,
     "network_isolation": lambda value: value == "private",
 }
+# An existing key on AWS is refused the same way: checked as an Azure key first, an AWS key ARN was told to be a
+# Key Vault URL, and a key without a vault to name its Key Vault.
+_EXISTING_KEY_FIELDS = ("existing_key_id", "existing_key_vault_id")
 
 
 def private_settings_refused(environments: Any) -> list[str]:
-    """`<env>.<field>: why` for each private setting an AWS team's envs ask for (raw mapping, before validation)."""
+    """`<env>.<field>: why` for each private setting or existing key an AWS team's envs ask for (raw mapping, before
+    validation)."""
     if not isinstance(environments, dict):
         return []
     whys = {field: why for field, _, why in NOT_ON_AWS_YET}
-    return [
-        f"{env}.{field}: {whys[field]}"
-        for env, settings in environments.items()
-        if isinstance(settings, dict)
-        for field, asked in _PRIVATE_AS_WRITTEN.items()
-        if field in settings and asked(settings[field])
-    ]
+    refused = []
+    for env, settings in environments.items():
+        if not isinstance(settings, dict):
+            continue
+        refused += [
+            f"{env}.{field}: {whys[field]}"
+            for field, asked in _PRIVATE_AS_WRITTEN.items()
+            if field in settings and asked(settings[field])
+        ]
+        key = settings.get("customer_managed_key")
+        if isinstance(key, dict) and any(field in key for field in _EXISTING_KEY_FIELDS):
+            refused.append(f"{env}.customer_managed_key: {whys['customer_managed_key']}")
+    return refused
 
 
 def aws_team_problems(path: str, team: TeamConfig) -> list[str]:
