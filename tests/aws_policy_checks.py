@@ -158,6 +158,28 @@ def principal_problems(stack: dict[str, Any], *, account: str, known_external: f
     return problems
 
 
+# Service principals the stacks trust, with where AWS documents each; IAM and KMS refuse a policy naming a service
+# principal that does not exist ("Invalid principal"), moto stores it. A new one is added here with its source.
+SERVICE_PRINCIPALS = {
+    "vpc-flow-logs.amazonaws.com": "VPC user guide, IAM role for publishing flow logs to CloudWatch Logs",
+    "logs.{region}.amazonaws.com": "CloudWatch Logs user guide, Encrypt log data in CloudWatch Logs using AWS KMS",
+}
+
+
+def service_principal_problems(stack: dict[str, Any], *, region: str) -> list[str]:
+    """Every `Principal: {"Service": ...}` in the stack is a documented service principal (regional ones of the
+    stack's region)."""
+    known = {name.format(region=region) for name in SERVICE_PRINCIPALS}
+    return [
+        f"{doc.where}: service principal {service} is not one AWS documents for this use in {region}"
+        for doc in _raw_documents(stack)
+        for statement in _statements(doc.text)
+        if isinstance(statement.get("Principal"), dict)
+        for service in _listed(statement["Principal"].get("Service", []))
+        if service not in known
+    ]
+
+
 def kms_root_problems(stack: dict[str, Any], *, account: str) -> list[str]:
     """A key policy without `kms:*` for the account root locks IAM out of the key for good (AWS: the default key
     policy; moto does not evaluate key policies)."""

@@ -17,6 +17,7 @@ from tests.aws_policy_checks import (
     parliament_findings,
     principal_problems,
     public_policy_problems,
+    service_principal_problems,
     unread_policy_problems,
 )
 
@@ -99,6 +100,28 @@ def test_a_role_trusting_its_own_not_yet_created_arn_is_caught(stacks):
     role["assume_role_policy"] = json.dumps(trust)
     (problem,) = principal_problems(stack, account=ACCOUNT, known_external=KNOWN_EXTERNAL)
     assert f"role/{role['name']} may not exist" in problem
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_service_principals_are_ones_aws_documents(stacks, stack):
+    assert service_principal_problems(stacks[stack], region=REGION) == []
+
+
+@pytest.mark.parametrize(
+    "service",
+    ["log.eu-west-1.amazonaws.com", "logs.eu-west-2.amazonaws.com", "vpc-flowlogs.amazonaws.com"],
+    ids=["misspelt", "other-region", "misspelt-global"],
+)
+def test_a_service_principal_aws_does_not_know_is_caught(stacks, service):
+    # IAM and KMS refuse "Invalid principal" for a service principal that does not exist; moto stores it.
+    stack = copy.deepcopy(stacks["risk-dev-platform"])
+    key = next(k for k in stack["resource"]["aws_kms_key"].values() if '"Service"' in k["policy"])
+    policy = json.loads(key["policy"])
+    statement = next(s for s in policy["Statement"] if "Service" in s.get("Principal", {}))
+    statement["Principal"]["Service"] = service
+    key["policy"] = json.dumps(policy)
+    (problem,) = service_principal_problems(stack, region=REGION)
+    assert f"service principal {service} is not one AWS documents" in problem
 
 
 @pytest.mark.parametrize("stack", [s for s in STACKS if s.endswith("-platform")])
