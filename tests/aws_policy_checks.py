@@ -20,14 +20,10 @@ PARLIAMENT = ROOT / ".venv-parliament" / "bin" / "python"
 LINT = ROOT / "tools" / "parliament" / "lint.py"
 ENDPOINT_SERVICES = Path(__file__).resolve().parent / "data" / "aws_endpoint_services.json"
 
-# Arguments holding an IAM policy document, per resource type.
-POLICY_ARGUMENTS = {
-    "aws_iam_role": ("assume_role_policy",),
-    "aws_iam_role_policy": ("policy",),
-    "aws_iam_policy": ("policy",),
-    "aws_kms_key": ("policy",),
-    "aws_s3_bucket_policy": ("policy",),
-}
+# Arguments that hold an IAM policy document under their own name. Documents are found by shape anywhere in an
+# aws_* resource (an aws_iam_role's inline_policy block, a queue or topic policy, ...); these names only decide
+# which arguments must be a document the checks can read (unread_policy_problems).
+POLICY_ARGUMENTS = frozenset({"assume_role_policy", "policy"})
 _TOKEN = re.compile(r"\$\{([^}]*)\}")
 
 
@@ -109,12 +105,9 @@ def _stand_in(expression: str, account: str, region: str) -> str:
 
 def documents(stack: dict[str, Any], *, account: str, region: str) -> Iterator[Document]:
     """Every IAM policy document in the stack, its apply-time references replaced by stand-ins of their shape."""
-    for rtype, arguments in POLICY_ARGUMENTS.items():
-        for name, config in stack.get("resource", {}).get(rtype, {}).items():
-            for argument in arguments:
-                if text := config.get(argument):
-                    resolved = _TOKEN.sub(lambda m: _stand_in(m.group(1), account, region), text)
-                    yield Document(f"{rtype}.{name}.{argument}", resolved)
+    for doc in _raw_documents(stack):
+        resolved = _TOKEN.sub(lambda m: _stand_in(m.group(1), account, region), doc.text)
+        yield Document(doc.where, resolved)
 
 
 def parliament_findings(docs: list[Document]) -> list[str]:
@@ -165,6 +158,28 @@ def principal_problems(stack: dict[str, Any], *, account: str, known_external: f
     return problems
 
 
+# Service principals the stacks trust, with where AWS documents each; IAM and KMS refuse a policy naming a service
+# principal that does not exist ("Invalid principal"), moto stores it. A new one is added here with its source.
+SERVICE_PRINCIPALS = {
+    "vpc-flow-logs.amazonaws.com": "VPC user guide, IAM role for publishing flow logs to CloudWatch Logs",
+    "logs.{region}.amazonaws.com": "CloudWatch Logs user guide, Encrypt log data in CloudWatch Logs using AWS KMS",
+}
+
+
+def service_principal_problems(stack: dict[str, Any], *, region: str) -> list[str]:
+    """Every `Principal: {"Service": ...}` in the stack is a documented service principal (regional ones of the
+    stack's region)."""
+    known = {name.format(region=region) for name in SERVICE_PRINCIPALS}
+    return [
+        f"{doc.where}: service principal {service} is not one AWS documents for this use in {region}"
+        for doc in _raw_documents(stack)
+        for statement in _statements(doc.text)
+        if isinstance(statement.get("Principal"), dict)
+        for service in _listed(statement["Principal"].get("Service", []))
+        if service not in known
+    ]
+
+
 def kms_root_problems(stack: dict[str, Any], *, account: str) -> list[str]:
     """A key policy without `kms:*` for the account root locks IAM out of the key for good (AWS: the default key
     policy; moto does not evaluate key policies)."""
@@ -210,16 +225,48 @@ def public_policy_problems(stack: dict[str, Any]) -> list[str]:
         if not block.get("block_public_policy"):
             continue
         for statement in _statements(policy["policy"]):
-            if (
-                statement.get("Effect") == "Allow"
-                and "*" in _aws_principals(statement)
-                and not statement.get("Condition")
-            ):
+            if statement.get("Effect") == "Allow" and _is_public(statement):
                 problems.append(
                     f"aws_s3_bucket_policy.{name}: statement {statement.get('Sid', '?')} allows Principal * "
-                    "without a condition under BlockPublicPolicy (S3 refuses the policy)"
+                    "without a fixed source or principal condition under BlockPublicPolicy (S3 refuses the policy)"
                 )
     return problems
+
+
+# What makes an Allow to Principal "*" non-public for S3: a condition pinning one of these keys to fixed values
+# (no wildcard, no policy variable). Any other condition (aws:SecureTransport, a date, a tag) leaves it public and
+# BlockPublicPolicy refuses it (S3 API reference, PublicAccessBlockConfiguration; S3 user guide, "The meaning of
+# 'public'").
+NON_PUBLIC_CONDITION_KEYS = frozenset(
+    {
+        "aws:sourceip",
+        "aws:sourcearn",
+        "aws:sourcevpc",
+        "aws:sourcevpce",
+        "aws:sourceowner",
+        "aws:sourceaccount",
+        "s3:x-amz-server-side-encryption-aws-kms-key-id",
+        "aws:userid",
+    }
+)
+
+
+def _is_public(statement: dict[str, Any]) -> bool:
+    if "NotPrincipal" in statement:
+        return True  # everyone but the named principals
+    if "*" not in _aws_principals(statement):
+        return False
+    for operator, tests in (statement.get("Condition") or {}).items():
+        if "Not" in operator or operator.startswith("ForAnyValue:") or operator.endswith("IfExists"):
+            continue  # a negation, or a test a request without the key passes, restricts nothing to fixed values
+        for key, values in tests.items():
+            # ${...} without a colon is a Terraform reference (fixed at apply); ${aws:...} is an IAM variable
+            fixed = all(
+                isinstance(v, str) and v and not re.search(r"[*?]|\$\{[^}]*:", v) for v in _listed(values)
+            )
+            if key.lower() in NON_PUBLIC_CONDITION_KEYS and fixed:
+                return False
+    return True
 
 
 def _bucket_of(reference: str) -> str:
@@ -246,8 +293,44 @@ def endpoint_services() -> dict[str, Any]:
 
 
 def _raw_documents(stack: dict[str, Any]) -> Iterator[Document]:
-    for rtype, arguments in POLICY_ARGUMENTS.items():
-        for name, config in stack.get("resource", {}).get(rtype, {}).items():
-            for argument in arguments:
-                if text := config.get(argument):
-                    yield Document(f"{rtype}.{name}.{argument}", text)
+    """Every string in an aws_* resource that is a JSON policy document (has a Statement), at any depth."""
+    for where, value in _aws_strings(stack):
+        if _is_document(value):
+            yield Document(where, value)
+
+
+def _aws_strings(stack: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    for rtype, resources in stack.get("resource", {}).items():
+        if rtype.startswith("aws_"):
+            for name, config in resources.items():
+                yield from _strings(f"{rtype}.{name}", config)
+
+
+def _strings(where: str, value: Any) -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        yield where, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key != "//":  # cdktf's construct metadata
+                yield from _strings(f"{where}.{key}", item)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(f"{where}[{index}]", item)
+
+
+def _is_document(text: str) -> bool:
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(parsed, dict) and "Statement" in parsed
+
+
+def unread_policy_problems(stack: dict[str, Any]) -> list[str]:
+    """A policy argument whose value is not a JSON document in the stack (a data.aws_iam_policy_document's json, a
+    jsonencode(...), a file) is written at apply and escapes every check here: the stacks must not have one."""
+    return [
+        f"{where}: policy is built at apply ({value[:60]}), so no offline check reads it: write it as a document"
+        for where, value in _aws_strings(stack)
+        if where.rsplit(".", 1)[-1] in POLICY_ARGUMENTS and not _is_document(value)
+    ]

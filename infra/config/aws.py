@@ -157,6 +157,42 @@ NOT_ON_AWS_YET = (
 )
 
 
+# Email subscribers of one AWS budget notification (AWS Budgets API, NotificationWithSubscribers: one SNS topic and
+# up to 10 email addresses); the env's budget mails every notification_emails address at each threshold.
+BUDGET_EMAIL_SUBSCRIBERS = 10
+
+# The private settings of NOT_ON_AWS_YET as written (before the env validates): an env asking for them is first
+# told to name a deploy_runner (environment.py), a fix that only leads to the AWS refusal, so they are refused before.
+_PRIVATE_AS_WRITTEN = {
+    "public_network_access": lambda value: value is False,
+    "network_isolation": lambda value: value == "private",
+}
+# An existing key on AWS is refused the same way: checked as an Azure key first, an AWS key ARN was told to be a
+# Key Vault URL, and a key without a vault to name its Key Vault.
+_EXISTING_KEY_FIELDS = ("existing_key_id", "existing_key_vault_id")
+
+
+def private_settings_refused(environments: Any) -> list[str]:
+    """`<env>.<field>: why` for each private setting or existing key an AWS team's envs ask for (raw mapping, before
+    validation)."""
+    if not isinstance(environments, dict):
+        return []
+    whys = {field: why for field, _, why in NOT_ON_AWS_YET}
+    refused = []
+    for env, settings in environments.items():
+        if not isinstance(settings, dict):
+            continue
+        refused += [
+            f"{env}.{field}: {whys[field]}"
+            for field, asked in _PRIVATE_AS_WRITTEN.items()
+            if field in settings and asked(settings[field])
+        ]
+        key = settings.get("customer_managed_key")
+        if isinstance(key, dict) and any(field in key for field in _EXISTING_KEY_FIELDS):
+            refused.append(f"{env}.customer_managed_key: {whys['customer_managed_key']}")
+    return refused
+
+
 def aws_team_problems(path: str, team: TeamConfig) -> list[str]:
     """What an AWS team's config asks for that its stacks cannot deliver, one line each with the field and the fix."""
     if team.cloud != "aws":
@@ -167,6 +203,12 @@ def aws_team_problems(path: str, team: TeamConfig) -> list[str]:
         for field, asked, why in NOT_ON_AWS_YET
         if asked(settings)
     ]
+    if len(team.notification_emails) > BUDGET_EMAIL_SUBSCRIBERS:
+        problems.append(
+            f"{path}.notification_emails: {len(team.notification_emails)} addresses, but an AWS budget alert mails "
+            f"at most {BUDGET_EMAIL_SUBSCRIBERS} (the budget would fail at apply); list at most "
+            f"{BUDGET_EMAIL_SUBSCRIBERS}, e.g. a team distribution list"
+        )
     if team.aws is not None and not team.aws.nat_gateway:
         problems.append(
             f"{path}.aws.nat_gateway: false leaves the clusters no path to the Databricks control plane (that "

@@ -17,6 +17,8 @@ EnvName = Literal["dev", "staging", "prod"]
 
 # Marks a root-level error whose lines already carry their own field paths.
 CROSS_CHECK_MARK = "cross-check:\n"
+# Marks an error whose lines carry field paths below the error's own location (`prod.public_network_access: ...`).
+RELATIVE_MARK = "relative:\n"
 
 TEAM_NAME = r"^[a-z][a-z0-9]{1,11}$"
 # A name that can stand in a field path (`teams.churn.environments.dev`) without reading as more than one part.

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from infra.config.base import CROSS_CHECK_MARK, team_paths
+from infra.config.base import CROSS_CHECK_MARK, RELATIVE_MARK, team_paths
 from infra.config.model import PlatformConfig
 from infra.config.yaml_reader import YamlProblem, read_yaml
 
@@ -107,6 +107,10 @@ def format_validation_error(exc: ValidationError, raw: Any = None) -> list[str]:
         message = error["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
         if message.startswith(CROSS_CHECK_MARK):
             lines.extend(message.removeprefix(CROSS_CHECK_MARK).splitlines())
+            continue
+        if message.startswith(RELATIVE_MARK):
+            where = format_loc(loc, paths)
+            lines.extend(f"{where}.{line}" for line in message.removeprefix(RELATIVE_MARK).splitlines())
             continue
         if error["type"] == "extra_forbidden":
             message = "unknown key" + _did_you_mean(loc)

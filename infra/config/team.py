@@ -6,8 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import EmailStr, Field, ValidationInfo, field_validator, model_validator
 
-from infra.config.aws import AwsSettings, region_problem, with_aws_defaults
-from infra.config.base import TEAM_NAME, EnvName, StrictModel
+from infra.config.aws import AwsSettings, private_settings_refused, region_problem, with_aws_defaults
+from infra.config.base import RELATIVE_MARK, TEAM_NAME, EnvName, StrictModel
 from infra.config.environment import (
     AZURE_ONLY_ENV_DEFAULTS,
     ENV_DEFAULTS,
@@ -47,7 +47,7 @@ class TeamConfig(StrictModel):
     aws: AwsSettings | None = None
     """AWS account and network settings; required with `cloud: aws`, refused otherwise."""
     notification_emails: Annotated[list[EmailStr], Field(min_length=1)]
-    """Addresses that get job failure and budget alerts."""
+    """Addresses that get job failure and budget alerts (AWS teams: at most 10, what an AWS budget alert mails)."""
     model_name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")] = "churn"
     """1-64 lowercase letters, digits or '_', starting with a letter: the registered model's name inside the
     env's catalog (`<catalog>.ml.<model_name>`)."""
@@ -77,6 +77,8 @@ class TeamConfig(StrictModel):
             return value
         defaults = ENV_DEFAULTS
         if info.data.get("cloud") == "aws":  # private endpoints and Key Vault keys are Azure constructs
+            if refused := private_settings_refused(value):
+                raise ValueError(RELATIVE_MARK + "\n".join(refused))
             defaults = {
                 env: {k: v for k, v in kind.items() if k not in AZURE_ONLY_ENV_DEFAULTS}
                 for env, kind in ENV_DEFAULTS.items()

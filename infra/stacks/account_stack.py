@@ -25,10 +25,15 @@ from cdktf_cdktf_provider_databricks.provider import DatabricksProvider
 from infra.aspects.stack_aspects import AspectApp, AspectStack
 from infra.config import TeamEnv
 from infra.constructs.aws.contracts import AwsPlatformOutputs
+from infra.constructs.aws.iam_propagation import iam_propagation_wait
 from infra.constructs.contracts import WORKSPACE_URL_OUTPUT
 from infra.stacks.base import configure_backend
 
 ACCOUNT_HOST = "https://accounts.cloud.databricks.com"
+# SRA waits 30 s before databricks_mws_credentials (aws/tf/modules/databricks_account/workspace/main.tf, citing the
+# Databricks KB "failed credential validation checks error with Terraform"): Databricks validates the cross-account
+# role on create, and the platform stack's apply that made the role ends only seconds before this one starts.
+CREDENTIALS_WAIT_SECONDS = 30
 
 
 def protect_workspace(team_env: TeamEnv) -> bool:
@@ -51,11 +56,18 @@ class AccountStack(AspectStack):
         # live workspace uses: the apply would fail halfway. Where the env protects its data (prod), Terraform
         # refuses such a plan up front instead (docs/aws.md, "Changing the network or credentials").
         in_use = TerraformResourceLifecycle(prevent_destroy=True) if protect_workspace(team_env) else None
+        role_propagated = iam_propagation_wait(
+            self,
+            "cross-account-role-propagation",
+            seconds=CREDENTIALS_WAIT_SECONDS,
+            triggers={"role": platform.cross_account_role_arn},
+        )
         credentials = MwsCredentials(
             self,
             "credentials",
             credentials_name=stem,
             role_arn=platform.cross_account_role_arn,
+            depends_on=[role_propagated],
             lifecycle=in_use,
         )
         storage = MwsStorageConfigurations(
@@ -89,6 +101,10 @@ class AccountStack(AspectStack):
             # Customer-managed keys need the Enterprise tier (Databricks docs, "Configure customer-managed keys").
             pricing_tier="ENTERPRISE" if keys else "PREMIUM",
             **keys,
+            # The tier is set at creation only: the provider plans a change in place but its update never sends
+            # it (mws/resource_mws_workspaces.go v1.99.0, workspaceRunningUpdatesAllowed / UpdateRunning), so the
+            # same change would show on every plan and drift check without ever happening (docs/aws.md).
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["pricing_tier"]),
         )
         workspace_id = Token.as_number(self.workspace.workspace_id)
         metastore = []

@@ -74,3 +74,20 @@ def test_prod_refuses_at_plan_to_replace_what_its_live_workspace_uses(synthesize
     ):
         lifecycle = synthesized.only(stack, rtype).get("lifecycle", {})
         assert lifecycle.get("prevent_destroy", False) is protected
+
+
+@pytest.mark.parametrize("stack", [ACCOUNT, "risk-prod-account"])
+def test_credentials_wait_for_the_cross_account_role_to_propagate(synthesized, stack):
+    # Databricks validates the cross-account role when databricks_mws_credentials is created, and the platform
+    # stack's apply that created the role ends seconds before this one. SRA waits 30 s there (aws/tf/modules/
+    # databricks_account/workspace/main.tf, time_sleep.wait_30_seconds, citing the Databricks KB "failed credential
+    # validation checks error with Terraform"); without the wait the first apply could stop at the credentials.
+    credentials = synthesized.only(stack, "databricks_mws_credentials")
+    (address,) = credentials["depends_on"]
+    kind, name = address.split(".")
+    assert kind == "terraform_data"
+    wait = synthesized.resources(stack, "terraform_data")[name]
+    (provisioner,) = wait["provisioner"]
+    assert int(provisioner["local-exec"]["command"].removeprefix("sleep ")) >= 30
+    # it waits again only when the role is another one (the credentials are then replaced with it)
+    assert wait["triggers_replace"] == {"role": credentials["role_arn"]}

@@ -60,6 +60,65 @@ def test_settings_the_aws_stacks_would_ignore_are_refused_in_one_line(tmp_path, 
     assert code == 2 and out == "" and path in line and words in line
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("public_network_access", False, "needs front-end PrivateLink"),
+        ("network_isolation", "private", "needs back-end PrivateLink"),
+    ],
+)
+def test_a_private_aws_env_without_a_runner_is_told_the_aws_refusal_not_to_add_a_runner(
+    tmp_path, capsys, field, value, words
+):
+    # Before: validate said "deploy_runner: required when ... name the labels of a runner inside its network";
+    # following that fix only led to this refusal. The line that holds is the one to show first.
+    config = copy.deepcopy(COMMITTED)
+    prod = aws_team(config)["environments"]["prod"]
+    prod[field] = value
+    prod.pop("deploy_runner", None)
+    code, out, err = validate(config, tmp_path, capsys)
+    (line,) = err.strip().splitlines()
+    assert code == 2 and out == ""
+    assert f"teams.risk.environments.prod.{field}: " in line and words in line
+    assert "deploy_runner" not in line
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        {"existing_key_id": "arn:aws:kms:eu-west-1:123456789012:key/0b6e9a7c-1f2d-4c3b-9a8e-7d6c5b4a3f21"},
+        {
+            "existing_key_vault_id": "arn:aws:kms:eu-west-1:123456789012:key/0b6e9a7c-1f2d-4c3b-9a8e-7d6c5b4a3f21"
+        },
+    ],
+    ids=["aws-key-arn", "key-without-vault"],
+)
+def test_an_existing_key_on_aws_is_told_the_aws_refusal_not_the_azure_format(tmp_path, capsys, key):
+    # Before: an AWS key ARN was "invalid: Versioned ID of an existing key, https://<vault>.vault.azure.net/...",
+    # and a lone field "set together or not at all": Azure fixes that only led to the AWS refusal.
+    config = copy.deepcopy(COMMITTED)
+    aws_team(config)["environments"]["prod"]["customer_managed_key"] = key
+    code, out, err = validate(config, tmp_path, capsys)
+    (line,) = err.strip().splitlines()
+    assert code == 2 and out == ""
+    assert "teams.risk.environments.prod.customer_managed_key: existing_key_id names an Azure" in line
+    assert "use customer_managed_key: {}" in line and "vault.azure.net" not in line
+
+
+def test_more_budget_addresses_than_an_aws_budget_mails_are_refused(tmp_path, capsys):
+    # AWS Budgets takes at most 10 email subscribers per notification (API reference,
+    # NotificationWithSubscribers); the aws provider sets no limit (internal/service/budgets/budget.go), so the 11th address failed the apply.
+    config = copy.deepcopy(COMMITTED)
+    aws_team(config)["notification_emails"] = [f"person{i}@example.com" for i in range(11)]
+    code, out, err = validate(config, tmp_path, capsys)
+    (line,) = err.strip().splitlines()
+    assert code == 2 and out == ""
+    assert "teams.risk.notification_emails: 11 addresses, but an AWS budget alert mails at most 10" in line
+    aws_team(config)["notification_emails"] = aws_team(config)["notification_emails"][:10]
+    code, _, _ = validate(config, tmp_path, capsys)
+    assert code == 0
+
+
 def test_no_nat_gateway_without_private_link_is_refused(tmp_path, capsys):
     config = copy.deepcopy(COMMITTED)
     aws_team(config)["aws"]["nat_gateway"] = False

@@ -17,6 +17,8 @@ from tests.aws_policy_checks import (
     parliament_findings,
     principal_problems,
     public_policy_problems,
+    service_principal_problems,
+    unread_policy_problems,
 )
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
@@ -100,6 +102,28 @@ def test_a_role_trusting_its_own_not_yet_created_arn_is_caught(stacks):
     assert f"role/{role['name']} may not exist" in problem
 
 
+@pytest.mark.parametrize("stack", STACKS)
+def test_service_principals_are_ones_aws_documents(stacks, stack):
+    assert service_principal_problems(stacks[stack], region=REGION) == []
+
+
+@pytest.mark.parametrize(
+    "service",
+    ["log.eu-west-1.amazonaws.com", "logs.eu-west-2.amazonaws.com", "vpc-flowlogs.amazonaws.com"],
+    ids=["misspelt", "other-region", "misspelt-global"],
+)
+def test_a_service_principal_aws_does_not_know_is_caught(stacks, service):
+    # IAM and KMS refuse "Invalid principal" for a service principal that does not exist; moto stores it.
+    stack = copy.deepcopy(stacks["risk-dev-platform"])
+    key = next(k for k in stack["resource"]["aws_kms_key"].values() if '"Service"' in k["policy"])
+    policy = json.loads(key["policy"])
+    statement = next(s for s in policy["Statement"] if "Service" in s.get("Principal", {}))
+    statement["Principal"]["Service"] = service
+    key["policy"] = json.dumps(policy)
+    (problem,) = service_principal_problems(stack, region=REGION)
+    assert f"service principal {service} is not one AWS documents" in problem
+
+
 @pytest.mark.parametrize("stack", [s for s in STACKS if s.endswith("-platform")])
 def test_key_policies_keep_the_account_root(stacks, stack):
     assert kms_root_problems(stacks[stack], account=ACCOUNT) == []
@@ -140,6 +164,94 @@ def test_a_public_bucket_policy_under_block_public_policy_is_caught(stacks):
     policy["policy"] = json.dumps(document)
     (problem,) = public_policy_problems(stack)
     assert "statement Everyone allows Principal *" in problem
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"Bool": {"aws:SecureTransport": "true"}},
+        {"StringLike": {"aws:SourceVpce": "vpce-*"}},
+        {"StringNotEquals": {"aws:SourceAccount": ACCOUNT}},
+        {"StringEquals": {"aws:SourceArn": "arn:aws:s3:::${aws:username}"}},
+    ],
+    ids=["transport-only", "wildcard-endpoint", "negated-account", "policy-variable"],
+)
+def test_a_public_bucket_policy_with_a_condition_that_fixes_no_source_is_caught(stacks, condition):
+    # S3 calls an Allow to Principal * public unless a condition pins aws:SourceIp/SourceArn/SourceVpc(e)/
+    # SourceOwner/SourceAccount/userid or the KMS key ID to fixed values (S3 API reference,
+    # PublicAccessBlockConfiguration): BlockPublicPolicy refuses these policies, and moto stores them.
+    stack = copy.deepcopy(stacks["risk-dev-platform"])
+    policy = next(iter(stack["resource"]["aws_s3_bucket_policy"].values()))
+    document = json.loads(policy["policy"])
+    document["Statement"].append(
+        {
+            "Sid": "Everyone",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Condition": condition,
+        }
+    )
+    policy["policy"] = json.dumps(document)
+    (problem,) = public_policy_problems(stack)
+    assert "statement Everyone allows Principal *" in problem
+
+
+def test_an_allow_to_everyone_pinned_to_one_endpoint_is_not_public(stacks):
+    # the same statement pinned to this VPC's endpoint is the documented non-public form, and S3 accepts it
+    stack = copy.deepcopy(stacks["risk-dev-platform"])
+    policy = next(iter(stack["resource"]["aws_s3_bucket_policy"].values()))
+    document = json.loads(policy["policy"])
+    document["Statement"].append(
+        {
+            "Sid": "ThisEndpoint",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Condition": {"StringEquals": {"aws:SourceVpce": "${aws_vpc_endpoint.s3.id}"}},
+        }
+    )
+    policy["policy"] = json.dumps(document)
+    assert public_policy_problems(stack) == []
+
+
+def _inline_policy(stack, document):
+    role = next(iter(stack["resource"]["aws_iam_role"].values()))
+    role["inline_policy"] = [{"name": "extra", "policy": json.dumps(document)}]
+    return stack
+
+
+def test_an_inline_policy_on_a_role_is_linted(stacks):
+    # aws_iam_role's inline_policy block (aws provider v5.100.0, website/docs/r/iam_role.html.markdown) holds a
+    # policy document too: the checks find documents by shape, not by a list of resource types
+    stack = _inline_policy(
+        copy.deepcopy(stacks["risk-dev-workspace"]),
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:GetObjekt", "Resource": "*"}],
+        },
+    )
+    found = unaccepted(lint(stack))
+    assert any(
+        f.startswith("aws_iam_role.") and ".inline_policy[0].policy: UNKNOWN_ACTION" in f for f in found
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["${data.aws_iam_policy_document.lake.json}", '${jsonencode({"Statement" = []})}'],
+    ids=["policy-document-data-source", "jsonencode"],
+)
+def test_a_policy_written_only_at_apply_is_refused(stacks, value):
+    stack = copy.deepcopy(stacks["risk-dev-workspace"])
+    next(iter(stack["resource"]["aws_iam_role_policy"].values()))["policy"] = value
+    (problem,) = unread_policy_problems(stack)
+    assert "policy is built at apply" in problem and "aws_iam_role_policy." in problem
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_policy_in_the_stacks_is_a_document_the_checks_read(stacks, stack):
+    assert unread_policy_problems(stacks[stack]) == []
 
 
 def test_a_bucket_without_the_full_public_access_block_is_caught(stacks):

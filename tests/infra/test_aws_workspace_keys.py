@@ -59,6 +59,23 @@ def test_workspace_uses_both_keys_on_the_enterprise_tier(cmk_stacks):
     assert len(platform["resource"]["aws_kms_key"]) == 3  # the env's key plus the two workspace keys
 
 
+@pytest.mark.parametrize("keys", [False, True], ids=["premium", "enterprise"])
+def test_the_pricing_tier_is_set_when_the_workspace_is_created_and_never_planned_again(
+    cmk_stacks, synthesized, keys
+):
+    # databricks provider v1.99.0, mws/resource_mws_workspaces.go: pricing_tier is Optional+Computed, so not
+    # ForceNew, and Update sends only workspaceRunningUpdatesAllowed (credentials, network, both key IDs, private
+    # access settings, custom tags) through UpdateRunning. Turning customer_managed_key on for a live workspace
+    # planned PREMIUM -> ENTERPRISE in place, which the apply never sent, and every later plan (and the nightly
+    # drift check) showed it again. The keys themselves are updatable and stay planned.
+    if keys:
+        (workspace,) = cmk_stacks[1]["resource"]["databricks_mws_workspaces"].values()
+    else:
+        workspace = synthesized.only("risk-prod-account", "databricks_mws_workspaces")
+    assert workspace["lifecycle"]["ignore_changes"] == ["pricing_tier"]
+    assert ("storage_customer_managed_key_id" in workspace) is keys
+
+
 def test_key_policies_are_the_documented_ones_and_keep_the_account_root(cmk_stacks):
     platform, _ = cmk_stacks
     assert kms_root_problems(platform, account=ACCOUNT) == []
@@ -79,3 +96,27 @@ def test_key_policies_are_the_documented_ones_and_keep_the_account_root(cmk_stac
     assert managed["Action"] == ["kms:Encrypt", "kms:Decrypt"]
     found = parliament_findings(list(documents(platform, account=ACCOUNT, region="eu-west-1")))
     assert [f for f in found if not any(a.matches(f) for a in ACCEPTED)] == []
+
+
+@pytest.mark.parametrize(("stack", "protected"), [("risk-prod-platform", True), ("risk-dev-platform", False)])
+def test_prod_keys_refuse_destroy_like_the_buckets_they_encrypt(synthesized, cmk_stacks, stack, protected):
+    # Destroying a KMS key schedules its deletion; after the window, what it encrypted (the prod buckets, which
+    # carry prevent_destroy, the workspace's root storage and managed services) is unreadable for good. The keys
+    # now refuse at plan where the buckets do (as the Azure key does in prod).
+    keys = list(synthesized.resources(stack, "aws_kms_key").values())
+    if protected:
+        keys += list(cmk_stacks[0]["resource"]["aws_kms_key"].values())  # prod with its two workspace keys
+        buckets = synthesized.resources(stack, "aws_s3_bucket").values()
+        assert all(b["lifecycle"]["prevent_destroy"] for b in buckets)
+    assert keys and all(k.get("lifecycle", {}).get("prevent_destroy", False) is protected for k in keys)
+
+
+def test_policy_aspect_refuses_an_unprotected_prod_key(synthesized):
+    import copy
+
+    (aspect_stack,) = [s for s in synthesized.app._aspect_stacks if s.stack_name == "risk-prod-platform"]
+    document = synthesized.json("risk-prod-platform")
+    assert aspect_stack.apply_aspects(copy.deepcopy(document)) is not None  # compliant as synthesized
+    next(iter(document["resource"]["aws_kms_key"].values())).pop("lifecycle")
+    with pytest.raises(RuntimeError, match="PLAT-DATA-1: data resource of an env with prevent_destroy"):
+        aspect_stack.apply_aspects(document)

@@ -138,6 +138,28 @@ def test_external_locations_are_s3_prefixes_of_the_env_lake_bucket(synthesized, 
     assert params[params.index("--input") + 1] == f"s3://{lake}/landing/telco/"
 
 
+@pytest.mark.parametrize("stack", [DEV, PROD])
+def test_the_catalog_role_may_do_on_the_lake_what_unity_catalog_does(synthesized, stack):
+    # The bucket statement of the provider's databricks_aws_unity_catalog_policy (aws/
+    # data_aws_unity_catalog_policy.go, databricks provider v1.99.0), multipart uploads included: without
+    # s3:AbortMultipartUpload and the two list actions, Unity Catalog cannot clean up a large write that failed, and
+    # its parts stay in the bucket, billed. (The provider's optional managed file events statement is left out: the
+    # locations do not enable file events.)
+    policy = json.loads(next(iter(synthesized.resources(stack, "aws_iam_role_policy").values()))["policy"])
+    (lake,) = [s for s in policy["Statement"] if s.get("Sid") == "Lake"]
+    assert set(lake["Action"]) == {
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "s3:ListBucket",
+        "s3:GetBucketLocation",
+        "s3:ListBucketMultipartUploads",
+        "s3:ListMultipartUploadParts",
+        "s3:AbortMultipartUpload",
+    }
+    assert all(resource.startswith("arn:aws:s3:::") for resource in lake["Resource"])
+
+
 def job_capacity(synthesized, stack: str) -> list[tuple[str, dict]]:
     """(node type, aws_attributes) each job's cluster runs on: its own settings, or those of the pool it draws from."""
     pools = synthesized.resources(stack, "databricks_instance_pool")

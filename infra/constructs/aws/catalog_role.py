@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cdktf import DataResource, ITerraformDependable, LocalExecProvisioner
+from cdktf import ITerraformDependable
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
@@ -21,13 +21,24 @@ from constructs import Construct
 from infra.config import TeamEnv
 from infra.config.aws import UNITY_CATALOG_MASTER_ROLE
 from infra.config.aws_names import aws_names
+from infra.constructs.aws.iam_propagation import iam_propagation_wait
 from infra.constructs.aws.policy_document import account_root, policy_document
 
-# SRA waits 60 s (time_sleep) before the first external location: IAM trust changes take effect eventually and
-# Databricks validates the location by assuming the role. The hashicorp/time provider is not among our pinned
-# bindings, so a terraform_data with a local-exec sleep (built into Terraform) does the same wait.
+# SRA waits 60 s (time_sleep) before the first external location: Databricks validates the location by assuming
+# the role (unity_catalog_catalog_creation/main.tf).
 IAM_PROPAGATION_SECONDS = 60
-LAKE_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket", "s3:GetBucketLocation"]
+# The bucket actions of the provider's databricks_aws_unity_catalog_policy (aws/data_aws_unity_catalog_policy.go,
+# v1.99.0), multipart uploads included so a failed large write can be cleaned up.
+LAKE_ACTIONS = [
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:ListBucket",
+    "s3:GetBucketLocation",
+    "s3:ListBucketMultipartUploads",
+    "s3:ListMultipartUploadParts",
+    "s3:AbortMultipartUpload",
+]
 
 
 def unity_catalog_role_arn(team_env: TeamEnv) -> str:
@@ -103,13 +114,11 @@ class CatalogRole(Construct):
                 {"Sid": "AssumeSelf", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": [role_arn]},
             ),
         )
-        wait = DataResource(
+        wait = iam_propagation_wait(
             self,
             "iam-propagation",
+            seconds=IAM_PROPAGATION_SECONDS,
             # A new trust or policy (a replaced credential, a new key) waits again before locations are touched.
-            triggers_replace={"trust": self.role.assume_role_policy, "policy": policy.policy},
-            provisioners=[
-                LocalExecProvisioner(type="local-exec", command=f"sleep {IAM_PROPAGATION_SECONDS}")
-            ],
+            triggers={"trust": self.role.assume_role_policy, "policy": policy.policy},
         )
         self.ready: list[ITerraformDependable] = [self.role, policy, wait]

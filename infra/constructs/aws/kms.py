@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
 from constructs import Construct
@@ -14,6 +15,17 @@ from infra.constructs.aws.policy_document import account_root, policy_document
 # Seven days is the shortest wait KMS allows; ephemeral envs are destroyed often and should not keep keys for 30.
 EPHEMERAL_DELETION_WINDOW_DAYS = 7
 DELETION_WINDOW_DAYS = 30
+
+
+def protect_key(team_env: TeamEnv) -> TerraformResourceLifecycle | None:
+    """prevent_destroy where the env protects its data (prod, never ephemeral), as its buckets have: destroying the
+    key schedules its deletion, after which what it encrypts (the protected buckets' objects, the workspace's root
+    storage and managed services) can never be read again."""
+    if team_env.settings.prevent_destroy and not team_env.is_ephemeral:
+        return TerraformResourceLifecycle(prevent_destroy=True)
+    return None
+
+
 DATA_KEY_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
 
 
@@ -67,5 +79,6 @@ class EncryptionKey(Construct):
                 EPHEMERAL_DELETION_WINDOW_DAYS if team_env.is_ephemeral else DELETION_WINDOW_DAYS
             ),
             policy=policy,
+            lifecycle=protect_key(team_env),
         )
         KmsAlias(self, "alias", name=names.kms_alias, target_key_id=self.key.key_id)

@@ -16,7 +16,7 @@ from constructs import Construct
 from infra.config import TeamEnv
 from infra.config.aws import DATABRICKS_AWS_ACCOUNT
 from infra.config.aws_names import aws_names
-from infra.constructs.aws.kms import DELETION_WINDOW_DAYS
+from infra.constructs.aws.kms import DELETION_WINDOW_DAYS, protect_key
 from infra.constructs.aws.policy_document import account_root, policy_document
 
 
@@ -72,6 +72,7 @@ class WorkspaceKeys(Construct):
                 "Condition": for_this_databricks_account,
             },
         )
+        self._protect = protect_key(team_env)
         self.storage, self.storage_alias = self._key("storage", f"alias/{stem}-workspace-storage", storage)
         self.managed_services, self.managed_services_alias = self._key(
             "managed-services", f"alias/{stem}-managed-services", managed_services
@@ -85,6 +86,7 @@ class WorkspaceKeys(Construct):
             enable_key_rotation=True,
             deletion_window_in_days=DELETION_WINDOW_DAYS,  # never on ephemeral envs (TeamEnv.customer_managed_key)
             policy=policy,
+            lifecycle=self._protect,
         )
         KmsAlias(self, f"{id}-alias", name=alias, target_key_id=key.key_id)
         return key, alias

@@ -61,6 +61,7 @@ COMMON = RulePack(
                 "azurerm_key_vault",
                 "azurerm_key_vault_key",
                 "aws_s3_bucket",
+                "aws_kms_key",
                 "databricks_catalog",
                 "databricks_schema",
                 "databricks_volume",
