@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from infra.cli import lifecycle, plan, scan, synth
+from infra.cli import env, lifecycle, plan, scan, synth
 from infra.cli.errors import fail, run_cli
 from infra.cli.options import ConfigOption, full_width, load_or_fail
 from infra.config import ConfigError, load_config
@@ -142,7 +142,7 @@ def envs(
     full_width(console).print(table)
 
 
-for register in (synth.register, scan.register, lifecycle.register, plan.register):
+for register in (synth.register, scan.register, lifecycle.register, env.register, plan.register):
     register(app)
 
 
