@@ -6,9 +6,11 @@ these use, so tests swap in fakes in one place): bad input is one line and exit 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -23,6 +25,7 @@ from infra.cli.lifecycle import (
     print_dry_run,
     reported,
     say,
+    stdout_to_stderr,
     warn,
 )
 from infra.cli.options import ConfigOption, full_width, load_or_fail
@@ -41,7 +44,7 @@ from infra.lifecycle.ephemeral import (
 from infra.lifecycle.errors import InputProblem, OperationFailed
 from infra.lifecycle.inventory import AT_RUN_TIME, read_inventory, warn_unread
 from infra.lifecycle.reaper import env_down, reap
-from infra.lifecycle.rollout import Rollout, execute
+from infra.lifecycle.rollout import Rollout, deployed_workspace_url, execute
 from infra.lifecycle.services import Services
 from infra.lifecycle.targets import permanent_team_env
 from infra.lifecycle.ttl import (
@@ -86,56 +89,115 @@ def env_up(
         ),
     ] = None,
     dry_run: DryRunOption = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the env (team, name, network, expiry, owner, stacks, workspace URL) as JSON on stdout; "
+            "progress goes to stderr.",
+        ),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Create (or update) an ephemeral env cut from TEAM/ENV with the template's smallest sizes."""
-    with reported():
-        loaded, services = load_or_fail(config), lifecycle.services_factory()
-        base_env = permanent_team_env(loaded, base, field="--from", hint_ephemeral=False)
-        template = template_of(base_env.team, field="--from")
-        check_deployable_base(base_env, field="--from")
-        check_name(loaded, base_env.team, name)
-        now = services.clock()
-        expires_at = expiry_from_ttl(ttl or f"{template.default_ttl_hours}h", now=now)
-        owner = check_owner(owner or _default_owner(services))
-        inventory = read_inventory(loaded, services)
-        own = inventory.unread_for(base_env.team)  # where the env goes: its slots and whether NAME exists
-        if dry_run:
-            warn_unread(inventory, warn)
-        elif own is not None:
-            raise own.error
-        else:
-            for unread in inventory.unread:
-                warn(f"warning: cannot check that {name!r} is unused in {unread.source}: {unread.error}")
-        if dry_run and own is not None:
-            team_env = cut(base_env, name=name, slot=0, owner=owner, expires_at=expires_at)
-            network = f"{AT_RUN_TIME} (the lowest free /24 of {template.network_pool})"
-            say(_describe_env("create or update", team_env, expires_in=expires_at - now, network=network))
-            say(_describe_tags(team_env.tags | {NETWORK_SLOT_TAG: AT_RUN_TIME, NETWORK_TAG: AT_RUN_TIME}))
-            print_dry_run(Rollout("deploy", team_env, services.outdir, auto_approve=True).describe())
-            return
-        slot = allocate_slot(base_env, name, inventory, now=now)
-        # An update keeps the network it was deployed with, even if the pool has moved since.
-        deployed = next((record.network for record in inventory.named(name)), None)
-        team_env = cut(base_env, name=name, slot=slot, owner=owner, expires_at=expires_at, network=deployed)
-        check_unique_names(loaded, team_env, inventory.envs)
-        rollout = Rollout("deploy", team_env, services.outdir, auto_approve=True)
-        verb = "update" if inventory.named(name) else "create"
-        say(_describe_env(verb, team_env, expires_in=expires_at - now))
-        if dry_run:
-            say(_describe_tags(team_env.tags))
-            print_dry_run(rollout.describe())
-            return
-        try:
-            execute(rollout, loaded, services, report=say)
-        except OperationFailed as exc:
-            raise OperationFailed(
-                f"{exc}; whatever was created is tagged ephemeral and expires {team_env.expires_at}: "
-                f"`platform env down {name}` removes it now"
-            ) from None
-        say(
-            f"up: {team_env.key}; test it with `platform smoke {team_env.key}`, remove it with `platform env down {name}`"
-        )
+    with reported(), stdout_to_stderr() if as_json else contextlib.nullcontext():
+        up = _env_up(name, base, ttl=ttl, owner=owner, dry_run=dry_run, config=config, read_url=as_json)
+    if as_json:
+        sys.stdout.write(json.dumps(up, indent=2) + "\n")
+
+
+def _env_up(
+    name: str,
+    base: str,
+    *,
+    ttl: str | None,
+    owner: str | None,
+    dry_run: bool,
+    config: Path | None,
+    read_url: bool,
+) -> dict[str, object]:
+    """`env up`, printing its progress; returns the env as `env up --json` shows it (docs/operations.md), with
+    the workspace URL from the deployed state when ``read_url`` (one more `terraform output` after the deploy)."""
+    loaded, services = load_or_fail(config), lifecycle.services_factory()
+    base_env = permanent_team_env(loaded, base, field="--from", hint_ephemeral=False)
+    template = template_of(base_env.team, field="--from")
+    check_deployable_base(base_env, field="--from")
+    check_name(loaded, base_env.team, name)
+    now = services.clock()
+    expires_at = expiry_from_ttl(ttl or f"{template.default_ttl_hours}h", now=now)
+    owner = check_owner(owner or _default_owner(services))
+    inventory = read_inventory(loaded, services)
+    own = inventory.unread_for(base_env.team)  # where the env goes: its slots and whether NAME exists
+    if dry_run:
+        warn_unread(inventory, warn)
+    elif own is not None:
+        raise own.error
+    else:
+        for unread in inventory.unread:
+            warn(f"warning: cannot check that {name!r} is unused in {unread.source}: {unread.error}")
+    if dry_run and own is not None:
+        team_env = cut(base_env, name=name, slot=0, owner=owner, expires_at=expires_at)
+        network = f"{AT_RUN_TIME} (the lowest free /24 of {template.network_pool})"
+        say(_describe_env("create or update", team_env, expires_in=expires_at - now, network=network))
+        say(_describe_tags(team_env.tags | {NETWORK_SLOT_TAG: AT_RUN_TIME, NETWORK_TAG: AT_RUN_TIME}))
+        print_dry_run(Rollout("deploy", team_env, services.outdir, auto_approve=True).describe())
+        return _env_json("create or update", team_env, dry_run=True, slot_known=False)
+    slot = allocate_slot(base_env, name, inventory, now=now)
+    # An update keeps the network it was deployed with, even if the pool has moved since.
+    deployed = next((record.network for record in inventory.named(name)), None)
+    team_env = cut(base_env, name=name, slot=slot, owner=owner, expires_at=expires_at, network=deployed)
+    check_unique_names(loaded, team_env, inventory.envs)
+    rollout = Rollout("deploy", team_env, services.outdir, auto_approve=True)
+    verb = "update" if inventory.named(name) else "create"
+    say(_describe_env(verb, team_env, expires_in=expires_at - now))
+    if dry_run:
+        say(_describe_tags(team_env.tags))
+        print_dry_run(rollout.describe())
+        return _env_json(verb, team_env, dry_run=True)
+    try:
+        execute(rollout, loaded, services, report=say)
+    except OperationFailed as exc:
+        raise OperationFailed(
+            f"{exc}; whatever was created is tagged ephemeral and expires {team_env.expires_at}: "
+            f"`platform env down {name}` removes it now"
+        ) from None
+    say(
+        f"up: {team_env.key}; test it with `platform smoke {team_env.key}`, remove it with `platform env down {name}`"
+    )
+    url = None
+    try:
+        if read_url:
+            url = deployed_workspace_url(team_env, services, outdir=services.outdir)
+    except OperationFailed as exc:  # deployed all the same: the URL is a convenience, not the verdict
+        warn(f"warning: cannot read the workspace URL of {team_env.key}: {exc}")
+    return _env_json(verb, team_env, dry_run=False, workspace_url=url)
+
+
+def _env_json(
+    action: str,
+    team_env: EphemeralTeamEnv,
+    *,
+    dry_run: bool,
+    slot_known: bool = True,
+    workspace_url: str | None = None,
+) -> dict[str, object]:
+    """The `env up --json` shape; fields are only ever added. Unknown values (a dry run that could not read the
+    cloud's slots, a URL that could not be read) are null."""
+    return {
+        "action": action,
+        "dry_run": dry_run,
+        "key": team_env.key,
+        "team": team_env.team.name,
+        "name": team_env.env,
+        "base_env": team_env.base_env,
+        "cloud": team_env.team.cloud,
+        "network": team_env.settings.network if slot_known else None,
+        "network_slot": team_env.network_slot if slot_known else None,
+        "expires_at": team_env.expires_at,
+        "owner": team_env.owner,
+        "stacks": list(team_env.stacks.values()),
+        "workspace_url": workspace_url,
+    }
 
 
 def env_down_command(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -225,6 +226,22 @@ def reported() -> Iterator[None]:
 def say(line: str) -> None:
     # Plain print: rich would wrap long command lines and read `[...]` as markup.
     print(line, flush=True)
+
+
+@contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send what is printed, by Python and by the tools it starts (cdktf streams into the inherited stdout), to
+    stderr: with --json, stdout carries only the JSON, written after this block."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def print_dry_run(lines: list[str]) -> None:
