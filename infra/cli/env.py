@@ -44,7 +44,7 @@ from infra.lifecycle.ephemeral import (
 from infra.lifecycle.errors import InputProblem, OperationFailed
 from infra.lifecycle.inventory import AT_RUN_TIME, read_inventory, warn_unread
 from infra.lifecycle.reaper import env_down, reap
-from infra.lifecycle.rollout import Rollout, deployed_workspace_url, execute
+from infra.lifecycle.rollout import Rollout, execute
 from infra.lifecycle.services import Services
 from infra.lifecycle.targets import permanent_team_env
 from infra.lifecycle.ttl import (
@@ -54,6 +54,7 @@ from infra.lifecycle.ttl import (
     format_instant,
     parse_instant,
 )
+from infra.lifecycle.workspace_urls import deployed_workspace_url
 
 
 def register(app: typer.Typer) -> None:

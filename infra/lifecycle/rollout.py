@@ -113,13 +113,3 @@ def workspace_url(team_env: TeamEnv, services: Services, *, outdir: Path) -> str
     if team_env.team.cloud != "aws":
         return None
     return services.runner.output(team_env.names.account_stack, WORKSPACE_URL_OUTPUT, outdir=outdir)
-
-
-def deployed_workspace_url(team_env: TeamEnv, services: Services, *, outdir: Path) -> str:
-    """The deployed team-env's workspace URL, read from its state (OperationFailed when it cannot be read): the
-    `workspace_url` output of the Azure platform stack, or of the AWS account stack that creates the workspace.
-    ``outdir`` must hold the env's synthesized stacks (their backends say where the state is)."""
-    names = team_env.names
-    stack = names.account_stack if team_env.team.cloud == "aws" else names.platform_stack
-    with exclusive_outdir(outdir, purpose=f"read the workspace URL of {team_env.key}"):
-        return services.runner.output(stack, WORKSPACE_URL_OUTPUT, outdir=outdir)
