@@ -67,7 +67,17 @@ def test_the_comment_shows_the_workspace_url_from_env_up_json_even_when_smoke_fa
     ) in body
 
 
-def test_the_comment_says_when_the_url_could_not_be_read_and_links_the_training_run(tmp_path):
+def test_the_comment_says_when_the_url_could_not_be_read_at_all(tmp_path):
+    body = post_comment(
+        tmp_path,
+        up="success",
+        smoke="failure",
+        files={"env-up.json": json.dumps(ENV_UP | {"workspace_url": None})},
+    )
+    assert "Workspace: not readable from the state (see env-up.log). Network 10.10.65.0/24" in body
+
+
+def test_an_unreadable_url_falls_back_to_the_training_runs_workspace(tmp_path):
     smoke = {
         "run_url": "https://adb-1.7.azuredatabricks.net/#job/1/run/2",
         "model_name": "dbp_churn_pr7.ml.churn",
@@ -79,7 +89,7 @@ def test_the_comment_says_when_the_url_could_not_be_read_and_links_the_training_
         smoke="success",
         files={"env-up.json": json.dumps(ENV_UP | {"workspace_url": None}), "smoke.json": json.dumps(smoke)},
     )
-    assert "Workspace: not readable from the state (see env-up.log)." in body
+    assert "Workspace: https://adb-1.7.azuredatabricks.net. Network 10.10.65.0/24 (slot 1)" in body
     assert (
         "Training run: https://adb-1.7.azuredatabricks.net/#job/1/run/2 "
         "(dbp_churn_pr7.ml.churn version 3 is the challenger)."
