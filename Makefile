@@ -120,8 +120,8 @@ wheel: setup ## Build the churn wheel into dist/
 synth: setup ## Build the wheel and synthesize every stack into cdktf.out/
 	$(BIN)/platform synth --out cdktf.out
 
-scan: setup ## Synthesize, then run checkov (offline) over every stack; lists skips and suppressions with reasons
-	$(BIN)/platform scan --out cdktf.out
+scan: setup ## Synthesize, then run checkov (offline) over every stack; lists skips and suppressions with reasons (SARIF=FILE: also as SARIF)
+	$(BIN)/platform scan --out cdktf.out $(if $(SARIF),--sarif "$(SARIF)")
 
 bench: setup ## Run the benchmarks; results go to bench/*.md
 	$(BIN)/python bench/bench_synth.py

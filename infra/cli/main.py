@@ -15,13 +15,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from infra.cli import lifecycle, plan, scan, synth
+from infra.cli import env, lifecycle, plan, scan, synth
 from infra.cli.errors import fail, run_cli
 from infra.cli.options import ConfigOption, full_width, load_or_fail
-from infra.config import ConfigError, load_config
+from infra.config import ConfigError, PlatformConfig, load_config
 from infra.config.deployability import deploy_warnings
 from infra.config.loader import resolve_config_path
 from infra.config.model import config_json_schema
+from infra.lifecycle.errors import OperationFailed
+from infra.lifecycle.workspace_urls import workspace_urls
 
 app = typer.Typer(
     rich_markup_mode="rich",  # explicit: the default differs across typer versions, and `\[` is an escape only in this mode
@@ -106,9 +108,18 @@ def schema(
 def envs(
     config: ConfigOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    urls: Annotated[
+        bool,
+        typer.Option(
+            "--urls",
+            help="Also show each deployed env's workspace URL, read from its state with `terraform output` "
+            "(synthesizes the stacks first; needs access to the state).",
+        ),
+    ] = False,
 ) -> None:
     """List team-envs, their stacks in deploy order and where their resources live."""
     loaded = load_or_fail(config)
+    found = _workspace_urls(loaded) if urls else {}
     rows = [
         {
             "team": te.team.name,
@@ -122,13 +133,15 @@ def envs(
             # An AWS env has no resource group: its resources are found by their tags in its region.
             "resource_group": te.names.resource_group if te.team.cloud == "azure" else None,
             "catalog": te.names.catalog,
+            **({"workspace_url": _url_or_none(found[te.key])} if urls else {}),
         }
         for te in loaded.team_envs
     ]
     if as_json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
-    table = Table("team", "env", "cloud", "region", "stacks (deploy order)", "resource group", "catalog")
+    columns = ["team", "env", "cloud", "region", "stacks (deploy order)", "resource group", "catalog"]
+    table = Table(*columns, *(["workspace URL"] if urls else []))
     for row in rows:
         table.add_row(
             row["team"],
@@ -138,11 +151,27 @@ def envs(
             ", ".join(row["stacks"]),
             row["resource_group"] or "-",
             row["catalog"],
+            *([row["workspace_url"] or "-"] if urls else []),
         )
     full_width(console).print(table)
 
 
-for register in (synth.register, scan.register, lifecycle.register, plan.register):
+def _workspace_urls(config: PlatformConfig) -> dict[str, str | OperationFailed]:
+    """TEAM/ENV -> URL or why not; one line on stderr per env whose URL cannot be read (not deployed, no access)."""
+    with lifecycle.reported():
+        services = lifecycle.services_factory()
+        found = workspace_urls(config, config.team_envs, services, outdir=services.outdir)
+    for key, url in found.items():
+        if isinstance(url, OperationFailed):
+            print(f"warning: {key}: no workspace URL: {url}", file=sys.stderr)
+    return found
+
+
+def _url_or_none(url: str | OperationFailed) -> str | None:
+    return None if isinstance(url, OperationFailed) else url
+
+
+for register in (synth.register, scan.register, lifecycle.register, env.register, plan.register):
     register(app)
 
 

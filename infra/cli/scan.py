@@ -27,6 +27,7 @@ from rich.table import Table
 from infra.cli import synth
 from infra.cli.errors import UsageProblem
 from infra.cli.options import ConfigOption, OutOption, WheelOption, default_outdir
+from infra.cli.sarif import check_writable, write_sarif
 from infra.project import project_root
 
 # Relative to the project root (infra.project), not to the working directory: `platform scan` run from a
@@ -129,6 +130,10 @@ class Finding:
     check_id: str
     check_name: str
     resource: str
+    file: str = ""
+    """The scanned cdk.tf.json, as checkov reports it (absolute)."""
+    lines: tuple[int, int] = (1, 1)
+    """First and last line of the resource in that file (checkov's file_line_range)."""
 
 
 @dataclass
@@ -212,7 +217,14 @@ def _tally(results: dict[str, StackResult], reports: Iterable[dict[str, Any]], *
         for outcome in ("passed_checks", "failed_checks"):
             for check in found.get(outcome) or []:
                 stack = results[_stack_of(check)]
-                finding = Finding(check["check_id"], check.get("check_name", ""), check["resource"])
+                first, last = (check.get("file_line_range") or [1, 1])[:2]
+                finding = Finding(
+                    check["check_id"],
+                    check.get("check_name", ""),
+                    check["resource"],
+                    file=check.get("file_abs_path") or check.get("file_path") or "",
+                    lines=(max(int(first), 1), max(int(last), int(first), 1)),
+                )
                 if skipped_run:
                     (stack.skipped_passing if outcome == "passed_checks" else stack.skipped_failing).append(
                         finding
@@ -354,9 +366,20 @@ def register(app: typer.Typer) -> None:
                 show_default=False,
             ),
         ] = None,
+        sarif_file: Annotated[
+            Path | None,
+            typer.Option(
+                "--sarif",
+                metavar="FILE",
+                help="Also write the findings as SARIF 2.1.0 for GitHub code scanning (docs/security.md).",
+                show_default=False,
+            ),
+        ] = None,
     ) -> None:
         """Synthesize, run checkov over every stack, list skips and suppressions; exit 1 on any failed check."""
         out = out or default_outdir()
+        if sarif_file is not None:
+            check_writable(sarif_file)
         checkov, checkov_config = checkov or project_checkov(), checkov_config or project_checkov_config()
         skips = load_skips(checkov_config)
         if not checkov.is_file():
@@ -365,7 +388,10 @@ def register(app: typer.Typer) -> None:
             synth.synth(config=config, out=out, wheel=wheel)
         with console.status("running checkov"):
             results = scan(out, checkov=checkov, config=checkov_config)
-        print_report(results, skips, suppressions_in(out))
+        suppressions = suppressions_in(out)
+        print_report(results, skips, suppressions)
+        if sarif_file is not None:
+            write_sarif(sarif_file, results, skips, suppressions, out=out)
         failing = [r.name for r in results if not r.ok]
         if failing:
             console.print(f"[red]scan failed[/]: {len(failing)} of {len(results)} stacks have failed checks")

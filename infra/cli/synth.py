@@ -1,5 +1,9 @@
 """`platform synth`: build the wheel and synthesize every stack, holding the output directory throughout."""
 
+import json
+import sys
+from typing import Annotated
+
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -12,9 +16,19 @@ from infra.lifecycle.lock import exclusive_outdir
 from infra.lifecycle.synthesis import check_outdir, synth_to
 
 console = Console()
+# With --json, stdout carries only the JSON: the spinner goes to stderr.
+progress_console = Console(stderr=True)
 
 
-def synth(config: ConfigOption = None, out: OutOption = None, wheel: WheelOption = None) -> None:
+def synth(
+    config: ConfigOption = None,
+    out: OutOption = None,
+    wheel: WheelOption = None,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print the stacks written, the wheel and the output directory as JSON."),
+    ] = False,
+) -> None:
     """Synthesize both stacks of every team-env into OUT/stacks/<stack>/cdk.tf.json."""
     loaded = load_or_fail(config)
     out = out or default_outdir()
@@ -23,7 +37,9 @@ def synth(config: ConfigOption = None, out: OutOption = None, wheel: WheelOption
         explicit = wheels.find_wheel(wheel) if wheel else None
     except (InputProblem, wheels.WheelNotFound) as exc:
         fail(str(exc))
-    with console.status(f"synthesizing {sum(len(te.stacks) for te in loaded.team_envs)} stacks"):
+    with (progress_console if as_json else console).status(
+        f"synthesizing {sum(len(te.stacks) for te in loaded.team_envs)} stacks"
+    ):
         try:
             # The lock covers everything synth writes, the wheel build included: another command's build
             # would otherwise replace the wheel under this synth.
@@ -40,6 +56,14 @@ def synth(config: ConfigOption = None, out: OutOption = None, wheel: WheelOption
             if exc.filename is None:  # not a file of --out: e.g. the jsii kernel's pipe after Ctrl-C
                 raise
             fail(f"--out: cannot write {out}: {exc.strerror}")
+    if as_json:
+        written = {
+            "outdir": str(out.resolve()),
+            "wheel": str(wheel_path.resolve()),
+            "stacks": [summary.as_json() for summary in summaries],
+        }
+        sys.stdout.write(json.dumps(written, indent=2) + "\n")
+        return
     table = Table(
         "stack", "team-env", "component", "resources", "outputs", title=f"Synthesized into {out}/stacks"
     )

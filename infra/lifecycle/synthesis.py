@@ -36,6 +36,21 @@ class StackSummary:
     component: str
     resources: int
     outputs: int
+    team: str
+    env: str
+    path: Path  # the stack's cdk.tf.json
+
+    def as_json(self) -> dict[str, object]:
+        """One stack of `platform synth --json` (docs/operations.md); fields are only ever added."""
+        return {
+            "name": self.name,
+            "team": self.team,
+            "env": self.env,
+            "component": self.component,
+            "resources": self.resources,
+            "outputs": self.outputs,
+            "path": str(self.path),
+        }
 
 
 def check_outdir(out: Path, *, field: str = "--out") -> None:
@@ -176,9 +191,19 @@ def summarize(out: Path, team_envs: list[TeamEnv]) -> list[StackSummary]:
     summaries = []
     for team_env in team_envs:
         for component, name in team_env.stacks.items():
-            document = json.loads((out / "stacks" / name / "cdk.tf.json").read_text())
+            path = out / "stacks" / name / "cdk.tf.json"
+            document = json.loads(path.read_text())
             resources = sum(len(blocks) for blocks in document.get("resource", {}).values())
             summaries.append(
-                StackSummary(name, team_env.key, component, resources, len(document.get("output", {})))
+                StackSummary(
+                    name=name,
+                    team_env=team_env.key,
+                    component=component,
+                    resources=resources,
+                    outputs=len(document.get("output", {})),
+                    team=team_env.team.name,
+                    env=team_env.env,
+                    path=path,
+                )
             )
     return summaries

@@ -421,7 +421,8 @@ def test_the_ephemeral_env_comment_links_its_workspace_and_training_run(tmp_path
     log = fake_gh(tmp_path, answers={})
     run_step(report, tmp_path, env=env | {"UP": "success", "SMOKE": "success", "RUN_URL": "https://gh/run/1"})
     comment = (tmp_path / "workspace" / "comment.md").read_text()
-    assert "Workspace: https://adb-1234.5.azuredatabricks.net. " in comment
+    # without env-up.json (`env up --json`, test_ephemeral_comment.py) the URL is the training run's origin
+    assert "Workspace: https://adb-1234.5.azuredatabricks.net." in comment
     assert "Training run: https://adb-1234.5.azuredatabricks.net/?o=1234#job/11/run/907" in comment
     assert "dbp_churn_pr7.ml.churn version 2 is the challenger" in comment
     assert "run 907: RUNNING" in comment  # the progress is still the log shown below

@@ -300,3 +300,23 @@ def test_suppressions_are_read_from_the_scanned_files(insecure_out):
         "PLAT-KV-3",
         KV_REASON,
     )
+
+
+@pytest.mark.slow  # a full checkov run
+def test_scan_sarif_of_real_checkov_points_at_the_failing_resource(insecure_out, tmp_path, capsys):
+    """Real checkov's terraform_json results carry the lines SARIF needs (test_scan_sarif.py covers the shape)."""
+    import jsonschema
+
+    sarif = tmp_path / "scan.sarif"
+    code, _, err = run([*_scan_args(insecure_out), "--sarif", str(sarif)], capsys)
+    assert code == 1, err
+    log = json.loads(sarif.read_text())
+    jsonschema.Draft202012Validator(
+        json.loads((ROOT / "tests/data/sarif-schema-2.1.0.json").read_text())
+    ).validate(log)
+    [failed] = [r for r in log["runs"][0]["results"] if r["ruleId"] == "CKV_AZURE_109"]
+    region = failed["locations"][0]["physicalLocation"]["region"]
+    lines = (insecure_out / "stacks" / "insecure-dev-platform" / "cdk.tf.json").read_text().splitlines()
+    assert 1 < region["startLine"] <= region["endLine"] <= len(lines)
+    assert "azurerm_key_vault" in "\n".join(lines[region["startLine"] - 2 : region["endLine"]])
+    assert [r["ruleId"] for r in log["runs"][1]["results"]] == ["PLAT-KV-3"]

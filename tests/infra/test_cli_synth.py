@@ -394,3 +394,82 @@ def test_ctrl_c_while_the_bindings_load_is_one_line(tmp_path, fake_wheel):
 def _children(pid: int) -> list[str]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
     return path.read_text().split() if path.exists() else []
+
+
+def test_synth_json_lists_each_stack_written_the_wheel_and_the_outdir(
+    tmp_path, fake_wheel, capsys, quick_app
+):
+    out = tmp_path / "cdktf.out"
+    code, stdout, err = run(
+        [
+            *("synth", "--json", "--config", str(ROOT / "platform.yaml")),
+            *("--out", str(out), "--wheel", str(fake_wheel)),
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    written = json.loads(stdout)  # stdout is the JSON and nothing else
+    assert written["outdir"] == str(out.resolve())
+    assert written["wheel"] == str(fake_wheel.resolve())
+    config = load_config(ROOT / "platform.yaml")
+    expected = [
+        (te.team.name, te.env, component, stack)
+        for te in config.team_envs
+        for component, stack in te.stacks.items()
+    ]
+    assert [(s["team"], s["env"], s["component"], s["name"]) for s in written["stacks"]] == expected
+    for stack in written["stacks"]:
+        assert set(stack) == {"name", "team", "env", "component", "resources", "outputs", "path"}
+        assert Path(stack["path"]) == out.resolve() / "stacks" / stack["name"] / "cdk.tf.json"
+        assert Path(stack["path"]).is_file()
+        assert (stack["resources"], stack["outputs"]) == (0, 0)  # what StacksApp writes
+
+
+def test_synth_json_counts_resources_and_outputs_of_each_stack(tmp_path, fake_wheel, capsys, monkeypatch):
+    class CountedApp(StacksApp):
+        def synth(self):
+            super().synth()
+            stack = self.team_envs[0].stacks["platform"]
+            document = {"resource": {"a_type": {"x": {}, "y": {}}, "b_type": {"z": {}}}, "output": {"o": {}}}
+            (self.outdir / "stacks" / stack / "cdk.tf.json").write_text(json.dumps(document))
+
+    monkeypatch.setattr("infra.app.build_app", CountedApp)
+    out = tmp_path / "out"
+    code, stdout, err = run(
+        [
+            "synth",
+            "--json",
+            "--config",
+            str(ROOT / "platform.yaml"),
+            "--out",
+            str(out),
+            "--wheel",
+            str(fake_wheel),
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    first = json.loads(stdout)["stacks"][0]
+    assert (first["component"], first["resources"], first["outputs"]) == ("platform", 3, 1)
+
+
+def test_synth_json_error_is_one_line_on_stderr_and_no_json(tmp_path, fake_wheel, capsys, quick_app):
+    target = tmp_path / "notes.txt"
+    target.write_text("keep me")
+    code, stdout, err = run(
+        [
+            "synth",
+            "--json",
+            "--config",
+            str(ROOT / "platform.yaml"),
+            "--out",
+            str(target),
+            "--wheel",
+            str(fake_wheel),
+        ],
+        capsys,
+    )
+    assert (code, stdout) == (2, "")
+    assert err.splitlines() == [
+        f"error: --out: {target} exists and is not a directory; refusing to replace it"
+    ]
