@@ -25,6 +25,7 @@ from churn.contract import (
     QUARANTINE_REASON_COLUMN,
     Contract,
     check_structure,
+    distinct_keys,
     key_copies,
     split_rows,
 )
@@ -254,8 +255,8 @@ def contracted_batch(
 
     checked = [(file, *_checked(spark, file, contract, require_label=require_label)) for file in new]
     rows_read = sum(rows for _, _, rows in checked)
-    # One row per customer per batch: a key repeated anywhere in the batch, in one file or across two, is
-    # quarantined in every copy (contract.py).
+    # One row per customer per batch: a key repeated anywhere in the batch, in one file or across two, lands
+    # once when its copies are identical and is quarantined in every copy when they differ (contract.py).
     repeated_keys = key_copies([raw for _, raw, _ in checked], contract).cache()
     bronze, valid, quarantined = [], [], []
     for file, raw, _ in checked:
@@ -286,7 +287,7 @@ def contracted_batch(
         skipped=skipped,
         rows_read=rows_read,
         bronze=union(bronze),
-        silver=to_silver(union(valid)),
+        silver=to_silver(distinct_keys(union(valid), contract)),
         quarantined=union(quarantined),
     )
     _check_quarantined_share(batch, contract.max_quarantined_share if max_quarantined_share is None
