@@ -56,3 +56,20 @@ def test_brackets_and_braces_in_names_are_files_not_globs(spark, telco_raw, tmp_
         str(landing / "batch{2}.csv"): 50,
         str(landing / "batch1.csv"): 10,
     }
+
+
+def test_a_zero_byte_file_is_named_not_silently_dropped(spark, telco_raw, tmp_path, capsys):
+    # Spark's file listing drops zero-byte files, so the batch landed without it and said nothing.
+    landing = tmp_path / "landing"
+    (landing / "eu").mkdir(parents=True)
+    telco_raw.iloc[:100].to_csv(landing / "day1.csv", index=False)
+    (landing / "eu" / "day1.csv").write_bytes(b"")  # an exporter that crashed before the header
+    (landing / "_SUCCESS").write_text("")  # a commit marker is empty on purpose
+
+    assert ingest(landing, tmp_path / "work") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines()[-1] == (
+        f"error: --input: '{landing / 'eu' / 'day1.csv'}': empty file (0 bytes, not even a header line); "
+        "remove it or re-export it; nothing was written"
+    )
+    assert not (tmp_path / "work").exists()

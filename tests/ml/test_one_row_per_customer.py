@@ -1,11 +1,13 @@
 """One row per customer, whatever arrives (contract.py, docs/ml-lifecycle.md): a key repeated inside one batch,
-in one file or across two, is quarantined in every copy with a reason; a customer sent again in a later batch
-replaces the earlier row (latest batch wins). Silver, features and the training frame hold each customer once."""
+in one file or across two, lands once when its copies are identical (an exporter's retry) and is quarantined in
+every copy with a reason when they differ; a customer sent again in a later batch replaces the earlier row
+(latest batch wins). Silver, features and the training frame hold each customer once."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from churn.cli import main
 from churn.errors import ChurnError
@@ -45,7 +47,9 @@ def test_a_customer_in_two_files_of_one_batch_is_quarantined_and_a_later_batch_w
         assert frame.count() == 290
     quarantine = store.read(QUARANTINE).toPandas()
     assert sorted(quarantine["customerID"]) == sorted(list(repeated) * 2)
-    assert set(quarantine["_quarantine_reason"]) == {"customerID: appears 2 times in this batch"}
+    assert set(quarantine["_quarantine_reason"]) == {
+        "customerID: appears 2 times in this batch with different values"
+    }
     assert store.read(BRONZE).count() == 310  # bronze keeps what landed, copies included
 
     second = tmp_path / "day2"
@@ -59,19 +63,46 @@ def test_a_customer_in_two_files_of_one_batch_is_quarantined_and_a_later_batch_w
     assert (silver.loc[later["customerID"], "MonthlyCharges"] == 12.25).all()
 
 
-def test_the_real_telco_file_sent_with_repeats_trains_on_each_customer_once(spark, telco_raw, tmp_path):
+def test_the_real_telco_file_sent_with_an_exporters_retry_keeps_every_customer_once(
+    spark, telco_raw, tmp_path
+):
     landing = tmp_path / "landing"
     landing.mkdir()
     telco_raw.to_csv(landing / "full.csv", index=False)
-    telco_raw.iloc[:200].to_csv(landing / "full_part_again.csv", index=False)  # an exporter's retry
+    # An exporter's retry: the same 200 customers again, identical but for padding and column order.
+    retry = telco_raw.iloc[:200].copy()
+    retry["MonthlyCharges"] = " " + retry["MonthlyCharges"].astype(str) + " "
+    retry[list(reversed(retry.columns))].to_csv(landing / "full_part_again.csv", index=False)
     workdir = tmp_path / "work"
 
     assert ingest(landing, workdir) == 0
     runtime = local_runtime(workdir)
     frame, lineage = load_training_frame(runtime)
-    assert len(frame) == frame["customerID"].nunique() == len(telco_raw) - 200
-    assert lineage["data_row_count"] == str(len(telco_raw) - 200)
+    assert len(frame) == frame["customerID"].nunique() == len(telco_raw)  # no good customer lost
+    assert lineage["data_row_count"] == str(len(telco_raw))
     assert one_row_per_key(runtime.store.read(SILVER))
+    assert not runtime.store.exists(QUARANTINE)
+    assert runtime.store.read(BRONZE).count() == len(telco_raw) + 200  # bronze keeps both copies as landed
+
+
+def test_copies_that_differ_only_in_the_label_are_quarantined_identical_ones_in_one_file_land_once(
+    spark, telco_raw, tmp_path
+):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    batch = telco_raw.iloc[:50].copy()
+    twice = batch.iloc[[0]].copy()  # customer 0 twice, identical
+    flipped = batch.iloc[[1]].copy()  # customer 1 twice, once with the other label
+    flipped["Churn"] = "No" if flipped["Churn"].iloc[0] == "Yes" else "Yes"
+    pd.concat([batch, twice, flipped]).to_csv(landing / "a.csv", index=False)
+    workdir = tmp_path / "work"
+
+    assert ingest(landing, workdir) == 0
+    store = local_runtime(workdir).store
+    silver_ids = [r[0] for r in store.read(SILVER).select("customerID").collect()]
+    assert sorted(silver_ids) == sorted(set(batch["customerID"]) - {batch["customerID"].iloc[1]})
+    quarantine = store.read(QUARANTINE).toPandas()
+    assert list(quarantine["customerID"]) == [batch["customerID"].iloc[1]] * 2
 
 
 def test_an_upsert_with_a_repeated_key_is_refused_before_writing(spark, tmp_path):

@@ -6,9 +6,10 @@ Two levels, because they call for different actions:
 - rows (missing values, values outside the allowed set or range, malformed lines, duplicated keys,
   cross-field rules): the offending rows are quarantined with a reason, the rest go on.
 
-One row per customer: a key that occurs more than once in one batch (one file or several) is quarantined in
-every copy, since the batch cannot tell which is right; across batches the latest batch wins (silver and
-features are upserted by key). docs/ml-lifecycle.md states the rule.
+One row per customer: copies of a key in one batch (one file or several) that are identical (every contract
+value the same after trimming: an exporter's retry) land once; a key whose copies differ is quarantined in every
+copy, since the batch cannot tell which is right; across batches the latest batch wins (silver and features are
+upserted by key). docs/ml-lifecycle.md states the rule.
 
 A text column (CSV) "changed type" when most of its non-blank values do not parse as the declared type; a few
 unparseable cells are row problems, a column that no longer holds numbers is a structural one.
@@ -33,6 +34,7 @@ CORRUPT_RECORD_COLUMN = "_corrupt_record"
 QUARANTINE_REASON_COLUMN = "_quarantine_reason"
 KEY_TEXT_COLUMN = "__key_text"
 KEY_COPIES_COLUMN = "__key_copies"
+KEY_VERSIONS_COLUMN = "__key_versions"
 
 _INTEGER_TEXT = r"^[+-]?[0-9]+$"
 _DECIMAL_TEXT = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
@@ -237,19 +239,36 @@ def _value_reasons(rule: ColumnRule, text: Column, typed: Column) -> list[Column
     return reasons
 
 
+def _row_content(df: DataFrame, contract: Contract) -> Column:
+    """A row's contract values as trimmed text, so copies of a customer can be compared across files whatever
+    their column order; an absent column and a null one read alike (to_json drops nulls)."""
+    names = [c for c in (*contract.column_names, CORRUPT_RECORD_COLUMN) if c in df.columns]
+    return F.to_json(F.struct(*[F.trim(F.col(c).cast("string")).alias(c) for c in names]))
+
+
 def key_copies(frames: list[DataFrame], contract: Contract) -> DataFrame:
-    """The keys that occur more than once across `frames` (the files of one batch), with their count.
+    """The keys that occur more than once across `frames` (the files of one batch), with their count and the
+    number of different versions among the copies.
 
     Small (only repeated keys), so split_rows joins it to each file: a customer sent twice in one batch is
     caught whether both copies sit in one file or in two."""
-    keys = [f.select(F.trim(F.col(contract.key).cast("string")).alias(KEY_TEXT_COLUMN)) for f in frames]
+    keys = [
+        f.select(
+            F.trim(F.col(contract.key).cast("string")).alias(KEY_TEXT_COLUMN),
+            _row_content(f, contract).alias("__content"),
+        )
+        for f in frames
+    ]
     union = keys[0]
     for other in keys[1:]:
         union = union.unionByName(other)
     return (
         union.where(~_blank(F.col(KEY_TEXT_COLUMN)))
         .groupBy(KEY_TEXT_COLUMN)
-        .agg(F.count(F.lit(1)).alias(KEY_COPIES_COLUMN))
+        .agg(
+            F.count(F.lit(1)).alias(KEY_COPIES_COLUMN),
+            F.count_distinct(F.col("__content")).alias(KEY_VERSIONS_COLUMN),
+        )
         .where(F.col(KEY_COPIES_COLUMN) > 1)
     )
 
@@ -259,9 +278,10 @@ def split_rows(
 ) -> RowSplit:
     """Split a structurally valid batch into typed valid rows and quarantined rows with their reasons.
 
-    One row per customer per batch: every copy of a key that occurs more than once in the batch is
-    quarantined (which copy is right cannot be told from the batch). `batch_key_copies` (from `key_copies`)
-    counts keys across all files of the batch; without it only `df` itself is counted.
+    One row per customer per batch: every copy of a key whose copies in the batch differ is quarantined
+    (which copy is right cannot be told from the batch); identical copies all stay valid here and the caller
+    keeps one (`distinct_keys`). `batch_key_copies` (from `key_copies`) counts keys across all files of the
+    batch; without it only `df` itself is counted.
     Columns that are not in the contract (ingest metadata such as `_batch_id`) are carried through to both.
     """
     rules = [c for c in contract.columns if c.name in df.columns]
@@ -280,6 +300,7 @@ def split_rows(
             if CORRUPT_RECORD_COLUMN in df.columns
             else F.lit(None).cast("string")
         ).alias(CORRUPT_RECORD_COLUMN),
+        _row_content(df, contract).alias("__content"),
     )
 
     reasons: list[Column] = [
@@ -292,7 +313,9 @@ def split_rows(
         reasons.append(F.when(~F.coalesce(F.expr(check.expr), F.lit(True)), F.lit(check.reason)))
     if contract.key in df.columns:
         if batch_key_copies is None:
-            copies = F.count(F.lit(1)).over(Window.partitionBy(F.col(f"__text_{contract.key}")))
+            same_key = Window.partitionBy(F.col(f"__text_{contract.key}"))
+            copies = F.count(F.lit(1)).over(same_key)
+            versions = F.size(F.collect_set(F.col("__content")).over(same_key))
         else:
             staged = staged.join(
                 F.broadcast(batch_key_copies),
@@ -300,11 +323,14 @@ def split_rows(
                 how="left",
             ).drop(KEY_TEXT_COLUMN)
             copies = F.coalesce(F.col(KEY_COPIES_COLUMN), F.lit(1))
+            versions = F.coalesce(F.col(KEY_VERSIONS_COLUMN), F.lit(1))
         reasons.append(
             F.when(
-                ~_blank(F.col(f"__text_{contract.key}")) & (copies > 1),
+                ~_blank(F.col(f"__text_{contract.key}")) & (versions > 1),
                 F.concat(
-                    F.lit(f"{contract.key}: appears "), copies.cast("string"), F.lit(" times in this batch")
+                    F.lit(f"{contract.key}: appears "),
+                    copies.cast("string"),
+                    F.lit(" times in this batch with different values"),
                 ),
             )
         )
@@ -327,3 +353,9 @@ def split_rows(
         F.col(QUARANTINE_REASON_COLUMN),
     )
     return RowSplit(valid=valid, quarantined=quarantined)
+
+
+def distinct_keys(valid: DataFrame, contract: Contract) -> DataFrame:
+    """One row per key of a batch's valid rows: split_rows leaves only copies identical in every contract
+    value, so which copy is kept changes nothing but the ingest metadata."""
+    return valid.dropDuplicates([contract.key]) if contract.key in valid.columns else valid

@@ -33,6 +33,7 @@ LABEL = "churn"
 # Small-sample handling of the chi-squared test (see _chi_squared).
 MIN_EXPECTED_COUNT = 5
 MONTE_CARLO_DRAWS = 20_000
+MONTE_CARLO_CELLS = 1_000_000  # per chunk of draws: bounds the memory of the test (8 MB per array)
 # Shares below this are floored in PSI, so a bucket empty on one side gives a large but finite term.
 PSI_EPSILON = 1e-4
 
@@ -181,8 +182,15 @@ def _chi_squared(reference_counts: np.ndarray, current_counts: np.ndarray) -> tu
     reference, current = table[0].astype(float), table[1].astype(float)
     observed = float(_pearson(reference, current[None, :])[0])
     rng = np.random.default_rng(0)  # seeded: the same batches give the same report
-    drawn = rng.multinomial(int(current.sum()), reference / reference.sum(), size=MONTE_CARLO_DRAWS)
-    at_least = int((_pearson(reference, drawn.astype(float)) >= observed - 1e-9).sum())
+    # Drawn in chunks of about MONTE_CARLO_CELLS table cells: all draws at once on a wide categorical column
+    # (2,000 values) held several 20,000 x 2,000 float arrays, over a gigabyte, on a job's driver.
+    chunk = max(1, MONTE_CARLO_CELLS // len(reference))
+    at_least, remaining = 0, MONTE_CARLO_DRAWS
+    while remaining:
+        size = min(chunk, remaining)
+        drawn = rng.multinomial(int(current.sum()), reference / reference.sum(), size=size)
+        at_least += int((_pearson(reference, drawn.astype(float)) >= observed - 1e-9).sum())
+        remaining -= size
     return observed, (at_least + 1) / (MONTE_CARLO_DRAWS + 1)
 
 

@@ -25,6 +25,7 @@ from churn.contract import (
     QUARANTINE_REASON_COLUMN,
     Contract,
     check_structure,
+    distinct_keys,
     key_copies,
     split_rows,
 )
@@ -135,6 +136,19 @@ def _names_spark_cannot_read(path: str) -> list[str]:
     return sorted(found)
 
 
+def _empty_files(path: str) -> list[str]:
+    """Zero-byte files under a local `path`: Spark's file listing drops them without a word, so a feed that
+    wrote nothing would look like a feed that sent nothing."""
+    if os.path.isfile(path):
+        return [path] if os.path.getsize(path) == 0 else []
+    return sorted(
+        os.path.join(folder, name)
+        for folder, _, files in os.walk(path)
+        for name in files
+        if not _COMMIT_MARKER.match(name) and os.path.getsize(os.path.join(folder, name)) == 0
+    )
+
+
 def list_landing_files(spark: SparkSession, path: str) -> list[LandingFile]:
     """Every file under `path` (a file or a folder, searched recursively), with size and modification time.
 
@@ -151,6 +165,14 @@ def list_landing_files(spark: SparkSession, path: str) -> list[LandingFile]:
             raise ChurnError(
                 f"--input: Spark cannot read {shown_names}{more}: a name starting with '_' or '.' is skipped and "
                 "a ':' is not allowed in a Hadoop path; rename them; nothing was written"
+            )
+        empty = _empty_files(path)
+        if empty:
+            shown_names = ", ".join(f"'{printable(name, limit=200)}'" for name in empty[:5])
+            more = f" and {len(empty) - 5} more" if len(empty) > 5 else ""
+            raise ChurnError(
+                f"--input: {shown_names}{more}: empty file (0 bytes, not even a header line); "
+                "remove it or re-export it; nothing was written"
             )
     try:
         rows = (
@@ -254,8 +276,8 @@ def contracted_batch(
 
     checked = [(file, *_checked(spark, file, contract, require_label=require_label)) for file in new]
     rows_read = sum(rows for _, _, rows in checked)
-    # One row per customer per batch: a key repeated anywhere in the batch, in one file or across two, is
-    # quarantined in every copy (contract.py).
+    # One row per customer per batch: a key repeated anywhere in the batch, in one file or across two, lands
+    # once when its copies are identical and is quarantined in every copy when they differ (contract.py).
     repeated_keys = key_copies([raw for _, raw, _ in checked], contract).cache()
     bronze, valid, quarantined = [], [], []
     for file, raw, _ in checked:
@@ -286,7 +308,7 @@ def contracted_batch(
         skipped=skipped,
         rows_read=rows_read,
         bronze=union(bronze),
-        silver=to_silver(union(valid)),
+        silver=to_silver(distinct_keys(union(valid), contract)),
         quarantined=union(quarantined),
     )
     _check_quarantined_share(batch, contract.max_quarantined_share if max_quarantined_share is None
@@ -371,7 +393,7 @@ def _ingest(
         source=input_path,
         batch_id=batch.batch_id,
         rows_read=batch.rows_read,
-        rows_valid=batch.rows_read - rows_quarantined,
+        rows_valid=batch.rows_read - rows_quarantined,  # identical copies of a customer included
         rows_quarantined=rows_quarantined,
         files_landed=len(batch.files),
         files_skipped=len(batch.skipped),
