@@ -5,13 +5,18 @@ into a cross-stack reference (an output plus remote state), which is why the two
 order but never in one apply.
 """
 
+from __future__ import annotations
+
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from constructs import Construct
+if (
+    TYPE_CHECKING
+):  # type hints only: importing constructs starts the jsii kernel, which lifecycle code must not
+    from constructs import Construct
 
 
 @dataclass(frozen=True, kw_only=True)

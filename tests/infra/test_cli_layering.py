@@ -34,3 +34,15 @@ def test_nothing_below_the_cli_imports_it():
         if any(module.startswith("infra.cli") for module in imported_modules(p))
     ]
     assert importers == []
+
+
+def test_loading_the_cli_starts_no_jsii_kernel():
+    """The provider bindings' jsii kernel (a node process, seconds to start) belongs to the commands that synthesize.
+    `platform validate` must not pay it, and a Ctrl-C before a synth starts must meet the CLI's own handler: an
+    import of `constructs` at module level anywhere below the CLI starts the kernel while the CLI is still loading."""
+    import subprocess
+    import sys
+
+    probe = "import sys, infra.cli.main; print(sorted(m for m in ('jsii', 'constructs', 'cdktf') if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"

@@ -136,9 +136,17 @@ def test_recursive_or_very_deep_documents_are_one_line_never_a_hang(text, words)
 
 
 def test_deep_block_nesting_within_the_line_limit_is_read_and_reported_like_any_config():
-    text = "platform:\n" + "".join(" " * (i + 1) + f"k{i}:\n" for i in range(2_000))
+    text = "platform:\n" + "".join(" " * (i + 1) + f"k{i}:\n" for i in range(500))
     lines = problems(text)
     assert "platform.yaml: platform.k0: unknown key" in lines[2]
+
+
+def test_block_nesting_deeper_than_libyaml_reads_is_one_line_at_its_position():
+    # PyYAML 6.0.4's libyaml stops at 1,000 levels; the refusal names where, like any syntax error.
+    text = "platform:\n" + "".join(" " * (i + 1) + f"k{i}:\n" for i in range(2_000))
+    assert problems(text) == [
+        "platform.yaml: line 1000, column 1004: invalid YAML: exceeded maximum nesting depth"
+    ]
 
 
 @pytest.mark.parametrize(
