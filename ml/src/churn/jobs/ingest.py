@@ -149,6 +149,12 @@ def _empty_files(path: str) -> list[str]:
     )
 
 
+def _listed(names: list[str], shown: int = 5) -> str:
+    """The first few names, quoted, and how many more: one error line however many files are wrong."""
+    quoted = ", ".join(f"'{printable(name, limit=200)}'" for name in names[:shown])
+    return quoted + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
 def list_landing_files(spark: SparkSession, path: str) -> list[LandingFile]:
     """Every file under `path` (a file or a folder, searched recursively), with size and modification time.
 
@@ -160,18 +166,14 @@ def list_landing_files(spark: SparkSession, path: str) -> list[LandingFile]:
     if _is_local_path(path):
         hidden = _names_spark_cannot_read(path)
         if hidden:
-            shown_names = ", ".join(f"'{printable(name, limit=200)}'" for name in hidden[:5])
-            more = f" and {len(hidden) - 5} more" if len(hidden) > 5 else ""
             raise ChurnError(
-                f"--input: Spark cannot read {shown_names}{more}: a name starting with '_' or '.' is skipped and "
+                f"--input: Spark cannot read {_listed(hidden)}: a name starting with '_' or '.' is skipped and "
                 "a ':' is not allowed in a Hadoop path; rename them; nothing was written"
             )
         empty = _empty_files(path)
         if empty:
-            shown_names = ", ".join(f"'{printable(name, limit=200)}'" for name in empty[:5])
-            more = f" and {len(empty) - 5} more" if len(empty) > 5 else ""
             raise ChurnError(
-                f"--input: {shown_names}{more}: empty file (0 bytes, not even a header line); "
+                f"--input: {_listed(empty)}: empty file (0 bytes, not even a header line); "
                 "remove it or re-export it; nothing was written"
             )
     try:
