@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from infra.config.aws import aws_team_problems
 from infra.config.base import team_paths
+from infra.config.hardening import hardening_problems
 from infra.config.node_types import node_type_problem
 
 if TYPE_CHECKING:
@@ -38,4 +39,4 @@ def cloud_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list[
             for where, compute in computes
             if (problem := node_type_problem(team.cloud, compute.node_type))
         ]
-    return problems
+    return problems + hardening_problems(platform, teams)

@@ -10,6 +10,7 @@ from zoneinfo import available_timezones
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from infra.config.base import GITHUB_HOSTED_LABEL, PrivateNetwork, QuartzCron, RunnerLabel, StrictModel
+from infra.config.hardening import PROD_HARDENING, Hardening
 
 
 class ComputeSettings(StrictModel):
@@ -219,6 +220,10 @@ class EnvironmentConfig(StrictModel):
     writes it through the vault's private endpoint). Not applied to ephemeral envs, whose vaults have no purge
     protection."""
 
+    hardening: Hardening = Hardening()
+    """Workspace security controls: compliance profile, legacy features off, admin restrictions, workspace_conf
+    and the front end's IP access list (all on by default in prod)."""
+
     deploy_runner: Annotated[list[RunnerLabel], Field(validate_default=True)] = []  # noqa: RUF012 (pydantic copies defaults)
     """GitHub Actions runner labels (`runs-on`) of the CI jobs that deploy, smoke-test and destroy this env and
     the ephemeral envs cut from it, e.g. `[self-hosted, churn-prod]`: a runner that reaches the workspace over
@@ -273,6 +278,7 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
         "require_approval": True,
         "network_isolation": "private",
         "customer_managed_key": {},
+        "hardening": PROD_HARDENING,
         "compute": {"spot": False, "min_workers": 2, "max_workers": 8},
     },
 }

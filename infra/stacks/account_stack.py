@@ -98,8 +98,10 @@ class AccountStack(AspectStack):
             credentials_id=credentials.credentials_id,
             storage_configuration_id=storage.storage_configuration_id,
             network_id=network.network_id,
-            # Customer-managed keys need the Enterprise tier (Databricks docs, "Configure customer-managed keys").
-            pricing_tier="ENTERPRISE" if keys else "PREMIUM",
+            # Customer-managed keys need the Enterprise tier (Databricks docs, "Configure customer-managed keys"),
+            # so do the compliance profile, enhanced security monitoring and automatic cluster update (config
+            # `hardening`, "Enhanced security and compliance" in the Databricks docs).
+            pricing_tier="ENTERPRISE" if keys or team_env.settings.hardening.enhanced_security else "PREMIUM",
             **keys,
             # The tier is set at creation only: the provider plans a change in place but its update never sends
             # it (mws/resource_mws_workspaces.go v1.99.0, workspaceRunningUpdatesAllowed / UpdateRunning), so the
