@@ -11,13 +11,21 @@ from infra.aspects.policy.packs.azure_storage import AZURE_STORAGE
 from infra.aspects.policy.packs.azure_workspace import AZURE_WORKSPACE
 from infra.aspects.policy.packs.common import COMMON
 from infra.aspects.policy.packs.databricks import DATABRICKS
+from infra.aspects.policy.packs.databricks_hardening import AZURE_WORKSPACE_HARDENING, DATABRICKS_HARDENING
 from infra.aspects.policy.packs.databricks_serving import DATABRICKS_SERVING
 
-AZURE: tuple[RulePack, ...] = (AZURE_WORKSPACE, AZURE_STORAGE, AZURE_KEY_VAULT, AZURE_MONITORING, AZURE_IAM)
+AZURE: tuple[RulePack, ...] = (
+    AZURE_WORKSPACE,
+    AZURE_WORKSPACE_HARDENING,
+    AZURE_STORAGE,
+    AZURE_KEY_VAULT,
+    AZURE_MONITORING,
+    AZURE_IAM,
+)
 """The cloud resources of an Azure team-env (its platform stack)."""
 AWS: tuple[RulePack, ...] = (AWS_NETWORK, AWS_STORAGE, AWS_IAM)
 """The cloud resources of an AWS team-env (its platform stack)."""
-WORKSPACE: tuple[RulePack, ...] = (DATABRICKS, DATABRICKS_SERVING)
+WORKSPACE: tuple[RulePack, ...] = (DATABRICKS, DATABRICKS_SERVING, DATABRICKS_HARDENING)
 """Everything inside a Databricks workspace (the workspace stack), whatever the cloud."""
 ALL_PACKS: tuple[RulePack, ...] = (*AZURE, *AWS, *WORKSPACE, COMMON)
 
