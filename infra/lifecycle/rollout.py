@@ -21,6 +21,7 @@ from infra.lifecycle.lock import exclusive_outdir
 from infra.lifecycle.moved_state import refuse_unmoved_local_state
 from infra.lifecycle.preflight import check_preconditions
 from infra.lifecycle.runner import CDKTF, StackCommand
+from infra.lifecycle.runner_address import check_runner_listed, describe_check
 
 if TYPE_CHECKING:
     from infra.lifecycle.services import Services
@@ -42,8 +43,15 @@ class Rollout:
     def commands(self) -> list[StackCommand]:
         return [StackCommand(self.action, stack, self.outdir, self.auto_approve) for stack in self.stacks]
 
+    @property
+    def checks(self) -> list[str]:
+        """What is checked before anything is built (an IP access list the runner must be on)."""
+        check = describe_check(self.team_env)
+        return [check] if check else []
+
     def steps(self) -> list[str]:
         return [
+            *self.checks,
             "build the churn wheel: ml/ -> dist/",
             f"synthesize {stack_list(list(self.team_env.stacks.values()))} into {self.outdir}/stacks",
             *(str(command) for command in self.commands),
@@ -92,12 +100,16 @@ def execute(
     steps = rollout.steps()
     services.runner.require(CDKTF[0], "terraform")
     refuse_unmoved_local_state(rollout.team_env, outdir=rollout.outdir)
-    with exclusive_outdir(rollout.outdir, purpose=f"{rollout.action} {rollout.team_env.key}"):
+    first = len(rollout.checks)
+    if first:
         report(f"[1/{len(steps)}] {steps[0]}")
+        check_runner_listed(rollout.team_env, services.public_address)
+    with exclusive_outdir(rollout.outdir, purpose=f"{rollout.action} {rollout.team_env.key}"):
+        report(f"[{first + 1}/{len(steps)}] {steps[first]}")
         wheel = services.build_wheel()
-        report(f"[2/{len(steps)}] {steps[1]}")
+        report(f"[{first + 2}/{len(steps)}] {steps[first + 1]}")
         prepare(rollout, config, services, wheel=wheel)
-        for number, command in enumerate(rollout.commands, start=3):
+        for number, command in enumerate(rollout.commands, start=first + 3):
             if rollout.action == "deploy" and command.stack == rollout.team_env.names.workspace_stack:
                 # The workspace exists now; nothing inside it has been applied yet (infra/lifecycle/preflight.py).
                 url = workspace_url(rollout.team_env, services, outdir=rollout.outdir)
