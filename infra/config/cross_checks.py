@@ -39,4 +39,4 @@ def cloud_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list[
             for where, compute in computes
             if (problem := node_type_problem(team.cloud, compute.node_type))
         ]
-    return problems + hardening_problems(platform, teams)
+    return problems + hardening_problems(teams)

@@ -23,7 +23,6 @@ from pydantic import AfterValidator, model_validator
 from infra.config.base import StrictModel, team_paths
 
 if TYPE_CHECKING:
-    from infra.config.platform_settings import PlatformSettings
     from infra.config.team import TeamConfig
 
 # The provider caps all lists of a workspace at 1000 addresses and ranges (databricks v1.99.0
@@ -90,8 +89,8 @@ class Hardening(StrictModel):
     """Turn off access to the DBFS root and mounts (the wheel and data live in Unity Catalog volumes)."""
     restrict_workspace_admins: bool = False
     """Workspace admins may set job run_as and create tokens only for service principals they hold the Service
-    Principal User role on (RESTRICT_TOKENS_AND_JOB_RUN_AS). Needs platform.account_id, which gives the
-    deployer that role on the job principal."""
+    Principal User role on (RESTRICT_TOKENS_AND_JOB_RUN_AS). The stacks give the deployer that role on the job
+    principal through platform.account_id; without it an account admin grants it (validate warns)."""
     verbose_audit_logs: bool = True
     """Log every notebook command and SQL query to the audit log (enableVerboseAuditLogs)."""
     results_download: bool = True
@@ -153,19 +152,13 @@ PROD_HARDENING = {
 """The per-kind default of prod (ENV_DEFAULTS)."""
 
 
-def hardening_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list[str]:
+def hardening_problems(teams: list[TeamConfig]) -> list[str]:
     """One line per hardening setting that cannot deploy as configured, each with its field path."""
     problems = []
     for team_path, team in zip(team_paths([team.name for team in teams]), teams, strict=True):
         for env, settings in team.environments.items():
             path = f"{team_path}.environments.{env}.hardening"
             hardening = settings.hardening
-            if hardening.restrict_workspace_admins and platform.account_id is None:
-                problems.append(
-                    f"{path}.restrict_workspace_admins: a restricted workspace admin (the deployer) can set a job's "
-                    "run_as only to a service principal it holds the Service Principal User role on, which the "
-                    "stacks grant through platform.account_id; set platform.account_id or turn this off"
-                )
             if hardening.ip_access_list and not settings.public_network_access:
                 problems.append(
                     f"{path}.ip_access_list: the front end is private (public_network_access false), where IP "

@@ -31,9 +31,11 @@ def cmk_stacks(platform_config, fake_wheel, tmp_path_factory):
     return stack("risk-prod-platform"), stack("risk-prod-account")
 
 
-def test_the_committed_aws_envs_stay_premium_without_workspace_keys(synthesized):
+def test_the_committed_aws_envs_have_no_workspace_keys(synthesized):
     workspace = synthesized.only("risk-prod-account", "databricks_mws_workspaces")
-    assert workspace["pricing_tier"] == "PREMIUM" and "storage_customer_managed_key_id" not in workspace
+    # Enterprise for prod's compliance profile (config hardening), not for keys; dev stays premium.
+    assert workspace["pricing_tier"] == "ENTERPRISE" and "storage_customer_managed_key_id" not in workspace
+    assert synthesized.only("risk-dev-account", "databricks_mws_workspaces")["pricing_tier"] == "PREMIUM"
     assert "databricks_mws_customer_managed_keys" not in synthesized.json("risk-prod-account")["resource"]
 
 

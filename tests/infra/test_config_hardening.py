@@ -74,20 +74,6 @@ def test_combinations_the_providers_refuse_are_one_line(tmp_path, capsys, harden
     assert f"teams.pricing.environments.prod.{field}: " in lines[0] and message in lines[0]
 
 
-def test_restricted_admins_need_the_account_id(tmp_path, capsys):
-    config = committed()
-    config["platform"].pop("account_id")
-    for t in config["teams"]:
-        if t["name"] == "risk":  # AWS needs the account ID for other reasons
-            config["teams"].remove(t)
-    code, lines = validate(config, tmp_path, capsys)
-    assert code == 2
-    assert {line.split(": ")[2] for line in lines} == {
-        "teams.churn.environments.prod.hardening.restrict_workspace_admins",
-        "teams.pricing.environments.prod.hardening.restrict_workspace_admins",
-    }
-
-
 def test_an_ip_access_list_on_a_private_front_end_is_refused(tmp_path, capsys):
     config = committed()
     team(config, "churn")["environments"]["prod"]["hardening"] = {"ip_access_list": ["198.51.100.0/24"]}
