@@ -8,6 +8,7 @@ from infra.config.aws import aws_team_problems
 from infra.config.base import team_paths
 from infra.config.hardening import hardening_problems
 from infra.config.node_types import node_type_problem
+from infra.config.serverless import serverless_problems
 
 if TYPE_CHECKING:
     from infra.config.platform_settings import PlatformSettings
@@ -39,4 +40,4 @@ def cloud_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list[
             for where, compute in computes
             if (problem := node_type_problem(team.cloud, compute.node_type))
         ]
-    return problems + hardening_problems(teams)
+    return problems + hardening_problems(teams) + serverless_problems(teams)

@@ -11,6 +11,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from infra.config.base import GITHUB_HOSTED_LABEL, PrivateNetwork, QuartzCron, RunnerLabel, StrictModel
 from infra.config.hardening import PROD_HARDENING, Hardening
+from infra.config.serverless import Serverless
 
 
 class ComputeSettings(StrictModel):
@@ -223,6 +224,9 @@ class EnvironmentConfig(StrictModel):
     hardening: Hardening = Hardening()
     """Workspace security controls: compliance profile, legacy features off, admin restrictions, workspace_conf
     and the front end's IP access list (all on by default in prod)."""
+
+    serverless: Serverless = Serverless()
+    """Serverless compute for the model jobs (off by default: job clusters under the env's cluster policy)."""
 
     deploy_runner: Annotated[list[RunnerLabel], Field(validate_default=True)] = []  # noqa: RUF012 (pydantic copies defaults)
     """GitHub Actions runner labels (`runs-on`) of the CI jobs that deploy, smoke-test and destroy this env and

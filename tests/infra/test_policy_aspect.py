@@ -314,6 +314,24 @@ def _job(scope, *, run_as=True, policy=True, tasks=(("ingest", None), ("train", 
     )
 
 
+def _serverless_job(scope):
+    """A wheel task with no cluster: it runs on serverless compute (databricks v1.99.0 docs/resources/job.md)."""
+    from cdktf_cdktf_provider_databricks.job import Job, JobTask, JobTaskPythonWheelTask
+
+    return Job(
+        scope,
+        "serverless-job",
+        name="score",
+        run_as={"service_principal_name": "app-id"},
+        task=[
+            JobTask(
+                task_key="score",
+                python_wheel_task=JobTaskPythonWheelTask(package_name="churn", entry_point="churn"),
+            )
+        ],
+    )
+
+
 def _cluster(scope, *, policy=True):
     from cdktf_cdktf_provider_databricks.cluster import Cluster
 
@@ -718,6 +736,8 @@ VIOLATIONS = {
     "PLAT-SRV-1": ("dev", lambda s: _serving_endpoint(s, rate_limit=False)),
     "PLAT-SRV-2": ("dev", lambda s: _serving_endpoint(s, inference_table=False)),
     "PLAT-SRV-3": ("dev", lambda s: _serving_permissions(s, group="users")),
+    # dev runs its jobs on job clusters (serverless.jobs is off)
+    "PLAT-DBX-SERVERLESS-1": ("dev", _serverless_job),
     "PLAT-DBX-HARDEN-1": (
         "hardened",
         lambda s: _hardened_workspace(s, conf={"enableExportNotebook": "true"}),

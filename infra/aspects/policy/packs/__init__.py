@@ -12,6 +12,7 @@ from infra.aspects.policy.packs.azure_workspace import AZURE_WORKSPACE
 from infra.aspects.policy.packs.common import COMMON
 from infra.aspects.policy.packs.databricks import DATABRICKS
 from infra.aspects.policy.packs.databricks_hardening import AZURE_WORKSPACE_HARDENING, DATABRICKS_HARDENING
+from infra.aspects.policy.packs.databricks_serverless import DATABRICKS_SERVERLESS
 from infra.aspects.policy.packs.databricks_serving import DATABRICKS_SERVING
 
 AZURE: tuple[RulePack, ...] = (
@@ -25,7 +26,12 @@ AZURE: tuple[RulePack, ...] = (
 """The cloud resources of an Azure team-env (its platform stack)."""
 AWS: tuple[RulePack, ...] = (AWS_NETWORK, AWS_STORAGE, AWS_IAM)
 """The cloud resources of an AWS team-env (its platform stack)."""
-WORKSPACE: tuple[RulePack, ...] = (DATABRICKS, DATABRICKS_SERVING, DATABRICKS_HARDENING)
+WORKSPACE: tuple[RulePack, ...] = (
+    DATABRICKS,
+    DATABRICKS_SERVING,
+    DATABRICKS_HARDENING,
+    DATABRICKS_SERVERLESS,
+)
 """Everything inside a Databricks workspace (the workspace stack), whatever the cloud."""
 ALL_PACKS: tuple[RulePack, ...] = (*AZURE, *AWS, *WORKSPACE, COMMON)
 
