@@ -96,3 +96,14 @@ def test_the_real_lookup_refuses_an_answer_that_is_no_address(what_is_my_ip, mon
 def test_the_real_lookup_fails_in_one_line_when_unreachable():
     with pytest.raises(OperationFailed, match="cannot read this runner's public address"):
         https_public_address("http://127.0.0.1:9/")
+
+
+def test_applying_a_saved_plan_checks_the_runner_first(cli, fakes, tmp_path):
+    from tests.lifecycle.test_plan import saved_plan
+
+    fakes.runner.stacks_with_state |= {"pricing-prod-platform", "pricing-prod-workspace"}
+    kept = saved_plan(cli, fakes, tmp_path, target="pricing/prod")
+    fakes.public_ip = "192.0.2.55"
+    result = cli("apply", "pricing/prod", "--plan-dir", str(kept))
+    assert result.code == 2 and result.err_lines[0].startswith(f"error: {LIST}: this runner's public address")
+    assert fakes.events == []  # nothing built, synthesized or applied
