@@ -88,9 +88,10 @@ class Hardening(StrictModel):
     disable_legacy_dbfs: bool = False
     """Turn off access to the DBFS root and mounts (the wheel and data live in Unity Catalog volumes)."""
     restrict_workspace_admins: bool = False
-    """Workspace admins may set job run_as and create tokens only for service principals they hold the Service
-    Principal User role on (RESTRICT_TOKENS_AND_JOB_RUN_AS). The stacks give the deployer that role on the job
-    principal through platform.account_id; without it an account admin grants it (validate warns)."""
+    """Workspace admins may create tokens only for service principals they hold the Service Principal User role
+    on, and hand a job's ownership only to themselves (RESTRICT_TOKENS_AND_JOB_RUN_AS, databricks v1.99.0
+    docs/resources/restrict_workspace_admins_setting.md). The deployer already sets run_as through that role
+    (granted through platform.account_id), so the jobs deploy either way."""
     verbose_audit_logs: bool = True
     """Log every notebook command and SQL query to the audit log (enableVerboseAuditLogs)."""
     results_download: bool = True

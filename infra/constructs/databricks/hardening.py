@@ -30,8 +30,10 @@ from infra.config import TeamEnv
 # Workspace admins may hand job run_as and tokens only to service principals they hold the Service Principal User
 # role on (Databricks API RestrictWorkspaceAdminsMessage.status).
 RESTRICTED_ADMINS = "RESTRICT_TOKENS_AND_JOB_RUN_AS"
-# databricks v1.99.0: compliance_standards is Required on the AWS setting; NONE is the API's "profile without a
-# named standard" (ComplianceStandard enum of the Go SDK).
+# databricks v1.99.0: compliance_standards is Required on the AWS setting; NONE is the profile without a named
+# standard (settings/resource_compliance_security_profile_setting_test.go sends ["NONE"]). Enabling is permanent
+# (docs/resources/compliance_security_profile_setting.md: "can NOT be disabled once it is enabled"; on Azure the
+# workspace resource carries it instead).
 NO_STANDARD = "NONE"
 IP_ACCESS_LIST_LABEL = "platform-allow"
 
