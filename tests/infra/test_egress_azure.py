@@ -351,3 +351,16 @@ def test_prod_without_the_firewall_route_fails_synth_with_plat_az_egress_1(platf
     reason = Egress(mode="open", open_reason="a documented exception for this test")
     synth(prod.model_copy(update={"settings": prod.settings.model_copy(update={"egress": reason})}),
           next_hop=None, where=tmp_path / "open")  # fmt: skip
+
+
+def test_platform_validate_refuses_open_prod_egress_in_one_line_exit_2(tmp_path, capsys):
+    from infra.cli.main import main
+
+    bad = tmp_path / "platform.yaml"
+    bad.write_text(yaml.safe_dump(_with(lambda r: _prod(r).update(egress={"mode": "open"}))))
+    with pytest.raises(SystemExit) as exited:
+        main(["validate", "--config", str(bad)])
+    out, err = capsys.readouterr()
+    assert exited.value.code == 2 and out == "" and "Traceback" not in err
+    [line] = err.strip().splitlines()
+    assert line.startswith(f"error: {bad}: teams.churn.environments.prod.egress: prod egress is open")
