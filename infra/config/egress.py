@@ -145,13 +145,14 @@ def egress_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list
                 where = "platform.hub_network" if hub is None else "platform.hub_network.firewall"
                 problems.append(
                     f"{path}.mode: firewall egress routes through the hub's Azure Firewall, and {where} is unset; "
-                    f"set it, or use mode: open with an open_reason"
+                    "set it, or use mode: open with an open_reason"
                 )
                 continue
             if not settings.reachable_only_from_its_network:
                 problems.append(
                     f"{path}.mode: firewall egress goes through the hub peering, which only a private env has; set "
-                    "network_isolation: private (or public_network_access: false), or use mode: open"
+                    "network_isolation: private (or public_network_access: false), or use mode: open (in prod "
+                    "with an open_reason)"
                 )
                 continue
             firewalled = True
