@@ -10,6 +10,7 @@ from zoneinfo import available_timezones
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from infra.config.base import GITHUB_HOSTED_LABEL, PrivateNetwork, QuartzCron, RunnerLabel, StrictModel
+from infra.config.egress import Egress
 from infra.config.hardening import PROD_HARDENING, Hardening
 from infra.config.serverless import Serverless
 
@@ -220,6 +221,9 @@ class EnvironmentConfig(StrictModel):
     stack-created key also needs `network_isolation: private` and `platform.hub_network` (the deploying runner
     writes it through the vault's private endpoint). Not applied to ephemeral envs, whose vaults have no purge
     protection."""
+    egress: Egress = Egress()
+    """Where the clusters may connect to (Azure): through the hub's firewall with an allow-list (default in prod),
+    or open through a NAT gateway (prod needs a reason). AWS teams leave it unset."""
 
     hardening: Hardening = Hardening()
     """Workspace security controls: compliance profile, legacy features off, admin restrictions, workspace_conf
@@ -283,13 +287,14 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
         "network_isolation": "private",
         "customer_managed_key": {},
         "hardening": PROD_HARDENING,
+        "egress": {"mode": "firewall"},
         "compute": {"spot": False, "min_workers": 2, "max_workers": 8},
     },
 }
 
 
 # Per-kind defaults that only an Azure team's stacks implement.
-AZURE_ONLY_ENV_DEFAULTS = ("network_isolation", "customer_managed_key")
+AZURE_ONLY_ENV_DEFAULTS = ("network_isolation", "customer_managed_key", "egress")
 
 
 def merge_defaults(defaults: dict[str, Any], values: Any) -> Any:

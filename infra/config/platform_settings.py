@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import Field, field_validator, model_validator
 
 from infra.config.base import StrictModel
+from infra.config.egress import HubFirewall
 from infra.config.naming import s3_bucket_problem
 
 # Databricks Runtime LTS ML versions the churn wheel is tested against -> spark_version key. 18 LTS ML is the
@@ -100,6 +101,9 @@ class HubNetwork(StrictModel):
     """ARM ID of the hub VNet. Its address space must not overlap any env's network."""
     private_dns_zones_resource_group_id: Annotated[str, Field(pattern=RESOURCE_GROUP_ID)]
     """ARM ID of the resource group that holds the shared privatelink zones, in the hub VNet's subscription."""
+    firewall: HubFirewall | None = None
+    """The hub's Azure Firewall, which envs with `egress.mode: firewall` route their internet traffic through.
+    Unset: no env can use firewall egress (validate refuses it)."""
 
     @model_validator(mode="after")
     def _one_subscription(self) -> HubNetwork:

@@ -32,6 +32,8 @@ API_VERSIONS = {
     "budgets": "2019-10-01",
     "virtualNetworkPeerings": "2025-01-01",
     "virtualNetworkLinks": "2024-06-01",
+    # What azurerm v4.55.0 writes firewall rule collection groups with (firewall_policy_rule_collection_group_resource.go)
+    "ruleCollectionGroups": "2025-01-01",
 }
 
 

@@ -179,11 +179,14 @@ def tear_down(
 
 
 def _hub_side_ids(team_env: TeamEnv) -> list[str]:
-    """The hub's peering to the env and the shared zones' links to it, when the env joined the hub."""
+    """The hub's peering to the env and the shared zones' links to it, when the env joined the hub, and the env's
+    rule collection group in the hub firewall's policy, when it egresses through the firewall."""
     hub = team_env.platform.hub_network
     if hub is None or not team_env.settings.reachable_only_from_its_network:
         return []
-    return hub.env_side_ids(team_env.names.virtual_network)
+    firewalled = hub.firewall is not None and team_env.settings.egress.mode == "firewall"
+    rules = [hub.firewall.rule_collection_group_id(team_env.names.stem)] if firewalled else []
+    return [*rules, *hub.env_side_ids(team_env.names.virtual_network)]
 
 
 def _fail_on_tagged_leftovers(record: EphemeralRecord, services: Services, report: Report) -> None:

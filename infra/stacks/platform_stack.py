@@ -19,11 +19,13 @@ from cdktf_cdktf_provider_azurerm.resource_group import ResourceGroup
 
 from infra.aspects.stack_aspects import AspectApp, AspectStack
 from infra.config import TeamEnv
+from infra.config.egress import HubFirewall
 from infra.config.platform_settings import HubNetwork
 from infra.constructs.azure.access_connector import AccessConnector
 from infra.constructs.azure.budget import CostBudget, utc_today
 from infra.constructs.azure.databricks_workspace import Workspace
 from infra.constructs.azure.encryption import EncryptionKey
+from infra.constructs.azure.firewall_egress import FirewallEgress
 from infra.constructs.azure.hub_peering import HubPeering
 from infra.constructs.azure.key_vault import VAULT_PRIVATE_LINK_ZONE, SecretsVault
 from infra.constructs.azure.lake_storage import LakeStorage
@@ -97,6 +99,19 @@ def hub_provider(stack: TerraformStack, team_env: TeamEnv, hub: HubNetwork | Non
     )
 
 
+def egress_firewall(team_env: TeamEnv) -> HubFirewall | None:
+    """The hub firewall the env's clusters egress through, or None for open egress (a NAT gateway)."""
+    if team_env.settings.egress.mode != "firewall":
+        return None
+    hub = team_env.platform.hub_network
+    if hub is None or hub.firewall is None or not team_env.settings.reachable_only_from_its_network:
+        # validate refuses this (infra/config/egress.py); not an assert: synth runs under python -O
+        raise ValueError(
+            f"{team_env.key}: firewall egress needs a private env and platform.hub_network.firewall"
+        )
+    return hub.firewall
+
+
 class PlatformStack(AspectStack):
     """Resource group, network, workspace, lake storage, access connector, Key Vault, monitoring, budget."""
 
@@ -124,21 +139,41 @@ class PlatformStack(AspectStack):
             )
         )
         settings = team_env.settings
+        hub = platform.hub_network
+        firewall = egress_firewall(team_env)
         network = Network(
             self,
             "network",
             team_env=team_env,
             resource_group=resource_group,
-            private_endpoints=not settings.public_network_access or settings.network_isolation == "private",
+            private_endpoints=settings.reachable_only_from_its_network,
+            nat_gateway=firewall is None,
         )
-        hub = platform.hub_network
         in_hub = hub_provider(self, team_env, hub)
         private_links, hub_path = None, []
         if network.private_endpoint_subnet is not None:
             if hub is not None:
                 hub_path = HubPeering(
-                    self, "hub-peering", team_env=team_env, network=network, hub=hub, hub_provider=in_hub
+                    self,
+                    "hub-peering",
+                    team_env=team_env,
+                    network=network,
+                    hub=hub,
+                    hub_provider=in_hub,
+                    through_firewall=firewall is not None,
                 ).both_directions
+            if firewall is not None:
+                routes = FirewallEgress(
+                    self,
+                    "firewall-egress",
+                    team_env=team_env,
+                    resource_group=resource_group,
+                    network=network,
+                    firewall=firewall,
+                    hub_provider=in_hub,
+                    hub_path=hub_path,
+                )
+                network.egress_associations += routes.associations
             private_links = PrivateLinks(
                 self,
                 "private-links",

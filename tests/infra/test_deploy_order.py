@@ -215,6 +215,7 @@ def _associations_of(graph: StackGraph, subnet: str) -> list[str]:
         for rtype in (
             "azurerm_subnet_network_security_group_association",
             "azurerm_subnet_nat_gateway_association",
+            "azurerm_subnet_route_table_association",  # firewall egress (test_egress_azure.py)
         )
         for node in graph.of_type(rtype)
         if subnet in references(node.config)

@@ -15,6 +15,13 @@ ROOT = Path(__file__).resolve().parents[2]
 HUB_SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
 HUB_VNET = f"/subscriptions/{HUB_SUBSCRIPTION}/resourceGroups/rg-hub/providers/Microsoft.Network/virtualNetworks/vnet-hub"
 HUB_ZONES = f"/subscriptions/{HUB_SUBSCRIPTION}/resourceGroups/rg-hub-dns"
+HUB_FIREWALL = {
+    "private_ip_address": "10.0.1.4",
+    "policy_id": f"/subscriptions/{HUB_SUBSCRIPTION}/resourceGroups/rg-hub/providers/Microsoft.Network/"
+    "firewallPolicies/afwp-hub",
+}
+# Without the hub's firewall, prod egress is open: with the reason validate asks for (infra/config/egress.py).
+OPEN_EGRESS = {"mode": "open", "open_reason": "no hub firewall in this test's platform"}
 ZONES = (
     "privatelink.azuredatabricks.net",
     "privatelink.dfs.core.windows.net",
@@ -29,6 +36,7 @@ def with_hub(**hub) -> dict:
     config["platform"]["hub_network"] = {
         "virtual_network_id": HUB_VNET,
         "private_dns_zones_resource_group_id": HUB_ZONES,
+        "firewall": HUB_FIREWALL,
         **hub,
     }
     return config
@@ -71,8 +79,10 @@ def test_private_envs_peer_with_the_hub_both_ways_through_a_provider_in_the_hubs
         "azurerm.hub", "rg-hub", "vnet-hub",
     )  # fmt: skip
     assert from_hub["remote_virtual_network_id"].startswith("${azurerm_virtual_network.")
-    for peering in (to_hub, from_hub):  # the runner gets the env's endpoints, nothing routes through
-        assert peering["allow_forwarded_traffic"] is False and peering["use_remote_gateways"] is False
+    for peering in (to_hub, from_hub):  # no gateway transit either way
+        assert peering["use_remote_gateways"] is False and peering["allow_gateway_transit"] is False
+    # Only what the hub's firewall forwards back into the env (prod egresses through it: test_egress_azure.py).
+    assert from_hub["allow_forwarded_traffic"] is False and to_hub["allow_forwarded_traffic"] is True
 
 
 @pytest.mark.parametrize("stack", [PROD, EPHEMERAL])
@@ -133,6 +143,7 @@ def _without_hub() -> dict:
             prod["deploy_runner"] = ["self-hosted", f"runner-{index}"]
             prod["public_network_access"] = True
             prod.setdefault("hardening", {"ip_access_list": ["198.51.100.0/24"]})  # public prod needs one
+            prod["egress"] = OPEN_EGRESS
     return config
 
 

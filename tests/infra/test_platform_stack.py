@@ -14,6 +14,7 @@ from cdktf_cdktf_provider_azurerm.storage_account import StorageAccount
 
 from infra.aspects.stack_aspects import AspectApp
 from infra.config import TeamEnv
+from infra.config.egress import Egress
 from infra.config.environment import CustomerManagedKey, EnvironmentConfig
 from infra.constructs.contracts import LAKE_CONTAINERS
 from infra.stacks.platform_stack import PlatformStack
@@ -61,6 +62,7 @@ def team_envs(platform_config) -> dict[str, TeamEnv]:
 # A customer key in another subscription than the envs' (config: existing_key_id / existing_key_vault_id).
 FOREIGN_VAULT = "/subscriptions/99999999-8888-4777-8666-555555555555/resourceGroups/rg-keys/providers/Microsoft.KeyVault/vaults/kv-keys"
 FOREIGN_KEY = "https://kv-keys.vault.azure.net/keys/cmk/0123456789abcdef0123456789abcdef"
+OPEN_EGRESS = Egress(mode="open", open_reason="no hub firewall without platform.hub_network")
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +77,10 @@ def islands(platform_config, fake_wheel, tmp_path_factory) -> Synthesized:
         te.model_copy(
             update={
                 "platform": platform,
-                "settings": te.settings.model_copy(update={"customer_managed_key": key}),
+                # Without the hub there is no firewall: open egress, with the reason prod needs.
+                "settings": te.settings.model_copy(
+                    update={"customer_managed_key": key, "egress": OPEN_EGRESS}
+                ),
             }
         )
         for te in platform_config.team_envs

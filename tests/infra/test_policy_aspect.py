@@ -662,8 +662,26 @@ def ephemeral(dev) -> TeamEnv:
 
 PROTECTED = TerraformResourceLifecycle(prevent_destroy=True)
 
+
+def _workspace_subnet(scope):
+    """A Databricks workspace subnet with no route at all (prod egresses through the hub's firewall)."""
+    from cdktf_cdktf_provider_azurerm.subnet import (
+        Subnet,
+        SubnetDelegation,
+        SubnetDelegationServiceDelegation,
+    )
+
+    delegation = SubnetDelegation(
+        name="databricks",
+        service_delegation=SubnetDelegationServiceDelegation(name="Microsoft.Databricks/workspaces"),
+    )
+    Subnet(scope, "host", name="snet-host", resource_group_name="rg", virtual_network_name="vnet",
+           address_prefixes=["10.10.8.0/24"], delegation=[delegation])  # fmt: skip
+
+
 # rule id -> (env, builder of resources that violate exactly that rule in that env)
 VIOLATIONS = {
+    "PLAT-AZ-EGRESS-1": ("prod", _workspace_subnet),
     "PLAT-WS-1": ("dev", lambda s: _workspace(s, sku="standard")),
     "PLAT-WS-2": (
         "dev",

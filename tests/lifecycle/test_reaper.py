@@ -146,16 +146,18 @@ def test_when_the_state_is_gone_the_tagged_group_is_deleted_and_the_report_says_
 
 
 def test_when_the_state_of_an_env_in_the_hub_is_gone_its_side_of_the_hub_is_deleted_too(config, fakes):
-    """Cut from private prod, the env peered with the hub and linked the hub's shared zones to its VNet: those
-    live in the hub, not in the env's group. Left behind, the next `env up pr1` fails on a peering and links of
-    the same names (and the hub keeps a dead peering)."""
+    """Cut from private prod, the env peered with the hub, linked the hub's shared zones to its VNet and added its
+    rule collection group to the hub firewall's policy (prod egress): those live in the hub, not in the env's
+    group. Left behind, the next `env up pr1` fails on a peering, links and a group of the same names (and the hub
+    keeps a dead peering)."""
     fakes.groups.groups = [ephemeral_group(env="pr1", base="prod", expires=PAST)]
     outcome, lines = run_reap(config, fakes)
     assert outcome.reaped == ["churn/pr1"]
     hub = config.platform.hub_network
     vnet = "vnet-dbp-churn-pr1"
     zones = f"{hub.private_dns_zones_resource_group_id}/providers/Microsoft.Network/privateDnsZones"
-    assert fakes.groups.deleted_by_id[:5] == [
+    assert fakes.groups.deleted_by_id[:6] == [
+        (f"{hub.firewall.policy_id}/ruleCollectionGroups/rcg-dbp-churn-pr1", "2025-01-01"),
         (f"{hub.virtual_network_id}/virtualNetworkPeerings/peer-hub-to-{vnet}", "2025-01-01"),
         *(
             (f"{zones}/{zone}/virtualNetworkLinks/link-{vnet}", "2024-06-01")

@@ -22,7 +22,10 @@ ONLY_THE_TWO_NETWORKS = {
 class HubPeering(Construct):
     """env -> hub in the env's subscription, hub -> env through ``hub_provider`` in the hub's.
 
-    No forwarded traffic and no gateway transit: egress stays the env's own.
+    No gateway transit. Forwarded traffic only with ``through_firewall`` (firewall egress), and only into the env:
+    the replies the hub's firewall forwards come from internet addresses, outside the hub's address space, and the
+    env's side of the peering drops such traffic unless it allows forwarded traffic. The hub's side stays closed:
+    what the env sends to the firewall originates in the env.
     """
 
     def __init__(
@@ -34,6 +37,7 @@ class HubPeering(Construct):
         network: Network,
         hub: HubNetwork,
         hub_provider: TerraformProvider,
+        through_firewall: bool = False,
     ) -> None:
         super().__init__(scope, id)
         vnet = team_env.names.virtual_network
@@ -44,7 +48,7 @@ class HubPeering(Construct):
             resource_group_name=network.resource_group_name,
             virtual_network_name=network.virtual_network_name,
             remote_virtual_network_id=hub.virtual_network_id,
-            **ONLY_THE_TWO_NETWORKS,
+            **(ONLY_THE_TWO_NETWORKS | {"allow_forwarded_traffic": through_firewall}),
         )
         self.from_hub = VirtualNetworkPeering(
             self,

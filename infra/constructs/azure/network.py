@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
+from cdktf import ITerraformDependable
 from cdktf_cdktf_provider_azurerm.nat_gateway import NatGateway
 from cdktf_cdktf_provider_azurerm.nat_gateway_public_ip_association import NatGatewayPublicIpAssociation
 from cdktf_cdktf_provider_azurerm.network_security_group import NetworkSecurityGroup
@@ -35,7 +36,7 @@ def private_endpoint_cidr(team_env: TeamEnv) -> str:
 
 class Network(Construct):
     """VNet with host (public) and container (private) subnets delegated to Databricks, one NSG on both,
-    and a NAT gateway as their egress.
+    and a NAT gateway as their egress (unless ``nat_gateway`` is off: firewall egress, see FirewallEgress).
 
     The NSG is created without inline rules on purpose: Databricks writes its own required rules into it, and
     an inline ``security_rule`` list would make Terraform delete them on the next apply.
@@ -52,6 +53,7 @@ class Network(Construct):
         team_env: TeamEnv,
         resource_group: ResourceGroupRef,
         private_endpoints: bool,
+        nat_gateway: bool = True,
     ) -> None:
         super().__init__(scope, id)
         names = team_env.names
@@ -85,37 +87,43 @@ class Network(Construct):
         self.host_nsg_association = self._associate_nsg("host", self.host_subnet_id)
         self.container_nsg_association = self._associate_nsg("container", self.container_subnet_id)
 
-        egress_ip = PublicIp(
-            self,
-            "egress-ip",
-            name=f"pip-{names.stem}-egress",
-            location=location,
-            resource_group_name=rg_name,
-            allocation_method="Static",
-            sku="Standard",
-        )
-        nat_gateway = NatGateway(
-            self,
-            "nat-gateway",
-            name=f"ng-{names.stem}",
-            location=location,
-            resource_group_name=rg_name,
-            sku_name="Standard",
-        )
-        nat_gateway_id = nat_gateway.id
-        nat_ip = NatGatewayPublicIpAssociation(
-            self, "nat-gateway-ip", nat_gateway_id=nat_gateway_id, public_ip_address_id=egress_ip.id
-        )
-        self.egress_associations = [
-            SubnetNatGatewayAssociation(
+        # Firewall egress (FirewallEgress) routes both subnets to the hub's firewall instead: no NAT gateway.
+        self.egress_associations: list[ITerraformDependable] = []
+        if nat_gateway:
+            egress_ip = PublicIp(
                 self,
-                f"{role}-egress",
-                subnet_id=subnet_id,
-                nat_gateway_id=nat_gateway_id,
-                depends_on=[nat_ip],
+                "egress-ip",
+                name=f"pip-{names.stem}-egress",
+                location=location,
+                resource_group_name=rg_name,
+                allocation_method="Static",
+                sku="Standard",
             )
-            for role, subnet_id in (("host", self.host_subnet_id), ("container", self.container_subnet_id))
-        ]
+            gateway = NatGateway(
+                self,
+                "nat-gateway",
+                name=f"ng-{names.stem}",
+                location=location,
+                resource_group_name=rg_name,
+                sku_name="Standard",
+            )
+            nat_gateway_id = gateway.id
+            nat_ip = NatGatewayPublicIpAssociation(
+                self, "nat-gateway-ip", nat_gateway_id=nat_gateway_id, public_ip_address_id=egress_ip.id
+            )
+            self.egress_associations += [
+                SubnetNatGatewayAssociation(
+                    self,
+                    f"{role}-egress",
+                    subnet_id=subnet_id,
+                    nat_gateway_id=nat_gateway_id,
+                    depends_on=[nat_ip],
+                )
+                for role, subnet_id in (
+                    ("host", self.host_subnet_id),
+                    ("container", self.container_subnet_id),
+                )
+            ]
 
         self.private_endpoint_subnet: Subnet | None = None
         if private_endpoints:

@@ -4,6 +4,7 @@ from infra.aspects.policy.engine import Rule, RulePack
 from infra.aspects.policy.packs.aws_iam import AWS_IAM
 from infra.aspects.policy.packs.aws_network import AWS_NETWORK
 from infra.aspects.policy.packs.aws_storage import AWS_STORAGE
+from infra.aspects.policy.packs.azure_egress import AZURE_EGRESS
 from infra.aspects.policy.packs.azure_iam import AZURE_IAM
 from infra.aspects.policy.packs.azure_key_vault import AZURE_KEY_VAULT
 from infra.aspects.policy.packs.azure_monitoring import AZURE_MONITORING
@@ -22,6 +23,7 @@ AZURE: tuple[RulePack, ...] = (
     AZURE_KEY_VAULT,
     AZURE_MONITORING,
     AZURE_IAM,
+    AZURE_EGRESS,
 )
 """The cloud resources of an Azure team-env (its platform stack)."""
 AWS: tuple[RulePack, ...] = (AWS_NETWORK, AWS_STORAGE, AWS_IAM)

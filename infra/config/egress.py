@@ -1,0 +1,195 @@
+"""Egress control (data exfiltration): where an Azure env's clusters may connect to, and the hub's firewall.
+
+`firewall`: the workspace subnets route 0.0.0.0/0 to the hub's Azure Firewall, whose policy gets one rule
+collection group per env allowing the Databricks control plane and the region's metastore, artifact, log and
+event hub endpoints, plus the env's `allowed_fqdns`; everything else is dropped. `open`: a NAT gateway, any
+destination. Pure config, no cdktf: the stacks and the policy rules read it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import AfterValidator, Field, field_validator, model_validator
+
+from infra.config.base import StrictModel, team_paths
+
+if TYPE_CHECKING:
+    from infra.config.platform_settings import PlatformSettings
+    from infra.config.team import TeamConfig
+
+FIREWALL_POLICY_ID = r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/Microsoft\.Network/firewallPolicies/[^/]+$"
+# A DNS name of two labels or more, lowercase, each label 1-63 letters, digits or inner hyphens; `*.` in front is
+# the one wildcard an Azure Firewall application rule accepts (any subdomain).
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+FQDN = re.compile(rf"^(?:\*\.)?(?:{_LABEL}\.)+[a-z][a-z0-9-]{{0,61}}[a-z0-9]$")
+# Rule collection group priorities the platform derives for envs (see firewall_priority); below them the hub's
+# owner keeps their own groups (100-999), processed first.
+FIRST_ENV_PRIORITY, ENV_PRIORITIES = 1000, 64000
+
+
+def check_fqdn(value: str) -> str:
+    if len(value) > 253 or not FQDN.match(value):
+        raise ValueError(
+            f"{value!r} is not a fully qualified domain name (lowercase labels of letters, digits and inner "
+            "hyphens, at least two, optionally starting with '*.', e.g. pypi.org or *.blob.core.windows.net)"
+        )
+    return value
+
+
+Fqdn = Annotated[str, AfterValidator(check_fqdn)]
+
+
+class HubFirewall(StrictModel):
+    """The Azure Firewall in the hub VNet that firewall-egress envs route their internet traffic through. The hub's
+    owner creates it (as they create the shared zones): SKU Standard or Premium (FQDN application rules), in the
+    hub's `AzureFirewallSubnet`, with the firewall policy named here attached. Each env adds one rule collection
+    group to that policy (`rcg-<prefix>-<team>-<env>`, priority 1000-64999 derived from its network; keep the
+    owner's own groups below 1000): the deployer needs Network Contributor on the policy."""
+
+    private_ip_address: ipaddress.IPv4Address
+    """The firewall's private IP in the hub VNet: the next hop of each env's 0.0.0.0/0 route."""
+    policy_id: Annotated[str, Field(pattern=FIREWALL_POLICY_ID)]
+    """ARM ID of the firewall policy attached to the firewall, where the envs' rule collection groups go."""
+
+    @staticmethod
+    def rule_collection_group_name(stem: str) -> str:
+        """The env's group in the policy (``stem``: `<prefix>-<team>-<env>`): unique per env in a shared policy."""
+        return f"rcg-{stem}"
+
+    def rule_collection_group_id(self, stem: str) -> str:
+        """ARM ID of the env's group: outside the env's resource group, so the reaper deletes it by this ID."""
+        return f"{self.policy_id}/ruleCollectionGroups/{self.rule_collection_group_name(stem)}"
+
+    @field_validator("private_ip_address")
+    @classmethod
+    def _private(cls, value: ipaddress.IPv4Address) -> ipaddress.IPv4Address:
+        if not value.is_private or value.is_loopback or value.is_link_local or value.is_unspecified:
+            raise ValueError(
+                f"{value} is not a private address; give the firewall's private IP in the hub VNet"
+            )
+        return value
+
+
+class Egress(StrictModel):
+    """Where the env's clusters may connect to. Default `open` (NAT gateway), `firewall` in prod."""
+
+    mode: Literal["firewall", "open"] = "open"
+    """`firewall` (default in prod): route the workspace subnets' internet traffic through the hub's Azure Firewall
+    (`platform.hub_network.firewall`), which allows only the Databricks control plane, the region's Storage, Sql
+    and EventHub endpoints and `allowed_fqdns`. Needs an env peered with the hub (`network_isolation: private` or
+    `public_network_access: false`). `open`: a NAT gateway, any destination (prod needs `open_reason`)."""
+    allowed_fqdns: list[Fqdn] = []  # noqa: RUF012 (pydantic copies defaults)
+    """Extra destinations (HTTPS, port 443) the firewall allows for this env, e.g. `pypi.org` and
+    `files.pythonhosted.org` for packages the jobs install from PyPI; `*.example.com` allows any subdomain.
+    Only with `mode: firewall`."""
+    open_reason: Annotated[str, Field(min_length=15, max_length=500)] | None = None
+    """Why a prod env may reach any destination (at least 15 characters): required for `mode: open` in prod,
+    refused with `mode: firewall`."""
+
+    @field_validator("allowed_fqdns")
+    @classmethod
+    def _each_once(cls, value: list[str]) -> list[str]:
+        twice = sorted({name for name in value if value.count(name) > 1})
+        if twice:
+            raise ValueError(
+                f"{', '.join(repr(n) for n in twice)} listed more than once; list each name once"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _fields_of_the_mode(self) -> Egress:
+        if self.mode == "open" and self.allowed_fqdns:
+            raise ValueError(
+                "allowed_fqdns applies only with mode: firewall (open egress allows every destination)"
+            )
+        if self.mode == "firewall" and self.open_reason is not None:
+            raise ValueError("open_reason applies only with mode: open; remove it")
+        return self
+
+
+def firewall_priority(network: str) -> int:
+    """The priority of an env's rule collection group in the hub's policy: from the first /24 of its network, so
+    envs and ephemeral slots (whose networks never overlap) get distinct ones; validate checks the rare wrap."""
+    first_slot = int(ipaddress.IPv4Network(network).network_address) >> 8
+    return FIRST_ENV_PRIORITY + first_slot % ENV_PRIORITIES
+
+
+def egress_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list[str]:
+    """What validate refuses about egress, one line per problem starting with its field path."""
+    hub = platform.hub_network
+    firewall = hub.firewall if hub is not None else None
+    problems: list[str] = []
+    priorities: dict[int, str] = {}
+    for team_path, team in zip(team_paths([team.name for team in teams]), teams, strict=True):
+        firewalled = False
+        for env, settings in team.environments.items():
+            path = f"{team_path}.environments.{env}.egress"
+            egress = settings.egress
+            if team.cloud != "azure":
+                if egress.mode == "firewall":
+                    problems.append(
+                        f"{path}.mode: firewall egress is the Azure hub's; AWS teams leave it unset"
+                    )
+                continue
+            if egress.mode == "open":
+                if env == "prod" and egress.open_reason is None:
+                    problems.append(
+                        f"{path}: prod egress is open (any destination) without open_reason; set mode: firewall "
+                        "(platform.hub_network.firewall), or say why in open_reason"
+                    )
+                continue
+            if hub is None or firewall is None:
+                where = "platform.hub_network" if hub is None else "platform.hub_network.firewall"
+                problems.append(
+                    f"{path}.mode: firewall egress routes through the hub's Azure Firewall, and {where} is unset; "
+                    "set it, or use mode: open with an open_reason"
+                )
+                continue
+            if not settings.reachable_only_from_its_network:
+                problems.append(
+                    f"{path}.mode: firewall egress goes through the hub peering, which only a private env has; set "
+                    "network_isolation: private (or public_network_access: false), or use mode: open (in prod "
+                    "with an open_reason)"
+                )
+                continue
+            firewalled = True
+            problems += _priority_clashes(
+                priorities, f"{team_path}.environments.{env}.network", [settings.network]
+            )
+        if firewalled and team.ephemeral is not None:
+            slots = [
+                str(s) for s in ipaddress.IPv4Network(team.ephemeral.network_pool).subnets(new_prefix=24)
+            ]
+            problems += _priority_clashes(priorities, f"{team_path}.ephemeral.network_pool", slots)
+    if firewall is not None:
+        problems += _firewall_inside_an_env(firewall, teams)
+    return problems
+
+
+def _priority_clashes(seen: dict[int, str], path: str, networks: list[str]) -> list[str]:
+    problems = []
+    for network in networks:
+        priority = firewall_priority(network)
+        other = seen.setdefault(priority, path)
+        if other != path:
+            problems.append(
+                f"{path}: its rule collection group priority in the hub's firewall policy ({priority}, from the "
+                f"network's first /24) is also {other}'s; move one of the networks"
+            )
+    return problems
+
+
+def _firewall_inside_an_env(firewall: HubFirewall, teams: list[TeamConfig]) -> list[str]:
+    for team in teams:
+        ranges = [settings.network for settings in team.environments.values()]
+        ranges += [team.ephemeral.network_pool] if team.ephemeral else []
+        for network in ranges:
+            if firewall.private_ip_address in ipaddress.IPv4Network(network):
+                return [
+                    f"platform.hub_network.firewall.private_ip_address: {firewall.private_ip_address} lies in "
+                    f"{network}, an env's network; give the firewall's address in the hub VNet"
+                ]
+    return []
