@@ -91,7 +91,6 @@ def _build_wheel() -> Path:
 
 def _synthesize(config: PlatformConfig, team_envs: list[TeamEnv], outdir: Path, wheel: Path) -> None:
     from infra.lifecycle.synthesis import synth_to
-
     from infra.wheel import WheelBuildFailed
 
     try:
