@@ -135,6 +135,11 @@ class ManagedWorkload(StrictModel):
             return ["training", "scoring", "monitoring"]
         return [job.name for job in self.jobs]
 
+    def job_name(self, stem: str, job: str) -> str:
+        """A job's name in the workspace: the churn preset's `<stem>-<job>` (as always), any other workload's
+        `<stem>-<workload>-<job>`, so no two workloads' jobs share a name."""
+        return f"{stem}-{job}" if self.preset == CHURN_PRESET else f"{stem}-{self.name}-{job}"
+
     @model_validator(mode="after")
     def _jobs_or_preset(self) -> ManagedWorkload:
         if self.preset is not None and self.jobs:

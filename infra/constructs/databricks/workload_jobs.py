@@ -31,11 +31,6 @@ from infra.constructs.databricks.model_jobs import (
 from infra.constructs.databricks.unity_catalog import UnityCatalogScope
 
 
-def workload_job_name(team_env: TeamEnv, workload: ManagedWorkload, job: str) -> str:
-    """`<stem>-<workload>-<job>`: never the name of a churn job (`<stem>-training`), nor another workload's."""
-    return f"{team_env.names.stem}-{workload.name}-{job}"
-
-
 def workload_task_parameters(
     task: WorkloadTask, *, catalog: str, schema: str, model: str, experiment_path: str
 ) -> list[str]:
@@ -123,7 +118,7 @@ class WorkloadJobs(Construct):
             job = Job(
                 self,
                 spec.name,
-                name=workload_job_name(team_env, workload, spec.name),
+                name=workload.job_name(team_env.names.stem, spec.name),
                 description=spec.description or f"Job {spec.name} of workload {workload.name}",
                 job_cluster=job_clusters(compute, run_as=run_as),
                 task=tasks,
