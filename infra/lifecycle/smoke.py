@@ -98,8 +98,17 @@ def smoke_target(
     )
 
 
+class NothingToSmoke(Exception):
+    """The team runs no managed workload (only bundles, which the team runs itself): there is no job to run."""
+
+
 def _workload(team: TeamConfig, name: str | None) -> ManagedWorkload:
     managed = team.managed_workloads
+    if name is None and not managed:
+        raise NothingToSmoke(
+            f"team {team.name!r} runs no managed workload (its bundle workloads run from the team's own CI): "
+            "nothing to smoke"
+        )
     listed = ", ".join(w.name for w in managed) or "none"
     if name is None:
         churn = [w for w in managed if w.preset == CHURN_PRESET]

@@ -109,3 +109,22 @@ def test_two_teams_with_different_workloads_deploy_side_by_side(cli, fakes):
         "deploy pricing-dev-platform",
         "deploy pricing-dev-workspace",
     ]
+
+
+def test_a_team_with_only_bundle_workloads_has_nothing_to_smoke_and_passes(cli, fakes, tmp_path, capsys):
+    # CI smokes every team after its staging apply; a bundle-only team must not fail that job.
+    raw = yaml.safe_load((ROOT / "platform.yaml").read_text())  # pricing: one bundle workload
+    path = tmp_path / "bundle-only.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    from infra.cli.main import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["smoke", "pricing/staging", "--json", "--config", str(path)])
+    assert exited.value.code == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "target": "pricing/staging",
+        "job": None,
+        "skipped": "team 'pricing' runs no managed workload (its bundle workloads run from the team's own CI): "
+        "nothing to smoke",
+    }
+    assert fakes.workspace.started == []
