@@ -169,3 +169,30 @@ def test_a_team_without_the_churn_preset_gets_no_churn_jobs_endpoint_or_monitor(
     assert not resources(stack, "databricks_quality_monitor")
     models = {m["name"] for m in resources(stack, "databricks_registered_model").values()}
     assert models == {"forecast_propensity", "forecast_uplift"}
+
+
+def test_the_second_workloads_jobs_exist_only_once_what_they_run_with_does(stacks):
+    """Terraform's graph of the synthesized stack (tests/terraform_graph.py): created after, destroyed before."""
+    from tests.terraform_graph import StackGraph
+
+    stack = stacks["churn-dev-workspace"]
+    graph = StackGraph(stack)
+    (job,) = [n.address for n in graph.of_type("databricks_job") if "workload-upsell" in n.address]
+    needs = [
+        ("databricks_file", "workload-upsell-jobs"),  # its wheel
+        ("databricks_grants", "workload-upsell-schema"),  # its principal's schema privileges
+        ("databricks_access_control_rule_set", "workload-upsell-identity"),  # the deployer may hand it run_as
+        ("databricks_registered_model", "workload-upsell-mlflow"),
+        ("databricks_grants", "unity-catalog_artifacts-volume-grants"),  # its principal reads the wheel
+    ]
+    for kind, prefix in needs:
+        found = [n.address for n in graph.of_type(kind) if n.address.split(".", 1)[1].startswith(prefix)]
+        assert found, (kind, prefix)
+        for address in found:  # both registered models, one of everything else
+            assert graph.depends(job, address), address
+    # The schema (and the models in it) come down before the catalog binding (provider issue 5300).
+    (binding,) = [n.address for n in graph.of_type("databricks_workspace_binding")]
+    for model in [
+        n.address for n in graph.of_type("databricks_registered_model") if "workload-upsell" in n.address
+    ]:
+        assert graph.depends(model, binding) and graph.destroyed_before(model, binding)
