@@ -90,7 +90,7 @@ def build_wheel(*, project_dir: Path | None = None, dist: Path | None = None) ->
     project_dir = project_dir or project.project_root() / "ml"
     dist = dist or default_dist()
     if not (project_dir / "pyproject.toml").is_file():
-        raise WheelBuildFailed(f"{project_dir}: no pyproject.toml, so no churn wheel can be built there")
+        raise WheelBuildFailed(f"{project_dir}: no pyproject.toml, so no wheel can be built there")
     pattern = wheel_glob(project_dir)
     what = f"{pattern.split('-')[0]} wheel"  # "churn wheel" for ml/
     dist.mkdir(parents=True, exist_ok=True)
