@@ -121,7 +121,9 @@ def test_the_second_workload_gets_its_own_schema_principal_models_and_jobs(stack
     assert job["name"] == "dbp-churn-dev-upsell-nightly"
     assert job["run_as"] == {"service_principal_name": upsell_sp}
     assert job["schedule"]["pause_status"] == "PAUSED"  # dev pauses schedules
-    score, train = job["task"]  # declared in task_key order (the provider reads them back sorted)
+    # Declared in task_key order: the provider sorts a job's tasks by key when it reads them back
+    # (databricks/terraform-provider-databricks v1.99.0, jobs/resource_job.go adjustTasks / sortTasksByKey).
+    score, train = job["task"]
     assert (score["task_key"], train["task_key"]) == ("score", "train")
     assert score["depends_on"] == [{"task_key": "train"}] and "depends_on" not in train
     wheel_task = train["python_wheel_task"]
