@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Literal
 
 from infra.config import PlatformConfig, TeamEnv
 from infra.constructs.contracts import WORKSPACE_URL_OUTPUT
+from infra.lifecycle.errors import InputProblem
 from infra.lifecycle.lock import exclusive_outdir
 from infra.lifecycle.moved_state import refuse_unmoved_local_state
 from infra.lifecycle.preflight import check_preconditions
@@ -32,10 +33,21 @@ class Rollout:
     team_env: TeamEnv
     outdir: Path
     auto_approve: bool
+    only: str | None = None
+    """One stack of the env by its component (`workspace`): the smallest apply that ships a change to a managed
+    workload's package (docs/ml-lifecycle.md). All of the env's stacks are still synthesized (the workspace stack
+    reads the others' outputs from their state); only this one is deployed."""
+
+    def __post_init__(self) -> None:
+        if self.only is not None and self.only not in self.team_env.stacks:
+            raise InputProblem(
+                "--only",
+                f"{self.only!r} is not a stack of {self.team_env.key} (stacks: {', '.join(self.team_env.stacks)})",
+            )
 
     @property
     def stacks(self) -> list[str]:
-        order = list(self.team_env.stacks.values())
+        order = [name for component, name in self.team_env.stacks.items() if self.only in (None, component)]
         return order if self.action == "deploy" else order[::-1]
 
     @property
