@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from infra.config.azure_checks import azure_problems
 from infra.config.base import CROSS_CHECK_MARK, StrictModel, team_paths
+from infra.config.bundle_checks import bundle_problems
 from infra.config.cross_checks import cloud_problems
 from infra.config.environment import CustomerManagedKey, EnvironmentConfig
 from infra.config.naming import EnvNames, env_names
@@ -41,6 +42,7 @@ class PlatformConfig(StrictModel):
             *self._customer_managed_key_problems(paths),
             *cloud_problems(self.platform, self.teams),
             *azure_problems(self.platform, self.teams),
+            *bundle_problems(self.platform, self.teams),
         ]
         if problems:
             # One line per problem, each starting with its own field path (see infra.config.loader).

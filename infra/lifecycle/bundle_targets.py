@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from infra.config import PlatformConfig, TeamConfig, TeamEnv
+from infra.config import PlatformConfig, TeamEnv
 from infra.constructs.bundle_contract import (
     BUNDLE_CLUSTER_POLICY_OUTPUT,
     BUNDLE_HOST_OUTPUT,
@@ -61,16 +61,12 @@ class Deployed:
     cluster_policy_id: str
 
 
-def bundle_workloads(team: TeamConfig) -> list[BundleWorkload]:
-    return [w for w in team.workloads if w.kind == "bundle"]
-
-
 def select(
     config: PlatformConfig, team_name: str, *, env: str | None, workload: str | None
 ) -> tuple[BundleWorkload, list[TeamEnv]]:
     """The bundle workload and team-envs the command writes targets for; InputProblem naming what is wrong."""
     team = find_team(config, team_name, field="TEAM")
-    found = bundle_workloads(team)
+    found = team.bundle_workloads
     if not found:
         raise InputProblem(
             "TEAM",

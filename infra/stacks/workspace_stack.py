@@ -11,6 +11,7 @@ from cdktf_cdktf_provider_databricks.provider import DatabricksProvider
 from infra.aspects.stack_aspects import AspectApp, AspectStack
 from infra.config import TeamEnv
 from infra.constructs.contracts import RAW_DROP_FOLDER, WheelArtifact, WorkspaceAccess
+from infra.constructs.databricks.bundle_workload import add_bundle_workloads, bundle_identities
 from infra.constructs.databricks.compute_policy import ComputePolicy
 from infra.constructs.databricks.identity import JobServicePrincipal, Principal, WorkspaceGroups
 from infra.constructs.databricks.mlflow_access import MlflowAccess
@@ -85,6 +86,8 @@ class WorkspaceStack(AspectStack):
             )
         job_principal = identity.principal
         role_grants = [identity.role_grants] if identity.role_grants else []
+        # Bundle workloads' principals first: the catalog's grants and the policy's permissions list them.
+        bundles = bundle_identities(self, team_env=team_env, deployer=deployer)
 
         unity_catalog = UnityCatalogScope(
             self,
@@ -94,10 +97,27 @@ class WorkspaceStack(AspectStack):
             owners=owners,
             readers=readers,
             job_principal=job_principal,
+            catalog_users=[b.principal for b in bundles],
             depends_on=metastore,
         )
         compute = ComputePolicy(
-            self, "compute", team_env=team_env, owners=owners, job_principal=job_principal, deployer=deployer
+            self,
+            "compute",
+            team_env=team_env,
+            owners=owners,
+            job_principal=job_principal,
+            deployer=deployer,
+            policy_users=[b.principal for b in bundles],
+        )
+        add_bundle_workloads(
+            self,
+            team_env=team_env,
+            identities=bundles,
+            catalog=unity_catalog,
+            owners=owners,
+            readers=readers,
+            host=access.provider["host"],
+            cluster_policy_id=compute.policy_id,
         )
         folder = TeamFolder(
             self, "team-folder", team_env=team_env, owners=owners, readers=readers, deployer=deployer

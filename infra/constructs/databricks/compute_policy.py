@@ -154,6 +154,7 @@ class ComputePolicy(Construct):
         owners: Sequence[Principal],
         job_principal: Principal,
         deployer: Principal,
+        policy_users: Sequence[Principal] = (),
     ) -> None:
         super().__init__(scope, id)
         self.team_env = team_env
@@ -181,7 +182,7 @@ class ComputePolicy(Construct):
                 self,
                 "pool-permissions",
                 instance_pool_id=self.pool_id,
-                access_control=[p.can("CAN_ATTACH_TO") for p in (*owners, job_principal)]
+                access_control=[p.can("CAN_ATTACH_TO") for p in (*owners, job_principal, *policy_users)]
                 + [deployer.can("CAN_MANAGE")],
             )
 
@@ -199,7 +200,7 @@ class ComputePolicy(Construct):
             self,
             "policy-permissions",
             cluster_policy_id=self.policy_id,
-            access_control=[p.can("CAN_USE") for p in (*owners, job_principal, deployer)],
+            access_control=[p.can("CAN_USE") for p in (*owners, job_principal, *policy_users, deployer)],
         )
 
         self.cluster: Cluster | None = None

@@ -62,6 +62,7 @@ class UnityCatalogScope(Construct):
         owners: Sequence[Principal],
         readers: Sequence[Principal],
         job_principal: Principal,
+        catalog_users: Sequence[Principal] = (),
         depends_on: Sequence[ITerraformDependable] = (),
     ) -> None:
         super().__init__(scope, id)
@@ -143,7 +144,10 @@ class UnityCatalogScope(Construct):
             "catalog-grants",
             catalog=catalog_ref,
             grant=[GrantsGrant(principal=p.name, privileges=CATALOG_PRIVILEGES) for p in (*owners, *readers)]
-            + [GrantsGrant(principal=job_principal.name, privileges=CATALOG_PRIVILEGES)],
+            + [
+                GrantsGrant(principal=p.name, privileges=CATALOG_PRIVILEGES)
+                for p in (job_principal, *catalog_users)
+            ],
             depends_on=[self.binding],
         )
 
