@@ -45,6 +45,7 @@ def test_pricing_gets_its_schema_models_volume_and_principal(synthesized, platfo
     stack = team_env.names.workspace_stack
     schemas = synthesized.resources(stack, "databricks_schema")
     schema_key, schema = next((k, s) for k, s in schemas.items() if s["name"] == "pricing")
+    assert schema["catalog_name"].startswith("${databricks_catalog.")
     principals = synthesized.resources(stack, "databricks_service_principal")
     run_as_key = next(
         k for k, sp in principals.items() if sp["display_name"] == f"{team_env.names.stem}-pricing-bundle"
