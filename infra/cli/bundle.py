@@ -16,6 +16,8 @@ from infra.cli.lifecycle import reported, say, stdout_to_stderr
 from infra.cli.options import ConfigOption, load_or_fail
 from infra.lifecycle.bundle_targets import (
     check_out_file,
+    ephemeral_env,
+    permanent_envs,
     read_deployed,
     render,
     select,
@@ -27,7 +29,11 @@ from infra.lifecycle.bundle_targets import (
 def bundle_targets(
     team: Annotated[str, typer.Argument(metavar="TEAM", help="e.g. pricing", show_default=False)],
     env: Annotated[
-        str | None, typer.Option("--env", help="Only this env's target \\[default: every env of the team].")
+        str | None,
+        typer.Option(
+            "--env",
+            help="Only this env's target, also an ephemeral env of the team \\[default: dev, staging, prod].",
+        ),
     ] = None,
     workload: Annotated[
         str | None,
@@ -49,10 +55,13 @@ def bundle_targets(
     """Write the bundle targets of TEAM's bundle workload: one per env, read from its deployed workspace stack."""
     loaded = load_or_fail(config)
     with reported():
-        chosen, team_envs = select(loaded, team, env=env, workload=workload)
+        chosen = select(loaded, team, workload=workload)
+        team_envs = permanent_envs(loaded, team, env)
         if out is not None:
             check_out_file(out)
         services = lifecycle.services_factory()
+        if team_envs is None:  # --env names no permanent env: an ephemeral one of the team, from its tags
+            team_envs = [ephemeral_env(loaded, team, str(env), services)]
         with stdout_to_stderr():  # synthesizing may print; stdout carries only the file
             deployed = read_deployed(loaded, team_envs, chosen.name, services, outdir=services.outdir)
         document = targets_document(team_envs, chosen, deployed)

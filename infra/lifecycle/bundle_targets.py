@@ -16,6 +16,7 @@ per user and never unpauses triggers; a production target sets root_path, so onl
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from infra.config import PlatformConfig, TeamEnv
+from infra.config.base import EPHEMERAL_NAME
 from infra.constructs.bundle_contract import (
     BUNDLE_CLUSTER_POLICY_OUTPUT,
     BUNDLE_HOST_OUTPUT,
@@ -31,6 +33,7 @@ from infra.constructs.bundle_contract import (
     run_as_output,
 )
 from infra.lifecycle.errors import InputProblem, OperationFailed
+from infra.lifecycle.inventory import read_inventory
 from infra.lifecycle.lock import exclusive_outdir
 from infra.lifecycle.targets import find_team
 
@@ -61,10 +64,8 @@ class Deployed:
     cluster_policy_id: str
 
 
-def select(
-    config: PlatformConfig, team_name: str, *, env: str | None, workload: str | None
-) -> tuple[BundleWorkload, list[TeamEnv]]:
-    """The bundle workload and team-envs the command writes targets for; InputProblem naming what is wrong."""
+def select(config: PlatformConfig, team_name: str, *, workload: str | None) -> BundleWorkload:
+    """The bundle workload the command writes targets for; InputProblem naming what is wrong."""
     team = find_team(config, team_name, field="TEAM")
     found = team.bundle_workloads
     if not found:
@@ -78,22 +79,35 @@ def select(
             raise InputProblem(
                 "--workload", f"team {team_name!r} has several bundle workloads: pick one of {names}"
             )
-        chosen = found[0]
-    else:
-        chosen = next((w for w in found if w.name == workload), None)
-        if chosen is None:
-            raise InputProblem(
-                "--workload", f"team {team_name!r} has no bundle workload {workload!r} ({names})"
-            )
+        return found[0]
+    chosen = next((w for w in found if w.name == workload), None)
+    if chosen is None:
+        raise InputProblem("--workload", f"team {team_name!r} has no bundle workload {workload!r} ({names})")
+    return chosen
+
+
+def permanent_envs(config: PlatformConfig, team_name: str, env: str | None) -> list[TeamEnv] | None:
+    """The team's dev/staging/prod envs (or the one --env names); None when --env may name an ephemeral env."""
     team_envs = [te for te in config.team_envs if te.team.name == team_name]
-    if env is not None:
-        team_envs = [te for te in team_envs if te.env == env]
-        if not team_envs:
-            envs = ", ".join(team.environments)
-            raise InputProblem(
-                "--env", f"team {team_name!r} has no environment {env!r} (environments: {envs})"
-            )
-    return chosen, team_envs
+    if env is None:
+        return team_envs
+    if named := [te for te in team_envs if te.env == env]:
+        return named
+    if re.fullmatch(EPHEMERAL_NAME, env):
+        return None
+    envs = ", ".join(te.env for te in team_envs)
+    raise InputProblem("--env", f"team {team_name!r} has no environment {env!r} (environments: {envs})")
+
+
+def ephemeral_env(config: PlatformConfig, team_name: str, env: str, services: Services) -> TeamEnv:
+    """An ephemeral env of the team (`platform env up`), derived again from its tags as `env down` does."""
+    team = config.team(team_name)
+    record = read_inventory(config, services, clouds=[team.cloud]).find(env, field="--env")
+    if record.team != team_name:
+        raise InputProblem(
+            "--env", f"ephemeral env {env!r} belongs to team {record.team!r}, not {team_name!r}"
+        )
+    return record.team_env(config)
 
 
 def read_deployed(

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from infra.config import load_config
-from infra.lifecycle.bundle_targets import Deployed, render, select, targets_document
+from infra.lifecycle.bundle_targets import Deployed, permanent_envs, render, select, targets_document
 from tests.bundle_schema import load_bundle, schema_errors
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,8 +34,8 @@ def deployed(team_envs):
 @pytest.fixture(scope="module")
 def pricing():
     config = load_config(ROOT / "platform.yaml")
-    workload, team_envs = select(config, "pricing", env=None, workload=None)
-    return workload, team_envs
+    workload = select(config, "pricing", workload=None)
+    return workload, permanent_envs(config, "pricing", None)
 
 
 @pytest.fixture(scope="module")

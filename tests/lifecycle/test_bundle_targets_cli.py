@@ -5,12 +5,15 @@ deployed is one line and exit 2, and --out never replaces a file this command di
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import yaml
 
 from infra.config import load_config
 from infra.constructs.bundle_contract import BUNDLE_CLUSTER_POLICY_OUTPUT, BUNDLE_HOST_OUTPUT, run_as_output
 from infra.lifecycle.bundle_targets import HEADER
+from infra.lifecycle.ephemeral import NETWORK_TAG
+from tests.lifecycle.fakes import ephemeral_group
 
 ENVS = ("dev", "staging", "prod")
 
@@ -77,9 +80,30 @@ def test_a_team_without_a_bundle_workload_or_an_unknown_env_is_refused_before_an
     assert churn.code == 2 and churn.err_lines == [
         "error: TEAM: team 'churn' has no bundle workload (teams.churn.workloads: add one with kind: bundle)"
     ]
-    unknown = cli("bundle-targets", "pricing", "--env", "qa")
-    assert unknown.code == 2 and len(unknown.err_lines) == 1 and "no environment 'qa'" in unknown.err
+    unknown = cli("bundle-targets", "pricing", "--env", "QA")
+    assert unknown.code == 2 and len(unknown.err_lines) == 1 and "no environment 'QA'" in unknown.err
     assert fakes.nothing_happened()
+
+
+def test_env_names_an_ephemeral_env_of_the_team_found_by_its_tags(cli, fakes):
+    """`platform env up pr7 --from pricing/dev` made it: its target is a development one, in its own catalog."""
+    group = ephemeral_group(team="pricing", env="pr7", base="dev")
+    fakes.groups.groups.append(replace(group, tags={**group.tags, NETWORK_TAG: "10.20.64.0/24"}))
+    fakes.runner.outputs = {
+        "pricing-pr7-workspace": {
+            BUNDLE_HOST_OUTPUT: "https://adb-7.azuredatabricks.net",
+            run_as_output("pricing"): "00000000-0000-4000-8000-000000000007",
+            BUNDLE_CLUSTER_POLICY_OUTPUT: "POLICY7",
+        }
+    }
+    result = cli("bundle-targets", "pricing", "--env", "pr7", "--json")
+    assert result.code == 0, result.err
+    targets = json.loads(result.out)["targets"]
+    assert list(targets) == ["pr7"]
+    assert targets["pr7"]["mode"] == "development"
+    assert "pr7" in targets["pr7"]["variables"]["catalog_name"]
+    other = cli("bundle-targets", "pricing", "--env", "pr8")
+    assert other.code == 2 and "no ephemeral env named 'pr8'" in other.err
 
 
 def test_out_writes_a_new_file_and_replaces_only_its_own(cli, fakes, config_path, tmp_path):
