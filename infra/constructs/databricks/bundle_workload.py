@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cdktf import ITerraformDependable, TerraformOutput, TerraformResourceLifecycle, Token
+from cdktf import Annotations, ITerraformDependable, TerraformOutput, TerraformResourceLifecycle, Token
 from cdktf_cdktf_provider_databricks.data_databricks_service_principal import DataDatabricksServicePrincipal
 from cdktf_cdktf_provider_databricks.grants import Grants, GrantsGrant
 from cdktf_cdktf_provider_databricks.provider import DatabricksProvider
@@ -72,6 +72,11 @@ class BundleIdentity(Construct):
             account_id=str(account_id) if account_id else None,
         )
         self.principal = self.identity.principal
+        if self.identity.role_grants is None:
+            Annotations.of(self).add_warning(
+                "platform.account_id is unset: grant the deployer the Service Principal User role on "
+                f"{run_as_display_name(team_env.names.stem, workload.name)}, or handing it the models fails"
+            )
 
 
 class BundleWorkloadResources(Construct):
