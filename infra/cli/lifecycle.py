@@ -126,8 +126,19 @@ def smoke(
             "--json", help="On success print run id, URLs and model version as JSON; progress to stderr."
         ),
     ] = False,
+    workload: Annotated[
+        str | None,
+        typer.Option(
+            "--workload", help="The managed workload whose job runs (default: churn, or the team's only one)."
+        ),
+    ] = None,
+    job: Annotated[
+        str | None,
+        typer.Option("--job", help="The workload's job to run (default: churn's training, or its only job)."),
+    ] = None,
 ) -> None:
-    """Run the env's training job now, follow it to the end, check it registered a new `challenger`."""
+    """Run a managed workload's job in the env now and follow it to the end (default: the churn training job,
+    which must register a new `challenger`; any other job passes when its run succeeds)."""
     from databricks.sdk.errors import DatabricksError
 
     stdout = sys.stdout
@@ -135,7 +146,7 @@ def smoke(
     progress_to = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
     with reported(), progress_to:
         loaded, services = load_or_fail(config), services_factory()
-        smoke_on = smoke_target(loaded, target)
+        smoke_on = smoke_target(loaded, target, workload=workload, job=job)
         limit = parse_duration(timeout, field="--timeout")
         if dry_run:
             for line in describe_smoke(loaded, smoke_on, timeout=limit, outdir=services.outdir):
@@ -162,10 +173,12 @@ def smoke(
                 )
         except DatabricksError as exc:
             raise OperationFailed(f"Databricks: {_first_line(exc)}") from None
-        say(
-            f"passed: run {result.run_id} succeeded in {format_duration(result.took)}; "
-            f"{smoke_on.model_name} version {result.version} is the challenger"
+        registered = (
+            f"; {smoke_on.model_name} version {result.version} is the challenger"
+            if smoke_on.model_name
+            else ""
         )
+        say(f"passed: run {result.run_id} succeeded in {format_duration(result.took)}{registered}")
         if as_json:
             passed = {
                 "target": smoke_on.key,

@@ -21,6 +21,7 @@ from infra.config.naming import EnvNames, env_names
 from infra.config.platform_settings import PlatformSettings
 from infra.config.team import TeamConfig
 from infra.config.unique_names import EnvIdentity, config_name_problems
+from infra.config.workload_packages import workload_package_problems
 
 
 class PlatformConfig(StrictModel):
@@ -43,6 +44,7 @@ class PlatformConfig(StrictModel):
             *cloud_problems(self.platform, self.teams),
             *azure_problems(self.platform, self.teams),
             *bundle_problems(self.platform, self.teams),
+            *workload_package_problems(self.teams),
         ]
         if problems:
             # One line per problem, each starting with its own field path (see infra.config.loader).

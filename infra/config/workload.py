@@ -27,6 +27,8 @@ ENTRY_POINT = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 # Schemas the platform itself creates in every env's catalog besides the workloads' own.
 PLATFORM_SCHEMAS: frozenset[str] = frozenset({"information_schema"})
 CHURN_PRESET = "churn"
+# The churn preset's tables, predictions table and serving inference tables live here (and the artifact volume).
+CHURN_SCHEMA = "ml"
 
 WorkloadName = Annotated[str, Field(pattern=WORKLOAD_NAME)]
 UcName = Annotated[str, Field(pattern=UC_NAME)]
@@ -104,7 +106,8 @@ class ManagedWorkload(StrictModel):
     """A path inside this repository, relative to its root: the Python project (a folder with a pyproject.toml)
     whose wheel the jobs run; churn's is `ml`."""
     schema_name: UcName | None = None
-    """The workload's Unity Catalog schema in each env's catalog; default: the workload's name (churn: `ml`)."""
+    """The workload's Unity Catalog schema in each env's catalog; default: the workload's name (the churn
+    preset's: `ml`, the only schema it runs in)."""
     models: Annotated[list[UcName], Field(min_length=1)]
     """Registered models the platform creates in `<catalog>.<schema_name>`, owned by the job principal; the
     first is the one the jobs get as `--model-name`."""
@@ -116,8 +119,14 @@ class ManagedWorkload(StrictModel):
 
     @property
     def schema(self) -> str:
-        """The Unity Catalog schema the workload's tables and models live in."""
-        return self.schema_name or self.name
+        """The Unity Catalog schema the workload's tables and models live in (the churn preset's: `ml`)."""
+        return self.schema_name or (CHURN_SCHEMA if self.preset == CHURN_PRESET else self.name)
+
+    @property
+    def experiment_name(self) -> str:
+        """The experiment's name in the team folder: the churn preset's is its model's (as always), any other
+        workload's its own name."""
+        return self.models[0] if self.preset == CHURN_PRESET else self.name
 
     @property
     def job_names(self) -> list[str]:
@@ -125,6 +134,11 @@ class ManagedWorkload(StrictModel):
         if self.preset == CHURN_PRESET:
             return ["training", "scoring", "monitoring"]
         return [job.name for job in self.jobs]
+
+    def job_name(self, stem: str, job: str) -> str:
+        """A job's name in the workspace: the churn preset's `<stem>-<job>` (as always), any other workload's
+        `<stem>-<workload>-<job>`, so no two workloads' jobs share a name."""
+        return f"{stem}-{job}" if self.preset == CHURN_PRESET else f"{stem}-{self.name}-{job}"
 
     @model_validator(mode="after")
     def _jobs_or_preset(self) -> ManagedWorkload:
@@ -208,6 +222,19 @@ def workloads_problems(workloads: list[ManagedWorkload | BundleWorkload]) -> lis
             )
         if workload.schema in PLATFORM_SCHEMAS:
             problems.append(f"{where}.schema_name: {workload.schema!r} is reserved by Databricks")
+        if isinstance(workload, ManagedWorkload) and workload.preset == CHURN_PRESET:
+            if workload.schema != CHURN_SCHEMA:
+                problems.append(
+                    f"{where}.schema_name: the churn preset keeps its tables, predictions and inference tables in "
+                    f"schema {CHURN_SCHEMA!r}; remove schema_name or set it to {CHURN_SCHEMA}"
+                )
+            experiments = [w.name for w in workloads if isinstance(w, ManagedWorkload) and w is not workload]
+            if workload.experiment_name in experiments:
+                problems.append(
+                    f"{where}.models: the churn preset's experiment is named after its first model "
+                    f"{workload.experiment_name!r}, which is also another workload's name (its experiment); "
+                    "rename one"
+                )
         if isinstance(workload, ManagedWorkload) and re.search(r"(^|/)\.\.(/|$)", workload.package):
             problems.append(
                 f"{where}.package: {workload.package!r} leaves the repository; give a path inside it"

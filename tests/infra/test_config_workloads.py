@@ -189,3 +189,53 @@ def test_a_bad_job_schedule_is_one_line_naming_it():
     assert any(
         line.startswith("platform.yaml: teams.churn.workloads[0].jobs[0].schedule:") for line in lines
     ), lines
+
+
+UPSELL = "tests/fixtures/workloads/upsell"
+
+
+def test_a_task_whose_entry_point_the_package_does_not_declare_is_refused():
+    job = {"name": "nightly", "tasks": [{"key": "a", "entry_point": "upsell-trian"}]}
+    assert_problem_at(
+        with_workloads({**SCORER, "package": UPSELL, "jobs": [job]}),
+        "teams.churn.workloads[0].jobs[0].tasks[0].entry_point",
+        "['upsell-score', 'upsell-train']",
+    )
+
+
+def test_the_churn_preset_needs_the_churn_entry_point_of_its_package():
+    assert_problem_at(
+        with_workloads({**CHURN, "package": UPSELL}),
+        "teams.churn.workloads[0].preset",
+        "'churn' is not an entry point",
+    )
+
+
+def test_a_package_path_without_a_python_project_is_refused():
+    assert_problem_at(
+        with_workloads({**SCORER, "package": "docs"}), "teams.churn.workloads[0].package", "not found"
+    )
+
+
+def test_a_package_that_would_replace_the_runtimes_spark_or_mlflow_is_refused(tmp_path):
+    from infra.config.workload_packages import workload_package_problems
+
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "pyproject.toml").write_text(
+        '[project]\nname = "pkg"\ndependencies = ["pyspark>=4", "MLflow[extras]>=3", "pandas"]\n'
+        '[project.scripts]\nchurn = "pkg:main"\n'
+    )
+    team = parse(with_workloads({**SCORER, "package": "ml"})).team("churn")
+    moved = team.model_copy(update={"workloads": [team.workloads[0].model_copy(update={"package": "pkg"})]})
+    (line,) = [p for p in workload_package_problems([moved], root=tmp_path) if ".package:" in p]
+    assert line.startswith("teams.churn.workloads[0].package: pkg/pyproject.toml requires mlflow, pyspark")
+
+
+def test_the_churn_preset_lives_in_schema_ml():
+    assert_problem_at(
+        with_workloads({**CHURN, "schema_name": "churn"}),
+        "teams.churn.workloads[0].schema_name",
+        "schema 'ml'",
+    )
+    team = parse(with_workloads({k: v for k, v in CHURN.items() if k != "schema_name"})).team("churn")
+    assert team.workloads[0].schema == "ml"

@@ -13,7 +13,6 @@ from cdktf_cdktf_provider_databricks.data_databricks_service_principal import Da
 from cdktf_cdktf_provider_databricks.grants import Grants, GrantsGrant
 from cdktf_cdktf_provider_databricks.provider import DatabricksProvider
 from cdktf_cdktf_provider_databricks.registered_model import RegisteredModel
-from cdktf_cdktf_provider_databricks.schema import Schema
 from cdktf_cdktf_provider_databricks.service_principal_federation_policy import (
     ServicePrincipalFederationPolicy,
     ServicePrincipalFederationPolicyOidcPolicy,
@@ -33,11 +32,8 @@ from infra.constructs.bundle_contract import (
     run_as_output,
 )
 from infra.constructs.databricks.identity import JobServicePrincipal, Principal
-from infra.constructs.databricks.unity_catalog import (
-    OWNER_SCHEMA_PRIVILEGES,
-    READER_SCHEMA_PRIVILEGES,
-    UnityCatalogScope,
-)
+from infra.constructs.databricks.unity_catalog import UnityCatalogScope
+from infra.constructs.databricks.workload_schema import WorkloadSchema
 
 # The account console of each cloud: federation policies live at the account, not in a workspace.
 ACCOUNT_HOSTS = {
@@ -45,8 +41,6 @@ ACCOUNT_HOSTS = {
     "aws": "https://accounts.cloud.databricks.com",
 }
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
-# The bundle's principal creates and changes the tables its jobs write; the models' versions come with ownership.
-RUN_AS_SCHEMA_PRIVILEGES = ["USE_SCHEMA", "SELECT", "MODIFY", "CREATE_TABLE", "CREATE_FUNCTION"]
 OWNER_MODEL_PRIVILEGES = ["EXECUTE", "APPLY_TAG"]
 READER_MODEL_PRIVILEGES = ["EXECUTE"]
 # Whoever deploys a target writes its artifacts: the principal in production, each developer in development.
@@ -103,26 +97,18 @@ class BundleWorkloadResources(Construct):
             [identity.identity.role_grants] if identity.identity.role_grants else []
         )
 
-        self.schema = Schema(
+        # Owners work in it, readers read it, the bundle's principal creates and changes its tables.
+        self.schema = WorkloadSchema(
             self,
             "schema",
-            catalog_name=catalog.catalog_ref,
+            team_env=team_env,
             name=workload.schema,
             comment=f"Tables and models of the {workload.name} bundle in {team_env.key}",
-            force_destroy=ephemeral,
-            lifecycle=TerraformResourceLifecycle(prevent_destroy=protect),
-            # Everything in the catalog comes down before the binding (see UnityCatalogScope).
-            depends_on=[catalog.binding],
-        )
-        schema_id = self.schema.id
-        Grants(
-            self,
-            "schema-grants",
-            schema=schema_id,
-            grant=[GrantsGrant(principal=p.name, privileges=OWNER_SCHEMA_PRIVILEGES) for p in owners]
-            + [GrantsGrant(principal=p.name, privileges=READER_SCHEMA_PRIVILEGES) for p in readers]
-            + [GrantsGrant(principal=run_as.name, privileges=RUN_AS_SCHEMA_PRIVILEGES)],
-        )
+            catalog=catalog,
+            owners=owners,
+            readers=readers,
+            job_principal=run_as,
+        ).schema
 
         # In Unity Catalog only a model's owner creates versions and sets aliases: in development the team's
         # developers train as themselves (their first owner group owns the models), elsewhere the bundle's
