@@ -114,6 +114,7 @@ def test_the_ci_signs_in_as_the_principal_through_an_account_level_federation_po
     assert policy["provider"] == lookup["provider"] == f"databricks.{account['alias']}"
     assert f"data.databricks_service_principal.{lookup_key}.id" in str(policy["service_principal_id"])
     assert "databricks_service_principal." in lookup["application_id"]
+    assert policy["policy_id"] == "github-actions"
     assert policy["oidc_policy"] == {
         "issuer": "https://token.actions.githubusercontent.com",
         "audiences": [str(platform_config.platform.account_id)],

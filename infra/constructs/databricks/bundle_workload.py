@@ -41,6 +41,7 @@ ACCOUNT_HOSTS = {
     "aws": "https://accounts.cloud.databricks.com",
 }
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
+CI_POLICY_ID = "github-actions"
 OWNER_MODEL_PRIVILEGES = ["EXECUTE", "APPLY_TAG"]
 READER_MODEL_PRIVILEGES = ["EXECUTE"]
 # Whoever deploys a target writes its artifacts: the principal in production, each developer in development.
@@ -207,7 +208,8 @@ class BundleWorkloadResources(Construct):
             "ci-federation",
             provider=account,
             service_principal_id=Token.as_number(found.id),
-            policy_id=f"github-{team_env.names.stem}-{workload.name}".replace("_", "-"),
+            # Scoped to the principal (accounts/<id>/servicePrincipals/<sp>/federationPolicies/<policy_id>).
+            policy_id=CI_POLICY_ID,
             description=f"GitHub Actions of {ci.github_repository} deploy the {workload.name} bundle to {team_env.key}",
             oidc_policy=ServicePrincipalFederationPolicyOidcPolicy(
                 issuer=GITHUB_ISSUER,
