@@ -144,3 +144,26 @@ def test_validate_refuses_a_ci_credential_without_the_account_id(tmp_path):
         "teams.pricing.workloads[0].ci: needs platform.account_id (the CI's federation policy is a Databricks "
         "account-level resource); set it, or remove ci and deploy the bundle by hand"
     ], json.dumps(refused.value.lines())
+
+
+def test_an_aws_team_reaches_its_federation_policy_through_the_aws_account_console(tmp_path, fake_wheel):
+    """The same resources on a Databricks-on-AWS team; only the account host differs."""
+    from infra.app import build_app
+
+    raw = yaml.safe_load((ROOT / "platform.yaml").read_text())
+    risk = next(team for team in raw["teams"] if team["name"] == "risk")
+    risk["workloads"] = [
+        {"kind": "bundle", "name": "scoring", "models": ["risk_score"], "ci": {"github_repository": "o/risk"}}
+    ]
+    path = tmp_path / "platform.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    config = load_config(path)
+    team_env = workspace(config, "risk/dev")
+    outdir = tmp_path / "out"
+    build_app(config, outdir=outdir, wheel=fake_wheel, team_envs=[team_env]).synth()
+    stack = json.loads((outdir / "stacks" / team_env.names.workspace_stack / "cdk.tf.json").read_text())
+    account = next(p for p in stack["provider"]["databricks"] if p.get("alias"))
+    assert account["host"] == "https://accounts.cloud.databricks.com"
+    policy = next(iter(stack["resource"]["databricks_service_principal_federation_policy"].values()))
+    assert policy["oidc_policy"]["subject"] == "o/risk"
+    assert {m["name"] for m in stack["resource"]["databricks_registered_model"].values()} >= {"risk_score"}
