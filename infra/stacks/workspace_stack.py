@@ -14,6 +14,7 @@ from infra.aspects.stack_aspects import AspectApp, AspectStack
 from infra.config import TeamEnv
 from infra.config.workload import ManagedWorkload
 from infra.constructs.contracts import RAW_DROP_FOLDER, WheelArtifact, WorkspaceAccess
+from infra.constructs.databricks.bundle_workload import add_bundle_workloads, bundle_identities
 from infra.constructs.databricks.compute_policy import ComputePolicy
 from infra.constructs.databricks.identity import JobServicePrincipal, Principal, WorkspaceGroups
 from infra.constructs.databricks.mlflow_access import MlflowAccess
@@ -101,6 +102,8 @@ class WorkspaceStack(AspectStack):
         role_grants = [identity.role_grants] if identity.role_grants else []
         identities = workload_identities(self, team_env=team_env, deployer=deployer)
         workload_principals = [i.principal for i in identities.values()]
+        # Bundle workloads' principals first: the catalog's grants and the policy's permissions list them.
+        bundles = bundle_identities(self, team_env=team_env, deployer=deployer)
 
         unity_catalog = UnityCatalogScope(
             self,
@@ -111,6 +114,7 @@ class WorkspaceStack(AspectStack):
             readers=readers,
             job_principal=job_principal,
             workload_principals=workload_principals,
+            catalog_users=[b.principal for b in bundles],
             depends_on=metastore,
         )
         compute = ComputePolicy(
@@ -120,7 +124,17 @@ class WorkspaceStack(AspectStack):
             owners=owners,
             job_principal=job_principal,
             deployer=deployer,
-            workload_principals=workload_principals,
+            workload_principals=[*workload_principals, *(b.principal for b in bundles)],
+        )
+        add_bundle_workloads(
+            self,
+            team_env=team_env,
+            identities=bundles,
+            catalog=unity_catalog,
+            owners=owners,
+            readers=readers,
+            host=access.provider["host"],
+            cluster_policy_id=compute.policy_id,
         )
         folder = TeamFolder(
             self, "team-folder", team_env=team_env, owners=owners, readers=readers, deployer=deployer

@@ -74,10 +74,12 @@ class UnityCatalogScope(Construct):
         readers: Sequence[Principal],
         job_principal: Principal,
         workload_principals: Sequence[Principal] = (),
+        catalog_users: Sequence[Principal] = (),
         depends_on: Sequence[ITerraformDependable] = (),
     ) -> None:
         """``workload_principals``: the job principals of workloads with their own schema (WorkloadSchema); they
-        get the catalog, the landing files and the wheels, not the `ml` schema."""
+        get the catalog, the landing files and the wheels, not the `ml` schema. ``catalog_users``: principals that
+        get only USE_CATALOG here (bundle workloads' run_as principals; their schema grants them the rest)."""
         super().__init__(scope, id)
         names = team_env.names
         ephemeral = team_env.is_ephemeral
@@ -162,7 +164,7 @@ class UnityCatalogScope(Construct):
             grant=[GrantsGrant(principal=p.name, privileges=CATALOG_PRIVILEGES) for p in (*owners, *readers)]
             + [
                 GrantsGrant(principal=p.name, privileges=CATALOG_PRIVILEGES)
-                for p in (job_principal, *workload_principals)
+                for p in (job_principal, *workload_principals, *catalog_users)
             ],
             depends_on=[self.binding],
         )
