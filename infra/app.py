@@ -1,5 +1,6 @@
 """Compose the CDKTF app: two stacks per team-environment, wired by cross-stack references."""
 
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from pathlib import Path
 
@@ -21,28 +22,53 @@ def build_app(
     wheel: Path,
     team_envs: list[TeamEnv] | None = None,
     today: date | None = None,
+    package_wheels: Mapping[str, Path] | None = None,
 ) -> AspectApp:
     """Build (not yet synthesize) the app for ``team_envs`` (default: every permanent team-env).
 
+    ``wheel`` is churn's (the `ml` package); every other managed workload's package is built here, once per
+    package, unless ``package_wheels`` names its wheel (by package path).
     ``today`` (default: the synth's UTC date) decides the month new budgets start in; tests pin it.
     """
     app = AspectApp(outdir=str(outdir))
     artifact = WheelArtifact(wheel)
-    for team_env in team_envs if team_envs is not None else config.team_envs:
+    chosen = team_envs if team_envs is not None else config.team_envs
+    wheels = workload_wheels(chosen, given=package_wheels or {})
+    for team_env in chosen:
         if team_env.team.cloud == "aws":
-            add_aws_team_env(app, team_env=team_env, wheel=artifact)
+            add_aws_team_env(app, team_env=team_env, wheel=artifact, wheels=wheels)
         else:
-            add_team_env(app, team_env=team_env, wheel=artifact, today=today)
+            add_team_env(app, team_env=team_env, wheel=artifact, today=today, wheels=wheels)
     return app
 
 
+def workload_wheels(
+    team_envs: Iterable[TeamEnv], *, given: Mapping[str, Path], build: Callable[[str], Path] | None = None
+) -> dict[str, WheelArtifact]:
+    """The wheel of every managed workload package these team-envs run, except churn's `ml` (the app's
+    ``wheel``): the given one, else built now (infra/wheel.py, content-addressed like churn's)."""
+    if build is None:
+        from infra.wheel import build_package_wheel as build
+    packages = sorted(
+        {w.package for te in team_envs for w in te.team.managed_workloads if w.package != "ml"} | set(given)
+    )
+    return {
+        package: WheelArtifact(given[package] if package in given else build(package)) for package in packages
+    }
+
+
 def add_team_env(
-    app: AspectApp, *, team_env: TeamEnv, wheel: WheelArtifact, today: date | None = None
+    app: AspectApp,
+    *,
+    team_env: TeamEnv,
+    wheel: WheelArtifact,
+    today: date | None = None,
+    wheels: Mapping[str, WheelArtifact] | None = None,
 ) -> tuple[PlatformStack, WorkspaceStack]:
     platform = PlatformStack(app, team_env.names.platform_stack, team_env=team_env, today=today)
     access = azure_workspace_access(team_env, platform.outputs)
     workspace = WorkspaceStack(
-        app, team_env.names.workspace_stack, team_env=team_env, access=access, wheel=wheel
+        app, team_env.names.workspace_stack, team_env=team_env, access=access, wheel=wheel, wheels=wheels
     )
     workspace.add_dependency(platform)
     for stack, packs in ((platform, (*AZURE, COMMON)), (workspace, (*WORKSPACE, COMMON))):
@@ -51,7 +77,13 @@ def add_team_env(
     return platform, workspace
 
 
-def add_aws_team_env(app: AspectApp, *, team_env: TeamEnv, wheel: WheelArtifact) -> None:
+def add_aws_team_env(
+    app: AspectApp,
+    *,
+    team_env: TeamEnv,
+    wheel: WheelArtifact,
+    wheels: Mapping[str, WheelArtifact] | None = None,
+) -> None:
     """Platform (aws only), account (databricks_mws_*), workspace (the shared Databricks constructs), in order."""
     # The jsii kernel takes seconds to load the AWS provider's assembly: only configs with an AWS team pay for it.
     from infra.aspects.policy.packs import AWS, AWS_IAM
@@ -69,7 +101,7 @@ def add_aws_team_env(app: AspectApp, *, team_env: TeamEnv, wheel: WheelArtifact)
         workspace_id=account.workspace.workspace_id,
     )
     workspace = WorkspaceStack(
-        app, team_env.stacks["workspace"], team_env=team_env, access=access, wheel=wheel
+        app, team_env.stacks["workspace"], team_env=team_env, access=access, wheel=wheel, wheels=wheels
     )
     workspace.add_dependency(account)
     workspace.add_dependency(platform)

@@ -25,7 +25,12 @@ def main() -> None:
         raise SystemExit(2) from None
     from infra.app import build_app  # loading the provider bindings takes seconds: check the inputs first
 
-    build_app(config, outdir=Path(os.environ.get("CDKTF_OUTDIR", "cdktf.out")), wheel=wheel).synth()
+    try:  # builds the wheel of every managed workload package besides ml/
+        app = build_app(config, outdir=Path(os.environ.get("CDKTF_OUTDIR", "cdktf.out")), wheel=wheel)
+    except WheelBuildFailed as exc:
+        print(f"{exc}; fix the workload's package", file=sys.stderr)
+        raise SystemExit(2) from None
+    app.synth()
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
-"""Locate or build the churn wheel that the workspace stacks deploy."""
+"""Locate or build the wheels that the workspace stacks deploy: churn's (ml/) and every managed workload's."""
 
 import fcntl
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,6 +36,27 @@ class WheelBuildFailed(Exception):
 
 def default_dist() -> Path:
     return project.project_root() / "dist"
+
+
+def wheel_glob(project_dir: Path) -> str:
+    """The file names of the project's wheels: `<distribution>-*.whl`, the name normalized as wheels spell it."""
+    try:
+        name = tomllib.loads((project_dir / "pyproject.toml").read_text())["project"]["name"]
+    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError):
+        return WHEEL_GLOB
+    return f"{re.sub(r'[-_.]+', '_', str(name)).lower()}-*.whl"
+
+
+def package_dist(package: str) -> Path:
+    """Where a workload package's wheel is built: dist/ for churn's `ml` (as always), dist/<package>/ else."""
+    if package == "ml":
+        return default_dist()
+    return default_dist() / "workloads" / re.sub(r"[^A-Za-z0-9_.-]+", "_", package.strip("/"))
+
+
+def build_package_wheel(package: str) -> Path:
+    """Build the wheel of a managed workload's package (a repository-relative path)."""
+    return build_wheel(project_dir=project.project_root() / package, dist=package_dist(package))
 
 
 def find_wheel(explicit: Path | None = None, *, dist: Path | None = None, field: str = "--wheel") -> Path:
@@ -67,7 +90,9 @@ def build_wheel(*, project_dir: Path | None = None, dist: Path | None = None) ->
     project_dir = project_dir or project.project_root() / "ml"
     dist = dist or default_dist()
     if not (project_dir / "pyproject.toml").is_file():
-        raise WheelBuildFailed(f"{project_dir}: no pyproject.toml, so no churn wheel can be built there")
+        raise WheelBuildFailed(f"{project_dir}: no pyproject.toml, so no wheel can be built there")
+    pattern = wheel_glob(project_dir)
+    what = f"{pattern.split('-')[0]} wheel"  # "churn wheel" for ml/
     dist.mkdir(parents=True, exist_ok=True)
     with _build_lock(project_dir) as lock_fd:
         shutil.rmtree(project_dir / "build", ignore_errors=True)  # setuptools' scratch, never the user's
@@ -90,12 +115,10 @@ def build_wheel(*, project_dir: Path | None = None, dist: Path | None = None) ->
             )
             if result.returncode != 0:
                 last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or ["no output"]
-                raise WheelBuildFailed(f"{project_dir}: building the churn wheel failed: {last[0]}")
-            built = sorted(private.glob(WHEEL_GLOB))
+                raise WheelBuildFailed(f"{project_dir}: building the {what} failed: {last[0]}")
+            built = sorted(private.glob(pattern))
             if len(built) != 1:
-                raise WheelBuildFailed(
-                    f"{project_dir}: the build wrote {len(built)} churn wheels, expected one"
-                )
+                raise WheelBuildFailed(f"{project_dir}: the build wrote {len(built)} {what}s, expected one")
             try:
                 check_wheel(built[0], project_dir=project_dir)
             except IncompleteWheel as exc:
@@ -104,7 +127,7 @@ def build_wheel(*, project_dir: Path | None = None, dist: Path | None = None) ->
             os.replace(built[0], target)  # atomic on one filesystem: readers see the old wheel or the new one
         finally:
             shutil.rmtree(private, ignore_errors=True)
-    for stale in dist.glob(WHEEL_GLOB):  # wheels of older versions
+    for stale in dist.glob(pattern):  # wheels of older versions
         if stale != target:
             stale.unlink(missing_ok=True)
     return target

@@ -28,7 +28,9 @@ def onboarded_config() -> dict[str, Any]:
     for name, (model, octet) in NEW_TEAMS.items():
         team = copy.deepcopy(by_name[model])
         old = f"10.{team['environments']['dev']['network'].split('.')[1]}."
-        team |= {"name": name, "model_name": name, "owner_groups": [f"{name}-owners"]}
+        # Each new team runs the churn reference workload with a model of its own name (README, onboarding).
+        churn = {"kind": "managed", "name": "churn", "package": "ml", "models": [name], "preset": "churn"}
+        team |= {"name": name, "workloads": [churn], "owner_groups": [f"{name}-owners"]}
         team["reader_groups"] = [f"{name}-readers"]
         for env in team["environments"].values():
             env["network"] = env["network"].replace(old, f"10.{octet}.")

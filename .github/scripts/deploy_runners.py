@@ -5,7 +5,8 @@ lake and vault without public endpoints (network_isolation private), so the jobs
 names in `deploy_runner`; every other env uses `ubuntu-latest`. Each runner is printed as a JSON list of labels,
 for `runs-on: ${{ fromJSON(...) }}`:
 
-    matrix ENV        [{"team": ..., "runner": "[...]"}, ...] for every team with ENV (a job matrix's include)
+    matrix ENV [--teams JSON]  [{"team": ..., "runner": "[...]"}, ...] for every team with ENV (a job matrix's
+                      include), or only those teams
     runner TEAM/ENV   the runner of that permanent env and of the ephemeral envs cut from it
     reaper            the one runner that can destroy every ephemeral env the teams' templates allow
     private-stacks    the stacks a GitHub-hosted runner cannot plan: the workspace stack of a private front end, the
@@ -49,11 +50,12 @@ def runner_of(team_env: TeamEnv) -> list[str]:
     return list(team_env.settings.deploy_runner) or HOSTED_RUNNER
 
 
-def env_matrix(config: PlatformConfig, env: str) -> list[dict[str, str]]:
+def env_matrix(config: PlatformConfig, env: str, teams: list[str] | None = None) -> list[dict[str, str]]:
+    """``teams``: only these (workload_scope.py's choice for a change under workload packages only)."""
     return [
         {"team": te.team.name, "runner": json.dumps(runner_of(te))}
         for te in config.team_envs
-        if te.env == env and deployed_by_ci(te)
+        if te.env == env and deployed_by_ci(te) and (teams is None or te.team.name in teams)
     ]
 
 
@@ -125,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--github-output", metavar="KEY", help="also append KEY=JSON to $GITHUB_OUTPUT")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("matrix").add_argument("env", metavar="ENV")
+    matrix = commands.add_parser("matrix")
+    matrix.add_argument("env", metavar="ENV")
+    matrix.add_argument("--teams", help="a JSON list of teams: leave the others out (empty: every team)")
     commands.add_parser("runner").add_argument("target", metavar="TEAM/ENV")
     commands.add_parser("reaper")
     commands.add_parser("private-stacks")
@@ -135,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config)
         if args.command == "matrix":
-            result: object = env_matrix(config, args.env)
+            result: object = env_matrix(config, args.env, json.loads(args.teams) if args.teams else None)
         elif args.command == "runner":
             result = env_runner(config, args.target)
         elif args.command == "reaper":

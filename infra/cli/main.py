@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from infra.cli import env, lifecycle, plan, scan, synth
+from infra.cli import bundle, env, lifecycle, plan, scan, synth
 from infra.cli.errors import fail, run_cli
 from infra.cli.options import ConfigOption, full_width, load_or_fail
 from infra.config import ConfigError, PlatformConfig, load_config
@@ -171,7 +171,14 @@ def _url_or_none(url: str | OperationFailed) -> str | None:
     return None if isinstance(url, OperationFailed) else url
 
 
-for register in (synth.register, scan.register, lifecycle.register, env.register, plan.register):
+for register in (
+    synth.register,
+    scan.register,
+    lifecycle.register,
+    env.register,
+    plan.register,
+    bundle.register,
+):
     register(app)
 
 

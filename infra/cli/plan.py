@@ -44,8 +44,10 @@ def plan(
         ),
     ] = False,
     config: ConfigOption = None,
+    only: lifecycle.OnlyOption = None,
 ) -> None:
-    """Synthesize TEAM/ENV's stacks and run `terraform plan` on each in deploy order; summarize each plan."""
+    """Synthesize TEAM/ENV's stacks and run `terraform plan` on each in deploy order (with --only, on that one);
+    summarize each plan."""
 
     def progress(line: str) -> None:
         print(line, file=sys.stderr if as_json else sys.stdout, flush=True)
@@ -53,7 +55,7 @@ def plan(
     with lifecycle.reported():
         loaded, services = load_or_fail(config), lifecycle.services_factory()
         team_env = permanent_team_env(loaded, target)
-        result = plan_team_env(team_env, loaded, services, report=progress, lock=not no_lock)
+        result = plan_team_env(team_env, loaded, services, report=progress, lock=not no_lock, only=only)
         if as_json:
             sys.stdout.write(json.dumps(result.as_json(), indent=2) + "\n")
         else:
@@ -75,12 +77,14 @@ def apply(
         ),
     ],
     config: ConfigOption = None,
+    only: lifecycle.OnlyOption = None,
 ) -> None:
-    """Apply exactly the saved plans of TEAM/ENV, in deploy order; refuse if a stack changed since its plan."""
+    """Apply exactly the saved plans of TEAM/ENV, in deploy order; refuse if a stack changed since its plan.
+    With --only, the plan must be of that one stack (`platform plan --only`)."""
     with lifecycle.reported():
         loaded, services = load_or_fail(config), lifecycle.services_factory()
         team_env = permanent_team_env(loaded, target)
-        saved = apply_saved_plan(team_env, loaded, services, plan_dir=plan_dir, report=print)
+        saved = apply_saved_plan(team_env, loaded, services, plan_dir=plan_dir, report=print, only=only)
         print(f"applied {', '.join(stack for stack, _ in saved.planned) or 'nothing'} of {team_env.key}")
         for stack, waits_for in saved.waiting:
             print(

@@ -11,7 +11,7 @@ from infra.config.aws import aws_deploy_warnings
 from infra.config.base import team_paths
 from infra.config.model import PlatformConfig
 from infra.config.node_types import node_type_warning
-from infra.config.team import TeamConfig
+from infra.config.team import MODEL_NAME_DEPRECATED, TeamConfig
 
 
 def deploy_warnings(config: PlatformConfig) -> list[str]:
@@ -29,6 +29,8 @@ def deploy_warnings(config: PlatformConfig) -> list[str]:
         )
     for path, team in zip(team_paths([team.name for team in config.teams]), config.teams, strict=True):
         warnings += _node_type_warnings(path, team)
+        if team.model_name_deprecated:
+            warnings.append(f"{path}.model_name: {MODEL_NAME_DEPRECATED}")
         for env, settings in team.environments.items():
             if settings.interactive_cluster:
                 # databricks 1.99 docs/resources/cluster.md: kind CLASSIC_PREVIEW "if corresponding public

@@ -103,7 +103,7 @@ def format_validation_error(exc: ValidationError, raw: Any = None) -> list[str]:
     paths = team_paths(names)
     lines: list[str] = []
     for error in exc.errors(include_url=False):
-        loc = error["loc"]
+        loc = _without_union_tags(error["loc"])
         message = error["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
         if message.startswith(CROSS_CHECK_MARK):
             lines.extend(message.removeprefix(CROSS_CHECK_MARK).splitlines())
@@ -131,6 +131,19 @@ def format_validation_error(exc: ValidationError, raw: Any = None) -> list[str]:
             message += f" ({YAML_BOOLEAN_HINT})"
         lines.append(f"{format_loc(loc, paths)}: {message}")
     return lines
+
+
+# The `kind` tags of the discriminated workload union: pydantic puts the tag in the error's location
+# (`workloads.0.managed.name`); the config has no such level.
+UNION_TAGS = frozenset({"managed", "bundle"})
+
+
+def _without_union_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(
+        part
+        for i, part in enumerate(loc)
+        if not (part in UNION_TAGS and i >= 2 and type(loc[i - 1]) is int and loc[i - 2] == "workloads")
+    )
 
 
 def format_loc(loc: tuple[Any, ...], paths: list[str] | None = None) -> str:

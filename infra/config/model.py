@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from infra.config.azure_checks import azure_problems
 from infra.config.base import CROSS_CHECK_MARK, StrictModel, team_paths
+from infra.config.bundle_checks import bundle_problems
 from infra.config.cross_checks import cloud_problems
 from infra.config.egress import egress_problems
 from infra.config.environment import CustomerManagedKey, EnvironmentConfig
@@ -21,6 +22,7 @@ from infra.config.naming import EnvNames, env_names
 from infra.config.platform_settings import PlatformSettings
 from infra.config.team import TeamConfig
 from infra.config.unique_names import EnvIdentity, config_name_problems
+from infra.config.workload_packages import workload_package_problems
 
 
 class PlatformConfig(StrictModel):
@@ -43,6 +45,8 @@ class PlatformConfig(StrictModel):
             *cloud_problems(self.platform, self.teams),
             *azure_problems(self.platform, self.teams),
             *egress_problems(self.platform, self.teams),
+            *bundle_problems(self.platform, self.teams),
+            *workload_package_problems(self.teams),
         ]
         if problems:
             # One line per problem, each starting with its own field path (see infra.config.loader).

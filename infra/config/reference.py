@@ -233,6 +233,8 @@ def _flow(value: Any) -> str:
         return str(value)
     if isinstance(value, str):
         return value
+    if isinstance(value, BaseModel):  # an item of a list default (a team's default workloads)
+        return _flow(_differences_from_model_defaults(value))
     if isinstance(value, list):
         return "[" + ", ".join(_flow(item) for item in value) + "]"
     if isinstance(value, dict):

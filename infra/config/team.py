@@ -1,10 +1,11 @@
-"""A team: its identity, groups, cloud and region, model name, environments and ephemeral template."""
+"""A team: its identity, groups, cloud and region, workloads, environments and ephemeral template."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import EmailStr, Field, ValidationInfo, field_validator, model_validator
+from pydantic import EmailStr, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from infra.config.aws import AwsSettings, private_settings_refused, region_problem, with_aws_defaults
 from infra.config.base import RELATIVE_MARK, TEAM_NAME, EnvName, StrictModel
@@ -16,6 +17,19 @@ from infra.config.environment import (
     merge_defaults,
 )
 from infra.config.regions import DATABRICKS_REGIONS
+from infra.config.workload import (
+    BundleWorkload,
+    ManagedWorkload,
+    Workload,
+    churn_workload,
+    workloads_problems,
+)
+
+LEGACY_MODEL_NAME = r"^[a-z][a-z0-9_]{0,63}$"
+MODEL_NAME_DEPRECATED = (
+    "model_name is deprecated: it stands for one managed churn workload with that model; write it as "
+    "workloads: [{kind: managed, name: churn, package: ml, schema_name: ml, models: [<name>], preset: churn}]"
+)
 
 
 def check_region(value: str) -> str:
@@ -48,13 +62,65 @@ class TeamConfig(StrictModel):
     """AWS account and network settings; required with `cloud: aws`, refused otherwise."""
     notification_emails: Annotated[list[EmailStr], Field(min_length=1)]
     """Addresses that get job failure and budget alerts (AWS teams: at most 10, what an AWS budget alert mails)."""
-    model_name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")] = "churn"
-    """1-64 lowercase letters, digits or '_', starting with a letter: the registered model's name inside the
-    env's catalog (`<catalog>.ml.<model_name>`)."""
+    workloads: list[Workload] = Field(default_factory=lambda: [ManagedWorkload(**churn_workload())])
+    """The team's ML projects: `managed` (the platform builds the wheel and runs the jobs) or `bundle` (the team
+    deploys its own Databricks Asset Bundle). Default: the churn reference workload (schema `ml`, model
+    `churn`). The old `model_name: X` still reads as that workload with model X (deprecated)."""
     environments: dict[EnvName, EnvironmentConfig]
     """dev, staging and prod; each is optional but at least one is required."""
     ephemeral: EphemeralTemplate | None = None
     """Template for short-lived test environments; none allowed when unset."""
+
+    _legacy_model_name: bool = PrivateAttr(default=False)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _legacy_model_name_field(cls, value: Any, handler: Any) -> TeamConfig:
+        legacy = isinstance(value, dict) and "model_name" in value
+        if legacy:
+            value = dict(value)
+            model_name = value.pop("model_name")
+            if "workloads" in value:
+                raise ValueError(
+                    RELATIVE_MARK + "model_name: set together with workloads; move the model into the "
+                    "churn workload's models and remove model_name"
+                )
+            if not isinstance(model_name, str) or not re.match(LEGACY_MODEL_NAME, model_name):
+                raise ValueError(
+                    RELATIVE_MARK
+                    + f"model_name: {model_name!r} is invalid: 1-64 lowercase letters, digits or "
+                    "'_', starting with a letter"
+                )
+            value["workloads"] = [churn_workload(model_name)]
+        team = handler(value)
+        team._legacy_model_name = legacy
+        return team
+
+    @property
+    def model_name_deprecated(self) -> bool:
+        """The config still says `model_name` (read as the churn workload): validate warns."""
+        return self._legacy_model_name
+
+    @property
+    def managed_workloads(self) -> list[ManagedWorkload]:
+        """The workloads the platform builds and schedules, in config order."""
+        return [w for w in self.workloads if isinstance(w, ManagedWorkload)]
+
+    @property
+    def bundle_workloads(self) -> list[BundleWorkload]:
+        """The workloads the team deploys as its own bundles, in config order."""
+        return [w for w in self.workloads if isinstance(w, BundleWorkload)]
+
+    def workload(self, name: str) -> ManagedWorkload | BundleWorkload | None:
+        """The team's workload of that name."""
+        return next((w for w in self.workloads if w.name == name), None)
+
+    @property
+    def model_name(self) -> str:
+        """The churn reference workload's model (its first): what the churn-only features (serving, the
+        predictions monitor, smoke without --workload) use."""
+        churn = next((w for w in self.managed_workloads if w.preset == "churn"), None)
+        return churn.models[0] if churn else ""
 
     @model_validator(mode="before")
     @classmethod
@@ -109,4 +175,12 @@ class TeamConfig(StrictModel):
         both = sorted(set(self.owner_groups) & set(self.reader_groups))
         if both:
             raise ValueError(f"groups {both} are both owners and readers; list each group once")
+        return self
+
+    @model_validator(mode="after")
+    def _workloads_apart(self) -> TeamConfig:
+        problems = workloads_problems(self.workloads)
+        if problems:
+            # Lines relative to the team: workloads_problems names `workloads[i].field`.
+            raise ValueError(RELATIVE_MARK + "\n".join(problems))
         return self

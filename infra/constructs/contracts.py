@@ -84,13 +84,20 @@ ARTIFACTS_VOLUME = "artifacts"
 
 @dataclass(frozen=True)
 class WheelArtifact:
-    """The built churn wheel that the workspace stack uploads and the jobs install."""
+    """A built workload wheel (churn's, or another managed workload's) that the workspace stack uploads and the
+    jobs install."""
 
     path: Path
 
     @property
     def filename(self) -> str:
         return self.path.name
+
+    @property
+    def distribution(self) -> str:
+        """The distribution name as the wheel's file name spells it (`churn-0.1.0-py3-none-any.whl`: `churn`):
+        the `package_name` of a python_wheel_task."""
+        return self.filename.split("-", 1)[0]
 
     @property
     def sha256(self) -> str:

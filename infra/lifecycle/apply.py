@@ -79,8 +79,9 @@ def _is_plan_summary(document: object) -> bool:
     return True
 
 
-def read_saved_plan(plan_dir: Path, team_env: TeamEnv) -> SavedPlan:
-    """The saved plan of ``team_env`` in ``plan_dir``; InputProblem (field --plan-dir) when it is not one."""
+def read_saved_plan(plan_dir: Path, team_env: TeamEnv, *, of_stacks: list[str] | None = None) -> SavedPlan:
+    """The saved plan of ``team_env`` in ``plan_dir`` (of exactly ``of_stacks``, default all the env's); InputProblem
+    (field --plan-dir) when it is not one."""
     summary = plan_dir / PLAN_SUMMARY
     try:
         document = json.loads(summary.read_text())
@@ -93,7 +94,7 @@ def read_saved_plan(plan_dir: Path, team_env: TeamEnv) -> SavedPlan:
             "--plan-dir", f"{summary} is the plan of {document.get('target')}, not {team_env.key}"
         )
     stacks = document["stacks"]
-    expected = list(team_env.stacks.values())
+    expected = of_stacks if of_stacks is not None else list(team_env.stacks.values())
     if [s.get("stack") for s in stacks] != expected:
         raise InputProblem("--plan-dir", f"{summary} does not plan {', '.join(expected)} in that order")
     planned = [(s["stack"], s["stack_sha256"]) for s in stacks if s["status"] == "planned"]
@@ -114,13 +115,15 @@ def apply_saved_plan(
     *,
     plan_dir: Path,
     report: Callable[[str], None],
+    only: str | None = None,
 ) -> SavedPlan:
     """Synthesize, check every planned stack is unchanged, then apply the saved plans in order. Nothing is applied
     when one stack differs (OperationFailed)."""
-    saved = read_saved_plan(plan_dir, team_env)
+    rollout = Rollout("deploy", team_env, services.outdir, auto_approve=True, only=only)
+    saved = read_saved_plan(plan_dir, team_env, of_stacks=rollout.stacks)
     services.runner.require("terraform")
-    check_runner_listed(team_env, services.public_address)
-    rollout = Rollout("deploy", team_env, services.outdir, auto_approve=True)
+    if rollout.checks:
+        check_runner_listed(team_env, services.public_address)
     with exclusive_outdir(rollout.outdir, purpose=f"apply {team_env.key}"):
         report(f"apply {team_env.key}: building the wheel and synthesizing {', '.join(rollout.stacks)}")
         prepare(rollout, config, services)

@@ -241,6 +241,7 @@ def plan_team_env(
     *,
     report: Callable[[str], None],
     lock: bool = True,
+    only: str | None = None,
 ) -> TeamEnvPlan:
     """Build the wheel, synthesize the team-env's stacks and plan them in deploy order, holding the output
     directory. Terraform missing is refused (MissingTool) before anything is built. Without ``lock`` the plans
@@ -248,7 +249,7 @@ def plan_team_env(
     services.runner.require("terraform")
     # Planning against a fresh state key while the env's state sits unmoved would show everything as new.
     refuse_unmoved_local_state(team_env, outdir=services.outdir)
-    rollout = Rollout("deploy", team_env, services.outdir, auto_approve=False)
+    rollout = Rollout("deploy", team_env, services.outdir, auto_approve=False, only=only)
     with exclusive_outdir(rollout.outdir, purpose=f"plan {team_env.key}"):
         report(f"plan {team_env.key}: building the wheel and synthesizing {', '.join(rollout.stacks)}")
         prepare(rollout, config, services)

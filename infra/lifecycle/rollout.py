@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Literal
 
 from infra.config import PlatformConfig, TeamEnv
 from infra.constructs.contracts import WORKSPACE_URL_OUTPUT
+from infra.lifecycle.errors import InputProblem
 from infra.lifecycle.lock import exclusive_outdir
 from infra.lifecycle.moved_state import refuse_unmoved_local_state
 from infra.lifecycle.preflight import check_preconditions
@@ -33,10 +34,21 @@ class Rollout:
     team_env: TeamEnv
     outdir: Path
     auto_approve: bool
+    only: str | None = None
+    """One stack of the env by its component (`workspace`): the smallest apply that ships a change to a managed
+    workload's package (docs/ml-lifecycle.md). All of the env's stacks are still synthesized (the workspace stack
+    reads the others' outputs from their state); only this one is deployed."""
+
+    def __post_init__(self) -> None:
+        if self.only is not None and self.only not in self.team_env.stacks:
+            raise InputProblem(
+                "--only",
+                f"{self.only!r} is not a stack of {self.team_env.key} (stacks: {', '.join(self.team_env.stacks)})",
+            )
 
     @property
     def stacks(self) -> list[str]:
-        order = list(self.team_env.stacks.values())
+        order = [name for component, name in self.team_env.stacks.items() if self.only in (None, component)]
         return order if self.action == "deploy" else order[::-1]
 
     @property
@@ -45,7 +57,10 @@ class Rollout:
 
     @property
     def checks(self) -> list[str]:
-        """What is checked before anything is built (an IP access list the runner must be on)."""
+        """What is checked before anything is built: the IP access list the runner must be on, when the rollout
+        runs the workspace stack (the only one that calls the workspace's API)."""
+        if self.team_env.names.workspace_stack not in self.stacks:
+            return []
         check = describe_check(self.team_env)
         return [check] if check else []
 
@@ -101,7 +116,7 @@ def execute(
     services.runner.require(CDKTF[0], "terraform")
     refuse_unmoved_local_state(rollout.team_env, outdir=rollout.outdir)
     first = len(rollout.checks)
-    if first:
+    if first:  # the runner's address, before the lock: nothing is built for a runner that cannot apply
         report(f"[1/{len(steps)}] {steps[0]}")
         check_runner_listed(rollout.team_env, services.public_address)
     with exclusive_outdir(rollout.outdir, purpose=f"{rollout.action} {rollout.team_env.key}"):

@@ -94,9 +94,12 @@ def _build_wheel() -> Path:
 
 def _synthesize(config: PlatformConfig, team_envs: list[TeamEnv], outdir: Path, wheel: Path) -> None:
     from infra.lifecycle.synthesis import synth_to
+    from infra.wheel import WheelBuildFailed
 
     try:
         synth_to(config, out=outdir, wheel=wheel, team_envs=team_envs)
+    except WheelBuildFailed as exc:  # a managed workload's package other than ml/ (built during synth)
+        raise OperationFailed(f"synth failed, nothing was deployed: {exc}") from None
     except RuntimeError as exc:  # jsii raises policy (aspect) violations as RuntimeError
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
         problem = next(

@@ -1,4 +1,5 @@
-"""`platform smoke`: run an env's training job now, follow it to the end, and check it registered a challenger."""
+"""`platform smoke`: run a managed workload's job in an env now and follow it to the end; for the churn preset's
+training job (the default) also check it registered a new challenger."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from typing import TYPE_CHECKING
 from infra.config import PlatformConfig, TeamEnv
 from infra.config.base import EPHEMERAL_NAME
 from infra.config.naming import azure_workspace_resource_id, env_names
-from infra.constructs.contracts import ML_SCHEMA, WORKSPACE_URL_OUTPUT
+from infra.config.team import TeamConfig
+from infra.config.workload import CHURN_PRESET, ManagedWorkload
+from infra.constructs.contracts import WORKSPACE_URL_OUTPUT
 from infra.lifecycle.azure import subscription_id
 from infra.lifecycle.databricks import RunProgress, TrainingWorkspace
 from infra.lifecycle.errors import InputProblem, OperationFailed
@@ -30,7 +33,8 @@ if TYPE_CHECKING:
 
 CHALLENGER_ALIAS = "challenger"
 POLL_SECONDS = 15.0
-# The workspace stack names each model job `<stem>-<job key>` (infra/constructs/databricks/model_jobs.py);
+# The workspace stack names the churn preset's jobs `<stem>-<job key>`, any other workload's
+# `<stem>-<workload>-<job key>` (ManagedWorkload.job_name);
 # tests/lifecycle check this against a synthesized workspace stack.
 TRAINING_JOB_KEY = "training"
 
@@ -44,7 +48,9 @@ class SmokeTarget:
     resource_group: str
     workspace_name: str
     job_name: str
-    model_name: str
+    model_name: str | None
+    """The model whose `challenger` alias the run must move; None for a job that registers no challenger (any
+    job but the churn preset's training): then the run's success is the verdict."""
     cloud: str = "azure"
     workspace_url: str | None = None
     """An AWS workspace's URL (with_workspace_url reads it); an Azure workspace is found by its ARM ID."""
@@ -57,8 +63,17 @@ class SmokeTarget:
         return azure_workspace_resource_id(subscription_id, self.resource_group, self.workspace_name)
 
 
-def smoke_target(config: PlatformConfig, text: str, *, field: str = "TEAM/ENV") -> SmokeTarget:
-    """TEAM/ENV of a permanent env, or TEAM/NAME of an ephemeral one (its names need no tags)."""
+def smoke_target(
+    config: PlatformConfig,
+    text: str,
+    *,
+    field: str = "TEAM/ENV",
+    workload: str | None = None,
+    job: str | None = None,
+) -> SmokeTarget:
+    """TEAM/ENV of a permanent env, or TEAM/NAME of an ephemeral one (its names need no tags); ``workload`` and
+    ``job`` pick the job (default: the churn preset's training job, or the team's only managed workload's only
+    job)."""
     team_name, env = split_key(text, field=field)
     team = find_team(config, team_name, field=field)
     is_ephemeral_name = team.ephemeral is not None and re.fullmatch(EPHEMERAL_NAME, env)
@@ -69,15 +84,61 @@ def smoke_target(config: PlatformConfig, text: str, *, field: str = "TEAM/ENV") 
             f"team {team_name!r} has no environment {env!r} (environments: {envs}, or an ephemeral NAME)",
         )
     names = env_names(prefix=config.platform.prefix, team=team.name, env=env)
+    chosen = _workload(team, workload)
+    job_key = _job(chosen, job)
+    registers = chosen.preset == CHURN_PRESET and job_key == TRAINING_JOB_KEY
     return SmokeTarget(
         team=team.name,
         env=env,
         cloud=team.cloud,
         resource_group=names.resource_group,
         workspace_name=names.databricks_workspace,
-        job_name=f"{names.stem}-{TRAINING_JOB_KEY}",
-        model_name=f"{names.catalog}.{ML_SCHEMA}.{team.model_name}",
+        job_name=chosen.job_name(names.stem, job_key),
+        model_name=f"{names.catalog}.{chosen.schema}.{chosen.models[0]}" if registers else None,
     )
+
+
+class NothingToSmoke(Exception):
+    """The team runs no managed workload (only bundles, which the team runs itself): there is no job to run."""
+
+
+def _workload(team: TeamConfig, name: str | None) -> ManagedWorkload:
+    managed = team.managed_workloads
+    if name is None and not managed:
+        raise NothingToSmoke(
+            f"team {team.name!r} runs no managed workload (its bundle workloads run from the team's own CI): "
+            "nothing to smoke"
+        )
+    listed = ", ".join(w.name for w in managed) or "none"
+    if name is None:
+        churn = [w for w in managed if w.preset == CHURN_PRESET]
+        if churn or len(managed) == 1:
+            return (churn or managed)[0]
+        raise InputProblem("--workload", f"team {team.name!r} runs managed workloads {listed}: name one")
+    found = team.workload(name)
+    if isinstance(found, ManagedWorkload):
+        return found
+    if found is not None:
+        raise InputProblem(
+            "--workload",
+            f"{name!r} is a bundle workload: the team deploys and runs its jobs itself (databricks bundle run)",
+        )
+    raise InputProblem("--workload", f"team {team.name!r} has no workload {name!r} (managed: {listed})")
+
+
+def _job(workload: ManagedWorkload, name: str | None) -> str:
+    jobs = workload.job_names
+    if name is None:
+        if workload.preset == CHURN_PRESET:
+            return TRAINING_JOB_KEY
+        if len(jobs) == 1:
+            return jobs[0]
+        raise InputProblem("--job", f"workload {workload.name!r} has jobs {', '.join(jobs)}: name one")
+    if name not in jobs:
+        raise InputProblem(
+            "--job", f"workload {workload.name!r} has no job {name!r} (jobs: {', '.join(jobs)})"
+        )
+    return name
 
 
 def with_workspace_url(config: PlatformConfig, target: SmokeTarget, services: Services) -> SmokeTarget:
@@ -126,11 +187,18 @@ def describe_smoke(
             where = (
                 f"workspace {target.workspace_name} in {target.resource_group} (subscription {AT_RUN_TIME})"
             )
+    watch = (
+        f"; note the version {CHALLENGER_ALIAS!r} of {target.model_name} points at"
+        if target.model_name
+        else ""
+    )
     steps += [
-        f"find job {target.job_name}; note the version {CHALLENGER_ALIAS!r} of {target.model_name} points at",
+        f"find job {target.job_name}{watch}",
         f"run the job now and poll it every {POLL_SECONDS:.0f} s for up to {format_duration(timeout)}; "
         "cancel the run on a timeout, an error or Ctrl-C",
-        f"pass when the run succeeded and {CHALLENGER_ALIAS!r} points at a newer version",
+        f"pass when the run succeeded and {CHALLENGER_ALIAS!r} points at a newer version"
+        if target.model_name
+        else "pass when the run succeeded",
     ]
     return numbered(f"smoke {target.key}: {where}", steps)
 
@@ -149,7 +217,8 @@ def _deployed_team_env(config: PlatformConfig, target: SmokeTarget, services: Se
 @dataclass(frozen=True)
 class SmokeResult:
     run_id: int
-    version: int
+    version: int | None
+    """The new challenger's version; None for a job that registers no challenger."""
     url: str | None
     took: timedelta
 
@@ -170,7 +239,8 @@ def run_smoke(
     so a smoke test never leaves a cluster running.
     """
     job_id = _training_job(workspace, target)
-    before = workspace.alias_version(target.model_name, CHALLENGER_ALIAS)
+    model = target.model_name
+    before = workspace.alias_version(model, CHALLENGER_ALIAS) if model else None
     started = clock()
     run_id = workspace.run_now(job_id)
     try:
@@ -196,7 +266,9 @@ def run_smoke(
         raise OperationFailed(
             f"{target.job_name} run {run_id} {progress.result or progress.state}: {error}{where}"
         )
-    after = workspace.alias_version(target.model_name, CHALLENGER_ALIAS)
+    if model is None:  # a job that registers no challenger: its success is the verdict
+        return SmokeResult(run_id=run_id, version=None, url=progress.url, took=clock() - started)
+    after = workspace.alias_version(model, CHALLENGER_ALIAS)
     if after is None:
         raise OperationFailed(
             f"{target.model_name} has no version with alias {CHALLENGER_ALIAS!r} after run {run_id}"

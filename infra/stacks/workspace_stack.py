@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from cdktf import Annotations, Token
+from cdktf_cdktf_provider_databricks.access_control_rule_set import AccessControlRuleSet
 from cdktf_cdktf_provider_databricks.metastore_assignment import MetastoreAssignment
 from cdktf_cdktf_provider_databricks.provider import DatabricksProvider
 
 from infra.aspects.stack_aspects import AspectApp, AspectStack
 from infra.config import TeamEnv
+from infra.config.workload import ManagedWorkload
 from infra.constructs.contracts import RAW_DROP_FOLDER, WheelArtifact, WorkspaceAccess
+from infra.constructs.databricks.bundle_workload import add_bundle_workloads, bundle_identities
 from infra.constructs.databricks.compute_policy import ComputePolicy
 from infra.constructs.databricks.hardening import WorkspaceHardening
 from infra.constructs.databricks.identity import JobServicePrincipal, Principal, WorkspaceGroups
@@ -22,8 +26,15 @@ from infra.constructs.databricks.secrets import KeyVaultSecretScope
 from infra.constructs.databricks.serving import ChampionEndpoint
 from infra.constructs.databricks.team_folder import TeamFolder
 from infra.constructs.databricks.unity_catalog import UnityCatalogScope
+from infra.constructs.databricks.workload_schema import SchemaHandle
 from infra.constructs.databricks.workspace_settings import WorkspaceSettings
 from infra.stacks.base import configure_backend
+from infra.stacks.workspace_workloads import (
+    WorkloadPlace,
+    add_managed_workload,
+    wheel_of,
+    workload_identities,
+)
 
 NO_SECRET_SCOPE = (
     "platform.azure_databricks_sp_object_id is unset: no Key Vault-backed secret scope (the AzureDatabricks "
@@ -33,7 +44,8 @@ EXPLORE_NOTEBOOK = Path(__file__).resolve().parents[2] / "ml" / "notebooks" / "c
 
 
 class WorkspaceStack(AspectStack):
-    """Unity Catalog scope, compute policy, job identity, jobs, MLflow, secrets and the team notebook.
+    """Unity Catalog scope, compute policy, job identity, the team's managed workloads (the churn preset's
+    MLflow, serving, monitor and jobs; any other's schema, identity, MLflow and jobs), secrets and the notebook.
 
     The provider is configured from the stack that creates the workspace (cross-stack references: the platform
     stack on Azure, the account stack on AWS), so this stack can only be planned after that one has been
@@ -49,8 +61,11 @@ class WorkspaceStack(AspectStack):
         team_env: TeamEnv,
         access: WorkspaceAccess,
         wheel: WheelArtifact,
+        wheels: Mapping[str, WheelArtifact] | None = None,
         notebook_source: Path = EXPLORE_NOTEBOOK,
     ) -> None:
+        """``wheel``: churn's (package `ml`); ``wheels``: the built wheel of every other managed workload's
+        package, by package path."""
         super().__init__(scope, id)
         configure_backend(self, team_env=team_env, component="workspace")
         DatabricksProvider(self, "databricks", **access.provider)
@@ -87,6 +102,10 @@ class WorkspaceStack(AspectStack):
             )
         job_principal = identity.principal
         role_grants = [identity.role_grants] if identity.role_grants else []
+        identities = workload_identities(self, team_env=team_env, deployer=deployer)
+        workload_principals = [i.principal for i in identities.values()]
+        # Bundle workloads' principals first: the catalog's grants and the policy's permissions list them.
+        bundles = bundle_identities(self, team_env=team_env, deployer=deployer)
 
         unity_catalog = UnityCatalogScope(
             self,
@@ -96,20 +115,91 @@ class WorkspaceStack(AspectStack):
             owners=owners,
             readers=readers,
             job_principal=job_principal,
+            workload_principals=workload_principals,
+            catalog_users=[b.principal for b in bundles],
             depends_on=metastore,
         )
         compute = ComputePolicy(
-            self, "compute", team_env=team_env, owners=owners, job_principal=job_principal, deployer=deployer
+            self,
+            "compute",
+            team_env=team_env,
+            owners=owners,
+            job_principal=job_principal,
+            deployer=deployer,
+            workload_principals=[*workload_principals, *(b.principal for b in bundles)],
+        )
+        add_bundle_workloads(
+            self,
+            team_env=team_env,
+            identities=bundles,
+            catalog=unity_catalog,
+            owners=owners,
+            readers=readers,
+            host=access.provider["host"],
+            cluster_policy_id=compute.policy_id,
         )
         folder = TeamFolder(
             self, "team-folder", team_env=team_env, owners=owners, readers=readers, deployer=deployer
         )
+        place = WorkloadPlace(
+            team_env=team_env,
+            catalog=unity_catalog,
+            compute=compute,
+            folder=folder,
+            owners=owners,
+            readers=readers,
+            deployer=deployer,
+        )
+        for workload in team_env.team.managed_workloads:
+            workload_wheel = wheel_of(workload, wheel=wheel, wheels=wheels or {})
+            if workload.preset == "churn":
+                self._churn(place, workload, workload_wheel, access, job_principal, role_grants)
+            else:
+                add_managed_workload(
+                    self,
+                    place=place,
+                    workload=workload,
+                    wheel=workload_wheel,
+                    identity=identities.get(workload.name),
+                    team_principal=job_principal,
+                    team_role_grants=role_grants,
+                )
+        if access.key_vault is not None:  # AWS team-envs have no vault, so no scope
+            self._secret_scope(
+                team_env, access.key_vault, readers=[*owners, job_principal], managers=[deployer]
+            )
+        TeamNotebook(
+            self,
+            "explore-notebook",
+            source=notebook_source,
+            workspace_path=f"{folder.path}/{notebook_source.stem}",
+            depends_on=[folder.directory],
+        )
+        # Last: every permissions resource, secret ACL and cluster above waits for the team's groups. Where the
+        # account stack assigns them, it is deployed before this stack and destroyed after it.
+        if not access.account_stack_assigns:
+            WorkspaceGroups(self, "team-groups", groups=[*owners, *readers]).precede_acls_in(self)
+
+    def _churn(
+        self,
+        place: WorkloadPlace,
+        workload: ManagedWorkload,
+        wheel: WheelArtifact,
+        access: WorkspaceAccess,
+        job_principal: Principal,
+        role_grants: list[AccessControlRuleSet],
+    ) -> None:
+        """The churn preset, under the construct IDs it always had (its Terraform addresses never move)."""
+        team_env, unity_catalog, compute, folder = place.team_env, place.catalog, place.compute, place.folder
+        owners, readers, deployer = place.owners, place.readers, place.deployer
         mlflow = MlflowAccess(
             self,
             "mlflow",
             team_env=team_env,
+            workload=workload,
             folder=folder,
             catalog=unity_catalog,
+            schema=SchemaHandle.of_catalog_scope(unity_catalog),
             owners=owners,
             readers=readers,
             job_principal=job_principal,
@@ -122,6 +212,7 @@ class WorkspaceStack(AspectStack):
                 self,
                 "serving",
                 team_env=team_env,
+                model_name=workload.models[0],
                 catalog=unity_catalog,
                 owners=owners,
                 readers=readers,
@@ -141,6 +232,7 @@ class WorkspaceStack(AspectStack):
             self,
             "model-jobs",
             team_env=team_env,
+            workload=workload,
             wheel=wheel,
             artifacts=unity_catalog,
             experiment_path=mlflow.experiment_path,
@@ -162,21 +254,6 @@ class WorkspaceStack(AspectStack):
                 predictions.table,
             ],
         )
-        if access.key_vault is not None:  # AWS team-envs have no vault, so no scope
-            self._secret_scope(
-                team_env, access.key_vault, readers=[*owners, job_principal], managers=[deployer]
-            )
-        TeamNotebook(
-            self,
-            "explore-notebook",
-            source=notebook_source,
-            workspace_path=f"{folder.path}/{notebook_source.stem}",
-            depends_on=[folder.directory],
-        )
-        # Last: every permissions resource, secret ACL and cluster above waits for the team's groups. Where the
-        # account stack assigns them, it is deployed before this stack and destroyed after it.
-        if not access.account_stack_assigns:
-            WorkspaceGroups(self, "team-groups", groups=[*owners, *readers]).precede_acls_in(self)
 
     def _secret_scope(
         self,

@@ -102,3 +102,24 @@ def test_an_empty_or_missing_head_output_is_an_error(tmp_path, capsys, make_head
         (head / "stacks").mkdir(parents=True)
     assert changed_stacks.main(["--head", str(head)]) == 2
     assert "synthesize first" in capsys.readouterr().err
+
+
+def test_an_ml_only_change_changes_only_the_workspace_stacks_that_deploy_the_churn_wheel(tmp_path):
+    """What makes `--only workspace` enough for a change under ml/ (deploy.yml, docs/ml-lifecycle.md): two synths
+    that differ only in the churn wheel's bytes differ only in the workspace stacks of team-envs running churn;
+    the platform stacks and a team without the churn workload (pricing: a bundle) are untouched."""
+    from infra.app import build_app
+    from infra.config import load_config
+
+    config = load_config(Path(__file__).resolve().parents[2] / "platform.yaml")
+    chosen = [te for te in config.team_envs if te.key in ("churn/dev", "pricing/dev")]
+    outs = {}
+    for build, content in (("base", b"churn wheel v1\n"), ("head", b"churn wheel v2\n")):
+        wheel = tmp_path / build / "dist" / "churn-0.1.0-py3-none-any.whl"
+        wheel.parent.mkdir(parents=True)
+        wheel.write_bytes(content)
+        outs[build] = tmp_path / build / "out"
+        build_app(config, outdir=outs[build], wheel=wheel, team_envs=chosen).synth()
+    changes = changed_stacks.compare(outs["head"], outs["base"])
+    assert changes.changed == ["churn-dev-workspace"]
+    assert changes.removed == []

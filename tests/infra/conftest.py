@@ -42,6 +42,19 @@ class Synthesized:
         return next(iter(found.values()))
 
 
+def churn_workspace_stacks(synthesized: Synthesized) -> list[str]:
+    """The workspace stacks of the team-envs that run the churn preset (the committed `pricing` team deploys a
+    bundle workload instead, so its workspace stacks have no churn jobs, endpoint or monitor)."""
+    from infra.config import load_config
+
+    churn = {
+        te.stacks["workspace"]
+        for te in load_config(ROOT / "platform.yaml").team_envs
+        if any(w.preset == "churn" for w in te.team.managed_workloads)
+    }
+    return [s for s in synthesized.stack_names if s in churn]
+
+
 @pytest.fixture(scope="session")
 def platform_config():
     from infra.config import load_config

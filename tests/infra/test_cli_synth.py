@@ -331,7 +331,10 @@ def test_synth_from_another_directory_reads_and_writes_the_project_files(
 ):
     project = tmp_path / "project"
     (project / "ml").mkdir(parents=True)
-    (project / "ml" / "pyproject.toml").write_text('[project]\nname = "churn"\n')
+    # validate reads the churn workload's package: the entry point its jobs run must be declared
+    (project / "ml" / "pyproject.toml").write_text(
+        '[project]\nname = "churn"\n[project.scripts]\nchurn = "churn.cli:main"\n'
+    )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)

@@ -28,6 +28,13 @@ def mutated(path: str, value=None, *, delete: bool = False) -> dict:
     return config
 
 
+def legacy_model_name(value: object) -> dict:
+    """The committed config with team churn written the old way: `model_name` instead of `workloads`."""
+    config = mutated("teams.0.model_name", value)
+    del config["teams"][0]["workloads"]
+    return config
+
+
 def problems_of(config: dict | str) -> list[str]:
     text = config if isinstance(config, str) else yaml.safe_dump(config, sort_keys=False)
     with pytest.raises(ConfigError) as caught:
@@ -322,7 +329,7 @@ BAD_CONFIGS = [
         "teams.churn.environments.dev.budget",
         "required",
     ),
-    ("bad-model-name", mutated("teams.0.model_name", "Churn Model"), "teams.churn.model_name", "invalid"),
+    ("bad-model-name", legacy_model_name("Churn Model"), "teams.churn.model_name", "invalid"),
     (
         "ephemeral-ttl-too-long",
         mutated("teams.0.ephemeral.default_ttl_hours", 1000),

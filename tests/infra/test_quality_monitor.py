@@ -8,6 +8,7 @@ import re
 import pytest
 
 from infra.constructs.databricks.quality_monitor import LABEL_COLUMN, MONITORED_COLUMNS, PREDICTIONS_TABLE
+from tests.infra.conftest import churn_workspace_stacks
 from tests.infra.test_workspace_stack import team_env_of
 from tests.terraform_graph import StackGraph
 
@@ -15,7 +16,7 @@ MONITOR = "databricks_quality_monitor"
 
 
 def _workspace_stacks(synthesized) -> list[str]:
-    return [s for s in synthesized.stack_names if s.endswith("-workspace")]
+    return churn_workspace_stacks(synthesized)
 
 
 def _predictions_table(synthesized, stack: str) -> tuple[str, dict]:

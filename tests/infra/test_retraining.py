@@ -5,12 +5,13 @@ and on Terraform's graph."""
 from __future__ import annotations
 
 from infra.config.environment import EnvironmentConfig
+from tests.infra.conftest import churn_workspace_stacks
 from tests.infra.test_workspace_stack import jobs_by_name, synth_workspace, team_env_of
 from tests.terraform_graph import StackGraph
 
 
 def _workspace_stacks(synthesized) -> list[str]:
-    return [s for s in synthesized.stack_names if s.endswith("-workspace")]
+    return churn_workspace_stacks(synthesized)
 
 
 def _by_key(job: dict) -> dict[str, dict]:

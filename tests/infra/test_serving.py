@@ -8,6 +8,7 @@ import re
 import pytest
 
 from infra.config.environment import EnvironmentConfig
+from tests.infra.conftest import churn_workspace_stacks
 from tests.infra.test_workspace_stack import jobs_by_name, synth_workspace, team_env_of, wheel_tasks
 from tests.terraform_graph import StackGraph
 
@@ -15,7 +16,7 @@ ENDPOINT = "databricks_model_serving"
 
 
 def _workspace_stacks(synthesized) -> list[str]:
-    return [s for s in synthesized.stack_names if s.endswith("-workspace")]
+    return churn_workspace_stacks(synthesized)
 
 
 def _validate_parameters(job: dict) -> list[str]:

@@ -18,6 +18,7 @@ from infra.config.model import TeamEnv
 from infra.constructs.azure.workspace_access import azure_workspace_access
 from infra.constructs.contracts import LAKE_CONTAINERS, PlatformOutputs, WheelArtifact
 from infra.stacks.workspace_stack import WorkspaceStack
+from tests.infra.conftest import churn_workspace_stacks
 
 try:  # typer vendors click in newer releases
     from typer._click.exceptions import UsageError
@@ -218,9 +219,9 @@ def test_the_quarantine_ceiling_default_is_the_churn_contracts():
     assert DataQuality().max_quarantined_share == contract.Contract.load().max_quarantined_share
 
 
-def test_jobs_install_the_wheel_uploaded_under_its_content_hash(synthesized, fake_wheel, workspace_stacks):
+def test_jobs_install_the_wheel_uploaded_under_its_content_hash(synthesized, fake_wheel):
     digest = WheelArtifact(fake_wheel).sha256[:12]
-    for stack in workspace_stacks:
+    for stack in churn_workspace_stacks(synthesized):
         upload = synthesized.only(stack, "databricks_file")
         catalog = synthesized.only(stack, "databricks_catalog")["name"]
         assert upload["path"] == f"/Volumes/{catalog}/ml/artifacts/wheels/{digest}/{fake_wheel.name}"

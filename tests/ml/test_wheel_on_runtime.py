@@ -1,4 +1,5 @@
-"""The built churn wheel installed on the Databricks ML runtimes changes nothing the runtime ships.
+"""Each managed workload's built wheel (churn's and every other package a team runs, plus the test workload)
+installed on the Databricks ML runtimes changes nothing the runtime ships.
 
 Offline replica of `pip install churn.whl` on a cluster: a throwaway virtual environment whose site-packages
 holds one stub `*.dist-info` per library the runtime ships (name and version from `ml/runtimes/*.txt`, which
@@ -22,11 +23,17 @@ from pathlib import Path
 
 import pytest
 
+from infra.config import load_config
 from infra.wheel import build_wheel
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNTIMES = sorted((ROOT / "ml" / "runtimes").glob("databricks-*.txt"))
 NEVER_INSTALLED = {"pyspark", "mlflow"}
+# Every managed workload package of the committed config, and the test workload the infra tests deploy.
+PACKAGES = sorted(
+    {w.package for team in load_config(ROOT / "platform.yaml").teams for w in team.managed_workloads}
+    | {"tests/fixtures/workloads/upsell"}
+)
 
 
 def canonical(name: str) -> str:
@@ -69,18 +76,24 @@ def write_installed_stub(site_packages: Path, name: str, version: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def built_wheel(tmp_path_factory) -> Path:
-    return build_wheel(project_dir=ROOT / "ml", dist=tmp_path_factory.mktemp("dist"))
+def built_wheels(tmp_path_factory) -> dict[str, Path]:
+    return {
+        package: build_wheel(project_dir=ROOT / package, dist=tmp_path_factory.mktemp("dist"))
+        for package in PACKAGES
+    }
 
 
 @pytest.fixture(scope="module")
-def find_links(built_wheel: Path, tmp_path_factory) -> Path:
+def find_links(built_wheels: dict[str, Path], tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("find-links")
-    (folder / built_wheel.name).write_bytes(built_wheel.read_bytes())
+    built = set()
+    for wheel in built_wheels.values():
+        (folder / wheel.name).write_bytes(wheel.read_bytes())
+        built.add(canonical(wheel.name.split("-")[0]))
     seen = set()
     for dist in metadata.distributions():
         key = canonical(dist.metadata.get("Name") or "")
-        if key and key not in seen and key != "churn":
+        if key and key not in seen and key not in built:
             seen.add(key)
             write_stub_wheel(folder, dist)
     return folder
@@ -105,10 +118,12 @@ def resolve_on(runtime: dict[str, str], wheel: Path, find_links: Path, workdir: 
     return json.loads(report.read_text())["install"]
 
 
+@pytest.mark.parametrize("package", PACKAGES)
 @pytest.mark.parametrize("runtime_file", RUNTIMES, ids=[p.stem for p in RUNTIMES])
 def test_installing_the_wheel_changes_no_library_the_runtime_ships(
-    runtime_file, built_wheel, find_links, tmp_path
+    runtime_file, package, built_wheels, find_links, tmp_path
 ):
+    built_wheel = built_wheels[package]
     runtime = runtime_libraries(runtime_file)
     assert "mlflow-skinny" in runtime  # the list names its source and the runtime's MLflow
     installs = {
@@ -118,7 +133,7 @@ def test_installing_the_wheel_changes_no_library_the_runtime_ships(
     changed = {name: f"{runtime[name]} -> {version}" for name, version in installs.items() if name in runtime}
     assert changed == {}, f"installing the wheel would change runtime libraries: {changed}"
     assert not NEVER_INSTALLED & installs.keys(), sorted(NEVER_INSTALLED & installs.keys())
-    assert "churn" in installs
+    assert canonical(built_wheel.name.split("-")[0]) in installs
 
 
 def test_the_runtime_lists_cite_their_source():

@@ -154,7 +154,10 @@ class ComputePolicy(Construct):
         owners: Sequence[Principal],
         job_principal: Principal,
         deployer: Principal,
+        workload_principals: Sequence[Principal] = (),
     ) -> None:
+        """``workload_principals``: job principals of the team's other managed workloads; their jobs use the
+        same policy (and pool)."""
         super().__init__(scope, id)
         self.team_env = team_env
         names = team_env.names
@@ -181,7 +184,9 @@ class ComputePolicy(Construct):
                 self,
                 "pool-permissions",
                 instance_pool_id=self.pool_id,
-                access_control=[p.can("CAN_ATTACH_TO") for p in (*owners, job_principal)]
+                access_control=[
+                    p.can("CAN_ATTACH_TO") for p in (*owners, job_principal, *workload_principals)
+                ]
                 + [deployer.can("CAN_MANAGE")],
             )
 
@@ -199,7 +204,9 @@ class ComputePolicy(Construct):
             self,
             "policy-permissions",
             cluster_policy_id=self.policy_id,
-            access_control=[p.can("CAN_USE") for p in (*owners, job_principal, deployer)],
+            access_control=[
+                p.can("CAN_USE") for p in (*owners, job_principal, *workload_principals, deployer)
+            ],
         )
 
         self.cluster: Cluster | None = None

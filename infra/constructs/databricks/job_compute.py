@@ -50,9 +50,10 @@ def job_compute(
         )
     return JobCompute(
         task={"job_cluster_key": JOB_CLUSTER_KEY, "library": [JobTaskLibrary(whl=wheel_path)]},
-        job={
-            "job_cluster": [
-                JobJobCluster(job_cluster_key=JOB_CLUSTER_KEY, new_cluster=compute.job_cluster(run_as=run_as))
-            ]
-        },
+        job={"job_cluster": job_clusters(compute, run_as=run_as)},
     )
+
+
+def job_clusters(compute: ComputePolicy, *, run_as: Principal) -> list[JobJobCluster]:
+    """The compute of every managed workload's job: one policy-governed job cluster, dedicated to run_as."""
+    return [JobJobCluster(job_cluster_key=JOB_CLUSTER_KEY, new_cluster=compute.job_cluster(run_as=run_as))]

@@ -1,4 +1,4 @@
-"""Where the churn runs are tracked and where the model versions live, and who may use them."""
+"""Where a managed workload's runs are tracked and where its model versions live, and who may use them."""
 
 from __future__ import annotations
 
@@ -12,19 +12,21 @@ from cdktf_cdktf_provider_databricks.registered_model import RegisteredModel
 from constructs import Construct
 
 from infra.config import TeamEnv
-from infra.constructs.contracts import ML_SCHEMA
+from infra.config.workload import ManagedWorkload
 from infra.constructs.databricks.identity import Principal
 from infra.constructs.databricks.team_folder import TeamFolder
 from infra.constructs.databricks.unity_catalog import UnityCatalogScope
+from infra.constructs.databricks.workload_schema import SchemaHandle
 
 OWNER_MODEL_PRIVILEGES = ["EXECUTE", "APPLY_TAG"]
 READER_MODEL_PRIVILEGES = ["EXECUTE"]
 
 
 class MlflowAccess(Construct):
-    """The env's MLflow experiment in the team folder and its Unity Catalog registered model.
+    """A workload's MLflow experiment in the team folder and its Unity Catalog registered models (in the
+    workload's own schema).
 
-    The job principal owns the registered model: in Unity Catalog only the owner may create versions and set
+    The workload's job principal owns the registered models: in Unity Catalog only the owner may create versions and set
     the `challenger`/`champion` aliases, which is exactly what the training job does. The aliases therefore
     belong to the jobs, not to Terraform.
     """
@@ -35,8 +37,10 @@ class MlflowAccess(Construct):
         id: str,
         *,
         team_env: TeamEnv,
+        workload: ManagedWorkload,
         folder: TeamFolder,
         catalog: UnityCatalogScope,
+        schema: SchemaHandle,
         owners: Sequence[Principal],
         readers: Sequence[Principal],
         job_principal: Principal,
@@ -44,14 +48,15 @@ class MlflowAccess(Construct):
         depends_on: Sequence[ITerraformDependable] = (),
     ) -> None:
         super().__init__(scope, id)
-        model_name = team_env.team.model_name
+        model_name = workload.models[0]
         # A workspace path (experiment names on Databricks are absolute paths); the folder must exist first.
-        self.experiment_path = f"{folder.path}/{model_name}"
+        self.experiment_path = f"{folder.path}/{workload.experiment_name}"
         self.experiment = MlflowExperiment(
             self,
             "experiment",
             name=self.experiment_path,
-            description=f"Training runs of the {model_name} model in {team_env.key}",
+            description=f"Training runs of the {model_name} model in {team_env.key}"
+            + ("" if workload.preset else f" (workload {workload.name})"),
             depends_on=[folder.directory],
         )
         Permissions(
@@ -64,26 +69,38 @@ class MlflowAccess(Construct):
             + [p.can("CAN_READ") for p in readers],
         )
 
-        self.model = RegisteredModel(
-            self,
-            "registered-model",
-            catalog_name=catalog.catalog_ref,
-            schema_name=catalog.schema_ref,
-            name=model_name,
-            owner=job_principal.name,
-            comment=f"Churn model of {team_env.key}; aliases challenger and champion are set by the jobs",
-            lifecycle=TerraformResourceLifecycle(
-                prevent_destroy=team_env.settings.prevent_destroy and not team_env.is_ephemeral,
-                ignore_changes=["aliases"],
-            ),
-            # Handing ownership to the job principal may need the deployer's role on it (see identity.py).
-            depends_on=list(depends_on),
-        )
-        self.model_full_name = f"{catalog.catalog_name}.{ML_SCHEMA}.{model_name}"
-        self.model_grants = Grants(
-            self,
-            "registered-model-grants",
-            model=self.model.id,
-            grant=[GrantsGrant(principal=p.name, privileges=OWNER_MODEL_PRIVILEGES) for p in owners]
-            + [GrantsGrant(principal=p.name, privileges=READER_MODEL_PRIVILEGES) for p in readers],
-        )
+        # The first model keeps the construct IDs it always had (churn's Terraform addresses do not move).
+        self.models: list[RegisteredModel] = []
+        self.model_grants_list: list[Grants] = []
+        for index, name in enumerate(workload.models):
+            suffix = "" if index == 0 else f"-{name}"
+            model = RegisteredModel(
+                self,
+                f"registered-model{suffix}",
+                catalog_name=catalog.catalog_ref,
+                schema_name=schema.ref,
+                name=name,
+                owner=job_principal.name,
+                comment=(
+                    f"Churn model of {team_env.key}; aliases challenger and champion are set by the jobs"
+                    if workload.preset == "churn"
+                    else f"{name} model of workload {workload.name} in {team_env.key}; its jobs set the aliases"
+                ),
+                lifecycle=TerraformResourceLifecycle(
+                    prevent_destroy=team_env.settings.prevent_destroy and not team_env.is_ephemeral,
+                    ignore_changes=["aliases"],
+                ),
+                # Handing ownership to the job principal may need the deployer's role on it (see identity.py).
+                depends_on=list(depends_on),
+            )
+            grants = Grants(
+                self,
+                f"registered-model{suffix}-grants",
+                model=model.id,
+                grant=[GrantsGrant(principal=p.name, privileges=OWNER_MODEL_PRIVILEGES) for p in owners]
+                + [GrantsGrant(principal=p.name, privileges=READER_MODEL_PRIVILEGES) for p in readers],
+            )
+            self.models.append(model)
+            self.model_grants_list.append(grants)
+        self.model, self.model_grants = self.models[0], self.model_grants_list[0]
+        self.model_full_name = f"{catalog.catalog_name}.{schema.name}.{model_name}"

@@ -1,9 +1,11 @@
-"""The churn model's scheduled work: the wheel upload and the training, scoring and monitoring jobs."""
+"""The churn preset's scheduled work: the wheel upload and the training, scoring and monitoring jobs; and the
+pieces every managed workload's jobs share (wheel upload, job compute, job permissions)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from cdktf import AssetType, ITerraformDependable, TerraformAsset, TerraformResourceLifecycle, Token
 from cdktf_cdktf_provider_databricks.file import File
@@ -25,12 +27,17 @@ from constructs import Construct
 
 from infra.config import TeamEnv
 from infra.config.environment import EnvironmentConfig, Schedules
+from infra.config.workload import ManagedWorkload
 from infra.constructs.contracts import ML_SCHEMA, WheelArtifact
 from infra.constructs.databricks.compute_policy import ComputePolicy
 from infra.constructs.databricks.identity import Principal
+from infra.constructs.databricks.job_compute import JOB_CLUSTER_KEY as JOB_CLUSTER_KEY
+from infra.constructs.databricks.job_compute import job_clusters as job_clusters
 from infra.constructs.databricks.job_compute import job_compute
 from infra.constructs.databricks.unity_catalog import UnityCatalogScope
 
+# JOB_CLUSTER_KEY and job_clusters are re-exported for the managed workloads' jobs (workload_jobs.py); they live
+# beside the serverless choice of the model jobs (job_compute.py).
 WHEEL_PACKAGE = "churn"
 WHEEL_ENTRY_POINT = "churn"
 # A failed task is retried twice, five minutes apart (transient spot loss, cloud hiccups); a timeout is
@@ -144,6 +151,7 @@ def wheel_task_parameters(
     settings: EnvironmentConfig,
     extra_options: Sequence[str] = (),
     retrain_cooldown_days: int | None = None,
+    schema: str = ML_SCHEMA,
 ) -> list[str]:
     """The command line every task passes to the churn entry point (a typer CLI with subcommands).
 
@@ -162,9 +170,9 @@ def wheel_task_parameters(
         "--catalog",
         catalog,
         "--schema",
-        ML_SCHEMA,
+        schema,
         "--model-name",
-        f"{catalog}.{ML_SCHEMA}.{model_name}",
+        f"{catalog}.{schema}.{model_name}",
         "--experiment-path",
         experiment_path,
     ]
@@ -175,8 +183,64 @@ def wheel_volume_path(volume_path: str, wheel: WheelArtifact) -> str:
     return f"{volume_path}/wheels/{wheel.sha256[:12]}/{wheel.filename}"
 
 
+def upload_wheel(scope: Construct, *, wheel: WheelArtifact, artifacts: UnityCatalogScope) -> tuple[File, str]:
+    """The wheel as a file in the artifact volume (construct IDs `wheel-asset`, `wheel` under ``scope``)."""
+    asset = TerraformAsset(scope, "wheel-asset", path=str(wheel.path), type=AssetType.FILE)
+    path = wheel_volume_path(artifacts.volume_path, wheel)
+    file = File(
+        scope,
+        "wheel",
+        path=path,
+        source=asset.path,
+        # Upload the new build before the old one is deleted, so a running job never loses its library.
+        lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
+        depends_on=[artifacts.volume],
+    )
+    return file, path
+
+
+def run_settings(team_env: TeamEnv, *, run_as: Principal) -> dict[str, Any]:
+    """How every managed workload's job runs: as ``run_as``, one run at a time (later triggers queue), mailing
+    the team on failure but not on skipped or canceled runs."""
+    return {
+        "max_concurrent_runs": 1,
+        "queue": JobQueue(enabled=True),
+        "email_notifications": JobEmailNotifications(on_failure=list(team_env.team.notification_emails)),
+        "notification_settings": JobNotificationSettings(
+            no_alert_for_skipped_runs=True, no_alert_for_canceled_runs=True
+        ),
+        "run_as": JobRunAs(service_principal_name=run_as.name),
+    }
+
+
+def job_permissions(
+    scope: Construct,
+    id: str,
+    *,
+    job: Job,
+    owners: Sequence[Principal],
+    readers: Sequence[Principal],
+    deployer: Principal,
+    runners: Sequence[Principal] = (),
+) -> Permissions:
+    """Owners (and ``runners``) run, readers view, the deployer owns.
+
+    Exactly one IS_OWNER, each principal once: without an owner the provider adds the caller as IS_OWNER
+    (permissions/permission_definitions.go, v1.99.0), and the backend keeps one level per principal. The
+    deployer owns the job: IS_OWNER is a management level, so it keeps updating it.
+    """
+    return Permissions(
+        scope,
+        id,
+        job_id=job.id,
+        access_control=[p.can("CAN_MANAGE_RUN") for p in (*owners, *runners)]
+        + [p.can("CAN_VIEW") for p in readers]
+        + [deployer.can("IS_OWNER")],
+    )
+
+
 class ModelJobs(Construct):
-    """Uploads the wheel into the artifact volume and defines the three jobs that run it.
+    """The churn preset: uploads the wheel into the artifact volume and defines the three jobs that run it.
 
     Jobs run as the job service principal on policy-governed job clusters, one run at a time (later
     triggers queue), on the env's schedules (paused where the config says so), and mail the team on failure.
@@ -188,6 +252,7 @@ class ModelJobs(Construct):
         id: str,
         *,
         team_env: TeamEnv,
+        workload: ManagedWorkload,
         wheel: WheelArtifact,
         artifacts: UnityCatalogScope,
         experiment_path: str,
@@ -202,17 +267,7 @@ class ModelJobs(Construct):
     ) -> None:
         """``validate_options``: extra options of the validate task (where the gate serves the champion)."""
         super().__init__(scope, id)
-        asset = TerraformAsset(self, "wheel-asset", path=str(wheel.path), type=AssetType.FILE)
-        self.wheel_path = wheel_volume_path(artifacts.volume_path, wheel)
-        self.wheel_file = File(
-            self,
-            "wheel",
-            path=self.wheel_path,
-            source=asset.path,
-            # Upload the new build before the old one is deleted, so a running job never loses its library.
-            lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
-            depends_on=[artifacts.volume],
-        )
+        self.wheel_file, self.wheel_path = upload_wheel(self, wheel=wheel, artifacts=artifacts)
         catalog = team_env.names.catalog
         schedules = team_env.settings.schedules
         retrain_cooldown = team_env.settings.drift.retrain_cooldown_days
@@ -233,7 +288,8 @@ class ModelJobs(Construct):
                         parameters=wheel_task_parameters(
                             subcommand,
                             catalog=catalog,
-                            model_name=team_env.team.model_name,
+                            model_name=workload.models[0],
+                            schema=workload.schema,
                             experiment_path=experiment_path,
                             raw_input=raw_input,
                             settings=team_env.settings,
@@ -269,31 +325,23 @@ class ModelJobs(Construct):
                     timezone_id=schedules.timezone,
                     pause_status="PAUSED" if schedules.paused else "UNPAUSED",
                 ),
-                max_concurrent_runs=1,
-                queue=JobQueue(enabled=True),
                 timeout_seconds=job_timeout_seconds(spec)
                 # A retrain waits for the whole training run.
                 + (job_timeout_seconds(MODEL_JOBS[0]) if spec.key == RETRAIN_JOB and retrain_cooldown else 0),
-                email_notifications=JobEmailNotifications(on_failure=list(team_env.team.notification_emails)),
-                notification_settings=JobNotificationSettings(
-                    no_alert_for_skipped_runs=True, no_alert_for_canceled_runs=True
-                ),
-                run_as=JobRunAs(service_principal_name=run_as.name),
+                **run_settings(team_env, run_as=run_as),
                 # The library path is a literal (readable, testable): order the upload, and whatever the runs
                 # need, before the job exists and its schedule can fire.
                 depends_on=[self.wheel_file, artifacts.volume_grants, *depends_on],
             )
             # The monitoring job, run as the job principal, starts the training job: CAN_MANAGE_RUN on it.
             runners = [run_as] if spec.key == "training" and retrain_cooldown is not None else []
-            # Exactly one IS_OWNER, each principal once: without an owner the provider adds the caller as
-            # IS_OWNER (permissions/permission_definitions.go, v1.99.0), and the backend keeps one level per
-            # principal. The deployer owns the job: IS_OWNER is a management level, so it keeps updating it.
-            Permissions(
+            job_permissions(
                 self,
                 f"{spec.key}-permissions",
-                job_id=job.id,
-                access_control=[p.can("CAN_MANAGE_RUN") for p in (*owners, *runners)]
-                + [p.can("CAN_VIEW") for p in readers]
-                + [deployer.can("IS_OWNER")],
+                job=job,
+                owners=owners,
+                readers=readers,
+                deployer=deployer,
+                runners=runners,
             )
             self.jobs[spec.key] = job

@@ -51,6 +51,7 @@ class ChampionEndpoint(Construct):
         id: str,
         *,
         team_env: TeamEnv,
+        model_name: str,
         catalog: UnityCatalogScope,
         owners: Sequence[Principal],
         readers: Sequence[Principal],
@@ -65,7 +66,7 @@ class ChampionEndpoint(Construct):
             self,
             "endpoint",
             name=self.name,
-            description=f"Champion of the {team_env.team.model_name} model in {team_env.key}",
+            description=f"Champion of the {model_name} model in {team_env.key}",
             # AI Gateway inference tables: the legacy `config.auto_capture_config` can no longer be enabled on
             # new or existing endpoints since 2026-02-20 (Databricks model serving docs).
             ai_gateway=ModelServingAiGateway(

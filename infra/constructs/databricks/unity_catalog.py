@@ -44,6 +44,17 @@ OWNER_LOCATION_PRIVILEGES = ["READ_FILES", "WRITE_FILES", "CREATE_EXTERNAL_TABLE
 JOB_LANDING_PRIVILEGES = ["READ_FILES"]
 
 
+def schema_grants(
+    *, owners: Sequence[Principal], readers: Sequence[Principal], jobs: Sequence[Principal]
+) -> list[GrantsGrant]:
+    """A schema's grants: owners work in it, readers read it, the job principals create and change tables."""
+    return (
+        [GrantsGrant(principal=p.name, privileges=OWNER_SCHEMA_PRIVILEGES) for p in owners]
+        + [GrantsGrant(principal=p.name, privileges=READER_SCHEMA_PRIVILEGES) for p in readers]
+        + [GrantsGrant(principal=p.name, privileges=JOB_SCHEMA_PRIVILEGES) for p in jobs]
+    )
+
+
 class UnityCatalogScope(Construct):
     """Storage credential and one external location per lake container, an isolated catalog bound to this
     workspace only, the `ml` schema and the managed `artifacts` volume, each with authoritative grants.
@@ -62,8 +73,13 @@ class UnityCatalogScope(Construct):
         owners: Sequence[Principal],
         readers: Sequence[Principal],
         job_principal: Principal,
+        workload_principals: Sequence[Principal] = (),
+        catalog_users: Sequence[Principal] = (),
         depends_on: Sequence[ITerraformDependable] = (),
     ) -> None:
+        """``workload_principals``: the job principals of workloads with their own schema (WorkloadSchema); they
+        get the catalog, the landing files and the wheels, not the `ml` schema. ``catalog_users``: principals that
+        get only USE_CATALOG here (bundle workloads' run_as principals; their schema grants them the rest)."""
         super().__init__(scope, id)
         names = team_env.names
         ephemeral = team_env.is_ephemeral
@@ -105,7 +121,10 @@ class UnityCatalogScope(Construct):
                 continue
             grants = [GrantsGrant(principal=p.name, privileges=OWNER_LOCATION_PRIVILEGES) for p in owners]
             if container == LANDING_CONTAINER:
-                grants.append(GrantsGrant(principal=job_principal.name, privileges=JOB_LANDING_PRIVILEGES))
+                grants += [
+                    GrantsGrant(principal=p.name, privileges=JOB_LANDING_PRIVILEGES)
+                    for p in (job_principal, *workload_principals)
+                ]
             Grants(self, f"location-{container}-grants", external_location=location.name, grant=grants)
 
         self.catalog = Catalog(
@@ -143,7 +162,10 @@ class UnityCatalogScope(Construct):
             "catalog-grants",
             catalog=catalog_ref,
             grant=[GrantsGrant(principal=p.name, privileges=CATALOG_PRIVILEGES) for p in (*owners, *readers)]
-            + [GrantsGrant(principal=job_principal.name, privileges=CATALOG_PRIVILEGES)],
+            + [
+                GrantsGrant(principal=p.name, privileges=CATALOG_PRIVILEGES)
+                for p in (job_principal, *workload_principals, *catalog_users)
+            ],
             depends_on=[self.binding],
         )
 
@@ -164,9 +186,7 @@ class UnityCatalogScope(Construct):
             self,
             "schema-grants",
             schema=self.schema.id,
-            grant=[GrantsGrant(principal=p.name, privileges=OWNER_SCHEMA_PRIVILEGES) for p in owners]
-            + [GrantsGrant(principal=p.name, privileges=READER_SCHEMA_PRIVILEGES) for p in readers]
-            + [GrantsGrant(principal=job_principal.name, privileges=JOB_SCHEMA_PRIVILEGES)],
+            grant=schema_grants(owners=owners, readers=readers, jobs=[job_principal]),
         )
 
         self.volume = Volume(
@@ -183,7 +203,11 @@ class UnityCatalogScope(Construct):
             self,
             "artifacts-volume-grants",
             volume=self.volume.id,
-            grant=[GrantsGrant(principal=p.name, privileges=VOLUME_READ) for p in (*owners, job_principal)],
+            grant=[
+                GrantsGrant(principal=p.name, privileges=VOLUME_READ)
+                for p in (*owners, job_principal, *workload_principals)
+            ],
         )
         self.catalog_name = names.catalog
+        self.schema_name = ML_SCHEMA
         self.volume_path = f"/Volumes/{names.catalog}/{ML_SCHEMA}/{ARTIFACTS_VOLUME}"

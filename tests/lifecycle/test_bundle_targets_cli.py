@@ -1,0 +1,133 @@
+"""`platform bundle-targets TEAM`: the targets of the team's bundle workload, with the host, run_as principal and
+cluster policy read from each env's deployed workspace stack (through the runner: fakes here); an env that is not
+deployed is one line and exit 2, and --out never replaces a file this command did not write."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import yaml
+
+from infra.config import load_config
+from infra.constructs.bundle_contract import BUNDLE_CLUSTER_POLICY_OUTPUT, BUNDLE_HOST_OUTPUT, run_as_output
+from infra.lifecycle.bundle_targets import HEADER
+from infra.lifecycle.ephemeral import NETWORK_TAG
+from tests.lifecycle.fakes import ephemeral_group
+
+ENVS = ("dev", "staging", "prod")
+
+
+def deploy_pricing(fakes, config_path, envs=ENVS) -> dict[str, dict[str, str]]:
+    config = load_config(config_path)
+    outputs = {}
+    for index, env in enumerate(envs):
+        team_env = next(te for te in config.team_envs if te.key == f"pricing/{env}")
+        outputs[team_env.names.workspace_stack] = {
+            BUNDLE_HOST_OUTPUT: f"https://adb-{index}.azuredatabricks.net",
+            run_as_output("pricing"): f"00000000-0000-4000-8000-00000000000{index}",
+            BUNDLE_CLUSTER_POLICY_OUTPUT: f"POLICY{index}",
+        }
+    fakes.runner.outputs = outputs
+    return outputs
+
+
+def test_prints_one_target_per_env_from_the_deployed_stacks(cli, fakes, config_path):
+    deploy_pricing(fakes, config_path)
+    result = cli("bundle-targets", "pricing")
+    assert result.code == 0, result.err
+    assert result.out.startswith(HEADER + "\n")
+    document = yaml.safe_load(result.out)
+    assert list(document["targets"]) == list(ENVS)
+    prod = document["targets"]["prod"]
+    assert prod["workspace"]["host"] == "https://adb-2.azuredatabricks.net"
+    assert prod["run_as"] == {"service_principal_name": "00000000-0000-4000-8000-000000000002"}
+    assert prod["variables"]["cluster_policy_id"] == "POLICY2"
+    # the stacks were synthesized (their backends say where the state is), then their outputs read
+    assert fakes.events[:2] == ["build wheel", "synth " + " ".join(_pricing_stacks(config_path))]
+    assert [e for e in fakes.events if e.startswith("output?")] == [
+        f"output? pricing-{env}-workspace {name}"
+        for env in ENVS
+        for name in (BUNDLE_HOST_OUTPUT, run_as_output("pricing"), BUNDLE_CLUSTER_POLICY_OUTPUT)
+    ]
+
+
+def _pricing_stacks(config_path):
+    config = load_config(config_path)
+    return [s for te in config.team_envs if te.team.name == "pricing" for s in te.stacks.values()]
+
+
+def test_an_env_not_deployed_is_one_line_and_exit_2(cli, fakes, config_path):
+    deploy_pricing(fakes, config_path, envs=("dev",))
+    result = cli("bundle-targets", "pricing")
+    assert (result.code, result.out) == (2, "")
+    assert len(result.err_lines) == 1
+    line = result.err_lines[0]
+    assert line.startswith("error: TEAM: not deployed") and "pricing/staging, pricing/prod" in line
+    assert "pricing/dev" not in line
+
+
+def test_env_picks_one_target_and_reads_only_its_stack(cli, fakes, config_path):
+    deploy_pricing(fakes, config_path, envs=("dev",))
+    result = cli("bundle-targets", "pricing", "--env", "dev", "--json")
+    assert result.code == 0, result.err
+    assert list(json.loads(result.out)["targets"]) == ["dev"]
+    assert {e.split()[1] for e in fakes.events if e.startswith("output?")} == {"pricing-dev-workspace"}
+
+
+def test_a_team_without_a_bundle_workload_or_an_unknown_env_is_refused_before_anything_runs(cli, fakes):
+    churn = cli("bundle-targets", "churn")
+    assert churn.code == 2 and churn.err_lines == [
+        "error: TEAM: team 'churn' has no bundle workload (teams.churn.workloads: add one with kind: bundle)"
+    ]
+    unknown = cli("bundle-targets", "pricing", "--env", "QA")
+    assert unknown.code == 2 and len(unknown.err_lines) == 1 and "no environment 'QA'" in unknown.err
+    assert fakes.nothing_happened()
+
+
+def test_env_names_an_ephemeral_env_of_the_team_found_by_its_tags(cli, fakes):
+    """`platform env up pr7 --from pricing/dev` made it: its target is a development one, in its own catalog."""
+    group = ephemeral_group(team="pricing", env="pr7", base="dev")
+    fakes.groups.groups.append(replace(group, tags={**group.tags, NETWORK_TAG: "10.20.64.0/24"}))
+    fakes.runner.outputs = {
+        "pricing-pr7-workspace": {
+            BUNDLE_HOST_OUTPUT: "https://adb-7.azuredatabricks.net",
+            run_as_output("pricing"): "00000000-0000-4000-8000-000000000007",
+            BUNDLE_CLUSTER_POLICY_OUTPUT: "POLICY7",
+        }
+    }
+    result = cli("bundle-targets", "pricing", "--env", "pr7", "--json")
+    assert result.code == 0, result.err
+    targets = json.loads(result.out)["targets"]
+    assert list(targets) == ["pr7"]
+    assert targets["pr7"]["mode"] == "development"
+    assert "pr7" in targets["pr7"]["variables"]["catalog_name"]
+    other = cli("bundle-targets", "pricing", "--env", "pr8")
+    assert other.code == 2 and "no ephemeral env named 'pr8'" in other.err
+
+
+def test_out_writes_a_new_file_and_replaces_only_its_own(cli, fakes, config_path, tmp_path):
+    deploy_pricing(fakes, config_path)
+    out = tmp_path / "platform-targets.yml"
+    first = cli("bundle-targets", "pricing", "--out", str(out))
+    assert first.code == 0, first.err
+    assert out.read_text().startswith(HEADER) and "targets:" in out.read_text()
+    assert oct(out.stat().st_mode & 0o777) == "0o644"
+    again = cli("bundle-targets", "pricing", "--out", str(out))
+    assert again.code == 0, again.err
+    assert [
+        p.name for p in tmp_path.iterdir() if p.name.startswith(".platform-targets")
+    ] == []  # no temp left
+
+
+def test_out_refuses_a_file_of_the_users_and_a_directory(cli, fakes, config_path, tmp_path):
+    deploy_pricing(fakes, config_path)
+    mine = tmp_path / "databricks.yml"
+    mine.write_text("bundle: {name: pricing}\n")
+    refused = cli("bundle-targets", "pricing", "--out", str(mine))
+    assert refused.code == 2 and len(refused.err_lines) == 1
+    assert "was not written by `platform bundle-targets`" in refused.err
+    assert mine.read_text() == "bundle: {name: pricing}\n"
+    directory = cli("bundle-targets", "pricing", "--out", str(tmp_path))
+    assert directory.code == 2 and "is not a regular file" in directory.err
+    assert fakes.nothing_happened()  # refused before any state is read
