@@ -9,6 +9,7 @@ from zoneinfo import available_timezones
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from infra.config.aws_egress import AwsEgress
 from infra.config.base import GITHUB_HOSTED_LABEL, PrivateNetwork, QuartzCron, RunnerLabel, StrictModel
 
 
@@ -218,6 +219,10 @@ class EnvironmentConfig(StrictModel):
     stack-created key also needs `network_isolation: private` and `platform.hub_network` (the deploying runner
     writes it through the vault's private endpoint). Not applied to ephemeral envs, whose vaults have no purge
     protection."""
+
+    aws_egress: AwsEgress | None = None
+    """AWS teams: how the env's clusters reach the outside, `nat` or `isolated` (default isolated in prod, nat
+    elsewhere; see AwsEgress and docs/aws.md). Refused on Azure teams."""
 
     deploy_runner: Annotated[list[RunnerLabel], Field(validate_default=True)] = []  # noqa: RUF012 (pydantic copies defaults)
     """GitHub Actions runner labels (`runs-on`) of the CI jobs that deploy, smoke-test and destroy this env and
