@@ -205,3 +205,16 @@ def test_registrations_come_before_the_network_and_go_after_it(synthesized):
         assert registration.config["lifecycle"] == {"prevent_destroy": True}
     assert graph.depends(workspace, network) and graph.depends(workspace, settings)
     assert graph.destroyed_before(workspace, settings)
+
+
+def test_the_prod_stack_with_nat_and_no_stated_reason_fails_synth(platform_config, fake_wheel, tmp_path):
+    """The same risk/prod with a NAT gateway and no reason (what validate refuses, forced past it here): the policy
+    stops the synth, so no path leads an unexplained internet route into a prod VPC."""
+    from infra.app import build_app
+    from infra.config.aws_egress import AwsEgress
+
+    prod = next(te for te in platform_config.team_envs if te.key == "risk/prod")
+    settings = prod.settings.model_copy(update={"aws_egress": AwsEgress(mode="nat")})
+    open_prod = prod.model_copy(update={"settings": settings})
+    with pytest.raises(RuntimeError, match="PLAT-AWS-EGRESS-1: prod VPC has an internet or NAT gateway"):
+        build_app(platform_config, outdir=tmp_path, wheel=fake_wheel, team_envs=[open_prod]).synth()
