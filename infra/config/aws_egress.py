@@ -37,8 +37,8 @@ class AwsEgress(StrictModel):
     workspace's network), an S3 gateway endpoint and STS / Kinesis interface endpoints whose policies admit only
     the env's buckets and the buckets Databricks needs in the region. Jobs then cannot install packages from the
     internet (PyPI, Maven): the platform's wheel comes from a Unity Catalog volume."""
-    reason: Annotated[str, Field(min_length=MIN_REASON_LENGTH)] | None = None
-    """Why a prod env keeps `nat` egress (at least 15 characters), e.g. a vendor API it must call; required for
+    open_reason: Annotated[str, Field(min_length=MIN_REASON_LENGTH, max_length=500)] | None = None
+    """Why a prod env keeps `nat` egress (15 to 500 characters, as the Azure `egress.open_reason`), e.g. a vendor API it must call; required for
     `mode: nat` in prod, where it is recorded as the suppression of PLAT-AWS-EGRESS-1."""
 
 
@@ -98,16 +98,18 @@ def aws_egress_problems(path: str, team: TeamConfig) -> list[str]:
         if egress is None:
             continue
         if egress.mode == "isolated":
-            if egress.reason is not None:
-                problems.append(f"{where}.reason: only for mode nat (why prod keeps open egress); remove it")
+            if egress.open_reason is not None:
+                problems.append(
+                    f"{where}.open_reason: only for mode nat (why prod keeps open egress); remove it"
+                )
             if region_private_link(team.region) is None:
                 problems.append(
                     f"{where}.mode: isolated needs the Databricks PrivateLink services of {team.region}, which the "
-                    "security reference architecture does not list; use mode: nat with a reason, or another region"
+                    "security reference architecture does not list; use mode: nat with an open_reason, or another region"
                 )
-        elif env == "prod" and egress.reason is None:
+        elif env == "prod" and egress.open_reason is None:
             problems.append(
-                f"{where}.reason: prod with open egress (NAT gateway) needs a stated reason; set mode: isolated "
+                f"{where}.open_reason: prod with open egress (NAT gateway) needs a stated reason; set mode: isolated "
                 "(back-end PrivateLink, docs/aws.md) or give the reason"
             )
     return problems

@@ -36,13 +36,13 @@ def test_prod_with_nat_and_no_reason_is_refused_in_one_line(tmp_path, capsys):
     code, out, err = validate(config, tmp_path, capsys)
     (line,) = err.strip().splitlines()
     assert code == 2 and out == ""
-    assert "teams.risk.environments.prod.aws_egress.reason: prod with open egress (NAT gateway)" in line
+    assert "teams.risk.environments.prod.aws_egress.open_reason: prod with open egress (NAT gateway)" in line
 
 
 def test_prod_with_nat_and_a_reason_validates_and_records_it_as_the_suppression(tmp_path, capsys, fake_wheel):
     config = copy.deepcopy(COMMITTED)
     reason = "calls the vendor's scoring API on the internet"
-    risk_env(config, "prod")["aws_egress"] = {"mode": "nat", "reason": reason}
+    risk_env(config, "prod")["aws_egress"] = {"mode": "nat", "open_reason": reason}
     code, _, err = validate(config, tmp_path, capsys)
     assert code == 0, err
     from infra.app import build_app
@@ -71,8 +71,8 @@ def test_prod_with_nat_and_a_reason_validates_and_records_it_as_the_suppression(
         ),
         (
             {},
-            {"mode": "isolated", "reason": "no reason needed here at all"},
-            "aws_egress.reason: only for mode nat",
+            {"mode": "isolated", "open_reason": "no reason needed here at all"},
+            "aws_egress.open_reason: only for mode nat",
         ),
     ],
     ids=["region-without-sra-services", "reason-on-isolated"],
