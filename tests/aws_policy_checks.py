@@ -63,6 +63,13 @@ ACCEPTED = (
         reason="Databricks' documented statement (spot service-linked role); the condition only narrows further",
     ),
     Accepted(
+        where="_sts_",
+        issue="RESOURCE_STAR",
+        detail="sts:AssumeRole",
+        reason="SRA's STS endpoint policy (aws/tf/privatelink.tf): it narrows by principal (the env's account, "
+        "Databricks'); which roles a principal may assume stays with IAM and the roles' trust policies",
+    ),
+    Accepted(
         where="aws_kms_key.",
         issue="RESOURCE_STAR",
         detail="kms:",

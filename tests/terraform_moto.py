@@ -149,15 +149,17 @@ class MotoServer:
 def moto_workarounds(stack: dict) -> dict:
     """Resource overrides for what moto (5.2) does differently from AWS:
 
-    - moto returns no description for a security group rule that references a group, so the next plan would
-      want to set it again; AWS keeps it (and checkov CKV_AWS_23 wants it). The override nulls the description.
+    - moto returns no description for a security group rule that references a group or a prefix list (isolated
+      egress: S3 through its gateway endpoint's list), so the next plan would want to set it again; AWS keeps it
+      (and checkov CKV_AWS_23 wants it). The override nulls the description.
     - moto's Budgets has CreateBudget and notifications but no tagging API: it answers the ListTagsForResource the
       aws provider (5.100) makes for every budget with HTTP 500, which the provider retries for many minutes. The
       override leaves the budget out (count = 0); the synth tests and the budget's checks cover it."""
     overrides: dict[str, dict] = {}
     for kind in ("aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule"):
         for name, rule in stack.get("resource", {}).get(kind, {}).items():
-            if rule.get("referenced_security_group_id") and "description" in rule:
+            referenced = rule.get("referenced_security_group_id") or rule.get("prefix_list_id")
+            if referenced and "description" in rule:
                 overrides.setdefault(kind, {})[name] = {"description": None}
     for name in stack.get("resource", {}).get("aws_budgets_budget", {}):
         overrides.setdefault("aws_budgets_budget", {})[name] = {"count": 0}

@@ -53,15 +53,21 @@ def aws_names(team_env: TeamEnv) -> AwsNames:
 
 @dataclass(frozen=True, kw_only=True)
 class AwsSubnets:
-    """The VPC quartered: two private cluster subnets in two zones, one public subnet for the NAT gateway; the
-    last quarter stays free (interface endpoints use the private subnets). The zones are not derived here: zone
+    """The VPC quartered: two private cluster subnets in two zones, one public subnet for the NAT gateway (nat
+    egress only), and the last quarter halved into the two endpoint subnets (SRA's privatelink subnets). The zones are not derived here: zone
     letters map to different zones in each account and not every letter exists, so the network reads the
     region's available zones from the aws provider."""
 
     private: tuple[str, str]
     public: str
+    endpoints: tuple[str, str]
 
 
 def aws_subnets(team_env: TeamEnv) -> AwsSubnets:
     quarters = list(ipaddress.IPv4Network(team_env.settings.network).subnets(prefixlen_diff=2))
-    return AwsSubnets(private=(str(quarters[0]), str(quarters[1])), public=str(quarters[2]))
+    endpoints = [str(half) for half in quarters[3].subnets(prefixlen_diff=1)]
+    return AwsSubnets(
+        private=(str(quarters[0]), str(quarters[1])),
+        public=str(quarters[2]),
+        endpoints=(endpoints[0], endpoints[1]),
+    )

@@ -9,6 +9,7 @@ from zoneinfo import available_timezones
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from infra.config.aws_egress import AwsEgress
 from infra.config.base import GITHUB_HOSTED_LABEL, PrivateNetwork, QuartzCron, RunnerLabel, StrictModel
 from infra.config.egress import Egress
 from infra.config.hardening import PROD_HARDENING, Hardening
@@ -224,6 +225,10 @@ class EnvironmentConfig(StrictModel):
     egress: Egress = Egress()
     """Where the clusters may connect to (Azure): through the hub's firewall with an allow-list (default in prod),
     or open through a NAT gateway (prod needs a reason). AWS teams leave it unset."""
+
+    aws_egress: AwsEgress | None = None
+    """AWS teams: how the env's clusters reach the outside, `nat` or `isolated` (default isolated in prod, nat
+    elsewhere; see AwsEgress and docs/aws.md). Refused on Azure teams."""
 
     hardening: Hardening = Hardening()
     """Workspace security controls: compliance profile, legacy features off, admin restrictions, workspace_conf

@@ -26,6 +26,7 @@ from infra.aspects.stack_aspects import AspectApp, AspectStack
 from infra.config import TeamEnv
 from infra.constructs.aws.contracts import AwsPlatformOutputs
 from infra.constructs.aws.iam_propagation import iam_propagation_wait
+from infra.constructs.aws.private_link import back_end_private_link
 from infra.constructs.contracts import WORKSPACE_URL_OUTPUT
 from infra.stacks.base import configure_backend
 
@@ -78,6 +79,7 @@ class AccountStack(AspectStack):
             bucket_name=platform.root_bucket,
             lifecycle=in_use,
         )
+        private_link = back_end_private_link(self, team_env=team_env, platform=platform, lifecycle=in_use)
         network = MwsNetworks(
             self,
             "network",
@@ -86,6 +88,7 @@ class AccountStack(AspectStack):
             vpc_id=platform.vpc_id,
             subnet_ids=platform.subnet_ids,
             security_group_ids=[platform.security_group_id],
+            vpc_endpoints=private_link.vpc_endpoints if private_link else None,
             lifecycle=in_use,
         )
         keys = self._customer_managed_keys(account_id, platform)
@@ -98,10 +101,14 @@ class AccountStack(AspectStack):
             credentials_id=credentials.credentials_id,
             storage_configuration_id=storage.storage_configuration_id,
             network_id=network.network_id,
-            # Customer-managed keys need the Enterprise tier (Databricks docs, "Configure customer-managed keys"),
-            # so do the compliance profile, enhanced security monitoring and automatic cluster update (config
+            # Customer-managed keys and PrivateLink need the Enterprise tier (Databricks docs, "Configure
+            # customer-managed keys", "Enable private connectivity using AWS PrivateLink"); SRA sets it always. So
+            # do the compliance profile, enhanced security monitoring and automatic cluster update (config
             # `hardening`, "Enhanced security and compliance" in the Databricks docs).
-            pricing_tier="ENTERPRISE" if keys or team_env.settings.hardening.enhanced_security else "PREMIUM",
+            pricing_tier="ENTERPRISE"
+            if keys or private_link or team_env.settings.hardening.enhanced_security
+            else "PREMIUM",
+            private_access_settings_id=private_link.private_access_settings_id if private_link else None,
             **keys,
             # The tier is set at creation only: the provider plans a change in place but its update never sends
             # it (mws/resource_mws_workspaces.go v1.99.0, workspaceRunningUpdatesAllowed / UpdateRunning), so the

@@ -10,6 +10,8 @@ from __future__ import annotations
 from cdktf import TerraformOutput
 from cdktf_cdktf_provider_aws.provider import AwsProvider
 
+import infra.aspects.policy.packs.aws_egress  # noqa: F401 (defines the rules suppressed here)
+from infra.aspects.policy.engine import suppress
 from infra.aspects.stack_aspects import AspectApp, AspectStack
 from infra.config import TeamEnv
 from infra.constructs.aws.budget import EnvBudget
@@ -65,8 +67,25 @@ class AwsPlatformStack(AspectStack):
             workspace_storage_key_alias=keys.storage_alias if keys else None,
             managed_services_key_arn=keys.managed_services.arn if keys else None,
             managed_services_key_alias=keys.managed_services_alias if keys else None,
+            workspace_endpoint_id=network.endpoints.workspace.id if network.endpoints.workspace else None,
+            relay_endpoint_id=network.endpoints.relay.id if network.endpoints.relay else None,
         )
+        self._stated_egress_exceptions(team_env, network)
         # For operators (`cdktf output`); the account stack gets its values through cross-stack references.
         for name, value in self.outputs.as_dict().items():
             if value is not None:
                 TerraformOutput(self, name, value=value)
+
+    @staticmethod
+    def _stated_egress_exceptions(team_env: TeamEnv, network: Network) -> None:
+        """The egress exceptions the config states, recorded where the policy reads them (docs/security.md)."""
+        egress = team_env.settings.aws_egress
+        if egress is not None and egress.mode == "nat" and egress.open_reason:
+            suppress(network, rule_id="PLAT-AWS-EGRESS-1", reason=egress.open_reason)
+        if network.endpoints.s3_unrestricted:
+            suppress(
+                network.endpoints.s3,
+                rule_id="PLAT-AWS-EGRESS-2",
+                reason=f"SRA lists no Databricks buckets for {team_env.team.region}: a restricted S3 endpoint "
+                "policy would cut the clusters off Databricks' artifacts (validate refuses isolated egress there)",
+            )

@@ -28,6 +28,8 @@ KNOWN_EXTERNAL = frozenset(
     {
         "arn:aws:iam::414351767826:root",
         "arn:aws:iam::414351767826:role/unity-catalog-prod-UCMasterRole-14S5ZJVKOTYTL",
+        # SRA's STS endpoint policy (aws/tf/privatelink.tf): the user Databricks reads its sample datasets with.
+        "arn:aws:iam::414351767826:user/databricks-datasets-readonly-user-prod",
     }
 )
 
@@ -265,9 +267,21 @@ def test_a_bucket_without_the_full_public_access_block_is_caught(stacks):
 
 @pytest.mark.parametrize("stack", [s for s in STACKS if s.endswith("-platform")])
 def test_endpoint_services_exist_in_the_region(stacks, stack):
+    """S3, STS and Kinesis everywhere; the isolated prod env also the Databricks workspace and relay PrivateLink
+    services, whose names the shipped list takes from SRA's table (aws/tf/variables.tf)."""
     endpoints = stacks[stack]["resource"]["aws_vpc_endpoint"]
-    assert len(endpoints) == 3
+    assert len(endpoints) == (5 if stack == "risk-prod-platform" else 3)
     assert endpoint_service_problems(stacks[stack], region=REGION) == []
+
+
+def test_a_databricks_service_of_another_region_is_caught(stacks):
+    stack = copy.deepcopy(stacks["risk-prod-platform"])
+    relay = next(
+        e for e in stack["resource"]["aws_vpc_endpoint"].values() if "relay" in e["//"]["metadata"]["path"]
+    )
+    relay["service_name"] = "com.amazonaws.vpce.eu-west-2.vpce-svc-0c43b4d4a2e4e8ef6"
+    (problem,) = endpoint_service_problems(stack, region=REGION)
+    assert "vpce-svc-0c43b4d4a2e4e8ef6 is not an endpoint service of eu-west-1" in problem
 
 
 @pytest.mark.parametrize(

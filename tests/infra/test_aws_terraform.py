@@ -2,6 +2,7 @@
 plan, apply, a re-plan without changes, destroy, and then nothing tagged left (tests/terraform_moto.py says
 where Terraform and the mirror are found)."""
 
+import json
 import os
 
 import boto3
@@ -68,6 +69,68 @@ def test_platform_stack_applies_replans_clean_and_destroys_without_leftovers(
 
     stack.run("destroy", "-auto-approve", "-input=false")
     assert inventory.list(ENV_TAGS) == []
+
+
+PROD = "risk-prod-platform"
+PROD_TAGS = {"team": "risk", "env": "prod", "managed-by": "cdktf-platform"}
+
+
+def test_isolated_prod_stack_applies_without_internet_path_and_destroys(
+    synthesized, moto, inventory, tmp_path
+):
+    """risk/prod has isolated egress (SRA's isolated network): the stack goes through Terraform against moto with
+    no NAT or internet gateway, a VPC whose route tables have no default route, and interface endpoints to the
+    region's Databricks workspace and relay PrivateLink services (moto 5.2 accepts any service name, so the names
+    are checked offline against SRA's table in test_aws_policy_lint.py). prod protects its data
+    (prevent_destroy); only this test's override lifts it, so the stack can be destroyed here."""
+    stack = TerraformDir(locate_tools(), synthesized.outdir / "stacks" / PROD, tmp_path, moto)
+    stack.write_override()
+    _lift_prevent_destroy(stack)
+    stack.run("init", "-input=false")
+    stack.run("plan", "-input=false", "-out=tfplan")
+    stack.run("apply", "-input=false", "tfplan")
+
+    ec2 = boto3.client("ec2", region_name="eu-west-1", endpoint_url=moto.url)
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "tag:env", "Values": ["prod"]}])["Vpcs"][0]["VpcId"]
+    in_vpc = [{"Name": "vpc-id", "Values": [vpc]}]
+    assert ec2.describe_nat_gateways(Filters=in_vpc)["NatGateways"] == []
+    assert (
+        ec2.describe_internet_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": [vpc]}])[
+            "InternetGateways"
+        ]
+        == []
+    )
+    routes = [r for t in ec2.describe_route_tables(Filters=in_vpc)["RouteTables"] for r in t["Routes"]]
+    assert not [r for r in routes if r.get("DestinationCidrBlock") == "0.0.0.0/0"], routes
+    endpoints = ec2.describe_vpc_endpoints(Filters=in_vpc)["VpcEndpoints"]
+    services = {e["ServiceName"]: e for e in endpoints}
+    assert {
+        "com.amazonaws.vpce.eu-west-1.vpce-svc-0da6ebf1461278016",
+        "com.amazonaws.vpce.eu-west-1.vpce-svc-09b4eb2bc775f4e8c",
+        "com.amazonaws.eu-west-1.s3",
+        "com.amazonaws.eu-west-1.sts",
+        "com.amazonaws.eu-west-1.kinesis-streams",
+    } <= set(services)
+    assert "DatabricksArtifacts" in services["com.amazonaws.eu-west-1.s3"]["PolicyDocument"]
+
+    replan = stack.run("plan", "-input=false", "-detailed-exitcode", check=False)
+    assert replan.returncode == 0, f"re-plan after apply is not clean:\n{replan.stdout[-3000:]}"
+    stack.run("destroy", "-auto-approve", "-input=false")
+    assert inventory.list(PROD_TAGS) == []
+
+
+def _lift_prevent_destroy(stack: TerraformDir) -> None:
+    """Test-only: Terraform merges an override's lifecycle argument by argument, so prevent_destroy is lifted here
+    and nowhere else."""
+    override_file = stack.dir / "test_override.tf.json"
+    override = json.loads(override_file.read_text())
+    resources = json.loads((stack.dir / "cdk.tf.json").read_text())["resource"]
+    for kind, named in resources.items():
+        for name, config in named.items():
+            if (config.get("lifecycle") or {}).get("prevent_destroy"):
+                entry = override.setdefault("resource", {}).setdefault(kind, {}).setdefault(name, {})
+                entry["lifecycle"] = {"prevent_destroy": False}
+    override_file.write_text(json.dumps(override, indent=2))
 
 
 def test_missing_mirror_fails_in_one_line_and_ci_never_skips(monkeypatch, tmp_path):

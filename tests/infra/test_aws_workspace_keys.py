@@ -31,12 +31,12 @@ def cmk_stacks(platform_config, fake_wheel, tmp_path_factory):
     return stack("risk-prod-platform"), stack("risk-prod-account")
 
 
-def test_the_committed_aws_envs_have_no_workspace_keys(synthesized):
-    workspace = synthesized.only("risk-prod-account", "databricks_mws_workspaces")
-    # Enterprise for prod's compliance profile (config hardening), not for keys; dev stays premium.
-    assert workspace["pricing_tier"] == "ENTERPRISE" and "storage_customer_managed_key_id" not in workspace
-    assert synthesized.only("risk-dev-account", "databricks_mws_workspaces")["pricing_tier"] == "PREMIUM"
-    assert "databricks_mws_customer_managed_keys" not in synthesized.json("risk-prod-account")["resource"]
+def test_the_committed_aws_envs_have_no_workspace_keys_and_stay_premium_without_private_link(synthesized):
+    # risk/prod is enterprise for its back-end PrivateLink (isolated egress, test_aws_egress.py), not for keys
+    for stack, tier in (("risk-dev-account", "PREMIUM"), ("risk-prod-account", "ENTERPRISE")):
+        workspace = synthesized.only(stack, "databricks_mws_workspaces")
+        assert workspace["pricing_tier"] == tier and "storage_customer_managed_key_id" not in workspace
+        assert "databricks_mws_customer_managed_keys" not in synthesized.json(stack)["resource"]
 
 
 def test_workspace_uses_both_keys_on_the_enterprise_tier(cmk_stacks):

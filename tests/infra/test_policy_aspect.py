@@ -567,6 +567,25 @@ def _security_groups(scope, *, default_rules=False, inline_rules=False):
     )
 
 
+def _nat_gateway(scope):
+    from cdktf_cdktf_provider_aws.nat_gateway import NatGateway
+
+    return NatGateway(scope, "nat", allocation_id="eipalloc-1", subnet_id="subnet-1")
+
+
+def _vpc_endpoint(scope, *, policy=("s3:GetObject", "arn:aws:s3:::lake/*")):
+    from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
+
+    document = None
+    if policy is not None:
+        action, resource = policy
+        statement = {"Effect": "Allow", "Principal": "*", "Action": action, "Resource": resource}
+        document = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    return VpcEndpoint(
+        scope, "s3-endpoint", vpc_id="vpc-1", service_name="com.amazonaws.eu-west-1.s3", policy=document
+    )
+
+
 def _subnet_following_the_zone_list(scope):
     from cdktf import Fn
     from cdktf_cdktf_provider_aws.data_aws_availability_zones import DataAwsAvailabilityZones
@@ -748,6 +767,9 @@ VIOLATIONS = {
     "PLAT-AWS-VPC-4": ("dev", lambda s: _security_groups(s, default_rules=True)),
     "PLAT-AWS-VPC-5": ("dev", lambda s: _security_groups(s, inline_rules=True)),
     "PLAT-AWS-VPC-6": ("dev", _subnet_following_the_zone_list),
+    # open egress in prod without a stated reason (aws_egress.reason); dev may keep its NAT (_compliant)
+    "PLAT-AWS-EGRESS-1": ("prod", _nat_gateway),
+    "PLAT-AWS-EGRESS-2": ("dev", lambda s: _vpc_endpoint(s, policy=None)),
     "PLAT-AWS-IAM-1": ("dev", lambda s: _role(s, external_id=False)),
     "PLAT-AWS-IAM-2": ("dev", lambda s: _role(s, actions=("*",))),
     "PLAT-SEC-2": ("dev", _secret),
@@ -798,6 +820,8 @@ def _compliant(stack):
     _sg_rule(stack, direction="egress", ports=(8443, 8451))
     _sg_rule(stack, direction="ingress", cidr="10.0.0.0/22", ports=(0, 65535))
     _security_groups(stack)
+    _nat_gateway(stack)
+    _vpc_endpoint(stack)
     _role(stack)
     _serving_endpoint(stack)
     _serving_permissions(stack)

@@ -19,6 +19,10 @@ class AwsPlatformOutputs:
     workspace_storage_key_alias: str | None = None
     managed_services_key_arn: str | None = None
     managed_services_key_alias: str | None = None
+    workspace_endpoint_id: str | None = None
+    """Isolated egress: the AWS VPC endpoints to the region's Databricks workspace (REST API) and secure cluster
+    connectivity relay services, which the account stack registers (back-end PrivateLink)."""
+    relay_endpoint_id: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -21,13 +21,14 @@ from cdktf_cdktf_provider_aws.route_table_association import RouteTableAssociati
 from cdktf_cdktf_provider_aws.security_group import SecurityGroup
 from cdktf_cdktf_provider_aws.subnet import Subnet
 from cdktf_cdktf_provider_aws.vpc import Vpc
-from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
 from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
 from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from constructs import Construct
 
 from infra.config import TeamEnv
+from infra.config.aws_egress import is_isolated
 from infra.config.aws_names import aws_names, aws_subnets
+from infra.constructs.aws.endpoints import VpcEndpoints
 from infra.constructs.aws.policy_document import policy_document
 
 ANYWHERE = "0.0.0.0/0"
@@ -44,15 +45,13 @@ DATABRICKS_EGRESS_PORTS: tuple[tuple[int, int, str], ...] = (
 # A zone that is briefly not "available" drops out of the data source's list and shifts the others: a subnet in
 # use must never be replaced for that, so once created it stays in its zone.
 STAY_IN_ZONE = TerraformResourceLifecycle(ignore_changes=["availability_zone"])
-# Interface endpoints Databricks recommends so cluster traffic to STS and Kinesis stays inside the VPC.
-INTERFACE_ENDPOINTS = ("sts", "kinesis-streams")
 
 
 class Network(Construct):
     """VPC with two private cluster subnets in two zones, a NAT gateway in a public subnet as their egress
-    (when configured), the workspace security group with exactly the rules Databricks documents, an S3 gateway
-    endpoint and STS / Kinesis interface endpoints, flow logs to an encrypted log group, and a default security
-    group stripped of every rule."""
+    (nat egress) or none at all (isolated egress: SRA's isolated network, back-end PrivateLink), the workspace
+    security group with exactly the rules Databricks documents, the VPC endpoints (endpoints.py), flow logs to an
+    encrypted log group, and a default security group stripped of every rule."""
 
     def __init__(
         self, scope: Construct, id: str, *, team_env: TeamEnv, account_id: str, kms_key_arn: str
@@ -60,7 +59,6 @@ class Network(Construct):
         super().__init__(scope, id)
         names = aws_names(team_env)
         subnets = aws_subnets(team_env)
-        region = team_env.team.region
         self.vpc = Vpc(
             self,
             "vpc",
@@ -96,7 +94,8 @@ class Network(Construct):
             RouteTableAssociation(
                 self, f"private-{index}-routes", subnet_id=subnet_id, route_table_id=private_routes.id
             )
-        if team_env.team.aws is not None and team_env.team.aws.nat_gateway:
+        isolated = is_isolated(team_env.settings.aws_egress)
+        if not isolated:
             self._nat_egress(
                 vpc_id=vpc_id, public_cidr=subnets.public, zone=self.zones[0], routes=private_routes
             )
@@ -124,6 +123,9 @@ class Network(Construct):
                     to_port=65535,
                     referenced_security_group_id=group_id,
                 )
+        # Isolated egress: the Databricks ports only towards the VPC's own endpoints (SRA network.tf, workspace
+        # security group), and S3 through its gateway endpoint's prefix list; nat egress: to anywhere.
+        destination = team_env.settings.network if isolated else ANYWHERE
         for low, high, purpose in DATABRICKS_EGRESS_PORTS:
             VpcSecurityGroupEgressRule(
                 self,
@@ -133,27 +135,29 @@ class Network(Construct):
                 ip_protocol="tcp",
                 from_port=low,
                 to_port=high,
-                cidr_ipv4=ANYWHERE,
+                cidr_ipv4=destination,
             )
-
-        VpcEndpoint(
+        self.endpoints = VpcEndpoints(
             self,
-            "s3-endpoint",
+            "endpoints",
+            team_env=team_env,
+            account_id=account_id,
             vpc_id=vpc_id,
-            service_name=f"com.amazonaws.{region}.s3",
-            vpc_endpoint_type="Gateway",
-            route_table_ids=[private_routes.id],
+            zones=self.zones,
+            cluster_routes=private_routes,
+            cluster_security_group_id=group_id,
+            stay_in_zone=STAY_IN_ZONE,
         )
-        for service in INTERFACE_ENDPOINTS:
-            VpcEndpoint(
+        if isolated:
+            VpcSecurityGroupEgressRule(
                 self,
-                f"{service}-endpoint",
-                vpc_id=vpc_id,
-                service_name=f"com.amazonaws.{region}.{service}",
-                vpc_endpoint_type="Interface",
-                subnet_ids=self.private_subnet_ids,
-                security_group_ids=[group_id],
-                private_dns_enabled=True,
+                "egress-s3",
+                security_group_id=group_id,
+                description="S3 through the gateway endpoint (443)",
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                prefix_list_id=self.endpoints.s3.prefix_list_id,
             )
         self._flow_logs(team_env=team_env, account_id=account_id, kms_key_arn=kms_key_arn)
 

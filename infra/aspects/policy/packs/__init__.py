@@ -1,6 +1,7 @@
 """The rule packs, grouped by what a stack deploys. Each pack module imports the engine, never the reverse."""
 
 from infra.aspects.policy.engine import Rule, RulePack
+from infra.aspects.policy.packs.aws_egress import AWS_EGRESS
 from infra.aspects.policy.packs.aws_iam import AWS_IAM
 from infra.aspects.policy.packs.aws_network import AWS_NETWORK
 from infra.aspects.policy.packs.aws_storage import AWS_STORAGE
@@ -26,7 +27,7 @@ AZURE: tuple[RulePack, ...] = (
     AZURE_EGRESS,
 )
 """The cloud resources of an Azure team-env (its platform stack)."""
-AWS: tuple[RulePack, ...] = (AWS_NETWORK, AWS_STORAGE, AWS_IAM)
+AWS: tuple[RulePack, ...] = (AWS_NETWORK, AWS_EGRESS, AWS_STORAGE, AWS_IAM)
 """The cloud resources of an AWS team-env (its platform stack)."""
 WORKSPACE: tuple[RulePack, ...] = (
     DATABRICKS,
