@@ -172,7 +172,8 @@ class BundleWorkload(StrictModel):
     models: Annotated[list[UcName], Field(min_length=1)]
     """Registered models the platform creates, with grants, in `<catalog>.<schema_name>`."""
     ci: BundleCi | None = None
-    """The team's CI identity for the bundle; unset: the team deploys it by hand."""
+    """The team's CI identity for the bundle: required when the team has staging or prod (those targets deploy as
+    the run_as principal, which only the CI signs in as); unset: developers deploy the dev targets as themselves."""
 
     @property
     def schema(self) -> str:
