@@ -24,6 +24,7 @@ from infra.lifecycle.bundle_targets import (
     targets_document,
     write_atomically,
 )
+from infra.lifecycle.errors import InputProblem
 
 
 def bundle_targets(
@@ -44,7 +45,7 @@ def bundle_targets(
         typer.Option(
             "--out",
             "-o",
-            help="Write the file here (a new file, or one this command wrote) instead of printing it.",
+            help="Write the file here (a new .yml/.yaml file, or one this command wrote) instead of printing it.",
         ),
     ] = None,
     as_json: Annotated[
@@ -58,6 +59,10 @@ def bundle_targets(
         chosen = select(loaded, team, workload=workload)
         team_envs = permanent_envs(loaded, team, env)
         if out is not None:
+            if as_json:
+                raise InputProblem(
+                    "--json", "prints to stdout; drop --out, or drop --json to write the YAML file"
+                )
             check_out_file(out)
         services = lifecycle.services_factory()
         if team_envs is None:  # --env names no permanent env: an ephemeral one of the team, from its tags

@@ -52,6 +52,9 @@ VARIABLES = {
 # What a target's own root and artifact folders are; the CLI wants per-user paths in development mode.
 BUNDLE_FOLDER = "${bundle.name}/${bundle.target}"
 DEVELOPMENT_KINDS = ("dev", "ephemeral")
+# What `--out` may end in: the databricks CLI includes only YAML and JSON files
+# (bundle/config/loader/process_root_includes.go, databricks/cli v1.13.0), and the file is YAML.
+INCLUDABLE_SUFFIXES = (".yml", ".yaml")
 
 
 @dataclass(frozen=True)
@@ -219,6 +222,11 @@ def check_out_file(out: Path) -> None:
         )
     if out.is_symlink() or (out.exists() and not out.is_file()):
         raise InputProblem("--out", f"{out} exists and is not a regular file; refusing to replace it")
+    if out.suffix not in INCLUDABLE_SUFFIXES:
+        raise InputProblem(
+            "--out",
+            f"{out} must end in .yml or .yaml: the bundle includes only YAML (or JSON) files, and this is YAML",
+        )
     if out.exists() and not _written_by_us(out):
         raise InputProblem(
             "--out",

@@ -131,3 +131,29 @@ def test_out_refuses_a_file_of_the_users_and_a_directory(cli, fakes, config_path
     directory = cli("bundle-targets", "pricing", "--out", str(tmp_path))
     assert directory.code == 2 and "is not a regular file" in directory.err
     assert fakes.nothing_happened()  # refused before any state is read
+
+
+def test_json_with_out_is_refused_rather_than_printing_and_writing_nothing(cli, fakes, config_path, tmp_path):
+    """`--json --out f` used to print the JSON to stdout, write no file and exit 0."""
+    deploy_pricing(fakes, config_path)
+    out = tmp_path / "platform-targets.yml"
+    result = cli("bundle-targets", "pricing", "--json", "--out", str(out))
+    assert (result.code, result.out) == (2, "")
+    assert len(result.err_lines) == 1 and result.err_lines[0].startswith("error: --json:"), result.err
+    assert not out.exists()
+    assert fakes.nothing_happened()
+
+
+def test_out_must_be_a_yaml_file_the_bundle_can_include(cli, fakes, config_path, tmp_path):
+    """The CLI includes only .yml/.yaml/.json files (bundle/config/loader/process_root_includes.go,
+    databricks/cli v1.13.0: "Files in the 'include' configuration section must be YAML or JSON files"); this
+    command writes YAML, so another suffix would give a file `databricks bundle` refuses to include."""
+    deploy_pricing(fakes, config_path)
+    for name in ("platform-targets", "platform-targets.txt", "platform-targets.json"):
+        result = cli("bundle-targets", "pricing", "--out", str(tmp_path / name))
+        assert result.code == 2 and len(result.err_lines) == 1, result.err
+        assert result.err_lines[0].startswith("error: --out:") and ".yml" in result.err_lines[0]
+        assert not (tmp_path / name).exists()
+    assert fakes.nothing_happened()
+    ok = cli("bundle-targets", "pricing", "--out", str(tmp_path / "platform-targets.yaml"))
+    assert ok.code == 0, ok.err
