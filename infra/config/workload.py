@@ -223,6 +223,14 @@ def workloads_problems(workloads: list[ManagedWorkload | BundleWorkload]) -> lis
             )
         if workload.schema in PLATFORM_SCHEMAS:
             problems.append(f"{where}.schema_name: {workload.schema!r} is reserved by Databricks")
+        churn_preset = isinstance(workload, ManagedWorkload) and workload.preset == CHURN_PRESET
+        if workload.schema == CHURN_SCHEMA and not churn_preset:
+            # UnityCatalogScope creates it in every env's catalog (the wheels' artifacts volume): a second
+            # schema of that name fails at apply.
+            problems.append(
+                f"{where}.schema_name: {CHURN_SCHEMA!r} is the platform's own schema in every env's catalog "
+                "(wheels' artifacts volume, the churn preset); set schema_name to another name"
+            )
         if isinstance(workload, ManagedWorkload) and workload.preset == CHURN_PRESET:
             if workload.schema != CHURN_SCHEMA:
                 problems.append(

@@ -37,3 +37,12 @@ def test_the_account_id_refusal_no_longer_offers_removing_ci_where_that_cannot_d
     assert_problem_at(config, "teams.churn.workloads[0].ci", "needs platform.account_id")
     lines = [line for line in problems_of(config) if ".ci:" in line]
     assert not any("deploy the bundle by hand" in line for line in lines), lines
+
+
+def test_a_workload_schema_named_ml_outside_the_churn_preset_is_refused():
+    """Every env's catalog already holds the platform's `ml` schema with the wheels' `artifacts` volume
+    (UnityCatalogScope, infra/constructs/databricks/unity_catalog.py), churn or not: the pricing/dev workspace
+    stack of a bundle with schema_name `ml` synthesized two databricks_schema named `ml` in one catalog, which
+    fails at apply ("already exists"). Only the churn preset lives in it."""
+    for workload in ({**BUNDLE, "schema_name": "ml"}, {**BUNDLE, "name": "ml"}):
+        assert_problem_at(with_workloads(workload, team=1), "teams.pricing.workloads[0].schema_name", "'ml'")
