@@ -133,7 +133,9 @@ def read_deployed(
                         stack, BUNDLE_CLUSTER_POLICY_OUTPUT, outdir=outdir
                     ),
                 )
-            except OperationFailed:
+            except OperationFailed as exc:
+                if not _output_missing(exc):  # the state itself could not be read: say why, never "deploy it"
+                    raise OperationFailed(f"{team_env.key}: {exc}") from None
                 unread.append(team_env.key)
     if unread:
         raise InputProblem(
@@ -142,6 +144,13 @@ def read_deployed(
             "with `platform deploy TEAM/ENV`, or pass --env for a deployed one",
         )
     return found
+
+
+def _output_missing(exc: OperationFailed) -> bool:
+    """Terraform read the state and it lacks the output (`Error: Output "..." not found`): the env's workspace
+    stack is not deployed, or not since it had the bundle workload. Anything else (a failed `terraform init` of
+    the backend, no credentials) is not an answer about the env."""
+    return bool(re.search(r'Output "[^"]*" not found', str(exc)))
 
 
 def targets_document(

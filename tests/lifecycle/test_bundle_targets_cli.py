@@ -157,3 +157,27 @@ def test_out_must_be_a_yaml_file_the_bundle_can_include(cli, fakes, config_path,
     assert fakes.nothing_happened()
     ok = cli("bundle-targets", "pricing", "--out", str(tmp_path / "platform-targets.yaml"))
     assert ok.code == 0, ok.err
+
+
+def test_a_state_that_cannot_be_read_is_reported_with_its_reason_not_as_not_deployed(
+    cli, fakes, config_path, monkeypatch
+):
+    """An expired `az login` fails `terraform init` of the backend (runner.py: "cannot read output ...: terraform
+    init failed: ..."); reported as "not deployed ... deploy it", the user would redeploy a deployed env."""
+    from infra.lifecycle.errors import OperationFailed
+
+    deploy_pricing(fakes, config_path)
+
+    def unreadable(stack, name, *, outdir):
+        fakes.events.append(f"output? {stack} {name}")
+        raise OperationFailed(
+            f"cannot read output {name} of {stack}: terraform init failed: Error: Failed to get existing "
+            "workspaces: obtaining Azure CLI token: run az login"
+        )
+
+    monkeypatch.setattr(fakes.runner, "output", unreadable)
+    result = cli("bundle-targets", "pricing", "--env", "prod")
+    assert result.code != 0 and result.out == ""
+    assert len(result.err_lines) == 1, result.err
+    assert "run az login" in result.err and "pricing/prod" in result.err
+    assert "not deployed" not in result.err
