@@ -34,6 +34,11 @@ def bundle_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list
             if not isinstance(workload, BundleWorkload):
                 continue
             where = f"{path}.workloads[{index}].ci"
+            if workload.ci and workload.ci.github_repository.lower().endswith(".git"):
+                problems.append(
+                    f"{where}.github_repository: {workload.ci.github_repository!r} ends in .git; GitHub's OIDC "
+                    "token names the repository as owner/repo, so write it without .git"
+                )
             if workload.ci is None and production:
                 problems.append(
                     f"{where}: required, the team has {' and '.join(production)}: staging and prod targets deploy "

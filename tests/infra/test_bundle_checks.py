@@ -46,3 +46,11 @@ def test_a_workload_schema_named_ml_outside_the_churn_preset_is_refused():
     fails at apply ("already exists"). Only the churn preset lives in it."""
     for workload in ({**BUNDLE, "schema_name": "ml"}, {**BUNDLE, "name": "ml"}):
         assert_problem_at(with_workloads(workload, team=1), "teams.pricing.workloads[0].schema_name", "'ml'")
+
+
+def test_a_repository_copied_from_a_clone_url_is_refused_at_its_field():
+    """GitHub's OIDC token names the repository `owner/repo` (the `repository` claim, and `repo:owner/repo:...`
+    in `sub`), never with the clone URL's `.git`; GitHub does not allow a repository name ending in `.git`. A
+    federation policy for `owner/repo.git` matches no token: the CI's sign-in fails after a clean apply."""
+    workload = {**BUNDLE, "ci": {"github_repository": "example-org/pricing-ml.git"}}
+    assert_problem_at(with_workloads(workload), "teams.churn.workloads[0].ci.github_repository", ".git")
