@@ -181,3 +181,18 @@ def test_a_state_that_cannot_be_read_is_reported_with_its_reason_not_as_not_depl
     assert len(result.err_lines) == 1, result.err
     assert "run az login" in result.err and "pricing/prod" in result.err
     assert "not deployed" not in result.err
+
+
+def test_env_up_of_a_bundle_only_team_points_to_its_bundle_targets_not_to_smoke(cli, fakes, config_path):
+    """`platform smoke` runs a managed workload's job; pricing has none (smoke refuses it), so `env up` told the
+    team to run a command that can only fail. docs/bundles.md's path goes from env up to bundle-targets."""
+    raw = yaml.safe_load(config_path.read_text())
+    pricing = next(team for team in raw["teams"] if team["name"] == "pricing")
+    pricing["ephemeral"] = {"network_pool": "10.20.64.0/22", "default_ttl_hours": 4}
+    config_path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    result = cli("env", "up", "pr7", "--from", "pricing/dev")
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[-1] == (
+        "up: pricing/pr7; write its bundle target with `platform bundle-targets pricing --env pr7 --out "
+        "platform-targets-pr7.yml`, remove it with `platform env down pr7`"
+    )
