@@ -4,7 +4,8 @@ One target per team-env (named after the env: `dev`, `staging`, `prod`): the wor
 lives and uploads its artifacts, the run_as service principal, the Unity Catalog catalog and schema, the team's
 cluster policy and the permissions of the team's groups. Host, service principal and policy exist only once the
 env's workspace stack is deployed, so they are read from its state (the stack's `bundle_*` outputs, through the
-runner); an env that is not deployed is refused, never filled with a placeholder a deploy would trip over later.
+runner); an env that is not deployed is refused, never filled with a placeholder a deploy would trip over later,
+and so is one deployed before its last config change (the catalog, schema and volume come from platform.yaml).
 
 The file is a bundle configuration file: top-level `variables` (declared here, so the team's bundle need not)
 and `targets`, which the databricks CLI merges into the bundle's root like every included file
@@ -29,6 +30,7 @@ from infra.config.base import EPHEMERAL_NAME
 from infra.constructs.bundle_contract import (
     BUNDLE_CLUSTER_POLICY_OUTPUT,
     BUNDLE_HOST_OUTPUT,
+    artifact_volume_output,
     artifact_volume_path,
     run_as_output,
 )
@@ -121,6 +123,7 @@ def read_deployed(
     services.runner.require("terraform")
     found: dict[str, Deployed] = {}
     unread: list[str] = []
+    stale: list[str] = []
     with exclusive_outdir(outdir, purpose="read bundle targets"):
         services.synthesize(config, team_envs, outdir, services.build_wheel())
         for team_env in team_envs:
@@ -133,15 +136,30 @@ def read_deployed(
                         stack, BUNDLE_CLUSTER_POLICY_OUTPUT, outdir=outdir
                     ),
                 )
+                deployed_volume = services.runner.output(
+                    stack, artifact_volume_output(workload), outdir=outdir
+                )
             except OperationFailed as exc:
                 if not _output_missing(exc):  # the state itself could not be read: say why, never "deploy it"
                     raise OperationFailed(f"{team_env.key}: {exc}") from None
                 unread.append(team_env.key)
+                continue
+            # The target's catalog, schema and volume come from platform.yaml: they must be what is deployed.
+            chosen = team_env.team.workload(workload)
+            configured = artifact_volume_path(team_env.names.catalog, chosen.schema) if chosen else ""
+            if deployed_volume != configured:
+                stale.append(f"{team_env.key} has {deployed_volume}, platform.yaml says {configured}")
     if unread:
         raise InputProblem(
             "TEAM",
             f"not deployed (no bundle outputs in the workspace stack's state): {', '.join(unread)}; deploy it "
             "with `platform deploy TEAM/ENV`, or pass --env for a deployed one",
+        )
+    if stale:
+        raise InputProblem(
+            "TEAM",
+            f"deployed before its last config change ({'; '.join(stale)}): a target would name a schema and "
+            "volume that do not exist yet; deploy it first with `platform deploy TEAM/ENV`",
         )
     return found
 

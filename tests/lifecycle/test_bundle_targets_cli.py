@@ -10,7 +10,12 @@ from dataclasses import replace
 import yaml
 
 from infra.config import load_config
-from infra.constructs.bundle_contract import BUNDLE_CLUSTER_POLICY_OUTPUT, BUNDLE_HOST_OUTPUT, run_as_output
+from infra.constructs.bundle_contract import (
+    BUNDLE_CLUSTER_POLICY_OUTPUT,
+    BUNDLE_HOST_OUTPUT,
+    artifact_volume_output,
+    run_as_output,
+)
 from infra.lifecycle.bundle_targets import HEADER
 from infra.lifecycle.ephemeral import NETWORK_TAG
 from tests.lifecycle.fakes import ephemeral_group
@@ -27,6 +32,7 @@ def deploy_pricing(fakes, config_path, envs=ENVS) -> dict[str, dict[str, str]]:
             BUNDLE_HOST_OUTPUT: f"https://adb-{index}.azuredatabricks.net",
             run_as_output("pricing"): f"00000000-0000-4000-8000-00000000000{index}",
             BUNDLE_CLUSTER_POLICY_OUTPUT: f"POLICY{index}",
+            artifact_volume_output("pricing"): f"/Volumes/{team_env.names.catalog}/pricing/artifacts",
         }
     fakes.runner.outputs = outputs
     return outputs
@@ -48,7 +54,12 @@ def test_prints_one_target_per_env_from_the_deployed_stacks(cli, fakes, config_p
     assert [e for e in fakes.events if e.startswith("output?")] == [
         f"output? pricing-{env}-workspace {name}"
         for env in ENVS
-        for name in (BUNDLE_HOST_OUTPUT, run_as_output("pricing"), BUNDLE_CLUSTER_POLICY_OUTPUT)
+        for name in (
+            BUNDLE_HOST_OUTPUT,
+            run_as_output("pricing"),
+            BUNDLE_CLUSTER_POLICY_OUTPUT,
+            artifact_volume_output("pricing"),
+        )
     ]
 
 
@@ -94,6 +105,7 @@ def test_env_names_an_ephemeral_env_of_the_team_found_by_its_tags(cli, fakes):
             BUNDLE_HOST_OUTPUT: "https://adb-7.azuredatabricks.net",
             run_as_output("pricing"): "00000000-0000-4000-8000-000000000007",
             BUNDLE_CLUSTER_POLICY_OUTPUT: "POLICY7",
+            artifact_volume_output("pricing"): "/Volumes/dbp_pricing_pr7/pricing/artifacts",
         }
     }
     result = cli("bundle-targets", "pricing", "--env", "pr7", "--json")
@@ -196,3 +208,20 @@ def test_env_up_of_a_bundle_only_team_points_to_its_bundle_targets_not_to_smoke(
         "up: pricing/pr7; write its bundle target with `platform bundle-targets pricing --env pr7 --out "
         "platform-targets-pr7.yml`, remove it with `platform env down pr7`"
     )
+
+
+def test_an_env_deployed_before_its_schema_changed_is_refused_not_written(cli, fakes, config_path):
+    """The target's catalog, schema and artifact volume come from platform.yaml, host and principal from the
+    state: after `schema_name` changed and before the deploy, the target named a schema and volume that do not
+    exist, and `databricks bundle deploy` failed on them. The stack's artifact volume output says what is
+    deployed."""
+    outputs = deploy_pricing(fakes, config_path)
+    stack = next(name for name in outputs if name.endswith("-dev-workspace"))
+    deployed = outputs[stack][artifact_volume_output("pricing")]
+    outputs[stack][artifact_volume_output("pricing")] = deployed.replace("/pricing/", "/pricing_v1/")
+    result = cli("bundle-targets", "pricing")
+    assert (result.code, result.out) == (2, "")
+    assert len(result.err_lines) == 1, result.err
+    line = result.err_lines[0]
+    assert line.startswith("error: TEAM: deployed before its last config change (pricing/dev has ")
+    assert "pricing_v1" in line and "platform deploy" in line and "pricing/prod" not in line
