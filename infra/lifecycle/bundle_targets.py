@@ -37,7 +37,7 @@ from infra.constructs.bundle_contract import (
 from infra.lifecycle.errors import InputProblem, OperationFailed
 from infra.lifecycle.inventory import read_inventory
 from infra.lifecycle.lock import exclusive_outdir
-from infra.lifecycle.targets import find_team
+from infra.lifecycle.targets import find_team, split_key
 
 if TYPE_CHECKING:
     from infra.config.workload import BundleWorkload
@@ -89,6 +89,16 @@ def select(config: PlatformConfig, team_name: str, *, workload: str | None) -> B
     if chosen is None:
         raise InputProblem("--workload", f"team {team_name!r} has no bundle workload {workload!r} ({names})")
     return chosen
+
+
+def team_and_env(team: str, env: str | None) -> tuple[str, str | None]:
+    """TEAM, or TEAM/ENV as the other commands take it (the same as TEAM --env ENV)."""
+    if "/" not in team:
+        return team, env
+    team_name, named = split_key(team, field="TEAM")
+    if env is not None and env != named:
+        raise InputProblem("--env", f"{env!r} contradicts {team!r}; name the env once")
+    return team_name, named
 
 
 def permanent_envs(config: PlatformConfig, team_name: str, env: str | None) -> list[TeamEnv] | None:

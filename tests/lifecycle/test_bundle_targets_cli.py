@@ -225,3 +225,16 @@ def test_an_env_deployed_before_its_schema_changed_is_refused_not_written(cli, f
     line = result.err_lines[0]
     assert line.startswith("error: TEAM: deployed before its last config change (pricing/dev has ")
     assert "pricing_v1" in line and "platform deploy" in line and "pricing/prod" not in line
+
+
+def test_team_slash_env_is_read_as_the_other_commands_read_it(cli, fakes, config_path):
+    """`platform deploy pricing/dev`, `env up --from pricing/dev`: a hurried `bundle-targets pricing/dev` was
+    refused as an unknown team; it is `pricing --env dev`, and a contradicting --env is one line."""
+    deploy_pricing(fakes, config_path, envs=("dev",))
+    result = cli("bundle-targets", "pricing/dev", "--json")
+    assert result.code == 0, result.err
+    assert list(json.loads(result.out)["targets"]) == ["dev"]
+    both = cli("bundle-targets", "pricing/dev", "--env", "prod")
+    assert both.code == 2 and both.err_lines == [
+        "error: --env: 'prod' contradicts 'pricing/dev'; name the env once"
+    ]
