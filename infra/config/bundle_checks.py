@@ -44,6 +44,11 @@ def bundle_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list
                     f"{where}: required, the team has {' and '.join(production)}: staging and prod targets deploy "
                     "as the workload's run_as service principal, which only its CI (federated GitHub Actions) "
                     "signs in as; set ci.github_repository"
+                    + (
+                        ""
+                        if platform.account_id
+                        else " (and platform.account_id, where its federation policy lives)"
+                    )
                 )
             elif workload.ci and platform.account_id is None:
                 problems.append(

@@ -54,3 +54,12 @@ def test_a_repository_copied_from_a_clone_url_is_refused_at_its_field():
     federation policy for `owner/repo.git` matches no token: the CI's sign-in fails after a clean apply."""
     workload = {**BUNDLE, "ci": {"github_repository": "example-org/pricing-ml.git"}}
     assert_problem_at(with_workloads(workload), "teams.churn.workloads[0].ci.github_repository", ".git")
+
+
+def test_without_the_account_id_the_missing_ci_line_asks_for_both_at_once():
+    config = with_workloads(BUNDLE)
+    del config["platform"]["account_id"]
+    lines = [line for line in problems_of(config) if "teams.churn.workloads[0].ci" in line]
+    assert len(lines) == 1 and "set ci.github_repository" in lines[0] and "platform.account_id" in lines[0], (
+        lines
+    )
