@@ -9,6 +9,7 @@ from zoneinfo import available_timezones
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from infra.config.audit import EnvAudit
 from infra.config.base import GITHUB_HOSTED_LABEL, PrivateNetwork, QuartzCron, RunnerLabel, StrictModel
 
 
@@ -219,6 +220,9 @@ class EnvironmentConfig(StrictModel):
     writes it through the vault's private endpoint). Not applied to ephemeral envs, whose vaults have no purge
     protection."""
 
+    audit: EnvAudit = EnvAudit()
+    """Detection: audit alerts (default on in prod) and, on AWS, audit log delivery (default on in prod)."""
+
     deploy_runner: Annotated[list[RunnerLabel], Field(validate_default=True)] = []  # noqa: RUF012 (pydantic copies defaults)
     """GitHub Actions runner labels (`runs-on`) of the CI jobs that deploy, smoke-test and destroy this env and
     the ephemeral envs cut from it, e.g. `[self-hosted, churn-prod]`: a runner that reaches the workspace over
@@ -274,6 +278,7 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
         "network_isolation": "private",
         "customer_managed_key": {},
         "compute": {"spot": False, "min_workers": 2, "max_workers": 8},
+        "audit": {"alerts": True, "log_delivery": True},
     },
 }
 

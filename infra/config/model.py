@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from infra.config.audit import audit_problems
 from infra.config.azure_checks import azure_problems
 from infra.config.base import CROSS_CHECK_MARK, StrictModel, team_paths
 from infra.config.cross_checks import cloud_problems
@@ -41,6 +42,7 @@ class PlatformConfig(StrictModel):
             *self._customer_managed_key_problems(paths),
             *cloud_problems(self.platform, self.teams),
             *azure_problems(self.platform, self.teams),
+            *audit_problems(self.platform, self.teams),
         ]
         if problems:
             # One line per problem, each starting with its own field path (see infra.config.loader).

@@ -11,6 +11,7 @@ from cdktf_cdktf_provider_databricks.provider import DatabricksProvider
 from infra.aspects.stack_aspects import AspectApp, AspectStack
 from infra.config import TeamEnv
 from infra.constructs.contracts import RAW_DROP_FOLDER, WheelArtifact, WorkspaceAccess
+from infra.constructs.databricks.audit_alerts import add_audit_controls
 from infra.constructs.databricks.compute_policy import ComputePolicy
 from infra.constructs.databricks.identity import JobServicePrincipal, Principal, WorkspaceGroups
 from infra.constructs.databricks.mlflow_access import MlflowAccess
@@ -159,6 +160,16 @@ class WorkspaceStack(AspectStack):
                 # Scoring appends to the declared predictions table rather than creating its own.
                 predictions.table,
             ],
+        )
+        add_audit_controls(
+            self,
+            team_env=team_env,
+            workspace_id=access.workspace_id,
+            folder_path=folder.path,
+            owners=owners,
+            readers=readers,
+            deployer=deployer,
+            depends_on=[*metastore, folder.directory],
         )
         if access.key_vault is not None:  # AWS team-envs have no vault, so no scope
             self._secret_scope(
