@@ -17,6 +17,7 @@ from pydantic import Field
 from infra.config.base import QuartzCron, StrictModel, team_paths
 
 if TYPE_CHECKING:
+    from infra.config.model import TeamEnv
     from infra.config.platform_settings import PlatformSettings
     from infra.config.team import TeamConfig
 
@@ -73,7 +74,8 @@ class EnvAudit(StrictModel):
 
     alerts: bool = False
     """Alerts on this workspace's audit events (admin group changes, failed logins, token creation, IP access list
-    changes) to the team's notification_emails, on a small serverless SQL warehouse (default on in prod)."""
+    changes) to the team's notification_emails, on a small serverless SQL warehouse (default on in prod, where
+    they cannot be turned off)."""
     alert_schedule: QuartzCron = "0 7 * * * ?"
     """When the alerts run (Quartz, UTC). Each run counts the events of the hour that ended an hour before it, so
     an event is counted once even with the audit table's delivery delay (up to an hour)."""
@@ -82,7 +84,8 @@ class EnvAudit(StrictModel):
     log_delivery: bool = False
     """AWS teams: deliver the workspace's audit logs (JSON) to a protected S3 bucket of the env with
     `databricks_mws_log_delivery` (default on in prod). Azure teams get the same logs through the workspace's
-    diagnostic settings (all log categories to Log Analytics) and ignore this field."""
+    diagnostic settings (all log categories to Log Analytics) and ignore this field. Never for ephemeral envs
+    (Databricks cannot delete a delivery configuration, only disable it); cannot be turned off in an AWS prod."""
 
 
 def metastore_of(team: TeamConfig) -> str:
@@ -107,6 +110,17 @@ def audit_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list[
                 "metastore (each would manage, and on destroy disable, the same system schemas)"
             )
         owners.setdefault(metastore, ref)
+    for team_path, team in zip(team_paths([team.name for team in teams]), teams, strict=True):
+        prod = team.environments.get("prod")
+        if prod is None:
+            continue
+        path = f"{team_path}.environments.prod.audit"
+        if not prod.audit.alerts:
+            problems.append(f"{path}.alerts: prod keeps its audit alerts (policy rule PLAT-AUDIT-1)")
+        if team.cloud == "aws" and not prod.audit.log_delivery:
+            problems.append(
+                f"{path}.log_delivery: an AWS prod workspace delivers its audit logs (PLAT-AUDIT-2)"
+            )
     sat = platform.audit.security_analysis_tool
     if sat.enabled:
         path = "platform.audit.security_analysis_tool"
@@ -151,3 +165,10 @@ def audit_warnings(platform: PlatformSettings, teams: list[TeamConfig]) -> list[
 
 def manages_system_tables(platform: PlatformSettings, team: TeamConfig, env: str) -> bool:
     return f"{team.name}/{env}" in platform.audit.system_tables.managed_in
+
+
+def delivers_audit_logs(team_env: TeamEnv) -> bool:
+    """AWS envs with log_delivery, never ephemeral ones: Databricks cannot delete a log delivery configuration (the
+    provider's Delete only disables it, databricks v1.99.0 mws/resource_mws_log_delivery.go), so each throwaway env
+    would leave one behind in the account."""
+    return team_env.team.cloud == "aws" and team_env.settings.audit.log_delivery and not team_env.is_ephemeral

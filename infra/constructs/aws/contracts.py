@@ -19,6 +19,9 @@ class AwsPlatformOutputs:
     workspace_storage_key_alias: str | None = None
     managed_services_key_arn: str | None = None
     managed_services_key_alias: str | None = None
+    audit_log_bucket: str | None = None
+    """Audit log delivery (envs that deliver audit logs): the bucket and the role Databricks' delivery assumes."""
+    audit_log_role_arn: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
