@@ -169,3 +169,18 @@ def test_azure_prod_ignores_log_delivery():
     raw = yaml.safe_load(yaml.safe_dump(BASE))
     raw["teams"][0]["environments"]["prod"]["audit"] = {"log_delivery": False}
     parse_config(yaml.safe_dump(raw))
+
+
+def test_platform_validate_refuses_the_security_analysis_tool_in_one_line_with_exit_2(tmp_path, capsys):
+    from infra.cli.main import main
+
+    file = tmp_path / "platform.yaml"
+    file.write_text(
+        yaml.safe_dump(config_with({"security_analysis_tool": {"enabled": True, "workspace": "risk/prod"}}))
+    )
+    with pytest.raises(SystemExit) as exited:
+        main(["validate", "--config", str(file)])
+    out, err = capsys.readouterr()
+    assert exited.value.code == 2 and out == "" and "Traceback" not in err
+    (line,) = err.splitlines()
+    assert line.startswith(f"error: {file}: platform.audit.security_analysis_tool.enabled: ")
