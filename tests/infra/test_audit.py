@@ -184,3 +184,24 @@ def test_platform_validate_refuses_the_security_analysis_tool_in_one_line_with_e
     assert exited.value.code == 2 and out == "" and "Traceback" not in err
     (line,) = err.splitlines()
     assert line.startswith(f"error: {file}: platform.audit.security_analysis_tool.enabled: ")
+
+
+def test_alerts_come_after_their_warehouse_its_permissions_and_the_schemas_and_go_first(synthesized):
+    """Graph of the synthesized stack (tests/terraform_graph.py): an alert is created once its warehouse can be used
+    and system.access is enabled, and destroyed before them."""
+    from tests.terraform_graph import StackGraph
+
+    graph = StackGraph(synthesized.json("churn-prod-workspace"))
+    access = next(
+        n.address for n in graph.of_type("databricks_system_schema") if n.config["schema"] == "access"
+    )
+    for alert in graph.of_type("databricks_alert_v2"):
+        warehouse = alert.config["warehouse_id"].removeprefix("${").removesuffix(".id}")
+        (permissions,) = [
+            n.address
+            for n in graph.of_type("databricks_permissions")
+            if n.config.get("sql_endpoint_id") == alert.config["warehouse_id"]
+        ]
+        for dependency in (warehouse, permissions, access):
+            assert graph.depends(alert.address, dependency), (alert.address, dependency)
+            assert graph.destroyed_before(alert.address, dependency), (alert.address, dependency)

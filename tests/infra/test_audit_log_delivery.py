@@ -94,3 +94,15 @@ def test_ephemeral_and_azure_envs_deliver_no_audit_logs(platform_config):
 def test_the_log_bucket_name_is_checked_for_global_uniqueness():
     names = global_names(EnvIdentity(prefix="dbp", team="risk", env="prod", cloud="aws"), holder="x")
     assert audit_log_bucket_name(prefix="dbp", team="risk", env="prod") in [n.name for n in names]
+
+
+def test_the_delivery_goes_before_its_credentials_and_storage_configuration_on_destroy(synthesized):
+    from tests.terraform_graph import StackGraph
+
+    graph = StackGraph(synthesized.json("risk-dev-account"))
+    (delivery,) = graph.of_type("databricks_mws_log_delivery")
+    for key in ("credentials_id", "storage_configuration_id"):
+        dependency = delivery.config[key].removeprefix("${").rsplit(".", 1)[0]
+        assert graph.destroyed_before(delivery.address, dependency), dependency
+    (workspace,) = graph.of_type("databricks_mws_workspaces")
+    assert graph.depends(delivery.address, workspace.address)
