@@ -169,7 +169,8 @@ class WorkspaceStack(AspectStack):
             owners=owners,
             readers=readers,
             deployer=deployer,
-            depends_on=[*metastore, folder.directory],
+            metastore=metastore,
+            depends_on=[folder.directory],
         )
         if access.key_vault is not None:  # AWS team-envs have no vault, so no scope
             self._secret_scope(

@@ -162,14 +162,21 @@ class AuditAlerts(Construct):
 
 
 def add_audit_controls(
-    scope: Construct, *, team_env: TeamEnv, depends_on: Sequence[ITerraformDependable] = (), **alerts: Any
+    scope: Construct,
+    *,
+    team_env: TeamEnv,
+    metastore: Sequence[ITerraformDependable] = (),
+    depends_on: Sequence[ITerraformDependable] = (),
+    **alerts: Any,
 ) -> None:
     """The workspace stack's audit controls: the metastore's system schemas where this env is the one named for them
-    (platform.audit.system_tables.managed_in), and the audit alerts (``alerts``: AuditAlerts' other keywords) where
-    the env turns them on."""
+    (platform.audit.system_tables.managed_in; after the workspace's ``metastore`` assignment), and the audit alerts
+    (after ``depends_on`` and the schemas; ``alerts``: AuditAlerts' other keywords) where the env turns them on."""
     schemas: list[ITerraformDependable] = []
     if not team_env.is_ephemeral and manages_system_tables(team_env.platform, team_env.team, team_env.env):
-        system_tables = SystemTables(scope, "system-tables", team_env=team_env, depends_on=depends_on)
+        system_tables = SystemTables(scope, "system-tables", team_env=team_env, depends_on=metastore)
         schemas = list(system_tables.schemas.values())
     if team_env.settings.audit.alerts:
-        AuditAlerts(scope, "audit-alerts", team_env=team_env, depends_on=[*depends_on, *schemas], **alerts)
+        AuditAlerts(
+            scope, "audit-alerts", team_env=team_env, depends_on=[*metastore, *depends_on, *schemas], **alerts
+        )
