@@ -7,6 +7,7 @@ it is there. `platform validate` prints them; the stacks say the same at synth.
 
 from __future__ import annotations
 
+from infra.config.audit import audit_warnings
 from infra.config.aws import aws_deploy_warnings
 from infra.config.base import team_paths
 from infra.config.model import PlatformConfig
@@ -40,7 +41,7 @@ def deploy_warnings(config: PlatformConfig) -> list[str]:
                     "needs kind CLASSIC_PREVIEW, which the workspace accepts only with the corresponding "
                     "public preview enabled"
                 )
-    return warnings + aws_deploy_warnings(config.teams)
+    return warnings + aws_deploy_warnings(config.teams) + audit_warnings(platform, config.teams)
 
 
 def _node_type_warnings(path: str, team: TeamConfig) -> list[str]:

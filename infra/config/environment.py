@@ -10,6 +10,7 @@ from zoneinfo import available_timezones
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from infra.config.aws_egress import AwsEgress
+from infra.config.audit import EnvAudit
 from infra.config.base import GITHUB_HOSTED_LABEL, PrivateNetwork, QuartzCron, RunnerLabel, StrictModel
 from infra.config.egress import Egress
 
@@ -228,6 +229,9 @@ class EnvironmentConfig(StrictModel):
     """AWS teams: how the env's clusters reach the outside, `nat` or `isolated` (default isolated in prod, nat
     elsewhere; see AwsEgress and docs/aws.md). Refused on Azure teams."""
 
+    audit: EnvAudit = EnvAudit()
+    """Detection: audit alerts (default on in prod) and, on AWS, audit log delivery (default on in prod)."""
+
     deploy_runner: Annotated[list[RunnerLabel], Field(validate_default=True)] = []  # noqa: RUF012 (pydantic copies defaults)
     """GitHub Actions runner labels (`runs-on`) of the CI jobs that deploy, smoke-test and destroy this env and
     the ephemeral envs cut from it, e.g. `[self-hosted, churn-prod]`: a runner that reaches the workspace over
@@ -284,6 +288,7 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
         "customer_managed_key": {},
         "egress": {"mode": "firewall"},
         "compute": {"spot": False, "min_workers": 2, "max_workers": 8},
+        "audit": {"alerts": True, "log_delivery": True},
     },
 }
 
