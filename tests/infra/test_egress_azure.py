@@ -68,18 +68,24 @@ def test_dev_and_staging_keep_the_nat_gateway_and_no_route(synthesized, stack):
 
 
 @pytest.mark.parametrize(
-    ("stack", "region", "sources"),
+    ("stack", "region", "elsewhere", "sources"),
     [
-        ("churn-prod-platform", "Westeurope", ["10.10.8.0/24", "10.10.9.0/24"]),
-        ("pricing-prod-platform", "Northeurope", ["10.20.8.0/24", "10.20.9.0/24"]),
+        ("churn-prod-platform", "Westeurope", {"Storage": ["Northeurope"]}, ["10.10.8.0/24", "10.10.9.0/24"]),
+        (
+            "pricing-prod-platform",
+            "Northeurope",
+            {"Storage": ["Westeurope"], "EventHub": ["Westeurope"]},
+            ["10.20.8.0/24", "10.20.9.0/24"],
+        ),
     ],
 )
 def test_the_envs_rules_in_the_hub_policy_allow_databricks_and_the_region_endpoints_only(
-    synthesized, stack, region, sources
+    synthesized, stack, region, elsewhere, sources
 ):
     """SRA's network rules (Storage/Sql/EventHub of the region, title-cased as SRA writes them, modules/hub/locals.tf)
-    plus the control plane on the ports of Databricks' own NSG rule to AzureDatabricks; sources are the env's two
-    workspace subnets."""
+    plus the control plane on the ports of Databricks' own NSG rule to AzureDatabricks, plus the regions that host
+    some of the region's Databricks endpoints (test_databricks_endpoints_outside_the_region_are_allowed_too); sources
+    are the env's two workspace subnets."""
     _, group = _one(synthesized, stack, RCG)
     assert group["provider"] == "azurerm.hub" and group["firewall_policy_id"] == POLICY_ID
     assert group["name"] == f"rcg-dbp-{stack.removesuffix('-platform')}"
@@ -88,13 +94,28 @@ def test_the_envs_rules_in_the_hub_policy_allow_databricks_and_the_region_endpoi
     rules = {rule["name"]: rule for rule in collection["rule"]}
     assert {name: (r["destination_addresses"], r["destination_ports"]) for name, r in rules.items()} == {
         "adb-control-plane": (["AzureDatabricks"], ["443", "3306", "8443-8451"]),
-        "adb-storage": ([f"Storage.{region}"], ["443"]),
+        "adb-storage": ([f"Storage.{r}" for r in [region, *elsewhere.get("Storage", [])]], ["443"]),
         "adb-sql": ([f"Sql.{region}"], ["3306"]),
-        "adb-eventhub": ([f"EventHub.{region}"], ["9093"]),
+        "adb-eventhub": ([f"EventHub.{r}" for r in [region, *elsewhere.get("EventHub", [])]], ["9093"]),
     }
     assert all(r["source_addresses"] == sources and r["protocols"] == ["TCP"] for r in rules.values())
     # No allow-list configured: no application collection (azurerm refuses one without rules).
     assert "application_rule_collection" not in group
+
+
+def test_databricks_endpoints_outside_the_region_are_allowed_too(synthesized):
+    """A North Europe workspace ships its logs to West Europe: Microsoft Learn's "IP addresses and domains for Azure
+    Databricks services and assets" lists for northeurope the log Blob storage dblogprodwesteurope.blob.core.windows.net
+    and the Event Hubs endpoint prod-westeurope-observabilityeventhubs.servicebus.windows.net, and artifact Blob storage
+    secondary dbartifactsprodwesteu (West Europe's secondary is dbartifactsprodnortheu). Allowing only the region's own
+    tags, as SRA does, would drop pricing-prod's log and telemetry traffic at the firewall."""
+
+    def allowed(stack: str) -> set[str]:
+        [collection] = _one(synthesized, stack, RCG)[1]["network_rule_collection"]
+        return {tag for rule in collection["rule"] for tag in rule["destination_addresses"]}
+
+    assert {"Storage.Westeurope", "EventHub.Westeurope"} <= allowed("pricing-prod-platform")
+    assert "Storage.Northeurope" in allowed("churn-prod-platform")
 
 
 def test_the_allow_list_is_an_https_application_rule_from_the_workspace_subnets(fake_wheel, tmp_path):

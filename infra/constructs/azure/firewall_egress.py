@@ -24,20 +24,41 @@ from infra.constructs.azure.resource_group import ResourceGroupRef
 DEFAULT_ROUTE, FIREWALL_ROUTE = "0.0.0.0/0", "to-hub-firewall"
 
 
-def databricks_network_rules(region: str) -> list[tuple[str, str, list[str]]]:
-    """(rule name, destination service tag, TCP ports) a VNet-injected workspace's clusters need.
+# Regions whose workspaces use Databricks endpoints in another region (Microsoft Learn, "IP addresses and domains for
+# Azure Databricks services and assets", the per-region table of metastore, artifact Blob storage primary and secondary,
+# log Blob storage and Event Hubs endpoint): service -> the other regions whose tag the firewall must allow too. North
+# Europe's log Blob storage (dblogprodwesteurope) and Event Hubs endpoint (prod-westeurope-observabilityeventhubs)
+# are in West Europe; artifact Blob storage secondary lives in another region almost everywhere. Regions not listed
+# get their own region's tags only (docs/security.md, "Egress control": check the table before adding a region).
+ENDPOINTS_IN_OTHER_REGIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    "northeurope": {"Storage": ("westeurope",), "EventHub": ("westeurope",)},
+    "westeurope": {"Storage": ("northeurope",)},
+    "eastus2": {"EventHub": ("westus",)},
+    "southeastasia": {"Storage": ("eastasia",)},
+    "uaenorth": {"Storage": ("southafricanorth",)},
+}
+
+
+def service_tags(service: str, region: str) -> list[str]:
+    """The regional tags of ``service`` a workspace in ``region`` reaches: its own region's first, then the other
+    regions Databricks serves it from, title-cased as SRA writes them (`Storage.Westeurope`)."""
+    regions = [region, *ENDPOINTS_IN_OTHER_REGIONS.get(region, {}).get(service, ())]
+    return [f"{service}.{name.title()}" for name in regions]
+
+
+def databricks_network_rules(region: str) -> list[tuple[str, list[str], list[str]]]:
+    """(rule name, destination service tags, TCP ports) a VNet-injected workspace's clusters need.
 
     The control plane (web app, secure cluster connectivity relay, Unity Catalog) on the ports Databricks' own NSG
-    rule opens to the `AzureDatabricks` tag; the region's Storage (artifacts, logs, DBFS), Sql (legacy Hive
-    metastore) and EventHub (log shipping) as SRA allows them (azure/tf/modules/hub/locals.tf and firewall.tf),
-    with the region title-cased as SRA writes it (`Storage.Westeurope`).
+    rule opens to the `AzureDatabricks` tag; Storage (artifacts, logs, DBFS), Sql (legacy Hive metastore) and
+    EventHub (log shipping) of the region as SRA allows them (azure/tf/modules/hub/locals.tf and firewall.tf), plus
+    the regions where Databricks keeps some of those endpoints for this region (ENDPOINTS_IN_OTHER_REGIONS).
     """
-    regional = region.title()
     return [
-        ("adb-control-plane", "AzureDatabricks", ["443", "3306", "8443-8451"]),
-        ("adb-storage", f"Storage.{regional}", ["443"]),
-        ("adb-sql", f"Sql.{regional}", ["3306"]),
-        ("adb-eventhub", f"EventHub.{regional}", ["9093"]),
+        ("adb-control-plane", ["AzureDatabricks"], ["443", "3306", "8443-8451"]),
+        ("adb-storage", service_tags("Storage", region), ["443"]),
+        ("adb-sql", service_tags("Sql", region), ["3306"]),
+        ("adb-eventhub", service_tags("EventHub", region), ["9093"]),
     ]
 
 
@@ -70,10 +91,10 @@ class FirewallEgress(Construct):
                 name=name,
                 protocols=["TCP"],
                 source_addresses=sources,
-                destination_addresses=[tag],
+                destination_addresses=tags,
                 destination_ports=ports,
             )
-            for name, tag, ports in databricks_network_rules(team_env.team.region)
+            for name, tags, ports in databricks_network_rules(team_env.team.region)
         ]
         allow_list = [
             FirewallPolicyRuleCollectionGroupApplicationRuleCollection(
