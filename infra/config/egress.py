@@ -82,9 +82,10 @@ class Egress(StrictModel):
     and EventHub endpoints and `allowed_fqdns`. Needs an env peered with the hub (`network_isolation: private` or
     `public_network_access: false`). `open`: a NAT gateway, any destination (prod needs `open_reason`)."""
     allowed_fqdns: list[Fqdn] = []  # noqa: RUF012 (pydantic copies defaults)
-    """Extra destinations (HTTPS, port 443) the firewall allows for this env, e.g. `pypi.org` and
-    `files.pythonhosted.org` for packages the jobs install from PyPI; `*.example.com` allows any subdomain.
-    Only with `mode: firewall`."""
+    """Extra destinations (HTTPS, port 443) the firewall allows for this env, e.g. `login.microsoftonline.com` for
+    clusters that sign in to Entra ID themselves; `*.example.com` allows any subdomain. PyPI (`pypi.org`,
+    `files.pythonhosted.org`) is always allowed: the jobs' wheel fetches its dependencies from it. Only with
+    `mode: firewall`."""
     open_reason: Annotated[str, Field(min_length=15, max_length=500)] | None = None
     """Why a prod env may reach any destination (at least 15 characters): required for `mode: open` in prod,
     refused with `mode: firewall`."""

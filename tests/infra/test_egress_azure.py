@@ -99,8 +99,9 @@ def test_the_envs_rules_in_the_hub_policy_allow_databricks_and_the_region_endpoi
         "adb-eventhub": ([f"EventHub.{r}" for r in [region, *elsewhere.get("EventHub", [])]], ["9093"]),
     }
     assert all(r["source_addresses"] == sources and r["protocols"] == ["TCP"] for r in rules.values())
-    # No allow-list configured: no application collection (azurerm refuses one without rules).
-    assert "application_rule_collection" not in group
+    # No allow-list configured: the application collection holds only the package index the jobs' wheel needs.
+    [collection] = group["application_rule_collection"]
+    assert [rule["name"] for rule in collection["rule"]] == ["churn-wheel-dependencies"]
 
 
 def test_databricks_endpoints_outside_the_region_are_allowed_too(synthesized):
@@ -118,6 +119,22 @@ def test_databricks_endpoints_outside_the_region_are_allowed_too(synthesized):
     assert "Storage.Northeurope" in allowed("churn-prod-platform")
 
 
+@pytest.mark.parametrize("stack", FIREWALLED)
+def test_job_clusters_can_fetch_the_wheels_dependencies_from_pypi_without_an_allow_list(synthesized, stack):
+    """The jobs install the churn wheel as a `whl` library; pip then fetches what the runtime does not ship from
+    PyPI: fairlearn and narwhals on both supported runtimes (docs/ml-lifecycle.md, tests/ml/test_wheel_on_runtime.py).
+    The committed prod envs list no allowed_fqdns, so without the index every job of a firewall env fails at
+    library install. pip reads the index at pypi.org and downloads from files.pythonhosted.org, over HTTPS."""
+    _, group = _one(synthesized, stack, RCG)
+    [collection] = group["application_rule_collection"]
+    rules = {rule["name"]: rule for rule in collection["rule"]}
+    rule = rules["churn-wheel-dependencies"]
+    assert rule["destination_fqdns"] == ["pypi.org", "files.pythonhosted.org"]
+    assert rule["protocols"] == [{"type": "Https", "port": 443}]
+    [databricks] = group["network_rule_collection"]
+    assert rule["source_addresses"] == databricks["rule"][0]["source_addresses"]  # the two workspace subnets
+
+
 def test_the_allow_list_is_an_https_application_rule_from_the_workspace_subnets(fake_wheel, tmp_path):
     from infra.app import build_app
 
@@ -130,7 +147,7 @@ def test_the_allow_list_is_an_https_application_rule_from_the_workspace_subnets(
     stack = Synthesized(outdir=tmp_path, app=None)
     _, group = _one(stack, "churn-prod-platform", RCG)
     [collection] = group["application_rule_collection"]
-    [rule] = collection["rule"]
+    rule = {r["name"]: r for r in collection["rule"]}["allowed-fqdns"]
     assert collection["action"] == "Allow" and rule["destination_fqdns"] == allowed
     assert rule["protocols"] == [{"type": "Https", "port": 443}]
     assert rule["source_addresses"] == ["10.10.8.0/24", "10.10.9.0/24"]

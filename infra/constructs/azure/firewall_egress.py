@@ -39,6 +39,12 @@ ENDPOINTS_IN_OTHER_REGIONS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
+# Where pip gets what the jobs' churn wheel requires and the runtime does not ship (fairlearn and narwhals on both
+# supported runtimes: docs/ml-lifecycle.md, tests/ml/test_wheel_on_runtime.py) when a job cluster installs the wheel:
+# the index at pypi.org, the files at files.pythonhosted.org.
+PACKAGE_INDEX = ("pypi.org", "files.pythonhosted.org")
+
+
 def service_tags(service: str, region: str) -> list[str]:
     """The regional tags of ``service`` a workspace in ``region`` reaches: its own region's first, then the other
     regions Databricks serves it from, title-cased as SRA writes them (`Storage.Westeurope`)."""
@@ -96,24 +102,22 @@ class FirewallEgress(Construct):
             )
             for name, tags, ports in databricks_network_rules(team_env.team.region)
         ]
-        allow_list = [
-            FirewallPolicyRuleCollectionGroupApplicationRuleCollection(
-                name="allowed-fqdns",
-                priority=200,
-                action="Allow",
-                rule=[
-                    FirewallPolicyRuleCollectionGroupApplicationRuleCollectionRule(
-                        name="allowed-fqdns",
-                        source_addresses=sources,
-                        destination_fqdns=list(egress.allowed_fqdns),
-                        protocols=[
-                            FirewallPolicyRuleCollectionGroupApplicationRuleCollectionRuleProtocols(
-                                type="Https", port=443
-                            )
-                        ],
+        https = [
+            FirewallPolicyRuleCollectionGroupApplicationRuleCollectionRule(
+                name=name,
+                source_addresses=sources,
+                destination_fqdns=fqdns,
+                protocols=[
+                    FirewallPolicyRuleCollectionGroupApplicationRuleCollectionRuleProtocols(
+                        type="Https", port=443
                     )
                 ],
             )
+            for name, fqdns in (
+                ("churn-wheel-dependencies", list(PACKAGE_INDEX)),
+                ("allowed-fqdns", list(egress.allowed_fqdns)),
+            )
+            if fqdns  # the allow-list only when the env has one
         ]
         self.rules = FirewallPolicyRuleCollectionGroup(
             self,
@@ -127,8 +131,11 @@ class FirewallEgress(Construct):
                     name="databricks", priority=100, action="Allow", rule=network_rules
                 )
             ],
-            # A collection needs at least one rule (azurerm v4.55.0 firewall_policy_rule_collection_group_resource.go)
-            application_rule_collection=allow_list if egress.allowed_fqdns else None,
+            application_rule_collection=[
+                FirewallPolicyRuleCollectionGroupApplicationRuleCollection(
+                    name="allowed-fqdns", priority=200, action="Allow", rule=https
+                )
+            ],
         )
         self.route_table = RouteTable(
             self,
