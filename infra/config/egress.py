@@ -118,6 +118,24 @@ def firewall_priority(network: str) -> int:
     return FIRST_ENV_PRIORITY + first_slot % ENV_PRIORITIES
 
 
+def firewall_address_warnings(platform: PlatformSettings) -> list[str]:
+    """An address no Azure Firewall in a VNet has: it takes the first usable address of its AzureFirewallSubnet
+    (Azure reserves the first four of a subnet; that subnet is a /26 or larger), 4 past a multiple of 64. Another
+    address deploys and then black-holes the envs' egress; only a warning, as the hub is outside the config."""
+    hub = platform.hub_network
+    if hub is None or hub.firewall is None:
+        return []
+    address = hub.firewall.private_ip_address
+    if int(address) % 64 == 4:
+        return []
+    first = ipaddress.IPv4Address((int(address) & ~63) + 4)
+    return [
+        f"platform.hub_network.firewall.private_ip_address: {address} cannot be an Azure Firewall's (it takes the "
+        f"first usable address of its AzureFirewallSubnet, a /26 or larger: 4 past a multiple of 64, e.g. {first}); "
+        "the envs' 0.0.0.0/0 route sends everything to it, so check it"
+    ]
+
+
 def egress_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list[str]:
     """What validate refuses about egress, one line per problem starting with its field path."""
     hub = platform.hub_network

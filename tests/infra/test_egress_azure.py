@@ -324,6 +324,25 @@ def test_validate_refuses_egress_it_cannot_deliver_in_one_line_naming_the_field(
     assert path in line and words in line, line
 
 
+@pytest.mark.parametrize(
+    ("address", "warned"),
+    [("10.0.1.5", True), ("10.0.1.36", True), ("10.0.1.4", False), ("10.0.1.68", False)],
+)
+def test_a_firewall_address_no_azure_firewall_can_have_is_warned_about(address, warned):
+    """An Azure Firewall takes the first usable address of its AzureFirewallSubnet (Azure reserves the first four
+    of every subnet; the subnet is a /26 or larger), so its private IP is 4 past a multiple of 64. Any other address
+    (a typo, the firewall's public IP's neighbour, the hub's DNS resolver) deploys fine and then drops every
+    packet the env's clusters send, so validate says so; the hub's address space is not in the config to check more."""
+    from infra.config.deployability import deploy_warnings
+
+    raw = _with(lambda r: r["platform"]["hub_network"]["firewall"].update(private_ip_address=address))
+    lines = [w for w in deploy_warnings(parse_config(yaml.safe_dump(raw))) if "firewall" in w]
+    assert bool(lines) is warned, lines
+    if warned:
+        [line] = lines
+        assert line.startswith(f"platform.hub_network.firewall.private_ip_address: {address} ")
+
+
 def test_prod_may_stay_open_when_the_config_says_why_and_then_keeps_its_nat_gateway():
     raw = _with(
         lambda r: _prod(r).update(egress={"mode": "open", "open_reason": "vendor feed needs any host"})
