@@ -90,6 +90,12 @@ class Egress(StrictModel):
     """Why a prod env may reach any destination (at least 15 characters): required for `mode: open` in prod,
     refused with `mode: firewall`."""
 
+    @field_validator("open_reason", mode="before")
+    @classmethod
+    def _strip(cls, value: object) -> object:
+        """Stripped before its length is checked: twenty spaces are no reason."""
+        return value.strip() if isinstance(value, str) else value
+
     @field_validator("allowed_fqdns")
     @classmethod
     def _each_once(cls, value: list[str]) -> list[str]:

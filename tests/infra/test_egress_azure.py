@@ -268,6 +268,11 @@ def _wrapping_priorities(raw: dict) -> None:
             "at least 15 characters",
         ),
         (
+            lambda r: _prod(r).update(egress={"mode": "open", "open_reason": " " * 20}),
+            "teams.churn.environments.prod.egress.open_reason",
+            "at least 15 characters",
+        ),
+        (
             lambda r: _prod(r).update(egress={"allowed_fqdns": ["https://pypi.org"]}),
             "teams.churn.environments.prod.egress.allowed_fqdns",
             "not a fully qualified domain name",
