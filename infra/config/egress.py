@@ -208,7 +208,10 @@ def _priority_clashes(seen: dict[int, str], path: str, networks: list[str]) -> l
 
 
 def _firewall_inside_an_env(firewall: HubFirewall, teams: list[TeamConfig]) -> list[str]:
+    """The firewall's address inside an Azure env's network (those peer with the hub); AWS VPCs are not peered."""
     for team in teams:
+        if team.cloud != "azure":
+            continue
         ranges = [settings.network for settings in team.environments.values()]
         ranges += [team.ephemeral.network_pool] if team.ephemeral else []
         for network in ranges:

@@ -348,6 +348,13 @@ def test_a_firewall_address_no_azure_firewall_can_have_is_warned_about(address, 
         assert line.startswith(f"platform.hub_network.firewall.private_ip_address: {address} ")
 
 
+def test_the_firewall_may_share_addresses_with_an_aws_teams_vpc():
+    """Only Azure envs peer with the hub and route to its firewall; an AWS team's VPC is another cloud's network,
+    which the hub's addresses may overlap (the firewall's .4 inside risk's dev VPC range is fine)."""
+    raw = _with(lambda r: r["platform"]["hub_network"]["firewall"].update(private_ip_address="10.30.1.4"))
+    assert parse_config(yaml.safe_dump(raw)).platform.hub_network.firewall is not None
+
+
 def test_prod_may_stay_open_when_the_config_says_why_and_then_keeps_its_nat_gateway():
     raw = _with(
         lambda r: _prod(r).update(egress={"mode": "open", "open_reason": "vendor feed needs any host"})
