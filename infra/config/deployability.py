@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from infra.config.aws import aws_deploy_warnings
 from infra.config.base import team_paths
-from infra.config.egress import firewall_address_warnings
+from infra.config.egress import firewall_address_warnings, remote_endpoint_warnings
 from infra.config.model import PlatformConfig
 from infra.config.node_types import node_type_warning
 from infra.config.team import TeamConfig
@@ -28,7 +28,7 @@ def deploy_warnings(config: PlatformConfig) -> list[str]:
             "platform.account_id: unset, so the deployer is not given the Service Principal User role on the job "
             "principals; creating the jobs (run_as) fails until an account admin grants it"
         )
-    warnings += firewall_address_warnings(platform)
+    warnings += firewall_address_warnings(platform) + remote_endpoint_warnings(config.teams)
     for path, team in zip(team_paths([team.name for team in config.teams]), config.teams, strict=True):
         warnings += _node_type_warnings(path, team)
         for env, settings in team.environments.items():

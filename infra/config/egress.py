@@ -30,6 +30,22 @@ FQDN = re.compile(rf"^(?:\*\.)?(?:{_LABEL}\.)+[a-z][a-z0-9-]{{0,61}}[a-z0-9]$")
 FIRST_ENV_PRIORITY, ENV_PRIORITIES = 1000, 64000
 
 
+# Regions whose workspaces use Databricks endpoints in another region (Microsoft Learn, "IP addresses and domains for
+# Azure Databricks services and assets", the per-region table of metastore, artifact Blob storage primary and secondary,
+# log Blob storage and Event Hubs endpoint; read here through public firewall templates that copy it, not the page):
+# service -> the other regions whose tag the firewall must allow too. North Europe's log Blob storage
+# (dblogprodwesteurope) and Event Hubs endpoint (prod-westeurope-observabilityeventhubs) are in West Europe; artifact
+# Blob storage secondary lives in another region almost everywhere (eastus2's West US event hub has one source only).
+# Regions not listed get their own region's tags only, and validate warns (remote_endpoint_warnings).
+ENDPOINTS_IN_OTHER_REGIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    "northeurope": {"Storage": ("westeurope",), "EventHub": ("westeurope",)},
+    "westeurope": {"Storage": ("northeurope",)},
+    "eastus2": {"EventHub": ("westus",)},
+    "southeastasia": {"Storage": ("eastasia",)},
+    "uaenorth": {"Storage": ("southafricanorth",)},
+}
+
+
 def check_fqdn(value: str) -> str:
     if len(value) > 253 or not FQDN.match(value):
         raise ValueError(
@@ -140,6 +156,25 @@ def firewall_address_warnings(platform: PlatformSettings) -> list[str]:
         f"first usable address of its AzureFirewallSubnet, a /26 or larger: 4 past a multiple of 64, e.g. {first}); "
         "the envs' 0.0.0.0/0 route sends everything to it, so check it"
     ]
+
+
+def remote_endpoint_warnings(teams: list[TeamConfig]) -> list[str]:
+    """Firewall egress in a region ENDPOINTS_IN_OTHER_REGIONS does not list: only the region's own tags are allowed,
+    and whatever Databricks serves that region from elsewhere would be dropped at the firewall."""
+    warnings = []
+    for team_path, team in zip(team_paths([team.name for team in teams]), teams, strict=True):
+        if team.cloud != "azure" or team.region in ENDPOINTS_IN_OTHER_REGIONS:
+            continue
+        warnings += [
+            f"{team_path}.environments.{env}.egress.mode: the firewall allows Databricks' Storage, Sql and EventHub "
+            f"endpoints of {team.region} only; the platform does not know which of them Databricks keeps in other "
+            "regions for it (artifact storage secondary, sometimes log storage and Event Hubs): check Microsoft's "
+            f"'IP addresses and domains for Azure Databricks' table for {team.region} and add it to "
+            "ENDPOINTS_IN_OTHER_REGIONS (infra/config/egress.py)"
+            for env, settings in team.environments.items()
+            if settings.egress.mode == "firewall"
+        ]
+    return warnings
 
 
 def egress_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list[str]:

@@ -348,6 +348,21 @@ def test_a_firewall_address_no_azure_firewall_can_have_is_warned_about(address, 
         assert line.startswith(f"platform.hub_network.firewall.private_ip_address: {address} ")
 
 
+def test_firewall_egress_in_a_region_whose_remote_endpoints_are_unknown_is_warned_about():
+    """The firewall allows a region's own Storage/Sql/EventHub tags plus the regions the platform knows Databricks
+    serves it from (ENDPOINTS_IN_OTHER_REGIONS); for another region it cannot know whether log storage, Event Hubs
+    or artifact storage secondary live elsewhere, which the firewall would then drop: validate says so."""
+    from infra.config.deployability import deploy_warnings
+
+    def region_warnings(region: str) -> list[str]:
+        raw = _with(lambda r: r["teams"][1].update(region=region))
+        return [w for w in deploy_warnings(parse_config(yaml.safe_dump(raw))) if ".egress" in w]
+
+    [line] = region_warnings("eastus")
+    assert line.startswith("teams.pricing.environments.prod.egress.mode: ") and "eastus" in line
+    assert region_warnings("northeurope") == []
+
+
 def test_the_firewall_may_share_addresses_with_an_aws_teams_vpc():
     """Only Azure envs peer with the hub and route to its firewall; an AWS team's VPC is another cloud's network,
     which the hub's addresses may overlap (the firewall's .4 inside risk's dev VPC range is fine)."""

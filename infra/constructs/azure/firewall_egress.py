@@ -17,27 +17,11 @@ from cdktf_cdktf_provider_azurerm.subnet_route_table_association import SubnetRo
 from constructs import Construct
 
 from infra.config import TeamEnv
-from infra.config.egress import HubFirewall, firewall_priority
+from infra.config.egress import ENDPOINTS_IN_OTHER_REGIONS, HubFirewall, firewall_priority
 from infra.constructs.azure.network import Network
 from infra.constructs.azure.resource_group import ResourceGroupRef
 
 DEFAULT_ROUTE, FIREWALL_ROUTE = "0.0.0.0/0", "to-hub-firewall"
-
-
-# Regions whose workspaces use Databricks endpoints in another region (Microsoft Learn, "IP addresses and domains for
-# Azure Databricks services and assets", the per-region table of metastore, artifact Blob storage primary and secondary,
-# log Blob storage and Event Hubs endpoint; read here through public firewall templates that copy it, not the page):
-# service -> the other regions whose tag the firewall must allow too. North Europe's log Blob storage
-# (dblogprodwesteurope) and Event Hubs endpoint (prod-westeurope-observabilityeventhubs) are in West Europe; artifact
-# Blob storage secondary lives in another region almost everywhere (eastus2's West US event hub has one source only).
-# Regions not listed get their own region's tags only (docs/security.md, "Egress control": check the table first).
-ENDPOINTS_IN_OTHER_REGIONS: dict[str, dict[str, tuple[str, ...]]] = {
-    "northeurope": {"Storage": ("westeurope",), "EventHub": ("westeurope",)},
-    "westeurope": {"Storage": ("northeurope",)},
-    "eastus2": {"EventHub": ("westus",)},
-    "southeastasia": {"Storage": ("eastasia",)},
-    "uaenorth": {"Storage": ("southafricanorth",)},
-}
 
 
 # Where pip gets what the jobs' churn wheel requires and the runtime does not ship (fairlearn and narwhals on both
