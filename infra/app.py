@@ -86,7 +86,7 @@ def add_aws_team_env(
 ) -> None:
     """Platform (aws only), account (databricks_mws_*), workspace (the shared Databricks constructs), in order."""
     # The jsii kernel takes seconds to load the AWS provider's assembly: only configs with an AWS team pay for it.
-    from infra.aspects.policy.packs import AWS, AWS_IAM
+    from infra.aspects.policy.packs import ACCOUNT, AWS, AWS_IAM
     from infra.constructs.aws.workspace_access import aws_workspace_access
     from infra.stacks.account_stack import AccountStack
     from infra.stacks.aws_platform_stack import AwsPlatformStack
@@ -106,7 +106,11 @@ def add_aws_team_env(
     workspace.add_dependency(account)
     workspace.add_dependency(platform)
     # The workspace stack holds the Unity Catalog role (it trusts the credential created there): AWS IAM rules too.
-    stacks = ((platform, (*AWS, COMMON)), (account, (COMMON,)), (workspace, (*WORKSPACE, AWS_IAM, COMMON)))
+    stacks = (
+        (platform, (*AWS, COMMON)),
+        (account, (*ACCOUNT, COMMON)),
+        (workspace, (*WORKSPACE, AWS_IAM, COMMON)),
+    )
     for stack, packs in stacks:
         stack.add_aspect(TaggingAspect(team_env.tags))
         stack.add_aspect(PolicyAspect(team_env=team_env, packs=packs))

@@ -66,8 +66,13 @@ def _leaves(error: jsonschema.ValidationError) -> list[jsonschema.ValidationErro
     return [leaf for sub in error.context if "pattern" not in sub.schema for leaf in _leaves(sub)] or [error]
 
 
+# The root file's names: never loaded again through an include (process_root_includes.go seeds `seen` with them).
+ROOT_FILE_NAMES = ("databricks.yml", "databricks.yaml", "bundle.yml", "bundle.yaml")
+INCLUDABLE = (".yml", ".yaml", ".json")
+
+
 def merge(a: Any, b: Any) -> Any:
-    """libs/dyn/merge/merge.go: b merged into a."""
+    """libs/dyn/merge/merge.go: b merged into a; two scalars of different kinds do not merge."""
     if a is None:
         return b
     if b is None:
@@ -81,15 +86,41 @@ def merge(a: Any, b: Any) -> Any:
     if isinstance(a, list):
         assert isinstance(b, list), f"cannot merge sequence with {type(b).__name__}"
         return [*a, *b]
+    assert _kind(a) == _kind(b), f"cannot merge {_kind(a)} with {_kind(b)}"
     return b
 
 
-def load_bundle(root: Path) -> dict[str, Any]:
-    """databricks.yml with every included file merged in, in include order (each glob's matches sorted)."""
-    config = yaml.safe_load((root / "databricks.yml").read_text())
-    for pattern in config.get("include", []):
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    return type(value).__name__
+
+
+def include_order(root: Path, patterns: list[str]) -> list[Path]:
+    """bundle/config/loader/process_root_includes.go: each pattern's matches (sorted, relative to the root), a
+    file matched by several patterns only where it is first matched, never the root file; a pattern without glob
+    characters must match; only YAML or JSON files."""
+    seen = set(ROOT_FILE_NAMES)
+    files: list[Path] = []
+    for pattern in patterns:
+        assert not Path(pattern).is_absolute(), f"{pattern}: includes must be relative paths"
         matches = sorted(root.glob(pattern.removeprefix("./")))
-        assert matches, f"include {pattern!r} matches no file"
+        assert matches or any(c in pattern for c in "*?["), f"{pattern} defined in 'include' matches no files"
         for path in matches:
-            config = merge(config, yaml.safe_load(path.read_text()))
+            relative = path.relative_to(root).as_posix()
+            if relative in seen:
+                continue
+            seen.add(relative)
+            assert path.suffix in INCLUDABLE, f"{relative}: files in 'include' must be YAML or JSON files"
+            files.append(path)
+    return files
+
+
+def load_bundle(root: Path) -> dict[str, Any]:
+    """databricks.yml with every included file merged in, in include order (the CLI's, include_order)."""
+    config = yaml.safe_load((root / "databricks.yml").read_text())
+    for path in include_order(root, config.get("include", [])):
+        config = merge(config, yaml.safe_load(path.read_text()))
     return config

@@ -22,12 +22,17 @@ from infra.lifecycle.bundle_targets import (
     render,
     select,
     targets_document,
+    team_and_env,
     write_atomically,
 )
+from infra.lifecycle.errors import InputProblem
 
 
 def bundle_targets(
-    team: Annotated[str, typer.Argument(metavar="TEAM", help="e.g. pricing", show_default=False)],
+    team: Annotated[
+        str,
+        typer.Argument(metavar="TEAM", help="e.g. pricing, or pricing/dev for --env dev", show_default=False),
+    ],
     env: Annotated[
         str | None,
         typer.Option(
@@ -44,7 +49,7 @@ def bundle_targets(
         typer.Option(
             "--out",
             "-o",
-            help="Write the file here (a new file, or one this command wrote) instead of printing it.",
+            help="Write the file here (a new .yml/.yaml file, or one this command wrote) instead of printing it.",
         ),
     ] = None,
     as_json: Annotated[
@@ -55,9 +60,14 @@ def bundle_targets(
     """Write the bundle targets of TEAM's bundle workload: one per env, read from its deployed workspace stack."""
     loaded = load_or_fail(config)
     with reported():
+        team, env = team_and_env(team, env)
         chosen = select(loaded, team, workload=workload)
         team_envs = permanent_envs(loaded, team, env)
         if out is not None:
+            if as_json:
+                raise InputProblem(
+                    "--json", "prints to stdout; drop --out, or drop --json to write the YAML file"
+                )
             check_out_file(out)
         services = lifecycle.services_factory()
         if team_envs is None:  # --env names no permanent env: an ephemeral one of the team, from its tags

@@ -162,9 +162,7 @@ def _env_up(
             f"{exc}; whatever was created is tagged ephemeral and expires {team_env.expires_at}: "
             f"`platform env down {name}` removes it now"
         ) from None
-    say(
-        f"up: {team_env.key}; test it with `platform smoke {team_env.key}`, remove it with `platform env down {name}`"
-    )
+    say(f"up: {team_env.key}; {_next_step(team_env, name)}, remove it with `platform env down {name}`")
     url = None
     try:
         if read_url:
@@ -324,6 +322,18 @@ def _default_owner(services: Services) -> str:
     if not owner:
         raise InputProblem("--owner", "required: neither $PLATFORM_OWNER nor git user.email is set")
     return owner
+
+
+def _next_step(team_env: EphemeralTeamEnv, name: str) -> str:
+    """What to do with the new env: smoke a managed workload's job, or, for a team with only bundle workloads
+    (nothing for smoke to run), write the env's bundle target (docs/bundles.md)."""
+    team = team_env.team
+    if team.managed_workloads or not team.bundle_workloads:
+        return f"test it with `platform smoke {team_env.key}`"
+    return (
+        f"write its bundle target with `platform bundle-targets {team.name} --env {name} --out "
+        f"platform-targets-{name}.yml`"
+    )
 
 
 def _describe_env(

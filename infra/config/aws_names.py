@@ -34,6 +34,11 @@ def bucket_names(*, prefix: str, team: str, env: str) -> tuple[str, str]:
     return f"{stem}-root-{digest}", f"{stem}-lake-{digest}"
 
 
+def audit_log_bucket_name(*, prefix: str, team: str, env: str) -> str:
+    """The env's audit log delivery bucket (global, like the others; unique_names.py checks it)."""
+    return f"{prefix}-{team}-{env}-audit-{stable_hash(prefix, team, env)}"
+
+
 def aws_names(team_env: TeamEnv) -> AwsNames:
     stem = team_env.names.stem
     root_bucket, lake_bucket = bucket_names(

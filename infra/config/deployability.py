@@ -7,8 +7,10 @@ it is there. `platform validate` prints them; the stacks say the same at synth.
 
 from __future__ import annotations
 
+from infra.config.audit import audit_warnings
 from infra.config.aws import aws_deploy_warnings
 from infra.config.base import team_paths
+from infra.config.egress import firewall_address_warnings, remote_endpoint_warnings
 from infra.config.model import PlatformConfig
 from infra.config.node_types import node_type_warning
 from infra.config.team import MODEL_NAME_DEPRECATED, TeamConfig
@@ -27,6 +29,7 @@ def deploy_warnings(config: PlatformConfig) -> list[str]:
             "platform.account_id: unset, so the deployer is not given the Service Principal User role on the job "
             "principals; creating the jobs (run_as) fails until an account admin grants it"
         )
+    warnings += firewall_address_warnings(platform) + remote_endpoint_warnings(config.teams)
     for path, team in zip(team_paths([team.name for team in config.teams]), config.teams, strict=True):
         warnings += _node_type_warnings(path, team)
         if team.model_name_deprecated:
@@ -40,7 +43,7 @@ def deploy_warnings(config: PlatformConfig) -> list[str]:
                     "needs kind CLASSIC_PREVIEW, which the workspace accepts only with the corresponding "
                     "public preview enabled"
                 )
-    return warnings + aws_deploy_warnings(config.teams)
+    return warnings + aws_deploy_warnings(config.teams) + audit_warnings(platform, config.teams)
 
 
 def _node_type_warnings(path: str, team: TeamConfig) -> list[str]:

@@ -30,6 +30,22 @@ FQDN = re.compile(rf"^(?:\*\.)?(?:{_LABEL}\.)+[a-z][a-z0-9-]{{0,61}}[a-z0-9]$")
 FIRST_ENV_PRIORITY, ENV_PRIORITIES = 1000, 64000
 
 
+# Regions whose workspaces use Databricks endpoints in another region (Microsoft Learn, "IP addresses and domains for
+# Azure Databricks services and assets", the per-region table of metastore, artifact Blob storage primary and secondary,
+# log Blob storage and Event Hubs endpoint; read here through public firewall templates that copy it, not the page):
+# service -> the other regions whose tag the firewall must allow too. North Europe's log Blob storage
+# (dblogprodwesteurope) and Event Hubs endpoint (prod-westeurope-observabilityeventhubs) are in West Europe; artifact
+# Blob storage secondary lives in another region almost everywhere (eastus2's West US event hub has one source only).
+# Regions not listed get their own region's tags only, and validate warns (remote_endpoint_warnings).
+ENDPOINTS_IN_OTHER_REGIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    "northeurope": {"Storage": ("westeurope",), "EventHub": ("westeurope",)},
+    "westeurope": {"Storage": ("northeurope",)},
+    "eastus2": {"EventHub": ("westus",)},
+    "southeastasia": {"Storage": ("eastasia",)},
+    "uaenorth": {"Storage": ("southafricanorth",)},
+}
+
+
 def check_fqdn(value: str) -> str:
     if len(value) > 253 or not FQDN.match(value):
         raise ValueError(
@@ -82,12 +98,19 @@ class Egress(StrictModel):
     and EventHub endpoints and `allowed_fqdns`. Needs an env peered with the hub (`network_isolation: private` or
     `public_network_access: false`). `open`: a NAT gateway, any destination (prod needs `open_reason`)."""
     allowed_fqdns: list[Fqdn] = []  # noqa: RUF012 (pydantic copies defaults)
-    """Extra destinations (HTTPS, port 443) the firewall allows for this env, e.g. `pypi.org` and
-    `files.pythonhosted.org` for packages the jobs install from PyPI; `*.example.com` allows any subdomain.
-    Only with `mode: firewall`."""
+    """Extra destinations (HTTPS, port 443) the firewall allows for this env, e.g. `login.microsoftonline.com` for
+    clusters that sign in to Entra ID themselves; `*.example.com` allows any subdomain. PyPI (`pypi.org`,
+    `files.pythonhosted.org`) is always allowed: the jobs' wheel fetches its dependencies from it. Only with
+    `mode: firewall`."""
     open_reason: Annotated[str, Field(min_length=15, max_length=500)] | None = None
     """Why a prod env may reach any destination (at least 15 characters): required for `mode: open` in prod,
     refused with `mode: firewall`."""
+
+    @field_validator("open_reason", mode="before")
+    @classmethod
+    def _strip(cls, value: object) -> object:
+        """Stripped before its length is checked: twenty spaces are no reason."""
+        return value.strip() if isinstance(value, str) else value
 
     @field_validator("allowed_fqdns")
     @classmethod
@@ -115,6 +138,43 @@ def firewall_priority(network: str) -> int:
     envs and ephemeral slots (whose networks never overlap) get distinct ones; validate checks the rare wrap."""
     first_slot = int(ipaddress.IPv4Network(network).network_address) >> 8
     return FIRST_ENV_PRIORITY + first_slot % ENV_PRIORITIES
+
+
+def firewall_address_warnings(platform: PlatformSettings) -> list[str]:
+    """An address no Azure Firewall in a VNet has: it takes the first usable address of its AzureFirewallSubnet
+    (Azure reserves the first four of a subnet; that subnet is a /26 or larger), 4 past a multiple of 64. Another
+    address deploys and then black-holes the envs' egress; only a warning, as the hub is outside the config."""
+    hub = platform.hub_network
+    if hub is None or hub.firewall is None:
+        return []
+    address = hub.firewall.private_ip_address
+    if int(address) % 64 == 4:
+        return []
+    first = ipaddress.IPv4Address((int(address) & ~63) + 4)
+    return [
+        f"platform.hub_network.firewall.private_ip_address: {address} cannot be an Azure Firewall's (it takes the "
+        f"first usable address of its AzureFirewallSubnet, a /26 or larger: 4 past a multiple of 64, e.g. {first}); "
+        "the envs' 0.0.0.0/0 route sends everything to it, so check it"
+    ]
+
+
+def remote_endpoint_warnings(teams: list[TeamConfig]) -> list[str]:
+    """Firewall egress in a region ENDPOINTS_IN_OTHER_REGIONS does not list: only the region's own tags are allowed,
+    and whatever Databricks serves that region from elsewhere would be dropped at the firewall."""
+    warnings = []
+    for team_path, team in zip(team_paths([team.name for team in teams]), teams, strict=True):
+        if team.cloud != "azure" or team.region in ENDPOINTS_IN_OTHER_REGIONS:
+            continue
+        warnings += [
+            f"{team_path}.environments.{env}.egress.mode: the firewall allows Databricks' Storage, Sql and EventHub "
+            f"endpoints of {team.region} only; the platform does not know which of them Databricks keeps in other "
+            "regions for it (artifact storage secondary, sometimes log storage and Event Hubs): check Microsoft's "
+            f"'IP addresses and domains for Azure Databricks' table for {team.region} and add it to "
+            "ENDPOINTS_IN_OTHER_REGIONS (infra/config/egress.py)"
+            for env, settings in team.environments.items()
+            if settings.egress.mode == "firewall"
+        ]
+    return warnings
 
 
 def egress_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list[str]:
@@ -183,7 +243,10 @@ def _priority_clashes(seen: dict[int, str], path: str, networks: list[str]) -> l
 
 
 def _firewall_inside_an_env(firewall: HubFirewall, teams: list[TeamConfig]) -> list[str]:
+    """The firewall's address inside an Azure env's network (those peer with the hub); AWS VPCs are not peered."""
     for team in teams:
+        if team.cloud != "azure":
+            continue
         ranges = [settings.network for settings in team.environments.values()]
         ranges += [team.ephemeral.network_pool] if team.ephemeral else []
         for network in ranges:

@@ -9,6 +9,7 @@ from zoneinfo import available_timezones
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from infra.config.audit import EnvAudit
 from infra.config.aws_egress import AwsEgress
 from infra.config.base import GITHUB_HOSTED_LABEL, PrivateNetwork, QuartzCron, RunnerLabel, StrictModel
 from infra.config.egress import Egress
@@ -230,6 +231,9 @@ class EnvironmentConfig(StrictModel):
     """AWS teams: how the env's clusters reach the outside, `nat` or `isolated` (default isolated in prod, nat
     elsewhere; see AwsEgress and docs/aws.md). Refused on Azure teams."""
 
+    audit: EnvAudit = EnvAudit()
+    """Detection: audit alerts (default on in prod) and, on AWS, audit log delivery (default on in prod)."""
+
     hardening: Hardening = Hardening()
     """Workspace security controls: compliance profile, legacy features off, admin restrictions, workspace_conf
     and the front end's IP access list (all on by default in prod)."""
@@ -294,6 +298,7 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
         "hardening": PROD_HARDENING,
         "egress": {"mode": "firewall"},
         "compute": {"spot": False, "min_workers": 2, "max_workers": 8},
+        "audit": {"alerts": True, "log_delivery": True},
     },
 }
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from infra.config.audit import audit_problems
 from infra.config.azure_checks import azure_problems
 from infra.config.base import CROSS_CHECK_MARK, StrictModel, team_paths
 from infra.config.bundle_checks import bundle_problems
@@ -47,6 +48,7 @@ class PlatformConfig(StrictModel):
             *egress_problems(self.platform, self.teams),
             *bundle_problems(self.platform, self.teams),
             *workload_package_problems(self.teams),
+            *audit_problems(self.platform, self.teams),
         ]
         if problems:
             # One line per problem, each starting with its own field path (see infra.config.loader).

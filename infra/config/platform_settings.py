@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import Field, field_validator, model_validator
 
+from infra.config.audit import AuditSettings
 from infra.config.base import StrictModel
 from infra.config.egress import HubFirewall
 from infra.config.naming import s3_bucket_problem
@@ -200,6 +201,9 @@ class PlatformSettings(StrictModel):
     """The hub VNet and shared privatelink DNS zones private envs join (Azure). Unset: private envs are
     islands with zones of their own, each reachable only from a runner network linked to its zones; validate
     then refuses a stack-created key behind a private vault and two private envs naming the same runner."""
+    audit: AuditSettings = AuditSettings()
+    """Audit and detection across the platform: which env enables each metastore's system tables, and the
+    Security Analysis Tool."""
 
     @field_validator("runtime", mode="before")
     @classmethod

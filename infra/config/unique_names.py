@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from infra.config.aws_names import bucket_names
+from infra.config.aws_names import audit_log_bucket_name, bucket_names
 from infra.config.base import team_paths
 from infra.config.naming import env_names, name_problem, s3_bucket_problem
 
@@ -54,7 +54,8 @@ def global_names(identity: EnvIdentity, *, holder: str) -> list[GlobalName]:
     """The globally unique names of one env."""
     if identity.cloud == "aws":
         root, lake = bucket_names(prefix=identity.prefix, team=identity.team, env=identity.env)
-        return [GlobalName(S3_BUCKET, root, holder), GlobalName(S3_BUCKET, lake, holder)]
+        audit = audit_log_bucket_name(prefix=identity.prefix, team=identity.team, env=identity.env)
+        return [GlobalName(S3_BUCKET, name, holder) for name in (root, lake, audit)]
     names = env_names(prefix=identity.prefix, team=identity.team, env=identity.env)
     return [
         GlobalName(STORAGE_ACCOUNT, names.storage_account, holder),

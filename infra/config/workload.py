@@ -172,7 +172,8 @@ class BundleWorkload(StrictModel):
     models: Annotated[list[UcName], Field(min_length=1)]
     """Registered models the platform creates, with grants, in `<catalog>.<schema_name>`."""
     ci: BundleCi | None = None
-    """The team's CI identity for the bundle; unset: the team deploys it by hand."""
+    """The team's CI identity for the bundle: required when the team has staging or prod (those targets deploy as
+    the run_as principal, which only the CI signs in as); unset: developers deploy the dev targets as themselves."""
 
     @property
     def schema(self) -> str:
@@ -222,6 +223,14 @@ def workloads_problems(workloads: list[ManagedWorkload | BundleWorkload]) -> lis
             )
         if workload.schema in PLATFORM_SCHEMAS:
             problems.append(f"{where}.schema_name: {workload.schema!r} is reserved by Databricks")
+        churn_preset = isinstance(workload, ManagedWorkload) and workload.preset == CHURN_PRESET
+        if workload.schema == CHURN_SCHEMA and not churn_preset:
+            # UnityCatalogScope creates it in every env's catalog (the wheels' artifacts volume): a second
+            # schema of that name fails at apply.
+            problems.append(
+                f"{where}.schema_name: {CHURN_SCHEMA!r} is the platform's own schema in every env's catalog "
+                "(wheels' artifacts volume, the churn preset); set schema_name to another name"
+            )
         if isinstance(workload, ManagedWorkload) and workload.preset == CHURN_PRESET:
             if workload.schema != CHURN_SCHEMA:
                 problems.append(

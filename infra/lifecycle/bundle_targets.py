@@ -4,7 +4,8 @@ One target per team-env (named after the env: `dev`, `staging`, `prod`): the wor
 lives and uploads its artifacts, the run_as service principal, the Unity Catalog catalog and schema, the team's
 cluster policy and the permissions of the team's groups. Host, service principal and policy exist only once the
 env's workspace stack is deployed, so they are read from its state (the stack's `bundle_*` outputs, through the
-runner); an env that is not deployed is refused, never filled with a placeholder a deploy would trip over later.
+runner); an env that is not deployed is refused, never filled with a placeholder a deploy would trip over later,
+and so is one deployed before its last config change (the catalog, schema and volume come from platform.yaml).
 
 The file is a bundle configuration file: top-level `variables` (declared here, so the team's bundle need not)
 and `targets`, which the databricks CLI merges into the bundle's root like every included file
@@ -29,13 +30,14 @@ from infra.config.base import EPHEMERAL_NAME
 from infra.constructs.bundle_contract import (
     BUNDLE_CLUSTER_POLICY_OUTPUT,
     BUNDLE_HOST_OUTPUT,
+    artifact_volume_output,
     artifact_volume_path,
     run_as_output,
 )
 from infra.lifecycle.errors import InputProblem, OperationFailed
 from infra.lifecycle.inventory import read_inventory
 from infra.lifecycle.lock import exclusive_outdir
-from infra.lifecycle.targets import find_team
+from infra.lifecycle.targets import find_team, split_key
 
 if TYPE_CHECKING:
     from infra.config.workload import BundleWorkload
@@ -52,6 +54,9 @@ VARIABLES = {
 # What a target's own root and artifact folders are; the CLI wants per-user paths in development mode.
 BUNDLE_FOLDER = "${bundle.name}/${bundle.target}"
 DEVELOPMENT_KINDS = ("dev", "ephemeral")
+# What `--out` may end in: the databricks CLI includes only YAML and JSON files
+# (bundle/config/loader/process_root_includes.go, databricks/cli v1.13.0), and the file is YAML.
+INCLUDABLE_SUFFIXES = (".yml", ".yaml")
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,16 @@ def select(config: PlatformConfig, team_name: str, *, workload: str | None) -> B
     return chosen
 
 
+def team_and_env(team: str, env: str | None) -> tuple[str, str | None]:
+    """TEAM, or TEAM/ENV as the other commands take it (the same as TEAM --env ENV)."""
+    if "/" not in team:
+        return team, env
+    team_name, named = split_key(team, field="TEAM")
+    if env is not None and env != named:
+        raise InputProblem("--env", f"{env!r} contradicts {team!r}; name the env once")
+    return team_name, named
+
+
 def permanent_envs(config: PlatformConfig, team_name: str, env: str | None) -> list[TeamEnv] | None:
     """The team's dev/staging/prod envs (or the one --env names); None when --env may name an ephemeral env."""
     team_envs = [te for te in config.team_envs if te.team.name == team_name]
@@ -118,6 +133,7 @@ def read_deployed(
     services.runner.require("terraform")
     found: dict[str, Deployed] = {}
     unread: list[str] = []
+    stale: list[str] = []
     with exclusive_outdir(outdir, purpose="read bundle targets"):
         services.synthesize(config, team_envs, outdir, services.build_wheel())
         for team_env in team_envs:
@@ -130,15 +146,39 @@ def read_deployed(
                         stack, BUNDLE_CLUSTER_POLICY_OUTPUT, outdir=outdir
                     ),
                 )
-            except OperationFailed:
+                deployed_volume = services.runner.output(
+                    stack, artifact_volume_output(workload), outdir=outdir
+                )
+            except OperationFailed as exc:
+                if not _output_missing(exc):  # the state itself could not be read: say why, never "deploy it"
+                    raise OperationFailed(f"{team_env.key}: {exc}") from None
                 unread.append(team_env.key)
+                continue
+            # The target's catalog, schema and volume come from platform.yaml: they must be what is deployed.
+            chosen = team_env.team.workload(workload)
+            configured = artifact_volume_path(team_env.names.catalog, chosen.schema) if chosen else ""
+            if deployed_volume != configured:
+                stale.append(f"{team_env.key} has {deployed_volume}, platform.yaml says {configured}")
     if unread:
         raise InputProblem(
             "TEAM",
             f"not deployed (no bundle outputs in the workspace stack's state): {', '.join(unread)}; deploy it "
             "with `platform deploy TEAM/ENV`, or pass --env for a deployed one",
         )
+    if stale:
+        raise InputProblem(
+            "TEAM",
+            f"deployed before its last config change ({'; '.join(stale)}): a target would name a schema and "
+            "volume that do not exist yet; deploy it first with `platform deploy TEAM/ENV`",
+        )
     return found
+
+
+def _output_missing(exc: OperationFailed) -> bool:
+    """Terraform read the state and it lacks the output (`Error: Output "..." not found`): the env's workspace
+    stack is not deployed, or not since it had the bundle workload. Anything else (a failed `terraform init` of
+    the backend, no credentials) is not an answer about the env."""
+    return bool(re.search(r'Output "[^"]*" not found', str(exc)))
 
 
 def targets_document(
@@ -219,6 +259,11 @@ def check_out_file(out: Path) -> None:
         )
     if out.is_symlink() or (out.exists() and not out.is_file()):
         raise InputProblem("--out", f"{out} exists and is not a regular file; refusing to replace it")
+    if out.suffix not in INCLUDABLE_SUFFIXES:
+        raise InputProblem(
+            "--out",
+            f"{out} must end in .yml or .yaml: the bundle includes only YAML (or JSON) files, and this is YAML",
+        )
     if out.exists() and not _written_by_us(out):
         raise InputProblem(
             "--out",

@@ -180,12 +180,13 @@ def tear_down(
 
 def _hub_side_ids(team_env: TeamEnv) -> list[str]:
     """The hub's peering to the env and the shared zones' links to it, when the env joined the hub, and the env's
-    rule collection group in the hub firewall's policy, when it egresses through the firewall."""
+    rule collection group in the hub firewall's policy whenever the hub has a firewall: the env may have been cut
+    from a base env that egressed through it before today's config switched it to open (a group never created is a
+    404, which delete_by_id accepts)."""
     hub = team_env.platform.hub_network
     if hub is None or not team_env.settings.reachable_only_from_its_network:
         return []
-    firewalled = hub.firewall is not None and team_env.settings.egress.mode == "firewall"
-    rules = [hub.firewall.rule_collection_group_id(team_env.names.stem)] if firewalled else []
+    rules = [hub.firewall.rule_collection_group_id(team_env.names.stem)] if hub.firewall else []
     return [*rules, *hub.env_side_ids(team_env.names.virtual_network)]
 
 

@@ -97,6 +97,8 @@ class StackRunner(Protocol):
 
 
 Run = Callable[..., subprocess.CompletedProcess]
+# What `terraform output -raw NAME` prints on stdout, exiting 0, when the state has no outputs at all (no state yet).
+NO_OUTPUTS_WARNING = "Warning: No outputs found"
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,10 @@ class CdktfRunner:
         )
         if shown.returncode != 0 or not shown.stdout.strip():
             raise OperationFailed(f"cannot read output {name} of {stack}: {_error_line(shown)}")
+        if shown.stdout.strip().startswith(NO_OUTPUTS_WARNING):  # exit 0, the warning on stdout: no value
+            raise OperationFailed(
+                f'cannot read output {name} of {stack}: Error: Output "{name}" not found (the state has no outputs)'
+            )
         return shown.stdout.strip()
 
     def plan(self, stack: str, *, outdir: Path, lock: bool = True) -> str:

@@ -28,6 +28,7 @@ from infra.constructs.aws.contracts import AwsPlatformOutputs
 from infra.constructs.aws.iam_propagation import iam_propagation_wait
 from infra.constructs.aws.private_link import back_end_private_link
 from infra.constructs.contracts import WORKSPACE_URL_OUTPUT
+from infra.constructs.databricks.log_delivery import AuditLogDelivery
 from infra.stacks.base import configure_backend
 
 ACCOUNT_HOST = "https://accounts.cloud.databricks.com"
@@ -139,6 +140,17 @@ class AccountStack(AspectStack):
                     # federation), which the metastore assignment turns on.
                     depends_on=metastore or None,
                 )
+        if platform.audit_log_bucket and platform.audit_log_role_arn:
+            AuditLogDelivery(
+                self,
+                "audit-log-delivery",
+                account_id=account_id,
+                name=stem,
+                role_arn=platform.audit_log_role_arn,
+                bucket=platform.audit_log_bucket,
+                workspace_id=workspace_id,
+                protect=protect_workspace(team_env),
+            )
         self.workspace_url = self.workspace.workspace_url
         TerraformOutput(self, WORKSPACE_URL_OUTPUT, value=self.workspace_url)
         TerraformOutput(self, "workspace_id", value=self.workspace.workspace_id)

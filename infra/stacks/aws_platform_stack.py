@@ -14,6 +14,8 @@ import infra.aspects.policy.packs.aws_egress  # noqa: F401 (defines the rules su
 from infra.aspects.policy.engine import suppress
 from infra.aspects.stack_aspects import AspectApp, AspectStack
 from infra.config import TeamEnv
+from infra.config.audit import delivers_audit_logs
+from infra.constructs.aws.audit_log_delivery import AuditLogBucket
 from infra.constructs.aws.budget import EnvBudget
 from infra.constructs.aws.contracts import AwsPlatformOutputs
 from infra.constructs.aws.cross_account_role import CrossAccountRole
@@ -55,6 +57,11 @@ class AwsPlatformStack(AspectStack):
                 account_id=account_id,
                 cross_account_role_arn=cross_account.role.arn,
             )
+        audit_logs = (
+            AuditLogBucket(self, "audit-logs", team_env=team_env, kms_key_arn=key_arn)
+            if delivers_audit_logs(team_env)
+            else None
+        )
         self.outputs = AwsPlatformOutputs(
             vpc_id=network.vpc.id,
             subnet_ids=network.private_subnet_ids,
@@ -69,6 +76,8 @@ class AwsPlatformStack(AspectStack):
             managed_services_key_alias=keys.managed_services_alias if keys else None,
             workspace_endpoint_id=network.endpoints.workspace.id if network.endpoints.workspace else None,
             relay_endpoint_id=network.endpoints.relay.id if network.endpoints.relay else None,
+            audit_log_bucket=audit_logs.bucket_name if audit_logs else None,
+            audit_log_role_arn=audit_logs.role_arn if audit_logs else None,
         )
         self._stated_egress_exceptions(team_env, network)
         # For operators (`cdktf output`); the account stack gets its values through cross-stack references.

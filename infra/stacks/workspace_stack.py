@@ -14,6 +14,7 @@ from infra.aspects.stack_aspects import AspectApp, AspectStack
 from infra.config import TeamEnv
 from infra.config.workload import ManagedWorkload
 from infra.constructs.contracts import RAW_DROP_FOLDER, WheelArtifact, WorkspaceAccess
+from infra.constructs.databricks.audit_alerts import add_audit_controls
 from infra.constructs.databricks.bundle_workload import add_bundle_workloads, bundle_identities
 from infra.constructs.databricks.compute_policy import ComputePolicy
 from infra.constructs.databricks.hardening import WorkspaceHardening
@@ -164,6 +165,17 @@ class WorkspaceStack(AspectStack):
                     team_principal=job_principal,
                     team_role_grants=role_grants,
                 )
+        add_audit_controls(
+            self,
+            team_env=team_env,
+            workspace_id=access.workspace_id,
+            folder_path=folder.path,
+            owners=owners,
+            readers=readers,
+            deployer=deployer,
+            metastore=metastore,
+            depends_on=[folder.directory],
+        )
         if access.key_vault is not None:  # AWS team-envs have no vault, so no scope
             self._secret_scope(
                 team_env, access.key_vault, readers=[*owners, job_principal], managers=[deployer]

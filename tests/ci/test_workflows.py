@@ -236,6 +236,18 @@ def test_matrix_deploys_do_not_cancel_each_other():
             assert job["strategy"]["fail-fast"] is False, f"{workflow_name}:{job_id}"
 
 
+def test_applies_of_several_teams_never_write_to_the_shared_hub_at_once():
+    """Each team's prod env (and a private staging env) writes to the hub: the hub VNet's peering to the env and,
+    with firewall egress, a rule collection group in the one firewall policy. azurerm serializes those writes only
+    inside one Terraform process (hashicorp/terraform-provider-azurerm v4.55.0,
+    internal/services/firewall/firewall_policy_rule_collection_group_resource.go: locks.ByName on the policy name
+    around create, update and delete); Azure refuses a second write to a policy or VNet that is still updating
+    (AnotherOperationInProgress), so two teams' applies in one matrix would fail the first deploy."""
+    jobs = workflow("deploy.yml")["jobs"]
+    for job_id in ("staging", "production"):
+        assert jobs[job_id]["strategy"]["max-parallel"] == 1, job_id
+
+
 def test_pull_request_checks_lint_test_synth_and_scan():
     doc = workflow("checks.yml")
     assert "pull_request" in triggers(doc)

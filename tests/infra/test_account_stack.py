@@ -25,11 +25,11 @@ def test_account_resources_read_the_platform_stack_outputs(synthesized):
     assert referenced and referenced <= set(synthesized.json(PLATFORM)["output"])
     remote = next(iter(account["data"]["terraform_remote_state"].values()))
     assert remote["config"]["path"] == "../../../terraform.dbp-risk-dev-platform.tfstate"
-    credentials = synthesized.only(ACCOUNT, "databricks_mws_credentials")
+    credentials = synthesized.resources(ACCOUNT, "databricks_mws_credentials")["credentials"]
     network = synthesized.only(ACCOUNT, "databricks_mws_networks")
     for value in (credentials["role_arn"], network["vpc_id"], network["security_group_ids"][0]):
         assert "terraform_remote_state" in value
-    storage = synthesized.only(ACCOUNT, "databricks_mws_storage_configurations")
+    storage = synthesized.resources(ACCOUNT, "databricks_mws_storage_configurations")["storage"]
     assert storage["bucket_name"].startswith("dbp-risk-dev-root-")
 
 
@@ -72,8 +72,8 @@ def test_prod_refuses_at_plan_to_replace_what_its_live_workspace_uses(synthesize
         "databricks_mws_credentials",
         "databricks_mws_storage_configurations",
     ):
-        lifecycle = synthesized.only(stack, rtype).get("lifecycle", {})
-        assert lifecycle.get("prevent_destroy", False) is protected
+        for resource in synthesized.resources(stack, rtype).values():  # the audit log delivery's ones too
+            assert resource.get("lifecycle", {}).get("prevent_destroy", False) is protected
 
 
 @pytest.mark.parametrize("stack", [ACCOUNT, "risk-prod-account"])
@@ -82,7 +82,7 @@ def test_credentials_wait_for_the_cross_account_role_to_propagate(synthesized, s
     # stack's apply that created the role ends seconds before this one. SRA waits 30 s there (aws/tf/modules/
     # databricks_account/workspace/main.tf, time_sleep.wait_30_seconds, citing the Databricks KB "failed credential
     # validation checks error with Terraform"); without the wait the first apply could stop at the credentials.
-    credentials = synthesized.only(stack, "databricks_mws_credentials")
+    credentials = synthesized.resources(stack, "databricks_mws_credentials")["credentials"]
     (address,) = credentials["depends_on"]
     kind, name = address.split(".")
     assert kind == "terraform_data"

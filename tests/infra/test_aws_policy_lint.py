@@ -30,6 +30,8 @@ KNOWN_EXTERNAL = frozenset(
         "arn:aws:iam::414351767826:role/unity-catalog-prod-UCMasterRole-14S5ZJVKOTYTL",
         # SRA's STS endpoint policy (aws/tf/privatelink.tf): the user Databricks reads its sample datasets with.
         "arn:aws:iam::414351767826:user/databricks-datasets-readonly-user-prod",
+        # Databricks' audit log delivery (databricks v1.99.0 aws/data_aws_assume_role_policy.go, for_log_delivery)
+        "arn:aws:iam::414351767826:role/SaasUsageDeliveryRole-prod-IAMRole-3PLHICCRR1TK",
     }
 )
 

@@ -52,8 +52,9 @@ def test_platform_stack_applies_replans_clean_and_destroys_without_leftovers(
         "vpc-endpoint/",
     ):
         assert any(kind in arn for arn in arns), f"no {kind} resource tagged {ENV_TAGS}: {arns}"
-    # cross-account and flow logs; the Unity Catalog role lives in the workspace stack, beside its credential
-    assert sum(":role/" in arn for arn in arns) == 2
+    # cross-account, flow logs and audit log delivery (risk/dev delivers its audit logs); the Unity Catalog role
+    # lives in the workspace stack, beside its credential
+    assert sum(":role/" in arn for arn in arns) == 3
 
     # Subnets sit in two distinct zones the account really has (aws_availability_zones, state available), not in
     # letters derived from the region name.

@@ -141,3 +141,44 @@ def test_production_targets_run_as_the_workload_principal_with_an_explicit_root(
             "pricing-readers": "CAN_VIEW",
             "finance-analysts": "CAN_VIEW",
         }
+
+
+def test_a_file_two_include_patterns_match_is_merged_once_as_the_cli_does(document, tmp_path):
+    """process_root_includes.go (databricks/cli v1.13.0) loads a file matched by several patterns once, and never
+    the root file again. Merged twice, every target's permissions would be listed twice and the root's include
+    list doubled, and the schema check would still pass: the merge itself must be the CLI's."""
+    bundle = tmp_path / "pricing"
+    shutil.copytree(SAMPLE, bundle)
+    (bundle / "platform-targets.yml").write_text(render(document, team="pricing"))
+    root = yaml.safe_load((bundle / "databricks.yml").read_text())
+    root["include"] = ["./*.yml", *root["include"]]  # matches databricks.yml and platform-targets.yml too
+    (bundle / "databricks.yml").write_text(yaml.safe_dump(root, sort_keys=False))
+    merged = load_bundle(bundle)
+    assert merged["include"] == root["include"]
+    for env, target in merged["targets"].items():
+        assert target["permissions"] == document["targets"][env]["permissions"], env
+    assert schema_errors(merged) == []
+
+
+def test_an_ephemeral_envs_targets_file_beside_the_permanent_one_merges_into_four_targets(document, tmp_path):
+    """docs/bundles.md: `--env pr7 --out platform-targets-pr7.yml` beside platform-targets.yml, both included by
+    `./platform-targets*.yml`. The variable declarations of the two files merge (same descriptions); the targets
+    add up, and the result passes the schema."""
+    bundle = tmp_path / "pricing"
+    shutil.copytree(SAMPLE, bundle)
+    (bundle / "platform-targets.yml").write_text(render(document, team="pricing"))
+    ephemeral = copy.deepcopy(document)
+    ephemeral["targets"] = {"pr7": copy.deepcopy(document["targets"]["dev"])}
+    (bundle / "platform-targets-pr7.yml").write_text(render(ephemeral, team="pricing"))
+    root = yaml.safe_load((bundle / "databricks.yml").read_text())
+    root["include"] = [
+        p.replace("./platform-targets.yml", "./platform-targets*.yml") for p in root["include"]
+    ]
+    (bundle / "databricks.yml").write_text(yaml.safe_dump(root, sort_keys=False))
+    merged = load_bundle(bundle)
+    assert set(merged["targets"]) == {"dev", "staging", "prod", "pr7"}
+    assert (
+        merged["variables"]["catalog_name"]["description"]
+        == document["variables"]["catalog_name"]["description"]
+    )
+    assert schema_errors(merged) == []

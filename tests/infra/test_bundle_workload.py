@@ -142,7 +142,7 @@ def test_validate_refuses_a_ci_credential_without_the_account_id(tmp_path):
     lines = [line.split(": ", 1)[1] for line in refused.value.lines() if ".ci:" in line]
     assert lines == [
         "teams.pricing.workloads[0].ci: needs platform.account_id (the CI's federation policy is a Databricks "
-        "account-level resource); set it, or remove ci and deploy the bundle by hand"
+        "account-level resource); set it"
     ], json.dumps(refused.value.lines())
 
 

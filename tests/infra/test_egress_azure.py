@@ -68,18 +68,24 @@ def test_dev_and_staging_keep_the_nat_gateway_and_no_route(synthesized, stack):
 
 
 @pytest.mark.parametrize(
-    ("stack", "region", "sources"),
+    ("stack", "region", "elsewhere", "sources"),
     [
-        ("churn-prod-platform", "Westeurope", ["10.10.8.0/24", "10.10.9.0/24"]),
-        ("pricing-prod-platform", "Northeurope", ["10.20.8.0/24", "10.20.9.0/24"]),
+        ("churn-prod-platform", "Westeurope", {"Storage": ["Northeurope"]}, ["10.10.8.0/24", "10.10.9.0/24"]),
+        (
+            "pricing-prod-platform",
+            "Northeurope",
+            {"Storage": ["Westeurope"], "EventHub": ["Westeurope"]},
+            ["10.20.8.0/24", "10.20.9.0/24"],
+        ),
     ],
 )
 def test_the_envs_rules_in_the_hub_policy_allow_databricks_and_the_region_endpoints_only(
-    synthesized, stack, region, sources
+    synthesized, stack, region, elsewhere, sources
 ):
     """SRA's network rules (Storage/Sql/EventHub of the region, title-cased as SRA writes them, modules/hub/locals.tf)
-    plus the control plane on the ports of Databricks' own NSG rule to AzureDatabricks; sources are the env's two
-    workspace subnets."""
+    plus the control plane on the ports of Databricks' own NSG rule to AzureDatabricks, plus the regions that host
+    some of the region's Databricks endpoints (test_databricks_endpoints_outside_the_region_are_allowed_too); sources
+    are the env's two workspace subnets."""
     _, group = _one(synthesized, stack, RCG)
     assert group["provider"] == "azurerm.hub" and group["firewall_policy_id"] == POLICY_ID
     assert group["name"] == f"rcg-dbp-{stack.removesuffix('-platform')}"
@@ -88,13 +94,45 @@ def test_the_envs_rules_in_the_hub_policy_allow_databricks_and_the_region_endpoi
     rules = {rule["name"]: rule for rule in collection["rule"]}
     assert {name: (r["destination_addresses"], r["destination_ports"]) for name, r in rules.items()} == {
         "adb-control-plane": (["AzureDatabricks"], ["443", "3306", "8443-8451"]),
-        "adb-storage": ([f"Storage.{region}"], ["443"]),
+        "adb-storage": ([f"Storage.{r}" for r in [region, *elsewhere.get("Storage", [])]], ["443"]),
         "adb-sql": ([f"Sql.{region}"], ["3306"]),
-        "adb-eventhub": ([f"EventHub.{region}"], ["9093"]),
+        "adb-eventhub": ([f"EventHub.{r}" for r in [region, *elsewhere.get("EventHub", [])]], ["9093"]),
     }
     assert all(r["source_addresses"] == sources and r["protocols"] == ["TCP"] for r in rules.values())
-    # No allow-list configured: no application collection (azurerm refuses one without rules).
-    assert "application_rule_collection" not in group
+    # No allow-list configured: the application collection holds only the package index the jobs' wheel needs.
+    [collection] = group["application_rule_collection"]
+    assert [rule["name"] for rule in collection["rule"]] == ["churn-wheel-dependencies"]
+
+
+def test_databricks_endpoints_outside_the_region_are_allowed_too(synthesized):
+    """A North Europe workspace ships its logs to West Europe: Microsoft Learn's "IP addresses and domains for Azure
+    Databricks services and assets" lists for northeurope the log Blob storage dblogprodwesteurope.blob.core.windows.net
+    and the Event Hubs endpoint prod-westeurope-observabilityeventhubs.servicebus.windows.net, and artifact Blob storage
+    secondary dbartifactsprodwesteu (West Europe's secondary is dbartifactsprodnortheu). Allowing only the region's own
+    tags, as SRA does, would drop pricing-prod's log and telemetry traffic at the firewall."""
+
+    def allowed(stack: str) -> set[str]:
+        [collection] = _one(synthesized, stack, RCG)[1]["network_rule_collection"]
+        return {tag for rule in collection["rule"] for tag in rule["destination_addresses"]}
+
+    assert {"Storage.Westeurope", "EventHub.Westeurope"} <= allowed("pricing-prod-platform")
+    assert "Storage.Northeurope" in allowed("churn-prod-platform")
+
+
+@pytest.mark.parametrize("stack", FIREWALLED)
+def test_job_clusters_can_fetch_the_wheels_dependencies_from_pypi_without_an_allow_list(synthesized, stack):
+    """The jobs install the churn wheel as a `whl` library; pip then fetches what the runtime does not ship from
+    PyPI: fairlearn and narwhals on both supported runtimes (docs/ml-lifecycle.md, tests/ml/test_wheel_on_runtime.py).
+    The committed prod envs list no allowed_fqdns, so without the index every job of a firewall env fails at
+    library install. pip reads the index at pypi.org and downloads from files.pythonhosted.org, over HTTPS."""
+    _, group = _one(synthesized, stack, RCG)
+    [collection] = group["application_rule_collection"]
+    rules = {rule["name"]: rule for rule in collection["rule"]}
+    rule = rules["churn-wheel-dependencies"]
+    assert rule["destination_fqdns"] == ["pypi.org", "files.pythonhosted.org"]
+    assert rule["protocols"] == [{"type": "Https", "port": 443}]
+    [databricks] = group["network_rule_collection"]
+    assert rule["source_addresses"] == databricks["rule"][0]["source_addresses"]  # the two workspace subnets
 
 
 def test_the_allow_list_is_an_https_application_rule_from_the_workspace_subnets(fake_wheel, tmp_path):
@@ -109,7 +147,7 @@ def test_the_allow_list_is_an_https_application_rule_from_the_workspace_subnets(
     stack = Synthesized(outdir=tmp_path, app=None)
     _, group = _one(stack, "churn-prod-platform", RCG)
     [collection] = group["application_rule_collection"]
-    [rule] = collection["rule"]
+    rule = {r["name"]: r for r in collection["rule"]}["allowed-fqdns"]
     assert collection["action"] == "Allow" and rule["destination_fqdns"] == allowed
     assert rule["protocols"] == [{"type": "Https", "port": 443}]
     assert rule["source_addresses"] == ["10.10.8.0/24", "10.10.9.0/24"]
@@ -230,6 +268,11 @@ def _wrapping_priorities(raw: dict) -> None:
             "at least 15 characters",
         ),
         (
+            lambda r: _prod(r).update(egress={"mode": "open", "open_reason": " " * 20}),
+            "teams.churn.environments.prod.egress.open_reason",
+            "at least 15 characters",
+        ),
+        (
             lambda r: _prod(r).update(egress={"allowed_fqdns": ["https://pypi.org"]}),
             "teams.churn.environments.prod.egress.allowed_fqdns",
             "not a fully qualified domain name",
@@ -284,6 +327,47 @@ def _wrapping_priorities(raw: dict) -> None:
 def test_validate_refuses_egress_it_cannot_deliver_in_one_line_naming_the_field(change, path, words):
     line = _refusal(_with(change))
     assert path in line and words in line, line
+
+
+@pytest.mark.parametrize(
+    ("address", "warned"),
+    [("10.0.1.5", True), ("10.0.1.36", True), ("10.0.1.4", False), ("10.0.1.68", False)],
+)
+def test_a_firewall_address_no_azure_firewall_can_have_is_warned_about(address, warned):
+    """An Azure Firewall takes the first usable address of its AzureFirewallSubnet (Azure reserves the first four
+    of every subnet; the subnet is a /26 or larger), so its private IP is 4 past a multiple of 64. Any other address
+    (a typo, the firewall's public IP's neighbour, the hub's DNS resolver) deploys fine and then drops every
+    packet the env's clusters send, so validate says so; the hub's address space is not in the config to check more."""
+    from infra.config.deployability import deploy_warnings
+
+    raw = _with(lambda r: r["platform"]["hub_network"]["firewall"].update(private_ip_address=address))
+    lines = [w for w in deploy_warnings(parse_config(yaml.safe_dump(raw))) if "firewall" in w]
+    assert bool(lines) is warned, lines
+    if warned:
+        [line] = lines
+        assert line.startswith(f"platform.hub_network.firewall.private_ip_address: {address} ")
+
+
+def test_firewall_egress_in_a_region_whose_remote_endpoints_are_unknown_is_warned_about():
+    """The firewall allows a region's own Storage/Sql/EventHub tags plus the regions the platform knows Databricks
+    serves it from (ENDPOINTS_IN_OTHER_REGIONS); for another region it cannot know whether log storage, Event Hubs
+    or artifact storage secondary live elsewhere, which the firewall would then drop: validate says so."""
+    from infra.config.deployability import deploy_warnings
+
+    def region_warnings(region: str) -> list[str]:
+        raw = _with(lambda r: r["teams"][1].update(region=region))
+        return [w for w in deploy_warnings(parse_config(yaml.safe_dump(raw))) if ".egress" in w]
+
+    [line] = region_warnings("eastus")
+    assert line.startswith("teams.pricing.environments.prod.egress.mode: ") and "eastus" in line
+    assert region_warnings("northeurope") == []
+
+
+def test_the_firewall_may_share_addresses_with_an_aws_teams_vpc():
+    """Only Azure envs peer with the hub and route to its firewall; an AWS team's VPC is another cloud's network,
+    which the hub's addresses may overlap (the firewall's .4 inside risk's dev VPC range is fine)."""
+    raw = _with(lambda r: r["platform"]["hub_network"]["firewall"].update(private_ip_address="10.30.1.4"))
+    assert parse_config(yaml.safe_dump(raw)).platform.hub_network.firewall is not None
 
 
 def test_prod_may_stay_open_when_the_config_says_why_and_then_keeps_its_nat_gateway():

@@ -15,8 +15,11 @@ LOG_ANALYTICS = "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Operatio
 UC_ROLE = "Storage Blob Data Contributor"
 
 
-def _diagnostics(scope, id, target):
-    from cdktf_cdktf_provider_azurerm.monitor_diagnostic_setting import MonitorDiagnosticSetting
+def _diagnostics(scope, id, target, categories=()):
+    from cdktf_cdktf_provider_azurerm.monitor_diagnostic_setting import (
+        MonitorDiagnosticSetting,
+        MonitorDiagnosticSettingEnabledLog,
+    )
 
     return MonitorDiagnosticSetting(
         scope,
@@ -24,7 +27,9 @@ def _diagnostics(scope, id, target):
         name="to-log-analytics",
         target_resource_id=target,
         log_analytics_workspace_id=LOG_ANALYTICS,
-        enabled_log=[{"category_group": "allLogs"}],
+        # A struct, not a dict: jsii drops a dict's snake_case keys (the block would synthesize as `{}`).
+        enabled_log=[MonitorDiagnosticSettingEnabledLog(category=c) for c in categories]
+        or [MonitorDiagnosticSettingEnabledLog(category_group="allLogs")],
     )
 
 
@@ -91,7 +96,7 @@ def _key_vault(scope, *, diagnostics=True, **overrides):
     return vault
 
 
-def _workspace(scope, *, diagnostics=True, custom=None, **overrides):
+def _workspace(scope, *, diagnostics=True, custom=None, log_categories=None, **overrides):
     from cdktf_cdktf_provider_azurerm.databricks_workspace import DatabricksWorkspace
 
     params = dict(
@@ -116,7 +121,7 @@ def _workspace(scope, *, diagnostics=True, custom=None, **overrides):
     props.update(overrides)
     workspace = DatabricksWorkspace(scope, "workspace", **props)
     if diagnostics:
-        _diagnostics(scope, "workspace-diagnostics", workspace.id)
+        _diagnostics(scope, "workspace-diagnostics", workspace.id, categories=log_categories or ())
     return workspace
 
 
@@ -378,6 +383,38 @@ def _serving_permissions(scope, *, group="team-owners"):
         PermissionsAccessControl(group_name=group, permission_level="CAN_QUERY"),
     ]
     return Permissions(scope, "permissions-endpoint", serving_endpoint_id="e-1", access_control=acl)
+
+
+def _mws_workspace(scope):
+    from cdktf_cdktf_provider_databricks.mws_workspaces import MwsWorkspaces
+
+    return MwsWorkspaces(
+        scope, "mws-workspace", account_id="a", workspace_name="w", aws_region="eu-west-1", credentials_id="c"
+    )
+
+
+def _system_schema(scope):
+    from cdktf_cdktf_provider_databricks.system_schema import SystemSchema
+
+    return SystemSchema(scope, "system-schema", schema="access")
+
+
+def _alert(scope, *, emails=()):
+    from cdktf_cdktf_provider_databricks.alert_v2 import AlertV2
+
+    return AlertV2(
+        scope,
+        "alert",
+        display_name="a",
+        query_text="SELECT 1 AS events",
+        warehouse_id="w",
+        evaluation={
+            "comparison_operator": "GREATER_THAN",
+            "source": {"name": "events"},
+            "notification": {"subscriptions": [{"user_email": e} for e in emails]},
+        },
+        schedule={"quartz_cron_schedule": "0 0 * * * ?", "timezone_id": "UTC"},
+    )
 
 
 def _token(scope):
@@ -776,6 +813,12 @@ VIOLATIONS = {
     "PLAT-SRV-1": ("dev", lambda s: _serving_endpoint(s, rate_limit=False)),
     "PLAT-SRV-2": ("dev", lambda s: _serving_endpoint(s, inference_table=False)),
     "PLAT-SRV-3": ("dev", lambda s: _serving_permissions(s, group="users")),
+    # a prod workspace stack (its workspace conf) without the audit alerts
+    "PLAT-AUDIT-1": ("prod", _workspace_conf),
+    "PLAT-AUDIT-2": ("prod", _mws_workspace),
+    "PLAT-AUDIT-3": ("prod", _system_schema),
+    "PLAT-AUDIT-4": ("dev", _alert),
+    "PLAT-AUDIT-5": ("dev", lambda s: _workspace(s, log_categories=("accounts", "clusters"))),
     # dev runs its jobs on job clusters (serverless.jobs is off)
     "PLAT-DBX-SERVERLESS-1": ("dev", _serverless_job),
     "PLAT-DBX-HARDEN-1": (
@@ -825,6 +868,8 @@ def _compliant(stack):
     _role(stack)
     _serving_endpoint(stack)
     _serving_permissions(stack)
+    _system_schema(stack)
+    _alert(stack, emails=("team@example.com",))
 
 
 def test_compliant_resources_synthesize(dev, tmp_path):

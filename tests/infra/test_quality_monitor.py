@@ -73,7 +73,11 @@ def test_the_monitor_refreshes_on_the_monitoring_schedule_unless_schedules_are_p
 
 def test_the_warehouse_that_runs_the_tables_sql_stops_when_idle(synthesized):
     for stack in _workspace_stacks(synthesized):
-        warehouse = synthesized.only(stack, "databricks_sql_endpoint")
+        (warehouse,) = [  # prod stacks also hold the audit alerts' warehouse (test_audit.py)
+            w
+            for k, w in synthesized.resources(stack, "databricks_sql_endpoint").items()
+            if k.startswith("predictions-monitor")
+        ]
         assert (warehouse["max_num_clusters"], warehouse["auto_stop_mins"]) == (1, 10)
         assert {t["key"] for t in warehouse["tags"]["custom_tags"]} >= {"team", "env", "cost-center"}
 
@@ -96,7 +100,8 @@ def test_monitor_after_its_table_and_schema_and_destroyed_before_them(graphs):
         monitor = _one(graph, MONITOR)
         table = _one(graph, "databricks_sql_table", name=PREDICTIONS_TABLE)
         binding = _one(graph, "databricks_workspace_binding")
-        warehouse = _one(graph, "databricks_sql_endpoint")
+        # the monitor's classic warehouse, not the audit alerts' serverless one (prod)
+        warehouse = _one(graph, "databricks_sql_endpoint", enable_serverless_compute=False)
         for dependency in (table, _one(graph, "databricks_schema"), binding, warehouse):
             assert graph.depends(monitor, dependency), f"{name}: {monitor} before {dependency}"
         # The table is dropped through the warehouse: the warehouse outlives it.

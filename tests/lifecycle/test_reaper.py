@@ -3,8 +3,10 @@
 from datetime import UTC, datetime
 
 import pytest
+import yaml
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
+from infra.config import load_config
 from infra.lifecycle.azure import ResourceGroupInfo
 from infra.lifecycle.ephemeral import EphemeralRecord, permanent_env_names, refuse_permanent
 from infra.lifecycle.errors import InputProblem, OperationFailed
@@ -179,6 +181,27 @@ def test_when_the_state_of_an_env_in_the_hub_is_gone_its_side_of_the_hub_is_dele
         )
         for line in lines
     )
+
+
+def test_the_envs_firewall_rules_go_even_when_its_base_env_has_since_switched_to_open_egress(
+    config_path, fakes
+):
+    """pr1 was cut from prod while prod egressed through the hub firewall, so its group sits in the hub's policy;
+    prod has since switched to open egress. The reaper derives the env from today's config, and the group is not in
+    the env's resource group: it must still go (a 404 is fine), or it stays in the shared policy as a live allow
+    rule for pr1's slot and the next `env up pr1` from prod fails on a group of that name."""
+    raw = yaml.safe_load(config_path.read_text())
+    raw["teams"][0]["environments"]["prod"]["egress"] = {
+        "mode": "open",
+        "open_reason": "vendor feeds from changing hosts",
+    }
+    config_path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    config = load_config(config_path)
+    fakes.groups.groups = [ephemeral_group(env="pr1", base="prod", expires=PAST)]
+    outcome, _ = run_reap(config, fakes)
+    assert outcome.reaped == ["churn/pr1"]
+    policy = config.platform.hub_network.firewall.policy_id
+    assert (f"{policy}/ruleCollectionGroups/rcg-dbp-churn-pr1", "2025-01-01") in fakes.groups.deleted_by_id
 
 
 def test_a_workspace_stack_without_state_is_skipped_and_its_catalog_reported(config, fakes):

@@ -118,6 +118,25 @@ def test_output_reads_one_value_of_the_deployed_stack_or_fails_with_terraforms_e
     )
 
 
+def test_output_of_a_stack_without_state_fails_instead_of_returning_terraforms_warning():
+    """Terraform 1.11 (`terraform output -raw NAME` with no state, or a state without outputs) exits 0 and
+    prints its warning on stdout (checked on this machine's terraform v1.11.4: views/output.go, OutputRaw: no
+    outputs -> noOutputsWarning). The warning is not the value: `platform bundle-targets` wrote it as a
+    target's workspace host for an env that was never deployed."""
+    warning = (
+        "\nWarning: No outputs found\n\nThe state file either has no outputs defined, or all the defined outputs"
+        " are\nempty. Please define an output in your configuration with the `output`\n"
+    )
+    launcher = Launcher(done(0), done(0, stdout=warning))
+    runner = CdktfRunner(run=launcher)
+    with pytest.raises(OperationFailed) as failed:
+        runner.output("pricing-dev-workspace", "bundle_workspace_host", outdir=Path("cdktf.out"))
+    assert str(failed.value) == (
+        "cannot read output bundle_workspace_host of pricing-dev-workspace: "
+        'Error: Output "bundle_workspace_host" not found (the state has no outputs)'
+    )
+
+
 @pytest.mark.parametrize(
     ("pulled", "expected"),
     [

@@ -26,6 +26,17 @@ from constructs import Construct
 from infra.config import TeamEnv
 from infra.constructs.aws.policy_document import policy_document
 
+# What Databricks may do on a bucket it writes (databricks v1.99.0 aws/data_aws_bucket_policy.go, the statement of
+# `databricks_aws_bucket_policy`): the workspace root bucket and the audit log bucket grant these.
+DATABRICKS_BUCKET_ACTIONS = [
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:ListBucket",
+    "s3:GetBucketLocation",
+]
+
 
 class SecureBucket(Construct):
     """Bucket plus its public access block, ownership, versioning, default SSE-KMS encryption and a policy that

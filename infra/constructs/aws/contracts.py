@@ -23,6 +23,9 @@ class AwsPlatformOutputs:
     """Isolated egress: the AWS VPC endpoints to the region's Databricks workspace (REST API) and secure cluster
     connectivity relay services, which the account stack registers (back-end PrivateLink)."""
     relay_endpoint_id: str | None = None
+    audit_log_bucket: str | None = None
+    """Audit log delivery (envs that deliver audit logs): the bucket and the role Databricks' delivery assumes."""
+    audit_log_role_arn: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -7,7 +7,7 @@ from constructs import Construct
 from infra.config import TeamEnv
 from infra.config.aws import DATABRICKS_AWS_ACCOUNT
 from infra.config.aws_names import aws_names
-from infra.constructs.aws.bucket import SecureBucket
+from infra.constructs.aws.bucket import DATABRICKS_BUCKET_ACTIONS, SecureBucket
 from infra.constructs.aws.policy_document import account_root
 
 
@@ -30,14 +30,7 @@ class WorkspaceRootBucket(Construct):
                     "Sid": "GrantDatabricksAccess",
                     "Effect": "Allow",
                     "Principal": {"AWS": account_root(DATABRICKS_AWS_ACCOUNT)},
-                    "Action": [
-                        "s3:GetObject",
-                        "s3:GetObjectVersion",
-                        "s3:PutObject",
-                        "s3:DeleteObject",
-                        "s3:ListBucket",
-                        "s3:GetBucketLocation",
-                    ],
+                    "Action": DATABRICKS_BUCKET_ACTIONS,
                     "Resource": [arn, f"{arn}/*"],
                     "Condition": {
                         "StringEquals": {

@@ -17,27 +17,39 @@ from cdktf_cdktf_provider_azurerm.subnet_route_table_association import SubnetRo
 from constructs import Construct
 
 from infra.config import TeamEnv
-from infra.config.egress import HubFirewall, firewall_priority
+from infra.config.egress import ENDPOINTS_IN_OTHER_REGIONS, HubFirewall, firewall_priority
 from infra.constructs.azure.network import Network
 from infra.constructs.azure.resource_group import ResourceGroupRef
 
 DEFAULT_ROUTE, FIREWALL_ROUTE = "0.0.0.0/0", "to-hub-firewall"
 
 
-def databricks_network_rules(region: str) -> list[tuple[str, str, list[str]]]:
-    """(rule name, destination service tag, TCP ports) a VNet-injected workspace's clusters need.
+# Where pip gets what the jobs' churn wheel requires and the runtime does not ship (fairlearn and narwhals on both
+# supported runtimes: docs/ml-lifecycle.md, tests/ml/test_wheel_on_runtime.py) when a job cluster installs the wheel:
+# the index at pypi.org, the files at files.pythonhosted.org.
+PACKAGE_INDEX = ("pypi.org", "files.pythonhosted.org")
+
+
+def service_tags(service: str, region: str) -> list[str]:
+    """The regional tags of ``service`` a workspace in ``region`` reaches: its own region's first, then the other
+    regions Databricks serves it from, title-cased as SRA writes them (`Storage.Westeurope`)."""
+    regions = [region, *ENDPOINTS_IN_OTHER_REGIONS.get(region, {}).get(service, ())]
+    return [f"{service}.{name.title()}" for name in regions]
+
+
+def databricks_network_rules(region: str) -> list[tuple[str, list[str], list[str]]]:
+    """(rule name, destination service tags, TCP ports) a VNet-injected workspace's clusters need.
 
     The control plane (web app, secure cluster connectivity relay, Unity Catalog) on the ports Databricks' own NSG
-    rule opens to the `AzureDatabricks` tag; the region's Storage (artifacts, logs, DBFS), Sql (legacy Hive
-    metastore) and EventHub (log shipping) as SRA allows them (azure/tf/modules/hub/locals.tf and firewall.tf),
-    with the region title-cased as SRA writes it (`Storage.Westeurope`).
+    rule opens to the `AzureDatabricks` tag; Storage (artifacts, logs, DBFS), Sql (legacy Hive metastore) and
+    EventHub (log shipping) of the region as SRA allows them (azure/tf/modules/hub/locals.tf and firewall.tf), plus
+    the regions where Databricks keeps some of those endpoints for this region (ENDPOINTS_IN_OTHER_REGIONS).
     """
-    regional = region.title()
     return [
-        ("adb-control-plane", "AzureDatabricks", ["443", "3306", "8443-8451"]),
-        ("adb-storage", f"Storage.{regional}", ["443"]),
-        ("adb-sql", f"Sql.{regional}", ["3306"]),
-        ("adb-eventhub", f"EventHub.{regional}", ["9093"]),
+        ("adb-control-plane", ["AzureDatabricks"], ["443", "3306", "8443-8451"]),
+        ("adb-storage", service_tags("Storage", region), ["443"]),
+        ("adb-sql", service_tags("Sql", region), ["3306"]),
+        ("adb-eventhub", service_tags("EventHub", region), ["9093"]),
     ]
 
 
@@ -70,29 +82,27 @@ class FirewallEgress(Construct):
                 name=name,
                 protocols=["TCP"],
                 source_addresses=sources,
-                destination_addresses=[tag],
+                destination_addresses=tags,
                 destination_ports=ports,
             )
-            for name, tag, ports in databricks_network_rules(team_env.team.region)
+            for name, tags, ports in databricks_network_rules(team_env.team.region)
         ]
-        allow_list = [
-            FirewallPolicyRuleCollectionGroupApplicationRuleCollection(
-                name="allowed-fqdns",
-                priority=200,
-                action="Allow",
-                rule=[
-                    FirewallPolicyRuleCollectionGroupApplicationRuleCollectionRule(
-                        name="allowed-fqdns",
-                        source_addresses=sources,
-                        destination_fqdns=list(egress.allowed_fqdns),
-                        protocols=[
-                            FirewallPolicyRuleCollectionGroupApplicationRuleCollectionRuleProtocols(
-                                type="Https", port=443
-                            )
-                        ],
+        https = [
+            FirewallPolicyRuleCollectionGroupApplicationRuleCollectionRule(
+                name=name,
+                source_addresses=sources,
+                destination_fqdns=fqdns,
+                protocols=[
+                    FirewallPolicyRuleCollectionGroupApplicationRuleCollectionRuleProtocols(
+                        type="Https", port=443
                     )
                 ],
             )
+            for name, fqdns in (
+                ("churn-wheel-dependencies", list(PACKAGE_INDEX)),
+                ("allowed-fqdns", list(egress.allowed_fqdns)),
+            )
+            if fqdns  # the allow-list only when the env has one
         ]
         self.rules = FirewallPolicyRuleCollectionGroup(
             self,
@@ -106,8 +116,11 @@ class FirewallEgress(Construct):
                     name="databricks", priority=100, action="Allow", rule=network_rules
                 )
             ],
-            # A collection needs at least one rule (azurerm v4.55.0 firewall_policy_rule_collection_group_resource.go)
-            application_rule_collection=allow_list if egress.allowed_fqdns else None,
+            application_rule_collection=[
+                FirewallPolicyRuleCollectionGroupApplicationRuleCollection(
+                    name="allowed-fqdns", priority=200, action="Allow", rule=https
+                )
+            ],
         )
         self.route_table = RouteTable(
             self,

@@ -1,6 +1,7 @@
 """The rule packs, grouped by what a stack deploys. Each pack module imports the engine, never the reverse."""
 
 from infra.aspects.policy.engine import Rule, RulePack
+from infra.aspects.policy.packs.audit import AUDIT_ACCOUNT, AUDIT_AZURE, AUDIT_WORKSPACE
 from infra.aspects.policy.packs.aws_egress import AWS_EGRESS
 from infra.aspects.policy.packs.aws_iam import AWS_IAM
 from infra.aspects.policy.packs.aws_network import AWS_NETWORK
@@ -25,6 +26,7 @@ AZURE: tuple[RulePack, ...] = (
     AZURE_MONITORING,
     AZURE_IAM,
     AZURE_EGRESS,
+    AUDIT_AZURE,
 )
 """The cloud resources of an Azure team-env (its platform stack)."""
 AWS: tuple[RulePack, ...] = (AWS_NETWORK, AWS_EGRESS, AWS_STORAGE, AWS_IAM)
@@ -32,11 +34,14 @@ AWS: tuple[RulePack, ...] = (AWS_NETWORK, AWS_EGRESS, AWS_STORAGE, AWS_IAM)
 WORKSPACE: tuple[RulePack, ...] = (
     DATABRICKS,
     DATABRICKS_SERVING,
+    AUDIT_WORKSPACE,
     DATABRICKS_HARDENING,
     DATABRICKS_SERVERLESS,
 )
 """Everything inside a Databricks workspace (the workspace stack), whatever the cloud."""
-ALL_PACKS: tuple[RulePack, ...] = (*AZURE, *AWS, *WORKSPACE, COMMON)
+ACCOUNT: tuple[RulePack, ...] = (AUDIT_ACCOUNT,)
+"""Databricks account resources of an AWS team-env (its account stack)."""
+ALL_PACKS: tuple[RulePack, ...] = (*AZURE, *AWS, *WORKSPACE, *ACCOUNT, COMMON)
 
 
 def all_rules() -> tuple[Rule, ...]:

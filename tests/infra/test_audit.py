@@ -1,0 +1,207 @@
+"""Audit and detection (issue 25, item 4 and 5): system tables once per metastore, audit alerts, SAT refused."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from infra.config import ConfigError, parse_config
+from infra.config.deployability import deploy_warnings
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE = yaml.safe_load((ROOT / "platform.yaml").read_text())
+
+
+def config_with(audit: dict) -> dict:
+    raw = yaml.safe_load(yaml.safe_dump(BASE))
+    raw["platform"]["audit"] = audit
+    return raw
+
+
+def problems(raw: dict) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(yaml.safe_dump(raw))
+    return [line.removeprefix("platform.yaml: ") for line in caught.value.lines()]
+
+
+def test_two_envs_of_one_metastore_may_not_both_manage_its_system_tables():
+    """databricks v1.99.0 catalog/resource_system_schema.go: Delete calls SystemSchemas.Disable on the metastore of
+    the provider's workspace. Two states declaring one metastore's schemas would each enable, and on destroy disable,
+    them for every team of the region."""
+    lines = problems(config_with({"system_tables": {"managed_in": ["churn/prod", "churn/dev"]}}))
+    assert any(
+        line.startswith("platform.audit.system_tables.managed_in[1]:") and "azure westeurope" in line
+        for line in lines
+    ), lines
+
+
+def test_system_tables_named_in_an_env_that_does_not_exist_is_a_warning():
+    raw = config_with({"system_tables": {"managed_in": ["churn/pr1", "pricing/prod", "risk/prod"]}})
+    warnings = deploy_warnings(parse_config(yaml.safe_dump(raw)))
+    assert "platform.audit.system_tables.managed_in[0]" in [w.split(":")[0] for w in warnings]
+
+
+def test_billing_is_not_a_schema_the_platform_manages():
+    lines = problems(config_with({"system_tables": {"schemas": ["access", "billing"]}}))
+    assert any("platform.audit.system_tables.schemas" in line for line in lines), lines
+
+
+def test_the_security_analysis_tool_is_refused_in_one_line_naming_why():
+    lines = problems(config_with({"security_analysis_tool": {"enabled": True, "workspace": "churn/prod"}}))
+    assert [line.split(":")[0] for line in lines] == ["platform.audit.security_analysis_tool.enabled"]
+    assert "secret" in lines[0] and "docs/security.md" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("workspace", "problem"), [(None, "required when enabled"), ("churn/pr1", "not a permanent env")]
+)
+def test_the_security_analysis_tool_needs_one_existing_permanent_env(workspace, problem):
+    lines = problems(config_with({"security_analysis_tool": {"enabled": True, "workspace": workspace}}))
+    assert any(
+        line.startswith("platform.audit.security_analysis_tool.workspace:") and problem in line
+        for line in lines
+    )
+
+
+def test_security_analysis_tool_is_off_by_default(platform_config):
+    assert platform_config.platform.audit.security_analysis_tool.enabled is False
+
+
+def test_alerts_in_a_metastore_nobody_enables_are_a_warning():
+    raw = config_with({"system_tables": {"managed_in": ["churn/prod", "pricing/prod"]}})
+    warnings = deploy_warnings(parse_config(yaml.safe_dump(raw)))
+    assert [w.split(":")[0] for w in warnings if "system.access" in w] == [
+        "teams.risk.environments.prod.audit.alerts"
+    ]
+
+
+def test_alerts_and_log_delivery_default_on_in_prod_only(platform_config):
+    for team_env in platform_config.team_envs:
+        assert team_env.settings.audit.alerts is (team_env.env == "prod"), team_env.key
+        # risk/dev asks for log delivery in platform.yaml (a bucket is cheap), which the moto test then exercises
+        wanted = team_env.env == "prod" or team_env.key == "risk/dev"
+        assert team_env.settings.audit.log_delivery is wanted, team_env.key
+
+
+def test_each_metastore_of_the_committed_config_has_its_system_tables_declared_once(synthesized):
+    owners = {}
+    for stack in synthesized.stack_names:
+        if stack.endswith("-workspace") and synthesized.resources(stack, "databricks_system_schema"):
+            owners[stack] = sorted(
+                s["schema"] for s in synthesized.resources(stack, "databricks_system_schema").values()
+            )
+    assert owners == {
+        f"{team}-prod-workspace": ["access", "compute", "lakeflow", "serving"]
+        for team in ("churn", "pricing", "risk")
+    }
+
+
+def test_the_system_schemas_of_a_protected_env_refuse_a_destroy(synthesized):
+    """Destroying them disables the tables for every workspace of the metastore (Delete -> Disable)."""
+    for schema in synthesized.resources("churn-prod-workspace", "databricks_system_schema").values():
+        assert schema["lifecycle"]["prevent_destroy"] is True
+
+
+def test_prod_alerts_watch_this_workspace_and_notify_the_team(synthesized):
+    alerts = synthesized.resources("pricing-prod-workspace", "databricks_alert_v2")
+    assert len(alerts) == 4
+    for alert in alerts.values():
+        assert "FROM system.access.audit WHERE workspace_id = '${" in alert["query_text"]
+        assert "workspace_id" in alert["query_text"].split("WHERE workspace_id = '")[1]
+        subscriptions = alert["evaluation"]["notification"]["subscriptions"]
+        assert [s["user_email"] for s in subscriptions] == [
+            "pricing-oncall@example.com",
+            "pricing-lead@example.com",
+        ]
+        assert alert["evaluation"]["comparison_operator"] == "GREATER_THAN"
+        assert alert["schedule"]["pause_status"] == "UNPAUSED"
+    titles = sorted(a["display_name"] for a in alerts.values())
+    assert titles == [
+        "dbp-pricing-prod: IP access lists changed",
+        "dbp-pricing-prod: access tokens created",
+        "dbp-pricing-prod: failed logins",
+        "dbp-pricing-prod: workspace admins changed",
+    ]
+
+
+def test_alerts_run_on_a_small_serverless_warehouse_that_stops_and_the_team_may_use(synthesized):
+    """databricks v1.99.0 sql/resource_sql_endpoint.go: auto_stop_mins defaults to 120 and serverless needs PRO."""
+    stack = "churn-prod-workspace"
+    alert = next(iter(synthesized.resources(stack, "databricks_alert_v2").values()))
+    warehouse_ref = alert["warehouse_id"].removeprefix("${databricks_sql_endpoint.").removesuffix(".id}")
+    warehouse = synthesized.resources(stack, "databricks_sql_endpoint")[warehouse_ref]
+    assert warehouse["enable_serverless_compute"] is True
+    assert warehouse["warehouse_type"] == "PRO"
+    assert warehouse["auto_stop_mins"] == 5
+    assert warehouse["cluster_size"] == "2X-Small"
+    permissions = [
+        p
+        for p in synthesized.resources(stack, "databricks_permissions").values()
+        if p.get("sql_endpoint_id") == f"${{databricks_sql_endpoint.{warehouse_ref}.id}}"
+    ]
+    assert len(permissions) == 1
+    levels = {
+        (a.get("group_name") or a.get("service_principal_name")): a["permission_level"]
+        for a in permissions[0]["access_control"]
+    }
+    assert levels["churn-owners"] == "CAN_USE" and levels["churn-analysts"] == "CAN_USE"
+    assert "CAN_MANAGE" in levels.values()
+
+
+def test_dev_has_no_alerts_and_no_system_schemas(synthesized):
+    for team in ("churn", "risk"):
+        assert synthesized.resources(f"{team}-dev-workspace", "databricks_alert_v2") == {}
+        assert synthesized.resources(f"{team}-dev-workspace", "databricks_system_schema") == {}
+
+
+@pytest.mark.parametrize(
+    ("team", "field"), [(0, "alerts"), (2, "log_delivery")], ids=["prod-alerts", "aws-prod-log-delivery"]
+)
+def test_prod_cannot_turn_its_audit_controls_off(team, field):
+    """Validate refuses what PLAT-AUDIT-1 / -2 would refuse at synth, in one line naming the field."""
+    raw = yaml.safe_load(yaml.safe_dump(BASE))
+    raw["teams"][team]["environments"]["prod"]["audit"] = {field: False}
+    name = raw["teams"][team]["name"]
+    assert f"teams.{name}.environments.prod.audit.{field}" in [line.split(":")[0] for line in problems(raw)]
+
+
+def test_azure_prod_ignores_log_delivery():
+    raw = yaml.safe_load(yaml.safe_dump(BASE))
+    raw["teams"][0]["environments"]["prod"]["audit"] = {"log_delivery": False}
+    parse_config(yaml.safe_dump(raw))
+
+
+def test_platform_validate_refuses_the_security_analysis_tool_in_one_line_with_exit_2(tmp_path, capsys):
+    from infra.cli.main import main
+
+    file = tmp_path / "platform.yaml"
+    file.write_text(
+        yaml.safe_dump(config_with({"security_analysis_tool": {"enabled": True, "workspace": "risk/prod"}}))
+    )
+    with pytest.raises(SystemExit) as exited:
+        main(["validate", "--config", str(file)])
+    out, err = capsys.readouterr()
+    assert exited.value.code == 2 and out == "" and "Traceback" not in err
+    (line,) = err.splitlines()
+    assert line.startswith(f"error: {file}: platform.audit.security_analysis_tool.enabled: ")
+
+
+def test_alerts_come_after_their_warehouse_its_permissions_and_the_schemas_and_go_first(synthesized):
+    """Graph of the synthesized stack (tests/terraform_graph.py): an alert is created once its warehouse can be used
+    and system.access is enabled, and destroyed before them."""
+    from tests.terraform_graph import StackGraph
+
+    graph = StackGraph(synthesized.json("churn-prod-workspace"))
+    access = next(
+        n.address for n in graph.of_type("databricks_system_schema") if n.config["schema"] == "access"
+    )
+    for alert in graph.of_type("databricks_alert_v2"):
+        warehouse = alert.config["warehouse_id"].removeprefix("${").removesuffix(".id}")
+        (permissions,) = [
+            n.address
+            for n in graph.of_type("databricks_permissions")
+            if n.config.get("sql_endpoint_id") == alert.config["warehouse_id"]
+        ]
+        for dependency in (warehouse, permissions, access):
+            assert graph.depends(alert.address, dependency), (alert.address, dependency)
+            assert graph.destroyed_before(alert.address, dependency), (alert.address, dependency)
