@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING
 from infra.config.aws import aws_team_problems
 from infra.config.aws_egress import aws_egress_problems
 from infra.config.base import team_paths
+from infra.config.hardening import hardening_problems
 from infra.config.node_types import node_type_problem
+from infra.config.serverless import serverless_problems
 
 if TYPE_CHECKING:
     from infra.config.platform_settings import PlatformSettings
@@ -40,4 +42,4 @@ def cloud_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list[
             for where, compute in computes
             if (problem := node_type_problem(team.cloud, compute.node_type))
         ]
-    return problems
+    return problems + hardening_problems(teams) + serverless_problems(teams)

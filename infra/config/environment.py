@@ -9,10 +9,12 @@ from zoneinfo import available_timezones
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from infra.config.aws_egress import AwsEgress
 from infra.config.audit import EnvAudit
+from infra.config.aws_egress import AwsEgress
 from infra.config.base import GITHUB_HOSTED_LABEL, PrivateNetwork, QuartzCron, RunnerLabel, StrictModel
 from infra.config.egress import Egress
+from infra.config.hardening import PROD_HARDENING, Hardening
+from infra.config.serverless import Serverless
 
 
 class ComputeSettings(StrictModel):
@@ -232,6 +234,13 @@ class EnvironmentConfig(StrictModel):
     audit: EnvAudit = EnvAudit()
     """Detection: audit alerts (default on in prod) and, on AWS, audit log delivery (default on in prod)."""
 
+    hardening: Hardening = Hardening()
+    """Workspace security controls: compliance profile, legacy features off, admin restrictions, workspace_conf
+    and the front end's IP access list (all on by default in prod)."""
+
+    serverless: Serverless = Serverless()
+    """Serverless compute for the model jobs (off by default: job clusters under the env's cluster policy)."""
+
     deploy_runner: Annotated[list[RunnerLabel], Field(validate_default=True)] = []  # noqa: RUF012 (pydantic copies defaults)
     """GitHub Actions runner labels (`runs-on`) of the CI jobs that deploy, smoke-test and destroy this env and
     the ephemeral envs cut from it, e.g. `[self-hosted, churn-prod]`: a runner that reaches the workspace over
@@ -286,6 +295,7 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
         "require_approval": True,
         "network_isolation": "private",
         "customer_managed_key": {},
+        "hardening": PROD_HARDENING,
         "egress": {"mode": "firewall"},
         "compute": {"spot": False, "min_workers": 2, "max_workers": 8},
         "audit": {"alerts": True, "log_delivery": True},

@@ -27,6 +27,7 @@ from infra.lifecycle.plan import stack_sha256
 from infra.lifecycle.preflight import check_preconditions
 from infra.lifecycle.rollout import Rollout, prepare, workspace_url
 from infra.lifecycle.runner import PLAN_FILE, StateVersion
+from infra.lifecycle.runner_address import check_runner_listed
 
 if TYPE_CHECKING:
     from infra.lifecycle.services import Services
@@ -121,6 +122,8 @@ def apply_saved_plan(
     rollout = Rollout("deploy", team_env, services.outdir, auto_approve=True, only=only)
     saved = read_saved_plan(plan_dir, team_env, of_stacks=rollout.stacks)
     services.runner.require("terraform")
+    if rollout.checks:
+        check_runner_listed(team_env, services.public_address)
     with exclusive_outdir(rollout.outdir, purpose=f"apply {team_env.key}"):
         report(f"apply {team_env.key}: building the wheel and synthesizing {', '.join(rollout.stacks)}")
         prepare(rollout, config, services)

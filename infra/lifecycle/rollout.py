@@ -22,6 +22,7 @@ from infra.lifecycle.lock import exclusive_outdir
 from infra.lifecycle.moved_state import refuse_unmoved_local_state
 from infra.lifecycle.preflight import check_preconditions
 from infra.lifecycle.runner import CDKTF, StackCommand
+from infra.lifecycle.runner_address import check_runner_listed, describe_check
 
 if TYPE_CHECKING:
     from infra.lifecycle.services import Services
@@ -54,8 +55,18 @@ class Rollout:
     def commands(self) -> list[StackCommand]:
         return [StackCommand(self.action, stack, self.outdir, self.auto_approve) for stack in self.stacks]
 
+    @property
+    def checks(self) -> list[str]:
+        """What is checked before anything is built: the IP access list the runner must be on, when the rollout
+        runs the workspace stack (the only one that calls the workspace's API)."""
+        if self.team_env.names.workspace_stack not in self.stacks:
+            return []
+        check = describe_check(self.team_env)
+        return [check] if check else []
+
     def steps(self) -> list[str]:
         return [
+            *self.checks,
             "build the churn wheel: ml/ -> dist/",
             f"synthesize {stack_list(list(self.team_env.stacks.values()))} into {self.outdir}/stacks",
             *(str(command) for command in self.commands),
@@ -104,12 +115,16 @@ def execute(
     steps = rollout.steps()
     services.runner.require(CDKTF[0], "terraform")
     refuse_unmoved_local_state(rollout.team_env, outdir=rollout.outdir)
-    with exclusive_outdir(rollout.outdir, purpose=f"{rollout.action} {rollout.team_env.key}"):
+    first = len(rollout.checks)
+    if first:  # the runner's address, before the lock: nothing is built for a runner that cannot apply
         report(f"[1/{len(steps)}] {steps[0]}")
+        check_runner_listed(rollout.team_env, services.public_address)
+    with exclusive_outdir(rollout.outdir, purpose=f"{rollout.action} {rollout.team_env.key}"):
+        report(f"[{first + 1}/{len(steps)}] {steps[first]}")
         wheel = services.build_wheel()
-        report(f"[2/{len(steps)}] {steps[1]}")
+        report(f"[{first + 2}/{len(steps)}] {steps[first + 1]}")
         prepare(rollout, config, services, wheel=wheel)
-        for number, command in enumerate(rollout.commands, start=3):
+        for number, command in enumerate(rollout.commands, start=first + 3):
             if rollout.action == "deploy" and command.stack == rollout.team_env.names.workspace_stack:
                 # The workspace exists now; nothing inside it has been applied yet (infra/lifecycle/preflight.py).
                 url = workspace_url(rollout.team_env, services, outdir=rollout.outdir)

@@ -18,6 +18,7 @@ from infra.lifecycle.databricks import SdkTrainingWorkspace, TrainingWorkspace
 from infra.lifecycle.errors import OperationFailed
 from infra.lifecycle.preflight import MetastoreView, SdkMetastoreView
 from infra.lifecycle.runner import CdktfRunner, StackRunner
+from infra.lifecycle.runner_address import PublicAddress, https_public_address
 from infra.lifecycle.smoke import SmokeTarget
 from infra.project import project_root
 
@@ -49,6 +50,8 @@ class Services:
     one by its ARM ID, derived from the names (workspace_url None)."""
     tagged_resources: Callable[[str], TaggedResources] = field(default=AwsTaggedResources.for_region)
     """Region -> the AWS resources there and their tags (the record of ephemeral AWS envs)."""
+    public_address: PublicAddress = field(default=https_public_address)
+    """This runner's public IPv4 address (checked against an env's IP access list before a rollout)."""
 
 
 def real_services() -> Services:

@@ -103,8 +103,12 @@ class AccountStack(AspectStack):
             storage_configuration_id=storage.storage_configuration_id,
             network_id=network.network_id,
             # Customer-managed keys and PrivateLink need the Enterprise tier (Databricks docs, "Configure
-            # customer-managed keys", "Enable private connectivity using AWS PrivateLink"); SRA sets it always.
-            pricing_tier="ENTERPRISE" if keys or private_link else "PREMIUM",
+            # customer-managed keys", "Enable private connectivity using AWS PrivateLink"); SRA sets it always. So
+            # do the compliance profile, enhanced security monitoring and automatic cluster update (config
+            # `hardening`, "Enhanced security and compliance" in the Databricks docs).
+            pricing_tier="ENTERPRISE"
+            if keys or private_link or team_env.settings.hardening.enhanced_security
+            else "PREMIUM",
             private_access_settings_id=private_link.private_access_settings_id if private_link else None,
             **keys,
             # The tier is set at creation only: the provider plans a change in place but its update never sends

@@ -17,6 +17,7 @@ from infra.constructs.contracts import RAW_DROP_FOLDER, WheelArtifact, Workspace
 from infra.constructs.databricks.audit_alerts import add_audit_controls
 from infra.constructs.databricks.bundle_workload import add_bundle_workloads, bundle_identities
 from infra.constructs.databricks.compute_policy import ComputePolicy
+from infra.constructs.databricks.hardening import WorkspaceHardening
 from infra.constructs.databricks.identity import JobServicePrincipal, Principal, WorkspaceGroups
 from infra.constructs.databricks.mlflow_access import MlflowAccess
 from infra.constructs.databricks.model_jobs import ModelJobs
@@ -71,7 +72,8 @@ class WorkspaceStack(AspectStack):
         DatabricksProvider(self, "databricks", **access.provider)
         if access.cloud_provider is not None:  # AWS: the role that trusts the storage credential lives here
             access.cloud_provider(self)
-        WorkspaceSettings(self, "workspace-settings", team_env=team_env)
+        settings = WorkspaceSettings(self, "workspace-settings", team_env=team_env)
+        WorkspaceHardening(self, "hardening", team_env=team_env, ip_lists_enabled=settings.conf)
         deployer = Principal.deployer(team_env.platform.deployer_principal)
         owners = [Principal.group(g) for g in team_env.team.owner_groups]
         readers = [Principal.group(g) for g in team_env.team.reader_groups]

@@ -103,6 +103,7 @@ def test_a_reaper_that_would_need_two_runners_is_refused_in_one_line(tmp_path):
     config = committed_config()
     pricing_prod = config["teams"][1]["environments"]["prod"]
     pricing_prod |= {"public_network_access": False, "deploy_runner": ["self-hosted", "pricing-prod"]}
+    del pricing_prod["hardening"]  # no IP access list on a private front end
     result = script("reaper", config=write_config(tmp_path, config))
     assert result.returncode == 2 and result.stdout == ""
     (line,) = result.stderr.strip().splitlines()

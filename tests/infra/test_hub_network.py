@@ -142,6 +142,7 @@ def _without_hub() -> dict:
             }
             prod["deploy_runner"] = ["self-hosted", f"runner-{index}"]
             prod["public_network_access"] = True
+            prod.setdefault("hardening", {"ip_access_list": ["198.51.100.0/24"]})  # public prod needs one
             prod["egress"] = OPEN_EGRESS
     return config
 
@@ -287,6 +288,7 @@ def test_without_a_hub_a_private_front_end_is_refused():
     then deploys the workspace stack cannot resolve the workspace: validate refuses it instead of a half deploy."""
     config = _without_hub()
     config["teams"][0]["environments"]["prod"]["public_network_access"] = False
+    del config["teams"][0]["environments"]["prod"]["hardening"]  # no IP access list on a private front end
     with pytest.raises(ConfigError) as caught:
         parse_config(yaml.safe_dump(config), source="platform.yaml")
     [line] = caught.value.lines()

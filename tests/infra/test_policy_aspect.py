@@ -319,6 +319,24 @@ def _job(scope, *, run_as=True, policy=True, tasks=(("ingest", None), ("train", 
     )
 
 
+def _serverless_job(scope):
+    """A wheel task with no cluster: it runs on serverless compute (databricks v1.99.0 docs/resources/job.md)."""
+    from cdktf_cdktf_provider_databricks.job import Job, JobTask, JobTaskPythonWheelTask
+
+    return Job(
+        scope,
+        "serverless-job",
+        name="score",
+        run_as={"service_principal_name": "app-id"},
+        task=[
+            JobTask(
+                task_key="score",
+                python_wheel_task=JobTaskPythonWheelTask(package_name="churn", entry_point="churn"),
+            )
+        ],
+    )
+
+
 def _cluster(scope, *, policy=True):
     from cdktf_cdktf_provider_databricks.cluster import Cluster
 
@@ -405,10 +423,48 @@ def _token(scope):
     return Token(scope, "pat", comment="nope")
 
 
-def _workspace_conf(scope, *, tokens: str = "false"):
+def _workspace_conf(scope, *, tokens: str = "false", **keys: str):
     from cdktf_cdktf_provider_databricks.workspace_conf import WorkspaceConf
 
-    return WorkspaceConf(scope, "workspace-conf", custom_config={"enableTokensConfig": tokens})
+    config = {"enableTokensConfig": tokens, "enableVerboseAuditLogs": "true", **keys}
+    return WorkspaceConf(scope, "workspace-conf", custom_config=config)
+
+
+HARDENED_CONF = {
+    "enableResultsDownloading": "false",
+    "enableExportNotebook": "false",
+    "enableNotebookTableClipboard": "false",
+    "enableIpAccessLists": "true",
+}
+OFFICE = ["198.51.100.0/24"]
+
+
+def _hardened_workspace(scope, *, conf=None, leave_out=(), ip_addresses=OFFICE):
+    """What the `hardened` env asks for inside its workspace: the conf keys, the settings and the IP list."""
+    from cdktf_cdktf_provider_databricks.disable_legacy_access_setting import DisableLegacyAccessSetting
+    from cdktf_cdktf_provider_databricks.disable_legacy_dbfs_setting import DisableLegacyDbfsSetting
+    from cdktf_cdktf_provider_databricks.ip_access_list import IpAccessList
+    from cdktf_cdktf_provider_databricks.restrict_workspace_admins_setting import (
+        RestrictWorkspaceAdminsSetting,
+    )
+
+    workspace_conf = _workspace_conf(scope, **{**HARDENED_CONF, **(conf or {})})
+    if "legacy-access" not in leave_out:
+        DisableLegacyAccessSetting(scope, "legacy-access", disable_legacy_access={"value": True})
+    if "legacy-dbfs" not in leave_out:
+        DisableLegacyDbfsSetting(scope, "legacy-dbfs", disable_legacy_dbfs={"value": True})
+    if "admins" not in leave_out:
+        RestrictWorkspaceAdminsSetting(
+            scope, "admins", restrict_workspace_admins={"status": "RESTRICT_TOKENS_AND_JOB_RUN_AS"}
+        )
+    IpAccessList(
+        scope,
+        "ip-list",
+        label="allow",
+        list_type="ALLOW",
+        ip_addresses=ip_addresses,
+        depends_on=[workspace_conf],
+    )
 
 
 def _secret(scope):
@@ -626,8 +682,14 @@ def private(platform_config) -> TeamEnv:
     of its own: without the hub it joins in platform.yaml (the hub's shape has its own test below)."""
     team_env = next(te for te in platform_config.team_envs if te.key == "churn/prod")
     assert team_env.settings.network_isolation == "private" and team_env.customer_managed_key is not None
+    from infra.config.hardening import Hardening
+
+    # Without prod's hardening, which has rules of its own (the `hardened` env).
     return team_env.model_copy(
-        update={"platform": team_env.platform.model_copy(update={"hub_network": None})}
+        update={
+            "platform": team_env.platform.model_copy(update={"hub_network": None}),
+            "settings": team_env.settings.model_copy(update={"hardening": Hardening()}),
+        }
     )
 
 
@@ -638,6 +700,15 @@ def prod(private) -> TeamEnv:
         update={"network_isolation": "service_endpoints", "customer_managed_key": None}
     )
     return private.model_copy(update={"settings": settings})
+
+
+@pytest.fixture(scope="module")
+def hardened(dev) -> TeamEnv:
+    """churn/dev with prod's hardening defaults and an IP access list on its public front end."""
+    from infra.config.hardening import PROD_HARDENING, Hardening
+
+    hardening = Hardening(**PROD_HARDENING, ip_access_list=OFFICE)
+    return dev.model_copy(update={"settings": dev.settings.model_copy(update={"hardening": hardening})})
 
 
 @pytest.fixture(scope="module")
@@ -748,6 +819,15 @@ VIOLATIONS = {
     "PLAT-AUDIT-3": ("prod", _system_schema),
     "PLAT-AUDIT-4": ("dev", _alert),
     "PLAT-AUDIT-5": ("dev", lambda s: _workspace(s, log_categories=("accounts", "clusters"))),
+    # dev runs its jobs on job clusters (serverless.jobs is off)
+    "PLAT-DBX-SERVERLESS-1": ("dev", _serverless_job),
+    "PLAT-DBX-HARDEN-1": (
+        "hardened",
+        lambda s: _hardened_workspace(s, conf={"enableExportNotebook": "true"}),
+    ),
+    "PLAT-DBX-HARDEN-2": ("hardened", lambda s: _hardened_workspace(s, leave_out=("legacy-access",))),
+    "PLAT-DBX-HARDEN-3": ("hardened", lambda s: _hardened_workspace(s, ip_addresses=["0.0.0.0/1"])),
+    "PLAT-DBX-HARDEN-4": ("hardened", _workspace),
 }
 
 
@@ -756,10 +836,10 @@ def test_every_rule_has_a_violation_case():
 
 
 @pytest.mark.parametrize("rule_id", sorted(VIOLATIONS))
-def test_violation_fails_synth_with_the_rule_id(rule_id, dev, prod, private, tmp_path):
+def test_violation_fails_synth_with_the_rule_id(rule_id, dev, prod, private, hardened, tmp_path):
     env, build = VIOLATIONS[rule_id]
     with pytest.raises(RuntimeError, match=rule_id) as failed:
-        _synth({"dev": dev, "prod": prod, "private": private}[env], build, tmp_path)
+        _synth({"dev": dev, "prod": prod, "private": private, "hardened": hardened}[env], build, tmp_path)
     other_rules = [r.id for r in all_rules() if r.id != rule_id and f"{r.id}:" in str(failed.value)]
     assert other_rules == [], "the violating resource should break only its own rule"
 

@@ -96,7 +96,7 @@ def test_provider_is_configured_from_the_platform_stack_outputs(
 def test_personal_access_tokens_are_switched_off_in_every_workspace(synthesized, workspace_stacks):
     for stack in workspace_stacks:
         conf = synthesized.only(stack, "databricks_workspace_conf")
-        assert conf["custom_config"] == {"enableTokensConfig": "false"}
+        assert conf["custom_config"]["enableTokensConfig"] == "false"
 
 
 def test_no_token_or_secret_reaches_the_workspace_stacks(synthesized, workspace_stacks):

@@ -430,6 +430,9 @@ class Fakes:
     synthesized_envs: list = field(default_factory=list)
     stack_documents: dict[str, str] = field(default_factory=dict)
     """Stack -> the cdk.tf.json the fake synth writes (default: one naming the stack)."""
+    public_ip: str = "203.0.113.10"
+    """This runner's public address as the fake "what is my IP" service answers (on pricing/prod's list)."""
+    address_lookups: int = 0
 
     def __post_init__(self):
         self.events = Events(self.outdir)
@@ -484,7 +487,12 @@ class Fakes:
             outdir=self.outdir,
             metastore_view=self.metastore_view,
             tagged_resources=self.aws.region,
+            public_address=self.public_address,
         )
+
+    def public_address(self) -> str:
+        self.address_lookups += 1
+        return self.public_ip
 
     def training_workspace(self, config, target):
         self.smoke_targets.append(target)

@@ -349,6 +349,8 @@ def test_env_up_from_a_private_env_without_a_hub_is_refused_before_anything_is_c
         team["environments"]["prod"]["customer_managed_key"] = None
         team["environments"]["prod"]["deploy_runner"] = ["self-hosted", f"{team['name']}-prod"]
         team["environments"]["prod"]["public_network_access"] = True
+        # a public prod front end needs its IP access list
+        team["environments"]["prod"].setdefault("hardening", {"ip_access_list": ["198.51.100.0/24"]})
         team["environments"]["prod"]["egress"] = {"mode": "open", "open_reason": "no hub, so no hub firewall"}
     config_path.write_text(yaml.safe_dump(raw, sort_keys=False))
     assert_refused(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from cdktf_cdktf_provider_azurerm.databricks_workspace import (
     DatabricksWorkspace,
     DatabricksWorkspaceCustomParameters,
+    DatabricksWorkspaceEnhancedSecurityCompliance,
 )
 from cdktf_cdktf_provider_azurerm.databricks_workspace_root_dbfs_customer_managed_key import (
     DatabricksWorkspaceRootDbfsCustomerManagedKey,
@@ -23,6 +24,20 @@ PRIVATE_LINK_ZONE = "privatelink.azuredatabricks.net"
 UI_API_SUBRESOURCE = "databricks_ui_api"
 # SSO callbacks of a private front end (<region>.pl-auth.azuredatabricks.net): one per region and DNS zone.
 BROWSER_AUTH_SUBRESOURCE = "browser_authentication"
+
+
+def enhanced_security_compliance(team_env: TeamEnv) -> DatabricksWorkspaceEnhancedSecurityCompliance:
+    """The env's compliance profile, monitoring and cluster update, always written out: azurerm v4.55.0
+    (databricks_workspace_resource.go, flattenWorkspaceEnhancedSecurity) reads the block back from Azure, so
+    leaving it out would not mean "off". Turning the profile or a standard off again replaces the workspace
+    (ForceNewIfChange there); config docs say so."""
+    hardening = team_env.settings.hardening
+    return DatabricksWorkspaceEnhancedSecurityCompliance(
+        compliance_security_profile_enabled=hardening.compliance_security_profile,
+        compliance_security_profile_standards=list(hardening.compliance_standards) or None,
+        enhanced_security_monitoring_enabled=hardening.enhanced_security_monitoring,
+        automatic_cluster_update_enabled=hardening.automatic_cluster_update,
+    )
 
 
 class Workspace(Construct):
@@ -90,6 +105,7 @@ class Workspace(Construct):
             managed_disk_cmk_key_vault_key_id=key_id,
             managed_disk_cmk_key_vault_id=key_vault_id,
             managed_disk_cmk_rotation_to_latest_version_enabled=True if key_id else None,
+            enhanced_security_compliance=enhanced_security_compliance(team_env),
             custom_parameters=DatabricksWorkspaceCustomParameters(
                 no_public_ip=True,
                 virtual_network_id=network.virtual_network_id,

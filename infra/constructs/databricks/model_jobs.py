@@ -12,7 +12,6 @@ from cdktf_cdktf_provider_databricks.file import File
 from cdktf_cdktf_provider_databricks.job import (
     Job,
     JobEmailNotifications,
-    JobJobCluster,
     JobNotificationSettings,
     JobQueue,
     JobRunAs,
@@ -20,7 +19,6 @@ from cdktf_cdktf_provider_databricks.job import (
     JobTask,
     JobTaskConditionTask,
     JobTaskDependsOn,
-    JobTaskLibrary,
     JobTaskPythonWheelTask,
     JobTaskRunJobTask,
 )
@@ -33,11 +31,15 @@ from infra.config.workload import ManagedWorkload
 from infra.constructs.contracts import ML_SCHEMA, WheelArtifact
 from infra.constructs.databricks.compute_policy import ComputePolicy
 from infra.constructs.databricks.identity import Principal
+from infra.constructs.databricks.job_compute import JOB_CLUSTER_KEY as JOB_CLUSTER_KEY
+from infra.constructs.databricks.job_compute import job_clusters as job_clusters
+from infra.constructs.databricks.job_compute import job_compute
 from infra.constructs.databricks.unity_catalog import UnityCatalogScope
 
+# JOB_CLUSTER_KEY and job_clusters are re-exported for the managed workloads' jobs (workload_jobs.py); they live
+# beside the serverless choice of the model jobs (job_compute.py).
 WHEEL_PACKAGE = "churn"
 WHEEL_ENTRY_POINT = "churn"
-JOB_CLUSTER_KEY = "main"
 # A failed task is retried twice, five minutes apart (transient spot loss, cloud hiccups); a timeout is
 # not retried: a run that hangs once will hang again.
 TASK_RETRIES = 2
@@ -197,11 +199,6 @@ def upload_wheel(scope: Construct, *, wheel: WheelArtifact, artifacts: UnityCata
     return file, path
 
 
-def job_clusters(compute: ComputePolicy, *, run_as: Principal) -> list[JobJobCluster]:
-    """The compute of every managed workload's job: one policy-governed job cluster, dedicated to run_as."""
-    return [JobJobCluster(job_cluster_key=JOB_CLUSTER_KEY, new_cluster=compute.job_cluster(run_as=run_as))]
-
-
 def run_settings(team_env: TeamEnv, *, run_as: Principal) -> dict[str, Any]:
     """How every managed workload's job runs: as ``run_as``, one run at a time (later triggers queue), mailing
     the team on failure but not on skipped or canceled runs."""
@@ -275,6 +272,7 @@ class ModelJobs(Construct):
         schedules = team_env.settings.schedules
         retrain_cooldown = team_env.settings.drift.retrain_cooldown_days
         self.jobs: dict[str, Job] = {}
+        runs_on = job_compute(team_env, compute=compute, run_as=run_as, wheel_path=self.wheel_path)
         for spec in MODEL_JOBS:
             # Declared in task_key order, run order comes from depends_on: the provider sorts the tasks it reads
             # back by key (jobs/resource_job.go adjustTasks, databricks v1.99.0), so any other order plans an
@@ -283,7 +281,7 @@ class ModelJobs(Construct):
                 JobTask(
                     task_key=subcommand,
                     depends_on=[JobTaskDependsOn(task_key=previous)] if previous else None,
-                    job_cluster_key=JOB_CLUSTER_KEY,
+                    **runs_on.task,
                     python_wheel_task=JobTaskPythonWheelTask(
                         package_name=WHEEL_PACKAGE,
                         entry_point=WHEEL_ENTRY_POINT,
@@ -299,7 +297,6 @@ class ModelJobs(Construct):
                             retrain_cooldown_days=retrain_cooldown if spec.key == RETRAIN_JOB else None,
                         ),
                     ),
-                    library=[JobTaskLibrary(whl=self.wheel_path)],
                     max_retries=0 if subcommand in VERDICT_TASKS else TASK_RETRIES,
                     min_retry_interval_millis=RETRY_INTERVAL_MS,
                     retry_on_timeout=False,
@@ -321,7 +318,7 @@ class ModelJobs(Construct):
                 spec.key,
                 name=f"{team_env.names.stem}-{spec.key}",
                 description=spec.description,
-                job_cluster=job_clusters(compute, run_as=run_as),
+                **runs_on.job,
                 task=tasks,
                 schedule=JobSchedule(
                     quartz_cron_expression=spec.cron(schedules),

@@ -1,8 +1,8 @@
 """The rule packs, grouped by what a stack deploys. Each pack module imports the engine, never the reverse."""
 
 from infra.aspects.policy.engine import Rule, RulePack
-from infra.aspects.policy.packs.aws_egress import AWS_EGRESS
 from infra.aspects.policy.packs.audit import AUDIT_ACCOUNT, AUDIT_AZURE, AUDIT_WORKSPACE
+from infra.aspects.policy.packs.aws_egress import AWS_EGRESS
 from infra.aspects.policy.packs.aws_iam import AWS_IAM
 from infra.aspects.policy.packs.aws_network import AWS_NETWORK
 from infra.aspects.policy.packs.aws_storage import AWS_STORAGE
@@ -14,10 +14,13 @@ from infra.aspects.policy.packs.azure_storage import AZURE_STORAGE
 from infra.aspects.policy.packs.azure_workspace import AZURE_WORKSPACE
 from infra.aspects.policy.packs.common import COMMON
 from infra.aspects.policy.packs.databricks import DATABRICKS
+from infra.aspects.policy.packs.databricks_hardening import AZURE_WORKSPACE_HARDENING, DATABRICKS_HARDENING
+from infra.aspects.policy.packs.databricks_serverless import DATABRICKS_SERVERLESS
 from infra.aspects.policy.packs.databricks_serving import DATABRICKS_SERVING
 
 AZURE: tuple[RulePack, ...] = (
     AZURE_WORKSPACE,
+    AZURE_WORKSPACE_HARDENING,
     AZURE_STORAGE,
     AZURE_KEY_VAULT,
     AZURE_MONITORING,
@@ -28,7 +31,13 @@ AZURE: tuple[RulePack, ...] = (
 """The cloud resources of an Azure team-env (its platform stack)."""
 AWS: tuple[RulePack, ...] = (AWS_NETWORK, AWS_EGRESS, AWS_STORAGE, AWS_IAM)
 """The cloud resources of an AWS team-env (its platform stack)."""
-WORKSPACE: tuple[RulePack, ...] = (DATABRICKS, DATABRICKS_SERVING, AUDIT_WORKSPACE)
+WORKSPACE: tuple[RulePack, ...] = (
+    DATABRICKS,
+    DATABRICKS_SERVING,
+    AUDIT_WORKSPACE,
+    DATABRICKS_HARDENING,
+    DATABRICKS_SERVERLESS,
+)
 """Everything inside a Databricks workspace (the workspace stack), whatever the cloud."""
 ACCOUNT: tuple[RulePack, ...] = (AUDIT_ACCOUNT,)
 """Databricks account resources of an AWS team-env (its account stack)."""
