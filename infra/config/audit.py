@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from infra.config.base import QuartzCron, StrictModel, team_paths
 
@@ -33,6 +33,23 @@ SAT_NOT_DEPLOYABLE = (
     "(security-analysis-tool terraform/common); install it with SAT's own installer into that workspace "
     "(docs/security.md, 'Security Analysis Tool')"
 )
+
+
+def check_hourly(value: str) -> str:
+    """The alert queries count the events of one hour (audit_alerts.detection_query): a schedule that fires less
+    often than hourly would never look at the other hours, one that fires more often would count an hour twice."""
+    second, minute, hour, day, month, weekday, *year = value.upper().split()
+    if not (second.isdigit() and minute.isdigit() and hour == "*" and {day, weekday} <= {"*", "?"}) or (
+        month != "*" or year not in ([], ["*"])
+    ):
+        raise ValueError(
+            f"{value!r} must fire once every hour, e.g. '0 7 * * * ?' (each run counts the audit events of one hour, "
+            "so any other schedule misses events or counts them twice)"
+        )
+    return value
+
+
+HourlyCron = Annotated[QuartzCron, AfterValidator(check_hourly)]
 
 
 class SystemTables(StrictModel):
@@ -76,9 +93,10 @@ class EnvAudit(StrictModel):
     """Alerts on this workspace's audit events (admin group changes, failed logins, token creation, IP access list
     changes) to the team's notification_emails, on a small serverless SQL warehouse (default on in prod, where
     they cannot be turned off)."""
-    alert_schedule: QuartzCron = "0 7 * * * ?"
-    """When the alerts run (Quartz, UTC). Each run counts the events of the hour that ended an hour before it, so
-    an event is counted once even with the audit table's delivery delay (up to an hour)."""
+    alert_schedule: HourlyCron = "0 7 * * * ?"
+    """When the alerts run (Quartz, UTC): once every hour, at a fixed minute. Each run counts the events of the hour
+    that ended an hour before it, so an event is counted once even with the audit table's delivery delay (up to an
+    hour); validate refuses any other schedule, which would skip hours or count one twice."""
     warehouse_auto_stop_minutes: Annotated[int, Field(ge=5, le=120)] = 5
     """Idle minutes (5-120) before the alerts' serverless warehouse stops."""
     log_delivery: bool = False
@@ -101,8 +119,17 @@ def audit_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list[
     for index, ref in enumerate(platform.audit.system_tables.managed_in):
         path = f"platform.audit.system_tables.managed_in[{index}]"
         team = envs.get(ref)
-        if team is None:  # a warning (audit_warnings): nothing is declared for it, which deploys as written
+        if team is None:
+            problems.append(
+                f"{path}: {ref!r} is not a permanent env of this config (ephemeral envs never manage system "
+                "tables), so no stack would enable them; name an existing <team>/<env>"
+            )
             continue
+        if not team.environments[ref.split("/")[1]].prevent_destroy:
+            problems.append(
+                f"{path}: {ref!r} does not set prevent_destroy, so destroying it disables the system schemas for "
+                "every workspace of its metastore; name a protected env (prod)"
+            )
         metastore = metastore_of(team)
         if metastore in owners:
             problems.append(
@@ -145,13 +172,7 @@ def audit_warnings(platform: PlatformSettings, teams: list[TeamConfig]) -> list[
         if f"{team.name}/{env}" in platform.audit.system_tables.managed_in
     }
     enables_access = "access" in platform.audit.system_tables.schemas
-    envs = {f"{team.name}/{env}" for team in teams for env in team.environments}
-    warnings = [
-        f"platform.audit.system_tables.managed_in[{index}]: {ref!r} is not a permanent env of this config, so no "
-        "stack declares system tables for it"
-        for index, ref in enumerate(platform.audit.system_tables.managed_in)
-        if ref not in envs
-    ]
+    warnings = []
     for path, team in zip(team_paths([team.name for team in teams]), teams, strict=True):
         for env, settings in team.environments.items():
             if settings.audit.alerts and not (enables_access and metastore_of(team) in managed):

@@ -35,10 +35,56 @@ def test_two_envs_of_one_metastore_may_not_both_manage_its_system_tables():
     ), lines
 
 
-def test_system_tables_named_in_an_env_that_does_not_exist_is_a_warning():
-    raw = config_with({"system_tables": {"managed_in": ["churn/pr1", "pricing/prod", "risk/prod"]}})
-    warnings = deploy_warnings(parse_config(yaml.safe_dump(raw)))
-    assert "platform.audit.system_tables.managed_in[0]" in [w.split(":")[0] for w in warnings]
+@pytest.mark.parametrize(
+    "ref", ["churn/prd", "churn/pr1", "billing/prod"], ids=["typo", "ephemeral", "no-team"]
+)
+def test_system_tables_named_in_an_env_that_does_not_exist_are_refused(ref):
+    """A typo or an ephemeral env's name would leave every metastore's schemas unmanaged while validate passes
+    (only a warning before): nothing would be declared where the engineer asked for it."""
+    lines = problems(config_with({"system_tables": {"managed_in": [ref, "pricing/prod", "risk/prod"]}}))
+    assert [line.split(":")[0] for line in lines] == ["platform.audit.system_tables.managed_in[0]"], lines
+    assert "not a permanent env" in lines[0]
+
+
+@pytest.mark.parametrize("env", ["dev", "staging"])
+def test_system_tables_may_only_be_managed_in_a_protected_env(env):
+    """databricks v1.99.0 catalog/resource_system_schema.go: Delete disables the schema on the metastore. Managed in
+    an env without prevent_destroy, `platform destroy` of that env (or its teardown) turns system.access off for
+    every team of the region, and every prod's audit alerts read nothing."""
+    lines = problems(
+        config_with({"system_tables": {"managed_in": [f"churn/{env}", "pricing/prod", "risk/prod"]}})
+    )
+    assert [line.split(":")[0] for line in lines] == ["platform.audit.system_tables.managed_in[0]"], lines
+    assert "prevent_destroy" in lines[0]
+
+
+def test_a_prod_that_turns_prevent_destroy_off_may_not_manage_system_tables():
+    raw = config_with({"system_tables": {"managed_in": ["churn/prod", "pricing/prod", "risk/prod"]}})
+    raw["teams"][1]["environments"]["prod"]["prevent_destroy"] = False
+    assert "platform.audit.system_tables.managed_in[1]" in [line.split(":")[0] for line in problems(raw)]
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    ["0 0 7 * * ?", "0 */15 * * * ?", "0 0 */2 * * ?", "0 7 * ? * MON-FRI", "0 0,30 * * * ?"],
+    ids=["daily", "every-15-min", "every-2-hours", "weekdays", "twice-an-hour"],
+)
+def test_alert_schedule_must_fire_once_an_hour(schedule):
+    """Each alert run counts the events of ONE hour (detection_query): a daily schedule would check one hour in 24
+    and silently miss the rest, a quarter-hourly one would mail the same events four times."""
+    raw = yaml.safe_load(yaml.safe_dump(BASE))
+    raw["teams"][0]["environments"]["prod"]["audit"] = {"alert_schedule": schedule}
+    lines = problems(raw)
+    assert [line.split(":")[0] for line in lines] == ["teams.churn.environments.prod.audit.alert_schedule"], (
+        lines
+    )
+
+
+def test_an_hourly_schedule_at_another_minute_is_accepted():
+    raw = yaml.safe_load(yaml.safe_dump(BASE))
+    raw["teams"][0]["environments"]["prod"]["audit"] = {"alert_schedule": "30 45 * * * ?"}
+    config = parse_config(yaml.safe_dump(raw))
+    assert config.teams[0].environments["prod"].audit.alert_schedule == "30 45 * * * ?"
 
 
 def test_billing_is_not_a_schema_the_platform_manages():
@@ -205,3 +251,4 @@ def test_alerts_come_after_their_warehouse_its_permissions_and_the_schemas_and_g
         for dependency in (warehouse, permissions, access):
             assert graph.depends(alert.address, dependency), (alert.address, dependency)
             assert graph.destroyed_before(alert.address, dependency), (alert.address, dependency)
+
