@@ -151,13 +151,13 @@ def test_the_system_schemas_of_a_protected_env_refuse_a_destroy(synthesized):
 def test_prod_alerts_watch_this_workspace_and_notify_the_team(synthesized):
     alerts = synthesized.resources("pricing-prod-workspace", "databricks_alert_v2")
     assert len(alerts) == 4
+    (destination,) = synthesized.resources("pricing-prod-workspace", "databricks_notification_destination")
     for alert in alerts.values():
         assert "FROM system.access.audit WHERE workspace_id = '${" in alert["query_text"]
         assert "workspace_id" in alert["query_text"].split("WHERE workspace_id = '")[1]
         subscriptions = alert["evaluation"]["notification"]["subscriptions"]
-        assert [s["user_email"] for s in subscriptions] == [
-            "pricing-oncall@example.com",
-            "pricing-lead@example.com",
+        assert [s["destination_id"] for s in subscriptions] == [
+            f"${{databricks_notification_destination.{destination}.id}}"
         ]
         assert alert["evaluation"]["comparison_operator"] == "GREATER_THAN"
         assert alert["schedule"]["pause_status"] == "UNPAUSED"
@@ -252,3 +252,26 @@ def test_alerts_come_after_their_warehouse_its_permissions_and_the_schemas_and_g
             assert graph.depends(alert.address, dependency), (alert.address, dependency)
             assert graph.destroyed_before(alert.address, dependency), (alert.address, dependency)
 
+
+def test_alerts_mail_the_team_addresses_through_an_email_destination(synthesized):
+    """The team's notification_emails are lists and mailboxes (pricing-oncall@...), not workspace users: an
+    alert_v2 `user_email` subscription names a workspace user, while notification destinations send "to
+    destinations outside of Databricks" (databricks v1.99.0 docs/resources/notification_destination.md)."""
+    stack = "pricing-prod-workspace"
+    (destination,) = synthesized.resources(stack, "databricks_notification_destination").values()
+    assert destination["config"]["email"]["addresses"] == [
+        "pricing-oncall@example.com",
+        "pricing-lead@example.com",
+    ]
+    # config.email is ForceNew (settings/resource_notification_destination.go): replaced before it is removed.
+    assert destination["lifecycle"]["create_before_destroy"] is True
+    for alert in synthesized.resources(stack, "databricks_alert_v2").values():
+        assert all("user_email" not in s for s in alert["evaluation"]["notification"]["subscriptions"])
+
+
+def test_an_alert_that_stays_triggered_still_mails_each_hour_of_events(synthesized):
+    """databricks v1.99.0 docs/resources/alert_v2.md, retrigger_seconds: 'If set to 0 or omitted, the alert will not
+    send any further notifications after the first trigger'. Each run counts a NEW hour's events, so an admin change
+    in the hour after a first one would never be mailed while the alert stays TRIGGERED; 1 mails every such run."""
+    for alert in synthesized.resources("churn-prod-workspace", "databricks_alert_v2").values():
+        assert alert["evaluation"]["notification"]["retrigger_seconds"] == 1

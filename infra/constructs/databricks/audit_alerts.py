@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cdktf import ITerraformDependable
+from cdktf import ITerraformDependable, TerraformResourceLifecycle
 from cdktf_cdktf_provider_databricks.alert_v2 import (
     AlertV2,
     AlertV2Evaluation,
@@ -22,6 +22,11 @@ from cdktf_cdktf_provider_databricks.alert_v2 import (
     AlertV2EvaluationThreshold,
     AlertV2EvaluationThresholdValue,
     AlertV2Schedule,
+)
+from cdktf_cdktf_provider_databricks.notification_destination import (
+    NotificationDestination,
+    NotificationDestinationConfigA,
+    NotificationDestinationConfigEmail,
 )
 from cdktf_cdktf_provider_databricks.permissions import Permissions
 from cdktf_cdktf_provider_databricks.sql_endpoint import (
@@ -129,10 +134,21 @@ class AuditAlerts(Construct):
             sql_endpoint_id=self.warehouse.id,
             access_control=[deployer.can("CAN_MANAGE")] + [p.can("CAN_USE") for p in (*owners, *readers)],
         )
-        subscriptions = [
-            AlertV2EvaluationNotificationSubscriptions(user_email=email)
-            for email in team_env.team.notification_emails
-        ]
+        # The team's addresses are lists and mailboxes outside Databricks: an alert's `user_email` subscribes a
+        # workspace user, while an email notification destination ("destinations outside of Databricks",
+        # databricks v1.99.0 docs/resources/notification_destination.md; created by a workspace admin, as the
+        # deployer is) mails any address.
+        self.destination = NotificationDestination(
+            self,
+            "team-email",
+            display_name=f"{team_env.names.stem} audit alerts",
+            config=NotificationDestinationConfigA(
+                email=NotificationDestinationConfigEmail(addresses=list(team_env.team.notification_emails))
+            ),
+            # config.email is ForceNew: the alerts move to the new destination before the old one goes.
+            lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
+        )
+        subscriptions = [AlertV2EvaluationNotificationSubscriptions(destination_id=self.destination.id)]
         self.alerts = [
             AlertV2(
                 self,
@@ -149,7 +165,12 @@ class AuditAlerts(Construct):
                     ),
                     empty_result_state="OK",
                     notification=AlertV2EvaluationNotification(
-                        subscriptions=subscriptions, notify_on_ok=False
+                        subscriptions=subscriptions,
+                        notify_on_ok=False,
+                        # Each run counts a new hour's events. Unset (0), an alert that stays TRIGGERED notifies
+                        # once: the events of the next hours would go unmailed (docs/resources/alert_v2.md, v1.99.0
+                        # "retrigger_seconds"); 1 notifies on every run that counts events.
+                        retrigger_seconds=1,
                     ),
                 ),
                 schedule=AlertV2Schedule(
