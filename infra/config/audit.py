@@ -56,9 +56,10 @@ class SystemTables(StrictModel):
     """Which team-env's workspace stack enables the system schemas of its metastore (one per metastore)."""
 
     managed_in: list[EnvRef] = []  # noqa: RUF012 (pydantic copies defaults)
-    """`<team>/<env>` of permanent envs, at most one per metastore (a cloud and region: the metastore Databricks
-    assigns to the region's workspaces). That env's workspace stack declares the schemas; destroying it disables them
-    for every workspace of the metastore, so name an env that lives as long as the platform (prod). Metastores
+    """`<team>/<env>` of permanent envs with `prevent_destroy` (prod), at most one per metastore (a cloud and region:
+    the metastore Databricks assigns to the region's workspaces). That env's workspace stack declares the schemas;
+    destroying it disables them for every workspace of the metastore, so validate refuses an env that does not
+    exist or is not protected. Metastores
     without an entry are not managed here: the audit alerts there need `system.access` enabled by an account
     admin (validate warns)."""
     schemas: list[SystemSchemaName] = list(DEFAULT_SYSTEM_SCHEMAS)  # noqa: RUF012 (pydantic copies defaults)
