@@ -9,8 +9,8 @@ from zoneinfo import available_timezones
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from infra.config.aws_egress import AwsEgress
 from infra.config.audit import EnvAudit
+from infra.config.aws_egress import AwsEgress
 from infra.config.base import GITHUB_HOSTED_LABEL, PrivateNetwork, QuartzCron, RunnerLabel, StrictModel
 from infra.config.egress import Egress
 

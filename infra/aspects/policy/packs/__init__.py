@@ -1,8 +1,8 @@
 """The rule packs, grouped by what a stack deploys. Each pack module imports the engine, never the reverse."""
 
 from infra.aspects.policy.engine import Rule, RulePack
-from infra.aspects.policy.packs.aws_egress import AWS_EGRESS
 from infra.aspects.policy.packs.audit import AUDIT_ACCOUNT, AUDIT_AZURE, AUDIT_WORKSPACE
+from infra.aspects.policy.packs.aws_egress import AWS_EGRESS
 from infra.aspects.policy.packs.aws_iam import AWS_IAM
 from infra.aspects.policy.packs.aws_network import AWS_NETWORK
 from infra.aspects.policy.packs.aws_storage import AWS_STORAGE
