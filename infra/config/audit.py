@@ -149,6 +149,15 @@ def audit_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list[
             problems.append(
                 f"{path}.log_delivery: an AWS prod workspace delivers its audit logs (PLAT-AUDIT-2)"
             )
+    regions = sorted({metastore_of(team) for team in teams})
+    if platform.metastore_id and len(regions) > 1:
+        # metastore_of's model: one metastore per cloud account and region (databricks v1.99.0
+        # docs/resources/metastore_assignment.md: a single metastore for each region). One ID for all workspaces
+        # would be assigned across regions (and Databricks accounts), which the account refuses at deploy.
+        problems.append(
+            f"platform.metastore_id: a metastore serves the workspaces of one region, but the teams are in "
+            f"{', '.join(regions)}; unset it (each region's workspaces get that region's metastore)"
+        )
     sat = platform.audit.security_analysis_tool
     if sat.enabled:
         path = "platform.audit.security_analysis_tool"

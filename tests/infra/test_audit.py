@@ -64,6 +64,25 @@ def test_a_prod_that_turns_prevent_destroy_off_may_not_manage_system_tables():
     assert "platform.audit.system_tables.managed_in[1]" in [line.split(":")[0] for line in problems(raw)]
 
 
+def test_one_metastore_id_for_teams_in_several_regions_is_refused():
+    """metastore_of (and the one-owner-per-metastore check) assume one metastore per cloud and region, as Databricks
+    does (databricks v1.99.0 docs/resources/metastore_assignment.md: a single metastore for each region). A pinned
+    metastore_id was assigned to westeurope, northeurope and eu-west-1 workspaces alike: valid, but undeployable."""
+    raw = yaml.safe_load(yaml.safe_dump(BASE))
+    raw["platform"]["metastore_id"] = "11111111-2222-4333-8444-555555555555"
+    lines = problems(raw)
+    assert [line.split(":")[0] for line in lines] == ["platform.metastore_id"], lines
+    assert "aws eu-west-1" in lines[0] and "azure northeurope" in lines[0]
+
+
+def test_one_metastore_id_for_teams_of_one_region_is_accepted():
+    raw = yaml.safe_load(yaml.safe_dump(BASE))
+    raw["platform"]["metastore_id"] = "11111111-2222-4333-8444-555555555555"
+    raw["platform"]["audit"] = {"system_tables": {"managed_in": ["churn/prod"]}}
+    raw["teams"] = [raw["teams"][0]]
+    assert parse_config(yaml.safe_dump(raw)).platform.metastore_id is not None
+
+
 @pytest.mark.parametrize(
     "schedule",
     ["0 0 7 * * ?", "0 */15 * * * ?", "0 0 */2 * * ?", "0 7 * ? * MON-FRI", "0 0,30 * * * ?"],
