@@ -53,18 +53,44 @@ class Detection:
 
 
 # Audit event names: Databricks docs "Audit log reference" (services accounts, tokenManagement, ipAccessLists,
-# workspace). request_params is a map<string,string>.
+# workspace), and the queries Databricks ships with SRA (terraform-databricks-sra @72a96ea, aws/customizations/
+# workspace/solution_accelerators/system_tables_audit_log/queries_and_alerts.json), which match on action names:
+# failed logins are the login actions answered 401/403 (not every non-200, a browser sign-in redirects), admin
+# changes include setAdmin/removeAdmin, and IP access list CHANGES are create/update/replace/delete (the service
+# also logs every get and list). request_params is a map<string,string>; a missing key reads as NULL.
+LOGIN_ACTIONS = (
+    "aadBrowserLogin",
+    "aadTokenLogin",
+    "certLogin",
+    "jwtLogin",
+    "login",
+    "oidcBrowserLogin",
+    "samlLogin",
+    "tokenLogin",
+)
+IP_ACCESS_LIST_CHANGES = (
+    "createIpAccessList",
+    "updateIpAccessList",
+    "replaceIpAccessList",
+    "deleteIpAccessList",
+)
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{value}'" for value in values) + ")"
+
+
 DETECTIONS: tuple[Detection, ...] = (
     Detection(
         "admin-changes",
         "workspace admins changed",
-        "service_name = 'accounts' AND action_name IN ('addPrincipalToGroup', 'removePrincipalFromGroup') "
-        "AND request_params['targetGroupName'] = 'admins'",
+        "(action_name IN ('addPrincipalToGroup', 'removePrincipalFromGroup') "
+        "AND request_params['targetGroupName'] = 'admins') OR action_name IN ('setAdmin', 'removeAdmin')",
     ),
     Detection(
         "failed-logins",
         "failed logins",
-        "service_name = 'accounts' AND lower(action_name) LIKE '%login%' AND response.status_code <> 200",
+        f"action_name IN {_in(LOGIN_ACTIONS)} AND response.status_code IN (401, 403)",
     ),
     Detection(
         "token-creation",
@@ -75,9 +101,8 @@ DETECTIONS: tuple[Detection, ...] = (
     Detection(
         "ip-access-list-changes",
         "IP access lists changed",
-        "service_name = 'ipAccessLists' "
-        "OR (service_name = 'workspace' AND action_name = 'workspaceConfEdit' "
-        "AND request_params['workspaceConfKeys'] = 'enableIpAccessLists')",
+        f"action_name IN {_in(IP_ACCESS_LIST_CHANGES)} "
+        "OR (action_name = 'workspaceConfEdit' AND contains(request_params['workspaceConfKeys'], 'enableIpAccessLists'))",
     ),
 )
 

@@ -12,7 +12,7 @@ REQUIRED_DETECTIONS = {
     "admin changes": "'admins'",
     "failed logins": "login",
     "token creation": "generateDbToken",
-    "IP access list changes": "ipAccessLists",
+    "IP access list changes": "IpAccessList",
 }
 
 
