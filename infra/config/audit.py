@@ -93,7 +93,8 @@ class EnvAudit(StrictModel):
     alerts: bool = False
     """Alerts on this workspace's audit events (admin group changes, failed logins, token creation, IP access list
     changes) to the team's notification_emails, on a small serverless SQL warehouse (default on in prod, where
-    they cannot be turned off)."""
+    they cannot be turned off, except in the Azure regions without system tables, westindia and switzerlandwest,
+    where validate refuses them)."""
     alert_schedule: HourlyCron = "0 7 * * * ?"
     """When the alerts run (Quartz, UTC): once every hour, at a fixed minute. Each run counts the events of the hour
     that ended an hour before it, so an event is counted once even with the audit table's delivery delay (up to an
@@ -105,6 +106,16 @@ class EnvAudit(StrictModel):
     `databricks_mws_log_delivery` (default on in prod). Azure teams get the same logs through the workspace's
     diagnostic settings (all log categories to Log Analytics) and ignore this field. Never for ephemeral envs
     (Databricks cannot delete a delivery configuration, only disable it); cannot be turned off in an AWS prod."""
+
+
+# Azure Databricks regions without system tables (Microsoft Learn, azure/databricks/admin/system-tables: "System
+# tables are not available in ... West India, Switzerland West", besides the China and Government clouds, which
+# infra.config.regions does not offer). There `system.access.audit` does not exist and no schema can be enabled.
+NO_SYSTEM_TABLES = frozenset({"azure westindia", "azure switzerlandwest"})
+
+
+def has_system_tables(team: TeamConfig) -> bool:
+    return metastore_of(team) not in NO_SYSTEM_TABLES
 
 
 def metastore_of(team: TeamConfig) -> str:
@@ -126,7 +137,11 @@ def audit_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list[
                 "tables), so no stack would enable them; name an existing <team>/<env>"
             )
             continue
-        if not team.environments[ref.split("/")[1]].prevent_destroy:
+        if not has_system_tables(team):
+            problems.append(
+                f"{path}: {ref!r} is in {metastore_of(team)}, where Databricks offers no system tables to enable"
+            )
+        elif not team.environments[ref.split("/")[1]].prevent_destroy:
             problems.append(
                 f"{path}: {ref!r} does not set prevent_destroy, so destroying it disables the system schemas for "
                 "every workspace of its metastore; name a protected env (prod)"
@@ -139,6 +154,15 @@ def audit_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list[
             )
         owners.setdefault(metastore, ref)
     for team_path, team in zip(team_paths([team.name for team in teams]), teams, strict=True):
+        if not has_system_tables(team):
+            problems.extend(
+                f"{team_path}.environments.{env}.audit.alerts: {metastore_of(team)} has no system tables, so "
+                "there is no system.access.audit to alert on; set it to false (the workspace's audit logs still "
+                "reach Log Analytics through its diagnostic settings)"
+                for env, settings in team.environments.items()
+                if settings.audit.alerts
+            )
+            continue
         prod = team.environments.get("prod")
         if prod is None:
             continue

@@ -83,6 +83,33 @@ def test_one_metastore_id_for_teams_of_one_region_is_accepted():
     assert parse_config(yaml.safe_dump(raw)).platform.metastore_id is not None
 
 
+def in_region_without_system_tables(region: str = "switzerlandwest") -> dict:
+    raw = yaml.safe_load(yaml.safe_dump(BASE))
+    raw["teams"][1]["region"] = region  # pricing
+    return raw
+
+
+@pytest.mark.parametrize("region", ["switzerlandwest", "westindia"])
+def test_alerts_and_system_tables_are_refused_where_databricks_has_no_system_tables(region):
+    """Microsoft Learn, azure/databricks/admin/system-tables: system tables are not available in West India and
+    Switzerland West. Prod's mandatory alerts there would query a table that does not exist, and managed_in would
+    try to enable a schema the region does not offer: valid, but nothing there could work."""
+    lines = problems(in_region_without_system_tables(region))
+    assert sorted(line.split(":")[0] for line in lines) == [
+        "platform.audit.system_tables.managed_in[1]",
+        "teams.pricing.environments.prod.audit.alerts",
+    ], lines
+    assert all(f"azure {region}" in line for line in lines)
+
+
+def test_a_prod_without_system_tables_validates_with_alerts_off():
+    raw = in_region_without_system_tables()
+    raw["teams"][1]["environments"]["prod"]["audit"] = {"alerts": False}
+    raw["platform"]["audit"] = {"system_tables": {"managed_in": ["churn/prod", "risk/prod"]}}
+    config = parse_config(yaml.safe_dump(raw))
+    assert config.teams[1].environments["prod"].audit.alerts is False
+
+
 @pytest.mark.parametrize(
     "schedule",
     ["0 0 7 * * ?", "0 */15 * * * ?", "0 0 */2 * * ?", "0 7 * ? * MON-FRI", "0 0,30 * * * ?"],
