@@ -321,3 +321,20 @@ def test_an_alert_that_stays_triggered_still_mails_each_hour_of_events(synthesiz
     in the hour after a first one would never be mailed while the alert stays TRIGGERED; 1 mails every such run."""
     for alert in synthesized.resources("churn-prod-workspace", "databricks_alert_v2").values():
         assert alert["evaluation"]["notification"]["retrigger_seconds"] == 1
+
+
+def test_platform_validate_refuses_a_mistyped_managed_in_in_one_line_with_exit_2(tmp_path, capsys):
+    from infra.cli.main import main
+
+    file = tmp_path / "platform.yaml"
+    file.write_text(
+        yaml.safe_dump(
+            config_with({"system_tables": {"managed_in": ["churn/prd", "pricing/prod", "risk/prod"]}})
+        )
+    )
+    with pytest.raises(SystemExit) as exited:
+        main(["validate", "--config", str(file)])
+    out, err = capsys.readouterr()
+    assert exited.value.code == 2 and out == "" and "Traceback" not in err
+    (line,) = err.splitlines()
+    assert line.startswith(f"error: {file}: platform.audit.system_tables.managed_in[0]: 'churn/prd' ")
