@@ -263,18 +263,25 @@ def test_azure_prod_ignores_log_delivery():
     parse_config(yaml.safe_dump(raw))
 
 
-def test_platform_validate_refuses_the_security_analysis_tool_in_one_line_with_exit_2(tmp_path, capsys):
+def validate_refusal(tmp_path, capsys, audit: dict) -> tuple[str, str]:
+    """`platform validate` on the committed config with this `platform.audit`: exit 2, nothing on stdout, one line
+    on stderr and no traceback; returns the file and that line."""
     from infra.cli.main import main
 
     file = tmp_path / "platform.yaml"
-    file.write_text(
-        yaml.safe_dump(config_with({"security_analysis_tool": {"enabled": True, "workspace": "risk/prod"}}))
-    )
+    file.write_text(yaml.safe_dump(config_with(audit)))
     with pytest.raises(SystemExit) as exited:
         main(["validate", "--config", str(file)])
     out, err = capsys.readouterr()
     assert exited.value.code == 2 and out == "" and "Traceback" not in err
     (line,) = err.splitlines()
+    return str(file), line
+
+
+def test_platform_validate_refuses_the_security_analysis_tool_in_one_line_with_exit_2(tmp_path, capsys):
+    file, line = validate_refusal(
+        tmp_path, capsys, {"security_analysis_tool": {"enabled": True, "workspace": "risk/prod"}}
+    )
     assert line.startswith(f"error: {file}: platform.audit.security_analysis_tool.enabled: ")
 
 
@@ -324,17 +331,7 @@ def test_an_alert_that_stays_triggered_still_mails_each_hour_of_events(synthesiz
 
 
 def test_platform_validate_refuses_a_mistyped_managed_in_in_one_line_with_exit_2(tmp_path, capsys):
-    from infra.cli.main import main
-
-    file = tmp_path / "platform.yaml"
-    file.write_text(
-        yaml.safe_dump(
-            config_with({"system_tables": {"managed_in": ["churn/prd", "pricing/prod", "risk/prod"]}})
-        )
+    file, line = validate_refusal(
+        tmp_path, capsys, {"system_tables": {"managed_in": ["churn/prd", "pricing/prod", "risk/prod"]}}
     )
-    with pytest.raises(SystemExit) as exited:
-        main(["validate", "--config", str(file)])
-    out, err = capsys.readouterr()
-    assert exited.value.code == 2 and out == "" and "Traceback" not in err
-    (line,) = err.splitlines()
     assert line.startswith(f"error: {file}: platform.audit.system_tables.managed_in[0]: 'churn/prd' ")
