@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from infra.config.base import QuartzCron, StrictModel, team_paths
 
@@ -35,13 +35,31 @@ SAT_NOT_DEPLOYABLE = (
 )
 
 
+def check_hourly(value: str) -> str:
+    """The alert queries count the events of one hour (audit_alerts.detection_query): a schedule that fires less
+    often than hourly would never look at the other hours, one that fires more often would count an hour twice."""
+    second, minute, hour, day, month, weekday, *year = value.upper().split()
+    if not (second.isdigit() and minute.isdigit() and hour == "*" and {day, weekday} <= {"*", "?"}) or (
+        month != "*" or year not in ([], ["*"])
+    ):
+        raise ValueError(
+            f"{value!r} must fire once every hour, e.g. '0 7 * * * ?' (each run counts the audit events of one hour, "
+            "so any other schedule misses events or counts them twice)"
+        )
+    return value
+
+
+HourlyCron = Annotated[QuartzCron, AfterValidator(check_hourly)]
+
+
 class SystemTables(StrictModel):
     """Which team-env's workspace stack enables the system schemas of its metastore (one per metastore)."""
 
     managed_in: list[EnvRef] = []  # noqa: RUF012 (pydantic copies defaults)
-    """`<team>/<env>` of permanent envs, at most one per metastore (a cloud and region: the metastore Databricks
-    assigns to the region's workspaces). That env's workspace stack declares the schemas; destroying it disables them
-    for every workspace of the metastore, so name an env that lives as long as the platform (prod). Metastores
+    """`<team>/<env>` of permanent envs with `prevent_destroy` (prod), at most one per metastore (a cloud and region:
+    the metastore Databricks assigns to the region's workspaces). That env's workspace stack declares the schemas;
+    destroying it disables them for every workspace of the metastore, so validate refuses an env that does not
+    exist or is not protected. Metastores
     without an entry are not managed here: the audit alerts there need `system.access` enabled by an account
     admin (validate warns)."""
     schemas: list[SystemSchemaName] = list(DEFAULT_SYSTEM_SCHEMAS)  # noqa: RUF012 (pydantic copies defaults)
@@ -75,10 +93,12 @@ class EnvAudit(StrictModel):
     alerts: bool = False
     """Alerts on this workspace's audit events (admin group changes, failed logins, token creation, IP access list
     changes) to the team's notification_emails, on a small serverless SQL warehouse (default on in prod, where
-    they cannot be turned off)."""
-    alert_schedule: QuartzCron = "0 7 * * * ?"
-    """When the alerts run (Quartz, UTC). Each run counts the events of the hour that ended an hour before it, so
-    an event is counted once even with the audit table's delivery delay (up to an hour)."""
+    they cannot be turned off, except in the Azure regions without system tables, westindia and switzerlandwest,
+    where validate refuses them)."""
+    alert_schedule: HourlyCron = "0 7 * * * ?"
+    """When the alerts run (Quartz, UTC): once every hour, at a fixed minute. Each run counts the events of the hour
+    that ended an hour before it, so an event is counted once even with the audit table's delivery delay (up to an
+    hour); validate refuses any other schedule, which would skip hours or count one twice."""
     warehouse_auto_stop_minutes: Annotated[int, Field(ge=5, le=120)] = 5
     """Idle minutes (5-120) before the alerts' serverless warehouse stops."""
     log_delivery: bool = False
@@ -86,6 +106,16 @@ class EnvAudit(StrictModel):
     `databricks_mws_log_delivery` (default on in prod). Azure teams get the same logs through the workspace's
     diagnostic settings (all log categories to Log Analytics) and ignore this field. Never for ephemeral envs
     (Databricks cannot delete a delivery configuration, only disable it); cannot be turned off in an AWS prod."""
+
+
+# Azure Databricks regions without system tables (Microsoft Learn, azure/databricks/admin/system-tables: "System
+# tables are not available in ... West India, Switzerland West", besides the China and Government clouds, which
+# infra.config.regions does not offer). There `system.access.audit` does not exist and no schema can be enabled.
+NO_SYSTEM_TABLES = frozenset({"azure westindia", "azure switzerlandwest"})
+
+
+def has_system_tables(team: TeamConfig) -> bool:
+    return metastore_of(team) not in NO_SYSTEM_TABLES
 
 
 def metastore_of(team: TeamConfig) -> str:
@@ -101,8 +131,21 @@ def audit_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list[
     for index, ref in enumerate(platform.audit.system_tables.managed_in):
         path = f"platform.audit.system_tables.managed_in[{index}]"
         team = envs.get(ref)
-        if team is None:  # a warning (audit_warnings): nothing is declared for it, which deploys as written
+        if team is None:
+            problems.append(
+                f"{path}: {ref!r} is not a permanent env of this config (ephemeral envs never manage system "
+                "tables), so no stack would enable them; name an existing <team>/<env>"
+            )
             continue
+        if not has_system_tables(team):
+            problems.append(
+                f"{path}: {ref!r} is in {metastore_of(team)}, where Databricks offers no system tables to enable"
+            )
+        elif not team.environments[ref.split("/")[1]].prevent_destroy:
+            problems.append(
+                f"{path}: {ref!r} does not set prevent_destroy, so destroying it disables the system schemas for "
+                "every workspace of its metastore; name a protected env (prod)"
+            )
         metastore = metastore_of(team)
         if metastore in owners:
             problems.append(
@@ -111,6 +154,15 @@ def audit_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list[
             )
         owners.setdefault(metastore, ref)
     for team_path, team in zip(team_paths([team.name for team in teams]), teams, strict=True):
+        if not has_system_tables(team):
+            problems.extend(
+                f"{team_path}.environments.{env}.audit.alerts: {metastore_of(team)} has no system tables, so "
+                "there is no system.access.audit to alert on; set it to false (the workspace's audit logs still "
+                "reach Log Analytics through its diagnostic settings)"
+                for env, settings in team.environments.items()
+                if settings.audit.alerts
+            )
+            continue
         prod = team.environments.get("prod")
         if prod is None:
             continue
@@ -121,6 +173,15 @@ def audit_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list[
             problems.append(
                 f"{path}.log_delivery: an AWS prod workspace delivers its audit logs (PLAT-AUDIT-2)"
             )
+    regions = sorted({metastore_of(team) for team in teams})
+    if platform.metastore_id and len(regions) > 1:
+        # metastore_of's model: one metastore per cloud account and region (databricks v1.99.0
+        # docs/resources/metastore_assignment.md: a single metastore for each region). One ID for all workspaces
+        # would be assigned across regions (and Databricks accounts), which the account refuses at deploy.
+        problems.append(
+            f"platform.metastore_id: a metastore serves the workspaces of one region, but the teams are in "
+            f"{', '.join(regions)}; unset it (each region's workspaces get that region's metastore)"
+        )
     sat = platform.audit.security_analysis_tool
     if sat.enabled:
         path = "platform.audit.security_analysis_tool"
@@ -145,13 +206,7 @@ def audit_warnings(platform: PlatformSettings, teams: list[TeamConfig]) -> list[
         if f"{team.name}/{env}" in platform.audit.system_tables.managed_in
     }
     enables_access = "access" in platform.audit.system_tables.schemas
-    envs = {f"{team.name}/{env}" for team in teams for env in team.environments}
-    warnings = [
-        f"platform.audit.system_tables.managed_in[{index}]: {ref!r} is not a permanent env of this config, so no "
-        "stack declares system tables for it"
-        for index, ref in enumerate(platform.audit.system_tables.managed_in)
-        if ref not in envs
-    ]
+    warnings = []
     for path, team in zip(team_paths([team.name for team in teams]), teams, strict=True):
         for env, settings in team.environments.items():
             if settings.audit.alerts and not (enables_access and metastore_of(team) in managed):

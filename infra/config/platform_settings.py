@@ -171,7 +171,8 @@ class PlatformSettings(StrictModel):
     """Application ID of the service principal (or user name) that runs `cdktf deploy`. Authoritative
     permission resources always include it, so a deploy never locks out its own deployer."""
     metastore_id: UUID | None = None
-    """Unity Catalog metastore to assign to each workspace. Unset: the region's automatically assigned
+    """Unity Catalog metastore to assign to each workspace, so only when every team is in one cloud and region (a
+    metastore serves one region; validate refuses it otherwise). Unset: the region's automatically assigned
     metastore is used (the default for Azure accounts created since late 2023)."""
     account_id: UUID | None = None
     """Databricks account ID (account console). Set: each env grants the deployer the Service Principal User

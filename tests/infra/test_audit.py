@@ -35,10 +35,102 @@ def test_two_envs_of_one_metastore_may_not_both_manage_its_system_tables():
     ), lines
 
 
-def test_system_tables_named_in_an_env_that_does_not_exist_is_a_warning():
-    raw = config_with({"system_tables": {"managed_in": ["churn/pr1", "pricing/prod", "risk/prod"]}})
-    warnings = deploy_warnings(parse_config(yaml.safe_dump(raw)))
-    assert "platform.audit.system_tables.managed_in[0]" in [w.split(":")[0] for w in warnings]
+@pytest.mark.parametrize(
+    "ref", ["churn/prd", "churn/pr1", "billing/prod"], ids=["typo", "ephemeral", "no-team"]
+)
+def test_system_tables_named_in_an_env_that_does_not_exist_are_refused(ref):
+    """A typo or an ephemeral env's name would leave every metastore's schemas unmanaged while validate passes
+    (only a warning before): nothing would be declared where the engineer asked for it."""
+    lines = problems(config_with({"system_tables": {"managed_in": [ref, "pricing/prod", "risk/prod"]}}))
+    assert [line.split(":")[0] for line in lines] == ["platform.audit.system_tables.managed_in[0]"], lines
+    assert "not a permanent env" in lines[0]
+
+
+@pytest.mark.parametrize("env", ["dev", "staging"])
+def test_system_tables_may_only_be_managed_in_a_protected_env(env):
+    """databricks v1.99.0 catalog/resource_system_schema.go: Delete disables the schema on the metastore. Managed in
+    an env without prevent_destroy, `platform destroy` of that env (or its teardown) turns system.access off for
+    every team of the region, and every prod's audit alerts read nothing."""
+    lines = problems(
+        config_with({"system_tables": {"managed_in": [f"churn/{env}", "pricing/prod", "risk/prod"]}})
+    )
+    assert [line.split(":")[0] for line in lines] == ["platform.audit.system_tables.managed_in[0]"], lines
+    assert "prevent_destroy" in lines[0]
+
+
+def test_a_prod_that_turns_prevent_destroy_off_may_not_manage_system_tables():
+    raw = config_with({"system_tables": {"managed_in": ["churn/prod", "pricing/prod", "risk/prod"]}})
+    raw["teams"][1]["environments"]["prod"]["prevent_destroy"] = False
+    assert "platform.audit.system_tables.managed_in[1]" in [line.split(":")[0] for line in problems(raw)]
+
+
+def test_one_metastore_id_for_teams_in_several_regions_is_refused():
+    """metastore_of (and the one-owner-per-metastore check) assume one metastore per cloud and region, as Databricks
+    does (databricks v1.99.0 docs/resources/metastore_assignment.md: a single metastore for each region). A pinned
+    metastore_id was assigned to westeurope, northeurope and eu-west-1 workspaces alike: valid, but undeployable."""
+    raw = yaml.safe_load(yaml.safe_dump(BASE))
+    raw["platform"]["metastore_id"] = "11111111-2222-4333-8444-555555555555"
+    lines = problems(raw)
+    assert [line.split(":")[0] for line in lines] == ["platform.metastore_id"], lines
+    assert "aws eu-west-1" in lines[0] and "azure northeurope" in lines[0]
+
+
+def test_one_metastore_id_for_teams_of_one_region_is_accepted():
+    raw = yaml.safe_load(yaml.safe_dump(BASE))
+    raw["platform"]["metastore_id"] = "11111111-2222-4333-8444-555555555555"
+    raw["platform"]["audit"] = {"system_tables": {"managed_in": ["churn/prod"]}}
+    raw["teams"] = [raw["teams"][0]]
+    assert parse_config(yaml.safe_dump(raw)).platform.metastore_id is not None
+
+
+def in_region_without_system_tables(region: str = "switzerlandwest") -> dict:
+    raw = yaml.safe_load(yaml.safe_dump(BASE))
+    raw["teams"][1]["region"] = region  # pricing
+    return raw
+
+
+@pytest.mark.parametrize("region", ["switzerlandwest", "westindia"])
+def test_alerts_and_system_tables_are_refused_where_databricks_has_no_system_tables(region):
+    """Microsoft Learn, azure/databricks/admin/system-tables: system tables are not available in West India and
+    Switzerland West. Prod's mandatory alerts there would query a table that does not exist, and managed_in would
+    try to enable a schema the region does not offer: valid, but nothing there could work."""
+    lines = problems(in_region_without_system_tables(region))
+    assert sorted(line.split(":")[0] for line in lines) == [
+        "platform.audit.system_tables.managed_in[1]",
+        "teams.pricing.environments.prod.audit.alerts",
+    ], lines
+    assert all(f"azure {region}" in line for line in lines)
+
+
+def test_a_prod_without_system_tables_validates_with_alerts_off():
+    raw = in_region_without_system_tables()
+    raw["teams"][1]["environments"]["prod"]["audit"] = {"alerts": False}
+    raw["platform"]["audit"] = {"system_tables": {"managed_in": ["churn/prod", "risk/prod"]}}
+    config = parse_config(yaml.safe_dump(raw))
+    assert config.teams[1].environments["prod"].audit.alerts is False
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    ["0 0 7 * * ?", "0 */15 * * * ?", "0 0 */2 * * ?", "0 7 * ? * MON-FRI", "0 0,30 * * * ?"],
+    ids=["daily", "every-15-min", "every-2-hours", "weekdays", "twice-an-hour"],
+)
+def test_alert_schedule_must_fire_once_an_hour(schedule):
+    """Each alert run counts the events of ONE hour (detection_query): a daily schedule would check one hour in 24
+    and silently miss the rest, a quarter-hourly one would mail the same events four times."""
+    raw = yaml.safe_load(yaml.safe_dump(BASE))
+    raw["teams"][0]["environments"]["prod"]["audit"] = {"alert_schedule": schedule}
+    lines = problems(raw)
+    assert [line.split(":")[0] for line in lines] == ["teams.churn.environments.prod.audit.alert_schedule"], (
+        lines
+    )
+
+
+def test_an_hourly_schedule_at_another_minute_is_accepted():
+    raw = yaml.safe_load(yaml.safe_dump(BASE))
+    raw["teams"][0]["environments"]["prod"]["audit"] = {"alert_schedule": "30 45 * * * ?"}
+    config = parse_config(yaml.safe_dump(raw))
+    assert config.teams[0].environments["prod"].audit.alert_schedule == "30 45 * * * ?"
 
 
 def test_billing_is_not_a_schema_the_platform_manages():
@@ -105,13 +197,13 @@ def test_the_system_schemas_of_a_protected_env_refuse_a_destroy(synthesized):
 def test_prod_alerts_watch_this_workspace_and_notify_the_team(synthesized):
     alerts = synthesized.resources("pricing-prod-workspace", "databricks_alert_v2")
     assert len(alerts) == 4
+    (destination,) = synthesized.resources("pricing-prod-workspace", "databricks_notification_destination")
     for alert in alerts.values():
         assert "FROM system.access.audit WHERE workspace_id = '${" in alert["query_text"]
         assert "workspace_id" in alert["query_text"].split("WHERE workspace_id = '")[1]
         subscriptions = alert["evaluation"]["notification"]["subscriptions"]
-        assert [s["user_email"] for s in subscriptions] == [
-            "pricing-oncall@example.com",
-            "pricing-lead@example.com",
+        assert [s["destination_id"] for s in subscriptions] == [
+            f"${{databricks_notification_destination.{destination}.id}}"
         ]
         assert alert["evaluation"]["comparison_operator"] == "GREATER_THAN"
         assert alert["schedule"]["pause_status"] == "UNPAUSED"
@@ -171,18 +263,25 @@ def test_azure_prod_ignores_log_delivery():
     parse_config(yaml.safe_dump(raw))
 
 
-def test_platform_validate_refuses_the_security_analysis_tool_in_one_line_with_exit_2(tmp_path, capsys):
+def validate_refusal(tmp_path, capsys, audit: dict) -> tuple[str, str]:
+    """`platform validate` on the committed config with this `platform.audit`: exit 2, nothing on stdout, one line
+    on stderr and no traceback; returns the file and that line."""
     from infra.cli.main import main
 
     file = tmp_path / "platform.yaml"
-    file.write_text(
-        yaml.safe_dump(config_with({"security_analysis_tool": {"enabled": True, "workspace": "risk/prod"}}))
-    )
+    file.write_text(yaml.safe_dump(config_with(audit)))
     with pytest.raises(SystemExit) as exited:
         main(["validate", "--config", str(file)])
     out, err = capsys.readouterr()
     assert exited.value.code == 2 and out == "" and "Traceback" not in err
     (line,) = err.splitlines()
+    return str(file), line
+
+
+def test_platform_validate_refuses_the_security_analysis_tool_in_one_line_with_exit_2(tmp_path, capsys):
+    file, line = validate_refusal(
+        tmp_path, capsys, {"security_analysis_tool": {"enabled": True, "workspace": "risk/prod"}}
+    )
     assert line.startswith(f"error: {file}: platform.audit.security_analysis_tool.enabled: ")
 
 
@@ -205,3 +304,34 @@ def test_alerts_come_after_their_warehouse_its_permissions_and_the_schemas_and_g
         for dependency in (warehouse, permissions, access):
             assert graph.depends(alert.address, dependency), (alert.address, dependency)
             assert graph.destroyed_before(alert.address, dependency), (alert.address, dependency)
+
+
+def test_alerts_mail_the_team_addresses_through_an_email_destination(synthesized):
+    """The team's notification_emails are lists and mailboxes (pricing-oncall@...), not workspace users: an
+    alert_v2 `user_email` subscription names a workspace user, while notification destinations send "to
+    destinations outside of Databricks" (databricks v1.99.0 docs/resources/notification_destination.md)."""
+    stack = "pricing-prod-workspace"
+    (destination,) = synthesized.resources(stack, "databricks_notification_destination").values()
+    assert destination["config"]["email"]["addresses"] == [
+        "pricing-oncall@example.com",
+        "pricing-lead@example.com",
+    ]
+    # config.email is ForceNew (settings/resource_notification_destination.go): replaced before it is removed.
+    assert destination["lifecycle"]["create_before_destroy"] is True
+    for alert in synthesized.resources(stack, "databricks_alert_v2").values():
+        assert all("user_email" not in s for s in alert["evaluation"]["notification"]["subscriptions"])
+
+
+def test_an_alert_that_stays_triggered_still_mails_each_hour_of_events(synthesized):
+    """databricks v1.99.0 docs/resources/alert_v2.md, retrigger_seconds: 'If set to 0 or omitted, the alert will not
+    send any further notifications after the first trigger'. Each run counts a NEW hour's events, so an admin change
+    in the hour after a first one would never be mailed while the alert stays TRIGGERED; 1 mails every such run."""
+    for alert in synthesized.resources("churn-prod-workspace", "databricks_alert_v2").values():
+        assert alert["evaluation"]["notification"]["retrigger_seconds"] == 1
+
+
+def test_platform_validate_refuses_a_mistyped_managed_in_in_one_line_with_exit_2(tmp_path, capsys):
+    file, line = validate_refusal(
+        tmp_path, capsys, {"system_tables": {"managed_in": ["churn/prd", "pricing/prod", "risk/prod"]}}
+    )
+    assert line.startswith(f"error: {file}: platform.audit.system_tables.managed_in[0]: 'churn/prd' ")

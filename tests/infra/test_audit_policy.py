@@ -55,6 +55,16 @@ def test_plat_audit_1_leaves_dev_alone(synthesized, platform_config):
     )
 
 
+def test_plat_audit_1_leaves_a_prod_alone_where_databricks_has_no_system_tables(synthesized, platform_config):
+    """Validate refuses alerts in West India / Switzerland West (no system.access.audit there), so the rule may not
+    demand them: a prod there could never pass both."""
+    document = copy.deepcopy(synthesized.json("churn-prod-workspace"))
+    del document["resource"]["databricks_alert_v2"]
+    churn = _env(platform_config, "churn/prod")
+    team = churn.team.model_copy(update={"region": "switzerlandwest"})
+    _check(document, team_env=churn.model_copy(update={"team": team}), packs=WORKSPACE)
+
+
 def test_plat_audit_2_an_aws_prod_workspace_without_log_delivery_fails(synthesized, platform_config):
     document = copy.deepcopy(synthesized.json("risk-prod-account"))
     del document["resource"]["databricks_mws_log_delivery"]

@@ -178,7 +178,10 @@ def test_a_new_ephemeral_env_is_free_when_only_itself_is_live():
 
 def test_a_new_ephemeral_env_collides_with_a_permanent_one(monkeypatch):
     same_hash(monkeypatch)
-    config = parse_config(yaml.safe_dump(mutated("teams.0.name", "analyticsabc")))
+    raw = mutated("teams.0.name", "analyticsabc")
+    # churn/prod no longer exists
+    raw["platform"]["audit"]["system_tables"]["managed_in"][0] = "analyticsabc/prod"
+    config = parse_config(yaml.safe_dump(raw))
     # the readable part of analyticsabc/dev and analyticsabc/devx is the same: dbpanaldev
     (first, *_) = ephemeral_name_collisions(config, ephemeral(config, "analyticsabc", "devx"), [])
     assert "is already permanent env analyticsabc/dev's" in first

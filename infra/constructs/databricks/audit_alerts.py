@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cdktf import ITerraformDependable
+from cdktf import ITerraformDependable, TerraformResourceLifecycle
 from cdktf_cdktf_provider_databricks.alert_v2 import (
     AlertV2,
     AlertV2Evaluation,
@@ -22,6 +22,11 @@ from cdktf_cdktf_provider_databricks.alert_v2 import (
     AlertV2EvaluationThreshold,
     AlertV2EvaluationThresholdValue,
     AlertV2Schedule,
+)
+from cdktf_cdktf_provider_databricks.notification_destination import (
+    NotificationDestination,
+    NotificationDestinationConfigA,
+    NotificationDestinationConfigEmail,
 )
 from cdktf_cdktf_provider_databricks.permissions import Permissions
 from cdktf_cdktf_provider_databricks.sql_endpoint import (
@@ -48,18 +53,44 @@ class Detection:
 
 
 # Audit event names: Databricks docs "Audit log reference" (services accounts, tokenManagement, ipAccessLists,
-# workspace). request_params is a map<string,string>.
+# workspace), and the queries Databricks ships with SRA (terraform-databricks-sra @72a96ea, aws/customizations/
+# workspace/solution_accelerators/system_tables_audit_log/queries_and_alerts.json), which match on action names:
+# failed logins are the login actions answered 401/403 (not every non-200, a browser sign-in redirects), admin
+# changes include setAdmin/removeAdmin, and IP access list CHANGES are create/update/replace/delete (the service
+# also logs every get and list). request_params is a map<string,string>; a missing key reads as NULL.
+LOGIN_ACTIONS = (
+    "aadBrowserLogin",
+    "aadTokenLogin",
+    "certLogin",
+    "jwtLogin",
+    "login",
+    "oidcBrowserLogin",
+    "samlLogin",
+    "tokenLogin",
+)
+IP_ACCESS_LIST_CHANGES = (
+    "createIpAccessList",
+    "updateIpAccessList",
+    "replaceIpAccessList",
+    "deleteIpAccessList",
+)
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{value}'" for value in values) + ")"
+
+
 DETECTIONS: tuple[Detection, ...] = (
     Detection(
         "admin-changes",
         "workspace admins changed",
-        "service_name = 'accounts' AND action_name IN ('addPrincipalToGroup', 'removePrincipalFromGroup') "
-        "AND request_params['targetGroupName'] = 'admins'",
+        "(action_name IN ('addPrincipalToGroup', 'removePrincipalFromGroup') "
+        "AND request_params['targetGroupName'] = 'admins') OR action_name IN ('setAdmin', 'removeAdmin')",
     ),
     Detection(
         "failed-logins",
         "failed logins",
-        "service_name = 'accounts' AND lower(action_name) LIKE '%login%' AND response.status_code <> 200",
+        f"action_name IN {_in(LOGIN_ACTIONS)} AND response.status_code IN (401, 403)",
     ),
     Detection(
         "token-creation",
@@ -70,9 +101,8 @@ DETECTIONS: tuple[Detection, ...] = (
     Detection(
         "ip-access-list-changes",
         "IP access lists changed",
-        "service_name = 'ipAccessLists' "
-        "OR (service_name = 'workspace' AND action_name = 'workspaceConfEdit' "
-        "AND request_params['workspaceConfKeys'] = 'enableIpAccessLists')",
+        f"action_name IN {_in(IP_ACCESS_LIST_CHANGES)} "
+        "OR (action_name = 'workspaceConfEdit' AND contains(request_params['workspaceConfKeys'], 'enableIpAccessLists'))",
     ),
 )
 
@@ -129,10 +159,21 @@ class AuditAlerts(Construct):
             sql_endpoint_id=self.warehouse.id,
             access_control=[deployer.can("CAN_MANAGE")] + [p.can("CAN_USE") for p in (*owners, *readers)],
         )
-        subscriptions = [
-            AlertV2EvaluationNotificationSubscriptions(user_email=email)
-            for email in team_env.team.notification_emails
-        ]
+        # The team's addresses are lists and mailboxes outside Databricks: an alert's `user_email` subscribes a
+        # workspace user, while an email notification destination ("destinations outside of Databricks",
+        # databricks v1.99.0 docs/resources/notification_destination.md; created by a workspace admin, as the
+        # deployer is) mails any address.
+        self.destination = NotificationDestination(
+            self,
+            "team-email",
+            display_name=f"{team_env.names.stem} audit alerts",
+            config=NotificationDestinationConfigA(
+                email=NotificationDestinationConfigEmail(addresses=list(team_env.team.notification_emails))
+            ),
+            # config.email is ForceNew: the alerts move to the new destination before the old one goes.
+            lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
+        )
+        subscriptions = [AlertV2EvaluationNotificationSubscriptions(destination_id=self.destination.id)]
         self.alerts = [
             AlertV2(
                 self,
@@ -149,7 +190,12 @@ class AuditAlerts(Construct):
                     ),
                     empty_result_state="OK",
                     notification=AlertV2EvaluationNotification(
-                        subscriptions=subscriptions, notify_on_ok=False
+                        subscriptions=subscriptions,
+                        notify_on_ok=False,
+                        # Each run counts a new hour's events. Unset (0), an alert that stays TRIGGERED notifies
+                        # once: the events of the next hours would go unmailed (docs/resources/alert_v2.md, v1.99.0
+                        # "retrigger_seconds"); 1 notifies on every run that counts events.
+                        retrigger_seconds=1,
                     ),
                 ),
                 schedule=AlertV2Schedule(

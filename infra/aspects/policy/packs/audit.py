@@ -6,19 +6,20 @@ from __future__ import annotations
 from typing import Any
 
 from infra.aspects.policy.engine import Rule, RuleContext, RulePack, first_block, reference
+from infra.config.audit import has_system_tables
 
 # What every prod workspace stack watches in system.access.audit (infra/constructs/databricks/audit_alerts.py).
 REQUIRED_DETECTIONS = {
     "admin changes": "'admins'",
     "failed logins": "login",
     "token creation": "generateDbToken",
-    "IP access list changes": "ipAccessLists",
+    "IP access list changes": "IpAccessList",
 }
 
 
 def _prod_workspace_alerts(_: dict[str, Any], ctx: RuleContext) -> str | None:
-    if ctx.team_env.kind != "prod":
-        return None
+    if ctx.team_env.kind != "prod" or not has_system_tables(ctx.team_env.team):
+        return None  # without system tables (infra/config/audit.py) there is no audit table to alert on
     queries = [
         str(block.config.get("query_text", ""))
         for block in ctx.stack.resources("databricks_alert_v2")
