@@ -10,11 +10,12 @@ workloads of one team never overwrite each other's models.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections import Counter
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from infra.config.base import QuartzCron, StrictModel
 
@@ -116,6 +117,12 @@ class ManagedWorkload(StrictModel):
     quality, serving and schedule settings; `jobs` must then be empty."""
     jobs: list[WorkloadJob] = []  # noqa: RUF012
     """The workload's own jobs (without a preset: at least one)."""
+
+    @field_validator("package")
+    @classmethod
+    def _one_spelling(cls, value: str) -> str:
+        # `ml/`, `ml/.` and `ml` are one package: one wheel build, one CI scope, one upload.
+        return posixpath.normpath(value)
 
     @property
     def schema(self) -> str:
@@ -235,7 +242,7 @@ def workloads_problems(workloads: list[ManagedWorkload | BundleWorkload]) -> lis
                     f"{workload.experiment_name!r}, which is also another workload's name (its experiment); "
                     "rename one"
                 )
-        if isinstance(workload, ManagedWorkload) and re.search(r"(^|/)\.\.(/|$)", workload.package):
+        if isinstance(workload, ManagedWorkload) and re.search(r"(^|/)\.\.?(/|$)", workload.package):
             problems.append(
                 f"{where}.package: {workload.package!r} leaves the repository; give a path inside it"
             )

@@ -239,3 +239,34 @@ def test_the_churn_preset_lives_in_schema_ml():
     )
     team = parse(with_workloads({k: v for k, v in CHURN.items() if k != "schema_name"})).team("churn")
     assert team.workloads[0].schema == "ml"
+
+
+@pytest.mark.parametrize("spelling", ["ml/", "ml/.", "ml//", "ml/./"])
+def test_one_package_has_one_spelling_so_it_is_built_once_and_scoped_once(spelling):
+    """`ml/` used to be a package of its own: built a second time into dist/workloads/ml and never matched by
+    CI's scope (.github/scripts/workload_scope.py compares paths)."""
+    from infra.app import workload_wheels
+
+    config = parse(with_workloads({**CHURN, "package": spelling}, {**SCORER, "package": f"{spelling}/"}))
+    assert [w.package for w in config.team("churn").workloads] == ["ml", "ml"]
+    built: list[str] = []
+    workload_wheels(config.team_envs, given={}, build=lambda package: built.append(package) or ROOT / "x.whl")
+    assert built == []  # churn's ml/ is the app's wheel, built once by synth
+
+
+def test_a_package_that_links_out_of_the_repository_is_refused(tmp_path):
+    """The link builds on the engineer's machine, but CI's checkout holds only the link."""
+    from infra.config.workload_packages import workload_package_problems
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "pyproject.toml").write_text(
+        '[project]\nname = "pkg"\n[project.scripts]\nchurn = "pkg:main"\n'
+    )
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "pkg").symlink_to(outside)
+    team = parse(with_workloads(SCORER)).team("churn")
+    moved = team.model_copy(update={"workloads": [team.workloads[0].model_copy(update={"package": "pkg"})]})
+    (line,) = workload_package_problems([moved], root=repo)
+    assert line.startswith("teams.churn.workloads[0].package: pkg is a link that leaves the repository")
