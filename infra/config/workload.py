@@ -229,6 +229,13 @@ def workloads_problems(workloads: list[ManagedWorkload | BundleWorkload]) -> lis
             )
         if workload.schema in PLATFORM_SCHEMAS:
             problems.append(f"{where}.schema_name: {workload.schema!r} is reserved by Databricks")
+        if isinstance(workload, BundleWorkload) and workload.schema == CHURN_SCHEMA:
+            # The catalog scope creates `ml` in every env (the artifact volume lives there); a bundle's schema
+            # of that name would be a second databricks_schema of one name, refused by the first apply.
+            problems.append(
+                f"{where}.schema_name: {CHURN_SCHEMA!r} is the platform's own schema in every env's catalog (the "
+                "artifact volume, churn's tables); give the bundle workload another schema_name"
+            )
         if isinstance(workload, ManagedWorkload) and workload.preset == CHURN_PRESET:
             if workload.schema != CHURN_SCHEMA:
                 problems.append(

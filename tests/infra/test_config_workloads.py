@@ -143,6 +143,16 @@ def test_two_managed_workloads_of_one_team_each_get_their_own_schema():
             "teams.churn.workloads[0].ci.github_repository",
             "invalid",
         ),
+        (
+            ({"kind": "bundle", "name": "pricing", "schema_name": "ml", "models": ["p"]},),
+            "teams.churn.workloads[0].schema_name",
+            "the platform's own schema",
+        ),
+        (
+            ({"kind": "bundle", "name": "ml", "models": ["p"]},),
+            "teams.churn.workloads[0].schema_name",
+            "the platform's own schema",
+        ),
     ],
     ids=[
         "name-twice",
@@ -157,6 +167,9 @@ def test_two_managed_workloads_of_one_team_each_get_their_own_schema():
         "unknown-kind",
         "unknown-key",
         "bad-ci-repo",
+        # The catalog scope's `ml` schema exists in every env: a second databricks_schema `ml` fails the apply.
+        "bundle-schema-ml",
+        "bundle-named-ml",
     ],
 )
 def test_bad_workloads_name_the_field(workloads, path, words):
