@@ -31,6 +31,11 @@ CHURN_PRESET = "churn"
 # The churn preset's tables, predictions table and serving inference tables live here (and the artifact volume).
 CHURN_SCHEMA = "ml"
 
+# Env settings only the churn preset's jobs, endpoint and monitor read (schedules' timezone and paused apply to
+# every managed workload's jobs; these three schedules are the preset's).
+CHURN_ONLY_ENV_SETTINGS = ("model_gate", "drift", "data_quality", "serving")
+CHURN_ONLY_SCHEDULES = ("training", "scoring", "monitoring")
+
 WorkloadName = Annotated[str, Field(pattern=WORKLOAD_NAME)]
 UcName = Annotated[str, Field(pattern=UC_NAME)]
 
@@ -254,3 +259,20 @@ def workloads_problems(workloads: list[ManagedWorkload | BundleWorkload]) -> lis
                 f"{where}.package: {workload.package!r} leaves the repository; give a path inside it"
             )
     return problems
+
+
+def churn_only_settings(environments: object) -> list[str]:
+    """The churn-preset-only settings a team's raw `environments` spell out, as `environments.<env>.<field>`."""
+    found: list[str] = []
+    if not isinstance(environments, dict):
+        return found
+    for env, settings in environments.items():
+        if not isinstance(settings, dict):
+            continue
+        found += [f"environments.{env}.{key}" for key in CHURN_ONLY_ENV_SETTINGS if key in settings]
+        schedules = settings.get("schedules")
+        if isinstance(schedules, dict):
+            found += [
+                f"environments.{env}.schedules.{key}" for key in CHURN_ONLY_SCHEDULES if key in schedules
+            ]
+    return found

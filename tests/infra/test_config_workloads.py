@@ -283,3 +283,23 @@ def test_a_package_that_links_out_of_the_repository_is_refused(tmp_path):
     moved = team.model_copy(update={"workloads": [team.workloads[0].model_copy(update={"package": "pkg"})]})
     (line,) = workload_package_problems([moved], root=repo)
     assert line.startswith("teams.churn.workloads[0].package: pkg is a link that leaves the repository")
+
+
+def test_churn_only_env_settings_of_a_team_without_churn_are_a_warning_naming_each():
+    """A bundle-only team's serving, gate, drift, data quality and churn schedules deploy nothing."""
+    config = with_workloads({"kind": "bundle", "name": "pricing", "models": ["p"]})
+    dev = config["teams"][0]["environments"]["dev"]
+    dev["serving"] = {"enabled": True}
+    dev["model_gate"] = {"min_roc_auc": 0.9}
+    dev["schedules"] = {"training": "0 0 1 * * ?", "timezone": "Europe/Amsterdam"}
+    warnings = [w for w in deploy_warnings(parse(config)) if "churn preset" in w]
+    assert [w.split(":")[0] for w in warnings if ".dev." in w] == [
+        "teams.churn.environments.dev.model_gate",
+        "teams.churn.environments.dev.serving",
+        "teams.churn.environments.dev.schedules.training",
+    ]
+    # With the churn preset they are read: no warning; nor for a team that sets none.
+    config["teams"][0]["workloads"].append(CHURN)
+    assert not [w for w in deploy_warnings(parse(config)) if "churn preset" in w]
+    committed = parse_config((ROOT / "platform.yaml").read_text())
+    assert not [w for w in deploy_warnings(committed) if "churn preset" in w]
