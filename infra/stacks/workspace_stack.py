@@ -31,6 +31,7 @@ from infra.stacks.base import configure_backend
 from infra.stacks.workspace_workloads import (
     WorkloadPlace,
     add_managed_workload,
+    keep_retired_churn_data,
     wheel_of,
     workload_identities,
 )
@@ -162,6 +163,7 @@ class WorkspaceStack(AspectStack):
                     team_principal=job_principal,
                     team_role_grants=role_grants,
                 )
+        keep_retired_churn_data(self, team_env=team_env)
         if access.key_vault is not None:  # AWS team-envs have no vault, so no scope
             self._secret_scope(
                 team_env, access.key_vault, readers=[*owners, job_principal], managers=[deployer]
