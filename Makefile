@@ -26,7 +26,7 @@ help: ## List the targets
 	grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -v on="$$on" -v off="$$off" 'BEGIN {FS = ":.*## "} {printf "  %s%-15s%s %s\n", on, $$1, off, $$2}'
 
 # The lifecycle commands need Terraform >= TERRAFORM_MIN; the real-Terraform tests need TERRAFORM_TESTED.x.
-TERRAFORM_MIN := 1.5
+TERRAFORM_MIN := 1.7
 TERRAFORM_TESTED := 1.11
 terraform-check: ## Say in one line when Terraform is missing or too old (setup runs it; never fails)
 	@v=$$(terraform version -json 2>/dev/null | sed -n 's/.*"terraform_version": *"\([^"]*\)".*/\1/p'); \

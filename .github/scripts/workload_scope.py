@@ -25,6 +25,9 @@ from pathlib import Path
 from infra.config import ConfigError, PlatformConfig, load_config
 
 WORKSPACE = "workspace"
+# Files under a package that every team's workspace stack deploys, whatever its workloads: the exploration
+# notebook (infra/stacks/workspace_stack.py EXPLORE_NOTEBOOK) goes to every team's folder, a bundle-only team's too.
+EVERY_TEAM = frozenset({"ml/notebooks/churn_explore.py"})
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,8 @@ def scope(config: PlatformConfig, changed: list[str]) -> Scope:
     packages = package_teams(config)
     teams: set[str] = set()
     for path in changed:
+        if path in EVERY_TEAM:
+            teams |= {team.name for team in config.teams}
         owners = [p for p in packages if path == p or path.startswith(f"{p}/")]
         if not owners:
             return EVERYTHING

@@ -149,12 +149,14 @@ def smoke(
     workload: Annotated[
         str | None,
         typer.Option(
-            "--workload", help="The managed workload whose job runs (default: churn, or the team's only one)."
+            "--workload", help="The managed workload whose job runs (default: churn, else the team's first)."
         ),
     ] = None,
     job: Annotated[
         str | None,
-        typer.Option("--job", help="The workload's job to run (default: churn's training, or its only job)."),
+        typer.Option(
+            "--job", help="The workload's job to run (default: churn's training, else its first job)."
+        ),
     ] = None,
 ) -> None:
     """Run a managed workload's job in the env now and follow it to the end (default: the churn training job,

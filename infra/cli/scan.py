@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from rich.padding import Padding
 from rich.table import Table
 
 from infra.cli import synth
+from infra.cli.checkov_input import original, parsable_copy
 from infra.cli.errors import UsageProblem
 from infra.cli.options import ConfigOption, OutOption, WheelOption, default_outdir
 from infra.cli.sarif import check_writable, write_sarif
@@ -202,14 +204,23 @@ def scan(out: Path, *, checkov: Path | None = None, config: Path | None = None) 
     runs = [(["--config-file", str(config.resolve())], False)]
     if skips:
         runs.append(([*offline, "--check", ",".join(s.check_id for s in skips)], True))
-    with ThreadPoolExecutor(max_workers=len(runs)) as pool:
-        reports = list(pool.map(lambda run: checkov_report(checkov, files, run[0]), runs))
+    with tempfile.TemporaryDirectory(prefix="checkov-input-") as tmp:
+        read = [parsable_copy(path, Path(tmp)) for path in files]
+        copies = {str(c.resolve()): str(p.resolve()) for c, p in zip(read, files, strict=True) if c != p}
+        with ThreadPoolExecutor(max_workers=len(runs)) as pool:
+            reports = list(pool.map(lambda run: checkov_report(checkov, read, run[0]), runs))
     for (_, counts_skips), run_reports in zip(runs, reports, strict=True):
-        _tally(results, run_reports, skipped_run=counts_skips)
+        _tally(results, run_reports, skipped_run=counts_skips, copies=copies)
     return list(results.values())
 
 
-def _tally(results: dict[str, StackResult], reports: Iterable[dict[str, Any]], *, skipped_run: bool) -> None:
+def _tally(
+    results: dict[str, StackResult],
+    reports: Iterable[dict[str, Any]],
+    *,
+    skipped_run: bool,
+    copies: dict[str, str],
+) -> None:
     for report in reports:
         found = report["results"]
         for path in found.get("parsing_errors") or []:
@@ -222,7 +233,7 @@ def _tally(results: dict[str, StackResult], reports: Iterable[dict[str, Any]], *
                     check["check_id"],
                     check.get("check_name", ""),
                     check["resource"],
-                    file=check.get("file_abs_path") or check.get("file_path") or "",
+                    file=original(check.get("file_abs_path") or check.get("file_path") or "", copies),
                     lines=(max(int(first), 1), max(int(last), int(first), 1)),
                 )
                 if skipped_run:

@@ -34,6 +34,11 @@ def deploy_warnings(config: PlatformConfig) -> list[str]:
         warnings += _node_type_warnings(path, team)
         if team.model_name_deprecated:
             warnings.append(f"{path}.model_name: {MODEL_NAME_DEPRECATED}")
+        warnings += [
+            f"{path}.{setting}: only the churn preset's jobs, endpoint and monitor read it, and the team has no "
+            "churn workload; it deploys nothing (remove it, or put it in the team's own jobs and bundle)"
+            for setting in team.unused_churn_settings
+        ]
         for env, settings in team.environments.items():
             if settings.interactive_cluster:
                 # databricks 1.99 docs/resources/cluster.md: kind CLASSIC_PREVIEW "if corresponding public

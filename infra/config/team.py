@@ -21,6 +21,7 @@ from infra.config.workload import (
     BundleWorkload,
     ManagedWorkload,
     Workload,
+    churn_only_settings,
     churn_workload,
     workloads_problems,
 )
@@ -72,6 +73,7 @@ class TeamConfig(StrictModel):
     """Template for short-lived test environments; none allowed when unset."""
 
     _legacy_model_name: bool = PrivateAttr(default=False)
+    _churn_only_set: list[str] = PrivateAttr(default_factory=list)
 
     @model_validator(mode="wrap")
     @classmethod
@@ -94,7 +96,16 @@ class TeamConfig(StrictModel):
             value["workloads"] = [churn_workload(model_name)]
         team = handler(value)
         team._legacy_model_name = legacy
+        team._churn_only_set = (
+            churn_only_settings(value.get("environments")) if isinstance(value, dict) else []
+        )
         return team
+
+    @property
+    def unused_churn_settings(self) -> list[str]:
+        """Env settings written in the config that only the churn preset reads, while the team has none (so
+        they deploy nothing): `environments.<env>.<field>`, for validate's warnings."""
+        return [] if any(w.preset == "churn" for w in self.managed_workloads) else list(self._churn_only_set)
 
     @property
     def model_name_deprecated(self) -> bool:

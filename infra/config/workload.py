@@ -10,11 +10,12 @@ workloads of one team never overwrite each other's models.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections import Counter
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from infra.config.base import QuartzCron, StrictModel
 
@@ -29,6 +30,11 @@ PLATFORM_SCHEMAS: frozenset[str] = frozenset({"information_schema"})
 CHURN_PRESET = "churn"
 # The churn preset's tables, predictions table and serving inference tables live here (and the artifact volume).
 CHURN_SCHEMA = "ml"
+
+# Env settings only the churn preset's jobs, endpoint and monitor read (schedules' timezone and paused apply to
+# every managed workload's jobs; these three schedules are the preset's).
+CHURN_ONLY_ENV_SETTINGS = ("model_gate", "drift", "data_quality", "serving")
+CHURN_ONLY_SCHEDULES = ("training", "scoring", "monitoring")
 
 WorkloadName = Annotated[str, Field(pattern=WORKLOAD_NAME)]
 UcName = Annotated[str, Field(pattern=UC_NAME)]
@@ -116,6 +122,12 @@ class ManagedWorkload(StrictModel):
     quality, serving and schedule settings; `jobs` must then be empty."""
     jobs: list[WorkloadJob] = []  # noqa: RUF012
     """The workload's own jobs (without a preset: at least one)."""
+
+    @field_validator("package")
+    @classmethod
+    def _one_spelling(cls, value: str) -> str:
+        # `ml/`, `ml/.` and `ml` are one package: one wheel build, one CI scope, one upload.
+        return posixpath.normpath(value)
 
     @property
     def schema(self) -> str:
@@ -244,8 +256,25 @@ def workloads_problems(workloads: list[ManagedWorkload | BundleWorkload]) -> lis
                     f"{workload.experiment_name!r}, which is also another workload's name (its experiment); "
                     "rename one"
                 )
-        if isinstance(workload, ManagedWorkload) and re.search(r"(^|/)\.\.(/|$)", workload.package):
+        if isinstance(workload, ManagedWorkload) and re.search(r"(^|/)\.\.?(/|$)", workload.package):
             problems.append(
                 f"{where}.package: {workload.package!r} leaves the repository; give a path inside it"
             )
     return problems
+
+
+def churn_only_settings(environments: object) -> list[str]:
+    """The churn-preset-only settings a team's raw `environments` spell out, as `environments.<env>.<field>`."""
+    found: list[str] = []
+    if not isinstance(environments, dict):
+        return found
+    for env, settings in environments.items():
+        if not isinstance(settings, dict):
+            continue
+        found += [f"environments.{env}.{key}" for key in CHURN_ONLY_ENV_SETTINGS if key in settings]
+        schedules = settings.get("schedules")
+        if isinstance(schedules, dict):
+            found += [
+                f"environments.{env}.schedules.{key}" for key in CHURN_ONLY_SCHEDULES if key in schedules
+            ]
+    return found

@@ -42,6 +42,12 @@ def workload_package_problems(teams: list[TeamConfig], root: Path | None = None)
 
 
 def _package_problems(where: str, workload: ManagedWorkload, root: Path) -> list[str]:
+    if not (root / workload.package).resolve().is_relative_to(root.resolve()):
+        # A link out of the checkout builds here, but CI's checkout holds only the link.
+        return [
+            f"{where}.package: {workload.package} is a link that leaves the repository; CI checks out only the "
+            "repository, so move the project inside it"
+        ]
     pyproject = root / workload.package / "pyproject.toml"
     try:
         project_table = tomllib.loads(pyproject.read_text())["project"]

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Literal
 from infra.config import PlatformConfig, TeamEnv
 from infra.lifecycle.lock import exclusive_outdir
 from infra.lifecycle.moved_state import refuse_unmoved_local_state
-from infra.lifecycle.rollout import Rollout, prepare
+from infra.lifecycle.rollout import Rollout, prepare, refuse_undeployed_upstream
 from infra.lifecycle.runner import PLAN_FILE
 
 if TYPE_CHECKING:
@@ -253,6 +253,7 @@ def plan_team_env(
     with exclusive_outdir(rollout.outdir, purpose=f"plan {team_env.key}"):
         report(f"plan {team_env.key}: building the wheel and synthesizing {', '.join(rollout.stacks)}")
         prepare(rollout, config, services)
+        refuse_undeployed_upstream(rollout, services)
 
         def runner_plan(stack: str) -> tuple[str, Path]:
             report(f"planning {stack}")

@@ -106,6 +106,23 @@ def prepare(
     services.synthesize(config, [rollout.team_env], rollout.outdir, wheel)
 
 
+def refuse_undeployed_upstream(rollout: Rollout, services: Services) -> None:
+    """With --only, every stack deployed before that one must hold state: the stack reads their outputs, and
+    planning it against an empty state fails deep inside Terraform. InputProblem naming the first that does not.
+    Call after the stacks are synthesized (reading a state initializes the stack's directory)."""
+    if rollout.only is None or rollout.action != "deploy":
+        return
+    components = list(rollout.team_env.stacks)
+    for component in components[: components.index(rollout.only)]:
+        stack = rollout.team_env.stacks[component]
+        if not services.runner.has_state(stack, outdir=rollout.outdir):
+            raise InputProblem(
+                "--only",
+                f"{stack} has never been applied, so {rollout.stacks[0]} has nothing to read; deploy "
+                f"{rollout.team_env.key} without --only first",
+            )
+
+
 def execute(
     rollout: Rollout, config: PlatformConfig, services: Services, *, report: Callable[[str], None]
 ) -> None:
@@ -124,6 +141,7 @@ def execute(
         wheel = services.build_wheel()
         report(f"[{first + 2}/{len(steps)}] {steps[first + 1]}")
         prepare(rollout, config, services, wheel=wheel)
+        refuse_undeployed_upstream(rollout, services)
         for number, command in enumerate(rollout.commands, start=first + 3):
             if rollout.action == "deploy" and command.stack == rollout.team_env.names.workspace_stack:
                 # The workspace exists now; nothing inside it has been applied yet (infra/lifecycle/preflight.py).

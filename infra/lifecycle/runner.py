@@ -16,7 +16,7 @@ from infra.lifecycle.lock import held_lock_fds
 
 CDKTF = ("npx", "--no-install", "cdktf")
 # What to install when a tool the lifecycle runs is missing.
-MIN_TERRAFORM = (1, 5)
+MIN_TERRAFORM = (1, 7)  # `removed` blocks (infra/stacks/workspace_workloads.py) need 1.7
 TOOL_HINTS = {
     "npx": "install Node >= 20, then `make setup` installs the pinned cdktf CLI",
     "terraform": f"install Terraform >= {'.'.join(map(str, MIN_TERRAFORM))}",

@@ -33,6 +33,7 @@ from infra.stacks.base import configure_backend
 from infra.stacks.workspace_workloads import (
     WorkloadPlace,
     add_managed_workload,
+    keep_retired_churn_data,
     wheel_of,
     workload_identities,
 )
@@ -176,6 +177,7 @@ class WorkspaceStack(AspectStack):
             metastore=metastore,
             depends_on=[folder.directory],
         )
+        keep_retired_churn_data(self, team_env=team_env)
         if access.key_vault is not None:  # AWS team-envs have no vault, so no scope
             self._secret_scope(
                 team_env, access.key_vault, readers=[*owners, job_principal], managers=[deployer]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from cdktf import ITerraformDependable
+from cdktf import ITerraformDependable, TerraformStack
 from constructs import Construct
 
 from infra.config import TeamEnv
@@ -26,6 +26,34 @@ from infra.constructs.databricks.team_folder import TeamFolder
 from infra.constructs.databricks.unity_catalog import UnityCatalogScope
 from infra.constructs.databricks.workload_jobs import WorkloadJobs
 from infra.constructs.databricks.workload_schema import SchemaHandle, WorkloadSchema
+
+# The churn preset's protected data at the Terraform addresses it always had (construct paths `mlflow/
+# registered-model` and `predictions-monitor/predictions`; tests/infra/test_retired_churn.py checks them against
+# the churn-prod-workspace snapshot): the registered model with its versions and aliases, the predictions table.
+CHURN_PROTECTED_ADDRESSES = (
+    "databricks_registered_model.mlflow_registered-model_6B859F86",
+    "databricks_sql_table.predictions-monitor_predictions_E5578CAD",
+)
+
+
+def keep_retired_churn_data(stack: TerraformStack, *, team_env: TeamEnv) -> None:
+    """In an env that protects its data, a team without the churn preset gets `removed` blocks that forget the
+    preset's model and predictions table instead of destroying them.
+
+    `prevent_destroy` guards a resource only while its block is in the configuration: a team whose churn
+    workload leaves (the committed pricing team became a bundle team) would otherwise plan the destroy of its
+    prod model, every version and alias, and the predictions table, with no error. A `removed` block with
+    `destroy = false` (Terraform 1.7+) takes them out of the state and leaves them in Unity Catalog; for an
+    address the state never held it plans nothing.
+    """
+    if not team_env.settings.prevent_destroy or team_env.is_ephemeral:
+        return
+    if any(w.preset == CHURN_PRESET for w in team_env.team.managed_workloads):
+        return
+    stack.add_override(
+        "removed",
+        [{"from": address, "lifecycle": {"destroy": False}} for address in CHURN_PROTECTED_ADDRESSES],
+    )
 
 
 def own_principal(workload: ManagedWorkload) -> bool:

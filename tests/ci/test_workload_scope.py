@@ -35,8 +35,8 @@ def config():
         (
             ["ml/notebooks/churn_explore.py"],
             "workspace",
-            ["churn", "risk"],
-        ),  # deployed by the workspace stack
+            ["churn", "pricing", "risk"],
+        ),  # every team's workspace stack deploys it, bundle-only pricing's too
         (["ml/src/churn/jobs/train.py", "infra/app.py"], "", None),
         (["platform.yaml"], "", None),
         (["mlops/readme.txt"], "", None),  # a sibling folder whose name starts like ml is not ml/
@@ -89,3 +89,33 @@ def test_deploy_yml_plans_and_applies_only_churns_workspace_stacks_after_an_ml_o
     # A manual run (no commit replaced) deploys every stack of every team.
     everything = run_step(step_by_id(targets, "scope"), tmp_path, env={"BEFORE": ""})
     assert everything == {"only": "", "teams": ""}
+
+
+def test_the_notebook_every_workspace_stack_deploys_is_the_one_the_scope_sends_to_every_team():
+    from infra.stacks.workspace_stack import EXPLORE_NOTEBOOK
+
+    assert {EXPLORE_NOTEBOOK.relative_to(ROOT).as_posix()} == workload_scope.EVERY_TEAM
+
+
+def test_a_file_moved_into_a_package_deploys_everything(tmp_path):
+    """`git diff --name-only` follows renames and lists only the new path: infra/ moved under ml/ would read as
+    an ml/-only change and skip the platform stacks that still hold what the moved file made."""
+    repo = tmp_path / "workspace"
+    repo.mkdir()
+    (repo / ".github").symlink_to(ROOT / ".github")
+    (repo / "platform.yaml").symlink_to(ROOT / "platform.yaml")
+    (repo / "ml").mkdir()
+    (repo / "infra").mkdir()
+    (repo / "infra" / "naming.py").write_text("".join(f"line {n}\n" for n in range(40)))
+    commit = ("-c", "user.email=ci@example.com", "-c", "user.name=ci", "commit", "-q")
+    git(repo, "init", "-q")
+    git(repo, "add", ".")
+    git(repo, *commit, "-m", "base")
+    before = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "mv", "infra/naming.py", "ml/naming.py")
+    git(repo, *commit, "-m", "move")
+
+    scope = run_step(
+        step_by_id(workflow("deploy.yml")["jobs"]["targets"], "scope"), tmp_path, env={"BEFORE": before}
+    )
+    assert scope == {"only": "", "teams": ""}

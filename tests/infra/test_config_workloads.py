@@ -143,6 +143,16 @@ def test_two_managed_workloads_of_one_team_each_get_their_own_schema():
             "teams.churn.workloads[0].ci.github_repository",
             "invalid",
         ),
+        (
+            ({"kind": "bundle", "name": "pricing", "schema_name": "ml", "models": ["p"]},),
+            "teams.churn.workloads[0].schema_name",
+            "the platform's own schema",
+        ),
+        (
+            ({"kind": "bundle", "name": "ml", "models": ["p"]},),
+            "teams.churn.workloads[0].schema_name",
+            "the platform's own schema",
+        ),
     ],
     ids=[
         "name-twice",
@@ -157,6 +167,9 @@ def test_two_managed_workloads_of_one_team_each_get_their_own_schema():
         "unknown-kind",
         "unknown-key",
         "bad-ci-repo",
+        # The catalog scope's `ml` schema exists in every env: a second databricks_schema `ml` fails the apply.
+        "bundle-schema-ml",
+        "bundle-named-ml",
     ],
 )
 def test_bad_workloads_name_the_field(workloads, path, words):
@@ -239,3 +252,56 @@ def test_the_churn_preset_lives_in_schema_ml():
     )
     team = parse(with_workloads({k: v for k, v in CHURN.items() if k != "schema_name"})).team("churn")
     assert team.workloads[0].schema == "ml"
+
+
+@pytest.mark.parametrize("spelling", ["ml/", "ml/.", "ml//", "ml/./"])
+def test_one_package_has_one_spelling_so_it_is_built_once_and_scoped_once(spelling):
+    """`ml/` used to be a package of its own: built a second time into dist/workloads/ml and never matched by
+    CI's scope (.github/scripts/workload_scope.py compares paths)."""
+    from infra.app import workload_wheels
+
+    config = parse(with_workloads({**CHURN, "package": spelling}, {**SCORER, "package": f"{spelling}/"}))
+    assert [w.package for w in config.team("churn").workloads] == ["ml", "ml"]
+    built: list[str] = []
+    workload_wheels(config.team_envs, given={}, build=lambda package: built.append(package) or ROOT / "x.whl")
+    assert built == []  # churn's ml/ is the app's wheel, built once by synth
+
+
+def test_a_package_that_links_out_of_the_repository_is_refused(tmp_path):
+    """The link builds on the engineer's machine, but CI's checkout holds only the link."""
+    from infra.config.workload_packages import workload_package_problems
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "pyproject.toml").write_text(
+        '[project]\nname = "pkg"\n[project.scripts]\nchurn = "pkg:main"\n'
+    )
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "pkg").symlink_to(outside)
+    team = parse(with_workloads(SCORER)).team("churn")
+    moved = team.model_copy(update={"workloads": [team.workloads[0].model_copy(update={"package": "pkg"})]})
+    (line,) = workload_package_problems([moved], root=repo)
+    assert line.startswith("teams.churn.workloads[0].package: pkg is a link that leaves the repository")
+
+
+def test_churn_only_env_settings_of_a_team_without_churn_are_a_warning_naming_each():
+    """A bundle-only team's serving, gate, drift, data quality and churn schedules deploy nothing."""
+    config = with_workloads(
+        {"kind": "bundle", "name": "pricing", "models": ["p"], "ci": {"github_repository": "example-org/pricing"}}
+    )
+    dev = config["teams"][0]["environments"]["dev"]
+    dev["serving"] = {"enabled": True}
+    dev["model_gate"] = {"min_roc_auc": 0.9}
+    dev["schedules"] = {"training": "0 0 1 * * ?", "timezone": "Europe/Amsterdam"}
+    warnings = [w for w in deploy_warnings(parse(config)) if "churn preset" in w]
+    assert [w.split(":")[0] for w in warnings if ".dev." in w] == [
+        "teams.churn.environments.dev.model_gate",
+        "teams.churn.environments.dev.serving",
+        "teams.churn.environments.dev.schedules.training",
+    ]
+    # With the churn preset they are read: no warning; nor for a team that sets none.
+    config["teams"][0]["workloads"].append(CHURN)
+    assert not [w for w in deploy_warnings(parse(config)) if "churn preset" in w]
+    committed = parse_config((ROOT / "platform.yaml").read_text())
+    assert not [w for w in deploy_warnings(committed) if "churn preset" in w]

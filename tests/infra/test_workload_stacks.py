@@ -134,7 +134,7 @@ def test_the_second_workload_gets_its_own_schema_principal_models_and_jobs(stack
     ]  # fmt: skip
     (upload,) = named(stack, "databricks_file", "^workload-upsell-jobs").values()
     assert re.fullmatch(
-        r"/Volumes/dbp_churn_dev/ml/artifacts/wheels/[0-9a-f]{12}/upsell-0\.1\.0-py3-none-any\.whl",
+        r"/Volumes/dbp_churn_dev/ml/artifacts/wheels/upsell/[0-9a-f]{12}/upsell-0\.1\.0-py3-none-any\.whl",
         upload["path"],
     )
     assert all(t["library"] == [{"whl": upload["path"]}] for t in job["task"])

@@ -743,7 +743,7 @@ def test_env_down_without_terraform_is_one_line_naming_it(cli, fakes, empty_path
     fakes.groups.groups = [ephemeral_group(env="pr42", expires="2026-11-23T00:00:00Z")]
     fakes.runner = CdktfRunner()
     assert_refused(
-        cli("env", "down", "pr42"), fakes, "terraform: not found on PATH; install Terraform >= 1.5"
+        cli("env", "down", "pr42"), fakes, "terraform: not found on PATH; install Terraform >= 1.7"
     )
 
 
@@ -765,10 +765,10 @@ def test_commands_that_run_cdktf_check_terraform_before_building_anything(
 ):
     put_on_path(tmp_path / "bin", "npx")
     fakes.runner = CdktfRunner()
-    assert_refused(cli(*args), fakes, "terraform: not found on PATH; install Terraform >= 1.5")
+    assert_refused(cli(*args), fakes, "terraform: not found on PATH; install Terraform >= 1.7")
     # cdktf runs terraform: one too old for the stacks is refused the same way, naming its version
     put_on_path(tmp_path / "bin", "terraform", '#!/bin/sh\necho \'{"terraform_version": "1.4.7"}\'\n')
-    assert_refused(cli(*args), fakes, "terraform: Terraform 1.4.7 is too old; install Terraform >= 1.5")
+    assert_refused(cli(*args), fakes, "terraform: Terraform 1.4.7 is too old; install Terraform >= 1.7")
 
 
 @pytest.mark.slow  # the real CLI and databricks-sdk's own auth lookup, ~3 s

@@ -352,6 +352,6 @@ def test_a_group_deleted_meanwhile_counts_as_reaped(config, fakes):
 def test_reap_without_terraform_refuses_before_touching_anything(config, fakes):
     fakes.groups.groups = [ephemeral_group(env="pr1", expires=PAST)]
     fakes.runner.missing = {"terraform"}
-    with pytest.raises(MissingTool, match=r"^terraform: not found on PATH; install Terraform >= 1.5$"):
+    with pytest.raises(MissingTool, match=r"^terraform: not found on PATH; install Terraform >= 1.7$"):
         run_reap(config, fakes)
     assert fakes.events == []

@@ -172,7 +172,7 @@ def test_a_missing_terraform_or_npx_is_one_line_naming_it():
     runner = CdktfRunner(run=not_installed, stream=not_installed)
     with pytest.raises(MissingTool) as missing:
         runner.has_state("churn-pr1-platform", outdir=Path("cdktf.out"))
-    assert str(missing.value) == "terraform: not found on PATH; install Terraform >= 1.5"
+    assert str(missing.value) == "terraform: not found on PATH; install Terraform >= 1.7"
     command = StackCommand("deploy", "churn-dev-platform", Path("cdktf.out"), auto_approve=True)
     with pytest.raises(MissingTool, match=r"^npx: not found on PATH; install Node >= 20, then `make setup`"):
         runner.run(command)
@@ -293,6 +293,8 @@ def test_apply_plan_applies_the_saved_plan_with_output_streaming_and_fails_on_a_
     [
         (done(0, stdout='{"terraform_version": "1.11.4", "platform": "linux_amd64"}'), None),
         (done(0, stdout='{"terraform_version": "1.4.7"}'), "terraform: Terraform 1.4.7 is too old"),
+        # `removed` blocks (a team that left the churn preset in a protected env) are Terraform 1.7's
+        (done(0, stdout='{"terraform_version": "1.6.6"}'), "terraform: Terraform 1.6.6 is too old"),
         (done(1, stderr="flag provided but not defined: -json"), "terraform: cannot tell its version"),
     ],
 )
@@ -308,7 +310,7 @@ def test_require_checks_the_terraform_version(tmp_path, monkeypatch, shown, prob
         with pytest.raises(MissingTool) as refused:
             runner.require("terraform")
         assert str(refused.value).startswith(problem) and str(refused.value).endswith(
-            "install Terraform >= 1.5"
+            "install Terraform >= 1.7"
         )
     assert launcher.calls[0][0] == ["terraform", "version", "-json"]
 

@@ -85,15 +85,11 @@ def test_without_workload_a_team_with_churn_smokes_churns_training_and_a_team_wi
             "--workload: team 'churn' has no workload 'nope' (managed: churn, upsell)",
         ),
         (
-            ("churn/dev", "--workload", "upsell"),
-            "--job: workload 'upsell' has jobs nightly, weekly: name one",
-        ),
-        (
             ("churn/dev", "--job", "retrain"),
             "--job: workload 'churn' has no job 'retrain' (jobs: training, scoring, monitoring)",
         ),
     ],
-    ids=["bundle", "unknown-workload", "ambiguous-job", "unknown-job"],
+    ids=["bundle", "unknown-workload", "unknown-job"],
 )
 def test_a_job_smoke_cannot_run_is_refused_in_one_line(cli, fakes, args, message):
     assert_refused(cli("smoke", *args), fakes, message)
@@ -128,3 +124,24 @@ def test_a_team_with_only_bundle_workloads_has_nothing_to_smoke_and_passes(cli, 
         "nothing to smoke",
     }
     assert fakes.workspace.started == []
+
+
+def test_without_workload_or_job_a_team_of_several_managed_workloads_smokes_the_first_job_of_the_first(
+    cli, fakes, config_path
+):
+    """CI runs `platform smoke TEAM/staging` after every staging apply with neither option: refusing a team
+    with several managed workloads (or a workload with several jobs) failed the deploy of a config validate
+    accepted. Config order decides, as a workload's first model is the one its jobs get."""
+    raw = yaml.safe_load(config_path.read_text())
+    pricing = next(team for team in raw["teams"] if team["name"] == "pricing")
+    pricing["workloads"] = [
+        *pricing["workloads"][:1],  # its bundle
+        managed("forecast", ["weekly", "daily"]),
+        managed("elasticity", ["nightly"]),
+    ]
+    config_path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    dry = cli("smoke", "pricing/staging", "--dry-run")
+    assert dry.code == 0, dry.err
+    assert "  1. find job dbp-pricing-staging-forecast-weekly" in dry.out.splitlines()
+    upsell = cli("smoke", "churn/dev", "--workload", "upsell", "--dry-run")
+    assert "  1. find job dbp-churn-dev-upsell-nightly" in upsell.out.splitlines(), upsell.err

@@ -12,11 +12,13 @@ from tests.lifecycle.test_plan import saved_plan
 
 
 def test_deploy_only_the_workspace_stack(cli, fakes):
+    fakes.runner.stacks_with_state.add("churn-dev-platform")
     result = cli("deploy", "churn/dev", "--only", "workspace", "--auto-approve")
     assert result.code == 0, result.err
     assert fakes.events == [
         "build wheel",
         "synth churn-dev-platform churn-dev-workspace",
+        "state? churn-dev-platform",  # what the workspace stack reads has been applied
         "deploy churn-dev-workspace",
     ]
     assert [" ".join(c.argv()) for c in fakes.runner.commands] == [
@@ -62,3 +64,24 @@ def test_an_unknown_stack_is_refused_in_one_line(cli, fakes):
         fakes,
         "--only: 'lake' is not a stack of churn/dev (stacks: platform, workspace)",
     )
+
+
+def test_only_workspace_before_the_platform_stack_was_ever_applied_is_refused_in_one_line(cli, fakes):
+    """The workspace stack reads the platform stack's outputs from its state: against no state Terraform fails
+    deep in the plan (or cdktf in the deploy), after the wheel build, with nothing that says what to do."""
+    for command in (["deploy", "churn/dev", "--only", "workspace", "--auto-approve"], ["plan", "churn/dev"]):
+        extra = ["--only", "workspace"] if command[0] == "plan" else []
+        result = cli(*command, *extra)
+        assert result.code == 2, result.err
+        assert result.err.strip().splitlines() == [
+            "error: --only: churn-dev-platform has never been applied, so churn-dev-workspace has nothing to "
+            "read; deploy churn/dev without --only first"
+        ]
+        assert not [e for e in fakes.events if e.startswith(("deploy ", "plan "))]
+
+
+def test_only_workspace_on_aws_needs_the_platform_and_account_stacks_applied(cli, fakes):
+    fakes.runner.stacks_with_state.add("risk-dev-platform")
+    result = cli("deploy", "risk/dev", "--only", "workspace", "--auto-approve")
+    assert result.code == 2
+    assert "--only: risk-dev-account has never been applied" in result.err

@@ -178,15 +178,22 @@ def wheel_task_parameters(
     ]
 
 
-def wheel_volume_path(volume_path: str, wheel: WheelArtifact) -> str:
-    """Content-addressed: a new build lands in a new folder, an unchanged one maps to the same path."""
-    return f"{volume_path}/wheels/{wheel.sha256[:12]}/{wheel.filename}"
+def wheel_volume_path(volume_path: str, wheel: WheelArtifact, *, owner: str | None = None) -> str:
+    """Content-addressed: a new build lands in a new folder, an unchanged one maps to the same path. ``owner``
+    (a workload other than the churn preset) gets a folder of its own: each `databricks_file` must own its path,
+    or two workloads built from one package would upload the same file twice, each read back as changed by the
+    other, and deleting one (a workload removed) would delete the wheel the other's jobs install."""
+    folder = f"wheels/{owner}" if owner else "wheels"
+    return f"{volume_path}/{folder}/{wheel.sha256[:12]}/{wheel.filename}"
 
 
-def upload_wheel(scope: Construct, *, wheel: WheelArtifact, artifacts: UnityCatalogScope) -> tuple[File, str]:
-    """The wheel as a file in the artifact volume (construct IDs `wheel-asset`, `wheel` under ``scope``)."""
+def upload_wheel(
+    scope: Construct, *, wheel: WheelArtifact, artifacts: UnityCatalogScope, owner: str | None = None
+) -> tuple[File, str]:
+    """The wheel as a file in the artifact volume (construct IDs `wheel-asset`, `wheel` under ``scope``), in
+    ``owner``'s own folder when given (wheel_volume_path)."""
     asset = TerraformAsset(scope, "wheel-asset", path=str(wheel.path), type=AssetType.FILE)
-    path = wheel_volume_path(artifacts.volume_path, wheel)
+    path = wheel_volume_path(artifacts.volume_path, wheel, owner=owner)
     file = File(
         scope,
         "wheel",

@@ -51,7 +51,7 @@ def job_timeout_seconds(job: WorkloadJob) -> int:
 
 
 class WorkloadJobs(Construct):
-    """Uploads the workload's wheel (content-addressed, beside churn's in the artifact volume) and defines its
+    """Uploads the workload's wheel (content-addressed, in its own folder of the artifact volume) and defines its
     jobs: each task a `python_wheel_task` of the wheel's distribution, on the env's policy-governed job cluster,
     run as the workload's own job principal, one run at a time, mailing the team on failure.
     """
@@ -75,7 +75,9 @@ class WorkloadJobs(Construct):
         depends_on: Sequence[ITerraformDependable] = (),
     ) -> None:
         super().__init__(scope, id)
-        self.wheel_file, self.wheel_path = upload_wheel(self, wheel=wheel, artifacts=artifacts)
+        self.wheel_file, self.wheel_path = upload_wheel(
+            self, wheel=wheel, artifacts=artifacts, owner=workload.name
+        )
         schedules = team_env.settings.schedules
         catalog = team_env.names.catalog
         self.jobs: dict[str, Job] = {}
