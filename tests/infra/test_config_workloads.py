@@ -288,7 +288,12 @@ def test_a_package_that_links_out_of_the_repository_is_refused(tmp_path):
 def test_churn_only_env_settings_of_a_team_without_churn_are_a_warning_naming_each():
     """A bundle-only team's serving, gate, drift, data quality and churn schedules deploy nothing."""
     config = with_workloads(
-        {"kind": "bundle", "name": "pricing", "models": ["p"], "ci": {"github_repository": "example-org/pricing"}}
+        {
+            "kind": "bundle",
+            "name": "pricing",
+            "models": ["p"],
+            "ci": {"github_repository": "example-org/pricing"},
+        }
     )
     dev = config["teams"][0]["environments"]["dev"]
     dev["serving"] = {"enabled": True}
