@@ -24,25 +24,29 @@ def risk_env(config: dict, env: str) -> dict:
 
 
 def test_committed_prod_is_isolated_by_default_and_dev_keeps_nat(platform_config):
-    by_env = {te.env: te.settings.aws_egress for te in platform_config.team_envs if te.team.name == "risk"}
-    assert by_env["prod"] is not None and by_env["prod"].mode == "isolated"
-    assert by_env["dev"] is None and by_env["staging"] is None  # nat
-    assert all(te.settings.aws_egress is None for te in platform_config.team_envs if te.team.cloud == "azure")
+    """One `egress` setting on both clouds, defaulted per cloud in prod: isolated on AWS, firewall on Azure."""
+    modes = {te.key: te.settings.egress.mode for te in platform_config.team_envs}
+    assert modes["risk/prod"] == "isolated" and modes["risk/dev"] == modes["risk/staging"] == "open"
+    assert modes["churn/prod"] == "firewall" and modes["churn/dev"] == "open"
 
 
 def test_prod_with_nat_and_no_reason_is_refused_in_one_line(tmp_path, capsys):
     config = copy.deepcopy(COMMITTED)
-    risk_env(config, "prod")["aws_egress"] = {"mode": "nat"}
+    risk_env(config, "prod")["egress"] = {"mode": "open"}
     code, out, err = validate(config, tmp_path, capsys)
     (line,) = err.strip().splitlines()
     assert code == 2 and out == ""
-    assert "teams.risk.environments.prod.aws_egress.open_reason: prod with open egress (NAT gateway)" in line
+    assert (
+        "teams.risk.environments.prod.egress: prod egress is open (NAT gateway, any destination) without"
+        in line
+    )
+    assert "set mode: isolated" in line
 
 
 def test_prod_with_nat_and_a_reason_validates_and_records_it_as_the_suppression(tmp_path, capsys, fake_wheel):
     config = copy.deepcopy(COMMITTED)
     reason = "calls the vendor's scoring API on the internet"
-    risk_env(config, "prod")["aws_egress"] = {"mode": "nat", "open_reason": reason}
+    risk_env(config, "prod")["egress"] = {"mode": "open", "open_reason": reason}
     code, _, err = validate(config, tmp_path, capsys)
     assert code == 0, err
     from infra.app import build_app
@@ -67,31 +71,63 @@ def test_prod_with_nat_and_a_reason_validates_and_records_it_as_the_suppression(
         (
             {"region": "eu-north-1"},
             {"mode": "isolated"},
-            "aws_egress.mode: isolated needs the Databricks PrivateLink",
+            "egress.mode: isolated needs the Databricks PrivateLink",
         ),
         (
             {},
             {"mode": "isolated", "open_reason": "no reason needed here at all"},
-            "aws_egress.open_reason: only for mode nat",
+            "egress: open_reason applies only with mode: open",
+        ),
+        (
+            {},
+            {"allowed_fqdns": ["pypi.org"]},
+            "egress: allowed_fqdns applies only with mode: firewall (isolated egress",
         ),
     ],
-    ids=["region-without-sra-services", "reason-on-isolated"],
+    ids=["region-without-sra-services", "reason-on-isolated", "fqdns-on-default-isolated"],
 )
 def test_isolated_egress_it_cannot_build_is_refused(tmp_path, capsys, team_change, egress, words):
     config = copy.deepcopy(COMMITTED)
     aws_team(config).update(team_change)
-    risk_env(config, "prod")["aws_egress"] = egress
+    risk_env(config, "prod")["egress"] = egress
     code, _, err = validate(config, tmp_path, capsys)
     (line,) = err.strip().splitlines()
     assert code == 2 and f"teams.risk.environments.prod.{words}" in line
 
 
-def test_aws_egress_on_an_azure_team_is_refused(tmp_path, capsys):
+@pytest.mark.parametrize(
+    ("team", "env", "mode", "words"),
+    [
+        (
+            "churn",
+            "dev",
+            "isolated",
+            "teams.churn.environments.dev.egress.mode: isolated is AWS back-end PrivateLink, for AWS teams only",
+        ),
+        (
+            "risk",
+            "prod",
+            "firewall",
+            "teams.risk.environments.prod.egress.mode: firewall is the Azure hub's firewall, for Azure teams only",
+        ),
+    ],
+    ids=["isolated-on-azure", "firewall-on-aws"],
+)
+def test_the_other_clouds_egress_mode_is_refused_in_one_line(tmp_path, capsys, team, env, mode, words):
     config = copy.deepcopy(COMMITTED)
-    config["teams"][0]["environments"]["dev"]["aws_egress"] = {"mode": "isolated"}
+    (named,) = [t for t in config["teams"] if t["name"] == team]
+    named["environments"][env]["egress"] = {"mode": mode}
     code, _, err = validate(config, tmp_path, capsys)
     (line,) = err.strip().splitlines()
-    assert code == 2 and "teams.churn.environments.dev.aws_egress: AWS teams only" in line
+    assert code == 2 and words in line and "Traceback" not in err
+
+
+def test_aws_egress_is_gone(tmp_path, capsys):
+    """The former AWS-only field is refused like any unknown field, so a stale config cannot silently go open."""
+    config = copy.deepcopy(COMMITTED)
+    risk_env(config, "prod")["aws_egress"] = {"mode": "nat"}
+    code, _, err = validate(config, tmp_path, capsys)
+    assert code == 2 and "teams.risk.environments.prod.aws_egress" in err
 
 
 def _endpoints(stack: dict) -> dict[str, dict]:
@@ -211,10 +247,10 @@ def test_the_prod_stack_with_nat_and_no_stated_reason_fails_synth(platform_confi
     """The same risk/prod with a NAT gateway and no reason (what validate refuses, forced past it here): the policy
     stops the synth, so no path leads an unexplained internet route into a prod VPC."""
     from infra.app import build_app
-    from infra.config.aws_egress import AwsEgress
+    from infra.config.egress import Egress
 
     prod = next(te for te in platform_config.team_envs if te.key == "risk/prod")
-    settings = prod.settings.model_copy(update={"aws_egress": AwsEgress(mode="nat")})
+    settings = prod.settings.model_copy(update={"egress": Egress(mode="open")})
     open_prod = prod.model_copy(update={"settings": settings})
     with pytest.raises(RuntimeError, match="PLAT-AWS-EGRESS-1: prod VPC has an internet or NAT gateway"):
         build_app(platform_config, outdir=tmp_path, wheel=fake_wheel, team_envs=[open_prod]).synth()
