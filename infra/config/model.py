@@ -19,6 +19,7 @@ from infra.config.cross_checks import cloud_problems
 from infra.config.egress import egress_problems
 from infra.config.environment import CustomerManagedKey, EnvironmentConfig
 from infra.config.naming import EnvNames, env_names
+from infra.config.offline_packages import offline_package_problems
 from infra.config.platform_settings import PlatformSettings
 from infra.config.team import TeamConfig
 from infra.config.unique_names import EnvIdentity, config_name_problems
@@ -47,6 +48,7 @@ class PlatformConfig(StrictModel):
             *egress_problems(self.platform, self.teams),
             *bundle_problems(self.platform, self.teams),
             *workload_package_problems(self.teams),
+            *offline_package_problems(self.platform, self.teams),
         ]
         if problems:
             # One line per problem, each starting with its own field path (see infra.config.loader).

@@ -10,6 +10,7 @@ import json
 
 import pytest
 
+from tests.infra.conftest import OFFLINE_WORKLOAD
 from tests.infra.test_aws_config import COMMITTED, aws_team, validate
 from tests.terraform_graph import StackGraph
 
@@ -23,11 +24,35 @@ def risk_env(config: dict, env: str) -> dict:
     return aws_team(config)["environments"][env]
 
 
-def test_committed_prod_is_isolated_by_default_and_dev_keeps_nat(platform_config):
-    """One `egress` setting on both clouds, defaulted per cloud in prod: isolated on AWS, firewall on Azure."""
+def test_prod_is_isolated_by_default_on_aws_and_firewalled_on_azure(platform_config, isolated_synthesized):
+    """One `egress` setting on both clouds, defaulted per cloud in prod: isolated on AWS, firewall on Azure. The
+    committed risk/prod states open egress with its reason (its churn wheel needs PyPI)."""
     modes = {te.key: te.settings.egress.mode for te in platform_config.team_envs}
-    assert modes["risk/prod"] == "isolated" and modes["risk/dev"] == modes["risk/staging"] == "open"
     assert modes["churn/prod"] == "firewall" and modes["churn/dev"] == "open"
+    assert modes["risk/dev"] == modes["risk/staging"] == "open"
+    risk_prod = next(te for te in platform_config.team_envs if te.key == "risk/prod")
+    assert risk_prod.settings.egress.mode == "open" and "PyPI" in risk_prod.settings.egress.open_reason
+    # without the stated open egress (and with a wheel that needs no PyPI), risk/prod is isolated: no NAT gateway
+    assert "aws_nat_gateway" not in isolated_synthesized.json("risk-prod-platform")["resource"]
+    assert "aws_nat_gateway" in isolated_synthesized.json("risk-dev-platform")["resource"]
+
+
+def test_isolated_env_whose_wheel_needs_pypi_is_refused_in_one_line(tmp_path, capsys):
+    """A job installs the workload's wheel with pip, which fetches what the runtime does not ship from PyPI;
+    isolated clusters have no internet path, so the churn wheel (fairlearn, absent from both ML runtimes'
+    lists in ml/runtimes/, see docs/ml-lifecycle.md) would fail to install at every job start. Validate refuses
+    the env, naming the field and the package; the AWS prod default (isolated) is refused the same way."""
+    for egress in ({"mode": "isolated"}, None):
+        config = copy.deepcopy(COMMITTED)
+        if egress is None:
+            risk_env(config, "prod").pop("egress")
+        else:
+            risk_env(config, "prod")["egress"] = egress
+        code, out, err = validate(config, tmp_path, capsys)
+        (line,) = err.strip().splitlines()
+        assert code == 2 and out == "" and "Traceback" not in err
+        assert "teams.risk.environments.prod.egress.mode: isolated clusters cannot reach PyPI" in line
+        assert "teams.risk.workloads[0] (ml) requires fairlearn" in line
 
 
 def test_prod_with_nat_and_no_reason_is_refused_in_one_line(tmp_path, capsys):
@@ -88,7 +113,7 @@ def test_prod_with_nat_and_a_reason_validates_and_records_it_as_the_suppression(
 )
 def test_isolated_egress_it_cannot_build_is_refused(tmp_path, capsys, team_change, egress, words):
     config = copy.deepcopy(COMMITTED)
-    aws_team(config).update(team_change)
+    aws_team(config).update(team_change, workloads=[OFFLINE_WORKLOAD])  # a wheel isolated clusters can install
     risk_env(config, "prod")["egress"] = egress
     code, _, err = validate(config, tmp_path, capsys)
     (line,) = err.strip().splitlines()
@@ -134,8 +159,8 @@ def _endpoints(stack: dict) -> dict[str, dict]:
     return {e["service_name"]: e for e in stack["resource"]["aws_vpc_endpoint"].values()}
 
 
-def test_isolated_prod_has_no_path_to_the_internet(synthesized):
-    prod = synthesized.json("risk-prod-platform")["resource"]
+def test_isolated_prod_has_no_path_to_the_internet(isolated_synthesized):
+    prod = isolated_synthesized.json("risk-prod-platform")["resource"]
     for kind in ("aws_nat_gateway", "aws_internet_gateway", "aws_eip", "aws_route"):
         assert kind not in prod, kind
     egress = prod["aws_vpc_security_group_egress_rule"].values()
@@ -143,12 +168,12 @@ def test_isolated_prod_has_no_path_to_the_internet(synthesized):
     assert {r.get("cidr_ipv4") for r in egress if "cidr_ipv4" in r} == {"10.30.8.0/22"}
     (s3_rule,) = [r for r in egress if "prefix_list_id" in r]
     assert s3_rule["prefix_list_id"].endswith(".prefix_list_id}") and s3_rule["from_port"] == 443
-    dev = synthesized.json("risk-dev-platform")["resource"]
+    dev = isolated_synthesized.json("risk-dev-platform")["resource"]
     assert len(dev["aws_nat_gateway"]) == 1 and len(dev["aws_internet_gateway"]) == 1
 
 
-def test_databricks_endpoints_sit_in_the_endpoint_subnets_behind_their_own_group(synthesized):
-    stack = synthesized.json("risk-prod-platform")["resource"]
+def test_databricks_endpoints_sit_in_the_endpoint_subnets_behind_their_own_group(isolated_synthesized):
+    stack = isolated_synthesized.json("risk-prod-platform")["resource"]
     endpoints = _endpoints({"resource": stack})
     assert set(DATABRICKS_SERVICES) <= set(endpoints)
     subnets = {
@@ -170,12 +195,12 @@ def test_databricks_endpoints_sit_in_the_endpoint_subnets_behind_their_own_group
         if r["security_group_id"] in groups and groups[r["security_group_id"]]["name"].endswith("-endpoints")
     }
     assert ports == {(443, 443), (6666, 6666), (2443, 2443), (8443, 8451)}
-    assert set(DATABRICKS_SERVICES).isdisjoint(_endpoints(synthesized.json("risk-dev-platform")))
+    assert set(DATABRICKS_SERVICES).isdisjoint(_endpoints(isolated_synthesized.json("risk-dev-platform")))
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
-def test_aws_service_endpoints_admit_only_the_envs_buckets_and_databricks(synthesized, env):
-    endpoints = _endpoints(synthesized.json(f"risk-{env}-platform"))
+def test_aws_service_endpoints_admit_only_the_envs_buckets_and_databricks(isolated_synthesized, env):
+    endpoints = _endpoints(isolated_synthesized.json(f"risk-{env}-platform"))
     s3 = json.loads(endpoints["com.amazonaws.eu-west-1.s3"]["policy"])
     buckets = {
         resource.split(":::")[1].split("/")[0]
@@ -199,8 +224,8 @@ def test_aws_service_endpoints_admit_only_the_envs_buckets_and_databricks(synthe
     assert kinesis["Statement"][0]["Resource"] == ["arn:aws:kinesis:eu-west-1:414351767826:stream/*"]
 
 
-def test_account_stack_registers_the_endpoints_and_attaches_them_to_the_network(synthesized):
-    prod = synthesized.json("risk-prod-account")["resource"]
+def test_account_stack_registers_the_endpoints_and_attaches_them_to_the_network(isolated_synthesized):
+    prod = isolated_synthesized.json("risk-prod-account")["resource"]
     registered = prod["databricks_mws_vpc_endpoint"]
     assert {r["vpc_endpoint_name"] for r in registered.values()} == {
         "dbp-risk-prod-rest-api",
@@ -221,16 +246,16 @@ def test_account_stack_registers_the_endpoints_and_attaches_them_to_the_network(
     (workspace,) = prod["databricks_mws_workspaces"].values()
     assert workspace["private_access_settings_id"].endswith(".private_access_settings_id}")
     assert workspace["pricing_tier"] == "ENTERPRISE"
-    dev = synthesized.json("risk-dev-account")["resource"]
+    dev = isolated_synthesized.json("risk-dev-account")["resource"]
     assert "databricks_mws_vpc_endpoint" not in dev and "databricks_mws_private_access_settings" not in dev
     assert "vpc_endpoints" not in next(iter(dev["databricks_mws_networks"].values()))
 
 
-def test_registrations_come_before_the_network_and_go_after_it(synthesized):
+def test_registrations_come_before_the_network_and_go_after_it(isolated_synthesized):
     """Databricks refuses to delete a VPC endpoint registration a network still lists, and a network a workspace
     uses: create registrations -> network -> workspace, destroy the reverse (databricks v1.99.0
     mws/resource_mws_vpc_endpoint.go and mws/resource_mws_networks.go delete without detaching)."""
-    graph = StackGraph(synthesized.json("risk-prod-account"))
+    graph = StackGraph(isolated_synthesized.json("risk-prod-account"))
     (network,) = [n.address for n in graph.of_type("databricks_mws_networks")]
     (workspace,) = [n.address for n in graph.of_type("databricks_mws_workspaces")]
     (settings,) = [n.address for n in graph.of_type("databricks_mws_private_access_settings")]

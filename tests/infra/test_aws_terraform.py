@@ -76,14 +76,14 @@ PROD_TAGS = {"team": "risk", "env": "prod", "managed-by": "cdktf-platform"}
 
 
 def test_isolated_prod_stack_applies_without_internet_path_and_destroys(
-    synthesized, moto, inventory, tmp_path
+    isolated_synthesized, moto, inventory, tmp_path
 ):
-    """risk/prod has isolated egress (SRA's isolated network): the stack goes through Terraform against moto with
+    """risk/prod with isolated egress (conftest.isolated_synthesized) (SRA's isolated network): the stack goes through Terraform against moto with
     no NAT or internet gateway, a VPC whose route tables have no default route, and interface endpoints to the
     region's Databricks workspace and relay PrivateLink services (moto 5.2 accepts any service name, so the names
     are checked offline against SRA's table in test_aws_policy_lint.py). prod protects its data
     (prevent_destroy); only this test's override lifts it, so the stack can be destroyed here."""
-    stack = TerraformDir(locate_tools(), synthesized.outdir / "stacks" / PROD, tmp_path, moto)
+    stack = TerraformDir(locate_tools(), isolated_synthesized.outdir / "stacks" / PROD, tmp_path, moto)
     stack.write_override()
     _lift_prevent_destroy(stack)
     stack.run("init", "-input=false")

@@ -31,12 +31,19 @@ def cmk_stacks(platform_config, fake_wheel, tmp_path_factory):
     return stack("risk-prod-platform"), stack("risk-prod-account")
 
 
-def test_the_committed_aws_envs_have_no_workspace_keys_and_stay_premium_without_private_link(synthesized):
-    # risk/prod is enterprise for its back-end PrivateLink (isolated egress, test_aws_egress.py), not for keys
-    for stack, tier in (("risk-dev-account", "PREMIUM"), ("risk-prod-account", "ENTERPRISE")):
-        workspace = synthesized.only(stack, "databricks_mws_workspaces")
+def test_the_committed_aws_envs_have_no_workspace_keys_and_stay_premium_without_private_link(
+    synthesized, isolated_synthesized
+):
+    # an isolated risk/prod is enterprise for its back-end PrivateLink (test_aws_egress.py), not for keys; the
+    # committed one keeps NAT (its wheel needs PyPI) and stays premium
+    for synth, stack, tier in (
+        (synthesized, "risk-dev-account", "PREMIUM"),
+        (synthesized, "risk-prod-account", "PREMIUM"),
+        (isolated_synthesized, "risk-prod-account", "ENTERPRISE"),
+    ):
+        workspace = synth.only(stack, "databricks_mws_workspaces")
         assert workspace["pricing_tier"] == tier and "storage_customer_managed_key_id" not in workspace
-        assert "databricks_mws_customer_managed_keys" not in synthesized.json(stack)["resource"]
+        assert "databricks_mws_customer_managed_keys" not in synth.json(stack)["resource"]
 
 
 def test_workspace_uses_both_keys_on_the_enterprise_tier(cmk_stacks):
