@@ -98,7 +98,8 @@ class Egress(StrictModel):
     reference architecture's isolated network, with no NAT or internet gateway: back-end PrivateLink to the
     Databricks workspace and relay services of the region, an S3 gateway endpoint and STS / Kinesis interface
     endpoints whose policies admit only the env's buckets and the buckets Databricks needs in the region (docs/aws.md).
-    Jobs then cannot install packages from the internet (PyPI, Maven)."""
+    Jobs then cannot install packages from the internet (PyPI, Maven): refused for a team whose managed workloads'
+    wheels require a package the ML runtime does not ship (infra/config/offline_packages.py)."""
     allowed_fqdns: list[Fqdn] = []  # noqa: RUF012 (pydantic copies defaults)
     """Extra destinations (HTTPS, port 443) the firewall allows for this env, e.g. `pypi.org` and
     `files.pythonhosted.org` for packages the jobs install from PyPI; `*.example.com` allows any subdomain.

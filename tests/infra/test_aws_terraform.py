@@ -112,6 +112,19 @@ def test_isolated_prod_stack_applies_without_internet_path_and_destroys(
         "com.amazonaws.eu-west-1.kinesis-streams",
     } <= set(services)
     assert "DatabricksArtifacts" in services["com.amazonaws.eu-west-1.s3"]["PolicyDocument"]
+    # What a teardown (`env down` / the reaper destroy the same stacks) must remove, and what the reaper's
+    # inventory (infra/lifecycle/aws.py) would report if it stayed: every endpoint, the two endpoint subnets
+    # beside the two cluster subnets, and the endpoint subnets' own route table.
+    tagged = " ".join(resource.arn for resource in inventory.list(PROD_TAGS))
+    subnets = ec2.describe_subnets(Filters=in_vpc)["Subnets"]
+    tables = ec2.describe_route_tables(Filters=in_vpc)["RouteTables"]
+    assert len(endpoints) == 5 and len(subnets) == 4
+    for resource_id in [
+        *(e["VpcEndpointId"] for e in endpoints),
+        *(s["SubnetId"] for s in subnets),
+        *(t["RouteTableId"] for t in tables if not any(a.get("Main") for a in t["Associations"])),
+    ]:
+        assert resource_id in tagged, f"{resource_id} is not in the reaper's inventory of risk/prod"
 
     replan = stack.run("plan", "-input=false", "-detailed-exitcode", check=False)
     assert replan.returncode == 0, f"re-plan after apply is not clean:\n{replan.stdout[-3000:]}"
