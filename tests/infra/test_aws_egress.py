@@ -113,7 +113,9 @@ def test_prod_with_nat_and_a_reason_validates_and_records_it_as_the_suppression(
 )
 def test_isolated_egress_it_cannot_build_is_refused(tmp_path, capsys, team_change, egress, words):
     config = copy.deepcopy(COMMITTED)
-    aws_team(config).update(team_change, workloads=[OFFLINE_WORKLOAD])  # a wheel isolated clusters can install
+    aws_team(config).update(
+        team_change, workloads=[OFFLINE_WORKLOAD]
+    )  # a wheel isolated clusters can install
     risk_env(config, "prod")["egress"] = egress
     code, _, err = validate(config, tmp_path, capsys)
     (line,) = err.strip().splitlines()
