@@ -104,12 +104,24 @@ def test_prod_with_nat_and_a_reason_validates_and_records_it_as_the_suppression(
             "egress: open_reason applies only with mode: open",
         ),
         (
+            # SRA's artifact bucket for us-west-1 is databricks-prod-artifacts-us-west-2 (aws/tf/variables.tf at
+            # 72a96ea), and a gateway endpoint reaches only its own region's S3: no NAT, no runtime artifacts.
+            {"region": "us-west-1"},
+            {"mode": "isolated"},
+            "egress.mode: isolated clusters in us-west-1 reach S3 only through the region's gateway endpoint",
+        ),
+        (
             {},
             {"allowed_fqdns": ["pypi.org"]},
             "egress: allowed_fqdns applies only with mode: firewall (isolated egress",
         ),
     ],
-    ids=["region-without-sra-services", "reason-on-isolated", "fqdns-on-default-isolated"],
+    ids=[
+        "region-without-sra-services",
+        "reason-on-isolated",
+        "artifacts-elsewhere",
+        "fqdns-on-default-isolated",
+    ],
 )
 def test_isolated_egress_it_cannot_build_is_refused(tmp_path, capsys, team_change, egress, words):
     config = copy.deepcopy(COMMITTED)
