@@ -15,7 +15,7 @@ import yaml
 
 from infra.config import ConfigError, parse_config
 from infra.config.egress import firewall_priority
-from tests.infra.conftest import SYNTH_TODAY, Synthesized
+from tests.infra.conftest import OFFLINE_WORKLOAD, SYNTH_TODAY, Synthesized
 from tests.terraform_graph import StackGraph
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -296,8 +296,14 @@ def test_prod_may_stay_open_when_the_config_says_why_and_then_keeps_its_nat_gate
 
 
 def test_aws_teams_get_their_own_egress_default_in_prod():
-    """One egress setting, defaulted per cloud: the firewall default is Azure-only, AWS prod is isolated."""
-    config = parse_config(yaml.safe_dump(BASE))
+    """One egress setting, defaulted per cloud: the firewall default is Azure-only, AWS prod is isolated (the
+    committed risk/prod states open egress for its wheel's PyPI packages; without it, and with a wheel that needs
+    nothing from PyPI, it is isolated)."""
+    raw = copy.deepcopy(BASE)
+    (risk_team,) = [team for team in raw["teams"] if team["name"] == "risk"]
+    risk_team["workloads"] = [OFFLINE_WORKLOAD]
+    del risk_team["environments"]["prod"]["egress"]
+    config = parse_config(yaml.safe_dump(raw))
     [risk] = [te for te in config.team_envs if te.key == "risk/prod"]
     assert risk.settings.egress.mode == "isolated"
 
