@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator, Field
 
-from infra.config.aws_egress import with_aws_egress_defaults
 from infra.config.base import StrictModel, team_paths
 from infra.config.regions import DATABRICKS_REGIONS
 
@@ -79,8 +78,8 @@ class AwsSettings(StrictModel):
     against any other account (allowed_account_ids), so a wrong profile can never deploy elsewhere."""
     nat_gateway: bool = True
     """Egress of the cluster subnets through a NAT gateway in a public subnet (Databricks' default customer-managed
-    VPC design) for the envs whose `aws_egress.mode` is `nat`. `false` is refused: an env without NAT is asked for
-    per env, with `environments.<env>.aws_egress.mode: isolated` (back-end PrivateLink, docs/aws.md)."""
+    VPC design) for the envs whose `egress.mode` is `open`. `false` is refused: an env without NAT is asked for
+    per env, with `environments.<env>.egress.mode: isolated` (back-end PrivateLink, docs/aws.md)."""
     flow_log_retention_days: Annotated[
         int,
         AfterValidator(check_cloudwatch_retention),
@@ -109,12 +108,10 @@ def with_aws_defaults(data: Any) -> Any:
         return data
     data = dict(data)
     if isinstance(data.get("environments"), dict):
-        data["environments"] = with_aws_egress_defaults(
-            {
-                env: _with_node_type(settings, DEFAULT_AWS_NODE_TYPE)
-                for env, settings in data["environments"].items()
-            }
-        )
+        data["environments"] = {
+            env: _with_node_type(settings, DEFAULT_AWS_NODE_TYPE)
+            for env, settings in data["environments"].items()
+        }
     if isinstance(data.get("ephemeral"), dict):
         ephemeral = dict(data["ephemeral"])
         compute = ephemeral.get(
@@ -146,7 +143,7 @@ NOT_ON_AWS_YET = (
         "network_isolation",
         lambda settings: settings.network_isolation == "private",
         "private is the Azure lake and vault's private endpoints; on AWS, back-end PrivateLink is "
-        "aws_egress: {mode: isolated}: remove network_isolation (docs/aws.md)",
+        "egress: {mode: isolated}: remove network_isolation (docs/aws.md)",
     ),
     (
         "customer_managed_key",
@@ -214,8 +211,8 @@ def aws_team_problems(path: str, team: TeamConfig) -> list[str]:
         )
     if team.aws is not None and not team.aws.nat_gateway:
         problems.append(
-            f"{path}.aws.nat_gateway: false would leave the nat envs no path to the Databricks control plane; "
-            "set it to true and give the envs without NAT aws_egress: {mode: isolated} (back-end PrivateLink)"
+            f"{path}.aws.nat_gateway: false would leave the open-egress envs no path to the Databricks control plane; "
+            "set it to true and give the envs without NAT egress: {mode: isolated} (back-end PrivateLink)"
         )
     return problems
 

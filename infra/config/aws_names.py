@@ -58,7 +58,7 @@ def aws_names(team_env: TeamEnv) -> AwsNames:
 
 @dataclass(frozen=True, kw_only=True)
 class AwsSubnets:
-    """The VPC quartered: two private cluster subnets in two zones, one public subnet for the NAT gateway (nat
+    """The VPC quartered: two private cluster subnets in two zones, one public subnet for the NAT gateway (open
     egress only), and the last quarter halved into the two endpoint subnets (SRA's privatelink subnets). The zones are not derived here: zone
     letters map to different zones in each account and not every letter exists, so the network reads the
     region's available zones from the aws provider."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from infra.config.aws import aws_team_problems
-from infra.config.aws_egress import aws_egress_problems
 from infra.config.base import team_paths
 from infra.config.hardening import hardening_problems
 from infra.config.node_types import node_type_problem
@@ -21,7 +20,6 @@ def cloud_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list[
     problems: list[str] = []
     for path, team in zip(team_paths([team.name for team in teams]), teams, strict=True):
         problems += aws_team_problems(path, team)
-        problems += aws_egress_problems(path, team)
         if team.cloud == "aws":
             if team.aws is None:
                 problems.append(f"{path}.aws: a team with cloud: aws needs aws.account_id")

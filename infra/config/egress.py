@@ -1,9 +1,10 @@
-"""Egress control (data exfiltration): where an Azure env's clusters may connect to, and the hub's firewall.
+"""Egress control (data exfiltration): where an env's clusters may connect to, and the Azure hub's firewall.
 
-`firewall`: the workspace subnets route 0.0.0.0/0 to the hub's Azure Firewall, whose policy gets one rule
+One `egress` setting on both clouds. `open`: a NAT gateway, any destination (prod needs `open_reason`).
+`firewall` (Azure only, the prod default there): the workspace subnets route 0.0.0.0/0 to the hub's Azure Firewall, whose policy gets one rule
 collection group per env allowing the Databricks control plane and the region's metastore, artifact, log and
-event hub endpoints, plus the env's `allowed_fqdns`; everything else is dropped. `open`: a NAT gateway, any
-destination. Pure config, no cdktf: the stacks and the policy rules read it.
+event hub endpoints, plus the env's `allowed_fqdns`; everything else is dropped. `isolated` (AWS only, the prod
+default there): no NAT or internet gateway, back-end PrivateLink (infra/config/aws_private_link.py). Pure config, no cdktf: the stacks and the policy rules read it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
+from infra.config.aws_private_link import isolated_problem
 from infra.config.base import StrictModel, team_paths
 
 if TYPE_CHECKING:
@@ -89,14 +91,31 @@ class HubFirewall(StrictModel):
         return value
 
 
-class Egress(StrictModel):
-    """Where the env's clusters may connect to. Default `open` (NAT gateway), `firewall` in prod."""
+# The prod default of `egress.mode` per cloud (team.py applies it under what the config sets); elsewhere `open`.
+PROD_EGRESS_MODE = {"azure": "firewall", "aws": "isolated"}
+# The mode only one cloud implements, and what that cloud calls it in a refusal.
+CLOUD_OF_MODE = {
+    "firewall": ("azure", "the Azure hub's firewall"),
+    "isolated": ("aws", "AWS back-end PrivateLink"),
+}
+CLOUD_NAME = {"azure": "Azure", "aws": "AWS"}
 
-    mode: Literal["firewall", "open"] = "open"
-    """`firewall` (default in prod): route the workspace subnets' internet traffic through the hub's Azure Firewall
-    (`platform.hub_network.firewall`), which allows only the Databricks control plane, the region's Storage, Sql
-    and EventHub endpoints and `allowed_fqdns`. Needs an env peered with the hub (`network_isolation: private` or
-    `public_network_access: false`). `open`: a NAT gateway, any destination (prod needs `open_reason`)."""
+
+class Egress(StrictModel):
+    """Where the env's clusters may connect to. Default `open` (NAT gateway); in prod `firewall` on Azure,
+    `isolated` on AWS."""
+
+    mode: Literal["firewall", "isolated", "open"] = "open"
+    """`open` (default outside prod, both clouds): a NAT gateway, any destination (prod needs `open_reason`).
+    `firewall` (Azure only, default in prod there): route the workspace subnets' internet traffic through the hub's
+    Azure Firewall (`platform.hub_network.firewall`), which allows only the Databricks control plane, the region's
+    Storage, Sql and EventHub endpoints and `allowed_fqdns`. Needs an env peered with the hub (`network_isolation:
+    private` or `public_network_access: false`). `isolated` (AWS only, default in prod there): the security
+    reference architecture's isolated network, with no NAT or internet gateway: back-end PrivateLink to the
+    Databricks workspace and relay services of the region, an S3 gateway endpoint and STS / Kinesis interface
+    endpoints whose policies admit only the env's buckets and the buckets Databricks needs in the region (docs/aws.md).
+    Jobs then cannot install packages from the internet (PyPI, Maven): refused for a team whose managed workloads'
+    wheels require a package the ML runtime does not ship (infra/config/offline_packages.py)."""
     allowed_fqdns: list[Fqdn] = []  # noqa: RUF012 (pydantic copies defaults)
     """Extra destinations (HTTPS, port 443) the firewall allows for this env, e.g. `login.microsoftonline.com` for
     clusters that sign in to Entra ID themselves; `*.example.com` allows any subdomain. PyPI (`pypi.org`,
@@ -104,7 +123,7 @@ class Egress(StrictModel):
     `mode: firewall`."""
     open_reason: Annotated[str, Field(min_length=15, max_length=500)] | None = None
     """Why a prod env may reach any destination (at least 15 characters): required for `mode: open` in prod,
-    refused with `mode: firewall`."""
+    refused with the other modes."""
 
     @field_validator("open_reason", mode="before")
     @classmethod
@@ -124,11 +143,12 @@ class Egress(StrictModel):
 
     @model_validator(mode="after")
     def _fields_of_the_mode(self) -> Egress:
-        if self.mode == "open" and self.allowed_fqdns:
+        if self.mode != "firewall" and self.allowed_fqdns:
+            allows = "every destination" if self.mode == "open" else "no internet destination"
             raise ValueError(
-                "allowed_fqdns applies only with mode: firewall (open egress allows every destination)"
+                f"allowed_fqdns applies only with mode: firewall ({self.mode} egress allows {allows})"
             )
-        if self.mode == "firewall" and self.open_reason is not None:
+        if self.mode != "open" and self.open_reason is not None:
             raise ValueError("open_reason applies only with mode: open; remove it")
         return self
 
@@ -188,18 +208,22 @@ def egress_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list
         for env, settings in team.environments.items():
             path = f"{team_path}.environments.{env}.egress"
             egress = settings.egress
-            if team.cloud != "azure":
-                if egress.mode == "firewall":
-                    problems.append(
-                        f"{path}.mode: firewall egress is the Azure hub's; AWS teams leave it unset"
-                    )
+            if egress.mode in CLOUD_OF_MODE and CLOUD_OF_MODE[egress.mode][0] != team.cloud:
+                cloud, what = CLOUD_OF_MODE[egress.mode]
+                problems.append(
+                    f"{path}.mode: {egress.mode} is {what}, for {CLOUD_NAME[cloud]} teams only; an "
+                    f"{CLOUD_NAME[team.cloud]} team uses mode: {PROD_EGRESS_MODE[team.cloud]} or open"
+                )
                 continue
             if egress.mode == "open":
                 if env == "prod" and egress.open_reason is None:
                     problems.append(
-                        f"{path}: prod egress is open (any destination) without open_reason; set mode: firewall "
-                        "(platform.hub_network.firewall), or say why in open_reason"
+                        f"{path}: prod egress is open (NAT gateway, any destination) without open_reason; "
+                        f"set mode: {PROD_EGRESS_MODE[team.cloud]}, or say why in open_reason"
                     )
+                continue
+            if egress.mode == "isolated":
+                problems += [p for p in [isolated_problem(path, team.region)] if p]
                 continue
             if hub is None or firewall is None:
                 where = "platform.hub_network" if hub is None else "platform.hub_network.firewall"

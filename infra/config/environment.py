@@ -10,7 +10,6 @@ from zoneinfo import available_timezones
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from infra.config.audit import EnvAudit
-from infra.config.aws_egress import AwsEgress
 from infra.config.base import GITHUB_HOSTED_LABEL, PrivateNetwork, QuartzCron, RunnerLabel, StrictModel
 from infra.config.egress import Egress
 from infra.config.hardening import PROD_HARDENING, Hardening
@@ -224,12 +223,9 @@ class EnvironmentConfig(StrictModel):
     writes it through the vault's private endpoint). Not applied to ephemeral envs, whose vaults have no purge
     protection."""
     egress: Egress = Egress()
-    """Where the clusters may connect to (Azure): through the hub's firewall with an allow-list (default in prod),
-    or open through a NAT gateway (prod needs a reason). AWS teams leave it unset."""
-
-    aws_egress: AwsEgress | None = None
-    """AWS teams: how the env's clusters reach the outside, `nat` or `isolated` (default isolated in prod, nat
-    elsewhere; see AwsEgress and docs/aws.md). Refused on Azure teams."""
+    """Where the clusters may connect to: open through a NAT gateway (prod needs a reason), through the Azure hub's
+    firewall with an allow-list (Azure, default in prod there), or isolated behind back-end PrivateLink (AWS,
+    default in prod there)."""
 
     audit: EnvAudit = EnvAudit()
     """Detection: audit alerts (default on in prod) and, on AWS, audit log delivery (default on in prod)."""
@@ -305,6 +301,8 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
 
 # Per-kind defaults that only an Azure team's stacks implement.
 AZURE_ONLY_ENV_DEFAULTS = ("network_isolation", "customer_managed_key", "egress")
+# What an AWS team's envs get instead (egress.PROD_EGRESS_MODE).
+AWS_ENV_DEFAULTS: dict[str, dict[str, Any]] = {"prod": {"egress": {"mode": "isolated"}}}
 
 
 def merge_defaults(defaults: dict[str, Any], values: Any) -> Any:

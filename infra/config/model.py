@@ -20,6 +20,7 @@ from infra.config.cross_checks import cloud_problems
 from infra.config.egress import egress_problems
 from infra.config.environment import CustomerManagedKey, EnvironmentConfig
 from infra.config.naming import EnvNames, env_names
+from infra.config.offline_packages import offline_package_problems
 from infra.config.platform_settings import PlatformSettings
 from infra.config.team import TeamConfig
 from infra.config.unique_names import EnvIdentity, config_name_problems
@@ -49,6 +50,7 @@ class PlatformConfig(StrictModel):
             *bundle_problems(self.platform, self.teams),
             *workload_package_problems(self.teams),
             *audit_problems(self.platform, self.teams),
+            *offline_package_problems(self.platform, self.teams),
         ]
         if problems:
             # One line per problem, each starting with its own field path (see infra.config.loader).

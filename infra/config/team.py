@@ -10,6 +10,7 @@ from pydantic import EmailStr, Field, PrivateAttr, ValidationInfo, field_validat
 from infra.config.aws import AwsSettings, private_settings_refused, region_problem, with_aws_defaults
 from infra.config.base import RELATIVE_MARK, TEAM_NAME, EnvName, StrictModel
 from infra.config.environment import (
+    AWS_ENV_DEFAULTS,
     AZURE_ONLY_ENV_DEFAULTS,
     ENV_DEFAULTS,
     EnvironmentConfig,
@@ -158,6 +159,7 @@ class TeamConfig(StrictModel):
                 raise ValueError(RELATIVE_MARK + "\n".join(refused))
             defaults = {
                 env: {k: v for k, v in kind.items() if k not in AZURE_ONLY_ENV_DEFAULTS}
+                | AWS_ENV_DEFAULTS.get(env, {})
                 for env, kind in ENV_DEFAULTS.items()
             }
         return {env: merge_defaults(defaults.get(env, {}), settings) for env, settings in value.items()}

@@ -88,8 +88,8 @@ class AwsPlatformStack(AspectStack):
     @staticmethod
     def _stated_egress_exceptions(team_env: TeamEnv, network: Network) -> None:
         """The egress exceptions the config states, recorded where the policy reads them (docs/security.md)."""
-        egress = team_env.settings.aws_egress
-        if egress is not None and egress.mode == "nat" and egress.open_reason:
+        egress = team_env.settings.egress
+        if egress.mode == "open" and egress.open_reason:
             suppress(network, rule_id="PLAT-AWS-EGRESS-1", reason=egress.open_reason)
         if network.endpoints.s3_unrestricted:
             suppress(

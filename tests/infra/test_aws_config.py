@@ -31,7 +31,7 @@ def aws_team(config: dict) -> dict:
     ("field", "value", "words"),
     [
         ("public_network_access", False, "needs front-end PrivateLink"),
-        ("network_isolation", "private", "back-end PrivateLink is aws_egress: {mode: isolated}"),
+        ("network_isolation", "private", "back-end PrivateLink is egress: {mode: isolated}"),
         (
             "customer_managed_key",
             {
@@ -64,7 +64,7 @@ def test_settings_the_aws_stacks_would_ignore_are_refused_in_one_line(tmp_path, 
     ("field", "value", "words"),
     [
         ("public_network_access", False, "needs front-end PrivateLink"),
-        ("network_isolation", "private", "back-end PrivateLink is aws_egress: {mode: isolated}"),
+        ("network_isolation", "private", "back-end PrivateLink is egress: {mode: isolated}"),
     ],
 )
 def test_a_private_aws_env_without_a_runner_is_told_the_aws_refusal_not_to_add_a_runner(
@@ -125,8 +125,8 @@ def test_no_nat_gateway_for_the_whole_team_is_refused_with_the_per_env_setting(t
     code, _, err = validate(config, tmp_path, capsys)
     (line,) = err.strip().splitlines()
     assert code == 2
-    assert "teams.risk.aws.nat_gateway: false would leave the nat envs no path" in line
-    assert "aws_egress: {mode: isolated}" in line
+    assert "teams.risk.aws.nat_gateway: false would leave the open-egress envs no path" in line
+    assert "egress: {mode: isolated}" in line
 
 
 def test_the_committed_aws_team_still_validates(tmp_path, capsys):

@@ -10,6 +10,7 @@ import json
 
 import pytest
 
+from tests.infra.conftest import OFFLINE_WORKLOAD
 from tests.infra.test_aws_config import COMMITTED, aws_team, validate
 from tests.terraform_graph import StackGraph
 
@@ -23,26 +24,54 @@ def risk_env(config: dict, env: str) -> dict:
     return aws_team(config)["environments"][env]
 
 
-def test_committed_prod_is_isolated_by_default_and_dev_keeps_nat(platform_config):
-    by_env = {te.env: te.settings.aws_egress for te in platform_config.team_envs if te.team.name == "risk"}
-    assert by_env["prod"] is not None and by_env["prod"].mode == "isolated"
-    assert by_env["dev"] is None and by_env["staging"] is None  # nat
-    assert all(te.settings.aws_egress is None for te in platform_config.team_envs if te.team.cloud == "azure")
+def test_prod_is_isolated_by_default_on_aws_and_firewalled_on_azure(platform_config, isolated_synthesized):
+    """One `egress` setting on both clouds, defaulted per cloud in prod: isolated on AWS, firewall on Azure. The
+    committed risk/prod states open egress with its reason (its churn wheel needs PyPI)."""
+    modes = {te.key: te.settings.egress.mode for te in platform_config.team_envs}
+    assert modes["churn/prod"] == "firewall" and modes["churn/dev"] == "open"
+    assert modes["risk/dev"] == modes["risk/staging"] == "open"
+    risk_prod = next(te for te in platform_config.team_envs if te.key == "risk/prod")
+    assert risk_prod.settings.egress.mode == "open" and "PyPI" in risk_prod.settings.egress.open_reason
+    # without the stated open egress (and with a wheel that needs no PyPI), risk/prod is isolated: no NAT gateway
+    assert "aws_nat_gateway" not in isolated_synthesized.json("risk-prod-platform")["resource"]
+    assert "aws_nat_gateway" in isolated_synthesized.json("risk-dev-platform")["resource"]
+
+
+def test_isolated_env_whose_wheel_needs_pypi_is_refused_in_one_line(tmp_path, capsys):
+    """A job installs the workload's wheel with pip, which fetches what the runtime does not ship from PyPI;
+    isolated clusters have no internet path, so the churn wheel (fairlearn, absent from both ML runtimes'
+    lists in ml/runtimes/, see docs/ml-lifecycle.md) would fail to install at every job start. Validate refuses
+    the env, naming the field and the package; the AWS prod default (isolated) is refused the same way."""
+    for egress in ({"mode": "isolated"}, None):
+        config = copy.deepcopy(COMMITTED)
+        if egress is None:
+            risk_env(config, "prod").pop("egress")
+        else:
+            risk_env(config, "prod")["egress"] = egress
+        code, out, err = validate(config, tmp_path, capsys)
+        (line,) = err.strip().splitlines()
+        assert code == 2 and out == "" and "Traceback" not in err
+        assert "teams.risk.environments.prod.egress.mode: isolated clusters cannot reach PyPI" in line
+        assert "teams.risk.workloads[0] (ml) requires fairlearn" in line
 
 
 def test_prod_with_nat_and_no_reason_is_refused_in_one_line(tmp_path, capsys):
     config = copy.deepcopy(COMMITTED)
-    risk_env(config, "prod")["aws_egress"] = {"mode": "nat"}
+    risk_env(config, "prod")["egress"] = {"mode": "open"}
     code, out, err = validate(config, tmp_path, capsys)
     (line,) = err.strip().splitlines()
     assert code == 2 and out == ""
-    assert "teams.risk.environments.prod.aws_egress.open_reason: prod with open egress (NAT gateway)" in line
+    assert (
+        "teams.risk.environments.prod.egress: prod egress is open (NAT gateway, any destination) without"
+        in line
+    )
+    assert "set mode: isolated" in line
 
 
 def test_prod_with_nat_and_a_reason_validates_and_records_it_as_the_suppression(tmp_path, capsys, fake_wheel):
     config = copy.deepcopy(COMMITTED)
     reason = "calls the vendor's scoring API on the internet"
-    risk_env(config, "prod")["aws_egress"] = {"mode": "nat", "open_reason": reason}
+    risk_env(config, "prod")["egress"] = {"mode": "open", "open_reason": reason}
     code, _, err = validate(config, tmp_path, capsys)
     assert code == 0, err
     from infra.app import build_app
@@ -67,39 +96,85 @@ def test_prod_with_nat_and_a_reason_validates_and_records_it_as_the_suppression(
         (
             {"region": "eu-north-1"},
             {"mode": "isolated"},
-            "aws_egress.mode: isolated needs the Databricks PrivateLink",
+            "egress.mode: isolated needs the Databricks PrivateLink",
         ),
         (
             {},
             {"mode": "isolated", "open_reason": "no reason needed here at all"},
-            "aws_egress.open_reason: only for mode nat",
+            "egress: open_reason applies only with mode: open",
+        ),
+        (
+            # SRA's artifact bucket for us-west-1 is databricks-prod-artifacts-us-west-2 (aws/tf/variables.tf at
+            # 72a96ea), and a gateway endpoint reaches only its own region's S3: no NAT, no runtime artifacts.
+            {"region": "us-west-1"},
+            {"mode": "isolated"},
+            "egress.mode: isolated clusters in us-west-1 reach S3 only through the region's gateway endpoint",
+        ),
+        (
+            {},
+            {"allowed_fqdns": ["pypi.org"]},
+            "egress: allowed_fqdns applies only with mode: firewall (isolated egress",
         ),
     ],
-    ids=["region-without-sra-services", "reason-on-isolated"],
+    ids=[
+        "region-without-sra-services",
+        "reason-on-isolated",
+        "artifacts-elsewhere",
+        "fqdns-on-default-isolated",
+    ],
 )
 def test_isolated_egress_it_cannot_build_is_refused(tmp_path, capsys, team_change, egress, words):
     config = copy.deepcopy(COMMITTED)
-    aws_team(config).update(team_change)
-    risk_env(config, "prod")["aws_egress"] = egress
+    aws_team(config).update(
+        team_change, workloads=[OFFLINE_WORKLOAD]
+    )  # a wheel isolated clusters can install
+    risk_env(config, "prod")["egress"] = egress
     code, _, err = validate(config, tmp_path, capsys)
     (line,) = err.strip().splitlines()
     assert code == 2 and f"teams.risk.environments.prod.{words}" in line
 
 
-def test_aws_egress_on_an_azure_team_is_refused(tmp_path, capsys):
+@pytest.mark.parametrize(
+    ("team", "env", "mode", "words"),
+    [
+        (
+            "churn",
+            "dev",
+            "isolated",
+            "teams.churn.environments.dev.egress.mode: isolated is AWS back-end PrivateLink, for AWS teams only",
+        ),
+        (
+            "risk",
+            "prod",
+            "firewall",
+            "teams.risk.environments.prod.egress.mode: firewall is the Azure hub's firewall, for Azure teams only",
+        ),
+    ],
+    ids=["isolated-on-azure", "firewall-on-aws"],
+)
+def test_the_other_clouds_egress_mode_is_refused_in_one_line(tmp_path, capsys, team, env, mode, words):
     config = copy.deepcopy(COMMITTED)
-    config["teams"][0]["environments"]["dev"]["aws_egress"] = {"mode": "isolated"}
+    (named,) = [t for t in config["teams"] if t["name"] == team]
+    named["environments"][env]["egress"] = {"mode": mode}
     code, _, err = validate(config, tmp_path, capsys)
     (line,) = err.strip().splitlines()
-    assert code == 2 and "teams.churn.environments.dev.aws_egress: AWS teams only" in line
+    assert code == 2 and words in line and "Traceback" not in err
+
+
+def test_aws_egress_is_gone(tmp_path, capsys):
+    """The former AWS-only field is refused like any unknown field, so a stale config cannot silently go open."""
+    config = copy.deepcopy(COMMITTED)
+    risk_env(config, "prod")["aws_egress"] = {"mode": "nat"}
+    code, _, err = validate(config, tmp_path, capsys)
+    assert code == 2 and "teams.risk.environments.prod.aws_egress" in err
 
 
 def _endpoints(stack: dict) -> dict[str, dict]:
     return {e["service_name"]: e for e in stack["resource"]["aws_vpc_endpoint"].values()}
 
 
-def test_isolated_prod_has_no_path_to_the_internet(synthesized):
-    prod = synthesized.json("risk-prod-platform")["resource"]
+def test_isolated_prod_has_no_path_to_the_internet(isolated_synthesized):
+    prod = isolated_synthesized.json("risk-prod-platform")["resource"]
     for kind in ("aws_nat_gateway", "aws_internet_gateway", "aws_eip", "aws_route"):
         assert kind not in prod, kind
     egress = prod["aws_vpc_security_group_egress_rule"].values()
@@ -107,12 +182,12 @@ def test_isolated_prod_has_no_path_to_the_internet(synthesized):
     assert {r.get("cidr_ipv4") for r in egress if "cidr_ipv4" in r} == {"10.30.8.0/22"}
     (s3_rule,) = [r for r in egress if "prefix_list_id" in r]
     assert s3_rule["prefix_list_id"].endswith(".prefix_list_id}") and s3_rule["from_port"] == 443
-    dev = synthesized.json("risk-dev-platform")["resource"]
+    dev = isolated_synthesized.json("risk-dev-platform")["resource"]
     assert len(dev["aws_nat_gateway"]) == 1 and len(dev["aws_internet_gateway"]) == 1
 
 
-def test_databricks_endpoints_sit_in_the_endpoint_subnets_behind_their_own_group(synthesized):
-    stack = synthesized.json("risk-prod-platform")["resource"]
+def test_databricks_endpoints_sit_in_the_endpoint_subnets_behind_their_own_group(isolated_synthesized):
+    stack = isolated_synthesized.json("risk-prod-platform")["resource"]
     endpoints = _endpoints({"resource": stack})
     assert set(DATABRICKS_SERVICES) <= set(endpoints)
     subnets = {
@@ -134,12 +209,12 @@ def test_databricks_endpoints_sit_in_the_endpoint_subnets_behind_their_own_group
         if r["security_group_id"] in groups and groups[r["security_group_id"]]["name"].endswith("-endpoints")
     }
     assert ports == {(443, 443), (6666, 6666), (2443, 2443), (8443, 8451)}
-    assert set(DATABRICKS_SERVICES).isdisjoint(_endpoints(synthesized.json("risk-dev-platform")))
+    assert set(DATABRICKS_SERVICES).isdisjoint(_endpoints(isolated_synthesized.json("risk-dev-platform")))
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
-def test_aws_service_endpoints_admit_only_the_envs_buckets_and_databricks(synthesized, env):
-    endpoints = _endpoints(synthesized.json(f"risk-{env}-platform"))
+def test_aws_service_endpoints_admit_only_the_envs_buckets_and_databricks(isolated_synthesized, env):
+    endpoints = _endpoints(isolated_synthesized.json(f"risk-{env}-platform"))
     s3 = json.loads(endpoints["com.amazonaws.eu-west-1.s3"]["policy"])
     buckets = {
         resource.split(":::")[1].split("/")[0]
@@ -163,8 +238,8 @@ def test_aws_service_endpoints_admit_only_the_envs_buckets_and_databricks(synthe
     assert kinesis["Statement"][0]["Resource"] == ["arn:aws:kinesis:eu-west-1:414351767826:stream/*"]
 
 
-def test_account_stack_registers_the_endpoints_and_attaches_them_to_the_network(synthesized):
-    prod = synthesized.json("risk-prod-account")["resource"]
+def test_account_stack_registers_the_endpoints_and_attaches_them_to_the_network(isolated_synthesized):
+    prod = isolated_synthesized.json("risk-prod-account")["resource"]
     registered = prod["databricks_mws_vpc_endpoint"]
     assert {r["vpc_endpoint_name"] for r in registered.values()} == {
         "dbp-risk-prod-rest-api",
@@ -185,16 +260,16 @@ def test_account_stack_registers_the_endpoints_and_attaches_them_to_the_network(
     (workspace,) = prod["databricks_mws_workspaces"].values()
     assert workspace["private_access_settings_id"].endswith(".private_access_settings_id}")
     assert workspace["pricing_tier"] == "ENTERPRISE"
-    dev = synthesized.json("risk-dev-account")["resource"]
+    dev = isolated_synthesized.json("risk-dev-account")["resource"]
     assert "databricks_mws_vpc_endpoint" not in dev and "databricks_mws_private_access_settings" not in dev
     assert "vpc_endpoints" not in next(iter(dev["databricks_mws_networks"].values()))
 
 
-def test_registrations_come_before_the_network_and_go_after_it(synthesized):
+def test_registrations_come_before_the_network_and_go_after_it(isolated_synthesized):
     """Databricks refuses to delete a VPC endpoint registration a network still lists, and a network a workspace
     uses: create registrations -> network -> workspace, destroy the reverse (databricks v1.99.0
     mws/resource_mws_vpc_endpoint.go and mws/resource_mws_networks.go delete without detaching)."""
-    graph = StackGraph(synthesized.json("risk-prod-account"))
+    graph = StackGraph(isolated_synthesized.json("risk-prod-account"))
     (network,) = [n.address for n in graph.of_type("databricks_mws_networks")]
     (workspace,) = [n.address for n in graph.of_type("databricks_mws_workspaces")]
     (settings,) = [n.address for n in graph.of_type("databricks_mws_private_access_settings")]
@@ -211,10 +286,10 @@ def test_the_prod_stack_with_nat_and_no_stated_reason_fails_synth(platform_confi
     """The same risk/prod with a NAT gateway and no reason (what validate refuses, forced past it here): the policy
     stops the synth, so no path leads an unexplained internet route into a prod VPC."""
     from infra.app import build_app
-    from infra.config.aws_egress import AwsEgress
+    from infra.config.egress import Egress
 
     prod = next(te for te in platform_config.team_envs if te.key == "risk/prod")
-    settings = prod.settings.model_copy(update={"aws_egress": AwsEgress(mode="nat")})
+    settings = prod.settings.model_copy(update={"egress": Egress(mode="open")})
     open_prod = prod.model_copy(update={"settings": settings})
     with pytest.raises(RuntimeError, match="PLAT-AWS-EGRESS-1: prod VPC has an internet or NAT gateway"):
         build_app(platform_config, outdir=tmp_path, wheel=fake_wheel, team_envs=[open_prod]).synth()

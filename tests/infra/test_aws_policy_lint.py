@@ -37,8 +37,13 @@ KNOWN_EXTERNAL = frozenset(
 
 
 @pytest.fixture(scope="module")
-def stacks(synthesized):
-    return {name: synthesized.json(name) for name in STACKS}
+def stacks(synthesized, isolated_synthesized):
+    """The committed risk stacks, prod's with isolated egress (conftest.isolated_synthesized): the committed prod
+    keeps NAT for its wheel's PyPI packages, and the isolated one carries the most policies and endpoints."""
+    return {
+        name: (isolated_synthesized if name.startswith("risk-prod-") else synthesized).json(name)
+        for name in STACKS
+    }
 
 
 @pytest.fixture(scope="module")

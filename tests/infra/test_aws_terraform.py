@@ -77,14 +77,14 @@ PROD_TAGS = {"team": "risk", "env": "prod", "managed-by": "cdktf-platform"}
 
 
 def test_isolated_prod_stack_applies_without_internet_path_and_destroys(
-    synthesized, moto, inventory, tmp_path
+    isolated_synthesized, moto, inventory, tmp_path
 ):
-    """risk/prod has isolated egress (SRA's isolated network): the stack goes through Terraform against moto with
+    """risk/prod with isolated egress (conftest.isolated_synthesized) (SRA's isolated network): the stack goes through Terraform against moto with
     no NAT or internet gateway, a VPC whose route tables have no default route, and interface endpoints to the
     region's Databricks workspace and relay PrivateLink services (moto 5.2 accepts any service name, so the names
     are checked offline against SRA's table in test_aws_policy_lint.py). prod protects its data
     (prevent_destroy); only this test's override lifts it, so the stack can be destroyed here."""
-    stack = TerraformDir(locate_tools(), synthesized.outdir / "stacks" / PROD, tmp_path, moto)
+    stack = TerraformDir(locate_tools(), isolated_synthesized.outdir / "stacks" / PROD, tmp_path, moto)
     stack.write_override()
     _lift_prevent_destroy(stack)
     stack.run("init", "-input=false")
@@ -113,6 +113,19 @@ def test_isolated_prod_stack_applies_without_internet_path_and_destroys(
         "com.amazonaws.eu-west-1.kinesis-streams",
     } <= set(services)
     assert "DatabricksArtifacts" in services["com.amazonaws.eu-west-1.s3"]["PolicyDocument"]
+    # What a teardown (`env down` / the reaper destroy the same stacks) must remove, and what the reaper's
+    # inventory (infra/lifecycle/aws.py) would report if it stayed: every endpoint, the two endpoint subnets
+    # beside the two cluster subnets, and the endpoint subnets' own route table.
+    tagged = " ".join(resource.arn for resource in inventory.list(PROD_TAGS))
+    subnets = ec2.describe_subnets(Filters=in_vpc)["Subnets"]
+    tables = ec2.describe_route_tables(Filters=in_vpc)["RouteTables"]
+    assert len(endpoints) == 5 and len(subnets) == 4
+    for resource_id in [
+        *(e["VpcEndpointId"] for e in endpoints),
+        *(s["SubnetId"] for s in subnets),
+        *(t["RouteTableId"] for t in tables if not any(a.get("Main") for a in t["Associations"])),
+    ]:
+        assert resource_id in tagged, f"{resource_id} is not in the reaper's inventory of risk/prod"
 
     replan = stack.run("plan", "-input=false", "-detailed-exitcode", check=False)
     assert replan.returncode == 0, f"re-plan after apply is not clean:\n{replan.stdout[-3000:]}"

@@ -31,12 +31,19 @@ def cmk_stacks(platform_config, fake_wheel, tmp_path_factory):
     return stack("risk-prod-platform"), stack("risk-prod-account")
 
 
-def test_the_committed_aws_envs_have_no_workspace_keys_and_stay_premium_without_private_link(synthesized):
-    # risk/prod is enterprise for its back-end PrivateLink (isolated egress, test_aws_egress.py), not for keys
-    for stack, tier in (("risk-dev-account", "PREMIUM"), ("risk-prod-account", "ENTERPRISE")):
-        workspace = synthesized.only(stack, "databricks_mws_workspaces")
+def test_the_committed_aws_envs_have_no_workspace_keys_and_are_enterprise_only_where_a_control_needs_it(
+    synthesized, isolated_synthesized
+):
+    # Enterprise is for back-end PrivateLink (an isolated risk/prod, test_aws_egress.py) and for prod's hardening
+    # (the compliance security profile, test_hardening_stacks.py), never for keys here; dev stays premium
+    for synth, stack, tier in (
+        (synthesized, "risk-dev-account", "PREMIUM"),
+        (synthesized, "risk-prod-account", "ENTERPRISE"),
+        (isolated_synthesized, "risk-prod-account", "ENTERPRISE"),
+    ):
+        workspace = synth.only(stack, "databricks_mws_workspaces")
         assert workspace["pricing_tier"] == tier and "storage_customer_managed_key_id" not in workspace
-        assert "databricks_mws_customer_managed_keys" not in synthesized.json(stack)["resource"]
+        assert "databricks_mws_customer_managed_keys" not in synth.json(stack)["resource"]
 
 
 def test_workspace_uses_both_keys_on_the_enterprise_tier(cmk_stacks):

@@ -15,7 +15,7 @@ import yaml
 
 from infra.config import ConfigError, parse_config
 from infra.config.egress import firewall_priority
-from tests.infra.conftest import SYNTH_TODAY, Synthesized
+from tests.infra.conftest import OFFLINE_WORKLOAD, SYNTH_TODAY, Synthesized
 from tests.terraform_graph import StackGraph
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -300,7 +300,7 @@ def _wrapping_priorities(raw: dict) -> None:
         (
             lambda r: _prod(r, team=2).update(egress={"mode": "firewall"}),
             "teams.risk.environments.prod.egress.mode",
-            "AWS teams leave it unset",
+            "firewall is the Azure hub's firewall, for Azure teams only",
         ),
         (
             lambda r: r["platform"]["hub_network"]["firewall"].update(private_ip_address="10.10.8.4"),
@@ -379,11 +379,17 @@ def test_prod_may_stay_open_when_the_config_says_why_and_then_keeps_its_nat_gate
     assert prod.settings.egress.mode == "open"
 
 
-def test_aws_teams_get_no_egress_default_from_prod():
-    """AWS egress is another branch's (an isolated mode): the firewall default is Azure-only."""
-    config = parse_config(yaml.safe_dump(BASE))
+def test_aws_teams_get_their_own_egress_default_in_prod():
+    """One egress setting, defaulted per cloud: the firewall default is Azure-only, AWS prod is isolated (the
+    committed risk/prod states open egress for its wheel's PyPI packages; without it, and with a wheel that needs
+    nothing from PyPI, it is isolated)."""
+    raw = copy.deepcopy(BASE)
+    (risk_team,) = [team for team in raw["teams"] if team["name"] == "risk"]
+    risk_team["workloads"] = [OFFLINE_WORKLOAD]
+    del risk_team["environments"]["prod"]["egress"]
+    config = parse_config(yaml.safe_dump(raw))
     [risk] = [te for te in config.team_envs if te.key == "risk/prod"]
-    assert risk.settings.egress.mode == "open"
+    assert risk.settings.egress.mode == "isolated"
 
 
 def test_prod_without_the_firewall_route_fails_synth_with_plat_az_egress_1(platform_config, tmp_path):

@@ -804,7 +804,7 @@ VIOLATIONS = {
     "PLAT-AWS-VPC-4": ("dev", lambda s: _security_groups(s, default_rules=True)),
     "PLAT-AWS-VPC-5": ("dev", lambda s: _security_groups(s, inline_rules=True)),
     "PLAT-AWS-VPC-6": ("dev", _subnet_following_the_zone_list),
-    # open egress in prod without a stated reason (aws_egress.reason); dev may keep its NAT (_compliant)
+    # open egress in prod without a stated reason (egress.open_reason); dev may keep its NAT (_compliant)
     "PLAT-AWS-EGRESS-1": ("prod", _nat_gateway),
     "PLAT-AWS-EGRESS-2": ("dev", lambda s: _vpc_endpoint(s, policy=None)),
     "PLAT-AWS-IAM-1": ("dev", lambda s: _role(s, external_id=False)),

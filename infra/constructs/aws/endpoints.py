@@ -16,8 +16,8 @@ from constructs import Construct
 
 from infra.config import TeamEnv
 from infra.config.aws import DATABRICKS_AWS_ACCOUNT
-from infra.config.aws_egress import RegionPrivateLink, is_isolated, region_private_link
 from infra.config.aws_names import aws_names, aws_subnets
+from infra.config.aws_private_link import RegionPrivateLink, region_private_link
 from infra.constructs.aws.policy_document import policy_document
 
 # SRA privatelink.tf, aws_security_group.privatelink: what the endpoints admit from the workspace security group
@@ -141,7 +141,7 @@ class VpcEndpoints(Construct):
         names = aws_names(team_env)
         region = team_env.team.region
         tables = region_private_link(region)
-        isolated = is_isolated(team_env.settings.aws_egress)
+        isolated = team_env.settings.egress.mode == "isolated"
         self._vpc_id = vpc_id
         self.subnets = [
             Subnet(
@@ -197,7 +197,7 @@ class VpcEndpoints(Construct):
             else None,
         )
         # SRA lists no Databricks buckets for the region (validate refuses isolated egress there): a restricted
-        # policy would cut the clusters off Databricks' artifacts, so the nat env keeps the default one.
+        # policy would cut the clusters off Databricks' artifacts, so the open env keeps the default one.
         self.s3_unrestricted = tables is None
         for service, policy in (
             ("sts", sts_endpoint_policy(account_id)),

@@ -26,7 +26,6 @@ from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurity
 from constructs import Construct
 
 from infra.config import TeamEnv
-from infra.config.aws_egress import is_isolated
 from infra.config.aws_names import aws_names, aws_subnets
 from infra.constructs.aws.endpoints import VpcEndpoints
 from infra.constructs.aws.policy_document import policy_document
@@ -49,7 +48,7 @@ STAY_IN_ZONE = TerraformResourceLifecycle(ignore_changes=["availability_zone"])
 
 class Network(Construct):
     """VPC with two private cluster subnets in two zones, a NAT gateway in a public subnet as their egress
-    (nat egress) or none at all (isolated egress: SRA's isolated network, back-end PrivateLink), the workspace
+    (open egress) or none at all (isolated egress: SRA's isolated network, back-end PrivateLink), the workspace
     security group with exactly the rules Databricks documents, the VPC endpoints (endpoints.py), flow logs to an
     encrypted log group, and a default security group stripped of every rule."""
 
@@ -94,7 +93,7 @@ class Network(Construct):
             RouteTableAssociation(
                 self, f"private-{index}-routes", subnet_id=subnet_id, route_table_id=private_routes.id
             )
-        isolated = is_isolated(team_env.settings.aws_egress)
+        isolated = team_env.settings.egress.mode == "isolated"
         if not isolated:
             self._nat_egress(
                 vpc_id=vpc_id, public_cidr=subnets.public, zone=self.zones[0], routes=private_routes
@@ -124,7 +123,7 @@ class Network(Construct):
                     referenced_security_group_id=group_id,
                 )
         # Isolated egress: the Databricks ports only towards the VPC's own endpoints (SRA network.tf, workspace
-        # security group), and S3 through its gateway endpoint's prefix list; nat egress: to anywhere.
+        # security group), and S3 through its gateway endpoint's prefix list; open egress: to anywhere.
         destination = team_env.settings.network if isolated else ANYWHERE
         for low, high, purpose in DATABRICKS_EGRESS_PORTS:
             VpcSecurityGroupEgressRule(

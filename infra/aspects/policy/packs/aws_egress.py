@@ -17,7 +17,7 @@ PRIVATE_LINK_SERVICE = "com.amazonaws.vpce."
 def _internet_path(config: dict[str, Any], ctx: RuleContext, kind: str) -> str | None:
     if ctx.team_env.kind != "prod":
         return None
-    return f"prod VPC has {kind}: open egress needs a stated reason (aws_egress.open_reason) or aws_egress.mode: isolated"
+    return f"prod VPC has {kind}: open egress needs a stated reason (egress.open_reason) or egress.mode: isolated"
 
 
 def _internet_egress(config: dict[str, Any], ctx: RuleContext) -> str | None:
