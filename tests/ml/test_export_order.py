@@ -63,3 +63,30 @@ def test_an_export_time_that_is_not_a_time_is_quarantined(spark, telco_raw, tmp_
     rows.to_csv(tmp_path / "odd.csv", index=False)
     result = run_ingest(runtime, str(tmp_path / "odd.csv"))
     assert result.rows_quarantined == 2
+
+
+def test_on_unity_catalog_the_merge_keeps_the_newer_row_and_adds_the_column_to_an_older_table(spark):
+    """No Databricks here: a stand-in session records the SQL the Unity Catalog store sends for a table written
+    before the as-of rule (no `_as_of` column yet)."""
+    from types import SimpleNamespace
+
+    from churn.storage import UnityCatalogStore
+
+    sent: list[str] = []
+    session = SimpleNamespace(
+        sql=sent.append,
+        table=lambda name: SimpleNamespace(columns=["customerID", "MonthlyCharges"]),
+        catalog=SimpleNamespace(tableExists=lambda name: True, dropTempView=lambda name: None),
+    )
+    store = UnityCatalogStore(session, "main", "ml")
+    rows = spark.createDataFrame(
+        [("0001-AAAAA", 20.0, pd.Timestamp("2026-12-01"))],
+        f"customerID string, MonthlyCharges double, {AS_OF} timestamp",
+    )
+    store.upsert(SILVER, rows, key="customerID", as_of=AS_OF)
+
+    assert sent[0] == f"ALTER TABLE `main`.`ml`.`{SILVER}` ADD COLUMNS (`{AS_OF}` TIMESTAMP)"
+    assert (
+        f"WHEN MATCHED AND (target.`{AS_OF}` IS NULL OR source.`{AS_OF}` >= target.`{AS_OF}`) THEN UPDATE SET *"
+        in sent[1]
+    )

@@ -280,7 +280,12 @@ class UnityCatalogStore(TableStore):
             self.append(name, df)
             return
         newer = ""
-        if as_of is not None and as_of in self.spark.table(self.location(name)).columns:
+        if as_of is not None:
+            if as_of not in self.spark.table(self.location(name)).columns:
+                # A table from before the as-of rule: add the column (null: replaced by the next row of its key);
+                # UPDATE SET * would refuse a source column the target lacks.
+                # https://docs.databricks.com/tables/update-schema (ALTER TABLE ... ADD COLUMNS)
+                self.spark.sql(f"ALTER TABLE {self._quoted(name)} ADD COLUMNS (`{as_of}` TIMESTAMP)")
             newer = f" AND (target.`{as_of}` IS NULL OR source.`{as_of}` >= target.`{as_of}`)"
         view = f"churn_upsert_{uuid.uuid4().hex}"
         df.createOrReplaceTempView(view)
