@@ -3,6 +3,8 @@ the newer values in silver and features (the contract's as-of column `ExportedAt
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pandas as pd
 from churn.features import AS_OF
 from churn.jobs.ingest import run_ingest
@@ -80,7 +82,7 @@ def test_on_unity_catalog_the_merge_keeps_the_newer_row_and_adds_the_column_to_a
     )
     store = UnityCatalogStore(session, "main", "ml")
     rows = spark.createDataFrame(
-        [("0001-AAAAA", 20.0, pd.Timestamp("2026-12-01"))],
+        [("0001-AAAAA", 20.0, datetime(2026, 12, 1))],
         f"customerID string, MonthlyCharges double, {AS_OF} timestamp",
     )
     store.upsert(SILVER, rows, key="customerID", as_of=AS_OF)
