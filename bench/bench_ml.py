@@ -38,10 +38,13 @@ SCORING_ROWS = 1_000_000
 ARROW_BATCH_SIZES = [10_000, 50_000, 200_000]
 
 
-def _tree_rss_bytes(root_pid: int) -> int:
-    """Resident memory of a process and all its descendants, from /proc (Linux)."""
+def tree_totals(root_pid: int) -> tuple[int, float]:
+    """Resident bytes and CPU seconds (user + system, with reaped children) of a process and all its
+    descendants, from /proc (Linux)."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    ticks = os.sysconf("SC_CLK_TCK")
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -50,15 +53,21 @@ def _tree_rss_bytes(root_pid: int) -> int:
                 fields = stat.read().rsplit(")", 1)[1].split()
             pid, parent = int(entry.name), int(fields[1])
             rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+            cpu[pid] = sum(int(v) for v in fields[11:15]) / ticks
             children.setdefault(parent, []).append(pid)
         except (OSError, IndexError, ValueError):
             continue  # the process ended while we looked
-    total, stack = 0, [root_pid]
+    memory, seconds, stack = 0, 0.0, [root_pid]
     while stack:
         pid = stack.pop()
-        total += rss.get(pid, 0)
+        memory += rss.get(pid, 0)
+        seconds += cpu.get(pid, 0.0)
         stack.extend(children.get(pid, []))
-    return total
+    return memory, seconds
+
+
+def _tree_rss_bytes(root_pid: int) -> int:
+    return tree_totals(root_pid)[0]
 
 
 def run_with_peak_memory(command: list[str]) -> tuple[float, int]:
@@ -297,6 +306,17 @@ def render(pipeline: dict, features: list[dict], scoring: dict, *, repeats: int,
     return "\n".join(lines)
 
 
+PROFILE_HEADING = "## Where the pipeline's time goes"
+
+
+def kept_profile(page: Path) -> list[str]:
+    """The profile section of the existing page (written from bench/profile_ml_pipeline.py, by hand): kept when
+    the benchmark rewrites the page."""
+    if not page.exists() or PROFILE_HEADING not in (text := page.read_text()):
+        return []
+    return ["", text[text.index(PROFILE_HEADING) :].rstrip("\n"), ""]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -327,7 +347,7 @@ def main() -> None:
             )
         spark.stop()
     page = render(pipeline, features, scoring, repeats=args.repeats, started=started)
-    args.out.write_text("\n".join([page.rstrip("\n"), "", *batch_lines]))
+    args.out.write_text("\n".join([page.rstrip("\n"), "", *batch_lines, *kept_profile(args.out)]))
     print(f"wrote {args.out}")
 
 

@@ -13,27 +13,57 @@ Exit codes: 0 done; 1 a verdict, not a fault: an enforced validation gate reject
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
 import traceback
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
+from churn.cli_options import (
+    DRIFT,
+    GATE,
+    Alpha,
+    Catalog,
+    CvFolds,
+    ExperimentPath,
+    GateMode,
+    HoldoutFraction,
+    MaxFairnessGap,
+    MaxQuarantinedShare,
+    MaxRocAuc,
+    MaxRocAucDecay,
+    MaxRocAucDrop,
+    MetricsOut,
+    MinMinorityShare,
+    MinPinnedAgreement,
+    MinPinnedRows,
+    MinRocAuc,
+    MinTrainingRows,
+    ModelName,
+    NumericBins,
+    PsiThreshold,
+    RawInput,
+    ReportOut,
+    Schema,
+    Seed,
+    Workdir,
+    check_local_input,
+    check_metrics_out,
+    check_share,
+    drift_thresholds,
+    gate_thresholds,
+    prestart_spark,
+    runtime_for,
+    train_settings,
+    write_metrics,
+)
+from churn.cli_output import drift_table, err, gate_table, out, progress_steps, rows_table
 from churn.errors import ChurnError, printable
-from churn.jobs import Report
-from churn.thresholds import ENFORCE, GATE_MODES, DriftThresholds, GateThresholds
+from churn.thresholds import ENFORCE
 
 # 0 done, 1 a verdict, 2 bad input or a refused batch; anything else (this code) is a bug.
 INTERNAL_ERROR_EXIT_CODE = 3
-GATE = GateThresholds()
-DRIFT = DriftThresholds()
 
 try:  # newer typer releases vendor click; older ones (Runtime 18 LTS ML's typer 0.20) use click itself
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
@@ -56,188 +86,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
-
-Workdir = Annotated[
-    Path | None,
-    typer.Option("--workdir", help="Local run: Delta tables and the MLflow SQLite store live here."),
-]
-Catalog = Annotated[str | None, typer.Option("--catalog", help="Databricks run: Unity Catalog catalog.")]
-Schema = Annotated[str | None, typer.Option("--schema", help="Databricks run: Unity Catalog schema.")]
-ModelName = Annotated[
-    str, typer.Option("--model-name", help="Registered model: a name, or catalog.schema.name on Databricks.")
-]
-ExperimentPath = Annotated[
-    str | None,
-    typer.Option(
-        "--experiment-path", help="MLflow experiment (workspace path on Databricks; 'churn' locally)."
-    ),
-]
-RawInput = Annotated[
-    str,
-    typer.Option(
-        "--input", help="Raw CSV file or folder in the IBM Telco layout (local, /Volumes/..., abfss://)."
-    ),
-]
-Seed = Annotated[int, typer.Option("--seed", help="Seed for the split, the CV folds and the models.")]
-CvFolds = Annotated[int, typer.Option("--cv-folds", help="Stratified cross-validation folds.")]
-HoldoutFraction = Annotated[
-    float, typer.Option("--holdout-fraction", help="Share of rows kept for the hold-out.")
-]
-MetricsOut = Annotated[
-    Path | None, typer.Option("--metrics-out", help="Write the metrics as JSON to this file.")
-]
-ReportOut = Annotated[
-    Path | None, typer.Option("--report-out", help="Write the report as JSON to this file.")
-]
-GateMode = Annotated[
-    str, typer.Option("--mode", help="enforce: only a passing challenger becomes champion, exit 1 if it fails; "
-                      "dry-run: report only, never replace the champion.")
-]  # fmt: skip
-MinRocAuc = Annotated[float, typer.Option("--min-roc-auc", help="Gate: floor of the challenger's ROC AUC.")]
-MaxRocAucDrop = Annotated[
-    float, typer.Option("--max-roc-auc-drop", help="Gate: largest ROC AUC loss against the champion.")
-]
-MaxFairnessGap = Annotated[
-    float, typer.Option("--max-fairness-gap", help="Gate: largest equalized odds difference over the groups.")
-]
-MinTrainingRows = Annotated[
-    int, typer.Option("--min-training-rows", help="Gate: fewest labelled rows the challenger learned from.")
-]
-MinMinorityShare = Annotated[
-    float,
-    typer.Option("--min-minority-share", help="Gate: smallest share of the rarer class in training data."),
-]
-MaxRocAuc = Annotated[
-    float, typer.Option("--max-roc-auc", help="Gate: ROC AUC ceiling; above it a leaked label is suspected.")
-]
-MinPinnedAgreement = Annotated[
-    float,
-    typer.Option(
-        "--min-pinned-agreement", help="Gate: smallest rank correlation with the champion (pinned set)."
-    ),
-]
-MinPinnedRows = Annotated[
-    int,
-    typer.Option("--min-pinned-rows", help="Gate: fewest pinned rows for a comparison with the champion."),
-]
-PsiThreshold = Annotated[float, typer.Option("--psi-threshold", help="Drift: PSI at which a shift matters.")]
-Alpha = Annotated[
-    float, typer.Option("--alpha", help="Drift: family-wise test level, Bonferroni-split over the features.")
-]
-MaxRocAucDecay = Annotated[
-    float, typer.Option("--max-roc-auc-decay", help="Decay: largest tolerated ROC AUC drop on labelled rows.")
-]
-NumericBins = Annotated[int, typer.Option("--numeric-bins", help="Drift: quantile bins of numeric features.")]
-MaxQuarantinedShare = Annotated[
-    float | None,
-    typer.Option(
-        "--max-quarantined-share",
-        help="Refuse a batch (exit 2, nothing written) when more than this share of its rows breaks the "
-        "contract. Default: the contract's (0.1).",
-    ),
-]
-
-
-def _check_share(value: float | None) -> None:
-    if value is not None and not 0 <= value <= 1:
-        raise ChurnError(f"--max-quarantined-share: {value} must be between 0 and 1")
-
-
-def _gate(min_roc_auc: float, max_roc_auc_drop: float, max_fairness_gap: float, mode: str, **judgement):
-    """`judgement`: the GateThresholds fields of the judgement checks (training rows, class balance, ...)."""
-    if mode not in GATE_MODES:
-        raise ChurnError(f"--mode: '{mode}' is not one of {', '.join(GATE_MODES)}")
-    thresholds = GateThresholds(min_roc_auc, max_roc_auc_drop, max_fairness_gap, **judgement)
-    thresholds.validate()
-    return thresholds
-
-
-def _drift(psi_threshold: float, alpha: float, max_roc_auc_decay: float, numeric_bins: int):
-    thresholds = DriftThresholds(psi_threshold, alpha, max_roc_auc_decay, numeric_bins)
-    thresholds.validate()
-    return thresholds
-
-
-def _gate_table(result) -> Table:
-    table = Table(
-        title=f"validation gate ({result.decision.mode}): {result.decision.message}", title_justify="left"
-    )
-    for column in ("check", "result", "observed", "limit"):
-        table.add_column(column, justify="left" if column == "check" else "right")
-    for check in result.decision.checks:
-        table.add_row(check.name, "pass" if check.passed else "[red]FAIL[/red]", f"{check.observed:.4f}",
-                      f"{check.limit:.4f}")  # fmt: skip
-    return table
-
-
-@contextlib.contextmanager
-def progress_steps() -> Iterator[Report]:
-    """A `report(step)` callable: a live spinner on a terminal, one line per step in job logs."""
-    if not err.is_terminal:
-        yield lambda step: err.print(f"- {step}", highlight=False, markup=False)
-        return
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err) as bar:
-        current: list[int] = []
-
-        def report(step: str) -> None:
-            if current:
-                bar.update(current[-1], completed=1, total=1)
-            current.append(bar.add_task(step, total=None))
-
-        yield report
-        if current:
-            bar.update(current[-1], completed=1, total=1)
-
-
-def _check_local_input(path: str) -> None:
-    """Fail before anything is created when a local input is missing (remote URIs are checked by Spark)."""
-    if "://" not in path and not path.startswith("dbfs:") and not os.path.exists(path):
-        raise ChurnError(f"--input: '{path}' does not exist")
-
-
-def _check_metrics_out(path: Path | None, option: str = "--metrics-out") -> None:
-    if path is not None and path.is_dir():
-        raise ChurnError(f"{option}: '{path}' is a directory, expected a file name")
-
-
-def _runtime(workdir, catalog, schema, model_name, experiment_path, *, existing: bool = True):
-    """`existing`: the command reads a work directory made by `ingest`/`pipeline`, so it must not create one."""
-    from churn.runtime import runtime_from_options
-
-    return runtime_from_options(
-        workdir=workdir,
-        catalog=catalog,
-        schema=schema,
-        model_name=model_name,
-        experiment_path=experiment_path,
-        existing_workdir=existing,
-    )
-
-
-def _train_settings(seed: int, cv_folds: int, holdout_fraction: float):
-    from churn.jobs.train import TrainSettings
-
-    settings = TrainSettings(seed=seed, cv_folds=cv_folds, holdout_fraction=holdout_fraction)
-    settings.validate()
-    return settings
-
-
-def _write_metrics(metrics: dict[str, object], path: Path | None) -> None:
-    from churn.jobs.pipeline import write_json_atomically
-
-    if path is not None:
-        write_json_atomically(metrics, path)
-
-
-def _table(title: str, rows: dict[str, object]) -> Table:
-    table = Table(title=title, show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column(justify="right")
-    for name, value in rows.items():
-        table.add_row(name, f"{value:.4f}" if isinstance(value, float) else str(value))
-    return table
 
 
 @app.command()
@@ -254,9 +102,9 @@ def ingest(
     silver and features. Files landed before are skipped; files without Churn land customers to score."""
     from churn.jobs.ingest import run_ingest
 
-    _check_share(max_quarantined_share)
-    _check_local_input(input)
-    runtime = _runtime(workdir, catalog, schema, model_name, experiment_path, existing=False)
+    check_share(max_quarantined_share)
+    check_local_input(input)
+    runtime = runtime_for(workdir, catalog, schema, model_name, experiment_path, existing=False)
     with progress_steps() as report:
         result = run_ingest(runtime, input, max_quarantined_share=max_quarantined_share, report=report)
     versions = {f"{name} version": v for name, v in result.table_versions.items()}
@@ -267,7 +115,7 @@ def ingest(
         "rows valid": result.rows_valid,
         "rows quarantined": result.rows_quarantined,
     }
-    out.print(_table("ingested", {**counts, **versions}))
+    out.print(rows_table("ingested", {**counts, **versions}))
 
 
 @app.command()
@@ -285,14 +133,16 @@ def train(
     """Compare models by stratified CV, evaluate on a hold-out, log to MLflow and register a challenger."""
     from churn.jobs.train import run_train
 
-    settings = _train_settings(seed, cv_folds, holdout_fraction)
-    _check_metrics_out(metrics_out)
-    runtime = _runtime(workdir, catalog, schema, model_name, experiment_path)
+    settings = train_settings(seed, cv_folds, holdout_fraction)
+    check_metrics_out(metrics_out)
+    runtime = runtime_for(workdir, catalog, schema, model_name, experiment_path)
     with progress_steps() as report:
         result = run_train(runtime, settings, report=report)
-    _write_metrics(result.summary(), metrics_out)
+    write_metrics(result.summary(), metrics_out)
     out.print(
-        _table(f"{result.model_name} v{result.model_version} ({', '.join(result.aliases)})", result.summary())
+        rows_table(
+            f"{result.model_name} v{result.model_version} ({', '.join(result.aliases)})", result.summary()
+        )
     )
 
 
@@ -319,10 +169,10 @@ def score(
     spark_udf and append them, as one batch, to the predictions table."""
     from churn.jobs.score import run_score
 
-    _check_share(max_quarantined_share)
+    check_share(max_quarantined_share)
     if input is not None:
-        _check_local_input(input)
-    runtime = _runtime(workdir, catalog, schema, model_name, experiment_path)
+        check_local_input(input)
+    runtime = runtime_for(workdir, catalog, schema, model_name, experiment_path)
     with progress_steps() as report:
         result = run_score(runtime, input_path=input, arrow_batch_rows=arrow_batch_rows, rescore_all=rescore_all,
                            max_quarantined_share=max_quarantined_share, report=report)  # fmt: skip
@@ -336,7 +186,7 @@ def score(
         if result.predictions_version is not None
         else "unchanged",
     }
-    out.print(_table("scored", summary))
+    out.print(rows_table("scored", summary))
 
 
 @app.command()
@@ -370,21 +220,21 @@ def pipeline(
     """
     from churn.jobs.pipeline import run_pipeline
 
-    settings = _train_settings(seed, cv_folds, holdout_fraction)
-    gate = _gate(min_roc_auc, max_roc_auc_drop, max_fairness_gap, mode,
+    settings = train_settings(seed, cv_folds, holdout_fraction)
+    gate = gate_thresholds(min_roc_auc, max_roc_auc_drop, max_fairness_gap, mode,
                  min_training_rows=min_training_rows, min_minority_share=min_minority_share, max_roc_auc=max_roc_auc,
                  min_pinned_agreement=min_pinned_agreement, min_pinned_rows=min_pinned_rows)  # fmt: skip
-    _check_share(max_quarantined_share)
-    _check_local_input(input)
-    _check_metrics_out(metrics_out)
-    runtime = _runtime(workdir, catalog, schema, model_name, experiment_path, existing=False)
+    check_share(max_quarantined_share)
+    check_local_input(input)
+    check_metrics_out(metrics_out)
+    runtime = runtime_for(workdir, catalog, schema, model_name, experiment_path, existing=False)
     with progress_steps() as report:
         result = run_pipeline(runtime, input, settings, gate=gate, gate_mode=mode, drift=DRIFT,
                               max_quarantined_share=max_quarantined_share, report=report)  # fmt: skip
     metrics = result.metrics()
-    _write_metrics(metrics, metrics_out)
-    out.print(_gate_table(result.validation))
-    out.print(_table(f"{result.train.model_name} v{result.train.model_version}", metrics))
+    write_metrics(metrics, metrics_out)
+    out.print(gate_table(result.validation))
+    out.print(rows_table(f"{result.train.model_name} v{result.train.model_version}", metrics))
     if workdir is not None:
         out.print(
             f"browse the run: mlflow ui --backend-store-uri {runtime.tracking.tracking_uri}",
@@ -439,15 +289,15 @@ def validate(
         if serving_endpoint
         else None
     )
-    thresholds = _gate(min_roc_auc, max_roc_auc_drop, max_fairness_gap, mode,
+    thresholds = gate_thresholds(min_roc_auc, max_roc_auc_drop, max_fairness_gap, mode,
                        min_training_rows=min_training_rows, min_minority_share=min_minority_share, max_roc_auc=max_roc_auc,
                        min_pinned_agreement=min_pinned_agreement, min_pinned_rows=min_pinned_rows)  # fmt: skip
-    _check_metrics_out(report_out, "--report-out")
-    runtime = _runtime(workdir, catalog, schema, model_name, experiment_path)
+    check_metrics_out(report_out, "--report-out")
+    runtime = runtime_for(workdir, catalog, schema, model_name, experiment_path)
     with progress_steps() as report:
         result = run_validate(runtime, thresholds, mode=mode, report=report)
-    _write_metrics(result.payload, report_out)
-    out.print(_gate_table(result))
+    write_metrics(result.payload, report_out)
+    out.print(gate_table(result))
     rows = {"challenger": result.challenger.version, "champion now": result.champion_version or "none"}
     rows |= {
         f"challenger {k}": v for k, v in result.challenger.metrics.items() if k in ("roc_auc", "pr_auc", "f1")
@@ -457,7 +307,7 @@ def validate(
             f"champion {k}": v for k, v in result.champion.metrics.items() if k in ("roc_auc", "pr_auc", "f1")
         }
     rows["validation run"] = result.validation_run_id
-    out.print(_table("models on the challenger's hold-out", rows))
+    out.print(rows_table("models on the challenger's hold-out", rows))
     served = serve_champion(serving, result.model_name, result.champion_version)
     if served:
         out.print(served)
@@ -489,8 +339,8 @@ def monitor(
         int | None,
         typer.Option(
             "--retrain-cooldown-days",
-            help="Decide whether drift retrains now (no version registered within this many days) and set the "
-            "job's task value `retrain`.",
+            help="Decide whether drift retrains now (no version registered and no train run started within "
+            "this many days) and set the job's task value `retrain`.",
         ),
     ] = None,
     workdir: Workdir = None,
@@ -509,8 +359,8 @@ def monitor(
     """
     from churn.jobs.monitor import check_source, run_monitor
 
-    thresholds = _drift(psi_threshold, alpha, max_roc_auc_decay, numeric_bins)
-    _check_metrics_out(report_out, "--report-out")
+    thresholds = drift_thresholds(psi_threshold, alpha, max_roc_auc_decay, numeric_bins)
+    check_metrics_out(report_out, "--report-out")
     has_runtime = workdir is not None or bool(catalog or schema)
     if not has_runtime and (reference is None or current is None):
         raise ChurnError(
@@ -523,33 +373,24 @@ def monitor(
             "--retrain-cooldown-days: needs a positive number of days and the registry (--workdir or "
             "--catalog/--schema)"
         )
-    runtime = _runtime(workdir, catalog, schema, model_name, experiment_path) if has_runtime else None
+    runtime = runtime_for(workdir, catalog, schema, model_name, experiment_path) if has_runtime else None
     with progress_steps() as report:
         result = run_monitor(
             runtime, reference=reference, current=current, thresholds=thresholds, report=report
         )
-    _write_metrics(result.as_dict(), report_out)
+    write_metrics(result.as_dict(), report_out)
     drift = result.report
-    table = Table(title=f"drift: {result.current} vs {result.reference}", title_justify="left")
-    for column in ("check", "kind", "PSI", "test", "p-value", "status"):
-        table.add_column(column, justify="left" if column in ("check", "kind", "test") else "right")
-    for f in drift.features + ([drift.prediction] if drift.prediction else []):
-        table.add_row(f.name, f.kind, f"{f.psi:.3f}", f.test, f"{f.p_value:.2g}",
-                      "[red]DRIFT[/red]" if f.drifted else "ok")  # fmt: skip
-    if drift.performance is not None:
-        p = drift.performance
-        table.add_row("roc_auc", "metric", "", f"{p.roc_auc_reference:.3f} -> {p.roc_auc_current:.3f}", "",
-                      "[red]DECAY[/red]" if p.decayed else "ok")  # fmt: skip
+    table = drift_table(result)
     out.print(table)
     out.print(f"drift_detected: {drift.drift_detected}" + "".join(f"\nnote: {n}" for n in drift.notes),
               highlight=False, markup=False)  # fmt: skip
     if retrain_cooldown_days is not None:
         from datetime import UTC, datetime
 
-        from churn.retrain import decide_retrain, last_registered, publish
+        from churn.retrain import decide_retrain, last_trained, publish
 
         decision = decide_retrain(drift_detected=drift.drift_detected, now=datetime.now(UTC),
-                                  last_trained_at=last_registered(runtime.model_name),
+                                  last_trained_at=last_trained(runtime.model_name, runtime.tracking.experiment),
                                   cooldown_days=retrain_cooldown_days)  # fmt: skip
         publish(decision)
         out.print(f"retrain: {decision.task_value} ({decision.reason})", highlight=False, markup=False)
@@ -599,11 +440,11 @@ def reproduce(
     predictions match exactly."""
     from churn.jobs.reproduce import run_reproduce
 
-    _check_metrics_out(report_out, "--report-out")
-    runtime = _runtime(workdir, catalog, schema, model_name, experiment_path)
+    check_metrics_out(report_out, "--report-out")
+    runtime = runtime_for(workdir, catalog, schema, model_name, experiment_path)
     with progress_steps() as report:
         result = run_reproduce(runtime, run_id, report=report)
-    _write_metrics(result.as_dict(), report_out)
+    write_metrics(result.as_dict(), report_out)
     rows = {
         "data at recorded versions": "same content" if result.data_matches else "CHANGED",
         "metrics differing": len(result.metric_differences),
@@ -611,7 +452,7 @@ def reproduce(
         "max |prediction difference|": result.predictions_max_abs_difference,
     }
     rows |= {f"env {k}": f"{a} -> {b}" for k, (a, b) in result.environment_differences.items()}
-    out.print(_table(f"reproduce {run_id}: {'MATCH' if result.matches else 'MISMATCH'}", rows))
+    out.print(rows_table(f"reproduce {run_id}: {'MATCH' if result.matches else 'MISMATCH'}", rows))
     for problem in result.problems:
         err.print(f"mismatch: {problem}", highlight=False, markup=False)
     if not result.matches:
@@ -620,6 +461,7 @@ def reproduce(
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script and python_wheel_task entry point."""
+    prestart_spark(sys.argv[1:] if argv is None else argv)
     try:
         code = app(args=argv, prog_name="churn", standalone_mode=False)
     except NoArgsIsHelpError as exc:

@@ -8,8 +8,10 @@ Two levels, because they call for different actions:
 
 One row per customer: copies of a key in one batch (one file or several) that are identical (every contract
 value the same after trimming: an exporter's retry) land once; a key whose copies differ is quarantined in every
-copy, since the batch cannot tell which is right; across batches the latest batch wins (silver and features are
-upserted by key). docs/ml-lifecycle.md states the rule.
+copy, since the batch cannot tell which is right; across batches the latest export wins: a row replaces the stored one of its
+customer only when its as-of time (the optional `ExportedAt` column, else the batch's ingest time) is not older,
+so an old export re-sent after a newer one changes nothing (silver and features are upserted by key under that
+condition). docs/ml-lifecycle.md states the rule.
 
 A text column (CSV) "changed type" when most of its non-blank values do not parse as the declared type; a few
 unparseable cells are row problems, a column that no longer holds numbers is a structural one.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -59,6 +62,8 @@ class ColumnRule:
     pattern: str | None = None
     min: float | None = None
     max: float | None = None
+    # May be absent from a file (the as-of column); checked like any other column when present.
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,9 @@ class Contract:
     max_quarantined_share: float
     columns: tuple[ColumnRule, ...]
     row_checks: tuple[RowCheck, ...] = field(default_factory=tuple)
+    # The column saying when the source exported a row: of two batches, the later export wins, whatever order
+    # they arrive in (rows without it are as of their ingest).
+    as_of: str | None = None
 
     @classmethod
     def load(cls, path: Path | None = None) -> Contract:
@@ -100,10 +108,11 @@ class Contract:
             max_quarantined_share=float(spec["max_quarantined_share"]),
             columns=columns,
             row_checks=tuple(RowCheck(**r) for r in spec.get("row_checks", [])),
+            as_of=spec.get("as_of"),
         )
 
     def expected_columns(self, *, require_label: bool) -> list[ColumnRule]:
-        return [c for c in self.columns if require_label or c.name != self.label]
+        return [c for c in self.columns if (require_label or c.name != self.label) and not c.optional]
 
     @property
     def column_names(self) -> list[str]:
@@ -284,6 +293,10 @@ def split_rows(
     batch; without it only `df` itself is counted.
     Columns that are not in the contract (ingest metadata such as `_batch_id`) are carried through to both.
     """
+    # An optional column a file leaves out reads as blank, so the row checks that name it still resolve.
+    for rule in contract.columns:
+        if rule.optional and rule.name not in df.columns:
+            df = df.withColumn(rule.name, F.lit(None).cast("string"))
     rules = [c for c in contract.columns if c.name in df.columns]
     if require_label and contract.label not in df.columns:
         raise ValueError("split_rows needs the label column; run check_structure first")
@@ -353,6 +366,15 @@ def split_rows(
         F.col(QUARANTINE_REASON_COLUMN),
     )
     return RowSplit(valid=valid, quarantined=quarantined)
+
+
+def as_of_time(df: DataFrame, contract: Contract, *, ingested_at: datetime) -> Column:
+    """When a row was true at the source: its as-of column (split_rows quarantined unparseable values), else the
+    batch's ingest time (arrival order)."""
+    fallback = F.lit(ingested_at).cast("timestamp")
+    if contract.as_of is None or contract.as_of not in df.columns:
+        return fallback
+    return F.coalesce(F.try_to_timestamp(F.col(contract.as_of)), fallback)
 
 
 def distinct_keys(valid: DataFrame, contract: Contract) -> DataFrame:

@@ -10,6 +10,9 @@ from pyspark.sql import functions as F
 
 KEY = "customerID"
 LABEL = "churn"
+# When a customer's row was true at the source (contract.as_of_time): silver and features keep it, and an upsert
+# replaces a stored row only with one at least as recent.
+AS_OF = "_as_of"
 
 YES_NO_COLUMNS = ["Partner", "Dependents", "PhoneService", "PaperlessBilling"]
 ADD_ON_SERVICES = [
@@ -110,7 +113,8 @@ def build_features(silver: DataFrame) -> DataFrame:
 
     Row-wise only (no statistics over the batch), so features of a scoring batch are computed exactly as in
     training and there is nothing to leak from the hold-out. `gender` is left out on purpose: it is a
-    sensitive attribute with no signal in this data; fairness checks read it from silver.
+    sensitive attribute with no signal in this data; fairness checks read it from silver. The row's as-of time
+    (`_as_of`) is carried when silver has it, for the upsert rule; it is no model input.
     """
     tenure = F.col("tenure")
     monthly = F.col("MonthlyCharges")
@@ -143,6 +147,7 @@ def build_features(silver: DataFrame) -> DataFrame:
         F.col("TechSupport").alias("tech_support"),
         F.col("StreamingTV").alias("streaming_tv"),
         F.col("StreamingMovies").alias("streaming_movies"),
+        *([F.col(AS_OF)] if AS_OF in silver.columns else []),
     )
 
 

@@ -2,9 +2,11 @@
 
 The monitoring job runs `churn monitor --retrain-cooldown-days N`, then a condition task reads the task value
 `retrain` and, when it is "true", runs the training job (infra/constructs/databricks/model_jobs.py). The guard
-against retrain loops: no retrain while the newest registered version (any version, whatever its aliases) is
-younger than the cooldown. A retrain whose challenger fails the gate still registers a version, so drift that training
-cannot fix triggers one retrain per cooldown, not one per monitoring run.
+against retrain loops: no retrain while the newest training attempt is younger than the cooldown, where an attempt
+is a registered version (any version, whatever its aliases) or a `churn train` run in the experiment, finished or
+not. A retrain whose challenger fails the gate still registers a version, and a training job that crashes before
+registering still leaves its run (tagged from its start), so drift that training cannot fix triggers one retrain
+per cooldown, not one per monitoring run.
 """
 
 from __future__ import annotations
@@ -41,10 +43,10 @@ def decide_retrain(
     if last_trained_at is not None and now - last_trained_at < timedelta(days=cooldown_days):
         return RetrainDecision(
             False,
-            f"drift, but the newest version was registered {last_trained_at:%Y-%m-%d %H:%M} UTC, within the "
-            f"{cooldown_days}-day cooldown",
+            f"drift, but the model was last trained (a version registered or a train run started) "
+            f"{last_trained_at:%Y-%m-%d %H:%M} UTC, within the {cooldown_days}-day cooldown",
         )
-    return RetrainDecision(True, "drift confirmed and no version registered within the cooldown")
+    return RetrainDecision(True, "drift confirmed and no training within the cooldown")
 
 
 def last_registered(model_name: str) -> datetime | None:
@@ -69,6 +71,32 @@ def last_registered(model_name: str) -> datetime | None:
         if not token:
             break
     return datetime.fromtimestamp(max(stamps) / 1000, tz=UTC) if stamps else None
+
+
+def last_training_attempt(experiment: str) -> datetime | None:
+    """When the newest `churn train` run in the experiment started, whether it registered a version, failed or
+    is still running (None: no such run, or no experiment yet)."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from churn.tracking import TRAINING_ATTEMPT_TAG
+
+    found = mlflow.get_experiment_by_name(experiment) if experiment else None
+    if found is None:
+        return None
+    runs = MlflowClient().search_runs(
+        [found.experiment_id],
+        filter_string=f"tags.{TRAINING_ATTEMPT_TAG} = 'true'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    return datetime.fromtimestamp(runs[0].info.start_time / 1000, tz=UTC) if runs else None
+
+
+def last_trained(model_name: str, experiment: str) -> datetime | None:
+    """The newest of: the newest registered version, the newest training run (what the cooldown counts from)."""
+    stamps = [t for t in (last_registered(model_name), last_training_attempt(experiment)) if t is not None]
+    return max(stamps) if stamps else None
 
 
 def publish(decision: RetrainDecision, set_task_value: Callable[[str, str], None] | None = None) -> bool:

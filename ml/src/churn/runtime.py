@@ -95,6 +95,30 @@ def _check_workdir(workdir: Path) -> None:
         raise ChurnError(f"--workdir: cannot create or write '{workdir}' ('{existing}' is not writable)")
 
 
+def _check_writable_inside(workdir: Path) -> None:
+    """Refuse a work directory with a part this process cannot write (a table folder, the MLflow store, a file at
+    its top such as mlflow.db), before anything is written: a job that found out at its third table would leave
+    the first two written. Writes only add files to folders, except the top-level files (SQLite, the lock)."""
+    if not workdir.is_dir():
+        return
+    blocked: list[str] = []
+
+    def unreadable(error: OSError) -> None:
+        blocked.append(str(error.filename))
+
+    for folder, _, _ in os.walk(workdir, onerror=unreadable):
+        if not os.access(folder, os.R_OK | os.W_OK | os.X_OK):
+            blocked.append(folder)
+    blocked += [str(p) for p in workdir.iterdir() if p.is_file() and not os.access(p, os.R_OK | os.W_OK)]
+    if blocked:
+        blocked = sorted(set(blocked))
+        more = f" and {len(blocked) - 1} more" if len(blocked) > 1 else ""
+        raise ChurnError(
+            f"--workdir: cannot write '{blocked[0]}'{more} inside '{workdir}' (read-only); "
+            "fix the permissions; nothing was written"
+        )
+
+
 def _check_existing_workdir(workdir: Path) -> None:
     if not workdir.is_dir():
         raise ChurnError(f"--workdir: '{workdir}' does not exist; check the path or run `churn ingest` first")
@@ -126,6 +150,7 @@ def runtime_from_options(
         if existing_workdir:
             _check_existing_workdir(workdir)
         _check_workdir(workdir)
+        _check_writable_inside(workdir)
         return local_runtime(workdir, model_name=model_name, experiment=experiment_path)
     if catalog and schema:
         return unity_catalog_runtime(catalog, schema, model_name=model_name, experiment_path=experiment_path)

@@ -3,42 +3,136 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import tempfile
+import threading
 from importlib import resources
 
 from pyspark.sql import SparkSession
+
+# A local run is short: the JVM's optimising compiler (C2) would compete with the job for the laptop's few cores
+# and rarely pays off within a minute, so the local JVM compiles with C1 only (-XX:TieredStopAtLevel=1).
+_LOCAL_JVM_OPTIONS = "-XX:TieredStopAtLevel=1"
+
+_prestarted: dict[str, object] = {}
+_prestart_lock = threading.Lock()
 
 
 def local_spark(
     app_name: str = "churn", *, cores: int | str = "*", driver_memory: str = "4g"
 ) -> SparkSession:
-    """A local[*] session whose Python workers run this interpreter (so spark_udf sees our packages)."""
+    """A local[*] session whose Python workers run this interpreter (so spark_udf sees our packages).
+
+    If `prestart_local_spark` started one in the background, this waits for it (and re-raises its error)."""
+    with _prestart_lock:
+        started = _prestarted.pop("thread", None)
+    if isinstance(started, threading.Thread):
+        started.join()
+        held = _prestarted.pop("output", None)
+        if isinstance(held, _HeldOutput):
+            held.release()
+        error = _prestarted.pop("error", None)
+        if isinstance(error, BaseException):
+            raise error
+    return _build_local_spark(app_name, cores=cores, driver_memory=driver_memory)
+
+
+def _local_options(app_name: str, cores: int | str, driver_memory: str) -> dict[str, str]:
+    log_config = resources.files("churn").joinpath("log4j2.properties")
+    return {
+        "spark.master": f"local[{cores}]",
+        "spark.app.name": app_name,
+        "spark.driver.memory": driver_memory,
+        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{log_config} {_LOCAL_JVM_OPTIONS}",
+        "spark.sql.shuffle.partitions": "4",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        # Parquet staged for deltalake must carry microsecond UTC timestamps, not Spark's legacy INT96.
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+        "spark.sql.warehouse.dir": os.path.join(tempfile.gettempdir(), "churn-spark-warehouse"),
+        # Python workers import MLflow to score; its default logging setup would echo the SQLite store's
+        # schema checks into the job's output once per worker.
+        "spark.executorEnv.MLFLOW_CONFIGURE_LOGGING": "false",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.eventLog.enabled": "false",
+    }
+
+
+def _build_local_spark(app_name: str, *, cores: int | str, driver_memory: str) -> SparkSession:
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
     # A laptop session needs no routable address; this also silences Spark's hostname warning.
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    log_config = resources.files("churn").joinpath("log4j2.properties")
-    session = (
-        SparkSession.builder.master(f"local[{cores}]")
-        .appName(app_name)
-        .config("spark.driver.memory", driver_memory)
-        .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{log_config}")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        # Parquet staged for deltalake must carry microsecond UTC timestamps, not Spark's legacy INT96.
-        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
-        .config("spark.sql.warehouse.dir", os.path.join(tempfile.gettempdir(), "churn-spark-warehouse"))
-        # Python workers import MLflow to score; its default logging setup would echo the SQLite store's
-        # schema checks into the job's output once per worker.
-        .config("spark.executorEnv.MLFLOW_CONFIGURE_LOGGING", "false")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .getOrCreate()
-    )
+    builder = SparkSession.builder
+    for key, value in _local_options(app_name, cores, driver_memory).items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+class _HeldOutput:
+    """The JVM's stderr, held back until the session is used: a command that refuses its options before it needs
+    Spark prints its one line and nothing from a JVM it never used."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: list[bytes] = []
+        self._released = False
+
+    def pump(self, stream) -> None:
+        for line in iter(stream.readline, b""):
+            with self._lock:
+                if self._released:
+                    os.write(2, line)
+                else:
+                    self._held.append(line)
+
+    def release(self) -> None:
+        with self._lock:
+            for line in self._held:
+                os.write(2, line)
+            self._held.clear()
+            self._released = True
+
+
+def _start_in_background(held: _HeldOutput) -> None:
+    from pyspark import SparkConf, SparkContext
+    from pyspark.java_gateway import launch_gateway
+
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    if SparkContext._gateway is None:  # a session of this process already runs: nothing to launch
+        conf = SparkConf(loadDefaults=False).setAll(list(_local_options("churn", "*", "4g").items()))
+        gateway = launch_gateway(conf, popen_kwargs={"stderr": subprocess.PIPE})
+        threading.Thread(target=held.pump, args=(gateway.proc.stderr,), daemon=True).start()
+        SparkContext._ensure_initialized(gateway=gateway, conf=conf)
+    _build_local_spark("churn", cores="*", driver_memory="4g")
+
+
+def prestart_local_spark() -> None:
+    """Start the default local session in a background thread, so the JVM boots while Python imports
+    scikit-learn and MLflow; `local_spark()` then picks it up. Writes nothing, and holds back what the JVM prints
+    until `local_spark()` is called: a command that then refuses its options exits as before (the JVM ends with
+    the process)."""
+    with _prestart_lock:
+        if "thread" in _prestarted:
+            return
+        held = _HeldOutput()
+
+        def start() -> None:
+            try:
+                _start_in_background(held)
+            except BaseException as exc:  # handed to the caller of local_spark()
+                _prestarted["error"] = exc
+
+        thread = threading.Thread(target=start, name="churn-spark-start", daemon=True)
+        _prestarted["thread"] = thread
+        _prestarted["output"] = held
+        thread.start()
 
 
 def cluster_spark() -> SparkSession:

@@ -78,8 +78,11 @@ class TableStore(ABC):
         return contextlib.nullcontext()
 
     @abstractmethod
-    def upsert(self, name: str, df: DataFrame, *, key: str) -> None:
-        """Insert new keys, replace rows of existing keys; creates the table on first use."""
+    def upsert(self, name: str, df: DataFrame, *, key: str, as_of: str | None = None) -> None:
+        """Insert new keys, replace rows of existing keys; creates the table on first use.
+
+        `as_of`: a timestamp column; an existing row is replaced only when the new one's is not older (a stored
+        row without one, from before the column existed, is always replaced)."""
 
     @abstractmethod
     def version(self, name: str) -> int:
@@ -194,7 +197,7 @@ class LocalDeltaStore(TableStore):
                 lock.unlink(missing_ok=True)
                 self.workdir.rmdir()
 
-    def upsert(self, name: str, df: DataFrame, *, key: str) -> None:
+    def upsert(self, name: str, df: DataFrame, *, key: str, as_of: str | None = None) -> None:
         from deltalake import write_deltalake
 
         path, reader = self._staged(df)
@@ -204,15 +207,19 @@ class LocalDeltaStore(TableStore):
             if not self.exists(name):
                 write_deltalake(self.location(name), reader, mode="append", schema_mode="merge")
                 return
+            table = self._table(name)
+            newer = None
+            if as_of is not None and as_of in table.schema().to_arrow().names:
+                newer = f'target."{as_of}" IS NULL OR source."{as_of}" >= target."{as_of}"'
             (
-                self._table(name)
-                .merge(
+                table.merge(
                     source=reader,
                     predicate=f'target."{key}" = source."{key}"',
                     source_alias="source",
                     target_alias="target",
+                    merge_schema=True,
                 )
-                .when_matched_update_all()
+                .when_matched_update_all(predicate=newer)
                 .when_not_matched_insert_all()
                 .execute()
             )
@@ -266,19 +273,27 @@ class UnityCatalogStore(TableStore):
             "mergeSchema", "true"
         ).saveAsTable(self.location(name))
 
-    def upsert(self, name: str, df: DataFrame, *, key: str) -> None:
+    def upsert(self, name: str, df: DataFrame, *, key: str, as_of: str | None = None) -> None:
         counts = df.agg(F.count(F.lit(1)).alias("rows"), F.count_distinct(key).alias("distinct")).first()
         _require_unique_keys(name, key, rows=counts["rows"], distinct=counts["distinct"])
         if not self.exists(name):
             self.append(name, df)
             return
+        newer = ""
+        if as_of is not None:
+            if as_of not in self.spark.table(self.location(name)).columns:
+                # A table from before the as-of rule: add the column (null: replaced by the next row of its key);
+                # UPDATE SET * would refuse a source column the target lacks.
+                # https://docs.databricks.com/tables/update-schema (ALTER TABLE ... ADD COLUMNS)
+                self.spark.sql(f"ALTER TABLE {self._quoted(name)} ADD COLUMNS (`{as_of}` TIMESTAMP)")
+            newer = f" AND (target.`{as_of}` IS NULL OR source.`{as_of}` >= target.`{as_of}`)"
         view = f"churn_upsert_{uuid.uuid4().hex}"
         df.createOrReplaceTempView(view)
         try:
             self.spark.sql(
                 f"MERGE INTO {self._quoted(name)} AS target USING {view} AS source "
                 f"ON target.`{key}` = source.`{key}` "
-                "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
+                f"WHEN MATCHED{newer} THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
             )
         finally:
             self.spark.catalog.dropTempView(view)

@@ -41,6 +41,8 @@ def quiet_deliberate_choices() -> None:
 CHALLENGER = "challenger"
 CHAMPION = "champion"
 THRESHOLD_TAG = "decision_threshold"
+# Set on every `churn train` run from its start, so a training job that failed before registering counts too.
+TRAINING_ATTEMPT_TAG = "churn_training_attempt"
 
 
 @dataclass(frozen=True)

@@ -24,13 +24,14 @@ from churn.contract import (
     CORRUPT_RECORD_COLUMN,
     QUARANTINE_REASON_COLUMN,
     Contract,
+    as_of_time,
     check_structure,
     distinct_keys,
     key_copies,
     split_rows,
 )
 from churn.errors import ChurnError, ContractViolation, printable
-from churn.features import KEY, build_features, to_bronze, to_silver
+from churn.features import AS_OF, KEY, build_features, to_bronze, to_silver
 from churn.jobs import Report, no_report
 from churn.runtime import BRONZE, FEATURES, QUARANTINE, SILVER, Runtime
 
@@ -80,10 +81,18 @@ class ContractedBatch:
     bronze: DataFrame | None
     silver: DataFrame | None
     quarantined: DataFrame | None
+    rows_quarantined: int = 0
+    # Frames persisted while checking, so the writes read each file once instead of re-parsing it per table.
+    cached: tuple[DataFrame, ...] = ()
 
     @property
     def empty(self) -> bool:
         return not self.files
+
+    def release(self) -> None:
+        """Drop the frames cached for the writes (call once everything is written)."""
+        for frame in self.cached:
+            frame.unpersist()
 
 
 @dataclass(frozen=True)
@@ -242,12 +251,16 @@ def read_raw_csv(spark: SparkSession, path: str) -> DataFrame:
 
 
 def _checked(spark: SparkSession, file: LandingFile, contract: Contract, *, require_label: bool):
-    raw = read_csv_file(spark, file.path)
+    # Cached: the structure check's pass fills it, and the key count, the row split and bronze then read the
+    # parsed rows from memory instead of parsing the CSV again for each.
+    raw = read_csv_file(spark, file.path).cache()
     try:
         rows = check_structure(raw, contract, source=file.shown, require_label=require_label)
     except ContractViolation:
+        raw.unpersist()
         raise
     except Exception as exc:  # a file that breaks while Spark reads it is unreadable input
+        raw.unpersist()
         raise _unreadable(file.path, exc) from exc
     return raw, rows
 
@@ -276,11 +289,42 @@ def contracted_batch(
     if not new:
         return ContractedBatch(path, batch_id, ingested_at, (), skipped, 0, None, None, None)
 
-    checked = [(file, *_checked(spark, file, contract, require_label=require_label)) for file in new]
+    cached: list[DataFrame] = []
+    try:
+        return _split_batch(spark, path, contract, require_label=require_label, new=new, skipped=skipped,
+                            batch_id=batch_id, ingested_at=ingested_at, stage=stage, cached=cached,
+                            ceiling=contract.max_quarantined_share if max_quarantined_share is None
+                            else max_quarantined_share)  # fmt: skip
+    except BaseException:
+        for frame in cached:
+            frame.unpersist()
+        raise
+
+
+def _split_batch(
+    spark: SparkSession,
+    path: str,
+    contract: Contract,
+    *,
+    require_label: bool,
+    new: tuple[LandingFile, ...],
+    skipped: tuple[LandingFile, ...],
+    batch_id: str,
+    ingested_at: datetime,
+    stage: str,
+    cached: list[DataFrame],
+    ceiling: float,
+) -> ContractedBatch:
+    checked = []
+    for file in new:
+        raw, rows = _checked(spark, file, contract, require_label=require_label)
+        cached.append(raw)
+        checked.append((file, raw, rows))
     rows_read = sum(rows for _, _, rows in checked)
     # One row per customer per batch: a key repeated anywhere in the batch, in one file or across two, lands
     # once when its copies are identical and is quarantined in every copy when they differ (contract.py).
     repeated_keys = key_copies([raw for _, raw, _ in checked], contract).cache()
+    cached.append(repeated_keys)
     bronze, valid, quarantined = [], [], []
     for file, raw, _ in checked:
         landed_rows = to_bronze(
@@ -296,13 +340,20 @@ def contracted_batch(
         labelled = split.valid
         if contract.label not in labelled.columns:
             labelled = labelled.withColumn(contract.label, F.lit(None).cast("string"))
+        labelled = labelled.withColumn(AS_OF, as_of_time(labelled, contract, ingested_at=ingested_at))
         valid.append(labelled)
         quarantined.append(split.quarantined.withColumn("_stage", F.lit(stage)))
 
     def union(frames: list[DataFrame]) -> DataFrame:
         return reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames)
 
-    batch = ContractedBatch(
+    rejected = union(quarantined).cache()
+    cached.append(rejected)
+    rows_quarantined = _check_quarantined_share(path, rejected, rows_read, ceiling)
+    # Silver feeds two writes (silver, and features built from it): computed once.
+    silver = to_silver(distinct_keys(union(valid), contract)).cache()
+    cached.append(silver)
+    return ContractedBatch(
         source=path,
         batch_id=batch_id,
         ingested_at=ingested_at,
@@ -310,26 +361,25 @@ def contracted_batch(
         skipped=skipped,
         rows_read=rows_read,
         bronze=union(bronze),
-        silver=to_silver(distinct_keys(union(valid), contract)),
-        quarantined=union(quarantined),
+        silver=silver,
+        quarantined=rejected,
+        rows_quarantined=rows_quarantined,
+        cached=tuple(cached),
     )
-    _check_quarantined_share(batch, contract.max_quarantined_share if max_quarantined_share is None
-                             else max_quarantined_share)  # fmt: skip
-    return batch
 
 
-def _check_quarantined_share(batch: ContractedBatch, ceiling: float) -> None:
-    """A feed where too many rows break the contract is broken as a whole: refuse it, write nothing."""
-    quarantined = batch.quarantined.cache()
+def _check_quarantined_share(source: str, quarantined: DataFrame, rows_read: int, ceiling: float) -> int:
+    """A feed where too many rows break the contract is broken as a whole: refuse it, write nothing.
+    Returns the number of quarantined rows (counted once; the writes reuse it)."""
     count = quarantined.count()
-    if count and count / batch.rows_read > ceiling:
+    if count and count / rows_read > ceiling:
         top = quarantined.groupBy(QUARANTINE_REASON_COLUMN).count().orderBy(F.desc("count")).first()
-        quarantined.unpersist()
         raise ChurnError(
-            f"{printable(batch.source, limit=200)}: {count} of {batch.rows_read} rows "
-            f"({count / batch.rows_read:.0%}) break the data contract, above the ceiling of {ceiling:.0%}; "
+            f"{printable(source, limit=200)}: {count} of {rows_read} rows "
+            f"({count / rows_read:.0%}) break the data contract, above the ceiling of {ceiling:.0%}; "
             f"most often '{printable(top[QUARANTINE_REASON_COLUMN], limit=120)}'; nothing was written"
         )
+    return count
 
 
 def landed_file_ids(runtime: Runtime) -> frozenset[str]:
@@ -371,36 +421,42 @@ def _ingest(
         report(f"nothing new: {len(batch.skipped)} file(s) already landed")
         return IngestResult(input_path, batch.batch_id, 0, 0, 0, 0, len(batch.skipped), _versions(runtime))
 
-    rows_quarantined = batch.quarantined.count()
+    try:
+        _write_batch(store, batch, report)
+    finally:
+        batch.release()
+    return IngestResult(
+        source=input_path,
+        batch_id=batch.batch_id,
+        rows_read=batch.rows_read,
+        rows_valid=batch.rows_read - batch.rows_quarantined,  # identical copies of a customer included
+        rows_quarantined=batch.rows_quarantined,
+        files_landed=len(batch.files),
+        files_skipped=len(batch.skipped),
+        table_versions=_versions(runtime),
+    )
+
+
+def _write_batch(store, batch: ContractedBatch, report: Report) -> None:
     # Every write is keyed by the batch id (replace the batch's rows, or upsert by customer), so a re-run
     # of a failed batch, or a second run that raced this one, leaves one copy.
-    if rows_quarantined:
+    if batch.rows_quarantined:
         report("quarantining rows that break the contract")
         store.replace_batch(
             QUARANTINE, batch.quarantined, batch={"_batch_id": batch.batch_id, "_stage": "ingest"}
         )
     report("writing silver and features")
-    store.upsert(SILVER, batch.silver, key=KEY)
+    # The later export wins, not the later arrival: a stored row is replaced only by one at least as recent.
+    store.upsert(SILVER, batch.silver, key=KEY, as_of=AS_OF)
     features = build_features(batch.silver).select(
         "*",
         F.lit(batch.batch_id).alias("_batch_id"),
         F.lit(batch.ingested_at).cast("timestamp").alias("_ingested_at"),
     )
-    store.upsert(FEATURES, features, key=KEY)
+    store.upsert(FEATURES, features, key=KEY, as_of=AS_OF)
     store.declare_primary_key(FEATURES, KEY)
     report("writing bronze")
     store.replace_batch(BRONZE, batch.bronze, batch={"_batch_id": batch.batch_id})
-    batch.quarantined.unpersist()
-    return IngestResult(
-        source=input_path,
-        batch_id=batch.batch_id,
-        rows_read=batch.rows_read,
-        rows_valid=batch.rows_read - rows_quarantined,  # identical copies of a customer included
-        rows_quarantined=rows_quarantined,
-        files_landed=len(batch.files),
-        files_skipped=len(batch.skipped),
-        table_versions=_versions(runtime),
-    )
 
 
 def _versions(runtime: Runtime) -> dict[str, int]:

@@ -20,7 +20,7 @@ from churn.contract import Contract
 from churn.errors import ChurnError
 from churn.features import FEATURE_COLUMNS, KEY, build_features
 from churn.jobs import Report, no_report
-from churn.jobs.ingest import contracted_batch
+from churn.jobs.ingest import ContractedBatch, contracted_batch
 from churn.runtime import FEATURES, PREDICTIONS, QUARANTINE, Runtime
 from churn.tracking import CHAMPION, THRESHOLD_TAG, champion
 
@@ -131,8 +131,17 @@ def run_score(
 
     # Held from "what is new" to the last write, so two runs over one batch score it once.
     with store.exclusive():
-        return _score(runtime, version, input_columns, input_path=input_path, arrow_batch_rows=arrow_batch_rows,
+        return _score_and_release(runtime, version, input_columns, input_path=input_path, arrow_batch_rows=arrow_batch_rows,
                       rescore_all=rescore_all, max_quarantined_share=max_quarantined_share, report=report)  # fmt: skip
+
+
+def _score_and_release(runtime: Runtime, version, input_columns: list[str], **options) -> ScoreResult:
+    batches: list[ContractedBatch] = []
+    try:
+        return _score(runtime, version, input_columns, batches=batches, **options)
+    finally:
+        for batch in batches:
+            batch.release()
 
 
 def _score(
@@ -145,6 +154,7 @@ def _score(
     rescore_all: bool,
     max_quarantined_share: float | None,
     report: Report,
+    batches: list[ContractedBatch],
 ) -> ScoreResult:
     store = runtime.store
     model_uri = f"models:/{runtime.model_name}@{CHAMPION}"
@@ -161,7 +171,8 @@ def _score(
         report("checking the batch against the data contract")
         batch = contracted_batch(runtime.spark, input_path, Contract.load(), require_label=False,
                                  max_quarantined_share=max_quarantined_share, stage="score")  # fmt: skip
-        rows_quarantined = batch.quarantined.count()
+        batches.append(batch)  # its cached frames are dropped once the predictions are written
+        rows_quarantined = batch.rows_quarantined
         if rows_quarantined:
             store.replace_batch(
                 QUARANTINE, batch.quarantined, batch={"_batch_id": batch.batch_id, "_stage": "score"}

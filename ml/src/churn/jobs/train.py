@@ -9,12 +9,14 @@ import json
 import tempfile
 import warnings
 from dataclasses import dataclass
+from importlib.metadata import version as installed_version
 from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
+from mlflow.tracking import MlflowClient
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
@@ -43,9 +45,20 @@ from churn.modeling import (
     stratified_split,
 )
 from churn.runtime import FEATURES, SILVER, Runtime
-from churn.tracking import THRESHOLD_TAG, register
+from churn.tracking import THRESHOLD_TAG, TRAINING_ATTEMPT_TAG, register
 
 SENSITIVE_COLUMNS = [f"{SENSITIVE_PREFIX}{name}" for name in SENSITIVE_ATTRIBUTES.values()]
+# The logged model's pip requirements, pinned to the versions that trained it. Left to itself MLflow infers this
+# very list by unpickling the model in a fresh Python process, several CPU seconds on every training run; the
+# list is what either candidate pipeline imports when unpickled, plus MLflow and cloudpickle (its serialisation).
+# tests/ml/test_model_requirements.py checks it against MLflow's inference.
+MODEL_PACKAGES = ("mlflow", "cloudpickle", "numpy", "pandas", "scikit-learn", "scipy")
+
+
+def model_requirements() -> list[str]:
+    return [f"{name}=={installed_version(name)}" for name in MODEL_PACKAGES]
+
+
 HOLDOUT_PREDICTIONS = "holdout_predictions.csv"
 
 
@@ -206,80 +219,89 @@ def run_train(
     settings = settings or TrainSettings()
     settings.validate()
     runtime.tracking.activate()
-    report("loading features and labels")
-    frame, lineage = load_training_frame(runtime)
-    fitted = fit_and_evaluate(frame, settings, report)
-    lineage |= code_and_environment(runtime.spark.version)
-    return _log_and_register(runtime, settings, fitted, lineage, report)
+    # The run starts before anything can fail, tagged as a training attempt: a job that crashes before it
+    # registers a version still leaves a (FAILED) run, and the retrain cooldown counts from it (churn.retrain).
+    with mlflow.start_run(run_name="train", tags={TRAINING_ATTEMPT_TAG: "true"}) as run:
+        report("loading features and labels")
+        frame, lineage = load_training_frame(runtime)
+        fitted = fit_and_evaluate(frame, settings, report)
+        lineage |= code_and_environment(runtime.spark.version)
+        return _log_and_register(runtime, settings, fitted, lineage, report, run)
 
 
 def _log_and_register(
-    runtime: Runtime, settings: TrainSettings, fitted: Fitted, lineage: dict[str, str], report: Report
+    runtime: Runtime,
+    settings: TrainSettings,
+    fitted: Fitted,
+    lineage: dict[str, str],
+    report: Report,
+    run: mlflow.ActiveRun,
 ) -> TrainResult:
     report("logging the run to MLflow")
     split, model = fitted.split, fitted.model
-    with mlflow.start_run(run_name=f"train-{fitted.chosen_model}") as run:
-        mlflow.set_tags(lineage)
-        mlflow.log_params(
-            {
-                "seed": settings.seed,
-                "cv_folds": settings.cv_folds,
-                "holdout_fraction": settings.holdout_fraction,
-                "train_rows": len(split.y_train),
-                "holdout_rows": len(split.y_holdout),
-                "chosen_model": fitted.chosen_model,
-                "decision_threshold": fitted.threshold,
-                "features": ",".join(FEATURE_COLUMNS),
-                "sensitive_attributes": ",".join(SENSITIVE_ATTRIBUTES.values()),
-            }
+    MlflowClient().update_run(run.info.run_id, name=f"train-{fitted.chosen_model}")
+    mlflow.set_tags(lineage)
+    mlflow.log_params(
+        {
+            "seed": settings.seed,
+            "cv_folds": settings.cv_folds,
+            "holdout_fraction": settings.holdout_fraction,
+            "train_rows": len(split.y_train),
+            "holdout_rows": len(split.y_holdout),
+            "chosen_model": fitted.chosen_model,
+            "decision_threshold": fitted.threshold,
+            "features": ",".join(FEATURE_COLUMNS),
+            "sensitive_attributes": ",".join(SENSITIVE_ATTRIBUTES.values()),
+        }
+    )
+    mlflow.log_params({f"model.{k}": v for k, v in model.named_steps["model"].get_params().items()})
+    mlflow.log_metrics(fitted.metrics)
+    mlflow.log_metrics(fitted.fairness.metrics())
+    for result in fitted.cv_results.values():
+        mlflow.log_metrics(
+            {f"cv_{result.name}_roc_auc_mean": result.mean, f"cv_{result.name}_roc_auc_std": result.std}
         )
-        mlflow.log_params({f"model.{k}": v for k, v in model.named_steps["model"].get_params().items()})
-        mlflow.log_metrics(fitted.metrics)
-        mlflow.log_metrics(fitted.fairness.metrics())
-        for result in fitted.cv_results.values():
-            mlflow.log_metrics(
-                {f"cv_{result.name}_roc_auc_mean": result.mean, f"cv_{result.name}_roc_auc_std": result.std}
-            )
-        with tempfile.TemporaryDirectory() as tmp:
-            out = Path(tmp) / "evaluation"
-            write_evaluation_artifacts(
-                model,
-                split.x_holdout,
-                split.y_holdout,
-                fitted.holdout_probability,
-                fitted.threshold,
-                out,
-                seed=settings.seed,
-            )
-            cv_table = {
-                r.name: {"fold_roc_auc": r.fold_roc_auc, "mean": r.mean, "std": r.std}
-                for r in fitted.cv_results.values()
-            }
-            (out / "cross_validation.json").write_text(json.dumps(cv_table, indent=2))
-            (out / "fairness.json").write_text(json.dumps(fitted.fairness.as_dict(), indent=2))
-            plot_fairness(fitted.fairness, out / "fairness.png", title="hold-out rates by group")
-            # Full precision, so `churn reproduce` can demand bit-identical predictions.
-            fitted.holdout_predictions().to_csv(out / HOLDOUT_PREDICTIONS, index=False, float_format="%.17g")
-            mlflow.log_artifacts(str(out), artifact_path="evaluation")
-
-        example = split.x_train.head(5)
-        with warnings.catch_warnings():
-            # MLflow warns that integer columns cannot hold missing values; the contract rejects those rows.
-            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
-            signature = infer_signature(example, model.predict_proba(example))
-        model_info = mlflow.sklearn.log_model(
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "evaluation"
+        write_evaluation_artifacts(
             model,
-            name="model",
-            signature=signature,
-            input_example=example,
-            pyfunc_predict_fn="predict_proba",
+            split.x_holdout,
+            split.y_holdout,
+            fitted.holdout_probability,
+            fitted.threshold,
+            out,
+            seed=settings.seed,
         )
-        report("registering the model as challenger")
-        version, aliases = register(
-            model_info.model_uri,
-            runtime.model_name,
-            tags={THRESHOLD_TAG: f"{fitted.threshold:.6f}", "chosen_model": fitted.chosen_model, **lineage},
-        )
+        cv_table = {
+            r.name: {"fold_roc_auc": r.fold_roc_auc, "mean": r.mean, "std": r.std}
+            for r in fitted.cv_results.values()
+        }
+        (out / "cross_validation.json").write_text(json.dumps(cv_table, indent=2))
+        (out / "fairness.json").write_text(json.dumps(fitted.fairness.as_dict(), indent=2))
+        plot_fairness(fitted.fairness, out / "fairness.png", title="hold-out rates by group")
+        # Full precision, so `churn reproduce` can demand bit-identical predictions.
+        fitted.holdout_predictions().to_csv(out / HOLDOUT_PREDICTIONS, index=False, float_format="%.17g")
+        mlflow.log_artifacts(str(out), artifact_path="evaluation")
+
+    example = split.x_train.head(5)
+    with warnings.catch_warnings():
+        # MLflow warns that integer columns cannot hold missing values; the contract rejects those rows.
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
+        signature = infer_signature(example, model.predict_proba(example))
+    model_info = mlflow.sklearn.log_model(
+        model,
+        name="model",
+        signature=signature,
+        input_example=example,
+        pyfunc_predict_fn="predict_proba",
+        pip_requirements=model_requirements(),
+    )
+    report("registering the model as challenger")
+    version, aliases = register(
+        model_info.model_uri,
+        runtime.model_name,
+        tags={THRESHOLD_TAG: f"{fitted.threshold:.6f}", "chosen_model": fitted.chosen_model, **lineage},
+    )
     return TrainResult(
         run_id=run.info.run_id,
         model_name=runtime.model_name,

@@ -1,0 +1,94 @@
+"""Across batches the later export wins, not the later arrival: an older export re-sent after a newer one leaves
+the newer values in silver and features (the contract's as-of column `ExportedAt`; docs/ml-lifecycle.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+from churn.features import AS_OF
+from churn.jobs.ingest import run_ingest
+from churn.runtime import FEATURES, SILVER, local_runtime
+
+
+def _export(rows: pd.DataFrame, exported_at: str, path) -> str:
+    rows.assign(ExportedAt=exported_at).to_csv(path, index=False)
+    return str(path)
+
+
+def test_an_older_export_arriving_later_does_not_overwrite_newer_values(spark, telco_raw, tmp_path):
+    runtime = local_runtime(tmp_path / "work")
+    customers = telco_raw.iloc[:200].reset_index(drop=True)
+    customer = customers.loc[0, "customerID"]
+    newer = customers.copy()
+    newer.loc[0, "MonthlyCharges"] = "99.5"
+    older = customers.copy()
+    older.loc[0, "MonthlyCharges"] = "20.25"
+    later_customer = telco_raw.iloc[[500]]  # only in the old file: still lands (nothing newer to keep)
+
+    run_ingest(runtime, _export(newer, "2026-12-02T06:00:00Z", tmp_path / "export-2026-12-02.csv"))
+    result = run_ingest(
+        runtime,
+        _export(
+            pd.concat([older, later_customer]), "2026-12-01T06:00:00Z", tmp_path / "export-2026-12-01.csv"
+        ),
+    )
+
+    assert result.files_landed == 1 and result.rows_quarantined == 0
+    silver = runtime.store.read(SILVER).toPandas().set_index("customerID")
+    features = runtime.store.read(FEATURES).toPandas().set_index("customerID")
+    assert silver.loc[customer, "MonthlyCharges"] == 99.5
+    assert features.loc[customer, "monthly_charges"] == 99.5
+    assert silver.loc[customer, AS_OF] == pd.Timestamp("2026-12-02 06:00:00")
+    assert later_customer["customerID"].iloc[0] in features.index
+    assert len(silver) == len(features) == 201  # one row per customer still
+
+
+def test_without_an_export_time_the_later_batch_wins_as_before(spark, telco_raw, tmp_path):
+    runtime = local_runtime(tmp_path / "work")
+    first = telco_raw.iloc[:100].reset_index(drop=True)
+    second = first.copy()
+    second.loc[0, "MonthlyCharges"] = "42.0"
+    first.to_csv(tmp_path / "a.csv", index=False)
+    second.to_csv(tmp_path / "b.csv", index=False)
+    run_ingest(runtime, str(tmp_path / "a.csv"))
+    run_ingest(runtime, str(tmp_path / "b.csv"))
+    silver = runtime.store.read(SILVER).toPandas().set_index("customerID")
+    assert silver.loc[first.loc[0, "customerID"], "MonthlyCharges"] == 42.0
+
+
+def test_an_export_time_that_is_not_a_time_is_quarantined(spark, telco_raw, tmp_path):
+    runtime = local_runtime(tmp_path / "work")
+    rows = telco_raw.iloc[:100].assign(ExportedAt="2026-12-01T06:00:00Z").reset_index(drop=True)
+    rows.loc[0, "ExportedAt"] = "2026-13-45"
+    rows.loc[1, "ExportedAt"] = "yesterday"
+    rows.to_csv(tmp_path / "odd.csv", index=False)
+    result = run_ingest(runtime, str(tmp_path / "odd.csv"))
+    assert result.rows_quarantined == 2
+
+
+def test_on_unity_catalog_the_merge_keeps_the_newer_row_and_adds_the_column_to_an_older_table(spark):
+    """No Databricks here: a stand-in session records the SQL the Unity Catalog store sends for a table written
+    before the as-of rule (no `_as_of` column yet)."""
+    from types import SimpleNamespace
+
+    from churn.storage import UnityCatalogStore
+
+    sent: list[str] = []
+    session = SimpleNamespace(
+        sql=sent.append,
+        table=lambda name: SimpleNamespace(columns=["customerID", "MonthlyCharges"]),
+        catalog=SimpleNamespace(tableExists=lambda name: True, dropTempView=lambda name: None),
+    )
+    store = UnityCatalogStore(session, "main", "ml")
+    rows = spark.createDataFrame(
+        [("0001-AAAAA", 20.0, datetime(2026, 12, 1))],
+        f"customerID string, MonthlyCharges double, {AS_OF} timestamp",
+    )
+    store.upsert(SILVER, rows, key="customerID", as_of=AS_OF)
+
+    assert sent[0] == f"ALTER TABLE `main`.`ml`.`{SILVER}` ADD COLUMNS (`{AS_OF}` TIMESTAMP)"
+    assert (
+        f"WHEN MATCHED AND (target.`{AS_OF}` IS NULL OR source.`{AS_OF}` >= target.`{AS_OF}`) THEN UPDATE SET *"
+        in sent[1]
+    )
