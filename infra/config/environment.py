@@ -110,8 +110,9 @@ class DriftMonitoring(StrictModel):
     """Fail the monitoring run when drift is detected, so the team gets the failure mail. With
     `retrain_cooldown_days` set, only the scoring job's monitor fails; the monitoring job retrains instead."""
     retrain_cooldown_days: Annotated[int, Field(ge=1, le=90)] | None = 7
-    """Confirmed drift in the monitoring job runs the training job, unless a model version was registered within
-    this many days (the guard against retrain loops). `null`: the monitoring job never retrains."""
+    """Confirmed drift in the monitoring job runs the training job, unless training was attempted within this many
+    days: a registered model version or a training run, failed ones included, so a crashing training job cannot
+    loop (the guard against retrain loops, `churn.retrain`). `null`: the monitoring job never retrains."""
 
 
 class Serving(StrictModel):
