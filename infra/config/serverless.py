@@ -48,8 +48,9 @@ class Serverless(StrictModel):
 
     jobs: bool = False
     """Run the model jobs on serverless compute: each task uses a job environment with the churn wheel as its
-    dependency instead of a policy-governed job cluster. Refused on Azure (no network connectivity configuration
-    to the firewalled lake yet) and with the compliance security profile (the ingest caches DataFrames)."""
+    dependency instead of a policy-governed job cluster. Refused on Azure (serverless reaches the firewalled lake
+    only through private endpoint rules, which the platform cannot approve) and with the compliance security
+    profile (the ingest caches DataFrames). On AWS the env gets a network connectivity configuration."""
     environment_version: Literal["4"] = ENVIRONMENT_VERSION
     """Serverless environment version of the jobs' environment (4: Python 3.12, Spark Connect 4)."""
     restricted_egress: bool = False
@@ -120,7 +121,12 @@ def serverless_problems(teams: list[TeamConfig], *, account_id: object = None) -
                     "platform.account_id (the Databricks account ID) or turn restricted_egress off"
                 )
             wildcards = [name for name in settings.serverless.allowed_fqdns if name.startswith("*.")]
-            if wildcards:
+            if settings.serverless.allowed_fqdns and not settings.serverless.restricted_egress:
+                problems.append(
+                    f"{path}.allowed_fqdns: applies only with restricted_egress (without it serverless compute "
+                    "reaches any destination); remove it or set restricted_egress: true"
+                )
+            elif wildcards:
                 problems.append(
                     f"{path}.allowed_fqdns: {', '.join(wildcards)}: a serverless network policy allows DNS "
                     "names only, no '*.' wildcards; list each name"

@@ -201,6 +201,17 @@ def test_wildcards_in_the_serverless_allow_list_are_refused(tmp_path, capsys):
     )
 
 
+def test_an_allow_list_without_restricted_egress_is_refused(tmp_path, capsys):
+    config = committed()
+    team(config, "risk")["environments"]["dev"]["serverless"] = {"allowed_fqdns": ["api.example.com"]}
+    code, lines = validate(config, tmp_path, capsys)
+    assert code == 2 and len(lines) == 1
+    assert (
+        "teams.risk.environments.dev.serverless.allowed_fqdns: applies only with restricted_egress"
+        in lines[0]
+    )
+
+
 def test_azure_firewall_wildcards_stay_out_of_the_policy_with_a_warning():
     config = committed()
     prod = team(config, "churn")["environments"]["prod"]
