@@ -166,6 +166,8 @@ def test_serverless_jobs_on_aws_dev_get_an_ncc_without_a_policy(fake_wheel, tmp_
 
 
 def test_long_stems_keep_names_within_the_provider_limits():
+    """databricks v1.99.0 mws/resource_mws_network_connectivity_config.go validates name as 3-30 characters (and
+    forces a replacement on a change); the network policy API takes ids of ^[a-zA-Z0-9_.-]{1,32}$."""
     stem = "platformx-averylongteamname-averylongenvname"
     assert len(ncc_name(stem)) <= NCC_NAME_MAX and ncc_name(stem).endswith("-ncc")
     assert len(network_policy_id(stem)) <= NETWORK_POLICY_ID_MAX and network_policy_id(stem).endswith("-np")
