@@ -43,6 +43,7 @@ from infra.lifecycle.ephemeral import (
 )
 from infra.lifecycle.errors import InputProblem, OperationFailed
 from infra.lifecycle.inventory import AT_RUN_TIME, read_inventory, warn_unread
+from infra.lifecycle.ncc_room import check_ncc_room
 from infra.lifecycle.reaper import env_down, reap
 from infra.lifecycle.rollout import Rollout, execute
 from infra.lifecycle.services import Services
@@ -148,6 +149,7 @@ def _env_up(
     deployed = next((record.network for record in inventory.named(name)), None)
     team_env = cut(base_env, name=name, slot=slot, owner=owner, expires_at=expires_at, network=deployed)
     check_unique_names(loaded, team_env, inventory.envs)
+    check_ncc_room(loaded, team_env, inventory.envs)
     rollout = Rollout("deploy", team_env, services.outdir, auto_approve=True)
     verb = "update" if inventory.named(name) else "create"
     say(_describe_env(verb, team_env, expires_in=expires_at - now))

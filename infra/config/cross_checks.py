@@ -40,4 +40,4 @@ def cloud_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list[
             for where, compute in computes
             if (problem := node_type_problem(team.cloud, compute.node_type))
         ]
-    return problems + hardening_problems(teams) + serverless_problems(teams)
+    return problems + hardening_problems(teams) + serverless_problems(teams, account_id=platform.account_id)

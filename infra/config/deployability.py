@@ -13,6 +13,7 @@ from infra.config.base import team_paths
 from infra.config.egress import firewall_address_warnings, remote_endpoint_warnings
 from infra.config.model import PlatformConfig
 from infra.config.node_types import node_type_warning
+from infra.config.serverless import serverless_warnings
 from infra.config.team import MODEL_NAME_DEPRECATED, TeamConfig
 
 
@@ -48,6 +49,7 @@ def deploy_warnings(config: PlatformConfig) -> list[str]:
                     "needs kind CLASSIC_PREVIEW, which the workspace accepts only with the corresponding "
                     "public preview enabled"
                 )
+    warnings += serverless_warnings(config.teams)
     return warnings + aws_deploy_warnings(config.teams) + audit_warnings(platform, config.teams)
 
 

@@ -296,6 +296,7 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
         "egress": {"mode": "firewall"},
         "compute": {"spot": False, "min_workers": 2, "max_workers": 8},
         "audit": {"alerts": True, "log_delivery": True},
+        "serverless": {"restricted_egress": True},
     },
 }
 

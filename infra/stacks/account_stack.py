@@ -29,6 +29,11 @@ from infra.constructs.aws.iam_propagation import iam_propagation_wait
 from infra.constructs.aws.private_link import back_end_private_link
 from infra.constructs.contracts import WORKSPACE_URL_OUTPUT
 from infra.constructs.databricks.log_delivery import AuditLogDelivery
+from infra.constructs.databricks.serverless_network import (
+    ServerlessNetwork,
+    StorageDestination,
+    wants_serverless_network,
+)
 from infra.stacks.base import configure_backend
 
 ACCOUNT_HOST = "https://accounts.cloud.databricks.com"
@@ -93,6 +98,18 @@ class AccountStack(AspectStack):
             lifecycle=in_use,
         )
         keys = self._customer_managed_keys(account_id, platform)
+        serverless = None
+        if wants_serverless_network(team_env):
+            serverless = ServerlessNetwork(
+                self,
+                "serverless-network",
+                team_env=team_env,
+                provider=None,
+                storage=[
+                    StorageDestination(name=bucket, region=team_env.team.region)
+                    for bucket in (platform.lake_bucket, platform.root_bucket)
+                ],
+            )
         self.workspace = MwsWorkspaces(
             self,
             "workspace",
@@ -115,8 +132,12 @@ class AccountStack(AspectStack):
             # it (mws/resource_mws_workspaces.go v1.99.0, workspaceRunningUpdatesAllowed / UpdateRunning), so the
             # same change would show on every plan and drift check without ever happening (docs/aws.md).
             lifecycle=TerraformResourceLifecycle(ignore_changes=["pricing_tier"]),
+            # Destroyed before the NCC and the network policy, which it stays bound to until it is gone.
+            depends_on=serverless.before_workspace if serverless else None,
         )
         workspace_id = Token.as_number(self.workspace.workspace_id)
+        if serverless is not None:
+            serverless.attach(workspace_id)
         metastore = []
         if team_env.platform.metastore_id:
             metastore = [

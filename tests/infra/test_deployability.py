@@ -48,9 +48,12 @@ def test_a_fully_configured_platform_has_no_warnings():
 def test_missing_account_id_is_a_warning():
     raw = yaml.safe_load(yaml.safe_dump(BASE))
     del raw["platform"]["account_id"]
-    # AWS teams and bundles with ci require it; the system tables are then managed by the one team left.
+    # AWS teams and bundles with ci require it, so does prod's restricted serverless egress; the system tables are
+    # then managed by the one team left.
     raw["teams"] = [team for team in raw["teams"] if team["name"] == "churn"]
     raw["platform"]["audit"] = {"system_tables": {"managed_in": ["churn/prod"]}}
+    for team in raw["teams"]:
+        team["environments"]["prod"]["serverless"] = {"restricted_egress": False}
     warnings = deploy_warnings(parse_config(yaml.safe_dump(raw)))
     assert any(w.startswith("platform.account_id: unset") and "run_as" in w for w in warnings)
 

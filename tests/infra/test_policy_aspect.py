@@ -683,12 +683,16 @@ def private(platform_config) -> TeamEnv:
     team_env = next(te for te in platform_config.team_envs if te.key == "churn/prod")
     assert team_env.settings.network_isolation == "private" and team_env.customer_managed_key is not None
     from infra.config.hardening import Hardening
+    from infra.config.serverless import Serverless
 
-    # Without prod's hardening, which has rules of its own (the `hardened` env).
+    # Without prod's hardening and restricted serverless egress, which have rules of their own (the `hardened`
+    # and `restricted` envs).
     return team_env.model_copy(
         update={
             "platform": team_env.platform.model_copy(update={"hub_network": None}),
-            "settings": team_env.settings.model_copy(update={"hardening": Hardening()}),
+            "settings": team_env.settings.model_copy(
+                update={"hardening": Hardening(), "serverless": Serverless()}
+            ),
         }
     )
 
@@ -709,6 +713,15 @@ def hardened(dev) -> TeamEnv:
 
     hardening = Hardening(**PROD_HARDENING, ip_access_list=OFFICE)
     return dev.model_copy(update={"settings": dev.settings.model_copy(update={"hardening": hardening})})
+
+
+@pytest.fixture(scope="module")
+def restricted(dev) -> TeamEnv:
+    """churn/dev with prod's restricted serverless egress (PLAT-DBX-SERVERLESS-2)."""
+    from infra.config.serverless import Serverless
+
+    serverless = Serverless(restricted_egress=True)
+    return dev.model_copy(update={"settings": dev.settings.model_copy(update={"serverless": serverless})})
 
 
 @pytest.fixture(scope="module")
@@ -828,6 +841,8 @@ VIOLATIONS = {
     "PLAT-DBX-HARDEN-2": ("hardened", lambda s: _hardened_workspace(s, leave_out=("legacy-access",))),
     "PLAT-DBX-HARDEN-3": ("hardened", lambda s: _hardened_workspace(s, ip_addresses=["0.0.0.0/1"])),
     "PLAT-DBX-HARDEN-4": ("hardened", _workspace),
+    # a workspace with no network policy attached keeps the account's default-policy
+    "PLAT-DBX-SERVERLESS-2": ("restricted", _workspace),
 }
 
 
@@ -836,10 +851,11 @@ def test_every_rule_has_a_violation_case():
 
 
 @pytest.mark.parametrize("rule_id", sorted(VIOLATIONS))
-def test_violation_fails_synth_with_the_rule_id(rule_id, dev, prod, private, hardened, tmp_path):
+def test_violation_fails_synth_with_the_rule_id(rule_id, dev, prod, private, hardened, restricted, tmp_path):
     env, build = VIOLATIONS[rule_id]
+    envs = {"dev": dev, "prod": prod, "private": private, "hardened": hardened, "restricted": restricted}
     with pytest.raises(RuntimeError, match=rule_id) as failed:
-        _synth({"dev": dev, "prod": prod, "private": private, "hardened": hardened}[env], build, tmp_path)
+        _synth(envs[env], build, tmp_path)
     other_rules = [r.id for r in all_rules() if r.id != rule_id and f"{r.id}:" in str(failed.value)]
     assert other_rules == [], "the violating resource should break only its own rule"
 

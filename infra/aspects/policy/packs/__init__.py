@@ -17,6 +17,7 @@ from infra.aspects.policy.packs.databricks import DATABRICKS
 from infra.aspects.policy.packs.databricks_hardening import AZURE_WORKSPACE_HARDENING, DATABRICKS_HARDENING
 from infra.aspects.policy.packs.databricks_serverless import DATABRICKS_SERVERLESS
 from infra.aspects.policy.packs.databricks_serving import DATABRICKS_SERVING
+from infra.aspects.policy.packs.serverless_network import SERVERLESS_NETWORK
 
 AZURE: tuple[RulePack, ...] = (
     AZURE_WORKSPACE,
@@ -27,6 +28,7 @@ AZURE: tuple[RulePack, ...] = (
     AZURE_IAM,
     AZURE_EGRESS,
     AUDIT_AZURE,
+    SERVERLESS_NETWORK,
 )
 """The cloud resources of an Azure team-env (its platform stack)."""
 AWS: tuple[RulePack, ...] = (AWS_NETWORK, AWS_EGRESS, AWS_STORAGE, AWS_IAM)
@@ -39,7 +41,7 @@ WORKSPACE: tuple[RulePack, ...] = (
     DATABRICKS_SERVERLESS,
 )
 """Everything inside a Databricks workspace (the workspace stack), whatever the cloud."""
-ACCOUNT: tuple[RulePack, ...] = (AUDIT_ACCOUNT,)
+ACCOUNT: tuple[RulePack, ...] = (AUDIT_ACCOUNT, SERVERLESS_NETWORK)
 """Databricks account resources of an AWS team-env (its account stack)."""
 ALL_PACKS: tuple[RulePack, ...] = (*AZURE, *AWS, *WORKSPACE, *ACCOUNT, COMMON)
 
