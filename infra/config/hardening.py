@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, model_validator
 
-from infra.config.base import StrictModel, team_paths
+from infra.config.base import GITHUB_HOSTED_LABEL, StrictModel, team_paths
 
 if TYPE_CHECKING:
     from infra.config.team import TeamConfig
@@ -103,7 +103,8 @@ class Hardening(StrictModel):
     ip_access_list: list[PublicRange] = []  # noqa: RUF012 (pydantic copies defaults)
     """Public IPv4 addresses and ranges allowed to reach a public front end (UI and API). Required in prod
     when public_network_access is true. Must include the deploy runner's public (NAT) address: `platform
-    deploy` checks it before applying (docs/operations.md)."""
+    deploy` checks it before applying (docs/operations.md); the env's deploy_runner must then be a self-hosted
+    runner, since a GitHub-hosted one leaves from a different address on each run."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Hardening:
@@ -164,6 +165,24 @@ def hardening_problems(teams: list[TeamConfig]) -> list[str]:
                 problems.append(
                     f"{path}.ip_access_list: the front end is private (public_network_access false), where IP "
                     "access lists do not apply; remove the list"
+                )
+            hosted = [label for label in settings.deploy_runner if GITHUB_HOSTED_LABEL.match(label)]
+            if (
+                hardening.ip_access_list
+                and settings.public_network_access
+                and (hosted or not settings.deploy_runner)
+            ):
+                # CI deploys, plans, smoke-tests and destroys the env from deploy_runner; a GitHub-hosted runner
+                # leaves from whichever of GitHub's many Azure ranges the job lands on, which no list can hold.
+                runner = (
+                    f"{hosted[0]!r} is GitHub-hosted"
+                    if hosted
+                    else "empty: a GitHub-hosted ubuntu-latest runner"
+                )
+                problems.append(
+                    f"{team_path}.environments.{env}.deploy_runner: {runner}, whose address changes from run to run, "
+                    "so hardening.ip_access_list would refuse CI's deploys and smoke tests; name a self-hosted runner "
+                    "whose public (NAT) address is on the list"
                 )
             if env == "prod" and settings.public_network_access and not hardening.ip_access_list:
                 problems.append(

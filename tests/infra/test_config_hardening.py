@@ -92,3 +92,27 @@ def test_dev_may_be_hardened_by_hand():
     }
     dev = next(te for te in parse_config(yaml.safe_dump(config)).team_envs if te.key == "churn/dev")
     assert dev.settings.hardening.compliance_standards == ["HIPAA"]
+
+
+@pytest.mark.parametrize("runner", [None, ["ubuntu-24.04"]])
+def test_an_ip_access_list_deployed_from_a_github_hosted_runner_is_refused(tmp_path, capsys, runner):
+    """CI deploys, smoke-tests and destroys an env from its `deploy_runner` (GitHub-hosted `ubuntu-latest` when
+    empty). A GitHub-hosted runner leaves from whichever of GitHub's thousands of Azure ranges the job lands on,
+    so no list holds it: `platform deploy` would stop at the runner check on most runs, `platform plan` and the
+    smoke test would be refused by the workspace itself. Validate must say so, naming deploy_runner."""
+    config = committed()
+    prod = team(config, "risk")["environments"]["prod"]
+    prod.pop("deploy_runner", None)
+    if runner is not None:
+        prod["deploy_runner"] = runner
+    code, lines = validate(config, tmp_path, capsys)
+    assert code == 2 and len(lines) == 1, lines
+    assert "teams.risk.environments.prod.deploy_runner: " in lines[0]
+    assert "GitHub-hosted" in lines[0] and "hardening.ip_access_list" in lines[0]
+
+
+def test_the_committed_aws_prod_names_the_listed_runner_that_deploys_it():
+    """risk/prod has an IP access list, so it names a self-hosted runner (whose NAT address is on the list)."""
+    risk_prod = team(committed(), "risk")["environments"]["prod"]
+    assert risk_prod["hardening"]["ip_access_list"]
+    assert "self-hosted" in risk_prod["deploy_runner"]
