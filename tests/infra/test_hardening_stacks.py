@@ -66,10 +66,11 @@ def test_aws_prod_gets_the_settings_resources_and_the_enterprise_tier(synthesize
         "is_enabled": True,
         "compliance_standards": ["NONE"],
     }
-    esm = synthesized.only("risk-prod-workspace", "databricks_enhanced_security_monitoring_workspace_setting")
-    assert esm["enhanced_security_monitoring_workspace"] == {"is_enabled": True}
-    acu = synthesized.only("risk-prod-workspace", "databricks_automatic_cluster_update_workspace_setting")
-    assert acu["automatic_cluster_update_workspace"] == {"enabled": True}
+    # The profile turns monitoring and cluster update on and keeps them on (databricks v1.99.0
+    # docs/resources/enhanced_security_monitoring_setting.md; SRA aws/tf/main.tf). Declared beside it, their
+    # destroy would send is_enabled/enabled false (settings/resource_*_setting.go deleteFunc) under the profile.
+    for resource_type in AWS_SETTINGS[1:]:
+        assert synthesized.resources("risk-prod-workspace", resource_type) == {}
     assert synthesized.only("risk-prod-account", "databricks_mws_workspaces")["pricing_tier"] == "ENTERPRISE"
     assert synthesized.only("risk-dev-account", "databricks_mws_workspaces")["pricing_tier"] == "PREMIUM"
 
@@ -102,3 +103,30 @@ def test_a_private_front_end_gets_no_ip_access_list(synthesized):
 def test_workspace_conf_keeps_the_token_switch(platform_config):
     dev = next(te for te in platform_config.team_envs if te.key == "churn/dev")
     assert workspace_conf(dev)["enableTokensConfig"] == "false"
+
+
+def test_aws_monitoring_and_cluster_update_without_the_profile_are_settings_resources(fake_wheel, tmp_path):
+    """Without the profile they are settings of their own, switched off again on destroy (not permanent)."""
+    import json
+
+    import yaml
+
+    from infra.app import build_app
+    from infra.config import parse_config
+    from tests.infra.test_config_deploy_runner import committed
+    from tests.infra.test_config_hardening import team
+
+    config = committed()
+    team(config, "risk")["environments"]["dev"]["hardening"] = {
+        "enhanced_security_monitoring": True,
+        "automatic_cluster_update": True,
+    }
+    parsed = parse_config(yaml.safe_dump(config))
+    team_env = next(te for te in parsed.team_envs if te.key == "risk/dev")
+    build_app(parsed, outdir=tmp_path, wheel=fake_wheel, team_envs=[team_env]).synth()
+    stack = json.loads((tmp_path / "stacks" / "risk-dev-workspace" / "cdk.tf.json").read_text())["resource"]
+    assert "databricks_compliance_security_profile_workspace_setting" not in stack
+    (esm,) = stack["databricks_enhanced_security_monitoring_workspace_setting"].values()
+    assert esm["enhanced_security_monitoring_workspace"] == {"is_enabled": True}
+    (acu,) = stack["databricks_automatic_cluster_update_workspace_setting"].values()
+    assert acu["automatic_cluster_update_workspace"] == {"enabled": True}

@@ -57,13 +57,17 @@ class WorkspaceHardening(Construct):
                         "compliance_standards": list(hardening.compliance_standards) or [NO_STANDARD],
                     },
                 )
-            if hardening.enhanced_security_monitoring:
+            # The profile turns monitoring and cluster update on and keeps them on (docs/resources/
+            # enhanced_security_monitoring_setting.md; SRA aws/tf/main.tf declares them only without it). Declared
+            # beside the profile, their destroy would send is_enabled/enabled false (deleteFunc) under it.
+            separate = not hardening.compliance_security_profile
+            if hardening.enhanced_security_monitoring and separate:
                 EnhancedSecurityMonitoringWorkspaceSetting(
                     self,
                     "enhanced-security-monitoring",
                     enhanced_security_monitoring_workspace={"is_enabled": True},
                 )
-            if hardening.automatic_cluster_update:
+            if hardening.automatic_cluster_update and separate:
                 AutomaticClusterUpdateWorkspaceSetting(
                     self, "automatic-cluster-update", automatic_cluster_update_workspace={"enabled": True}
                 )
