@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import AfterValidator, model_validator
 
 from infra.config.base import GITHUB_HOSTED_LABEL, StrictModel, team_paths
+from infra.config.workload import BundleWorkload
 
 if TYPE_CHECKING:
     from infra.config.team import TeamConfig
@@ -190,3 +191,26 @@ def hardening_problems(teams: list[TeamConfig]) -> list[str]:
                     "(the office and deploy runner ranges), or set public_network_access false"
                 )
     return problems
+
+
+def hardening_warnings(teams: list[TeamConfig]) -> list[str]:
+    """Bundle CI that an env's IP access list must let in: the team's own GitHub Actions deploy its staging and
+    prod bundle targets (docs/bundles.md), and Databricks applies the list to every call to the workspace, the
+    CI's federated sign-in included. Where that CI runs is outside this config, so this warns instead of refusing."""
+    warnings = []
+    for team_path, team in zip(team_paths([team.name for team in teams]), teams, strict=True):
+        listed = [
+            env
+            for env in ("staging", "prod")
+            if (settings := team.environments.get(env))
+            and settings.public_network_access
+            and settings.hardening.ip_access_list
+        ]
+        for index, workload in enumerate(team.workloads):
+            if listed and isinstance(workload, BundleWorkload) and workload.ci:
+                warnings.append(
+                    f"{team_path}.workloads[{index}].ci: {team.name}/{' and '.join(listed)} enforce "
+                    f"hardening.ip_access_list, so the bundle's CI ({workload.ci.github_repository}) deploys "
+                    "there only from a runner whose public address is on the list; GitHub-hosted runners are not"
+                )
+    return warnings

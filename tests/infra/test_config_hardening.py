@@ -116,3 +116,20 @@ def test_the_committed_aws_prod_names_the_listed_runner_that_deploys_it():
     risk_prod = team(committed(), "risk")["environments"]["prod"]
     assert risk_prod["hardening"]["ip_access_list"]
     assert "self-hosted" in risk_prod["deploy_runner"]
+
+
+def test_a_bundle_ci_behind_an_ip_access_list_is_warned_about(tmp_path, capsys):
+    """pricing's bundle CI (GitHub Actions of example-org/pricing-ml, docs/bundles.md) is the only deployer of its
+    prod target, and pricing/prod's IP access list applies to its calls too: validate says so, naming the field."""
+    from infra.cli.main import main
+
+    path = tmp_path / "platform.yaml"
+    path.write_text(yaml.safe_dump(committed()))
+    with pytest.raises(SystemExit) as exited:
+        main(["validate", "--config", str(path)])
+    out, err = capsys.readouterr()
+    assert exited.value.code == 0
+    lines = (out + err).splitlines()
+    (warning,) = [line for line in lines if "workloads[" in line and "ip_access_list" in line]
+    assert "teams.pricing.workloads[0].ci: pricing/prod enforce hardening.ip_access_list" in warning
+    assert "example-org/pricing-ml" in warning

@@ -33,6 +33,8 @@ def test_warnings_name_the_team():
     assert [w.split(":")[0] for w in deploy_warnings(config)] == [
         "teams.churn.environments.dev.interactive_cluster",
         "teams.pricing.environments.dev.interactive_cluster",
+        # pricing/prod's IP access list and the bundle CI that deploys its prod target (infra/config/hardening.py)
+        "teams.pricing.workloads[0].ci",
     ]
 
 
