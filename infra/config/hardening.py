@@ -209,8 +209,8 @@ def hardening_warnings(teams: list[TeamConfig]) -> list[str]:
         for index, workload in enumerate(team.workloads):
             if listed and isinstance(workload, BundleWorkload) and workload.ci:
                 warnings.append(
-                    f"{team_path}.workloads[{index}].ci: {team.name}/{' and '.join(listed)} enforce "
-                    f"hardening.ip_access_list, so the bundle's CI ({workload.ci.github_repository}) deploys "
+                    f"{team_path}.workloads[{index}].ci: {' and '.join(f'{team.name}/{e}' for e in listed)} "
+                    f"{'enforces' if len(listed) == 1 else 'enforce'} hardening.ip_access_list, so the bundle's CI ({workload.ci.github_repository}) deploys "
                     "there only from a runner whose public address is on the list; GitHub-hosted runners are not"
                 )
     return warnings

@@ -131,5 +131,5 @@ def test_a_bundle_ci_behind_an_ip_access_list_is_warned_about(tmp_path, capsys):
     assert exited.value.code == 0
     lines = (out + err).splitlines()
     (warning,) = [line for line in lines if "workloads[" in line and "ip_access_list" in line]
-    assert "teams.pricing.workloads[0].ci: pricing/prod enforce hardening.ip_access_list" in warning
+    assert "teams.pricing.workloads[0].ci: pricing/prod enforces hardening.ip_access_list" in warning
     assert "example-org/pricing-ml" in warning
