@@ -24,6 +24,7 @@ from infra.config.base import GITHUB_HOSTED_LABEL, StrictModel, team_paths
 from infra.config.workload import BundleWorkload
 
 if TYPE_CHECKING:
+    from infra.config.environment import EnvironmentConfig
     from infra.config.team import TeamConfig
 
 # The provider caps all lists of a workspace at 1000 addresses and ranges (databricks v1.99.0
@@ -193,12 +194,49 @@ def hardening_problems(teams: list[TeamConfig]) -> list[str]:
     return problems
 
 
+def _stack_nat_egress(team: TeamConfig, settings: EnvironmentConfig) -> str | None:
+    """The NAT gateway the env's stacks create for cluster egress, None where clusters leave another way (the hub
+    firewall on Azure, back-end PrivateLink on AWS)."""
+    if team.cloud == "aws":
+        isolated = settings.aws_egress is not None and settings.aws_egress.mode == "isolated"
+        return None if isolated else "VPC's NAT gateway"
+    return "NAT gateway" if settings.egress.mode == "open" else None
+
+
 def hardening_warnings(teams: list[TeamConfig]) -> list[str]:
     """Bundle CI that an env's IP access list must let in: the team's own GitHub Actions deploy its staging and
     prod bundle targets (docs/bundles.md), and Databricks applies the list to every call to the workspace, the
     CI's federated sign-in included. Where that CI runs is outside this config, so this warns instead of refusing."""
     warnings = []
     for team_path, team in zip(team_paths([team.name for team in teams]), teams, strict=True):
+        for env, settings in team.environments.items():
+            nat = _stack_nat_egress(team, settings)
+            if settings.hardening.ip_access_list and settings.public_network_access and nat:
+                # Databricks docs, "Configure IP access lists for workspaces": the public IPs the compute plane
+                # reaches the control plane from must be on an allow list (or back-end private link), or classic
+                # compute cannot launch. A NAT gateway the stack creates has no address before the first apply.
+                warnings.append(
+                    f"{team_path}.environments.{env}.hardening.ip_access_list: the env's clusters reach the control "
+                    f"plane from the {nat} this stack creates, whose public address exists only after deploy: "
+                    "until it is added to the list no cluster can launch; "
+                    + (
+                        "aws_egress: {mode: isolated} (back-end PrivateLink) avoids it"
+                        if team.cloud == "aws"
+                        else "egress: {mode: firewall} with the hub firewall's public address listed avoids it"
+                    )
+                )
+            if (
+                team.cloud == "azure"
+                and settings.public_network_access
+                and settings.hardening.ip_access_list
+                and settings.egress.mode == "firewall"
+            ):
+                # The config knows only the firewall's private IP; its public (SNAT) address is the hub's.
+                warnings.append(
+                    f"{team_path}.environments.{env}.hardening.ip_access_list: the env's clusters reach the control "
+                    "plane from the hub firewall's public address, which must be on the list or no cluster can "
+                    'launch (Databricks docs, "Configure IP access lists for workspaces")'
+                )
         listed = [
             env
             for env in ("staging", "prod")

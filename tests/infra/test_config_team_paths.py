@@ -34,6 +34,7 @@ def test_warnings_name_the_team():
         "teams.churn.environments.dev.interactive_cluster",
         "teams.pricing.environments.dev.interactive_cluster",
         # pricing/prod's IP access list and the bundle CI that deploys its prod target (infra/config/hardening.py)
+        "teams.pricing.environments.prod.hardening.ip_access_list",  # the hub firewall's address
         "teams.pricing.workloads[0].ci",
     ]
 
