@@ -19,6 +19,18 @@ def validate(config: dict, tmp_path, capsys) -> tuple[int, list[str]]:
     return code, [line for line in lines if line.startswith("error")]
 
 
+def validate_output(config: dict, tmp_path, capsys) -> tuple[int, list[str]]:
+    """Exit code and every line validate prints, warnings (stdout) included."""
+    from infra.cli.main import main
+
+    path = tmp_path / "platform.yaml"
+    path.write_text(yaml.safe_dump(config))
+    with pytest.raises(SystemExit) as exited:
+        main(["validate", "--config", str(path)])
+    out, err = capsys.readouterr()
+    return exited.value.code, (out + err).splitlines()
+
+
 def test_prod_is_hardened_and_dev_stays_cheap_by_default():
     config = parse_config(yaml.safe_dump(committed()))
     envs = {te.key: te.settings.hardening for te in config.team_envs}
@@ -121,15 +133,8 @@ def test_the_committed_aws_prod_names_the_listed_runner_that_deploys_it():
 def test_a_bundle_ci_behind_an_ip_access_list_is_warned_about(tmp_path, capsys):
     """pricing's bundle CI (GitHub Actions of example-org/pricing-ml, docs/bundles.md) is the only deployer of its
     prod target, and pricing/prod's IP access list applies to its calls too: validate says so, naming the field."""
-    from infra.cli.main import main
-
-    path = tmp_path / "platform.yaml"
-    path.write_text(yaml.safe_dump(committed()))
-    with pytest.raises(SystemExit) as exited:
-        main(["validate", "--config", str(path)])
-    out, err = capsys.readouterr()
-    assert exited.value.code == 0
-    lines = (out + err).splitlines()
+    code, lines = validate_output(committed(), tmp_path, capsys)
+    assert code == 0
     (warning,) = [line for line in lines if "workloads[" in line and "ip_access_list" in line]
     assert "teams.pricing.workloads[0].ci: pricing/prod enforces hardening.ip_access_list" in warning
     assert "example-org/pricing-ml" in warning
@@ -148,22 +153,14 @@ def test_an_ip_access_list_that_cannot_hold_the_clusters_nat_address_is_warned_a
     """Databricks docs, "Configure IP access lists for workspaces": the public IPs the compute plane reaches the
     control plane from must be on an allow list (or back-end private link), otherwise classic compute cannot
     launch. A NAT gateway the stack creates gets its address only at deploy, so no config can list it up front."""
-    from infra.cli.main import main
-
     config = committed()
     settings = team(config, team_name)["environments"][env]
     settings["deploy_runner"] = ["self-hosted", "office"]
     settings["hardening"] = {"ip_access_list": ["198.51.100.0/24"]}
-    path = tmp_path / "platform.yaml"
-    path.write_text(yaml.safe_dump(config))
-    with pytest.raises(SystemExit) as exited:
-        main(["validate", "--config", str(path)])
-    out, err = capsys.readouterr()
-    assert exited.value.code == 0
+    code, lines = validate_output(config, tmp_path, capsys)
+    assert code == 0
     (line,) = [
-        line
-        for line in (out + err).splitlines()
-        if f"teams.{team_name}.environments.{env}.hardening.ip_access_list: " in line
+        line for line in lines if f"teams.{team_name}.environments.{env}.hardening.ip_access_list: " in line
     ]
     assert line.startswith("warning: ")
     assert f"from the {nat} this stack creates" in line and advice in line
@@ -172,15 +169,9 @@ def test_an_ip_access_list_that_cannot_hold_the_clusters_nat_address_is_warned_a
 def test_the_committed_prods_clusters_leave_where_a_list_can_hold_them(tmp_path, capsys):
     """risk/prod is isolated (back-end PrivateLink: cluster traffic never meets the list); pricing/prod leaves through
     the hub firewall, whose public address only the hub knows: validate warns, naming the list."""
-    from infra.cli.main import main
-
-    path = tmp_path / "platform.yaml"
-    path.write_text(yaml.safe_dump(committed()))
-    with pytest.raises(SystemExit) as exited:
-        main(["validate", "--config", str(path)])
-    out, err = capsys.readouterr()
-    assert exited.value.code == 0
-    listed = [line for line in (out + err).splitlines() if "hub firewall's public address" in line]
+    code, lines = validate_output(committed(), tmp_path, capsys)
+    assert code == 0
+    listed = [line for line in lines if "hub firewall's public address" in line]
     assert [line.split(": ")[1] for line in listed] == [
         "teams.pricing.environments.prod.hardening.ip_access_list"
     ]
