@@ -93,7 +93,9 @@ class Hardening(StrictModel):
     """Workspace admins may create tokens only for service principals they hold the Service Principal User role
     on, and hand a job's ownership only to themselves (RESTRICT_TOKENS_AND_JOB_RUN_AS, databricks v1.99.0
     docs/resources/restrict_workspace_admins_setting.md). The deployer already sets run_as through that role
-    (granted through platform.account_id), so the jobs deploy either way."""
+    (granted through platform.account_id), so the jobs deploy either way. Only a Databricks account admin may change
+    the setting (Databricks docs, "Restrict workspace admins"): the deployer must be one (on AWS it is, since it
+    creates the workspaces), or set this false and let an account admin turn it on."""
     verbose_audit_logs: bool = True
     """Log every notebook command and SQL query to the audit log (enableVerboseAuditLogs)."""
     results_download: bool = True
