@@ -197,12 +197,13 @@ def hardening_problems(teams: list[TeamConfig]) -> list[str]:
 
 
 def _stack_nat_egress(team: TeamConfig, settings: EnvironmentConfig) -> str | None:
-    """The NAT gateway the env's stacks create for cluster egress, None where clusters leave another way (the hub
-    firewall on Azure, back-end PrivateLink on AWS)."""
+    """The NAT gateway the env's stacks create for cluster egress and do not add to the list themselves, None where
+    clusters leave another way (the hub firewall on Azure, back-end PrivateLink on AWS). The Azure NAT gateway's
+    address is added to the list by the workspace stack (WorkspaceHardening)."""
     if team.cloud == "aws":
         isolated = settings.aws_egress is not None and settings.aws_egress.mode == "isolated"
         return None if isolated else "VPC's NAT gateway"
-    return "NAT gateway" if settings.egress.mode == "open" else None
+    return None
 
 
 def hardening_warnings(teams: list[TeamConfig]) -> list[str]:
@@ -221,11 +222,7 @@ def hardening_warnings(teams: list[TeamConfig]) -> list[str]:
                     f"{team_path}.environments.{env}.hardening.ip_access_list: the env's clusters reach the control "
                     f"plane from the {nat} this stack creates, whose public address exists only after deploy: "
                     "until it is added to the list no cluster can launch; "
-                    + (
-                        "aws_egress: {mode: isolated} (back-end PrivateLink) avoids it"
-                        if team.cloud == "aws"
-                        else "egress: {mode: firewall} with the hub firewall's public address listed avoids it"
-                    )
+                    + "aws_egress: {mode: isolated} (back-end PrivateLink) avoids it"
                 )
             if (
                 team.cloud == "azure"

@@ -261,6 +261,7 @@ class PlatformStack(AspectStack):
             lake_urls=lake.lake_urls,
             key_vault_id=vault_id,
             key_vault_uri=secrets.vault.vault_uri,
+            compute_egress_addresses=[network.egress_ip_address] if network.egress_ip_address else [],
         )
         # For operators (`cdktf output`); the workspace stack gets its values through cross-stack references.
         TerraformOutput(self, "workspace_url", value=self.outputs.workspace_url)

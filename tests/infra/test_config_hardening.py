@@ -143,7 +143,6 @@ def test_a_bundle_ci_behind_an_ip_access_list_is_warned_about(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("team_name", "env", "nat", "advice"),
     [
-        ("pricing", "dev", "NAT gateway", "egress: {mode: firewall}"),
         ("risk", "dev", "VPC's NAT gateway", "aws_egress: {mode: isolated}"),
     ],
 )

@@ -130,3 +130,30 @@ def test_aws_monitoring_and_cluster_update_without_the_profile_are_settings_reso
     assert esm["enhanced_security_monitoring_workspace"] == {"is_enabled": True}
     (acu,) = stack["databricks_automatic_cluster_update_workspace_setting"].values()
     assert acu["automatic_cluster_update_workspace"] == {"enabled": True}
+
+
+def test_an_azure_list_allows_the_clusters_nat_address(fake_wheel, tmp_path):
+    """Databricks docs, "Configure IP access lists for workspaces": the compute plane's public IPs must be on an
+    allow list or no classic cluster launches. With NAT egress (egress: open) that address exists only once the
+    platform stack has created it, so the workspace stack lists it by reference beside the configured ranges."""
+    import json
+
+    import yaml
+
+    from infra.app import build_app
+    from infra.config import parse_config
+    from tests.infra.test_config_deploy_runner import committed
+    from tests.infra.test_config_hardening import team
+
+    config = committed()
+    dev = team(config, "pricing")["environments"]["dev"]
+    dev["deploy_runner"] = ["self-hosted", "office"]
+    dev["hardening"] = {"ip_access_list": ["198.51.100.0/24"]}
+    parsed = parse_config(yaml.safe_dump(config))
+    team_env = next(te for te in parsed.team_envs if te.key == "pricing/dev")
+    build_app(parsed, outdir=tmp_path, wheel=fake_wheel, team_envs=[team_env]).synth()
+    stack = json.loads((tmp_path / "stacks" / "pricing-dev-workspace" / "cdk.tf.json").read_text())
+    (ip_list,) = stack["resource"]["databricks_ip_access_list"].values()
+    configured, nat = ip_list["ip_addresses"]
+    assert configured == "198.51.100.0/24"
+    assert nat.startswith("${data.terraform_remote_state.") and "egress-ip" in nat.replace("_", "-")

@@ -9,6 +9,8 @@ stack's ``enhanced_security_compliance`` block), so they are created here only f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cdktf import ITerraformDependable
 from cdktf_cdktf_provider_databricks.automatic_cluster_update_workspace_setting import (
     AutomaticClusterUpdateWorkspaceSetting,
@@ -43,7 +45,13 @@ class WorkspaceHardening(Construct):
     end's IP access list (after ``enableIpAccessLists`` is on: ``ip_lists_enabled``, the env's workspace_conf)."""
 
     def __init__(
-        self, scope: Construct, id: str, *, team_env: TeamEnv, ip_lists_enabled: ITerraformDependable
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        team_env: TeamEnv,
+        ip_lists_enabled: ITerraformDependable,
+        compute_egress: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id)
         hardening = team_env.settings.hardening
@@ -88,6 +96,8 @@ class WorkspaceHardening(Construct):
                 "ip-access-list",
                 label=IP_ACCESS_LIST_LABEL,
                 list_type="ALLOW",
-                ip_addresses=list(hardening.ip_access_list),
+                # The clusters' own NAT address too: Databricks requires the compute plane's public IPs on an allow
+                # list, or no classic cluster launches ("Configure IP access lists for workspaces").
+                ip_addresses=[*hardening.ip_access_list, *compute_egress],
                 depends_on=[ip_lists_enabled],
             )
