@@ -11,6 +11,7 @@ from infra.config.audit import audit_warnings
 from infra.config.aws import aws_deploy_warnings
 from infra.config.base import team_paths
 from infra.config.egress import firewall_address_warnings, remote_endpoint_warnings
+from infra.config.hardening import hardening_warnings
 from infra.config.model import PlatformConfig
 from infra.config.node_types import node_type_warning
 from infra.config.serverless import serverless_warnings
@@ -50,7 +51,12 @@ def deploy_warnings(config: PlatformConfig) -> list[str]:
                     "public preview enabled"
                 )
     warnings += serverless_warnings(config.teams)
-    return warnings + aws_deploy_warnings(config.teams) + audit_warnings(platform, config.teams)
+    return (
+        warnings
+        + aws_deploy_warnings(config.teams)
+        + audit_warnings(platform, config.teams)
+        + hardening_warnings(platform, config.teams)
+    )
 
 
 def _node_type_warnings(path: str, team: TeamConfig) -> list[str]:

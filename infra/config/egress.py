@@ -17,6 +17,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from infra.config.aws_private_link import isolated_problem
 from infra.config.base import StrictModel, team_paths
+from infra.config.hardening import check_public_address
 
 if TYPE_CHECKING:
     from infra.config.platform_settings import PlatformSettings
@@ -71,6 +72,10 @@ class HubFirewall(StrictModel):
     """The firewall's private IP in the hub VNet: the next hop of each env's 0.0.0.0/0 route."""
     policy_id: Annotated[str, Field(pattern=FIREWALL_POLICY_ID)]
     """ARM ID of the firewall policy attached to the firewall, where the envs' rule collection groups go."""
+    public_ip_addresses: list[Annotated[str, AfterValidator(check_public_address)]] = []  # noqa: RUF012
+    """The firewall's public (SNAT) addresses: the clusters of a firewall-egress env reach the control plane from
+    them, so a workspace with an IP access list adds them to its list (Databricks, "Configure IP access lists for
+    workspaces": otherwise no cluster can launch). Unset with a list: validate warns."""
 
     @staticmethod
     def rule_collection_group_name(stem: str) -> str:

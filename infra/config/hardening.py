@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, model_validator
 
-from infra.config.base import StrictModel, team_paths
+from infra.config.base import GITHUB_HOSTED_LABEL, StrictModel, team_paths
+from infra.config.workload import BundleWorkload
 
 if TYPE_CHECKING:
+    from infra.config.platform_settings import PlatformSettings
     from infra.config.team import TeamConfig
 
 # The provider caps all lists of a workspace at 1000 addresses and ranges (databricks v1.99.0
@@ -91,7 +93,9 @@ class Hardening(StrictModel):
     """Workspace admins may create tokens only for service principals they hold the Service Principal User role
     on, and hand a job's ownership only to themselves (RESTRICT_TOKENS_AND_JOB_RUN_AS, databricks v1.99.0
     docs/resources/restrict_workspace_admins_setting.md). The deployer already sets run_as through that role
-    (granted through platform.account_id), so the jobs deploy either way."""
+    (granted through platform.account_id), so the jobs deploy either way. Only a Databricks account admin may change
+    the setting (Databricks docs, "Restrict workspace admins"): the deployer must be one (on AWS it is, since it
+    creates the workspaces), or set this false and let an account admin turn it on."""
     verbose_audit_logs: bool = True
     """Log every notebook command and SQL query to the audit log (enableVerboseAuditLogs)."""
     results_download: bool = True
@@ -103,7 +107,8 @@ class Hardening(StrictModel):
     ip_access_list: list[PublicRange] = []  # noqa: RUF012 (pydantic copies defaults)
     """Public IPv4 addresses and ranges allowed to reach a public front end (UI and API). Required in prod
     when public_network_access is true. Must include the deploy runner's public (NAT) address: `platform
-    deploy` checks it before applying (docs/operations.md)."""
+    deploy` checks it before applying (docs/operations.md); the env's deploy_runner must then be a self-hosted
+    runner, since a GitHub-hosted one leaves from a different address on each run."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Hardening:
@@ -165,9 +170,70 @@ def hardening_problems(teams: list[TeamConfig]) -> list[str]:
                     f"{path}.ip_access_list: the front end is private (public_network_access false), where IP "
                     "access lists do not apply; remove the list"
                 )
+            hosted = [label for label in settings.deploy_runner if GITHUB_HOSTED_LABEL.match(label)]
+            if (
+                hardening.ip_access_list
+                and settings.public_network_access
+                and (hosted or not settings.deploy_runner)
+            ):
+                # CI deploys, plans, smoke-tests and destroys the env from deploy_runner; a GitHub-hosted runner
+                # leaves from whichever of GitHub's many Azure ranges the job lands on, which no list can hold.
+                runner = (
+                    f"{hosted[0]!r} is GitHub-hosted"
+                    if hosted
+                    else "empty: a GitHub-hosted ubuntu-latest runner"
+                )
+                problems.append(
+                    f"{team_path}.environments.{env}.deploy_runner: {runner}, whose address changes from run to run, "
+                    "so hardening.ip_access_list would refuse CI's deploys and smoke tests; name a self-hosted runner "
+                    "whose public (NAT) address is on the list"
+                )
             if env == "prod" and settings.public_network_access and not hardening.ip_access_list:
                 problems.append(
                     f"{path}.ip_access_list: a prod workspace with a public front end needs an IP access list "
                     "(the office and deploy runner ranges), or set public_network_access false"
                 )
     return problems
+
+
+def _firewall_public_addresses(platform: PlatformSettings) -> list[object]:
+    hub = platform.hub_network
+    return hub.firewall.public_ip_addresses if hub is not None and hub.firewall is not None else []
+
+
+def hardening_warnings(platform: PlatformSettings, teams: list[TeamConfig]) -> list[str]:
+    """Bundle CI that an env's IP access list must let in: the team's own GitHub Actions deploy its staging and
+    prod bundle targets (docs/bundles.md), and Databricks applies the list to every call to the workspace, the
+    CI's federated sign-in included. Where that CI runs is outside this config, so this warns instead of refusing."""
+    warnings = []
+    for team_path, team in zip(team_paths([team.name for team in teams]), teams, strict=True):
+        for env, settings in team.environments.items():
+            if (
+                team.cloud == "azure"
+                and settings.public_network_access
+                and settings.hardening.ip_access_list
+                and settings.egress.mode == "firewall"
+                and not _firewall_public_addresses(platform)
+            ):
+                # The config knows only the firewall's private IP; its public (SNAT) address is the hub's.
+                warnings.append(
+                    f"{team_path}.environments.{env}.hardening.ip_access_list: the env's clusters reach the control "
+                    "plane from the hub firewall's public address, which must be on the list or no cluster can "
+                    'launch (Databricks docs, "Configure IP access lists for workspaces"); name it in '
+                    "platform.hub_network.firewall.public_ip_addresses and the workspace adds it"
+                )
+        listed = [
+            env
+            for env in ("staging", "prod")
+            if (settings := team.environments.get(env))
+            and settings.public_network_access
+            and settings.hardening.ip_access_list
+        ]
+        for index, workload in enumerate(team.workloads):
+            if listed and isinstance(workload, BundleWorkload) and workload.ci:
+                warnings.append(
+                    f"{team_path}.workloads[{index}].ci: {' and '.join(f'{team.name}/{e}' for e in listed)} "
+                    f"{'enforces' if len(listed) == 1 else 'enforce'} hardening.ip_access_list, so the bundle's CI ({workload.ci.github_repository}) deploys "
+                    "there only from a runner whose public address is on the list; GitHub-hosted runners are not"
+                )
+    return warnings

@@ -47,10 +47,11 @@ class Serverless(StrictModel):
     """Serverless compute for the env's model jobs (docs/security.md, "Serverless")."""
 
     jobs: bool = False
-    """Run the model jobs on serverless compute: each task uses a job environment with the churn wheel as its
-    dependency instead of a policy-governed job cluster. Refused on Azure (serverless reaches the firewalled lake
-    only through private endpoint rules, which the platform cannot approve) and with the compliance security
-    profile (the ingest caches DataFrames). On AWS the env gets a network connectivity configuration."""
+    """Run the jobs of every managed workload (churn's and the others') on serverless compute: each wheel task uses
+    a job environment with its workload's wheel as the dependency instead of a policy-governed job cluster. Refused
+    on Azure (serverless reaches the firewalled lake only through private endpoint rules, which the platform cannot
+    approve) and with the compliance security profile (the ingest caches DataFrames). On AWS the env gets a network
+    connectivity configuration."""
     environment_version: Literal["4"] = ENVIRONMENT_VERSION
     """Serverless environment version of the jobs' environment (4: Python 3.12, Spark Connect 4)."""
     restricted_egress: bool = False

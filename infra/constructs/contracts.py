@@ -36,6 +36,9 @@ class PlatformOutputs:
     """Azure resource ID of the Key Vault (secret scope backend)."""
     key_vault_uri: str
     """DNS name (https://...vault.azure.net/) of the Key Vault."""
+    compute_egress_addresses: Sequence[str] = ()
+    """Public addresses the env's clusters leave from that the stack creates (the NAT gateway's IP): an IP access
+    list must allow them, or no classic cluster launches."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,6 +68,9 @@ class WorkspaceAccess:
     must not assign them again: two resources managing one assignment would overwrite and delete each other's."""
     key_vault: tuple[str, str] | None = None
     """Resource ID and URI of the Key Vault behind the secret scope (Azure only)."""
+    compute_egress_addresses: Sequence[str] = ()
+    """Public addresses of the env's clusters that its stacks create (Azure NAT gateway): the IP access list
+    allows them beside the configured ranges."""
 
 
 # ADLS Gen2 containers of every team-env. `catalog` is the Unity Catalog managed storage root of the env's

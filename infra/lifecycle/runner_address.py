@@ -10,6 +10,7 @@ my IP" service. A runner off the list stops there with one line (exit 2).
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import urllib.request
 from typing import Protocol
@@ -32,8 +33,10 @@ def https_public_address(url: str = WHAT_IS_MY_IP) -> str:
     try:
         with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response:
             text = response.read(64).decode("ascii", "replace").strip()
-    except OSError as exc:
-        raise OperationFailed(f"cannot read this runner's public address from {url}: {exc}") from None
+    # OSError: unreachable, refused, TLS, HTTP errors; ValueError: http.client.InvalidURL from a mistyped
+    # HTTP(S)_PROXY; HTTPException: an answer cut short. Each is one line, never a traceback.
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        raise OperationFailed(f"cannot read this runner's public address from {url}: {exc!r}") from None
     try:
         return str(ipaddress.IPv4Address(text))
     except ValueError:

@@ -70,6 +70,7 @@ class AwsPlatformStack(AspectStack):
             cross_account_role_arn=cross_account.role.arn,
             lake_bucket=storage.bucket_name,
             kms_key_arn=key_arn,
+            nat_public_ip=network.egress_ip_address,
             workspace_storage_key_arn=keys.storage.arn if keys else None,
             workspace_storage_key_alias=keys.storage_alias if keys else None,
             managed_services_key_arn=keys.managed_services.arn if keys else None,

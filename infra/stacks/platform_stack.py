@@ -106,6 +106,14 @@ def hub_provider(stack: TerraformStack, team_env: TeamEnv, hub: HubNetwork | Non
     )
 
 
+def compute_egress_addresses(network: Network, firewall: HubFirewall | None) -> list[str]:
+    """The public addresses the env's clusters reach the control plane from: the NAT gateway's (open egress) or
+    the hub firewall's (firewall egress); an IP access list must hold them."""
+    if firewall is not None:
+        return list(firewall.public_ip_addresses)
+    return [network.egress_ip_address] if network.egress_ip_address else []
+
+
 def egress_firewall(team_env: TeamEnv) -> HubFirewall | None:
     """The hub firewall the env's clusters egress through, or None for open egress (a NAT gateway)."""
     if team_env.settings.egress.mode != "firewall":
@@ -297,6 +305,7 @@ class PlatformStack(AspectStack):
             lake_urls=lake.lake_urls,
             key_vault_id=vault_id,
             key_vault_uri=secrets.vault.vault_uri,
+            compute_egress_addresses=compute_egress_addresses(network, firewall),
         )
         # For operators (`cdktf output`); the workspace stack gets its values through cross-stack references.
         TerraformOutput(self, "workspace_url", value=self.outputs.workspace_url)

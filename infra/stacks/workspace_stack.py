@@ -74,7 +74,13 @@ class WorkspaceStack(AspectStack):
         if access.cloud_provider is not None:  # AWS: the role that trusts the storage credential lives here
             access.cloud_provider(self)
         settings = WorkspaceSettings(self, "workspace-settings", team_env=team_env)
-        WorkspaceHardening(self, "hardening", team_env=team_env, ip_lists_enabled=settings.conf)
+        WorkspaceHardening(
+            self,
+            "hardening",
+            team_env=team_env,
+            ip_lists_enabled=settings.conf,
+            compute_egress=access.compute_egress_addresses,
+        )
         deployer = Principal.deployer(team_env.platform.deployer_principal)
         owners = [Principal.group(g) for g in team_env.team.owner_groups]
         readers = [Principal.group(g) for g in team_env.team.reader_groups]

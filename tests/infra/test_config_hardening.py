@@ -19,6 +19,18 @@ def validate(config: dict, tmp_path, capsys) -> tuple[int, list[str]]:
     return code, [line for line in lines if line.startswith("error")]
 
 
+def validate_output(config: dict, tmp_path, capsys) -> tuple[int, list[str]]:
+    """Exit code and every line validate prints, warnings (stdout) included."""
+    from infra.cli.main import main
+
+    path = tmp_path / "platform.yaml"
+    path.write_text(yaml.safe_dump(config))
+    with pytest.raises(SystemExit) as exited:
+        main(["validate", "--config", str(path)])
+    out, err = capsys.readouterr()
+    return exited.value.code, (out + err).splitlines()
+
+
 def test_prod_is_hardened_and_dev_stays_cheap_by_default():
     config = parse_config(yaml.safe_dump(committed()))
     envs = {te.key: te.settings.hardening for te in config.team_envs}
@@ -92,3 +104,66 @@ def test_dev_may_be_hardened_by_hand():
     }
     dev = next(te for te in parse_config(yaml.safe_dump(config)).team_envs if te.key == "churn/dev")
     assert dev.settings.hardening.compliance_standards == ["HIPAA"]
+
+
+@pytest.mark.parametrize("runner", [None, ["ubuntu-24.04"]])
+def test_an_ip_access_list_deployed_from_a_github_hosted_runner_is_refused(tmp_path, capsys, runner):
+    """CI deploys, smoke-tests and destroys an env from its `deploy_runner` (GitHub-hosted `ubuntu-latest` when
+    empty). A GitHub-hosted runner leaves from whichever of GitHub's thousands of Azure ranges the job lands on,
+    so no list holds it: `platform deploy` would stop at the runner check on most runs, `platform plan` and the
+    smoke test would be refused by the workspace itself. Validate must say so, naming deploy_runner."""
+    config = committed()
+    prod = team(config, "risk")["environments"]["prod"]
+    prod.pop("deploy_runner", None)
+    if runner is not None:
+        prod["deploy_runner"] = runner
+    code, lines = validate(config, tmp_path, capsys)
+    assert code == 2 and len(lines) == 1, lines
+    assert "teams.risk.environments.prod.deploy_runner: " in lines[0]
+    assert "GitHub-hosted" in lines[0] and "hardening.ip_access_list" in lines[0]
+
+
+def test_the_committed_aws_prod_names_the_listed_runner_that_deploys_it():
+    """risk/prod has an IP access list, so it names a self-hosted runner (whose NAT address is on the list)."""
+    risk_prod = team(committed(), "risk")["environments"]["prod"]
+    assert risk_prod["hardening"]["ip_access_list"]
+    assert "self-hosted" in risk_prod["deploy_runner"]
+
+
+def test_a_bundle_ci_behind_an_ip_access_list_is_warned_about(tmp_path, capsys):
+    """pricing's bundle CI (GitHub Actions of example-org/pricing-ml, docs/bundles.md) is the only deployer of its
+    prod target, and pricing/prod's IP access list applies to its calls too: validate says so, naming the field."""
+    code, lines = validate_output(committed(), tmp_path, capsys)
+    assert code == 0
+    (warning,) = [line for line in lines if "workloads[" in line and "ip_access_list" in line]
+    assert "teams.pricing.workloads[0].ci: pricing/prod enforces hardening.ip_access_list" in warning
+    assert "example-org/pricing-ml" in warning
+
+
+def test_the_committed_prods_clusters_leave_where_a_list_can_hold_them(tmp_path, capsys):
+    """risk/prod's NAT and pricing/prod's hub firewall (its public address is in the config) are added to the lists
+    by the stacks (tests/infra/test_hardening_stacks.py), so validate has no cluster-egress warning left."""
+    code, lines = validate_output(committed(), tmp_path, capsys)
+    assert code == 0
+    assert not [line for line in lines if "reach the control plane" in line]
+
+
+def test_a_firewall_without_its_public_address_behind_a_list_is_warned_about(tmp_path, capsys):
+    """Without platform.hub_network.firewall.public_ip_addresses the stack cannot list the firewall's address."""
+    config = committed()
+    del config["platform"]["hub_network"]["firewall"]["public_ip_addresses"]
+    code, lines = validate_output(config, tmp_path, capsys)
+    assert code == 0
+    listed = [line for line in lines if "hub firewall's public address" in line]
+    assert [line.split(": ")[1] for line in listed] == [
+        "teams.pricing.environments.prod.hardening.ip_access_list"
+    ]
+    assert "public_ip_addresses" in listed[0]
+
+
+def test_a_firewall_public_address_that_is_private_is_refused(tmp_path, capsys):
+    config = committed()
+    config["platform"]["hub_network"]["firewall"]["public_ip_addresses"] = ["10.0.1.4"]
+    code, lines = validate(config, tmp_path, capsys)
+    assert code == 2 and len(lines) == 1
+    assert "platform.hub_network.firewall.public_ip_addresses" in lines[0]

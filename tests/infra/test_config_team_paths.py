@@ -33,6 +33,8 @@ def test_warnings_name_the_team():
     assert [w.split(":")[0] for w in deploy_warnings(config)] == [
         "teams.churn.environments.dev.interactive_cluster",
         "teams.pricing.environments.dev.interactive_cluster",
+        # the bundle CI that deploys pricing/prod's target from behind its IP access list (infra/config/hardening.py)
+        "teams.pricing.workloads[0].ci",
     ]
 
 

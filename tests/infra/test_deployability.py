@@ -22,7 +22,11 @@ def config_with(platform: dict | None = None, dev: dict | None = None):
 
 def test_committed_config_warns_about_the_preview_cluster():
     warnings = deploy_warnings(config_with())
-    assert [w.split(":")[0] for w in warnings] == ["teams.churn.environments.dev.interactive_cluster"]
+    assert [w.split(":")[0] for w in warnings] == [
+        "teams.churn.environments.dev.interactive_cluster",
+        # the bundle CI that deploys pricing/prod's target from behind its IP access list (infra/config/hardening.py)
+        "teams.pricing.workloads[0].ci",
+    ]
     assert all("\n" not in w for w in warnings)
 
 
@@ -42,7 +46,8 @@ def test_a_fully_configured_platform_has_no_warnings():
         platform={"azure_databricks_sp_object_id": "0f0e0d0c-0b0a-4998-8776-655443322110"},
         dev={"interactive_cluster": False},
     )
-    assert deploy_warnings(config) == []
+    # What remains is outside the config: where pricing's bundle CI runs, behind pricing/prod's IP access list.
+    assert [w.split(":")[0] for w in deploy_warnings(config)] == ["teams.pricing.workloads[0].ci"]
 
 
 def test_missing_account_id_is_a_warning():
@@ -75,5 +80,6 @@ def test_validate_prints_the_warnings_and_still_exits_0(capsys):
     assert exited.value.code == 0 and err == ""
     lines = out.strip().splitlines()
     assert lines[0].startswith("valid:")
-    assert [line.split(":")[0] for line in lines[1:]] == ["warning"]
+    assert [line.split(":")[0] for line in lines[1:]] == ["warning", "warning"]
     assert "teams.churn.environments.dev.interactive_cluster" in lines[1]
+    assert "teams.pricing.workloads[0].ci" in lines[2]

@@ -341,7 +341,8 @@ def test_a_firewall_address_no_azure_firewall_can_have_is_warned_about(address, 
     from infra.config.deployability import deploy_warnings
 
     raw = _with(lambda r: r["platform"]["hub_network"]["firewall"].update(private_ip_address=address))
-    lines = [w for w in deploy_warnings(parse_config(yaml.safe_dump(raw))) if "firewall" in w]
+    warnings = deploy_warnings(parse_config(yaml.safe_dump(raw)))
+    lines = [w for w in warnings if w.startswith("platform.hub_network.firewall")]
     assert bool(lines) is warned, lines
     if warned:
         [line] = lines

@@ -66,3 +66,28 @@ def test_serverless_jobs_install_the_wheel_through_their_environment(serverless_
 def test_job_clusters_stay_the_default(synthesized):
     for job in synthesized.resources("risk-dev-workspace", "databricks_job").values():
         assert "environment" not in job and job["job_cluster"][0]["new_cluster"]["policy_id"]
+
+
+def test_every_managed_workloads_jobs_follow_the_envs_serverless_choice(fake_wheel, tmp_path):
+    """`serverless.jobs` is the env's choice of compute: a second managed workload's jobs (workload_jobs.py) ran on
+    job clusters while churn's went serverless, so the env was half configured as written."""
+    from tests.infra.test_workload_stacks import upsell
+
+    config = committed()
+    risk = team(config, "risk")
+    risk["workloads"] = [*risk["workloads"], upsell("upsell")]
+    risk["environments"]["dev"]["serverless"] = {"jobs": True}
+    parsed = parse_config(yaml.safe_dump(config))
+    team_env = next(te for te in parsed.team_envs if te.key == "risk/dev")
+    build_app(parsed, outdir=tmp_path, wheel=fake_wheel, team_envs=[team_env]).synth()
+    stack = json.loads((tmp_path / "stacks" / "risk-dev-workspace" / "cdk.tf.json").read_text())
+    jobs = {k: v for k, v in stack["resource"]["databricks_job"].items() if "upsell" in k}
+    assert jobs
+    for job in jobs.values():
+        assert "job_cluster" not in job
+        (environment,) = job["environment"]
+        (wheel,) = environment["spec"]["dependencies"]
+        assert "upsell" in wheel and wheel.endswith(".whl")
+        for task in job["task"]:
+            assert task["environment_key"] == environment["environment_key"]
+            assert "job_cluster_key" not in task and "library" not in task

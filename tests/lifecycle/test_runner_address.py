@@ -2,6 +2,7 @@
 (infra/lifecycle/runner_address.py): off the list is one line, exit 2, before anything is built or applied."""
 
 import threading
+import urllib.request
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
@@ -107,3 +108,32 @@ def test_applying_a_saved_plan_checks_the_runner_first(cli, fakes, tmp_path):
     result = cli("apply", "pricing/prod", "--plan-dir", str(kept))
     assert result.code == 2 and result.err_lines[0].startswith(f"error: {LIST}: this runner's public address")
     assert fakes.events == []  # nothing built, synthesized or applied
+
+
+@pytest.mark.parametrize("proxy", ["http://proxy.corp:31x8", "http://[::1"])
+def test_a_malformed_proxy_setting_fails_in_one_line_not_a_traceback(what_is_my_ip, monkeypatch, proxy):
+    """Runners behind a corporate proxy set HTTP(S)_PROXY; urllib raises http.client.InvalidURL (a ValueError, not
+    an OSError) for a mistyped port or host, which escaped as a traceback."""
+    url, _ = what_is_my_ip
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
+        monkeypatch.setenv(name, proxy)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    # urlopen builds its opener (and reads the proxy variables) once per process, as a real deploy does.
+    monkeypatch.setattr(urllib.request, "_opener", None)
+    with pytest.raises(OperationFailed, match="cannot read this runner's public address"):
+        https_public_address(url)
+
+
+def test_an_answer_cut_short_fails_in_one_line(monkeypatch):
+    """A connection dropped mid-answer raises http.client.IncompleteRead (an HTTPException, not an OSError)."""
+    import http.client
+
+    import infra.lifecycle.runner_address as runner_address
+
+    def cut_short(*args, **kwargs):
+        raise http.client.IncompleteRead(b"203.0")
+
+    monkeypatch.setattr(runner_address.urllib.request, "urlopen", cut_short)
+    with pytest.raises(OperationFailed, match="cannot read this runner's public address"):
+        https_public_address("https://checkip.example")

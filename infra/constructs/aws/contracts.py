@@ -14,6 +14,9 @@ class AwsPlatformOutputs:
     cross_account_role_arn: str
     lake_bucket: str
     kms_key_arn: str
+    nat_public_ip: str | None = None
+    """The NAT gateway's public address (open egress): the clusters reach the control plane from it, so the
+    workspace's IP access list must hold it (Databricks, "Configure IP access lists for workspaces")."""
     workspace_storage_key_arn: str | None = None
     """Customer-managed keys of the workspace (envs with customer_managed_key), with their aliases."""
     workspace_storage_key_alias: str | None = None

@@ -94,8 +94,10 @@ class Network(Construct):
                 self, f"private-{index}-routes", subnet_id=subnet_id, route_table_id=private_routes.id
             )
         isolated = team_env.settings.egress.mode == "isolated"
+        self.egress_ip_address: str | None = None
+        """The NAT gateway's public address (open egress): the IP access list must let the clusters in from it."""
         if not isolated:
-            self._nat_egress(
+            self.egress_ip_address = self._nat_egress(
                 vpc_id=vpc_id, public_cidr=subnets.public, zone=self.zones[0], routes=private_routes
             )
 
@@ -160,7 +162,7 @@ class Network(Construct):
             )
         self._flow_logs(team_env=team_env, account_id=account_id, kms_key_arn=kms_key_arn)
 
-    def _nat_egress(self, *, vpc_id: str, public_cidr: str, zone: str, routes: RouteTable) -> None:
+    def _nat_egress(self, *, vpc_id: str, public_cidr: str, zone: str, routes: RouteTable) -> str:
         gateway = InternetGateway(self, "internet-gateway", vpc_id=vpc_id)
         public = Subnet(
             self,
@@ -190,6 +192,7 @@ class Network(Construct):
             destination_cidr_block=ANYWHERE,
             nat_gateway_id=nat.id,
         )
+        return address.public_ip
 
     def _flow_logs(self, *, team_env: TeamEnv, account_id: str, kms_key_arn: str) -> None:
         names = aws_names(team_env)

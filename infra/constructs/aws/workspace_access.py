@@ -53,4 +53,5 @@ def aws_workspace_access(
         cloud_provider=lambda stack: aws_provider(stack, team_env),
         credential_trust=trust,
         account_stack_assigns=True,
+        compute_egress_addresses=[platform.nat_public_ip] if platform.nat_public_ip else [],
     )

@@ -89,6 +89,9 @@ class Network(Construct):
 
         # Firewall egress (FirewallEgress) routes both subnets to the hub's firewall instead: no NAT gateway.
         self.egress_associations: list[ITerraformDependable] = []
+        # The NAT gateway's public address: the clusters reach the control plane from it (an IP access list
+        # must allow it, WorkspaceHardening).
+        self.egress_ip_address: str | None = None
         if nat_gateway:
             egress_ip = PublicIp(
                 self,
@@ -108,6 +111,7 @@ class Network(Construct):
                 sku_name="Standard",
             )
             nat_gateway_id = gateway.id
+            self.egress_ip_address = egress_ip.ip_address
             nat_ip = NatGatewayPublicIpAssociation(
                 self, "nat-gateway-ip", nat_gateway_id=nat_gateway_id, public_ip_address_id=egress_ip.id
             )

@@ -24,4 +24,5 @@ def azure_workspace_access(team_env: TeamEnv, platform: PlatformOutputs) -> Work
         },
         credential_comment=f"Access connector of {team_env.key}: the lake storage account of this env only",
         key_vault=(platform.key_vault_id, platform.key_vault_uri),
+        compute_egress_addresses=platform.compute_egress_addresses,
     )

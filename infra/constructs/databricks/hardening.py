@@ -9,6 +9,8 @@ stack's ``enhanced_security_compliance`` block), so they are created here only f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cdktf import ITerraformDependable
 from cdktf_cdktf_provider_databricks.automatic_cluster_update_workspace_setting import (
     AutomaticClusterUpdateWorkspaceSetting,
@@ -43,7 +45,13 @@ class WorkspaceHardening(Construct):
     end's IP access list (after ``enableIpAccessLists`` is on: ``ip_lists_enabled``, the env's workspace_conf)."""
 
     def __init__(
-        self, scope: Construct, id: str, *, team_env: TeamEnv, ip_lists_enabled: ITerraformDependable
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        team_env: TeamEnv,
+        ip_lists_enabled: ITerraformDependable,
+        compute_egress: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id)
         hardening = team_env.settings.hardening
@@ -57,13 +65,17 @@ class WorkspaceHardening(Construct):
                         "compliance_standards": list(hardening.compliance_standards) or [NO_STANDARD],
                     },
                 )
-            if hardening.enhanced_security_monitoring:
+            # The profile turns monitoring and cluster update on and keeps them on (docs/resources/
+            # enhanced_security_monitoring_setting.md; SRA aws/tf/main.tf declares them only without it). Declared
+            # beside the profile, their destroy would send is_enabled/enabled false (deleteFunc) under it.
+            separate = not hardening.compliance_security_profile
+            if hardening.enhanced_security_monitoring and separate:
                 EnhancedSecurityMonitoringWorkspaceSetting(
                     self,
                     "enhanced-security-monitoring",
                     enhanced_security_monitoring_workspace={"is_enabled": True},
                 )
-            if hardening.automatic_cluster_update:
+            if hardening.automatic_cluster_update and separate:
                 AutomaticClusterUpdateWorkspaceSetting(
                     self, "automatic-cluster-update", automatic_cluster_update_workspace={"enabled": True}
                 )
@@ -84,6 +96,8 @@ class WorkspaceHardening(Construct):
                 "ip-access-list",
                 label=IP_ACCESS_LIST_LABEL,
                 list_type="ALLOW",
-                ip_addresses=list(hardening.ip_access_list),
+                # The clusters' own NAT address too: Databricks requires the compute plane's public IPs on an allow
+                # list, or no classic cluster launches ("Configure IP access lists for workspaces").
+                ip_addresses=[*hardening.ip_access_list, *compute_egress],
                 depends_on=[ip_lists_enabled],
             )

@@ -31,13 +31,9 @@ from infra.config.workload import ManagedWorkload
 from infra.constructs.contracts import ML_SCHEMA, WheelArtifact
 from infra.constructs.databricks.compute_policy import ComputePolicy
 from infra.constructs.databricks.identity import Principal
-from infra.constructs.databricks.job_compute import JOB_CLUSTER_KEY as JOB_CLUSTER_KEY
-from infra.constructs.databricks.job_compute import job_clusters as job_clusters
 from infra.constructs.databricks.job_compute import job_compute
 from infra.constructs.databricks.unity_catalog import UnityCatalogScope
 
-# JOB_CLUSTER_KEY and job_clusters are re-exported for the managed workloads' jobs (workload_jobs.py); they live
-# beside the serverless choice of the model jobs (job_compute.py).
 WHEEL_PACKAGE = "churn"
 WHEEL_ENTRY_POINT = "churn"
 # A failed task is retried twice, five minutes apart (transient spot loss, cloud hiccups); a timeout is

@@ -10,7 +10,6 @@ from cdktf_cdktf_provider_databricks.job import (
     JobSchedule,
     JobTask,
     JobTaskDependsOn,
-    JobTaskLibrary,
     JobTaskPythonWheelTask,
 )
 from constructs import Construct
@@ -20,10 +19,9 @@ from infra.config.workload import ManagedWorkload, WorkloadJob, WorkloadTask
 from infra.constructs.contracts import WheelArtifact
 from infra.constructs.databricks.compute_policy import ComputePolicy
 from infra.constructs.databricks.identity import Principal
+from infra.constructs.databricks.job_compute import job_compute
 from infra.constructs.databricks.model_jobs import (
-    JOB_CLUSTER_KEY,
     RETRY_INTERVAL_MS,
-    job_clusters,
     job_permissions,
     run_settings,
     upload_wheel,
@@ -81,6 +79,9 @@ class WorkloadJobs(Construct):
         schedules = team_env.settings.schedules
         catalog = team_env.names.catalog
         self.jobs: dict[str, Job] = {}
+        # The env's compute choice (config serverless.jobs), the same as churn's jobs: a job cluster, or serverless
+        # with the workload's wheel as the job environment's dependency.
+        runs_on = job_compute(team_env, compute=compute, run_as=run_as, wheel_path=self.wheel_path)
         for spec in workload.jobs:
             # In task_key order, each task's depends_on too: the provider sorts both when it reads a job back
             # (jobs/resource_job.go adjustTasks, databricks v1.99.0; policy rule PLAT-DBX-8).
@@ -88,7 +89,7 @@ class WorkloadJobs(Construct):
                 JobTask(
                     task_key=task.key,
                     depends_on=[JobTaskDependsOn(task_key=key) for key in sorted(task.depends_on)] or None,
-                    job_cluster_key=JOB_CLUSTER_KEY,
+                    **runs_on.task,
                     python_wheel_task=JobTaskPythonWheelTask(
                         package_name=wheel.distribution,
                         entry_point=task.entry_point,
@@ -100,7 +101,6 @@ class WorkloadJobs(Construct):
                             experiment_path=experiment_path,
                         ),
                     ),
-                    library=[JobTaskLibrary(whl=self.wheel_path)],
                     max_retries=task.max_retries,
                     min_retry_interval_millis=RETRY_INTERVAL_MS,
                     retry_on_timeout=False,
@@ -122,7 +122,7 @@ class WorkloadJobs(Construct):
                 spec.name,
                 name=workload.job_name(team_env.names.stem, spec.name),
                 description=spec.description or f"Job {spec.name} of workload {workload.name}",
-                job_cluster=job_clusters(compute, run_as=run_as),
+                **runs_on.job,
                 task=tasks,
                 schedule=schedule,
                 timeout_seconds=job_timeout_seconds(spec),

@@ -74,6 +74,8 @@ def _settings_present(_: dict[str, Any], ctx: RuleContext) -> str | None:
         ),
     ]
     if ctx.team_env.team.cloud == "aws":  # on Azure these are the workspace's enhanced_security_compliance
+        # The profile turns monitoring and cluster update on itself: their own settings only without it.
+        separate = not hardening.compliance_security_profile
         wanted += [
             (
                 hardening.compliance_security_profile,
@@ -83,14 +85,14 @@ def _settings_present(_: dict[str, Any], ctx: RuleContext) -> str | None:
                 True,
             ),
             (
-                hardening.enhanced_security_monitoring,
+                hardening.enhanced_security_monitoring and separate,
                 "databricks_enhanced_security_monitoring_workspace_setting",
                 "enhanced_security_monitoring_workspace",
                 "is_enabled",
                 True,
             ),
             (
-                hardening.automatic_cluster_update,
+                hardening.automatic_cluster_update and separate,
                 "databricks_automatic_cluster_update_workspace_setting",
                 "automatic_cluster_update_workspace",
                 "enabled",
@@ -116,7 +118,8 @@ def _ip_access_list_present(_: dict[str, Any], ctx: RuleContext) -> str | None:
         if (
             config.get("list_type") == "ALLOW"
             and config.get("enabled") is not False
-            and set(config.get("ip_addresses") or []) == configured
+            # The configured ranges, and possibly the clusters' NAT address the stack adds (a token).
+            and configured <= set(config.get("ip_addresses") or [])
             and any(d.startswith("databricks_workspace_conf.") for d in config.get("depends_on") or [])
         ):
             return None
