@@ -29,7 +29,7 @@ def check_ncc_room(config: PlatformConfig, team_env: TeamEnv, live: Iterable[Eph
         return
     region = team_env.team.region
     live = [r for r in live if r.region == region]  # AWS records carry their region (Azure ones none)
-    if any(r.name == team_env.env for r in live):
+    if any(r.team == team_env.team.name and r.name == team_env.env for r in live):  # its own NCC, updated
         return
     permanent = sum(
         has_ncc(team.cloud, settings)

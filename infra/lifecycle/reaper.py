@@ -16,6 +16,7 @@ from pathlib import Path
 
 from infra.config import PlatformConfig, TeamEnv
 from infra.config.naming import env_names
+from infra.config.serverless import has_ncc, ncc_name, network_policy_id
 from infra.lifecycle.ephemeral import (
     EPHEMERAL_TAG,
     EphemeralRecord,
@@ -155,7 +156,11 @@ def tear_down(
         f"Unity Catalog objects of {record.key} (catalog {names.catalog}, its storage credential and external "
         "locations) live in the metastore, not the resource group: remove them as docs/operations.md describes"
     )
+    # Account objects are in no resource group and carry no cloud tag: they go with their stack's state or not at all.
+    account_objects = _account_leftovers(rollout.team_env)
     if record.region is not None:
+        if account_objects and names.account_stack in stateless:
+            report(f"warning: {account_objects}")
         if names.platform_stack in stateless:
             _fail_on_tagged_leftovers(record, services, report)
         if names.workspace_stack in stateless:
@@ -174,8 +179,31 @@ def tear_down(
         groups.delete_budget(names.budget)  # on the subscription: it watches the managed resource group too
         hub = " and its side of the hub" if hub_side else ""
         report(f"deleted resource group {record.resource_group}, budget {names.budget}{hub}; {leftovers}")
+        if account_objects:
+            report(f"warning: {account_objects}")
     elif names.workspace_stack in stateless:
         report(f"warning: {leftovers}")
+
+
+def _account_leftovers(team_env: TeamEnv) -> str | None:
+    """The serverless network objects the env's platform (Azure) or account (AWS) stack created in the Databricks
+    account (infra/constructs/databricks/serverless_network.py), named, for a teardown whose state is gone: nothing
+    here can delete them, and left behind, the next `env up` of this NAME fails on a policy ID that exists (and an
+    AWS NCC counts against the region's 10)."""
+    settings, cloud = team_env.settings, team_env.team.cloud
+    stem = team_env.names.stem
+    objects = []
+    if settings.serverless.restricted_egress:
+        objects.append(f"network policy {network_policy_id(stem)}")
+    if has_ncc(cloud, settings):
+        objects.append(f"network connectivity configuration {ncc_name(stem)} ({team_env.team.region})")
+    if not objects or team_env.platform.account_id is None:
+        return None
+    return (
+        f"{team_env.key} leaves its serverless {' and '.join(objects)} in the Databricks account "
+        f"{team_env.platform.account_id} (no cloud tag, and no state holds them any more): delete them in the "
+        "account console (Security, Networking) before the next `env up` of this name"
+    )
 
 
 def _hub_side_ids(team_env: TeamEnv) -> list[str]:

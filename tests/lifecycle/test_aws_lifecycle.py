@@ -199,6 +199,20 @@ def test_an_aws_env_whose_state_is_gone_fails_with_the_arns_still_tagged(cli, fa
     assert fakes.aws.listed[-1] == (REGION, {"ephemeral": "true", "team": "risk", "env": "pr1"})
 
 
+def test_an_aws_env_from_prod_whose_account_state_is_gone_names_its_ncc_and_network_policy(cli, fakes):
+    """Cut from prod (serverless.restricted_egress by default), pr1's account stack created an NCC and a network
+    policy in the Databricks account: untagged, so the tag-driven reaper cannot see them once that state is gone
+    (the NCC still counts against the region's 10, the policy ID blocks the next `env up pr1`)."""
+    fakes.aws.resources = {REGION: aws_env_resources(env="pr1", base="prod", expires="2026-11-22T10:00:00Z")}
+    fakes.runner.stacks_with_state = {"risk-pr1-platform", "risk-pr1-workspace"}
+    result = cli("env", "reap")
+    assert "destroy risk-pr1-platform" in fakes.events
+    assert (
+        "warning: risk/pr1 leaves its serverless network policy dbp-risk-pr1-np and network connectivity "
+        "configuration dbp-risk-pr1-ncc (eu-west-1) in the Databricks account "
+    ) in result.out
+
+
 def test_a_permanent_aws_env_tagged_ephemeral_is_never_torn_down(cli, fakes):
     fakes.aws.resources = {REGION: aws_env_resources(env="dev", expires="2026-11-22T10:00:00Z")}
     fakes.runner.stacks_with_state = set(stacks("risk/dev"))

@@ -15,9 +15,11 @@ from tests.infra.test_config_deploy_runner import committed
 EXPIRES = datetime(2026, 12, 7, tzinfo=UTC)
 
 
-def _live(name: str, *, base_env: str = "prod", region: str = "eu-west-1") -> EphemeralRecord:
+def _live(
+    name: str, *, base_env: str = "prod", region: str = "eu-west-1", team: str = "risk"
+) -> EphemeralRecord:
     return EphemeralRecord(
-        tags={}, team="risk", name=name, base_env=base_env, owner="a@example.com", expires_at=EXPIRES,
+        tags={}, team=team, name=name, base_env=base_env, owner="a@example.com", expires_at=EXPIRES,
         network_slot=0, prefix="dbp", region=region,
     )  # fmt: skip
 
@@ -48,6 +50,14 @@ def test_room_left_updates_in_place_and_other_regions_pass(config):
     full = [_live(f"pr{n}") for n in range(7)]
     check_ncc_room(config, _from(config, "prod", name="pr3"), full)  # pr3 is live: an update, no new NCC
     check_ncc_room(config, _from(config, "prod"), [_live(f"pr{n}", region="us-east-1") for n in range(7)])
+
+
+def test_another_teams_live_env_of_the_same_name_is_no_update_in_place(config):
+    """fraud/pr3 is live in eu-west-1 (its NCC counted: its team is not in this config). risk/pr3 is a new env with
+    an NCC of its own, not an update of fraud's: with 3 permanent and 7 live, it is the region's eleventh."""
+    full = [_live(f"pr{n}", team="fraud") for n in range(7)]
+    with pytest.raises(InputProblem, match="already holds 3 permanent and 7 live ephemeral"):
+        check_ncc_room(config, _from(config, "prod", name="pr3"), full)
 
 
 def test_live_envs_of_a_base_without_an_ncc_do_not_count_unknown_bases_do():

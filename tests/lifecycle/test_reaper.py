@@ -204,6 +204,28 @@ def test_the_envs_firewall_rules_go_even_when_its_base_env_has_since_switched_to
     assert (f"{policy}/ruleCollectionGroups/rcg-dbp-churn-pr1", "2025-01-01") in fakes.groups.deleted_by_id
 
 
+def test_when_the_state_of_an_env_cut_from_prod_is_gone_its_serverless_network_policy_is_named(config, fakes):
+    """pr1 cut from prod inherits serverless.restricted_egress: its platform stack created an account network policy
+    (`dbp-churn-pr1-np`) through the account-level provider. That policy is in no resource group and carries no
+    tag, so deleting the group by its tags leaves it in the account, where the next `env up pr1` fails on a policy
+    ID that exists (account_network_policy: network_policy_id is the API's unique key, databricks v1.99.0
+    docs/resources/account_network_policy.md, import by network_policy_id). The report must name it."""
+    fakes.groups.groups = [ephemeral_group(env="pr1", base="prod", expires=PAST)]
+    outcome, lines = run_reap(config, fakes)
+    assert outcome.reaped == ["churn/pr1"]
+    warning = next(line for line in lines if "network policy" in line)
+    assert warning.startswith(
+        f"warning: churn/pr1 leaves its serverless network policy dbp-churn-pr1-np in the Databricks account "
+        f"{config.platform.account_id} "
+    )
+
+
+def test_when_the_state_of_an_env_cut_from_dev_is_gone_no_network_policy_is_named(config, fakes):
+    fakes.groups.groups = [ephemeral_group(env="pr1", expires=PAST)]
+    _, lines = run_reap(config, fakes)
+    assert not any("network policy" in line for line in lines)
+
+
 def test_a_workspace_stack_without_state_is_skipped_and_its_catalog_reported(config, fakes):
     fakes.groups.groups = [ephemeral_group(env="pr1", expires=PAST)]
     fakes.runner.stacks_with_state = {"churn-pr1-platform"}
