@@ -42,9 +42,9 @@ def fake_terraform(tmp_path: Path, version: str) -> str:
     [
         (
             None,
-            "warning: terraform not found on PATH: install Terraform 1.11 (deploys need >= 1.5, make test needs 1.11.x)",
+            "warning: terraform not found on PATH: install Terraform 1.11 (deploys need >= 1.7, make test needs 1.11.x)",
         ),
-        ("1.4.7", "warning: Terraform 1.4.7 is older than 1.5: install Terraform 1.11"),
+        ("1.6.6", "warning: Terraform 1.6.6 is older than 1.7: install Terraform 1.11"),
         ("1.9.2", "warning: Terraform 1.9.2: make test's real-Terraform tests need 1.11.x"),
         ("1.11.4", None),
     ],
