@@ -50,15 +50,15 @@ def test_statements_are_the_data_sources_restricted_policy():
     assert _ours_for_the_data_sources_inputs() == _expected(DATA_SOURCE["inputs"]["aws_account_id"])
 
 
-def _policy(synthesized, stack: str) -> tuple[dict, dict]:
+def _policy(synthesized, stack: str) -> dict:
     policies = synthesized.resources(stack, "aws_iam_role_policy")
     (policy,) = (p for p in policies.values() if p["name"] == "databricks-clusters")
-    return json.loads(policy["policy"]), synthesized.json(stack)
+    return json.loads(policy["policy"])
 
 
 @pytest.mark.parametrize("stack", sorted(ENVS), ids=lambda s: ENVS[s])
 def test_clusters_launch_only_in_the_envs_vpc_and_security_group(synthesized, stack):
-    document, _ = _policy(synthesized, stack)
+    document = _policy(synthesized, stack)
     vpc = next(iter(synthesized.resources(stack, "aws_vpc")))
     groups = synthesized.resources(stack, "aws_security_group")
     (workspace_group,) = (name for name, g in groups.items() if g["name"].endswith("-workspace"))
@@ -96,3 +96,27 @@ def test_the_unscoped_policy_this_replaced_is_refused():
     assert message is not None and "ec2:RunInstances on Resource '*'" in message
     scoped = _ours_for_the_data_sources_inputs()
     assert rule.check({"policy": json.dumps({"Statement": scoped})}, None) is None
+
+
+def test_an_ephemeral_env_scopes_its_role_to_its_own_vpc(platform_config, fake_wheel, tmp_path):
+    """An ephemeral env cut from risk/dev (`platform env up`) gets its own VPC, and its role names that one."""
+    from datetime import UTC, datetime, timedelta
+
+    from infra.app import build_app
+    from infra.lifecycle.ephemeral import cut
+    from tests.infra.conftest import SYNTH_TODAY, Synthesized
+
+    base = next(te for te in platform_config.team_envs if te.key == "risk/dev")
+    team_env = cut(
+        base, name="pr7", slot=0, owner="dev@example.com", expires_at=datetime.now(UTC) + timedelta(hours=8)
+    )
+    app = build_app(
+        platform_config, outdir=tmp_path, wheel=fake_wheel, team_envs=[team_env], today=SYNTH_TODAY
+    )
+    app.synth()
+    synthesized = Synthesized(outdir=tmp_path, app=app)
+    (stack,) = (s for s in synthesized.stack_names if s.endswith("-platform"))
+    document = _policy(synthesized, stack)
+    (vpc,) = synthesized.resources(stack, "aws_vpc")
+    (scoped,) = (s for s in document["Statement"] if s.get("Sid") == "AllowEc2RunInstancePerVPCid")
+    assert scoped["Condition"]["StringEquals"]["ec2:vpc"].endswith(f":vpc/${{aws_vpc.{vpc}.id}}")
