@@ -53,8 +53,25 @@ ACCEPTED = (
     Accepted(
         where="cross-account_policy",
         issue="RESOURCE_STAR",
-        detail="ec2:RunInstances",
-        reason="Databricks' documented cross-account policy for a customer-managed VPC: EC2 scopes these by type",
+        detail="ec2:CreateFleet",
+        reason="the actions Databricks' restricted cross-account policy leaves on * (databricks v1.99.0 "
+        "aws/data_aws_crossaccount_policy.go): describes, fleets, launch templates, spot requests, tags; "
+        "RunInstances, TerminateInstances and the volume and security group actions are scoped (PLAT-AWS-IAM-3)",
+    ),
+    Accepted(
+        where="cross-account_policy",
+        issue="RESOURCE_MISMATCH",
+        detail="'action': 'ec2:RunInstances'",
+        reason="the restricted policy grants RunInstances per resource type, one statement each (instances and "
+        "volumes by request tag, network interfaces, subnets and security groups by ec2:vpc, the rest by "
+        "NotResource); IAM checks each resource of the call against all statements. Its image/* ARN names the "
+        "account, which Databricks' AMIs lack, so they pass through the NotResource statement, as in the data source",
+    ),
+    Accepted(
+        where="cross-account_policy",
+        issue="MISMATCHED_TYPE_BUT_USABLE",
+        detail="StringEquals requires a value of type String but given Arn",
+        reason="ec2:vpc compared with StringEquals to the VPC's ARN, as the restricted policy writes it",
     ),
     Accepted(
         where="cross-account_policy",

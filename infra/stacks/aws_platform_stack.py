@@ -45,7 +45,14 @@ class AwsPlatformStack(AspectStack):
         key_arn = key.key.arn
         network = Network(self, "network", team_env=team_env, account_id=account_id, kms_key_arn=key_arn)
         root = WorkspaceRootBucket(self, "root-bucket", team_env=team_env, kms_key_arn=key_arn)
-        cross_account = CrossAccountRole(self, "cross-account", team_env=team_env, account_id=account_id)
+        cross_account = CrossAccountRole(
+            self,
+            "cross-account",
+            team_env=team_env,
+            account_id=account_id,
+            vpc_id=network.vpc.id,
+            security_group_id=network.security_group.id,
+        )
         storage = UnityCatalogStorage(self, "unity-catalog-storage", team_env=team_env, kms_key_arn=key_arn)
         EnvBudget(self, "budget", team_env=team_env)
         keys = None

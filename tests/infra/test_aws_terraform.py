@@ -65,6 +65,20 @@ def test_platform_stack_applies_replans_clean_and_destroys_without_leftovers(
     private = [s["AvailabilityZone"] for s in subnets if s["CidrBlock"] in ("10.30.0.0/24", "10.30.1.0/24")]
     assert len(set(private)) == 2 and set(private) <= available
 
+    # The cross-account role is Databricks' restricted policy bound to this VPC and its workspace security group
+    # (tests/infra/test_cross_account_role.py holds the statements to the data source).
+    iam = boto3.client("iam", region_name="eu-west-1", endpoint_url=moto.url)
+    (role,) = (r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].endswith("-cross-account"))
+    document = iam.get_role_policy(RoleName=role, PolicyName="databricks-clusters")["PolicyDocument"]
+    document = json.loads(document) if isinstance(document, str) else document
+    by_sid = {statement.get("Sid"): statement for statement in document["Statement"]}
+    scoped = by_sid["VpcNonresourceSpecificActions"]
+    (group,) = ec2.describe_security_groups(
+        Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "group-name", "Values": ["*-workspace"]}]
+    )["SecurityGroups"]
+    assert scoped["Resource"].endswith(f":security-group/{group['GroupId']}")
+    assert scoped["Condition"]["StringEquals"]["ec2:vpc"].endswith(f":vpc/{vpc}")
+
     replan = stack.run("plan", "-input=false", "-detailed-exitcode", check=False)
     assert replan.returncode == 0, f"re-plan after apply is not clean:\n{replan.stdout[-3000:]}"
 

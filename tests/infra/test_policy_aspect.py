@@ -822,6 +822,8 @@ VIOLATIONS = {
     "PLAT-AWS-EGRESS-2": ("dev", lambda s: _vpc_endpoint(s, policy=None)),
     "PLAT-AWS-IAM-1": ("dev", lambda s: _role(s, external_id=False)),
     "PLAT-AWS-IAM-2": ("dev", lambda s: _role(s, actions=("*",))),
+    # the cross-account policy as it was: Databricks' EC2 actions for a customer-managed VPC, on "*"
+    "PLAT-AWS-IAM-3": ("dev", lambda s: _role(s, actions=("ec2:DescribeInstances", "ec2:RunInstances"))),
     "PLAT-SEC-2": ("dev", _secret),
     "PLAT-SRV-1": ("dev", lambda s: _serving_endpoint(s, rate_limit=False)),
     "PLAT-SRV-2": ("dev", lambda s: _serving_endpoint(s, inference_table=False)),

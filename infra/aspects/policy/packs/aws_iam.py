@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from fnmatch import fnmatchcase
 from typing import Any
 
 from infra.aspects.policy.engine import Rule, RuleContext, RulePack
@@ -34,6 +35,30 @@ def _no_admin_policy(config: dict[str, Any], _: RuleContext) -> str | None:
     return None
 
 
+# Databricks' restrictive cross-account policy (databricks_aws_crossaccount_policy, policy_type "restricted") grants
+# these only on the env's VPC, subnets and security group or on instances tagged Vendor=Databricks, never on "*".
+CLUSTER_LIFECYCLE_ACTIONS = ("ec2:RunInstances", "ec2:TerminateInstances")
+
+
+def _as_list(value: Any) -> list[Any]:
+    return [value] if isinstance(value, str) else list(value or [])
+
+
+def _no_unscoped_instances(config: dict[str, Any], _: RuleContext) -> str | None:
+    for statement in json.loads(config.get("policy") or "{}").get("Statement", []):
+        if statement.get("Effect") != "Allow" or "*" not in _as_list(statement.get("Resource")):
+            continue
+        # a bare "*" is PLAT-AWS-IAM-2's; "ec2:*" or "ec2:Run*" are this rule's
+        patterns = [str(action).lower() for action in _as_list(statement.get("Action")) if action != "*"]
+        for action in CLUSTER_LIFECYCLE_ACTIONS:
+            if any(fnmatchcase(action.lower(), pattern) for pattern in patterns):
+                return (
+                    f"{action} on Resource '*': scope it to the env's VPC, subnets and security group and to "
+                    "instances tagged Vendor=Databricks (Databricks' restricted cross-account policy)"
+                )
+    return None
+
+
 AWS_IAM = RulePack(
     "aws_iam",
     (
@@ -44,5 +69,11 @@ AWS_IAM = RulePack(
             _external_id_for_other_accounts,
         ),
         Rule("PLAT-AWS-IAM-2", ("aws_iam_role_policy",), "no wildcard or iam:* grants", _no_admin_policy),
+        Rule(
+            "PLAT-AWS-IAM-3",
+            ("aws_iam_role_policy",),
+            "no ec2:RunInstances or ec2:TerminateInstances on every resource",
+            _no_unscoped_instances,
+        ),
     ),
 )
