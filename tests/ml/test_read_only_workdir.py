@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from churn.cli import main
-from churn.jobs.ingest import run_ingest
 from churn.errors import ChurnError
+from churn.jobs.ingest import run_ingest
 from churn.runtime import FEATURES, QUARANTINE, SILVER, local_runtime, runtime_from_options
 
 
