@@ -92,3 +92,50 @@ def test_on_unity_catalog_the_merge_keeps_the_newer_row_and_adds_the_column_to_a
         f"WHEN MATCHED AND (target.`{AS_OF}` IS NULL OR source.`{AS_OF}` >= target.`{AS_OF}`) THEN UPDATE SET *"
         in sent[1]
     )
+
+
+def test_two_exports_landed_in_one_batch_keep_the_later_one_per_customer(spark, telco_raw, tmp_path):
+    """A landing folder holding two days' full exports (the job missed a day) is one batch. Every customer is in
+    both files with a different ExportedAt, so the copies are not 'identical': the export time must decide, as
+    it does across batches, instead of quarantining every copy (which refuses the whole batch)."""
+    runtime = local_runtime(tmp_path / "work")
+    customers = telco_raw.iloc[:200].reset_index(drop=True)
+    customer = customers.loc[0, "customerID"]
+    monday = customers.copy()
+    monday.loc[0, "MonthlyCharges"] = "20.25"
+    tuesday = customers.copy()
+    tuesday.loc[0, "MonthlyCharges"] = "99.5"
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    # Tuesday's file sorts first: the order of the files must not matter, only the export time.
+    _export(tuesday, "2026-12-02T06:00:00+01:00", landing / "a-export.csv")
+    _export(monday, "2026-12-01T06:00:00+01:00", landing / "b-export.csv")
+
+    result = run_ingest(runtime, str(landing))
+
+    assert result.files_landed == 2 and result.rows_quarantined == 0
+    silver = runtime.store.read(SILVER).toPandas().set_index("customerID")
+    features = runtime.store.read(FEATURES).toPandas().set_index("customerID")
+    assert len(silver) == len(features) == 200
+    assert silver.loc[customer, "MonthlyCharges"] == 99.5
+    assert features.loc[customer, "monthly_charges"] == 99.5
+    assert silver.loc[customer, AS_OF] == pd.Timestamp("2026-12-02 05:00:00")
+
+
+def test_two_copies_with_the_same_export_time_and_different_values_are_quarantined(
+    spark, telco_raw, tmp_path
+):
+    """Equal export times cannot order the copies: the batch still cannot tell which is right."""
+    runtime = local_runtime(tmp_path / "work")
+    customers = telco_raw.iloc[:100].reset_index(drop=True)
+    changed = customers.iloc[[0]].copy()
+    changed["MonthlyCharges"] = "99.5"
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    _export(customers, "2026-12-02T06:00:00Z", landing / "a.csv")
+    _export(changed, "2026-12-02T06:00:00Z", landing / "b.csv")
+
+    result = run_ingest(runtime, str(landing))
+
+    assert result.rows_quarantined == 2
+    assert customers.loc[0, "customerID"] not in set(runtime.store.read(SILVER).toPandas()["customerID"])
