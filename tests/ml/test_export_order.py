@@ -139,3 +139,14 @@ def test_two_copies_with_the_same_export_time_and_different_values_are_quarantin
 
     assert result.rows_quarantined == 2
     assert customers.loc[0, "customerID"] not in set(runtime.store.read(SILVER).toPandas()["customerID"])
+
+
+def test_an_offset_without_colon_as_python_and_java_write_it_is_a_time(spark, telco_raw, tmp_path):
+    """`datetime.strftime('%Y-%m-%dT%H:%M:%S%z')` and Java's `Z` pattern write `+0100`, not `+01:00`: an exporter
+    using either must land its rows at the right instant, not see its whole file refused."""
+    runtime = local_runtime(tmp_path / "work")
+    customers = telco_raw.iloc[:50].reset_index(drop=True)
+    result = run_ingest(runtime, _export(customers, "2026-12-02T06:00:00+0100", tmp_path / "export.csv"))
+    assert result.rows_quarantined == 0
+    silver = runtime.store.read(SILVER).toPandas()
+    assert set(silver[AS_OF]) == {pd.Timestamp("2026-12-02 05:00:00")}
