@@ -29,3 +29,19 @@ def test_a_refused_local_command_prints_one_line_and_no_jvm_output(tmp_path):
         f"error: --workdir: '{typo}' does not exist; check the path or run `churn ingest` first"
     ]
     assert not typo.exists()
+
+
+def test_no_local_jvm_is_prestarted_on_a_databricks_cluster(monkeypatch):
+    """On a cluster (DATABRICKS_RUNTIME_VERSION is set) the session is the cluster's: a `--workdir` run there must
+    not boot a second, local JVM with the laptop's C1-only flag beside it."""
+    import churn.spark_session
+    from churn.cli_options import prestart_spark
+
+    started = []
+    monkeypatch.setattr(churn.spark_session, "prestart_local_spark", lambda: started.append(True))
+    monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", "18.0")
+    prestart_spark(["train", "--workdir", "/local_disk0/churn"])
+    assert started == []
+    monkeypatch.delenv("DATABRICKS_RUNTIME_VERSION")
+    prestart_spark(["train", "--workdir", "/tmp/churn"])
+    assert started == [True]
