@@ -150,3 +150,23 @@ def test_an_offset_without_colon_as_python_and_java_write_it_is_a_time(spark, te
     assert result.rows_quarantined == 0
     silver = runtime.store.read(SILVER).toPandas()
     assert set(silver[AS_OF]) == {pd.Timestamp("2026-12-02 05:00:00")}
+
+
+def test_locally_a_table_from_before_the_as_of_rule_gets_the_column_and_then_keeps_the_newer_row(
+    spark, tmp_path
+):
+    store = local_runtime(tmp_path / "work").store
+    schema = "customerID string, MonthlyCharges double"
+    store.upsert(SILVER, spark.createDataFrame([("0001-AAAAA", 10.0)], schema), key="customerID")
+    with_as_of = f"{schema}, {AS_OF} timestamp"
+
+    def upsert(charge: float, as_of: datetime) -> None:
+        rows = spark.createDataFrame([("0001-AAAAA", charge, as_of)], with_as_of)
+        store.upsert(SILVER, rows, key="customerID", as_of=AS_OF)
+
+    upsert(20.0, datetime(2026, 12, 2))  # the stored row has no as-of time: replaced
+    upsert(30.0, datetime(2026, 12, 1))  # older: ignored
+    upsert(40.0, datetime(2026, 12, 2))  # equal: the later arrival wins
+    rows = store.read(SILVER).toPandas()
+    assert list(rows["MonthlyCharges"]) == [40.0]
+    assert list(rows[AS_OF]) == [pd.Timestamp("2026-12-02")]
