@@ -3,7 +3,7 @@ the newer values in silver and features (the contract's as-of column `ExportedAt
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 from churn.features import AS_OF
@@ -170,3 +170,20 @@ def test_locally_a_table_from_before_the_as_of_rule_gets_the_column_and_then_kee
     rows = store.read(SILVER).toPandas()
     assert list(rows["MonthlyCharges"]) == [40.0]
     assert list(rows[AS_OF]) == [pd.Timestamp("2026-12-02")]
+
+
+def test_an_export_time_in_the_future_does_not_lock_the_customer_until_then(spark, telco_raw, tmp_path):
+    """An exporter east of UTC writing its local time without a zone (or with a clock ahead) stamps rows hours
+    in the future. A row cannot be true at the source after it reached us: its as-of time is capped at the
+    ingest, so the next batch (here one without ExportedAt, as of its ingest) still replaces it."""
+    runtime = local_runtime(tmp_path / "work")
+    customers = telco_raw.iloc[:50].reset_index(drop=True)
+    ahead = (datetime.now(UTC) + timedelta(hours=10)).strftime("%Y-%m-%dT%H:%M:%S")
+    run_ingest(runtime, _export(customers, ahead, tmp_path / "export-ahead.csv"))
+    later = customers.copy()
+    later.loc[0, "MonthlyCharges"] = "99.5"
+    later.to_csv(tmp_path / "export-next.csv", index=False)
+    run_ingest(runtime, str(tmp_path / "export-next.csv"))
+
+    silver = runtime.store.read(SILVER).toPandas().set_index("customerID")
+    assert silver.loc[customers.loc[0, "customerID"], "MonthlyCharges"] == 99.5

@@ -397,11 +397,13 @@ def split_rows(
 
 def as_of_time(df: DataFrame, contract: Contract, *, ingested_at: datetime) -> Column:
     """When a row was true at the source: its as-of column (split_rows quarantined unparseable values), else the
-    batch's ingest time (arrival order)."""
+    batch's ingest time (arrival order). Capped at the ingest time: a row is not true at the source after it
+    reached us, and an export time in the future (a zone-less local time east of UTC, a clock ahead) would
+    otherwise keep every later batch from replacing the row until then."""
     fallback = F.lit(ingested_at).cast("timestamp")
     if contract.as_of is None or contract.as_of not in df.columns:
         return fallback
-    return F.coalesce(F.try_to_timestamp(F.col(contract.as_of)), fallback)
+    return F.least(F.coalesce(F.try_to_timestamp(F.col(contract.as_of)), fallback), fallback)
 
 
 def distinct_keys(valid: DataFrame, contract: Contract) -> DataFrame:
