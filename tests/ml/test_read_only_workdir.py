@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 from churn.cli import main
+from churn.errors import ChurnError
 from churn.jobs.ingest import run_ingest
-from churn.runtime import FEATURES, QUARANTINE, SILVER, local_runtime
+from churn.runtime import FEATURES, QUARANTINE, SILVER, local_runtime, runtime_from_options
 
 
 @contextlib.contextmanager
@@ -60,3 +61,20 @@ def test_a_read_only_table_folder_refuses_the_batch_before_any_table_is_written(
     assert err.startswith(f"error: --workdir: cannot write '{log}'") and "nothing was written" in err
     assert {name: store.version(name) for name in (SILVER, FEATURES)} == before
     assert not store.exists(QUARANTINE)
+
+
+def test_a_read_only_table_behind_a_symlinked_folder_is_refused(tmp_path):
+    """A table folder moved to another disk and linked back (tables/features -> /mnt/big/features) is written
+    through the link: its read-only part must be found like any other, not skipped because the walk does not
+    follow links; and a link back up the tree (a loop) must not hang the check."""
+    workdir = tmp_path / "work"
+    (workdir / "tables" / SILVER / "_delta_log").mkdir(parents=True)
+    elsewhere = tmp_path / "big-disk" / FEATURES
+    log = elsewhere / "_delta_log"
+    log.mkdir(parents=True)
+    (workdir / "tables" / FEATURES).symlink_to(elsewhere, target_is_directory=True)
+    (workdir / "tables" / "loop").symlink_to(workdir, target_is_directory=True)
+    options = dict(catalog=None, schema=None, model_name="churn", experiment_path=None, existing_workdir=True)
+    with read_only(log), pytest.raises(ChurnError) as refused:
+        runtime_from_options(workdir=workdir, **options)
+    assert "cannot write" in str(refused.value) and FEATURES in str(refused.value)

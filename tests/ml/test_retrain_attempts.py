@@ -39,3 +39,33 @@ def test_a_training_run_that_failed_before_registering_starts_the_cooldown(
         drift_detected=True, last_trained_at=attempted, now=datetime.now(UTC), cooldown_days=7
     )
     assert not decision.retrain and "cooldown" in decision.reason
+
+
+def test_a_retrain_request_starts_the_cooldown_even_if_the_training_job_never_starts_its_run(
+    tmp_path, monkeypatch
+):
+    """The monitoring job asks for a retrain; the training job then fails before `churn train` opens its run
+    (the cluster does not start, the wheel does not install). The next monitoring run must not ask again: the
+    request itself is recorded, tagged like a training attempt."""
+    monkeypatch.chdir(tmp_path)
+    from churn.retrain import record_request
+    from churn.tracking import TrackingTarget
+
+    tracking = TrackingTarget.local(tmp_path / "work", DEFAULT_LOCAL_EXPERIMENT)
+    tracking.activate()
+    first = decide_retrain(
+        drift_detected=True,
+        last_trained_at=last_trained("churn", DEFAULT_LOCAL_EXPERIMENT),
+        now=datetime.now(UTC),
+        cooldown_days=7,
+    )
+    assert first.retrain
+    record_request(first)
+    # ... the training job fails without a run; the next monitoring run, an hour later:
+    again = decide_retrain(
+        drift_detected=True,
+        last_trained_at=last_trained("churn", DEFAULT_LOCAL_EXPERIMENT),
+        now=datetime.now(UTC) + timedelta(hours=1),
+        cooldown_days=7,
+    )
+    assert not again.retrain and "cooldown" in again.reason

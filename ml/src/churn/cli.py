@@ -387,11 +387,14 @@ def monitor(
     if retrain_cooldown_days is not None:
         from datetime import UTC, datetime
 
-        from churn.retrain import decide_retrain, last_trained, publish
+        from churn.retrain import decide_retrain, last_trained, publish, record_request
 
         decision = decide_retrain(drift_detected=drift.drift_detected, now=datetime.now(UTC),
                                   last_trained_at=last_trained(runtime.model_name, runtime.tracking.experiment),
                                   cooldown_days=retrain_cooldown_days)  # fmt: skip
+        if decision.retrain:
+            runtime.tracking.activate()
+            record_request(decision)
         publish(decision)
         out.print(f"retrain: {decision.task_value} ({decision.reason})", highlight=False, markup=False)
     if fail_on_drift and drift.drift_detected:

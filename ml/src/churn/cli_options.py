@@ -164,9 +164,12 @@ _SPARK_COMMANDS = frozenset({"ingest", "train", "score", "pipeline", "validate",
 
 def prestart_spark(argv: list[str]) -> None:
     """A local run of a Spark command: boot the JVM now, in the background, while Python imports scikit-learn and
-    MLflow (a third of the start-up otherwise spent one after the other)."""
+    MLflow (a third of the start-up otherwise spent one after the other). Never on a Databricks cluster
+    (DATABRICKS_RUNTIME_VERSION is set there): its session is the cluster's, not a second, C1-only local JVM."""
     command = next((a for a in argv if not a.startswith("-")), None)
     local = any(a == "--workdir" or a.startswith("--workdir=") for a in argv)
+    if os.environ.get("DATABRICKS_RUNTIME_VERSION"):
+        return
     if command in _SPARK_COMMANDS and local and not {"--help", "-h"} & set(argv):
         from churn.spark_session import prestart_local_spark
 

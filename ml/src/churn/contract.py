@@ -8,7 +8,8 @@ Two levels, because they call for different actions:
 
 One row per customer: copies of a key in one batch (one file or several) that are identical (every contract
 value the same after trimming: an exporter's retry) land once; a key whose copies differ is quarantined in every
-copy, since the batch cannot tell which is right; across batches the latest export wins: a row replaces the stored one of its
+copy, since the batch cannot tell which is right, unless their export times (`ExportedAt`) tell: then the latest
+copy lands and older ones are superseded; across batches the latest export wins: a row replaces the stored one of its
 customer only when its as-of time (the optional `ExportedAt` column, else the batch's ingest time) is not older,
 so an old export re-sent after a newer one changes nothing (silver and features are upserted by key under that
 condition). docs/ml-lifecycle.md states the rule.
@@ -250,21 +251,45 @@ def _value_reasons(rule: ColumnRule, text: Column, typed: Column) -> list[Column
 
 def _row_content(df: DataFrame, contract: Contract) -> Column:
     """A row's contract values as trimmed text, so copies of a customer can be compared across files whatever
-    their column order; an absent column and a null one read alike (to_json drops nulls)."""
-    names = [c for c in (*contract.column_names, CORRUPT_RECORD_COLUMN) if c in df.columns]
+    their column order; an absent column and a null one read alike (to_json drops nulls). The as-of column is
+    left out: it orders copies (`_copy_order`), it is not a value of the customer."""
+    names = [
+        c for c in (*contract.column_names, CORRUPT_RECORD_COLUMN) if c in df.columns and c != contract.as_of
+    ]
     return F.to_json(F.struct(*[F.trim(F.col(c).cast("string")).alias(c) for c in names]))
+
+
+# A copy without an export time is as of the batch's ingest, later than any export it arrives with.
+_NO_EXPORT_TIME = "9999-12-31 23:59:59"
+
+
+def _copy_order(df: DataFrame, contract: Contract) -> Column:
+    """Which of a batch's copies of a customer is the latest: its export time (as_of_time), else the batch's."""
+    if contract.as_of is None or contract.as_of not in df.columns:
+        return F.lit(_NO_EXPORT_TIME).cast("timestamp")
+    exported = F.try_to_timestamp(F.trim(F.col(contract.as_of).cast("string")))
+    return F.coalesce(exported, F.lit(_NO_EXPORT_TIME).cast("timestamp"))
+
+
+def _versions_at_latest(pairs: Column) -> Column:
+    """`pairs`: the distinct (order, content) of a key's copies; how many contents its latest copies hold."""
+    latest = F.array_max(F.transform(pairs, lambda p: p["order"]))
+    return F.size(F.filter(pairs, lambda p: p["order"] == latest))
 
 
 def key_copies(frames: list[DataFrame], contract: Contract) -> DataFrame:
     """The keys that occur more than once across `frames` (the files of one batch), with their count and the
-    number of different versions among the copies.
+    number of different versions among the latest copies (by export time: an older export's copy is superseded,
+    not a conflict).
 
     Small (only repeated keys), so split_rows joins it to each file: a customer sent twice in one batch is
     caught whether both copies sit in one file or in two."""
     keys = [
         f.select(
             F.trim(F.col(contract.key).cast("string")).alias(KEY_TEXT_COLUMN),
-            _row_content(f, contract).alias("__content"),
+            F.struct(
+                _copy_order(f, contract).alias("order"), _row_content(f, contract).alias("content")
+            ).alias("__copy"),
         )
         for f in frames
     ]
@@ -276,7 +301,7 @@ def key_copies(frames: list[DataFrame], contract: Contract) -> DataFrame:
         .groupBy(KEY_TEXT_COLUMN)
         .agg(
             F.count(F.lit(1)).alias(KEY_COPIES_COLUMN),
-            F.count_distinct(F.col("__content")).alias(KEY_VERSIONS_COLUMN),
+            _versions_at_latest(F.collect_set(F.col("__copy"))).alias(KEY_VERSIONS_COLUMN),
         )
         .where(F.col(KEY_COPIES_COLUMN) > 1)
     )
@@ -313,7 +338,9 @@ def split_rows(
             if CORRUPT_RECORD_COLUMN in df.columns
             else F.lit(None).cast("string")
         ).alias(CORRUPT_RECORD_COLUMN),
-        _row_content(df, contract).alias("__content"),
+        F.struct(_copy_order(df, contract).alias("order"), _row_content(df, contract).alias("content")).alias(
+            "__copy"
+        ),
     )
 
     reasons: list[Column] = [
@@ -328,7 +355,7 @@ def split_rows(
         if batch_key_copies is None:
             same_key = Window.partitionBy(F.col(f"__text_{contract.key}"))
             copies = F.count(F.lit(1)).over(same_key)
-            versions = F.size(F.collect_set(F.col("__content")).over(same_key))
+            versions = _versions_at_latest(F.collect_set(F.col("__copy")).over(same_key))
         else:
             staged = staged.join(
                 F.broadcast(batch_key_copies),
@@ -370,14 +397,20 @@ def split_rows(
 
 def as_of_time(df: DataFrame, contract: Contract, *, ingested_at: datetime) -> Column:
     """When a row was true at the source: its as-of column (split_rows quarantined unparseable values), else the
-    batch's ingest time (arrival order)."""
+    batch's ingest time (arrival order). Capped at the ingest time: a row is not true at the source after it
+    reached us, and an export time in the future (a zone-less local time east of UTC, a clock ahead) would
+    otherwise keep every later batch from replacing the row until then."""
     fallback = F.lit(ingested_at).cast("timestamp")
     if contract.as_of is None or contract.as_of not in df.columns:
         return fallback
-    return F.coalesce(F.try_to_timestamp(F.col(contract.as_of)), fallback)
+    return F.least(F.coalesce(F.try_to_timestamp(F.col(contract.as_of)), fallback), fallback)
 
 
 def distinct_keys(valid: DataFrame, contract: Contract) -> DataFrame:
-    """One row per key of a batch's valid rows: split_rows leaves only copies identical in every contract
-    value, so which copy is kept changes nothing but the ingest metadata."""
-    return valid.dropDuplicates([contract.key]) if contract.key in valid.columns else valid
+    """One row per key of a batch's valid rows: its latest copy by export time. split_rows leaves only keys whose
+    latest copies are identical in every contract value, so which of those is kept changes nothing but the
+    ingest metadata."""
+    if contract.key not in valid.columns:
+        return valid
+    latest_first = Window.partitionBy(contract.key).orderBy(_copy_order(valid, contract).desc())
+    return valid.withColumn("__rank", F.row_number().over(latest_first)).where("__rank = 1").drop("__rank")

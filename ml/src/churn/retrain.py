@@ -93,6 +93,21 @@ def last_training_attempt(experiment: str) -> datetime | None:
     return datetime.fromtimestamp(runs[0].info.start_time / 1000, tz=UTC) if runs else None
 
 
+def record_request(decision: RetrainDecision) -> None:
+    """Record a decision to retrain as a run in the active experiment, tagged like a training attempt, before
+    the task value is set: a training job that fails before its own run starts (the cluster does not come up,
+    the wheel does not install, the catalog refuses it) still starts the cooldown, instead of being run again
+    by every monitoring run."""
+    if not decision.retrain:
+        return
+    import mlflow
+
+    from churn.tracking import TRAINING_ATTEMPT_TAG
+
+    with mlflow.start_run(run_name="retrain-requested", tags={TRAINING_ATTEMPT_TAG: "true"}):
+        mlflow.set_tag("churn_retrain_reason", decision.reason)
+
+
 def last_trained(model_name: str, experiment: str) -> datetime | None:
     """The newest of: the newest registered version, the newest training run (what the cooldown counts from)."""
     stamps = [t for t in (last_registered(model_name), last_training_attempt(experiment)) if t is not None]

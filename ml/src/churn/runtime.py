@@ -106,7 +106,12 @@ def _check_writable_inside(workdir: Path) -> None:
     def unreadable(error: OSError) -> None:
         blocked.append(str(error.filename))
 
-    for folder, _, _ in os.walk(workdir, onerror=unreadable):
+    # Links are followed (a table folder moved to a bigger disk is written through its link), each real folder
+    # once, so a link back up the tree ends the walk instead of looping.
+    seen: set[str] = set()
+    for folder, subfolders, _ in os.walk(workdir, onerror=unreadable, followlinks=True):
+        seen.add(os.path.realpath(folder))
+        subfolders[:] = [s for s in subfolders if os.path.realpath(os.path.join(folder, s)) not in seen]
         if not os.access(folder, os.R_OK | os.W_OK | os.X_OK):
             blocked.append(folder)
     blocked += [str(p) for p in workdir.iterdir() if p.is_file() and not os.access(p, os.R_OK | os.W_OK)]

@@ -73,6 +73,15 @@ def _build_local_spark(app_name: str, *, cores: int | str, driver_memory: str) -
     return session
 
 
+# What every local JVM prints on start (Java 21's notice for Spark's vector module, Spark's log-level notice for
+# interactive shells): no news, and it would come before a refused command's one line.
+_START_UP_BANNERS = (
+    b"WARNING: Using incubator modules:",
+    b'Setting default log level to "',
+    b"To adjust logging level use sc.setLogLevel(",
+)
+
+
 class _HeldOutput:
     """The JVM's stderr, held back until the session is used: a command that refuses its options before it needs
     Spark prints its one line and nothing from a JVM it never used."""
@@ -84,6 +93,8 @@ class _HeldOutput:
 
     def pump(self, stream) -> None:
         for line in iter(stream.readline, b""):
+            if line.startswith(_START_UP_BANNERS):
+                continue
             with self._lock:
                 if self._released:
                     os.write(2, line)

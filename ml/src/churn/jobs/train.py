@@ -56,7 +56,12 @@ MODEL_PACKAGES = ("mlflow", "cloudpickle", "numpy", "pandas", "scikit-learn", "s
 
 
 def model_requirements() -> list[str]:
-    return [f"{name}=={installed_version(name)}" for name in MODEL_PACKAGES]
+    # MLflow pins itself at the version that runs (mlflow.__version__): the ML runtimes ship it as the
+    # `mlflow-skinny` distribution, with no `mlflow` one for importlib.metadata to find.
+    return [
+        f"{name}=={mlflow.__version__ if name == 'mlflow' else installed_version(name)}"
+        for name in MODEL_PACKAGES
+    ]
 
 
 HOLDOUT_PREDICTIONS = "holdout_predictions.csv"
