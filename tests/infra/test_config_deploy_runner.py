@@ -69,7 +69,11 @@ def test_the_committed_private_env_names_its_runner_and_public_envs_need_none():
     private = {te.key for te in config.team_envs if te.settings.reachable_only_from_its_network}
     assert private == {"churn/prod", "pricing/prod"}
     assert all("self-hosted" in runners[key] for key in private)
-    assert all(runners[key] == [] for key in runners.keys() - private)
+    # A public env needs none, unless an IP access list guards its front end: then the deploying runner's address
+    # must be on it, which no GitHub-hosted runner's is (risk/prod, infra/config/hardening.py).
+    listed = {te.key for te in config.team_envs if te.settings.hardening.ip_access_list}
+    assert all(runners[key] == [] for key in runners.keys() - private - listed)
+    assert all("self-hosted" in runners[key] for key in listed)
 
 
 def test_a_public_env_may_name_a_runner_too():
