@@ -33,7 +33,7 @@ def test_a_refused_local_command_prints_one_line_and_no_jvm_output(tmp_path):
 
 def test_no_local_jvm_is_prestarted_on_a_databricks_cluster(monkeypatch):
     """On a cluster (DATABRICKS_RUNTIME_VERSION is set) the session is the cluster's: a `--workdir` run there must
-    not boot a second, local JVM with the laptop's C1-only flag beside it."""
+    not boot a second, local JVM beside it."""
     import churn.spark_session
     from churn.cli_options import prestart_spark
 
