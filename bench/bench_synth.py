@@ -87,16 +87,29 @@ def generated_config(team_envs: int) -> dict:
                 "notification_emails": [f"team{index:03d}@example.com"],
                 "environments": {
                     env: {
-                        "network": f"10.{index}.{position * 4}.0/22",
+                        # 10.0.0.0/16 holds the hub firewall of the committed platform settings
+                        "network": f"10.{index + 1}.{position * 4}.0/22",
                         "budget": {"amount": 1000},
-                        # prod is private by default, and then needs a runner inside its network to deploy
-                        **({"deploy_runner": ["self-hosted", "linux", "bench"]} if env == "prod" else {}),
+                        # prod is private by default, and then needs a runner inside its network to deploy; its
+                        # public front end needs an IP access list
+                        **(
+                            {
+                                "deploy_runner": ["self-hosted", "linux", "bench"],
+                                "hardening": {"ip_access_list": ["198.51.100.0/24"]},
+                            }
+                            if env == "prod"
+                            else {}
+                        ),
                     }
                     for position, env in enumerate(envs)
                 },
             }
         )
-    return {"platform": base["platform"], "teams": teams}
+    # System tables are declared once per metastore, in a protected env of the config (all teams: westeurope).
+    platform = {**base["platform"], "audit": {"system_tables": {"managed_in": []}}}
+    if "prod" in teams[0]["environments"]:
+        platform["audit"]["system_tables"]["managed_in"] = [f"{teams[0]['name']}/prod"]
+    return {"platform": platform, "teams": teams}
 
 
 def committed_config(*, aws_teams: bool) -> dict:
@@ -104,6 +117,9 @@ def committed_config(*, aws_teams: bool) -> dict:
     config = yaml.safe_load((ROOT / "platform.yaml").read_text())
     if not aws_teams:
         config["teams"] = [team for team in config["teams"] if team.get("cloud", "azure") != "aws"]
+        names = {team["name"] for team in config["teams"]}
+        tables = config["platform"]["audit"]["system_tables"]
+        tables["managed_in"] = [env for env in tables["managed_in"] if env.split("/")[0] in names]
     return config
 
 
