@@ -25,6 +25,11 @@ TEAM_NAME = r"^[a-z][a-z0-9]{1,11}$"
 PATH_SAFE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
+def repeated(values: Sequence[str]) -> list[str]:
+    """The values listed more than once, sorted (for the one-line error that names them)."""
+    return sorted(value for value, n in Counter(values).items() if n > 1)
+
+
 def team_path(name: object, index: int, *, unique: bool = True) -> str:
     """How every error line names a team: `teams.<name>` (`teams.churn`), the name people know. A team whose
     name is missing, odd, or shared with another team falls back to its position, `teams[3]`."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from infra.config.aws_private_link import isolated_problem
-from infra.config.base import StrictModel, team_paths
+from infra.config.base import StrictModel, repeated, team_paths
 from infra.config.hardening import check_public_address
 
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ class Egress(StrictModel):
     @field_validator("allowed_fqdns")
     @classmethod
     def _each_once(cls, value: list[str]) -> list[str]:
-        twice = sorted({name for name in value if value.count(name) > 1})
+        twice = repeated(value)
         if twice:
             raise ValueError(
                 f"{', '.join(repr(n) for n in twice)} listed more than once; list each name once"

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import EmailStr, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from infra.config.aws import AwsSettings, private_settings_refused, region_problem, with_aws_defaults
-from infra.config.base import RELATIVE_MARK, TEAM_NAME, EnvName, StrictModel
+from infra.config.base import RELATIVE_MARK, TEAM_NAME, EnvName, StrictModel, repeated
 from infra.config.environment import (
     AWS_ENV_DEFAULTS,
     AZURE_ONLY_ENV_DEFAULTS,
@@ -174,7 +174,7 @@ class TeamConfig(StrictModel):
     @field_validator("owner_groups", "reader_groups")
     @classmethod
     def _each_group_once(cls, value: list[str]) -> list[str]:
-        twice = sorted({group for group in value if value.count(group) > 1})
+        twice = repeated(value)
         if twice:
             # A repeat is a slip that grants fold silently (databricks v1.99.0 catalog/resource_grants.go keys
             # configured grants by principal): refuse it where it is written.

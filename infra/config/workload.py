@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from infra.config.base import QuartzCron, StrictModel
+from infra.config.base import QuartzCron, StrictModel, repeated
 
 WORKLOAD_NAME = r"^[a-z][a-z0-9_]{1,29}$"
 # Unity Catalog object names we create: lowercase so the name in the config is the name in the catalog.
@@ -74,7 +74,7 @@ class WorkloadJob(StrictModel):
     @model_validator(mode="after")
     def _task_graph(self) -> WorkloadJob:
         keys = [task.key for task in self.tasks]
-        twice = sorted(key for key, n in Counter(keys).items() if n > 1)
+        twice = repeated(keys)
         if twice:
             raise ValueError(f"task keys {twice} appear more than once in job {self.name!r}")
         for task in self.tasks:
@@ -202,7 +202,7 @@ Workload = Annotated[ManagedWorkload | BundleWorkload, Field(discriminator="kind
 
 
 def _unique(what: str, values: list[str]) -> None:
-    twice = sorted(value for value, n in Counter(values).items() if n > 1)
+    twice = repeated(values)
     if twice:
         raise ValueError(f"{what} {twice} listed more than once")
 
