@@ -28,7 +28,7 @@ from infra.lifecycle.workspace_urls import workspace_urls
 app = typer.Typer(
     rich_markup_mode="rich",  # explicit: the default differs across typer versions, and `\[` is an escape only in this mode
     name="platform",
-    help="Provision Azure Databricks for every team and environment in platform.yaml.",
+    help="Provision Databricks on Azure and AWS for every team and environment in platform.yaml.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
