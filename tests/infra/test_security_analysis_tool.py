@@ -1,0 +1,393 @@
+"""The Security Analysis Tool (issue 25, item 5): SAT v0.8.0 deployed into one protected workspace, its client secret
+never in config, code or state, its code pinned, and validate refusing the envs SAT could not run in.
+
+Sources: SAT at tag v0.8.0 (databricks-industry-solutions/security-analysis-tool @ 9714352): terraform/common/
+{secrets,repo,jobs,sql_warehouse}.tf, terraform/azure/{secrets,service_principal}.tf, terraform/aws/secrets.tf,
+notebooks/Utils/initialize.py (scope `sat_scope`, the keys), notebooks/Includes/install_sat_sdk.py (SDK 0.1.51),
+src/securityanalysistoolproject/core/dbclient.py (the account console and Azure hosts). SRA (databricks/
+terraform-databricks-sra) azure/tf/modules/sat/main.tf and aws/tf/modules/security_analysis_tool/main.tf.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from infra.config import ConfigError, parse_config
+from infra.config.security_analysis_tool import (
+    CLIENT_SECRET_KEY,
+    SAT_CONFIG_KEYS,
+    SAT_SCOPE,
+    SAT_SDK,
+    SAT_TAG,
+)
+from tests.infra.conftest import SYNTH_TODAY, Synthesized
+
+ROOT = Path(__file__).resolve().parents[2]
+CLIENT_ID = "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d"
+TENANT_ID = "0f1e2d3c-4b5a-4968-8776-655443322110"
+SUBSCRIPTION_ID = "7d6c5b4a-3f2e-4d1c-9b0a-8f7e6d5c4b3a"
+AZURE_HOSTS = ["accounts.azuredatabricks.net", "login.microsoftonline.com", "management.azure.com"]
+STACK = "churn-prod-workspace"
+
+
+def sat_config(**sat: object) -> dict:
+    """The committed config with SAT on in churn/prod (Azure, firewall egress) and what SAT needs there."""
+    raw = yaml.safe_load((ROOT / "platform.yaml").read_text())
+    raw["platform"] |= {"tenant_id": TENANT_ID, "subscription_id": SUBSCRIPTION_ID}
+    raw["platform"]["audit"]["security_analysis_tool"] = {
+        "enabled": True,
+        "workspace": "churn/prod",
+        "client_id": CLIENT_ID,
+    } | sat
+    teams = {team["name"]: team for team in raw["teams"]}
+    teams["churn"]["environments"]["prod"]["egress"] = {
+        "mode": "firewall",
+        "allowed_fqdns": list(AZURE_HOSTS),
+    }
+    return raw
+
+
+def problems(raw: dict) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(yaml.safe_dump(raw))
+    return [line.removeprefix("platform.yaml: ") for line in caught.value.lines()]
+
+
+def fields(lines: list[str]) -> list[str]:
+    return [line.split(": ")[0] for line in lines]
+
+
+# --- validate ---------------------------------------------------------------------------------------------------
+
+
+def test_a_complete_sat_config_is_accepted():
+    config = parse_config(yaml.safe_dump(sat_config()))
+    assert config.platform.audit.security_analysis_tool.enabled
+
+
+def test_each_missing_id_is_one_line_naming_its_field():
+    raw = sat_config()
+    del raw["platform"]["audit"]["security_analysis_tool"]["client_id"]
+    del raw["platform"]["tenant_id"], raw["platform"]["subscription_id"], raw["platform"]["account_id"]
+    # account_id has other users: only SAT's lines
+    sat_lines = [line for line in problems(raw) if "security_analysis_tool" in line]
+    assert fields(sat_lines) == [
+        "platform.audit.security_analysis_tool.client_id",
+        "platform.account_id",
+        "platform.tenant_id",
+        "platform.subscription_id",
+    ]
+
+
+@pytest.mark.parametrize("env", ["dev", "staging"])
+def test_sat_only_in_a_protected_env(env):
+    """SAT's scope, schemas and run history would go with a dev env's teardown."""
+    raw = sat_config(workspace=f"churn/{env}")
+    lines = problems(raw)
+    assert fields(lines) == ["platform.audit.security_analysis_tool.workspace"], lines
+    assert "prevent_destroy" in lines[0]
+
+
+def test_an_ephemeral_or_unknown_env_is_refused():
+    lines = problems(sat_config(workspace="churn/pr1"))
+    assert fields(lines) == ["platform.audit.security_analysis_tool.workspace"]
+    assert "not a permanent env" in lines[0]
+
+
+def test_a_firewalled_env_must_allow_the_hosts_sat_calls():
+    """dbclient.py v0.8.0: the account console (accounts.azuredatabricks.net), the msal authority
+    (login.microsoftonline.com) and management.azure.com; PyPI the firewall always allows (egress.py)."""
+    raw = sat_config()
+    raw["teams"][0]["environments"]["prod"]["egress"]["allowed_fqdns"] = ["*.azuredatabricks.net"]
+    lines = problems(raw)
+    assert fields(lines) == ["teams.churn.environments.prod.egress.allowed_fqdns"], lines
+    assert "login.microsoftonline.com, management.azure.com" in lines[0]
+    assert "accounts.azuredatabricks.net" not in lines[0]  # the wildcard covers it
+
+
+def aws_sat_config(**sat: object) -> dict:
+    raw = sat_config(workspace="risk/prod", **sat)
+    del raw["platform"]["tenant_id"], raw["platform"]["subscription_id"]
+    return raw
+
+
+def test_aws_sat_needs_no_azure_ids():
+    parse_config(yaml.safe_dump(aws_sat_config()))
+
+
+def test_isolated_clusters_cannot_run_sat():
+    """Job clusters install the pinned dbl-sat-sdk from PyPI (SAT jobs.tf) and call accounts.cloud.databricks.com;
+    an isolated VPC has neither NAT nor internet gateway."""
+    raw = aws_sat_config()
+    raw["teams"][2]["environments"]["prod"]["egress"] = {"mode": "isolated"}
+    lines = problems(raw)
+    assert "teams.risk.environments.prod.egress.mode" in fields(lines), lines
+    # (the churn wheel's own PyPI needs are refused on that field too, offline_packages.py)
+    (line,) = [line for line in lines if "SAT" in line]
+    assert line.startswith("teams.risk.environments.prod.egress.mode: ")
+    assert SAT_SDK in line and "accounts.cloud.databricks.com" in line
+
+
+def test_serverless_sat_needs_the_envs_serverless_jobs():
+    lines = problems(aws_sat_config(serverless=True))
+    assert fields(lines) == ["platform.audit.security_analysis_tool.serverless"], lines
+
+
+def test_serverless_sat_with_restricted_egress_must_allow_the_account_console():
+    raw = aws_sat_config(serverless=True)
+    prod = raw["teams"][2]["environments"]["prod"]
+    prod["serverless"] = {"jobs": True, "restricted_egress": True}
+    # serverless jobs cache DataFrames, refused with the profile (serverless.py)
+    prod["hardening"]["compliance_security_profile"] = False
+    lines = problems(raw)
+    assert fields(lines) == ["teams.risk.environments.prod.serverless.allowed_fqdns"], lines
+    raw["teams"][2]["environments"]["prod"]["serverless"]["allowed_fqdns"] = ["accounts.cloud.databricks.com"]
+    parse_config(yaml.safe_dump(raw))
+
+
+def test_the_analysis_schema_may_not_be_a_workload_schema():
+    lines = problems(sat_config(schema_name="ml"))
+    assert fields(lines) == ["platform.audit.security_analysis_tool.schema_name"], lines
+
+
+def test_platform_validate_prints_one_line_per_problem_and_exits_2(tmp_path, capsys):
+    from infra.cli.main import main
+
+    raw = sat_config(workspace="churn/dev")
+    raw["teams"][0]["environments"]["prod"]["egress"]["allowed_fqdns"] = []
+    file = tmp_path / "platform.yaml"
+    file.write_text(yaml.safe_dump(raw))
+    with pytest.raises(SystemExit) as exited:
+        main(["validate", "--config", str(file)])
+    out, err = capsys.readouterr()
+    assert exited.value.code == 2 and out == "" and "Traceback" not in err
+    (line,) = err.splitlines()  # dev keeps open egress: only the protection is missing
+    assert line.startswith(f"error: {file}: platform.audit.security_analysis_tool.workspace: ")
+
+
+# --- synth ------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sat_synth(fake_wheel, tmp_path_factory) -> Synthesized:
+    from infra.app import build_app
+
+    config = parse_config(yaml.safe_dump(sat_config()))
+    outdir = tmp_path_factory.mktemp("cdktf.sat")
+    chosen = [te for te in config.team_envs if te.team.name == "churn" and te.env in ("dev", "prod")]
+    app = build_app(config, outdir=outdir, wheel=fake_wheel, team_envs=chosen, today=SYNTH_TODAY)
+    app.synth()
+    return Synthesized(outdir=outdir, app=app)
+
+
+def test_the_chosen_workspace_gets_sats_scope_warehouse_repo_schemas_and_jobs(sat_synth):
+    stack = sat_synth.json(STACK)["resource"]
+    (scope,) = [s for s in stack["databricks_secret_scope"].values() if s["name"] == SAT_SCOPE]
+    assert "backend_type" not in scope  # Databricks-backed: the API can write the secret into it
+    names = {job["name"] for job in stack["databricks_job"].values()}
+    assert {
+        "dbp-churn-prod-sat-initializer",
+        "dbp-churn-prod-sat-driver",
+        "dbp-churn-prod-sat-secrets-scanner",
+    } <= names
+    assert any(w["name"] == "dbp-churn-prod-sat" for w in stack["databricks_sql_endpoint"].values())
+    assert {"security_analysis", "intermediate_schema"} <= {
+        s["name"] for s in stack["databricks_schema"].values()
+    }
+    (sp,) = [
+        s for s in stack["databricks_service_principal"].values() if s.get("application_id") == CLIENT_ID
+    ]
+    assert sp
+
+
+def test_sat_is_nowhere_else(sat_synth):
+    assert "sat_scope" not in sat_synth.text("churn-dev-workspace")
+    assert "databricks_repo" not in sat_synth.text("churn-dev-workspace")
+
+
+def test_the_scope_holds_the_configuration_keys_and_never_the_client_secret(sat_synth):
+    """SRA azure/tf/modules/sat/main.tf and SAT terraform/azure/secrets.tf write `client-secret` with
+    databricks_secret from a variable (then it is in state); here only the keys of SAT_CONFIG_KEYS are declared and
+    the stack takes no variable a secret could arrive through."""
+    document = sat_synth.json(STACK)
+    secrets = document["resource"]["databricks_secret"].values()
+    keys = {s["key"] for s in secrets}
+    assert keys == SAT_CONFIG_KEYS - {"use-sp-auth"}  # Azure: subscription and tenant, no AWS OAuth switch
+    assert CLIENT_SECRET_KEY not in keys and "variable" not in document
+    values = {s["key"]: s["string_value"] for s in secrets}
+    assert values["tenant-id"] == TENANT_ID and values["client-id"] == CLIENT_ID
+    assert values["analysis_schema_name"] == "dbp_churn_prod.security_analysis"
+    assert values["proxies"] == "{}" and values["sql-warehouse-id"].startswith("${databricks_sql_endpoint.")
+
+
+def test_the_scope_acls_name_the_deployer_and_sats_principal(sat_synth, platform_config):
+    acls = [
+        a
+        for a in sat_synth.json(STACK)["resource"]["databricks_secret_acl"].values()
+        if "security-analysis" in a["scope"]
+    ]
+    levels = {a["principal"]: a["permission"] for a in acls}
+    assert levels[platform_config.platform.deployer_principal] == "MANAGE"
+    assert [lv for p, lv in levels.items() if "sat-identity" in p] == ["READ"]
+
+
+def test_the_notebooks_are_pinned_to_the_release_and_the_sdk_to_its_version(sat_synth):
+    """databricks v1.99.0 repos/resource_repo.go: `tag` conflicts with `branch`; Create clones, then checks out the
+    tag. SAT v0.8.0 setup.py / install_sat_sdk.py: SDK 0.1.51 (SAT's jobs.tf installs it unpinned)."""
+    stack = sat_synth.json(STACK)["resource"]
+    (repo,) = stack["databricks_repo"].values()
+    assert repo["tag"] == SAT_TAG and "branch" not in repo
+    assert repo["url"] == "https://github.com/databricks-industry-solutions/security-analysis-tool.git"
+    sat_jobs = [j for j in stack["databricks_job"].values() if j["name"].startswith("dbp-churn-prod-sat-")]
+    for job in sat_jobs:
+        (task,) = job["task"]
+        assert task["library"] == [{"pypi": {"package": "dbl-sat-sdk==0.1.51"}}]
+        assert task["notebook_task"]["notebook_path"].startswith("${databricks_repo.")
+        assert job["run_as"]["service_principal_name"].startswith(
+            "${databricks_service_principal.sat-identity"
+        )
+        assert job["job_cluster"][0]["new_cluster"]["policy_id"].startswith("${databricks_cluster_policy.")
+
+
+def test_the_schedules_stay_paused_until_the_secret_is_set(sat_synth):
+    """Created PAUSED (every run would fail without the secret); `platform sat set-secret` unpauses them and
+    ignore_changes keeps Terraform from pausing them again on the next apply."""
+    stack = sat_synth.json(STACK)["resource"]
+    scheduled = {
+        j["name"]: j for j in stack["databricks_job"].values() if "schedule" in j and "-sat-" in j["name"]
+    }
+    assert sorted(scheduled) == ["dbp-churn-prod-sat-driver", "dbp-churn-prod-sat-secrets-scanner"]
+    for job in scheduled.values():
+        assert job["schedule"]["pause_status"] == "PAUSED"
+        assert job["lifecycle"]["ignore_changes"] == ["schedule[0].pause_status"]
+    assert (
+        scheduled["dbp-churn-prod-sat-driver"]["schedule"]["quartz_cron_expression"]
+        == "0 0 8 ? * Mon,Wed,Fri"
+    )
+
+
+def test_sats_principal_is_an_admin_may_use_the_policy_and_the_catalog(sat_synth):
+    stack = sat_synth.json(STACK)["resource"]
+    sp_ref = "${databricks_service_principal.sat-identity_service-principal_"
+    (member,) = [m for m in stack["databricks_group_member"].values() if m["member_id"].startswith(sp_ref)]
+    assert member["group_id"].startswith("${data.databricks_group.sat-identity_admins")
+    policy = next(
+        p for k, p in stack["databricks_permissions"].items() if k.startswith("compute_policy-permissions")
+    )
+    assert any(e.get("service_principal_name", "").startswith(sp_ref) for e in policy["access_control"])
+    catalog = next(
+        g for k, g in stack["databricks_grants"].items() if k.startswith("unity-catalog_catalog-grants")
+    )
+    assert any(
+        g["principal"].startswith(sp_ref) and g["privileges"] == ["USE_CATALOG"] for g in catalog["grant"]
+    )
+
+
+def test_aws_keys_use_oauth_of_a_databricks_service_principal():
+    """SRA aws/tf/modules/security_analysis_tool/main.tf: use-sp-auth with client-id (the user/pass keys are unused
+    in v0.8.0: notebooks/Utils/accounts_bootstrap.py sends blanks)."""
+    from infra.constructs.databricks.security_analysis_tool import secret_values
+
+    config = parse_config(yaml.safe_dump(aws_sat_config()))
+    team_env = next(te for te in config.team_envs if te.key == "risk/prod")
+    values = secret_values(team_env, warehouse_id="w", analysis_schema="c.s")
+    assert values["use-sp-auth"] == "true" and "tenant-id" not in values and set(values) <= SAT_CONFIG_KEYS
+
+
+# --- graph ------------------------------------------------------------------------------------------------------
+
+
+def test_create_and_destroy_order(sat_synth):
+    """tests/terraform_graph.py: the scope before its keys and ACLs (and destroyed after them), the Git folder and
+    the keys before the jobs, SAT's principal before every grant and ACL that names it."""
+    from tests.terraform_graph import StackGraph
+
+    graph = StackGraph(sat_synth.json(STACK))
+    (scope,) = [n.address for n in graph.of_type("databricks_secret_scope") if n.config["name"] == SAT_SCOPE]
+    (repo,) = [n.address for n in graph.of_type("databricks_repo")]
+    (sp,) = [n.address for n in graph.of_type("databricks_service_principal") if "sat-identity" in n.address]
+    keys = [n.address for n in graph.of_type("databricks_secret")]
+    acls = [n.address for n in graph.of_type("databricks_secret_acl") if "security-analysis" in n.address]
+    jobs = [n.address for n in graph.of_type("databricks_job") if "security-analysis" in n.address]
+    assert len(keys) == 8 and len(acls) == 2 and len(jobs) == 3
+    for dependent in [*keys, *acls]:
+        assert graph.depends(dependent, scope) and graph.destroyed_before(dependent, scope)
+    for job in jobs:
+        assert graph.depends(job, repo) and graph.destroyed_before(job, repo)
+        assert all(graph.depends(job, key) for key in keys)
+        assert graph.depends(job, sp)
+    grants = [n.address for n in graph.of_type("databricks_grants") if "security-analysis" in n.address]
+    assert grants and all(graph.depends(g, sp) and graph.destroyed_before(g, sp) for g in grants)
+
+
+# --- policy -----------------------------------------------------------------------------------------------------
+
+
+def _violations(document: dict, team_env) -> str:
+    from infra.aspects.policy import PolicyAspect
+    from infra.aspects.policy.engine import PolicyViolations
+    from infra.aspects.policy.packs import COMMON, WORKSPACE
+    from infra.aspects.stack_aspects import SynthesizedStack
+
+    with pytest.raises(PolicyViolations) as caught:
+        PolicyAspect(team_env=team_env, packs=(*WORKSPACE, COMMON)).visit(
+            SynthesizedStack(name=STACK, document=document)
+        )
+    return str(caught.value)
+
+
+@pytest.fixture(scope="module")
+def sat_env():
+    config = parse_config(yaml.safe_dump(sat_config()))
+    return next(te for te in config.team_envs if te.key == "churn/prod")
+
+
+def _with_secret(sat_synth, key: str, scope: str | None = None) -> dict:
+    document = copy.deepcopy(sat_synth.json(STACK))
+    secrets = document["resource"]["databricks_secret"]
+    any_key = next(iter(secrets.values()))
+    secrets["added"] = {"key": key, "scope": scope or any_key["scope"], "string_value": "s3cr3t"}
+    return document
+
+
+def test_plat_sec_2_still_refuses_the_client_secret_in_sats_scope(sat_synth, sat_env):
+    problem = _violations(_with_secret(sat_synth, CLIENT_SECRET_KEY), sat_env)
+    assert "PLAT-SEC-2" in problem and "added" in problem and problem.count("PLAT-SEC-2") == 1
+
+
+def test_plat_sec_2_allows_sats_configuration_keys_only_in_sats_scope(sat_synth, sat_env):
+    document = _with_secret(sat_synth, "client-id", scope="other")
+    assert "PLAT-SEC-2" in _violations(document, sat_env)
+
+
+def test_plat_sec_2_allows_them_only_in_the_env_that_runs_sat(sat_synth, platform_config):
+    """The committed config runs no SAT: the same stack's keys are then secret values through Terraform."""
+    committed = next(te for te in platform_config.team_envs if te.key == "churn/prod")
+    assert _violations(copy.deepcopy(sat_synth.json(STACK)), committed).count("PLAT-SEC-2") == 8
+
+
+def test_plat_audit_6_a_git_folder_on_a_branch_fails(sat_synth, sat_env):
+    document = copy.deepcopy(sat_synth.json(STACK))
+    (repo,) = document["resource"]["databricks_repo"].values()
+    del repo["tag"]
+    repo["branch"] = "main"  # SAT's own terraform/common/repo.tf
+    problem = _violations(document, sat_env)
+    assert "PLAT-AUDIT-6" in problem and "'main'" in problem
+
+
+def test_the_synthesized_stack_holds_no_secret_value(sat_synth):
+    """Nothing in the stack could be SAT's secret: every databricks_secret value is one of the config's IDs, names,
+    the warehouse reference or `{}`."""
+    document = sat_synth.json(STACK)
+    allowed = {CLIENT_ID, TENANT_ID, SUBSCRIPTION_ID, "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "{}"}
+    for secret in document["resource"]["databricks_secret"].values():
+        value = secret["string_value"]
+        assert (
+            value in allowed or value.startswith("${databricks_sql_endpoint.") or "." in value or "@" in value
+        )
+    assert json.dumps(document).count(CLIENT_SECRET_KEY) == 0
