@@ -391,3 +391,17 @@ def test_the_synthesized_stack_holds_no_secret_value(sat_synth):
             value in allowed or value.startswith("${databricks_sql_endpoint.") or "." in value or "@" in value
         )
     assert json.dumps(document).count(CLIENT_SECRET_KEY) == 0
+
+
+def test_the_deploy_order_rules_of_every_workspace_stack_hold_with_sat(sat_synth, platform_config):
+    """The type-wide graph rules of tests/infra/test_deploy_order.py (catalog binding, metastore assignment, group
+    assignment before ACLs), run over the workspace stack with SAT's schemas, grants and scope ACLs in it."""
+    from tests.infra import test_deploy_order as rules
+    from tests.terraform_graph import StackGraph
+
+    graphs = {STACK: StackGraph(sat_synth.json(STACK))}
+    rules.test_every_stack_has_a_destroy_order(graphs)
+    rules.test_nothing_in_an_isolated_catalog_outlives_its_workspace_binding(graphs)
+    rules.test_no_unity_catalog_object_names_its_catalog_without_depending_on_it(graphs)
+    rules.test_unity_catalog_objects_wait_for_the_metastore_assignment_when_there_is_one(graphs)
+    rules.test_workspace_acls_wait_for_their_groups_to_be_assigned_to_the_workspace(graphs, platform_config)
