@@ -199,10 +199,11 @@ def test_the_chosen_workspace_gets_sats_scope_warehouse_repo_schemas_and_jobs(sa
     assert {"security_analysis", "intermediate_schema"} <= {
         s["name"] for s in stack["databricks_schema"].values()
     }
-    (sp,) = [
-        s for s in stack["databricks_service_principal"].values() if s.get("application_id") == CLIENT_ID
-    ]
-    assert sp
+    # SAT's principal is the account's: assigned to the workspace as an admin, never created or deleted here
+    assignments = stack["databricks_permission_assignment"].values()
+    (admin,) = [a for a in assignments if a.get("service_principal_name") == CLIENT_ID]
+    assert admin["permissions"] == ["ADMIN"]
+    assert all(s.get("application_id") != CLIENT_ID for s in stack["databricks_service_principal"].values())
 
 
 def test_sat_is_nowhere_else(sat_synth):
@@ -249,7 +250,7 @@ def test_the_notebooks_are_pinned_to_the_release_and_the_sdk_to_its_version(sat_
         assert task["library"] == [{"pypi": {"package": "dbl-sat-sdk==0.1.51"}}]
         assert task["notebook_task"]["notebook_path"].startswith("${databricks_repo.")
         assert job["run_as"]["service_principal_name"].startswith(
-            "${databricks_service_principal.sat-identity"
+            "${databricks_permission_assignment.sat-identity"
         )
         assert job["job_cluster"][0]["new_cluster"]["policy_id"].startswith("${databricks_cluster_policy.")
 
@@ -271,11 +272,20 @@ def test_the_schedules_stay_paused_until_the_secret_is_set(sat_synth):
     )
 
 
-def test_sats_principal_is_an_admin_may_use_the_policy_and_the_catalog(sat_synth):
+def test_sats_principal_may_use_the_policy_and_the_catalog_and_the_deployer_may_run_as_it(sat_synth):
+    """run_as needs the deployer to hold servicePrincipal.user on the principal (JobServicePrincipal's rule set)."""
     stack = sat_synth.json(STACK)["resource"]
-    sp_ref = "${databricks_service_principal.sat-identity_service-principal_"
-    (member,) = [m for m in stack["databricks_group_member"].values() if m["member_id"].startswith(sp_ref)]
-    assert member["group_id"].startswith("${data.databricks_group.sat-identity_admins")
+    sp_ref = "${databricks_permission_assignment.sat-identity_admin_"
+    (rules,) = [
+        r for k, r in stack["databricks_access_control_rule_set"].items() if k.startswith("sat-identity")
+    ]
+    assert rules["name"].startswith(
+        "accounts/9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d/servicePrincipals/" + sp_ref
+    )
+    assert {g["role"] for g in rules["grant_rules"]} == {
+        "roles/servicePrincipal.manager",
+        "roles/servicePrincipal.user",
+    }
     policy = next(
         p for k, p in stack["databricks_permissions"].items() if k.startswith("compute_policy-permissions")
     )
@@ -304,13 +314,15 @@ def test_aws_keys_use_oauth_of_a_databricks_service_principal():
 
 def test_create_and_destroy_order(sat_synth):
     """tests/terraform_graph.py: the scope before its keys and ACLs (and destroyed after them), the Git folder and
-    the keys before the jobs, SAT's principal before every grant and ACL that names it."""
+    the keys before the jobs, SAT's principal's assignment before every grant and ACL that names it."""
     from tests.terraform_graph import StackGraph
 
     graph = StackGraph(sat_synth.json(STACK))
     (scope,) = [n.address for n in graph.of_type("databricks_secret_scope") if n.config["name"] == SAT_SCOPE]
     (repo,) = [n.address for n in graph.of_type("databricks_repo")]
-    (sp,) = [n.address for n in graph.of_type("databricks_service_principal") if "sat-identity" in n.address]
+    (sp,) = [
+        n.address for n in graph.of_type("databricks_permission_assignment") if "sat-identity" in n.address
+    ]
     keys = [n.address for n in graph.of_type("databricks_secret")]
     acls = [n.address for n in graph.of_type("databricks_secret_acl") if "security-analysis" in n.address]
     jobs = [n.address for n in graph.of_type("databricks_job") if "security-analysis" in n.address]
@@ -322,7 +334,15 @@ def test_create_and_destroy_order(sat_synth):
         assert all(graph.depends(job, key) for key in keys)
         assert graph.depends(job, sp)
     grants = [n.address for n in graph.of_type("databricks_grants") if "security-analysis" in n.address]
-    assert grants and all(graph.depends(g, sp) and graph.destroyed_before(g, sp) for g in grants)
+    grants.append(
+        next(n.address for n in graph.of_type("databricks_grants") if "catalog-grants" in n.address)
+    )
+    named = [
+        *grants,
+        *(a for a in acls if "sat-identity" in graph.nodes[a].config["principal"]),
+        next(n.address for n in graph.of_type("databricks_permissions") if "policy" in n.address),
+    ]
+    assert all(graph.depends(g, sp) and graph.destroyed_before(g, sp) for g in named)
 
 
 # --- policy -----------------------------------------------------------------------------------------------------
@@ -405,3 +425,35 @@ def test_the_deploy_order_rules_of_every_workspace_stack_hold_with_sat(sat_synth
     rules.test_no_unity_catalog_object_names_its_catalog_without_depending_on_it(graphs)
     rules.test_unity_catalog_objects_wait_for_the_metastore_assignment_when_there_is_one(graphs)
     rules.test_workspace_acls_wait_for_their_groups_to_be_assigned_to_the_workspace(graphs, platform_config)
+
+
+@pytest.fixture(scope="module")
+def aws_sat_synth(fake_wheel, tmp_path_factory) -> Synthesized:
+    """risk/prod (AWS) running SAT on serverless: the env runs its jobs on serverless (no compliance profile)."""
+    from infra.app import build_app
+
+    raw = aws_sat_config(serverless=True)
+    prod = raw["teams"][2]["environments"]["prod"]
+    prod["serverless"] = {"jobs": True, "allowed_fqdns": ["accounts.cloud.databricks.com"]}
+    prod["hardening"]["compliance_security_profile"] = False
+    config = parse_config(yaml.safe_dump(raw))
+    outdir = tmp_path_factory.mktemp("cdktf.sat.aws")
+    chosen = [te for te in config.team_envs if te.key == "risk/prod"]
+    app = build_app(config, outdir=outdir, wheel=fake_wheel, team_envs=chosen, today=SYNTH_TODAY)
+    app.synth()  # the AWS stacks' policy packs (AWS_IAM, ACCOUNT, ...) pass with SAT in the workspace stack
+    return Synthesized(outdir=outdir, app=app)
+
+
+def test_serverless_sat_jobs_take_an_environment_and_no_library(aws_sat_synth):
+    """SAT v0.8.0 jobs.tf with run_on_serverless: no job cluster, an `environment`, no pypi library (the
+    notebook installs the SDK wheel from the Git folder's lib/ with --no-deps, install_sat_sdk.py)."""
+    stack = aws_sat_synth.json("risk-prod-workspace")["resource"]
+    sat_jobs = [j for j in stack["databricks_job"].values() if j["name"].startswith("dbp-risk-prod-sat-")]
+    assert len(sat_jobs) == 3
+    for job in sat_jobs:
+        (task,) = job["task"]
+        assert "job_cluster" not in job and "library" not in task and "job_cluster_key" not in task
+        assert task["environment_key"] == job["environment"][0]["environment_key"]
+        assert job["environment"][0]["spec"] == {"environment_version": "4"}
+    keys = {s["key"]: s["string_value"] for s in stack["databricks_secret"].values()}
+    assert keys["use-sp-auth"] == "true" and "tenant-id" not in keys

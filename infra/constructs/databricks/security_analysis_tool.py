@@ -2,7 +2,7 @@
 
 A port of SAT's own Terraform at tag v0.8.0 (security-analysis-tool @ 9714352, terraform/common/{secrets,repo,
 sql_warehouse,jobs}.tf, terraform/azure/{secrets,service_principal}.tf, terraform/aws/secrets.tf) and of SRA's wrapper
-(terraform-databricks-sra azure/tf/modules/sat/main.tf: the service principal in `admins`, its catalog grant):
+(terraform-databricks-sra azure/tf/modules/sat/main.tf: the service principal a workspace admin, its catalog grant):
 - the `sat_scope` secret scope (the name SAT's notebooks hard-code) with explicit ACLs, and every key SAT reads
   except `client-secret`: those are configuration (IDs, names, `{}` proxies), written with `databricks_secret`;
   the secret itself is written by `platform sat set-secret` through the API, never through Terraform or state;
@@ -25,8 +25,6 @@ from cdktf_cdktf_provider_databricks.access_control_rule_set import (
     AccessControlRuleSet,
     AccessControlRuleSetGrantRules,
 )
-from cdktf_cdktf_provider_databricks.data_databricks_group import DataDatabricksGroup
-from cdktf_cdktf_provider_databricks.group_member import GroupMember
 from cdktf_cdktf_provider_databricks.job import (
     Job,
     JobEnvironment,
@@ -38,11 +36,11 @@ from cdktf_cdktf_provider_databricks.job import (
     JobTaskLibraryPypi,
     JobTaskNotebookTask,
 )
+from cdktf_cdktf_provider_databricks.permission_assignment import PermissionAssignment
 from cdktf_cdktf_provider_databricks.repo import Repo
 from cdktf_cdktf_provider_databricks.secret import Secret
 from cdktf_cdktf_provider_databricks.secret_acl import SecretAcl
 from cdktf_cdktf_provider_databricks.secret_scope import SecretScope
-from cdktf_cdktf_provider_databricks.service_principal import ServicePrincipal
 from cdktf_cdktf_provider_databricks.sql_endpoint import (
     SqlEndpoint,
     SqlEndpointTags,
@@ -82,10 +80,17 @@ def sat_identity(scope: Construct, *, team_env: TeamEnv, deployer: Principal) ->
 
 
 class SatIdentity(Construct):
-    """SAT's service principal (an Entra ID application on Azure, an account service principal on AWS) added to the
-    workspace by its application ID and to `admins`, as SAT's terraform/azure/service_principal.tf and SRA's module
-    do: SAT reads workspace settings only an admin sees. `principal` names it by a reference to that resource, so
-    every grant and ACL on it is created after it and destroyed before it.
+    """SAT's service principal (an Entra ID application on Azure, an account service principal on AWS: SAT signs in
+    to the account console as it, so it is in the account already) assigned to this workspace as an admin: SAT reads
+    workspace settings only an admin sees (SRA azure/tf/modules/sat/main.tf and SAT terraform/azure/
+    service_principal.tf put it in `admins`).
+
+    SRA creates a workspace `databricks_service_principal` and a `databricks_group_member` in `admins`; here one
+    `databricks_permission_assignment` by `service_principal_name` with `ADMIN` (databricks v1.99.0 access/
+    resource_permission_assignment.go: assigned as USER, then re-assigned ADMIN, which "adds the principal to the
+    workspace admins group"; docs/resources/service_principal.md: account service principals are assigned to a
+    workspace this way). Its destroy removes the assignment, never the account's principal. `principal` names it
+    by a reference to that resource, so every grant and ACL on it is created after it and destroyed before it.
 
     The jobs run as it (PLAT-DBX-2), which needs the deployer to hold the Service Principal User role on it: granted
     through its account rule set (authoritative; the deployer keeps Manager), as JobServicePrincipal does."""
@@ -93,16 +98,11 @@ class SatIdentity(Construct):
     def __init__(self, scope: Construct, id: str, *, team_env: TeamEnv, deployer: Principal) -> None:
         super().__init__(scope, id)
         sat = team_env.platform.audit.security_analysis_tool
-        self.service_principal = ServicePrincipal(
-            self,
-            "service-principal",
-            application_id=str(sat.client_id),
-            display_name=f"{team_env.names.stem}-security-analysis-tool",
+        self.assignment = PermissionAssignment(
+            self, "admin", service_principal_name=str(sat.client_id), permissions=["ADMIN"]
         )
-        application_id = self.service_principal.application_id
+        application_id = self.assignment.service_principal_name
         self.principal = Principal.service_principal(application_id)
-        admins = DataDatabricksGroup(self, "admins", display_name="admins")
-        self.admin = GroupMember(self, "admin", group_id=admins.id, member_id=self.service_principal.id)
         self.role_grants = AccessControlRuleSet(
             self,
             "roles",
@@ -207,7 +207,7 @@ class SecurityAnalysisTool(Construct):
             *self.secrets,
             *self.acls,
             *(s.grants for s in self.schemas),
-            identity.admin,
+            identity.assignment,
             identity.role_grants,
         ]
         self.jobs = {
