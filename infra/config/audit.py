@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import AfterValidator, Field
 
 from infra.config.base import EnvRef, QuartzCron, StrictModel, team_paths
-from infra.config.security_analysis_tool import SecurityAnalysisTool, sat_problems
+from infra.config.security_analysis_tool import SecurityAnalysisTool, sat_problems, sat_warnings
 
 if TYPE_CHECKING:
     from infra.config.model import TeamEnv
@@ -188,7 +188,7 @@ def audit_warnings(platform: PlatformSettings, teams: list[TeamConfig]) -> list[
                     f"{metastore_of(team)} metastore (platform.audit.system_tables); the alerts read nothing until "
                     "an account admin enables it"
                 )
-    return warnings
+    return warnings + sat_warnings(platform, teams)
 
 
 def manages_system_tables(platform: PlatformSettings, team: TeamConfig, env: str) -> bool:

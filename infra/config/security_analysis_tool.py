@@ -201,3 +201,30 @@ def _allows(allowed: list[str], host: str) -> bool:
 def runs_sat(platform: PlatformSettings, team: TeamConfig, env: str) -> bool:
     sat = platform.audit.security_analysis_tool
     return sat.enabled and sat.workspace == f"{team.name}/{env}"
+
+
+def sat_warnings(platform: PlatformSettings, teams: list[TeamConfig]) -> list[str]:
+    """SAT analyses every workspace of the account from its own workspace's compute: it lists them through the
+    account API, then calls each one's REST API and skips those whose connection test fails (v0.8.0 notebooks/
+    Setup/1. list_account_workspaces_to_conf_file.py enables all, 4. enable_workspaces_for_sat.py keeps the ones
+    with connection_test). Other envs with a private front end or an IP access list refuse those calls unless they
+    admit SAT's egress: they deploy, but SAT reports nothing about them."""
+    sat = platform.audit.security_analysis_tool
+    if not sat.enabled or sat.workspace is None:
+        return []
+    closed = []
+    for path, team in zip(team_paths([team.name for team in teams]), teams, strict=True):
+        for env, settings in team.environments.items():
+            if f"{team.name}/{env}" == sat.workspace:
+                continue
+            if not settings.public_network_access:
+                closed.append(f"{path}.environments.{env} (private front end)")
+            elif settings.hardening.ip_access_list:
+                closed.append(f"{path}.environments.{env} (IP access list)")
+    if not closed:
+        return []
+    return [
+        f"platform.audit.security_analysis_tool.workspace: SAT calls every workspace of the account from "
+        f"{sat.workspace}'s compute, and {', '.join(closed)} refuse it unless they admit its egress address; "
+        "SAT skips them (a failed connection test), so their checks stay empty"
+    ]

@@ -170,6 +170,18 @@ def test_platform_validate_prints_one_line_per_problem_and_exits_2(tmp_path, cap
     assert line.startswith(f"error: {file}: platform.audit.security_analysis_tool.workspace: ")
 
 
+def test_validate_warns_about_the_workspaces_sat_cannot_reach():
+    """SAT v0.8.0 analyses every workspace of the account and skips those that fail its connection test
+    (notebooks/Setup/4. enable_workspaces_for_sat.py): closed front ends deploy, but stay unanalysed."""
+    from infra.config.deployability import deploy_warnings
+
+    config = parse_config(yaml.safe_dump(sat_config()))
+    (warning,) = [w for w in deploy_warnings(config) if w.startswith("platform.audit.security_analysis_tool")]
+    assert "teams.pricing.environments.prod (IP access list)" in warning
+    assert "teams.risk.environments.prod (IP access list)" in warning
+    assert "teams.churn.environments.prod" not in warning  # SAT's own workspace
+
+
 # --- synth ------------------------------------------------------------------------------------------------------
 
 
