@@ -31,9 +31,14 @@ SAT_REPO_URL = "https://github.com/databricks-industry-solutions/security-analys
 # The release the port follows; the Git folder checks out exactly this tag (never a branch: PLAT-AUDIT-6).
 SAT_TAG = "v0.8.0"
 # SAT v0.8.0 src/securityanalysistoolproject/setup.py (__version__) and notebooks/Includes/install_sat_sdk.py
-# (SDK_VERSION): the SDK release this tag's notebooks were written against. SAT's jobs.tf installs `dbl-sat-sdk`
-# unpinned from PyPI; pinned here so a new SDK release cannot change what runs.
-SAT_SDK = "dbl-sat-sdk==0.1.51"
+# (SDK_VERSION): the SDK release this tag's notebooks were written against, shipped in the tag's lib/ and installed
+# from there by every notebook (since SAT 0.4.0). PyPI stops at 0.1.38 (2025-08), so SAT's jobs.tf `pypi
+# { package = "dbl-sat-sdk" }` installs an older SDK than the notebooks then put over it, and `==0.1.51` from PyPI
+# would fail the library install. The jobs take the wheel from the Git folder, which the tag pins.
+SAT_SDK = "lib/dbl_sat_sdk-0.1.51-py3-none-any.whl"
+# What `pip install PyYAML <wheel>` (install_sat_sdk.py, job clusters) and the wheel's requirements (requests, msal)
+# may fetch from PyPI where the runtime does not ship them.
+SAT_PYPI_NEEDS = "PyYAML, requests, msal"
 # notebooks/Utils/initialize.py: `SECRETS_SCOPE = "sat_scope"`, hard-coded in every notebook that reads a key.
 SAT_SCOPE = "sat_scope"
 CLIENT_SECRET_KEY = "client-secret"
@@ -159,8 +164,8 @@ def sat_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list[st
 def _reach_problems(
     sat: SecurityAnalysisTool, cloud: str, settings: object, *, path: str, env_path: str
 ) -> list[str]:
-    """Whether SAT's compute reaches what it needs: PyPI (job clusters install the pinned SDK and its dependencies,
-    requests and msal) and SAT_HOSTS. The Git folder is cloned by the control plane, not by the clusters."""
+    """Whether SAT's compute reaches what it needs: PyPI (job clusters install the SDK wheel with its dependencies,
+    SAT_PYPI_NEEDS) and SAT_HOSTS. The Git folder is cloned by the control plane, not by the clusters."""
     hosts = SAT_HOSTS[cloud]
     if sat.serverless:
         serverless = settings.serverless  # type: ignore[attr-defined]
@@ -179,7 +184,7 @@ def _reach_problems(
     egress = settings.egress  # type: ignore[attr-defined]
     if egress.mode == "isolated":
         return [
-            f"{env_path}.egress.mode: isolated clusters reach neither PyPI ({SAT_SDK}) nor {', '.join(hosts)}, "
+            f"{env_path}.egress.mode: isolated clusters reach neither PyPI (SAT's SDK needs {SAT_PYPI_NEEDS}) nor {', '.join(hosts)}, "
             f"which SAT's job clusters need; set {path}.serverless: true (with serverless.jobs) or name another env"
         ]
     if egress.mode == "firewall":

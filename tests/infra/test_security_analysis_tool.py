@@ -3,7 +3,8 @@ never in config, code or state, its code pinned, and validate refusing the envs 
 
 Sources: SAT at tag v0.8.0 (databricks-industry-solutions/security-analysis-tool @ 9714352): terraform/common/
 {secrets,repo,jobs,sql_warehouse}.tf, terraform/azure/{secrets,service_principal}.tf, terraform/aws/secrets.tf,
-notebooks/Utils/initialize.py (scope `sat_scope`, the keys), notebooks/Includes/install_sat_sdk.py (SDK 0.1.51),
+notebooks/Utils/initialize.py (scope `sat_scope`, the keys), notebooks/Includes/install_sat_sdk.py (SDK 0.1.51 from
+the tag's lib/; PyPI's newest dbl-sat-sdk is 0.1.38, /work/.library/env/packages/pypi.tsv),
 src/securityanalysistoolproject/core/dbclient.py (the account console and Azure hosts). SRA (databricks/
 terraform-databricks-sra) azure/tf/modules/sat/main.tf and aws/tf/modules/security_analysis_tool/main.tf.
 """
@@ -22,7 +23,6 @@ from infra.config.security_analysis_tool import (
     CLIENT_SECRET_KEY,
     SAT_CONFIG_KEYS,
     SAT_SCOPE,
-    SAT_SDK,
     SAT_TAG,
 )
 from tests.infra.conftest import SYNTH_TODAY, Synthesized
@@ -121,7 +121,8 @@ def test_aws_sat_needs_no_azure_ids():
 
 
 def test_isolated_clusters_cannot_run_sat():
-    """Job clusters install the pinned dbl-sat-sdk from PyPI (SAT jobs.tf) and call accounts.cloud.databricks.com;
+    """Job clusters pip-install the SDK's requirements from PyPI (install_sat_sdk.py) and call
+    accounts.cloud.databricks.com;
     an isolated VPC has neither NAT nor internet gateway."""
     raw = aws_sat_config()
     raw["teams"][2]["environments"]["prod"]["egress"] = {"mode": "isolated"}
@@ -130,7 +131,7 @@ def test_isolated_clusters_cannot_run_sat():
     # (the churn wheel's own PyPI needs are refused on that field too, offline_packages.py)
     (line,) = [line for line in lines if "SAT" in line]
     assert line.startswith("teams.risk.environments.prod.egress.mode: ")
-    assert SAT_SDK in line and "accounts.cloud.databricks.com" in line
+    assert "PyPI" in line and "msal" in line and "accounts.cloud.databricks.com" in line
 
 
 def test_serverless_sat_needs_the_envs_serverless_jobs():
@@ -251,15 +252,18 @@ def test_the_scope_acls_name_the_deployer_and_sats_principal(sat_synth, platform
 
 def test_the_notebooks_are_pinned_to_the_release_and_the_sdk_to_its_version(sat_synth):
     """databricks v1.99.0 repos/resource_repo.go: `tag` conflicts with `branch`; Create clones, then checks out the
-    tag. SAT v0.8.0 setup.py / install_sat_sdk.py: SDK 0.1.51 (SAT's jobs.tf installs it unpinned)."""
+    tag. SAT v0.8.0 setup.py / install_sat_sdk.py: SDK 0.1.51, shipped in the tag's lib/ (SAT's jobs.tf installs
+    `dbl-sat-sdk` unpinned from PyPI, whose newest release is 0.1.38: `==0.1.51` from there would fail)."""
     stack = sat_synth.json(STACK)["resource"]
-    (repo,) = stack["databricks_repo"].values()
+    ((repo_id, repo),) = stack["databricks_repo"].items()
+    repo_ref = f"databricks_repo.{repo_id}"
     assert repo["tag"] == SAT_TAG and "branch" not in repo
     assert repo["url"] == "https://github.com/databricks-industry-solutions/security-analysis-tool.git"
     sat_jobs = [j for j in stack["databricks_job"].values() if j["name"].startswith("dbp-churn-prod-sat-")]
     for job in sat_jobs:
         (task,) = job["task"]
-        assert task["library"] == [{"pypi": {"package": "dbl-sat-sdk==0.1.51"}}]
+        (library,) = task["library"]
+        assert library == {"whl": f"${{{repo_ref}.workspace_path}}/lib/dbl_sat_sdk-0.1.51-py3-none-any.whl"}
         assert task["notebook_task"]["notebook_path"].startswith("${databricks_repo.")
         assert job["run_as"]["service_principal_name"].startswith(
             "${databricks_permission_assignment.sat-identity"

@@ -9,7 +9,7 @@ sql_warehouse,jobs}.tf, terraform/azure/{secrets,service_principal}.tf, terrafor
 - a small classic SQL warehouse (its ID is the `sql-warehouse-id` key), the Git folder checked out at tag v0.8.0,
   the analysis and intermediate schemas in the env's catalog (SAT's `CREATE DATABASE IF NOT EXISTS` then finds them),
   and the initializer, driver and secrets scanner jobs, run as SAT's service principal on the env's cluster policy
-  (or serverless), with `dbl-sat-sdk` pinned.
+  (or serverless), with SAT's SDK wheel from the Git folder (`lib/`, pinned by the tag; PyPI has no 0.1.51).
 The driver's and scanner's schedules are created PAUSED: until the secret is set every run would fail. `platform sat
 set-secret` unpauses them, and `ignore_changes` on `schedule[0].pause_status` keeps the next apply from pausing them
 again. Left out: SAT's dashboards and the experimental "BrickHound" permissions app and job (brickhound_*.tf).
@@ -33,7 +33,6 @@ from cdktf_cdktf_provider_databricks.job import (
     JobSchedule,
     JobTask,
     JobTaskLibrary,
-    JobTaskLibraryPypi,
     JobTaskNotebookTask,
 )
 from cdktf_cdktf_provider_databricks.permission_assignment import PermissionAssignment
@@ -203,6 +202,7 @@ class SecurityAnalysisTool(Construct):
         # repos/resource_repo.go), so what the jobs run is exactly v0.8.0 (PLAT-AUDIT-6).
         self.repo = Repo(self, "repo", url=SAT_REPO_URL, tag=SAT_TAG, path=SAT_REPO_PATH)
         repo_path = self.repo.path
+        self.workspace_path = self.repo.workspace_path  # `/Workspace` + path: where a job library may point
         after = [
             *self.secrets,
             *self.acls,
@@ -244,7 +244,7 @@ class SecurityAnalysisTool(Construct):
         else:
             task |= {
                 "job_cluster_key": JOB_CLUSTER_KEY,
-                "library": [JobTaskLibrary(pypi=JobTaskLibraryPypi(package=SAT_SDK))],
+                "library": [JobTaskLibrary(whl=f"{self.workspace_path}/{SAT_SDK}")],
             }
             placement["job_cluster"] = job_clusters(compute, run_as=run_as)
         schedule = {}
