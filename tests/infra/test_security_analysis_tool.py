@@ -473,3 +473,30 @@ def test_serverless_sat_jobs_take_an_environment_and_no_library(aws_sat_synth):
         assert job["environment"][0]["spec"] == {"environment_version": "4"}
     keys = {s["key"]: s["string_value"] for s in stack["databricks_secret"].values()}
     assert keys["use-sp-auth"] == "true" and "tenant-id" not in keys
+
+
+# SAT v0.8.0 notebooks/diagnosis/pre_run_config_check.py: the keys each cloud's run reads before anything else (it
+# ends the run with "missing required secret" otherwise).
+PRE_RUN_KEYS = {
+    "azure": {
+        "account-console-id",
+        "sql-warehouse-id",
+        "subscription-id",
+        "tenant-id",
+        "client-id",
+        "client-secret",
+    }
+    | {"analysis_schema_name"},
+    "aws": {"account-console-id", "sql-warehouse-id", "client-id", "client-secret", "use-sp-auth"}
+    | {"analysis_schema_name"},
+}
+
+
+@pytest.mark.parametrize(("raw", "key"), [(sat_config, "churn/prod"), (aws_sat_config, "risk/prod")])
+def test_every_key_sats_pre_run_check_reads_is_declared_or_set_by_set_secret(raw, key):
+    from infra.constructs.databricks.security_analysis_tool import secret_values
+
+    config = parse_config(yaml.safe_dump(raw()))
+    team_env = next(te for te in config.team_envs if te.key == key)
+    declared = set(secret_values(team_env, warehouse_id="w", analysis_schema="c.s")) | {CLIENT_SECRET_KEY}
+    assert PRE_RUN_KEYS[team_env.team.cloud] <= declared
