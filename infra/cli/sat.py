@@ -50,6 +50,12 @@ def set_secret_command(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print what would be written (never the value); call nothing.")
     ] = False,
+    run_initializer: Annotated[
+        bool,
+        typer.Option(
+            "--run-initializer", help="Also start SAT's one-time initializer job now (not waited for)."
+        ),
+    ] = False,
 ) -> None:
     """Write SAT's client secret (from $PLATFORM_SAT_CLIENT_SECRET or stdin) into its secret scope, then unpause
     SAT's scheduled jobs."""
@@ -57,15 +63,16 @@ def set_secret_command(
         loaded = load_or_fail(config)
         on = sat_target(loaded, target)
         if dry_run:
-            for line in describe_set_secret(on, _where(loaded, on)):
+            for line in describe_set_secret(on, _where(loaded, on), run_initializer=run_initializer):
                 say(line)
             say("dry run: nothing was read, written or changed")
             return
         value = _read_secret()
         workspace = _open(loaded, on, lifecycle.services_factory())
-        for line in _databricks(lambda: set_secret(workspace, on, value)):
+        for line in _databricks(lambda: set_secret(workspace, on, value, run_initializer=run_initializer)):
             say(f"sat {on.key}: {line}")
-        say(f"next: run {on.job_name} once (SAT's one-time initializer), then the schedules take over")
+        if not run_initializer:
+            say(f"next: run {on.job_name} once (SAT's one-time initializer), then the schedules take over")
 
 
 @sat_app.command("status")

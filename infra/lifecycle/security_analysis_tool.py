@@ -41,6 +41,9 @@ class SatWorkspace(Protocol):
 
     def unpause(self, job_id: int) -> None: ...
 
+    def run_now(self, job_id: int) -> int:
+        """Start a run of the job now; its run ID."""
+
 
 class SdkSatWorkspace:
     """The real SatWorkspace on a databricks-sdk WorkspaceClient (authenticated like SdkTrainingWorkspace)."""
@@ -89,6 +92,9 @@ class SdkSatWorkspace:
             ),
         )
 
+    def run_now(self, job_id: int) -> int:
+        return int(self._client.jobs.run_now(job_id).response.run_id)
+
 
 def sat_target(config: PlatformConfig, text: str) -> SmokeTarget:
     """TEAM/ENV must be the env `platform.audit.security_analysis_tool.workspace` names (SAT runs nowhere else)."""
@@ -115,19 +121,26 @@ def sat_target(config: PlatformConfig, text: str) -> SmokeTarget:
     )
 
 
-def describe_set_secret(target: SmokeTarget, where: str) -> list[str]:
+def describe_set_secret(target: SmokeTarget, where: str, *, run_initializer: bool = False) -> list[str]:
     jobs = ", ".join(_scheduled_job_names(target))
+    last = (
+        f"3. start {target.job_name} now (SAT's one-time initializer), without waiting for it"
+        if run_initializer
+        else f"3. leave running {target.job_name} once (SAT's one-time initializer) to you (--run-initializer)"
+    )
     return [
         f"sat set-secret {target.key}: {where}",
         f"1. write key {CLIENT_SECRET_KEY!r} into secret scope {SAT_SCOPE!r} (the value from ${SECRET_ENV_VAR} or "
         "stdin; never printed)",
         f"2. unpause the schedules of {jobs}",
-        f"3. leave running {target.job_name} once (SAT's one-time initializer) to you",
+        last,
     ]
 
 
-def set_secret(workspace: SatWorkspace, target: SmokeTarget, value: str) -> list[str]:
-    """Write the secret, then unpause the scheduled jobs; OperationFailed in one line when the scope or a job is not
+def set_secret(
+    workspace: SatWorkspace, target: SmokeTarget, value: str, *, run_initializer: bool = False
+) -> list[str]:
+    """Write the secret, unpause the scheduled jobs and, if asked, start the initializer; OperationFailed in one line when the scope or a job is not
     there (the workspace stack is not deployed). Other Databricks errors propagate (the CLI prints their first
     line)."""
     from databricks.sdk.errors import NotFound
@@ -141,6 +154,9 @@ def set_secret(workspace: SatWorkspace, target: SmokeTarget, value: str) -> list
         job_id = _one_job(workspace, name, target)
         workspace.unpause(job_id)
         lines.append(f"unpaused the schedule of {name} (job {job_id})")
+    if run_initializer:
+        job_id = _one_job(workspace, target.job_name, target)
+        lines.append(f"started {target.job_name} (job {job_id}, run {workspace.run_now(job_id)})")
     return lines
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 from databricks.sdk.errors import PermissionDenied, ResourceDoesNotExist
-from databricks.sdk.service.jobs import BaseJob, CronSchedule, Job, JobSettings, PauseStatus
+from databricks.sdk.service._internal import Wait
+from databricks.sdk.service.jobs import BaseJob, CronSchedule, Job, JobSettings, PauseStatus, RunNowResponse
 from databricks.sdk.service.workspace import SecretMetadata
 
 from infra.config.security_analysis_tool import SAT_CONFIG_KEYS
@@ -94,6 +95,7 @@ class FakeJobs:
             for job_id, name in ((8, DRIVER), (10, SCANNER), (1, INIT))
         }
         self.updates: list[int] = []
+        self.runs: list[int] = []
 
     def list(self, *, name=None, **_):
         return iter([BaseJob(job_id=i) for i, job in self.jobs.items() if job.settings.name == name])
@@ -104,6 +106,11 @@ class FakeJobs:
     def update(self, job_id, *, new_settings=None, fields_to_remove=None):
         self.updates.append(job_id)
         self.jobs[job_id].settings.schedule = new_settings.schedule
+
+    def run_now(self, job_id, **_):
+        """The SDK returns a waiter whose `response` is the RunNowResponse."""
+        self.runs.append(job_id)
+        return Wait(lambda **kw: None, response=RunNowResponse(run_id=900 + job_id))
 
 
 @dataclasses.dataclass
@@ -219,3 +226,17 @@ def test_status_after_set_secret_shows_the_schedules_active(cli, client, monkeyp
     result = cli("sat", "status", "churn/prod")
     assert result.code == 0
     assert f"{DRIVER}: schedule active" in result.out and SECRET not in result.out
+
+
+def test_set_secret_can_start_the_initializer_and_says_which_run(cli, client, monkeypatch):
+    monkeypatch.setenv(SECRET_ENV_VAR, SECRET)
+    result = cli("sat", "set-secret", "churn/prod", "--run-initializer")
+    assert result.code == 0, result.err
+    assert client.jobs.runs == [1]
+    assert f"sat churn/prod: started {INIT} (job 1, run 901)" in result.out and "next:" not in result.out
+
+
+def test_without_the_flag_the_initializer_is_not_started(cli, client, monkeypatch):
+    monkeypatch.setenv(SECRET_ENV_VAR, SECRET)
+    assert cli("sat", "set-secret", "churn/prod").code == 0
+    assert client.jobs.runs == []
