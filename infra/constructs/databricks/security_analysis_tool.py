@@ -10,7 +10,8 @@ sql_warehouse,jobs}.tf, terraform/azure/{secrets,service_principal}.tf, terrafor
   the analysis and intermediate schemas in the env's catalog (SAT's `CREATE DATABASE IF NOT EXISTS` then finds them),
   and the initializer, driver and secrets scanner jobs, run as SAT's service principal on the env's cluster policy
   (or serverless), with SAT's SDK wheel from the Git folder (`lib/`, pinned by the tag; PyPI has no 0.1.51).
-The driver's and scanner's schedules are created PAUSED: until the secret is set every run would fail. `platform sat
+The driver's and scanner's schedules are created PAUSED: until the secret is set every run would start a cluster only
+to stop at SAT's pre-run check (notebooks/diagnosis/pre_run_config_check.py). `platform sat
 set-secret` unpauses them, and `ignore_changes` on `schedule[0].pause_status` keeps the next apply from pausing them
 again. Left out: SAT's dashboards and the experimental "BrickHound" permissions app and job (brickhound_*.tf).
 """
