@@ -199,6 +199,9 @@ def sat_synth(fake_wheel, tmp_path_factory) -> Synthesized:
 
 
 def test_the_chosen_workspace_gets_sats_scope_warehouse_repo_schemas_and_jobs(sat_synth):
+    """databricks v1.99.0 secrets/resource_secret_scope.go: without keyvault_metadata the scope is DATABRICKS-backed
+    (the API can put a secret into it; a Key Vault-backed scope is read-only); access/resource_permission_assignment.go:
+    `service_principal_name` with ADMIN assigns the account's principal (USER first, then ADMIN)."""
     stack = sat_synth.json(STACK)["resource"]
     (scope,) = [s for s in stack["databricks_secret_scope"].values() if s["name"] == SAT_SCOPE]
     assert "backend_type" not in scope  # Databricks-backed: the API can write the secret into it
@@ -226,8 +229,9 @@ def test_sat_is_nowhere_else(sat_synth):
 
 def test_the_scope_holds_the_configuration_keys_and_never_the_client_secret(sat_synth):
     """SRA azure/tf/modules/sat/main.tf and SAT terraform/azure/secrets.tf write `client-secret` with
-    databricks_secret from a variable (then it is in state); here only the keys of SAT_CONFIG_KEYS are declared and
-    the stack takes no variable a secret could arrive through."""
+    databricks_secret from a variable; databricks v1.99.0 secrets/resource_secret.go marks `string_value` Sensitive,
+    which hides it from plans but keeps it in state. Here only the keys of SAT_CONFIG_KEYS are declared (each value
+    non-empty: the provider's StringIsNotEmpty) and the stack takes no variable a secret could arrive through."""
     document = sat_synth.json(STACK)
     secrets = document["resource"]["databricks_secret"].values()
     keys = {s["key"] for s in secrets}
