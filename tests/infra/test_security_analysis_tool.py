@@ -504,3 +504,20 @@ def test_every_key_sats_pre_run_check_reads_is_declared_or_set_by_set_secret(raw
     team_env = next(te for te in config.team_envs if te.key == key)
     declared = set(secret_values(team_env, warehouse_id="w", analysis_schema="c.s")) | {CLIENT_SECRET_KEY}
     assert PRE_RUN_KEYS[team_env.team.cloud] <= declared
+
+
+@pytest.mark.slow  # a full checkov run
+def test_checkov_passes_the_stacks_with_sat(sat_synth, aws_sat_synth):
+    """checkov over the SAT stacks, Azure (job clusters) and AWS (serverless), as `platform scan` runs it."""
+    from infra.cli.scan import scan
+
+    checkov = ROOT / ".venv-checkov" / "bin" / "checkov"
+    assert checkov.is_file(), f"{checkov} is missing: run make setup"
+    results = [
+        result
+        for out in (sat_synth.outdir, aws_sat_synth.outdir)
+        for result in scan(out, checkov=checkov, config=ROOT / "policy" / "checkov.yaml")
+    ]
+    assert {r.name for r in results} >= {STACK, "risk-prod-workspace"}
+    assert [(r.name, f.check_id, f.resource) for r in results for f in r.failed] == []
+    assert [r.name for r in results if r.parse_error] == []
