@@ -240,3 +240,25 @@ def test_without_the_flag_the_initializer_is_not_started(cli, client, monkeypatc
     monkeypatch.setenv(SECRET_ENV_VAR, SECRET)
     assert cli("sat", "set-secret", "churn/prod").code == 0
     assert client.jobs.runs == []
+
+
+def test_an_aws_sat_workspace_is_found_by_the_url_in_its_account_stack(
+    cli, client, fakes, config_path, monkeypatch
+):
+    """As `platform smoke` on AWS: Databricks names an AWS workspace's URL, so it is read from the account stack's
+    state (synthesize for the backends, then the output); the SDK client opens that host."""
+    raw = yaml.safe_load(config_path.read_text())
+    raw["platform"]["audit"]["security_analysis_tool"]["workspace"] = "risk/prod"
+    config_path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    url = "https://dbc-0123abcd-4567.cloud.databricks.com"
+    fakes.runner.outputs = {"risk-prod-account": {"workspace_url": url}}
+    client.jobs.jobs = {8: FakeJobs().jobs[8], 10: FakeJobs().jobs[10]}
+    for job in client.jobs.jobs.values():
+        job.settings.name = job.settings.name.replace("churn", "risk")
+    monkeypatch.setenv(SECRET_ENV_VAR, SECRET)
+    result = cli("sat", "set-secret", "risk/prod")
+    assert result.code == 0, result.err
+    assert fakes.events[-1] == "output? risk-prod-account workspace_url"
+    (target,) = client.opened
+    assert target.workspace_url == url and target.job_name == "dbp-risk-prod-sat-initializer"
+    assert client.secrets.scopes["sat_scope"]["client-secret"] == SECRET
