@@ -127,7 +127,8 @@ class WorkspaceStack(AspectStack):
             readers=readers,
             job_principal=job_principal,
             workload_principals=workload_principals,
-            catalog_users=[*(b.principal for b in bundles), *sat_principals],
+            catalog_users=[b.principal for b in bundles],
+            schema_creators=sat_principals,
             depends_on=metastore,
         )
         compute = ComputePolicy(

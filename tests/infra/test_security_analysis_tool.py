@@ -314,7 +314,8 @@ def test_sats_principal_may_use_the_policy_and_the_catalog_and_the_deployer_may_
         g for k, g in stack["databricks_grants"].items() if k.startswith("unity-catalog_catalog-grants")
     )
     assert any(
-        g["principal"].startswith(sp_ref) and g["privileges"] == ["USE_CATALOG"] for g in catalog["grant"]
+        g["principal"].startswith(sp_ref) and g["privileges"] == ["USE_CATALOG", "CREATE_SCHEMA"]
+        for g in catalog["grant"]
     )
 
 
