@@ -1,5 +1,5 @@
 """The Security Analysis Tool (issue 25, item 5): SAT v0.8.0 deployed into one protected workspace, its client secret
-never in config, code or state, its code pinned, and validate refusing the envs SAT could not run in.
+never in config, code or state, its code pinned (validate: test_security_analysis_tool_config.py).
 
 Sources: SAT at tag v0.8.0 (databricks-industry-solutions/security-analysis-tool @ 9714352): terraform/common/
 {secrets,repo,jobs,sql_warehouse}.tf, terraform/azure/{secrets,service_principal}.tf, terraform/aws/secrets.tf,
@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 
 import pytest
 import yaml
 
-from infra.config import ConfigError, parse_config
+from infra.config import parse_config
 from infra.config.security_analysis_tool import (
     CLIENT_SECRET_KEY,
     SAT_CONFIG_KEYS,
@@ -26,161 +25,9 @@ from infra.config.security_analysis_tool import (
     SAT_TAG,
 )
 from tests.infra.conftest import SYNTH_TODAY, Synthesized
+from tests.infra.sat_configs import CLIENT_ID, ROOT, SUBSCRIPTION_ID, TENANT_ID, aws_sat_config, sat_config
 
-ROOT = Path(__file__).resolve().parents[2]
-CLIENT_ID = "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d"
-TENANT_ID = "0f1e2d3c-4b5a-4968-8776-655443322110"
-SUBSCRIPTION_ID = "7d6c5b4a-3f2e-4d1c-9b0a-8f7e6d5c4b3a"
-AZURE_HOSTS = ["accounts.azuredatabricks.net", "login.microsoftonline.com", "management.azure.com"]
 STACK = "churn-prod-workspace"
-
-
-def sat_config(**sat: object) -> dict:
-    """The committed config with SAT on in churn/prod (Azure, firewall egress) and what SAT needs there."""
-    raw = yaml.safe_load((ROOT / "platform.yaml").read_text())
-    raw["platform"] |= {"tenant_id": TENANT_ID, "subscription_id": SUBSCRIPTION_ID}
-    raw["platform"]["audit"]["security_analysis_tool"] = {
-        "enabled": True,
-        "workspace": "churn/prod",
-        "client_id": CLIENT_ID,
-    } | sat
-    teams = {team["name"]: team for team in raw["teams"]}
-    teams["churn"]["environments"]["prod"]["egress"] = {
-        "mode": "firewall",
-        "allowed_fqdns": list(AZURE_HOSTS),
-    }
-    return raw
-
-
-def problems(raw: dict) -> list[str]:
-    with pytest.raises(ConfigError) as caught:
-        parse_config(yaml.safe_dump(raw))
-    return [line.removeprefix("platform.yaml: ") for line in caught.value.lines()]
-
-
-def fields(lines: list[str]) -> list[str]:
-    return [line.split(": ")[0] for line in lines]
-
-
-# --- validate ---------------------------------------------------------------------------------------------------
-
-
-def test_a_complete_sat_config_is_accepted():
-    config = parse_config(yaml.safe_dump(sat_config()))
-    assert config.platform.audit.security_analysis_tool.enabled
-
-
-def test_each_missing_id_is_one_line_naming_its_field():
-    raw = sat_config()
-    del raw["platform"]["audit"]["security_analysis_tool"]["client_id"]
-    del raw["platform"]["tenant_id"], raw["platform"]["subscription_id"], raw["platform"]["account_id"]
-    # account_id has other users: only SAT's lines
-    sat_lines = [line for line in problems(raw) if "security_analysis_tool" in line]
-    assert fields(sat_lines) == [
-        "platform.audit.security_analysis_tool.client_id",
-        "platform.account_id",
-        "platform.tenant_id",
-        "platform.subscription_id",
-    ]
-
-
-@pytest.mark.parametrize("env", ["dev", "staging"])
-def test_sat_only_in_a_protected_env(env):
-    """SAT's scope, schemas and run history would go with a dev env's teardown."""
-    raw = sat_config(workspace=f"churn/{env}")
-    lines = problems(raw)
-    assert fields(lines) == ["platform.audit.security_analysis_tool.workspace"], lines
-    assert "prevent_destroy" in lines[0]
-
-
-def test_an_ephemeral_or_unknown_env_is_refused():
-    lines = problems(sat_config(workspace="churn/pr1"))
-    assert fields(lines) == ["platform.audit.security_analysis_tool.workspace"]
-    assert "not a permanent env" in lines[0]
-
-
-def test_a_firewalled_env_must_allow_the_hosts_sat_calls():
-    """dbclient.py v0.8.0: the account console (accounts.azuredatabricks.net), the msal authority
-    (login.microsoftonline.com) and management.azure.com; PyPI the firewall always allows (egress.py)."""
-    raw = sat_config()
-    raw["teams"][0]["environments"]["prod"]["egress"]["allowed_fqdns"] = ["*.azuredatabricks.net"]
-    lines = problems(raw)
-    assert fields(lines) == ["teams.churn.environments.prod.egress.allowed_fqdns"], lines
-    assert "login.microsoftonline.com, management.azure.com" in lines[0]
-    assert "accounts.azuredatabricks.net" not in lines[0]  # the wildcard covers it
-
-
-def aws_sat_config(**sat: object) -> dict:
-    raw = sat_config(workspace="risk/prod", **sat)
-    del raw["platform"]["tenant_id"], raw["platform"]["subscription_id"]
-    return raw
-
-
-def test_aws_sat_needs_no_azure_ids():
-    parse_config(yaml.safe_dump(aws_sat_config()))
-
-
-def test_isolated_clusters_cannot_run_sat():
-    """Job clusters pip-install the SDK's requirements from PyPI (install_sat_sdk.py) and call
-    accounts.cloud.databricks.com;
-    an isolated VPC has neither NAT nor internet gateway."""
-    raw = aws_sat_config()
-    raw["teams"][2]["environments"]["prod"]["egress"] = {"mode": "isolated"}
-    lines = problems(raw)
-    assert "teams.risk.environments.prod.egress.mode" in fields(lines), lines
-    # (the churn wheel's own PyPI needs are refused on that field too, offline_packages.py)
-    (line,) = [line for line in lines if "SAT" in line]
-    assert line.startswith("teams.risk.environments.prod.egress.mode: ")
-    assert "PyPI" in line and "msal" in line and "accounts.cloud.databricks.com" in line
-
-
-def test_serverless_sat_needs_the_envs_serverless_jobs():
-    lines = problems(aws_sat_config(serverless=True))
-    assert fields(lines) == ["platform.audit.security_analysis_tool.serverless"], lines
-
-
-def test_serverless_sat_with_restricted_egress_must_allow_the_account_console():
-    raw = aws_sat_config(serverless=True)
-    prod = raw["teams"][2]["environments"]["prod"]
-    prod["serverless"] = {"jobs": True, "restricted_egress": True}
-    # serverless jobs cache DataFrames, refused with the profile (serverless.py)
-    prod["hardening"]["compliance_security_profile"] = False
-    lines = problems(raw)
-    assert fields(lines) == ["teams.risk.environments.prod.serverless.allowed_fqdns"], lines
-    raw["teams"][2]["environments"]["prod"]["serverless"]["allowed_fqdns"] = ["accounts.cloud.databricks.com"]
-    parse_config(yaml.safe_dump(raw))
-
-
-def test_the_analysis_schema_may_not_be_a_workload_schema():
-    lines = problems(sat_config(schema_name="ml"))
-    assert fields(lines) == ["platform.audit.security_analysis_tool.schema_name"], lines
-
-
-def test_platform_validate_prints_one_line_per_problem_and_exits_2(tmp_path, capsys):
-    from infra.cli.main import main
-
-    raw = sat_config(workspace="churn/dev")
-    raw["teams"][0]["environments"]["prod"]["egress"]["allowed_fqdns"] = []
-    file = tmp_path / "platform.yaml"
-    file.write_text(yaml.safe_dump(raw))
-    with pytest.raises(SystemExit) as exited:
-        main(["validate", "--config", str(file)])
-    out, err = capsys.readouterr()
-    assert exited.value.code == 2 and out == "" and "Traceback" not in err
-    (line,) = err.splitlines()  # dev keeps open egress: only the protection is missing
-    assert line.startswith(f"error: {file}: platform.audit.security_analysis_tool.workspace: ")
-
-
-def test_validate_warns_about_the_workspaces_sat_cannot_reach():
-    """SAT v0.8.0 analyses every workspace of the account and skips those that fail its connection test
-    (notebooks/Setup/4. enable_workspaces_for_sat.py): closed front ends deploy, but stay unanalysed."""
-    from infra.config.deployability import deploy_warnings
-
-    config = parse_config(yaml.safe_dump(sat_config()))
-    (warning,) = [w for w in deploy_warnings(config) if w.startswith("platform.audit.security_analysis_tool")]
-    assert "teams.pricing.environments.prod (IP access list)" in warning
-    assert "teams.risk.environments.prod (IP access list)" in warning
-    assert "teams.churn.environments.prod" not in warning  # SAT's own workspace
 
 
 # --- synth ------------------------------------------------------------------------------------------------------

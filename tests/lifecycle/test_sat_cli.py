@@ -22,8 +22,8 @@ from databricks.sdk.service.workspace import SecretMetadata
 
 from infra.config.security_analysis_tool import SAT_CONFIG_KEYS
 from infra.lifecycle.security_analysis_tool import SECRET_ENV_VAR, SdkSatWorkspace
+from tests.infra.sat_configs import sat_config
 
-ROOT = Path(__file__).resolve().parents[2]
 SECRET = "n0t-in-any-log~"
 DRIVER, SCANNER, INIT = (
     "dbp-churn-prod-sat-driver",
@@ -35,26 +35,8 @@ DRIVER, SCANNER, INIT = (
 @pytest.fixture
 def config_path(tmp_path) -> Path:
     """The committed config with SAT on in churn/prod (what validate asks of it: IDs and the firewall's hosts)."""
-    raw = yaml.safe_load((ROOT / "platform.yaml").read_text())
-    raw["platform"] |= {
-        "tenant_id": "0f1e2d3c-4b5a-4968-8776-655443322110",
-        "subscription_id": "7d6c5b4a-3f2e-4d1c-9b0a-8f7e6d5c4b3a",
-    }
-    raw["platform"]["audit"]["security_analysis_tool"] = {
-        "enabled": True,
-        "workspace": "churn/prod",
-        "client_id": "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d",
-    }
-    raw["teams"][0]["environments"]["prod"]["egress"] = {
-        "mode": "firewall",
-        "allowed_fqdns": [
-            "accounts.azuredatabricks.net",
-            "login.microsoftonline.com",
-            "management.azure.com",
-        ],
-    }
     path = tmp_path / "platform.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    path.write_text(yaml.safe_dump(sat_config(), sort_keys=False))
     return path
 
 
