@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from infra.cli import bundle, env, lifecycle, plan, scan, synth
+from infra.cli import bundle, env, lifecycle, plan, sat, scan, synth
 from infra.cli.errors import fail, run_cli
 from infra.cli.options import ConfigOption, full_width, load_or_fail
 from infra.config import ConfigError, PlatformConfig, load_config
@@ -178,6 +178,7 @@ for register in (
     env.register,
     plan.register,
     bundle.register,
+    sat.register,
 ):
     register(app)
 
