@@ -109,6 +109,14 @@ def has_ncc(cloud: str, settings: object) -> bool:
     return cloud == "aws" and (serverless.restricted_egress or serverless.jobs)
 
 
+def needs_azure_account_stack(cloud: str, settings: object) -> bool:
+    """An Azure env keeps its account-level resources (the restricted network policy and its attachment to the
+    workspace) in its own `<team>-<env>-account` stack (infra/stacks/azure_account_stack.py), so that only the
+    deploying identity, a Databricks account admin, ever reads them: the platform stack, which pull requests plan
+    with a read-only identity, holds none."""
+    return cloud == "azure" and settings.serverless.restricted_egress  # type: ignore[attr-defined]
+
+
 def serverless_problems(teams: list[TeamConfig], *, account_id: object = None) -> list[str]:
     """One line per serverless setting that cannot run as configured, each with its field path."""
     problems = []
