@@ -52,7 +52,9 @@ AZURE_WITH_ACCOUNT = ("platform", "account", "workspace")
 
 def components(team: dict[str, Any], env: str) -> tuple[str, ...]:
     cloud = team.get("cloud", "azure")
-    restricted = (team["environments"][env] or {}).get("serverless", {}).get("restricted_egress", env == "prod")
+    restricted = (
+        (team["environments"][env] or {}).get("serverless", {}).get("restricted_egress", env == "prod")
+    )
     return AZURE_WITH_ACCOUNT if cloud == "azure" and restricted else COMPONENTS[cloud]
 
 

@@ -160,7 +160,9 @@ def test_the_pull_request_plan_skips_account_stacks_but_deploys_and_drift_checks
     and plan every stack."""
     plan = workflow("checks.yml")["jobs"]["plan"]
     (step,) = [s for s in plan["steps"] if "platform plan" in s.get("run", "")]
-    assert "--skip account" in step["run"] and plan["env"]["ARM_CLIENT_ID"] == "${{ vars.AZURE_PLAN_CLIENT_ID }}"
+    assert (
+        "--skip account" in step["run"] and plan["env"]["ARM_CLIENT_ID"] == "${{ vars.AZURE_PLAN_CLIENT_ID }}"
+    )
     for name in ("deploy.yml", "nightly.yml"):
         for job in workflow(name)["jobs"].values():
             for job_step in job.get("steps", []):

@@ -96,7 +96,12 @@ def test_state_is_the_pulled_document_as_terraform_prints_it():
     runner = CdktfRunner(run=launcher)
     assert runner.state("churn-prod-platform", outdir=Path("cdktf.out")) == STATE_WITH_RESOURCES
     assert runner.state("churn-prod-account", outdir=Path("cdktf.out")) == ""
-    assert launcher.calls[1][0] == ["terraform", "-chdir=cdktf.out/stacks/churn-prod-platform", "state", "pull"]
+    assert launcher.calls[1][0] == [
+        "terraform",
+        "-chdir=cdktf.out/stacks/churn-prod-platform",
+        "state",
+        "pull",
+    ]
 
 
 def test_output_reads_one_value_of_the_deployed_stack_or_fails_with_terraforms_error():
