@@ -112,6 +112,24 @@ def test_destroy_runs_the_account_stack_between_workspace_and_platform(cli, fake
     ]
 
 
+def test_destroy_only_the_account_stack_before_turning_restricted_egress_off(cli, fakes, monkeypatch):
+    """docs/security.md, "Turning it off on a deployed env": the account stack goes first, alone; a deploy's
+    $PLATFORM_ONLY never narrows a destroy."""
+    fakes.interactive, fakes.answers = True, ["churn/prod\n"]
+    result = cli("destroy", "churn/prod", "--force-prod", "--only", "account")
+    assert result.code == 0, result.err
+    assert [c.stack for c in fakes.runner.commands] == ["churn-prod-account"]
+    fakes.runner.commands.clear()
+    monkeypatch.setenv("PLATFORM_ONLY", "workspace")
+    fakes.answers = ["churn/prod\n"]
+    assert cli("destroy", "churn/prod", "--force-prod").code == 0
+    assert [c.stack for c in fakes.runner.commands] == [
+        "churn-prod-workspace",
+        "churn-prod-account",
+        "churn-prod-platform",
+    ]
+
+
 def test_an_env_that_turned_restricted_egress_off_is_told_to_drop_the_policy_from_state(cli, fakes):
     fakes.runner.states["churn-dev-platform"] = _old_platform_state()
     result = cli("deploy", "churn/dev", "--auto-approve")
