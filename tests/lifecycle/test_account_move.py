@@ -221,3 +221,57 @@ def test_removing_the_alias_makes_the_platform_stack_unplannable(tmp_path, monke
     )
     assert with_alias.returncode == 0, with_alias.stderr
     assert "aws_ssm_parameter.np" in with_alias.stdout and "never_there" not in with_alias.stdout
+
+
+@pytest.mark.slow
+def test_a_stack_reading_remote_state_cannot_be_destroyed_after_the_stack_it_reads(tmp_path, monkeypatch):
+    """Why an Azure env is destroyed workspace, account, platform (TeamEnv.stacks reversed), although the policy then
+    goes while the workspace stands: destroyed after the platform stack, the account stack's destroy evaluates the
+    workspace ID from the platform stack's outputs, which are gone ("Unsupported attribute"). Real Terraform, built-in
+    terraform_data and a local terraform_remote_state, as cdktf's cross-stack references."""
+    monkeypatch.setenv("TF_CLI_CONFIG_FILE", "/dev/null")
+    platform, account = tmp_path / "platform", tmp_path / "account"
+    platform.mkdir()
+    account.mkdir()
+    (platform / "main.tf.json").write_text(
+        json.dumps(
+            {
+                "terraform": {"backend": {"local": {"path": "../platform.tfstate"}}},
+                "resource": {"terraform_data": {"workspace": {"input": "1234567890123456"}}},
+                "output": {"workspace_id": {"value": "${terraform_data.workspace.output}"}},
+            }
+        )
+    )
+    (account / "main.tf.json").write_text(
+        json.dumps(
+            {
+                "terraform": {"backend": {"local": {"path": "../account.tfstate"}}},
+                "data": {
+                    "terraform_remote_state": {
+                        "platform": {"backend": "local", "config": {"path": "../platform.tfstate"}}
+                    }
+                },
+                "resource": {
+                    "terraform_data": {
+                        "policy": {"input": "dbp-churn-prod-np"},
+                        "option": {
+                            "input": "${data.terraform_remote_state.platform.outputs.workspace_id}",
+                            "depends_on": ["terraform_data.policy"],
+                        },
+                    }
+                },
+            }
+        )
+    )
+    for stack in (platform, account):
+        assert _terraform(stack, "init").returncode == 0
+        applied = _terraform(stack, "apply", "-auto-approve")
+        assert applied.returncode == 0, applied.stderr
+    assert _terraform(platform, "destroy", "-auto-approve").returncode == 0
+    late = _terraform(account, "destroy", "-auto-approve")
+    assert late.returncode == 1 and "Unsupported attribute" in late.stderr
+    assert (
+        _terraform(platform, "apply", "-auto-approve").returncode == 0
+    )  # the order TeamEnv.stacks reversed gives
+    assert _terraform(account, "destroy", "-auto-approve").returncode == 0
+    assert _terraform(platform, "destroy", "-auto-approve").returncode == 0
