@@ -1,16 +1,18 @@
-"""Compose the CDKTF app: two stacks per team-environment, wired by cross-stack references."""
+"""Compose the CDKTF app: two or three stacks per team-environment (`TeamEnv.stacks`), wired by cross-stack
+references."""
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from pathlib import Path
 
 from infra.aspects.policy import PolicyAspect
-from infra.aspects.policy.packs import AZURE, COMMON, WORKSPACE
+from infra.aspects.policy.packs import AZURE, AZURE_ACCOUNT, COMMON, WORKSPACE
 from infra.aspects.stack_aspects import AspectApp
 from infra.aspects.tagging import TaggingAspect
 from infra.config import PlatformConfig, TeamEnv
 from infra.constructs.azure.workspace_access import azure_workspace_access
 from infra.constructs.contracts import WheelArtifact
+from infra.stacks.azure_account_stack import AzureAccountStack
 from infra.stacks.platform_stack import PlatformStack
 from infra.stacks.workspace_stack import WorkspaceStack
 
@@ -71,7 +73,16 @@ def add_team_env(
         app, team_env.names.workspace_stack, team_env=team_env, access=access, wheel=wheel, wheels=wheels
     )
     workspace.add_dependency(platform)
-    for stack, packs in ((platform, (*AZURE, COMMON)), (workspace, (*WORKSPACE, COMMON))):
+    stacks = [(platform, (*AZURE, COMMON)), (workspace, (*WORKSPACE, COMMON))]
+    if "account" in team_env.stacks:
+        # Platform, account, workspace: the account stack reads the workspace ID from the platform stack.
+        account = AzureAccountStack(
+            app, team_env.stacks["account"], team_env=team_env, platform=platform.outputs
+        )
+        account.add_dependency(platform)
+        workspace.add_dependency(account)
+        stacks.append((account, (*AZURE_ACCOUNT, COMMON)))
+    for stack, packs in stacks:
         stack.add_aspect(TaggingAspect(team_env.tags))
         stack.add_aspect(PolicyAspect(team_env=team_env, packs=packs))
     return platform, workspace

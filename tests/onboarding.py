@@ -44,8 +44,18 @@ def write_config(path: Path, config: dict[str, Any]) -> Path:
     return path
 
 
-# The stacks of a team-env by cloud (infra/config: TeamEnv.stacks), written out here so the tests check them.
+# The stacks of a team-env by cloud (infra/config: TeamEnv.stacks), written out here so the tests check them. An
+# Azure env has an account stack too where it restricts serverless egress (the prod default).
 COMPONENTS = {"azure": ("platform", "workspace"), "aws": ("platform", "account", "workspace")}
+AZURE_WITH_ACCOUNT = ("platform", "account", "workspace")
+
+
+def components(team: dict[str, Any], env: str) -> tuple[str, ...]:
+    cloud = team.get("cloud", "azure")
+    restricted = (
+        (team["environments"][env] or {}).get("serverless", {}).get("restricted_egress", env == "prod")
+    )
+    return AZURE_WITH_ACCOUNT if cloud == "azure" and restricted else COMPONENTS[cloud]
 
 
 def team_envs(config: dict[str, Any]) -> list[tuple[str, str]]:
@@ -59,7 +69,7 @@ def stack_names(config: dict[str, Any]) -> list[str]:
         f"{team['name']}-{env}-{component}"
         for team in config["teams"]
         for env in team["environments"]
-        for component in COMPONENTS[team.get("cloud", "azure")]
+        for component in components(team, env)
     )
 
 

@@ -13,7 +13,8 @@ for `runs-on: ${{ fromJSON(...) }}`:
                       platform stack of a private lake and vault
     plan-matrix STACK...  [{"team", "env", "target", "runner"}, ...]: the team-envs those stacks belong to, each with
                       the runner that reaches them (the pull-request plan); stacks of clouds CI does not log in to
-                      are left out
+                      are left out. An env whose only changed stack is its account stack is listed too: its plan
+                      (`--skip account`, checks.yml) names that stack as not planned, so the summary shows it
     permanent         the same for every permanent env CI deploys (the nightly drift check)
 
 With --github-output KEY the JSON is also appended to $GITHUB_OUTPUT as KEY=JSON. Bad input (a config error, an

@@ -30,6 +30,8 @@ def stack_lines(stack: dict) -> list[str]:
     name = f"`{stack['stack']}`"
     if stack["status"] == "waiting":
         return [f"- {name}: not planned yet, it needs `{stack['waits_for']}` deployed first"]
+    if stack["status"] == "skipped":  # `platform plan --skip`: the pull request's account stacks
+        return [f"- {name}: not planned ({stack.get('skipped_because') or '--skip'})"]
     if not stack["has_changes"]:
         return [f"- {name}: no changes"]
     totals = ", ".join(f"{sum(stack[kind].values())} to {kind}" for kind in KINDS)

@@ -95,8 +95,8 @@ def deploy(
     config: ConfigOption = None,
     only: OnlyOption = None,
 ) -> None:
-    """Build the wheels, synthesize the env's stacks and deploy them in order: platform, account (where the env
-    has one), workspace (with --only, just that one)."""
+    """Build the wheels, synthesize the env's stacks, deploy them in order: platform, account (AWS, and Azure envs
+    with restricted serverless egress), workspace (with --only, just that one)."""
     with reported():
         loaded, services = load_or_fail(config), services_factory()
         rollout = Rollout(
@@ -114,9 +114,19 @@ def destroy(
     dry_run: DryRunOption = False,
     as_json: DryRunJsonOption = False,
     config: ConfigOption = None,
+    only: Annotated[
+        str | None,
+        typer.Option(
+            "--only",
+            metavar="STACK",
+            help="Destroy only this stack of the env, e.g. an Azure env's account stack before turning "
+            "serverless.restricted_egress off (docs/security.md, Serverless). No $PLATFORM_ONLY: a deploy's scope "
+            "never narrows a destroy by accident.",
+        ),
+    ] = None,
 ) -> None:
-    """Destroy the env's stacks in reverse deploy order (workspace first). Prod needs --force-prod and a typed
-    confirmation."""
+    """Destroy the env's stacks in reverse deploy order (workspace, account where it has one, platform); with
+    --only, just that one. Prod needs --force-prod and a typed confirmation."""
     with reported():
         loaded, services = load_or_fail(config), services_factory()
         team_env = permanent_team_env(loaded, target)
@@ -127,7 +137,7 @@ def destroy(
             )
         if is_prod and not dry_run:
             _confirm_by_typing(team_env.key, services)
-        rollout = Rollout("destroy", team_env, services.outdir, auto_approve)
+        rollout = Rollout("destroy", team_env, services.outdir, auto_approve, only=only)
         _run_or_describe(rollout, loaded, services, dry_run=dry_run, as_json=as_json)
 
 

@@ -45,9 +45,18 @@ def plan(
     ] = False,
     config: ConfigOption = None,
     only: lifecycle.OnlyOption = None,
+    skip: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--skip",
+            metavar="COMPONENT",
+            help="Leave this stack component (e.g. account) out of the plan, reported as skipped; repeatable. "
+            "Pull requests skip the account stack, which their read-only identity cannot read.",
+        ),
+    ] = None,
 ) -> None:
-    """Synthesize TEAM/ENV's stacks and run `terraform plan` on each in deploy order (with --only, on that one);
-    summarize each plan."""
+    """Synthesize TEAM/ENV's stacks and run `terraform plan` on each in deploy order (with --only, on that one;
+    with --skip, not on those); summarize each plan."""
 
     def progress(line: str) -> None:
         print(line, file=sys.stderr if as_json else sys.stdout, flush=True)
@@ -55,7 +64,9 @@ def plan(
     with lifecycle.reported():
         loaded, services = load_or_fail(config), lifecycle.services_factory()
         team_env = permanent_team_env(loaded, target)
-        result = plan_team_env(team_env, loaded, services, report=progress, lock=not no_lock, only=only)
+        result = plan_team_env(
+            team_env, loaded, services, report=progress, lock=not no_lock, only=only, skip=skip or ()
+        )
         if as_json:
             sys.stdout.write(json.dumps(result.as_json(), indent=2) + "\n")
         else:

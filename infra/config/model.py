@@ -22,6 +22,7 @@ from infra.config.environment import CustomerManagedKey, EnvironmentConfig
 from infra.config.naming import EnvNames, env_names
 from infra.config.offline_packages import offline_package_problems
 from infra.config.platform_settings import PlatformSettings
+from infra.config.serverless import needs_azure_account_stack
 from infra.config.team import TeamConfig
 from infra.config.unique_names import EnvIdentity, config_name_problems
 from infra.config.workload_packages import workload_package_problems
@@ -194,9 +195,10 @@ class TeamEnv(BaseModel):
 
     @property
     def stacks(self) -> dict[str, str]:
-        """Component -> stack name of this env's stacks, in deploy order."""
+        """Component -> stack name of this env's stacks, in deploy order. An Azure env has an account stack only
+        where it needs account-level resources (needs_azure_account_stack)."""
         names = self.names
-        if self.team.cloud == "aws":
+        if self.team.cloud == "aws" or needs_azure_account_stack(self.team.cloud, self.settings):
             return {
                 "platform": names.platform_stack,
                 "account": names.account_stack,

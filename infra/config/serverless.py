@@ -5,9 +5,11 @@ and the network of every serverless workload of the workspace (docs/security.md,
 (`databricks_account_network_policy`, `databricks_workspace_network_option`) allowing only PyPI, the env's
 allow-list and its own storage. On AWS the env also gets a network connectivity configuration (NCC) bound to its
 workspace, whose managed gateway endpoints reach in-region S3 (SRA aws/tf/modules/databricks_account). Both are
-per env, in the stack that creates the workspace, so they are destroyed after it: an NCC binding cannot be removed
-(databricks v1.99.0 mws/resource_mws_ncc_binding.go: Delete only logs) nor can a network option (its Delete is
-empty), so the workspace must be gone before its NCC and policy are deleted.
+per env, in its account stack. On AWS that stack creates the workspace, which is destroyed before them: an NCC
+binding cannot be removed (databricks v1.99.0 mws/resource_mws_ncc_binding.go: Delete only logs) nor can a network
+option (its Delete is empty). On Azure the account stack exists only for this (needs_azure_account_stack) and reads
+the workspace ID from the platform stack, so it is destroyed before the platform stack and its workspace
+(docs/security.md, "Serverless").
 
 What serverless needs that this platform does not build, validate refuses in one line (serverless_problems):
 - Azure: serverless compute reaches a firewalled or private lake only through an NCC's private endpoint rules
@@ -107,6 +109,14 @@ def has_ncc(cloud: str, settings: object) -> bool:
     """AWS envs with restricted serverless egress or serverless jobs get an NCC (Azure: none, see module doc)."""
     serverless = settings.serverless  # type: ignore[attr-defined]
     return cloud == "aws" and (serverless.restricted_egress or serverless.jobs)
+
+
+def needs_azure_account_stack(cloud: str, settings: object) -> bool:
+    """An Azure env keeps its account-level resources (the restricted network policy and its attachment to the
+    workspace) in its own `<team>-<env>-account` stack (infra/stacks/azure_account_stack.py), so that only the
+    deploying identity, a Databricks account admin, ever reads them: the platform stack, which pull requests plan
+    with a read-only identity, holds none."""
+    return cloud == "azure" and settings.serverless.restricted_egress  # type: ignore[attr-defined]
 
 
 def serverless_problems(teams: list[TeamConfig], *, account_id: object = None) -> list[str]:

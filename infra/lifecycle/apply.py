@@ -87,6 +87,14 @@ def read_saved_plan(plan_dir: Path, team_env: TeamEnv, *, of_stacks: list[str] |
         document = json.loads(summary.read_text())
     except (OSError, ValueError) as exc:
         raise InputProblem("--plan-dir", f"cannot read {summary}: {exc}") from None
+    stacks = document.get("stacks") if isinstance(document, dict) else None
+    skipped = [s.get("stack") for s in stacks or [] if isinstance(s, dict) and s.get("status") == "skipped"]
+    if skipped:
+        raise InputProblem(
+            "--plan-dir",
+            f"{summary} left {', '.join(map(str, skipped))} unplanned (--skip): a plan to read, not to apply; "
+            "plan again without --skip",
+        )
     if not _is_plan_summary(document):
         raise InputProblem("--plan-dir", f"{summary} is not the output of `platform plan --json`")
     if document.get("target") != team_env.key:

@@ -18,12 +18,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from infra.config import PlatformConfig, TeamEnv
+from infra.lifecycle.errors import InputProblem
 from infra.lifecycle.lock import exclusive_outdir
 from infra.lifecycle.moved_state import refuse_unmoved_local_state
 from infra.lifecycle.rollout import Rollout, prepare, refuse_undeployed_upstream
@@ -72,6 +73,13 @@ STATEFUL_TYPES = frozenset(
 # Resources an earlier stack creates that a later stack's provider or remote state needs to exist.
 FOUNDATION_TYPES = frozenset({"azurerm_databricks_workspace", "databricks_mws_workspaces"})
 
+# The components of a team-env's stacks (TeamEnv.stacks), and why `--skip` leaves one out of a plan.
+COMPONENTS = ("platform", "account", "workspace")
+SKIP_REASONS = {
+    "account": "--skip account: account-level resources, which only a Databricks account admin can read; the deploy "
+    "plans and applies them with the deploying identity",
+}
+
 Kind = Literal["add", "change", "replace", "destroy"]
 KINDS: tuple[Kind, ...] = ("add", "change", "replace", "destroy")
 
@@ -100,7 +108,7 @@ class Flagged:
 @dataclass(frozen=True)
 class StackPlan:
     stack: str
-    status: Literal["planned", "waiting"]
+    status: Literal["planned", "waiting", "skipped"]
     deployed: bool = False
     """Whether the stack's state held managed resources before this plan."""
     counts: dict[Kind, dict[str, int]] = field(default_factory=lambda: {kind: {} for kind in KINDS})
@@ -110,6 +118,8 @@ class StackPlan:
     outputs: list[str] = field(default_factory=list)
     """Root outputs the plan creates, changes or removes: later stacks read them from this stack's state."""
     waits_for: str | None = None
+    skipped_because: str | None = None
+    """Why a stack left out with `--skip` was not planned (status skipped)."""
     plan_file: Path | None = None
     stack_sha256: str | None = None
     """The hash of the synthesized cdk.tf.json that was planned: `platform apply` refuses a stack that differs."""
@@ -128,6 +138,7 @@ class StackPlan:
             "status": self.status,
             "deployed": self.deployed,
             "waits_for": self.waits_for,
+            "skipped_because": self.skipped_because,
             "has_changes": self.has_changes,
             "flagged": [{"address": f.address, "type": f.type, "action": f.kind} for f in self.flagged],
             **{kind: dict(sorted(self.counts[kind].items())) for kind in KINDS},
@@ -139,6 +150,8 @@ class StackPlan:
     def describe(self) -> list[str]:
         if self.status == "waiting":
             return [f"{self.stack}: not planned, it needs {self.waits_for} deployed first"]
+        if self.status == "skipped":
+            return [f"{self.stack}: not planned ({self.skipped_because})"]
         if not self.has_changes:
             return [f"{self.stack}: no changes"]
         totals = ", ".join(f"{sum(self.counts[kind].values())} to {kind}" for kind in KINDS)
@@ -242,10 +255,18 @@ def plan_team_env(
     report: Callable[[str], None],
     lock: bool = True,
     only: str | None = None,
+    skip: Collection[str] = (),
 ) -> TeamEnvPlan:
     """Build the wheel, synthesize the team-env's stacks and plan them in deploy order, holding the output
     directory. Terraform missing is refused (MissingTool) before anything is built. Without ``lock`` the plans
-    take no state lock: a preview never applied, which then never fails a deploy that wants the lock."""
+    take no state lock: a preview never applied, which then never fails a deploy that wants the lock. The stacks
+    of the components in ``skip`` (where the env has them) are reported as skipped, not planned: a pull request
+    skips the account stack, which only an account admin can read (docs/architecture.md, CI/CD)."""
+    unknown = sorted(set(skip) - set(COMPONENTS))
+    if unknown:
+        raise InputProblem(
+            "--skip", f"{', '.join(unknown)} is not a stack component ({', '.join(COMPONENTS)})"
+        )
     services.runner.require("terraform")
     # Planning against a fresh state key while the env's state sits unmoved would show everything as new.
     refuse_unmoved_local_state(team_env, outdir=services.outdir)
@@ -260,4 +281,16 @@ def plan_team_env(
             plan_json = services.runner.plan(stack, outdir=rollout.outdir, lock=lock)
             return plan_json, rollout.outdir / "stacks" / stack / PLAN_FILE
 
-        return TeamEnvPlan(team_env.key, plan_stacks(rollout.stacks, runner_plan, outdir=rollout.outdir))
+        skipped = {team_env.stacks[c]: c for c in skip if c in team_env.stacks}
+        planned = iter(
+            plan_stacks([s for s in rollout.stacks if s not in skipped], runner_plan, outdir=rollout.outdir)
+        )
+        results = [
+            StackPlan(
+                stack=stack, status="skipped", skipped_because=SKIP_REASONS.get(skipped[stack], "--skip")
+            )
+            if stack in skipped
+            else next(planned)
+            for stack in rollout.stacks
+        ]
+        return TeamEnvPlan(team_env.key, results)

@@ -99,12 +99,19 @@ def describe_teardown_unknown(
         names = env_names(prefix=config.platform.prefix, team=team.name, env=name)
         where = f"resource group {names.resource_group}" if team.cloud == "azure" else str(source_of(team))
         lines.append(f"  if it is {team.name}/{name} ({where}):")
-        # TeamEnv.stacks, reversed: only AWS team-envs have an account stack.
+        # TeamEnv.stacks, reversed: AWS team-envs have an account stack, Azure ones where the base env they were
+        # cut from restricts serverless egress (which only the env's tags tell).
         account = [names.account_stack] if team.cloud == "aws" else []
         lines += [
             f"    {StackCommand('destroy', stack, outdir, auto_approve=True)}"
-            for stack in (names.workspace_stack, *account, names.platform_stack)
+            for stack in (names.workspace_stack, *account)
         ]
+        if team.cloud == "azure" and any(
+            "account" in te.stacks for te in config.team_envs if te.team.name == team.name
+        ):
+            command = StackCommand("destroy", names.account_stack, outdir, auto_approve=True)
+            lines.append(f"    {command} (if its base env restricts serverless egress)")
+        lines.append(f"    {StackCommand('destroy', names.platform_stack, outdir, auto_approve=True)}")
     return lines
 
 
@@ -113,9 +120,9 @@ def describe_reap_unknown(source: Source, outdir: Path) -> list[str]:
     can tell."""
     example = StackCommand("destroy", "<team>-<name>-workspace", outdir, auto_approve=True)
     if source == AZURE:
-        record, stacks = "resource groups", "two stacks"
+        record, stacks = "resource groups", "two or three stacks"
         last = "delete the env's resource group, its budget and (in the hub) its side of the hub"
-        others = "<team>-<name>-platform"
+        others = "<team>-<name>-account (where the env has one) and <team>-<name>-platform"
     else:
         record, stacks = f"resources in {source.region}", "three stacks"
         others = "<team>-<name>-account and <team>-<name>-platform"
@@ -181,12 +188,15 @@ def tear_down(
         report(f"deleted resource group {record.resource_group}, budget {names.budget}{hub}; {leftovers}")
         if account_objects:
             report(f"warning: {account_objects}")
-    elif names.workspace_stack in stateless:
-        report(f"warning: {leftovers}")
+    else:
+        if account_objects and names.account_stack in stateless:  # an Azure env's account stack (its policy)
+            report(f"warning: {account_objects}")
+        if names.workspace_stack in stateless:
+            report(f"warning: {leftovers}")
 
 
 def _account_leftovers(team_env: TeamEnv) -> str | None:
-    """The serverless network objects the env's platform (Azure) or account (AWS) stack created in the Databricks
+    """The serverless network objects the env's account stack created in the Databricks
     account (infra/constructs/databricks/serverless_network.py), named, for a teardown whose state is gone: nothing
     here can delete them, and left behind, the next `env up` of this NAME fails on a policy ID that exists (and an
     AWS NCC counts against the region's 10)."""

@@ -1,7 +1,8 @@
 """Deploying or destroying one team-env: build the wheel, synthesize its stacks, run cdktf per stack.
 
 Each stack needs what the one before it created: on Azure the platform stack creates the workspace the
-workspace stack's Databricks provider needs; on AWS the platform stack creates the VPC, buckets and roles, the
+workspace stack's Databricks provider needs (and, where the env has one, the account stack attaches its serverless
+network policy to); on AWS the platform stack creates the VPC, buckets and roles, the
 account stack the workspace, the workspace stack what lives inside it. Deploys run the stacks in that order
 (`TeamEnv.stacks`) and destroys the reverse, each stack in its own cdktf command. A deploy checks the Unity
 Catalog preconditions of the workspace stack right before it (`preflight.py`). `--dry-run` prints
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Literal
 
 from infra.config import PlatformConfig, TeamEnv
 from infra.constructs.contracts import WORKSPACE_URL_OUTPUT
+from infra.lifecycle.account_move import refuse_account_resources_in_platform_state
 from infra.lifecycle.errors import InputProblem
 from infra.lifecycle.lock import exclusive_outdir
 from infra.lifecycle.moved_state import refuse_unmoved_local_state
@@ -100,10 +102,12 @@ def stack_list(stacks: list[str]) -> str:
 def prepare(
     rollout: Rollout, config: PlatformConfig, services: Services, *, wheel: Path | None = None
 ) -> None:
-    """Build the wheel (unless one is given) and synthesize exactly the rollout's stacks."""
+    """Build the wheel (unless one is given) and synthesize exactly the rollout's stacks; refuse an Azure env whose
+    platform state still holds the account-level resources that now live in its account stack (account_move.py)."""
     refuse_unmoved_local_state(rollout.team_env, outdir=rollout.outdir)
     wheel = wheel or services.build_wheel()
     services.synthesize(config, [rollout.team_env], rollout.outdir, wheel)
+    refuse_account_resources_in_platform_state(rollout.team_env, services.runner, outdir=rollout.outdir)
 
 
 def refuse_undeployed_upstream(rollout: Rollout, services: Services) -> None:

@@ -86,6 +86,9 @@ class StackRunner(Protocol):
     def state_version(self, stack: str, *, outdir: Path) -> StateVersion:
         """The lineage and serial of the stack's current state (("", 0) when it has none)."""
 
+    def state(self, stack: str, *, outdir: Path) -> str:
+        """The stack's current state as `terraform state pull` prints it ("" when it has none)."""
+
     def apply_plan(self, stack: str, *, outdir: Path) -> None:
         """`terraform apply` of the saved PLAN_FILE in the stack's directory, output streaming; OperationFailed on a
         non-zero exit (Terraform refuses a plan whose state changed since it was made)."""
@@ -184,6 +187,9 @@ class CdktfRunner:
 
     def state_version(self, stack: str, *, outdir: Path) -> StateVersion:
         return StateVersion.of(self._pull_state(stack, outdir))
+
+    def state(self, stack: str, *, outdir: Path) -> str:
+        return self._pull_state(stack, outdir)
 
     def _pull_state(self, stack: str, outdir: Path) -> str:
         chdir = self._init(stack, outdir, doing="read the state")

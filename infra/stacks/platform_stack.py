@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from cdktf import ITerraformDependable, TerraformOutput, TerraformStack, Token
+from cdktf import ITerraformDependable, TerraformOutput, TerraformStack
 from cdktf_cdktf_provider_azurerm.data_azurerm_client_config import DataAzurermClientConfig
 from cdktf_cdktf_provider_azurerm.provider import (
     AzurermProvider,
@@ -16,7 +16,6 @@ from cdktf_cdktf_provider_azurerm.provider import (
     AzurermProviderFeaturesStorage,
 )
 from cdktf_cdktf_provider_azurerm.resource_group import ResourceGroup
-from cdktf_cdktf_provider_databricks.provider import DatabricksProvider
 
 from infra.aspects.stack_aspects import AspectApp, AspectStack
 from infra.config import TeamEnv
@@ -35,12 +34,6 @@ from infra.constructs.azure.network import Network
 from infra.constructs.azure.private_link import PrivateLinks
 from infra.constructs.azure.resource_group import ResourceGroupRef
 from infra.constructs.contracts import PlatformOutputs
-from infra.constructs.databricks.bundle_workload import ACCOUNT_HOSTS
-from infra.constructs.databricks.serverless_network import (
-    ServerlessNetwork,
-    StorageDestination,
-    wants_serverless_network,
-)
 from infra.stacks.base import configure_backend
 
 
@@ -125,31 +118,6 @@ def egress_firewall(team_env: TeamEnv) -> HubFirewall | None:
             f"{team_env.key}: firewall egress needs a private env and platform.hub_network.firewall"
         )
     return hub.firewall
-
-
-def serverless_network(stack: TerraformStack, team_env: TeamEnv) -> ServerlessNetwork | None:
-    """The restricted serverless network policy of the env's workspace, through an account-level provider.
-
-    The provider (alias ``account``) is emitted wherever platform.account_id is set, policy or not: a policy left
-    in state when an env turns restricted_egress off is destroyed through it. No NCC on Azure (infra/config/
-    serverless.py): serverless compute reaches the env's lake only through private endpoint rules, which the
-    platform cannot approve.
-    """
-    account_id = team_env.platform.account_id
-    if account_id is None:  # validate refuses restricted_egress without it
-        return None
-    provider = DatabricksProvider(
-        stack, "databricks-account", alias="account", host=ACCOUNT_HOSTS["azure"], account_id=str(account_id)
-    )
-    if not wants_serverless_network(team_env):
-        return None
-    return ServerlessNetwork(
-        stack,
-        "serverless-network",
-        team_env=team_env,
-        provider=provider,
-        storage=[StorageDestination(name=team_env.names.storage_account, service="dfs")],
-    )
 
 
 class PlatformStack(AspectStack):
@@ -248,7 +216,8 @@ class PlatformStack(AspectStack):
                 deployer_object_id=client.object_id if client is not None else None,
                 vault_reachable=vault_reachable,
             )
-        serverless = serverless_network(self, team_env)
+        # Account-level resources (the serverless network policy) live in the env's account stack
+        # (azure_account_stack.py): pull requests plan this stack with a read-only identity.
         workspace = Workspace(
             self,
             "workspace",
@@ -257,10 +226,7 @@ class PlatformStack(AspectStack):
             network=network,
             private_links=private_links,
             encryption_key=encryption_key,
-            outlived_by=serverless.before_workspace if serverless else (),
         )
-        if serverless is not None:
-            serverless.attach(Token.as_number(workspace.workspace.workspace_id))
         connector = AccessConnector(
             self, "access-connector", team_env=team_env, resource_group=resource_group
         )

@@ -146,6 +146,16 @@ def test_the_pull_request_diff_knows_which_stacks_only_a_private_runner_can_plan
     assert {stack.rsplit("-", 1)[0] for stack in private} <= with_runner
 
 
+def test_an_env_whose_only_changed_stack_is_its_account_stack_is_still_planned(private_runner):
+    """Its plan (`--skip account`) lists the account stack as not planned, so the pull request's summary says the
+    change is there and why no plan of it is shown."""
+    shown = script("plan-matrix", "churn-prod-account")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout) == [
+        {"team": "churn", "env": "prod", "target": "churn/prod", "runner": json.dumps(private_runner)}
+    ]
+
+
 # --- the workflows, run as a runner would run them ---------------------------------------------------------
 
 

@@ -154,6 +154,21 @@ def test_the_pull_request_plan_takes_no_state_lock():
     assert 'platform plan "$TARGET" --json --no-lock' in step["run"]
 
 
+def test_the_pull_request_plan_skips_account_stacks_but_deploys_and_drift_checks_do_not():
+    """The read-only plan app is no Databricks account admin: the pull request leaves account stacks out (the
+    summary names them as not planned); the deploy's plan and the nightly drift check run as the deploying app
+    and plan every stack."""
+    plan = workflow("checks.yml")["jobs"]["plan"]
+    (step,) = [s for s in plan["steps"] if "platform plan" in s.get("run", "")]
+    assert (
+        "--skip account" in step["run"] and plan["env"]["ARM_CLIENT_ID"] == "${{ vars.AZURE_PLAN_CLIENT_ID }}"
+    )
+    for name in ("deploy.yml", "nightly.yml"):
+        for job in workflow(name)["jobs"].values():
+            for job_step in job.get("steps", []):
+                assert "--skip" not in job_step.get("run", ""), name
+
+
 def test_the_plan_comment_updates_only_its_own_comment(tmp_path):
     # Someone's comment that starts with the marker must not receive the plan: its author could edit it later
     # into a plan that was never made.

@@ -21,8 +21,29 @@ def test_manifest_orders_workspace_after_its_platform_stack(synthesized, platfor
     manifest = json.loads((synthesized.outdir / "manifest.json").read_text())
     for te in azure_team_envs(platform_config):
         workspace = manifest["stacks"][te.names.workspace_stack]
-        assert workspace["dependencies"] == [te.names.platform_stack]
+        # platform, then the account stack where the env has one (restricted serverless egress), then workspace
+        before = [name for component, name in te.stacks.items() if component != "workspace"]
+        assert workspace["dependencies"] == before
         assert manifest["stacks"][te.names.platform_stack]["dependencies"] == []
+        if "account" in te.stacks:
+            assert manifest["stacks"][te.names.account_stack]["dependencies"] == [te.names.platform_stack]
+    assert (
+        [te.key for te in azure_team_envs(platform_config) if "account" in te.stacks]
+        == [te.key for te in azure_team_envs(platform_config) if te.settings.serverless.restricted_egress]
+        != []
+    )
+
+
+def test_azure_account_stack_reads_its_own_platform_stack_state(synthesized, platform_config):
+    for te in azure_team_envs(platform_config):
+        if "account" not in te.stacks:
+            continue
+        account = synthesized.json(te.names.account_stack)
+        assert account["terraform"]["backend"] == {
+            "local": {"path": f"../../../terraform.dbp-{te.team.name}-{te.env}-account.tfstate"}
+        }
+        (state,) = account["data"]["terraform_remote_state"].values()
+        assert state["config"]["path"] == f"../../../terraform.dbp-{te.team.name}-{te.env}-platform.tfstate"
 
 
 def test_workspace_stack_reads_its_own_platform_stack_state(synthesized, platform_config):
@@ -75,20 +96,24 @@ def test_azurerm_backend_gets_one_key_per_stack(platform_config, fake_wheel, tmp
     settings = platform_config.platform.model_copy(
         update={"state_backend": platform_config.platform.state_backend.model_validate(backend)}
     )
-    team_env = platform_config.team_envs[0].model_copy(update={"platform": settings})
+    team_env = next(te for te in platform_config.team_envs if te.key == "churn/prod")
+    team_env = team_env.model_copy(update={"platform": settings})
     build_app(platform_config, outdir=tmp_path, wheel=fake_wheel, team_envs=[team_env]).synth()
-    for component in ("platform", "workspace"):
-        stack = json.loads((tmp_path / "stacks" / f"churn-dev-{component}" / "cdk.tf.json").read_text())
+    for component in ("platform", "account", "workspace"):
+        stack = json.loads((tmp_path / "stacks" / f"churn-prod-{component}" / "cdk.tf.json").read_text())
         assert stack["terraform"]["backend"]["azurerm"] == {
             "container_name": "tfstate",
-            "key": f"dbp/churn/dev/{component}.tfstate",
+            "key": f"dbp/churn/prod/{component}.tfstate",
             "resource_group_name": "rg-tfstate",
             "storage_account_name": "sttfstate",
             "use_azuread_auth": True,
         }
-    remote = json.loads((tmp_path / "stacks" / "churn-dev-workspace" / "cdk.tf.json").read_text())["data"]
-    state = next(iter(remote["terraform_remote_state"].values()))
-    assert state["backend"] == "azurerm" and state["config"]["key"] == "dbp/churn/dev/platform.tfstate"
+    for reader in ("account", "workspace"):
+        remote = json.loads((tmp_path / "stacks" / f"churn-prod-{reader}" / "cdk.tf.json").read_text())[
+            "data"
+        ]
+        state = next(iter(remote["terraform_remote_state"].values()))
+        assert state["backend"] == "azurerm" and state["config"]["key"] == "dbp/churn/prod/platform.tfstate"
 
 
 def test_azure_only_configs_never_import_the_aws_bindings(tmp_path):

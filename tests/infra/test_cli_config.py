@@ -146,3 +146,7 @@ def test_envs_shows_an_aws_env_with_its_account_stack_and_no_resource_group(caps
     assert risk["account_stack"] == "risk-dev-account"
     churn = rows["churn", "dev"]
     assert churn["resource_group"] == "rg-dbp-churn-dev" and churn["account_stack"] is None
+    # Azure prod restricts serverless egress: its network policy lives in an account stack, deployed in between
+    prod = rows["churn", "prod"]
+    assert prod["stacks"] == ["churn-prod-platform", "churn-prod-account", "churn-prod-workspace"]
+    assert prod["account_stack"] == "churn-prod-account" and prod["resource_group"] == "rg-dbp-churn-prod"

@@ -489,6 +489,24 @@ def _provider_with_credentials(scope):
     )
 
 
+def _account_provider(scope):
+    from cdktf_cdktf_provider_databricks.provider import DatabricksProvider
+
+    return DatabricksProvider(
+        scope,
+        "databricks-account",
+        alias="account",
+        host="https://accounts.azuredatabricks.net",
+        account_id="a",
+    )
+
+
+def _network_policy(scope):
+    from cdktf_cdktf_provider_databricks.account_network_policy import AccountNetworkPolicy
+
+    return AccountNetworkPolicy(scope, "network-policy", network_policy_id="np")
+
+
 def _catalog(scope, *, prevent_destroy):
     from cdktf_cdktf_provider_databricks.catalog import Catalog
 
@@ -853,7 +871,11 @@ VIOLATIONS = {
     "PLAT-DBX-HARDEN-3": ("hardened", lambda s: _hardened_workspace(s, ip_addresses=["0.0.0.0/1"])),
     "PLAT-DBX-HARDEN-4": ("hardened", _workspace),
     # a workspace with no network policy attached keeps the account's default-policy
-    "PLAT-DBX-SERVERLESS-2": ("restricted", _workspace),
+    "PLAT-DBX-SERVERLESS-2": ("restricted", _mws_workspace),
+    # an Azure account stack (its account-level provider) that attaches no policy to the platform's workspace
+    "PLAT-DBX-SERVERLESS-3": ("restricted", _account_provider),
+    # the policy in a platform stack, which pull requests plan with a read-only identity
+    "PLAT-AZ-ACCOUNT-1": ("dev", _network_policy),
 }
 
 

@@ -1,6 +1,7 @@
 """The network of serverless compute (config `serverless.restricted_egress`, prod default; issue 25 item 2): a
 restricted account network policy attached to each prod workspace, on AWS an NCC bound to it, both destroyed after
-the workspace; PLAT-DBX-SERVERLESS-2 fails a prod workspace without the policy; validate refuses what cannot work."""
+the workspace; on Azure both in the env's account stack, never its platform stack; PLAT-DBX-SERVERLESS-2/-3 fail a prod
+workspace without the policy; validate refuses what cannot work."""
 
 import copy
 import json
@@ -11,7 +12,7 @@ import yaml
 from infra.app import build_app
 from infra.aspects.policy import PolicyAspect
 from infra.aspects.policy.engine import PolicyViolations
-from infra.aspects.policy.packs import ACCOUNT, AZURE
+from infra.aspects.policy.packs import ACCOUNT, AZURE, AZURE_ACCOUNT
 from infra.aspects.stack_aspects import SynthesizedStack
 from infra.config import parse_config
 from infra.config.deployability import deploy_warnings
@@ -29,9 +30,11 @@ from tests.terraform_graph import StackGraph
 POLICY, OPTION = "databricks_account_network_policy", "databricks_workspace_network_option"
 NCC, BINDING = "databricks_mws_network_connectivity_config", "databricks_mws_ncc_binding"
 PROD = {
-    "churn-prod-platform": "azurerm_databricks_workspace",
+    "churn-prod-account": "azurerm_databricks_workspace",
     "risk-prod-account": "databricks_mws_workspaces",
 }
+# The stack that holds each prod workspace: on Azure the platform stack, on AWS the account stack with its policy.
+WORKSPACE_STACK = {"churn-prod-account": "churn-prod-platform", "risk-prod-account": "risk-prod-account"}
 
 
 def _env(platform_config, key):
@@ -51,13 +54,30 @@ def test_each_committed_prod_workspace_gets_a_restricted_enforced_policy(synthes
         names = [d["destination"] for d in access["allowed_internet_destinations"]]
         assert names[:2] == ["pypi.org", "files.pythonhosted.org"], stack
         (option,) = synthesized.resources(stack, OPTION).values()
-        (workspace,) = synthesized.resources(stack, workspace_type)
-        assert option["workspace_id"] == "${" + f"{workspace_type}.{workspace}.workspace_id" + "}"
+        (workspace,) = synthesized.resources(WORKSPACE_STACK[stack], workspace_type)
+        assert option["workspace_id"] == _workspace_id_in(
+            synthesized, stack, WORKSPACE_STACK[stack], workspace
+        )
         assert len(policy["network_policy_id"]) <= NETWORK_POLICY_ID_MAX
 
 
+def _workspace_id_in(synthesized, stack: str, workspace_stack: str, workspace: str) -> str:
+    """How ``stack`` names the workspace ID: a reference in its own stack, else the platform stack's output read
+    through remote state (cdktf's cross-stack reference)."""
+    own = f"{PROD[stack]}.{workspace}.workspace_id"
+    if stack == workspace_stack:
+        return "${" + own + "}"
+    (output,) = [
+        name
+        for name, out in synthesized.json(workspace_stack)["output"].items()
+        if out["value"] == "${" + own + "}"
+    ]
+    (remote,) = synthesized.json(stack)["data"]["terraform_remote_state"]
+    return "${" + f"data.terraform_remote_state.{remote}.outputs.{output}" + "}"
+
+
 def test_storage_destinations_are_the_envs_own_lake_and_buckets(synthesized):
-    (azure,) = synthesized.resources("churn-prod-platform", POLICY).values()
+    (azure,) = synthesized.resources("churn-prod-account", POLICY).values()
     (lake,) = synthesized.resources("churn-prod-platform", "azurerm_storage_account").values()
     assert _access(azure)["allowed_storage_destinations"] == [
         {
@@ -82,25 +102,39 @@ def test_aws_prod_gets_an_ncc_bound_to_its_workspace_azure_none(synthesized):
     assert ncc["region"] == "eu-west-1" and 3 <= len(ncc["name"]) <= NCC_NAME_MAX
     (binding,) = synthesized.resources("risk-prod-account", BINDING).values()
     assert binding["workspace_id"] == "${databricks_mws_workspaces.workspace.workspace_id}"
-    assert not synthesized.resources("churn-prod-platform", NCC)
+    assert not synthesized.resources("churn-prod-account", NCC)
 
 
 def test_dev_stays_relaxed(synthesized):
     for stack in ("churn-dev-platform", "risk-dev-account", "pricing-dev-platform"):
         for rtype in (POLICY, OPTION, NCC, BINDING):
             assert not synthesized.resources(stack, rtype), (stack, rtype)
+    assert "churn-dev-account" not in synthesized.stack_names  # an Azure env needs one only with the policy
 
 
-def test_the_account_provider_of_azure_platform_stacks_is_there_without_a_policy(synthesized):
-    """A policy left in state when an env turns restricted_egress off is destroyed through this provider."""
-    for stack in ("churn-dev-platform", "churn-prod-platform"):
-        (provider,) = synthesized.json(stack)["provider"]["databricks"]
-        assert provider["alias"] == "account" and provider["host"] == "https://accounts.azuredatabricks.net"
-    (option,) = synthesized.resources("churn-prod-platform", OPTION).values()
-    assert option["provider"] == "databricks.account"
+def test_azure_platform_stacks_hold_no_account_level_provider_or_resource(synthesized, platform_config):
+    """Pull requests plan platform stacks with a read-only identity that is no Databricks account admin: a
+    platform stack that held the policy (or only the account provider) would make it refresh account objects."""
+    for team_env in platform_config.team_envs:
+        if team_env.team.cloud != "azure":
+            continue
+        document = synthesized.json(team_env.stacks["platform"])
+        assert "databricks" not in document.get("provider", {}), team_env.key
+        for rtype in (POLICY, OPTION, NCC, BINDING):
+            assert not synthesized.resources(team_env.stacks["platform"], rtype), (team_env.key, rtype)
 
 
-@pytest.mark.parametrize("stack", PROD)
+def test_the_azure_account_stack_uses_the_account_host_as_its_only_provider(synthesized):
+    document = synthesized.json("churn-prod-account")
+    assert set(document["provider"]) == {"databricks"}
+    (provider,) = document["provider"]["databricks"]
+    assert provider["host"] == "https://accounts.azuredatabricks.net" and "alias" not in provider
+    assert provider["account_id"] and "token" not in provider
+    (option,) = synthesized.resources("churn-prod-account", OPTION).values()
+    assert "provider" not in option
+
+
+@pytest.mark.parametrize("stack", ["risk-prod-account"])
 def test_ncc_and_policy_exist_before_the_workspace_and_outlive_it(synthesized, stack):
     """databricks v1.99.0 mws/resource_mws_ncc_binding.go (Delete only logs "Cannot remove network connectivity
     config binding") and internal/providers/pluginfw/products/workspace_network_option/
@@ -123,18 +157,46 @@ def _check(document, team_env, packs):
 
 
 @pytest.mark.parametrize(
-    ("stack", "key", "packs"),
-    [("risk-prod-account", "risk/prod", ACCOUNT), ("churn-prod-platform", "churn/prod", AZURE)],
+    ("stack", "key", "packs", "rule"),
+    [
+        ("risk-prod-account", "risk/prod", ACCOUNT, "PLAT-DBX-SERVERLESS-2"),
+        ("churn-prod-account", "churn/prod", AZURE_ACCOUNT, "PLAT-DBX-SERVERLESS-3"),
+    ],
 )
 def test_plat_dbx_serverless_2_fails_a_prod_workspace_without_the_policy(
-    synthesized, platform_config, stack, key, packs
+    synthesized, platform_config, stack, key, packs, rule
 ):
     team_env = _env(platform_config, key)
     _check(copy.deepcopy(synthesized.json(stack)), team_env, packs)
     document = copy.deepcopy(synthesized.json(stack))
     del document["resource"][OPTION]
-    with pytest.raises(PolicyViolations, match="PLAT-DBX-SERVERLESS-2"):
+    with pytest.raises(PolicyViolations, match=rule):
         _check(document, team_env, packs)
+
+
+def test_plat_dbx_serverless_3_fails_an_attachment_to_another_workspace_or_an_open_policy(
+    synthesized, platform_config
+):
+    team_env = _env(platform_config, "churn/prod")
+    document = copy.deepcopy(synthesized.json("churn-prod-account"))
+    (option,) = document["resource"][OPTION].values()
+    option["workspace_id"] = 1234567890
+    with pytest.raises(PolicyViolations, match=r"PLAT-DBX-SERVERLESS-3.*platform stack's workspace"):
+        _check(document, team_env, AZURE_ACCOUNT)
+    document = copy.deepcopy(synthesized.json("churn-prod-account"))
+    (policy,) = document["resource"][POLICY].values()
+    _access(policy)["restriction_mode"] = "FULL_ACCESS"
+    with pytest.raises(PolicyViolations, match=r"PLAT-DBX-SERVERLESS-3.*RESTRICTED_ACCESS"):
+        _check(document, team_env, AZURE_ACCOUNT)
+
+
+def test_plat_az_account_1_fails_a_platform_stack_holding_the_policy(synthesized, platform_config):
+    team_env = _env(platform_config, "churn/prod")
+    _check(copy.deepcopy(synthesized.json("churn-prod-platform")), team_env, AZURE)
+    document = copy.deepcopy(synthesized.json("churn-prod-platform"))
+    document["resource"][POLICY] = copy.deepcopy(synthesized.json("churn-prod-account")["resource"][POLICY])
+    with pytest.raises(PolicyViolations, match="PLAT-AZ-ACCOUNT-1"):
+        _check(document, team_env, AZURE)
 
 
 def test_plat_dbx_serverless_2_fails_a_dry_run_or_open_policy(synthesized, platform_config):

@@ -9,7 +9,13 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 # Two envs that differ in shape: dev (spot, public front end, interactive cluster, paused schedules) and prod
 # (private front end with its endpoint, prevent_destroy, geo-redundant lake, instance pool, enforced gate).
-STACKS = ["churn-dev-platform", "churn-prod-platform", "churn-dev-workspace", "churn-prod-workspace"]
+STACKS = [
+    "churn-dev-platform",
+    "churn-prod-platform",
+    "churn-prod-account",
+    "churn-dev-workspace",
+    "churn-prod-workspace",
+]
 
 
 @pytest.fixture

@@ -98,6 +98,10 @@ class FakeRunner:
         """Stack -> the `terraform show -json` of its plan (default: no changes, deployed if it has state)."""
         self.state_versions: dict[str, StateVersion] = {}
         """Stack -> its current state's lineage and serial (default: fake_state_version)."""
+        self.states: dict[str, dict] = {}
+        """Stack -> its state document (`terraform state pull`); default: none."""
+        self.state_reads: list[str] = []
+        """Stacks whose whole state was read (kept apart from ``events``, whose order other tests pin)."""
 
     def require(self, *tools: str) -> None:
         for tool in tools:
@@ -121,6 +125,10 @@ class FakeRunner:
         return self.state_versions.get(stack) or fake_state_version(
             stack, deployed=stack in self.stacks_with_state
         )
+
+    def state(self, stack: str, *, outdir: Path) -> str:
+        self.state_reads.append(stack)
+        return json.dumps(self.states[stack]) if stack in self.states else ""
 
     def apply_plan(self, stack: str, *, outdir: Path) -> None:
         with zipfile.ZipFile(outdir / "stacks" / stack / "tfplan") as saved:

@@ -180,8 +180,9 @@ def test_destroying_prod_proceeds_once_the_key_is_typed_back(cli, fakes):
     assert fakes.events == [
         "ask This destroys churn/prod. Type churn/prod to confirm: ",
         "build wheel",
-        "synth churn-prod-platform churn-prod-workspace",
+        "synth churn-prod-platform churn-prod-account churn-prod-workspace",
         "destroy churn-prod-workspace",
+        "destroy churn-prod-account",
         "destroy churn-prod-platform",
     ]
 
@@ -189,7 +190,10 @@ def test_destroying_prod_proceeds_once_the_key_is_typed_back(cli, fakes):
 def test_destroy_dry_run_of_prod_asks_nothing(cli, fakes):
     result = cli("destroy", "churn/prod", "--force-prod", "--dry-run")
     assert result.code == 0
-    assert result.out.splitlines()[0] == "destroy churn/prod: churn-prod-workspace then churn-prod-platform"
+    assert (
+        result.out.splitlines()[0]
+        == "destroy churn/prod: churn-prod-workspace then churn-prod-account then churn-prod-platform"
+    )
     assert (
         result.out.splitlines()[3]
         == f"  3. {cdktf('destroy', 'churn-prod-workspace', fakes.outdir, auto_approve=False)}"
@@ -265,6 +269,8 @@ def test_env_down_dry_run_works_offline(cli, fakes):
         f"destroy pr42: its team and resource group are {AT_RUN_TIME} (the group tagged env=pr42)",
         "  if it is churn/pr42 (resource group rg-dbp-churn-pr42):",
         f"    {cdktf('destroy', 'churn-pr42-workspace', out)}",
+        # churn's prod restricts serverless egress: an env cut from it has an account stack
+        f"    {cdktf('destroy', 'churn-pr42-account', out)} (if its base env restricts serverless egress)",
         f"    {cdktf('destroy', 'churn-pr42-platform', out)}",
         "dry run: nothing was built, synthesized, deployed or destroyed",
     ]
@@ -328,10 +334,15 @@ def test_env_up_deploys_the_ephemeral_env_with_template_defaults(cli, fakes):
 
 def test_env_up_from_a_private_env_joins_the_hub_and_deploys(cli, fakes):
     """The committed config has a hub: an ephemeral env cut from private prod peers with it, so its runner (the
-    hub's) reaches it, and both stacks deploy in the one run."""
+    hub's) reaches it, and every stack deploys in the one run: prod's restricted serverless egress comes with the
+    env (security settings are kept from the base), so it has an account stack too."""
     result = cli("env", "up", "pr42", "--from", "churn/prod")
     assert result.code == 0, result.err
-    assert fakes.events[-2:] == ["deploy churn-pr42-platform", "deploy churn-pr42-workspace"]
+    assert fakes.events[-3:] == [
+        "deploy churn-pr42-platform",
+        "deploy churn-pr42-account",
+        "deploy churn-pr42-workspace",
+    ]
     (env,) = fakes.synthesized_envs
     assert env.settings.public_network_access is False and env.platform.hub_network is not None
 

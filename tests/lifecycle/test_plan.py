@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.lifecycle.plan import TeamEnvPlan, kind_of, summarize
+from infra.lifecycle.plan import SKIP_REASONS, StackPlan, TeamEnvPlan, kind_of, summarize
 from infra.lifecycle.runner import StateVersion
 from tests.lifecycle.fakes import fake_state_version, plan_json, write_plan_file
 
@@ -101,6 +101,7 @@ def test_a_workspace_stack_waits_for_a_platform_stack_that_is_not_deployed(cli, 
         "status": "planned",
         "deployed": False,
         "waits_for": None,
+        "skipped_because": None,
         "has_changes": True,
         "flagged": [],
         "add": {"azurerm_databricks_workspace": 1},
@@ -379,3 +380,63 @@ def test_a_preview_plan_takes_no_state_lock(cli, fakes):
     fakes.events.clear()
     assert cli("plan", "churn/dev").code == 0
     assert fakes.events[-2:] == ["plan churn-dev-platform", "plan churn-dev-workspace"]
+
+
+def test_a_pull_request_plan_skips_the_azure_account_stack_and_says_why(cli, fakes):
+    """The read-only plan identity is no Databricks account admin: `--skip account` (checks.yml) leaves the account
+    stack out, reported as skipped, and still plans the workspace stack after it."""
+    fakes.runner.stacks_with_state |= {"churn-prod-platform", "churn-prod-account", "churn-prod-workspace"}
+    result = cli("plan", "churn/prod", "--json", "--no-lock", "--skip", "account")
+    assert result.code == 0, result.err
+    assert fakes.events[-2:] == [
+        "plan churn-prod-platform without the lock",
+        "plan churn-prod-workspace without the lock",
+    ]
+    platform, account, workspace = json.loads(result.out)["stacks"]
+    assert (platform["status"], account["status"], workspace["status"]) == ("planned", "skipped", "planned")
+    assert account["stack"] == "churn-prod-account" and account["plan_file"] is None
+    assert "only a Databricks account admin can read" in account["skipped_because"]
+    assert not account["has_changes"]
+
+
+def test_skipping_a_component_an_env_does_not_have_plans_the_rest_and_a_typo_is_refused(cli, fakes):
+    fakes.runner.stacks_with_state |= {"churn-dev-platform", "churn-dev-workspace"}
+    result = cli("plan", "churn/dev", "--skip", "account")
+    assert result.code == 0, result.err
+    assert fakes.events[-2:] == ["plan churn-dev-platform", "plan churn-dev-workspace"]
+    fakes.events.clear()
+    result = cli("plan", "churn/dev", "--skip", "acount")
+    assert result.code == 2 and result.err_lines == [
+        "error: --skip: acount is not a stack component (platform, account, workspace)"
+    ]
+    assert fakes.events == []  # refused before anything was built
+
+
+def test_apply_refuses_a_plan_that_skipped_a_stack(cli, fakes, tmp_path):
+    fakes.runner.stacks_with_state |= {"churn-prod-platform", "churn-prod-account", "churn-prod-workspace"}
+    result = cli("plan", "churn/prod", "--json", "--skip", "account")
+    kept = tmp_path / "planned"
+    kept.mkdir()
+    (kept / "plan.json").write_text(result.out)
+    fakes.events.clear()
+    result = cli("apply", "churn/prod", "--plan-dir", str(kept))
+    assert result.code == 2 and len(result.err_lines) == 1
+    assert "left churn-prod-account unplanned (--skip)" in result.err
+    assert fakes.events == []  # refused before anything was built
+
+
+def test_the_pr_summary_says_the_account_stack_was_skipped_and_why():
+    import importlib.util
+
+    path = Path(__file__).parents[2] / ".github" / "scripts" / "plan_report.py"
+    spec = importlib.util.spec_from_file_location("plan_report", path)
+    report = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(report)
+    skipped = StackPlan(stack="churn-prod-account", status="skipped", skipped_because=SKIP_REASONS["account"])
+    planned = summarize("churn-prod-platform", json.dumps(plan_json(deployed=True)), sha256="ab")
+    text = report.markdown([TeamEnvPlan("churn/prod", [planned, skipped]).as_json()])
+    assert "- `churn-prod-platform`: no changes" in text
+    assert (
+        "- `churn-prod-account`: not planned (--skip account: account-level resources, which only "
+        "a Databricks account admin can read; the deploy plans and applies them with the deploying identity)"
+    ) in text

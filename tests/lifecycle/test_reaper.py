@@ -205,8 +205,8 @@ def test_the_envs_firewall_rules_go_even_when_its_base_env_has_since_switched_to
 
 
 def test_when_the_state_of_an_env_cut_from_prod_is_gone_its_serverless_network_policy_is_named(config, fakes):
-    """pr1 cut from prod inherits serverless.restricted_egress: its platform stack created an account network policy
-    (`dbp-churn-pr1-np`) through the account-level provider. That policy is in no resource group and carries no
+    """pr1 cut from prod inherits serverless.restricted_egress: its account stack created an account network policy
+    (`dbp-churn-pr1-np`). That policy is in no resource group and carries no
     tag, so deleting the group by its tags leaves it in the account, where the next `env up pr1` fails on a policy
     ID that exists (account_network_policy: network_policy_id is the API's unique key, databricks v1.99.0
     docs/resources/account_network_policy.md, import by network_policy_id). The report must name it."""
@@ -218,6 +218,30 @@ def test_when_the_state_of_an_env_cut_from_prod_is_gone_its_serverless_network_p
         f"warning: churn/pr1 leaves its serverless network policy dbp-churn-pr1-np in the Databricks account "
         f"{config.platform.account_id} "
     )
+
+
+def test_an_env_cut_from_prod_is_torn_down_workspace_account_platform(config, fakes):
+    fakes.groups.groups = [ephemeral_group(env="pr1", base="prod", expires=PAST)]
+    fakes.runner.stacks_with_state = {"churn-pr1-platform", "churn-pr1-account", "churn-pr1-workspace"}
+    outcome, lines = run_reap(config, fakes)
+    assert outcome.reaped == ["churn/pr1"]
+    assert [e for e in fakes.events if e.startswith("destroy ")] == [
+        "destroy churn-pr1-workspace",
+        "destroy churn-pr1-account",
+        "destroy churn-pr1-platform",
+    ]
+    assert not any("network policy" in line for line in lines)
+
+
+def test_when_only_the_account_stacks_state_is_gone_its_policy_is_named(config, fakes):
+    """The platform and workspace stacks are destroyed through their state; the policy, whose state is gone, is in
+    no resource group: named, as when every state is gone."""
+    fakes.groups.groups = [ephemeral_group(env="pr1", base="prod", expires=PAST)]
+    fakes.runner.stacks_with_state = {"churn-pr1-platform", "churn-pr1-workspace"}
+    outcome, lines = run_reap(config, fakes)
+    assert outcome.reaped == ["churn/pr1"]
+    assert "destroy churn-pr1-account" not in fakes.events and fakes.groups.deleted == []
+    assert any(line.startswith("warning: churn/pr1 leaves its serverless network policy") for line in lines)
 
 
 def test_when_the_state_of_an_env_cut_from_dev_is_gone_no_network_policy_is_named(config, fakes):

@@ -91,6 +91,19 @@ def test_has_state_initialises_the_stack_directory_and_pulls_its_state():
     ]
 
 
+def test_state_is_the_pulled_document_as_terraform_prints_it():
+    launcher = Launcher(done(0), done(0, stdout=STATE_WITH_RESOURCES), done(0), done(0, stdout=""))
+    runner = CdktfRunner(run=launcher)
+    assert runner.state("churn-prod-platform", outdir=Path("cdktf.out")) == STATE_WITH_RESOURCES
+    assert runner.state("churn-prod-account", outdir=Path("cdktf.out")) == ""
+    assert launcher.calls[1][0] == [
+        "terraform",
+        "-chdir=cdktf.out/stacks/churn-prod-platform",
+        "state",
+        "pull",
+    ]
+
+
 def test_output_reads_one_value_of_the_deployed_stack_or_fails_with_terraforms_error():
     missing = '╷\n│ Error: Output "workspace_url" not found\n│\n│ The output variable requested could not be found\n'
     launcher = Launcher(

@@ -29,7 +29,10 @@ def test_a_listed_runner_deploys(cli, fakes):
     result = cli("deploy", "pricing/prod", "--auto-approve")
     assert result.code == 0, result.err
     assert fakes.address_lookups == 1
-    assert fakes.events[:2] == ["build wheel", "synth pricing-prod-platform pricing-prod-workspace"]
+    assert fakes.events[:2] == [
+        "build wheel",
+        "synth pricing-prod-platform pricing-prod-account pricing-prod-workspace",
+    ]
 
 
 def test_the_dry_run_says_what_it_would_check_and_asks_nobody(cli, fakes):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from cdktf import ITerraformDependable
 from cdktf_cdktf_provider_azurerm.databricks_workspace import (
     DatabricksWorkspace,
@@ -74,13 +72,10 @@ class Workspace(Construct):
         network: Network,
         private_links: PrivateLinks | None,
         encryption_key: EncryptionKey | None = None,
-        outlived_by: Sequence[ITerraformDependable] = (),
     ) -> None:
-        """``outlived_by``: what must exist before the workspace and be destroyed after it (its serverless NCC and
-        network policy, which cannot be detached)."""
         super().__init__(scope, id)
         public = team_env.settings.public_network_access
-        waits_for = [*network.egress_associations, *outlived_by]
+        waits_for: list[ITerraformDependable] = [*network.egress_associations]
         if encryption_key is not None:
             databricks_app = team_env.platform.azure_databricks_sp_object_id
             if databricks_app is None:  # the config refuses this; not an assert: synth runs under python -O

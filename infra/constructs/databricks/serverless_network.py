@@ -1,12 +1,14 @@
 """The network of an env's serverless compute (config `serverless.restricted_egress`): a restricted account network
 policy attached to the workspace, and on AWS a network connectivity configuration (NCC) bound to it.
 
-Account-level resources, built in the stack that creates the workspace (AWS: the account stack; Azure: the platform
-stack) in two steps: `ServerlessNetwork` before the workspace (the workspace depends on it), `attach` after. Neither
+Account-level resources, built in the env's account stack in two steps: `ServerlessNetwork`, then `attach` with the
+workspace ID. On AWS that stack creates the workspace, which depends on them; on Azure (azure_account_stack.py) the
+ID is the platform stack's output, and the account stack is destroyed before the platform stack. Neither
 attachment can be undone (databricks v1.99.0: mws/resource_mws_ncc_binding.go Delete only logs "Cannot remove network
 connectivity config binding"; internal/providers/pluginfw/products/workspace_network_option/
-resource_workspace_network_option.go Delete is empty), so the NCC and the policy must outlive the workspace: with the
-workspace depending on them, Terraform destroys the workspace first. Same resources as SRA
+resource_workspace_network_option.go Delete is empty). On AWS the NCC and the policy outlive the workspace: with the
+workspace depending on them, Terraform destroys the workspace first. On Azure the policy is deleted while the
+workspace still stands, a moment before the platform stack goes (docs/security.md, "Serverless"). Same resources as SRA
 (aws/tf/modules/databricks_account/network_connectivity_configuration, network_policy, workspace/main.tf).
 """
 

@@ -17,7 +17,11 @@ from infra.aspects.policy.packs.databricks import DATABRICKS
 from infra.aspects.policy.packs.databricks_hardening import AZURE_WORKSPACE_HARDENING, DATABRICKS_HARDENING
 from infra.aspects.policy.packs.databricks_serverless import DATABRICKS_SERVERLESS
 from infra.aspects.policy.packs.databricks_serving import DATABRICKS_SERVING
-from infra.aspects.policy.packs.serverless_network import SERVERLESS_NETWORK
+from infra.aspects.policy.packs.serverless_network import (
+    AZURE_PLATFORM_ACCOUNT_FREE,
+    AZURE_SERVERLESS_NETWORK,
+    SERVERLESS_NETWORK,
+)
 
 AZURE: tuple[RulePack, ...] = (
     AZURE_WORKSPACE,
@@ -28,9 +32,11 @@ AZURE: tuple[RulePack, ...] = (
     AZURE_IAM,
     AZURE_EGRESS,
     AUDIT_AZURE,
-    SERVERLESS_NETWORK,
+    AZURE_PLATFORM_ACCOUNT_FREE,
 )
 """The cloud resources of an Azure team-env (its platform stack)."""
+AZURE_ACCOUNT: tuple[RulePack, ...] = (AZURE_SERVERLESS_NETWORK,)
+"""Databricks account resources of an Azure team-env (its account stack, where the env needs one)."""
 AWS: tuple[RulePack, ...] = (AWS_NETWORK, AWS_EGRESS, AWS_STORAGE, AWS_IAM)
 """The cloud resources of an AWS team-env (its platform stack)."""
 WORKSPACE: tuple[RulePack, ...] = (
@@ -43,7 +49,7 @@ WORKSPACE: tuple[RulePack, ...] = (
 """Everything inside a Databricks workspace (the workspace stack), whatever the cloud."""
 ACCOUNT: tuple[RulePack, ...] = (AUDIT_ACCOUNT, SERVERLESS_NETWORK)
 """Databricks account resources of an AWS team-env (its account stack)."""
-ALL_PACKS: tuple[RulePack, ...] = (*AZURE, *AWS, *WORKSPACE, *ACCOUNT, COMMON)
+ALL_PACKS: tuple[RulePack, ...] = (*AZURE, *AWS, *WORKSPACE, *ACCOUNT, *AZURE_ACCOUNT, COMMON)
 
 
 def all_rules() -> tuple[Rule, ...]:

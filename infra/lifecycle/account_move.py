@@ -1,0 +1,85 @@
+"""Refuse to run an Azure env whose platform stack's state still holds account-level resources.
+
+Until the Azure account stack (infra/stacks/azure_account_stack.py) an env with `serverless.restricted_egress` kept
+its network policy and the policy's attachment to the workspace in its platform stack, through a `databricks`
+provider alias `account`. That stack declares neither any more, so on the next run Terraform would refuse to plan
+it (the resources' provider configuration has been removed), and the account stack would try to create a policy
+whose ID exists. Terraform cannot move resources between two states by itself: a `removed` block in the platform
+stack and an `import` block in the account stack would fail every fresh env, where there is nothing to import.
+So the move is the operator's, once, with the commands this check prints; nothing is changed by guess
+(docs/operations.md, "Moving account-level resources out of an Azure platform stack").
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from infra.config import TeamEnv
+from infra.lifecycle.errors import OperationFailed
+
+if TYPE_CHECKING:
+    from infra.lifecycle.runner import StackRunner
+
+# Resource type -> the attribute its import ID is (databricks v1.99.0, ImportState of
+# internal/providers/pluginfw/products/account_network_policy/resource_account_network_policy.go: network_policy_id;
+# .../workspace_network_option/resource_workspace_network_option.go: workspace_id).
+IMPORT_ID = {
+    "databricks_account_network_policy": "network_policy_id",
+    "databricks_workspace_network_option": "workspace_id",
+}
+
+
+def account_resources(state_json: str) -> dict[str, str]:
+    """Address -> import ID of every account-level resource in a state (`terraform state pull`)."""
+    if not state_json.strip():
+        return {}
+    found = {}
+    for resource in json.loads(state_json).get("resources") or []:
+        attribute = IMPORT_ID.get(resource.get("type", ""))
+        if resource.get("mode") != "managed" or attribute is None:
+            continue
+        for instance in resource.get("instances") or []:
+            address = f"{resource['type']}.{resource['name']}"
+            found[address] = str((instance.get("attributes") or {}).get(attribute, ""))
+    return found
+
+
+def refuse_account_resources_in_platform_state(
+    team_env: TeamEnv, runner: StackRunner, *, outdir: Path
+) -> None:
+    """OperationFailed naming the commands that move the policy into the account stack (or out of state, where
+    the env no longer asks for one). Azure envs of a platform with an account ID only: no other env ever held one.
+    Call after the stacks are synthesized (reading a state initializes the stack's directory)."""
+    if team_env.team.cloud != "azure" or team_env.platform.account_id is None:
+        return
+    platform = team_env.stacks["platform"]
+    held = account_resources(runner.state(platform, outdir=outdir))
+    if not held:
+        return
+    chdir = f"-chdir={outdir / 'stacks' / platform}"
+    remove = shlex.join(["terraform", chdir, "state", "rm", *held])
+    account = team_env.stacks.get("account")
+    if account is None:
+        raise OperationFailed(
+            f"{team_env.key}: {platform}'s state still holds {', '.join(held)}, which no stack of this env "
+            f"declares any more (serverless.restricted_egress is off); take them out of the state with `{remove}`, "
+            "then in the account console attach the workspace to default-policy and delete the policy "
+            "(docs/operations.md)"
+        )
+    into = f"-chdir={outdir / 'stacks' / account}"
+    moves = [
+        remove,
+        shlex.join(["terraform", into, "init", "-input=false"]),
+        *(
+            shlex.join(["terraform", into, "import", address, import_id])
+            for address, import_id in held.items()
+        ),
+    ]
+    raise OperationFailed(
+        f"{team_env.key}: {platform}'s state still holds {', '.join(held)}, which now belong to {account} "
+        f"(docs/operations.md); move them with the deploying identity (an account admin), then run again: "
+        + "; ".join(moves)
+    )
