@@ -1,6 +1,7 @@
 """Compose the CDKTF app: two stacks per team-environment, wired by cross-stack references."""
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from infra.constructs.azure.workspace_access import azure_workspace_access
 from infra.constructs.contracts import WheelArtifact
 from infra.stacks.platform_stack import PlatformStack
 from infra.stacks.workspace_stack import WorkspaceStack
+from infra.wheelhouse import wheelhouses
 
 
 def build_app(
@@ -31,14 +33,17 @@ def build_app(
     ``today`` (default: the synth's UTC date) decides the month new budgets start in; tests pin it.
     """
     app = AspectApp(outdir=str(outdir))
-    artifact = WheelArtifact(wheel)
     chosen = team_envs if team_envs is not None else config.team_envs
     wheels = workload_wheels(chosen, given=package_wheels or {})
+    houses = wheelhouses(chosen)
     for team_env in chosen:
+        artifact, env_wheels = with_wheelhouse(
+            team_env, wheel=WheelArtifact(wheel), wheels=wheels, houses=houses
+        )
         if team_env.team.cloud == "aws":
-            add_aws_team_env(app, team_env=team_env, wheel=artifact, wheels=wheels)
+            add_aws_team_env(app, team_env=team_env, wheel=artifact, wheels=env_wheels)
         else:
-            add_team_env(app, team_env=team_env, wheel=artifact, today=today, wheels=wheels)
+            add_team_env(app, team_env=team_env, wheel=artifact, today=today, wheels=env_wheels)
     return app
 
 
@@ -55,6 +60,23 @@ def workload_wheels(
     return {
         package: WheelArtifact(given[package] if package in given else build(package)) for package in packages
     }
+
+
+def with_wheelhouse(
+    team_env: TeamEnv,
+    *,
+    wheel: WheelArtifact,
+    wheels: Mapping[str, WheelArtifact],
+    houses: Mapping[tuple[str, str], list[Path]],
+) -> tuple[WheelArtifact, dict[str, WheelArtifact]]:
+    """Churn's wheel and the package wheels, each carrying the team-env's wheelhouse of its package (isolated envs
+    only: infra/wheelhouse.py)."""
+
+    def carrying(package: str, artifact: WheelArtifact) -> WheelArtifact:
+        found = houses.get((team_env.key, package), [])
+        return replace(artifact, dependencies=tuple(WheelArtifact(p) for p in found))
+
+    return carrying("ml", wheel), {package: carrying(package, a) for package, a in wheels.items()}
 
 
 def add_team_env(
