@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator
 
 
-def _index_url(value: str) -> str:
+def check_index_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme != "https" or not parts.hostname:
         raise ValueError(f"{value!r} is not an https:// URL (pip refuses plain http from an untrusted host)")
@@ -27,4 +27,4 @@ def _index_url(value: str) -> str:
     return value
 
 
-PackageIndexUrl = Annotated[str, AfterValidator(_index_url)]
+PackageIndexUrl = Annotated[str, AfterValidator(check_index_url)]
