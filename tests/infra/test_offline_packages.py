@@ -163,3 +163,23 @@ def test_synth_without_network_or_cache_is_one_line_naming_the_package(
     assert line.startswith("error: wheelhouse: narwhals==2.29.0: not in the wheelhouse cache")
     assert "set platform.package_index to a mirror it reaches" in line
     assert not (tmp_path / "out").exists()
+
+
+def test_cdktf_entry_point_without_network_or_cache_is_one_line(tmp_path, capsys, monkeypatch, fake_wheel):
+    """`cdktf synth` (cdktf.json runs infra/main.py) stops the same way, exit 2, before writing any stack."""
+    from infra.main import main as cdktf_main
+
+    empty = tmp_path / "no-index"
+    empty.mkdir()
+    monkeypatch.setenv("PLATFORM_WHEELHOUSE_FIND_LINKS", str(empty))
+    monkeypatch.setenv("PLATFORM_WHEELHOUSE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PLATFORM_CONFIG", str(ROOT / "platform.yaml"))
+    monkeypatch.setenv("CHURN_WHEEL", str(fake_wheel))
+    monkeypatch.setenv("CDKTF_OUTDIR", str(tmp_path / "out"))
+    with pytest.raises(SystemExit) as exited:
+        cdktf_main()
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert exited.value.code == 2 and line.startswith(
+        "wheelhouse: narwhals==2.29.0: not in the wheelhouse cache"
+    )
+    assert not (tmp_path / "out" / "stacks").exists()
