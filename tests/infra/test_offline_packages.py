@@ -182,4 +182,4 @@ def test_cdktf_entry_point_without_network_or_cache_is_one_line(tmp_path, capsys
     assert exited.value.code == 2 and line.startswith(
         "wheelhouse: narwhals==2.29.0: not in the wheelhouse cache"
     )
-    assert not (tmp_path / "out" / "stacks").exists()
+    assert list((tmp_path / "out").rglob("cdk.tf.json")) == []
