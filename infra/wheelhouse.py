@@ -35,9 +35,10 @@ from infra.config.workload_packages import canonical
 # Test hooks (tests/conftest.py): the cache directory, and a local directory of wheels pip reads instead of an index.
 CACHE_ENV = "PLATFORM_WHEELHOUSE_CACHE"
 FIND_LINKS_ENV = "PLATFORM_WHEELHOUSE_FIND_LINKS"
-# Databricks' CPU ML runtimes run Ubuntu on x86_64; pip widens manylinux2014 to the older manylinux tags, and a
-# pure-Python wheel (`py3-none-any`, the normal case) fits any platform.
-PLATFORM_TAG = "manylinux2014_x86_64"
+# Databricks' CPU ML runtimes run Ubuntu on x86_64. pip widens manylinux2014 to manylinux2010 and manylinux1 but not
+# to the perennial tags (pip/_internal/utils/compatibility_tags.py), so manylinux_2_28 is named too: a binary wheel
+# for glibc 2.28 or older fits the runtimes' Ubuntu. A pure-Python wheel (`py3-none-any`, the normal case) fits any.
+PLATFORM_TAGS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64")
 PRIVATE_PREFIX = ".fetch-"
 PYPI = "PyPI"
 
@@ -130,7 +131,8 @@ def fetch(pin: Pin, *, cache: Path, source: Source, python: str) -> Path:
                     "--abi",
                     f"cp{python.replace('.', '')}",
                 ),
-                *("--platform", PLATFORM_TAG, "--disable-pip-version-check", "--no-input"),
+                *(option for tag in PLATFORM_TAGS for option in ("--platform", tag)),
+                *("--disable-pip-version-check", "--no-input"),
                 *("--retries", "1", "--timeout", "15", "--dest", str(download), "-r", str(requirements)),
                 *source.pip_options(),
             ],

@@ -143,3 +143,29 @@ def test_the_package_index_replaces_pypi_and_a_local_directory_reads_no_index():
     ]
     assert Source().pip_options() == [] and Source().label == "PyPI"
     assert Source(find_links=Path("/w")).pip_options() == ["--no-index", "--find-links", "/w"]
+
+
+@pytest.mark.parametrize(
+    ("tag", "fits"),
+    [
+        ("cp312-cp312-manylinux_2_28_x86_64", True),
+        ("cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64", True),
+        ("cp312-cp312-macosx_11_0_arm64", False),
+        ("cp311-cp311-manylinux_2_28_x86_64", False),
+    ],
+)
+def test_binary_wheels_are_chosen_for_the_runtimes_python_on_linux_x86_64(tmp_path, index, tag, fits):
+    """The runner may be a Mac or run another Python: what it fetches is for the cluster (CPython 3.12, Linux x86_64;
+    pip widens no perennial manylinux tag by itself, so manylinux_2_28 is named)."""
+    wheels, pin = index
+    binary = tmp_path / "binary"
+    binary.mkdir()
+    (binary / f"tinydep-1.2.3-{tag}.whl").write_bytes(
+        (wheels / "tinydep-1.2.3-py3-none-any.whl").read_bytes()
+    )
+    if fits:
+        got = fetch(pin, cache=tmp_path / "cache", source=Source(find_links=binary), python=PYTHON)
+        assert got.name == f"tinydep-1.2.3-{tag}.whl"
+    else:
+        with pytest.raises(WheelhouseUnavailable, match=r"^tinydep==1\.2\.3: not in the wheelhouse cache"):
+            fetch(pin, cache=tmp_path / "cache", source=Source(find_links=binary), python=PYTHON)
