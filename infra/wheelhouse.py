@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,8 @@ FIND_LINKS_ENV = "PLATFORM_WHEELHOUSE_FIND_LINKS"
 # for glibc 2.28 or older fits the runtimes' Ubuntu. A pure-Python wheel (`py3-none-any`, the normal case) fits any.
 PLATFORM_TAGS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64")
 PRIVATE_PREFIX = ".fetch-"
+# pip gives up after --retries 1 and --timeout 15 s a request: a private directory an hour old is abandoned.
+ABANDONED_AFTER_SECONDS = 3600
 PYPI = "PyPI"
 
 
@@ -90,6 +93,18 @@ def cached(pin: Pin, cache: Path) -> Path | None:
     return None
 
 
+def remove_abandoned(cache: Path) -> None:
+    """Private download directories of fetches killed before their cleanup: only ones older than any download
+    takes, so a fetch running now keeps its own."""
+    deadline = time.time() - ABANDONED_AFTER_SECONDS
+    for private in cache.glob(f"{PRIVATE_PREFIX}*"):
+        try:
+            if private.stat().st_mtime < deadline:
+                shutil.rmtree(private, ignore_errors=True)
+        except FileNotFoundError:  # removed by another fetch meanwhile
+            continue
+
+
 def fetch(pin: Pin, *, cache: Path, source: Source, python: str) -> Path:
     """The pin's wheel in ``cache``: the cached one when its hash is the lock's, else downloaded by pip now."""
     found = cached(pin, cache)
@@ -101,6 +116,7 @@ def fetch(pin: Pin, *, cache: Path, source: Source, python: str) -> Path:
     )
     try:
         cache.mkdir(parents=True, exist_ok=True)
+        remove_abandoned(cache)
         private = Path(tempfile.mkdtemp(prefix=PRIVATE_PREFIX, dir=cache))
     except OSError as exc:
         raise WheelhouseUnavailable(

@@ -193,7 +193,7 @@ def closure(
         if pin is None:
             raise WheelhouseProblem(
                 f"{needed_by} requires {requirement}, which {runtime.name} does not ship and Pipfile.lock does not "
-                f"pin; add it to the Pipfile so the dev env and the wheelhouse pin it"
+                f"pin; add it to the Pipfile (`[packages]`) so the dev env and the wheelhouse pin it"
             )
         try:
             allowed = requirement.specifier.contains(Version(pin.version), prereleases=True)

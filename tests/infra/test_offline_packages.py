@@ -58,7 +58,7 @@ def test_a_requirement_neither_shipped_nor_locked_is_refused(tmp_path, capsys, m
     lock_with(tmp_path, monkeypatch, lambda default: default.pop("narwhals"))
     line = refused(tmp_path, capsys)
     assert "fairlearn 0.15.0 requires narwhals>=1.14.0, which databricks-18-lts-ml.txt does not ship" in line
-    assert line.endswith("add it to the Pipfile so the dev env and the wheelhouse pin it")
+    assert line.endswith("add it to the Pipfile (`[packages]`) so the dev env and the wheelhouse pin it")
 
 
 def test_a_lock_pin_outside_the_requirements_range_is_refused(tmp_path, capsys, monkeypatch):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -169,3 +170,15 @@ def test_binary_wheels_are_chosen_for_the_runtimes_python_on_linux_x86_64(tmp_pa
     else:
         with pytest.raises(WheelhouseUnavailable, match=r"^tinydep==1\.2\.3: not in the wheelhouse cache"):
             fetch(pin, cache=tmp_path / "cache", source=Source(find_links=binary), python=PYTHON)
+
+
+def test_download_directories_of_killed_fetches_are_removed_and_running_ones_kept(tmp_path, index):
+    wheels, pin = index
+    cache = tmp_path / "cache"
+    abandoned, running = cache / ".fetch-killed", cache / ".fetch-running"
+    for private in (abandoned, running):
+        private.mkdir(parents=True)
+    old = time.time() - 2 * 3600
+    os.utime(abandoned, (old, old))
+    fetch(pin, cache=cache, source=Source(find_links=wheels), python=PYTHON)
+    assert not abandoned.exists() and running.is_dir()
