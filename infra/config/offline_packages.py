@@ -183,7 +183,7 @@ def closure(
         name = canonical(requirement.name)
         shipped = runtime.libraries.get(name)
         if shipped is not None:
-            if not requirement.specifier.contains(shipped, prereleases=True):
+            if not _allows(requirement, shipped):
                 raise WheelhouseProblem(
                     f"{needed_by} requires {requirement}, but {runtime.name} ships {name} {shipped}: pip on the "
                     f"cluster would fetch another {name} from PyPI"
@@ -195,11 +195,7 @@ def closure(
                 f"{needed_by} requires {requirement}, which {runtime.name} does not ship and Pipfile.lock does not "
                 f"pin; add it to the Pipfile (`[packages]`) so the dev env and the wheelhouse pin it"
             )
-        try:
-            allowed = requirement.specifier.contains(Version(pin.version), prereleases=True)
-        except InvalidVersion:
-            allowed = False
-        if not allowed:
+        if not _allows(requirement, pin.version):
             raise WheelhouseProblem(
                 f"{needed_by} requires {requirement}, but Pipfile.lock pins {name} {pin.version}"
             )
@@ -215,6 +211,14 @@ def closure(
     for spec in sorted(requirements):
         visit(spec, needed_by="the wheel", extras=frozenset())
     return ordered
+
+
+def _allows(requirement: Requirement, version: str) -> bool:
+    """Whether ``version`` satisfies the requirement's range (a version PEP 440 cannot read never does)."""
+    try:
+        return requirement.specifier.contains(Version(version), prereleases=True)
+    except InvalidVersion:
+        return False
 
 
 def workload_closure(package: Path, runtime: str, root: Path | None = None) -> list[Pin]:
