@@ -49,7 +49,7 @@ print(json.dumps({"own_wall_s": time.perf_counter() - wall, "own_cpu_s": time.pr
 
 
 def generated_config(teams: int) -> dict:
-    """Teams like the committed Azure ones; every env network is a distinct /24 of 10/8."""
+    """Teams like the committed Azure ones; every env network is a distinct /24 of 10/8, clear of the hub."""
     base = yaml.safe_load((ROOT / "platform.yaml").read_text())
     generated = []
     for index in range(teams):
@@ -57,11 +57,21 @@ def generated_config(teams: int) -> dict:
         for position, env in enumerate(("dev", "staging", "prod")):
             slot = index * 3 + position
             envs[env] = {
-                "network": f"10.{slot // 256}.{slot % 256}.0/24",
+                # 10.0.0.0/16 holds the hub firewall of the committed platform settings
+                "network": f"10.{slot // 256 + 1}.{slot % 256}.0/24",
                 "budget": {"amount": 1000},
                 "compute": {"node_type": "Standard_D4ds_v5", "max_workers": 4},
                 "schedules": {"timezone": "Europe/Amsterdam"},
-                **({"deploy_runner": ["self-hosted", "linux", "bench"]} if env == "prod" else {}),
+                # prod is private by default (a runner inside its network deploys it) and its public front end
+                # needs an IP access list
+                **(
+                    {
+                        "deploy_runner": ["self-hosted", "linux", "bench"],
+                        "hardening": {"ip_access_list": ["198.51.100.0/24"]},
+                    }
+                    if env == "prod"
+                    else {}
+                ),
             }
         generated.append(
             {
@@ -73,7 +83,11 @@ def generated_config(teams: int) -> dict:
                 "environments": envs,
             }
         )
-    return {"platform": base["platform"], "teams": generated}
+    # System tables are declared once per metastore, in a protected env of the config (all teams: one region).
+    audit = base["platform"].get("audit", {})
+    tables = {**audit.get("system_tables", {}), "managed_in": [f"{generated[0]['name']}/prod"]}
+    platform = {**base["platform"], "audit": {**audit, "system_tables": tables}}
+    return {"platform": platform, "teams": generated}
 
 
 def run_once(config: Path) -> dict:

@@ -95,8 +95,8 @@ def deploy(
     config: ConfigOption = None,
     only: OnlyOption = None,
 ) -> None:
-    """Build the wheel, synthesize the env's two stacks, deploy the platform stack then the workspace stack
-    (with --only, just that one)."""
+    """Build the wheels, synthesize the env's stacks and deploy them in order: platform, account (where the env
+    has one), workspace (with --only, just that one)."""
     with reported():
         loaded, services = load_or_fail(config), services_factory()
         rollout = Rollout(
@@ -115,7 +115,8 @@ def destroy(
     as_json: DryRunJsonOption = False,
     config: ConfigOption = None,
 ) -> None:
-    """Destroy the env's workspace stack, then its platform stack. Prod needs --force-prod and a typed confirmation."""
+    """Destroy the env's stacks in reverse deploy order (workspace first). Prod needs --force-prod and a typed
+    confirmation."""
     with reported():
         loaded, services = load_or_fail(config), services_factory()
         team_env = permanent_team_env(loaded, target)

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from infra.cli import bundle, env, lifecycle, plan, scan, synth
+from infra.cli import bundle, env, lifecycle, plan, sat, scan, synth
 from infra.cli.errors import fail, run_cli
 from infra.cli.options import ConfigOption, full_width, load_or_fail
 from infra.config import ConfigError, PlatformConfig, load_config
@@ -28,7 +28,7 @@ from infra.lifecycle.workspace_urls import workspace_urls
 app = typer.Typer(
     rich_markup_mode="rich",  # explicit: the default differs across typer versions, and `\[` is an escape only in this mode
     name="platform",
-    help="Provision Azure Databricks for every team and environment in platform.yaml.",
+    help="Provision Databricks on Azure and AWS for every team and environment in platform.yaml.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -178,6 +178,7 @@ for register in (
     env.register,
     plan.register,
     bundle.register,
+    sat.register,
 ):
     register(app)
 

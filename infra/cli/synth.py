@@ -30,7 +30,7 @@ def synth(
         typer.Option("--json", help="Print the stacks written, the wheel and the output directory as JSON."),
     ] = False,
 ) -> None:
-    """Synthesize both stacks of every team-env into OUT/stacks/<stack>/cdk.tf.json."""
+    """Synthesize every stack of every team-env into OUT/stacks/<stack>/cdk.tf.json."""
     loaded = load_or_fail(config)
     out = out or default_outdir()
     try:

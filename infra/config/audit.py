@@ -1,4 +1,5 @@
-"""Audit and detection: the metastore's system tables, audit log delivery, audit alerts, the Security Analysis Tool.
+"""Audit and detection: the metastore's system tables, audit log delivery, audit alerts, the Security Analysis Tool
+(its own module, infra/config/security_analysis_tool.py).
 
 System tables are enabled per Unity Catalog METASTORE, not per workspace. `databricks_system_schema` (databricks
 v1.99.0, catalog/resource_system_schema.go) enables the schema on the metastore of the workspace its provider
@@ -14,7 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from infra.config.base import QuartzCron, StrictModel, team_paths
+from infra.config.base import EnvRef, QuartzCron, StrictModel, team_paths
+from infra.config.security_analysis_tool import SecurityAnalysisTool, sat_problems, sat_warnings
 
 if TYPE_CHECKING:
     from infra.config.model import TeamEnv
@@ -25,14 +27,6 @@ if TYPE_CHECKING:
 # cannot be turned off, so a resource for it would only make a destroy call Disable on a schema that refuses it.
 SystemSchemaName = Literal["access", "compute", "lakeflow", "serving", "query", "storage", "marketplace"]
 DEFAULT_SYSTEM_SCHEMAS: tuple[SystemSchemaName, ...] = ("access", "compute", "lakeflow", "serving")
-EnvRef = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*/[a-z][a-z0-9]*$")]
-
-SAT_NOT_DEPLOYABLE = (
-    "the Security Analysis Tool cannot be deployed from this repository: it needs a service principal's client "
-    "secret in a secret scope (no secrets in config or state here) and its Terraform module from GitHub "
-    "(security-analysis-tool terraform/common); install it with SAT's own installer into that workspace "
-    "(docs/security.md, 'Security Analysis Tool')"
-)
 
 
 def check_hourly(value: str) -> str:
@@ -65,17 +59,6 @@ class SystemTables(StrictModel):
     schemas: list[SystemSchemaName] = list(DEFAULT_SYSTEM_SCHEMAS)  # noqa: RUF012 (pydantic copies defaults)
     """System schemas to enable: access (audit), compute, lakeflow (jobs), serving; also query, storage and
     marketplace. `billing` is enabled by Databricks on every metastore and is not managed."""
-
-
-class SecurityAnalysisTool(StrictModel):
-    """Databricks' Security Analysis Tool (SAT), once per platform in one chosen workspace, as SRA offers it."""
-
-    enabled: bool = False
-    """Off by default. On: validate checks `workspace`, then refuses: SAT cannot be deployed from this
-    repository (it needs a service principal secret in a secret scope and its module from GitHub); install it with
-    SAT's installer into that workspace (docs/security.md)."""
-    workspace: EnvRef | None = None
-    """`<team>/<env>` of the permanent env whose workspace would run SAT (required when enabled)."""
 
 
 class AuditSettings(StrictModel):
@@ -182,17 +165,7 @@ def audit_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list[
             f"platform.metastore_id: a metastore serves the workspaces of one region, but the teams are in "
             f"{', '.join(regions)}; unset it (each region's workspaces get that region's metastore)"
         )
-    sat = platform.audit.security_analysis_tool
-    if sat.enabled:
-        path = "platform.audit.security_analysis_tool"
-        if sat.workspace is None:
-            problems.append(
-                f"{path}.workspace: required when enabled (the one team-env whose workspace runs SAT)"
-            )
-        elif sat.workspace not in envs:
-            problems.append(f"{path}.workspace: {sat.workspace!r} is not a permanent env of this config")
-        else:
-            problems.append(f"{path}.enabled: {SAT_NOT_DEPLOYABLE}")
+    problems += sat_problems(platform, teams)
     return problems
 
 
@@ -215,7 +188,7 @@ def audit_warnings(platform: PlatformSettings, teams: list[TeamConfig]) -> list[
                     f"{metastore_of(team)} metastore (platform.audit.system_tables); the alerts read nothing until "
                     "an account admin enables it"
                 )
-    return warnings
+    return warnings + sat_warnings(platform, teams)
 
 
 def manages_system_tables(platform: PlatformSettings, team: TeamConfig, env: str) -> bool:

@@ -45,6 +45,8 @@ def team_paths(names: Sequence[object]) -> list[str]:
 
 
 EPHEMERAL_NAME = r"^[a-z][a-z0-9]{1,9}$"
+# `<team>/<env>` of a permanent env (platform-wide settings that name the one env doing something).
+EnvRef = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*/[a-z][a-z0-9]*$")]
 
 
 class StrictModel(BaseModel):

@@ -19,6 +19,7 @@ from infra.lifecycle.errors import InputProblem, OperationFailed
 from infra.lifecycle.preflight import MetastoreView, SdkMetastoreView
 from infra.lifecycle.runner import CdktfRunner, StackRunner
 from infra.lifecycle.runner_address import PublicAddress, https_public_address
+from infra.lifecycle.security_analysis_tool import SatWorkspace, SdkSatWorkspace
 from infra.lifecycle.smoke import SmokeTarget
 from infra.project import project_root
 
@@ -52,6 +53,12 @@ class Services:
     """Region -> the AWS resources there and their tags (the record of ephemeral AWS envs)."""
     public_address: PublicAddress = field(default=https_public_address)
     """This runner's public IPv4 address (checked against an env's IP access list before a rollout)."""
+    sat_workspace: Callable[[PlatformConfig, SmokeTarget], SatWorkspace] = field(
+        default=lambda config, target: SdkSatWorkspace.for_target(
+            target, None if target.workspace_url else subscription_id(config)
+        )
+    )
+    """(config, target): the workspace that runs the Security Analysis Tool, for `platform sat`."""
 
 
 def real_services() -> Services:

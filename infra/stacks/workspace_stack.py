@@ -24,6 +24,7 @@ from infra.constructs.databricks.model_jobs import ModelJobs
 from infra.constructs.databricks.notebooks import TeamNotebook
 from infra.constructs.databricks.quality_monitor import PredictionsMonitor
 from infra.constructs.databricks.secrets import KeyVaultSecretScope
+from infra.constructs.databricks.security_analysis_tool import SecurityAnalysisTool, sat_identity
 from infra.constructs.databricks.serving import ChampionEndpoint
 from infra.constructs.databricks.team_folder import TeamFolder
 from infra.constructs.databricks.unity_catalog import UnityCatalogScope
@@ -114,6 +115,8 @@ class WorkspaceStack(AspectStack):
         workload_principals = [i.principal for i in identities.values()]
         # Bundle workloads' principals first: the catalog's grants and the policy's permissions list them.
         bundles = bundle_identities(self, team_env=team_env, deployer=deployer)
+        sat = sat_identity(self, team_env=team_env, deployer=deployer)  # where the config runs SAT
+        sat_principals = [sat.principal] if sat else []
 
         unity_catalog = UnityCatalogScope(
             self,
@@ -125,6 +128,7 @@ class WorkspaceStack(AspectStack):
             job_principal=job_principal,
             workload_principals=workload_principals,
             catalog_users=[b.principal for b in bundles],
+            schema_creators=sat_principals,
             depends_on=metastore,
         )
         compute = ComputePolicy(
@@ -134,7 +138,7 @@ class WorkspaceStack(AspectStack):
             owners=owners,
             job_principal=job_principal,
             deployer=deployer,
-            workload_principals=[*workload_principals, *(b.principal for b in bundles)],
+            workload_principals=[*workload_principals, *(b.principal for b in bundles), *sat_principals],
         )
         add_bundle_workloads(
             self,
@@ -183,6 +187,18 @@ class WorkspaceStack(AspectStack):
             metastore=metastore,
             depends_on=[folder.directory],
         )
+        if sat is not None:
+            SecurityAnalysisTool(
+                self,
+                "security-analysis-tool",
+                team_env=team_env,
+                identity=sat,
+                catalog=unity_catalog,
+                compute=compute,
+                owners=owners,
+                readers=readers,
+                deployer=deployer,
+            )
         keep_retired_churn_data(self, team_env=team_env)
         if access.key_vault is not None:  # AWS team-envs have no vault, so no scope
             self._secret_scope(

@@ -1,4 +1,5 @@
-"""Audit and detection (issue 25, item 4 and 5): system tables once per metastore, audit alerts, SAT refused."""
+"""Audit and detection (issue 25, item 4 and 5): system tables once per metastore, audit alerts; SAT in
+tests/infra/test_security_analysis_tool.py."""
 
 from pathlib import Path
 
@@ -138,12 +139,6 @@ def test_billing_is_not_a_schema_the_platform_manages():
     assert any("platform.audit.system_tables.schemas" in line for line in lines), lines
 
 
-def test_the_security_analysis_tool_is_refused_in_one_line_naming_why():
-    lines = problems(config_with({"security_analysis_tool": {"enabled": True, "workspace": "churn/prod"}}))
-    assert [line.split(":")[0] for line in lines] == ["platform.audit.security_analysis_tool.enabled"]
-    assert "secret" in lines[0] and "docs/security.md" in lines[0]
-
-
 @pytest.mark.parametrize(
     ("workspace", "problem"), [(None, "required when enabled"), ("churn/pr1", "not a permanent env")]
 )
@@ -276,13 +271,6 @@ def validate_refusal(tmp_path, capsys, audit: dict) -> tuple[str, str]:
     assert exited.value.code == 2 and out == "" and "Traceback" not in err
     (line,) = err.splitlines()
     return str(file), line
-
-
-def test_platform_validate_refuses_the_security_analysis_tool_in_one_line_with_exit_2(tmp_path, capsys):
-    file, line = validate_refusal(
-        tmp_path, capsys, {"security_analysis_tool": {"enabled": True, "workspace": "risk/prod"}}
-    )
-    assert line.startswith(f"error: {file}: platform.audit.security_analysis_tool.enabled: ")
 
 
 def test_alerts_come_after_their_warehouse_its_permissions_and_the_schemas_and_go_first(synthesized):

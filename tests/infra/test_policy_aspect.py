@@ -417,6 +417,14 @@ def _alert(scope, *, emails=()):
     )
 
 
+def _repo(scope, *, branch: str | None = None):
+    """A Git folder; on `branch` it is SAT's own terraform/common/repo.tf (v0.8.0), which tracks `main`."""
+    from cdktf_cdktf_provider_databricks.repo import Repo
+
+    pin = {"branch": branch} if branch else {"tag": "v0.8.0"}
+    return Repo(scope, "repo", url="https://github.com/o/r.git", path="/Repos/Applications/r", **pin)
+
+
 def _token(scope):
     from cdktf_cdktf_provider_databricks.token import Token
 
@@ -834,6 +842,7 @@ VIOLATIONS = {
     "PLAT-AUDIT-3": ("prod", _system_schema),
     "PLAT-AUDIT-4": ("dev", _alert),
     "PLAT-AUDIT-5": ("dev", lambda s: _workspace(s, log_categories=("accounts", "clusters"))),
+    "PLAT-AUDIT-6": ("dev", lambda s: _repo(s, branch="main")),
     # dev runs its jobs on job clusters (serverless.jobs is off)
     "PLAT-DBX-SERVERLESS-1": ("dev", _serverless_job),
     "PLAT-DBX-HARDEN-1": (
@@ -888,6 +897,7 @@ def _compliant(stack):
     _serving_permissions(stack)
     _system_schema(stack)
     _alert(stack, emails=("team@example.com",))
+    _repo(stack)
 
 
 def test_compliant_resources_synthesize(dev, tmp_path):

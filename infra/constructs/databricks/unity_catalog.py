@@ -26,6 +26,7 @@ LANDING_CONTAINER = "landing"
 
 # Least privilege per role. Catalog-level grants only open the door; the work happens in the `ml` schema.
 CATALOG_PRIVILEGES = ["USE_CATALOG"]
+SCHEMA_CREATOR_PRIVILEGES = ["USE_CATALOG", "CREATE_SCHEMA"]
 OWNER_SCHEMA_PRIVILEGES = [
     "USE_SCHEMA",
     "SELECT",
@@ -75,11 +76,14 @@ class UnityCatalogScope(Construct):
         job_principal: Principal,
         workload_principals: Sequence[Principal] = (),
         catalog_users: Sequence[Principal] = (),
+        schema_creators: Sequence[Principal] = (),
         depends_on: Sequence[ITerraformDependable] = (),
     ) -> None:
         """``workload_principals``: the job principals of workloads with their own schema (WorkloadSchema); they
         get the catalog, the landing files and the wheels, not the `ml` schema. ``catalog_users``: principals that
-        get only USE_CATALOG here (bundle workloads' run_as principals; their schema grants them the rest)."""
+        get only USE_CATALOG here (bundle workloads' run_as principals; their schema grants them the rest).
+        ``schema_creators``: USE_CATALOG and CREATE_SCHEMA (the Security Analysis Tool's principal, whose notebooks
+        run `CREATE DATABASE IF NOT EXISTS` on the schemas declared for it)."""
         super().__init__(scope, id)
         names = team_env.names
         ephemeral = team_env.is_ephemeral
@@ -165,7 +169,8 @@ class UnityCatalogScope(Construct):
             + [
                 GrantsGrant(principal=p.name, privileges=CATALOG_PRIVILEGES)
                 for p in (job_principal, *workload_principals, *catalog_users)
-            ],
+            ]
+            + [GrantsGrant(principal=p.name, privileges=SCHEMA_CREATOR_PRIVILEGES) for p in schema_creators],
             depends_on=[self.binding],
         )
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from infra.aspects.policy.engine import Rule, RuleContext, RulePack, first_block, reference
 from infra.config.audit import has_system_tables
+from infra.config.security_analysis_tool import SAT_TAG
 
 # What every prod workspace stack watches in system.access.audit (infra/constructs/databricks/audit_alerts.py).
 REQUIRED_DETECTIONS = {
@@ -65,6 +66,18 @@ def _alert_notifies_someone(config: dict[str, Any], _: RuleContext) -> str | Non
     return "alert notifies nobody (evaluation.notification.subscriptions is empty)"
 
 
+def _repo_pinned_to_a_tag(config: dict[str, Any], _: RuleContext) -> str | None:
+    """A Git folder that jobs run code from (the Security Analysis Tool's) follows a release tag, never a branch:
+    with `branch` every `update` of the folder would run whatever the branch holds that day (SAT's own repo.tf
+    tracks `main`). databricks v1.99.0 repos/resource_repo.go: `tag` conflicts with `branch`."""
+    if config.get("branch") or not config.get("tag"):
+        return (
+            f"Git folder {config.get('path')!r} follows branch {config.get('branch')!r}, not a release tag; set "
+            f"tag (e.g. {SAT_TAG!r})"
+        )
+    return None
+
+
 def _workspace_sends_all_logs(_: dict[str, Any], ctx: RuleContext) -> str | None:
     target = reference(ctx.address)
     settings = [
@@ -101,6 +114,12 @@ AUDIT_WORKSPACE = RulePack(
         ),
         Rule(
             "PLAT-AUDIT-4", ("databricks_alert_v2",), "every alert notifies someone", _alert_notifies_someone
+        ),
+        Rule(
+            "PLAT-AUDIT-6",
+            ("databricks_repo",),
+            "Git folders (the Security Analysis Tool's) check out a release tag, never a branch",
+            _repo_pinned_to_a_tag,
         ),
     ),
 )

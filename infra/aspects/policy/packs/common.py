@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.aspects.policy.engine import Rule, RuleContext, RulePack, first_block
+from infra.aspects.policy.engine import Rule, RuleContext, RulePack, first_block, reference
+from infra.config.security_analysis_tool import SAT_CONFIG_KEYS, SAT_SCOPE, runs_sat
 
 
 def _prevent_destroy_matches_env(config: dict[str, Any], ctx: RuleContext) -> str | None:
@@ -17,11 +18,28 @@ def _prevent_destroy_matches_env(config: dict[str, Any], ctx: RuleContext) -> st
     return "data resource has lifecycle.prevent_destroy in an env that must be destroyable"
 
 
-def _no_secret_values(config: dict[str, Any], _: RuleContext) -> str | None:
+def _no_secret_values(config: dict[str, Any], ctx: RuleContext) -> str | None:
+    if _sat_configuration(config, ctx):
+        return None
     return (
         "secret values must not pass through Terraform (they land in config and state); seed them in Key Vault "
         "out of band and read them through the Key Vault-backed secret scope"
     )
+
+
+def _sat_configuration(config: dict[str, Any], ctx: RuleContext) -> bool:
+    """The Security Analysis Tool reads its configuration (IDs, names) from the same scope as its secret: those keys
+    may be declared, in the env that runs SAT, in the `sat_scope` this stack declares. Its credential keys never
+    (infra/config/security_analysis_tool.py, SAT_CONFIG_KEYS)."""
+    team = ctx.team_env.team
+    if ctx.team_env.is_ephemeral or not runs_sat(ctx.team_env.platform, team, ctx.team_env.env):
+        return False
+    scopes = {
+        reference(block.address, "name")
+        for block in ctx.stack.resources("databricks_secret_scope")
+        if block.config.get("name") == SAT_SCOPE
+    }
+    return config.get("key") in SAT_CONFIG_KEYS and config.get("scope") in scopes
 
 
 PROVIDER_CREDENTIALS = (
@@ -79,7 +97,7 @@ COMMON = RulePack(
         Rule(
             "PLAT-SEC-2",
             ("databricks_secret", "databricks_service_principal_secret", "azurerm_key_vault_secret"),
-            "no secret values created through Terraform",
+            "no secret values created through Terraform (SAT's configuration keys excepted, never its secret)",
             _no_secret_values,
         ),
     ),
