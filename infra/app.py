@@ -2,6 +2,7 @@
 references."""
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from infra.constructs.contracts import WheelArtifact
 from infra.stacks.azure_account_stack import AzureAccountStack
 from infra.stacks.platform_stack import PlatformStack
 from infra.stacks.workspace_stack import WorkspaceStack
+from infra.wheelhouse import wheelhouses
 
 
 def build_app(
@@ -33,14 +35,17 @@ def build_app(
     ``today`` (default: the synth's UTC date) decides the month new budgets start in; tests pin it.
     """
     app = AspectApp(outdir=str(outdir))
-    artifact = WheelArtifact(wheel)
     chosen = team_envs if team_envs is not None else config.team_envs
     wheels = workload_wheels(chosen, given=package_wheels or {})
+    houses = wheelhouses(chosen)
     for team_env in chosen:
+        artifact, env_wheels = with_wheelhouse(
+            team_env, wheel=WheelArtifact(wheel), wheels=wheels, houses=houses
+        )
         if team_env.team.cloud == "aws":
-            add_aws_team_env(app, team_env=team_env, wheel=artifact, wheels=wheels)
+            add_aws_team_env(app, team_env=team_env, wheel=artifact, wheels=env_wheels)
         else:
-            add_team_env(app, team_env=team_env, wheel=artifact, today=today, wheels=wheels)
+            add_team_env(app, team_env=team_env, wheel=artifact, today=today, wheels=env_wheels)
     return app
 
 
@@ -57,6 +62,23 @@ def workload_wheels(
     return {
         package: WheelArtifact(given[package] if package in given else build(package)) for package in packages
     }
+
+
+def with_wheelhouse(
+    team_env: TeamEnv,
+    *,
+    wheel: WheelArtifact,
+    wheels: Mapping[str, WheelArtifact],
+    houses: Mapping[tuple[str, str], list[Path]],
+) -> tuple[WheelArtifact, dict[str, WheelArtifact]]:
+    """Churn's wheel and the package wheels, each carrying the team-env's wheelhouse of its package (isolated envs
+    only: infra/wheelhouse.py)."""
+
+    def carrying(package: str, artifact: WheelArtifact) -> WheelArtifact:
+        found = houses.get((team_env.key, package), [])
+        return replace(artifact, dependencies=tuple(WheelArtifact(p) for p in found))
+
+    return carrying("ml", wheel), {package: carrying(package, a) for package, a in wheels.items()}
 
 
 def add_team_env(

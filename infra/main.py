@@ -24,11 +24,15 @@ def main() -> None:
         print(f"{exc}; fix ml/, or set CHURN_WHEEL to a built churn wheel", file=sys.stderr)
         raise SystemExit(2) from None
     from infra.app import build_app  # loading the provider bindings takes seconds: check the inputs first
+    from infra.wheelhouse import WheelhouseUnavailable
 
     try:  # builds the wheel of every managed workload package besides ml/
         app = build_app(config, outdir=Path(os.environ.get("CDKTF_OUTDIR", "cdktf.out")), wheel=wheel)
     except WheelBuildFailed as exc:
         print(f"{exc}; fix the workload's package", file=sys.stderr)
+        raise SystemExit(2) from None
+    except WheelhouseUnavailable as exc:  # an isolated env's wheelhouse: no network and no cached wheel
+        print(f"wheelhouse: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     app.synth()
 

@@ -14,6 +14,7 @@ from infra.cli.options import ConfigOption, OutOption, WheelOption, default_outd
 from infra.lifecycle.errors import InputProblem, OperationFailed
 from infra.lifecycle.lock import exclusive_outdir
 from infra.lifecycle.synthesis import check_outdir, synth_to
+from infra.wheelhouse import WheelhouseUnavailable
 
 console = Console()
 # With --json, stdout carries only the JSON: the spinner goes to stderr.
@@ -50,6 +51,8 @@ def synth(
             fail(str(exc), code=1)
         except wheels.WheelBuildFailed as exc:
             fail(str(exc), code=1)
+        except WheelhouseUnavailable as exc:  # no network and no cached wheel: the runner needs a fix
+            fail(f"wheelhouse: {exc}")
         except RuntimeError as exc:  # jsii surfaces validation (policy) failures as RuntimeError
             fail(*_synth_problems(exc), code=1)
         except OSError as exc:

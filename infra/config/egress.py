@@ -119,8 +119,9 @@ class Egress(StrictModel):
     reference architecture's isolated network, with no NAT or internet gateway: back-end PrivateLink to the
     Databricks workspace and relay services of the region, an S3 gateway endpoint and STS / Kinesis interface
     endpoints whose policies admit only the env's buckets and the buckets Databricks needs in the region (docs/aws.md).
-    Jobs then cannot install packages from the internet (PyPI, Maven): refused for a team whose managed workloads'
-    wheels require a package the ML runtime does not ship (infra/config/offline_packages.py)."""
+    Clusters then cannot reach PyPI: each managed workload's requirements the ML runtime does not ship are uploaded
+    beside its wheel as a wheelhouse pinned by Pipfile.lock (fetched at synth from PyPI or `platform.package_index`);
+    refused where that wheelhouse cannot be pinned (infra/config/offline_packages.py)."""
     allowed_fqdns: list[Fqdn] = []  # noqa: RUF012 (pydantic copies defaults)
     """Extra destinations (HTTPS, port 443) the firewall allows for this env, e.g. `login.microsoftonline.com` for
     clusters that sign in to Entra ID themselves; `*.example.com` allows any subdomain. PyPI (`pypi.org`,

@@ -12,6 +12,7 @@ from infra.config.audit import AuditSettings
 from infra.config.base import StrictModel
 from infra.config.egress import HubFirewall
 from infra.config.naming import s3_bucket_problem
+from infra.config.package_index import PackageIndexUrl
 
 # Databricks Runtime LTS ML versions the churn wheel is tested against -> spark_version key. 18 LTS ML is the
 # umbrella line `18.x` (the `18.0.x` key was the 18.0 Beta, out of support since June 2026).
@@ -189,6 +190,10 @@ class PlatformSettings(StrictModel):
     runtime: Literal["18", "17.3"] = DEFAULT_RUNTIME
     """Databricks Runtime LTS ML line for jobs and clusters: 18 (18 LTS ML, key `18.x-cpu-ml-scala2.13`, Spark
     4.1, MLflow 3.8) or 17.3 (17.3 LTS ML, `17.3.x-cpu-ml-scala2.13`)."""
+    package_index: PackageIndexUrl | None = None
+    """A private package index (an https URL serving pip's simple API) the deploying runner downloads the
+    wheelhouse wheels of isolated envs from, instead of PyPI (the SRA's private repository for workspaces without
+    internet access). The wheels are checked against Pipfile.lock's sha256 hashes either way."""
     budget_start: date | None = None
     """Optional first month (a first day of a month) before which no budget starts. Unset: each env's budget
     starts on the first of the month of the deploy that creates it, the only past date Azure accepts; a date

@@ -94,6 +94,9 @@ class WheelArtifact:
     jobs install."""
 
     path: Path
+    dependencies: tuple[WheelArtifact, ...] = ()
+    """The wheels its jobs install before it, each after what it requires: the wheelhouse of an isolated env
+    (infra/config/offline_packages.py); empty where the cluster reaches PyPI."""
 
     @property
     def filename(self) -> str:

@@ -25,6 +25,7 @@ from infra.lifecycle.moved_state import refuse_unmoved_local_state
 from infra.lifecycle.preflight import check_preconditions
 from infra.lifecycle.runner import CDKTF, StackCommand
 from infra.lifecycle.runner_address import check_runner_listed, describe_check
+from infra.wheelhouse import describe_fetch
 
 if TYPE_CHECKING:
     from infra.lifecycle.services import Services
@@ -70,6 +71,7 @@ class Rollout:
         return [
             *self.checks,
             "build the churn wheel: ml/ -> dist/",
+            *describe_fetch(self.team_env),
             f"synthesize {stack_list(list(self.team_env.stacks.values()))} into {self.outdir}/stacks",
             *(str(command) for command in self.commands),
         ]

@@ -15,7 +15,7 @@ from infra.config import PlatformConfig, TeamEnv
 from infra.lifecycle.aws import AwsTaggedResources, TaggedResources
 from infra.lifecycle.azure import AzureResourceGroups, ResourceGroups, subscription_id
 from infra.lifecycle.databricks import SdkTrainingWorkspace, TrainingWorkspace
-from infra.lifecycle.errors import OperationFailed
+from infra.lifecycle.errors import InputProblem, OperationFailed
 from infra.lifecycle.preflight import MetastoreView, SdkMetastoreView
 from infra.lifecycle.runner import CdktfRunner, StackRunner
 from infra.lifecycle.runner_address import PublicAddress, https_public_address
@@ -102,11 +102,14 @@ def _build_wheel() -> Path:
 def _synthesize(config: PlatformConfig, team_envs: list[TeamEnv], outdir: Path, wheel: Path) -> None:
     from infra.lifecycle.synthesis import synth_to
     from infra.wheel import WheelBuildFailed
+    from infra.wheelhouse import WheelhouseUnavailable
 
     try:
         synth_to(config, out=outdir, wheel=wheel, team_envs=team_envs)
     except WheelBuildFailed as exc:  # a managed workload's package other than ml/ (built during synth)
         raise OperationFailed(f"synth failed, nothing was deployed: {exc}") from None
+    except WheelhouseUnavailable as exc:  # isolated envs' wheelhouse: no network and no cached wheel
+        raise InputProblem("wheelhouse", f"{exc}; nothing was deployed") from None
     except RuntimeError as exc:  # jsii raises policy (aspect) violations as RuntimeError
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
         problem = next(

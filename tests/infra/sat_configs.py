@@ -44,7 +44,13 @@ def fields(lines: list[str]) -> list[str]:
 
 
 def aws_sat_config(**sat: object) -> dict:
-    """SAT in risk/prod (AWS, open egress): no tenant or subscription."""
+    """SAT in risk/prod (AWS) with open egress and its reason (the committed risk/prod is isolated, where SAT's job
+    clusters reach neither PyPI nor the account console): no tenant or subscription."""
     raw = sat_config(workspace="risk/prod", **sat)
     del raw["platform"]["tenant_id"], raw["platform"]["subscription_id"]
+    (risk,) = [team for team in raw["teams"] if team["name"] == "risk"]
+    risk["environments"]["prod"]["egress"] = {
+        "mode": "open",
+        "open_reason": "SAT's job clusters install its SDK from PyPI and call accounts.cloud.databricks.com",
+    }
     return raw

@@ -26,33 +26,14 @@ def risk_env(config: dict, env: str) -> dict:
 
 def test_prod_is_isolated_by_default_on_aws_and_firewalled_on_azure(platform_config, isolated_synthesized):
     """One `egress` setting on both clouds, defaulted per cloud in prod: isolated on AWS, firewall on Azure. The
-    committed risk/prod states open egress with its reason (its churn wheel needs PyPI)."""
+    committed risk/prod runs isolated: its churn wheel's requirements come from the env's wheelhouse."""
     modes = {te.key: te.settings.egress.mode for te in platform_config.team_envs}
     assert modes["churn/prod"] == "firewall" and modes["churn/dev"] == "open"
     assert modes["risk/dev"] == modes["risk/staging"] == "open"
     risk_prod = next(te for te in platform_config.team_envs if te.key == "risk/prod")
-    assert risk_prod.settings.egress.mode == "open" and "PyPI" in risk_prod.settings.egress.open_reason
-    # without the stated open egress (and with a wheel that needs no PyPI), risk/prod is isolated: no NAT gateway
+    assert risk_prod.settings.egress.mode == "isolated" and risk_prod.settings.egress.open_reason is None
     assert "aws_nat_gateway" not in isolated_synthesized.json("risk-prod-platform")["resource"]
     assert "aws_nat_gateway" in isolated_synthesized.json("risk-dev-platform")["resource"]
-
-
-def test_isolated_env_whose_wheel_needs_pypi_is_refused_in_one_line(tmp_path, capsys):
-    """A job installs the workload's wheel with pip, which fetches what the runtime does not ship from PyPI;
-    isolated clusters have no internet path, so the churn wheel (fairlearn, absent from both ML runtimes'
-    lists in ml/runtimes/, see docs/ml-lifecycle.md) would fail to install at every job start. Validate refuses
-    the env, naming the field and the package; the AWS prod default (isolated) is refused the same way."""
-    for egress in ({"mode": "isolated"}, None):
-        config = copy.deepcopy(COMMITTED)
-        if egress is None:
-            risk_env(config, "prod").pop("egress")
-        else:
-            risk_env(config, "prod")["egress"] = egress
-        code, out, err = validate(config, tmp_path, capsys)
-        (line,) = err.strip().splitlines()
-        assert code == 2 and out == "" and "Traceback" not in err
-        assert "teams.risk.environments.prod.egress.mode: isolated clusters cannot reach PyPI" in line
-        assert "teams.risk.workloads[0] (ml) requires fairlearn" in line
 
 
 def test_prod_with_nat_and_no_reason_is_refused_in_one_line(tmp_path, capsys):

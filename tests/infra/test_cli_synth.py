@@ -3,6 +3,7 @@
 import errno
 import json
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -335,6 +336,8 @@ def test_synth_from_another_directory_reads_and_writes_the_project_files(
     (project / "ml" / "pyproject.toml").write_text(
         '[project]\nname = "churn"\n[project.scripts]\nchurn = "churn.cli:main"\n'
     )
+    # and the runtime's library list, against which risk/prod's wheelhouse is computed (empty for this package)
+    shutil.copytree(ROOT / "ml" / "runtimes", project / "ml" / "runtimes")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)

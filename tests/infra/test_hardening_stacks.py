@@ -76,19 +76,20 @@ def test_aws_prod_gets_the_settings_resources_and_the_enterprise_tier(synthesize
 
 
 @pytest.mark.parametrize(
-    ("stack", "addresses"),
+    ("stack", "addresses", "nat"),
     [
-        ("pricing-prod-workspace", ["198.51.100.0/24", "203.0.113.10"]),
-        ("risk-prod-workspace", ["198.51.100.0/24", "203.0.113.20"]),
+        ("pricing-prod-workspace", ["198.51.100.0/24", "203.0.113.10"], 1),
+        # isolated egress: no NAT, the clusters reach the control plane through back-end PrivateLink
+        ("risk-prod-workspace", ["198.51.100.0/24", "203.0.113.20"], 0),
     ],
 )
-def test_public_prod_front_ends_get_their_ip_access_list_after_the_switch(synthesized, stack, addresses):
+def test_public_prod_front_ends_get_their_ip_access_list_after_the_switch(synthesized, stack, addresses, nat):
     """databricks v1.99.0 docs/resources/ip_access_list.md: lists apply once enableIpAccessLists is on, so the list
     depends on the workspace_conf: created after it, destroyed before deleting the conf resets the key. The
-    configured ranges come first; after them the clusters' egress address (test_a_list_allows_...)."""
+    configured ranges come first; after them the clusters' NAT address where they have one (test_a_list_allows_...)."""
     ip_list = synthesized.only(stack, "databricks_ip_access_list")
     assert ip_list["list_type"] == "ALLOW" and ip_list["ip_addresses"][: len(addresses)] == addresses
-    assert len(ip_list["ip_addresses"]) == len(addresses) + 1
+    assert len(ip_list["ip_addresses"]) == len(addresses) + nat
     conf_address = next(iter(synthesized.resources(stack, "databricks_workspace_conf")))
     assert ip_list["depends_on"] == [f"databricks_workspace_conf.{conf_address}"]
     assert (

@@ -219,9 +219,17 @@ def test_the_quarantine_ceiling_default_is_the_churn_contracts():
     assert DataQuality().max_quarantined_share == contract.Contract.load().max_quarantined_share
 
 
-def test_jobs_install_the_wheel_uploaded_under_its_content_hash(synthesized, fake_wheel):
+def test_jobs_install_the_wheel_uploaded_under_its_content_hash(synthesized, fake_wheel, platform_config):
+    """Where the clusters reach PyPI: the wheel is the one library (isolated envs add their wheelhouse before it,
+    test_wheelhouse_jobs.py)."""
     digest = WheelArtifact(fake_wheel).sha256[:12]
+    isolated = {
+        te.stacks["workspace"] for te in platform_config.team_envs if te.settings.egress.mode == "isolated"
+    }
+    assert isolated == {"risk-prod-workspace"}
     for stack in churn_workspace_stacks(synthesized):
+        if stack in isolated:
+            continue
         upload = synthesized.only(stack, "databricks_file")
         catalog = synthesized.only(stack, "databricks_catalog")["name"]
         assert upload["path"] == f"/Volumes/{catalog}/ml/artifacts/wheels/{digest}/{fake_wheel.name}"

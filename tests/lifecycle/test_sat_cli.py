@@ -231,6 +231,12 @@ def test_an_aws_sat_workspace_is_found_by_the_url_in_its_account_stack(
     state (synthesize for the backends, then the output); the SDK client opens that host."""
     raw = yaml.safe_load(config_path.read_text())
     raw["platform"]["audit"]["security_analysis_tool"]["workspace"] = "risk/prod"
+    (risk,) = [team for team in raw["teams"] if team["name"] == "risk"]
+    # SAT's job clusters need the internet; the committed risk/prod is isolated
+    risk["environments"]["prod"]["egress"] = {
+        "mode": "open",
+        "open_reason": "SAT's job clusters install its SDK from PyPI and call accounts.cloud.databricks.com",
+    }
     config_path.write_text(yaml.safe_dump(raw, sort_keys=False))
     url = "https://dbc-0123abcd-4567.cloud.databricks.com"
     fakes.runner.outputs = {"risk-prod-account": {"workspace_url": url}}

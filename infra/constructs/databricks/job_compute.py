@@ -8,6 +8,7 @@ whose `spec.dependencies` install the wheel (serverless tasks take no `library`)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,21 +36,32 @@ class JobCompute:
 
 
 def job_compute(
-    team_env: TeamEnv, *, compute: ComputePolicy, run_as: Principal, wheel_path: str
+    team_env: TeamEnv,
+    *,
+    compute: ComputePolicy,
+    run_as: Principal,
+    wheel_path: str,
+    dependency_paths: Sequence[str] = (),
 ) -> JobCompute:
+    """``dependency_paths``: the wheelhouse (constructs/databricks/wheelhouse.py), installed before the wheel in
+    this order, as task libraries or as the serverless environment's dependencies."""
     serverless = team_env.settings.serverless
     if serverless.jobs:
         environment = JobEnvironment(
             environment_key=SERVERLESS_ENVIRONMENT_KEY,
             spec=JobEnvironmentSpec(
-                environment_version=serverless.environment_version, dependencies=[wheel_path]
+                environment_version=serverless.environment_version,
+                dependencies=[*dependency_paths, wheel_path],
             ),
         )
         return JobCompute(
             task={"environment_key": SERVERLESS_ENVIRONMENT_KEY}, job={"environment": [environment]}
         )
     return JobCompute(
-        task={"job_cluster_key": JOB_CLUSTER_KEY, "library": [JobTaskLibrary(whl=wheel_path)]},
+        task={
+            "job_cluster_key": JOB_CLUSTER_KEY,
+            "library": [JobTaskLibrary(whl=path) for path in (*dependency_paths, wheel_path)],
+        },
         job={"job_cluster": job_clusters(compute, run_as=run_as)},
     )
 

@@ -31,8 +31,8 @@ from infra.config.workload import ManagedWorkload
 from infra.constructs.contracts import ML_SCHEMA, WheelArtifact
 from infra.constructs.databricks.compute_policy import ComputePolicy
 from infra.constructs.databricks.identity import Principal
-from infra.constructs.databricks.job_compute import job_compute
 from infra.constructs.databricks.unity_catalog import UnityCatalogScope
+from infra.constructs.databricks.wheelhouse import compute_with_wheelhouse
 
 WHEEL_PACKAGE = "churn"
 WHEEL_ENTRY_POINT = "churn"
@@ -275,7 +275,10 @@ class ModelJobs(Construct):
         schedules = team_env.settings.schedules
         retrain_cooldown = team_env.settings.drift.retrain_cooldown_days
         self.jobs: dict[str, Job] = {}
-        runs_on = job_compute(team_env, compute=compute, run_as=run_as, wheel_path=self.wheel_path)
+        self.dependency_files, runs_on = compute_with_wheelhouse(
+            self, team_env, wheel=wheel, wheel_path=self.wheel_path, artifacts=artifacts, compute=compute,
+            run_as=run_as,
+        )  # fmt: skip
         for spec in MODEL_JOBS:
             # Declared in task_key order, run order comes from depends_on: the provider sorts the tasks it reads
             # back by key (jobs/resource_job.go adjustTasks, databricks v1.99.0), so any other order plans an
@@ -334,7 +337,7 @@ class ModelJobs(Construct):
                 **run_settings(team_env, run_as=run_as),
                 # The library path is a literal (readable, testable): order the upload, and whatever the runs
                 # need, before the job exists and its schedule can fire.
-                depends_on=[self.wheel_file, artifacts.volume_grants, *depends_on],
+                depends_on=[self.wheel_file, *self.dependency_files, artifacts.volume_grants, *depends_on],
             )
             # The monitoring job, run as the job principal, starts the training job: CAN_MANAGE_RUN on it.
             runners = [run_as] if spec.key == "training" and retrain_cooldown is not None else []

@@ -19,7 +19,6 @@ from infra.config.workload import ManagedWorkload, WorkloadJob, WorkloadTask
 from infra.constructs.contracts import WheelArtifact
 from infra.constructs.databricks.compute_policy import ComputePolicy
 from infra.constructs.databricks.identity import Principal
-from infra.constructs.databricks.job_compute import job_compute
 from infra.constructs.databricks.model_jobs import (
     RETRY_INTERVAL_MS,
     job_permissions,
@@ -27,6 +26,7 @@ from infra.constructs.databricks.model_jobs import (
     upload_wheel,
 )
 from infra.constructs.databricks.unity_catalog import UnityCatalogScope
+from infra.constructs.databricks.wheelhouse import compute_with_wheelhouse
 
 
 def workload_task_parameters(
@@ -81,7 +81,10 @@ class WorkloadJobs(Construct):
         self.jobs: dict[str, Job] = {}
         # The env's compute choice (config serverless.jobs), the same as churn's jobs: a job cluster, or serverless
         # with the workload's wheel as the job environment's dependency.
-        runs_on = job_compute(team_env, compute=compute, run_as=run_as, wheel_path=self.wheel_path)
+        self.dependency_files, runs_on = compute_with_wheelhouse(
+            self, team_env, wheel=wheel, wheel_path=self.wheel_path, artifacts=artifacts, compute=compute,
+            run_as=run_as, owner=workload.name,
+        )  # fmt: skip
         for spec in workload.jobs:
             # In task_key order, each task's depends_on too: the provider sorts both when it reads a job back
             # (jobs/resource_job.go adjustTasks, databricks v1.99.0; policy rule PLAT-DBX-8).
@@ -127,7 +130,7 @@ class WorkloadJobs(Construct):
                 schedule=schedule,
                 timeout_seconds=job_timeout_seconds(spec),
                 **run_settings(team_env, run_as=run_as),
-                depends_on=[self.wheel_file, artifacts.volume_grants, *depends_on],
+                depends_on=[self.wheel_file, *self.dependency_files, artifacts.volume_grants, *depends_on],
             )
             job_permissions(
                 self, f"{spec.name}-permissions", job=job, owners=owners, readers=readers, deployer=deployer
