@@ -16,10 +16,23 @@ PINNED = json.loads((ROOT / "tools/jsii-node/package.json").read_text())["option
 
 
 def _descendant_executables(pid: int) -> list[str]:
+    """The executables of the process tree under ``pid``. Short-lived children (a `pip download` of the wheelhouse
+    fetch, a shell) may end between listing and reading; they are skipped, the long-lived jsii runtime is not."""
     found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            found.append(os.readlink(f"/proc/{child}/exe"))
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except FileNotFoundError:
+        return found
+    for task in tasks:
+        try:
+            children = (task / "children").read_text().split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        for child in children:
+            try:
+                found.append(os.readlink(f"/proc/{child}/exe"))
+            except (FileNotFoundError, ProcessLookupError):
+                continue
             found += _descendant_executables(int(child))
     return found
 
