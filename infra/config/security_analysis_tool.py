@@ -62,6 +62,14 @@ SAT_CONFIG_KEYS = frozenset(
 SAT_REPO_PATH = "/Repos/Applications/SAT_TF"
 # notebooks/Utils/initialize.py: the intermediate tables go to `<catalog of the analysis schema>.intermediate_schema`.
 INTERMEDIATE_SCHEMA = "intermediate_schema"
+# notebooks/Utils/common.py create_schema(), run by every job: `COMMENT ON SCHEMA <analysis schema> IS '<this>'`.
+# Unity Catalog lets only the schema's owner comment on it, so SAT's principal owns both its schemas; Terraform
+# declares this same comment, so SAT's rewrite is no diff on the next plan.
+SAT_ANALYSIS_SCHEMA_COMMENT = (
+    "Databricks Security Analysis Tool (SAT) results. Contains security check findings, workspace configurations, "
+    "secret scan results, and Permission Analysis graph data (BrickHound), all evaluated against Databricks best "
+    "practices."
+)
 # The notebooks the three jobs run (terraform/common/jobs.tf), relative to the Git folder.
 SAT_NOTEBOOKS = {
     "initializer": "notebooks/security_analysis_initializer",
