@@ -84,6 +84,17 @@ SAT_HOSTS = {
     "azure": ("accounts.azuredatabricks.net", "login.microsoftonline.com", "management.azure.com"),
     "aws": ("accounts.cloud.databricks.com",),
 }
+# Hosts the secrets scanner's TruffleHog download calls, on both clouds (v0.8.0 notebooks/Includes/scan_secrets/
+# notebook_secret_scan.py and cluster_secrets_scan.py: `curl` of raw.githubusercontent.com/trufflesecurity/
+# trufflehog/.../install.sh, which fetches the release from github.com, redirected to release-assets.
+# githubusercontent.com, or objects.githubusercontent.com before GitHub's 2025 move). Unreachable, each scan fails,
+# the scanner catches it and ends green with no findings.
+SAT_SCANNER_HOSTS = (
+    "github.com",
+    "raw.githubusercontent.com",
+    "release-assets.githubusercontent.com",
+    "objects.githubusercontent.com",
+)
 
 
 def sat_job_name(stem: str, job: str) -> str:
@@ -101,7 +112,8 @@ class SecurityAnalysisTool(StrictModel):
     paused until `platform sat set-secret` writes the client secret)."""
     workspace: EnvRef | None = None
     """`<team>/<env>` of the permanent, protected env (`prevent_destroy`, prod) whose workspace runs SAT (required
-    when enabled). Its clusters must reach PyPI and the account console (validate checks its egress)."""
+    when enabled). Its clusters must reach PyPI, the account console and GitHub (the secrets scanner downloads
+    TruffleHog); validate checks its egress."""
     client_id: UUID | None = None
     """Application (client) ID of SAT's service principal (required when enabled; not a secret). Azure: the Entra ID
     application SAT signs in as (Reader on `platform.subscription_id`, account admin in Databricks); the platform's
@@ -173,8 +185,9 @@ def _reach_problems(
     sat: SecurityAnalysisTool, cloud: str, settings: object, *, path: str, env_path: str
 ) -> list[str]:
     """Whether SAT's compute reaches what it needs: PyPI (job clusters install the SDK wheel with its dependencies,
-    SAT_PYPI_NEEDS) and SAT_HOSTS. The Git folder is cloned by the control plane, not by the clusters."""
-    hosts = SAT_HOSTS[cloud]
+    SAT_PYPI_NEEDS), SAT_HOSTS and the secrets scanner's SAT_SCANNER_HOSTS. The Git folder is cloned by the control
+    plane, not by the clusters."""
+    hosts = SAT_HOSTS[cloud] + SAT_SCANNER_HOSTS
     if sat.serverless:
         serverless = settings.serverless  # type: ignore[attr-defined]
         if not serverless.jobs:
@@ -185,7 +198,10 @@ def _reach_problems(
         allowed = internet_destinations(cloud, settings) if serverless.restricted_egress else ["*"]
         missing = [host for host in hosts if not _allows(allowed, host)]
         return (
-            [f"{env_path}.serverless.allowed_fqdns: SAT on serverless calls {', '.join(missing)}; add them"]
+            [
+                f"{env_path}.serverless.allowed_fqdns: SAT on serverless calls {_named(missing, wildcards=False)}; "
+                "add them"
+            ]
             if missing
             else []
         )
@@ -199,9 +215,20 @@ def _reach_problems(
         missing = [host for host in hosts if not _allows(egress.allowed_fqdns, host)]
         if missing:
             return [
-                f"{env_path}.egress.allowed_fqdns: SAT's job clusters call {', '.join(missing)}; add them"
+                f"{env_path}.egress.allowed_fqdns: SAT's job clusters call {_named(missing, wildcards=True)}; "
+                "add them"
             ]
     return []
+
+
+def _named(missing: list[str], *, wildcards: bool) -> str:
+    """The missing hosts, saying why the GitHub ones are needed (they are not SAT's own service)."""
+    if not any(host in SAT_SCANNER_HOSTS for host in missing):
+        return ", ".join(missing)
+    why = "its secrets scanner downloads TruffleHog from GitHub"
+    if wildcards:  # a firewall rule takes `*.`; a serverless network policy does not
+        why += "; `*.githubusercontent.com` covers three of them"
+    return f"{', '.join(missing)} ({why})"
 
 
 def _allows(allowed: list[str], host: str) -> bool:

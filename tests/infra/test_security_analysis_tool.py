@@ -21,6 +21,7 @@ from infra.config import parse_config
 from infra.config.security_analysis_tool import (
     CLIENT_SECRET_KEY,
     SAT_CONFIG_KEYS,
+    SAT_SCANNER_HOSTS,
     SAT_SCOPE,
     SAT_TAG,
 )
@@ -302,7 +303,10 @@ def aws_sat_synth(fake_wheel, tmp_path_factory) -> Synthesized:
 
     raw = aws_sat_config(serverless=True)
     prod = raw["teams"][2]["environments"]["prod"]
-    prod["serverless"] = {"jobs": True, "allowed_fqdns": ["accounts.cloud.databricks.com"]}
+    prod["serverless"] = {
+        "jobs": True,
+        "allowed_fqdns": ["accounts.cloud.databricks.com", *SAT_SCANNER_HOSTS],
+    }
     prod["hardening"]["compliance_security_profile"] = False
     config = parse_config(yaml.safe_dump(raw))
     outdir = tmp_path_factory.mktemp("cdktf.sat.aws")

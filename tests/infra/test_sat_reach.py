@@ -1,0 +1,55 @@
+"""validate on where SAT's compute must reach, beyond what test_security_analysis_tool_config.py checks: the secrets
+scanner's TruffleHog download.
+
+SAT v0.8.0 (databricks-industry-solutions/security-analysis-tool @ 9714352) notebooks/security_analysis_secrets_scanner.py
+runs notebooks/Includes/scan_secrets/{notebook_secret_scan,cluster_secrets_scan}.py per workspace; each starts with a
+%sh cell that `curl`s https://raw.githubusercontent.com/trufflesecurity/trufflehog/refs/tags/v3.94.3/scripts/install.sh
+and runs it, which downloads the release from github.com (redirected to release-assets.githubusercontent.com, or
+objects.githubusercontent.com before GitHub's 2025 move; e.g. packit/ai-workflows#634). Unreachable, the cell exits 1
+and the scanner catches it per workspace ("Notebook scan failed") and ends green with no findings: a silent gap, so
+validate names the hosts. notebooks/diagnosis/pre_run_config_check.py probes the same two URLs.
+"""
+
+from __future__ import annotations
+
+import yaml
+
+from infra.config import parse_config
+from infra.config.security_analysis_tool import SAT_SCANNER_HOSTS
+from tests.infra.sat_configs import AZURE_HOSTS, aws_sat_config, fields, problems, sat_config
+
+
+def test_a_firewalled_env_must_allow_the_secrets_scanners_github_download():
+    raw = sat_config()
+    raw["teams"][0]["environments"]["prod"]["egress"]["allowed_fqdns"] = list(AZURE_HOSTS)
+    lines = problems(raw)
+    assert fields(lines) == ["teams.churn.environments.prod.egress.allowed_fqdns"], lines
+    assert "raw.githubusercontent.com" in lines[0] and "github.com" in lines[0]
+    assert "TruffleHog" in lines[0]
+
+
+def test_a_githubusercontent_wildcard_covers_the_scanners_download_hosts():
+    raw = sat_config()
+    raw["teams"][0]["environments"]["prod"]["egress"]["allowed_fqdns"] = [
+        *AZURE_HOSTS,
+        "github.com",
+        "*.githubusercontent.com",
+    ]
+    parse_config(yaml.safe_dump(raw))
+
+
+def test_restricted_serverless_egress_must_allow_the_scanners_download_by_name():
+    """A serverless network policy takes names, no `*.` wildcards (serverless.py): each host is listed."""
+    raw = aws_sat_config(serverless=True)
+    prod = raw["teams"][2]["environments"]["prod"]
+    prod["serverless"] = {
+        "jobs": True,
+        "restricted_egress": True,
+        "allowed_fqdns": ["accounts.cloud.databricks.com"],
+    }
+    prod["hardening"]["compliance_security_profile"] = False
+    lines = problems(raw)
+    assert fields(lines) == ["teams.risk.environments.prod.serverless.allowed_fqdns"], lines
+    assert all(host in lines[0] for host in SAT_SCANNER_HOSTS)
+    prod["serverless"]["allowed_fqdns"] += list(SAT_SCANNER_HOSTS)
+    parse_config(yaml.safe_dump(raw))
