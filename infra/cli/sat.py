@@ -1,14 +1,17 @@
 """`platform sat set-secret|status`: the Security Analysis Tool's client secret, set through the Databricks API.
 
 Same contract as the lifecycle commands (infra/cli/lifecycle.py, whose reporting and `services_factory` these
-reuse): bad input is one line and exit 2, a Databricks failure one line and exit 1. The secret comes from
-$PLATFORM_SAT_CLIENT_SECRET or stdin (a prompt without echo at a terminal) and is never printed.
+reuse): bad input is one line and exit 2, a Databricks or network failure one line and exit 1. The secret comes from
+$PLATFORM_SAT_CLIENT_SECRET or stdin (a prompt without echo at a terminal), never both (a left-over variable would
+beat the piped one), has no whitespace inside, and is never printed.
 """
 
 from __future__ import annotations
 
 import getpass
+import io
 import os
+import stat
 import sys
 from collections.abc import Callable
 from typing import Annotated
@@ -89,13 +92,36 @@ def status_command(target: TargetArgument, config: ConfigOption = None) -> None:
 def _read_secret() -> str:
     value = os.environ.get(SECRET_ENV_VAR)
     where = f"${SECRET_ENV_VAR}"
+    if value is not None and _stdin_is_piped():
+        # A variable left exported from the last rotation would silently beat the new secret piped in.
+        raise InputProblem(
+            where,
+            "set, and stdin is piped too: which one is the secret? Unset the variable (a left-over one would "
+            "overwrite the new secret) or run with </dev/null; nothing was written",
+        )
     if value is None:
         where = "stdin"
         value = getpass.getpass("SAT client secret: ") if sys.stdin.isatty() else sys.stdin.read()
     value = value.strip()  # the newline `echo` or a file adds is no part of a secret
     if not value:
         raise InputProblem(where, "empty: pass SAT's client secret there (it is never printed)")
+    if any(character.isspace() for character in value):
+        # Entra ID and Databricks OAuth secrets have none; the JSON `az ad app credential reset` prints has.
+        raise InputProblem(
+            where,
+            "has a space or line break inside, which no client secret has: pass the secret alone (not the JSON "
+            "of `az ad app credential reset`, not a file of several lines); nothing was written",
+        )
     return value
+
+
+def _stdin_is_piped() -> bool:
+    """Whether stdin is a pipe or a file (`echo ... |`, `< file`), not a terminal or /dev/null."""
+    try:
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISREG(mode)
 
 
 def _where(config: PlatformConfig, target: SmokeTarget) -> str:
@@ -124,6 +150,14 @@ def _databricks(call: Callable[[], list[str]]) -> list[str]:
         return call()
     except DatabricksError as exc:  # permission denied, throttling, ...: one line, exit 1
         raise OperationFailed(f"Databricks: {_first_line(exc)}") from None
+    except OSError as exc:
+        # The SDK retries a failing connection, then raises TimeoutError ("Timed out after 0:05:00") or a
+        # requests error (an OSError too): no route to the workspace (VPN, private front end, IP access list).
+        # Its message names the host or the wait, never a request body.
+        raise OperationFailed(
+            f"Databricks: cannot reach the workspace ({_first_line(exc)}); check the network path to it "
+            "(VPN, private front end, IP access list)"
+        ) from None
 
 
 def _first_line(exc: Exception) -> str:
