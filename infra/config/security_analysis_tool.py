@@ -123,7 +123,8 @@ class SecurityAnalysisTool(StrictModel):
     Terraform: `platform sat set-secret TEAM/ENV` writes it."""
     serverless: bool = False
     """Run SAT's jobs on serverless compute (SAT's `run_on_serverless`) instead of job clusters under the env's
-    cluster policy; needs the env's `serverless.jobs` (the serverless setup this platform supports for jobs)."""
+    cluster policy; needs the env's `serverless.jobs` (the serverless setup this platform supports for jobs). SAT then
+    analyses only its own workspace, not the account's others (validate warns)."""
     schema_name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")] = "security_analysis"
     """Schema in the env's catalog where SAT writes its results (SAT's `analysis_schema_name` is
     `<catalog>.<schema_name>`); SAT also writes `intermediate_schema` there. Both are created here."""
@@ -252,6 +253,8 @@ def sat_warnings(platform: PlatformSettings, teams: list[TeamConfig]) -> list[st
     sat = platform.audit.security_analysis_tool
     if not sat.enabled or sat.workspace is None:
         return []
+    if sat.serverless:
+        return _serverless_scope_warning(sat.workspace, teams)
     closed = []
     for path, team in zip(team_paths([team.name for team in teams]), teams, strict=True):
         for env, settings in team.environments.items():
@@ -267,4 +270,22 @@ def sat_warnings(platform: PlatformSettings, teams: list[TeamConfig]) -> list[st
         f"platform.audit.security_analysis_tool.workspace: SAT calls every workspace of the account from "
         f"{sat.workspace}'s compute, and {', '.join(closed)} refuse it unless they admit its egress address; "
         "SAT skips them (a failed connection test), so their checks stay empty"
+    ]
+
+
+def _serverless_scope_warning(workspace: str, teams: list[TeamConfig]) -> list[str]:
+    """v0.8.0 notebooks/security_analysis_driver.py and security_analysis_secrets_scanner.py: on serverless they keep
+    only the current workspace ("To scan all eligible workspaces, use a Classic Compute cluster")."""
+    others = [
+        f"{path}.environments.{env}"
+        for path, team in zip(team_paths([team.name for team in teams]), teams, strict=True)
+        for env in team.environments
+        if f"{team.name}/{env}" != workspace
+    ]
+    if not others:
+        return []
+    return [
+        f"platform.audit.security_analysis_tool.serverless: SAT {SAT_TAG} on serverless analyses only its own "
+        f"workspace ({workspace}); {', '.join(others)} stay unanalysed; set serverless: false (job clusters) to "
+        "cover every workspace of the account"
     ]

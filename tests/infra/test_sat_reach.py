@@ -53,3 +53,20 @@ def test_restricted_serverless_egress_must_allow_the_scanners_download_by_name()
     assert all(host in lines[0] for host in SAT_SCANNER_HOSTS)
     prod["serverless"]["allowed_fqdns"] += list(SAT_SCANNER_HOSTS)
     parse_config(yaml.safe_dump(raw))
+
+
+def test_serverless_sat_warns_that_it_analyses_only_its_own_workspace():
+    """v0.8.0 notebooks/security_analysis_driver.py and security_analysis_secrets_scanner.py: `if is_serverless:`
+    they keep only `workspace_id = <current workspace>` ("the analysis is limited to the current workspace. To scan
+    all eligible workspaces, use a Classic Compute cluster"). The config deploys, and every other workspace of the
+    account goes unanalysed: validate says so, instead of the warning about closed front ends (moot there)."""
+    from infra.config.deployability import deploy_warnings
+
+    raw = aws_sat_config(serverless=True)
+    prod = raw["teams"][2]["environments"]["prod"]
+    prod["serverless"] = {"jobs": True, "allowed_fqdns": ["accounts.cloud.databricks.com", *SAT_SCANNER_HOSTS]}
+    prod["hardening"]["compliance_security_profile"] = False
+    config = parse_config(yaml.safe_dump(raw))
+    lines = [w for w in deploy_warnings(config) if w.startswith("platform.audit.security_analysis_tool")]
+    assert [line.split(": ")[0] for line in lines] == ["platform.audit.security_analysis_tool.serverless"], lines
+    assert "only its own workspace" in lines[0] and "teams.churn.environments.prod" in lines[0]
