@@ -64,9 +64,14 @@ def test_serverless_sat_warns_that_it_analyses_only_its_own_workspace():
 
     raw = aws_sat_config(serverless=True)
     prod = raw["teams"][2]["environments"]["prod"]
-    prod["serverless"] = {"jobs": True, "allowed_fqdns": ["accounts.cloud.databricks.com", *SAT_SCANNER_HOSTS]}
+    prod["serverless"] = {
+        "jobs": True,
+        "allowed_fqdns": ["accounts.cloud.databricks.com", *SAT_SCANNER_HOSTS],
+    }
     prod["hardening"]["compliance_security_profile"] = False
     config = parse_config(yaml.safe_dump(raw))
     lines = [w for w in deploy_warnings(config) if w.startswith("platform.audit.security_analysis_tool")]
-    assert [line.split(": ")[0] for line in lines] == ["platform.audit.security_analysis_tool.serverless"], lines
+    assert [line.split(": ")[0] for line in lines] == ["platform.audit.security_analysis_tool.serverless"], (
+        lines
+    )
     assert "only its own workspace" in lines[0] and "teams.churn.environments.prod" in lines[0]
