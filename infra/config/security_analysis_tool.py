@@ -60,10 +60,13 @@ SAT_CONFIG_KEYS = frozenset(
 )
 # SAT terraform/common/repo.tf: where the notebooks are checked out (the provider wants /Repos/<folder>/<repo>).
 SAT_REPO_PATH = "/Repos/Applications/SAT_TF"
-# notebooks/Utils/initialize.py: the intermediate tables go to `<catalog of the analysis schema>.intermediate_schema`.
+# notebooks/Utils/initialize.py: the intermediate tables go to `<catalog of the analysis schema>.intermediate_schema`,
+# SAT's scratch schema: create_schema() creates it at the start of every run, and the driver and the initializer
+# `DROP DATABASE IF EXISTS ... CASCADE` it at their end. So it is not declared here (SAT's principal creates it with
+# CREATE_SCHEMA on the catalog, and owns it), and no workload of SAT's team may use that name.
 INTERMEDIATE_SCHEMA = "intermediate_schema"
 # notebooks/Utils/common.py create_schema(), run by every job: `COMMENT ON SCHEMA <analysis schema> IS '<this>'`.
-# Unity Catalog lets only the schema's owner comment on it, so SAT's principal owns both its schemas; Terraform
+# Unity Catalog lets only the schema's owner comment on it, so SAT's principal owns the analysis schema; Terraform
 # declares this same comment, so SAT's rewrite is no diff on the next plan.
 SAT_ANALYSIS_SCHEMA_COMMENT = (
     "Databricks Security Analysis Tool (SAT) results. Contains security check findings, workspace configurations, "
@@ -108,7 +111,7 @@ class SecurityAnalysisTool(StrictModel):
 
     enabled: bool = False
     """Off by default. On: the workspace stack of `workspace` deploys SAT's secret scope (with every key but the
-    client secret), SQL warehouse, Git folder pinned to v0.8.0, its two schemas and its three jobs (schedules
+    client secret), SQL warehouse, Git folder pinned to v0.8.0, its analysis schema and its three jobs (schedules
     paused until `platform sat set-secret` writes the client secret)."""
     workspace: EnvRef | None = None
     """`<team>/<env>` of the permanent, protected env (`prevent_destroy`, prod) whose workspace runs SAT (required
@@ -127,7 +130,8 @@ class SecurityAnalysisTool(StrictModel):
     analyses only its own workspace, not the account's others (validate warns)."""
     schema_name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")] = "security_analysis"
     """Schema in the env's catalog where SAT writes its results (SAT's `analysis_schema_name` is
-    `<catalog>.<schema_name>`); SAT also writes `intermediate_schema` there. Both are created here."""
+    `<catalog>.<schema_name>`), created here and owned by SAT's principal. SAT also creates, and drops after every
+    run, its scratch schema `intermediate_schema` there (no workload of the team may use that name)."""
     driver_schedule: QuartzCron = "0 0 8 ? * Mon,Wed,Fri"
     """When SAT's driver analyses the account (Quartz, UTC; SAT's default)."""
     secrets_scanner_schedule: QuartzCron = "0 0 10 ? * *"
@@ -178,6 +182,13 @@ def sat_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list[st
     if sat.schema_name in {w.schema for w in team.workloads} | {INTERMEDIATE_SCHEMA}:
         problems.append(
             f"{path}.schema_name: {sat.schema_name!r} is already a schema of team {team.name}'s catalog; pick another"
+        )
+    if INTERMEDIATE_SCHEMA in {w.schema for w in team.workloads}:
+        # SAT v0.8.0 security_analysis_driver.py / security_analysis_initializer.py end every run with it.
+        problems.append(
+            f"{path}.workspace: SAT runs `DROP DATABASE IF EXISTS <catalog>.{INTERMEDIATE_SCHEMA} CASCADE` after "
+            f"every run, and a workload of team {team.name} keeps its tables in schema {INTERMEDIATE_SCHEMA!r}; "
+            "give that workload another schema_name"
         )
     return problems + _reach_problems(sat, team.cloud, settings, path=path, env_path=env_path)
 

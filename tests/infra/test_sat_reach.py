@@ -75,3 +75,23 @@ def test_serverless_sat_warns_that_it_analyses_only_its_own_workspace():
         lines
     )
     assert "only its own workspace" in lines[0] and "teams.churn.environments.prod" in lines[0]
+
+
+def test_a_workload_schema_named_like_sats_scratch_schema_is_refused():
+    """v0.8.0 security_analysis_driver.py and security_analysis_initializer.py end each run with `DROP DATABASE IF
+    EXISTS <catalog>.intermediate_schema CASCADE` in the catalog of SAT's env: a workload of that team whose schema
+    bears that name would lose its tables and models after every SAT run."""
+    raw = sat_config()
+    churn = raw["teams"][0]
+    churn["workloads"].append(
+        {
+            "kind": "bundle",
+            "name": "scratch",
+            "schema_name": "intermediate_schema",
+            "models": ["m"],
+            "ci": {"github_repository": "example-org/scratch"},
+        }
+    )
+    lines = problems(raw)
+    assert fields(lines) == ["platform.audit.security_analysis_tool.workspace"], lines
+    assert "intermediate_schema" in lines[0] and "DROP" in lines[0]

@@ -7,6 +7,9 @@ Sources (databricks-industry-solutions/security-analysis-tool @ v0.8.0 = 9714352
   then `COMMENT ON SCHEMA <analysis schema> IS '...'`. Databricks SQL reference, "COMMENT ON": with Unity Catalog,
   commenting a schema needs its ownership (SRA lets SAT create the schema, azure/tf/modules/sat/main.tf grants it
   ALL_PRIVILEGES on the catalog, so it owns it).
+- notebooks/security_analysis_initializer.py (last cell) and security_analysis_driver.py (line 204) end every run
+  with `DROP DATABASE IF EXISTS <catalog>.intermediate_schema CASCADE`: that schema is SAT's scratch space, created
+  by create_schema() at the start of each run and dropped at its end.
 """
 
 from __future__ import annotations
@@ -40,15 +43,29 @@ def _sat_schemas(sat_synth: Synthesized) -> dict[str, dict]:
     return {s["name"]: s for key, s in schemas.items() if key.startswith("security-analysis-tool_schema-")}
 
 
-def test_sats_principal_owns_its_schemas_so_its_comment_on_schema_runs(sat_synth):
+def test_sats_principal_owns_its_schema_so_its_comment_on_schema_runs(sat_synth):
     """initialize.py -> common.py create_schema(): `COMMENT ON SCHEMA` on the analysis schema on every run; only
     the owner may (USE_SCHEMA, MODIFY, CREATE_TABLE are not enough), so with the deployer owning it every SAT job
     stopped in its first notebook. databricks v1.99.0 catalog/resource_schema.go: `owner` is set by an update right
     after the create (the deployer, the catalog's owner, keeps managing the schema's grants)."""
     schemas = _sat_schemas(sat_synth)
-    assert sorted(schemas) == [INTERMEDIATE_SCHEMA, "security_analysis"]
-    for schema in schemas.values():
-        assert schema.get("owner", "").startswith(SP_REF), schema
+    assert sorted(schemas) == ["security_analysis"]
+    assert schemas["security_analysis"].get("owner", "").startswith(SP_REF)
+
+
+def test_the_scratch_schema_sat_drops_after_every_run_is_not_declared(sat_synth):
+    """The driver and the initializer DROP intermediate_schema CASCADE at their end. Declared in Terraform it was
+    either not droppable by SAT (deployer-owned: every driver run ended failed on its last cell) or gone after each
+    run (every plan re-creating it and its grants). SAT creates it itself, as its owner, with CREATE_SCHEMA on the
+    catalog (SRA: ALL_PRIVILEGES on the catalog, SAT creating both schemas)."""
+    stack = sat_synth.json(STACK)["resource"]
+    assert INTERMEDIATE_SCHEMA not in {s["name"] for s in stack["databricks_schema"].values()}
+    catalog = next(
+        g for k, g in stack["databricks_grants"].items() if k.startswith("unity-catalog_catalog-grants")
+    )
+    assert any(
+        g["principal"].startswith(SP_REF) and "CREATE_SCHEMA" in g["privileges"] for g in catalog["grant"]
+    )
 
 
 def test_the_analysis_schema_comment_is_the_one_sat_sets(sat_synth):
