@@ -256,20 +256,62 @@ def runs_sat(platform: PlatformSettings, team: TeamConfig, env: str) -> bool:
 
 
 def sat_warnings(platform: PlatformSettings, teams: list[TeamConfig]) -> list[str]:
-    """SAT analyses every workspace of the account from its own workspace's compute: it lists them through the
-    account API, then calls each one's REST API and skips those whose connection test fails (v0.8.0 notebooks/
-    Setup/1. list_account_workspaces_to_conf_file.py enables all, 4. enable_workspaces_for_sat.py keeps the ones
-    with connection_test). Other envs with a private front end or an IP access list refuse those calls unless they
-    admit SAT's egress: they deploy, but SAT reports nothing about them."""
+    """Which workspaces SAT deploys fine but will not analyse: on serverless all but its own; with job clusters
+    those its principal is no admin of, those of the other cloud, and those whose front end refuses its calls."""
     sat = platform.audit.security_analysis_tool
     if not sat.enabled or sat.workspace is None:
         return []
     if sat.serverless:
         return _serverless_scope_warning(sat.workspace, teams)
+    sat_team = next((team for team in teams if team.name == sat.workspace.split("/")[0]), None)
+    if sat_team is None:
+        return []
+    return _unassigned_warning(sat.workspace, sat_team.cloud, teams) + _closed_warning(
+        sat.workspace, [team for team in teams if team.cloud == sat_team.cloud], teams
+    )
+
+
+def _unassigned_warning(workspace: str, cloud: str, teams: list[TeamConfig]) -> list[str]:
+    """SAT v0.8.0 docs/sat/docs/installation/index.mdx: the principal must be added to **all** workspaces to analyse
+    (standard/<cloud>.mdx: Workspace Admin in each); faq.mdx: one SAT covers one cloud's account. The platform assigns
+    it in SAT's own workspace only (SatIdentity): the others fail SAT's connection test and are skipped."""
+    same, other = [], []
+    for path, team in zip(team_paths([team.name for team in teams]), teams, strict=True):
+        for env in team.environments:
+            if f"{team.name}/{env}" != workspace:
+                (same if team.cloud == cloud else other).append(f"{path}.environments.{env}")
+    lines = []
+    if same:
+        lines.append(
+            f"{', '.join(same)} stay unanalysed until an admin adds SAT's principal to their workspaces as workspace "
+            f"admin (SAT's setup asks for it in every workspace it analyses; the platform assigns it in {workspace} "
+            "only)"
+        )
+    if other:
+        lines.append(
+            f"{', '.join(other)} run on another cloud, whose account console one SAT never reaches (SAT's FAQ: one "
+            "deployment per cloud)"
+        )
+    if not lines:
+        return []
+    return [
+        "platform.audit.security_analysis_tool.workspace: SAT analyses only the workspaces where its principal is a "
+        f"workspace admin and skips the others without a word (a failed connection test): {'; '.join(lines)}"
+    ]
+
+
+def _closed_warning(workspace: str, reached: list[TeamConfig], teams: list[TeamConfig]) -> list[str]:
+    """SAT lists the account's workspaces through the account API, then calls each one's REST API from its own
+    workspace's compute and skips those whose connection test fails (v0.8.0 notebooks/Setup/1.
+    list_account_workspaces_to_conf_file.py enables all, 4. enable_workspaces_for_sat.py keeps the ones with
+    connection_test). Other envs with a private front end or an IP access list refuse those calls unless they admit
+    SAT's egress: they deploy, but SAT reports nothing about them. ``reached``: the teams on SAT's cloud."""
     closed = []
     for path, team in zip(team_paths([team.name for team in teams]), teams, strict=True):
+        if team not in reached:
+            continue
         for env, settings in team.environments.items():
-            if f"{team.name}/{env}" == sat.workspace:
+            if f"{team.name}/{env}" == workspace:
                 continue
             if not settings.public_network_access:
                 closed.append(f"{path}.environments.{env} (private front end)")
@@ -279,7 +321,7 @@ def sat_warnings(platform: PlatformSettings, teams: list[TeamConfig]) -> list[st
         return []
     return [
         f"platform.audit.security_analysis_tool.workspace: SAT calls every workspace of the account from "
-        f"{sat.workspace}'s compute, and {', '.join(closed)} refuse it unless they admit its egress address; "
+        f"{workspace}'s compute, and {', '.join(closed)} refuse it unless they admit its egress address; "
         "SAT skips them (a failed connection test), so their checks stay empty"
     ]
 

@@ -95,3 +95,23 @@ def test_a_workload_schema_named_like_sats_scratch_schema_is_refused():
     lines = problems(raw)
     assert fields(lines) == ["platform.audit.security_analysis_tool.workspace"], lines
     assert "intermediate_schema" in lines[0] and "DROP" in lines[0]
+
+
+def test_validate_says_which_workspaces_sat_cannot_analyse_without_its_principal():
+    """SAT v0.8.0 docs/sat/docs/installation/index.mdx: SAT analyses a workspace through its service principal, which
+    must be added to **all** workspaces to analyse (standard/azure.mdx, aws.mdx: the Workspace Admin role in each);
+    docs/sat/docs/faq.mdx: one SAT covers one cloud's account, never across clouds. The platform makes the principal
+    an admin of SAT's own workspace only (SatIdentity), so every other workspace fails SAT's connection test and is
+    skipped (notebooks/Setup/4. enable_workspaces_for_sat.py) without a word: validate names them."""
+    from infra.config.deployability import deploy_warnings
+
+    config = parse_config(yaml.safe_dump(sat_config()))
+    lines = [w for w in deploy_warnings(config) if w.startswith("platform.audit.security_analysis_tool")]
+    (line,) = [w for w in lines if "workspace admin" in w]
+    assert "teams.churn.environments.dev" in line and "teams.pricing.environments.prod" in line
+    assert "teams.churn.environments.prod" not in line  # SAT's own workspace: assigned by the platform
+    # risk is an AWS team: another account console, which an Azure SAT never reaches
+    assert (
+        "teams.risk.environments.dev, teams.risk.environments.prod, teams.risk.environments.staging run on "
+        "another cloud"
+    ) in line
