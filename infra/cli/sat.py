@@ -11,6 +11,7 @@ from __future__ import annotations
 import getpass
 import io
 import os
+import select
 import stat
 import sys
 from collections.abc import Callable
@@ -92,12 +93,12 @@ def status_command(target: TargetArgument, config: ConfigOption = None) -> None:
 def _read_secret() -> str:
     value = os.environ.get(SECRET_ENV_VAR)
     where = f"${SECRET_ENV_VAR}"
-    if value is not None and _stdin_is_piped():
+    if value is not None and (_piped_input() or "").strip():
         # A variable left exported from the last rotation would silently beat the new secret piped in.
         raise InputProblem(
             where,
-            "set, and stdin is piped too: which one is the secret? Unset the variable (a left-over one would "
-            "overwrite the new secret) or run with </dev/null; nothing was written",
+            "set, and stdin carries a secret too: which one is it? Unset the variable (a left-over one would "
+            "overwrite the new secret) or stop piping; nothing was written",
         )
     if value is None:
         where = "stdin"
@@ -115,13 +116,24 @@ def _read_secret() -> str:
     return value
 
 
-def _stdin_is_piped() -> bool:
-    """Whether stdin is a pipe or a file (`echo ... |`, `< file`), not a terminal or /dev/null."""
+# How long a pipe on stdin may stay silent before it counts as carrying nothing (`echo x |` writes at once).
+PIPE_WAIT_SECONDS = 1.0
+
+
+def _piped_input() -> str | None:
+    """What a pipe or a file on stdin carries (`echo ... |`, `< file`); None for a terminal, /dev/null or a pipe
+    nothing is written to. GitHub Actions runs a step with stdin a pipe it closes at once (actions/runner
+    src/Runner.Sdk/ProcessInvoker.cs: RedirectStandardInput, then StandardInput.Close()): that reads as ""."""
     try:
         mode = os.fstat(sys.stdin.fileno()).st_mode
     except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
-        return False
-    return stat.S_ISFIFO(mode) or stat.S_ISREG(mode)
+        return None
+    if stat.S_ISREG(mode):
+        return sys.stdin.read()
+    if stat.S_ISFIFO(mode):
+        ready, _, _ = select.select([sys.stdin], [], [], PIPE_WAIT_SECONDS)
+        return sys.stdin.read() if ready else None
+    return None
 
 
 def _where(config: PlatformConfig, target: SmokeTarget) -> str:

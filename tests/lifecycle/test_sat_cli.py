@@ -276,6 +276,31 @@ def test_a_left_over_env_var_does_not_silently_beat_the_piped_secret(cli, client
     assert SECRET not in result.out + result.err and "old-secret~" not in result.out + result.err
 
 
+def test_the_env_var_works_with_the_closed_empty_pipe_github_actions_gives_a_step(
+    cli, client, monkeypatch, piped_stdin
+):
+    """actions/runner src/Runner.Sdk/ProcessInvoker.cs: a step's process gets RedirectStandardInput = true, and the
+    runner closes that stdin at once: a pipe at end of file, which carries no secret."""
+    monkeypatch.setenv(SECRET_ENV_VAR, SECRET)
+    piped_stdin("")
+    result = cli("sat", "set-secret", "churn/prod")
+    assert result.code == 0, result.err
+    assert client.secrets.scopes["sat_scope"]["client-secret"] == SECRET
+
+
+def test_the_env_var_works_when_stdin_is_a_pipe_nobody_writes_to(cli, client, monkeypatch):
+    """A runner that leaves stdin an open, silent pipe: set-secret waits PIPE_WAIT_SECONDS, never forever."""
+    read, write = os.pipe()
+    monkeypatch.setenv(SECRET_ENV_VAR, SECRET)
+    try:
+        with os.fdopen(read) as silent:
+            monkeypatch.setattr(sys, "stdin", silent)
+            assert cli("sat", "set-secret", "churn/prod").code == 0
+    finally:
+        os.close(write)
+    assert client.secrets.scopes["sat_scope"]["client-secret"] == SECRET
+
+
 def test_the_env_var_alone_still_works_with_stdin_from_dev_null(cli, client, monkeypatch):
     """CI: the secret in the variable, stdin /dev/null (a character device, not a pipe)."""
     monkeypatch.setenv(SECRET_ENV_VAR, SECRET)
