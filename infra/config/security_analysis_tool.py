@@ -22,6 +22,7 @@ from pydantic import Field
 
 from infra.config.base import EnvRef, QuartzCron, StrictModel, team_paths
 from infra.config.serverless import internet_destinations
+from infra.config.workload import CHURN_SCHEMA, PLATFORM_SCHEMAS
 
 if TYPE_CHECKING:
     from infra.config.platform_settings import PlatformSettings
@@ -179,7 +180,9 @@ def sat_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list[st
             for field in ("tenant_id", "subscription_id")
             if getattr(platform, field) is None
         ]
-    if sat.schema_name in {w.schema for w in team.workloads} | {INTERMEDIATE_SCHEMA}:
+    # `ml` is in every env's catalog (UnityCatalogScope), churn workload or not; Databricks reserves the others.
+    taken = {w.schema for w in team.workloads} | {INTERMEDIATE_SCHEMA, CHURN_SCHEMA} | PLATFORM_SCHEMAS
+    if sat.schema_name in taken:
         problems.append(
             f"{path}.schema_name: {sat.schema_name!r} is already a schema of team {team.name}'s catalog; pick another"
         )

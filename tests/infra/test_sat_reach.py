@@ -12,6 +12,7 @@ validate names the hosts. notebooks/diagnosis/pre_run_config_check.py probes the
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
 from infra.config import parse_config
@@ -115,3 +116,23 @@ def test_validate_says_which_workspaces_sat_cannot_analyse_without_its_principal
         "teams.risk.environments.dev, teams.risk.environments.prod, teams.risk.environments.staging run on "
         "another cloud"
     ) in line
+
+
+def _sat_in_pricing(**sat: object) -> dict:
+    raw = sat_config(workspace="pricing/prod", **sat)
+    pricing = next(team for team in raw["teams"] if team["name"] == "pricing")
+    pricing["environments"]["prod"]["egress"] = {
+        "mode": "firewall",
+        "allowed_fqdns": [*AZURE_HOSTS, "github.com", "*.githubusercontent.com"],
+    }
+    return raw
+
+
+@pytest.mark.parametrize("schema", ["ml", "information_schema"])
+def test_sats_schema_may_not_be_the_platforms_or_databricks_own(schema):
+    """UnityCatalogScope creates `ml` in every env's catalog, churn workload or not (the wheels' artifacts volume),
+    and Databricks reserves `information_schema` (workload.py refuses both for workloads): in pricing/prod, whose only
+    workload's schema is `pricing`, SAT's schema of either name validated and then failed at apply."""
+    parse_config(yaml.safe_dump(_sat_in_pricing()))  # the env itself can run SAT
+    lines = problems(_sat_in_pricing(schema_name=schema))
+    assert fields(lines) == ["platform.audit.security_analysis_tool.schema_name"], lines
