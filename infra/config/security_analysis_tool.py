@@ -150,6 +150,12 @@ def sat_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list[st
         problems.append(
             f"{path}.client_id: required when enabled (the application ID of the service principal SAT signs in as)"
         )
+    elif str(sat.client_id) == platform.deployer_principal.strip().lower():
+        problems.append(
+            f"{path}.client_id: is platform.deployer_principal; SAT needs a principal of its own (its secret sits in "
+            "sat_scope, which every workspace admin can read, and one principal cannot hold both the deployer's "
+            "MANAGE and SAT's READ on that scope)"
+        )
     if platform.account_id is None:
         problems.append(
             f"platform.account_id: required by {path} (SAT reads the account console; its ID goes in the scope)"

@@ -136,3 +136,16 @@ def test_sats_schema_may_not_be_the_platforms_or_databricks_own(schema):
     parse_config(yaml.safe_dump(_sat_in_pricing()))  # the env itself can run SAT
     lines = problems(_sat_in_pricing(schema_name=schema))
     assert fields(lines) == ["platform.audit.security_analysis_tool.schema_name"], lines
+
+
+@pytest.mark.parametrize("spelling", [str.lower, str.upper])
+def test_sats_principal_may_not_be_the_deployer(spelling):
+    """The hurried shortcut of reusing the CI deploy principal for SAT: its secret ACLs would be two resources on one
+    principal of one scope (MANAGE and READ: the last apply wins, and the deployer may end up unable to manage
+    `sat_scope`), the deployer an ADMIN assignment of itself and a rule set on itself naming itself; and the
+    deploy credential would sit in a secret scope every workspace admin can read."""
+    raw = sat_config()
+    raw["platform"]["audit"]["security_analysis_tool"]["client_id"] = spelling(raw["platform"]["deployer_principal"])
+    lines = problems(raw)
+    assert fields(lines) == ["platform.audit.security_analysis_tool.client_id"], lines
+    assert "deployer_principal" in lines[0]
