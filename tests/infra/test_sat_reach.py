@@ -145,7 +145,9 @@ def test_sats_principal_may_not_be_the_deployer(spelling):
     `sat_scope`), the deployer an ADMIN assignment of itself and a rule set on itself naming itself; and the
     deploy credential would sit in a secret scope every workspace admin can read."""
     raw = sat_config()
-    raw["platform"]["audit"]["security_analysis_tool"]["client_id"] = spelling(raw["platform"]["deployer_principal"])
+    raw["platform"]["audit"]["security_analysis_tool"]["client_id"] = spelling(
+        raw["platform"]["deployer_principal"]
+    )
     lines = problems(raw)
     assert fields(lines) == ["platform.audit.security_analysis_tool.client_id"], lines
     assert "deployer_principal" in lines[0]
