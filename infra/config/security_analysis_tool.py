@@ -22,6 +22,7 @@ from pydantic import Field
 
 from infra.config.base import EnvRef, QuartzCron, StrictModel, team_paths
 from infra.config.serverless import internet_destinations
+from infra.config.workload import CHURN_SCHEMA, PLATFORM_SCHEMAS
 
 if TYPE_CHECKING:
     from infra.config.platform_settings import PlatformSettings
@@ -60,8 +61,19 @@ SAT_CONFIG_KEYS = frozenset(
 )
 # SAT terraform/common/repo.tf: where the notebooks are checked out (the provider wants /Repos/<folder>/<repo>).
 SAT_REPO_PATH = "/Repos/Applications/SAT_TF"
-# notebooks/Utils/initialize.py: the intermediate tables go to `<catalog of the analysis schema>.intermediate_schema`.
+# notebooks/Utils/initialize.py: the intermediate tables go to `<catalog of the analysis schema>.intermediate_schema`,
+# SAT's scratch schema: create_schema() creates it at the start of every run, and the driver and the initializer
+# `DROP DATABASE IF EXISTS ... CASCADE` it at their end. So it is not declared here (SAT's principal creates it with
+# CREATE_SCHEMA on the catalog, and owns it), and no workload of SAT's team may use that name.
 INTERMEDIATE_SCHEMA = "intermediate_schema"
+# notebooks/Utils/common.py create_schema(), run by every job: `COMMENT ON SCHEMA <analysis schema> IS '<this>'`.
+# Unity Catalog lets only the schema's owner comment on it, so SAT's principal owns the analysis schema; Terraform
+# declares this same comment, so SAT's rewrite is no diff on the next plan.
+SAT_ANALYSIS_SCHEMA_COMMENT = (
+    "Databricks Security Analysis Tool (SAT) results. Contains security check findings, workspace configurations, "
+    "secret scan results, and Permission Analysis graph data (BrickHound), all evaluated against Databricks best "
+    "practices."
+)
 # The notebooks the three jobs run (terraform/common/jobs.tf), relative to the Git folder.
 SAT_NOTEBOOKS = {
     "initializer": "notebooks/security_analysis_initializer",
@@ -76,6 +88,17 @@ SAT_HOSTS = {
     "azure": ("accounts.azuredatabricks.net", "login.microsoftonline.com", "management.azure.com"),
     "aws": ("accounts.cloud.databricks.com",),
 }
+# Hosts the secrets scanner's TruffleHog download calls, on both clouds (v0.8.0 notebooks/Includes/scan_secrets/
+# notebook_secret_scan.py and cluster_secrets_scan.py: `curl` of raw.githubusercontent.com/trufflesecurity/
+# trufflehog/.../install.sh, which fetches the release from github.com, redirected to release-assets.
+# githubusercontent.com, or objects.githubusercontent.com before GitHub's 2025 move). Unreachable, each scan fails,
+# the scanner catches it and ends green with no findings.
+SAT_SCANNER_HOSTS = (
+    "github.com",
+    "raw.githubusercontent.com",
+    "release-assets.githubusercontent.com",
+    "objects.githubusercontent.com",
+)
 
 
 def sat_job_name(stem: str, job: str) -> str:
@@ -89,11 +112,12 @@ class SecurityAnalysisTool(StrictModel):
 
     enabled: bool = False
     """Off by default. On: the workspace stack of `workspace` deploys SAT's secret scope (with every key but the
-    client secret), SQL warehouse, Git folder pinned to v0.8.0, its two schemas and its three jobs (schedules
+    client secret), SQL warehouse, Git folder pinned to v0.8.0, its analysis schema and its three jobs (schedules
     paused until `platform sat set-secret` writes the client secret)."""
     workspace: EnvRef | None = None
     """`<team>/<env>` of the permanent, protected env (`prevent_destroy`, prod) whose workspace runs SAT (required
-    when enabled). Its clusters must reach PyPI and the account console (validate checks its egress)."""
+    when enabled). Its clusters must reach PyPI, the account console and GitHub (the secrets scanner downloads
+    TruffleHog); validate checks its egress."""
     client_id: UUID | None = None
     """Application (client) ID of SAT's service principal (required when enabled; not a secret). Azure: the Entra ID
     application SAT signs in as (Reader on `platform.subscription_id`, account admin in Databricks); the platform's
@@ -103,10 +127,12 @@ class SecurityAnalysisTool(StrictModel):
     Terraform: `platform sat set-secret TEAM/ENV` writes it."""
     serverless: bool = False
     """Run SAT's jobs on serverless compute (SAT's `run_on_serverless`) instead of job clusters under the env's
-    cluster policy; needs the env's `serverless.jobs` (the serverless setup this platform supports for jobs)."""
+    cluster policy; needs the env's `serverless.jobs` (the serverless setup this platform supports for jobs). SAT then
+    analyses only its own workspace, not the account's others (validate warns)."""
     schema_name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")] = "security_analysis"
     """Schema in the env's catalog where SAT writes its results (SAT's `analysis_schema_name` is
-    `<catalog>.<schema_name>`); SAT also writes `intermediate_schema` there. Both are created here."""
+    `<catalog>.<schema_name>`), created here and owned by SAT's principal. SAT also creates, and drops after every
+    run, its scratch schema `intermediate_schema` there (no workload of the team may use that name)."""
     driver_schedule: QuartzCron = "0 0 8 ? * Mon,Wed,Fri"
     """When SAT's driver analyses the account (Quartz, UTC; SAT's default)."""
     secrets_scanner_schedule: QuartzCron = "0 0 10 ? * *"
@@ -123,6 +149,12 @@ def sat_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list[st
     if sat.client_id is None:
         problems.append(
             f"{path}.client_id: required when enabled (the application ID of the service principal SAT signs in as)"
+        )
+    elif str(sat.client_id) == platform.deployer_principal.strip().lower():
+        problems.append(
+            f"{path}.client_id: is platform.deployer_principal; SAT needs a principal of its own (its secret sits in "
+            "sat_scope, which every workspace admin can read, and one principal cannot hold both the deployer's "
+            "MANAGE and SAT's READ on that scope)"
         )
     if platform.account_id is None:
         problems.append(
@@ -154,9 +186,18 @@ def sat_problems(platform: PlatformSettings, teams: list[TeamConfig]) -> list[st
             for field in ("tenant_id", "subscription_id")
             if getattr(platform, field) is None
         ]
-    if sat.schema_name in {w.schema for w in team.workloads} | {INTERMEDIATE_SCHEMA}:
+    # `ml` is in every env's catalog (UnityCatalogScope), churn workload or not; Databricks reserves the others.
+    taken = {w.schema for w in team.workloads} | {INTERMEDIATE_SCHEMA, CHURN_SCHEMA} | PLATFORM_SCHEMAS
+    if sat.schema_name in taken:
         problems.append(
             f"{path}.schema_name: {sat.schema_name!r} is already a schema of team {team.name}'s catalog; pick another"
+        )
+    if INTERMEDIATE_SCHEMA in {w.schema for w in team.workloads}:
+        # SAT v0.8.0 security_analysis_driver.py / security_analysis_initializer.py end every run with it.
+        problems.append(
+            f"{path}.workspace: SAT runs `DROP DATABASE IF EXISTS <catalog>.{INTERMEDIATE_SCHEMA} CASCADE` after "
+            f"every run, and a workload of team {team.name} keeps its tables in schema {INTERMEDIATE_SCHEMA!r}; "
+            "give that workload another schema_name"
         )
     return problems + _reach_problems(sat, team.cloud, settings, path=path, env_path=env_path)
 
@@ -165,8 +206,9 @@ def _reach_problems(
     sat: SecurityAnalysisTool, cloud: str, settings: object, *, path: str, env_path: str
 ) -> list[str]:
     """Whether SAT's compute reaches what it needs: PyPI (job clusters install the SDK wheel with its dependencies,
-    SAT_PYPI_NEEDS) and SAT_HOSTS. The Git folder is cloned by the control plane, not by the clusters."""
-    hosts = SAT_HOSTS[cloud]
+    SAT_PYPI_NEEDS), SAT_HOSTS and the secrets scanner's SAT_SCANNER_HOSTS. The Git folder is cloned by the control
+    plane, not by the clusters."""
+    hosts = SAT_HOSTS[cloud] + SAT_SCANNER_HOSTS
     if sat.serverless:
         serverless = settings.serverless  # type: ignore[attr-defined]
         if not serverless.jobs:
@@ -177,7 +219,10 @@ def _reach_problems(
         allowed = internet_destinations(cloud, settings) if serverless.restricted_egress else ["*"]
         missing = [host for host in hosts if not _allows(allowed, host)]
         return (
-            [f"{env_path}.serverless.allowed_fqdns: SAT on serverless calls {', '.join(missing)}; add them"]
+            [
+                f"{env_path}.serverless.allowed_fqdns: SAT on serverless calls {_named(missing, wildcards=False)}; "
+                "add them"
+            ]
             if missing
             else []
         )
@@ -191,9 +236,20 @@ def _reach_problems(
         missing = [host for host in hosts if not _allows(egress.allowed_fqdns, host)]
         if missing:
             return [
-                f"{env_path}.egress.allowed_fqdns: SAT's job clusters call {', '.join(missing)}; add them"
+                f"{env_path}.egress.allowed_fqdns: SAT's job clusters call {_named(missing, wildcards=True)}; "
+                "add them"
             ]
     return []
+
+
+def _named(missing: list[str], *, wildcards: bool) -> str:
+    """The missing hosts, saying why the GitHub ones are needed (they are not SAT's own service)."""
+    if not any(host in SAT_SCANNER_HOSTS for host in missing):
+        return ", ".join(missing)
+    why = "its secrets scanner downloads TruffleHog from GitHub"
+    if wildcards:  # a firewall rule takes `*.`; a serverless network policy does not
+        why += "; `*.githubusercontent.com` covers three of them"
+    return f"{', '.join(missing)} ({why})"
 
 
 def _allows(allowed: list[str], host: str) -> bool:
@@ -209,18 +265,62 @@ def runs_sat(platform: PlatformSettings, team: TeamConfig, env: str) -> bool:
 
 
 def sat_warnings(platform: PlatformSettings, teams: list[TeamConfig]) -> list[str]:
-    """SAT analyses every workspace of the account from its own workspace's compute: it lists them through the
-    account API, then calls each one's REST API and skips those whose connection test fails (v0.8.0 notebooks/
-    Setup/1. list_account_workspaces_to_conf_file.py enables all, 4. enable_workspaces_for_sat.py keeps the ones
-    with connection_test). Other envs with a private front end or an IP access list refuse those calls unless they
-    admit SAT's egress: they deploy, but SAT reports nothing about them."""
+    """Which workspaces SAT deploys fine but will not analyse: on serverless all but its own; with job clusters
+    those its principal is no admin of, those of the other cloud, and those whose front end refuses its calls."""
     sat = platform.audit.security_analysis_tool
     if not sat.enabled or sat.workspace is None:
         return []
+    if sat.serverless:
+        return _serverless_scope_warning(sat.workspace, teams)
+    sat_team = next((team for team in teams if team.name == sat.workspace.split("/")[0]), None)
+    if sat_team is None:
+        return []
+    return _unassigned_warning(sat.workspace, sat_team.cloud, teams) + _closed_warning(
+        sat.workspace, [team for team in teams if team.cloud == sat_team.cloud], teams
+    )
+
+
+def _unassigned_warning(workspace: str, cloud: str, teams: list[TeamConfig]) -> list[str]:
+    """SAT v0.8.0 docs/sat/docs/installation/index.mdx: the principal must be added to **all** workspaces to analyse
+    (standard/<cloud>.mdx: Workspace Admin in each); faq.mdx: one SAT covers one cloud's account. The platform assigns
+    it in SAT's own workspace only (SatIdentity): the others fail SAT's connection test and are skipped."""
+    same, other = [], []
+    for path, team in zip(team_paths([team.name for team in teams]), teams, strict=True):
+        for env in team.environments:
+            if f"{team.name}/{env}" != workspace:
+                (same if team.cloud == cloud else other).append(f"{path}.environments.{env}")
+    lines = []
+    if same:
+        lines.append(
+            f"{', '.join(same)} stay unanalysed until an admin adds SAT's principal to their workspaces as workspace "
+            f"admin (SAT's setup asks for it in every workspace it analyses; the platform assigns it in {workspace} "
+            "only)"
+        )
+    if other:
+        lines.append(
+            f"{', '.join(other)} run on another cloud, whose account console one SAT never reaches (SAT's FAQ: one "
+            "deployment per cloud)"
+        )
+    if not lines:
+        return []
+    return [
+        "platform.audit.security_analysis_tool.workspace: SAT analyses only the workspaces where its principal is a "
+        f"workspace admin and skips the others without a word (a failed connection test): {'; '.join(lines)}"
+    ]
+
+
+def _closed_warning(workspace: str, reached: list[TeamConfig], teams: list[TeamConfig]) -> list[str]:
+    """SAT lists the account's workspaces through the account API, then calls each one's REST API from its own
+    workspace's compute and skips those whose connection test fails (v0.8.0 notebooks/Setup/1.
+    list_account_workspaces_to_conf_file.py enables all, 4. enable_workspaces_for_sat.py keeps the ones with
+    connection_test). Other envs with a private front end or an IP access list refuse those calls unless they admit
+    SAT's egress: they deploy, but SAT reports nothing about them. ``reached``: the teams on SAT's cloud."""
     closed = []
     for path, team in zip(team_paths([team.name for team in teams]), teams, strict=True):
+        if team not in reached:
+            continue
         for env, settings in team.environments.items():
-            if f"{team.name}/{env}" == sat.workspace:
+            if f"{team.name}/{env}" == workspace:
                 continue
             if not settings.public_network_access:
                 closed.append(f"{path}.environments.{env} (private front end)")
@@ -230,6 +330,24 @@ def sat_warnings(platform: PlatformSettings, teams: list[TeamConfig]) -> list[st
         return []
     return [
         f"platform.audit.security_analysis_tool.workspace: SAT calls every workspace of the account from "
-        f"{sat.workspace}'s compute, and {', '.join(closed)} refuse it unless they admit its egress address; "
+        f"{workspace}'s compute, and {', '.join(closed)} refuse it unless they admit its egress address; "
         "SAT skips them (a failed connection test), so their checks stay empty"
+    ]
+
+
+def _serverless_scope_warning(workspace: str, teams: list[TeamConfig]) -> list[str]:
+    """v0.8.0 notebooks/security_analysis_driver.py and security_analysis_secrets_scanner.py: on serverless they keep
+    only the current workspace ("To scan all eligible workspaces, use a Classic Compute cluster")."""
+    others = [
+        f"{path}.environments.{env}"
+        for path, team in zip(team_paths([team.name for team in teams]), teams, strict=True)
+        for env in team.environments
+        if f"{team.name}/{env}" != workspace
+    ]
+    if not others:
+        return []
+    return [
+        f"platform.audit.security_analysis_tool.serverless: SAT {SAT_TAG} on serverless analyses only its own "
+        f"workspace ({workspace}); {', '.join(others)} stay unanalysed; set serverless: false (job clusters) to "
+        "cover every workspace of the account"
     ]

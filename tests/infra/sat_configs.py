@@ -14,10 +14,13 @@ CLIENT_ID = "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d"
 TENANT_ID = "0f1e2d3c-4b5a-4968-8776-655443322110"
 SUBSCRIPTION_ID = "7d6c5b4a-3f2e-4d1c-9b0a-8f7e6d5c4b3a"
 AZURE_HOSTS = ["accounts.azuredatabricks.net", "login.microsoftonline.com", "management.azure.com"]
+# The secrets scanner's TruffleHog download (SAT_SCANNER_HOSTS; test_sat_reach.py).
+GITHUB_HOSTS = ["github.com", "*.githubusercontent.com"]
 
 
 def sat_config(**sat: object) -> dict:
-    """The committed config with SAT on in churn/prod (Azure, firewall egress) and what SAT needs there."""
+    """The committed config with SAT on in churn/prod (Azure, firewall egress) and what SAT needs there (the
+    account hosts and the secrets scanner's GitHub download)."""
     raw = yaml.safe_load((ROOT / "platform.yaml").read_text())
     raw["platform"] |= {"tenant_id": TENANT_ID, "subscription_id": SUBSCRIPTION_ID}
     raw["platform"]["audit"]["security_analysis_tool"] = {
@@ -28,7 +31,7 @@ def sat_config(**sat: object) -> dict:
     teams = {team["name"]: team for team in raw["teams"]}
     teams["churn"]["environments"]["prod"]["egress"] = {
         "mode": "firewall",
-        "allowed_fqdns": list(AZURE_HOSTS),
+        "allowed_fqdns": [*AZURE_HOSTS, *GITHUB_HOSTS],
     }
     return raw
 

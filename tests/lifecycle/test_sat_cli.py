@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import os
 import sys
 from pathlib import Path
 
@@ -250,3 +251,100 @@ def test_an_aws_sat_workspace_is_found_by_the_url_in_its_account_stack(
     (target,) = client.opened
     assert target.workspace_url == url and target.job_name == "dbp-risk-prod-sat-initializer"
     assert client.secrets.scopes["sat_scope"]["client-secret"] == SECRET
+
+
+# --- hurried inputs ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def piped_stdin(monkeypatch):
+    """stdin as `echo ... | platform sat set-secret` gives it: a real pipe, written and closed."""
+
+    def pipe(text: str) -> None:
+        read, write = os.pipe()
+        os.write(write, text.encode())
+        os.close(write)
+        monkeypatch.setattr(sys, "stdin", os.fdopen(read))
+
+    return pipe
+
+
+def test_a_left_over_env_var_does_not_silently_beat_the_piped_secret(cli, client, monkeypatch, piped_stdin):
+    """A rotation: `echo $NEW | platform sat set-secret` in a shell that still exports last quarter's
+    $PLATFORM_SAT_CLIENT_SECRET wrote the old secret, said nothing, and SAT failed to sign in at its next run."""
+    monkeypatch.setenv(SECRET_ENV_VAR, "old-secret~")
+    piped_stdin(SECRET + "\n")
+    result = cli("sat", "set-secret", "churn/prod")
+    assert result.code == 2, result.out
+    (line,) = result.err_lines
+    assert SECRET_ENV_VAR in line and "stdin" in line
+    assert client.opened == [] and "client-secret" not in client.secrets.scopes["sat_scope"]
+    assert SECRET not in result.out + result.err and "old-secret~" not in result.out + result.err
+
+
+def test_the_env_var_works_with_the_closed_empty_pipe_github_actions_gives_a_step(
+    cli, client, monkeypatch, piped_stdin
+):
+    """actions/runner src/Runner.Sdk/ProcessInvoker.cs: a step's process gets RedirectStandardInput = true, and the
+    runner closes that stdin at once: a pipe at end of file, which carries no secret."""
+    monkeypatch.setenv(SECRET_ENV_VAR, SECRET)
+    piped_stdin("")
+    result = cli("sat", "set-secret", "churn/prod")
+    assert result.code == 0, result.err
+    assert client.secrets.scopes["sat_scope"]["client-secret"] == SECRET
+
+
+def test_the_env_var_works_when_stdin_is_a_pipe_nobody_writes_to(cli, client, monkeypatch):
+    """A runner that leaves stdin an open, silent pipe: set-secret waits PIPE_WAIT_SECONDS, never forever."""
+    read, write = os.pipe()
+    monkeypatch.setenv(SECRET_ENV_VAR, SECRET)
+    try:
+        with os.fdopen(read) as silent:
+            monkeypatch.setattr(sys, "stdin", silent)
+            assert cli("sat", "set-secret", "churn/prod").code == 0
+    finally:
+        os.close(write)
+    assert client.secrets.scopes["sat_scope"]["client-secret"] == SECRET
+
+
+def test_the_env_var_alone_still_works_with_stdin_from_dev_null(cli, client, monkeypatch):
+    """CI: the secret in the variable, stdin /dev/null (a character device, not a pipe)."""
+    monkeypatch.setenv(SECRET_ENV_VAR, SECRET)
+    with open(os.devnull) as devnull:
+        monkeypatch.setattr(sys, "stdin", devnull)
+        assert cli("sat", "set-secret", "churn/prod").code == 0
+    assert client.secrets.scopes["sat_scope"]["client-secret"] == SECRET
+
+
+@pytest.mark.parametrize(
+    "piped",
+    [
+        '{\n  "appId": "5a4b3c2d",\n  "password": "n0t-in-any-log~",\n  "tenant": "0f1e2d3c"\n}\n',
+        "n0t-in-any-log~\nsecond line\n",
+        "n0t-in any-log~\n",
+    ],
+    ids=["az-credential-reset-json", "two-lines", "a-space"],
+)
+def test_a_secret_with_whitespace_inside_is_refused(cli, client, monkeypatch, piped_stdin, piped):
+    """Entra ID and Databricks OAuth secrets have no whitespace; what has is the whole output of
+    `az ad app credential reset` or a file of two lines, which set-secret wrote as the secret."""
+    monkeypatch.delenv(SECRET_ENV_VAR, raising=False)
+    piped_stdin(piped)
+    result = cli("sat", "set-secret", "churn/prod")
+    assert result.code == 2
+    (line,) = result.err_lines
+    assert line.startswith("error: stdin: ") and SECRET not in line
+    assert client.opened == []
+
+
+def test_an_unreachable_workspace_is_one_line_exit_1_without_the_secret(cli, client, monkeypatch):
+    """databricks-sdk 0.167.0 retries a connection that fails, then raises the builtin TimeoutError ("Timed out
+    after 0:05:00"), no DatabricksError: from a laptop off the VPN to a private front end that was a traceback."""
+    monkeypatch.setenv(SECRET_ENV_VAR, SECRET)
+    client.secrets.error = TimeoutError("Timed out after 0:05:00")
+    result = cli("sat", "set-secret", "churn/prod")
+    assert result.code == 1
+    assert "Traceback" not in result.err
+    (line,) = result.err_lines
+    assert "Timed out after 0:05:00" in line and "reach" in line
+    assert SECRET not in result.out + result.err and client.jobs.updates == []

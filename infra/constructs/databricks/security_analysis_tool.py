@@ -7,7 +7,9 @@ sql_warehouse,jobs}.tf, terraform/azure/{secrets,service_principal}.tf, terrafor
   except `client-secret`: those are configuration (IDs, names, `{}` proxies), written with `databricks_secret`;
   the secret itself is written by `platform sat set-secret` through the API, never through Terraform or state;
 - a small classic SQL warehouse (its ID is the `sql-warehouse-id` key), the Git folder checked out at tag v0.8.0,
-  the analysis and intermediate schemas in the env's catalog (SAT's `CREATE DATABASE IF NOT EXISTS` then finds them),
+  the analysis schema in the env's catalog (SAT's `CREATE DATABASE IF NOT EXISTS` then finds it), owned by SAT's
+  principal (its `COMMENT ON SCHEMA` on every run needs ownership; its scratch `intermediate_schema`, dropped at the
+  end of every run, SAT creates itself),
   and the initializer, driver and secrets scanner jobs, run as SAT's service principal on the env's cluster policy
   (or serverless), with SAT's SDK wheel from the Git folder (`lib/`, pinned by the tag; PyPI has no 0.1.51).
 The driver's and scanner's schedules are created PAUSED: until the secret is set every run would start a cluster only
@@ -50,7 +52,7 @@ from constructs import Construct
 
 from infra.config import TeamEnv
 from infra.config.security_analysis_tool import (
-    INTERMEDIATE_SCHEMA,
+    SAT_ANALYSIS_SCHEMA_COMMENT,
     SAT_NOTEBOOKS,
     SAT_REPO_PATH,
     SAT_REPO_URL,
@@ -179,19 +181,22 @@ class SecurityAnalysisTool(Construct):
                 ]
             ),
         )
+        # The analysis schema only: SAT creates its scratch `intermediate_schema` itself (CREATE_SCHEMA on the
+        # catalog) and drops it CASCADE at the end of every run (security_analysis_driver.py, _initializer.py).
         self.schemas = [
             WorkloadSchema(
                 self,
-                f"schema-{name}",
+                f"schema-{sat.schema_name}",
                 team_env=team_env,
-                name=name,
-                comment=f"Security Analysis Tool {SAT_TAG}: {what}",
+                name=sat.schema_name,
+                comment=SAT_ANALYSIS_SCHEMA_COMMENT,  # what SAT's create_schema() sets: no diff after a run
                 catalog=catalog,
                 owners=owners,
                 readers=readers,
                 job_principal=sp,
+                # SAT's create_schema() runs `COMMENT ON SCHEMA` on every job: only an owner may.
+                owner=sp,
             )
-            for name, what in ((sat.schema_name, "results"), (INTERMEDIATE_SCHEMA, "intermediate tables"))
         ]
         analysis_schema = f"{names.catalog}.{sat.schema_name}"
         values = secret_values(team_env, warehouse_id=self.warehouse.id, analysis_schema=analysis_schema)

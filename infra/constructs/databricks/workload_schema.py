@@ -50,7 +50,10 @@ class WorkloadSchema(Construct):
         owners: Sequence[Principal],
         readers: Sequence[Principal],
         job_principal: Principal | None,
+        owner: Principal | None = None,
     ) -> None:
+        """``owner``: who owns the schema instead of the deployer that creates it (the deployer, owning the catalog,
+        still manages its grants); only for a principal whose own code must own it (SAT comments on its schema)."""
         super().__init__(scope, id)
         ephemeral = team_env.is_ephemeral
         self.schema = Schema(
@@ -59,6 +62,7 @@ class WorkloadSchema(Construct):
             catalog_name=catalog.catalog_ref,
             name=name,
             comment=comment,
+            owner=owner.name if owner else None,
             force_destroy=ephemeral,
             lifecycle=TerraformResourceLifecycle(
                 prevent_destroy=team_env.settings.prevent_destroy and not ephemeral
