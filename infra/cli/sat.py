@@ -57,7 +57,9 @@ def set_secret_command(
     run_initializer: Annotated[
         bool,
         typer.Option(
-            "--run-initializer", help="Also start SAT's one-time initializer job now (not waited for)."
+            "--run-initializer",
+            help="Start SAT's initializer job even when the schedules already run (the first set-secret starts "
+            "it anyway; not waited for).",
         ),
     ] = False,
 ) -> None:
@@ -75,8 +77,6 @@ def set_secret_command(
         workspace = _open(loaded, on, lifecycle.services_factory())
         for line in _databricks(lambda: set_secret(workspace, on, value, run_initializer=run_initializer)):
             say(f"sat {on.key}: {line}")
-        if not run_initializer:
-            say(f"next: run {on.job_name} once (SAT's one-time initializer), then the schedules take over")
 
 
 @sat_app.command("status")

@@ -126,7 +126,8 @@ def describe_set_secret(target: SmokeTarget, where: str, *, run_initializer: boo
     last = (
         f"3. start {target.job_name} now (SAT's one-time initializer), without waiting for it"
         if run_initializer
-        else f"3. leave running {target.job_name} once (SAT's one-time initializer) to you (--run-initializer)"
+        else f"3. start {target.job_name} (SAT's one-time initializer, not waited for) if the schedules were still "
+        "paused, as before the first set-secret; a rotation leaves it alone (--run-initializer starts it anyway)"
     )
     return [
         f"sat set-secret {target.key}: {where}",
@@ -140,9 +141,13 @@ def describe_set_secret(target: SmokeTarget, where: str, *, run_initializer: boo
 def set_secret(
     workspace: SatWorkspace, target: SmokeTarget, value: str, *, run_initializer: bool = False
 ) -> list[str]:
-    """Write the secret, unpause the scheduled jobs and, if asked, start the initializer; OperationFailed in one line when the scope or a job is not
-    there (the workspace stack is not deployed). Other Databricks errors propagate (the CLI prints their first
-    line)."""
+    """Write the secret, unpause the scheduled jobs and start the initializer when this is the first secret (a
+    schedule was still paused, as the stack creates them) or when asked; OperationFailed in one line when the scope
+    or a job is not there (the workspace stack is not deployed). Other Databricks errors propagate (the CLI prints
+    their first line).
+
+    The first time matters: unpaused schedules without the initializer's run would start the driver every day with
+    nothing set up to analyse, green and useless. A rotation (schedules already active) needs no re-initializing."""
     from databricks.sdk.errors import NotFound
 
     try:
@@ -150,11 +155,13 @@ def set_secret(
     except NotFound:
         raise OperationFailed(_no_scope(target)) from None
     lines = [f"wrote {CLIENT_SECRET_KEY!r} into secret scope {SAT_SCOPE!r}"]
+    first_time = False
     for name in _scheduled_job_names(target):
         job_id = _one_job(workspace, name, target)
+        first_time |= workspace.schedule_paused(job_id) is True
         workspace.unpause(job_id)
         lines.append(f"unpaused the schedule of {name} (job {job_id})")
-    if run_initializer:
+    if run_initializer or first_time:
         job_id = _one_job(workspace, target.job_name, target)
         lines.append(f"started {target.job_name} (job {job_id}, run {workspace.run_now(job_id)})")
     return lines

@@ -134,7 +134,6 @@ def test_set_secret_writes_the_key_and_unpauses_the_schedules(cli, client, monke
     driver = client.jobs.jobs[8].settings.schedule
     assert (driver.quartz_cron_expression, driver.timezone_id) == ("0 0 8 ? * *", "UTC")  # kept
     assert SECRET not in result.out + result.err
-    assert f"next: run {INIT} once" in result.out
     (target,) = client.opened
     assert target.key == "churn/prod" and target.workspace_name == "dbw-dbp-churn-prod"
 
@@ -211,18 +210,27 @@ def test_status_after_set_secret_shows_the_schedules_active(cli, client, monkeyp
     assert f"{DRIVER}: schedule active" in result.out and SECRET not in result.out
 
 
-def test_set_secret_can_start_the_initializer_and_says_which_run(cli, client, monkeypatch):
+def test_the_first_set_secret_starts_the_initializer_before_the_schedules_run_anything(
+    cli, client, monkeypatch
+):
+    """The stack creates the schedules paused; unpausing them without SAT's one-time initializer would run the
+    driver every day, green, with nothing set up to analyse."""
     monkeypatch.setenv(SECRET_ENV_VAR, SECRET)
-    result = cli("sat", "set-secret", "churn/prod", "--run-initializer")
+    result = cli("sat", "set-secret", "churn/prod")
     assert result.code == 0, result.err
     assert client.jobs.runs == [1]
-    assert f"sat churn/prod: started {INIT} (job 1, run 901)" in result.out and "next:" not in result.out
+    assert f"sat churn/prod: started {INIT} (job 1, run 901)" in result.out
 
 
-def test_without_the_flag_the_initializer_is_not_started(cli, client, monkeypatch):
+def test_a_rotation_leaves_the_initializer_alone_unless_asked(cli, client, monkeypatch):
     monkeypatch.setenv(SECRET_ENV_VAR, SECRET)
-    assert cli("sat", "set-secret", "churn/prod").code == 0
-    assert client.jobs.runs == []
+    assert cli("sat", "set-secret", "churn/prod").code == 0  # first: schedules were paused
+    assert cli("sat", "set-secret", "churn/prod").code == 0  # rotation: schedules already active
+    assert client.jobs.runs == [1]
+    result = cli("sat", "set-secret", "churn/prod", "--run-initializer")
+    assert result.code == 0, result.err
+    assert client.jobs.runs == [1, 1]
+    assert f"started {INIT} (job 1, run 901)" in result.out
 
 
 def test_an_aws_sat_workspace_is_found_by_the_url_in_its_account_stack(
@@ -241,7 +249,7 @@ def test_an_aws_sat_workspace_is_found_by_the_url_in_its_account_stack(
     config_path.write_text(yaml.safe_dump(raw, sort_keys=False))
     url = "https://dbc-0123abcd-4567.cloud.databricks.com"
     fakes.runner.outputs = {"risk-prod-account": {"workspace_url": url}}
-    client.jobs.jobs = {8: FakeJobs().jobs[8], 10: FakeJobs().jobs[10]}
+    client.jobs.jobs = {job_id: FakeJobs().jobs[job_id] for job_id in (8, 10, 1)}
     for job in client.jobs.jobs.values():
         job.settings.name = job.settings.name.replace("churn", "risk")
     monkeypatch.setenv(SECRET_ENV_VAR, SECRET)
