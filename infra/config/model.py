@@ -134,7 +134,7 @@ class PlatformConfig(StrictModel):
 
 
 class TeamEnv(BaseModel):
-    """One resolved team-environment: what the two stacks of an env are built from."""
+    """One resolved team-environment: what the stacks of an env are built from."""
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
