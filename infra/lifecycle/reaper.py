@@ -35,6 +35,7 @@ from infra.lifecycle.inventory import (
     warn_unread,
 )
 from infra.lifecycle.lock import exclusive_outdir
+from infra.lifecycle.network_release import describe_release, release_workspace
 from infra.lifecycle.rollout import Rollout, prepare, stack_list
 from infra.lifecycle.runner import CDKTF, StackCommand
 from infra.lifecycle.services import Services
@@ -110,7 +111,10 @@ def describe_teardown_unknown(
             "account" in te.stacks for te in config.team_envs if te.team.name == team.name
         ):
             command = StackCommand("destroy", names.account_stack, outdir, auto_approve=True)
-            lines.append(f"    {command} (if its base env restricts serverless egress)")
+            lines.append(
+                f"    {command} (if its base env restricts serverless egress; first its workspace goes back to "
+                "Databricks' default-policy)"
+            )
         lines.append(f"    {StackCommand('destroy', names.platform_stack, outdir, auto_approve=True)}")
     return lines
 
@@ -153,6 +157,11 @@ def tear_down(
     stateless = []
     for command in rollout.commands:
         if services.runner.has_state(command.stack, outdir=rollout.outdir):
+            if rollout.releases_before(
+                command
+            ):  # an Azure account stack: its policy's attachment has no delete
+                report(describe_release(command.stack))
+                release_workspace(rollout.team_env, services, outdir=rollout.outdir, report=report)
             report(str(command))
             services.runner.run(command)
         else:

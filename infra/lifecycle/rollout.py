@@ -22,6 +22,7 @@ from infra.lifecycle.account_move import refuse_account_resources_in_platform_st
 from infra.lifecycle.errors import InputProblem
 from infra.lifecycle.lock import exclusive_outdir
 from infra.lifecycle.moved_state import refuse_unmoved_local_state
+from infra.lifecycle.network_release import describe_release, release_workspace, releases_workspace
 from infra.lifecycle.preflight import check_preconditions
 from infra.lifecycle.runner import CDKTF, StackCommand
 from infra.lifecycle.runner_address import check_runner_listed, describe_check
@@ -73,8 +74,17 @@ class Rollout:
             "build the churn wheel: ml/ -> dist/",
             *describe_fetch(self.team_env),
             f"synthesize {stack_list(list(self.team_env.stacks.values()))} into {self.outdir}/stacks",
-            *(str(command) for command in self.commands),
+            *(step for command in self.commands for step in self.command_steps(command)),
         ]
+
+    def releases_before(self, command: StackCommand) -> bool:
+        """Whether the command destroys an Azure env's account stack, whose workspace goes back to Databricks'
+        default-policy first (network_release.py)."""
+        return self.action == "destroy" and releases_workspace(self.team_env, command.stack)
+
+    def command_steps(self, command: StackCommand) -> list[str]:
+        release = [describe_release(command.stack)] if self.releases_before(command) else []
+        return [*release, str(command)]
 
     def describe(self) -> list[str]:
         return numbered(f"{self.action} {self.team_env.key}: {' then '.join(self.stacks)}", self.steps())
@@ -148,11 +158,17 @@ def execute(
         report(f"[{first + 2}/{len(steps)}] {steps[first + 1]}")
         prepare(rollout, config, services, wheel=wheel)
         refuse_undeployed_upstream(rollout, services)
-        for number, command in enumerate(rollout.commands, start=first + 3):
+        number = first + 2
+        for command in rollout.commands:
             if rollout.action == "deploy" and command.stack == rollout.team_env.names.workspace_stack:
                 # The workspace exists now; nothing inside it has been applied yet (infra/lifecycle/preflight.py).
                 url = workspace_url(rollout.team_env, services, outdir=rollout.outdir)
                 check_preconditions(rollout.team_env, services.metastore_view(config, rollout.team_env, url))
+            if rollout.releases_before(command):
+                number += 1
+                report(f"[{number}/{len(steps)}] {describe_release(command.stack)}")
+                release_workspace(rollout.team_env, services, outdir=rollout.outdir, report=report)
+            number += 1
             report(f"[{number}/{len(steps)}] {command}")
             services.runner.run(command)
 

@@ -1,0 +1,194 @@
+"""Destroying an Azure env's account stack first puts its workspace back on Databricks' `default-policy`.
+
+The account stack is destroyed before the platform stack (it reads the workspace ID from the platform stack's
+outputs), so its restricted policy is deleted while the workspace still stands, and Terraform cannot detach it:
+databricks v1.99.0 internal/providers/pluginfw/products/workspace_network_option/resource_workspace_network_option.go
+`Delete` is empty. Whether the account API refuses to delete a policy a workspace is attached to is undocumented; if
+it does, every destroy, `env down` and reaper run of such an env would stop there. So the lifecycle re-attaches
+the workspace to `default-policy` through the account API (databricks-sdk 0.67
+`AccountClient.workspace_network_configuration.update_workspace_network_option_rpc`, the call the provider's Update
+makes) right before the account stack's destroy, and stops in one line, with the account stack untouched, when
+that fails. The fake account client (tests/lifecycle/fake_account.py) raises databricks-sdk's own exceptions.
+"""
+
+import json
+
+from databricks.sdk.errors import NotFound, PermissionDenied
+
+from infra.lifecycle.network_release import attached_workspaces
+from tests.lifecycle.fakes import ephemeral_group
+from tests.lifecycle.test_account_move import OPTION, POLICY, _resource
+from tests.lifecycle.test_reaper import PAST, run_reap
+
+WORKSPACE_ID = 1234567890123456
+PROVIDER = 'provider["registry.terraform.io/databricks/databricks"]'
+
+
+def _account_state(policy: str = "dbp-churn-prod-np", workspace_id: int = WORKSPACE_ID) -> dict:
+    """An Azure account stack's state: its policy and the policy's attachment to the platform's workspace."""
+    return {
+        "version": 4,
+        "resources": [
+            _resource(POLICY, PROVIDER, {"network_policy_id": policy}),
+            _resource(OPTION, PROVIDER, {"workspace_id": workspace_id, "network_policy_id": policy}),
+        ],
+    }
+
+
+def _destroy_steps(fakes) -> list[str]:
+    return [e for e in fakes.events if e.startswith(("destroy ", "attach "))]
+
+
+def _destroy_prod(cli, fakes, *args: str):
+    fakes.interactive, fakes.answers = True, ["churn/prod\n"]
+    return cli("destroy", "churn/prod", "--force-prod", *args)
+
+
+def test_destroy_attaches_the_workspace_to_default_policy_right_before_the_account_stack(cli, fakes):
+    fakes.runner.states["churn-prod-account"] = _account_state()
+    result = _destroy_prod(cli, fakes)
+    assert result.code == 0, result.err
+    assert _destroy_steps(fakes) == [
+        "destroy churn-prod-workspace",
+        f"attach workspace {WORKSPACE_ID} to default-policy",
+        "destroy churn-prod-account",
+        "destroy churn-prod-platform",
+    ]
+    assert f"workspace {WORKSPACE_ID} attached to default-policy" in result.out
+
+
+def test_the_account_id_is_the_platforms(cli, fakes, config):
+    fakes.runner.states["churn-prod-account"] = _account_state()
+    assert _destroy_prod(cli, fakes).code == 0
+    assert fakes.account.opened == [str(config.platform.account_id)]
+
+
+def test_destroy_only_account_releases_the_workspace_too(cli, fakes):
+    fakes.runner.states["churn-prod-account"] = _account_state()
+    result = _destroy_prod(cli, fakes, "--only", "account")
+    assert result.code == 0, result.err
+    assert _destroy_steps(fakes) == [
+        f"attach workspace {WORKSPACE_ID} to default-policy",
+        "destroy churn-prod-account",
+    ]
+
+
+def test_the_dry_run_shows_the_release_between_the_workspace_and_account_stacks(cli, fakes):
+    result = cli("destroy", "churn/prod", "--force-prod", "--dry-run")
+    assert result.code == 0, result.err
+    steps = [line.split(". ", 1)[1] for line in result.out.splitlines() if line.startswith("  ")]
+    release = next(i for i, step in enumerate(steps) if "default-policy" in step)
+    assert "destroy churn-prod-workspace" in steps[release - 1] and "churn-prod-account" in steps[release]
+    assert "destroy churn-prod-account" in steps[release + 1]
+    assert fakes.nothing_happened() and fakes.account.opened == []
+
+
+def test_the_json_dry_run_lists_the_release_step(cli, fakes):
+    result = cli("destroy", "churn/prod", "--force-prod", "--dry-run", "--json")
+    assert result.code == 0, result.err
+    assert any("default-policy" in step for step in json.loads(result.out)["steps"])
+
+
+def test_a_refused_release_is_one_line_exit_1_and_the_account_stack_is_not_destroyed(cli, fakes, config):
+    fakes.runner.states["churn-prod-account"] = _account_state()
+    fakes.account.error = PermissionDenied(
+        "User is not an account admin.\nrequest id 42", error_code="PERMISSION_DENIED"
+    )
+    result = _destroy_prod(cli, fakes)
+    assert result.code == 1
+    assert result.err_lines == [
+        f"error: churn-prod-account not destroyed: cannot attach workspace {WORKSPACE_ID} to default-policy in "
+        f"Databricks account {config.platform.account_id}: User is not an account admin."
+    ]
+    assert _destroy_steps(fakes) == [
+        "destroy churn-prod-workspace",
+        f"attach workspace {WORKSPACE_ID} to default-policy",
+    ]
+
+
+def test_no_usable_credentials_is_one_line_exit_1(cli, fakes):
+    fakes.runner.states["churn-prod-account"] = _account_state()
+    fakes.account.auth_error = ValueError(
+        "default auth: cannot configure default credentials, please check https://docs.databricks.com/en/dev-tools/"
+        "auth.html#databricks-client-unified-authentication to configure credentials for your preferred "
+        "authentication method."
+    )
+    result = _destroy_prod(cli, fakes)
+    assert result.code == 1 and len(result.err_lines) == 1, result.err
+    assert "cannot configure default credentials" in result.err and "Traceback" not in result.err
+    assert _destroy_steps(fakes) == ["destroy churn-prod-workspace"]
+
+
+def test_a_workspace_the_account_no_longer_knows_has_nothing_to_release(cli, fakes):
+    fakes.runner.states["churn-prod-account"] = _account_state()
+    fakes.account.error = NotFound(
+        "Workspace 1234567890123456 does not exist.", error_code="RESOURCE_DOES_NOT_EXIST"
+    )
+    result = _destroy_prod(cli, fakes)
+    assert result.code == 0, result.err
+    assert "destroy churn-prod-account" in fakes.events
+
+
+def test_an_account_stack_without_an_attachment_in_state_calls_nothing(cli, fakes):
+    state = _account_state()
+    state["resources"] = state["resources"][:1]
+    fakes.runner.states["churn-prod-account"] = state
+    assert _destroy_prod(cli, fakes).code == 0
+    assert fakes.account.opened == [] and "destroy churn-prod-account" in fakes.events
+
+
+def test_deploys_and_aws_destroys_never_release(cli, fakes):
+    fakes.runner.states["churn-prod-account"] = _account_state()
+    assert cli("deploy", "churn/prod", "--auto-approve").code == 0
+    fakes.runner.states["risk-dev-account"] = _account_state()
+    result = cli("destroy", "risk/dev", "--auto-approve")
+    assert result.code == 0, result.err
+    assert "destroy risk-dev-account" in fakes.events
+    assert fakes.account.opened == []
+
+
+def test_the_reaper_releases_an_env_cut_from_prod_before_its_account_stack(config, fakes):
+    fakes.groups.groups = [ephemeral_group(env="pr1", base="prod", expires=PAST)]
+    fakes.runner.stacks_with_state = {"churn-pr1-platform", "churn-pr1-account", "churn-pr1-workspace"}
+    fakes.runner.states["churn-pr1-account"] = _account_state("dbp-churn-pr1-np", 42)
+    outcome, _ = run_reap(config, fakes)
+    assert outcome.reaped == ["churn/pr1"]
+    assert _destroy_steps(fakes) == [
+        "destroy churn-pr1-workspace",
+        "attach workspace 42 to default-policy",
+        "destroy churn-pr1-account",
+        "destroy churn-pr1-platform",
+    ]
+
+
+def test_a_failed_release_fails_the_env_in_the_reaper_and_keeps_its_account_and_platform_stacks(
+    config, fakes
+):
+    fakes.groups.groups = [ephemeral_group(env="pr1", base="prod", expires=PAST)]
+    fakes.runner.stacks_with_state = {"churn-pr1-platform", "churn-pr1-account", "churn-pr1-workspace"}
+    fakes.runner.states["churn-pr1-account"] = _account_state("dbp-churn-pr1-np", 42)
+    fakes.account.error = PermissionDenied("User is not an account admin.")
+    outcome, _ = run_reap(config, fakes)
+    assert outcome.failed == ["churn/pr1"]
+    assert _destroy_steps(fakes) == ["destroy churn-pr1-workspace", "attach workspace 42 to default-policy"]
+    assert fakes.groups.deleted == []
+
+
+def test_env_down_of_an_env_cut_from_prod_releases_it(cli, fakes):
+    fakes.groups.groups = [ephemeral_group(env="pr1", base="prod")]
+    fakes.runner.stacks_with_state = {"churn-pr1-platform", "churn-pr1-account", "churn-pr1-workspace"}
+    fakes.runner.states["churn-pr1-account"] = _account_state("dbp-churn-pr1-np", 42)
+    result = cli("env", "down", "pr1")
+    assert result.code == 0, result.err
+    assert "attach workspace 42 to default-policy" in fakes.events
+    assert fakes.events.index("attach workspace 42 to default-policy") < fakes.events.index(
+        "destroy churn-pr1-account"
+    )
+
+
+def test_attached_workspaces_skips_an_option_already_on_default_policy():
+    assert attached_workspaces("") == []
+    state = _account_state()
+    assert attached_workspaces(json.dumps(state)) == [WORKSPACE_ID]
+    state["resources"][1]["instances"][0]["attributes"]["network_policy_id"] = "default-policy"
+    assert attached_workspaces(json.dumps(state)) == []
