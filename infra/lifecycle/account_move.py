@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from infra.config import TeamEnv
 from infra.lifecycle.errors import OperationFailed
+from infra.stacks.state_layout import LOCAL_STATE_DIR, local_state_file, state_key
 
 if TYPE_CHECKING:
     from infra.lifecycle.runner import StackRunner
@@ -83,3 +85,42 @@ def refuse_account_resources_in_platform_state(
         f"(docs/operations.md); move them with the deploying identity (an account admin), then run again: "
         + "; ".join(moves)
     )
+
+
+def refuse_orphaned_account_stack(team_env: TeamEnv, runner: StackRunner, *, outdir: Path) -> None:
+    """OperationFailed when a permanent Azure env no longer has an account stack (serverless.restricted_egress
+    turned off) but that stack's state still holds its policy and attachment: no stack manages them any more, the
+    workspace stays on the restricted policy whatever the config says, and `destroy --only account` cannot reach
+    them (the stack is not synthesized). The state is read through a stand-in stack directory holding only the
+    account stack's backend (the platform stack's, at the account key), removed again. Call after synthesis."""
+    if (
+        team_env.team.cloud != "azure"
+        or team_env.platform.account_id is None
+        or "account" in team_env.stacks
+        or team_env.is_ephemeral
+    ):
+        return
+    platform_doc = outdir / "stacks" / team_env.stacks["platform"] / "cdk.tf.json"
+    backends = json.loads(platform_doc.read_text()).get("terraform", {}).get("backend") or {}
+    if len(backends) != 1:
+        return
+    ((kind, settings),) = backends.items()
+    if kind == "local":
+        settings = {**settings, "path": f"{LOCAL_STATE_DIR}/{local_state_file(team_env, 'account')}"}
+    else:
+        settings = {**settings, "key": state_key(team_env, "account")}
+    account = team_env.names.account_stack
+    probe = outdir / "stacks" / account
+    probe.mkdir(parents=True, exist_ok=True)
+    try:
+        (probe / "cdk.tf.json").write_text(json.dumps({"terraform": {"backend": {kind: settings}}}))
+        held = account_resources(runner.state(account, outdir=outdir))
+    finally:
+        shutil.rmtree(probe, ignore_errors=True)
+    if held:
+        raise OperationFailed(
+            f"{team_env.key}: {account}'s state still holds {', '.join(held)}, but serverless.restricted_egress is "
+            "off, so no stack manages them and the workspace stays on that policy; set restricted_egress back on, "
+            f"run `platform destroy {team_env.key} --only account` (it attaches the workspace to default-policy "
+            "first), then turn it off (docs/security.md, Serverless)"
+        )

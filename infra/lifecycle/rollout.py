@@ -18,7 +18,10 @@ from typing import TYPE_CHECKING, Literal
 
 from infra.config import PlatformConfig, TeamEnv
 from infra.constructs.contracts import WORKSPACE_URL_OUTPUT
-from infra.lifecycle.account_move import refuse_account_resources_in_platform_state
+from infra.lifecycle.account_move import (
+    refuse_account_resources_in_platform_state,
+    refuse_orphaned_account_stack,
+)
 from infra.lifecycle.errors import InputProblem
 from infra.lifecycle.lock import exclusive_outdir
 from infra.lifecycle.moved_state import refuse_unmoved_local_state
@@ -120,6 +123,7 @@ def prepare(
     wheel = wheel or services.build_wheel()
     services.synthesize(config, [rollout.team_env], rollout.outdir, wheel)
     refuse_account_resources_in_platform_state(rollout.team_env, services.runner, outdir=rollout.outdir)
+    refuse_orphaned_account_stack(rollout.team_env, services.runner, outdir=rollout.outdir)
 
 
 def refuse_undeployed_upstream(rollout: Rollout, services: Services) -> None:
