@@ -192,3 +192,21 @@ def test_attached_workspaces_skips_an_option_already_on_default_policy():
     assert attached_workspaces(json.dumps(state)) == [WORKSPACE_ID]
     state["resources"][1]["instances"][0]["attributes"]["network_policy_id"] = "default-policy"
     assert attached_workspaces(json.dumps(state)) == []
+
+
+def test_destroying_only_the_account_stack_of_prod_still_needs_force_prod(cli, fakes):
+    result = cli("destroy", "churn/prod", "--only", "account")
+    assert result.code == 2 and result.err_lines == [
+        "error: --force-prod: churn/prod is a production env; destroying it needs --force-prod"
+    ]
+    assert fakes.nothing_happened()
+
+
+def test_a_mistyped_only_is_refused_before_the_typed_confirmation(cli, fakes):
+    """`--only churn-prod-account` (the stack's name, not its component): refused in one line, nobody asked to type
+    churn/prod first."""
+    fakes.interactive = True
+    result = cli("destroy", "churn/prod", "--force-prod", "--only", "churn-prod-account")
+    assert result.code == 2 and len(result.err_lines) == 1, result.err
+    assert result.err.startswith("error: --only: 'churn-prod-account' is not a stack of churn/prod")
+    assert fakes.events == []  # no prompt, nothing built
