@@ -143,6 +143,30 @@ def refuse_undeployed_upstream(rollout: Rollout, services: Services) -> None:
             )
 
 
+def readers(team_env: TeamEnv, component: str) -> list[str]:
+    """The env's stacks that read ``component``'s outputs: every later one, except that nothing reads an Azure
+    account stack (it only attaches a policy; the workspace stack reads the platform stack)."""
+    if team_env.team.cloud == "azure" and component == "account":
+        return []
+    components = list(team_env.stacks)
+    return [team_env.stacks[c] for c in components[components.index(component) + 1 :]]
+
+
+def refuse_live_downstream(rollout: Rollout, services: Services) -> None:
+    """With destroy --only, no stack that reads that one may still hold state: its own destroy plans against the
+    outputs, and once they are gone Terraform cannot destroy it ("Unsupported attribute"), so it would stay
+    deployed for good. InputProblem naming the first. Call after the stacks are synthesized."""
+    if rollout.only is None or rollout.action != "destroy":
+        return
+    for stack in readers(rollout.team_env, rollout.only):
+        if services.runner.has_state(stack, outdir=rollout.outdir):
+            raise InputProblem(
+                "--only",
+                f"{stack} still holds state and reads {rollout.stacks[0]}'s outputs, which it needs to be destroyed "
+                f"itself; destroy it first (--only with its component) or destroy {rollout.team_env.key} whole",
+            )
+
+
 def execute(
     rollout: Rollout, config: PlatformConfig, services: Services, *, report: Callable[[str], None]
 ) -> None:
@@ -162,6 +186,7 @@ def execute(
         report(f"[{first + 2}/{len(steps)}] {steps[first + 1]}")
         prepare(rollout, config, services, wheel=wheel)
         refuse_undeployed_upstream(rollout, services)
+        refuse_live_downstream(rollout, services)
         number = first + 2
         for command in rollout.commands:
             if rollout.action == "deploy" and command.stack == rollout.team_env.names.workspace_stack:

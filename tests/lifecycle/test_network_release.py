@@ -210,3 +210,30 @@ def test_a_mistyped_only_is_refused_before_the_typed_confirmation(cli, fakes):
     assert result.code == 2 and len(result.err_lines) == 1, result.err
     assert result.err.startswith("error: --only: 'churn-prod-account' is not a stack of churn/prod")
     assert fakes.events == []  # no prompt, nothing built
+
+
+def test_destroying_only_the_platform_stack_while_the_account_stack_holds_state_is_refused(cli, fakes):
+    """The account stack plans its own destroy against the platform stack's outputs (docs/security.md: destroyed
+    after the platform stack, "Unsupported attribute"): with them gone it could never be destroyed by the CLI."""
+    fakes.runner.stacks_with_state = {"churn-prod-platform", "churn-prod-account"}
+    result = _destroy_prod(cli, fakes, "--only", "platform")
+    assert result.code == 2 and len(result.err_lines) == 1, result.err
+    assert result.err.startswith(
+        "error: --only: churn-prod-account still holds state and reads churn-prod-platform's outputs"
+    )
+    assert not fakes.runner.commands
+
+
+def test_an_azure_account_stack_goes_alone_while_the_workspace_stack_stays(cli, fakes):
+    fakes.runner.stacks_with_state = {"churn-prod-platform", "churn-prod-account", "churn-prod-workspace"}
+    result = _destroy_prod(cli, fakes, "--only", "account")
+    assert result.code == 0, result.err
+    assert [c.stack for c in fakes.runner.commands] == ["churn-prod-account"]
+
+
+def test_an_aws_account_stack_is_not_destroyed_under_its_workspace_stack(cli, fakes):
+    fakes.runner.stacks_with_state = {"risk-dev-platform", "risk-dev-account", "risk-dev-workspace"}
+    result = cli("destroy", "risk/dev", "--auto-approve", "--only", "account")
+    assert result.code == 2 and "risk-dev-workspace still holds state" in result.err
+    fakes.runner.stacks_with_state.discard("risk-dev-workspace")
+    assert cli("destroy", "risk/dev", "--auto-approve", "--only", "account").code == 0
