@@ -72,13 +72,15 @@ def refuse_account_resources_in_platform_state(
             "(docs/operations.md)"
         )
     into = f"-chdir={outdir / 'stacks' / account}"
+    # Imports first: they read the objects through the account API, which only an account admin may; should one
+    # fail, the platform state still holds them and this check still says what to do. `state rm` goes last.
     moves = [
-        remove,
         shlex.join(["terraform", into, "init", "-input=false"]),
         *(
             shlex.join(["terraform", into, "import", address, import_id])
             for address, import_id in held.items()
         ),
+        remove,
     ]
     raise OperationFailed(
         f"{team_env.key}: {platform}'s state still holds {', '.join(held)}, which now belong to {account} "
