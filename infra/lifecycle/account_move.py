@@ -89,40 +89,44 @@ def refuse_account_resources_in_platform_state(
     )
 
 
-def refuse_orphaned_account_stack(team_env: TeamEnv, runner: StackRunner, *, outdir: Path) -> None:
-    """OperationFailed when a permanent Azure env no longer has an account stack (serverless.restricted_egress
-    turned off) but that stack's state still holds its policy and attachment: no stack manages them any more, the
-    workspace stays on the restricted policy whatever the config says, and `destroy --only account` cannot reach
-    them (the stack is not synthesized). The state is read through a stand-in stack directory holding only the
-    account stack's backend (the platform stack's, at the account key), removed again. Call after synthesis."""
-    if (
-        team_env.team.cloud != "azure"
-        or team_env.platform.account_id is None
-        or "account" in team_env.stacks
-        or team_env.is_ephemeral
-    ):
-        return
+def orphaned_account_resources(team_env: TeamEnv, runner: StackRunner, *, outdir: Path) -> dict[str, str]:
+    """Address -> import ID of what the state of an Azure env's account stack still holds where the env no longer
+    has that stack (serverless.restricted_egress turned off, on the env or on the base an ephemeral env was cut
+    from); empty where it has one, or the platform has no account ID. The state is read through a stand-in stack
+    directory holding only the account stack's backend (the platform stack's, at the account key), removed again.
+    Call after synthesis."""
+    if team_env.team.cloud != "azure" or team_env.platform.account_id is None or "account" in team_env.stacks:
+        return {}
     platform_doc = outdir / "stacks" / team_env.stacks["platform"] / "cdk.tf.json"
     backends = json.loads(platform_doc.read_text()).get("terraform", {}).get("backend") or {}
     if len(backends) != 1:
-        return
+        return {}
     ((kind, settings),) = backends.items()
     if kind == "local":
         settings = {**settings, "path": f"{LOCAL_STATE_DIR}/{local_state_file(team_env, 'account')}"}
     else:
         settings = {**settings, "key": state_key(team_env, "account")}
-    account = team_env.names.account_stack
-    probe = outdir / "stacks" / account
+    probe = outdir / "stacks" / team_env.names.account_stack
     probe.mkdir(parents=True, exist_ok=True)
     try:
         (probe / "cdk.tf.json").write_text(json.dumps({"terraform": {"backend": {kind: settings}}}))
-        held = account_resources(runner.state(account, outdir=outdir))
+        return account_resources(runner.state(team_env.names.account_stack, outdir=outdir))
     finally:
         shutil.rmtree(probe, ignore_errors=True)
+
+
+def refuse_orphaned_account_stack(team_env: TeamEnv, runner: StackRunner, *, outdir: Path) -> None:
+    """OperationFailed when a permanent Azure env no longer has an account stack but that stack's state still holds
+    its policy and attachment (orphaned_account_resources): no stack manages them any more, the workspace stays on
+    the restricted policy whatever the config says, and `destroy --only account` cannot reach them (the stack is
+    not synthesized). An ephemeral env's teardown names them instead (reaper.py)."""
+    if team_env.is_ephemeral:
+        return
+    held = orphaned_account_resources(team_env, runner, outdir=outdir)
     if held:
         raise OperationFailed(
-            f"{team_env.key}: {account}'s state still holds {', '.join(held)}, but serverless.restricted_egress is "
-            "off, so no stack manages them and the workspace stays on that policy; set restricted_egress back on, "
-            f"run `platform destroy {team_env.key} --only account` (it attaches the workspace to default-policy "
-            "first), then turn it off (docs/security.md, Serverless)"
+            f"{team_env.key}: {team_env.names.account_stack}'s state still holds {', '.join(held)}, but "
+            "serverless.restricted_egress is off, so no stack manages them and the workspace stays on that policy; "
+            f"set restricted_egress back on, run `platform destroy {team_env.key} --only account` (it attaches the "
+            "workspace to default-policy first), then turn it off (docs/security.md, Serverless)"
         )

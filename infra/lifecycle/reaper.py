@@ -17,6 +17,7 @@ from pathlib import Path
 from infra.config import PlatformConfig, TeamEnv
 from infra.config.naming import env_names
 from infra.config.serverless import has_ncc, ncc_name, network_policy_id
+from infra.lifecycle.account_move import orphaned_account_resources
 from infra.lifecycle.ephemeral import (
     EPHEMERAL_TAG,
     EphemeralRecord,
@@ -154,6 +155,9 @@ def tear_down(
     rollout = teardown_rollout(record, config, services.outdir)  # refuses a permanent env's name
     report(f"synthesize {stack_list(rollout.stacks)} into {rollout.outdir}/stacks")
     prepare(rollout, config, services, wheel=wheel)
+    # The base env turned restricted_egress off since this env was cut: its account stack is not synthesized any
+    # more, so nothing here can destroy what its state holds; named below.
+    orphaned = orphaned_account_resources(rollout.team_env, services.runner, outdir=rollout.outdir)
     stateless = []
     for command in rollout.commands:
         if services.runner.has_state(command.stack, outdir=rollout.outdir):
@@ -172,6 +176,14 @@ def tear_down(
         f"Unity Catalog objects of {record.key} (catalog {names.catalog}, its storage credential and external "
         "locations) live in the metastore, not the resource group: remove them as docs/operations.md describes"
     )
+    if orphaned:
+        report(
+            f"warning: {rollout.team_env.names.account_stack}'s state still holds {', '.join(orphaned)} (its base "
+            f"env no longer restricts serverless egress, so no stack of {record.key} destroys them): delete network "
+            "policy "
+            + ", ".join(v for k, v in orphaned.items() if k.startswith("databricks_account_network_policy"))
+            + " in the account console, then that state"
+        )
     # Account objects are in no resource group and carry no cloud tag: they go with their stack's state or not at all.
     account_objects = _account_leftovers(rollout.team_env)
     if record.region is not None:

@@ -88,3 +88,32 @@ def test_envs_with_an_account_stack_and_ephemeral_envs_are_not_probed(config, fa
     prod = TeamEnv.permanent(config, config.team("churn"), "prod")
     refuse_orphaned_account_stack(prod, fakes.runner, outdir=fakes.outdir)
     assert fakes.runner.state_reads == []
+
+
+def test_the_teardown_of_an_env_whose_base_turned_restricted_egress_off_names_its_left_policy(
+    config_path, fakes
+):
+    """pr1 was cut from prod while prod restricted serverless egress, so it has an account stack with a policy;
+    prod has turned it off since. pr1's stacks are derived from today's prod (no account stack), so the teardown
+    cannot destroy that stack: it names what its state still holds instead of leaving it unsaid."""
+    import yaml
+
+    from infra.config import load_config
+    from tests.lifecycle.fakes import ephemeral_group
+    from tests.lifecycle.test_reaper import PAST, run_reap
+
+    raw = yaml.safe_load(config_path.read_text())
+    churn = next(team for team in raw["teams"] if team["name"] == "churn")
+    churn["environments"]["prod"].setdefault("serverless", {})["restricted_egress"] = False
+    config_path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    config = load_config(config_path)
+    fakes.stack_documents["churn-pr1-platform"] = json.dumps(
+        {"terraform": {"backend": {"local": {"path": "../../../terraform.dbp-churn-pr1-platform.tfstate"}}}}
+    )
+    fakes.groups.groups = [ephemeral_group(env="pr1", base="prod", expires=PAST)]
+    fakes.runner.stacks_with_state = {"churn-pr1-platform", "churn-pr1-workspace"}
+    fakes.runner.states["churn-pr1-account"] = _account_state("dbp-churn-pr1-np", 42)
+    outcome, lines = run_reap(config, fakes)
+    assert outcome.reaped == ["churn/pr1"]
+    (warning,) = [line for line in lines if "churn-pr1-account's state still holds" in line]
+    assert POLICY in warning and "delete network policy dbp-churn-pr1-np in the account console" in warning
