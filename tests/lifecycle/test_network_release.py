@@ -237,3 +237,16 @@ def test_an_aws_account_stack_is_not_destroyed_under_its_workspace_stack(cli, fa
     assert result.code == 2 and "risk-dev-workspace still holds state" in result.err
     fakes.runner.stacks_with_state.discard("risk-dev-workspace")
     assert cli("destroy", "risk/dev", "--auto-approve", "--only", "account").code == 0
+
+
+def test_env_down_whose_release_is_refused_fails_in_one_line(cli, fakes):
+    fakes.groups.groups = [ephemeral_group(env="pr1", base="prod")]
+    fakes.runner.stacks_with_state = {"churn-pr1-platform", "churn-pr1-account", "churn-pr1-workspace"}
+    fakes.runner.states["churn-pr1-account"] = _account_state("dbp-churn-pr1-np", 42)
+    fakes.account.error = PermissionDenied("User is not an account admin.")
+    result = cli("env", "down", "pr1")
+    assert result.code == 1 and len(result.err_lines) == 1, result.err
+    assert result.err_lines[0].startswith(
+        "error: churn-pr1-account not destroyed: cannot attach workspace 42"
+    )
+    assert "destroy churn-pr1-account" not in fakes.events and fakes.groups.deleted == []
