@@ -161,9 +161,8 @@ def tear_down(
     stateless = []
     for command in rollout.commands:
         if services.runner.has_state(command.stack, outdir=rollout.outdir):
-            if rollout.releases_before(
-                command
-            ):  # an Azure account stack: its policy's attachment has no delete
+            # An Azure account stack: its policy's attachment has no delete (network_release.py).
+            if rollout.releases_before(command):
                 report(describe_release(command.stack))
                 release_workspace(rollout.team_env, services, outdir=rollout.outdir, report=report)
             report(str(command))
