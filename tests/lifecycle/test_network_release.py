@@ -250,3 +250,21 @@ def test_env_down_whose_release_is_refused_fails_in_one_line(cli, fakes):
         "error: churn-pr1-account not destroyed: cannot attach workspace 42"
     )
     assert "destroy churn-pr1-account" not in fakes.events and fakes.groups.deleted == []
+
+
+def test_an_account_stack_whose_platform_state_is_gone_is_left_and_named_not_retried_forever(config, fakes):
+    """The Azure account stack's destroy evaluates the platform stack's outputs (its workspace ID): with that state
+    gone Terraform refuses ("Unsupported attribute", checked with Terraform 1.11.4, a terraform_data reading a local
+    terraform_remote_state with no outputs). Run, it would fail the env on every reap; the teardown leaves it,
+    names its policy and goes on: with no other state, the resource group goes by its tags."""
+    fakes.groups.groups = [ephemeral_group(env="pr1", base="prod", expires=PAST)]
+    fakes.runner.stacks_with_state = {"churn-pr1-account"}
+    fakes.runner.states["churn-pr1-account"] = _account_state("dbp-churn-pr1-np", 42)
+    outcome, lines = run_reap(config, fakes)
+    assert outcome.reaped == ["churn/pr1"]
+    assert "destroy churn-pr1-account" not in fakes.events and fakes.account.opened == []
+    assert "churn-pr1-account: not destroyed, its destroy reads churn-pr1-platform's outputs" in "\n".join(
+        lines
+    )
+    assert fakes.groups.deleted  # the group went by its tags
+    assert any(line.startswith("warning: churn/pr1 leaves its serverless network policy") for line in lines)
