@@ -32,9 +32,12 @@ if TYPE_CHECKING:
 
 DEFAULT_POLICY = "default-policy"
 OPTION_TYPE = "databricks_workspace_network_option"
-# The Azure account console (infra/constructs/databricks/bundle_workload.py ACCOUNT_HOSTS["azure"]; not imported:
-# the lifecycle reads names without loading the provider bindings).
-AZURE_ACCOUNT_HOST = "https://accounts.azuredatabricks.net"
+# The account consoles (infra/constructs/databricks/bundle_workload.py ACCOUNT_HOSTS; not imported: the lifecycle
+# reads names without loading the provider bindings).
+ACCOUNT_HOSTS = {
+    "azure": "https://accounts.azuredatabricks.net",
+    "aws": "https://accounts.cloud.databricks.com",
+}
 
 
 class WorkspaceGone(Exception):
@@ -54,14 +57,15 @@ class SdkAccountNetwork:
         self._client = client
 
     @classmethod
-    def for_account(cls, account_id: str) -> SdkAccountNetwork:
-        """Authenticates like the account stack's provider: the Azure account console and platform.account_id,
-        credentials from Azure CLI / ARM_* / OIDC (the deploying identity, an account admin)."""
+    def for_account(cls, cloud: str, account_id: str) -> SdkAccountNetwork:
+        """Authenticates like the account stack's provider: the cloud's account console and platform.account_id,
+        credentials from the environment (Azure: CLI / ARM_* / OIDC; AWS: DATABRICKS_CLIENT_ID / _SECRET), the
+        deploying identity, an account admin."""
         from databricks.sdk import AccountClient
 
         # Without a login the SDK logs a warning before it raises; the CLI's one-line error says it all.
         logging.getLogger("databricks.sdk").setLevel(logging.ERROR)
-        return cls(AccountClient(host=AZURE_ACCOUNT_HOST, account_id=account_id))
+        return cls(AccountClient(host=ACCOUNT_HOSTS[cloud], account_id=account_id))
 
     def attach_default_policy(self, workspace_id: int) -> None:
         from databricks.sdk.errors import NotFound
@@ -93,32 +97,50 @@ def attached_workspaces(state_json: str) -> list[int]:
     return found
 
 
-def releases_workspace(team_env: TeamEnv, stack: str) -> bool:
-    """Whether destroying ``stack`` of the env first puts its workspace back on `default-policy`: an Azure env's
-    account stack (on AWS the account stack destroys the workspace itself, before its policy)."""
-    return team_env.team.cloud == "azure" and team_env.stacks.get("account") == stack
+def releases_workspace(team_env: TeamEnv, stack: str, action: str) -> bool:
+    """Whether running ``action`` on ``stack`` first puts the env's workspace back on `default-policy`:
+    - destroying an Azure env's account stack (on AWS the account stack destroys the workspace itself first);
+    - deploying an account stack whose env no longer asks for restricted_egress (AWS: the stack stays, and the
+      apply deletes the policy while the workspace is still attached to it; an Azure env then has no account
+      stack, and account_move.py refuses it).
+    Either way only where the stack's state attaches the workspace to a policy (release_workspace)."""
+    if team_env.stacks.get("account") != stack:
+        return False
+    if action == "destroy":
+        return team_env.team.cloud == "azure"
+    return not team_env.settings.serverless.restricted_egress
 
 
-def describe_release(stack: str) -> str:
+def describe_release(stack: str, action: str = "destroy") -> str:
     """The step as a dry run prints it."""
+    if action == "destroy":
+        return (
+            f"attach the workspace in {stack}'s state to Databricks' {DEFAULT_POLICY} (account API, as the "
+            f"deploying identity), so its restricted policy can be deleted: the attachment has no delete"
+        )
     return (
-        f"attach the workspace in {stack}'s state to Databricks' {DEFAULT_POLICY} (account API, as the "
-        f"deploying identity), so its restricted policy can be deleted: the attachment has no delete"
+        f"{stack}'s state still attaches the workspace to a network policy, which serverless.restricted_egress "
+        f"off deletes: attaching the workspace to Databricks' {DEFAULT_POLICY} first (account API)"
     )
 
 
-def release_workspace(team_env: TeamEnv, services: Services, *, outdir: Path, report: Any = print) -> None:
+def release_workspace(
+    team_env: TeamEnv, services: Services, *, outdir: Path, report: Any = print, action: str = "destroy"
+) -> None:
     """Attach the workspace of the env's account stack to `default-policy`; OperationFailed (one line) when that
-    fails, before anything of the account stack is destroyed. Call right before destroying the account stack,
-    with its directory synthesized (reading a state initializes it)."""
+    fails, before the account stack is touched. Call right before running ``action`` on the account stack, with
+    its directory synthesized (reading a state initializes it)."""
     stack = team_env.stacks["account"]
     workspaces = attached_workspaces(services.runner.state(stack, outdir=outdir))
     if not workspaces:
-        report(f"{stack}: no workspace attached to a policy in its state, nothing to release")
+        if action == "destroy":
+            report(f"{stack}: no workspace attached to a policy in its state, nothing to release")
         return
+    if action != "destroy":
+        report(describe_release(stack, action))
     account_id = str(team_env.platform.account_id)
     try:
-        network = services.account_network(account_id)
+        network = services.account_network(team_env.team.cloud, account_id)
         for workspace_id in workspaces:
             try:
                 network.attach_default_policy(workspace_id)
@@ -129,6 +151,6 @@ def release_workspace(team_env: TeamEnv, services: Services, *, outdir: Path, re
     except (ValueError, OSError) as exc:  # SDK: ValueError for unusable auth; DatabricksError is an OSError
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise OperationFailed(
-            f"{stack} not destroyed: cannot attach workspace {', '.join(map(str, workspaces))} to "
+            f"{stack} not {action}ed: cannot attach workspace {', '.join(map(str, workspaces))} to "
             f"{DEFAULT_POLICY} in Databricks account {account_id}: {first}"
         ) from None

@@ -81,12 +81,16 @@ class Rollout:
         ]
 
     def releases_before(self, command: StackCommand) -> bool:
-        """Whether the command destroys an Azure env's account stack, whose workspace goes back to Databricks'
-        default-policy first (network_release.py)."""
-        return self.action == "destroy" and releases_workspace(self.team_env, command.stack)
+        """Whether the env's workspace goes back to Databricks' default-policy before the command: it destroys an
+        Azure account stack, or deploys an account stack whose env turned restricted_egress off
+        (network_release.py)."""
+        return releases_workspace(self.team_env, command.stack, self.action)
 
     def command_steps(self, command: StackCommand) -> list[str]:
-        release = [describe_release(command.stack)] if self.releases_before(command) else []
+        """The command, after the release of a destroy (a deploy's release depends on the stack's state and is
+        said only when it happens)."""
+        listed = self.action == "destroy" and self.releases_before(command)
+        release = [describe_release(command.stack, self.action)] if listed else []
         return [*release, str(command)]
 
     def describe(self) -> list[str]:
@@ -194,9 +198,12 @@ def execute(
                 url = workspace_url(rollout.team_env, services, outdir=rollout.outdir)
                 check_preconditions(rollout.team_env, services.metastore_view(config, rollout.team_env, url))
             if rollout.releases_before(command):
-                number += 1
-                report(f"[{number}/{len(steps)}] {describe_release(command.stack)}")
-                release_workspace(rollout.team_env, services, outdir=rollout.outdir, report=report)
+                if rollout.action == "destroy":
+                    number += 1
+                    report(f"[{number}/{len(steps)}] {describe_release(command.stack, rollout.action)}")
+                release_workspace(
+                    rollout.team_env, services, outdir=rollout.outdir, report=report, action=rollout.action
+                )
             number += 1
             report(f"[{number}/{len(steps)}] {command}")
             services.runner.run(command)

@@ -60,9 +60,9 @@ class Services:
         )
     )
     """(config, target): the workspace that runs the Security Analysis Tool, for `platform sat`."""
-    account_network: Callable[[str], AccountNetwork] = field(default=SdkAccountNetwork.for_account)
-    """Azure account ID -> its workspaces' network options, as the deploying identity (network_release.py: an
-    Azure account stack's workspace goes back to default-policy before the stack is destroyed)."""
+    account_network: Callable[[str, str], AccountNetwork] = field(default=SdkAccountNetwork.for_account)
+    """(cloud, account ID) -> the account's workspace network options, as the deploying identity
+    (network_release.py: a workspace goes back to default-policy before its policy is deleted)."""
 
 
 def real_services() -> Services:

@@ -14,6 +14,8 @@ class FakeAccount:
         self.events = events
         self.opened: list[str] = []
         """The account IDs a client was made for."""
+        self.clouds: list[str] = []
+        """The cloud of each (whose account console it talks to)."""
         self.auth_error: ValueError | None = None
         """Raised when the client is made, as AccountClient raises for unusable credentials."""
         self.error: Exception | None = None
@@ -21,9 +23,10 @@ class FakeAccount:
         self.options: dict[int, str] = {}
         """Workspace ID -> the network policy it is attached to (what the account holds)."""
 
-    def client(self, account_id: str) -> SdkAccountNetwork:
+    def client(self, cloud: str, account_id: str) -> SdkAccountNetwork:
         if self.auth_error is not None:
             raise self.auth_error
+        self.clouds.append(cloud)
         self.opened.append(account_id)
         return SdkAccountNetwork(SimpleNamespace(workspace_network_configuration=self))
 

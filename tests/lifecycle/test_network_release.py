@@ -268,3 +268,61 @@ def test_an_account_stack_whose_platform_state_is_gone_is_left_and_named_not_ret
     )
     assert fakes.groups.deleted  # the group went by its tags
     assert any(line.startswith("warning: churn/pr1 leaves its serverless network policy") for line in lines)
+
+
+def _turn_off_restricted_egress(config_path, team: str, env: str) -> None:
+    import yaml
+
+    raw = yaml.safe_load(config_path.read_text())
+    settings = next(t for t in raw["teams"] if t["name"] == team)["environments"][env]
+    settings.setdefault("serverless", {})["restricted_egress"] = False
+    config_path.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+
+def test_an_aws_deploy_that_turns_restricted_egress_off_releases_the_workspace_before_the_account_stack(
+    cli, fakes, config_path
+):
+    """docs/security.md, "Turning it off": on AWS the account stack stays and the apply deletes the policy while
+    the workspace is still attached to it (the attachment's Delete is empty). The deploy attaches the workspace to
+    default-policy first, through the AWS account console, where the account stack's state still attaches it."""
+    _turn_off_restricted_egress(config_path, "risk", "dev")
+    fakes.runner.states["risk-dev-account"] = _account_state("dbp-risk-dev-np", 77)
+    fakes.runner.stacks_with_state = {"risk-dev-platform", "risk-dev-account"}
+    fakes.runner.outputs = {"risk-dev-account": {"workspace_url": "https://dbc-1.cloud.databricks.com"}}
+    result = cli("deploy", "risk/dev", "--auto-approve")
+    assert result.code == 0, result.err
+    assert [e for e in fakes.events if e.startswith(("deploy ", "attach "))] == [
+        "deploy risk-dev-platform",
+        "attach workspace 77 to default-policy",
+        "deploy risk-dev-account",
+        "deploy risk-dev-workspace",
+    ]
+    assert fakes.account.clouds == ["aws"]
+
+
+def test_a_deploy_with_nothing_attached_calls_nothing_and_says_nothing(cli, fakes):
+    fakes.runner.outputs = {"risk-dev-account": {"workspace_url": "https://dbc-1.cloud.databricks.com"}}
+    result = cli("deploy", "risk/dev", "--auto-approve")
+    assert result.code == 0, result.err
+    assert fakes.account.opened == [] and "default-policy" not in result.out
+
+
+def test_applying_a_saved_plan_releases_the_workspace_before_the_account_stacks_plan(cli, fakes, tmp_path):
+    """`platform apply --plan-dir` (deploy.yml) applies the account stack's saved plan, which deletes the policy;
+    the workspace goes to default-policy first, as in `platform deploy`. The release changes no state, so the saved
+    plan is not stale."""
+    from tests.lifecycle.test_plan import saved_plan
+
+    fakes.runner.stacks_with_state = {"risk-dev-platform", "risk-dev-account", "risk-dev-workspace"}
+    fakes.runner.states["risk-dev-account"] = _account_state("dbp-risk-dev-np", 77)
+    fakes.runner.outputs = {"risk-dev-account": {"workspace_url": "https://dbc-1.cloud.databricks.com"}}
+    kept = saved_plan(cli, fakes, tmp_path, target="risk/dev")
+    result = cli("apply", "risk/dev", "--plan-dir", str(kept))
+    assert result.code == 0, result.err
+    steps = [e for e in fakes.events if e.startswith(("apply ", "attach "))]
+    assert steps == [
+        "apply risk-dev-platform saved plan of risk-dev-platform",
+        "attach workspace 77 to default-policy",
+        "apply risk-dev-account saved plan of risk-dev-account",
+        "apply risk-dev-workspace saved plan of risk-dev-workspace",
+    ]
