@@ -118,10 +118,10 @@ def destroy(
         str | None,
         typer.Option(
             "--only",
-            metavar="STACK",
-            help="Destroy only this stack of the env, e.g. an Azure env's account stack before turning "
-            "serverless.restricted_egress off (docs/security.md, Serverless). No $PLATFORM_ONLY: a deploy's scope "
-            "never narrows a destroy by accident.",
+            metavar="COMPONENT",
+            help="Destroy only this stack of the env (platform, account or workspace), e.g. an Azure env's "
+            "account stack before turning serverless.restricted_egress off (docs/security.md, Serverless). "
+            "No $PLATFORM_ONLY: a deploy's scope never narrows a destroy by accident.",
         ),
     ] = None,
 ) -> None:
@@ -135,9 +135,10 @@ def destroy(
             raise InputProblem(
                 "--force-prod", f"{team_env.key} is a production env; destroying it needs --force-prod"
             )
+        # A bad --only is refused before anyone is asked to type the env's name.
+        rollout = Rollout("destroy", team_env, services.outdir, auto_approve, only=only)
         if is_prod and not dry_run:
             _confirm_by_typing(team_env.key, services)
-        rollout = Rollout("destroy", team_env, services.outdir, auto_approve, only=only)
         _run_or_describe(rollout, loaded, services, dry_run=dry_run, as_json=as_json)
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from infra.config import PlatformConfig, TeamEnv
 from infra.lifecycle.errors import InputProblem, OperationFailed
 from infra.lifecycle.lock import exclusive_outdir
+from infra.lifecycle.network_release import release_workspace, releases_workspace
 from infra.lifecycle.plan import stack_sha256
 from infra.lifecycle.preflight import check_preconditions
 from infra.lifecycle.rollout import Rollout, prepare, workspace_url
@@ -157,6 +158,10 @@ def apply_saved_plan(
             if stack == team_env.names.workspace_stack:
                 url = workspace_url(team_env, services, outdir=rollout.outdir)
                 check_preconditions(team_env, services.metastore_view(config, team_env, url))
+            if releases_workspace(
+                team_env, stack, "deploy"
+            ):  # restricted_egress turned off (network_release.py)
+                release_workspace(team_env, services, outdir=rollout.outdir, report=report, action="deploy")
             report(f"applying the saved plan of {stack}")
             services.runner.apply_plan(stack, outdir=rollout.outdir)
     return saved

@@ -80,6 +80,10 @@ SKIP_REASONS = {
     "plans and applies them with the deploying identity",
 }
 
+# Cloud -> the components whose outputs later stacks read: the AWS account stack creates the workspace (its URL is
+# the workspace stack's host); an Azure account stack only attaches a policy, nothing reads it.
+FEEDS_LATER_STACKS = {"aws": ("account",)}
+
 Kind = Literal["add", "change", "replace", "destroy"]
 KINDS: tuple[Kind, ...] = ("add", "change", "replace", "destroy")
 
@@ -282,15 +286,32 @@ def plan_team_env(
             return plan_json, rollout.outdir / "stacks" / stack / PLAN_FILE
 
         skipped = {team_env.stacks[c]: c for c in skip if c in team_env.stacks}
+        # A skipped stack that later stacks read and that was never applied (an AWS account stack creates the
+        # workspace the workspace stack's provider needs) leaves them nothing to plan against: they wait for it.
+        blocker = next(
+            (
+                stack
+                for stack in rollout.stacks
+                if stack in skipped
+                and skipped[stack] in FEEDS_LATER_STACKS.get(team_env.team.cloud, ())
+                and not services.runner.has_state(stack, outdir=rollout.outdir)
+            ),
+            None,
+        )
+        cut = rollout.stacks.index(blocker) if blocker is not None else len(rollout.stacks)
         planned = iter(
-            plan_stacks([s for s in rollout.stacks if s not in skipped], runner_plan, outdir=rollout.outdir)
+            plan_stacks(
+                [s for s in rollout.stacks[:cut] if s not in skipped], runner_plan, outdir=rollout.outdir
+            )
         )
         results = [
             StackPlan(
                 stack=stack, status="skipped", skipped_because=SKIP_REASONS.get(skipped[stack], "--skip")
             )
             if stack in skipped
+            else StackPlan(stack=stack, status="waiting", waits_for=blocker)
+            if index > cut
             else next(planned)
-            for stack in rollout.stacks
+            for index, stack in enumerate(rollout.stacks)
         ]
         return TeamEnvPlan(team_env.key, results)

@@ -17,6 +17,7 @@ from pathlib import Path
 from infra.config import PlatformConfig, TeamEnv
 from infra.config.naming import env_names
 from infra.config.serverless import has_ncc, ncc_name, network_policy_id
+from infra.lifecycle.account_move import orphaned_account_resources
 from infra.lifecycle.ephemeral import (
     EPHEMERAL_TAG,
     EphemeralRecord,
@@ -35,6 +36,7 @@ from infra.lifecycle.inventory import (
     warn_unread,
 )
 from infra.lifecycle.lock import exclusive_outdir
+from infra.lifecycle.network_release import describe_release, release_workspace
 from infra.lifecycle.rollout import Rollout, prepare, stack_list
 from infra.lifecycle.runner import CDKTF, StackCommand
 from infra.lifecycle.services import Services
@@ -110,7 +112,10 @@ def describe_teardown_unknown(
             "account" in te.stacks for te in config.team_envs if te.team.name == team.name
         ):
             command = StackCommand("destroy", names.account_stack, outdir, auto_approve=True)
-            lines.append(f"    {command} (if its base env restricts serverless egress)")
+            lines.append(
+                f"    {command} (if its base env restricts serverless egress; first its workspace goes back to "
+                "Databricks' default-policy)"
+            )
         lines.append(f"    {StackCommand('destroy', names.platform_stack, outdir, auto_approve=True)}")
     return lines
 
@@ -150,9 +155,28 @@ def tear_down(
     rollout = teardown_rollout(record, config, services.outdir)  # refuses a permanent env's name
     report(f"synthesize {stack_list(rollout.stacks)} into {rollout.outdir}/stacks")
     prepare(rollout, config, services, wheel=wheel)
+    # The base env turned restricted_egress off since this env was cut: its account stack is not synthesized any
+    # more, so nothing here can destroy what its state holds; named below.
+    orphaned = orphaned_account_resources(rollout.team_env, services.runner, outdir=rollout.outdir)
     stateless = []
+    platform = rollout.team_env.names.platform_stack
     for command in rollout.commands:
         if services.runner.has_state(command.stack, outdir=rollout.outdir):
+            if rollout.releases_before(command) and not services.runner.has_state(
+                platform, outdir=rollout.outdir
+            ):
+                # Its destroy evaluates the platform stack's outputs, gone with that state (Terraform 1.11.4:
+                # "Unsupported attribute"): it would fail every run. Left, and its policy named, below.
+                stateless.append(command.stack)
+                report(
+                    f"{command.stack}: not destroyed, its destroy reads {platform}'s outputs and that stack's "
+                    "state is gone"
+                )
+                continue
+            # An Azure account stack: its policy's attachment has no delete (network_release.py).
+            if rollout.releases_before(command):
+                report(describe_release(command.stack))
+                release_workspace(rollout.team_env, services, outdir=rollout.outdir, report=report)
             report(str(command))
             services.runner.run(command)
         else:
@@ -163,6 +187,14 @@ def tear_down(
         f"Unity Catalog objects of {record.key} (catalog {names.catalog}, its storage credential and external "
         "locations) live in the metastore, not the resource group: remove them as docs/operations.md describes"
     )
+    if orphaned:
+        report(
+            f"warning: {rollout.team_env.names.account_stack}'s state still holds {', '.join(orphaned)} (its base "
+            f"env no longer restricts serverless egress, so no stack of {record.key} destroys them): delete network "
+            "policy "
+            + ", ".join(v for k, v in orphaned.items() if k.startswith("databricks_account_network_policy"))
+            + " in the account console, then that state"
+        )
     # Account objects are in no resource group and carry no cloud tag: they go with their stack's state or not at all.
     account_objects = _account_leftovers(rollout.team_env)
     if record.region is not None:

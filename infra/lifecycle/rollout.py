@@ -18,10 +18,14 @@ from typing import TYPE_CHECKING, Literal
 
 from infra.config import PlatformConfig, TeamEnv
 from infra.constructs.contracts import WORKSPACE_URL_OUTPUT
-from infra.lifecycle.account_move import refuse_account_resources_in_platform_state
+from infra.lifecycle.account_move import (
+    refuse_account_resources_in_platform_state,
+    refuse_orphaned_account_stack,
+)
 from infra.lifecycle.errors import InputProblem
 from infra.lifecycle.lock import exclusive_outdir
 from infra.lifecycle.moved_state import refuse_unmoved_local_state
+from infra.lifecycle.network_release import describe_release, release_workspace, releases_workspace
 from infra.lifecycle.preflight import check_preconditions
 from infra.lifecycle.runner import CDKTF, StackCommand
 from infra.lifecycle.runner_address import check_runner_listed, describe_check
@@ -73,8 +77,21 @@ class Rollout:
             "build the churn wheel: ml/ -> dist/",
             *describe_fetch(self.team_env),
             f"synthesize {stack_list(list(self.team_env.stacks.values()))} into {self.outdir}/stacks",
-            *(str(command) for command in self.commands),
+            *(step for command in self.commands for step in self.command_steps(command)),
         ]
+
+    def releases_before(self, command: StackCommand) -> bool:
+        """Whether the env's workspace goes back to Databricks' default-policy before the command: it destroys an
+        Azure account stack, or deploys an account stack whose env turned restricted_egress off
+        (network_release.py)."""
+        return releases_workspace(self.team_env, command.stack, self.action)
+
+    def command_steps(self, command: StackCommand) -> list[str]:
+        """The command, after the release of a destroy (a deploy's release depends on the stack's state and is
+        said only when it happens)."""
+        listed = self.action == "destroy" and self.releases_before(command)
+        release = [describe_release(command.stack, self.action)] if listed else []
+        return [*release, str(command)]
 
     def describe(self) -> list[str]:
         return numbered(f"{self.action} {self.team_env.key}: {' then '.join(self.stacks)}", self.steps())
@@ -110,6 +127,7 @@ def prepare(
     wheel = wheel or services.build_wheel()
     services.synthesize(config, [rollout.team_env], rollout.outdir, wheel)
     refuse_account_resources_in_platform_state(rollout.team_env, services.runner, outdir=rollout.outdir)
+    refuse_orphaned_account_stack(rollout.team_env, services.runner, outdir=rollout.outdir)
 
 
 def refuse_undeployed_upstream(rollout: Rollout, services: Services) -> None:
@@ -126,6 +144,30 @@ def refuse_undeployed_upstream(rollout: Rollout, services: Services) -> None:
                 "--only",
                 f"{stack} has never been applied, so {rollout.stacks[0]} has nothing to read; deploy "
                 f"{rollout.team_env.key} without --only first",
+            )
+
+
+def readers(team_env: TeamEnv, component: str) -> list[str]:
+    """The env's stacks that read ``component``'s outputs: every later one, except that nothing reads an Azure
+    account stack (it only attaches a policy; the workspace stack reads the platform stack)."""
+    if team_env.team.cloud == "azure" and component == "account":
+        return []
+    components = list(team_env.stacks)
+    return [team_env.stacks[c] for c in components[components.index(component) + 1 :]]
+
+
+def refuse_live_downstream(rollout: Rollout, services: Services) -> None:
+    """With destroy --only, no stack that reads that one may still hold state: its own destroy plans against the
+    outputs, and once they are gone Terraform cannot destroy it ("Unsupported attribute"), so it would stay
+    deployed for good. InputProblem naming the first. Call after the stacks are synthesized."""
+    if rollout.only is None or rollout.action != "destroy":
+        return
+    for stack in readers(rollout.team_env, rollout.only):
+        if services.runner.has_state(stack, outdir=rollout.outdir):
+            raise InputProblem(
+                "--only",
+                f"{stack} still holds state and reads {rollout.stacks[0]}'s outputs, which it needs to be destroyed "
+                f"itself; destroy it first (--only with its component) or destroy {rollout.team_env.key} whole",
             )
 
 
@@ -148,11 +190,21 @@ def execute(
         report(f"[{first + 2}/{len(steps)}] {steps[first + 1]}")
         prepare(rollout, config, services, wheel=wheel)
         refuse_undeployed_upstream(rollout, services)
-        for number, command in enumerate(rollout.commands, start=first + 3):
+        refuse_live_downstream(rollout, services)
+        number = first + 2
+        for command in rollout.commands:
             if rollout.action == "deploy" and command.stack == rollout.team_env.names.workspace_stack:
                 # The workspace exists now; nothing inside it has been applied yet (infra/lifecycle/preflight.py).
                 url = workspace_url(rollout.team_env, services, outdir=rollout.outdir)
                 check_preconditions(rollout.team_env, services.metastore_view(config, rollout.team_env, url))
+            if rollout.releases_before(command):
+                if rollout.action == "destroy":
+                    number += 1
+                    report(f"[{number}/{len(steps)}] {describe_release(command.stack, rollout.action)}")
+                release_workspace(
+                    rollout.team_env, services, outdir=rollout.outdir, report=report, action=rollout.action
+                )
+            number += 1
             report(f"[{number}/{len(steps)}] {command}")
             services.runner.run(command)
 

@@ -16,6 +16,7 @@ from infra.lifecycle.aws import AwsTaggedResources, TaggedResources
 from infra.lifecycle.azure import AzureResourceGroups, ResourceGroups, subscription_id
 from infra.lifecycle.databricks import SdkTrainingWorkspace, TrainingWorkspace
 from infra.lifecycle.errors import InputProblem, OperationFailed
+from infra.lifecycle.network_release import AccountNetwork, SdkAccountNetwork
 from infra.lifecycle.preflight import MetastoreView, SdkMetastoreView
 from infra.lifecycle.runner import CdktfRunner, StackRunner
 from infra.lifecycle.runner_address import PublicAddress, https_public_address
@@ -59,6 +60,9 @@ class Services:
         )
     )
     """(config, target): the workspace that runs the Security Analysis Tool, for `platform sat`."""
+    account_network: Callable[[str, str], AccountNetwork] = field(default=SdkAccountNetwork.for_account)
+    """(cloud, account ID) -> the account's workspace network options, as the deploying identity
+    (network_release.py: a workspace goes back to default-policy before its policy is deleted)."""
 
 
 def real_services() -> Services:

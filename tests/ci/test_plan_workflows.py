@@ -4,6 +4,7 @@ run as a runner would run their `run:` scripts (bash, with stand-ins for `platfo
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -469,3 +470,26 @@ def test_the_saved_plans_are_deleted_once_every_apply_is_done(tmp_path):
         ["api", "-X", "DELETE", "repos/org/platform/actions/artifacts/101"],
         ["api", "-X", "DELETE", "repos/org/platform/actions/artifacts/102"],
     ]
+
+
+def test_a_removed_account_stack_is_told_to_go_alone_not_with_its_env(tmp_path):
+    """A pull request that turns an Azure env's serverless.restricted_egress off removes only `<team>-<env>-account`
+    (TeamEnv.stacks); the warning must not send the reviewer to `platform destroy TEAM/ENV`, which takes the whole
+    env (prod's workspace and data) with it, but to `--only account` (docs/security.md, "Turning it off")."""
+    checks = workflow("checks.yml")
+    (step,) = [
+        s
+        for job in checks["jobs"].values()
+        for s in job.get("steps", [])
+        if "stacks left the config" in s.get("run", "")
+    ]
+    (workspace := tmp_path / "workspace").mkdir()
+    shown = subprocess.run(
+        ["bash", "-e", "-c", step["run"]],
+        cwd=workspace,
+        env={"PATH": "/usr/bin:/bin", "REMOVED": "churn-prod-account"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "churn-prod-account" in shown and "platform destroy TEAM/ENV --only account" in shown

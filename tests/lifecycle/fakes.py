@@ -29,6 +29,7 @@ from infra.lifecycle.errors import OperationFailed
 from infra.lifecycle.lock import lock_path
 from infra.lifecycle.runner import MissingTool, StackCommand, StateVersion
 from infra.lifecycle.services import Services
+from tests.lifecycle.fake_account import FakeAccount
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 # The subscription the fake Azure adapter works in.
@@ -449,6 +450,7 @@ class Fakes:
         self.workspace = FakeWorkspace()
         self.metastore = FakeMetastoreView()
         self.aws = FakeTaggedResources()
+        self.account = FakeAccount(self.events)
         self.smoke_targets: list = []
         """The SmokeTarget each training workspace was opened for."""
         self.workspace_urls: list[str | None] = []
@@ -496,6 +498,7 @@ class Fakes:
             metastore_view=self.metastore_view,
             tagged_resources=self.aws.region,
             public_address=self.public_address,
+            account_network=self.account.client,
         )
 
     def public_address(self) -> str:

@@ -270,7 +270,8 @@ def test_env_down_dry_run_works_offline(cli, fakes):
         "  if it is churn/pr42 (resource group rg-dbp-churn-pr42):",
         f"    {cdktf('destroy', 'churn-pr42-workspace', out)}",
         # churn's prod restricts serverless egress: an env cut from it has an account stack
-        f"    {cdktf('destroy', 'churn-pr42-account', out)} (if its base env restricts serverless egress)",
+        f"    {cdktf('destroy', 'churn-pr42-account', out)} (if its base env restricts serverless egress; first its "
+        "workspace goes back to Databricks' default-policy)",
         f"    {cdktf('destroy', 'churn-pr42-platform', out)}",
         "dry run: nothing was built, synthesized, deployed or destroyed",
     ]
