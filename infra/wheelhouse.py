@@ -29,11 +29,13 @@ from infra.config.offline_packages import (
     needs_wheelhouse,
     read_runtime,
     runtime_list_path,
+    test_hook,
     workload_closure,
 )
 from infra.config.workload_packages import canonical
 
-# Test hooks (tests/conftest.py): the cache directory, and a local directory of wheels pip reads instead of an index.
+# Test hooks (tests/conftest.py): the cache directory (any wheel in it is checked against Pipfile.lock), and a local
+# directory of wheels pip reads instead of an index (honoured only under pytest: offline_packages.test_hook).
 CACHE_ENV = "PLATFORM_WHEELHOUSE_CACHE"
 FIND_LINKS_ENV = "PLATFORM_WHEELHOUSE_FIND_LINKS"
 # Databricks' CPU ML runtimes run Ubuntu on x86_64. pip widens manylinux2014 to manylinux2010 and manylinux1 but not
@@ -59,7 +61,10 @@ class Source:
 
     @classmethod
     def for_platform(cls, package_index: str | None) -> Source:
-        links = os.environ.get(FIND_LINKS_ENV)
+        try:
+            links = test_hook(FIND_LINKS_ENV)
+        except WheelhouseProblem as exc:
+            raise WheelhouseUnavailable(str(exc)) from None
         return cls(find_links=Path(links)) if links else cls(index_url=package_index)
 
     @property
@@ -213,7 +218,10 @@ def describe_fetch(team_env: TeamEnv) -> list[str]:
     if not needs_wheelhouse(team_env.settings.egress.mode):
         return []
     lines = []
-    source = Source.for_platform(team_env.platform.package_index)
+    try:
+        source = Source.for_platform(team_env.platform.package_index)
+    except WheelhouseUnavailable as exc:
+        return [f"fetch the wheelhouse: refused ({exc})"]
     for package in sorted({w.package for w in team_env.team.managed_workloads}):
         try:
             pins = workload_closure(project.project_root() / package, team_env.platform.runtime)

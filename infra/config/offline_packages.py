@@ -41,8 +41,11 @@ if TYPE_CHECKING:
     from infra.config.platform_settings import PlatformSettings
     from infra.config.team import TeamConfig
 
-# Test hook (tests/conftest.py): the Pipfile.lock that pins the wheelhouses instead of the repository's.
+# Test hook (tests/conftest.py): the Pipfile.lock that pins the wheelhouses instead of the repository's. Honoured only
+# inside a pytest run (test_hook): a stray value on a runner would swap the hashes every wheel is checked against.
 LOCK_ENV = "PLATFORM_WHEELHOUSE_LOCK"
+# pytest sets it for every test it runs (setup, call, teardown); a subprocess a test starts inherits it.
+UNDER_PYTEST = "PYTEST_CURRENT_TEST"
 # The first line of each runtime list names its Python ("... (Spark 4.1.0, Python 3.12) ..."): requirement markers
 # are evaluated for it, on the Linux x86_64 CPU clusters the lists describe.
 RUNTIME_PYTHON = re.compile(r"Python (\d+\.\d+)")
@@ -100,8 +103,22 @@ def read_runtime(path: Path) -> Runtime:
     return Runtime(name=path.name, python=found.group(1), libraries=libraries)
 
 
+def test_hook(name: str) -> str | None:
+    """The value of a test-suite hook variable (PLATFORM_WHEELHOUSE_LOCK, ..._FIND_LINKS), honoured only while pytest
+    runs a test. Anywhere else a value is refused, not ignored: a variable left in a shell or a runner's environment
+    would otherwise swap the lock the wheelhouse's sha256 hashes come from, or the wheels themselves (the suite's
+    stand-ins have no code), in what a deploy uploads."""
+    value = os.environ.get(name)
+    if value and not os.environ.get(UNDER_PYTEST):
+        raise WheelhouseProblem(
+            f"{name} is set ({value}), a hook of the test suite honoured only under pytest; unset it: the "
+            "wheelhouse is pinned by the repository's Pipfile.lock"
+        )
+    return value or None
+
+
 def lock_path(root: Path | None = None) -> Path:
-    return Path(os.environ.get(LOCK_ENV) or (root or project.project_root()) / "Pipfile.lock")
+    return Path(test_hook(LOCK_ENV) or (root or project.project_root()) / "Pipfile.lock")
 
 
 @cache
