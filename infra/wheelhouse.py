@@ -2,10 +2,11 @@
 runtime does not ship (infra/config/offline_packages.py computes and pins them from Pipfile.lock).
 
 Each wheel is fetched once into a cache (dist/wheelhouse/ by default) with
-`pip download --no-deps --only-binary=:all: --require-hashes` for the runtime's Python on Linux x86_64, from PyPI or
-`platform.package_index`, and reused while its sha256 is one Pipfile.lock accepts. A download goes to a private
-directory in the cache and is renamed into place, so two synths at once never read a half-written wheel. Without
-network and without the cached wheel, WheelhouseUnavailable names the package and what to do.
+`pip download --no-deps --only-binary=:all: --require-hashes` for the runtime's Python on Linux (x86_64, or aarch64
+for an env on AWS Graviton node types), from PyPI or `platform.package_index`, and reused while its sha256 is one
+Pipfile.lock accepts and its tags fit the env's nodes. A download goes to a private directory in the cache and is
+renamed into place, so two synths at once never read a half-written wheel. Without network and without the cached
+wheel, WheelhouseUnavailable names the package and what to do.
 """
 
 from __future__ import annotations
@@ -21,12 +22,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
 from infra import project
 from infra.config import TeamEnv
 from infra.config.offline_packages import (
     Pin,
     WheelhouseProblem,
     needs_wheelhouse,
+    node_machine,
     read_runtime,
     runtime_list_path,
     test_hook,
@@ -38,10 +42,11 @@ from infra.config.workload_packages import canonical
 # directory of wheels pip reads instead of an index (honoured only under pytest: offline_packages.test_hook).
 CACHE_ENV = "PLATFORM_WHEELHOUSE_CACHE"
 FIND_LINKS_ENV = "PLATFORM_WHEELHOUSE_FIND_LINKS"
-# Databricks' CPU ML runtimes run Ubuntu on x86_64. pip widens manylinux2014 to manylinux2010 and manylinux1 but not
-# to the perennial tags (pip/_internal/utils/compatibility_tags.py), so manylinux_2_28 is named too: a binary wheel
-# for glibc 2.28 or older fits the runtimes' Ubuntu. A pure-Python wheel (`py3-none-any`, the normal case) fits any.
-PLATFORM_TAGS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64")
+# Databricks' CPU ML runtimes run Ubuntu, on x86_64 or (AWS Graviton node types) aarch64. pip widens manylinux2014 to
+# manylinux2010 and manylinux1 but not to the perennial tags (pip/_internal/utils/compatibility_tags.py), so
+# manylinux_2_28 is named too: a binary wheel for glibc 2.28 or older fits the runtimes' Ubuntu. A pure-Python wheel
+# (`py3-none-any`, the normal case) fits any machine.
+PLATFORM_TAGS = ("manylinux2014_{machine}", "manylinux_2_28_{machine}")
 PRIVATE_PREFIX = ".fetch-"
 # pip gives up after --retries 1 and --timeout 15 s a request: a private directory an hour old is abandoned.
 ABANDONED_AFTER_SECONDS = 3600
@@ -89,11 +94,34 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def cached(pin: Pin, cache: Path) -> Path | None:
-    """A wheel of the pin in the cache whose sha256 Pipfile.lock accepts (a wheel with another hash is ignored)."""
+def fits(wheel: str, *, python: str, machine: str) -> bool:
+    """Whether a wheel's tags fit CPython ``python`` on Linux ``machine`` (Pipfile.lock lists the sha256 of every
+    wheel of a version, so the hash alone does not say which machine a cached wheel is for)."""
+    try:
+        _, _, _, tags = parse_wheel_filename(wheel)
+    except InvalidWheelFilename:
+        return False
+    abis = {"none", "abi3", f"cp{python.replace('.', '')}"}
+    return any(
+        tag.abi in abis
+        and (
+            tag.platform == "any"
+            or (tag.platform.startswith("manylinux") and tag.platform.endswith(f"_{machine}"))
+        )
+        for tag in tags
+    )
+
+
+def cached(pin: Pin, cache: Path, *, python: str = "3.12", machine: str = "x86_64") -> Path | None:
+    """A wheel of the pin in the cache that fits the nodes and whose sha256 Pipfile.lock accepts (a wheel with
+    another hash, or for another machine, is ignored)."""
     prefix = f"{canonical(pin.name).replace('-', '_')}-{pin.version}-"
     for path in sorted(cache.glob("*.whl")) if cache.is_dir() else []:
-        if path.name.lower().startswith(prefix) and sha256(path) in pin.hashes:
+        if (
+            path.name.lower().startswith(prefix)
+            and fits(path.name, python=python, machine=machine)
+            and sha256(path) in pin.hashes
+        ):
             return path
     return None
 
@@ -110,9 +138,10 @@ def remove_abandoned(cache: Path) -> None:
             continue
 
 
-def fetch(pin: Pin, *, cache: Path, source: Source, python: str) -> Path:
-    """The pin's wheel in ``cache``: the cached one when its hash is the lock's, else downloaded by pip now."""
-    found = cached(pin, cache)
+def fetch(pin: Pin, *, cache: Path, source: Source, python: str, machine: str = "x86_64") -> Path:
+    """The pin's wheel for ``machine`` in ``cache``: the cached one when its hash is the lock's, else downloaded by
+    pip now."""
+    found = cached(pin, cache, python=python, machine=machine)
     if found is not None:
         return found
     remedy = (
@@ -152,7 +181,7 @@ def fetch(pin: Pin, *, cache: Path, source: Source, python: str) -> Path:
                     "--abi",
                     f"cp{python.replace('.', '')}",
                 ),
-                *(option for tag in PLATFORM_TAGS for option in ("--platform", tag)),
+                *(option for tag in PLATFORM_TAGS for option in ("--platform", tag.format(machine=machine))),
                 *("--disable-pip-version-check", "--no-input"),
                 *("--retries", "1", "--timeout", "15", "--dest", str(download), "-r", str(requirements)),
                 *source.pip_options(),
@@ -190,8 +219,9 @@ def wheelhouse(
         return []
     platform = team_env.platform
     root = project.project_root()
+    machine = node_machine(team_env.settings.compute.node_type)
     try:
-        pins = workload_closure(root / package, platform.runtime, root)
+        pins = workload_closure(root / package, platform.runtime, root, machine=machine)
         python = read_runtime(runtime_list_path(platform.runtime, root)).python
     except (
         WheelhouseProblem
@@ -199,7 +229,7 @@ def wheelhouse(
         raise WheelhouseUnavailable(f"{team_env.key}: the wheelhouse of {package}: {exc}") from None
     cache = cache or default_cache()
     source = source or Source.for_platform(platform.package_index)
-    return [fetch(pin, cache=cache, source=source, python=python) for pin in pins]
+    return [fetch(pin, cache=cache, source=source, python=python, machine=machine) for pin in pins]
 
 
 def wheelhouses(team_envs: Iterable[TeamEnv]) -> dict[tuple[str, str], list[Path]]:
@@ -224,7 +254,11 @@ def describe_fetch(team_env: TeamEnv) -> list[str]:
         return [f"fetch the wheelhouse: refused ({exc})"]
     for package in sorted({w.package for w in team_env.team.managed_workloads}):
         try:
-            pins = workload_closure(project.project_root() / package, team_env.platform.runtime)
+            pins = workload_closure(
+                project.project_root() / package,
+                team_env.platform.runtime,
+                machine=node_machine(team_env.settings.compute.node_type),
+            )
         except WheelhouseProblem as exc:
             lines.append(f"fetch the wheelhouse of {package}: cannot be pinned ({exc})")
             continue

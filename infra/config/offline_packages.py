@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 LOCK_ENV = "PLATFORM_WHEELHOUSE_LOCK"
 # pytest sets it for every test it runs (setup, call, teardown); a subprocess a test starts inherits it.
 UNDER_PYTEST = "PYTEST_CURRENT_TEST"
+# AWS Graviton families: a `g` among the letters after the generation (m7g, r6gd, c7gn, i4g, im4gn, is4gen, x2gd, g5g)
+# or, for fleet types, in the family's name after its first letter (`rgd-fleet`). GPU families (g4dn, g6e) are not.
+GRAVITON = re.compile(r"^(?:[a-z]+\d+[a-z]*g[a-z]*|[a-z][a-z]*g[a-z]*-fleet)\.")
 # The first line of each runtime list names its Python ("... (Spark 4.1.0, Python 3.12) ..."): requirement markers
 # are evaluated for it, on the Linux x86_64 CPU clusters the lists describe.
 RUNTIME_PYTHON = re.compile(r"Python (\d+\.\d+)")
@@ -70,8 +73,7 @@ class Runtime:
     python: str
     libraries: dict[str, str]
 
-    @property
-    def environment(self) -> dict[str, str]:
+    def environment(self, machine: str = "x86_64") -> dict[str, str]:
         return {
             "python_version": self.python,
             "python_full_version": f"{self.python}.0",
@@ -80,8 +82,14 @@ class Runtime:
             "sys_platform": "linux",
             "os_name": "posix",
             "platform_system": "Linux",
-            "platform_machine": "x86_64",
+            "platform_machine": machine,
         }
+
+
+def node_machine(node_type: str) -> str:
+    """The CPU architecture of a node type's clusters: aarch64 for AWS Graviton types, x86_64 for the rest (the
+    wheelhouse is fetched, and markers evaluated, for it)."""
+    return "aarch64" if GRAVITON.match(node_type) else "x86_64"
 
 
 def runtime_list_path(runtime: str, root: Path | None = None) -> Path:
@@ -173,6 +181,7 @@ def closure(
     runtime: Runtime,
     lock: dict[str, Pin],
     requires: Callable[[Pin], list[str]] = installed_requirements,
+    machine: str = "x86_64",
 ) -> list[Pin]:
     """The pins the runtime lacks, each after everything it requires (the order a cluster must install them in).
 
@@ -181,7 +190,7 @@ def closure(
     ordered: list[Pin] = []
     visiting: set[str] = set()
     done: set[str] = set()
-    environment = runtime.environment
+    environment = runtime.environment(machine)
 
     def applicable(spec: str, extras: frozenset[str]) -> Requirement | None:
         try:
@@ -238,12 +247,15 @@ def _allows(requirement: Requirement, version: str) -> bool:
         return False
 
 
-def workload_closure(package: Path, runtime: str, root: Path | None = None) -> list[Pin]:
-    """The wheelhouse of a workload package (repository path resolved) on ``runtime``."""
+def workload_closure(
+    package: Path, runtime: str, root: Path | None = None, *, machine: str = "x86_64"
+) -> list[Pin]:
+    """The wheelhouse of a workload package (repository path resolved) on ``runtime`` on ``machine``'s nodes."""
     return closure(
         project_requirements(package),
         runtime=read_runtime(runtime_list_path(runtime, root)),
         lock=read_lock(lock_path(root)),
+        machine=machine,
     )
 
 
@@ -260,20 +272,22 @@ def offline_package_problems(
     root = root or project.project_root()
     problems: list[str] = []
     for path, team in zip(team_paths([t.name for t in teams]), teams, strict=True):
-        isolated = [env for env, s in team.environments.items() if needs_wheelhouse(s.egress.mode)]
-        if (
-            team.cloud != "aws" or not isolated
-        ):  # isolated is AWS egress (egress_problems refuses it on Azure)
-            continue
+        # isolated is AWS egress (egress_problems refuses it on Azure); the first isolated env per node machine
+        isolated: dict[str, str] = {}
+        for env, settings in team.environments.items():
+            if team.cloud == "aws" and needs_wheelhouse(settings.egress.mode):
+                isolated.setdefault(node_machine(settings.compute.node_type), env)
         for index, workload in enumerate(team.workloads):
             if workload not in team.managed_workloads:
                 continue
-            try:
-                workload_closure(root / workload.package, platform.runtime, root)
-            except (WheelhouseProblem, OSError) as exc:
-                problems.append(
-                    f"{path}.environments.{isolated[0]}.egress.mode: isolated clusters cannot reach PyPI and the "
-                    f"wheelhouse of {path}.workloads[{index}] ({workload.name}, {workload.package}) cannot be "
-                    f"pinned: {exc}"
-                )
+            for machine, env in isolated.items():
+                try:
+                    workload_closure(root / workload.package, platform.runtime, root, machine=machine)
+                except (WheelhouseProblem, OSError) as exc:
+                    problems.append(
+                        f"{path}.environments.{env}.egress.mode: isolated clusters cannot reach PyPI and the "
+                        f"wheelhouse of {path}.workloads[{index}] ({workload.name}, {workload.package}) cannot be "
+                        f"pinned: {exc}"
+                    )
+                    break
     return problems
