@@ -165,13 +165,18 @@ def installed_requirements(pin: Pin) -> list[str]:
 
 def project_requirements(package: Path) -> list[str]:
     """A workload project's direct requirements (its pyproject's `dependencies`); [] when it cannot be read (the
-    workload package checks report an unreadable project)."""
+    workload package checks report an unreadable project). WheelhouseProblem when the build computes them
+    (`dynamic = ["dependencies"]`, e.g. from a requirements file): the wheel would require what no pin covers."""
     try:
-        dependencies = tomllib.loads((package / "pyproject.toml").read_text())["project"].get(
-            "dependencies", []
-        )
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError):
+        table = tomllib.loads((package / "pyproject.toml").read_text())["project"]
+        dependencies, dynamic = table.get("dependencies", []), table.get("dynamic", [])
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError, AttributeError):
         return []
+    if isinstance(dynamic, list) and "dependencies" in dynamic:
+        raise WheelhouseProblem(
+            f"{package.name}/pyproject.toml declares its dependencies dynamic (computed by the build), so the "
+            "wheelhouse cannot pin them; list them in [project].dependencies"
+        )
     return [str(spec) for spec in dependencies] if isinstance(dependencies, list) else []
 
 
