@@ -194,7 +194,9 @@ def closure(
     line naming the package and versions) for anything the cluster could only get from PyPI."""
     ordered: list[Pin] = []
     visiting: set[str] = set()
-    done: set[str] = set()
+    # The extras each package was visited with: a later requirement asking for another extra (`a[speed]` after `a`)
+    # still brings what that extra needs.
+    done: dict[str, frozenset[str]] = {}
     environment = runtime.environment(machine)
 
     def applicable(spec: str, extras: frozenset[str]) -> Requirement | None:
@@ -206,6 +208,35 @@ def closure(
         if marker is None or any(marker.evaluate({**environment, "extra": e}) for e in extras | {""}):
             return requirement
         return None
+
+    def brought_by(spec: str, extras: frozenset[str]) -> bool:
+        """Whether the requirement applies only because of one of ``extras`` (not to the bare package)."""
+        try:
+            marker = Requirement(spec).marker
+        except InvalidRequirement:
+            return True  # applicable() names it
+        return (
+            marker is not None
+            and not marker.evaluate({**environment, "extra": ""})
+            and any(marker.evaluate({**environment, "extra": e}) for e in extras)
+        )
+
+    def visit_shipped(requirement: Requirement, name: str, shipped: str, *, needed_by: str) -> None:
+        """A package the runtime ships needs nothing from the wheelhouse, except what requested extras add."""
+        wanted = frozenset(requirement.extras) - done.get(name, frozenset())
+        if not wanted:
+            return
+        done[name] = done.get(name, frozenset()) | wanted
+        try:
+            children = requires(Pin(name=name, version=shipped, hashes=frozenset()))
+        except WheelhouseProblem as exc:
+            raise WheelhouseProblem(
+                f"{needed_by} requires {requirement}, and what the extra needs beyond {runtime.name}'s {name} "
+                f"{shipped} cannot be read here ({exc})"
+            ) from None
+        for child in sorted(children):
+            if brought_by(child, wanted):
+                visit(child, needed_by=f"{name}[{','.join(sorted(wanted))}] {shipped}", extras=wanted)
 
     def visit(spec: str, *, needed_by: str, extras: frozenset[str]) -> None:
         requirement = applicable(spec, extras)
@@ -219,6 +250,7 @@ def closure(
                     f"{needed_by} requires {requirement}, but {runtime.name} ships {name} {shipped}: pip on the "
                     f"cluster would fetch another {name} from PyPI"
                 )
+            visit_shipped(requirement, name, shipped, needed_by=needed_by)
             return
         pin = lock.get(name)
         if pin is None:
@@ -230,14 +262,19 @@ def closure(
             raise WheelhouseProblem(
                 f"{needed_by} requires {requirement}, but Pipfile.lock pins {name} {pin.version}"
             )
-        if name in done or name in visiting:  # a cycle: pip installs the members together
+        wanted, seen = frozenset(requirement.extras), done.get(name)
+        if name in visiting or (
+            seen is not None and wanted <= seen
+        ):  # a cycle: pip installs the members together
             return
         visiting.add(name)
         for child in sorted(requires(pin)):
-            visit(child, needed_by=f"{name} {pin.version}", extras=frozenset(requirement.extras))
+            if seen is None or brought_by(child, wanted - seen):
+                visit(child, needed_by=f"{name} {pin.version}", extras=wanted)
         visiting.discard(name)
-        done.add(name)
-        ordered.append(pin)
+        done[name] = (seen or frozenset()) | wanted
+        if seen is None:
+            ordered.append(pin)
 
     for spec in sorted(requirements):
         visit(spec, needed_by="the wheel", extras=frozenset())
