@@ -11,6 +11,7 @@ wheel, WheelhouseUnavailable names the package and what to do.
 
 from __future__ import annotations
 
+import email.parser
 import hashlib
 import os
 import shutil
@@ -18,7 +19,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+import zipfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,8 +31,12 @@ from infra.config import TeamEnv
 from infra.config.offline_packages import (
     Pin,
     WheelhouseProblem,
+    closure,
+    lock_path,
     needs_wheelhouse,
     node_machine,
+    project_requirements,
+    read_lock,
     read_runtime,
     runtime_list_path,
     test_hook,
@@ -210,36 +216,67 @@ def fetch(pin: Pin, *, cache: Path, source: Source, python: str, machine: str = 
         shutil.rmtree(private, ignore_errors=True)
 
 
+def wheel_requirements(wheel: Path) -> list[str] | None:
+    """The Requires-Dist of a built wheel (what pip on the cluster resolves); None when it is not readable as one."""
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            metadata = next(
+                n for n in archive.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")
+            )
+            headers = email.parser.HeaderParser().parsestr(archive.read(metadata).decode())
+    except (OSError, zipfile.BadZipFile, StopIteration, UnicodeDecodeError):
+        return None
+    return [str(spec) for spec in headers.get_all("Requires-Dist") or []]
+
+
 def wheelhouse(
-    team_env: TeamEnv, package: str, *, cache: Path | None = None, source: Source | None = None
+    team_env: TeamEnv,
+    package: str,
+    *,
+    cache: Path | None = None,
+    source: Source | None = None,
+    wheel: Path | None = None,
 ) -> list[Path]:
     """The wheels a workload package's jobs install before its wheel in ``team_env``, in install order; [] unless
-    the env is isolated."""
+    the env is isolated. The requirements are the built ``wheel``'s (a prebuilt `--wheel` or CHURN_WHEEL may be
+    older or newer than the checkout), else the package's pyproject's."""
     if not needs_wheelhouse(team_env.settings.egress.mode):
         return []
     platform = team_env.platform
     root = project.project_root()
     machine = node_machine(team_env.settings.compute.node_type)
+    built = wheel_requirements(wheel) if wheel is not None else None
     try:
-        pins = workload_closure(root / package, platform.runtime, root, machine=machine)
+        requirements = built if built is not None else project_requirements(root / package)
+        pins = closure(
+            requirements,
+            runtime=read_runtime(runtime_list_path(platform.runtime, root)),
+            lock=read_lock(lock_path(root)),
+            machine=machine,
+        )
         python = read_runtime(runtime_list_path(platform.runtime, root)).python
     except (
         WheelhouseProblem
     ) as exc:  # validate refuses it first; a config built around validate still gets a line
-        raise WheelhouseUnavailable(f"{team_env.key}: the wheelhouse of {package}: {exc}") from None
+        what = wheel.name if built is not None and wheel is not None else package
+        raise WheelhouseUnavailable(f"{team_env.key}: the wheelhouse of {what}: {exc}") from None
     cache = cache or default_cache()
     source = source or Source.for_platform(platform.package_index)
     return [fetch(pin, cache=cache, source=source, python=python, machine=machine) for pin in pins]
 
 
-def wheelhouses(team_envs: Iterable[TeamEnv]) -> dict[tuple[str, str], list[Path]]:
-    """Every (team-env key, package) wheelhouse these team-envs need, fetched; the empty ones left out."""
+def wheelhouses(
+    team_envs: Iterable[TeamEnv], wheels: Mapping[str, Path] | None = None
+) -> dict[tuple[str, str], list[Path]]:
+    """Every (team-env key, package) wheelhouse these team-envs need, fetched for the package's built wheel in
+    ``wheels`` (by package path); the empty ones left out."""
     found = {}
     for team_env in team_envs:
         for workload in team_env.team.managed_workloads:
-            wheels = wheelhouse(team_env, workload.package)
-            if wheels:
-                found[(team_env.key, workload.package)] = wheels
+            built = (wheels or {}).get(workload.package)
+            house = wheelhouse(team_env, workload.package, wheel=built)
+            if house:
+                found[(team_env.key, workload.package)] = house
     return found
 
 

@@ -52,7 +52,7 @@ def binary_only(tmp_path, monkeypatch) -> Path:
         wheel.write_bytes(built.read_bytes())
         hashes.add(hashlib.sha256(wheel.read_bytes()).hexdigest())
     pin = Pin(name="tinydep", version="1.2.3", hashes=frozenset(hashes))
-    monkeypatch.setattr(infra.wheelhouse, "workload_closure", lambda *args, **kwargs: [pin])
+    monkeypatch.setattr(infra.wheelhouse, "closure", lambda *args, **kwargs: [pin])
     return index
 
 
