@@ -333,3 +333,21 @@ def offline_package_problems(
                     )
                     break
     return problems
+
+
+def bundle_egress_warnings(teams: list[TeamConfig]) -> list[str]:
+    """A bundle workload (the team deploys it) in isolated envs: the platform fetches no wheelhouse for it, and its
+    jobs' clusters cannot reach PyPI, so whatever its wheels require beyond the runtime must come with the bundle."""
+    warnings = []
+    for path, team in zip(team_paths([t.name for t in teams]), teams, strict=True):
+        isolated = [env for env, s in team.environments.items() if needs_wheelhouse(s.egress.mode)]
+        if team.cloud != "aws" or not isolated:
+            continue
+        warnings += [
+            f"{path}.workloads[{index}]: the bundle {workload.name!r} runs in isolated {', '.join(isolated)}, whose "
+            "clusters cannot reach PyPI and get no wheelhouse from the platform (managed workloads do); upload "
+            "what its wheels require beyond the runtime with the bundle, as libraries listed before its wheel"
+            for index, workload in enumerate(team.workloads)
+            if workload not in team.managed_workloads
+        ]
+    return warnings
