@@ -21,7 +21,7 @@ PYPI_HOSTS = frozenset({"pypi.org", "www.pypi.org", "test.pypi.org"})
 
 
 def check_index_url(value: str) -> str:
-    parts = urlsplit(value.strip())
+    parts = urlsplit(value)
     if parts.username or parts.password:
         raise ValueError(
             "the URL carries credentials; keep secrets out of platform.yaml and give them to pip on the runner "
