@@ -37,7 +37,7 @@ def build_app(
     app = AspectApp(outdir=str(outdir))
     chosen = team_envs if team_envs is not None else config.team_envs
     wheels = workload_wheels(chosen, given=package_wheels or {})
-    houses = wheelhouses(chosen)
+    houses = wheelhouses(chosen, wheels={"ml": wheel, **{package: a.path for package, a in wheels.items()}})
     for team_env in chosen:
         artifact, env_wheels = with_wheelhouse(
             team_env, wheel=WheelArtifact(wheel), wheels=wheels, houses=houses

@@ -14,6 +14,7 @@ from infra.config.egress import firewall_address_warnings, remote_endpoint_warni
 from infra.config.hardening import hardening_warnings
 from infra.config.model import PlatformConfig
 from infra.config.node_types import node_type_warning
+from infra.config.offline_packages import bundle_egress_warnings
 from infra.config.serverless import serverless_warnings
 from infra.config.team import MODEL_NAME_DEPRECATED, TeamConfig
 
@@ -50,7 +51,7 @@ def deploy_warnings(config: PlatformConfig) -> list[str]:
                     "needs kind CLASSIC_PREVIEW, which the workspace accepts only with the corresponding "
                     "public preview enabled"
                 )
-    warnings += serverless_warnings(config.teams)
+    warnings += serverless_warnings(config.teams) + bundle_egress_warnings(config.teams)
     return (
         warnings
         + aws_deploy_warnings(config.teams)

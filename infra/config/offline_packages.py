@@ -41,8 +41,14 @@ if TYPE_CHECKING:
     from infra.config.platform_settings import PlatformSettings
     from infra.config.team import TeamConfig
 
-# Test hook (tests/conftest.py): the Pipfile.lock that pins the wheelhouses instead of the repository's.
+# Test hook (tests/conftest.py): the Pipfile.lock that pins the wheelhouses instead of the repository's. Honoured only
+# inside a pytest run (test_hook): a stray value on a runner would swap the hashes every wheel is checked against.
 LOCK_ENV = "PLATFORM_WHEELHOUSE_LOCK"
+# pytest sets it for every test it runs (setup, call, teardown); a subprocess a test starts inherits it.
+UNDER_PYTEST = "PYTEST_CURRENT_TEST"
+# AWS Graviton families: a `g` among the letters after the generation (m7g, r6gd, c7gn, i4g, im4gn, is4gen, x2gd, g5g)
+# or, for fleet types, in the family's name after its first letter (`rgd-fleet`). GPU families (g4dn, g6e) are not.
+GRAVITON = re.compile(r"^(?:[a-z]+\d+[a-z]*g[a-z]*|[a-z][a-z]*g[a-z]*-fleet)\.")
 # The first line of each runtime list names its Python ("... (Spark 4.1.0, Python 3.12) ..."): requirement markers
 # are evaluated for it, on the Linux x86_64 CPU clusters the lists describe.
 RUNTIME_PYTHON = re.compile(r"Python (\d+\.\d+)")
@@ -67,8 +73,7 @@ class Runtime:
     python: str
     libraries: dict[str, str]
 
-    @property
-    def environment(self) -> dict[str, str]:
+    def environment(self, machine: str = "x86_64") -> dict[str, str]:
         return {
             "python_version": self.python,
             "python_full_version": f"{self.python}.0",
@@ -77,8 +82,14 @@ class Runtime:
             "sys_platform": "linux",
             "os_name": "posix",
             "platform_system": "Linux",
-            "platform_machine": "x86_64",
+            "platform_machine": machine,
         }
+
+
+def node_machine(node_type: str) -> str:
+    """The CPU architecture of a node type's clusters: aarch64 for AWS Graviton types, x86_64 for the rest (the
+    wheelhouse is fetched, and markers evaluated, for it)."""
+    return "aarch64" if GRAVITON.match(node_type) else "x86_64"
 
 
 def runtime_list_path(runtime: str, root: Path | None = None) -> Path:
@@ -100,8 +111,22 @@ def read_runtime(path: Path) -> Runtime:
     return Runtime(name=path.name, python=found.group(1), libraries=libraries)
 
 
+def test_hook(name: str) -> str | None:
+    """The value of a test-suite hook variable (PLATFORM_WHEELHOUSE_LOCK, ..._FIND_LINKS), honoured only while pytest
+    runs a test. Anywhere else a value is refused, not ignored: a variable left in a shell or a runner's environment
+    would otherwise swap the lock the wheelhouse's sha256 hashes come from, or the wheels themselves (the suite's
+    stand-ins have no code), in what a deploy uploads."""
+    value = os.environ.get(name)
+    if value and not os.environ.get(UNDER_PYTEST):
+        raise WheelhouseProblem(
+            f"{name} is set ({value}), a hook of the test suite honoured only under pytest; unset it: the "
+            "wheelhouse is pinned by the repository's Pipfile.lock"
+        )
+    return value or None
+
+
 def lock_path(root: Path | None = None) -> Path:
-    return Path(os.environ.get(LOCK_ENV) or (root or project.project_root()) / "Pipfile.lock")
+    return Path(test_hook(LOCK_ENV) or (root or project.project_root()) / "Pipfile.lock")
 
 
 @cache
@@ -140,13 +165,18 @@ def installed_requirements(pin: Pin) -> list[str]:
 
 def project_requirements(package: Path) -> list[str]:
     """A workload project's direct requirements (its pyproject's `dependencies`); [] when it cannot be read (the
-    workload package checks report an unreadable project)."""
+    workload package checks report an unreadable project). WheelhouseProblem when the build computes them
+    (`dynamic = ["dependencies"]`, e.g. from a requirements file): the wheel would require what no pin covers."""
     try:
-        dependencies = tomllib.loads((package / "pyproject.toml").read_text())["project"].get(
-            "dependencies", []
-        )
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError):
+        table = tomllib.loads((package / "pyproject.toml").read_text())["project"]
+        dependencies, dynamic = table.get("dependencies", []), table.get("dynamic", [])
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError, AttributeError):
         return []
+    if isinstance(dynamic, list) and "dependencies" in dynamic:
+        raise WheelhouseProblem(
+            f"{package.name}/pyproject.toml declares its dependencies dynamic (computed by the build), so the "
+            "wheelhouse cannot pin them; list them in [project].dependencies"
+        )
     return [str(spec) for spec in dependencies] if isinstance(dependencies, list) else []
 
 
@@ -156,6 +186,7 @@ def closure(
     runtime: Runtime,
     lock: dict[str, Pin],
     requires: Callable[[Pin], list[str]] = installed_requirements,
+    machine: str = "x86_64",
 ) -> list[Pin]:
     """The pins the runtime lacks, each after everything it requires (the order a cluster must install them in).
 
@@ -163,8 +194,10 @@ def closure(
     line naming the package and versions) for anything the cluster could only get from PyPI."""
     ordered: list[Pin] = []
     visiting: set[str] = set()
-    done: set[str] = set()
-    environment = runtime.environment
+    # The extras each package was visited with: a later requirement asking for another extra (`a[speed]` after `a`)
+    # still brings what that extra needs.
+    done: dict[str, frozenset[str]] = {}
+    environment = runtime.environment(machine)
 
     def applicable(spec: str, extras: frozenset[str]) -> Requirement | None:
         try:
@@ -175,6 +208,35 @@ def closure(
         if marker is None or any(marker.evaluate({**environment, "extra": e}) for e in extras | {""}):
             return requirement
         return None
+
+    def brought_by(spec: str, extras: frozenset[str]) -> bool:
+        """Whether the requirement applies only because of one of ``extras`` (not to the bare package)."""
+        try:
+            marker = Requirement(spec).marker
+        except InvalidRequirement:
+            return True  # applicable() names it
+        return (
+            marker is not None
+            and not marker.evaluate({**environment, "extra": ""})
+            and any(marker.evaluate({**environment, "extra": e}) for e in extras)
+        )
+
+    def visit_shipped(requirement: Requirement, name: str, shipped: str, *, needed_by: str) -> None:
+        """A package the runtime ships needs nothing from the wheelhouse, except what requested extras add."""
+        wanted = frozenset(requirement.extras) - done.get(name, frozenset())
+        if not wanted:
+            return
+        done[name] = done.get(name, frozenset()) | wanted
+        try:
+            children = requires(Pin(name=name, version=shipped, hashes=frozenset()))
+        except WheelhouseProblem as exc:
+            raise WheelhouseProblem(
+                f"{needed_by} requires {requirement}, and what the extra needs beyond {runtime.name}'s {name} "
+                f"{shipped} cannot be read here ({exc})"
+            ) from None
+        for child in sorted(children):
+            if brought_by(child, wanted):
+                visit(child, needed_by=f"{name}[{','.join(sorted(wanted))}] {shipped}", extras=wanted)
 
     def visit(spec: str, *, needed_by: str, extras: frozenset[str]) -> None:
         requirement = applicable(spec, extras)
@@ -188,6 +250,7 @@ def closure(
                     f"{needed_by} requires {requirement}, but {runtime.name} ships {name} {shipped}: pip on the "
                     f"cluster would fetch another {name} from PyPI"
                 )
+            visit_shipped(requirement, name, shipped, needed_by=needed_by)
             return
         pin = lock.get(name)
         if pin is None:
@@ -199,14 +262,19 @@ def closure(
             raise WheelhouseProblem(
                 f"{needed_by} requires {requirement}, but Pipfile.lock pins {name} {pin.version}"
             )
-        if name in done or name in visiting:  # a cycle: pip installs the members together
+        wanted, seen = frozenset(requirement.extras), done.get(name)
+        if name in visiting or (
+            seen is not None and wanted <= seen
+        ):  # a cycle: pip installs the members together
             return
         visiting.add(name)
         for child in sorted(requires(pin)):
-            visit(child, needed_by=f"{name} {pin.version}", extras=frozenset(requirement.extras))
+            if seen is None or brought_by(child, wanted - seen):
+                visit(child, needed_by=f"{name} {pin.version}", extras=wanted)
         visiting.discard(name)
-        done.add(name)
-        ordered.append(pin)
+        done[name] = (seen or frozenset()) | wanted
+        if seen is None:
+            ordered.append(pin)
 
     for spec in sorted(requirements):
         visit(spec, needed_by="the wheel", extras=frozenset())
@@ -221,12 +289,15 @@ def _allows(requirement: Requirement, version: str) -> bool:
         return False
 
 
-def workload_closure(package: Path, runtime: str, root: Path | None = None) -> list[Pin]:
-    """The wheelhouse of a workload package (repository path resolved) on ``runtime``."""
+def workload_closure(
+    package: Path, runtime: str, root: Path | None = None, *, machine: str = "x86_64"
+) -> list[Pin]:
+    """The wheelhouse of a workload package (repository path resolved) on ``runtime`` on ``machine``'s nodes."""
     return closure(
         project_requirements(package),
         runtime=read_runtime(runtime_list_path(runtime, root)),
         lock=read_lock(lock_path(root)),
+        machine=machine,
     )
 
 
@@ -243,20 +314,40 @@ def offline_package_problems(
     root = root or project.project_root()
     problems: list[str] = []
     for path, team in zip(team_paths([t.name for t in teams]), teams, strict=True):
-        isolated = [env for env, s in team.environments.items() if needs_wheelhouse(s.egress.mode)]
-        if (
-            team.cloud != "aws" or not isolated
-        ):  # isolated is AWS egress (egress_problems refuses it on Azure)
-            continue
+        # isolated is AWS egress (egress_problems refuses it on Azure); the first isolated env per node machine
+        isolated: dict[str, str] = {}
+        for env, settings in team.environments.items():
+            if team.cloud == "aws" and needs_wheelhouse(settings.egress.mode):
+                isolated.setdefault(node_machine(settings.compute.node_type), env)
         for index, workload in enumerate(team.workloads):
             if workload not in team.managed_workloads:
                 continue
-            try:
-                workload_closure(root / workload.package, platform.runtime, root)
-            except (WheelhouseProblem, OSError) as exc:
-                problems.append(
-                    f"{path}.environments.{isolated[0]}.egress.mode: isolated clusters cannot reach PyPI and the "
-                    f"wheelhouse of {path}.workloads[{index}] ({workload.name}, {workload.package}) cannot be "
-                    f"pinned: {exc}"
-                )
+            for machine, env in isolated.items():
+                try:
+                    workload_closure(root / workload.package, platform.runtime, root, machine=machine)
+                except (WheelhouseProblem, OSError) as exc:
+                    problems.append(
+                        f"{path}.environments.{env}.egress.mode: isolated clusters cannot reach PyPI and the "
+                        f"wheelhouse of {path}.workloads[{index}] ({workload.name}, {workload.package}) cannot be "
+                        f"pinned: {exc}"
+                    )
+                    break
     return problems
+
+
+def bundle_egress_warnings(teams: list[TeamConfig]) -> list[str]:
+    """A bundle workload (the team deploys it) in isolated envs: the platform fetches no wheelhouse for it, and its
+    jobs' clusters cannot reach PyPI, so whatever its wheels require beyond the runtime must come with the bundle."""
+    warnings = []
+    for path, team in zip(team_paths([t.name for t in teams]), teams, strict=True):
+        isolated = [env for env, s in team.environments.items() if needs_wheelhouse(s.egress.mode)]
+        if team.cloud != "aws" or not isolated:
+            continue
+        warnings += [
+            f"{path}.workloads[{index}]: the bundle {workload.name!r} runs in isolated {', '.join(isolated)}, whose "
+            "clusters cannot reach PyPI and get no wheelhouse from the platform (managed workloads do); upload "
+            "what its wheels require beyond the runtime with the bundle, as libraries listed before its wheel"
+            for index, workload in enumerate(team.workloads)
+            if workload not in team.managed_workloads
+        ]
+    return warnings

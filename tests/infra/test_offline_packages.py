@@ -110,7 +110,7 @@ def test_extras_of_a_requirement_pull_their_own_requirements():
 @pytest.mark.parametrize(
     ("index", "words"),
     [
-        ("http://mirror.example/simple", "is not an https:// URL"),
+        ("http://mirror.example/simple", "not an https:// URL"),
         ("https://user:secret@mirror.example/simple", "the URL carries credentials"),
     ],
     ids=["plain-http", "credentials"],
