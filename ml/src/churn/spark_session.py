@@ -34,15 +34,43 @@ def local_spark(
         error = _prestarted.pop("error", None)
         if isinstance(error, BaseException):
             raise error
+        session = _build_local_spark(app_name, cores=cores, driver_memory=driver_memory)
+        if _prestarted.pop("warm", False):
+            threading.Thread(target=_warm_python_workers, args=(session,), name="churn-warm-workers",
+                             daemon=True).start()  # fmt: skip
+        return session
     return _build_local_spark(app_name, cores=cores, driver_memory=driver_memory)
 
 
+# Spark's Python worker daemon that imports MLflow and scikit-learn before it forks the workers (local scoring).
+SCORING_DAEMON = "churn.spark_worker_daemon"
+
+
+def _warm_python_workers(session: SparkSession) -> None:
+    """Start the Python worker daemon now, with a one-row pandas UDF (the kind spark_udf is), so its imports run
+    while the command does its other work, not when it reaches the scoring step. Silent: if it fails, the
+    scoring step starts the daemon itself."""
+    try:
+        import pandas as pd
+        from pyspark.sql.functions import pandas_udf
+
+        @pandas_udf("long")  # type: ignore[call-overload]
+        def same(ids: pd.Series) -> pd.Series:
+            return ids
+
+        session.range(1, numPartitions=1).select(same("id")).collect()
+    except BaseException:  # an optimisation only; the session may also be stopping at exit
+        pass
+
+
 def _local_options(
-    app_name: str, cores: int | str, driver_memory: str, java_extra: str = ""
+    app_name: str, cores: int | str, driver_memory: str, java_extra: str = "", python_daemon: str = ""
 ) -> dict[str, str]:
-    """`java_extra`: more options for the driver JVM (the class data sharing archive, churn.jvm_cds)."""
+    """`java_extra`: more options for the driver JVM (the class data sharing archive, churn.jvm_cds).
+    `python_daemon`: the module Spark forks Python workers from, if not pyspark's own."""
     log_config = resources.files("churn").joinpath("log4j2.properties")
-    return {
+    daemon = {"spark.python.daemon.module": python_daemon} if python_daemon else {}
+    return daemon | {
         "spark.master": f"local[{cores}]",
         "spark.app.name": app_name,
         "spark.driver.memory": driver_memory,
@@ -120,7 +148,7 @@ class _HeldOutput:
             self._released = True
 
 
-def _start_in_background(held: _HeldOutput) -> None:
+def _start_in_background(held: _HeldOutput, python_daemon: str) -> None:
     from pyspark import SparkConf
     from pyspark.java_gateway import launch_gateway
 
@@ -134,7 +162,7 @@ def _start_in_background(held: _HeldOutput) -> None:
         if dump is not None:
             atexit.register(_finish_dump, dump)  # before the launch: a command may end while the JVM starts
         conf = SparkConf(loadDefaults=False).setAll(
-            list(_local_options("churn", "*", "4g", java_extra).items())
+            list(_local_options("churn", "*", "4g", java_extra, python_daemon).items())
         )
         gateway = launch_gateway(conf, popen_kwargs={"stderr": subprocess.PIPE})
         if dump is not None:
@@ -162,19 +190,23 @@ def _finish_dump(dump) -> None:
     dump.finish(used=used)
 
 
-def prestart_local_spark() -> None:
+def prestart_local_spark(*, warm_python_workers: bool = False) -> None:
     """Start the default local session in a background thread, so the JVM boots while Python imports
     scikit-learn and MLflow; `local_spark()` then picks it up. Writes nothing, and holds back what the JVM prints
     until `local_spark()` is called: a command that then refuses its options exits as before (the JVM ends with
-    the process)."""
+    the process).
+
+    `warm_python_workers` (a command that scores with spark_udf): Python workers are forked from a daemon that
+    imported MLflow and scikit-learn, started as soon as `local_spark()` hands out the session."""
     with _prestart_lock:
         if "thread" in _prestarted:
             return
         held = _HeldOutput()
+        _prestarted["warm"] = warm_python_workers
 
         def start() -> None:
             try:
-                _start_in_background(held)
+                _start_in_background(held, SCORING_DAEMON if warm_python_workers else "")
             except BaseException as exc:  # handed to the caller of local_spark()
                 _prestarted["error"] = exc
 
