@@ -54,11 +54,13 @@ def _warm_python_workers(session: SparkSession) -> None:
         import pandas as pd
         from pyspark.sql.functions import pandas_udf
 
-        @pandas_udf("long")  # type: ignore[call-overload]
-        def same(ids: pd.Series) -> pd.Series:
+        def same(ids):
             return ids
 
-        session.range(1, numPartitions=1).select(same("id")).collect()
+        # Real objects, not this module's postponed (string) annotations: pandas_udf resolves the hints in this
+        # module's globals, where `pd` is not defined.
+        same.__annotations__ = {"ids": pd.Series, "return": pd.Series}
+        session.range(1, numPartitions=1).select(pandas_udf(same, "long")("id")).collect()
     except BaseException:  # an optimisation only; the session may also be stopping at exit
         pass
 
