@@ -106,7 +106,32 @@ def best_batch_rows(udf_seconds: dict[int, float]) -> int:
     return min(udf_seconds, key=udf_seconds.__getitem__)
 
 
+def cds_archive_state() -> str:
+    """Whether the local JVM's class data sharing archive (churn.jvm_cds) is there for `churn pipeline`."""
+    from churn import jvm_cds
+
+    if not jvm_cds.enabled():
+        return "not used (CHURN_JVM_CDS=0)"
+    return "present" if jvm_cds.java_options("-Xmx4g", may_dump=False)[0] else "absent"
+
+
 def bench_pipeline(work: Path, repeats: int) -> dict[str, object]:
+    """Median of `repeats` warm runs. Without the JVM's class data sharing archive, one cold run first writes it
+    (timed and printed apart, not in the median)."""
+    if cds_archive_state() == "absent":
+        command = [
+            str(CHURN_CLI),
+            "pipeline",
+            "--input",
+            str(TELCO),
+            "--workdir",
+            str(work / "pipeline-cold"),
+        ]
+        seconds, peak = run_with_peak_memory(command)
+        print(
+            f"pipeline cold run (writes the JVM archive): {seconds:.1f} s, peak {peak / 2**30:.2f} GiB",
+            flush=True,
+        )
     runs = []
     for i in range(repeats):
         workdir = work / f"pipeline-{i}"
@@ -318,13 +343,8 @@ def kept_profile(page: Path) -> list[str]:
 
 
 def bench_pipeline_only(repeats: int) -> None:
-    """The pipeline runs alone. Says whether the local JVM's class data sharing archive (churn.jvm_cds) was there
-    before the first run: if not, that run also writes it (a cold run, slower) and the others use it."""
-    from churn import jvm_cds
-
-    archive = "present" if jvm_cds.java_options("-Xmx4g", may_dump=False)[0] else "absent (run 1 writes it)"
-    if not jvm_cds.enabled():
-        archive = "not used (CHURN_JVM_CDS=0)"
+    """The pipeline runs alone, with the state of the local JVM's class data sharing archive (churn.jvm_cds)."""
+    archive = cds_archive_state()
     print(f"load average {os.getloadavg()[0]:.1f}; class data sharing archive: {archive}", flush=True)
     with tempfile.TemporaryDirectory(prefix="churn-bench-") as tmp:
         pipeline = bench_pipeline(Path(tmp), repeats)
