@@ -37,7 +37,7 @@ def profile(input_path: Path, workdir: Path, *, prestart: bool = True) -> list[t
     if prestart:
         from churn.spark_session import prestart_local_spark
 
-        prestart_local_spark()
+        prestart_local_spark(warm_python_workers=True)
     from churn.jobs.pipeline import run_pipeline
 
     marks: list[tuple[str, float, int]] = [("python start and imports", time.perf_counter(), 0)]

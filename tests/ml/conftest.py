@@ -3,10 +3,15 @@ file, and helpers that write raw CSV batches the way a source system would."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
+
+# The local JVM's class data sharing archive (churn.jvm_cds) lives in the user's cache: tests neither write it nor
+# wait for its dump at exit (tests/ml/test_jvm_cds.py turns it back on, with a cache of its own).
+os.environ.setdefault("CHURN_JVM_CDS", "0")
 
 TELCO_CSV = Path(__file__).resolve().parents[2] / "ml" / "data" / "WA_Fn-UseC_-Telco-Customer-Churn.csv.gz"
 

@@ -38,7 +38,7 @@ def test_no_local_jvm_is_prestarted_on_a_databricks_cluster(monkeypatch):
     from churn.cli_options import prestart_spark
 
     started = []
-    monkeypatch.setattr(churn.spark_session, "prestart_local_spark", lambda: started.append(True))
+    monkeypatch.setattr(churn.spark_session, "prestart_local_spark", lambda **_: started.append(True))
     monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", "18.0")
     prestart_spark(["train", "--workdir", "/local_disk0/churn"])
     assert started == []

@@ -162,6 +162,10 @@ def write_metrics(metrics: dict[str, object], path: Path | None) -> None:
 _SPARK_COMMANDS = frozenset({"ingest", "train", "score", "pipeline", "validate", "monitor", "reproduce"})
 
 
+# Commands that score with spark_udf: their Python workers come from a daemon that imported MLflow beforehand.
+_SCORING_COMMANDS = frozenset({"pipeline", "score"})
+
+
 def prestart_spark(argv: list[str]) -> None:
     """A local run of a Spark command: boot the JVM now, in the background, while Python imports scikit-learn and
     MLflow (a third of the start-up otherwise spent one after the other). Never on a Databricks cluster
@@ -173,4 +177,4 @@ def prestart_spark(argv: list[str]) -> None:
     if command in _SPARK_COMMANDS and local and not {"--help", "-h"} & set(argv):
         from churn.spark_session import prestart_local_spark
 
-        prestart_local_spark()
+        prestart_local_spark(warm_python_workers=command in _SCORING_COMMANDS)
