@@ -36,13 +36,27 @@ def test_scoring_workers_start_with_mlflow_and_sklearn_imported():
         import pandas as pd
         from pyspark.sql.functions import pandas_udf
 
+        def descends_from_us(pid):
+            # Only this script's own processes: other churn runs on the machine (another test's session, another
+            # user's pipeline) have daemons of their own.
+            while pid > 1:
+                try:
+                    with open(f"/proc/{pid}/stat") as stat:
+                        pid = int(stat.read().rsplit(")", 1)[1].split()[1])
+                except OSError:
+                    return False
+                if pid == os.getpid():
+                    return True
+            return False
+
         def daemons():
             found = []
             for pid in filter(str.isdigit, os.listdir("/proc")):
                 try:
                     with open(f"/proc/{pid}/cmdline", "rb") as cmd:
                         if b"-m\\0churn.spark_worker_daemon" in cmd.read():  # not the JVM (its conf names it)
-                            found.append(int(pid))
+                            if descends_from_us(int(pid)):
+                                found.append(int(pid))
                 except OSError:
                     pass
             return found
