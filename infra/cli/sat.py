@@ -34,7 +34,8 @@ from infra.lifecycle.security_analysis_tool import (
     set_secret,
 )
 from infra.lifecycle.services import Services
-from infra.lifecycle.smoke import SmokeTarget, with_workspace_url
+from infra.lifecycle.smoke import with_workspace_url
+from infra.lifecycle.smoke_target import SmokeTarget
 
 sat_app = typer.Typer(
     name="sat",

@@ -19,10 +19,10 @@ nothing to release (and no call). A workspace the account no longer knows (404) 
 from __future__ import annotations
 
 import json
-import logging
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from infra.config import TeamEnv
+from infra.lifecycle.account_network import DEFAULT_POLICY, WorkspaceGone
 from infra.lifecycle.errors import OperationFailed
 
 if TYPE_CHECKING:
@@ -30,54 +30,7 @@ if TYPE_CHECKING:
 
     from infra.lifecycle.services import Services
 
-DEFAULT_POLICY = "default-policy"
 OPTION_TYPE = "databricks_workspace_network_option"
-# The account consoles (infra/constructs/databricks/bundle_workload.py ACCOUNT_HOSTS; not imported: the lifecycle
-# reads names without loading the provider bindings).
-ACCOUNT_HOSTS = {
-    "azure": "https://accounts.azuredatabricks.net",
-    "aws": "https://accounts.cloud.databricks.com",
-}
-
-
-class WorkspaceGone(Exception):
-    """The account does not know the workspace (any more): nothing is attached to the policy through it."""
-
-
-class AccountNetwork(Protocol):
-    def attach_default_policy(self, workspace_id: int) -> None:
-        """Attach the workspace to `default-policy`; WorkspaceGone when the account does not know it. Other
-        failures raise what the SDK raises (ValueError for unusable auth, DatabricksError / OSError otherwise)."""
-
-
-class SdkAccountNetwork:
-    """The real AccountNetwork on a databricks-sdk AccountClient."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-
-    @classmethod
-    def for_account(cls, cloud: str, account_id: str) -> SdkAccountNetwork:
-        """Authenticates like the account stack's provider: the cloud's account console and platform.account_id,
-        credentials from the environment (Azure: CLI / ARM_* / OIDC; AWS: DATABRICKS_CLIENT_ID / _SECRET), the
-        deploying identity, an account admin."""
-        from databricks.sdk import AccountClient
-
-        # Without a login the SDK logs a warning before it raises; the CLI's one-line error says it all.
-        logging.getLogger("databricks.sdk").setLevel(logging.ERROR)
-        return cls(AccountClient(host=ACCOUNT_HOSTS[cloud], account_id=account_id))
-
-    def attach_default_policy(self, workspace_id: int) -> None:
-        from databricks.sdk.errors import NotFound
-        from databricks.sdk.service.settings import WorkspaceNetworkOption
-
-        try:
-            self._client.workspace_network_configuration.update_workspace_network_option_rpc(
-                workspace_id,
-                WorkspaceNetworkOption(network_policy_id=DEFAULT_POLICY, workspace_id=workspace_id),
-            )
-        except NotFound as exc:
-            raise WorkspaceGone(str(exc)) from None
 
 
 def attached_workspaces(state_json: str) -> list[int]:

@@ -22,7 +22,7 @@ from infra.config.security_analysis_tool import (
     sat_job_name,
 )
 from infra.lifecycle.errors import InputProblem, OperationFailed
-from infra.lifecycle.smoke import SmokeTarget
+from infra.lifecycle.smoke_target import SmokeTarget
 from infra.lifecycle.targets import find_team, split_key
 
 SECRET_ENV_VAR = "PLATFORM_SAT_CLIENT_SECRET"

@@ -12,16 +12,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from infra.config import PlatformConfig, TeamEnv
+from infra.lifecycle.account_network import AccountNetwork, SdkAccountNetwork
 from infra.lifecycle.aws import AwsTaggedResources, TaggedResources
 from infra.lifecycle.azure import AzureResourceGroups, ResourceGroups, subscription_id
 from infra.lifecycle.databricks import SdkTrainingWorkspace, TrainingWorkspace
 from infra.lifecycle.errors import InputProblem, OperationFailed
-from infra.lifecycle.network_release import AccountNetwork, SdkAccountNetwork
 from infra.lifecycle.preflight import MetastoreView, SdkMetastoreView
 from infra.lifecycle.runner import CdktfRunner, StackRunner
 from infra.lifecycle.runner_address import PublicAddress, https_public_address
 from infra.lifecycle.security_analysis_tool import SatWorkspace, SdkSatWorkspace
-from infra.lifecycle.smoke import SmokeTarget
+from infra.lifecycle.smoke_target import SmokeTarget
 from infra.project import project_root
 
 OWNER_ENV_VAR = "PLATFORM_OWNER"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from infra.config import PlatformConfig, TeamEnv
 from infra.config.base import EPHEMERAL_NAME
-from infra.config.naming import azure_workspace_resource_id, env_names
+from infra.config.naming import env_names
 from infra.config.team import TeamConfig
 from infra.config.workload import CHURN_PRESET, ManagedWorkload
 from infra.constructs.contracts import WORKSPACE_URL_OUTPUT
@@ -25,6 +25,7 @@ from infra.lifecycle.inventory import AT_RUN_TIME, read_inventory
 from infra.lifecycle.lock import exclusive_outdir
 from infra.lifecycle.rollout import Rollout, numbered, prepare, workspace_url
 from infra.lifecycle.runner import terraform_init_argv, terraform_output_argv
+from infra.lifecycle.smoke_target import SmokeTarget
 from infra.lifecycle.targets import find_team, split_key
 from infra.lifecycle.ttl import format_duration
 
@@ -37,30 +38,6 @@ POLL_SECONDS = 15.0
 # `<stem>-<workload>-<job key>` (ManagedWorkload.job_name);
 # tests/lifecycle check this against a synthesized workspace stack.
 TRAINING_JOB_KEY = "training"
-
-
-@dataclass(frozen=True)
-class SmokeTarget:
-    """What a smoke run needs to know about one team-env: where its workspace is and what to look for."""
-
-    team: str
-    env: str
-    resource_group: str
-    workspace_name: str
-    job_name: str
-    model_name: str | None
-    """The model whose `challenger` alias the run must move; None for a job that registers no challenger (any
-    job but the churn preset's training): then the run's success is the verdict."""
-    cloud: str = "azure"
-    workspace_url: str | None = None
-    """An AWS workspace's URL (with_workspace_url reads it); an Azure workspace is found by its ARM ID."""
-
-    @property
-    def key(self) -> str:
-        return f"{self.team}/{self.env}"
-
-    def workspace_resource_id(self, subscription_id: str) -> str:
-        return azure_workspace_resource_id(subscription_id, self.resource_group, self.workspace_name)
 
 
 def smoke_target(

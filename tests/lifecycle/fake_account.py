@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from infra.lifecycle.network_release import SdkAccountNetwork
+from infra.lifecycle.account_network import SdkAccountNetwork
 
 
 class FakeAccount:
