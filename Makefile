@@ -87,7 +87,7 @@ demo: setup ## Install everything, synthesize every team-env, train, validate, r
 	@$(BIN)/churn pipeline --input $(DATA) --workdir $(DEMO_DIR) --metrics-out $(DEMO_DIR)/metrics.json
 	@echo
 	@echo "Next:"
-	@echo "  stacks:   cdktf.out/stacks/<team>-<env>-{platform,workspace}/cdk.tf.json   (Azure teams; AWS teams: {platform,account,workspace})"
+	@echo "  stacks:   cdktf.out/stacks/<team>-<env>-{platform,account,workspace}/cdk.tf.json   (account: AWS, and Azure envs that restrict serverless egress)"
 	@echo "  runs:     $(BIN)/mlflow ui --backend-store-uri sqlite:///$(DEMO_DIR)/mlflow.db   then open http://127.0.0.1:5000"
 	@echo "  metrics:  $(DEMO_DIR)/metrics.json"
 
