@@ -110,15 +110,7 @@ def sat_target(config: PlatformConfig, text: str) -> SmokeTarget:
         )
     team = find_team(config, team_name, field="TEAM/ENV")
     names = env_names(prefix=config.platform.prefix, team=team.name, env=env)
-    return SmokeTarget(
-        team=team.name,
-        env=env,
-        cloud=team.cloud,
-        resource_group=names.resource_group,
-        workspace_name=names.databricks_workspace,
-        job_name=sat_job_name(names.stem, "initializer"),
-        model_name=None,
-    )
+    return SmokeTarget.of(team, env, names, job_name=sat_job_name(names.stem, "initializer"))
 
 
 def describe_set_secret(target: SmokeTarget, where: str, *, run_initializer: bool = False) -> list[str]:

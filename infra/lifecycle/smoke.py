@@ -64,12 +64,10 @@ def smoke_target(
     chosen = _workload(team, workload)
     job_key = _job(chosen, job)
     registers = chosen.preset == CHURN_PRESET and job_key == TRAINING_JOB_KEY
-    return SmokeTarget(
-        team=team.name,
-        env=env,
-        cloud=team.cloud,
-        resource_group=names.resource_group,
-        workspace_name=names.databricks_workspace,
+    return SmokeTarget.of(
+        team,
+        env,
+        names,
         job_name=chosen.job_name(names.stem, job_key),
         model_name=f"{names.catalog}.{chosen.schema}.{chosen.models[0]}" if registers else None,
     )

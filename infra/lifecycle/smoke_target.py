@@ -5,8 +5,13 @@ clients, does not import the smoke run (which imports the rollout and the invent
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from infra.config.naming import azure_workspace_resource_id
+
+if TYPE_CHECKING:
+    from infra.config.naming import EnvNames
+    from infra.config.team import TeamConfig
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,21 @@ class SmokeTarget:
     cloud: str = "azure"
     workspace_url: str | None = None
     """An AWS workspace's URL (with_workspace_url reads it); an Azure workspace is found by its ARM ID."""
+
+    @classmethod
+    def of(
+        cls, team: TeamConfig, env: str, names: EnvNames, *, job_name: str, model_name: str | None = None
+    ) -> SmokeTarget:
+        """The target in ``team``'s ``env`` whose derived names are ``names``."""
+        return cls(
+            team=team.name,
+            env=env,
+            cloud=team.cloud,
+            resource_group=names.resource_group,
+            workspace_name=names.databricks_workspace,
+            job_name=job_name,
+            model_name=model_name,
+        )
 
     @property
     def key(self) -> str:
