@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from infra.config import ConfigError, parse_config
+from infra.config.security_analysis_tool import SAT_SCANNER_HOSTS
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT_ID = "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d"
@@ -56,4 +57,17 @@ def aws_sat_config(**sat: object) -> dict:
         "mode": "open",
         "open_reason": "SAT's job clusters install its SDK from PyPI and call accounts.cloud.databricks.com",
     }
+    return raw
+
+
+def aws_serverless_sat_config() -> dict:
+    """SAT on serverless in risk/prod (AWS): the env runs its jobs on serverless (no compliance security profile),
+    and its restricted serverless egress allows the account console and the secrets scanner's download hosts."""
+    raw = aws_sat_config(serverless=True)
+    prod = raw["teams"][2]["environments"]["prod"]
+    prod["serverless"] = {
+        "jobs": True,
+        "allowed_fqdns": ["accounts.cloud.databricks.com", *SAT_SCANNER_HOSTS],
+    }
+    prod["hardening"]["compliance_security_profile"] = False
     return raw

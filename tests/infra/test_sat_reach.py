@@ -17,7 +17,14 @@ import yaml
 
 from infra.config import parse_config
 from infra.config.security_analysis_tool import SAT_SCANNER_HOSTS
-from tests.infra.sat_configs import AZURE_HOSTS, aws_sat_config, fields, problems, sat_config
+from tests.infra.sat_configs import (
+    AZURE_HOSTS,
+    aws_sat_config,
+    aws_serverless_sat_config,
+    fields,
+    problems,
+    sat_config,
+)
 
 
 def test_a_firewalled_env_must_allow_the_secrets_scanners_github_download():
@@ -63,13 +70,7 @@ def test_serverless_sat_warns_that_it_analyses_only_its_own_workspace():
     account goes unanalysed: validate says so, instead of the warning about closed front ends (moot there)."""
     from infra.config.deployability import deploy_warnings
 
-    raw = aws_sat_config(serverless=True)
-    prod = raw["teams"][2]["environments"]["prod"]
-    prod["serverless"] = {
-        "jobs": True,
-        "allowed_fqdns": ["accounts.cloud.databricks.com", *SAT_SCANNER_HOSTS],
-    }
-    prod["hardening"]["compliance_security_profile"] = False
+    raw = aws_serverless_sat_config()
     config = parse_config(yaml.safe_dump(raw))
     lines = [w for w in deploy_warnings(config) if w.startswith("platform.audit.security_analysis_tool")]
     assert [line.split(": ")[0] for line in lines] == ["platform.audit.security_analysis_tool.serverless"], (

@@ -21,12 +21,19 @@ from infra.config import parse_config
 from infra.config.security_analysis_tool import (
     CLIENT_SECRET_KEY,
     SAT_CONFIG_KEYS,
-    SAT_SCANNER_HOSTS,
     SAT_SCOPE,
     SAT_TAG,
 )
 from tests.infra.conftest import SYNTH_TODAY, Synthesized
-from tests.infra.sat_configs import CLIENT_ID, ROOT, SUBSCRIPTION_ID, TENANT_ID, aws_sat_config, sat_config
+from tests.infra.sat_configs import (
+    CLIENT_ID,
+    ROOT,
+    SUBSCRIPTION_ID,
+    TENANT_ID,
+    aws_sat_config,
+    aws_serverless_sat_config,
+    sat_config,
+)
 
 STACK = "churn-prod-workspace"
 
@@ -301,13 +308,7 @@ def aws_sat_synth(fake_wheel, tmp_path_factory) -> Synthesized:
     """risk/prod (AWS) running SAT on serverless: the env runs its jobs on serverless (no compliance profile)."""
     from infra.app import build_app
 
-    raw = aws_sat_config(serverless=True)
-    prod = raw["teams"][2]["environments"]["prod"]
-    prod["serverless"] = {
-        "jobs": True,
-        "allowed_fqdns": ["accounts.cloud.databricks.com", *SAT_SCANNER_HOSTS],
-    }
-    prod["hardening"]["compliance_security_profile"] = False
+    raw = aws_serverless_sat_config()
     config = parse_config(yaml.safe_dump(raw))
     outdir = tmp_path_factory.mktemp("cdktf.sat.aws")
     chosen = [te for te in config.team_envs if te.key == "risk/prod"]
