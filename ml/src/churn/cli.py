@@ -464,8 +464,8 @@ def reproduce(
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script and python_wheel_task entry point."""
-    prestart_spark(sys.argv[1:] if argv is None else argv)
     try:
+        prestart_spark(sys.argv[1:] if argv is None else argv)
         code = app(args=argv, prog_name="churn", standalone_mode=False)
     except NoArgsIsHelpError as exc:
         out.print(exc.ctx.get_help() if exc.ctx else "", highlight=False, markup=False)

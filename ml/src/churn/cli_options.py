@@ -169,12 +169,16 @@ _SCORING_COMMANDS = frozenset({"pipeline", "score"})
 def prestart_spark(argv: list[str]) -> None:
     """A local run of a Spark command: boot the JVM now, in the background, while Python imports scikit-learn and
     MLflow (a third of the start-up otherwise spent one after the other). Never on a Databricks cluster
-    (DATABRICKS_RUNTIME_VERSION is set there): its session is the cluster's, not a second, C1-only local JVM."""
+    (DATABRICKS_RUNTIME_VERSION is set there): its session is the cluster's, not a second local JVM. The JVM's JIT
+    compiler is chosen by the data the run reads (churn.jvm_jit); a bad CHURN_JVM_JIT is refused here."""
     command = next((a for a in argv if not a.startswith("-")), None)
     local = any(a == "--workdir" or a.startswith("--workdir=") for a in argv)
     if os.environ.get("DATABRICKS_RUNTIME_VERSION"):
         return
     if command in _SPARK_COMMANDS and local and not {"--help", "-h"} & set(argv):
+        from churn import jvm_jit
         from churn.spark_session import prestart_local_spark
 
-        prestart_local_spark(warm_python_workers=command in _SCORING_COMMANDS)
+        prestart_local_spark(
+            warm_python_workers=command in _SCORING_COMMANDS, jit_options=jvm_jit.java_options(argv)
+        )

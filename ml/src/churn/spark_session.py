@@ -68,7 +68,8 @@ def _warm_python_workers(session: SparkSession) -> None:
 def _local_options(
     app_name: str, cores: int | str, driver_memory: str, java_extra: str = "", python_daemon: str = ""
 ) -> dict[str, str]:
-    """`java_extra`: more options for the driver JVM (the class data sharing archive, churn.jvm_cds).
+    """`java_extra`: more options for the driver JVM (the class data sharing archive, churn.jvm_cds; the JIT
+    compiler's, churn.jvm_jit).
     `python_daemon`: the module Spark forks Python workers from, if not pyspark's own."""
     log_config = resources.files("churn").joinpath("log4j2.properties")
     daemon = {"spark.python.daemon.module": python_daemon} if python_daemon else {}
@@ -76,8 +77,6 @@ def _local_options(
         "spark.master": f"local[{cores}]",
         "spark.app.name": app_name,
         "spark.driver.memory": driver_memory,
-        # No JIT flags: a C1-only JIT (-XX:TieredStopAtLevel=1) cut the 7,043-row pipeline from 38.8 s to 32.9 s but
-        # made the 1,000,000-row batch ingest 21% and scoring 30% slower (bench/ml.md, one run each way).
         "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{log_config} {java_extra}".strip(),
         "spark.sql.shuffle.partitions": "4",
         "spark.sql.session.timeZone": "UTC",
@@ -150,7 +149,7 @@ class _HeldOutput:
             self._released = True
 
 
-def _start_in_background(held: _HeldOutput, python_daemon: str) -> None:
+def _start_in_background(held: _HeldOutput, python_daemon: str, jit_options: str) -> None:
     from pyspark import SparkConf
     from pyspark.java_gateway import launch_gateway
 
@@ -161,6 +160,7 @@ def _start_in_background(held: _HeldOutput, python_daemon: str) -> None:
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     if SparkContext._gateway is None:  # a session of this process already runs: nothing to launch
         java_extra, dump = jvm_cds.java_options("-Xmx4g", may_dump=True)
+        java_extra = f"{java_extra} {jit_options}".strip()
         if dump is not None:
             atexit.register(_finish_dump, dump)  # before the launch: a command may end while the JVM starts
         conf = SparkConf(loadDefaults=False).setAll(
@@ -192,14 +192,15 @@ def _finish_dump(dump) -> None:
     dump.finish(used=used)
 
 
-def prestart_local_spark(*, warm_python_workers: bool = False) -> None:
+def prestart_local_spark(*, warm_python_workers: bool = False, jit_options: str = "") -> None:
     """Start the default local session in a background thread, so the JVM boots while Python imports
     scikit-learn and MLflow; `local_spark()` then picks it up. Writes nothing, and holds back what the JVM prints
     until `local_spark()` is called: a command that then refuses its options exits as before (the JVM ends with
     the process).
 
     `warm_python_workers` (a command that scores with spark_udf): Python workers are forked from a daemon that
-    imported MLflow and scikit-learn, started as soon as `local_spark()` hands out the session."""
+    imported MLflow and scikit-learn, started as soon as `local_spark()` hands out the session. `jit_options`: the
+    JIT compiler's options for this run (churn.jvm_jit)."""
     with _prestart_lock:
         if "thread" in _prestarted:
             return
@@ -208,7 +209,7 @@ def prestart_local_spark(*, warm_python_workers: bool = False) -> None:
 
         def start() -> None:
             try:
-                _start_in_background(held, SCORING_DAEMON if warm_python_workers else "")
+                _start_in_background(held, SCORING_DAEMON if warm_python_workers else "", jit_options)
             except BaseException as exc:  # handed to the caller of local_spark()
                 _prestarted["error"] = exc
 

@@ -1,0 +1,100 @@
+"""How hard the local JVM's just-in-time compiler works, chosen per run by the data it reads.
+
+A small local run (the Telco file, a test batch) is over before the JVM's optimising compiler (C2) pays back the
+CPU it spends compiling Spark's own code on two cores: with the quick compiler alone (C1) the Telco pipeline takes
+a quarter less wall time and 40% less CPU. A large batch runs long enough for C2's faster code to win, so it keeps the full
+compiler. bench/ml.md has the figures both ways. `CHURN_JVM_JIT` overrides the choice (`quick`, `full`, `auto`).
+Never on Databricks: the cluster's JVM is not ours to start.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from churn.errors import ChurnError
+
+QUICK = "quick"
+FULL = "full"
+AUTO = "auto"
+CHOICES = (AUTO, QUICK, FULL)
+ENV = "CHURN_JVM_JIT"
+# The quick compiler only, without profiling for a second tier.
+QUICK_OPTIONS = "-XX:TieredStopAtLevel=1"
+# Up to this much data (raw input plus the work directory's tables) a run counts as small. Measured (bench/ml.md):
+# ingest with the quick compiler is 8% slower at 100,000 customers (13 MB of CSV) and 34% at 300,000, while the
+# 7,043-row Telco pipeline (1 MB) takes a quarter less time; the break-even lies near 65,000 rows, 8 MB.
+SMALL_RUN_BYTES = 8 * 2**20
+
+# Hadoop's codecs for text files, by suffix (what Spark decompresses a CSV with).
+_COMPRESSED_SUFFIXES = (".gz", ".bz2", ".deflate", ".lz4", ".snappy", ".zst")
+_UNPACKED_RATIO = 8
+
+# Options naming the data a local command reads: raw files and the work directory (its tables).
+_DATA_OPTIONS = ("--input", "--reference", "--current")
+_WORKDIR_OPTION = "--workdir"
+
+
+def choice() -> str:
+    """`CHURN_JVM_JIT`, checked: a typo is refused, not silently read as `auto`."""
+    value = os.environ.get(ENV, AUTO).strip().lower() or AUTO
+    if value not in CHOICES:
+        raise ChurnError(f"{ENV}: '{value}' is not one of {', '.join(CHOICES)}")
+    return value
+
+
+def option_values(argv: list[str], option: str) -> list[str]:
+    """Every value given to `option` in `argv`, as `--option VALUE` or `--option=VALUE`."""
+    values = []
+    for i, arg in enumerate(argv):
+        if arg == option and i + 1 < len(argv):
+            values.append(argv[i + 1])
+        elif arg.startswith(f"{option}="):
+            values.append(arg[len(option) + 1 :])
+    return values
+
+
+def _data_bytes(path: str) -> int:
+    """A file's size as data to parse: a compressed CSV counts as what it unpacks to (the Telco file unpacks to
+    6.3 times its size; 8 errs towards the full compiler)."""
+    size = os.stat(path, follow_symlinks=False).st_size
+    return size * _UNPACKED_RATIO if path.endswith(_COMPRESSED_SUFFIXES) else size
+
+
+def bytes_on_disk(paths: Iterable[str], *, stop_above: int) -> int:
+    """Bytes of data in the files under `paths` (files or folders; missing ones count 0), counted until
+    `stop_above` is passed: a folder of a million files is not walked to the end just to learn it is large."""
+    total = 0
+    for path in paths:
+        found = [path] if os.path.isfile(path) else (
+            os.path.join(folder, name) for folder, _, files in os.walk(path) for name in files
+        )  # fmt: skip
+        for file in found:
+            try:
+                total += _data_bytes(file)
+            except OSError:
+                continue  # removed while we looked: it holds no data for this run
+            if total > stop_above:
+                return total
+    return total
+
+
+def run_data_bytes(argv: list[str], *, stop_above: int = SMALL_RUN_BYTES) -> int | None:
+    """The data a local run reads: its raw files and the Delta tables of its work directory (not the MLflow
+    store: models and plots say nothing about how many rows Spark will process). None when it reads from a
+    cloud or DBFS path, whose size cannot be told from here."""
+    paths = [p for option in _DATA_OPTIONS for p in option_values(argv, option)]
+    if any("://" in p or p.startswith("dbfs:") for p in paths):
+        return None
+    paths += [os.path.join(w, "tables") for w in option_values(argv, _WORKDIR_OPTION)]
+    return bytes_on_disk(paths, stop_above=stop_above)
+
+
+def java_options(argv: list[str]) -> str:
+    """The JIT options for a local run of `argv`: the quick compiler for a small run, none (the JVM's full tiered
+    compilation) for a large one or one of unknown size."""
+    chosen = choice()
+    if chosen == AUTO:
+        size = run_data_bytes(argv)
+        chosen = QUICK if size is not None and size <= SMALL_RUN_BYTES else FULL
+    return QUICK_OPTIONS if chosen == QUICK else ""
