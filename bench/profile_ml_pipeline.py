@@ -32,12 +32,14 @@ def _jobs(spark) -> int:
 
 
 def profile(input_path: Path, workdir: Path, *, prestart: bool = True) -> list[tuple[str, float, int]]:
-    """(step, seconds, Spark jobs) per step. `prestart`: boot the JVM in the background during the imports, as
-    the `churn` command does for a local run."""
+    """(step, seconds, Spark jobs) per step. `prestart`: boot the JVM in the background during the imports, with
+    the JIT compiler the `churn` command would choose for this input (churn.jvm_jit), as it does for a local run."""
     if prestart:
+        from churn import jvm_jit
         from churn.spark_session import prestart_local_spark
 
-        prestart_local_spark(warm_python_workers=True)
+        argv = ["pipeline", "--input", str(input_path), "--workdir", str(workdir)]
+        prestart_local_spark(warm_python_workers=True, jit_options=jvm_jit.java_options(argv))
     from churn.jobs.pipeline import run_pipeline
 
     marks: list[tuple[str, float, int]] = [("python start and imports", time.perf_counter(), 0)]
