@@ -3,6 +3,8 @@ with a reason naming the field."""
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 from churn.contract import QUARANTINE_REASON_COLUMN, Contract, check_structure, split_rows
@@ -128,3 +130,42 @@ def test_malformed_line_is_quarantined_not_silently_truncated(spark, telco_raw, 
     assert quarantined[0][QUARANTINE_REASON_COLUMN] == "malformed line: wrong number of fields"
     assert quarantined[0]["_corrupt_record"].endswith(",surplus")
     assert split.valid.count() == 2
+
+
+def test_a_contract_with_quotes_backslashes_and_odd_names_judges_values_as_written(spark, tmp_path):
+    """The row rules are SQL text (churn.contract): names, allowed values and patterns that hold quotes, spaces
+    and backslashes must mean exactly what the contract file says, not break the expression or change it."""
+    spec = {
+        "name": "odd", "version": 1, "key": "id key's", "label": "it's churn",
+        "type_change_fraction": 0.5, "max_quarantined_share": 1.0,
+        "columns": [
+            {"name": "id key's", "type": "string", "pattern": "^\\d{2}-'x'$"},
+            {"name": "it's churn", "type": "string", "allowed": ["Yes", "O'Neil", "back\\slash"]},
+            {"name": "score (%)", "type": "double", "min": 0.5},
+            {"name": "count", "type": "integer", "max": 3, "nullable": True},
+        ],
+    }  # fmt: skip
+    contract_path = tmp_path / "odd.json"
+    contract_path.write_text(json.dumps(spec))
+    contract = Contract.load(contract_path)
+    batch = pd.DataFrame(
+        {
+            "id key's": ["01-'x'", "02-'x'", "03-'x'", "0a-'x'", "05-x", "06-'x'"],
+            "it's churn": ["O'Neil", "back\\slash", "backslash", "Yes", "Yes", "Yes"],
+            "score (%)": ["0.5", "1e3", "2", "0.49", "1", "7"],
+            "count": ["3", "", "1", "2", "4", "x"],
+        }
+    )
+    raw, path = raw_frame(spark, batch, tmp_path)
+    check_structure(raw, contract, source=path, require_label=True)
+    split = split_rows(raw, contract, require_label=True)
+    reasons = {r["id key's"]: r[QUARANTINE_REASON_COLUMN] for r in split.quarantined.collect()}
+    assert sorted(r["id key's"] for r in split.valid.collect()) == ["01-'x'", "02-'x'"]
+    assert reasons == {
+        "03-'x'": "it's churn: 'backslash' is not one of Yes, O'Neil, back\\slash",
+        "0a-'x'": "id key's: '0a-'x'' does not match ^\\d{2}-'x'$; score (%): 0.49 outside [0.5, inf]",
+        "05-x": "id key's: '05-x' does not match ^\\d{2}-'x'$; count: 4 outside [-inf, 3]",
+        "06-'x'": "count: not integer: 'x'",
+    }
+    typed = {r["id key's"]: (r["score (%)"], r["count"]) for r in split.valid.collect()}
+    assert typed == {"01-'x'": (0.5, 3), "02-'x'": (1000.0, None)}
