@@ -48,11 +48,9 @@ def local_runtime(
     workdir = Path(workdir)
     if workdir.exists() and not workdir.is_dir():
         raise ChurnError(f"--workdir: '{workdir}' exists and is not a directory")
-    return Runtime(
-        store=LocalDeltaStore(local_spark(), workdir),
-        tracking=TrackingTarget.local(workdir, experiment or DEFAULT_LOCAL_EXPERIMENT),
-        model_name=model_name,
-    )
+    # The tracking target first: it prepares MLflow's local store while the JVM local_spark() waits for starts.
+    tracking = TrackingTarget.local(workdir, experiment or DEFAULT_LOCAL_EXPERIMENT)
+    return Runtime(store=LocalDeltaStore(local_spark(), workdir), tracking=tracking, model_name=model_name)
 
 
 def unity_catalog_model_name(catalog: str, schema: str, model_name: str) -> str:
