@@ -114,6 +114,99 @@ def test_the_override_wins_and_a_typo_in_it_is_refused(tmp_path, monkeypatch):
         jvm_jit.java_options(argv)
 
 
+def big_file(path: Path, size: int = 3 * jvm_jit.SMALL_RUN_BYTES) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(os.urandom(size))
+    return path
+
+
+def test_a_symlinked_input_file_counts_as_the_file_it_names(tmp_path):
+    """Spark (and ingest's own os.path.getsize) read through the link; jvm_jit lstat()s it and counts the ~30
+    bytes of the link itself, so a 24 MB batch gets the quick compiler."""
+    target = big_file(tmp_path / "store" / "batch.csv")
+    link = tmp_path / "batch.csv"
+    link.symlink_to(target)
+    assert jvm_jit.java_options(["ingest", "--input", str(link), "--workdir", str(tmp_path / "w")]) == ""
+
+
+def test_a_landing_folder_of_symlinks_counts_the_files_they_name(tmp_path):
+    target = big_file(tmp_path / "store" / "part-0.csv")
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    (landing / "part-0.csv").symlink_to(target)
+    assert jvm_jit.java_options(["ingest", "--input", str(landing), "--workdir", str(tmp_path / "w")]) == ""
+
+
+def test_a_symlinked_subfolder_of_the_landing_folder_counts(tmp_path):
+    """Hadoop's local listing (recursiveFileLookup) follows a symlinked folder; os.walk(followlinks=False) not."""
+    big_file(tmp_path / "store" / "2026-12-01" / "part-0.csv")
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    (landing / "2026-12-01").symlink_to(tmp_path / "store" / "2026-12-01")
+    assert jvm_jit.java_options(["ingest", "--input", str(landing), "--workdir", str(tmp_path / "w")]) == ""
+
+
+def test_the_delta_history_of_the_work_directory_is_not_data_the_run_reads(tmp_path):
+    """ingest upserts silver and features (a merge rewrites the files, the old ones stay: nothing vacuums). A
+    daily refresh of the same 1 MB of customers, 12 times, leaves 12+ MB under tables/ while the live table is
+    still 1 MB: `churn train`/`score` on it flips to the full compiler for a run that reads 1 MB."""
+    import pyarrow as pa
+    from deltalake import DeltaTable, write_deltalake
+
+    location = tmp_path / "w" / "tables" / "churn_features"
+    rows = 20_000
+    ids = pa.array([f"{i:06d}" for i in range(rows)])
+
+    def batch(seed: int) -> pa.Table:
+        return pa.table({"customerID": ids, "payload": pa.array([os.urandom(48).hex() for _ in range(rows)])})
+
+    write_deltalake(str(location), batch(0))
+    for day in range(1, 12):
+        (
+            DeltaTable(str(location))
+            .merge(batch(day), predicate="target.customerID = source.customerID", source_alias="source",
+                   target_alias="target")
+            .when_matched_update_all()
+            .when_not_matched_insert_all()
+            .execute()
+        )  # fmt: skip
+    live = sum(os.path.getsize(u.removeprefix("file://")) for u in DeltaTable(str(location)).file_uris())
+    on_disk = sum(f.stat().st_size for f in location.rglob("*") if f.is_file())
+    assert on_disk > jvm_jit.SMALL_RUN_BYTES
+    assert live < 3 * MB
+    assert jvm_jit.java_options(["train", "--workdir", str(tmp_path / "w")]) == jvm_jit.QUICK_OPTIONS
+
+
+def test_a_repeated_option_counts_only_the_value_click_uses(tmp_path):
+    """click keeps the last `--input`; jvm_jit adds every one, so a corrected typo picks the wrong compiler."""
+    big = big_file(tmp_path / "big.csv")
+    small = tmp_path / "small.csv"
+    small.write_bytes(b"x" * MB)
+    argv = ["ingest", "--input", str(big), "--input", str(small), "--workdir", str(tmp_path / "w")]
+    assert jvm_jit.java_options(argv) == jvm_jit.QUICK_OPTIONS
+
+
+def test_a_refused_override_names_the_value_as_the_user_typed_it(monkeypatch):
+    monkeypatch.setenv(jvm_jit.ENV, "FAST")
+    with pytest.raises(ChurnError, match="CHURN_JVM_JIT: 'FAST' is not one of"):
+        jvm_jit.choice()
+
+
+def test_a_link_back_up_the_landing_tree_is_walked_once(tmp_path):
+    landing = tmp_path / "landing"
+    write(landing / "day-1" / "part-0.csv", MB)
+    (landing / "day-1" / "again").symlink_to(landing)
+    assert jvm_jit.bytes_on_disk([str(landing)], stop_above=100 * MB) == MB
+
+
+def test_a_table_whose_first_commits_were_cleaned_up_counts_every_data_file(tmp_path):
+    """Without the log from version 0 the current files cannot be told from the replaced ones: count them all."""
+    table = tmp_path / "w" / "tables" / "churn_features"
+    write(table / "_delta_log" / f"{12:020d}.json", 10)
+    write(table / "part-0.parquet", jvm_jit.SMALL_RUN_BYTES + 1)
+    assert jvm_jit.java_options(["train", "--workdir", str(tmp_path / "w")]) == ""
+
+
 def churn_env(**extra: str) -> dict[str, str]:
     """This checkout's churn, with no CHURN_JVM_JIT from the caller's environment unless `extra` sets one."""
     env = {k: v for k, v in os.environ.items() if k != jvm_jit.ENV}
