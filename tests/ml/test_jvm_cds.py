@@ -72,6 +72,17 @@ def test_a_truncated_archive_is_not_used(tmp_path, monkeypatch):
     assert jvm_cds.usable_archive(directory, "k") == directory / "k-1000.jsa"
 
 
+def test_of_two_archives_from_first_runs_at_once_the_larger_is_used(tmp_path, monkeypatch):
+    """Two first runs at once each keep their own archive; the one that loaded more classes serves more."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    directory = jvm_cds.cache_dir()
+    directory.mkdir(parents=True)
+    for size in (2000, 10000, 900):
+        (directory / f"k-{size}.jsa").write_bytes(b"x" * size)
+    (directory / "k-20000.jsa").write_bytes(b"x" * 50)  # truncated: not a candidate
+    assert jvm_cds.usable_archive(directory, "k") == directory / "k-10000.jsa"
+
+
 def test_a_cache_directory_that_cannot_be_made_means_no_archive(tmp_path, monkeypatch):
     not_a_dir = tmp_path / "file"
     not_a_dir.write_text("")

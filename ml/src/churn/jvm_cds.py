@@ -63,13 +63,15 @@ def archive_key(java: Path, jars: Path, java_options: str) -> str:
 
 
 def usable_archive(directory: Path, key: str) -> Path | None:
-    """`<key>-<size>.jsa` whose size on disk is the one in its name."""
+    """`<key>-<size>.jsa` whose size on disk is the one in its name; of two (two first runs at once each kept
+    one), the larger: it holds the classes of the run that did more."""
+    usable: list[tuple[int, Path]] = []
     with contextlib.suppress(OSError):
         for path in directory.glob(f"{key}-*.jsa"):
             size = path.name[len(key) + 1 : -len(".jsa")]
             if size.isdigit() and path.stat().st_size == int(size) > 0:
-                return path
-    return None
+                usable.append((int(size), path))
+    return max(usable)[1] if usable else None
 
 
 class Dump:
