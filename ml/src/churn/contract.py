@@ -21,7 +21,6 @@ unparseable cells are row problems, a column that no longer holds numbers is a s
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
@@ -129,45 +128,22 @@ class RowSplit:
     quarantined: DataFrame
 
 
-# The row rules are SQL text, one expression per value check: built as Column objects they took thousands of calls
-# into the JVM per batch, a second of a small batch's ingest (bench/ml.md); the text is parsed once per expression.
-def _sql_name(name: str) -> str:
-    """A column name as a SQL identifier, whatever a CSV header holds."""
-    return "`" + name.replace("`", "``") + "`"
+def _blank(text: Column) -> Column:
+    return text.isNull() | (F.trim(text) == "")
 
 
-def _sql_text(value: str) -> str:
-    """A string literal: Spark SQL reads backslash escapes in literals (regular expressions keep theirs)."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def _sql_double(value: float) -> str:
-    if math.isinf(value):
-        return f"CAST('{'-' if value < 0 else ''}Infinity' AS DOUBLE)"
-    return f"{float(value)!r}D"
-
-
-def _blank(text: str) -> str:
-    return f"({text} IS NULL OR trim({text}) = '')"
-
-
-def _parses(rule: ColumnRule, text: str) -> str:
-    # try_cast: Spark 4 runs in ANSI mode, where `cast` of bad text raises and AND does not short-circuit.
+def _parses(rule: ColumnRule, text: Column) -> Column:
+    # try_cast: Spark 4 runs in ANSI mode, where `cast` of bad text raises and `&` does not short-circuit.
     if rule.type == "integer":
-        in_range = f"try_cast({text} AS BIGINT) BETWEEN {-(2**31)} AND {2**31 - 1}"
-        return f"({text} RLIKE {_sql_text(_INTEGER_TEXT)} AND {in_range})"
+        return text.rlike(_INTEGER_TEXT) & text.try_cast("long").between(-(2**31), 2**31 - 1)
     if rule.type == "double":
-        return f"({text} RLIKE {_sql_text(_DECIMAL_TEXT)})"
-    return "TRUE"
+        return text.rlike(_DECIMAL_TEXT)
+    return F.lit(True)
 
 
-def _typed(rule: ColumnRule, text: str) -> str:
-    parsed = f"CASE WHEN NOT {_blank(text)} AND {_parses(rule, text)} THEN {text} END"
-    return f"try_cast({parsed} AS {_SPARK_TYPE_PRODUCED[rule.type].simpleString()})"
-
-
-def _trimmed_text(name: str) -> str:
-    return f"trim(CAST({_sql_name(name)} AS STRING))"
+def _typed(rule: ColumnRule, text: Column) -> Column:
+    parsed = F.when(~_blank(text) & _parses(rule, text), text)
+    return parsed.try_cast(_SPARK_TYPE_PRODUCED[rule.type])
 
 
 def check_structure(df: DataFrame, contract: Contract, *, source: str, require_label: bool) -> int:
@@ -203,21 +179,21 @@ def check_structure(df: DataFrame, contract: Contract, *, source: str, require_l
 
     # One pass over the batch for the row count, the filled values of each required column and, per numeric
     # text column, how much of it parses.
-    aggregates = ["count(1) AS rows"]
+    aggregates = [F.count(F.lit(1)).alias("rows")]
     required = [r for r in contract.columns if not r.nullable and r.name in present]
     aggregates += [
-        f"sum(CASE WHEN NOT {_blank(f'CAST({_sql_name(r.name)} AS STRING)')} THEN 1 ELSE 0 END) AS required_{i}"
+        F.sum(F.when(~_blank(F.col(r.name).cast("string")), 1).otherwise(0)).alias(f"required_{i}")
         for i, r in enumerate(required)
     ]
     for i, rule in enumerate(text_rules):
-        text = f"trim({_sql_name(rule.name)})"
-        unparseable = f"(NOT {_blank(text)} AND NOT {_parses(rule, text)})"
+        text = F.trim(F.col(rule.name))
+        unparseable = ~_blank(text) & ~_parses(rule, text)
         aggregates += [
-            f"sum(CASE WHEN NOT {_blank(text)} THEN 1 ELSE 0 END) AS filled_{i}",
-            f"sum(CASE WHEN {unparseable} THEN 1 ELSE 0 END) AS bad_{i}",
-            f"first(CASE WHEN {unparseable} THEN {text} END, true) AS example_{i}",
+            F.sum(F.when(~_blank(text), 1).otherwise(0)).alias(f"filled_{i}"),
+            F.sum(F.when(unparseable, 1).otherwise(0)).alias(f"bad_{i}"),
+            F.first(F.when(unparseable, text), ignorenulls=True).alias(f"example_{i}"),
         ]
-    stats = df.selectExpr(*aggregates).first()
+    stats = df.agg(*aggregates).first()
     if not stats["rows"]:
         raise ContractViolation(source, ["no data rows"])
     problems += [
@@ -237,36 +213,38 @@ def check_structure(df: DataFrame, contract: Contract, *, source: str, require_l
     return int(stats["rows"])
 
 
-def _value_reasons(rule: ColumnRule, text: str, typed: str) -> list[str]:
-    """Why a value breaks its column's rule, one SQL expression per check (NULL when it does not)."""
-    blank = _blank(text)
-    shown = f"concat({_sql_text(chr(39))}, {text}, {_sql_text(chr(39))})"
-    named = _sql_text(f"{rule.name}: ")
-    reasons: list[str] = []
+def _value_reasons(rule: ColumnRule, text: Column, typed: Column) -> list[Column]:
+    shown = F.concat(F.lit("'"), text, F.lit("'"))
+    reasons: list[Column] = []
     if not rule.nullable:
-        reasons.append(f"CASE WHEN {blank} THEN {_sql_text(f'{rule.name}: missing')} END")
+        reasons.append(F.when(_blank(text), F.lit(f"{rule.name}: missing")))
     if rule.type != "string":
         reasons.append(
-            f"CASE WHEN NOT {blank} AND {typed} IS NULL "
-            f"THEN concat({_sql_text(f'{rule.name}: not {rule.type}: ')}, {shown}) END"
+            F.when(~_blank(text) & typed.isNull(), F.concat(F.lit(f"{rule.name}: not {rule.type}: "), shown))
         )
     if rule.allowed is not None:
-        listed = _sql_text(f" is not one of {', '.join(rule.allowed)}")
+        allowed = ", ".join(rule.allowed)
         reasons.append(
-            f"CASE WHEN NOT {blank} AND NOT ({text} IN ({', '.join(map(_sql_text, rule.allowed))})) "
-            f"THEN concat({named}, {shown}, {listed}) END"
+            F.when(
+                ~_blank(text) & ~text.isin(list(rule.allowed)),
+                F.concat(F.lit(f"{rule.name}: "), shown, F.lit(f" is not one of {allowed}")),
+            )
         )
     if rule.pattern is not None:
         reasons.append(
-            f"CASE WHEN NOT {blank} AND NOT ({text} RLIKE {_sql_text(rule.pattern)}) "
-            f"THEN concat({named}, {shown}, {_sql_text(f' does not match {rule.pattern}')}) END"
+            F.when(
+                ~_blank(text) & ~text.rlike(rule.pattern),
+                F.concat(F.lit(f"{rule.name}: "), shown, F.lit(f" does not match {rule.pattern}")),
+            )
         )
     if rule.min is not None or rule.max is not None:
         low = rule.min if rule.min is not None else float("-inf")
         high = rule.max if rule.max is not None else float("inf")
         reasons.append(
-            f"CASE WHEN {typed} IS NOT NULL AND NOT ({typed} BETWEEN {_sql_double(low)} AND {_sql_double(high)}) "
-            f"THEN concat({named}, {text}, {_sql_text(f' outside [{low:g}, {high:g}]')}) END"
+            F.when(
+                typed.isNotNull() & ~typed.between(low, high),
+                F.concat(F.lit(f"{rule.name}: "), text, F.lit(f" outside [{low:g}, {high:g}]")),
+            )
         )
     return reasons
 
@@ -319,7 +297,7 @@ def key_copies(frames: list[DataFrame], contract: Contract) -> DataFrame:
     for other in keys[1:]:
         union = union.unionByName(other)
     return (
-        union.where(f"NOT {_blank(_sql_name(KEY_TEXT_COLUMN))}")
+        union.where(~_blank(F.col(KEY_TEXT_COLUMN)))
         .groupBy(KEY_TEXT_COLUMN)
         .agg(
             F.count(F.lit(1)).alias(KEY_COPIES_COLUMN),
@@ -349,9 +327,11 @@ def split_rows(
         raise ValueError("split_rows needs the label column; run check_structure first")
     passthrough = [c for c in df.columns if c not in contract.column_names and c != CORRUPT_RECORD_COLUMN]
 
+    text = {r.name: F.trim(F.col(r.name).cast("string")) for r in rules}
+    typed = {r.name: _typed(r, text[r.name]) for r in rules}
     staged = df.select(
-        *[F.expr(_trimmed_text(r.name)).alias(f"__text_{r.name}") for r in rules],
-        *[F.expr(_typed(r, _trimmed_text(r.name))).alias(r.name) for r in rules],
+        *[text[r.name].alias(f"__text_{r.name}") for r in rules],
+        *[typed[r.name].alias(r.name) for r in rules],
         *[F.col(c) for c in passthrough],
         (
             F.col(CORRUPT_RECORD_COLUMN)
@@ -367,9 +347,7 @@ def split_rows(
         F.when(F.col(CORRUPT_RECORD_COLUMN).isNotNull(), F.lit("malformed line: wrong number of fields"))
     ]
     for rule in rules:
-        reasons += [
-            F.expr(r) for r in _value_reasons(rule, _sql_name(f"__text_{rule.name}"), _sql_name(rule.name))
-        ]
+        reasons += _value_reasons(rule, F.col(f"__text_{rule.name}"), F.col(rule.name))
     for check in contract.row_checks:
         # A check that cannot be evaluated (a value it reads is missing) is already reported as missing.
         reasons.append(F.when(~F.coalesce(F.expr(check.expr), F.lit(True)), F.lit(check.reason)))
@@ -388,7 +366,7 @@ def split_rows(
             versions = F.coalesce(F.col(KEY_VERSIONS_COLUMN), F.lit(1))
         reasons.append(
             F.when(
-                ~F.expr(_blank(_sql_name(f"__text_{contract.key}"))) & (versions > 1),
+                ~_blank(F.col(f"__text_{contract.key}")) & (versions > 1),
                 F.concat(
                     F.lit(f"{contract.key}: appears "),
                     copies.cast("string"),
