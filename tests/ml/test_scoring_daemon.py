@@ -19,7 +19,7 @@ def test_only_scoring_commands_warm_the_python_workers(monkeypatch):
 
     calls: list[bool] = []
     monkeypatch.setattr(churn.spark_session, "prestart_local_spark",
-                        lambda *, warm_python_workers: calls.append(warm_python_workers))  # fmt: skip
+                        lambda *, warm_python_workers, **_: calls.append(warm_python_workers))  # fmt: skip
     monkeypatch.delenv("DATABRICKS_RUNTIME_VERSION", raising=False)
     for command in ["pipeline", "score", "ingest", "train", "monitor", "validate"]:
         prestart_spark([command, "--workdir", "/tmp/churn"])

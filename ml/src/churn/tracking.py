@@ -38,6 +38,13 @@ def quiet_deliberate_choices() -> None:
     logging.getLogger("mlflow.models.flavor_backend_registry").setLevel(logging.WARNING)
 
 
+def _quiet_local_store() -> None:
+    # Alembic logs its plugins when imported and, with MLflow's store, every schema check of the local SQLite
+    # store at INFO (twice per run).
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
+
+
 CHALLENGER = "challenger"
 CHAMPION = "champion"
 THRESHOLD_TAG = "decision_threshold"
@@ -57,6 +64,7 @@ class TrackingTarget:
     def local(cls, workdir: Path, experiment: str) -> TrackingTarget:
         # The SQLite store's SQLAlchemy layer takes most of a second to import; a local run builds its target while
         # its JVM is still starting (local_runtime), so that second is spent waiting anyway, not in training.
+        _quiet_local_store()
         import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
 
         workdir = Path(workdir).resolve()
@@ -86,9 +94,7 @@ class TrackingTarget:
         """Point MLflow at the tracking server and registry without choosing an experiment (for scoring)."""
         if self.local_dir is not None:
             self.local_dir.mkdir(parents=True, exist_ok=True)
-        # Alembic and MLflow's store log every schema check of the local SQLite store at INFO (twice per run).
-        logging.getLogger("alembic").setLevel(logging.WARNING)
-        logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
+        _quiet_local_store()
         quiet_deliberate_choices()
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.registry_uri)
