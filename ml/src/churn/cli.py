@@ -104,7 +104,9 @@ def ingest(
 
     check_share(max_quarantined_share)
     check_local_input(input)
-    runtime = runtime_for(workdir, catalog, schema, model_name, experiment_path, existing=False)
+    runtime = runtime_for(
+        workdir, catalog, schema, model_name, experiment_path, existing=False, tracking=False
+    )
     with progress_steps() as report:
         result = run_ingest(runtime, input, max_quarantined_share=max_quarantined_share, report=report)
     versions = {f"{name} version": v for name, v in result.table_versions.items()}

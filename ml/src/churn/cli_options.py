@@ -129,8 +129,11 @@ def check_metrics_out(path: Path | None, option: str = "--metrics-out") -> None:
         raise ChurnError(f"{option}: '{path}' is a directory, expected a file name")
 
 
-def runtime_for(workdir, catalog, schema, model_name, experiment_path, *, existing: bool = True):
-    """`existing`: the command reads a work directory made by `ingest`/`pipeline`, so it must not create one."""
+def runtime_for(
+    workdir, catalog, schema, model_name, experiment_path, *, existing: bool = True, tracking: bool = True
+):
+    """`existing`: the command reads a work directory made by `ingest`/`pipeline`, so it must not create one.
+    `tracking`: it uses MLflow (every command but `ingest`)."""
     from churn.runtime import runtime_from_options
 
     return runtime_from_options(
@@ -140,6 +143,7 @@ def runtime_for(workdir, catalog, schema, model_name, experiment_path, *, existi
         model_name=model_name,
         experiment_path=experiment_path,
         existing_workdir=existing,
+        uses_tracking=tracking,
     )
 
 

@@ -39,8 +39,13 @@ class Runtime:
 
 
 def local_runtime(
-    workdir: Path, *, model_name: str = DEFAULT_MODEL_NAME, experiment: str | None = None
+    workdir: Path,
+    *,
+    model_name: str = DEFAULT_MODEL_NAME,
+    experiment: str | None = None,
+    prepare_tracking: bool = False,
 ) -> Runtime:
+    """`prepare_tracking`: the run will use MLflow, so its store is made ready while the JVM starts."""
     from churn.spark_session import local_spark
 
     if not _LOCAL_MODEL_NAME.match(model_name):
@@ -50,6 +55,8 @@ def local_runtime(
         raise ChurnError(f"--workdir: '{workdir}' exists and is not a directory")
     # The tracking target first: it prepares MLflow's local store while the JVM local_spark() waits for starts.
     tracking = TrackingTarget.local(workdir, experiment or DEFAULT_LOCAL_EXPERIMENT)
+    if prepare_tracking:
+        tracking.prepare_local_store()
     return Runtime(store=LocalDeltaStore(local_spark(), workdir), tracking=tracking, model_name=model_name)
 
 
@@ -140,11 +147,13 @@ def runtime_from_options(
     model_name: str,
     experiment_path: str | None,
     existing_workdir: bool = False,
+    uses_tracking: bool = True,
 ) -> Runtime:
     """Pick the local store (`--workdir`) or Unity Catalog (`--catalog` and `--schema`), never both.
 
     `existing_workdir`: the command works on what `ingest` made there, so a mistyped path is refused instead of
-    being created (with an empty MLflow store) and reported as a missing model."""
+    being created (with an empty MLflow store) and reported as a missing model. `uses_tracking`: the command
+    logs to or reads from MLflow (all but ingest)."""
     if workdir is not None and (catalog or schema):
         raise ChurnError(
             "--workdir: use either --workdir (local) or --catalog/--schema (Databricks), not both"
@@ -154,7 +163,9 @@ def runtime_from_options(
             _check_existing_workdir(workdir)
         _check_workdir(workdir)
         _check_writable_inside(workdir)
-        return local_runtime(workdir, model_name=model_name, experiment=experiment_path)
+        return local_runtime(
+            workdir, model_name=model_name, experiment=experiment_path, prepare_tracking=uses_tracking
+        )
     if catalog and schema:
         return unity_catalog_runtime(catalog, schema, model_name=model_name, experiment_path=experiment_path)
     if catalog or schema:

@@ -13,6 +13,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from churn import local_store
 from churn.errors import ChurnError
 
 
@@ -45,6 +46,7 @@ def _quiet_local_store() -> None:
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
 
 
+LOCAL_STORE_FILE = "mlflow.db"
 CHALLENGER = "challenger"
 CHAMPION = "champion"
 THRESHOLD_TAG = "decision_threshold"
@@ -68,8 +70,14 @@ class TrackingTarget:
         import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
 
         workdir = Path(workdir).resolve()
-        uri = f"sqlite:///{workdir / 'mlflow.db'}"
+        uri = f"sqlite:///{workdir / LOCAL_STORE_FILE}"
         return cls(uri, uri, experiment, (workdir / "mlartifacts").as_uri(), workdir)
+
+    def prepare_local_store(self) -> None:
+        """Migrate an empty store now if the work directory has none (churn.local_store): call it while the local
+        JVM starts, in a run that will use MLflow."""
+        if self.local_dir is not None:
+            local_store.prepare(self.local_dir / LOCAL_STORE_FILE)
 
     @classmethod
     def databricks(cls, experiment_path: str) -> TrackingTarget:
@@ -94,6 +102,7 @@ class TrackingTarget:
         """Point MLflow at the tracking server and registry without choosing an experiment (for scoring)."""
         if self.local_dir is not None:
             self.local_dir.mkdir(parents=True, exist_ok=True)
+            local_store.install(self.local_dir / LOCAL_STORE_FILE)
         _quiet_local_store()
         quiet_deliberate_choices()
         mlflow.set_tracking_uri(self.tracking_uri)
