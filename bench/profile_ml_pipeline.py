@@ -45,7 +45,7 @@ def profile(input_path: Path, workdir: Path, *, prestart: bool = True) -> list[t
     marks: list[tuple[str, float, int]] = [("python start and imports", time.perf_counter(), 0)]
     from churn.runtime import local_runtime
 
-    runtime = local_runtime(workdir)
+    runtime = local_runtime(workdir, prepare_tracking=True)  # as `churn pipeline` does
     runtime.spark.range(1).count()  # the JVM and the session are up
     marks.append(("spark session start (rest of)", time.perf_counter(), _jobs(runtime.spark)))
     current = ["(before the first step)"]
