@@ -90,9 +90,16 @@ class TrackingTarget:
         self.use_registry()
         experiment = mlflow.get_experiment_by_name(self.experiment)
         if experiment is None:
-            experiment_id = mlflow.create_experiment(
-                self.experiment, artifact_location=self.artifact_location
-            )
+            try:
+                experiment_id = mlflow.create_experiment(
+                    self.experiment, artifact_location=self.artifact_location
+                )
+            except MlflowException as exc:
+                # Another run on the same work directory created it since we looked: use theirs.
+                experiment = mlflow.get_experiment_by_name(self.experiment)
+                if exc.error_code != "RESOURCE_ALREADY_EXISTS" or experiment is None:
+                    raise
+                experiment_id = experiment.experiment_id
         else:
             experiment_id = experiment.experiment_id
         mlflow.set_experiment(experiment_id=experiment_id)
