@@ -53,7 +53,7 @@ def local_runtime(
     workdir = Path(workdir)
     if workdir.exists() and not workdir.is_dir():
         raise ChurnError(f"--workdir: '{workdir}' exists and is not a directory")
-    # The tracking target first: it prepares MLflow's local store while the JVM local_spark() waits for starts.
+    # The tracking target first: its MLflow store is made ready while the JVM that local_spark() waits for starts.
     tracking = TrackingTarget.local(workdir, experiment or DEFAULT_LOCAL_EXPERIMENT)
     if prepare_tracking:
         tracking.prepare_local_store()

@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from churn.errors import ChurnError
-from churn.tracking import CHAMPION, TrackingTarget, champion
+from churn.tracking import CHAMPION, LOCAL_STORE_FILE, TrackingTarget, champion
 
 LOOPBACK = "127.0.0.1"
-STORE_FILE = "mlflow.db"  # TrackingTarget.local's SQLite store
 
 
 @dataclass(frozen=True)
@@ -35,9 +34,9 @@ def local_champion(workdir: Path, model_name: str) -> ServedChampion:
     workdir = Path(workdir)
     if not workdir.is_dir():
         raise ChurnError(f"--workdir: '{workdir}' is not a directory; give the one `churn pipeline` used")
-    if not (workdir / STORE_FILE).is_file():
+    if not (workdir / LOCAL_STORE_FILE).is_file():
         raise ChurnError(
-            f"--workdir: '{workdir}' has no MLflow store ({STORE_FILE}); run `churn pipeline` there"
+            f"--workdir: '{workdir}' has no MLflow store ({LOCAL_STORE_FILE}); run `churn pipeline` there"
         )
     TrackingTarget.local(workdir, "churn").use_registry()
     version = champion(model_name)
