@@ -2,8 +2,9 @@
 
 A small local run (the Telco file, a test batch) is over before the JVM's optimising compiler (C2) pays back the
 CPU it spends compiling Spark's own code on two cores: with the quick compiler alone (C1) the Telco pipeline takes
-a quarter less wall time and 40% less CPU. A large batch runs long enough for C2's faster code to win, so it keeps the full
-compiler. bench/ml.md has the figures both ways. `CHURN_JVM_JIT` overrides the choice (`quick`, `full`, `auto`).
+a quarter less wall time and 40% less CPU. A large batch runs long enough for C2's faster code to win, so it keeps
+the full compiler. bench/ml.md has the figures both ways. `CHURN_JVM_JIT` overrides the choice (`quick`, `full`,
+`auto`).
 Never on Databricks: the cluster's JVM is not ours to start.
 """
 
@@ -26,7 +27,7 @@ ENV = "CHURN_JVM_JIT"
 QUICK_OPTIONS = "-XX:TieredStopAtLevel=1"
 # Up to this much data (raw input plus the work directory's tables) a run counts as small. Measured (bench/ml.md):
 # ingest with the quick compiler is 8% slower at 100,000 customers (13 MB of CSV) and 34% at 300,000, while the
-# 7,043-row Telco pipeline (1 MB) takes a quarter less time; the break-even lies near 65,000 rows, 8 MB.
+# 7,043-row Telco pipeline (1 MB) takes a quarter less time; the break-even lies near 60,000 rows, 8 MB.
 SMALL_RUN_BYTES = 8 * 2**20
 
 # Hadoop's codecs for text files, by suffix (what Spark decompresses a CSV with).

@@ -64,20 +64,20 @@ class TrackingTarget:
 
     @classmethod
     def local(cls, workdir: Path, experiment: str) -> TrackingTarget:
-        # The SQLite store's SQLAlchemy layer takes most of a second to import; a local run builds its target while
-        # its JVM is still starting (local_runtime), so that second is spent waiting anyway, not in training.
-        _quiet_local_store()
-        import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
-
         workdir = Path(workdir).resolve()
         uri = f"sqlite:///{workdir / LOCAL_STORE_FILE}"
         return cls(uri, uri, experiment, (workdir / "mlartifacts").as_uri(), workdir)
 
     def prepare_local_store(self) -> None:
-        """Migrate an empty store now if the work directory has none (churn.local_store): call it while the local
-        JVM starts, in a run that will use MLflow."""
-        if self.local_dir is not None:
-            local_store.prepare(self.local_dir / LOCAL_STORE_FILE)
+        """Make MLflow's local store ready now, in a run that will use MLflow: call it while the local JVM starts
+        (local_runtime), when Python only waits. Imports the SQLite store's SQLAlchemy layer (most of a second)
+        and migrates an empty store if the work directory has none (churn.local_store)."""
+        if self.local_dir is None:
+            return
+        _quiet_local_store()
+        import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
+
+        local_store.prepare(self.local_dir / LOCAL_STORE_FILE)
 
     @classmethod
     def databricks(cls, experiment_path: str) -> TrackingTarget:
